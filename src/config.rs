@@ -1,0 +1,66 @@
+//! Every tuning constant and every A/B switch, defined once.
+//!
+//! Boundary: this module depends on nothing. Every other box reads its sizes from here, so the loom
+//! build can shrink them all in one place (2 slabs per SuperSlab, 4 blocks per slab, magazines of 2).
+
+/// `headerless` on: user pointer == block. Off: each small block carries a checked header.
+pub const HEADERLESS: bool = cfg!(feature = "headerless");
+/// `tls-hint` on: `free` consults the per-thread SuperSlab hint cache before the registry.
+pub const TLS_HINT: bool = cfg!(feature = "tls-hint");
+/// `adopt` on: slabs published by exited threads are adopted by threads that need their class.
+pub const ADOPT: bool = cfg!(feature = "adopt");
+/// `force-notify` on: every remote free notifies the owner, not only the first into an empty queue.
+pub const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
+
+/// Minimum alignment of every block (C callers expect 16).
+pub const MIN_ALIGN: usize = 16;
+
+#[cfg(not(hakmem_loom))]
+mod sizes {
+    /// log2 of a SuperSlab's size and alignment (2 MiB).
+    pub const SUPERSLAB_SHIFT: usize = 21;
+    /// log2 of a slab's size (64 KiB).
+    pub const SLAB_SHIFT: usize = 16;
+    /// Largest block size served by the size classes; larger requests go to `large`.
+    pub const MAX_SMALL_SIZE: usize = 32 * 1024;
+    /// Upper bound on blocks moved per magazine refill.
+    pub const MAG_BATCH_MAX: usize = 64;
+    /// Upper bound on the number of blocks a TLS list may hold before it spills.
+    pub const TLS_CAP_MAX: usize = 256;
+    /// Byte budget of one TLS list: its cap is `TLS_BYTES / block size`, clamped.
+    pub const TLS_BYTES: usize = 64 * 1024;
+    /// Entries of the per-thread hint cache.
+    pub const HINT_ENTRIES: usize = 4;
+    /// Empty SuperSlabs kept committed for reuse before further empty ones are decommitted.
+    pub const KEEP_EMPTY_COMMITTED: usize = 2;
+}
+
+#[cfg(hakmem_loom)]
+mod sizes {
+    pub const SUPERSLAB_SHIFT: usize = 10;
+    pub const SLAB_SHIFT: usize = 8;
+    pub const MAX_SMALL_SIZE: usize = 64;
+    pub const MAG_BATCH_MAX: usize = 2;
+    pub const TLS_CAP_MAX: usize = 2;
+    pub const TLS_BYTES: usize = 128;
+    pub const HINT_ENTRIES: usize = 2;
+    pub const KEEP_EMPTY_COMMITTED: usize = 0;
+}
+
+pub use sizes::*;
+
+pub const SUPERSLAB_SIZE: usize = 1 << SUPERSLAB_SHIFT;
+pub const SUPERSLAB_MASK: usize = SUPERSLAB_SIZE - 1;
+pub const SLAB_SIZE: usize = 1 << SLAB_SHIFT;
+/// Slabs per SuperSlab, including slab 0 whose space holds the SuperSlab header.
+pub const SLABS_PER_SUPERSLAB: usize = SUPERSLAB_SIZE / SLAB_SIZE;
+/// Slab 0 holds the header; slabs 1.. hold blocks.
+pub const FIRST_DATA_SLAB: usize = 1;
+/// The smallest page the OS box works with.
+pub const PAGE_SIZE: usize = 4096;
+
+const _: () = assert!(SLABS_PER_SUPERSLAB >= 2);
+const _: () = assert!(SLABS_PER_SUPERSLAB <= 64, "free-slab bitmap is one u64");
+const _: () = assert!(MAX_SMALL_SIZE <= SLAB_SIZE / 2, "every slab holds at least two blocks");
+const _: () = assert!(MAG_BATCH_MAX <= TLS_CAP_MAX);
+const _: () = assert!(MIN_ALIGN.is_power_of_two());

@@ -1,0 +1,154 @@
+//! Fail-fast reporting: one message to stderr, written without allocating, then abort.
+//!
+//! Boundary: depends only on `os`. Shape of every message:
+//! `hakmem: <box>: <what went wrong> ptr=0x… [superslab=0x… slab=… class=… gen=…]`
+//! (the bracketed fields appear when known). Never formats with `std::fmt`, never panics.
+
+use crate::os;
+
+/// A fixed-capacity message buffer on the stack.
+pub struct Msg {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl Msg {
+    pub const fn new() -> Self {
+        Self { buf: [0; 512], len: 0 }
+    }
+
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        for &b in s.as_bytes() {
+            if self.len < self.buf.len() {
+                self.buf[self.len] = b;
+                self.len += 1;
+            }
+        }
+        self
+    }
+
+    pub fn hex(&mut self, v: usize) -> &mut Self {
+        self.str("0x");
+        let mut digits = [0u8; 16];
+        let mut n = 0;
+        let mut x = v;
+        loop {
+            digits[n] = b"0123456789abcdef"[x & 15];
+            n += 1;
+            x >>= 4;
+            if x == 0 {
+                break;
+            }
+        }
+        while n > 0 {
+            n -= 1;
+            let d = [digits[n]];
+            // SAFETY: an ASCII hex digit is valid UTF-8.
+            self.str(unsafe { core::str::from_utf8_unchecked(&d) });
+        }
+        self
+    }
+
+    pub fn dec(&mut self, v: usize) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut n = 0;
+        let mut x = v;
+        loop {
+            digits[n] = b'0' + (x % 10) as u8;
+            n += 1;
+            x /= 10;
+            if x == 0 {
+                break;
+            }
+        }
+        while n > 0 {
+            n -= 1;
+            let d = [digits[n]];
+            // SAFETY: an ASCII digit is valid UTF-8.
+            self.str(unsafe { core::str::from_utf8_unchecked(&d) });
+        }
+        self
+    }
+
+    pub fn field_hex(&mut self, name: &str, v: usize) -> &mut Self {
+        self.str(" ").str(name).str("=").hex(v)
+    }
+
+    pub fn field_dec(&mut self, name: &str, v: usize) -> &mut Self {
+        self.str(" ").str(name).str("=").dec(v)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Writes the message and a newline to stderr.
+    pub fn emit(&mut self) {
+        self.str("\n");
+        os::write_stderr(self.as_bytes());
+    }
+}
+
+impl Default for Msg {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What is known about the pointer a failure concerns.
+#[derive(Clone, Copy, Default)]
+pub struct Where {
+    pub ptr: usize,
+    pub superslab: Option<usize>,
+    pub slab: Option<usize>,
+    pub class: Option<usize>,
+    pub generation: Option<usize>,
+}
+
+impl Where {
+    pub fn ptr(ptr: usize) -> Self {
+        Self { ptr, ..Self::default() }
+    }
+}
+
+/// Reports `what` in box `box_name` at `at`, then aborts the process.
+#[cold]
+#[inline(never)]
+pub fn fatal(box_name: &str, what: &str, at: Where) -> ! {
+    let mut m = Msg::new();
+    m.str("hakmem: ").str(box_name).str(": ").str(what);
+    m.field_hex("ptr", at.ptr);
+    if let Some(s) = at.superslab {
+        m.field_hex("superslab", s);
+    }
+    if let Some(s) = at.slab {
+        m.field_dec("slab", s);
+    }
+    if let Some(c) = at.class {
+        m.field_dec("class", c);
+    }
+    if let Some(g) = at.generation {
+        m.field_dec("gen", g);
+    }
+    m.emit();
+    os::abort()
+}
+
+/// Reports an internal invariant violation (a bug in hakmem, not in the caller) and aborts.
+#[cold]
+#[inline(never)]
+pub fn bug(box_name: &str, what: &str) -> ! {
+    fatal(box_name, what, Where::default())
+}
+
+#[cfg(all(test, not(hakmem_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_without_fmt() {
+        let mut m = Msg::new();
+        m.str("a").field_hex("ptr", 0xdead_beef).field_dec("class", 42).field_dec("z", 0);
+        assert_eq!(m.as_bytes(), b"a ptr=0xdeadbeef class=42 z=0");
+    }
+}

@@ -1,0 +1,41 @@
+//! The mock backend of the OS box, used under loom: memory comes from the Rust system allocator.
+//! It never returns memory (models are short), and decommit zeroes instead of unmapping.
+
+use core::ptr::NonNull;
+use std::alloc::{GlobalAlloc, Layout, System};
+
+pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
+    let layout = Layout::from_size_align(size, align).ok()?;
+    // SAFETY: the layout has a nonzero size (callers reserve at least a page).
+    NonNull::new(unsafe { System.alloc_zeroed(layout) })
+}
+
+/// # Safety
+/// See `os::decommit`.
+pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
+    // SAFETY: the caller guarantees the range is ours and dead.
+    unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, len) }
+}
+
+/// # Safety
+/// See `os::release`. The mock leaks instead (models are short-lived).
+pub unsafe fn release(_ptr: NonNull<u8>, _len: usize) {}
+
+/// # Safety
+/// See `os::resize_in_place`.
+pub unsafe fn resize_in_place(_ptr: NonNull<u8>, old: usize, new: usize) -> bool {
+    new <= old
+}
+
+pub fn yield_now() {
+    loom::thread::yield_now();
+}
+
+pub fn write_stderr(bytes: &[u8]) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(bytes);
+}
+
+pub fn abort() -> ! {
+    panic!("hakmem fail-fast abort under loom")
+}

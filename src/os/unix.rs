@@ -1,0 +1,114 @@
+//! The Unix backend of the OS box: mmap, munmap, madvise and (on Linux) mremap.
+
+use core::ptr::NonNull;
+
+pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
+    debug_assert!(align.is_power_of_two() && size % crate::config::PAGE_SIZE == 0);
+    if align <= crate::config::PAGE_SIZE {
+        return map(size);
+    }
+    // Over-reserve, then trim the misaligned head and the unused tail.
+    let span = size.checked_add(align)?;
+    let raw = map(span)?;
+    let base = raw.as_ptr() as usize;
+    let aligned = (base + align - 1) & !(align - 1);
+    let head = aligned - base;
+    let tail = span - head - size;
+    // SAFETY: both trimmed ranges lie inside the mapping just made and are not handed out.
+    unsafe {
+        if head > 0 {
+            libc::munmap(raw.as_ptr().cast(), head);
+        }
+        if tail > 0 {
+            libc::munmap(raw.as_ptr().add(head + size).cast(), tail);
+        }
+    }
+    // Strict provenance: derive the aligned pointer from the mapping's pointer.
+    NonNull::new(raw.as_ptr().wrapping_add(head))
+}
+
+fn map(size: usize) -> Option<NonNull<u8>> {
+    // SAFETY: an anonymous private mapping at a kernel-chosen address touches no existing memory.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        None
+    } else {
+        NonNull::new(p.cast())
+    }
+}
+
+/// # Safety
+/// See `os::decommit`.
+pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
+    // SAFETY: the caller guarantees the range is ours and dead; DONTNEED keeps it mapped and makes
+    // it read back as zero.
+    unsafe {
+        libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTNEED);
+    }
+}
+
+/// # Safety
+/// See `os::release`.
+pub unsafe fn release(ptr: NonNull<u8>, len: usize) {
+    // SAFETY: the caller guarantees the range is a dead reservation of ours.
+    unsafe {
+        libc::munmap(ptr.as_ptr().cast(), len);
+    }
+}
+
+/// # Safety
+/// See `os::resize_in_place`.
+pub unsafe fn resize_in_place(ptr: NonNull<u8>, old: usize, new: usize) -> bool {
+    if new == old {
+        return true;
+    }
+    if new < old {
+        // SAFETY: the tail beyond `new` belongs to the reservation and is given up by the caller.
+        unsafe { libc::munmap(ptr.as_ptr().add(new).cast(), old - new) };
+        return true;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: flags 0 forbid moving; on failure the mapping is unchanged.
+        let p = unsafe { libc::mremap(ptr.as_ptr().cast(), old, new, 0) };
+        p != libc::MAP_FAILED
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+pub fn yield_now() {
+    // SAFETY: sched_yield has no preconditions.
+    unsafe {
+        libc::sched_yield();
+    }
+}
+
+/// Writes `bytes` to stderr without allocating; short writes are retried, errors ignored.
+pub fn write_stderr(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: the slice is valid for reads of its length.
+        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
+/// Aborts the process (SIGABRT) without unwinding and without allocating.
+pub fn abort() -> ! {
+    // SAFETY: abort has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
