@@ -61,6 +61,9 @@ pub const PAGE_SIZE: usize = 4096;
 
 const _: () = assert!(SLABS_PER_SUPERSLAB >= 2);
 const _: () = assert!(SLABS_PER_SUPERSLAB <= 64, "free-slab bitmap is one u64");
-const _: () = assert!(MAX_SMALL_SIZE <= SLAB_SIZE / 2, "every slab holds at least two blocks");
+const _: () = assert!(
+    MAX_SMALL_SIZE <= SLAB_SIZE / 2,
+    "every slab holds at least two blocks"
+);
 const _: () = assert!(MAG_BATCH_MAX <= TLS_CAP_MAX);
 const _: () = assert!(MIN_ALIGN.is_power_of_two());

@@ -14,7 +14,10 @@ pub struct Msg {
 
 impl Msg {
     pub const fn new() -> Self {
-        Self { buf: [0; 512], len: 0 }
+        Self {
+            buf: [0; 512],
+            len: 0,
+        }
     }
 
     pub fn str(&mut self, s: &str) -> &mut Self {
@@ -107,7 +110,10 @@ pub struct Where {
 
 impl Where {
     pub fn ptr(ptr: usize) -> Self {
-        Self { ptr, ..Self::default() }
+        Self {
+            ptr,
+            ..Self::default()
+        }
     }
 }
 
@@ -134,13 +140,6 @@ pub fn fatal(box_name: &str, what: &str, at: Where) -> ! {
     os::abort()
 }
 
-/// Reports an internal invariant violation (a bug in hakmem, not in the caller) and aborts.
-#[cold]
-#[inline(never)]
-pub fn bug(box_name: &str, what: &str) -> ! {
-    fatal(box_name, what, Where::default())
-}
-
 #[cfg(all(test, not(hakmem_loom)))]
 mod tests {
     use super::*;
@@ -148,7 +147,10 @@ mod tests {
     #[test]
     fn formats_without_fmt() {
         let mut m = Msg::new();
-        m.str("a").field_hex("ptr", 0xdead_beef).field_dec("class", 42).field_dec("z", 0);
+        m.str("a")
+            .field_hex("ptr", 0xdead_beef)
+            .field_dec("class", 42)
+            .field_dec("z", 0);
         assert_eq!(m.as_bytes(), b"a ptr=0xdeadbeef class=42 z=0");
     }
 }

@@ -1,5 +1,30 @@
-//! hakmem — a pure-Rust general-purpose memory allocator (work in progress skeleton).
+//! # hakmem
+//!
+//! A pure-Rust general-purpose memory allocator, built from isolated **boxes** — one module each,
+//! one job and one boundary each — whose concurrency is model-checked with loom.
+//!
+//! ```no_run
+//! #[global_allocator]
+//! static GLOBAL: hakmem::HakMem = hakmem::HakMem;
+//! ```
+//!
+//! ## Boxes, in dependency order (a module uses only those above it)
+//! 1. `config`, `sync`, `os`, `debug` — constants and A/B switches; the loom shim; the OS
+//!    contract; fail-fast messages.
+//! 2. `size_class` — request size → class.
+//! 3. `slab::block` — the link word inside free blocks.
+//! 4. `remote` — the per-slab remote-free queue and the owner's notification word.
+//! 5. `slab` — slab metadata, SuperSlab header, per-block header (header mode).
+//! 6. `registry` — address → region, lock-free, no allocation.
+//! 7. `meta`, `pool` — metadata memory; the slab supply (SuperSlab map/retire/reuse).
+//! 8. `adopt` — publish lists, adoption and the reclaim pass.
+//! 9. `large` — mappings for sizes above the classes.
+//! 10. `front` — TLS SLL, magazine refill/spill, hint cache, thread heaps, alloc/free paths.
+//! 11. `global` (`HakMem`), `raw` (C semantics for the preload crate).
+//!
+//! See docs/design.md for invariants, the slab life cycle and the orderings.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod config;
 mod debug;
@@ -7,53 +32,40 @@ mod os;
 mod size_class;
 mod sync;
 
+pub mod remote;
+pub mod slab;
+
+#[cfg(not(hakmem_loom))]
+mod adopt;
+#[cfg(not(hakmem_loom))]
+mod fork;
+#[cfg(not(hakmem_loom))]
+mod front;
+#[cfg(not(hakmem_loom))]
+mod global;
+#[cfg(not(hakmem_loom))]
+mod large;
+#[cfg(not(hakmem_loom))]
+mod meta;
+#[cfg(not(hakmem_loom))]
+mod pool;
+#[cfg(not(hakmem_loom))]
+pub mod raw;
+#[cfg(not(hakmem_loom))]
+mod registry;
+
+#[cfg(not(hakmem_loom))]
+pub use global::HakMem;
 #[cfg(feature = "fault-injection")]
 pub use os::fault;
 
-use core::alloc::{GlobalAlloc, Layout};
-
-/// The hakmem allocator. `#[global_allocator] static GLOBAL: hakmem::HakMem = hakmem::HakMem;`
-#[derive(Clone, Copy, Default, Debug)]
-pub struct HakMem;
-
-// TEMPORARY skeleton: forwards to System until the boxes land.
-unsafe impl GlobalAlloc for HakMem {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        unsafe { std::alloc::System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { std::alloc::System.dealloc(p, l) }
-    }
-}
-
-/// Flushes the calling thread's caches back to their slabs, reclaims empty slabs of exited
-/// threads and returns empty SuperSlabs' pages to the OS.
-pub fn collect() {}
-
-/// C-semantics entry points for the preload library (`libhakmem.so`).
-pub mod raw {
-    /// `malloc`: null on failure; `malloc(0)` returns a unique pointer.
-    /// # Safety
-    /// None beyond C's.
-    pub unsafe fn malloc(_size: usize) -> *mut u8 { core::ptr::null_mut() }
-    /// `calloc`: null on overflow or failure; memory zeroed.
-    /// # Safety
-    /// None beyond C's.
-    pub unsafe fn calloc(_n: usize, _size: usize) -> *mut u8 { core::ptr::null_mut() }
-    /// `realloc` with glibc semantics (null → malloc; size 0 → free and return null).
-    /// # Safety
-    /// `p` is null or a live pointer from this allocator.
-    pub unsafe fn realloc(_p: *mut u8, _size: usize) -> *mut u8 { core::ptr::null_mut() }
-    /// `free`: null is a no-op.
-    /// # Safety
-    /// `p` is null or a live pointer from this allocator.
-    pub unsafe fn free(_p: *mut u8) {}
-    /// Aligned allocation; `align` must be a power of two (else null).
-    /// # Safety
-    /// None beyond C's.
-    pub unsafe fn aligned_alloc(_align: usize, _size: usize) -> *mut u8 { core::ptr::null_mut() }
-    /// Exact usable size of a live block (0 for null).
-    /// # Safety
-    /// `p` is null or a live pointer from this allocator.
-    pub unsafe fn usable_size(_p: *mut u8) -> usize { 0 }
+/// Flushes the calling thread's caches back to their slabs, gives emptied slabs (the thread's own
+/// and those of exited threads) back to the pool, and returns the pages of free slabs and retired
+/// SuperSlabs to the OS. Like `mi_collect(true)`; never needed for correctness.
+#[cfg(not(hakmem_loom))]
+pub fn collect() {
+    front::thread::flush_current();
+    let h = front::thread::current();
+    front::magazine::reclaim(h, usize::MAX);
+    pool::decommit_free();
 }

@@ -75,11 +75,17 @@ unsafe impl<T: Send> Send for SpinLock<T> {}
 impl<T> SpinLock<T> {
     #[cfg(not(hakmem_loom))]
     pub const fn new(v: T) -> Self {
-        Self { locked: AtomicBool::new(false), value: UnsafeCell::new(v) }
+        Self {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(v),
+        }
     }
     #[cfg(hakmem_loom)]
     pub fn new(v: T) -> Self {
-        Self { locked: AtomicBool::new(false), value: UnsafeCell::new(v) }
+        Self {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(v),
+        }
     }
 
     /// Runs `f` with the lock held.
@@ -113,26 +119,28 @@ impl<T> SpinLock<T> {
             }
         }
     }
+}
 
-    /// Forcibly resets the lock. Only for the child of `fork`, where the holder no longer exists.
+/// A lock the fork handlers hold across `fork`, whatever it protects.
+pub trait ForkLock: Sync {
+    /// Takes the lock (prepare handler).
+    fn fork_prepare(&self);
+    /// Releases the lock taken by `fork_prepare`: in the parent a normal unlock; in the child,
+    /// where the lock's memory is a copy and no other thread exists, the same store resets it.
     ///
     /// # Safety
-    /// No other thread may use the lock (true in a freshly forked child).
-    pub unsafe fn force_unlock(&self) {
-        // ORDERING: Relaxed — the child is single-threaded; nothing to synchronise with.
-        self.locked.store(false, Ordering::Relaxed);
-    }
+    /// The calling thread took the lock with `fork_prepare` (or is the child of that thread's
+    /// `fork`).
+    unsafe fn fork_release(&self);
+}
 
-    /// Takes the lock without a closure; pairs with `raw_unlock`. For `fork` handlers, which must
-    /// hold every lock across the `fork` call.
-    pub fn raw_lock(&self) {
+impl<T: Send> ForkLock for SpinLock<T> {
+    fn fork_prepare(&self) {
         self.lock();
     }
 
-    /// # Safety
-    /// The caller holds the lock through `raw_lock`.
-    pub unsafe fn raw_unlock(&self) {
-        // ORDERING: Release — as in `with`.
+    unsafe fn fork_release(&self) {
+        // ORDERING: Release — as in `with`; in the child there is nobody to synchronise with.
         self.locked.store(false, Ordering::Release);
     }
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds and tests hakmem under all 16 combinations of its A/B backout features
+# (headerless, tls-hint, adopt, force-notify) and prints one PASS/FAIL line per combination.
+# Extra arguments are passed to `cargo test` (e.g. `--release`, `--test stress`).
+# Exit status: 0 when every combination passes.
+set -u
+cd "$(dirname "$0")/.."
+features=(headerless tls-hint adopt force-notify)
+fail=0
+summary=()
+for mask in $(seq 0 15); do
+  set=()
+  for i in 0 1 2 3; do
+    if (( mask & (1 << i) )); then set+=("${features[$i]}"); fi
+  done
+  list=$(IFS=,; echo "${set[*]:-}")
+  label=${list:-"(none)"}
+  log=$(mktemp)
+  start=$SECONDS
+  if cargo test -p hakmem --no-default-features --features "fault-injection${list:+,$list}" "$@" >"$log" 2>&1; then
+    line="PASS  $label  ($((SECONDS - start)) s)"
+  else
+    line="FAIL  $label  ($((SECONDS - start)) s)"
+    fail=1
+    echo "---- log of failing combination: $label"
+    grep -E "^(error|test .*FAILED|failures:)|panicked|hakmem: " "$log" | head -40
+  fi
+  rm -f "$log"
+  echo "$line"
+  summary+=("$line")
+done
+echo "== feature matrix summary"
+printf '%s\n' "${summary[@]}"
+passed=$(printf '%s\n' "${summary[@]}" | grep -c '^PASS')
+echo "feature-matrix: $passed passed, $((16 - passed)) failed"
+exit $fail

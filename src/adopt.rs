@@ -1,0 +1,147 @@
+//! Publish/adopt box: slabs whose owner exited wait on a per-class publish list; a thread that
+//! needs blocks of that class adopts one through the ownership CAS; any thread's reclaim pass gives
+//! published slabs that have become empty back to the pool.
+//!
+//! Boundary: `publish` only releases ownership and pushes onto the list — no draining, no
+//! binding. `adopt` and `reclaim` are the only consumers: each takes a slab under the list lock,
+//! wins the ownership CAS (`Slab::try_acquire`) and only then drains its remote queue (the single
+//! drain -> bind -> owner-acquire boundary).
+//!
+//! Without the `adopt` feature, `adopt` is never called: published slabs only leave the list
+//! through `reclaim`, once remote frees have emptied them.
+
+use core::ptr::NonNull;
+
+use crate::remote::Owner;
+use crate::slab::slab::{ListKind, Slab};
+use crate::sync::SpinLock;
+
+/// An intrusive stack of published slabs, linked through the slabs' local `next`. The lock makes
+/// the list holder the holder of every slab on it.
+pub struct PublishList {
+    head: SpinLock<Head>,
+}
+
+struct Head(*mut Slab);
+
+// SAFETY: the pointer is only followed under the lock; slabs on the list are held by the list.
+unsafe impl Send for Head {}
+
+impl PublishList {
+    #[cfg(not(hakmem_loom))]
+    pub const fn new() -> Self {
+        Self {
+            head: SpinLock::new(Head(core::ptr::null_mut())),
+        }
+    }
+    #[cfg(hakmem_loom)]
+    pub fn new() -> Self {
+        Self {
+            head: SpinLock::new(Head(core::ptr::null_mut())),
+        }
+    }
+
+    /// Publishes a slab its owner gives up: release ownership, then push. No other side effect.
+    ///
+    /// # Safety
+    /// The caller owns `slab` and does not touch it afterwards.
+    pub unsafe fn publish(&self, slab: &Slab) {
+        slab.release_ownership();
+        self.head.with(|h| {
+            // SAFETY: the slab is on no list and unowned; the list lock makes us its holder.
+            unsafe {
+                slab.local(|l| {
+                    l.list = ListKind::None;
+                    l.prev = core::ptr::null_mut();
+                    l.next = h.0;
+                })
+            };
+            h.0 = slab as *const Slab as *mut Slab;
+        });
+    }
+
+    /// Adopts one published slab for `me`: pop, ownership CAS, drain. The caller then binds it into
+    /// its lists. `None` if the list is empty.
+    pub fn adopt(&self, me: *const Owner) -> Option<NonNull<Slab>> {
+        loop {
+            let slab = self.head.with(|h| {
+                let s = NonNull::new(h.0)?;
+                // SAFETY: under the list lock we hold every slab on the list.
+                h.0 = unsafe {
+                    s.as_ref()
+                        .local(|l| core::mem::replace(&mut l.next, core::ptr::null_mut()))
+                };
+                Some(s)
+            })?;
+            // SAFETY: published slabs live in SuperSlab headers, which are never unmapped.
+            let s = unsafe { slab.as_ref() };
+            if s.try_acquire(me) {
+                // SAFETY: we are the owner now.
+                unsafe { s.drain_remote() };
+                return Some(slab);
+            }
+            // Someone else owns it (cannot happen while pops are exclusive; kept as the arbiter).
+        }
+    }
+
+    /// Examines up to `budget` published slabs: each one with remote frees waiting or nothing out is
+    /// claimed (CAS), drained, and either released to the pool (empty) or published again.
+    /// Returns `(examined, released to the pool)`.
+    pub fn reclaim(
+        &self,
+        me: *const Owner,
+        budget: usize,
+        release: impl Fn(&Slab),
+    ) -> (usize, usize) {
+        let mut released = 0;
+        let mut seen = 0;
+        self.head.with(|h| {
+            let mut prev: *mut Slab = core::ptr::null_mut();
+            let mut cur = h.0;
+            while !cur.is_null() && seen < budget {
+                seen += 1;
+                // SAFETY: slabs on the list are held by us (the list lock) and never unmapped.
+                let s = unsafe { &*cur };
+                // SAFETY: as above.
+                let next = unsafe { s.local(|l| l.next) };
+                // SAFETY: as above.
+                let idle = unsafe { s.used() } == 0;
+                if (idle || s.remote.is_nonempty()) && s.try_acquire(me) {
+                    // SAFETY: we own it now.
+                    let used = unsafe {
+                        s.drain_remote();
+                        s.used()
+                    };
+                    if used == 0 {
+                        if prev.is_null() {
+                            h.0 = next;
+                        } else {
+                            // SAFETY: `prev` is on the list we hold.
+                            unsafe { (*prev).local(|l| l.next = next) };
+                        }
+                        // SAFETY: owned, empty and off every list.
+                        unsafe { s.unbind() };
+                        release(s);
+                        released += 1;
+                        cur = next;
+                        continue;
+                    }
+                    s.release_ownership();
+                }
+                prev = cur;
+                cur = next;
+            }
+        });
+        (seen, released)
+    }
+
+    /// The list lock, for the fork handlers.
+    pub fn fork_lock(&self) -> &dyn crate::sync::ForkLock {
+        &self.head
+    }
+}
+
+/// The per-class publish lists of the process.
+#[cfg(not(hakmem_loom))]
+pub static PUBLISHED: [PublishList; crate::size_class::NUM_CLASSES] =
+    [const { PublishList::new() }; crate::size_class::NUM_CLASSES];

@@ -1,0 +1,169 @@
+//! The allocation paths: `alloc_fast` (one pop from the TLS list), `alloc_slow` (heap set-up and
+//! refill), the general path for aligned and header-mode requests, `realloc` and usable size.
+
+use crate::config::{HEADERLESS, MAX_SMALL_SIZE, MIN_ALIGN};
+use crate::debug::Where;
+use crate::front::free::{self, Region};
+use crate::front::heap::{Heap, HeapKind};
+use crate::front::magazine;
+use crate::front::thread;
+use crate::front::tls_sll::TlsList;
+use crate::large;
+use crate::size_class::{class_for, class_of, class_size};
+use crate::slab::block::BlockPtr;
+use crate::slab::header;
+
+/// Allocates `size` bytes aligned to `align` (a power of two). Null when memory cannot be had.
+///
+/// Fast path (headerless, alignment ≤ 16, small): class lookup, TLS load, pop — it should compile
+/// to a table or shift for the class, one TLS load, two loads, a compare and two stores.
+#[inline(always)]
+pub fn alloc(size: usize, align: usize) -> *mut u8 {
+    if HEADERLESS && align <= MIN_ALIGN && size <= MAX_SMALL_SIZE {
+        let Some(c) = class_of(size) else {
+            return core::ptr::null_mut();
+        };
+        let h = thread::current();
+        // SAFETY: the TLS list of the calling thread's heap (a sentinel's is empty and only read).
+        let b = unsafe { TlsList::pop(h.tls(c)) };
+        if !b.is_null() {
+            return b.cast();
+        }
+        return alloc_slow(h, c).cast();
+    }
+    alloc_general(size, align)
+}
+
+/// Aligned, header-mode and large requests.
+#[inline(never)]
+fn alloc_general(size: usize, align: usize) -> *mut u8 {
+    let unit = if HEADERLESS {
+        0
+    } else {
+        header::header_unit(align)
+    };
+    let Some(need) = size.checked_add(unit) else {
+        return core::ptr::null_mut();
+    };
+    let Some(c) = class_for(need, align.max(MIN_ALIGN)) else {
+        return large::alloc(size, align);
+    };
+    let h = thread::current();
+    // SAFETY: as in `alloc`.
+    let mut b = unsafe { TlsList::pop(h.tls(c)) };
+    if b.is_null() {
+        b = alloc_slow(h, c);
+        if b.is_null() {
+            return core::ptr::null_mut();
+        }
+    }
+    let user = b.cast::<u8>().wrapping_add(unit);
+    if !HEADERLESS {
+        // SAFETY: `user - 16 >= b` and the block is ours.
+        unsafe { header::write(user, c, unit) };
+    }
+    user
+}
+
+/// Refill, after creating the thread's heap if needed. Null when memory cannot be had.
+#[cold]
+#[inline(never)]
+fn alloc_slow(h: &'static Heap, c: usize) -> BlockPtr {
+    match h.kind {
+        // SAFETY: our own live heap.
+        HeapKind::Live => unsafe { magazine::refill(h, c) },
+        HeapKind::Empty => match thread::init_current() {
+            // SAFETY: the heap just created for this thread.
+            Some(h) => unsafe { magazine::refill(h, c) },
+            None => core::ptr::null_mut(),
+        },
+        HeapKind::Dead => thread::with_fallback(|fh| {
+            // SAFETY: the fallback heap, under its lock.
+            unsafe {
+                let b = TlsList::pop(fh.tls(c));
+                if b.is_null() {
+                    magazine::refill(fh, c)
+                } else {
+                    b
+                }
+            }
+        })
+        .unwrap_or(core::ptr::null_mut()),
+    }
+}
+
+/// `alloc` followed by zeroing (skipped for large blocks, which come zeroed from the OS).
+#[inline]
+pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
+    let p = alloc(size, align);
+    if !p.is_null() && (size <= MAX_SMALL_SIZE || class_for(size, align.max(MIN_ALIGN)).is_some()) {
+        // SAFETY: `p` is a fresh block of at least `size` bytes.
+        unsafe { core::ptr::write_bytes(p, 0, size) };
+    }
+    p
+}
+
+/// Usable bytes of a live block.
+///
+/// # Safety
+/// `ptr` is a live block of this allocator.
+pub unsafe fn usable_size(ptr: *mut u8) -> usize {
+    // SAFETY: per the contract.
+    match unsafe { free::locate(ptr) } {
+        Region::Small { slab, class } => {
+            let size = class_size(class);
+            if HEADERLESS {
+                size
+            } else {
+                let at = Where {
+                    ptr: ptr as usize,
+                    class: Some(class),
+                    ..Where::default()
+                };
+                let _ = slab;
+                // SAFETY: the registry confirmed `ptr` is in a data slab.
+                size - unsafe { header::peek(ptr, class, size, at) }
+            }
+        }
+        // SAFETY: the registry confirmed a large block.
+        Region::Large(head) => unsafe { large::usable_size(head, ptr) },
+    }
+}
+
+/// Resizes the block at `ptr` (allocated with alignment `align`) to `new_size` bytes, keeping the
+/// prefix. Returns null (leaving the old block intact) when memory cannot be had.
+///
+/// # Safety
+/// `ptr` is a live block of this allocator allocated with alignment `align`.
+pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
+    // SAFETY: per the contract.
+    let old_usable = match unsafe { free::locate(ptr) } {
+        Region::Large(head) => {
+            // SAFETY: the registry confirmed a large block.
+            let usable = unsafe { large::usable_size(head, ptr) };
+            // SAFETY: as above.
+            if new_size > MAX_SMALL_SIZE && unsafe { large::resize_in_place(head, ptr, new_size) } {
+                return ptr;
+            }
+            usable
+        }
+        Region::Small { .. } => {
+            // SAFETY: per the contract.
+            let usable = unsafe { usable_size(ptr) };
+            if new_size <= usable && new_size >= usable / 4 {
+                return ptr;
+            }
+            usable
+        }
+    };
+    let new = alloc(new_size, align);
+    if new.is_null() {
+        return new;
+    }
+    // SAFETY: both blocks are live and distinct; the copy stays inside both.
+    unsafe {
+        core::ptr::copy_nonoverlapping(ptr, new, old_usable.min(new_size));
+        free::free(ptr);
+    }
+    new
+}

@@ -1,0 +1,203 @@
+//! Thread heap: the per-thread state of the front end — TLS lists, the slabs the thread owns per
+//! class, and the hint cache — plus the part other threads may touch (`Owner`, the notification
+//! word).
+//!
+//! Boundary: data layout and the owner's slab lists. A heap is reached only through
+//! `thread::current()`; other threads reach only its `owner` field, through a slab's owner
+//! pointer. Heaps come from `meta` and are recycled through the heap pool, never freed, so a stale
+//! owner pointer is always safe to notify.
+//!
+//! Two static sentinel heaps stand in for "no heap": `EMPTY` (a thread that has not allocated
+//! yet) and `DEAD` (a thread whose heap was torn down). Their TLS lists are empty and their owner
+//! is nobody's, so the fast paths fall into the slow paths without an "initialised?" test.
+//!
+//! Owner lists per class (invariant): `cur` is the slab refill takes from; `partial` holds owned
+//! slabs that have free blocks; `full` holds owned slabs whose free list and carve area were empty
+//! when last looked at. Every owned slab is on exactly one of them (`SlabLocal::list` says which).
+
+use core::cell::UnsafeCell;
+
+use crate::config::{MAG_BATCH_MAX, TLS_BYTES, TLS_CAP_MAX};
+use crate::front::hint::HintCache;
+use crate::front::tls_sll::TlsList;
+use crate::remote::Owner;
+use crate::size_class::{CLASS_SIZES, NUM_CLASSES};
+use crate::slab::slab::{ListKind, Slab};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum HeapKind {
+    Live = 0,
+    Empty = 1,
+    Dead = 2,
+}
+
+#[derive(Clone, Copy)]
+pub struct ClassSlabs {
+    pub cur: *mut Slab,
+    pub partial: *mut Slab,
+    pub full: *mut Slab,
+}
+
+pub struct HeapLocal {
+    pub tls: [TlsList; NUM_CLASSES],
+    pub slabs: [ClassSlabs; NUM_CLASSES],
+    pub hint: HintCache,
+    /// Heap pool link.
+    pub next_free: *mut Heap,
+}
+
+#[repr(C)]
+pub struct Heap {
+    /// Shared part; first, so a heap pointer is its owner pointer.
+    pub owner: Owner,
+    pub kind: HeapKind,
+    local: UnsafeCell<HeapLocal>,
+}
+
+// SAFETY: `owner` is all atomics; `local` is touched only by the thread whose TLS points at the
+// heap (or by the heap pool while no thread does). Sentinels are never written.
+unsafe impl Sync for Heap {}
+
+const fn tls_cap(size: u32) -> u32 {
+    let c = TLS_BYTES as u32 / size;
+    let c = if c < 4 { 4 } else { c };
+    if c > TLS_CAP_MAX as u32 {
+        TLS_CAP_MAX as u32
+    } else {
+        c
+    }
+}
+
+/// Blocks moved per refill/spill for a class: half the TLS cap, at most `MAG_BATCH_MAX`.
+#[inline]
+pub fn batch(cap: u32) -> usize {
+    (cap as usize / 2).clamp(1, MAG_BATCH_MAX)
+}
+
+impl Heap {
+    pub const fn new(kind: HeapKind) -> Self {
+        let mut tls = [const { TlsList::new(0) }; NUM_CLASSES];
+        if matches!(kind, HeapKind::Live) {
+            let mut i = 0;
+            while i < NUM_CLASSES {
+                tls[i].cap = tls_cap(CLASS_SIZES[i]);
+                i += 1;
+            }
+        }
+        Self {
+            owner: Owner::new(),
+            kind,
+            local: UnsafeCell::new(HeapLocal {
+                tls,
+                slabs: [ClassSlabs {
+                    cur: core::ptr::null_mut(),
+                    partial: core::ptr::null_mut(),
+                    full: core::ptr::null_mut(),
+                }; NUM_CLASSES],
+                hint: HintCache::new(),
+                next_free: core::ptr::null_mut(),
+            }),
+        }
+    }
+
+    #[inline(always)]
+    pub fn owner_ptr(&self) -> *const Owner {
+        &self.owner
+    }
+
+    /// Raw pointer to the local state. Fast paths use raw place accesses through it so that a
+    /// sentinel heap is only ever read.
+    #[inline(always)]
+    pub fn local_ptr(&self) -> *mut HeapLocal {
+        self.local.get()
+    }
+
+    /// Raw pointer to the TLS list of class `c`.
+    #[inline(always)]
+    pub fn tls(&self, c: usize) -> *mut TlsList {
+        // SAFETY: in bounds (callers pass a valid class); no reference is created.
+        unsafe { core::ptr::addr_of_mut!((*self.local.get()).tls[c]) }
+    }
+
+    /// The local state, for slow paths of a live heap.
+    ///
+    /// # Safety
+    /// The heap is live and belongs to the calling thread; no other reference to its local state
+    /// is alive.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn local_mut(&self) -> &mut HeapLocal {
+        // SAFETY: per the contract.
+        unsafe { &mut *self.local.get() }
+    }
+}
+
+impl HeapLocal {
+    /// Pushes `s` on list `kind` of class `c`.
+    ///
+    /// # Safety
+    /// The heap owns `s` and `s` is on no list.
+    pub unsafe fn list_push(&mut self, c: usize, s: *mut Slab, kind: ListKind) {
+        let cs = &mut self.slabs[c];
+        let head = match kind {
+            ListKind::Partial => &mut cs.partial,
+            ListKind::Full => &mut cs.full,
+            ListKind::Current => {
+                cs.cur = s;
+                // SAFETY: the heap owns `s`.
+                unsafe { (*s).local(|l| l.list = ListKind::Current) };
+                return;
+            }
+            ListKind::None => return,
+        };
+        let old = *head;
+        // SAFETY: the heap owns `s` and every slab on its lists.
+        unsafe {
+            (*s).local(|l| {
+                l.list = kind;
+                l.prev = core::ptr::null_mut();
+                l.next = old;
+            });
+            if !old.is_null() {
+                (*old).local(|l| l.prev = s);
+            }
+        }
+        *head = s;
+    }
+
+    /// Removes `s` from whichever list of class `c` holds it.
+    ///
+    /// # Safety
+    /// The heap owns `s`.
+    pub unsafe fn list_remove(&mut self, c: usize, s: *mut Slab) {
+        // SAFETY: the heap owns `s` and every slab on its lists.
+        unsafe {
+            let (kind, prev, next) = (*s).local(|l| {
+                let r = (l.list, l.prev, l.next);
+                l.list = ListKind::None;
+                l.prev = core::ptr::null_mut();
+                l.next = core::ptr::null_mut();
+                r
+            });
+            let cs = &mut self.slabs[c];
+            let head = match kind {
+                ListKind::Partial => &mut cs.partial,
+                ListKind::Full => &mut cs.full,
+                ListKind::Current => {
+                    cs.cur = core::ptr::null_mut();
+                    return;
+                }
+                ListKind::None => return,
+            };
+            if prev.is_null() {
+                *head = next;
+            } else {
+                (*prev).local(|l| l.next = next);
+            }
+            if !next.is_null() {
+                (*next).local(|l| l.prev = prev);
+            }
+        }
+    }
+}

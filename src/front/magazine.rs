@@ -1,0 +1,284 @@
+//! Magazine box: moves blocks between a thread's TLS lists and its slabs in batches — refill when
+//! a TLS list is empty, spill when it exceeds its cap — and tears a heap down at thread exit.
+//!
+//! Boundary: this is the refill side of the single drain -> bind -> owner-acquire boundary. The
+//! slow path of `alloc` reads as the list of fallbacks, in order:
+//! `take_from_current` → `drain_remote` of the current slab → `drain_notified` (full slabs that
+//! got remote frees) → `next_partial` → `adopt_published` → `carve_new_slab` (pool, after a
+//! reclaim pass, then a new SuperSlab).
+
+use core::ptr::NonNull;
+
+use crate::adopt::PUBLISHED;
+use crate::config::ADOPT;
+use crate::front::heap::{batch, Heap, HeapLocal};
+use crate::front::tls_sll::TlsList;
+use crate::pool;
+use crate::size_class::NUM_CLASSES;
+use crate::slab::block::{Block, BlockPtr};
+use crate::slab::slab::{ListKind, Slab};
+use crate::slab::superslab::SuperSlab;
+use crate::sync::{AtomicUsize, Ordering};
+
+/// Refills the TLS list of class `c` and returns one block, or null if the OS refuses memory.
+///
+/// # Safety
+/// `h` is the calling thread's live heap (or the fallback heap under its lock).
+#[cold]
+#[inline(never)]
+pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
+    // SAFETY: per the contract.
+    let local = unsafe { h.local_mut() };
+    let n = batch(local.tls[c].cap);
+    loop {
+        let cur = local.slabs[c].cur;
+        if !cur.is_null() {
+            // SAFETY: `cur` is owned by this heap.
+            unsafe {
+                let s = &*cur;
+                let (head, tail, got) = s.take_batch(n);
+                if let Some(first) = NonNull::new(head) {
+                    if got > 1 {
+                        TlsList::push_batch(&mut local.tls[c], Block::next(first), tail, got - 1);
+                    }
+                    return head;
+                }
+                if s.remote.is_nonempty() && s.drain_remote() > 0 {
+                    continue;
+                }
+                local.list_remove(c, cur);
+                local.list_push(c, cur, ListKind::Full);
+            }
+        }
+        if h.owner.take_pending(c) {
+            // SAFETY: the heap is ours.
+            unsafe { drain_notified(local, c) };
+        }
+        // SAFETY: the heap is ours.
+        if unsafe { next_partial(local, c) } {
+            continue;
+        }
+        if ADOPT {
+            if let Some(s) = PUBLISHED[c].adopt(h.owner_ptr()) {
+                // SAFETY: adopt made us the owner; the slab is on no list of ours.
+                unsafe { local.list_push(c, s.as_ptr(), ListKind::Current) };
+                continue;
+            }
+        }
+        // SAFETY: the heap is ours.
+        if !unsafe { carve_new_slab(h, local, c) } {
+            return core::ptr::null_mut();
+        }
+    }
+}
+
+/// Drains the full slabs of class `c` that have remote frees waiting; slabs that regain free
+/// blocks move to `partial`, slabs left with nothing out go back to the pool.
+///
+/// # Safety
+/// `local` is the calling thread's heap.
+unsafe fn drain_notified(local: &mut HeapLocal, c: usize) {
+    let mut s = local.slabs[c].full;
+    while !s.is_null() {
+        // SAFETY: slabs on our lists are ours.
+        unsafe {
+            let next = (*s).local(|l| l.next);
+            if (*s).remote.is_nonempty() && (*s).drain_remote() > 0 {
+                local.list_remove(c, s);
+                if (*s).used() == 0 {
+                    release_slab(s);
+                } else {
+                    local.list_push(c, s, ListKind::Partial);
+                }
+            }
+            s = next;
+        }
+    }
+}
+
+/// Makes the first partial slab current. False if there is none.
+///
+/// # Safety
+/// `local` is the calling thread's heap.
+unsafe fn next_partial(local: &mut HeapLocal, c: usize) -> bool {
+    let s = local.slabs[c].partial;
+    if s.is_null() {
+        return false;
+    }
+    // SAFETY: slabs on our lists are ours.
+    unsafe {
+        local.list_remove(c, s);
+        (*s).drain_remote();
+        local.list_push(c, s, ListKind::Current);
+    }
+    true
+}
+
+/// Binds a fresh slab from the pool as the current slab of class `c`. Before mapping a new
+/// SuperSlab, a reclaim pass gives emptied published slabs back to the pool.
+///
+/// # Safety
+/// `local` is `h`'s local state and `h` is the calling thread's heap.
+unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
+    let slab = match pool::acquire_slab(false) {
+        Some(s) => Some(s),
+        None => {
+            reclaim(h, usize::MAX);
+            pool::acquire_slab(true)
+        }
+    };
+    let Some(s) = slab else { return false };
+    // SAFETY: the pool handed the unbound slab to us.
+    unsafe {
+        s.as_ref().bind(c, h.owner_ptr());
+        local.list_push(c, s.as_ptr(), ListKind::Current);
+    }
+    true
+}
+
+/// Unbinds an empty slab and gives it back to the pool.
+///
+/// # Safety
+/// The caller owns `s`, it is on no list and nothing is out.
+unsafe fn release_slab(s: *mut Slab) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*s).unbind();
+        pool::release_slab(&*s);
+    }
+}
+
+/// The slab holding block `b` (blocks never live in slab 0).
+#[inline(always)]
+fn slab_of(b: NonNull<Block>) -> *mut Slab {
+    let ss = b
+        .as_ptr()
+        .map_addr(|a| a & !crate::config::SUPERSLAB_MASK)
+        .cast::<SuperSlab>();
+    let idx = SuperSlab::slab_index(b.as_ptr() as usize);
+    // SAFETY: `ss` is the header of the SuperSlab holding `b` (blocks only come from our slabs).
+    unsafe { core::ptr::addr_of_mut!((*ss).slabs[idx]) }
+}
+
+/// Returns one block from a TLS list to its slab, updating the owner lists.
+///
+/// # Safety
+/// `b` came from a TLS list of `local`'s heap, of class `c`.
+#[inline]
+unsafe fn return_block(local: &mut HeapLocal, c: usize, b: NonNull<Block>) {
+    let s = slab_of(b);
+    // SAFETY: TLS lists only hold blocks of slabs this heap owns.
+    unsafe {
+        let used = (*s).put_local(b);
+        let kind = (*s).local(|l| l.list);
+        if used == 0 && kind != ListKind::Current {
+            local.list_remove(c, s);
+            release_slab(s);
+        } else if kind == ListKind::Full {
+            local.list_remove(c, s);
+            local.list_push(c, s, ListKind::Partial);
+        }
+    }
+}
+
+/// Spills a TLS list that exceeded its cap: keeps the `cap / 2` most recently freed blocks (hot in
+/// cache) and returns the rest to their slabs.
+///
+/// # Safety
+/// `h` is the calling thread's live heap.
+#[cold]
+#[inline(never)]
+pub unsafe fn spill(h: &Heap, c: usize) {
+    // SAFETY: per the contract.
+    let local = unsafe { h.local_mut() };
+    let keep = batch(local.tls[c].cap);
+    let t = &mut local.tls[c];
+    let mut last = t.head;
+    // SAFETY: the list is ours and longer than `keep`.
+    unsafe {
+        for _ in 1..keep {
+            last = Block::next(NonNull::new_unchecked(last));
+        }
+        let last = NonNull::new_unchecked(last);
+        let mut rest = Block::next(last);
+        Block::set_next(last, core::ptr::null_mut());
+        t.count = keep as u32;
+        while let Some(b) = NonNull::new(rest) {
+            rest = Block::next(b);
+            return_block(local, c, b);
+        }
+    }
+}
+
+/// Returns every TLS block of every class to its slab and drains the owned slabs' remote queues.
+/// Slabs left with nothing out go back to the pool. With `publish`, every other owned slab is
+/// published (thread exit); otherwise the heap keeps them (`collect`).
+///
+/// # Safety
+/// `h` is the calling thread's live heap (or an exiting thread's).
+pub unsafe fn flush(h: &Heap, publish: bool) {
+    // SAFETY: per the contract.
+    let local = unsafe { h.local_mut() };
+    #[allow(clippy::needless_range_loop)] // `c` indexes the TLS lists and PUBLISHED alike
+    for c in 0..NUM_CLASSES {
+        let mut b = core::mem::replace(&mut local.tls[c].head, core::ptr::null_mut());
+        local.tls[c].count = 0;
+        while let Some(blk) = NonNull::new(b) {
+            // SAFETY: blocks of our own TLS list.
+            unsafe {
+                b = Block::next(blk);
+                return_block(local, c, blk);
+            }
+        }
+        let cs = local.slabs[c];
+        for mut s in [cs.cur, cs.partial, cs.full] {
+            while !s.is_null() {
+                // SAFETY: slabs on our lists are ours.
+                unsafe {
+                    let next = (*s).local(|l| l.next);
+                    let next = if (*s).local(|l| l.list) == ListKind::Current {
+                        core::ptr::null_mut()
+                    } else {
+                        next
+                    };
+                    (*s).drain_remote();
+                    if (*s).used() == 0 {
+                        local.list_remove(c, s);
+                        release_slab(s);
+                    } else if publish {
+                        local.list_remove(c, s);
+                        PUBLISHED[c].publish(&*s);
+                    }
+                    s = next;
+                }
+            }
+        }
+    }
+    if publish {
+        h.owner.clear();
+        local.hint.clear();
+    }
+}
+
+static RECLAIM_CURSOR: AtomicUsize = AtomicUsize::new(0);
+
+/// Reclaim pass: examines up to `budget` published slabs, class by class starting where the last
+/// pass stopped, and gives the emptied ones back to the pool.
+pub fn reclaim(h: &Heap, budget: usize) -> usize {
+    // ORDERING: Relaxed — a round-robin starting point; any value is correct.
+    let start = RECLAIM_CURSOR.fetch_add(1, Ordering::Relaxed);
+    let mut released = 0;
+    let mut left = budget;
+    for k in 0..NUM_CLASSES {
+        if left == 0 {
+            break;
+        }
+        let c = (start + k) % NUM_CLASSES;
+        // SAFETY: reclaimed slabs are unbound and empty.
+        let (seen, rel) =
+            PUBLISHED[c].reclaim(h.owner_ptr(), left, |s| unsafe { pool::release_slab(s) });
+        released += rel;
+        left -= seen;
+    }
+    released
+}

@@ -1,0 +1,145 @@
+//! Registry box: maps any address to the hakmem region (SuperSlab or large block) whose first
+//! `SUPERSLAB_SIZE` chunk contains it, or says "not ours" — without allocating, with lock-free
+//! reads.
+//!
+//! Structure: a two-level radix table over the 48-bit address space in `SUPERSLAB_SIZE` chunks.
+//! Level 1 is a static array; level-2 leaves (128 KiB each) are mapped from `os` on first use and
+//! installed with a CAS; they are never freed, so a reader never touches unmapped registry memory.
+//! An address outside the 48-bit range, in a chunk without a leaf, or in an empty slot reads as
+//! "not ours" from the static zero entry.
+//!
+//! Retire safety: SuperSlab memory is never unmapped (retired SuperSlabs are decommitted and kept
+//! for reuse), so a reader that loaded an entry just before it was cleared still reads a mapped
+//! header and sees its changed generation. Large regions are unmapped on free; a reader can only
+//! race with that unmap when the program frees the same large pointer twice concurrently (a user
+//! bug outside any contract).
+
+use core::ptr::NonNull;
+
+use crate::config::SUPERSLAB_SHIFT;
+use crate::sync::{AtomicPtr, Ordering};
+
+/// The first word of every registered region: its magic.
+#[repr(C)]
+pub struct RegionHead {
+    pub magic: u64,
+}
+
+const ADDR_BITS: usize = 48;
+const LEAF_BITS: usize = 14;
+const ROOT_BITS: usize = ADDR_BITS - SUPERSLAB_SHIFT - LEAF_BITS;
+const LEAF_LEN: usize = 1 << LEAF_BITS;
+const ROOT_LEN: usize = 1 << ROOT_BITS;
+
+struct Leaf {
+    slots: [AtomicPtr<RegionHead>; LEAF_LEN],
+}
+
+static ROOT: [AtomicPtr<Leaf>; ROOT_LEN] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; ROOT_LEN];
+
+#[inline(always)]
+fn split(addr: usize) -> Option<(usize, usize)> {
+    if addr >> ADDR_BITS != 0 {
+        return None;
+    }
+    let chunk = addr >> SUPERSLAB_SHIFT;
+    Some((chunk >> LEAF_BITS, chunk & (LEAF_LEN - 1)))
+}
+
+/// The region registered for the chunk containing `addr`, or null ("not ours").
+#[inline(always)]
+pub fn lookup(addr: usize) -> *mut RegionHead {
+    let Some((r, l)) = split(addr) else {
+        return core::ptr::null_mut();
+    };
+    // ORDERING: Acquire — pairs with the Release CAS installing the leaf, so its zeroed slots are
+    // visible.
+    let leaf = ROOT[r].load(Ordering::Acquire);
+    if leaf.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: leaves are never freed once installed.
+    // ORDERING: Acquire — pairs with the Release store in `register`, so the region's header
+    // (magic, generation, slab metadata) written before registration is visible.
+    unsafe { (*leaf).slots[l].load(Ordering::Acquire) }
+}
+
+/// Registers `head` for the chunk at `base`. False if a leaf could not be mapped.
+pub fn register(base: usize, head: NonNull<RegionHead>) -> bool {
+    let Some((r, l)) = split(base) else {
+        return false;
+    };
+    // ORDERING: Acquire — as in `lookup`.
+    let mut leaf = ROOT[r].load(Ordering::Acquire);
+    if leaf.is_null() {
+        let Some(fresh) = crate::os::reserve_aligned(
+            core::mem::size_of::<Leaf>().next_multiple_of(crate::config::PAGE_SIZE),
+            crate::config::PAGE_SIZE,
+        ) else {
+            return false;
+        };
+        let fresh = fresh.as_ptr().cast::<Leaf>();
+        // ORDERING: Release on success — publishes the zeroed leaf (zero is a valid null
+        // AtomicPtr); Acquire on failure — we then use the winner's leaf.
+        match ROOT[r].compare_exchange(
+            core::ptr::null_mut(),
+            fresh,
+            Ordering::Release,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => leaf = fresh,
+            Err(winner) => {
+                // SAFETY: our leaf was never published.
+                unsafe {
+                    crate::os::release(
+                        NonNull::new_unchecked(fresh.cast()),
+                        core::mem::size_of::<Leaf>().next_multiple_of(crate::config::PAGE_SIZE),
+                    )
+                };
+                leaf = winner;
+            }
+        }
+    }
+    // SAFETY: leaves are never freed once installed.
+    // ORDERING: Release — publishes the region header written before registration; pairs with
+    // the Acquire in `lookup`.
+    unsafe { (*leaf).slots[l].store(head.as_ptr(), Ordering::Release) };
+    true
+}
+
+/// Clears the entry for the chunk at `base` (the region is retired or unmapped next).
+pub fn unregister(base: usize) {
+    let Some((r, l)) = split(base) else { return };
+    // ORDERING: Acquire — as in `lookup`.
+    let leaf = ROOT[r].load(Ordering::Acquire);
+    if !leaf.is_null() {
+        // SAFETY: leaves are never freed.
+        // ORDERING: Release — orders the retire's earlier writes before "not ours" is seen.
+        unsafe { (*leaf).slots[l].store(core::ptr::null_mut(), Ordering::Release) };
+    }
+}
+
+#[cfg(all(test, not(hakmem_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_out_of_range_are_not_ours() {
+        assert!(lookup(0).is_null());
+        assert!(lookup(usize::MAX).is_null());
+        let x = 5u64;
+        assert!(lookup(&x as *const u64 as usize).is_null());
+    }
+
+    #[test]
+    fn register_lookup_unregister() {
+        let mut head = RegionHead { magic: 7 };
+        let base = 0x7000_0000_0000usize + (3 << SUPERSLAB_SHIFT);
+        assert!(register(base, NonNull::from(&mut head)));
+        assert_eq!(lookup(base + 12345), &mut head as *mut RegionHead);
+        assert!(lookup(base + (1 << SUPERSLAB_SHIFT)).is_null());
+        unregister(base);
+        assert!(lookup(base).is_null());
+    }
+}

@@ -1,0 +1,149 @@
+//! Remote box: the lock-free queue through which a thread frees a block of a slab it does not own,
+//! and the owner's notification word.
+//!
+//! Boundary: `RemoteQueue::push` is the only thing a non-owner does to a slab's blocks, and it has
+//! no side effect beyond the queue; `take_all` is called only by the slab's owner (or an adopter
+//! that has just won the ownership CAS) at the single drain -> bind -> owner-acquire boundary in
+//! refill/adopt. `Owner::notify` sets one bit in the owner's pending word and nothing else.
+//!
+//! The queue is a Treiber stack with push-one / take-all: no pop of a single element, hence no ABA.
+
+use core::ptr::NonNull;
+
+use crate::slab::block::{Block, BlockPtr};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+
+/// A slab's multi-producer, single-consumer queue of remotely freed blocks.
+pub struct RemoteQueue {
+    head: AtomicPtr<Block>,
+}
+
+impl RemoteQueue {
+    #[cfg(not(hakmem_loom))]
+    pub const fn new() -> Self {
+        Self {
+            head: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+    #[cfg(hakmem_loom)]
+    pub fn new() -> Self {
+        Self {
+            head: AtomicPtr::new(core::ptr::null_mut()),
+        }
+    }
+
+    /// Pushes a freed block. Returns true when the queue was empty before (the "first" remote free
+    /// since the last drain, the one that notifies the owner unless `force-notify`).
+    ///
+    /// # Safety
+    /// `b` is a block of this queue's slab that the caller owns (it was live and is being freed)
+    /// and that no list holds.
+    #[inline]
+    pub unsafe fn push(&self, b: NonNull<Block>) -> bool {
+        // ORDERING: Relaxed — the loaded head is only a guess; the CAS below validates it.
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the caller owns `b`; nobody else reads its link until the CAS publishes it.
+            unsafe { Block::set_next(b, head) };
+            // ORDERING: Release on success — publishes the link just written and the user's last
+            // writes to the block; pairs with the Acquire swap in `take_all`. Relaxed on failure:
+            // we only retry with the fresher head.
+            #[cfg(not(hakmem_mutant = "remote_push_relaxed"))]
+            let success = Ordering::Release;
+            #[cfg(hakmem_mutant = "remote_push_relaxed")]
+            let success = Ordering::Relaxed;
+            match self
+                .head
+                .compare_exchange_weak(head, b.as_ptr(), success, Ordering::Relaxed)
+            {
+                Ok(_) => return head.is_null(),
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// Takes every queued block, leaving the queue empty. Returns the list head (linked through
+    /// `Block::next`).
+    #[inline]
+    pub fn take_all(&self) -> BlockPtr {
+        // ORDERING: Acquire — makes every pushed block's link (and its content) visible; pairs
+        // with the Release CAS in `push`. The swap reads the latest head in modification order,
+        // so no push that completed before it is missed.
+        self.head.swap(core::ptr::null_mut(), Ordering::Acquire)
+    }
+
+    /// True if blocks are waiting. A hint only: a push may land right after.
+    #[inline]
+    pub fn is_nonempty(&self) -> bool {
+        // ORDERING: Relaxed — a hint; the owner acts on it through `take_all`'s Acquire swap.
+        !self.head.load(Ordering::Relaxed).is_null()
+    }
+}
+
+#[cfg(not(hakmem_loom))]
+impl Default for RemoteQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The part of a thread heap that other threads may touch: the notification word saying which
+/// size classes have slabs with remote frees waiting. Heaps are never freed (they are recycled),
+/// so a stale `*const Owner` read from a slab is always safe to notify (a spurious bit costs one
+/// scan; it never loses a block because adopters and exiting owners drain unconditionally).
+#[repr(C)]
+pub struct Owner {
+    pending: [AtomicU64; 2],
+}
+
+impl Owner {
+    #[cfg(not(hakmem_loom))]
+    pub const fn new() -> Self {
+        Self {
+            pending: [AtomicU64::new(0), AtomicU64::new(0)],
+        }
+    }
+    #[cfg(hakmem_loom)]
+    pub fn new() -> Self {
+        Self {
+            pending: [AtomicU64::new(0), AtomicU64::new(0)],
+        }
+    }
+
+    /// Marks `class` as having remote frees waiting.
+    #[inline]
+    pub fn notify(&self, class: usize) {
+        // ORDERING: Release — orders the caller's preceding queue push before the bit; pairs with
+        // the Acquire swap in `take_pending`, so an owner that sees the bit sees the block.
+        self.pending[class / 64].fetch_or(1 << (class % 64), Ordering::Release);
+    }
+
+    /// Clears and returns whether `class` was marked.
+    #[inline]
+    pub fn take_pending(&self, class: usize) -> bool {
+        let bit = 1u64 << (class % 64);
+        let word = &self.pending[class / 64];
+        // ORDERING: Relaxed — a cheap pre-check; the fetch_and below synchronises.
+        if word.load(Ordering::Relaxed) & bit == 0 {
+            return false;
+        }
+        // ORDERING: Acquire — pairs with the Release fetch_or in `notify`.
+        word.fetch_and(!bit, Ordering::Acquire) & bit != 0
+    }
+
+    /// Clears every bit (the heap is being recycled).
+    pub fn clear(&self) {
+        for w in &self.pending {
+            // ORDERING: Relaxed — the heap is not reachable from any thread's TLS now; a late
+            // notification from a stale reader only costs a spurious scan.
+            w.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(not(hakmem_loom))]
+impl Default for Owner {
+    fn default() -> Self {
+        Self::new()
+    }
+}

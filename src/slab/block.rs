@@ -1,0 +1,64 @@
+//! Block: a free block's first word, the link of whatever free list holds it.
+//!
+//! Boundary: the only code that reads or writes a link stored inside freed memory. Every free list
+//! (TLS SLL, slab free list, remote queue) goes through `Block::next`/`Block::set_next`, so under
+//! loom the link becomes a loom cell placed in the block and the models check the real accesses for
+//! races instead of a copy of the logic.
+
+use core::ptr::NonNull;
+
+/// An opaque free block. Only ever handled through `*mut Block` / `NonNull<Block>`.
+#[repr(C)]
+pub struct Block {
+    _opaque: [u8; 0],
+}
+
+/// Raw pointer to a free block; null ends a list.
+pub type BlockPtr = *mut Block;
+
+#[cfg(hakmem_loom)]
+type LoomLink = loom::cell::UnsafeCell<usize>;
+
+/// Bytes a link needs at the start of a block (every class is at least this big).
+#[cfg(not(hakmem_loom))]
+pub const LINK_BYTES: usize = core::mem::size_of::<usize>();
+#[cfg(hakmem_loom)]
+pub const LINK_BYTES: usize = core::mem::size_of::<LoomLink>();
+
+impl Block {
+    /// Reads the link of a free block.
+    ///
+    /// # Safety
+    /// `b` points to a free block, owned by the caller's list, whose link was written by
+    /// `set_next` and is visible to this thread (happens-before).
+    #[inline(always)]
+    pub unsafe fn next(b: NonNull<Block>) -> BlockPtr {
+        #[cfg(not(hakmem_loom))]
+        // SAFETY: per the contract the first word of the block is an initialised link.
+        return unsafe { b.as_ptr().cast::<BlockPtr>().read() };
+        #[cfg(hakmem_loom)]
+        // SAFETY: `set_next` placed a loom cell at the block's start.
+        return unsafe { (*b.as_ptr().cast::<LoomLink>()).with(|p| *p) as BlockPtr };
+    }
+
+    /// Writes the link of a block that the caller is putting on a list.
+    ///
+    /// # Safety
+    /// `b` points to a block of at least `LINK_BYTES` that nobody else reads or writes now.
+    #[inline(always)]
+    pub unsafe fn set_next(b: NonNull<Block>, next: BlockPtr) {
+        #[cfg(not(hakmem_loom))]
+        // SAFETY: the caller owns the block; its first word is ours to write.
+        unsafe {
+            b.as_ptr().cast::<BlockPtr>().write(next)
+        };
+        #[cfg(hakmem_loom)]
+        // SAFETY: the caller owns the block. A fresh cell records this thread's write, so loom
+        // checks that the reader of the link synchronised with this writer.
+        unsafe {
+            b.as_ptr()
+                .cast::<LoomLink>()
+                .write(LoomLink::new(next as usize))
+        };
+    }
+}

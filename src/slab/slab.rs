@@ -1,0 +1,374 @@
+//! Slab: one `SLAB_SIZE` piece of a SuperSlab, bound to one size class and one owner thread.
+//!
+//! Boundary: the slab's own state and the operations on it. Shared state (`owner`, `remote`,
+//! `class`) may be touched by any thread through atomics; local state (free list, carve cursor,
+//! counts, list links) belongs to whoever holds the slab — its owner, or the holder of the
+//! publish list / pool lock while it is unowned — and lives in a `sync::UnsafeCell`.
+//!
+//! Invariants (the conservation equation, relied on by `Slab::is_empty` and the release decision
+//! in the magazine and thread-exit code):
+//! - `capacity == (capacity - carved) + |free| + used`
+//! - `used == live blocks + blocks in TLS lists + blocks in the remote queue`
+//! - `owner != null` ⇔ the slab is bound and held by that heap; `owner == null` while free in the
+//!   pool or published.
+
+use core::ptr::NonNull;
+
+use crate::debug::{fatal, Where};
+use crate::remote::{Owner, RemoteQueue};
+use crate::size_class::{block_index, blocks_per_slab, class_size};
+use crate::slab::block::{Block, BlockPtr};
+use crate::sync::{AtomicPtr, AtomicU32, Ordering, UnsafeCell};
+
+/// Sentinel class of an unbound slab.
+pub const NO_CLASS: u32 = u32::MAX;
+
+/// Which owner list holds the slab (owner-local bookkeeping).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum ListKind {
+    None = 0,
+    Current = 1,
+    Partial = 2,
+    Full = 3,
+}
+
+/// State that only the slab's holder touches.
+pub struct SlabLocal {
+    pub free: BlockPtr,
+    pub carved: u32,
+    pub capacity: u32,
+    pub used: u32,
+    pub class: u32,
+    pub list: ListKind,
+    pub prev: *mut Slab,
+    pub next: *mut Slab,
+}
+
+/// One slab's metadata. Lives in its SuperSlab's header.
+#[repr(C, align(64))]
+pub struct Slab {
+    /// The owning heap, or null. Written by bind/publish (owner) and the adopt CAS.
+    pub owner: AtomicPtr<Owner>,
+    /// Blocks freed by other threads.
+    pub remote: RemoteQueue,
+    /// The bound class (`NO_CLASS` when free); read by any thread freeing into the slab.
+    pub class: AtomicU32,
+    /// Start of the slab's blocks (slab-aligned).
+    data: *mut u8,
+    local: UnsafeCell<SlabLocal>,
+}
+
+// SAFETY: shared fields are atomics; `local` is only accessed by the slab's holder, a role handed
+// between threads only through Release/Acquire pairs (bind/publish store, adopt CAS, pool and
+// publish-list locks), so there is never a concurrent access to it.
+unsafe impl Sync for Slab {}
+// SAFETY: as above.
+unsafe impl Send for Slab {}
+
+impl Slab {
+    /// A free, unbound slab whose blocks start at `data`.
+    pub fn new(data: *mut u8) -> Self {
+        Self {
+            owner: AtomicPtr::new(core::ptr::null_mut()),
+            remote: RemoteQueue::new(),
+            class: AtomicU32::new(NO_CLASS),
+            data,
+            local: UnsafeCell::new(SlabLocal {
+                free: core::ptr::null_mut(),
+                carved: 0,
+                capacity: 0,
+                used: 0,
+                class: NO_CLASS,
+                list: ListKind::None,
+                prev: core::ptr::null_mut(),
+                next: core::ptr::null_mut(),
+            }),
+        }
+    }
+
+    #[inline(always)]
+    pub fn data(&self) -> *mut u8 {
+        self.data
+    }
+
+    /// Runs `f` on the holder-only state.
+    ///
+    /// # Safety
+    /// The caller is the slab's holder (owner, or holder of the lock of the list that holds it).
+    #[inline(always)]
+    pub unsafe fn local<R>(&self, f: impl FnOnce(&mut SlabLocal) -> R) -> R {
+        // SAFETY: the caller is the only thread touching `local` (see the contract).
+        self.local.with_mut(|p| f(unsafe { &mut *p }))
+    }
+
+    /// Binds a free slab to `class` and makes `owner` its owner (the "bind" and "owner acquire"
+    /// steps of refill, for a slab fresh from the pool).
+    ///
+    /// # Safety
+    /// The caller holds the slab (took it from the pool) and it is unbound.
+    pub unsafe fn bind(&self, class: usize, owner: *const Owner) {
+        // SAFETY: the caller holds the slab.
+        unsafe {
+            self.local(|l| {
+                l.free = core::ptr::null_mut();
+                l.carved = 0;
+                l.capacity = blocks_per_slab(class) as u32;
+                l.used = 0;
+                l.class = class as u32;
+                l.list = ListKind::None;
+                l.prev = core::ptr::null_mut();
+                l.next = core::ptr::null_mut();
+            })
+        };
+        // ORDERING: Relaxed — readers of `class` reach this slab only through a block handed out
+        // after this point, and that hand-off synchronises.
+        self.class.store(class as u32, Ordering::Relaxed);
+        // ORDERING: Release — publishes the local state above to any later adopter (pairs with
+        // the Acquire adopt CAS) and the class to remote freers that read the owner.
+        self.owner.store(owner as *mut Owner, Ordering::Release);
+    }
+
+    /// Marks a slab free again before it returns to the pool.
+    ///
+    /// # Safety
+    /// The caller holds the slab and `used == 0`.
+    pub unsafe fn unbind(&self) {
+        // ORDERING: Relaxed — the slab goes back under the pool lock, whose Release publishes it.
+        self.class.store(NO_CLASS, Ordering::Relaxed);
+        // ORDERING: Relaxed — as above; no remote freer may exist for an empty slab.
+        self.owner.store(core::ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: the caller holds the slab.
+        unsafe {
+            self.local(|l| {
+                l.class = NO_CLASS;
+                l.free = core::ptr::null_mut();
+                l.list = ListKind::None;
+            })
+        };
+    }
+
+    /// The ownership CAS of adopt: makes `me` the owner of an unowned (published) slab. Exactly
+    /// one of several racing callers succeeds; a loser changes nothing.
+    #[inline]
+    pub fn try_acquire(&self, me: *const Owner) -> bool {
+        // ORDERING: Acquire on success — makes the previous holder's local state (written before
+        // its Release in `release_ownership`) visible to the new owner. Relaxed on failure: the
+        // loser touches nothing.
+        #[cfg(not(hakmem_mutant = "acquire_plain_store"))]
+        {
+            self.owner
+                .compare_exchange(
+                    core::ptr::null_mut(),
+                    me as *mut Owner,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        }
+        #[cfg(hakmem_mutant = "acquire_plain_store")]
+        {
+            // Mutant: check-then-store instead of a CAS.
+            if self.owner.load(Ordering::Acquire).is_null() {
+                self.owner.store(me as *mut Owner, Ordering::Relaxed);
+                true
+            } else {
+                false
+            }
+        }
+    }
+
+    /// Gives up ownership (publish / hand back). Afterwards the caller must not touch `local`.
+    #[inline]
+    pub fn release_ownership(&self) {
+        // ORDERING: Release — publishes the local state to the next holder; pairs with the
+        // Acquire CAS in `try_acquire`.
+        self.owner.store(core::ptr::null_mut(), Ordering::Release);
+    }
+
+    /// The owner check of the free fast path.
+    #[inline(always)]
+    pub fn is_owned_by(&self, me: *const Owner) -> bool {
+        // ORDERING: Relaxed — only `me` ever stores `me` here and only `me` replaces it, so if the
+        // load sees `me` it is our own program-ordered write; any other value sends the free to
+        // the remote path, which is correct for every owner.
+        core::ptr::eq(self.owner.load(Ordering::Relaxed), me)
+    }
+
+    /// Frees `b` from a thread that does not own the slab: push, then notify the owner if this
+    /// push made the queue non-empty (or always, with `force-notify`).
+    ///
+    /// # Safety
+    /// `b` is a live block of this slab being freed by the caller.
+    #[inline]
+    pub unsafe fn free_remote(&self, b: NonNull<Block>, force_notify: bool) {
+        // SAFETY: forwarded contract.
+        let first = unsafe { self.remote.push(b) };
+        if first || force_notify {
+            // ORDERING: Acquire — pairs with the Release in `bind`; the heap behind the pointer is
+            // initialised before it is ever stored (and never freed).
+            let owner = self.owner.load(Ordering::Acquire);
+            if !owner.is_null() {
+                // ORDERING: Relaxed — see `bind`.
+                let class = self.class.load(Ordering::Relaxed) as usize;
+                // SAFETY: owners are heaps, which are never freed (only recycled).
+                unsafe { (*owner).notify(class) };
+            }
+        }
+    }
+
+    /// Where a block sits, for fail-fast messages.
+    fn whereis(&self, ptr: usize, class: usize) -> Where {
+        let base = self.data as usize & !crate::config::SUPERSLAB_MASK;
+        Where {
+            ptr,
+            superslab: Some(base),
+            slab: Some((self.data as usize - base) >> crate::config::SLAB_SHIFT),
+            class: Some(class),
+            generation: None,
+        }
+    }
+
+    /// Checks that `p` is a block boundary inside this slab's carved area of `class`; aborts
+    /// naming `box_name` otherwise.
+    #[inline]
+    pub fn check_block(&self, box_name: &str, p: usize, class: usize, carved: usize) {
+        let off = p.wrapping_sub(self.data as usize);
+        let idx = block_index(class, off.min(crate::config::SLAB_SIZE - 1));
+        if off >= crate::config::SLAB_SIZE || idx >= carved || idx * class_size(class) != off {
+            fatal(
+                box_name,
+                "block outside its slab or not on a block boundary",
+                self.whereis(p, class),
+            );
+        }
+    }
+
+    /// Moves every remotely freed block onto the local free list. Returns how many. The walk is
+    /// bounded by the capacity: a longer list is a cycle, reported as corruption.
+    ///
+    /// # Safety
+    /// The caller holds the slab.
+    pub unsafe fn drain_remote(&self) -> usize {
+        let mut cur = self.remote.take_all();
+        if cur.is_null() {
+            return 0;
+        }
+        // SAFETY: the caller holds the slab.
+        unsafe {
+            self.local(|l| {
+                let class = l.class as usize;
+                let mut n = 0u32;
+                while let Some(b) = NonNull::new(cur) {
+                    n += 1;
+                    if n > l.used {
+                        fatal(
+                            "remote",
+                            "drained more blocks than are out (cycle or double free)",
+                            self.whereis(b.as_ptr() as usize, class),
+                        );
+                    }
+                    self.check_block("remote", b.as_ptr() as usize, class, l.carved as usize);
+                    // SAFETY: the Acquire swap in take_all made the pusher's link visible.
+                    let next = Block::next(b);
+                    Block::set_next(b, l.free);
+                    l.free = b.as_ptr();
+                    cur = next;
+                }
+                l.used -= n;
+                n as usize
+            })
+        }
+    }
+
+    /// Takes up to `max` blocks for the caller's TLS list: free list first, then carving.
+    /// Returns `(head, tail, count)`; the list is linked through `Block::next`, tail's link is
+    /// unspecified.
+    ///
+    /// # Safety
+    /// The caller holds the slab.
+    #[inline]
+    pub unsafe fn take_batch(&self, max: usize) -> (BlockPtr, BlockPtr, usize) {
+        // SAFETY: the caller holds the slab.
+        unsafe {
+            self.local(|l| {
+                let mut head: BlockPtr = core::ptr::null_mut();
+                let mut tail: BlockPtr = core::ptr::null_mut();
+                let mut n = 0usize;
+                while n < max {
+                    let Some(b) = NonNull::new(l.free) else { break };
+                    // SAFETY: blocks on the local free list were linked by the holder.
+                    l.free = Block::next(b);
+                    Block::set_next(b, head);
+                    if head.is_null() {
+                        tail = b.as_ptr();
+                    }
+                    head = b.as_ptr();
+                    n += 1;
+                }
+                let size = class_size(l.class as usize);
+                while n < max && l.carved < l.capacity {
+                    // Strict provenance: blocks are derived from the slab's data pointer.
+                    let b = self
+                        .data
+                        .wrapping_add(l.carved as usize * size)
+                        .cast::<Block>();
+                    l.carved += 1;
+                    // SAFETY: a freshly carved block belongs to nobody yet.
+                    Block::set_next(NonNull::new_unchecked(b), head);
+                    if head.is_null() {
+                        tail = b;
+                    }
+                    head = b;
+                    n += 1;
+                }
+                l.used += n as u32;
+                (head, tail, n)
+            })
+        }
+    }
+
+    /// Returns one block to the local free list (magazine spill). Returns the new `used`.
+    ///
+    /// # Safety
+    /// The caller holds the slab and `b` is one of its blocks that is out (counted in `used`).
+    #[inline]
+    pub unsafe fn put_local(&self, b: NonNull<Block>) -> u32 {
+        // SAFETY: the caller holds the slab and the block.
+        unsafe {
+            self.local(|l| {
+                Block::set_next(b, l.free);
+                l.free = b.as_ptr();
+                if l.used == 0 {
+                    fatal(
+                        "magazine",
+                        "slab used count underflow (double free?)",
+                        self.whereis(b.as_ptr() as usize, l.class as usize),
+                    );
+                }
+                l.used -= 1;
+                l.used
+            })
+        }
+    }
+
+    /// True if the holder can take a block without draining.
+    ///
+    /// # Safety
+    /// The caller holds the slab.
+    #[inline]
+    pub unsafe fn has_free(&self) -> bool {
+        // SAFETY: the caller holds the slab.
+        unsafe { self.local(|l| !l.free.is_null() || l.carved < l.capacity) }
+    }
+
+    /// Blocks out (see the conservation equation).
+    ///
+    /// # Safety
+    /// The caller holds the slab.
+    #[inline]
+    pub unsafe fn used(&self) -> u32 {
+        // SAFETY: the caller holds the slab.
+        unsafe { self.local(|l| l.used) }
+    }
+}

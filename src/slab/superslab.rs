@@ -1,0 +1,115 @@
+//! SuperSlab: a `SUPERSLAB_SIZE` region aligned to its size, cut into `SLABS_PER_SUPERSLAB` slabs.
+//!
+//! Layout (headerless and header mode alike):
+//! ```text
+//! base (aligned to SUPERSLAB_SIZE)
+//! ├─ slab 0: SuperSlab header (magic, generation, pool links, Slab metadata × N); rest unused
+//! ├─ slab 1: blocks of one class, starting at the slab boundary
+//! ├─ ...
+//! └─ slab N-1
+//! ```
+//! Boundary: the header and the mapping from an address inside the region to its slab. Whether the
+//! region is ours is the registry's question, not this module's.
+//!
+//! Invariants: `magic == SUPERSLAB_MAGIC` for as long as the region is mapped (it never is
+//! unmapped, see docs/design.md); `generation` changes on every retire and every reuse, so a hint
+//! holding an old generation is detectably stale; slab 0 is never bound.
+
+use core::ptr::NonNull;
+
+use crate::config::{SLABS_PER_SUPERSLAB, SLAB_SHIFT, SLAB_SIZE, SUPERSLAB_MASK};
+use crate::slab::slab::Slab;
+use crate::sync::{AtomicU64, Ordering, UnsafeCell};
+
+/// Magic of a small-object SuperSlab header.
+pub const SUPERSLAB_MAGIC: u64 = 0x4841_4b4d_5353_4c42; // "HAKMSSLB"
+
+/// Pool bookkeeping, touched only under the pool lock.
+pub struct PoolLinks {
+    pub next: *mut SuperSlab,
+    pub prev: *mut SuperSlab,
+    /// Bit i set: slab i is free (never bit 0).
+    pub free_mask: u64,
+    /// Which pool list holds the SuperSlab.
+    pub list: u8,
+    /// Data slabs may hold committed pages.
+    pub committed: bool,
+}
+
+#[repr(C)]
+pub struct SuperSlab {
+    pub magic: u64,
+    /// Changes on retire and on reuse.
+    pub generation: AtomicU64,
+    pub pool: UnsafeCell<PoolLinks>,
+    pub slabs: [Slab; SLABS_PER_SUPERSLAB],
+}
+
+#[cfg(not(hakmem_loom))]
+const _: () = assert!(
+    core::mem::size_of::<SuperSlab>() <= SLAB_SIZE,
+    "header fits in slab 0"
+);
+
+/// Every data slab free.
+pub const ALL_FREE: u64 = if SLABS_PER_SUPERSLAB == 64 {
+    !1u64
+} else {
+    ((1u64 << SLABS_PER_SUPERSLAB) - 1) & !1u64
+};
+
+impl SuperSlab {
+    /// Writes a fresh header at `base` (a zeroed, aligned, fresh reservation) and returns it.
+    ///
+    /// # Safety
+    /// `base` is the start of a `SUPERSLAB_SIZE` reservation aligned to its size, owned by the
+    /// caller.
+    pub unsafe fn init(base: NonNull<u8>) -> NonNull<SuperSlab> {
+        let ss = base.cast::<SuperSlab>();
+        let slabs = core::array::from_fn(|i| Slab::new(base.as_ptr().wrapping_add(i * SLAB_SIZE)));
+        // SAFETY: the region is ours, large enough (const assert) and aligned.
+        unsafe {
+            ss.as_ptr().write(SuperSlab {
+                magic: SUPERSLAB_MAGIC,
+                generation: AtomicU64::new(1),
+                pool: UnsafeCell::new(PoolLinks {
+                    next: core::ptr::null_mut(),
+                    prev: core::ptr::null_mut(),
+                    free_mask: ALL_FREE,
+                    list: 0,
+                    committed: true,
+                }),
+                slabs,
+            })
+        };
+        ss
+    }
+
+    /// Base address of the region.
+    #[inline(always)]
+    pub fn base(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Index of the slab holding `addr` (which must lie inside this SuperSlab).
+    #[inline(always)]
+    pub fn slab_index(addr: usize) -> usize {
+        (addr & SUPERSLAB_MASK) >> SLAB_SHIFT
+    }
+
+    #[inline(always)]
+    pub fn generation(&self) -> u64 {
+        // ORDERING: Acquire — pairs with the Release bump in `bump_generation`, so a reader that
+        // sees the new generation also sees the retire/reuse that caused it.
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Marks a retire or a reuse.
+    pub fn bump_generation(&self) -> u64 {
+        // ORDERING: Release — see `generation`.
+        #[cfg(not(hakmem_mutant = "no_generation_bump"))]
+        return self.generation.fetch_add(1, Ordering::Release) + 1;
+        #[cfg(hakmem_mutant = "no_generation_bump")]
+        return self.generation.load(Ordering::Relaxed);
+    }
+}
