@@ -24,6 +24,8 @@
 //!
 //! See docs/design.md for invariants, the slab life cycle and the orderings.
 #![deny(unsafe_op_in_unsafe_fn)]
+// Under loom only the modelled boxes are used; the rest of the crate is compiled but idle.
+#![cfg_attr(hakmem_loom, allow(dead_code, unused_imports))]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod config;
@@ -35,12 +37,15 @@ mod sync;
 pub mod remote;
 pub mod slab;
 
-#[cfg(not(hakmem_loom))]
-mod adopt;
+pub mod adopt;
 #[cfg(not(hakmem_loom))]
 mod fork;
 #[cfg(not(hakmem_loom))]
 mod front;
+/// Under loom only the boxes the models exercise are compiled; the hint box is one of them.
+#[cfg(hakmem_loom)]
+#[path = "front/hint.rs"]
+pub mod hint;
 #[cfg(not(hakmem_loom))]
 mod global;
 #[cfg(not(hakmem_loom))]
