@@ -141,6 +141,13 @@ impl PublishList {
     }
 }
 
+#[cfg(not(hakmem_loom))]
+impl Default for PublishList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The per-class publish lists of the process.
 #[cfg(not(hakmem_loom))]
 pub static PUBLISHED: [PublishList; crate::size_class::NUM_CLASSES] =
