@@ -1,0 +1,336 @@
+//! Every size and alignment through `HakMem` as the global allocator.
+//!
+//! Claims checked: each returned pointer is non-null and aligned to its layout; no two live blocks
+//! overlap (live ranges are kept in a `BTreeMap` and each new block is checked against its
+//! neighbours); a block's whole requested size is writable and keeps its contents until it is
+//! freed (every block is filled with a pattern derived from its id and verified before `dealloc`).
+//!
+//! Coverage: every size 1..=4096 with a sliding window of live blocks; each size class boundary
+//! (class size - 1, size, + 1) and the large path (32 KiB ± 1 up to 64 MiB) at every power-of-two
+//! alignment 1..=4096; alignments 8 KiB..=2 MiB with small and large sizes. Size 0 is not a valid
+//! `GlobalAlloc` request, so it is only checked through `Vec::with_capacity(0)`.
+//!
+//! `HAKMEM_TEST_SCALE` (default 1) multiplies the number of passes.
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::OnceLock;
+
+#[global_allocator]
+static GLOBAL: hakmem::HakMem = hakmem::HakMem;
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+
+// ---- shared test helpers (copied in each tests/*.rs binary) ----------------------------------
+
+fn scale() -> usize {
+    std::env::var("HAKMEM_TEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(1)
+}
+
+/// splitmix64's finaliser: a bijective mix, so distinct ids give distinct patterns.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// xorshift64*: tiny, deterministic, good enough to pick sizes.
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> Self {
+        Self(mix(seed) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The fill pattern repeats every `PATTERN_PERIOD` bytes; fills and checks are then `memcpy` and
+/// `memcmp` against a table, which keeps multi-MiB blocks cheap in debug builds.
+const PATTERN_PERIOD: usize = 64 * KIB;
+
+fn pattern_table() -> &'static [u8] {
+    static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut rng = XorShift::new(0x7AB1E);
+        (0..2 * PATTERN_PERIOD).map(|_| rng.next() as u8).collect()
+    })
+}
+
+/// Where `id`'s window starts in the table, and the 8 bytes XORed into the head of its `k`-th
+/// period (so equal windows, shifted copies and swapped periods are still told apart).
+fn window(id: u64) -> usize {
+    (mix(id) % PATTERN_PERIOD as u64) as usize
+}
+fn stamp(id: u64, k: usize) -> [u8; 8] {
+    mix(id ^ (k as u64).rotate_left(40) ^ 0x5EED).to_le_bytes()
+}
+
+/// Writes `id`'s pattern over all of `block`.
+fn fill(block: &mut [u8], id: u64) {
+    let (table, start) = (pattern_table(), window(id));
+    for (k, chunk) in block.chunks_mut(PATTERN_PERIOD).enumerate() {
+        chunk.copy_from_slice(&table[start..start + chunk.len()]);
+        for (b, s) in chunk.iter_mut().zip(stamp(id, k)) {
+            *b ^= s;
+        }
+    }
+}
+
+/// The offset of the first byte of `block` that differs from `id`'s pattern.
+fn first_mismatch(block: &[u8], id: u64) -> Option<usize> {
+    let (table, start) = (pattern_table(), window(id));
+    for (k, chunk) in block.chunks(PATTERN_PERIOD).enumerate() {
+        let base = k * PATTERN_PERIOD;
+        let head = chunk.len().min(8);
+        let st = stamp(id, k);
+        if let Some(i) = (0..head).find(|&i| chunk[i] != table[start + i] ^ st[i]) {
+            return Some(base + i);
+        }
+        let expected = &table[start + head..start + chunk.len()];
+        if expected != &chunk[head..] {
+            let i = expected
+                .iter()
+                .zip(&chunk[head..])
+                .position(|(a, b)| a != b);
+            return Some(base + head + i.unwrap_or(0));
+        }
+    }
+    None
+}
+
+// ---- live-block bookkeeping ------------------------------------------------------------------
+
+struct Block {
+    ptr: *mut u8,
+    layout: Layout,
+    id: u64,
+}
+
+impl Block {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` is live, was returned for `layout` and was fully written by `fill`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.layout.size()) }
+    }
+
+    fn verify(&self, when: &str) {
+        if let Some(off) = first_mismatch(self.bytes(), self.id) {
+            panic!(
+                "block id {} at {:p} ({:?}) corrupted at offset {off} {when}",
+                self.id, self.ptr, self.layout
+            );
+        }
+    }
+}
+
+/// Live blocks by start address.
+#[derive(Default)]
+struct LiveSet {
+    blocks: BTreeMap<usize, Block>,
+}
+
+impl LiveSet {
+    /// Allocates `layout` (size > 0), checks alignment and non-overlap, fills it with `id`'s
+    /// pattern and re-verifies its neighbours. Returns the block's address.
+    fn alloc(&mut self, layout: Layout, id: u64) -> usize {
+        assert!(layout.size() > 0);
+        // SAFETY: the layout has a non-zero size.
+        let ptr = black_box(unsafe { alloc(layout) });
+        assert!(!ptr.is_null(), "alloc({layout:?}) returned null");
+        let start = ptr as usize;
+        assert_eq!(
+            start % layout.align(),
+            0,
+            "{ptr:p} misaligned for {layout:?}"
+        );
+        let end = start
+            .checked_add(layout.size())
+            .expect("block wraps the address space");
+        if let Some((&s, prev)) = self.blocks.range(..=start).next_back() {
+            assert!(
+                s + prev.layout.size() <= start,
+                "new block {ptr:p} ({layout:?}) overlaps live block {:p} ({:?})",
+                prev.ptr,
+                prev.layout
+            );
+        }
+        if let Some((&s, next)) = self.blocks.range(start..).next() {
+            assert!(
+                end <= s,
+                "new block {ptr:p} ({layout:?}) overlaps live block {:p} ({:?})",
+                next.ptr,
+                next.layout
+            );
+        }
+        // SAFETY: `ptr` is valid for `layout.size()` bytes, and no live block overlaps it.
+        fill(
+            unsafe { std::slice::from_raw_parts_mut(ptr, layout.size()) },
+            id,
+        );
+        // The allocator's own bookkeeping must not have touched the neighbours.
+        if let Some((_, prev)) = self.blocks.range(..start).next_back() {
+            prev.verify("(left neighbour, after allocating next to it)");
+        }
+        if let Some((_, next)) = self.blocks.range(start..).next() {
+            next.verify("(right neighbour, after allocating next to it)");
+        }
+        self.blocks.insert(start, Block { ptr, layout, id });
+        start
+    }
+
+    /// Verifies and frees the block at `addr`.
+    fn free(&mut self, addr: usize) {
+        let block = self.blocks.remove(&addr).expect("freeing an unknown block");
+        block.verify("before dealloc");
+        // SAFETY: `block.ptr` was returned by `alloc(block.layout)` and is freed once.
+        unsafe { dealloc(block.ptr, block.layout) };
+    }
+
+    fn verify_all(&self, when: &str) {
+        for block in self.blocks.values() {
+            block.verify(when);
+        }
+    }
+
+    fn free_all(&mut self) {
+        let addrs: Vec<usize> = self.blocks.keys().copied().collect();
+        for addr in addrs {
+            self.free(addr);
+        }
+    }
+}
+
+/// Every size class's block size: 16-byte steps to 1 KiB, then 4 per doubling to 32 KiB.
+fn class_sizes() -> Vec<usize> {
+    let mut sizes: Vec<usize> = (1..=64).map(|i| i * 16).collect();
+    let mut base = KIB;
+    while base < 32 * KIB {
+        sizes.extend((1..=4).map(|q| base + q * base / 4));
+        base *= 2;
+    }
+    sizes
+}
+
+fn powers_of_two(from: usize, to: usize) -> impl Iterator<Item = usize> {
+    (0..usize::BITS)
+        .map(|s| 1usize << s)
+        .filter(move |&a| a >= from && a <= to)
+}
+
+// ---- tests -----------------------------------------------------------------------------------
+
+#[test]
+fn every_size_to_4096_with_a_sliding_window() {
+    const WINDOW: usize = 128;
+    let mut rng = XorShift::new(1);
+    let mut live = LiveSet::default();
+    let mut order: Vec<usize> = Vec::with_capacity(WINDOW + 1);
+    let mut id = 0u64;
+    for pass in 0..2 * scale() {
+        // Ascending then descending, so blocks freed in one class are reused by the next ones.
+        let sizes: Vec<usize> = if pass % 2 == 0 {
+            (1..=4096).collect()
+        } else {
+            (1..=4096).rev().collect()
+        };
+        for size in sizes {
+            let align = [1, 8, 16][(size + pass) % 3];
+            id += 1;
+            let layout = Layout::from_size_align(size, align).unwrap();
+            order.push(live.alloc(layout, id));
+            if order.len() > WINDOW {
+                let victim = order.swap_remove(rng.below(order.len()));
+                live.free(victim);
+            }
+            if size % 512 == 0 {
+                live.verify_all("(periodic check of the window)");
+            }
+        }
+    }
+    live.free_all();
+}
+
+#[test]
+fn class_and_large_boundaries_at_every_alignment() {
+    let mut sizes: Vec<usize> = class_sizes()
+        .into_iter()
+        .flat_map(|s| [s - 1, s, s + 1])
+        .collect();
+    sizes.extend([
+        32 * KIB - 1,
+        32 * KIB + 1,
+        64 * KIB,
+        MIB,
+        2 * MIB - 1,
+        2 * MIB,
+        2 * MIB + 1,
+        16 * MIB,
+        64 * MIB,
+    ]);
+    sizes.sort_unstable();
+    sizes.dedup();
+
+    let mut id = 1 << 32;
+    let mut live = LiveSet::default();
+    for _ in 0..scale() {
+        for &size in &sizes {
+            for align in powers_of_two(1, 4096) {
+                id += 1;
+                live.alloc(Layout::from_size_align(size, align).unwrap(), id);
+                if size > 4 * MIB {
+                    // Keep the resident set small: one huge block at a time.
+                    live.free_all();
+                }
+            }
+            live.verify_all("(all alignments of one size live)");
+            live.free_all();
+        }
+    }
+}
+
+#[test]
+fn alignments_up_to_2_mib() {
+    let sizes = [1, 16, 100, 4096, 40_000, 64 * KIB, MIB + 1, 2 * MIB + 1];
+    let mut id = 2 << 32;
+    let mut live = LiveSet::default();
+    for _ in 0..scale() {
+        for align in powers_of_two(8 * KIB, 2 * MIB) {
+            for &size in &sizes {
+                id += 1;
+                live.alloc(Layout::from_size_align(size, align).unwrap(), id);
+            }
+            live.verify_all("(all sizes of one alignment live)");
+            live.free_all();
+        }
+    }
+}
+
+#[test]
+fn zero_capacity_vec_does_not_allocate_and_grows_normally() {
+    let mut v: Vec<u8> = Vec::with_capacity(0);
+    assert_eq!(v.capacity(), 0);
+    assert!(v.is_empty());
+    for i in 0..1000u32 {
+        v.push((i % 251) as u8);
+    }
+    assert!(v.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    v.clear();
+    v.shrink_to_fit();
+    assert_eq!(v.capacity(), 0);
+    let empty: Box<[u64]> = Vec::new().into_boxed_slice();
+    assert!(empty.is_empty());
+}

@@ -1,0 +1,305 @@
+//! 1,000 short-lived threads: the memory of exited threads is reclaimed and reused.
+//!
+//! Each thread allocates ~200 KiB in mixed small sizes, frees half of its blocks itself and hands
+//! the other half to a long-lived collector thread, which frees them later (after it has received
+//! up to 64 more batches), i.e. after their owner has exited. Threads run in waves of 25.
+//!
+//! Claims checked (single #[test], so no other test disturbs the resident set):
+//! - every block keeps its contents until it is freed (pattern derived from its id);
+//! - after a warm-up, the workload (~200 MiB allocated in total) + all frees + `hakmem::collect()`
+//!   grows RSS by less than 64 MiB and by less than a third of what was allocated: slabs left by
+//!   exited threads must be reused or returned, not leaked;
+//! - a second identical run grows RSS by less than 16 MiB over the first: the memory is reusable.
+//!
+//! `HAKMEM_TEST_SCALE` (default 1) multiplies the number of threads. Every wait is bounded by a
+//! watchdog that aborts the process after 120 s × scale.
+
+#![cfg(target_os = "linux")]
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: hakmem::HakMem = hakmem::HakMem;
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+
+/// Threads per run (× scale), threads alive at once, bytes each thread allocates.
+const THREADS: usize = 1000;
+const WAVE: usize = 25;
+const BYTES_PER_THREAD: usize = 200 * KIB;
+/// Batches the collector holds before freeing the oldest.
+const COLLECTOR_HOLD: usize = 64;
+/// RSS bounds (see the crate doc).
+const RUN_GROWTH_LIMIT: usize = 64 * MIB;
+const REUSE_GROWTH_LIMIT: usize = 16 * MIB;
+
+// ---- shared test helpers (copied in each tests/*.rs binary) ----------------------------------
+
+fn scale() -> usize {
+    std::env::var("HAKMEM_TEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(1)
+}
+
+/// splitmix64's finaliser: a bijective mix, so distinct ids give distinct patterns.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// xorshift64*: tiny, deterministic, good enough to pick sizes.
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> Self {
+        Self(mix(seed) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// The fill pattern repeats every `PATTERN_PERIOD` bytes; fills and checks are then `memcpy` and
+/// `memcmp` against a table, which keeps multi-MiB blocks cheap in debug builds.
+const PATTERN_PERIOD: usize = 64 * KIB;
+
+fn pattern_table() -> &'static [u8] {
+    static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut rng = XorShift::new(0x7AB1E);
+        (0..2 * PATTERN_PERIOD).map(|_| rng.next() as u8).collect()
+    })
+}
+
+/// Where `id`'s window starts in the table, and the 8 bytes XORed into the head of its `k`-th
+/// period (so equal windows, shifted copies and swapped periods are still told apart).
+fn window(id: u64) -> usize {
+    (mix(id) % PATTERN_PERIOD as u64) as usize
+}
+fn stamp(id: u64, k: usize) -> [u8; 8] {
+    mix(id ^ (k as u64).rotate_left(40) ^ 0x5EED).to_le_bytes()
+}
+
+/// Writes `id`'s pattern over all of `block`.
+fn fill(block: &mut [u8], id: u64) {
+    let (table, start) = (pattern_table(), window(id));
+    for (k, chunk) in block.chunks_mut(PATTERN_PERIOD).enumerate() {
+        chunk.copy_from_slice(&table[start..start + chunk.len()]);
+        for (b, s) in chunk.iter_mut().zip(stamp(id, k)) {
+            *b ^= s;
+        }
+    }
+}
+
+/// The offset of the first byte of `block` that differs from `id`'s pattern.
+fn first_mismatch(block: &[u8], id: u64) -> Option<usize> {
+    let (table, start) = (pattern_table(), window(id));
+    for (k, chunk) in block.chunks(PATTERN_PERIOD).enumerate() {
+        let base = k * PATTERN_PERIOD;
+        let head = chunk.len().min(8);
+        let st = stamp(id, k);
+        if let Some(i) = (0..head).find(|&i| chunk[i] != table[start + i] ^ st[i]) {
+            return Some(base + i);
+        }
+        let expected = &table[start + head..start + chunk.len()];
+        if expected != &chunk[head..] {
+            let i = expected
+                .iter()
+                .zip(&chunk[head..])
+                .position(|(a, b)| a != b);
+            return Some(base + head + i.unwrap_or(0));
+        }
+    }
+    None
+}
+
+fn arm_watchdog() {
+    let limit = Duration::from_secs(120 * scale() as u64);
+    thread::spawn(move || {
+        thread::sleep(limit);
+        eprintln!("thread_churn: watchdog fired after {limit:?}; the test is hung");
+        std::process::abort();
+    });
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("parse /proc/self/statm");
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * usize::try_from(page).unwrap_or(4096)
+}
+
+struct Block {
+    id: u64,
+    bytes: Box<[u8]>,
+}
+
+impl Block {
+    fn new(id: u64, size: usize) -> Self {
+        // Plain `alloc` (not `alloc_zeroed`, which `vec![0; n]` would use), then the pattern.
+        #[allow(clippy::slow_vector_initialization)]
+        let mut bytes = Vec::with_capacity(size);
+        bytes.resize(size, 0);
+        fill(&mut bytes, id);
+        Block {
+            id,
+            bytes: bytes.into_boxed_slice(),
+        }
+    }
+    fn verify(&self, where_: &str) {
+        if let Some(off) = first_mismatch(&self.bytes, self.id) {
+            panic!(
+                "block {:#x} ({} bytes) corrupted at byte {off} {where_}",
+                self.id,
+                self.bytes.len()
+            );
+        }
+    }
+}
+
+/// One short-lived thread's work: allocate ~`BYTES_PER_THREAD` in mixed small sizes, free every
+/// other block here and return the rest for the collector.
+fn churn(thread_no: usize, run: usize) -> (Vec<Block>, usize) {
+    let mut rng = XorShift::new((run * 1_000_000 + thread_no) as u64);
+    let mut blocks = Vec::new();
+    let mut total = 0;
+    while total < BYTES_PER_THREAD {
+        let size = match rng.below(4) {
+            0 => 1 + rng.below(256),
+            1 | 2 => 1 + rng.below(2048),
+            _ => 2049 + rng.below(6 * KIB),
+        };
+        let id = ((run * 1_000_000 + thread_no) as u64) << 24 | blocks.len() as u64;
+        blocks.push(Block::new(id, size));
+        total += size;
+    }
+    let (mut handed, mut kept) = (Vec::new(), Vec::new());
+    for (i, block) in blocks.into_iter().enumerate() {
+        if i % 2 == 0 { &mut handed } else { &mut kept }.push(block);
+    }
+    for block in kept.into_iter().rev() {
+        block.verify("before its owner freed it");
+    }
+    (handed, total)
+}
+
+/// Runs `threads` short-lived threads in waves; returns the bytes they allocated in total.
+fn workload(threads: usize, run: usize) -> usize {
+    let (tx, rx) = mpsc::channel::<Vec<Block>>();
+    let collector = thread::spawn(move || {
+        let mut held: VecDeque<Vec<Block>> = VecDeque::new();
+        let mut freed = 0usize;
+        let mut free_batch = |batch: Vec<Block>| {
+            for block in batch {
+                block.verify("in the collector, after its owner exited");
+                freed += 1;
+            }
+        };
+        loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(batch) => {
+                    held.push_back(batch);
+                    if held.len() > COLLECTOR_HOLD {
+                        free_batch(held.pop_front().unwrap());
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => panic!("collector: no batch for 60 s"),
+            }
+        }
+        held.into_iter().for_each(&mut free_batch);
+        freed
+    });
+    let mut allocated = 0;
+    let mut handed_blocks = 0;
+    for wave_start in (0..threads).step_by(WAVE) {
+        let wave: Vec<_> = (wave_start..threads.min(wave_start + WAVE))
+            .map(|t| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    let (handed, total) = churn(t, run);
+                    let n = handed.len();
+                    tx.send(handed).expect("collector gone");
+                    (n, total)
+                })
+            })
+            .collect();
+        for handle in wave {
+            let (n, total) = handle.join().expect("churn thread panicked");
+            handed_blocks += n;
+            allocated += total;
+        }
+    }
+    drop(tx);
+    let freed = collector.join().expect("collector panicked");
+    assert_eq!(freed, handed_blocks, "the collector lost blocks");
+    allocated
+}
+
+#[test]
+fn thousand_short_lived_threads_do_not_leak() {
+    arm_watchdog();
+    let threads = THREADS * scale();
+
+    workload(4 * WAVE, 0);
+    hakmem::collect();
+    let baseline = rss();
+
+    let allocated = workload(threads, 1);
+    hakmem::collect();
+    let after_first = rss();
+
+    let allocated_again = workload(threads, 2);
+    hakmem::collect();
+    let after_second = rss();
+
+    let mib = |b: usize| b as f64 / MIB as f64;
+    eprintln!(
+        "thread_churn: {threads} threads/run, {:.0} MiB allocated/run; RSS baseline {:.1} MiB, \
+         after run 1 {:.1} MiB, after run 2 {:.1} MiB",
+        mib(allocated),
+        mib(baseline),
+        mib(after_first),
+        mib(after_second)
+    );
+    assert!(allocated.min(allocated_again) >= threads * BYTES_PER_THREAD);
+    let growth = after_first.saturating_sub(baseline);
+    let limit = RUN_GROWTH_LIMIT.min(allocated / 3);
+    assert!(
+        growth < limit,
+        "RSS grew by {:.1} MiB over the warm-up baseline after {threads} threads allocated {:.0} MiB \
+         (limit {:.1} MiB): memory of exited threads is not reclaimed",
+        mib(growth),
+        mib(allocated),
+        mib(limit)
+    );
+    let regrowth = after_second.saturating_sub(after_first);
+    assert!(
+        regrowth < REUSE_GROWTH_LIMIT,
+        "RSS grew by another {:.1} MiB when the workload ran again (limit {:.1} MiB): \
+         reclaimed memory is not reused",
+        mib(regrowth),
+        mib(REUSE_GROWTH_LIMIT)
+    );
+}

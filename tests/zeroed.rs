@@ -1,0 +1,169 @@
+//! `alloc_zeroed` through `HakMem` as the global allocator.
+//!
+//! Claims checked: `alloc_zeroed` returns all-zero memory also when it recycles blocks that were
+//! dirtied (filled with 0xAB) and freed just before — for small classes, the large path and
+//! over-aligned layouts, for blocks freed by their own thread and by another thread, and through
+//! `vec![0; n]`. A zeroed block is then dirtied and freed again, so every round recycles dirt.
+//!
+//! `HAKMEM_TEST_SCALE` (default 1) multiplies the number of rounds.
+
+use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
+use std::hint::black_box;
+
+#[global_allocator]
+static GLOBAL: hakmem::HakMem = hakmem::HakMem;
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+const DIRT: u8 = 0xAB;
+
+fn scale() -> usize {
+    std::env::var("HAKMEM_TEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(1)
+}
+
+/// The offset of the first non-zero byte (compared a page at a time with `memcmp`, which keeps
+/// multi-MiB checks cheap in debug builds).
+fn first_nonzero(bytes: &[u8]) -> Option<usize> {
+    static ZEROES: [u8; 4096] = [0; 4096];
+    bytes
+        .chunks(ZEROES.len())
+        .enumerate()
+        .find(|(_, chunk)| *chunk != &ZEROES[..chunk.len()])
+        .map(|(k, chunk)| k * ZEROES.len() + chunk.iter().position(|&b| b != 0).unwrap())
+}
+
+fn small_sizes() -> Vec<usize> {
+    vec![
+        1, 8, 16, 24, 100, 512, 1000, 1024, 1025, 2048, 3000, 4096, 8000, 16384, 32767, 32768,
+    ]
+}
+
+fn large_sizes() -> Vec<usize> {
+    vec![32 * KIB + 1, 40_000, 64 * KIB, 256 * KIB, MIB, 3 * MIB]
+}
+
+/// Allocates `count` blocks of `layout` with `alloc` and fills them with dirt.
+fn dirty_blocks(layout: Layout, count: usize) -> Vec<*mut u8> {
+    (0..count)
+        .map(|_| {
+            // SAFETY: every layout used here has a non-zero size.
+            let p = black_box(unsafe { alloc(layout) });
+            assert!(!p.is_null(), "alloc({layout:?}) returned null");
+            // SAFETY: `p` is a fresh block of `layout.size()` bytes.
+            unsafe { p.write_bytes(DIRT, layout.size()) };
+            p
+        })
+        .collect()
+}
+
+/// Frees blocks of `layout`, in allocation order or reversed.
+fn free_blocks(blocks: Vec<*mut u8>, layout: Layout, reverse: bool) {
+    let mut blocks = blocks;
+    if reverse {
+        blocks.reverse();
+    }
+    for p in blocks {
+        // SAFETY: every pointer came from `alloc`/`alloc_zeroed` with `layout` and is freed once.
+        unsafe { dealloc(p, layout) };
+    }
+}
+
+/// Allocates `count` zeroed blocks of `layout`, checks every byte is zero, then dirties them.
+fn zeroed_blocks(layout: Layout, count: usize, when: &str) -> Vec<*mut u8> {
+    (0..count)
+        .map(|i| {
+            // `black_box`: an optimised build may otherwise assume the zeroes and skip the check.
+            // SAFETY: every layout used here has a non-zero size.
+            let p = black_box(unsafe { alloc_zeroed(layout) });
+            assert!(!p.is_null(), "alloc_zeroed({layout:?}) returned null");
+            assert_eq!(
+                p as usize % layout.align(),
+                0,
+                "{p:p} misaligned for {layout:?}"
+            );
+            // SAFETY: `p` is a fresh block of `layout.size()` bytes.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(p, layout.size()) };
+            if let Some(off) = first_nonzero(bytes) {
+                panic!(
+                    "alloc_zeroed({layout:?}) #{i} {when}: byte {off} of {p:p} is {:#x}",
+                    bytes[off]
+                );
+            }
+            bytes.fill(DIRT);
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn zeroed_after_dirty_recycling() {
+    let mut layouts = Vec::new();
+    for align in [8, 64, 4096] {
+        layouts.extend(small_sizes().into_iter().map(|s| (s, align, 48)));
+        layouts.extend(large_sizes().into_iter().map(|s| (s, align, 4)));
+    }
+    layouts.extend([(100, 64 * KIB, 4), (3 * MIB, 2 * MIB, 2)]);
+    for round in 0..3 * scale() {
+        for &(size, align, count) in &layouts {
+            let layout = Layout::from_size_align(size, align).unwrap();
+            let dirty = dirty_blocks(layout, count);
+            free_blocks(dirty, layout, round % 2 == 0);
+            let zeroed = zeroed_blocks(layout, count, "after dirty frees");
+            free_blocks(zeroed, layout, round % 2 == 1);
+        }
+        // Recycle across classes too: everything freed above is now dirt for the next layouts.
+        hakmem::collect();
+    }
+}
+
+#[test]
+fn zeroed_after_frees_by_another_thread() {
+    struct Dirty(Vec<*mut u8>, Layout);
+    // SAFETY: plain memory blocks owned by this value; hakmem blocks may be freed by any thread.
+    unsafe impl Send for Dirty {}
+
+    for _ in 0..2 * scale() {
+        let sizes: Vec<usize> = small_sizes().into_iter().chain(large_sizes()).collect();
+        for &size in &sizes {
+            let layout = Layout::from_size_align(size, 16).unwrap();
+            let count = if size > 32 * KIB { 4 } else { 64 };
+            let dirty = Dirty(dirty_blocks(layout, count), layout);
+            std::thread::spawn(move || {
+                let dirty = dirty;
+                free_blocks(dirty.0, dirty.1, false);
+            })
+            .join()
+            .expect("freeing thread panicked");
+            let zeroed = zeroed_blocks(layout, count, "after remote frees");
+            free_blocks(zeroed, layout, true);
+        }
+    }
+}
+
+#[test]
+fn zeroed_vecs_after_dirty_vecs() {
+    for round in 0..4 * scale() {
+        for n in [1, 15, 16, 17, 1000, 4096, 32 * KIB, 100_000, 2 * MIB] {
+            let dirty: Vec<Vec<u8>> = (0..8).map(|_| vec![DIRT; n]).collect();
+            drop(dirty);
+            let zeroed: Vec<Vec<u8>> = (0..8).map(|_| vec![0u8; n]).collect();
+            for v in &zeroed {
+                assert_eq!(
+                    first_nonzero(v),
+                    None,
+                    "vec![0u8; {n}] not zero (round {round})"
+                );
+            }
+            let words: Vec<u64> = vec![0u64; n / 8 + 1];
+            assert!(
+                words.iter().all(|&w| w == 0),
+                "vec![0u64; {}] not zero",
+                n / 8 + 1
+            );
+        }
+    }
+}
