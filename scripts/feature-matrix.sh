@@ -17,7 +17,7 @@ for mask in $(seq 0 15); do
   label=${list:-"(none)"}
   log=$(mktemp)
   start=$SECONDS
-  if cargo test -p hakmem --no-default-features --features "fault-injection${list:+,$list}" "$@" >"$log" 2>&1; then
+  if cargo test -p hakmem --no-default-features --features "stats,fault-injection${list:+,$list}" "$@" >"$log" 2>&1; then
     line="PASS  $label  ($((SECONDS - start)) s)"
   else
     line="FAIL  $label  ($((SECONDS - start)) s)"

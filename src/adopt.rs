@@ -78,6 +78,12 @@ impl PublishList {
             if s.try_acquire(me) {
                 // SAFETY: we are the owner now.
                 unsafe { s.drain_remote() };
+                s.trace(
+                    crate::trace::Event::Adopt,
+                    me as usize,
+                    s.class.load(crate::sync::Ordering::Relaxed) as usize,
+                );
+                crate::stats::GLOBALS.adopts.bump_shared();
                 return Some(slab);
             }
             // Someone else owns it (cannot happen while pops are exclusive; kept as the arbiter).

@@ -67,3 +67,14 @@ const _: () = assert!(
 );
 const _: () = assert!(MAG_BATCH_MAX <= TLS_CAP_MAX);
 const _: () = assert!(MIN_ALIGN.is_power_of_two());
+
+/// Per-box counters (`stats` feature); without it every bump compiles to nothing.
+pub const STATS: bool = cfg!(feature = "stats");
+/// Integrity checks at every box boundary: the `checked` feature, and every debug build.
+pub const CHECKED: bool = cfg!(feature = "checked") || cfg!(debug_assertions);
+/// The recent-event ring (`trace`, implied by `checked`; on in debug builds).
+pub const TRACE: bool = cfg!(feature = "trace") || CHECKED;
+/// memcheck client requests (`valgrind` feature).
+pub const VALGRIND: bool = cfg!(feature = "valgrind");
+/// Entries of the recent-event ring.
+pub const EVENT_RING: usize = 256;

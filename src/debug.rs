@@ -137,6 +137,7 @@ pub fn fatal(box_name: &str, what: &str, at: Where) -> ! {
         m.field_dec("gen", g);
     }
     m.emit();
+    crate::trace::dump();
     os::abort()
 }
 

@@ -16,6 +16,7 @@ use crate::config::{PAGE_SIZE, SUPERSLAB_SIZE};
 use crate::debug::{fatal, Where};
 use crate::os;
 use crate::registry::{self, RegionHead};
+use crate::stats::{self, GLOBALS};
 
 pub const LARGE_MAGIC: u64 = 0x4841_4b4d_4c41_5247; // "HAKMLARG"
 
@@ -61,6 +62,9 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         unsafe { os::release(base, map_len) };
         return core::ptr::null_mut();
     }
+    GLOBALS.large_allocs.bump_shared();
+    GLOBALS.large_bytes.add_shared((map_len - offset) as u64);
+    stats::footprint_add(map_len);
     user
 }
 
@@ -94,6 +98,11 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
         (h.as_ref().map_len, h.as_ref().base)
     };
     registry::unregister(ptr as usize);
+    GLOBALS.large_frees.bump_shared();
+    GLOBALS
+        .large_bytes_freed
+        .add_shared((map_len - (ptr as usize - base as usize)) as u64);
+    stats::footprint_sub(map_len);
     // SAFETY: the mapping is ours and dead.
     unsafe { os::release(NonNull::new_unchecked(base), map_len) };
 }
@@ -131,6 +140,15 @@ pub unsafe fn resize_in_place(head: NonNull<RegionHead>, ptr: *mut u8, new_size:
     if unsafe { os::resize_in_place(NonNull::new_unchecked(base), map_len, new_len) } {
         // SAFETY: the header page is still mapped (new_len > offset >= a page).
         unsafe { (*h.as_ptr()).map_len = new_len };
+        if new_len > map_len {
+            GLOBALS.large_bytes.add_shared((new_len - map_len) as u64);
+            stats::footprint_add(new_len - map_len);
+        } else {
+            GLOBALS
+                .large_bytes_freed
+                .add_shared((map_len - new_len) as u64);
+            stats::footprint_sub(map_len - new_len);
+        }
         true
     } else {
         false

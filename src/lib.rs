@@ -30,9 +30,12 @@
 
 pub mod config;
 mod debug;
+mod env;
 mod os;
 mod size_class;
+mod stats;
 mod sync;
+mod trace;
 
 pub mod remote;
 pub mod slab;
@@ -42,12 +45,12 @@ pub mod adopt;
 mod fork;
 #[cfg(not(hakmem_loom))]
 mod front;
+#[cfg(not(hakmem_loom))]
+mod global;
 /// Under loom only the boxes the models exercise are compiled; the hint box is one of them.
 #[cfg(hakmem_loom)]
 #[path = "front/hint.rs"]
 pub mod hint;
-#[cfg(not(hakmem_loom))]
-mod global;
 #[cfg(not(hakmem_loom))]
 mod large;
 #[cfg(not(hakmem_loom))]
@@ -59,10 +62,30 @@ pub mod raw;
 #[cfg(not(hakmem_loom))]
 mod registry;
 
+pub use env::Switches;
 #[cfg(not(hakmem_loom))]
 pub use global::HakMem;
 #[cfg(feature = "fault-injection")]
 pub use os::fault;
+pub use stats::Stats;
+
+/// A snapshot of every counter, summed over all threads (exited ones included). All zero without
+/// the `stats` feature.
+#[cfg(not(hakmem_loom))]
+pub fn stats() -> Stats {
+    stats::snapshot(|f| front::thread::for_each_heap(|h| f(&h.counters)))
+}
+
+/// Writes the recent-event ring to stderr (events are recorded with `trace`, `checked`, and in
+/// debug builds).
+pub fn dump_events() {
+    trace::dump();
+}
+
+/// The effective runtime switches (environment read at the first allocation, see `env`).
+pub fn switches() -> Switches {
+    env::switches()
+}
 
 /// Flushes the calling thread's caches back to their slabs, gives emptied slabs (the thread's own
 /// and those of exited threads) back to the pool, and returns the pages of free slabs and retired

@@ -16,7 +16,9 @@ use crate::os;
 use crate::registry::{self, RegionHead};
 use crate::slab::slab::Slab;
 use crate::slab::superslab::{PoolLinks, SuperSlab, ALL_FREE};
+use crate::stats::GLOBALS;
 use crate::sync::SpinLock;
+use crate::trace::{self, Event};
 
 const LIST_NONE: u8 = 0;
 const LIST_PARTIAL: u8 = 1;
@@ -106,7 +108,9 @@ fn take_free_slab(p: &mut Pool) -> Option<NonNull<Slab>> {
             if links(ss, |l| core::mem::replace(&mut l.committed, true)) {
                 p.empty_committed -= 1;
             }
-            (*ss).bump_generation();
+            let generation = (*ss).bump_generation();
+            trace::record(Event::Reuse, (*ss).base(), (*ss).base(), 0, 0, generation);
+            GLOBALS.superslabs_reused.bump_shared();
             if !registry::register(
                 (*ss).base(),
                 NonNull::new_unchecked(ss.cast::<RegionHead>()),
@@ -153,6 +157,7 @@ pub fn acquire_slab(may_map: bool) -> Option<NonNull<Slab>> {
         unsafe { os::release(base, SUPERSLAB_SIZE) };
         return None;
     }
+    GLOBALS.superslabs_mapped.bump_shared();
     POOL.with(|p| {
         // SAFETY: under the pool lock; the new SuperSlab is on no list.
         unsafe { push(&mut p.partial, ss.as_ptr(), LIST_PARTIAL) };
@@ -196,7 +201,9 @@ unsafe fn retire(p: &mut Pool, ss: *mut SuperSlab) {
     unsafe {
         unlink(&mut p.partial, ss);
         registry::unregister((*ss).base());
-        (*ss).bump_generation();
+        let generation = (*ss).bump_generation();
+        trace::record(Event::Retire, (*ss).base(), (*ss).base(), 0, 0, generation);
+        GLOBALS.superslabs_retired.bump_shared();
         if p.empty_committed >= KEEP_EMPTY_COMMITTED {
             decommit_data(ss);
         } else {

@@ -12,6 +12,12 @@ pub use loom::sync::atomic;
 
 pub use atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+/// Atomics that loom does not model, in every build: statistics, the event ring, runtime switches
+/// and test hooks. None of them orders any other memory; each use says so at its call site.
+pub mod plain {
+    pub use core::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+}
+
 /// Busy-wait hint; under loom a yield so the model can make progress.
 #[inline]
 pub fn spin_loop() {

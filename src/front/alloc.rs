@@ -1,6 +1,8 @@
 //! The allocation paths: `alloc_fast` (one pop from the TLS list), `alloc_slow` (heap set-up and
 //! refill), the general path for aligned and header-mode requests, `realloc` and usable size.
 
+use core::ptr::NonNull;
+
 use crate::config::{HEADERLESS, MAX_SMALL_SIZE, MIN_ALIGN};
 use crate::debug::Where;
 use crate::front::free::{self, Region};
@@ -10,7 +12,7 @@ use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large;
 use crate::size_class::{class_for, class_of, class_size};
-use crate::slab::block::BlockPtr;
+use crate::slab::block::{Block, BlockPtr};
 use crate::slab::header;
 
 /// Allocates `size` bytes aligned to `align` (a power of two). Null when memory cannot be had.
@@ -26,12 +28,27 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         let h = thread::current();
         // SAFETY: the TLS list of the calling thread's heap (a sentinel's is empty and only read).
         let b = unsafe { TlsList::pop(h.tls(c)) };
-        if !b.is_null() {
-            return b.cast();
+        if let Some(b) = NonNull::new(b) {
+            h.counters.alloc_fast[c].bump();
+            return hand_out(b);
         }
-        return alloc_slow(h, c).cast();
+        return match NonNull::new(alloc_slow(h, c)) {
+            Some(b) => hand_out(b),
+            None => core::ptr::null_mut(),
+        };
     }
     alloc_general(size, align)
+}
+
+/// What every small block goes through on its way to the program: the freed mark is cleared
+/// (headerless double-free detection), and under `checked` the block is validated.
+#[inline(always)]
+fn hand_out(b: NonNull<Block>) -> *mut u8 {
+    if HEADERLESS {
+        // SAFETY: a block just taken off our list; blocks are at least 16 bytes.
+        unsafe { Block::clear_mark(b) };
+    }
+    b.as_ptr().cast()
 }
 
 /// Aligned, header-mode and large requests.
@@ -56,8 +73,11 @@ fn alloc_general(size: usize, align: usize) -> *mut u8 {
         if b.is_null() {
             return core::ptr::null_mut();
         }
+    } else {
+        h.counters.alloc_fast[c].bump();
     }
-    let user = b.cast::<u8>().wrapping_add(unit);
+    // SAFETY: non-null (checked above).
+    let user = hand_out(unsafe { NonNull::new_unchecked(b) }).wrapping_add(unit);
     if !HEADERLESS {
         // SAFETY: `user - 16 >= b` and the block is ours.
         unsafe { header::write(user, c, unit) };
@@ -69,23 +89,34 @@ fn alloc_general(size: usize, align: usize) -> *mut u8 {
 #[cold]
 #[inline(never)]
 fn alloc_slow(h: &'static Heap, c: usize) -> BlockPtr {
+    // SAFETY (all arms): each heap passed to refill is the calling thread's own live heap, or the
+    // fallback heap under its lock.
+    let served = |h: &Heap, b: BlockPtr| {
+        if !b.is_null() {
+            h.counters.alloc_slow[c].bump();
+        }
+        b
+    };
     match h.kind {
-        // SAFETY: our own live heap.
-        HeapKind::Live => unsafe { magazine::refill(h, c) },
+        // SAFETY: see above.
+        HeapKind::Live => served(h, unsafe { magazine::refill(h, c) }),
         HeapKind::Empty => match thread::init_current() {
-            // SAFETY: the heap just created for this thread.
-            Some(h) => unsafe { magazine::refill(h, c) },
+            // SAFETY: see above.
+            Some(h) => served(h, unsafe { magazine::refill(h, c) }),
             None => core::ptr::null_mut(),
         },
         HeapKind::Dead => thread::with_fallback(|fh| {
-            // SAFETY: the fallback heap, under its lock.
+            // SAFETY: see above.
             unsafe {
                 let b = TlsList::pop(fh.tls(c));
-                if b.is_null() {
-                    magazine::refill(fh, c)
-                } else {
-                    b
-                }
+                served(
+                    fh,
+                    if b.is_null() {
+                        magazine::refill(fh, c)
+                    } else {
+                        b
+                    },
+                )
             }
         })
         .unwrap_or(core::ptr::null_mut()),

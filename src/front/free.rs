@@ -6,8 +6,9 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{FIRST_DATA_SLAB, FORCE_NOTIFY, HEADERLESS, TLS_HINT};
+use crate::config::{CHECKED, FIRST_DATA_SLAB, HEADERLESS, TLS_HINT};
 use crate::debug::{fatal, Where};
+use crate::env;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::hint::Hint;
 use crate::front::magazine;
@@ -20,6 +21,38 @@ use crate::slab::block::Block;
 use crate::slab::header;
 use crate::slab::slab::{Slab, NO_CLASS};
 use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
+use crate::sync::plain::{AtomicUsize, Ordering as PlainOrdering};
+use crate::trace::{self, Event};
+
+/// The per-process key of the freed-block mark (headerless double-free detection); set once from
+/// the OS's random source before the first heap exists.
+static FREE_KEY: AtomicUsize = AtomicUsize::new(0x9e37_79b9_7f4a_7c15);
+
+/// Draws the freed-block key (called once, when the first heap is created, before any block
+/// exists).
+pub fn init_free_key() {
+    let mut k: usize = 0;
+    // SAFETY: getrandom writes at most `size_of::<usize>()` bytes into `k`.
+    let n = unsafe {
+        libc::getrandom(
+            (&raw mut k).cast(),
+            core::mem::size_of::<usize>(),
+            libc::GRND_NONBLOCK,
+        )
+    };
+    if n != core::mem::size_of::<usize>() as isize {
+        k = (&raw const k as usize).rotate_left(29) ^ 0x2545_f491_4f6c_dd1d;
+    }
+    // ORDERING: Relaxed — written before any block exists; every block's later hand-off between
+    // threads orders it for the threads that free.
+    FREE_KEY.store(k | 1, PlainOrdering::Relaxed);
+}
+
+#[inline(always)]
+fn free_key() -> usize {
+    // ORDERING: Relaxed — see `init_free_key`.
+    FREE_KEY.load(PlainOrdering::Relaxed)
+}
 
 /// What an address belongs to.
 pub enum Region {
@@ -100,23 +133,61 @@ pub unsafe fn locate(ptr: *mut u8) -> Region {
 #[inline(always)]
 pub unsafe fn free(ptr: *mut u8) {
     let h = thread::current();
+    let mut hint = Hint::Miss;
     if TLS_HINT {
         // SAFETY: read-only access to the calling thread's heap (sentinels included).
-        if let Hint::Hit(ss) = unsafe { (*h.local_ptr()).hint.lookup(ptr as usize) } {
+        hint = unsafe { (*h.local_ptr()).hint.lookup(ptr as usize) };
+        if let Hint::Hit(ss) = hint {
+            // Only a live heap has hint entries, so this is our own heap.
+            h.counters.hint_hits.bump();
+            if CHECKED {
+                check_hint(ss, ptr);
+            }
             // SAFETY: the hint confirmed the SuperSlab at its current generation.
             return unsafe { free_small(h, &*ss, ptr) };
         }
     }
     // SAFETY: forwarded contract.
-    unsafe { free_slow(h, ptr) }
+    unsafe { free_slow(h, ptr, hint) }
+}
+
+/// `checked`: a hinted SuperSlab must still be the registry's answer and carry its magic.
+#[cold]
+fn check_hint(ss: *const SuperSlab, ptr: *mut u8) {
+    // SAFETY: SuperSlab headers are never unmapped.
+    let magic = unsafe { (*ss).magic };
+    if magic != SUPERSLAB_MAGIC || registry::lookup(ptr as usize) != ss as *mut RegionHead {
+        fatal(
+            "hint",
+            "hinted SuperSlab is not the registry's answer",
+            Where::ptr(ptr as usize),
+        );
+    }
 }
 
 #[cold]
 #[inline(never)]
-unsafe fn free_slow(h: &'static Heap, ptr: *mut u8) {
+unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
     if ptr.is_null() {
         return;
     }
+    if TLS_HINT {
+        match hint {
+            Hint::Stale => {
+                h.count(|c| &c.hint_stale);
+                trace::record(
+                    Event::HintStale,
+                    ptr as usize,
+                    ptr as usize & !crate::config::SUPERSLAB_MASK,
+                    0,
+                    0,
+                    0,
+                );
+            }
+            _ => h.count(|c| &c.hint_misses),
+        }
+    }
+    h.count(|c| &c.registry_lookups);
     let r = lookup_registry(ptr);
     // SAFETY: registered regions start with a magic and are mapped while registered.
     let magic = unsafe { r.as_ref().magic };
@@ -132,7 +203,7 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8) {
         );
     }
     let ss = r.cast::<SuperSlab>().as_ptr();
-    if TLS_HINT && h.kind == HeapKind::Live {
+    if TLS_HINT && h.kind == HeapKind::Live && env::tls_hint() {
         // SAFETY: our own live heap; the generation read now is the one the registry vouched for.
         unsafe { h.local_mut().hint.insert(ss, (*ss).generation()) };
     }
@@ -157,7 +228,45 @@ unsafe fn free_small(h: &'static Heap, ss: &SuperSlab, ptr: *mut u8) {
         unsafe { free_local(h, slab, ptr) }
     } else {
         // SAFETY: forwarded contract.
-        unsafe { free_remote(slab, ptr) }
+        unsafe { free_remote(h, slab, ptr) }
+    }
+}
+
+/// Aborts if `block` carries the freed mark: it is already free (on a TLS list, a slab free list
+/// or a remote queue). Headerless mode only; header mode detects this through the header magic.
+#[inline(always)]
+fn check_not_free(block: *mut u8, class: usize) {
+    if HEADERLESS
+        // SAFETY: `block` is a checked block boundary inside one of our data slabs.
+        && unsafe { Block::is_marked_free(NonNull::new_unchecked(block.cast()), free_key()) }
+    {
+        double_free(block, class);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn double_free(block: *mut u8, class: usize) -> ! {
+    let base = block as usize & !crate::config::SUPERSLAB_MASK;
+    fatal(
+        "double-free",
+        "block freed twice (it carries the freed-block mark)",
+        Where {
+            ptr: block as usize,
+            superslab: Some(base),
+            slab: Some(SuperSlab::slab_index(block as usize)),
+            class: Some(class),
+            generation: None,
+        },
+    )
+}
+
+/// Marks a block that is about to go on a free list (headerless mode).
+#[inline(always)]
+fn mark_free(block: *mut u8) {
+    if HEADERLESS {
+        // SAFETY: a block of ours, being freed by the caller.
+        unsafe { Block::mark_free(NonNull::new_unchecked(block.cast()), free_key()) };
     }
 }
 
@@ -178,6 +287,9 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };
     slab.check_block("free", block as usize, class, carved);
+    check_not_free(block, class);
+    mark_free(block);
+    h.counters.free_local[class].bump();
     // SAFETY: a checked block of a slab we own, pushed on our own live heap's list (only a live
     // heap can own a slab).
     unsafe {
@@ -189,7 +301,7 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
 
 /// Pushes the block on its slab's remote queue (and notifies the owner if needed).
 #[inline(never)]
-unsafe fn free_remote(slab: &Slab, ptr: *mut u8) {
+unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     let class = slab.class.load(crate::sync::Ordering::Relaxed);
     if class == NO_CLASS || class as usize >= NUM_CLASSES {
         fatal(
@@ -211,6 +323,14 @@ unsafe fn free_remote(slab: &Slab, ptr: *mut u8) {
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };
     slab.check_block("remote", block as usize, class, blocks_per_slab(class));
+    check_not_free(block, class);
+    mark_free(block);
+    h.count(|c| &c.free_remote[class]);
     // SAFETY: a checked block of this slab, being freed by the caller.
-    unsafe { slab.free_remote(NonNull::new_unchecked(block.cast::<Block>()), FORCE_NOTIFY) };
+    unsafe {
+        slab.free_remote(
+            NonNull::new_unchecked(block.cast::<Block>()),
+            env::force_notify(),
+        )
+    };
 }

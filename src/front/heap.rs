@@ -23,6 +23,8 @@ use crate::front::tls_sll::TlsList;
 use crate::remote::Owner;
 use crate::size_class::{CLASS_SIZES, NUM_CLASSES};
 use crate::slab::slab::{ListKind, Slab};
+use crate::stats::{Counter, HeapCounters, GLOBALS};
+use crate::sync::AtomicPtr;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -52,6 +54,10 @@ pub struct Heap {
     /// Shared part; first, so a heap pointer is its owner pointer.
     pub owner: Owner,
     pub kind: HeapKind,
+    /// Counters; written by the heap's thread, read by `stats()` from any thread.
+    pub counters: HeapCounters,
+    /// Link of the list of every heap ever created (never unlinked; heaps are never freed).
+    pub next_all: AtomicPtr<Heap>,
     local: UnsafeCell<HeapLocal>,
 }
 
@@ -88,6 +94,8 @@ impl Heap {
         Self {
             owner: Owner::new(),
             kind,
+            counters: HeapCounters::new(),
+            next_all: AtomicPtr::new(core::ptr::null_mut()),
             local: UnsafeCell::new(HeapLocal {
                 tls,
                 slabs: [ClassSlabs {
@@ -98,6 +106,17 @@ impl Heap {
                 hint: HintCache::new(),
                 next_free: core::ptr::null_mut(),
             }),
+        }
+    }
+
+    /// Bumps the counter `f` selects: in this heap if it is live, else in the process-wide
+    /// heapless counters (sentinel heaps are shared by many threads and never written).
+    #[inline]
+    pub fn count(&self, f: impl Fn(&HeapCounters) -> &Counter) {
+        if self.kind == HeapKind::Live {
+            f(&self.counters).bump();
+        } else {
+            f(&GLOBALS.heapless).bump_shared();
         }
     }
 

@@ -10,7 +10,8 @@
 use core::ptr::NonNull;
 
 use crate::adopt::PUBLISHED;
-use crate::config::ADOPT;
+use crate::config::{ADOPT, SLAB_SIZE};
+use crate::env::{self, OneShot};
 use crate::front::heap::{batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
 use crate::pool;
@@ -18,6 +19,7 @@ use crate::size_class::NUM_CLASSES;
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::slab::{ListKind, Slab};
 use crate::slab::superslab::SuperSlab;
+use crate::stats::{self, GLOBALS};
 use crate::sync::{AtomicUsize, Ordering};
 
 /// Refills the TLS list of class `c` and returns one block, or null if the OS refuses memory.
@@ -30,6 +32,7 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     let n = batch(local.tls[c].cap);
+    h.counters.refills.bump();
     loop {
         let cur = local.slabs[c].cur;
         if !cur.is_null() {
@@ -50,6 +53,9 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
                 local.list_push(c, cur, ListKind::Full);
             }
         }
+        if ADOPT && env::must_adopt() && adopt_published(h, local, c) {
+            continue;
+        }
         if h.owner.take_pending(c) {
             // SAFETY: the heap is ours.
             unsafe { drain_notified(local, c) };
@@ -58,17 +64,35 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
         if unsafe { next_partial(local, c) } {
             continue;
         }
-        if ADOPT {
-            if let Some(s) = PUBLISHED[c].adopt(h.owner_ptr()) {
-                // SAFETY: adopt made us the owner; the slab is on no list of ours.
-                unsafe { local.list_push(c, s.as_ptr(), ListKind::Current) };
-                continue;
-            }
+        if ADOPT && adopt_published(h, local, c) {
+            continue;
         }
         // SAFETY: the heap is ours.
         if !unsafe { carve_new_slab(h, local, c) } {
             return core::ptr::null_mut();
         }
+    }
+}
+
+static ADOPT_LOG: OneShot = OneShot::new();
+
+/// Adopts a published slab of class `c` as the current slab (if the runtime switch allows).
+fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
+    if !env::adopt() {
+        return false;
+    }
+    match PUBLISHED[c].adopt(h.owner_ptr()) {
+        Some(s) => {
+            ADOPT_LOG.log(
+                "adopt",
+                "first slab adopted from an exited thread",
+                s.as_ptr() as usize,
+            );
+            // SAFETY: adopt made us the owner; the slab is on no list of ours.
+            unsafe { local.list_push(c, s.as_ptr(), ListKind::Current) };
+            true
+        }
+        None => false,
     }
 }
 
@@ -128,6 +152,8 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
         }
     };
     let Some(s) = slab else { return false };
+    GLOBALS.slabs_bound.bump_shared();
+    stats::footprint_add(SLAB_SIZE);
     // SAFETY: the pool handed the unbound slab to us.
     unsafe {
         s.as_ref().bind(c, h.owner_ptr());
@@ -146,6 +172,8 @@ unsafe fn release_slab(s: *mut Slab) {
         (*s).unbind();
         pool::release_slab(&*s);
     }
+    GLOBALS.slabs_released.bump_shared();
+    stats::footprint_sub(SLAB_SIZE);
 }
 
 /// The slab holding block `b` (blocks never live in slab 0).
@@ -192,6 +220,7 @@ pub unsafe fn spill(h: &Heap, c: usize) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     let keep = batch(local.tls[c].cap);
+    h.counters.spills.bump();
     let t = &mut local.tls[c];
     let mut last = t.head;
     // SAFETY: the list is ours and longer than `keep`.
@@ -247,7 +276,9 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                         release_slab(s);
                     } else if publish {
                         local.list_remove(c, s);
+                        (*s).trace(crate::trace::Event::Publish, s as usize, c);
                         PUBLISHED[c].publish(&*s);
+                        GLOBALS.publishes.bump_shared();
                     }
                     s = next;
                 }
@@ -275,8 +306,13 @@ pub fn reclaim(h: &Heap, budget: usize) -> usize {
         }
         let c = (start + k) % NUM_CLASSES;
         // SAFETY: reclaimed slabs are unbound and empty.
-        let (seen, rel) =
-            PUBLISHED[c].reclaim(h.owner_ptr(), left, |s| unsafe { pool::release_slab(s) });
+        let (seen, rel) = PUBLISHED[c].reclaim(h.owner_ptr(), left, |s| unsafe {
+            s.trace(crate::trace::Event::Reclaim, s as *const Slab as usize, c);
+            pool::release_slab(s);
+            GLOBALS.slabs_released.bump_shared();
+            GLOBALS.reclaims.bump_shared();
+            stats::footprint_sub(SLAB_SIZE);
+        });
         released += rel;
         left -= seen;
     }

@@ -11,33 +11,65 @@
 //! see `DEAD`, whose owner owns nothing, and take the remote path; allocations use the shared
 //! fallback heap under a lock.
 
-use core::cell::Cell;
 use core::ptr::NonNull;
 
+use crate::env;
+use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::magazine;
 use crate::meta;
+use crate::stats::{self, GLOBALS};
 use crate::sync::SpinLock;
+use crate::sync::{AtomicPtr, Ordering};
 
 /// The heap of threads that have not allocated yet.
 pub static EMPTY: Heap = Heap::new(HeapKind::Empty);
 /// The heap of threads whose heap was torn down.
 pub static DEAD: Heap = Heap::new(HeapKind::Dead);
 
-thread_local! {
-    static CURRENT: Cell<*const Heap> = const { Cell::new(&raw const EMPTY) };
+/// The TLS slot behind `current`. Contract of both implementations: `get` returns what the
+/// calling thread last passed to `set`, or `&EMPTY` if it never called it; neither allocates,
+/// locks or registers a destructor.
+///
+/// Default: Rust's `thread_local!` (a const-initialised `Cell`, no destructor). With the
+/// `initial-exec-tls` feature (the preload library): a raw initial-exec slot whose zero initial
+/// value stands for `EMPTY`, because a `thread_local!` in a `cdylib` is general-dynamic and its
+/// `__tls_get_addr` may call `malloc`. See src/front/tls_initial_exec.rs and docs/preload.md.
+#[cfg(not(feature = "initial-exec-tls"))]
+mod slot {
+    use core::cell::Cell;
+
+    use super::{Heap, EMPTY};
+
+    thread_local! {
+        static CURRENT: Cell<*const Heap> = const { Cell::new(&raw const EMPTY) };
+    }
+
+    #[inline(always)]
+    pub fn get() -> *const Heap {
+        CURRENT.with(|c| c.get())
+    }
+
+    #[inline(always)]
+    pub fn set(h: *const Heap) {
+        CURRENT.with(|c| c.set(h));
+    }
 }
+
+#[cfg(feature = "initial-exec-tls")]
+#[path = "tls_initial_exec.rs"]
+mod slot;
 
 /// The calling thread's heap (possibly a sentinel).
 #[inline(always)]
 pub fn current() -> &'static Heap {
     // SAFETY: the slot always holds a sentinel or a live heap, and heaps are never freed.
-    unsafe { &*CURRENT.with(|c| c.get()) }
+    unsafe { &*slot::get() }
 }
 
 #[inline]
 fn set_current(h: *const Heap) {
-    CURRENT.with(|c| c.set(h));
+    slot::set(h);
 }
 
 /// Recycled heaps.
@@ -61,7 +93,40 @@ fn new_heap() -> Option<NonNull<Heap>> {
     let mem = meta::alloc(core::mem::size_of::<Heap>())?.cast::<Heap>();
     // SAFETY: fresh metadata memory, 64-byte aligned and large enough.
     unsafe { mem.as_ptr().write(Heap::new(HeapKind::Live)) };
+    // Link it into the list of every heap (for `stats()`); never unlinked.
+    // ORDERING: Relaxed load — only a CAS expected value; the Release CAS publishes the heap's
+    // initialisation to `for_each_heap`'s Acquire loads.
+    let mut head = ALL_HEAPS.load(Ordering::Relaxed);
+    loop {
+        // SAFETY: the heap is not yet visible to anyone.
+        unsafe { mem.as_ref().next_all.store(head, Ordering::Relaxed) };
+        match ALL_HEAPS.compare_exchange_weak(
+            head,
+            mem.as_ptr(),
+            Ordering::Release,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => break,
+            Err(h) => head = h,
+        }
+    }
     Some(mem)
+}
+
+/// Every heap ever created (heaps are never freed).
+static ALL_HEAPS: AtomicPtr<Heap> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Calls `f` on every heap ever created (live, pooled and the fallback heap).
+pub fn for_each_heap(mut f: impl FnMut(&Heap)) {
+    // ORDERING: Acquire — pairs with the Release CAS in `new_heap`.
+    let mut h = ALL_HEAPS.load(Ordering::Acquire);
+    while !h.is_null() {
+        // SAFETY: heaps are never freed.
+        let r = unsafe { &*h };
+        f(r);
+        // ORDERING: Acquire — as above (the link was written before the heap was published).
+        h = r.next_all.load(Ordering::Acquire);
+    }
 }
 
 /// # Safety
@@ -98,6 +163,9 @@ fn exit_key() -> Option<libc::pthread_key_t> {
 /// Creates the calling thread's heap. `None` if metadata memory cannot be had.
 #[cold]
 pub fn init_current() -> Option<&'static Heap> {
+    if env::init() {
+        process_init();
+    }
     let h = new_heap()?;
     // The slot first: anything below that re-enters the allocator (the pthread key's second-level
     // table is allocated with calloc) then finds a live heap.
@@ -106,8 +174,24 @@ pub fn init_current() -> Option<&'static Heap> {
         // SAFETY: the key exists; the value is our heap pointer.
         unsafe { libc::pthread_setspecific(key, h.as_ptr().cast()) };
     }
+    GLOBALS.threads_started.bump_shared();
     // SAFETY: heaps are never freed.
     Some(unsafe { h.as_ref() })
+}
+
+/// Once per process, before the first heap exists: the freed-block key, and the exit report.
+#[cold]
+fn process_init() {
+    free::init_free_key();
+    if env::stats() {
+        // SAFETY: registers a plain C callback; glibc's atexit may allocate, which finds the
+        // allocator usable (nothing here holds a lock).
+        unsafe { libc::atexit(print_stats_at_exit) };
+    }
+}
+
+extern "C" fn print_stats_at_exit() {
+    stats::print(&crate::stats());
 }
 
 extern "C" fn on_thread_exit(p: *mut libc::c_void) {
@@ -115,6 +199,7 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
         return;
     };
     set_current(&raw const DEAD);
+    GLOBALS.threads_exited.bump_shared();
     // SAFETY: the exiting thread's own heap; the slot no longer points at it.
     unsafe {
         magazine::flush(h.as_ref(), true);

@@ -1,7 +1,7 @@
 //! Test-only fault injection for the OS box (feature `fault-injection`): makes the next N
 //! reservations fail, so tests can show that `alloc` returns null and recovers afterwards.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::plain::{AtomicUsize, Ordering};
 
 static FAIL_NEXT: AtomicUsize = AtomicUsize::new(0);
 

@@ -41,6 +41,58 @@ impl Block {
         return unsafe { (*b.as_ptr().cast::<LoomLink>()).with(|p| *p) as BlockPtr };
     }
 
+    /// Marks a block as freed: its second word becomes `key ^ address` (headerless mode's cheap
+    /// double-free detector; `key` is a per-process random value). No-op under loom, whose links
+    /// occupy more than one word.
+    ///
+    /// # Safety
+    /// `b` is a block of at least 16 bytes the caller owns.
+    #[inline(always)]
+    pub unsafe fn mark_free(b: NonNull<Block>, key: usize) {
+        #[cfg(not(hakmem_loom))]
+        // SAFETY: blocks are at least 16 bytes; the caller owns this one.
+        unsafe {
+            b.as_ptr()
+                .cast::<usize>()
+                .add(1)
+                .write(key ^ b.as_ptr() as usize)
+        };
+        #[cfg(hakmem_loom)]
+        let _ = (b, key);
+    }
+
+    /// True if the block carries the freed mark (it is free, or the program wrote exactly
+    /// `key ^ address` there — a 2^-64 chance for a random key).
+    ///
+    /// # Safety
+    /// `b` is a readable block of at least 16 bytes.
+    #[inline(always)]
+    pub unsafe fn is_marked_free(b: NonNull<Block>, key: usize) -> bool {
+        #[cfg(not(hakmem_loom))]
+        // SAFETY: per the contract.
+        return unsafe { b.as_ptr().cast::<usize>().add(1).read() } == key ^ b.as_ptr() as usize;
+        #[cfg(hakmem_loom)]
+        {
+            let _ = (b, key);
+            false
+        }
+    }
+
+    /// Clears the freed mark of a block being handed out.
+    ///
+    /// # Safety
+    /// `b` is a block of at least 16 bytes the caller owns.
+    #[inline(always)]
+    pub unsafe fn clear_mark(b: NonNull<Block>) {
+        #[cfg(not(hakmem_loom))]
+        // SAFETY: per the contract.
+        unsafe {
+            b.as_ptr().cast::<usize>().add(1).write(0)
+        };
+        #[cfg(hakmem_loom)]
+        let _ = b;
+    }
+
     /// Writes the link of a block that the caller is putting on a list.
     ///
     /// # Safety

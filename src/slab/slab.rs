@@ -18,7 +18,9 @@ use crate::debug::{fatal, Where};
 use crate::remote::{Owner, RemoteQueue};
 use crate::size_class::{block_index, blocks_per_slab, class_size};
 use crate::slab::block::{Block, BlockPtr};
+use crate::stats::GLOBALS;
 use crate::sync::{AtomicPtr, AtomicU32, Ordering, UnsafeCell};
+use crate::trace::{self, Event};
 
 /// Sentinel class of an unbound slab.
 pub const NO_CLASS: u32 = u32::MAX;
@@ -127,6 +129,23 @@ impl Slab {
         // ORDERING: Release — publishes the local state above to any later adopter (pairs with
         // the Acquire adopt CAS) and the class to remote freers that read the owner.
         self.owner.store(owner as *mut Owner, Ordering::Release);
+        self.trace(Event::Bind, owner as usize, class);
+    }
+
+    /// Records a boundary event about this slab in the event ring.
+    #[inline]
+    pub fn trace(&self, kind: Event, ptr: usize, class: usize) {
+        if crate::config::TRACE {
+            let w = self.whereis(ptr, class);
+            trace::record(
+                kind,
+                ptr,
+                w.superslab.unwrap_or(0),
+                w.slab.unwrap_or(0),
+                class,
+                0,
+            );
+        }
     }
 
     /// Marks a slab free again before it returns to the pool.
@@ -157,14 +176,25 @@ impl Slab {
         // loser touches nothing.
         #[cfg(not(hakmem_mutant = "acquire_plain_store"))]
         {
-            self.owner
+            let won = self
+                .owner
                 .compare_exchange(
                     core::ptr::null_mut(),
                     me as *mut Owner,
                     Ordering::Acquire,
                     Ordering::Relaxed,
                 )
-                .is_ok()
+                .is_ok();
+            if won {
+                self.trace(
+                    Event::OwnerAcquire,
+                    me as usize,
+                    self.class.load(Ordering::Relaxed) as usize,
+                );
+            } else {
+                GLOBALS.owner_cas_failures.bump_shared();
+            }
+            won
         }
         #[cfg(hakmem_mutant = "acquire_plain_store")]
         {
@@ -204,6 +234,13 @@ impl Slab {
     pub unsafe fn free_remote(&self, b: NonNull<Block>, force_notify: bool) {
         // SAFETY: forwarded contract.
         let first = unsafe { self.remote.push(b) };
+        if crate::config::TRACE {
+            self.trace(
+                Event::RemotePush,
+                b.as_ptr() as usize,
+                self.class.load(Ordering::Relaxed) as usize,
+            );
+        }
         if first || force_notify {
             // ORDERING: Acquire — pairs with the Release in `bind`; the heap behind the pointer is
             // initialised before it is ever stored (and never freed).
@@ -213,6 +250,7 @@ impl Slab {
                 let class = self.class.load(Ordering::Relaxed) as usize;
                 // SAFETY: owners are heaps, which are never freed (only recycled).
                 unsafe { (*owner).notify(class) };
+                GLOBALS.notifications.bump_shared();
             }
         }
     }
@@ -276,6 +314,9 @@ impl Slab {
                     cur = next;
                 }
                 l.used -= n;
+                GLOBALS.remote_drains.bump_shared();
+                GLOBALS.blocks_drained.add_shared(n as u64);
+                self.trace(Event::Drain, self.data as usize, class);
                 n as usize
             })
         }

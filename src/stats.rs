@@ -1,0 +1,367 @@
+//! Stats box: counters per box, merged on read.
+//!
+//! Boundary: counting only; no decision anywhere depends on a counter. Counters bumped on fast
+//! paths live in the thread's heap and are bumped with a Relaxed load and store (no atomic
+//! read-modify-write: only the owning thread writes them; `stats()` reads them from any thread).
+//! Slow-path and cross-thread events use process-wide atomics. `stats()` sums every heap ever
+//! created (heaps are never freed, so exited threads' counts stay in the sum) and the globals.
+//!
+//! Compiled out (every bump a no-op) without the `stats` feature.
+
+use core::fmt;
+
+use crate::config::STATS;
+use crate::debug::Msg;
+use crate::size_class::{class_size, NUM_CLASSES};
+use crate::sync::plain::{AtomicU64, Ordering};
+
+/// One counter. `bump` is for the owning thread; `bump_shared` for counters several threads touch.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+
+    /// Adds `n` from the only thread that writes this counter.
+    #[inline(always)]
+    pub fn add(&self, n: u64) {
+        if STATS {
+            // ORDERING: Relaxed — a statistic; single writer, so load+store loses nothing, and
+            // readers only need some recent value.
+            self.0.store(
+                self.0.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    #[inline(always)]
+    pub fn bump(&self) {
+        self.add(1);
+    }
+
+    /// Adds `n` from any thread.
+    #[inline]
+    pub fn add_shared(&self, n: u64) {
+        if STATS {
+            // ORDERING: Relaxed — a statistic; publishes nothing.
+            self.0.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn bump_shared(&self) {
+        self.add_shared(1);
+    }
+
+    /// Raises the counter to at least `v` (peaks).
+    #[inline]
+    pub fn max_shared(&self, v: u64) {
+        if STATS {
+            // ORDERING: Relaxed — a statistic.
+            self.0.fetch_max(v, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn get(&self) -> u64 {
+        // ORDERING: Relaxed — a statistic.
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A snapshot of every counter, summed over all threads (exited ones included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Small allocations served (TLS hits + misses).
+    pub allocs: u64,
+    /// Small allocations served by a TLS list pop.
+    pub tls_hits: u64,
+    /// Small allocations that took the slow path (refill, heap set-up).
+    pub tls_misses: u64,
+    /// Magazine refills (batches moved from slabs to a TLS list).
+    pub refills: u64,
+    /// Magazine spills (TLS list over its cap).
+    pub spills: u64,
+    /// Small blocks freed by the owner of their slab.
+    pub local_frees: u64,
+    /// Small blocks freed by another thread (remote-queue pushes).
+    pub remote_frees: u64,
+    /// Remote queues drained (non-empty `take_all`s).
+    pub remote_drains: u64,
+    /// Blocks moved out of remote queues by those drains.
+    pub blocks_drained: u64,
+    /// Owner notifications sent by remote frees.
+    pub notifications: u64,
+    /// Slabs published by exiting threads.
+    pub publishes: u64,
+    /// Published slabs adopted by another thread.
+    pub adopts: u64,
+    /// Ownership CASes lost.
+    pub owner_cas_failures: u64,
+    /// Published slabs given back to the pool by the reclaim pass.
+    pub reclaims: u64,
+    /// `free` calls answered by the hint cache.
+    pub hint_hits: u64,
+    /// `free` calls the hint cache could not answer.
+    pub hint_misses: u64,
+    /// Hint entries found stale (generation changed).
+    pub hint_stale: u64,
+    /// Registry lookups.
+    pub registry_lookups: u64,
+    /// Slabs bound to a class (taken from the pool).
+    pub slabs_bound: u64,
+    /// Slabs given back to the pool.
+    pub slabs_released: u64,
+    /// SuperSlabs mapped from the OS.
+    pub superslabs_mapped: u64,
+    /// SuperSlabs retired (every slab free).
+    pub superslabs_retired: u64,
+    /// Retired SuperSlabs reused.
+    pub superslabs_reused: u64,
+    /// Large allocations (own mapping).
+    pub large_allocs: u64,
+    /// Large frees.
+    pub large_frees: u64,
+    /// Bytes handed to the program and not yet freed (small blocks at their class size, large
+    /// blocks at their usable size).
+    pub bytes_in_use: u64,
+    /// Bytes of bound slabs and large mappings now.
+    pub footprint_bytes: u64,
+    /// Peak of `footprint_bytes`.
+    pub peak_footprint_bytes: u64,
+    /// Thread heaps created (threads that allocated).
+    pub threads_started: u64,
+    /// Thread heaps torn down at thread exit.
+    pub threads_exited: u64,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut err = Ok(());
+        self.for_each(|name, v| {
+            if err.is_ok() {
+                err = writeln!(f, "{name:<22} {v}");
+            }
+        });
+        err
+    }
+}
+
+impl Stats {
+    /// Calls `f` with each counter's name and value, in declaration order.
+    pub fn for_each(&self, mut f: impl FnMut(&'static str, u64)) {
+        f("allocs", self.allocs);
+        f("tls_hits", self.tls_hits);
+        f("tls_misses", self.tls_misses);
+        f("refills", self.refills);
+        f("spills", self.spills);
+        f("local_frees", self.local_frees);
+        f("remote_frees", self.remote_frees);
+        f("remote_drains", self.remote_drains);
+        f("blocks_drained", self.blocks_drained);
+        f("notifications", self.notifications);
+        f("publishes", self.publishes);
+        f("adopts", self.adopts);
+        f("owner_cas_failures", self.owner_cas_failures);
+        f("reclaims", self.reclaims);
+        f("hint_hits", self.hint_hits);
+        f("hint_misses", self.hint_misses);
+        f("hint_stale", self.hint_stale);
+        f("registry_lookups", self.registry_lookups);
+        f("slabs_bound", self.slabs_bound);
+        f("slabs_released", self.slabs_released);
+        f("superslabs_mapped", self.superslabs_mapped);
+        f("superslabs_retired", self.superslabs_retired);
+        f("superslabs_reused", self.superslabs_reused);
+        f("large_allocs", self.large_allocs);
+        f("large_frees", self.large_frees);
+        f("bytes_in_use", self.bytes_in_use);
+        f("footprint_bytes", self.footprint_bytes);
+        f("peak_footprint_bytes", self.peak_footprint_bytes);
+        f("threads_started", self.threads_started);
+        f("threads_exited", self.threads_exited);
+    }
+}
+
+/// Counters kept in each thread heap (single writer: the heap's thread).
+pub struct HeapCounters {
+    pub alloc_fast: [Counter; NUM_CLASSES],
+    pub alloc_slow: [Counter; NUM_CLASSES],
+    pub free_local: [Counter; NUM_CLASSES],
+    pub free_remote: [Counter; NUM_CLASSES],
+    pub refills: Counter,
+    pub spills: Counter,
+    pub hint_hits: Counter,
+    pub hint_misses: Counter,
+    pub hint_stale: Counter,
+    pub registry_lookups: Counter,
+}
+
+impl HeapCounters {
+    pub const fn new() -> Self {
+        Self {
+            alloc_fast: [const { Counter::new() }; NUM_CLASSES],
+            alloc_slow: [const { Counter::new() }; NUM_CLASSES],
+            free_local: [const { Counter::new() }; NUM_CLASSES],
+            free_remote: [const { Counter::new() }; NUM_CLASSES],
+            refills: Counter::new(),
+            spills: Counter::new(),
+            hint_hits: Counter::new(),
+            hint_misses: Counter::new(),
+            hint_stale: Counter::new(),
+            registry_lookups: Counter::new(),
+        }
+    }
+}
+
+impl Default for HeapCounters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Process-wide counters: slow-path events, and heap counters bumped on behalf of threads that
+/// have no heap (not yet allocated, or torn down), with atomic adds.
+pub struct Globals {
+    pub heapless: HeapCounters,
+    pub remote_drains: Counter,
+    pub blocks_drained: Counter,
+    pub notifications: Counter,
+    pub publishes: Counter,
+    pub adopts: Counter,
+    pub owner_cas_failures: Counter,
+    pub reclaims: Counter,
+    pub slabs_bound: Counter,
+    pub slabs_released: Counter,
+    pub superslabs_mapped: Counter,
+    pub superslabs_retired: Counter,
+    pub superslabs_reused: Counter,
+    pub large_allocs: Counter,
+    pub large_frees: Counter,
+    pub large_bytes: Counter,
+    pub large_bytes_freed: Counter,
+    pub footprint: Counter,
+    pub footprint_freed: Counter,
+    pub peak_footprint: Counter,
+    pub threads_started: Counter,
+    pub threads_exited: Counter,
+}
+
+pub static GLOBALS: Globals = Globals {
+    heapless: HeapCounters::new(),
+    remote_drains: Counter::new(),
+    blocks_drained: Counter::new(),
+    notifications: Counter::new(),
+    publishes: Counter::new(),
+    adopts: Counter::new(),
+    owner_cas_failures: Counter::new(),
+    reclaims: Counter::new(),
+    slabs_bound: Counter::new(),
+    slabs_released: Counter::new(),
+    superslabs_mapped: Counter::new(),
+    superslabs_retired: Counter::new(),
+    superslabs_reused: Counter::new(),
+    large_allocs: Counter::new(),
+    large_frees: Counter::new(),
+    large_bytes: Counter::new(),
+    large_bytes_freed: Counter::new(),
+    footprint: Counter::new(),
+    footprint_freed: Counter::new(),
+    peak_footprint: Counter::new(),
+    threads_started: Counter::new(),
+    threads_exited: Counter::new(),
+};
+
+/// Footprint grew by `n` bytes (a slab bound, a large block mapped).
+#[inline]
+pub fn footprint_add(n: usize) {
+    if STATS {
+        GLOBALS.footprint.add_shared(n as u64);
+        let now = GLOBALS
+            .footprint
+            .get()
+            .wrapping_sub(GLOBALS.footprint_freed.get());
+        GLOBALS.peak_footprint.max_shared(now);
+    }
+}
+
+/// Footprint shrank by `n` bytes.
+#[inline]
+pub fn footprint_sub(n: usize) {
+    GLOBALS.footprint_freed.add_shared(n as u64);
+}
+
+/// Sums the heaps' counters (visited by `for_each_heap`) and the globals.
+pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> Stats {
+    let mut st = Stats::default();
+    let mut live = [0i128; NUM_CLASSES];
+    let mut add = |h: &HeapCounters| {
+        #[allow(clippy::needless_range_loop)] // `c` indexes four counter arrays and `live`
+        for c in 0..NUM_CLASSES {
+            let fast = h.alloc_fast[c].get();
+            let slow = h.alloc_slow[c].get();
+            let local = h.free_local[c].get();
+            let remote = h.free_remote[c].get();
+            st.tls_hits += fast;
+            st.tls_misses += slow;
+            st.local_frees += local;
+            st.remote_frees += remote;
+            live[c] += fast as i128 + slow as i128 - local as i128 - remote as i128;
+        }
+        st.refills += h.refills.get();
+        st.spills += h.spills.get();
+        st.hint_hits += h.hint_hits.get();
+        st.hint_misses += h.hint_misses.get();
+        st.hint_stale += h.hint_stale.get();
+        st.registry_lookups += h.registry_lookups.get();
+    };
+    for_each_heap(&mut add);
+    add(&GLOBALS.heapless);
+    st.allocs = st.tls_hits + st.tls_misses;
+    let g = &GLOBALS;
+    st.remote_drains = g.remote_drains.get();
+    st.blocks_drained = g.blocks_drained.get();
+    st.notifications = g.notifications.get();
+    st.publishes = g.publishes.get();
+    st.adopts = g.adopts.get();
+    st.owner_cas_failures = g.owner_cas_failures.get();
+    st.reclaims = g.reclaims.get();
+    st.slabs_bound = g.slabs_bound.get();
+    st.slabs_released = g.slabs_released.get();
+    st.superslabs_mapped = g.superslabs_mapped.get();
+    st.superslabs_retired = g.superslabs_retired.get();
+    st.superslabs_reused = g.superslabs_reused.get();
+    st.large_allocs = g.large_allocs.get();
+    st.large_frees = g.large_frees.get();
+    let small: i128 = live
+        .iter()
+        .enumerate()
+        .map(|(c, n)| n * class_size(c) as i128)
+        .sum();
+    let large = g.large_bytes.get() as i128 - g.large_bytes_freed.get() as i128;
+    st.bytes_in_use = (small + large).max(0) as u64;
+    st.footprint_bytes = g.footprint.get().saturating_sub(g.footprint_freed.get());
+    st.peak_footprint_bytes = g.peak_footprint.get().max(st.footprint_bytes);
+    st.threads_started = g.threads_started.get();
+    st.threads_exited = g.threads_exited.get();
+    st
+}
+
+/// Prints the stats to stderr without allocating (for `HAKMEM_STATS=1` at exit).
+pub fn print(st: &Stats) {
+    let mut m = Msg::new();
+    m.str("hakmem: stats");
+    m.emit();
+    st.for_each(|name, v| {
+        let mut m = Msg::new();
+        m.str(name);
+        for _ in name.len()..22 {
+            m.str(" ");
+        }
+        m.str(" ").dec(v as usize);
+        m.emit();
+    });
+}
