@@ -17,6 +17,7 @@ use crate::debug::{fatal, Where};
 use crate::os;
 use crate::registry::{self, RegionHead};
 use crate::stats::{self, GLOBALS};
+use crate::valgrind;
 
 pub const LARGE_MAGIC: u64 = 0x4841_4b4d_4c41_5247; // "HAKMLARG"
 
@@ -65,6 +66,8 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
     GLOBALS.large_allocs.bump_shared();
     GLOBALS.large_bytes.add_shared((map_len - offset) as u64);
     stats::footprint_add(map_len);
+    // valgrind: the usable part is a live block, zeroed by the OS (the header page is outside it).
+    valgrind::malloclike(user, map_len - offset, true);
     user
 }
 
@@ -97,6 +100,8 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
         check(h.as_ref(), ptr);
         (h.as_ref().map_len, h.as_ref().base)
     };
+    // valgrind: the block dies before its mapping goes away ("Invalid free()" if it was not live).
+    valgrind::freelike(ptr);
     registry::unregister(ptr as usize);
     GLOBALS.large_frees.bump_shared();
     GLOBALS
@@ -140,6 +145,8 @@ pub unsafe fn resize_in_place(head: NonNull<RegionHead>, ptr: *mut u8, new_size:
     if unsafe { os::resize_in_place(NonNull::new_unchecked(base), map_len, new_len) } {
         // SAFETY: the header page is still mapped (new_len > offset >= a page).
         unsafe { (*h.as_ptr()).map_len = new_len };
+        // valgrind: the live block's usable size changed with the mapping.
+        valgrind::resize_in_place(ptr, map_len - offset, new_len - offset);
         if new_len > map_len {
             GLOBALS.large_bytes.add_shared((new_len - map_len) as u64);
             stats::footprint_add(new_len - map_len);

@@ -36,6 +36,7 @@ mod size_class;
 mod stats;
 mod sync;
 mod trace;
+mod valgrind;
 
 pub mod remote;
 pub mod slab;

@@ -69,7 +69,11 @@ impl RemoteQueue {
         // ORDERING: Acquire — makes every pushed block's link (and its content) visible; pairs
         // with the Release CAS in `push`. The swap reads the latest head in modification order,
         // so no push that completed before it is missed.
-        self.head.swap(core::ptr::null_mut(), Ordering::Acquire)
+        #[cfg(not(hakmem_mutant = "take_all_relaxed"))]
+        let order = Ordering::Acquire;
+        #[cfg(hakmem_mutant = "take_all_relaxed")]
+        let order = Ordering::Relaxed;
+        self.head.swap(core::ptr::null_mut(), order)
     }
 
     /// True if blocks are waiting. A hint only: a push may land right after.

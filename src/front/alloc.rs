@@ -14,6 +14,7 @@ use crate::large;
 use crate::size_class::{class_for, class_of, class_size};
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::header;
+use crate::valgrind;
 
 /// Allocates `size` bytes aligned to `align` (a power of two). Null when memory cannot be had.
 ///
@@ -30,24 +31,27 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
         let b = unsafe { TlsList::pop(h.tls(c)) };
         if let Some(b) = NonNull::new(b) {
             h.counters.alloc_fast[c].bump();
-            return hand_out(b);
+            return hand_out(b, c);
         }
         return match NonNull::new(alloc_slow(h, c)) {
-            Some(b) => hand_out(b),
+            Some(b) => hand_out(b, c),
             None => core::ptr::null_mut(),
         };
     }
     alloc_general(size, align)
 }
 
-/// What every small block goes through on its way to the program: the freed mark is cleared
-/// (headerless double-free detection), and under `checked` the block is validated.
+/// What every small block of class `c` goes through on its way to the program: the freed mark is
+/// cleared (headerless double-free detection), then memcheck is told the block is live.
 #[inline(always)]
-fn hand_out(b: NonNull<Block>) -> *mut u8 {
+fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
     if HEADERLESS {
         // SAFETY: a block just taken off our list; blocks are at least 16 bytes.
         unsafe { Block::clear_mark(b) };
     }
+    // valgrind: last touch of the block through `Block`; from here it is live to memcheck. The
+    // whole block, so that header mode's header (inside the block) is writable (see valgrind.rs).
+    valgrind::malloclike(b.as_ptr().cast(), class_size(c), false);
     b.as_ptr().cast()
 }
 
@@ -77,7 +81,7 @@ fn alloc_general(size: usize, align: usize) -> *mut u8 {
         h.counters.alloc_fast[c].bump();
     }
     // SAFETY: non-null (checked above).
-    let user = hand_out(unsafe { NonNull::new_unchecked(b) }).wrapping_add(unit);
+    let user = hand_out(unsafe { NonNull::new_unchecked(b) }, c).wrapping_add(unit);
     if !HEADERLESS {
         // SAFETY: `user - 16 >= b` and the block is ours.
         unsafe { header::write(user, c, unit) };

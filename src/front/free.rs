@@ -23,6 +23,7 @@ use crate::slab::slab::{Slab, NO_CLASS};
 use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
 use crate::sync::plain::{AtomicUsize, Ordering as PlainOrdering};
 use crate::trace::{self, Event};
+use crate::valgrind;
 
 /// The per-process key of the freed-block mark (headerless double-free detection); set once from
 /// the OS's random source before the first heap exists.
@@ -287,6 +288,9 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };
     slab.check_block("free", block as usize, class, carved);
+    // valgrind: the block dies here for memcheck (an "Invalid free()" if it was not live), before
+    // the freed-mark check and the push read and write its first words (see valgrind.rs).
+    valgrind::freelike(block);
     check_not_free(block, class);
     mark_free(block);
     h.counters.free_local[class].bump();
@@ -305,8 +309,8 @@ unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     let class = slab.class.load(crate::sync::Ordering::Relaxed);
     if class == NO_CLASS || class as usize >= NUM_CLASSES {
         fatal(
-            "remote",
-            "free into a free slab (double free or invalid pointer)",
+            "superslab",
+            "pointer into a free slab (double free or invalid pointer)",
             Where::ptr(ptr as usize),
         );
     }
@@ -323,6 +327,8 @@ unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };
     slab.check_block("remote", block as usize, class, blocks_per_slab(class));
+    // valgrind: as in `free_local`, before the mark check and the push.
+    valgrind::freelike(block);
     check_not_free(block, class);
     mark_free(block);
     h.count(|c| &c.free_remote[class]);

@@ -9,13 +9,55 @@
 
 use core::ptr::NonNull;
 
+use crate::config::{CHECKED, FIRST_DATA_SLAB, SUPERSLAB_MASK};
+use crate::debug::{fatal, Where};
 use crate::slab::block::{Block, BlockPtr};
+use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
+use crate::sync::Ordering;
 
 #[repr(C)]
 pub struct TlsList {
     pub head: BlockPtr,
     pub count: u32,
     pub cap: u32,
+}
+
+/// `checked`: the link of a popped block must be null or another block of a bound data slab of
+/// the same class in a live SuperSlab. Catches corrupted links (use after free, overflow into a
+/// free block) at the pop instead of at a later crash.
+#[cold]
+#[inline(never)]
+fn check_link(b: NonNull<Block>, next: BlockPtr) {
+    let Some(n) = NonNull::new(next) else { return };
+    let class_of = |p: NonNull<Block>| -> Option<u32> {
+        let ss = p
+            .as_ptr()
+            .map_addr(|a| a & !SUPERSLAB_MASK)
+            .cast::<SuperSlab>();
+        let idx = SuperSlab::slab_index(p.as_ptr() as usize);
+        // SAFETY: only called for `b` (on our list, so in one of our SuperSlabs) and for a `next`
+        // that shares `b`'s SuperSlab or is registered; registered regions are mapped.
+        unsafe {
+            if (*ss).magic != SUPERSLAB_MAGIC || idx < FIRST_DATA_SLAB {
+                return None;
+            }
+            // ORDERING: Relaxed — see `Slab::class`.
+            Some((*ss).slabs[idx].class.load(Ordering::Relaxed))
+        }
+    };
+    let same_ss = (b.as_ptr() as usize ^ next as usize) & !SUPERSLAB_MASK == 0;
+    let ok = if same_ss || !crate::registry::lookup(next as usize).is_null() {
+        class_of(b).is_some() && class_of(b) == class_of(n)
+    } else {
+        false
+    };
+    if !ok {
+        fatal(
+            "tls_sll",
+            "corrupted free-list link (points outside the list's class)",
+            Where::ptr(next as usize),
+        );
+    }
 }
 
 impl TlsList {
@@ -38,7 +80,11 @@ impl TlsList {
         unsafe {
             let head = (*this).head;
             if let Some(b) = NonNull::new(head) {
-                (*this).head = Block::next(b);
+                let next = Block::next(b);
+                if CHECKED {
+                    check_link(b, next);
+                }
+                (*this).head = next;
                 (*this).count -= 1;
             }
             head

@@ -4,8 +4,15 @@
 //! (TLS SLL, slab free list, remote queue) goes through `Block::next`/`Block::set_next`, so under
 //! loom the link becomes a loom cell placed in the block and the models check the real accesses for
 //! races instead of a copy of the logic.
+//!
+//! `valgrind`: every accessor here runs only on blocks memcheck sees as free, and brackets its
+//! access with `valgrind::open_block`/`close_block` so the allocator's own reads and writes of
+//! freed memory are not reported (ordering rules at the top of `valgrind.rs`).
 
 use core::ptr::NonNull;
+
+#[cfg(not(hakmem_loom))]
+use crate::valgrind;
 
 /// An opaque free block. Only ever handled through `*mut Block` / `NonNull<Block>`.
 #[repr(C)]
@@ -34,8 +41,14 @@ impl Block {
     #[inline(always)]
     pub unsafe fn next(b: NonNull<Block>) -> BlockPtr {
         #[cfg(not(hakmem_loom))]
-        // SAFETY: per the contract the first word of the block is an initialised link.
-        return unsafe { b.as_ptr().cast::<BlockPtr>().read() };
+        {
+            // valgrind: the block is free (no access to memcheck); open its words for this read.
+            valgrind::open_block(b.as_ptr().cast());
+            // SAFETY: per the contract the first word of the block is an initialised link.
+            let next = unsafe { b.as_ptr().cast::<BlockPtr>().read() };
+            valgrind::close_block(b.as_ptr().cast());
+            next
+        }
         #[cfg(hakmem_loom)]
         // SAFETY: `set_next` placed a loom cell at the block's start.
         return unsafe { (*b.as_ptr().cast::<LoomLink>()).with(|p| *p) as BlockPtr };
@@ -50,13 +63,18 @@ impl Block {
     #[inline(always)]
     pub unsafe fn mark_free(b: NonNull<Block>, key: usize) {
         #[cfg(not(hakmem_loom))]
-        // SAFETY: blocks are at least 16 bytes; the caller owns this one.
-        unsafe {
-            b.as_ptr()
-                .cast::<usize>()
-                .add(1)
-                .write(key ^ b.as_ptr() as usize)
-        };
+        {
+            // valgrind: called after `freelike`; open the block's words for this write.
+            valgrind::open_block(b.as_ptr().cast());
+            // SAFETY: blocks are at least 16 bytes; the caller owns this one.
+            unsafe {
+                b.as_ptr()
+                    .cast::<usize>()
+                    .add(1)
+                    .write(key ^ b.as_ptr() as usize)
+            };
+            valgrind::close_block(b.as_ptr().cast());
+        }
         #[cfg(hakmem_loom)]
         let _ = (b, key);
     }
@@ -69,8 +87,15 @@ impl Block {
     #[inline(always)]
     pub unsafe fn is_marked_free(b: NonNull<Block>, key: usize) -> bool {
         #[cfg(not(hakmem_loom))]
-        // SAFETY: per the contract.
-        return unsafe { b.as_ptr().cast::<usize>().add(1).read() } == key ^ b.as_ptr() as usize;
+        {
+            // valgrind: called after `freelike` (never on a live block, whose words must stay
+            // addressable and keep their definedness); open the block's words for this read.
+            valgrind::open_block(b.as_ptr().cast());
+            // SAFETY: per the contract.
+            let mark = unsafe { b.as_ptr().cast::<usize>().add(1).read() };
+            valgrind::close_block(b.as_ptr().cast());
+            mark == key ^ b.as_ptr() as usize
+        }
         #[cfg(hakmem_loom)]
         {
             let _ = (b, key);
@@ -85,10 +110,13 @@ impl Block {
     #[inline(always)]
     pub unsafe fn clear_mark(b: NonNull<Block>) {
         #[cfg(not(hakmem_loom))]
-        // SAFETY: per the contract.
-        unsafe {
-            b.as_ptr().cast::<usize>().add(1).write(0)
-        };
+        {
+            // valgrind: called before `malloclike`, which then makes the whole block live.
+            valgrind::open_block(b.as_ptr().cast());
+            // SAFETY: per the contract.
+            unsafe { b.as_ptr().cast::<usize>().add(1).write(0) };
+            valgrind::close_block(b.as_ptr().cast());
+        }
         #[cfg(hakmem_loom)]
         let _ = b;
     }
@@ -100,10 +128,13 @@ impl Block {
     #[inline(always)]
     pub unsafe fn set_next(b: NonNull<Block>, next: BlockPtr) {
         #[cfg(not(hakmem_loom))]
-        // SAFETY: the caller owns the block; its first word is ours to write.
-        unsafe {
-            b.as_ptr().cast::<BlockPtr>().write(next)
-        };
+        {
+            // valgrind: the block is free; open its words for this write.
+            valgrind::open_block(b.as_ptr().cast());
+            // SAFETY: the caller owns the block; its first word is ours to write.
+            unsafe { b.as_ptr().cast::<BlockPtr>().write(next) };
+            valgrind::close_block(b.as_ptr().cast());
+        }
         #[cfg(hakmem_loom)]
         // SAFETY: the caller owns the block. A fresh cell records this thread's write, so loom
         // checks that the reader of the link synchronised with this writer.

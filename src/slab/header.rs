@@ -57,6 +57,14 @@ pub unsafe fn write(user: *mut u8, class: usize, offset: usize) {
     }
 }
 
+/// User pointers are at least 16-aligned; anything else cannot have a header in front of it.
+#[inline(always)]
+fn check_aligned(user: *mut u8, at: Where) {
+    if user as usize % HEADER_SIZE != 0 {
+        fatal("free", "pointer not on a block boundary (misaligned)", at);
+    }
+}
+
 /// Checks the header in front of `user` against the slab's class and returns the offset back to
 /// the block start; aborts with the header box named on a bad magic, a class mismatch or an
 /// impossible offset. Clears the magic (the block is being freed).
@@ -66,7 +74,8 @@ pub unsafe fn write(user: *mut u8, class: usize, offset: usize) {
 /// slab start is at least 16 bytes before any user pointer).
 #[inline(always)]
 pub unsafe fn take(user: *mut u8, slab_class: usize, class_size: usize, at: Where) -> usize {
-    // SAFETY: per the contract.
+    check_aligned(user, at);
+    // SAFETY: per the contract; aligned (checked above).
     let h = unsafe { &mut *user.sub(HEADER_SIZE).cast::<Header>() };
     if h.magic != HEADER_MAGIC ^ h.class as u32 {
         fatal(
@@ -93,7 +102,8 @@ pub unsafe fn take(user: *mut u8, slab_class: usize, class_size: usize, at: Wher
 /// As for `take`.
 #[inline]
 pub unsafe fn peek(user: *mut u8, slab_class: usize, class_size: usize, at: Where) -> usize {
-    // SAFETY: per the contract.
+    check_aligned(user, at);
+    // SAFETY: per the contract; aligned (checked above).
     let h = unsafe { &*user.sub(HEADER_SIZE).cast::<Header>() };
     if h.magic != HEADER_MAGIC ^ h.class as u32 || h.class as usize != slab_class {
         fatal("header", "bad header on a live block", at);
