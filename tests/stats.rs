@@ -1,0 +1,359 @@
+//! Counters: exact counts for scripted workloads.
+//!
+//! Each workload runs in a child process (`support`), so no other test's threads move the
+//! process-wide counters, and takes its snapshots while every other thread is parked. The child
+//! asserts; the parent checks that it ran and passed. Where the design makes a count variable
+//! (how many refills a batch size implies, how many slabs of other classes a thread's start-up
+//! touched) the test asserts the relation instead of the number.
+//!
+//! Without the `stats` feature every counter reads zero; the feature matrix turns it on.
+
+#![cfg(unix)]
+
+mod support;
+
+use std::thread;
+
+use hakmem::{HakMem, Stats};
+use support::workloads::{self, alloc_block, delta, free_block, MIB};
+
+#[global_allocator]
+static GLOBAL: HakMem = HakMem;
+
+const STATS: bool = cfg!(feature = "stats");
+const ADOPT: bool = cfg!(feature = "adopt");
+const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
+
+/// Every counter's name, in `Display` order.
+const NAMES: [&str; 30] = [
+    "allocs",
+    "tls_hits",
+    "tls_misses",
+    "refills",
+    "spills",
+    "local_frees",
+    "remote_frees",
+    "remote_drains",
+    "blocks_drained",
+    "notifications",
+    "publishes",
+    "adopts",
+    "owner_cas_failures",
+    "reclaims",
+    "hint_hits",
+    "hint_misses",
+    "hint_stale",
+    "registry_lookups",
+    "slabs_bound",
+    "slabs_released",
+    "superslabs_mapped",
+    "superslabs_retired",
+    "superslabs_reused",
+    "large_allocs",
+    "large_frees",
+    "bytes_in_use",
+    "footprint_bytes",
+    "peak_footprint_bytes",
+    "threads_started",
+    "threads_exited",
+];
+
+// ---- child side ------------------------------------------------------------------------------
+
+/// N remote frees give exactly N remote pushes; the owner's exit drains exactly those N blocks.
+fn remote_frees() {
+    const N: usize = 100;
+    let r = workloads::remote_frees(N, 64);
+    let d = &r.during;
+    assert_eq!(d.remote_frees, N as u64, "remote frees\n{d}");
+    assert_eq!(
+        d.local_frees, 0,
+        "local frees by a thread owning nothing\n{d}"
+    );
+    assert_eq!(d.allocs, 0, "the freeing loop allocates nothing\n{d}");
+    // One notification per slab: the push that makes a queue non-empty (every push with
+    // force-notify); the owner, parked, drains nothing in between.
+    let want = if FORCE_NOTIFY { N } else { r.slabs };
+    assert_eq!(d.notifications, want as u64, "notifications\n{d}");
+    assert_eq!(
+        d.remote_drains, 0,
+        "nobody drains while the owner is parked\n{d}"
+    );
+    assert_eq!(
+        r.bytes_after, r.bytes_before,
+        "bytes_in_use returns to its baseline after remote frees"
+    );
+    let e = &r.owner_exit;
+    assert_eq!(
+        e.blocks_drained, N as u64,
+        "the owner's exit drains every remotely freed block\n{e}"
+    );
+    assert_eq!(
+        e.remote_drains, r.slabs as u64,
+        "one drain per slab with waiting blocks\n{e}"
+    );
+    assert!(e.threads_exited >= 1, "{e}");
+}
+
+/// N allocations of one size in a fresh thread: allocs == N == hits + misses, one refill per
+/// miss, N local frees, bytes back to baseline.
+fn allocs_one_size() {
+    const N: usize = 1000;
+    let (a, b) = thread::spawn(|| {
+        let mut v = Vec::with_capacity(N);
+        let s0 = hakmem::stats();
+        for _ in 0..N {
+            v.push(alloc_block(48));
+        }
+        let s1 = hakmem::stats();
+        for &p in &v {
+            free_block(p, 48);
+        }
+        let s2 = hakmem::stats();
+        assert_eq!(
+            s2.bytes_in_use, s0.bytes_in_use,
+            "bytes_in_use after freeing"
+        );
+        (delta(&s0, &s1), delta(&s1, &s2))
+    })
+    .join()
+    .expect("allocating thread");
+    assert_eq!(a.allocs, N as u64, "allocs\n{a}");
+    assert_eq!(a.tls_hits + a.tls_misses, N as u64, "hits + misses\n{a}");
+    assert!(a.tls_misses >= 1, "a fresh class starts with a miss\n{a}");
+    assert!(
+        a.tls_hits > a.tls_misses,
+        "refills move batches: most allocations hit\n{a}"
+    );
+    assert_eq!(a.refills, a.tls_misses, "one refill per miss\n{a}");
+    assert_eq!(a.large_allocs, 0, "{a}");
+    assert_eq!(b.local_frees, N as u64, "frees by the owner are local\n{b}");
+    assert_eq!(b.remote_frees, 0, "{b}");
+    assert_eq!(b.allocs, 0, "{b}");
+}
+
+/// Large blocks: counted once each on allocation and on free; bytes and footprint follow.
+fn large() {
+    const SIZES: [usize; 5] = [MIB, 2 * MIB, 3 * MIB, 4 * MIB + 1, 5 * MIB];
+    let total: usize = SIZES.iter().sum();
+    let mut blocks = [0usize; 5];
+    let s0 = hakmem::stats();
+    for (b, &size) in blocks.iter_mut().zip(&SIZES) {
+        *b = alloc_block(size);
+    }
+    let s1 = hakmem::stats();
+    for (&b, &size) in blocks.iter().zip(&SIZES) {
+        free_block(b, size);
+    }
+    let s2 = hakmem::stats();
+    let (a, f) = (delta(&s0, &s1), delta(&s1, &s2));
+    assert_eq!(a.large_allocs, SIZES.len() as u64, "{a}");
+    assert_eq!(a.large_frees, 0, "{a}");
+    assert_eq!(a.allocs, 0, "large allocations are not small ones\n{a}");
+    assert_eq!(f.large_frees, SIZES.len() as u64, "{f}");
+    assert_eq!(f.large_allocs, 0, "{f}");
+    let grew = s1.bytes_in_use - s0.bytes_in_use;
+    assert!(
+        grew >= total as u64 && grew <= (total + SIZES.len() * 2 * MIB) as u64,
+        "bytes_in_use grew by {grew} for {total} requested"
+    );
+    assert_eq!(
+        s2.bytes_in_use, s0.bytes_in_use,
+        "bytes_in_use after the frees"
+    );
+    assert!(
+        s1.footprint_bytes >= s0.footprint_bytes + total as u64,
+        "footprint covers the mappings: {} -> {}",
+        s0.footprint_bytes,
+        s1.footprint_bytes
+    );
+    assert!(
+        s2.footprint_bytes < s1.footprint_bytes,
+        "unmapping shrinks it"
+    );
+    assert!(
+        s2.peak_footprint_bytes >= s1.footprint_bytes,
+        "peak keeps the high mark"
+    );
+}
+
+/// K threads that each allocate, spawned and joined: K started, K exited.
+fn threads() {
+    const K: usize = 8;
+    let s0 = hakmem::stats();
+    let handles: Vec<_> = (0..K)
+        .map(|i| {
+            thread::spawn(move || {
+                let p = alloc_block(32 + i);
+                free_block(p, 32 + i);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread");
+    }
+    for i in 0..K {
+        thread::spawn(move || free_block(alloc_block(100 * (i + 1)), 100 * (i + 1)))
+            .join()
+            .expect("thread");
+    }
+    let d = delta(&s0, &hakmem::stats());
+    assert_eq!(d.threads_started, 2 * K as u64, "{d}");
+    assert_eq!(d.threads_exited, 2 * K as u64, "{d}");
+}
+
+/// A thread exiting with a live block publishes its slab; a later thread allocating that class
+/// adopts it (with `adopt`), else takes a fresh slab.
+fn publish_adopt() {
+    let e = workloads::exit_then_allocate();
+    let (x, n) = (&e.exit, &e.next);
+    assert!(x.publishes >= 1, "an exit with a live block publishes\n{x}");
+    assert_eq!((x.threads_started, x.threads_exited), (1, 1), "{x}");
+    if ADOPT {
+        assert!(n.adopts >= 1, "the next thread adopts\n{n}");
+        assert!(e.same_slab, "the block comes from the adopted slab");
+    } else {
+        assert_eq!(n.adopts, 0, "built without adopt\n{n}");
+        assert!(
+            !e.same_slab,
+            "without adopt the published slab is not allocated from"
+        );
+    }
+    assert!(x.adopts <= x.publishes + n.adopts, "sanity");
+}
+
+/// bytes_in_use follows a mixed workload and returns to its baseline.
+fn bytes_in_use() {
+    const SIZES: [usize; 8] = [1, 16, 100, 1000, 5000, 20_000, 40_000, 1 << 20];
+    let requested: usize = SIZES.iter().sum::<usize>() * 10;
+    thread::spawn(move || {
+        let mut v = Vec::with_capacity(80);
+        let s0 = hakmem::stats();
+        for _ in 0..10 {
+            for &size in &SIZES {
+                v.push((alloc_block(size), size));
+            }
+        }
+        let s1 = hakmem::stats();
+        for &(p, size) in &v {
+            free_block(p, size);
+        }
+        let s2 = hakmem::stats();
+        let grew = s1.bytes_in_use - s0.bytes_in_use;
+        assert!(
+            grew >= requested as u64 && grew <= 2 * requested as u64 + 8 * MIB as u64,
+            "bytes_in_use grew by {grew} for {requested} requested"
+        );
+        assert_eq!(
+            s2.bytes_in_use, s0.bytes_in_use,
+            "bytes_in_use after freeing"
+        );
+        assert!(s1.peak_footprint_bytes >= s1.footprint_bytes);
+    })
+    .join()
+    .expect("thread");
+}
+
+/// Without the `stats` feature: every counter reads zero.
+fn disabled() {
+    for _ in 0..100 {
+        free_block(alloc_block(64), 64);
+    }
+    free_block(alloc_block(MIB), MIB);
+    let s = hakmem::stats();
+    assert_eq!(s, Stats::default(), "{s}");
+}
+
+/// The child entry point (see `support`): runs the scenario named in the environment.
+#[test]
+#[ignore = "child process entry point; run by the other tests"]
+fn child() {
+    let Some(name) = support::scenario() else {
+        return;
+    };
+    workloads::quiesce();
+    match name.as_str() {
+        "remote_frees" => remote_frees(),
+        "allocs_one_size" => allocs_one_size(),
+        "large" => large(),
+        "threads" => threads(),
+        "publish_adopt" => publish_adopt(),
+        "bytes_in_use" => bytes_in_use(),
+        "disabled" => disabled(),
+        other => panic!("unknown scenario {other:?}"),
+    }
+}
+
+// ---- parent side -----------------------------------------------------------------------------
+
+fn run_counting(scenario: &str) {
+    if STATS {
+        support::run(scenario, &[]).assert_passed();
+    }
+}
+
+#[test]
+fn remote_frees_counted_exactly() {
+    run_counting("remote_frees");
+}
+
+#[test]
+fn allocations_counted_exactly() {
+    run_counting("allocs_one_size");
+}
+
+#[test]
+fn large_blocks_counted_exactly() {
+    run_counting("large");
+}
+
+#[test]
+fn threads_started_and_exited() {
+    run_counting("threads");
+}
+
+#[test]
+fn exit_publishes_and_next_thread_adopts() {
+    run_counting("publish_adopt");
+}
+
+#[test]
+fn bytes_in_use_returns_to_baseline() {
+    run_counting("bytes_in_use");
+}
+
+#[test]
+fn counters_read_zero_without_stats_feature() {
+    if !STATS {
+        support::run("disabled", &[]).assert_passed();
+    }
+}
+
+/// `Display`: one `name value` line per counter, every field, in declaration order.
+#[test]
+fn display_names_every_counter() {
+    let s = hakmem::stats();
+    let text = format!("{s}");
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            let pair = (it.next().unwrap_or(""), it.next().unwrap_or(""));
+            assert_eq!(it.next(), None, "one name and one value per line: {l:?}");
+            pair
+        })
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|&(n, _)| n).collect();
+    assert_eq!(names, NAMES, "counter names in Display order\n{text}");
+    for (name, value) in lines {
+        value
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("{name}: value {value:?} is not a number"));
+    }
+    let mut visited = Vec::new();
+    s.for_each(|name, _| visited.push(name));
+    assert_eq!(visited, NAMES, "for_each visits every counter");
+    if STATS {
+        assert!(s.allocs > 0 && s.threads_started > 0, "{s}");
+    }
+}
