@@ -119,39 +119,45 @@ fn warn_compiled_out(var: &str, feature: &str) {
 
 /// Reads the environment once. Returns true on the call that read it.
 pub fn init() -> bool {
-    if bits() & READ_BIT != 0 {
-        return false;
-    }
-    let mut b = DEFAULTS;
-    let mut apply = |var: &core::ffi::CStr, bit: u8, compiled: bool, feature: &str| match read(var)
-    {
-        Some(false) => b &= !bit,
-        Some(true) if compiled => b |= bit,
-        Some(true) => warn_compiled_out(var.to_str().unwrap_or("?"), feature),
-        None => {}
-    };
-    apply(
-        c"HAKMEM_TINY_SS_TLS_HINT",
-        TLS_HINT_BIT,
-        TLS_HINT,
-        "tls-hint",
-    );
-    apply(c"HAKMEM_TINY_SS_ADOPT", ADOPT_BIT, ADOPT, "adopt");
-    apply(
-        c"HAKMEM_TINY_RF_FORCE_NOTIFY",
-        FORCE_NOTIFY_BIT,
-        FORCE_NOTIFY,
-        "force-notify",
-    );
-    apply(c"HAKMEM_TINY_MUST_ADOPT", MUST_ADOPT_BIT, ADOPT, "adopt");
-    apply(c"HAKMEM_STATS", STATS_BIT, STATS, "stats");
-    apply(c"HAKMEM_DEBUG", DEBUG_BIT, true, "");
-    // ORDERING: Relaxed — see `bits`. A racing first read by another thread computes the same
-    // value; the fetch_or keeps exactly one "first" caller.
+    // ORDERING: Relaxed — see `bits`. The fetch_or elects exactly one first caller, which alone
+    // reads the environment and prints warnings; a racing caller keeps the compiled-in defaults
+    // until the store below.
     let prev = SWITCHES.fetch_or(READ_BIT, Ordering::Relaxed);
     if prev & READ_BIT != 0 {
         return false;
     }
+    const VARS: [(&core::ffi::CStr, u8, bool, &str); 6] = [
+        (
+            c"HAKMEM_TINY_SS_TLS_HINT",
+            TLS_HINT_BIT,
+            TLS_HINT,
+            "tls-hint",
+        ),
+        (c"HAKMEM_TINY_SS_ADOPT", ADOPT_BIT, ADOPT, "adopt"),
+        (
+            c"HAKMEM_TINY_RF_FORCE_NOTIFY",
+            FORCE_NOTIFY_BIT,
+            FORCE_NOTIFY,
+            "force-notify",
+        ),
+        (c"HAKMEM_TINY_MUST_ADOPT", MUST_ADOPT_BIT, ADOPT, "adopt"),
+        (c"HAKMEM_STATS", STATS_BIT, STATS, "stats"),
+        (c"HAKMEM_DEBUG", DEBUG_BIT, true, ""),
+    ];
+    let mut b = DEFAULTS;
+    for (var, bit, compiled, feature) in VARS {
+        match read(var) {
+            Some(false) => b &= !bit,
+            Some(true) if compiled => b |= bit,
+            Some(true) => warn_compiled_out(var.to_str().unwrap_or("?"), feature),
+            None => {}
+        }
+    }
+    // Must-adopt means nothing once adoption is off: report it off.
+    if b & ADOPT_BIT == 0 {
+        b &= !MUST_ADOPT_BIT;
+    }
+    // ORDERING: Relaxed — see `bits`.
     SWITCHES.store(b | READ_BIT, Ordering::Relaxed);
     true
 }

@@ -55,11 +55,13 @@ fn expected(env: &dyn Fn(&str) -> Option<String>) -> Switches {
         Some(on) => on && compiled,
         None => default,
     };
+    let adopt = switch(ADOPT_VAR, ADOPT, ADOPT);
     Switches {
         tls_hint: switch(TLS_HINT_VAR, TLS_HINT, TLS_HINT),
-        adopt: switch(ADOPT_VAR, ADOPT, ADOPT),
+        adopt,
         force_notify: switch(FORCE_NOTIFY_VAR, FORCE_NOTIFY, FORCE_NOTIFY),
-        must_adopt: switch(MUST_ADOPT_VAR, ADOPT, false),
+        // Must-adopt reads as off whenever adoption itself is off.
+        must_adopt: adopt && switch(MUST_ADOPT_VAR, ADOPT, false),
         stats: switch(STATS_VAR, STATS, false),
         debug: switch(DEBUG_VAR, true, false),
     }
