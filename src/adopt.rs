@@ -46,6 +46,7 @@ impl PublishList {
     /// # Safety
     /// The caller owns `slab` and does not touch it afterwards.
     pub unsafe fn publish(&self, slab: &Slab) {
+        #[cfg(not(hakmem_mutant = "publish_before_release"))]
         slab.release_ownership();
         self.head.with(|h| {
             // SAFETY: the slab is on no list and unowned; the list lock makes us its holder.
@@ -58,6 +59,9 @@ impl PublishList {
             };
             h.0 = slab as *const Slab as *mut Slab;
         });
+        // Mutant: the slab is on the list while its old owner still owns it.
+        #[cfg(hakmem_mutant = "publish_before_release")]
+        slab.release_ownership();
     }
 
     /// Adopts one published slab for `me`: pop, ownership CAS, drain. The caller then binds it into

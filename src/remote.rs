@@ -42,6 +42,9 @@ impl RemoteQueue {
     pub unsafe fn push(&self, b: NonNull<Block>) -> bool {
         // ORDERING: Relaxed — the loaded head is only a guess; the CAS below validates it.
         let mut head = self.head.load(Ordering::Relaxed);
+        // Mutant: "first" taken from the guess instead of the value the CAS replaced.
+        #[cfg(hakmem_mutant = "push_first_stale")]
+        let guess_first = head.is_null();
         loop {
             // SAFETY: the caller owns `b`; nobody else reads its link until the CAS publishes it.
             unsafe { Block::set_next(b, head) };
@@ -56,7 +59,10 @@ impl RemoteQueue {
                 .head
                 .compare_exchange_weak(head, b.as_ptr(), success, Ordering::Relaxed)
             {
+                #[cfg(not(hakmem_mutant = "push_first_stale"))]
                 Ok(_) => return head.is_null(),
+                #[cfg(hakmem_mutant = "push_first_stale")]
+                Ok(_) => return guess_first,
                 Err(h) => head = h,
             }
         }
@@ -119,7 +125,11 @@ impl Owner {
     pub fn notify(&self, class: usize) {
         // ORDERING: Release — orders the caller's preceding queue push before the bit; pairs with
         // the Acquire swap in `take_pending`, so an owner that sees the bit sees the block.
-        self.pending[class / 64].fetch_or(1 << (class % 64), Ordering::Release);
+        #[cfg(not(hakmem_mutant = "notify_relaxed"))]
+        let order = Ordering::Release;
+        #[cfg(hakmem_mutant = "notify_relaxed")]
+        let order = Ordering::Relaxed;
+        self.pending[class / 64].fetch_or(1 << (class % 64), order);
     }
 
     /// Clears and returns whether `class` was marked.

@@ -12,29 +12,34 @@
 //! access) before and after. The allocator's own accesses to a block's first 16 bytes (the link
 //! word and the freed-mark word, all in `slab::block`) happen only while the block is free, and
 //! each of them is bracketed by `open_block` (`MAKE_MEM_DEFINED` of the 16 bytes) and `close_block`
-//! (`MAKE_MEM_NOACCESS` of them). Hence:
+//! (`MAKE_MEM_NOACCESS` of them). A live block is therefore never made no-access, and its
+//! contents' definedness is never overwritten by the allocator. Hence:
 //! 1. **alloc** (`front::alloc::hand_out`): pop (reads the link) → `Block::clear_mark` →
 //!    `malloclike` last. After it, nothing in hakmem touches the block through `Block`.
-//! 2. **free** (`front::free::free_local`/`free_remote`): registry and block-boundary checks (no
-//!    access to block memory; header mode reads the header, which lies inside the live block) →
+//! 2. **free** (`front::free::free_local`/`free_remote`, through `tell_memcheck_freed`): registry
+//!    and block-boundary checks (no access to block memory; header mode reads the header) →
 //!    `freelike` → `Block::is_marked_free` (double-free check) → `Block::mark_free` → push
 //!    (`Block::set_next`). `freelike` comes *before* the mark check so that the check never reads a
 //!    live block (whose second word may be undefined, and must not be closed afterwards), and so
-//!    that memcheck itself reports a double free ("Invalid free()") with its stack before hakmem
+//!    that memcheck itself reports a double free ("Invalid free()", with both stacks) before hakmem
 //!    aborts with its own message.
-//! 3. A block that was carved but never handed out is in mmapped memory memcheck considers
+//! 3. A block that was carved but never handed out lies in mmapped memory, which memcheck considers
 //!    defined; the accessors still close its first 16 bytes after use, which is harmless.
 //! 4. **Large blocks** (`large`): `malloclike(user, usable, zeroed)` after the mapping is
 //!    registered; `freelike(user)` before it is unmapped; `resize_in_place` when `mremap` changed
 //!    the usable size. The large header sits in the page before `user`, outside the block.
 //!
-//! Header mode: the header lies inside the block, in front of the user pointer. The whole block
-//! (from its start, `class size` bytes) is made live, so the header writes and reads of `alloc`,
-//! `free`, `usable_size` and `realloc` are legal. Trade-off: memcheck does not flag a program that
-//! writes into its own block's header (hakmem's header check on free still does), its messages
-//! give offsets from the block start, and a block reachable only through its user pointer is an
-//! interior pointer to memcheck, so blocks still live at exit show as "possibly lost" rather than
-//! "still reachable". The headerless default has none of these.
+//! Header mode: the live block memcheck knows is the program's part, `[user, block + class size)`;
+//! the 16-byte header in front of it is made addressable (`MAKE_MEM_DEFINED`) just before
+//! `header::write` and no-access right after `freelike`. So the header reads of `free`,
+//! `usable_size` and `realloc` are legal, leak reports see the user pointer as the block's start,
+//! and a second free reads a no-access header (memcheck's "Invalid read", then hakmem's abort).
+//! Trade-off: memcheck does not flag a program that writes into the header of its own live block
+//! (the header is allocator memory, addressable while the block lives); hakmem's header check on
+//! free still catches a damaged magic or class. Making the whole block live instead (block start,
+//! class size) was tried: every block reachable only through its user pointer is then an interior
+//! pointer to memcheck, and blocks still live at exit (std's own) are reported "possibly lost",
+//! which `--leak-check=full` counts as errors.
 //!
 //! Leak reports: memcheck scans hakmem's mappings (SuperSlab headers included) as a root set, so a
 //! leaked block that some allocator metadata happens to point at — the first block of a slab is

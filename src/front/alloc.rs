@@ -48,10 +48,10 @@ fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
     if HEADERLESS {
         // SAFETY: a block just taken off our list; blocks are at least 16 bytes.
         unsafe { Block::clear_mark(b) };
+        // valgrind: last touch of the block through `Block`; from here it is live to memcheck.
+        // (Header mode does this in `alloc_general`, after writing the header.)
+        valgrind::malloclike(b.as_ptr().cast(), class_size(c), false);
     }
-    // valgrind: last touch of the block through `Block`; from here it is live to memcheck. The
-    // whole block, so that header mode's header (inside the block) is writable (see valgrind.rs).
-    valgrind::malloclike(b.as_ptr().cast(), class_size(c), false);
     b.as_ptr().cast()
 }
 
@@ -83,8 +83,12 @@ fn alloc_general(size: usize, align: usize) -> *mut u8 {
     // SAFETY: non-null (checked above).
     let user = hand_out(unsafe { NonNull::new_unchecked(b) }, c).wrapping_add(unit);
     if !HEADERLESS {
+        // valgrind: the header is allocator memory, addressable while the block is live; the
+        // program's part, from `user` on, is the live block (see valgrind.rs).
+        valgrind::make_defined(user.wrapping_sub(header::HEADER_SIZE), header::HEADER_SIZE);
         // SAFETY: `user - 16 >= b` and the block is ours.
         unsafe { header::write(user, c, unit) };
+        valgrind::malloclike(user, class_size(c) - unit, false);
     }
     user
 }

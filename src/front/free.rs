@@ -262,6 +262,18 @@ fn double_free(block: *mut u8, class: usize) -> ! {
     )
 }
 
+/// valgrind: the block at `ptr` (block start headerless; user pointer with header) dies here for
+/// memcheck — an "Invalid free()" if it was not live — and header mode's header becomes no-access.
+/// Called after the boundary checks, before the freed-mark check and the push read and write the
+/// block's first words (ordering rules in valgrind.rs).
+#[inline(always)]
+fn tell_memcheck_freed(ptr: *mut u8) {
+    valgrind::freelike(ptr);
+    if !HEADERLESS {
+        valgrind::make_noaccess(ptr.wrapping_sub(header::HEADER_SIZE), header::HEADER_SIZE);
+    }
+}
+
 /// Marks a block that is about to go on a free list (headerless mode).
 #[inline(always)]
 fn mark_free(block: *mut u8) {
@@ -288,9 +300,7 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };
     slab.check_block("free", block as usize, class, carved);
-    // valgrind: the block dies here for memcheck (an "Invalid free()" if it was not live), before
-    // the freed-mark check and the push read and write its first words (see valgrind.rs).
-    valgrind::freelike(block);
+    tell_memcheck_freed(ptr);
     check_not_free(block, class);
     mark_free(block);
     h.counters.free_local[class].bump();
@@ -327,8 +337,7 @@ unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };
     slab.check_block("remote", block as usize, class, blocks_per_slab(class));
-    // valgrind: as in `free_local`, before the mark check and the push.
-    valgrind::freelike(block);
+    tell_memcheck_freed(ptr);
     check_not_free(block, class);
     mark_free(block);
     h.count(|c| &c.free_remote[class]);

@@ -176,12 +176,16 @@ impl Slab {
         // loser touches nothing.
         #[cfg(not(hakmem_mutant = "acquire_plain_store"))]
         {
+            #[cfg(not(hakmem_mutant = "acquire_cas_relaxed"))]
+            let success = Ordering::Acquire;
+            #[cfg(hakmem_mutant = "acquire_cas_relaxed")]
+            let success = Ordering::Relaxed;
             let won = self
                 .owner
                 .compare_exchange(
                     core::ptr::null_mut(),
                     me as *mut Owner,
-                    Ordering::Acquire,
+                    success,
                     Ordering::Relaxed,
                 )
                 .is_ok();
@@ -213,7 +217,11 @@ impl Slab {
     pub fn release_ownership(&self) {
         // ORDERING: Release — publishes the local state to the next holder; pairs with the
         // Acquire CAS in `try_acquire`.
-        self.owner.store(core::ptr::null_mut(), Ordering::Release);
+        #[cfg(not(hakmem_mutant = "release_ownership_relaxed"))]
+        let order = Ordering::Release;
+        #[cfg(hakmem_mutant = "release_ownership_relaxed")]
+        let order = Ordering::Relaxed;
+        self.owner.store(core::ptr::null_mut(), order);
     }
 
     /// The owner check of the free fast path.
@@ -247,10 +255,16 @@ impl Slab {
             let owner = self.owner.load(Ordering::Acquire);
             if !owner.is_null() {
                 // ORDERING: Relaxed — see `bind`.
-                let class = self.class.load(Ordering::Relaxed) as usize;
-                // SAFETY: owners are heaps, which are never freed (only recycled).
-                unsafe { (*owner).notify(class) };
-                GLOBALS.notifications.bump_shared();
+                let class = self.class.load(Ordering::Relaxed);
+                // Once pushed, the block may already have been drained by the owner, the slab
+                // emptied and unbound (`NO_CLASS`) before these loads: then nobody needs a
+                // notification (found by loom_tests/publish.rs; without the test the index
+                // below is out of bounds).
+                if class != NO_CLASS {
+                    // SAFETY: owners are heaps, which are never freed (only recycled).
+                    unsafe { (*owner).notify(class as usize) };
+                    GLOBALS.notifications.bump_shared();
+                }
             }
         }
     }
