@@ -78,7 +78,7 @@ fn lookup_registry(ptr: *mut u8) -> NonNull<RegionHead> {
         Some(r) => r,
         None => fatal(
             "registry",
-            "pointer was not allocated by hakmem (not ours)",
+            "pointer was not allocated by hakmem, or is a large block already freed (not ours)",
             Where::ptr(ptr as usize),
         ),
     }
@@ -291,11 +291,7 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     let block = if HEADERLESS {
         ptr
     } else {
-        let at = Where {
-            ptr: ptr as usize,
-            class: Some(class),
-            ..Where::default()
-        };
+        let at = slab.whereis(ptr as usize, class);
         // SAFETY: `ptr` is in one of our data slabs.
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };
@@ -328,11 +324,7 @@ unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     let block = if HEADERLESS {
         ptr
     } else {
-        let at = Where {
-            ptr: ptr as usize,
-            class: Some(class),
-            ..Where::default()
-        };
+        let at = slab.whereis(ptr as usize, class);
         // SAFETY: `ptr` is in one of our data slabs.
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };

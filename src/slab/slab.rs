@@ -270,7 +270,7 @@ impl Slab {
     }
 
     /// Where a block sits, for fail-fast messages.
-    fn whereis(&self, ptr: usize, class: usize) -> Where {
+    pub fn whereis(&self, ptr: usize, class: usize) -> Where {
         let base = self.data as usize & !crate::config::SUPERSLAB_MASK;
         Where {
             ptr,
