@@ -87,8 +87,13 @@ impl Msg {
 
     /// Writes the message and a newline to stderr.
     pub fn emit(&mut self) {
+        self.emit_to(2);
+    }
+
+    /// Writes the message and a newline to `fd`.
+    pub fn emit_to(&mut self, fd: i32) {
         self.str("\n");
-        os::write_stderr(self.as_bytes());
+        os::write_fd(fd, self.as_bytes());
     }
 }
 

@@ -2,9 +2,8 @@
 //! order before `fork` and release them after it, in the parent and in the child, so the child
 //! never inherits a lock held by a thread that does not exist there.
 //!
-//! Lock order (also the nesting order used elsewhere): heap pool → fallback heap → publish lists
-//! (by class) → slab pool → metadata bump. The thread-exit key lock is never held across a call
-//! that could fork.
+//! Lock order (also the nesting order used elsewhere): exit key → heap pool → fallback heap →
+//! publish lists (by class) → slab pool → metadata bump. The exit-key lock nests no other lock.
 //!
 //! Known limit: slabs owned by the parent's other threads stay owned by heaps that do not run in
 //! the child; the child's frees of those blocks go to remote queues nobody drains (a leak bounded

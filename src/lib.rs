@@ -62,6 +62,9 @@ mod pool;
 pub mod raw;
 #[cfg(not(hakmem_loom))]
 mod registry;
+#[cfg(not(hakmem_loom))]
+#[doc(hidden)]
+pub mod testing;
 
 pub use env::Switches;
 #[cfg(not(hakmem_loom))]

@@ -350,11 +350,11 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st
 }
 
-/// Prints the stats to stderr without allocating (for `HAKMEM_STATS=1` at exit).
-pub fn print(st: &Stats) {
+/// Prints the stats to `fd` without allocating (for `HAKMEM_STATS=1` at exit).
+pub fn print(st: &Stats, fd: i32) {
     let mut m = Msg::new();
     m.str("hakmem: stats");
-    m.emit();
+    m.emit_to(fd);
     st.for_each(|name, v| {
         let mut m = Msg::new();
         m.str(name);
@@ -362,6 +362,6 @@ pub fn print(st: &Stats) {
             m.str(" ");
         }
         m.str(" ").dec(v as usize);
-        m.emit();
+        m.emit_to(fd);
     });
 }

@@ -184,14 +184,25 @@ pub fn init_current() -> Option<&'static Heap> {
 fn process_init() {
     free::init_free_key();
     if env::stats() {
+        // A private copy of stderr: programs may close fd 2 in an atexit handler that runs before
+        // ours (ours is registered at the first allocation, so it runs last).
+        let fd = crate::os::dup_stderr().unwrap_or(2);
+        // ORDERING: Relaxed — read by the same thread's exit path or after `exit` synchronises.
+        STATS_FD.store(fd, crate::sync::plain::Ordering::Relaxed);
         // SAFETY: registers a plain C callback; glibc's atexit may allocate, which finds the
         // allocator usable (nothing here holds a lock).
         unsafe { libc::atexit(print_stats_at_exit) };
     }
 }
 
+static STATS_FD: crate::sync::plain::AtomicI32 = crate::sync::plain::AtomicI32::new(2);
+
 extern "C" fn print_stats_at_exit() {
-    stats::print(&crate::stats());
+    // ORDERING: Relaxed — see `process_init`.
+    stats::print(
+        &crate::stats(),
+        STATS_FD.load(crate::sync::plain::Ordering::Relaxed),
+    );
 }
 
 extern "C" fn on_thread_exit(p: *mut libc::c_void) {
@@ -237,6 +248,8 @@ pub fn flush_current() {
 
 /// The locks of this box, in the fork order (heap pool, fallback heap).
 pub fn fork_locks(f: &mut impl FnMut(&'static dyn crate::sync::ForkLock)) {
+    // The exit-key lock nests nothing, so it can go first.
+    f(&KEY);
     f(&HEAP_POOL);
     f(&FALLBACK);
 }

@@ -31,9 +31,17 @@ pub fn yield_now() {
     loom::thread::yield_now();
 }
 
-pub fn write_stderr(bytes: &[u8]) {
+fn write_stderr(bytes: &[u8]) {
     use std::io::Write;
     let _ = std::io::stderr().write_all(bytes);
+}
+
+pub fn dup_stderr() -> Option<i32> {
+    None
+}
+
+pub fn write_fd(_fd: i32, bytes: &[u8]) {
+    write_stderr(bytes);
 }
 
 pub fn abort() -> ! {

@@ -24,7 +24,7 @@ use unix as backend;
 
 use core::ptr::NonNull;
 
-pub use backend::{abort, write_stderr, yield_now};
+pub use backend::{abort, dup_stderr, write_fd, yield_now};
 
 /// Reserves `size` bytes aligned to `align` (a power of two, at least a page), readable and
 /// writable and zero-filled. `None` when the OS refuses.

@@ -95,11 +95,19 @@ pub fn yield_now() {
     }
 }
 
-/// Writes `bytes` to stderr without allocating; short writes are retried, errors ignored.
-pub fn write_stderr(mut bytes: &[u8]) {
+/// A private duplicate of stderr (close-on-exec), for reports printed at exit after the program
+/// may have closed fd 2 (coreutils do, in their own atexit handler). `None` if it cannot be made.
+pub fn dup_stderr() -> Option<i32> {
+    // SAFETY: duplicating a descriptor has no memory-safety preconditions.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 10) };
+    (fd >= 0).then_some(fd)
+}
+
+/// Writes `bytes` to `fd` without allocating; short writes are retried, errors ignored.
+pub fn write_fd(fd: i32, mut bytes: &[u8]) {
     while !bytes.is_empty() {
         // SAFETY: the slice is valid for reads of its length.
-        let n = unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
         if n <= 0 {
             return;
         }

@@ -258,8 +258,8 @@ impl Slab {
                 let class = self.class.load(Ordering::Relaxed);
                 // Once pushed, the block may already have been drained by the owner, the slab
                 // emptied and unbound (`NO_CLASS`) before these loads: then nobody needs a
-                // notification (found by loom_tests/publish.rs; without the test the index
-                // below is out of bounds).
+                // notification, and `notify(NO_CLASS)` would index out of bounds (found by the
+                // loom model in loom_tests/publish.rs).
                 if class != NO_CLASS {
                     // SAFETY: owners are heaps, which are never freed (only recycled).
                     unsafe { (*owner).notify(class as usize) };

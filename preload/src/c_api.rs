@@ -1,0 +1,239 @@
+//! The C allocation functions, with glibc's semantics, and glibc's aliases for them.
+//!
+//! Every function forwards to `hakmem::raw` (which never touches `errno`) and sets `errno` the way
+//! glibc 2.3x does:
+//!
+//! | function | failure | errno |
+//! |---|---|---|
+//! | `malloc`, `calloc`, `realloc`, `reallocarray`, `valloc`, `pvalloc`, `memalign` | null | `ENOMEM` (also for `calloc`/`reallocarray`/`pvalloc` size overflow) |
+//! | `memalign` with an alignment above `SIZE_MAX / 2 + 1` | null | `EINVAL` |
+//! | `aligned_alloc` with an alignment that is not a power of two (glibc ≥ 2.38) | null | `EINVAL` |
+//! | `posix_memalign` bad alignment / no memory | returns `EINVAL` / `ENOMEM` | unchanged / `ENOMEM` |
+//! | `free`, `cfree` | — | preserved, even when the free unmaps memory |
+//!
+//! `malloc(0)` (and every other zero-size request) returns a unique pointer; `free(NULL)` is a
+//! no-op; `realloc(p, 0)` frees `p` and returns null; `memalign` rounds an alignment that is not
+//! a power of two up to the next one, as glibc does.
+//!
+//! The aliases (`__libc_malloc`, `__libc_free`, …, `__posix_memalign`, `cfree`) are exported so
+//! that no caller reaches glibc's heap through a name we do not define: a glibc block handed to
+//! hakmem's `free` aborts ("not ours"), and a hakmem block handed to glibc's `free` corrupts.
+//! glibc's statistics and tuning calls (`mallinfo`, `mallopt`, `malloc_stats`, `malloc_info`)
+//! are left to glibc: they only look at glibc's own heap, which stays empty. `malloc_trim`
+//! returns hakmem's free pages to the OS (`hakmem::collect`).
+
+use core::ffi::{c_int, c_void};
+
+use hakmem_core::raw;
+use libc::size_t;
+
+#[inline(always)]
+fn errno_ptr() -> *mut c_int {
+    // SAFETY: glibc's `__errno_location` has no preconditions and returns the calling thread's
+    // errno slot (initial-exec TLS inside libc: it never allocates).
+    unsafe { libc::__errno_location() }
+}
+
+/// Sets `errno` and returns null: the failure path of every pointer-returning function.
+#[cold]
+#[inline(never)]
+fn fail(e: c_int) -> *mut c_void {
+    // SAFETY: the calling thread's errno slot.
+    unsafe { *errno_ptr() = e };
+    core::ptr::null_mut()
+}
+
+#[inline(always)]
+fn checked(p: *mut u8) -> *mut c_void {
+    if p.is_null() {
+        fail(libc::ENOMEM)
+    } else {
+        p.cast()
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions; glibc answers `_SC_PAGESIZE` from the auxiliary
+    // vector without allocating.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+/// glibc's `memalign`: small alignments are plain `malloc`; others are rounded up to a power of
+/// two; absurd ones fail with `EINVAL`.
+fn memalign_impl(align: usize, size: usize) -> *mut c_void {
+    if align <= hakmem_core::config::MIN_ALIGN {
+        // SAFETY: no preconditions.
+        return checked(unsafe { raw::malloc(size) });
+    }
+    if align > usize::MAX / 2 + 1 {
+        return fail(libc::EINVAL);
+    }
+    // Cannot overflow: align <= 2^63.
+    let align = align.next_power_of_two();
+    // SAFETY: no preconditions; `align` is a power of two.
+    checked(unsafe { raw::aligned_alloc(align, size) })
+}
+
+/// # Safety
+/// As C's `malloc`.
+#[no_mangle]
+pub unsafe extern "C" fn malloc(size: size_t) -> *mut c_void {
+    // SAFETY: no preconditions.
+    checked(unsafe { raw::malloc(size) })
+}
+
+/// # Safety
+/// `p` is null or a live block returned by this library's allocation functions.
+#[no_mangle]
+pub unsafe extern "C" fn free(p: *mut c_void) {
+    // POSIX.1-2024 and glibc ≥ 2.33: free never changes errno. The slow paths may call munmap or
+    // madvise, so the value is saved around the call.
+    let e = errno_ptr();
+    // SAFETY: the calling thread's errno slot, valid for the thread's life.
+    let saved = unsafe { *e };
+    // SAFETY: per the contract.
+    unsafe { raw::free(p.cast()) };
+    // SAFETY: as above.
+    unsafe { *e = saved };
+}
+
+/// # Safety
+/// As C's `calloc`.
+#[no_mangle]
+pub unsafe extern "C" fn calloc(n: size_t, size: size_t) -> *mut c_void {
+    // SAFETY: no preconditions; null on overflow of `n * size`.
+    checked(unsafe { raw::calloc(n, size) })
+}
+
+/// # Safety
+/// `p` is null or a live block returned by this library's allocation functions.
+#[no_mangle]
+pub unsafe extern "C" fn realloc(p: *mut c_void, size: size_t) -> *mut c_void {
+    // SAFETY: per the contract.
+    let q = unsafe { raw::realloc(p.cast(), size) };
+    let freed = size == 0 && !p.is_null();
+    if q.is_null() && !freed {
+        // Out of memory; `p` is untouched.
+        return fail(libc::ENOMEM);
+    }
+    q.cast()
+}
+
+/// # Safety
+/// `p` is null or a live block returned by this library's allocation functions.
+#[no_mangle]
+pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: size_t, size: size_t) -> *mut c_void {
+    match n.checked_mul(size) {
+        // SAFETY: per the contract.
+        Some(total) => unsafe { realloc(p, total) },
+        None => fail(libc::ENOMEM),
+    }
+}
+
+/// # Safety
+/// `out` is valid for one pointer write.
+#[no_mangle]
+pub unsafe extern "C" fn posix_memalign(
+    out: *mut *mut c_void,
+    align: size_t,
+    size: size_t,
+) -> c_int {
+    if !align.is_power_of_two() || align % core::mem::size_of::<*mut c_void>() != 0 {
+        return libc::EINVAL;
+    }
+    // SAFETY: no preconditions; `align` is a power of two.
+    let p = unsafe { raw::aligned_alloc(align, size) };
+    if p.is_null() {
+        // glibc sets errno as a side effect of the failed allocation; `*out` is left alone.
+        fail(libc::ENOMEM);
+        return libc::ENOMEM;
+    }
+    // SAFETY: per the contract.
+    unsafe { *out = p.cast() };
+    0
+}
+
+/// # Safety
+/// As C's `aligned_alloc`.
+#[no_mangle]
+pub unsafe extern "C" fn aligned_alloc(align: size_t, size: size_t) -> *mut c_void {
+    if !align.is_power_of_two() {
+        return fail(libc::EINVAL);
+    }
+    // SAFETY: no preconditions; `align` is a power of two.
+    checked(unsafe { raw::aligned_alloc(align, size) })
+}
+
+/// # Safety
+/// As C's `memalign`.
+#[no_mangle]
+pub unsafe extern "C" fn memalign(align: size_t, size: size_t) -> *mut c_void {
+    memalign_impl(align, size)
+}
+
+/// # Safety
+/// As C's `valloc`.
+#[no_mangle]
+pub unsafe extern "C" fn valloc(size: size_t) -> *mut c_void {
+    memalign_impl(page_size(), size)
+}
+
+/// # Safety
+/// As C's `pvalloc`.
+#[no_mangle]
+pub unsafe extern "C" fn pvalloc(size: size_t) -> *mut c_void {
+    let page = page_size();
+    match size.checked_add(page - 1) {
+        Some(n) => memalign_impl(page, n & !(page - 1)),
+        None => fail(libc::ENOMEM),
+    }
+}
+
+/// # Safety
+/// `p` is null or a live block returned by this library's allocation functions.
+#[no_mangle]
+pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> size_t {
+    // SAFETY: per the contract; 0 for null.
+    unsafe { raw::usable_size(p.cast()) }
+}
+
+/// Returns hakmem's free pages (and the calling thread's cached blocks) to the OS. `pad` is
+/// ignored. Returns 1, as glibc does when it released memory.
+#[no_mangle]
+pub extern "C" fn malloc_trim(_pad: size_t) -> c_int {
+    hakmem_core::collect();
+    1
+}
+
+/// Defines `$alias` with the same signature and behaviour as `$target`.
+macro_rules! alias {
+    ($(fn $alias:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $target:ident;)*) => {$(
+        /// An alias kept so that no caller reaches glibc's heap through this name.
+        ///
+        /// # Safety
+        /// As the function it aliases.
+        #[no_mangle]
+        pub unsafe extern "C" fn $alias($($arg: $ty),*) $(-> $ret)? {
+            // SAFETY: forwarded contract.
+            unsafe { $target($($arg),*) }
+        }
+    )*};
+}
+
+alias! {
+    fn cfree(p: *mut c_void) = free;
+    fn __libc_malloc(size: size_t) -> *mut c_void = malloc;
+    fn __libc_free(p: *mut c_void) = free;
+    fn __libc_cfree(p: *mut c_void) = free;
+    fn __libc_calloc(n: size_t, size: size_t) -> *mut c_void = calloc;
+    fn __libc_realloc(p: *mut c_void, size: size_t) -> *mut c_void = realloc;
+    fn __libc_memalign(align: size_t, size: size_t) -> *mut c_void = memalign;
+    fn __libc_valloc(size: size_t) -> *mut c_void = valloc;
+    fn __libc_pvalloc(size: size_t) -> *mut c_void = pvalloc;
+    fn __posix_memalign(out: *mut *mut c_void, align: size_t, size: size_t) -> c_int = posix_memalign;
+}

@@ -1,0 +1,223 @@
+//! Test-only introspection hooks, for the regression tests of the root-cause candidates
+//! (tests/regressions.rs). Not part of the API: hidden from the docs, no stability promise, and
+//! nothing here is used by the allocator itself.
+//!
+//! Boundary: reads allocator state the tests need to construct a scenario on purpose and check
+//! its outcome (which SuperSlab, slab, class and block a pointer lies in; what the calling
+//! thread's hint cache answers; what the registry answers), plus three deliberate corruptions that
+//! the allocator must detect (a block header's class or offset; a block pushed twice on its remote
+//! queue). Every hook goes through the same modules the allocator uses; none keeps state.
+
+use core::ptr::NonNull;
+
+use crate::config::{FIRST_DATA_SLAB, SUPERSLAB_MASK};
+use crate::front::hint::Hint;
+use crate::front::thread;
+use crate::registry;
+use crate::size_class;
+use crate::slab::block::Block;
+use crate::slab::header::HEADER_SIZE;
+use crate::slab::slab::{Slab, NO_CLASS};
+use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
+use crate::sync::Ordering;
+
+/// Built without `headerless`: small blocks carry a header in front of the user pointer.
+pub const HEADER_MODE: bool = !crate::config::HEADERLESS;
+
+/// What the calling thread's hint cache answers for an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HintState {
+    /// An entry for the address's SuperSlab at its current generation.
+    Hit,
+    /// An entry for the address's SuperSlab at an older generation.
+    Stale,
+    /// No entry (or the `tls-hint` box is compiled out).
+    Miss,
+}
+
+/// The calling thread's hint cache's answer for `ptr` (a lookup only; nothing is inserted).
+pub fn hint_state(ptr: *const u8) -> HintState {
+    let h = thread::current();
+    // SAFETY: read-only access to the calling thread's own heap (sentinels included).
+    match unsafe { (*h.local_ptr()).hint.lookup(ptr as usize) } {
+        Hint::Hit(_) => HintState::Hit,
+        Hint::Stale => HintState::Stale,
+        Hint::Miss => HintState::Miss,
+    }
+}
+
+/// True if the registry maps `ptr`'s chunk to a region (a registered SuperSlab or large block).
+pub fn registry_knows(ptr: *const u8) -> bool {
+    !registry::lookup(ptr as usize).is_null()
+}
+
+/// Where a small block lies, read from the allocator's metadata.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Base address of its SuperSlab.
+    pub superslab: usize,
+    /// Generation of that SuperSlab now.
+    pub generation: u64,
+    /// Index of its slab in the SuperSlab.
+    pub slab: usize,
+    /// The slab's class (as free paths read it).
+    pub class: usize,
+    /// Block size of that class.
+    pub class_size: usize,
+    /// Start of the block of that class containing `ptr`.
+    pub block: usize,
+    /// True if the calling thread owns the slab.
+    pub owned_by_caller: bool,
+}
+
+/// The SuperSlab header at `base`.
+///
+/// # Safety
+/// `base` is the base of a SuperSlab this process mapped (SuperSlab memory is never unmapped).
+unsafe fn superslab_at(base: usize) -> &'static SuperSlab {
+    // SAFETY: per the contract.
+    unsafe { &*(base as *const SuperSlab) }
+}
+
+/// Where the small block containing `ptr` lies, if the registry knows `ptr` as part of a data
+/// slab bound to a class; `None` otherwise (not ours, large, retired, header slab, free slab).
+pub fn block_info(ptr: *const u8) -> Option<BlockInfo> {
+    let r = NonNull::new(registry::lookup(ptr as usize))?;
+    // SAFETY: registered regions start with a magic and are mapped while registered.
+    if unsafe { r.as_ref().magic } != SUPERSLAB_MAGIC {
+        return None;
+    }
+    let base = ptr as usize & !SUPERSLAB_MASK;
+    // SAFETY: the registry named a SuperSlab at `base`.
+    let ss = unsafe { superslab_at(base) };
+    let slab = SuperSlab::slab_index(ptr as usize);
+    if slab < FIRST_DATA_SLAB {
+        return None;
+    }
+    let s: &Slab = &ss.slabs[slab];
+    // ORDERING: Relaxed — as the free paths read it.
+    let class = s.class.load(Ordering::Relaxed);
+    if class == NO_CLASS {
+        return None;
+    }
+    let class = class as usize;
+    let class_size = size_class::class_size(class);
+    let off = ptr as usize - s.data() as usize;
+    Some(BlockInfo {
+        superslab: base,
+        generation: ss.generation(),
+        slab,
+        class,
+        class_size,
+        block: s.data() as usize + off / class_size * class_size,
+        owned_by_caller: s.is_owned_by(thread::current().owner_ptr()),
+    })
+}
+
+/// The generation of the SuperSlab at `base` now, registered or retired.
+///
+/// # Safety
+/// `base` is a `BlockInfo::superslab` this process obtained earlier.
+pub unsafe fn superslab_generation(base: usize) -> u64 {
+    // SAFETY: per the contract.
+    unsafe { superslab_at(base) }.generation()
+}
+
+/// The class `alloc(size, align)` serves from, or `None` for the large path (ignoring header
+/// mode's extra bytes).
+pub fn class_for(size: usize, align: usize) -> Option<usize> {
+    size_class::class_for(size, align.max(crate::config::MIN_ALIGN))
+}
+
+/// Block size of class `c`.
+pub fn class_size(c: usize) -> usize {
+    size_class::class_size(c)
+}
+
+/// Bytes between block start and user pointer in header mode for alignment `align`.
+pub fn header_unit(align: usize) -> usize {
+    crate::slab::header::header_unit(align)
+}
+
+// The header layout documented in slab/header.rs: { magic ^ class: u32, class: u16, 0: u16,
+// offset: u32, 0: u32 }, right in front of the user pointer.
+const HEADER_CLASS_AT: usize = 4;
+const HEADER_OFFSET_AT: usize = 8;
+
+/// The offset back to the block start recorded in the header of the live block at `user`
+/// (header mode; `None` when built headerless).
+///
+/// # Safety
+/// `user` is a live small block of this allocator.
+pub unsafe fn header_offset(user: *const u8) -> Option<usize> {
+    if !HEADER_MODE {
+        return None;
+    }
+    // SAFETY: the header lies in the 16 bytes before a live header-mode block.
+    Some(unsafe {
+        user.sub(HEADER_SIZE)
+            .add(HEADER_OFFSET_AT)
+            .cast::<u32>()
+            .read()
+    } as usize)
+}
+
+/// Overwrites the class recorded in the header of the live block at `user` (header mode), and
+/// re-keys the magic (`magic ^ class`) so that the header still reads as a live one: the drift is
+/// then visible only as a class that differs from the slab's.
+///
+/// # Safety
+/// `user` is a live small block of this allocator, built in header mode. The block is corrupt
+/// afterwards: freeing it must abort.
+pub unsafe fn corrupt_header_class(user: *mut u8, class: u16) {
+    // SAFETY: per the contract; the header is 16-aligned in front of the user pointer.
+    unsafe {
+        let h = user.sub(HEADER_SIZE);
+        let old = h.add(HEADER_CLASS_AT).cast::<u16>().read();
+        let magic = h.cast::<u32>().read();
+        h.cast::<u32>().write(magic ^ u32::from(old) ^ u32::from(class));
+        h.add(HEADER_CLASS_AT).cast::<u16>().write(class);
+    }
+}
+
+/// Overwrites the offset recorded in the header of the live block at `user` (header mode).
+///
+/// # Safety
+/// As for `corrupt_header_class`.
+pub unsafe fn corrupt_header_offset(user: *mut u8, offset: u32) {
+    // SAFETY: per the contract.
+    unsafe {
+        user.sub(HEADER_SIZE)
+            .add(HEADER_OFFSET_AT)
+            .cast::<u32>()
+            .write(offset)
+    };
+}
+
+/// Drains the remote queue of the slab holding `ptr` into its free list, if the calling thread
+/// owns that slab; returns how many blocks were moved.
+pub fn drain_remote_of(ptr: *const u8) -> Option<usize> {
+    let info = block_info(ptr)?;
+    if !info.owned_by_caller {
+        return None;
+    }
+    // SAFETY: the SuperSlab is registered (block_info) and the calling thread owns the slab.
+    Some(unsafe { superslab_at(info.superslab).slabs[info.slab].drain_remote() })
+}
+
+/// Pushes the block containing `ptr` on its slab's remote queue directly, bypassing every check
+/// of the free path (and the owner notification): the way a bug that merges a list twice would
+/// put a block on a list it is already on.
+///
+/// # Safety
+/// `ptr` lies in a bound data slab of this allocator. The allocator's state is corrupt afterwards
+/// unless the block was live and this is its only free.
+pub unsafe fn push_remote_unchecked(ptr: *const u8) {
+    let info = block_info(ptr).expect("push_remote_unchecked: not a small block of ours");
+    // SAFETY: `block_info` computed a block boundary inside that slab; the caller takes the rest.
+    unsafe {
+        superslab_at(info.superslab).slabs[info.slab]
+            .remote
+            .push(NonNull::new_unchecked(info.block as *mut Block));
+    }
+}

@@ -1,0 +1,886 @@
+//! `libhakmem.so` under `LD_PRELOAD`: C and C++ test programs and real programs, each compared
+//! with a run on glibc's malloc.
+//!
+//! The test builds the library itself (`cargo build --release -p hakmem-preload`, into
+//! `target/preload/<features>/`, so it never waits on the outer cargo's lock) with the feature set
+//! this test binary was compiled with — so `cargo test` checks the default build and
+//! `cargo test --no-default-features --features tls-hint,adopt,stats --test preload` header mode —
+//! or with `HAKMEM_PRELOAD_FEATURES=a,b,c` when set. Feature sets other than the two reference
+//! configurations (with `tls-hint` and `adopt`, without `force-notify`, headerless or not) are
+//! skipped with a message unless `HAKMEM_PRELOAD_ALL=1`, so the 16-way feature matrix does not
+//! rebuild and rerun all of this 16 times.
+//!
+//! What a passing run proves, per program:
+//! - same stdout and exit code 0 with and without the preload;
+//! - hakmem really served the preloaded run, in a way that cannot pass silently: the dynamic
+//!   loader's own binding log (`LD_DEBUG=bindings`) shows `malloc` of some process of the run
+//!   bound to libhakmem.so, and, when the `stats` feature is built in, `HAKMEM_STATS=1` printed
+//!   counters with a nonzero `allocs` (also for `sort`, which closes stderr before hakmem's
+//!   exit-time print: hakmem prints to a duplicate of stderr). The C programs check it themselves too
+//!   (`HAKMEM_EXPECT`, see preload/tests/c/common.h).
+//!
+//! Tools: `cc`/`c++` (or `$CC`/`$CXX`), `nm`, `objdump`, `python3`, `sqlite3`, `git`, `gcc`,
+//! `rustc`, `sort`. A missing tool fails the test when `CI=true` and skips it loudly otherwise.
+#![cfg(all(target_os = "linux", target_arch = "x86_64", not(hakmem_loom)))]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Every symbol libhakmem.so defines (`nm -D --defined-only`), nothing more, nothing less.
+const EXPORTS: &[&str] = &[
+    // C, with glibc's semantics
+    "malloc",
+    "free",
+    "calloc",
+    "realloc",
+    "reallocarray",
+    "posix_memalign",
+    "aligned_alloc",
+    "memalign",
+    "valloc",
+    "pvalloc",
+    "malloc_usable_size",
+    "malloc_trim",
+    "cfree",
+    // glibc's aliases
+    "__libc_malloc",
+    "__libc_free",
+    "__libc_calloc",
+    "__libc_realloc",
+    "__libc_memalign",
+    "__libc_valloc",
+    "__libc_pvalloc",
+    "__libc_cfree",
+    "__posix_memalign",
+    // C++: new (plain, array) × (-, nothrow, aligned, aligned nothrow)
+    "_Znwm",
+    "_Znam",
+    "_ZnwmRKSt9nothrow_t",
+    "_ZnamRKSt9nothrow_t",
+    "_ZnwmSt11align_val_t",
+    "_ZnamSt11align_val_t",
+    "_ZnwmSt11align_val_tRKSt9nothrow_t",
+    "_ZnamSt11align_val_tRKSt9nothrow_t",
+    // C++: delete (plain, array) × (-, sized, nothrow, aligned, sized aligned, aligned nothrow)
+    "_ZdlPv",
+    "_ZdaPv",
+    "_ZdlPvm",
+    "_ZdaPvm",
+    "_ZdlPvRKSt9nothrow_t",
+    "_ZdaPvRKSt9nothrow_t",
+    "_ZdlPvSt11align_val_t",
+    "_ZdaPvSt11align_val_t",
+    "_ZdlPvmSt11align_val_t",
+    "_ZdaPvmSt11align_val_t",
+    "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+    "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+    // hakmem's own
+    "hakmem_version",
+];
+
+/// The C and C++ test programs (preload/tests/c/) and their language.
+const C_PROGRAMS: &[(&str, Lang)] = &[
+    ("basic.c", Lang::C),
+    ("threads.c", Lang::C),
+    ("churn.c", Lang::C),
+    ("fork.c", Lang::C),
+    ("dlopen_tls.c", Lang::C),
+    ("signals.c", Lang::C),
+    ("cxx.cpp", Lang::Cxx),
+    ("invalid_free.c", Lang::C),
+];
+/// Copies of preload/tests/c/tls_lib.c that `dlopen_tls` loads (more than the 14 spare DTV slots
+/// glibc starts a thread with, so the DTV is grown too).
+const TLS_LIBS: usize = 20;
+
+#[derive(Clone, Copy)]
+enum Lang {
+    C,
+    Cxx,
+}
+
+struct Setup {
+    root: PathBuf,
+    /// libhakmem.so.
+    so: PathBuf,
+    /// Compiled test programs.
+    bin: PathBuf,
+    /// Scratch space of this process.
+    tmp: PathBuf,
+    /// The hakmem features of the build, comma-separated.
+    features: String,
+    /// Whether `HAKMEM_STATS=1` must print counters.
+    stats: bool,
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Whether `tool` can be run; if not, fails under CI and skips (returns false) otherwise.
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        assert!(
+            !ci(),
+            "`{tool}` is required under CI (install it in .ci/run)"
+        );
+        eprintln!("\n!!! SKIPPED: `{tool}` not found; this preload test did NOT run !!!\n");
+    }
+    ok
+}
+
+/// The feature set to build, and whether it is to be tested at all.
+fn feature_set() -> Option<Vec<String>> {
+    if let Ok(list) = std::env::var("HAKMEM_PRELOAD_FEATURES") {
+        return Some(
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        );
+    }
+    let all = [
+        ("headerless", cfg!(feature = "headerless")),
+        ("tls-hint", cfg!(feature = "tls-hint")),
+        ("adopt", cfg!(feature = "adopt")),
+        ("force-notify", cfg!(feature = "force-notify")),
+        ("stats", cfg!(feature = "stats")),
+        ("trace", cfg!(feature = "trace")),
+        ("checked", cfg!(feature = "checked")),
+        ("valgrind", cfg!(feature = "valgrind")),
+    ];
+    let set: Vec<String> = all
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| f.to_string())
+        .collect();
+    let reference = set.iter().any(|f| f == "tls-hint")
+        && set.iter().any(|f| f == "adopt")
+        && !set.iter().any(|f| f == "force-notify");
+    if reference || std::env::var("HAKMEM_PRELOAD_ALL").is_ok_and(|v| v == "1") {
+        Some(set)
+    } else {
+        eprintln!(
+            "preload tests skipped for features [{}]: not a reference configuration \
+             (set HAKMEM_PRELOAD_ALL=1 to run them anyway)",
+            set.join(",")
+        );
+        None
+    }
+}
+
+fn setup() -> Option<&'static Setup> {
+    static SETUP: OnceLock<Option<Setup>> = OnceLock::new();
+    SETUP.get_or_init(build).as_ref()
+}
+
+fn build() -> Option<Setup> {
+    let features = feature_set()?;
+    if !have("cc") || !have("c++") {
+        return None;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let label = if features.is_empty() {
+        "none".to_string()
+    } else {
+        features.join("+")
+    };
+    let target_root = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target = target_root.join("preload").join(&label);
+    let features = features.join(",");
+    eprintln!(
+        "building libhakmem.so with features [{features}] into {}",
+        target.display()
+    );
+    let cargo = std::env::var("CARGO")
+        .ok()
+        .or(option_env!("CARGO").map(String::from))
+        .unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "hakmem-preload",
+            "--no-default-features",
+        ])
+        .arg("--features")
+        .arg(&features)
+        .arg("--target-dir")
+        .arg(&target)
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building libhakmem.so failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let so = target.join("release").join("libhakmem.so");
+    assert!(so.is_file(), "{} was not built", so.display());
+
+    let bin = target.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let src = root.join("preload/tests/c");
+    for &(file, lang) in C_PROGRAMS {
+        let name = file.split('.').next().unwrap();
+        let (compiler, std) = match lang {
+            Lang::C => (
+                std::env::var("CC").unwrap_or_else(|_| "cc".into()),
+                "-std=gnu11",
+            ),
+            Lang::Cxx => (
+                std::env::var("CXX").unwrap_or_else(|_| "c++".into()),
+                "-std=c++17",
+            ),
+        };
+        compile(
+            Command::new(compiler)
+                .args([std, "-O2", "-g", "-Wall", "-pthread"])
+                .arg(src.join(file))
+                .arg("-o")
+                .arg(bin.join(name))
+                .arg("-ldl"),
+        );
+    }
+    let lib = bin.join("tls_lib.so");
+    compile(
+        Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-O2", "-fPIC", "-shared"])
+            .arg(src.join("tls_lib.c"))
+            .arg("-o")
+            .arg(&lib),
+    );
+    for i in 0..TLS_LIBS {
+        fs::copy(&lib, bin.join(format!("tls_{i:02}.so"))).unwrap();
+    }
+
+    // Scratch space per process; earlier processes' directories are removed once empty (a failed
+    // test keeps its files for inspection).
+    if let Ok(entries) = fs::read_dir(target.join("tmp")) {
+        for e in entries.flatten() {
+            let _ = fs::remove_dir(e.path());
+        }
+    }
+    let tmp = target.join("tmp").join(std::process::id().to_string());
+    fs::create_dir_all(&tmp).unwrap();
+    let stats = features.split(',').any(|f| f == "stats");
+    Some(Setup {
+        root,
+        so,
+        bin,
+        tmp,
+        features,
+        stats,
+    })
+}
+
+fn compile(cmd: &mut Command) {
+    let out = cmd.output().expect("run the C compiler");
+    assert!(
+        out.status.success(),
+        "compiling failed: {cmd:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// One finished run.
+struct Run {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Run {
+    fn describe(&self) -> String {
+        format!(
+            "status {:?}\n--- stdout (tail)\n{}\n--- stderr (tail)\n{}",
+            self.status,
+            tail(&String::from_utf8_lossy(&self.stdout), 3000),
+            tail(&self.stderr, 3000)
+        )
+    }
+}
+
+fn tail(s: &str, n: usize) -> &str {
+    let mut start = s.len().saturating_sub(n);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// A scratch directory for one test (removed when the test passes).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(s: &Setup, name: &str) -> Self {
+        let dir = s.tmp.join(name);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Runs `cmd` with stdout and stderr captured in files under `dir`, killing it after `limit`.
+fn run(mut cmd: Command, dir: &Path, tag: &str, limit: Duration) -> Run {
+    let out_path = dir.join(format!("{tag}.stdout"));
+    let err_path = dir.join(format!("{tag}.stderr"));
+    cmd.stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{tag}: {cmd:?} still running after {limit:?}\n--- stderr (tail)\n{}",
+                tail(&fs::read_to_string(&err_path).unwrap_or_default(), 3000)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        status,
+        stdout: fs::read(&out_path).unwrap(),
+        stderr: String::from_utf8_lossy(&fs::read(&err_path).unwrap()).into_owned(),
+    }
+}
+
+/// A command with hakmem's and the loader's variables cleared (the baseline environment).
+fn plain(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("HAKMEM_") || k.starts_with("LD_DEBUG") || k == "LD_PRELOAD" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// Adds the preload, its stats, and the loader's binding log (into `dir/ld.<pid>`).
+fn preloaded(s: &Setup, mut c: Command, dir: &Path) -> Command {
+    c.env("LD_PRELOAD", &s.so)
+        .env("HAKMEM_STATS", "1")
+        .env("LD_DEBUG", "bindings")
+        .env("LD_DEBUG_OUTPUT", dir.join("ld"));
+    c
+}
+
+/// Asserts that hakmem served the preloaded run: some process of it had `malloc` bound to
+/// libhakmem.so by the loader, and (with `stats`) printed counters with a nonzero `allocs`.
+fn assert_served(s: &Setup, dir: &Path, run: &Run, what: &str) {
+    let so = s.so.to_string_lossy().into_owned();
+    let needle = format!("to {so} [0]: normal symbol `malloc'");
+    let mut bound = 0usize;
+    let mut logs = 0usize;
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if !e.file_name().to_string_lossy().starts_with("ld.") {
+            continue;
+        }
+        logs += 1;
+        let text = fs::read_to_string(e.path()).unwrap_or_default();
+        bound += text
+            .lines()
+            .filter(|l| l.contains(&needle) && !l.contains(&format!("binding file {so} ")))
+            .count();
+    }
+    assert!(
+        bound > 0,
+        "{what}: the loader never bound `malloc` to {so} ({logs} binding logs): the preload did \
+         not take effect\n{}",
+        run.describe()
+    );
+    if s.stats {
+        let mut text = run.stderr.clone();
+        for e in fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.to_string_lossy().ends_with(".stats-log") {
+                text.push_str(&fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+        let mut blocks = 0usize;
+        let mut allocs = 0u64;
+        let mut in_block = false;
+        for line in text.lines() {
+            if line.starts_with("hakmem: stats") {
+                blocks += 1;
+                in_block = true;
+                continue;
+            }
+            if in_block {
+                let mut it = line.split_whitespace();
+                match (it.next(), it.next().and_then(|v| v.parse::<u64>().ok())) {
+                    (Some("allocs"), Some(v)) => allocs = allocs.max(v),
+                    (Some(_), Some(_)) => {}
+                    _ => in_block = false,
+                }
+            }
+        }
+        assert!(
+            blocks > 0 && allocs > 0,
+            "{what}: HAKMEM_STATS=1 printed {blocks} stats blocks with at most {allocs} allocs \
+             (features [{}])\n{}",
+            s.features,
+            run.describe()
+        );
+    }
+}
+
+fn assert_ok(run: &Run, what: &str) {
+    assert!(run.status.success(), "{what} failed: {}", run.describe());
+}
+
+/// Runs a C test program on glibc's malloc, then on hakmem.
+fn c_program(name: &str, args: &[PathBuf]) {
+    let Some(s) = setup() else { return };
+    let dir = Scratch::new(s, name);
+    let exe = s.bin.join(name);
+    let expect = format!("OK {name}");
+
+    let mut base = plain(&exe);
+    base.args(args).env("HAKMEM_EXPECT", "0");
+    let b = run(base, &dir.0, "glibc", Duration::from_secs(120));
+    assert_ok(
+        &b,
+        &format!("{name} on glibc (the program's own expectations)"),
+    );
+
+    let mut pre = preloaded(s, plain(&exe), &dir.0);
+    pre.args(args).env("HAKMEM_EXPECT", "1");
+    let p = run(pre, &dir.0, "hakmem", Duration::from_secs(120));
+    assert_ok(&p, &format!("{name} on hakmem"));
+    assert!(
+        String::from_utf8_lossy(&p.stdout).contains(&expect),
+        "{name}: no `{expect}`\n{}",
+        p.describe()
+    );
+    assert_served(s, &dir.0, &p, name);
+}
+
+/// Runs `make()` twice (baseline, preloaded) and compares stdout; `check` sees both scratch
+/// directories afterwards (e.g. to compare output files).
+fn compare(
+    name: &str,
+    limit: Duration,
+    make: impl Fn(&Path) -> Command,
+    check: impl Fn(&Path, &Path),
+) {
+    let Some(s) = setup() else { return };
+    let base_dir = Scratch::new(s, &format!("{name}-glibc"));
+    let pre_dir = Scratch::new(s, &format!("{name}-hakmem"));
+    let b = run(make(&base_dir.0), &base_dir.0, "run", limit);
+    assert_ok(&b, &format!("{name} without the preload"));
+    let p = run(
+        preloaded(s, make(&pre_dir.0), &pre_dir.0),
+        &pre_dir.0,
+        "run",
+        limit,
+    );
+    assert_ok(&p, &format!("{name} under LD_PRELOAD=libhakmem.so"));
+    assert!(
+        b.stdout == p.stdout,
+        "{name}: output differs under the preload\n--- without\n{}\n--- with\n{}",
+        tail(&String::from_utf8_lossy(&b.stdout), 2000),
+        p.describe()
+    );
+    assert_served(s, &pre_dir.0, &p, name);
+    check(&base_dir.0, &pre_dir.0);
+}
+
+fn same_file(a: &Path, b: &Path) {
+    let (x, y) = (fs::read(a).unwrap(), fs::read(b).unwrap());
+    assert!(
+        x == y,
+        "{} and {} differ ({} vs {} bytes)",
+        a.display(),
+        b.display(),
+        x.len(),
+        y.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The library itself
+
+#[test]
+fn exports_exactly_the_allocation_symbols() {
+    let Some(s) = setup() else { return };
+    if !have("nm") {
+        return;
+    }
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&s.so)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let defined: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(|n| n.split('@').next().unwrap().to_string())
+        .collect();
+    let expected: BTreeSet<String> = EXPORTS.iter().map(|s| s.to_string()).collect();
+    let missing: Vec<_> = expected.difference(&defined).collect();
+    let extra: Vec<_> = defined.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "nm -D {}: missing {missing:?}, unexpected {extra:?}",
+        s.so.display()
+    );
+}
+
+/// Only Rust std's panic machinery may use general-dynamic TLS (`__tls_get_addr`, which can call
+/// malloc); nothing on hakmem's paths. Guards against a `thread_local!` creeping into the core.
+#[test]
+fn no_general_dynamic_tls_on_the_allocation_paths() {
+    let Some(s) = setup() else { return };
+    if !have("objdump") {
+        return;
+    }
+    let out = Command::new("objdump")
+        .args(["-d", "--no-show-raw-insn"])
+        .arg(&s.so)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut current = "";
+    let mut offenders = BTreeSet::new();
+    let mut callers = 0;
+    for line in text.lines() {
+        if line.ends_with(">:") {
+            current = line;
+        } else if line.contains("call") && line.contains("<__tls_get_addr@plt>") {
+            callers += 1;
+            if !current.contains("3std") && !current.contains("__tls_get_addr") {
+                offenders.insert(current.to_string());
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "functions outside std call __tls_get_addr ({callers} call sites in all):\n{offenders:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// C and C++ test programs
+
+#[test]
+fn c_basic_semantics_alignment_errno_aliases() {
+    c_program("basic", &[]);
+}
+
+#[test]
+fn c_threads_cross_thread_frees_and_thread_exit() {
+    c_program("threads", &[]);
+}
+
+#[test]
+fn c_thousand_threads_churn() {
+    c_program("churn", &[]);
+}
+
+#[test]
+fn c_fork_from_threaded_parent() {
+    c_program("fork", &[]);
+}
+
+#[test]
+fn c_dlopen_libraries_with_thread_locals() {
+    let Some(s) = setup() else { return };
+    let libs: Vec<PathBuf> = (0..TLS_LIBS)
+        .map(|i| s.bin.join(format!("tls_{i:02}.so")))
+        .collect();
+    c_program("dlopen_tls", &libs);
+}
+
+#[test]
+fn c_signals_during_allocation() {
+    c_program("signals", &[]);
+}
+
+#[test]
+fn cxx_new_delete_and_containers_across_threads() {
+    c_program("cxx", &[]);
+}
+
+#[test]
+fn c_invalid_free_aborts_with_a_message() {
+    let Some(s) = setup() else { return };
+    let dir = Scratch::new(s, "invalid_free");
+    let mut c = preloaded(s, plain(s.bin.join("invalid_free")), &dir.0);
+    c.env("HAKMEM_EXPECT", "1");
+    let r = run(c, &dir.0, "hakmem", Duration::from_secs(60));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(r.status.signal(), Some(libc::SIGABRT), "{}", r.describe());
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l.starts_with("hakmem: ") && l.contains("ptr=0x")),
+        "no hakmem abort message\n{}",
+        r.describe()
+    );
+    assert!(!String::from_utf8_lossy(&r.stdout).contains("still alive"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real programs
+
+#[test]
+fn real_python3_threads_dicts_lists_strings() {
+    let Some(s) = setup() else { return };
+    if !have("python3") {
+        return;
+    }
+    let script = s.root.join("preload/tests/inputs/dicts.py");
+    compare(
+        "python3",
+        Duration::from_secs(180),
+        |_| {
+            let mut c = plain("python3");
+            c.arg(&script);
+            c
+        },
+        |_, _| {},
+    );
+}
+
+#[test]
+fn real_sqlite3_100k_rows() {
+    let Some(s) = setup() else { return };
+    if !have("sqlite3") {
+        return;
+    }
+    let sql = s.root.join("preload/tests/inputs/rows.sql");
+    compare(
+        "sqlite3",
+        Duration::from_secs(180),
+        |dir| {
+            let mut c = plain("sqlite3");
+            c.arg(dir.join("rows.db"))
+                .stdin(fs::File::open(&sql).unwrap());
+            c
+        },
+        |_, _| {},
+    );
+}
+
+#[test]
+fn real_git_commit_hundreds_of_files() {
+    if setup().is_none() || !have("git") {
+        return;
+    }
+    // Fixed identities and dates make the commit hashes part of the compared output.
+    let script = r#"set -e
+git init -q -b main repo
+cd repo
+i=0
+while [ $i -lt 400 ]; do
+  mkdir -p d$((i % 20))
+  seq 1 $((i * 3 % 500 + 1)) | sed "s/^/file $i line /" > d$((i % 20))/f$i.txt
+  i=$((i + 1))
+done
+git add -A
+git commit -q -m "four hundred files"
+for f in d1/*.txt d2/*.txt; do echo changed >> "$f"; done
+git rm -q -r d3
+git commit -q -a -m "change some, remove some"
+git log --stat --format='%H %s'
+git rev-parse HEAD HEAD^{tree}
+git gc -q
+git fsck --full
+git count-objects -v | grep -v size
+"#;
+    compare(
+        "git",
+        Duration::from_secs(180),
+        |dir| {
+            let mut c = plain("sh");
+            c.arg("-c")
+                .arg(script)
+                .env("HOME", dir)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_AUTHOR_NAME", "hakmem")
+                .env("GIT_AUTHOR_EMAIL", "hakmem@example.invalid")
+                .env("GIT_COMMITTER_NAME", "hakmem")
+                .env("GIT_COMMITTER_EMAIL", "hakmem@example.invalid")
+                .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+                .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+                .env("LC_ALL", "C");
+            c
+        },
+        |_, _| {},
+    );
+}
+
+#[test]
+fn real_gcc_compiles_a_c_file() {
+    let Some(s) = setup() else { return };
+    if !have("gcc") {
+        return;
+    }
+    let src = s.root.join("preload/tests/c/threads.c");
+    let include = s.root.join("preload/tests/c");
+    compare(
+        "gcc",
+        Duration::from_secs(180),
+        |dir| {
+            let mut c = plain("gcc");
+            c.args(["-O2", "-g0", "-Wall", "-c"])
+                .arg("-I")
+                .arg(&include)
+                .arg(&src)
+                .arg("-o")
+                .arg(dir.join("out.o"));
+            c
+        },
+        |a, b| same_file(&a.join("out.o"), &b.join("out.o")),
+    );
+}
+
+#[test]
+fn real_rustc_compiles_a_small_crate() {
+    let Some(s) = setup() else { return };
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    if !have(&rustc) {
+        return;
+    }
+    // rustc's own executable links jemalloc under the name `malloc`, and the executable comes
+    // first in symbol lookup, so hakmem serves the processes rustc runs (the linker: cc, collect2,
+    // ld) rather than rustc itself; see docs/preload.md. rustc swallows the linker's stderr, so
+    // the linker runs through a wrapper that appends it (with hakmem's stats) to a log file.
+    // The compiled program must behave the same.
+    let src = s.root.join("preload/tests/inputs/small.rs");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    compare(
+        "rustc",
+        Duration::from_secs(300),
+        |dir| {
+            let wrapper = dir.join("linker.sh");
+            fs::write(
+                &wrapper,
+                format!(
+                    "#!/bin/sh\nexec {cc} \"$@\" 2>>\"{}\"\n",
+                    dir.join("linker.stats-log").display()
+                ),
+            )
+            .unwrap();
+            let mut perms = fs::metadata(&wrapper).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+            fs::set_permissions(&wrapper, perms).unwrap();
+            let mut c = plain(&rustc);
+            c.args([
+                "--edition",
+                "2021",
+                "-C",
+                "opt-level=1",
+                "-C",
+                "debuginfo=0",
+            ])
+            .arg("-C")
+            .arg(format!("linker={}", wrapper.display()))
+            .arg(&src)
+            .arg("-o")
+            .arg(dir.join("small"));
+            c
+        },
+        |a, b| {
+            let (x, y) = (
+                Command::new(a.join("small")).output().unwrap(),
+                Command::new(b.join("small")).output().unwrap(),
+            );
+            assert!(x.status.success() && y.status.success());
+            assert_eq!(
+                x.stdout, y.stdout,
+                "the two compiled programs print different output"
+            );
+            assert!(!x.stdout.is_empty());
+        },
+    );
+}
+
+#[test]
+fn real_sort_50_mb() {
+    let Some(s) = setup() else { return };
+    if !have("sort") {
+        return;
+    }
+    // A deterministic 50 MB input, written once per process.
+    let input = s.tmp.join("sort-input.txt");
+    {
+        let mut w = std::io::BufWriter::new(fs::File::create(&input).unwrap());
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut written = 0usize;
+        let mut line = Vec::with_capacity(128);
+        while written < 50 << 20 {
+            line.clear();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let words = 1 + (x % 7) as usize;
+            for k in 0..words {
+                let v = x.rotate_left(9 * k as u32);
+                for j in 0..(3 + (v % 9) as usize) {
+                    line.push(b'a' + ((v >> (5 * j)) % 26) as u8);
+                }
+                line.push(b' ');
+            }
+            line.push(b'\n');
+            written += line.len();
+            w.write_all(&line).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let limit = Duration::from_secs(240);
+    compare(
+        "sort",
+        limit,
+        // coreutils' atexit handler (close_stdout) closes stderr before hakmem's exit-time print.
+        |dir| {
+            let mut c = plain("sort");
+            c.arg(&input)
+                .arg("-o")
+                .arg(dir.join("sorted.txt"))
+                .env("LC_ALL", "C");
+            c
+        },
+        |a, b| same_file(&a.join("sorted.txt"), &b.join("sorted.txt")),
+    );
+    let _ = fs::remove_file(&input);
+}
