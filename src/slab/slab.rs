@@ -50,16 +50,33 @@ pub struct SlabLocal {
 /// One slab's metadata. Lives in its SuperSlab's header.
 #[repr(C, align(64))]
 pub struct Slab {
+    // Cache line 1 — the holder's: owner pointer (read by local frees), data, local state.
     /// The owning heap, or null. Written by bind/publish (owner) and the adopt CAS.
     pub owner: AtomicPtr<Owner>,
+    /// Start of the slab's blocks (slab-aligned).
+    data: *mut u8,
+    local: UnsafeCell<SlabLocal>,
+    // Cache line 2 — remote freers': the queue head they CAS and the class they read, kept off
+    // the line the owner writes on every refill and spill (no false sharing).
+    _line: [CacheLine; 0],
     /// Blocks freed by other threads.
     pub remote: RemoteQueue,
     /// The bound class (`NO_CLASS` when free); read by any thread freeing into the slab.
     pub class: AtomicU32,
-    /// Start of the slab's blocks (slab-aligned).
-    data: *mut u8,
-    local: UnsafeCell<SlabLocal>,
 }
+
+/// Zero-sized marker whose alignment starts a new cache line in a `repr(C)` struct.
+#[repr(align(64))]
+struct CacheLine;
+
+#[cfg(not(hakmem_loom))]
+const _: () = {
+    assert!(core::mem::offset_of!(Slab, remote) % 64 == 0);
+    assert!(
+        core::mem::offset_of!(Slab, remote) >= 64,
+        "remote line apart from the holder's"
+    );
+};
 
 // SAFETY: shared fields are atomics; `local` is only accessed by the slab's holder, a role handed
 // between threads only through Release/Acquire pairs (bind/publish store, adopt CAS, pool and
@@ -73,6 +90,7 @@ impl Slab {
     pub fn new(data: *mut u8) -> Self {
         Self {
             owner: AtomicPtr::new(core::ptr::null_mut()),
+            _line: [],
             remote: RemoteQueue::new(),
             class: AtomicU32::new(NO_CLASS),
             data,
@@ -310,7 +328,11 @@ impl Slab {
         unsafe {
             self.local(|l| {
                 let class = l.class as usize;
+                let first = cur;
+                let mut last = NonNull::new_unchecked(cur);
                 let mut n = 0u32;
+                // Validate and count, reading each link once; then splice the whole chain onto
+                // the free list with one write (the blocks' links already form the chain).
                 while let Some(b) = NonNull::new(cur) {
                     n += 1;
                     if n > l.used {
@@ -321,12 +343,12 @@ impl Slab {
                         );
                     }
                     self.check_block("remote", b.as_ptr() as usize, class, l.carved as usize);
+                    last = b;
                     // SAFETY: the Acquire swap in take_all made the pusher's link visible.
-                    let next = Block::next(b);
-                    Block::set_next(b, l.free);
-                    l.free = b.as_ptr();
-                    cur = next;
+                    cur = Block::next(b);
                 }
+                Block::set_next(last, l.free);
+                l.free = first;
                 l.used -= n;
                 GLOBALS.remote_drains.bump_shared();
                 GLOBALS.blocks_drained.add_shared(n as u64);
@@ -336,9 +358,9 @@ impl Slab {
         }
     }
 
-    /// Takes up to `max` blocks for the caller's TLS list: free list first, then carving.
-    /// Returns `(head, tail, count)`; the list is linked through `Block::next`, tail's link is
-    /// unspecified.
+    /// Takes up to `max` blocks for the caller's TLS list: free list first, then carving (carved
+    /// blocks are put in front). Returns `(head, tail, count)`; the list is linked through
+    /// `Block::next`, tail's link is unspecified (the caller overwrites it).
     ///
     /// # Safety
     /// The caller holds the slab.
@@ -347,20 +369,22 @@ impl Slab {
         // SAFETY: the caller holds the slab.
         unsafe {
             self.local(|l| {
+                // Cut the first `max` blocks off the free list as they are linked (reads only).
                 let mut head: BlockPtr = core::ptr::null_mut();
                 let mut tail: BlockPtr = core::ptr::null_mut();
                 let mut n = 0usize;
+                let mut cur = l.free;
                 while n < max {
-                    let Some(b) = NonNull::new(l.free) else { break };
-                    // SAFETY: blocks on the local free list were linked by the holder.
-                    l.free = Block::next(b);
-                    Block::set_next(b, head);
+                    let Some(b) = NonNull::new(cur) else { break };
                     if head.is_null() {
-                        tail = b.as_ptr();
+                        head = b.as_ptr();
                     }
-                    head = b.as_ptr();
+                    tail = b.as_ptr();
+                    // SAFETY: blocks on the local free list were linked by the holder.
+                    cur = Block::next(b);
                     n += 1;
                 }
+                l.free = cur;
                 let size = class_size(l.class as usize);
                 while n < max && l.carved < l.capacity {
                     // Strict provenance: blocks are derived from the slab's data pointer.
