@@ -5,6 +5,8 @@
 # Exit status: 0 when every combination passes.
 set -u
 cd "$(dirname "$0")/.."
+# The proptest state machine runs 2,000 cases in the plain `cargo test`; 250 per combination here.
+export PROPTEST_CASES=${PROPTEST_CASES:-250}
 features=(headerless tls-hint adopt force-notify)
 fail=0
 summary=()

@@ -37,8 +37,10 @@ mod sizes {
 
 #[cfg(hakmem_loom)]
 mod sizes {
+    /// 2 slabs per SuperSlab; slab 0 holds the loom-sized header (about 450 bytes, loom's atomics
+    /// and cells being larger than the real ones), as in the real layout.
     pub const SUPERSLAB_SHIFT: usize = 10;
-    pub const SLAB_SHIFT: usize = 8;
+    pub const SLAB_SHIFT: usize = 9;
     pub const MAX_SMALL_SIZE: usize = 64;
     pub const MAG_BATCH_MAX: usize = 2;
     pub const TLS_CAP_MAX: usize = 2;

@@ -48,11 +48,14 @@ impl RemoteQueue {
         loop {
             // SAFETY: the caller owns `b`; nobody else reads its link until the CAS publishes it.
             unsafe { Block::set_next(b, head) };
-            // ORDERING: Release on success — publishes the link just written and the user's last
-            // writes to the block; pairs with the Acquire swap in `take_all`. Relaxed on failure:
-            // we only retry with the fresher head.
+            // ORDERING: AcqRel on success. Release publishes the link just written and the user's
+            // last writes to the block (pairs with the Acquire half of `take_all`). Acquire makes
+            // a push that lands after a drain see everything before that drain — in particular
+            // the adopt CAS that preceded an adopter's drain — so the owner this freer then reads
+            // for its notification is the adopter, not the exited owner (loom:
+            // notify::adopted_slab_notifies_adopter). Relaxed on failure: we only retry.
             #[cfg(not(hakmem_mutant = "remote_push_relaxed"))]
-            let success = Ordering::Release;
+            let success = Ordering::AcqRel;
             #[cfg(hakmem_mutant = "remote_push_relaxed")]
             let success = Ordering::Relaxed;
             match self
@@ -72,11 +75,12 @@ impl RemoteQueue {
     /// `Block::next`).
     #[inline]
     pub fn take_all(&self) -> BlockPtr {
-        // ORDERING: Acquire — makes every pushed block's link (and its content) visible; pairs
-        // with the Release CAS in `push`. The swap reads the latest head in modification order,
-        // so no push that completed before it is missed.
+        // ORDERING: AcqRel. Acquire makes every pushed block's link (and its content) visible;
+        // pairs with the Release half of the CAS in `push`. Release lets a later push (whose CAS
+        // reads this swap) see the drainer's earlier ownership CAS; see `push`. The swap reads
+        // the latest head in modification order, so no push that completed before it is missed.
         #[cfg(not(hakmem_mutant = "take_all_relaxed"))]
-        let order = Ordering::Acquire;
+        let order = Ordering::AcqRel;
         #[cfg(hakmem_mutant = "take_all_relaxed")]
         let order = Ordering::Relaxed;
         self.head.swap(core::ptr::null_mut(), order)

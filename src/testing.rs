@@ -175,7 +175,8 @@ pub unsafe fn corrupt_header_class(user: *mut u8, class: u16) {
         let h = user.sub(HEADER_SIZE);
         let old = h.add(HEADER_CLASS_AT).cast::<u16>().read();
         let magic = h.cast::<u32>().read();
-        h.cast::<u32>().write(magic ^ u32::from(old) ^ u32::from(class));
+        h.cast::<u32>()
+            .write(magic ^ u32::from(old) ^ u32::from(class));
         h.add(HEADER_CLASS_AT).cast::<u16>().write(class);
     }
 }

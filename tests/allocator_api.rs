@@ -8,13 +8,14 @@
 //! also for recycled dirty blocks; collections built on one thread are verified and dropped on
 //! another. All contents are patterns derived from an id, verified before they are freed.
 //!
-//! The suites are generic over the allocator. `HakMem` implements `Allocator` only once the real
-//! allocator lands; until then `with_hakmem!` skips the suites (autoref specialisation picks the
-//! fallback), and it fails loudly if the real allocator is in but the impl is missing.
+//! The suites are generic over the allocator; they also run against the system allocator, so that
+//! a failure under `HakMem` is the allocator's and not the suite's.
 
+mod common;
+
+use common::{fill, first_mismatch, mix, XorShift};
 use std::alloc::Layout;
 use std::ptr::NonNull;
-use std::sync::OnceLock;
 
 use allocator_api2::alloc::Allocator;
 use allocator_api2::boxed::Box;
@@ -26,163 +27,26 @@ static GLOBAL: hakmem::HakMem = hakmem::HakMem;
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 
-// ---- shared test helpers (copied in each tests/*.rs binary) ----------------------------------
-
-/// splitmix64's finaliser: a bijective mix, so distinct ids give distinct patterns.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// xorshift64*: tiny, deterministic, good enough to pick sizes.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        Self(mix(seed) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// The fill pattern repeats every `PATTERN_PERIOD` bytes; fills and checks are then `memcpy` and
-/// `memcmp` against a table, which keeps multi-MiB blocks cheap in debug builds.
-const PATTERN_PERIOD: usize = 64 * KIB;
-
-fn pattern_table() -> &'static [u8] {
-    static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut rng = XorShift::new(0x7AB1E);
-        (0..2 * PATTERN_PERIOD).map(|_| rng.next() as u8).collect()
-    })
-}
-
-/// Where `id`'s window starts in the table, and the 8 bytes XORed into the head of its `k`-th
-/// period (so equal windows, shifted copies and swapped periods are still told apart).
-fn window(id: u64) -> usize {
-    (mix(id) % PATTERN_PERIOD as u64) as usize
-}
-fn stamp(id: u64, k: usize) -> [u8; 8] {
-    mix(id ^ (k as u64).rotate_left(40) ^ 0x5EED).to_le_bytes()
-}
-
-/// Writes `id`'s pattern over all of `block`.
-fn fill(block: &mut [u8], id: u64) {
-    let (table, start) = (pattern_table(), window(id));
-    for (k, chunk) in block.chunks_mut(PATTERN_PERIOD).enumerate() {
-        chunk.copy_from_slice(&table[start..start + chunk.len()]);
-        for (b, s) in chunk.iter_mut().zip(stamp(id, k)) {
-            *b ^= s;
-        }
-    }
-}
-
-/// The offset of the first byte of `block` that differs from `id`'s pattern.
-fn first_mismatch(block: &[u8], id: u64) -> Option<usize> {
-    let (table, start) = (pattern_table(), window(id));
-    for (k, chunk) in block.chunks(PATTERN_PERIOD).enumerate() {
-        let base = k * PATTERN_PERIOD;
-        let head = chunk.len().min(8);
-        let st = stamp(id, k);
-        if let Some(i) = (0..head).find(|&i| chunk[i] != table[start + i] ^ st[i]) {
-            return Some(base + i);
-        }
-        let expected = &table[start + head..start + chunk.len()];
-        if expected != &chunk[head..] {
-            let i = expected
-                .iter()
-                .zip(&chunk[head..])
-                .position(|(a, b)| a != b);
-            return Some(base + head + i.unwrap_or(0));
-        }
-    }
-    None
-}
-
-// ---- running a suite with HakMem as the allocator ---------------------------------------------
-
-/// TEMPORARY — delete with `with_hakmem!`'s fallback once the real allocator has landed. The
-/// skeleton's `HakMem` forwards to the system allocator and has no `Allocator` impl; its
-/// `raw::malloc` always returns null, which is how the skeleton is recognised.
-fn real_allocator_landed() -> bool {
-    // SAFETY: `raw::malloc` has no preconditions.
-    let p = unsafe { hakmem::raw::malloc(16) };
-    if p.is_null() {
-        return false;
-    }
-    // SAFETY: `p` came from `raw::malloc` and is freed once.
-    unsafe { hakmem::raw::free(p) };
-    true
-}
-
-/// Runs `$suite(hakmem::HakMem)` if `HakMem: Allocator`. Method resolution tries the receiver
-/// `&Probe<HakMem>` first, which only `Specialised` provides and only when the bound holds; else
-/// it auto-refs to `&&Probe<HakMem>` and finds `Fallback`.
-macro_rules! with_hakmem {
-    ($suite:ident) => {{
-        struct Probe<A>(A);
-        // Exactly one of the two traits is used, depending on whether the impl exists.
-        #[allow(dead_code)]
-        trait Specialised {
-            fn run(&self) -> bool;
-        }
-        impl<A: Allocator + Copy + Send + 'static> Specialised for Probe<A> {
-            fn run(&self) -> bool {
-                $suite(self.0);
-                true
-            }
-        }
-        #[allow(dead_code)]
-        trait Fallback {
-            fn run(&self) -> bool;
-        }
-        impl<A> Fallback for &Probe<A> {
-            fn run(&self) -> bool {
-                false
-            }
-        }
-        #[allow(clippy::needless_borrow)]
-        let ran = (&Probe(hakmem::HakMem)).run();
-        if !ran {
-            assert!(
-                !real_allocator_landed(),
-                "hakmem::HakMem must implement allocator_api2::alloc::Allocator"
-            );
-            eprintln!(
-                "allocator_api: HakMem does not implement Allocator yet; {} skipped",
-                stringify!($suite)
-            );
-        }
-    }};
-}
+// ---- the suites with HakMem as the allocator -------------------------------------------------
 
 #[test]
 fn vec_new_in() {
-    with_hakmem!(vec_suite);
+    vec_suite(hakmem::HakMem);
 }
 
 #[test]
 fn box_new_in() {
-    with_hakmem!(box_suite);
+    box_suite(hakmem::HakMem);
 }
 
 #[test]
 fn allocator_methods() {
-    with_hakmem!(methods_suite);
+    methods_suite(hakmem::HakMem);
 }
 
 #[test]
 fn collections_cross_threads() {
-    with_hakmem!(threads_suite);
+    threads_suite(hakmem::HakMem);
 }
 
 /// The suites also run against the system allocator, so a failure under `HakMem` is the

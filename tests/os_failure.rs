@@ -17,9 +17,11 @@
 //!   most 64 MiB of blocks are tried, far beyond any cache of empty SuperSlabs); the blocks
 //!   obtained before stay usable, and after disarming the same number of allocations succeeds.
 
+mod common;
+
+use common::{fill_raw, init_pattern, verify_raw};
 use std::alloc::{alloc, alloc_zeroed, dealloc, realloc, GlobalAlloc, Layout};
 use std::hint::black_box;
-use std::sync::OnceLock;
 
 use hakmem::fault::fail_next_reservations;
 use hakmem::HakMem;
@@ -35,121 +37,7 @@ const LARGE: usize = 64 * MIB;
 const SMALL: usize = 4 * KIB;
 const MAX_SMALL_BLOCKS: usize = 64 * MIB / SMALL;
 
-// ---- shared test helpers (copied in each tests/*.rs binary) ----------------------------------
-
-/// splitmix64's finaliser: a bijective mix, so distinct ids give distinct patterns.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// xorshift64*: tiny, deterministic, good enough to pick sizes.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        Self(mix(seed) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-/// The fill pattern repeats every `PATTERN_PERIOD` bytes; fills and checks are then `memcpy` and
-/// `memcmp` against a table, which keeps multi-MiB blocks cheap in debug builds.
-const PATTERN_PERIOD: usize = 64 * KIB;
-
-fn pattern_table() -> &'static [u8] {
-    static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut rng = XorShift::new(0x7AB1E);
-        (0..2 * PATTERN_PERIOD).map(|_| rng.next() as u8).collect()
-    })
-}
-
-/// Where `id`'s window starts in the table, and the 8 bytes XORed into the head of its `k`-th
-/// period (so equal windows, shifted copies and swapped periods are still told apart).
-fn window(id: u64) -> usize {
-    (mix(id) % PATTERN_PERIOD as u64) as usize
-}
-fn stamp(id: u64, k: usize) -> [u8; 8] {
-    mix(id ^ (k as u64).rotate_left(40) ^ 0x5EED).to_le_bytes()
-}
-
-/// Writes `id`'s pattern over all of `block`.
-fn fill(block: &mut [u8], id: u64) {
-    let (table, start) = (pattern_table(), window(id));
-    for (k, chunk) in block.chunks_mut(PATTERN_PERIOD).enumerate() {
-        chunk.copy_from_slice(&table[start..start + chunk.len()]);
-        for (b, s) in chunk.iter_mut().zip(stamp(id, k)) {
-            *b ^= s;
-        }
-    }
-}
-
-/// The offset of the first byte of `block` that differs from `id`'s pattern.
-fn first_mismatch(block: &[u8], id: u64) -> Option<usize> {
-    let (table, start) = (pattern_table(), window(id));
-    for (k, chunk) in block.chunks(PATTERN_PERIOD).enumerate() {
-        let base = k * PATTERN_PERIOD;
-        let head = chunk.len().min(8);
-        let st = stamp(id, k);
-        if let Some(i) = (0..head).find(|&i| chunk[i] != table[start + i] ^ st[i]) {
-            return Some(base + i);
-        }
-        let expected = &table[start + head..start + chunk.len()];
-        if expected != &chunk[head..] {
-            let i = expected
-                .iter()
-                .zip(&chunk[head..])
-                .position(|(a, b)| a != b);
-            return Some(base + head + i.unwrap_or(0));
-        }
-    }
-    None
-}
-
-/// TEMPORARY — delete with its two uses once the real allocator has landed. The skeleton's
-/// `HakMem` forwards to the system allocator, which never sees fault injection, and its
-/// `raw::malloc` always returns null; while that is so, the null results cannot be asserted.
-fn allocator_sees_faults() -> bool {
-    // SAFETY: `raw::malloc` has no preconditions.
-    let p = unsafe { hakmem::raw::malloc(16) };
-    if p.is_null() {
-        return false;
-    }
-    // SAFETY: `p` came from `raw::malloc` and is freed once.
-    unsafe { hakmem::raw::free(p) };
-    true
-}
-
-/// Fills the whole block with `id`'s pattern.
-///
-/// # Safety
-/// `p` is live for `len` bytes.
-unsafe fn fill_raw(p: *mut u8, len: usize, id: u64) {
-    // SAFETY: forwarded contract.
-    fill(unsafe { std::slice::from_raw_parts_mut(p, len) }, id);
-}
-
-/// Panics unless the first `len` bytes at `p` hold `id`'s pattern.
-///
-/// # Safety
-/// `p` is live for `len` bytes.
-unsafe fn verify_raw(p: *const u8, len: usize, id: u64, when: &str) {
-    // SAFETY: forwarded contract.
-    let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-    if let Some(off) = first_mismatch(bytes, id) {
-        panic!("block {id} at {p:p}: byte {off} of {len} corrupted {when}");
-    }
-}
-
-fn large_reservation_fails_then_recovers(enforce: bool) {
+fn large_reservation_fails_then_recovers() {
     let layout = Layout::from_size_align(LARGE, 4096).unwrap();
 
     fail_next_reservations(1);
@@ -161,7 +49,7 @@ fn large_reservation_fails_then_recovers(enforce: bool) {
         unsafe { dealloc(p, layout) };
     }
     assert!(
-        !enforce || p.is_null(),
+        p.is_null(),
         "alloc(64 MiB) succeeded although the OS refused"
     );
 
@@ -174,7 +62,7 @@ fn large_reservation_fails_then_recovers(enforce: bool) {
         unsafe { dealloc(z, layout) };
     }
     assert!(
-        !enforce || z.is_null(),
+        z.is_null(),
         "alloc_zeroed(64 MiB) succeeded although the OS refused"
     );
 
@@ -191,7 +79,7 @@ fn large_reservation_fails_then_recovers(enforce: bool) {
     }
 }
 
-fn large_growth_fails_and_keeps_the_block(enforce: bool) {
+fn large_growth_fails_and_keeps_the_block() {
     let layout = Layout::from_size_align(MIB, 16).unwrap();
     // SAFETY: non-zero size.
     let p = black_box(unsafe { alloc(layout) });
@@ -205,18 +93,12 @@ fn large_growth_fails_and_keeps_the_block(enforce: bool) {
     let q = black_box(unsafe { realloc(p, layout, LARGE) });
     fail_next_reservations(0);
 
-    let (p, size) = if q.is_null() {
-        (p, MIB)
-    } else {
-        assert!(
-            !enforce,
-            "realloc(1 MiB -> 64 MiB) succeeded although the OS refused"
-        );
-        (q, LARGE)
-    };
+    assert!(
+        q.is_null(),
+        "realloc(1 MiB -> 64 MiB) succeeded although the OS refused"
+    );
     // SAFETY: `p` is live (the failed realloc left it in place) for at least `MIB` bytes.
     unsafe { verify_raw(p, MIB, 2, "after a failed realloc") };
-    let layout = Layout::from_size_align(size, 16).unwrap();
     // SAFETY: `p` is live with `layout`; the new size is non-zero.
     let q = black_box(unsafe { realloc(p, layout, LARGE) });
     assert!(
@@ -240,12 +122,12 @@ struct SmallOutcome {
     failed_after: usize,
 }
 
-fn small_superslab_fails_then_recovers(enforce: bool) {
+fn small_superslab_fails_then_recovers() {
     // A fresh thread owns no slab yet, so its blocks must come from a SuperSlab it gets now.
     let outcome = std::thread::spawn(|| {
         let layout = Layout::from_size_align(SMALL, 16).unwrap();
         let mut blocks: Vec<*mut u8> = Vec::with_capacity(2 * MAX_SMALL_BLOCKS + 1);
-        pattern_table(); // initialised outside the armed window
+        init_pattern(); // initialised outside the armed window
         drop(black_box(Box::new(0u64))); // the thread's own set-up, likewise
 
         fail_next_reservations(1);
@@ -298,7 +180,7 @@ fn small_superslab_fails_then_recovers(enforce: bool) {
     );
 
     assert!(
-        !enforce || outcome.nulls == 1,
+        outcome.nulls == 1,
         "{} blocks of {SMALL} bytes ({} MiB) were allocated while every OS reservation failed, \
          and none returned null",
         outcome.before_null,
@@ -315,12 +197,8 @@ fn small_superslab_fails_then_recovers(enforce: bool) {
 
 #[test]
 fn os_failures_return_null_and_the_allocator_recovers() {
-    let enforce = allocator_sees_faults();
-    if !enforce {
-        eprintln!("os_failure: skeleton allocator detected; null results are not asserted");
-    }
-    large_reservation_fails_then_recovers(enforce);
-    large_growth_fails_and_keeps_the_block(enforce);
-    small_superslab_fails_then_recovers(enforce);
+    large_reservation_fails_then_recovers();
+    large_growth_fails_and_keeps_the_block();
+    small_superslab_fails_then_recovers();
     hakmem::collect();
 }

@@ -12,106 +12,18 @@
 //!
 //! `HAKMEM_TEST_SCALE` (default 1) multiplies the number of passes.
 
+mod common;
+
+use common::{fill, first_mismatch, scale, XorShift};
 use std::alloc::{alloc, dealloc, Layout};
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::OnceLock;
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
-
-// ---- shared test helpers (copied in each tests/*.rs binary) ----------------------------------
-
-fn scale() -> usize {
-    std::env::var("HAKMEM_TEST_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(1)
-}
-
-/// splitmix64's finaliser: a bijective mix, so distinct ids give distinct patterns.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// xorshift64*: tiny, deterministic, good enough to pick sizes.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        Self(mix(seed) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// The fill pattern repeats every `PATTERN_PERIOD` bytes; fills and checks are then `memcpy` and
-/// `memcmp` against a table, which keeps multi-MiB blocks cheap in debug builds.
-const PATTERN_PERIOD: usize = 64 * KIB;
-
-fn pattern_table() -> &'static [u8] {
-    static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut rng = XorShift::new(0x7AB1E);
-        (0..2 * PATTERN_PERIOD).map(|_| rng.next() as u8).collect()
-    })
-}
-
-/// Where `id`'s window starts in the table, and the 8 bytes XORed into the head of its `k`-th
-/// period (so equal windows, shifted copies and swapped periods are still told apart).
-fn window(id: u64) -> usize {
-    (mix(id) % PATTERN_PERIOD as u64) as usize
-}
-fn stamp(id: u64, k: usize) -> [u8; 8] {
-    mix(id ^ (k as u64).rotate_left(40) ^ 0x5EED).to_le_bytes()
-}
-
-/// Writes `id`'s pattern over all of `block`.
-fn fill(block: &mut [u8], id: u64) {
-    let (table, start) = (pattern_table(), window(id));
-    for (k, chunk) in block.chunks_mut(PATTERN_PERIOD).enumerate() {
-        chunk.copy_from_slice(&table[start..start + chunk.len()]);
-        for (b, s) in chunk.iter_mut().zip(stamp(id, k)) {
-            *b ^= s;
-        }
-    }
-}
-
-/// The offset of the first byte of `block` that differs from `id`'s pattern.
-fn first_mismatch(block: &[u8], id: u64) -> Option<usize> {
-    let (table, start) = (pattern_table(), window(id));
-    for (k, chunk) in block.chunks(PATTERN_PERIOD).enumerate() {
-        let base = k * PATTERN_PERIOD;
-        let head = chunk.len().min(8);
-        let st = stamp(id, k);
-        if let Some(i) = (0..head).find(|&i| chunk[i] != table[start + i] ^ st[i]) {
-            return Some(base + i);
-        }
-        let expected = &table[start + head..start + chunk.len()];
-        if expected != &chunk[head..] {
-            let i = expected
-                .iter()
-                .zip(&chunk[head..])
-                .position(|(a, b)| a != b);
-            return Some(base + head + i.unwrap_or(0));
-        }
-    }
-    None
-}
 
 // ---- live-block bookkeeping ------------------------------------------------------------------
 

@@ -7,6 +7,9 @@
 //!
 //! `HAKMEM_TEST_SCALE` (default 1) multiplies the number of rounds.
 
+mod common;
+
+use common::scale;
 use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
 use std::hint::black_box;
 
@@ -16,14 +19,6 @@ static GLOBAL: hakmem::HakMem = hakmem::HakMem;
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 const DIRT: u8 = 0xAB;
-
-fn scale() -> usize {
-    std::env::var("HAKMEM_TEST_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(1)
-}
 
 /// The offset of the first non-zero byte (compared a page at a time with `memcmp`, which keeps
 /// multi-MiB checks cheap in debug builds).

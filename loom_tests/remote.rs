@@ -1,0 +1,121 @@
+//! Model 1 — the remote queue (`remote::RemoteQueue`, reached through `Slab::free_remote` and
+//! `Slab::drain_remote`).
+//!
+//! Claim: two threads free blocks of a slab they do not own while the owner drains it. Every block
+//! is drained exactly once — none lost, none twice — the counts the owner's drains return add up
+//! to the number of remote frees, and what a freeing thread wrote into its block before the free
+//! is visible to the owner after the drain (loom checks the payload and link cells for
+//! happens-before; a missing edge is a "Causality violation").
+//!
+//! Bounds: 3 threads (2 freeing, the owner draining concurrently once, then again after the
+//! joins), 2 blocks, `LOOM_MAX_PREEMPTIONS` (default 3). Run with `force_notify` on and off: the
+//! flag only decides whether the freer reads the owner pointer and notifies, but that read is an
+//! extra synchronising access that could hide a missing edge, so both settings are explored.
+//!
+//! Mutants caught: `remote_push_relaxed` (push publishes with Relaxed instead of Release),
+//! `take_all_relaxed` (the owner's swap takes the list with Relaxed instead of Acquire).
+
+#![cfg(hakmem_loom)]
+
+mod support;
+
+use hakmem::remote::Owner;
+use loom::sync::Arc;
+use loom::thread;
+use support::{free_list, model, take_blocks, used, TestSlab, CLASS};
+
+/// Payload a freeing thread writes into block `i` just before freeing it.
+fn freed_value(i: usize) -> u64 {
+    200 + i as u64
+}
+
+fn two_freers_while_owner_drains(force_notify: bool) {
+    model(move || {
+        let owner = Arc::new(Owner::new());
+        let s = Arc::new(TestSlab::new());
+        // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on.
+        let blocks = unsafe {
+            s.slab.bind(CLASS, &*owner);
+            take_blocks(&s.slab, 2)
+        };
+
+        let freers: Vec<_> = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                let (s, owner) = (s.clone(), owner.clone());
+                thread::spawn(move || {
+                    // SAFETY: the block was handed to this thread live; it writes, then frees it
+                    // once. The owner outlives the model threads (joined below).
+                    unsafe {
+                        b.user_write(freed_value(i));
+                        s.slab.free_remote(b.0, force_notify);
+                    }
+                    drop(owner);
+                })
+            })
+            .collect();
+
+        // The owner drains while the frees are in flight, and reads what it drained: the
+        // payload must carry the freer's write (happens-before through the queue).
+        // SAFETY: this thread holds the slab.
+        let mut drained = unsafe { s.slab.drain_remote() };
+        // SAFETY: as above.
+        for b in unsafe { free_list(&s.slab) } {
+            let i = blocks
+                .iter()
+                .position(|&x| x == b)
+                .expect("foreign block drained");
+            // SAFETY: a block of this model, drained into our free list.
+            assert_eq!(unsafe { b.user_read() }, freed_value(i), "payload lost");
+        }
+
+        for f in freers {
+            f.join().expect("freer panicked");
+        }
+        // SAFETY: as above.
+        drained += unsafe { s.slab.drain_remote() };
+
+        assert_eq!(
+            drained, 2,
+            "drains returned {drained} blocks for 2 remote frees"
+        );
+        assert!(!s.slab.remote.is_nonempty(), "a block stayed in the queue");
+        // SAFETY: as above.
+        let mut list = unsafe { free_list(&s.slab) };
+        list.sort();
+        let mut expected = blocks.clone();
+        expected.sort();
+        assert_eq!(
+            list, expected,
+            "each freed block on the free list exactly once"
+        );
+        // SAFETY: as above.
+        let used = unsafe { used(&s.slab) };
+        assert_eq!(used, 0, "used count does not match the drains");
+    });
+}
+
+#[test]
+#[cfg_attr(
+    any(
+        hakmem_mutant = "remote_push_relaxed",
+        hakmem_mutant = "take_all_relaxed"
+    ),
+    should_panic(expected = "Causality violation")
+)]
+fn remote_queue_two_freers_owner_drains() {
+    two_freers_while_owner_drains(false);
+}
+
+#[test]
+#[cfg_attr(
+    any(
+        hakmem_mutant = "remote_push_relaxed",
+        hakmem_mutant = "take_all_relaxed"
+    ),
+    should_panic(expected = "Causality violation")
+)]
+fn remote_queue_two_freers_owner_drains_force_notify() {
+    two_freers_while_owner_drains(true);
+}

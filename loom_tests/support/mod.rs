@@ -1,0 +1,198 @@
+//! What every loom model shares: a slab over mock memory, blocks that can cross threads, a
+//! "user payload" cell inside each block, and the model runner with its default bounds.
+//!
+//! Nothing here re-implements allocator logic: the models call the production `Slab`,
+//! `RemoteQueue`, `Owner`, `PublishList` and `HintCache` compiled with `--cfg hakmem_loom`, whose
+//! atomics and cells are loom's (through `hakmem`'s `sync` shim), and whose block links are loom
+//! cells written into the blocks themselves (`slab::block`). This module only provides memory and
+//! bookkeeping for the assertions.
+
+#![allow(dead_code)] // each model uses a different part of this module
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeSet;
+use std::ptr::NonNull;
+
+use hakmem::config::SLAB_SIZE;
+use hakmem::slab::block::{Block, LINK_BYTES};
+use hakmem::slab::slab::Slab;
+
+#[cfg(not(debug_assertions))]
+compile_error!(
+    "loom models need debug assertions: build with `-C debug-assertions` (scripts/loom.sh)"
+);
+
+/// The class every model uses: 64-byte blocks, 8 per loom slab (512 bytes). A block holds the link
+/// cell (`LINK_BYTES`) and, after it, the payload cell.
+pub const CLASS: usize = 3;
+/// Another class, for rebinding a slab (hint model): 48-byte blocks.
+pub const OTHER_CLASS: usize = 2;
+
+type Payload = loom::cell::UnsafeCell<u64>;
+
+const _: () = assert!(LINK_BYTES + std::mem::size_of::<Payload>() <= 48);
+
+/// Memory from the system allocator, freed when the model iteration ends.
+pub struct Region {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: plain memory; the models synchronise every access through the code under test.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// `size` zeroed bytes aligned to `align`.
+    pub fn new(size: usize, align: usize) -> Self {
+        let layout = Layout::from_size_align(size, align).expect("layout");
+        // SAFETY: non-zero size.
+        let ptr = NonNull::new(unsafe { System.alloc_zeroed(layout) }).expect("out of memory");
+        Self { ptr, layout }
+    }
+
+    pub fn ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { System.dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+/// A slab whose blocks live in their own `SLAB_SIZE` region (models 1–3 need no SuperSlab).
+pub struct TestSlab {
+    pub slab: Slab,
+    _mem: Region,
+}
+
+impl TestSlab {
+    /// A free, unbound slab.
+    pub fn new() -> Self {
+        let mem = Region::new(SLAB_SIZE, SLAB_SIZE);
+        Self {
+            slab: Slab::new(mem.ptr()),
+            _mem: mem,
+        }
+    }
+}
+
+/// A block that crosses threads in a model. The model's protocol decides who may touch it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Blk(pub NonNull<Block>);
+
+// SAFETY: a pointer handed between model threads; the code under test orders every access.
+unsafe impl Send for Blk {}
+// SAFETY: as above.
+unsafe impl Sync for Blk {}
+
+impl Blk {
+    pub fn addr(self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
+    fn payload(self) -> *mut Payload {
+        self.0.as_ptr().cast::<u8>().wrapping_add(LINK_BYTES).cast()
+    }
+
+    /// Starts the block's life as a user block: places the payload cell (the "allocation").
+    ///
+    /// # Safety
+    /// The caller just took the block from its slab and no other thread knows it.
+    pub unsafe fn allocate(self, v: u64) {
+        // SAFETY: blocks are 64 bytes; the payload lies after the link.
+        unsafe { self.payload().write(Payload::new(v)) };
+    }
+
+    /// The user writes its data (before a free). loom checks that this write happens-after every
+    /// earlier access to the payload and happens-before every later one.
+    ///
+    /// # Safety
+    /// `allocate` placed the payload.
+    pub unsafe fn user_write(self, v: u64) {
+        // SAFETY: per the contract.
+        unsafe { (*self.payload()).with_mut(|p| *p = v) };
+    }
+
+    /// Reads the data the last user wrote (after the block came back through a free list).
+    ///
+    /// # Safety
+    /// `allocate` placed the payload.
+    pub unsafe fn user_read(self) -> u64 {
+        // SAFETY: per the contract.
+        unsafe { (*self.payload()).with(|p| *p) }
+    }
+}
+
+/// Takes `n` blocks from a slab the caller holds (the owner's refill) and gives each its payload,
+/// `100 + i`.
+///
+/// # Safety
+/// The caller holds `slab`, which is bound to `CLASS`.
+pub unsafe fn take_blocks(slab: &Slab, n: usize) -> Vec<Blk> {
+    // SAFETY: per the contract.
+    let (mut head, _tail, got) = unsafe { slab.take_batch(n) };
+    assert_eq!(
+        got, n,
+        "the slab had fewer free blocks than the model needs"
+    );
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..got {
+        let b = NonNull::new(head).expect("batch shorter than its count");
+        v.push(Blk(b));
+        // SAFETY: the batch was linked by the holder (this thread); the tail's link is readable.
+        head = unsafe { Block::next(b) };
+    }
+    for (i, b) in v.iter().enumerate() {
+        // SAFETY: fresh blocks of ours.
+        unsafe { b.allocate(100 + i as u64) };
+    }
+    v
+}
+
+/// The blocks on the slab's local free list, in order; panics on a cycle or a repeated block.
+///
+/// # Safety
+/// The caller holds `slab`.
+pub unsafe fn free_list(slab: &Slab) -> Vec<Blk> {
+    // SAFETY: per the contract.
+    let (mut cur, capacity) = unsafe { slab.local(|l| (l.free, l.capacity as usize)) };
+    let mut seen = BTreeSet::new();
+    let mut v = Vec::new();
+    while let Some(b) = NonNull::new(cur) {
+        assert!(
+            seen.insert(b.as_ptr() as usize),
+            "block on the free list twice"
+        );
+        assert!(v.len() < capacity.max(1), "free list longer than the slab");
+        v.push(Blk(b));
+        // SAFETY: links on the holder's free list were written by a holder.
+        cur = unsafe { Block::next(b) };
+    }
+    v
+}
+
+/// Blocks out of the slab (its `used` count).
+///
+/// # Safety
+/// The caller holds `slab`.
+pub unsafe fn used(slab: &Slab) -> u32 {
+    // SAFETY: per the contract.
+    unsafe { slab.used() }
+}
+
+/// Runs `f` under loom with the repository's default bounds: `LOOM_MAX_PREEMPTIONS` if set, else 3.
+pub fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(3);
+    }
+    b.check(f);
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Runs the loom models in loom_tests/ against the production code, then shows that every seeded
+# mutant (a `hakmem_mutant` cfg in src/) is caught by the models that claim to catch it.
+#
+#   scripts/loom.sh              models, then every mutant
+#   scripts/loom.sh models       models only
+#   scripts/loom.sh mutants      mutants only
+#   scripts/loom.sh MUTANT...    the named mutants only
+#
+# Models are built in release with debug assertions (they refuse to build without) and explored
+# with LOOM_MAX_PREEMPTIONS (default 3). A mutant run passes when each model test that declares
+# the mutant (`should_panic` under its cfg) panics with the expected message — loom found the
+# bug — and every other test of the same files still passes.
+#
+# The mutant cfg reaches only this crate and its model crates, through scripts/loom-rustc.sh (a
+# RUSTC_WRAPPER), so switching mutants rebuilds hakmem and the models but not loom. Cargo does not
+# see the wrapper's input, so the script deletes hakmem's fingerprints to force that rebuild.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export RUSTFLAGS="--cfg hakmem_loom -C debug-assertions"
+export RUSTC_WRAPPER="$PWD/scripts/loom-rustc.sh"
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
+target_dir="${CARGO_TARGET_DIR:-target}/loom"
+
+all_models=(loom_remote loom_ownership loom_publish loom_hint loom_notify)
+
+# mutant -> the model files whose tests catch it
+declare -A catchers=(
+  [remote_push_relaxed]="loom_remote loom_publish"
+  [take_all_relaxed]="loom_remote loom_publish"
+  [acquire_plain_store]="loom_ownership"
+  [acquire_cas_relaxed]="loom_ownership"
+  [release_ownership_relaxed]="loom_ownership"
+  [publish_before_release]="loom_publish"
+  [skip_generation_check]="loom_hint"
+  [no_generation_bump]="loom_hint"
+  [notify_relaxed]="loom_notify"
+  [push_first_stale]="loom_notify"
+)
+mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_cas_relaxed
+  release_ownership_relaxed publish_before_release skip_generation_check no_generation_bump
+  notify_relaxed push_first_stale)
+
+# run LABEL MUTANT MODEL... : builds with HAKMEM_MUTANT=MUTANT (empty: none) and runs the models.
+run() {
+  local label=$1 mutant=$2
+  shift 2
+  local args=()
+  for m in "$@"; do args+=(--test "$m"); done
+  rm -rf "$target_dir"/release/.fingerprint/hakmem-*
+  local start=$SECONDS log
+  log=$(mktemp)
+  if HAKMEM_MUTANT="$mutant" cargo test -p hakmem --release --target-dir "$target_dir" \
+    "${args[@]}" >"$log" 2>&1; then
+    echo "PASS  $label  ($((SECONDS - start)) s)"
+    rm -f "$log"
+  else
+    echo "FAIL  $label  ($((SECONDS - start)) s)"
+    grep -E "^(error|test .*(FAILED|ok)|failures:)|panicked|did not panic|Causality" "$log" | head -40
+    rm -f "$log"
+    return 1
+  fi
+}
+
+mode=${1:-all}
+fail=0
+if [[ $mode == all || $mode == models ]]; then
+  run "models (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS)" "" "${all_models[@]}" || fail=1
+fi
+if [[ $mode == all || $mode == mutants ]]; then
+  selected=("${mutant_order[@]}")
+elif [[ $mode != models ]]; then
+  selected=("$@")
+else
+  selected=()
+fi
+for m in "${selected[@]}"; do
+  if [[ -z ${catchers[$m]:-} ]]; then
+    echo "unknown mutant: $m (known: ${mutant_order[*]})" >&2
+    exit 2
+  fi
+  # shellcheck disable=SC2086 # the catcher list is a space-separated list of names
+  run "mutant $m caught by ${catchers[$m]}" "$m" ${catchers[$m]} || fail=1
+done
+# Leave the build as the unmutated one, so that a later `cargo test` here sees production code.
+if ((${#selected[@]})); then
+  rm -rf "$target_dir"/release/.fingerprint/hakmem-*
+fi
+exit $fail
