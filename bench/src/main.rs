@@ -1,0 +1,513 @@
+//! `hakmem-bench`: the comparison runner.
+//!
+//! ```text
+//! cargo run --release -p hakmem-bench                 # everything, default scale (< 10 min on 2 cores)
+//! cargo run --release -p hakmem-bench -- --quick      # a quick check (< 1 min once built)
+//! cargo run --release -p hakmem-bench -- --workload larson,xmalloc --alloc hakmem,mimalloc
+//! ```
+//!
+//! The runner builds the workload binaries (`wl-<alloc>`, one per allocator, each with that
+//! allocator as `#[global_allocator]`), then runs every workload under every allocator in its
+//! own process, interleaved allocator by allocator and repetition by repetition, and measures
+//! each process (`wait4`: CPU time; the workload reports its own wall time and peak RSS). The runner itself keeps the system allocator and never runs a workload.
+//! It exits 1 if any run failed (a workload's own check, a crash, a timeout, or a result that
+//! differs between allocators), 2 on bad arguments.
+
+mod runner;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use hakmem_bench::workloads::WORKLOADS;
+use runner::builder::{self, Paths};
+use runner::c_suite::{self, C_ALLOCS, C_WORKLOADS};
+use runner::cli::{Args, SuiteSel};
+use runner::measure::{self, Invocation, Measured};
+use runner::report::{self, RunRecord, Summary};
+use runner::{chart, meta};
+
+/// The allocators of the Rust suite, in report order.
+const RUST_ALLOCS: &[&str] = &[
+    "hakmem",
+    "hakmem-header",
+    "system",
+    "mimalloc",
+    "jemalloc",
+    "snmalloc",
+];
+
+/// One workload under one allocator: how to run it and what its result line must say.
+struct Job {
+    suite: &'static str,
+    workload: String,
+    alloc: String,
+    inv: Invocation,
+    /// Rust: the `alloc=` the binary must report (proves e.g. header mode).
+    expect_alloc: Option<String>,
+    /// C: a substring of `malloc_from=` (proves the preload took effect).
+    expect_malloc_from: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Results<'a> {
+    meta: &'a meta::Meta,
+    /// `config=` reported by each allocator's binary (hakmem's feature set).
+    configs: &'a std::collections::BTreeMap<String, String>,
+    notes: &'a [String],
+    failures: &'a [String],
+    summary: &'a [Summary],
+    runs: &'a [RunRecord],
+}
+
+fn list() {
+    println!("Rust workloads (each allocator is the binary's #[global_allocator]):");
+    for w in WORKLOADS {
+        println!("  {:16} {}", w.name, w.about);
+    }
+    println!("C workloads (bench/c/, run under LD_PRELOAD):");
+    for w in C_WORKLOADS {
+        println!("  {:16} {}", w.name, w.about);
+    }
+    println!(
+        "Allocators: {} (C suite: {})",
+        RUST_ALLOCS.join(", "),
+        C_ALLOCS.join(", ")
+    );
+}
+
+fn check_names(args: &Args) -> Result<(), String> {
+    for a in &args.alloc {
+        if !RUST_ALLOCS.contains(&a.as_str()) && !C_ALLOCS.contains(&a.as_str()) {
+            return Err(format!("unknown allocator {a:?} (see --list)"));
+        }
+    }
+    for w in &args.workload {
+        if !WORKLOADS.iter().any(|x| x.name == w) && !C_WORKLOADS.iter().any(|x| x.name == w) {
+            return Err(format!("unknown workload {w:?} (see --list)"));
+        }
+    }
+    if !(args.scale() > 0.0 && args.scale().is_finite()) {
+        return Err("--scale must be a positive number".into());
+    }
+    Ok(())
+}
+
+fn common_args(args: &Args) -> Vec<String> {
+    let mut v = vec![
+        "--scale".to_string(),
+        args.scale().to_string(),
+        "--threads".to_string(),
+        args.threads().to_string(),
+    ];
+    if args.inject_fault {
+        v.push("--inject-fault".into());
+    }
+    v
+}
+
+/// Builds what the Rust suite needs and returns its jobs.
+fn rust_jobs(args: &Args, paths: &Paths, notes: &mut Vec<String>) -> Vec<Job> {
+    let workloads: Vec<&str> = WORKLOADS
+        .iter()
+        .map(|w| w.name)
+        .filter(|w| args.wants_workload(w))
+        .collect();
+    let allocs: Vec<&str> = RUST_ALLOCS
+        .iter()
+        .copied()
+        .filter(|a| args.wants_alloc(a))
+        .collect();
+    if workloads.is_empty() || allocs.is_empty() {
+        return vec![];
+    }
+    if !args.no_build && args.bin_dir.is_none() {
+        let main: Vec<&str> = allocs
+            .iter()
+            .copied()
+            .filter(|a| *a != "hakmem-header")
+            .collect();
+        notes.extend(builder::build_workloads(paths, &main));
+        if allocs.contains(&"hakmem-header") {
+            notes.extend(builder::build_header_mode(paths));
+        }
+    }
+    let mut present = Vec::new();
+    for a in allocs {
+        let exe = if let Some(dir) = &args.bin_dir {
+            if a == "hakmem-header" {
+                notes.push("hakmem-header left out: --bin-dir has no header-mode build".into());
+                continue;
+            }
+            dir.join(format!("wl-{a}"))
+        } else if a == "hakmem-header" {
+            paths.header_dir().join("wl-hakmem")
+        } else {
+            paths.wl_dir().join(format!("wl-{a}"))
+        };
+        if exe.is_file() {
+            present.push((a, exe));
+        } else if !notes
+            .iter()
+            .any(|n| n.starts_with(&format!("{a} left out")))
+        {
+            notes.push(format!("{a} left out: {} is missing", exe.display()));
+        }
+    }
+    let mut jobs = Vec::new();
+    for w in workloads {
+        for (a, exe) in &present {
+            let mut argv = vec![w.to_string()];
+            argv.extend(common_args(args));
+            jobs.push(Job {
+                suite: "rust",
+                workload: w.to_string(),
+                alloc: a.to_string(),
+                inv: Invocation {
+                    program: exe.clone(),
+                    args: argv,
+                    env: vec![],
+                },
+                expect_alloc: Some(a.to_string()),
+                expect_malloc_from: None,
+            });
+        }
+    }
+    jobs
+}
+
+/// Builds what the C suite needs and returns its jobs.
+fn c_jobs(args: &Args, paths: &Paths, notes: &mut Vec<String>) -> Vec<Job> {
+    let workloads: Vec<&str> = C_WORKLOADS
+        .iter()
+        .map(|w| w.name)
+        .filter(|w| args.wants_workload(w))
+        .collect();
+    if workloads.is_empty() || !C_ALLOCS.iter().any(|a| args.wants_alloc(a)) {
+        return vec![];
+    }
+    if !args.no_build && args.wants_alloc("hakmem") {
+        notes.extend(builder::build_preload(paths));
+    }
+    let (allocs, alloc_notes) = c_suite::find_allocs(paths, |a| args.wants_alloc(a));
+    notes.extend(alloc_notes);
+    let mut jobs = Vec::new();
+    for w in workloads {
+        let exe = if args.no_build {
+            c_suite::exe(paths, w)
+        } else {
+            match builder::build_c(paths, w) {
+                Ok(exe) => exe,
+                Err(e) => {
+                    notes.push(format!("C workload {w} left out: {e}"));
+                    continue;
+                }
+            }
+        };
+        if !exe.is_file() {
+            notes.push(format!(
+                "C workload {w} left out: {} is missing",
+                exe.display()
+            ));
+            continue;
+        }
+        for a in &allocs {
+            jobs.push(Job {
+                suite: "c",
+                workload: w.to_string(),
+                alloc: a.name.to_string(),
+                inv: Invocation {
+                    program: exe.clone(),
+                    args: common_args(args),
+                    env: c_suite::env(a),
+                },
+                expect_alloc: None,
+                expect_malloc_from: Some(a.expect),
+            });
+        }
+    }
+    jobs
+}
+
+/// Runs one job and checks what its result line claims.
+fn run_job(
+    job: &Job,
+    timeout: Duration,
+    configs: &mut std::collections::BTreeMap<String, String>,
+) -> Result<Measured, String> {
+    let m = measure::run(&job.inv, timeout)?;
+    let field = |k: &str| {
+        m.fields
+            .iter()
+            .find(|(f, _)| f == k)
+            .map(|(_, v)| v.as_str())
+    };
+    if let Some(want) = &job.expect_alloc {
+        if field("alloc") != Some(want.as_str()) {
+            return Err(format!(
+                "binary reports alloc={:?}, expected {want}",
+                field("alloc")
+            ));
+        }
+    }
+    if let Some(config) = field("config") {
+        configs.insert(job.alloc.clone(), config.to_string());
+    }
+    if let Some(want) = job.expect_malloc_from {
+        let got = field("malloc_from").unwrap_or("");
+        if !got.contains(want) {
+            return Err(format!(
+                "malloc resolved to {got:?}, expected a path containing {want:?}"
+            ));
+        }
+    }
+    Ok(m)
+}
+
+/// Every workload must do the same work under every allocator: same ops, same checksum.
+fn check_consistency(runs: &[RunRecord]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for r in runs {
+        if seen.contains(&(r.suite.as_str(), r.workload.as_str())) {
+            continue;
+        }
+        seen.push((&r.suite, &r.workload));
+        let ok: Vec<&RunRecord> = runs
+            .iter()
+            .filter(|x| x.ok && x.suite == r.suite && x.workload == r.workload)
+            .collect();
+        let Some(first) = ok.first() else { continue };
+        if let Some(bad) = ok
+            .iter()
+            .find(|x| (x.ops, x.checksum) != (first.ops, first.checksum))
+        {
+            out.push(format!(
+                "{}/{}: results differ between runs: {} gave ops={} checksum={}, {} gave ops={} \
+                 checksum={}",
+                r.suite,
+                r.workload,
+                first.alloc,
+                first.ops,
+                first.checksum,
+                bad.alloc,
+                bad.ops,
+                bad.checksum
+            ));
+        }
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.list {
+        list();
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = check_names(&args) {
+        eprintln!("hakmem-bench: {e}");
+        return ExitCode::from(2);
+    }
+    let paths = Paths::detect();
+    let mut notes = Vec::new();
+    let mut jobs = Vec::new();
+    if args.suite != SuiteSel::C {
+        jobs.extend(rust_jobs(&args, &paths, &mut notes));
+    }
+    if args.suite != SuiteSel::Rust {
+        jobs.extend(c_jobs(&args, &paths, &mut notes));
+    }
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+    if jobs.is_empty() {
+        eprintln!("hakmem-bench: nothing to run (check --suite, --workload and --alloc)");
+        return ExitCode::from(2);
+    }
+    let reps = args.reps();
+    let meta = meta::collect(&paths, args.scale(), args.threads(), reps);
+    eprintln!(
+        "hakmem-bench: {} runs ({} workload×allocator pairs × {reps}), scale {}, {} threads; \
+         {} on {} cores, hakmem {}",
+        jobs.len() * reps,
+        jobs.len(),
+        meta.scale,
+        meta.threads,
+        meta.host_cpu,
+        meta.cores,
+        meta.hakmem_commit
+    );
+
+    // Group the jobs by (suite, workload) so that each repetition runs every allocator on a
+    // workload back to back, rotating which allocator goes first.
+    let mut groups: Vec<Vec<&Job>> = Vec::new();
+    for j in &jobs {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].suite == j.suite && g[0].workload == j.workload)
+        {
+            Some(g) => g.push(j),
+            None => groups.push(vec![j]),
+        }
+    }
+    let pb = ProgressBar::new((jobs.len() * reps) as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:32} {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let timeout = Duration::from_secs_f64(args.timeout.max(1.0));
+    let mut runs: Vec<RunRecord> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    let mut configs = std::collections::BTreeMap::new();
+    for rep in 0..reps {
+        for g in &groups {
+            for i in 0..g.len() {
+                let job = g[(i + rep) % g.len()];
+                pb.set_message(format!(
+                    "rep {}/{reps} {} · {}",
+                    rep + 1,
+                    job.workload,
+                    job.alloc
+                ));
+                let result = run_job(job, timeout, &mut configs);
+                let mut rec = RunRecord {
+                    suite: job.suite.to_string(),
+                    workload: job.workload.clone(),
+                    alloc: job.alloc.clone(),
+                    rep,
+                    seq: runs.len(),
+                    ok: result.is_ok(),
+                    error: String::new(),
+                    wall_s: 0.0,
+                    process_s: 0.0,
+                    user_s: 0.0,
+                    sys_s: 0.0,
+                    cpu_s: 0.0,
+                    peak_rss_kib: 0,
+                    ru_maxrss_kib: 0,
+                    ops: 0,
+                    checksum: 0,
+                };
+                match result {
+                    Ok(m) => {
+                        rec.wall_s = m.wall_s;
+                        rec.process_s = m.process_s;
+                        rec.user_s = m.user_s;
+                        rec.sys_s = m.sys_s;
+                        rec.cpu_s = m.user_s + m.sys_s;
+                        rec.peak_rss_kib = m.peak_rss_kib;
+                        rec.ru_maxrss_kib = m.ru_maxrss_kib;
+                        rec.ops = m.ops;
+                        rec.checksum = m.checksum;
+                    }
+                    Err(e) => {
+                        let msg = format!(
+                            "{}/{} under {} (rep {}): {e}",
+                            job.suite,
+                            job.workload,
+                            job.alloc,
+                            rep + 1
+                        );
+                        pb.println(format!("FAILED {msg}"));
+                        failures.push(msg);
+                        rec.error = e;
+                    }
+                }
+                runs.push(rec);
+                pb.inc(1);
+            }
+        }
+    }
+    pb.finish_and_clear();
+    failures.extend(check_consistency(&runs));
+
+    let summary = report::summarise(&runs);
+    let mut text = String::new();
+    for (suite, title) in [
+        ("rust", "Rust workloads (global allocator)"),
+        ("c", "C workloads (LD_PRELOAD)"),
+    ] {
+        let sums: Vec<&Summary> = summary.iter().filter(|s| s.suite == suite).collect();
+        if !sums.is_empty() {
+            text.push_str(&report::suite_tables(title, &sums, reps));
+            text.push('\n');
+        }
+    }
+    println!("{text}");
+
+    let out_dir: PathBuf = args.out.clone().unwrap_or_else(|| paths.default_out());
+    let mut written = Vec::new();
+    let write_all = || -> Result<(), String> {
+        std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+        let results = Results {
+            meta: &meta,
+            configs: &configs,
+            notes: &notes,
+            failures: &failures,
+            summary: &summary,
+            runs: &runs,
+        };
+        let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+        std::fs::write(out_dir.join("results.json"), json).map_err(|e| e.to_string())?;
+        report::write_csv(&out_dir, &runs, &summary)?;
+        std::fs::write(out_dir.join("table.txt"), &text).map_err(|e| e.to_string())?;
+        Ok(())
+    };
+    if let Err(e) = write_all() {
+        failures.push(format!("writing results to {}: {e}", out_dir.display()));
+    } else {
+        written.extend(["results.json", "runs.csv", "summary.csv", "table.txt"].map(String::from));
+    }
+    for (suite, file, title) in [
+        (
+            "rust",
+            "chart.svg",
+            "hakmem-bench: Rust workloads, each allocator as #[global_allocator]",
+        ),
+        (
+            "c",
+            "chart-c.svg",
+            "hakmem-bench: C workloads under LD_PRELOAD",
+        ),
+    ] {
+        let sums: Vec<&Summary> = summary.iter().filter(|s| s.suite == suite).collect();
+        if sums.is_empty() {
+            continue;
+        }
+        let baseline = if sums.iter().any(|s| s.alloc == "system") {
+            "system"
+        } else {
+            &sums[0].alloc
+        };
+        let title = format!(
+            "{title} — median of {reps}, scale {}, {} threads, {} cores",
+            meta.scale, meta.threads, meta.cores
+        );
+        match chart::write(&out_dir.join(file), &title, &sums, baseline) {
+            Ok(()) => written.push(file.to_string()),
+            Err(e) => failures.push(format!("drawing {file}: {e}")),
+        }
+    }
+    for (a, c) in &configs {
+        println!("{a} features: {c}");
+    }
+    println!("results: {} ({})", out_dir.display(), written.join(", "));
+    for n in &notes {
+        println!("note: {n}");
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!("\n{} FAILURE(S):", failures.len());
+        for f in &failures {
+            println!("  {f}");
+        }
+        ExitCode::from(1)
+    }
+}
