@@ -91,15 +91,11 @@ pub unsafe extern "C" fn malloc(size: size_t) -> *mut c_void {
 /// `p` is null or a live block returned by this library's allocation functions.
 #[no_mangle]
 pub unsafe extern "C" fn free(p: *mut c_void) {
-    // POSIX.1-2024 and glibc ≥ 2.33: free never changes errno. The slow paths may call munmap or
-    // madvise, so the value is saved around the call.
-    let e = errno_ptr();
-    // SAFETY: the calling thread's errno slot, valid for the thread's life.
-    let saved = unsafe { *e };
+    // POSIX.1-2024 and glibc ≥ 2.33: free never changes errno. hakmem's free paths make no call
+    // that sets errno except munmap/madvise, and the OS box keeps errno around those itself
+    // (`os::unix::keep_errno`), so the fast path need not touch errno here.
     // SAFETY: per the contract.
     unsafe { raw::free(p.cast()) };
-    // SAFETY: as above.
-    unsafe { *e = saved };
 }
 
 /// # Safety

@@ -46,23 +46,43 @@ fn map(size: usize) -> Option<NonNull<u8>> {
     }
 }
 
+/// Runs `f` (a syscall on a `free` path) leaving `errno` as it was: C's `free` must never change
+/// `errno` (POSIX.1-2024), and this way the preload library's `free` need not touch `errno` on
+/// its fast path.
+#[inline]
+fn keep_errno<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: the calling thread's errno slot; `__errno_location` never allocates.
+        let e = unsafe { libc::__errno_location() };
+        // SAFETY: as above.
+        let saved = unsafe { *e };
+        let r = f();
+        // SAFETY: as above.
+        unsafe { *e = saved };
+        r
+    }
+    #[cfg(not(target_os = "linux"))]
+    f()
+}
+
 /// # Safety
 /// See `os::decommit`.
 pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
     // SAFETY: the caller guarantees the range is ours and dead; DONTNEED keeps it mapped and makes
     // it read back as zero.
-    unsafe {
+    keep_errno(|| unsafe {
         libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTNEED);
-    }
+    })
 }
 
 /// # Safety
 /// See `os::release`.
 pub unsafe fn release(ptr: NonNull<u8>, len: usize) {
     // SAFETY: the caller guarantees the range is a dead reservation of ours.
-    unsafe {
+    keep_errno(|| unsafe {
         libc::munmap(ptr.as_ptr().cast(), len);
-    }
+    })
 }
 
 /// # Safety
@@ -73,7 +93,7 @@ pub unsafe fn resize_in_place(ptr: NonNull<u8>, old: usize, new: usize) -> bool 
     }
     if new < old {
         // SAFETY: the tail beyond `new` belongs to the reservation and is given up by the caller.
-        unsafe { libc::munmap(ptr.as_ptr().add(new).cast(), old - new) };
+        keep_errno(|| unsafe { libc::munmap(ptr.as_ptr().add(new).cast(), old - new) });
         return true;
     }
     #[cfg(target_os = "linux")]
