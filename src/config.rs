@@ -70,6 +70,11 @@ const _: () = assert!(
 const _: () = assert!(MAG_BATCH_MAX <= TLS_CAP_MAX);
 const _: () = assert!(MIN_ALIGN.is_power_of_two());
 
+/// The freed-block mark of headerless mode (cheap double-free detection, docs/design.md). On in
+/// every headerless build; `RUSTFLAGS="--cfg hakmem_no_free_mark"` compiles it out (A/B switch for
+/// measuring its cost). Header mode detects double frees through the header instead.
+pub const FREE_MARK: bool = HEADERLESS && !cfg!(hakmem_no_free_mark);
+
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.
 pub const STATS: bool = cfg!(feature = "stats");
 /// Integrity checks at every box boundary: the `checked` feature, and every debug build.

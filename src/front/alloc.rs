@@ -3,7 +3,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{HEADERLESS, MAX_SMALL_SIZE, MIN_ALIGN};
+use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MIN_ALIGN};
 use crate::debug::Where;
 use crate::front::free::{self, Region};
 use crate::front::heap::{Heap, HeapKind};
@@ -45,9 +45,11 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
 /// cleared (headerless double-free detection), then memcheck is told the block is live.
 #[inline(always)]
 fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
-    if HEADERLESS {
+    if FREE_MARK {
         // SAFETY: a block just taken off our list; blocks are at least 16 bytes.
         unsafe { Block::clear_mark(b) };
+    }
+    if HEADERLESS {
         // valgrind: last touch of the block through `Block`; from here it is live to memcheck.
         // (Header mode does this in `alloc_general`, after writing the header.)
         valgrind::malloclike(b.as_ptr().cast(), class_size(c), false);

@@ -6,7 +6,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{CHECKED, FIRST_DATA_SLAB, HEADERLESS, TLS_HINT};
+use crate::config::{CHECKED, FIRST_DATA_SLAB, FREE_MARK, HEADERLESS, TLS_HINT};
 use crate::debug::{fatal, Where};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
@@ -237,7 +237,7 @@ unsafe fn free_small(h: &'static Heap, ss: &SuperSlab, ptr: *mut u8) {
 /// or a remote queue). Headerless mode only; header mode detects this through the header magic.
 #[inline(always)]
 fn check_not_free(block: *mut u8, class: usize) {
-    if HEADERLESS
+    if FREE_MARK
         // SAFETY: `block` is a checked block boundary inside one of our data slabs.
         && unsafe { Block::is_marked_free(NonNull::new_unchecked(block.cast()), free_key()) }
     {
@@ -277,7 +277,7 @@ fn tell_memcheck_freed(ptr: *mut u8) {
 /// Marks a block that is about to go on a free list (headerless mode).
 #[inline(always)]
 fn mark_free(block: *mut u8) {
-    if HEADERLESS {
+    if FREE_MARK {
         // SAFETY: a block of ours, being freed by the caller.
         unsafe { Block::mark_free(NonNull::new_unchecked(block.cast()), free_key()) };
     }
