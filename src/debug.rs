@@ -30,47 +30,33 @@ impl Msg {
         self
     }
 
-    pub fn hex(&mut self, v: usize) -> &mut Self {
-        self.str("0x");
-        let mut digits = [0u8; 16];
-        let mut n = 0;
-        let mut x = v;
+    /// Appends `v` in base `radix` (2..=16), most significant digit first.
+    fn digits(&mut self, mut v: usize, radix: usize) -> &mut Self {
+        let mut buf = [0u8; 64];
+        let mut n = buf.len();
         loop {
-            digits[n] = b"0123456789abcdef"[x & 15];
-            n += 1;
-            x >>= 4;
-            if x == 0 {
+            n -= 1;
+            buf[n] = b"0123456789abcdef"[v % radix];
+            v /= radix;
+            if v == 0 {
                 break;
             }
         }
-        while n > 0 {
-            n -= 1;
-            let d = [digits[n]];
-            // SAFETY: an ASCII hex digit is valid UTF-8.
-            self.str(unsafe { core::str::from_utf8_unchecked(&d) });
+        for &b in &buf[n..] {
+            if self.len < self.buf.len() {
+                self.buf[self.len] = b;
+                self.len += 1;
+            }
         }
         self
     }
 
+    pub fn hex(&mut self, v: usize) -> &mut Self {
+        self.str("0x").digits(v, 16)
+    }
+
     pub fn dec(&mut self, v: usize) -> &mut Self {
-        let mut digits = [0u8; 20];
-        let mut n = 0;
-        let mut x = v;
-        loop {
-            digits[n] = b'0' + (x % 10) as u8;
-            n += 1;
-            x /= 10;
-            if x == 0 {
-                break;
-            }
-        }
-        while n > 0 {
-            n -= 1;
-            let d = [digits[n]];
-            // SAFETY: an ASCII digit is valid UTF-8.
-            self.str(unsafe { core::str::from_utf8_unchecked(&d) });
-        }
-        self
+        self.digits(v, 10)
     }
 
     pub fn field_hex(&mut self, name: &str, v: usize) -> &mut Self {

@@ -71,39 +71,38 @@ fn region_where(ss: &SuperSlab, ptr: usize) -> Where {
     }
 }
 
-/// Asks the registry which region holds `ptr`; aborts on "not ours".
+/// What the registry says holds `ptr`, its magic checked.
+enum Found {
+    Small(NonNull<SuperSlab>),
+    Large(NonNull<RegionHead>),
+}
+
+/// Asks the registry which region holds `ptr` and checks the region's magic; aborts on "not
+/// ours" and on a bad magic.
 #[inline]
-fn lookup_registry(ptr: *mut u8) -> NonNull<RegionHead> {
-    match NonNull::new(registry::lookup(ptr as usize)) {
-        Some(r) => r,
-        None => fatal(
+fn lookup_region(ptr: *mut u8) -> Found {
+    let Some(r) = NonNull::new(registry::lookup(ptr as usize)) else {
+        fatal(
             "registry",
             "pointer was not allocated by hakmem, or is a large block already freed (not ours)",
+            Where::ptr(ptr as usize),
+        )
+    };
+    // SAFETY: registered regions start with a magic and are mapped while registered.
+    match unsafe { r.as_ref().magic } {
+        LARGE_MAGIC => Found::Large(r),
+        SUPERSLAB_MAGIC => Found::Small(r.cast()),
+        _ => fatal(
+            "registry",
+            "region has a bad magic",
             Where::ptr(ptr as usize),
         ),
     }
 }
 
-/// The slab and class of a small block, or the large header; aborts on anything else.
-///
-/// # Safety
-/// `ptr` is claimed to be a live block of this allocator.
-pub unsafe fn locate(ptr: *mut u8) -> Region {
-    let r = lookup_registry(ptr);
-    // SAFETY: registered regions start with a magic and are mapped while registered.
-    let magic = unsafe { r.as_ref().magic };
-    if magic == LARGE_MAGIC {
-        return Region::Large(r);
-    }
-    if magic != SUPERSLAB_MAGIC {
-        fatal(
-            "registry",
-            "region has a bad magic",
-            Where::ptr(ptr as usize),
-        );
-    }
-    // SAFETY: a SuperSlab header.
-    let ss = unsafe { r.cast::<SuperSlab>().as_ref() };
+/// The data slab of `ss` holding `ptr`; aborts for the header slab.
+#[inline(always)]
+fn data_slab(ss: &SuperSlab, ptr: *mut u8) -> &Slab {
     let idx = SuperSlab::slab_index(ptr as usize);
     if idx < FIRST_DATA_SLAB {
         fatal(
@@ -112,7 +111,20 @@ pub unsafe fn locate(ptr: *mut u8) -> Region {
             region_where(ss, ptr as usize),
         );
     }
-    let slab = &ss.slabs[idx];
+    &ss.slabs[idx]
+}
+
+/// The slab and class of a small block, or the large header; aborts on anything else.
+///
+/// # Safety
+/// `ptr` is claimed to be a live block of this allocator.
+pub unsafe fn locate(ptr: *mut u8) -> Region {
+    let ss = match lookup_region(ptr) {
+        Found::Large(r) => return Region::Large(r),
+        // SAFETY: a registered SuperSlab header.
+        Found::Small(ss) => unsafe { ss.as_ref() },
+    };
+    let slab = data_slab(ss, ptr);
     let class = slab.class.load(crate::sync::Ordering::Relaxed);
     if class == NO_CLASS || class as usize >= NUM_CLASSES {
         fatal(
@@ -189,21 +201,11 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
         }
     }
     h.count(|c| &c.registry_lookups);
-    let r = lookup_registry(ptr);
-    // SAFETY: registered regions start with a magic and are mapped while registered.
-    let magic = unsafe { r.as_ref().magic };
-    if magic == LARGE_MAGIC {
+    let ss = match lookup_region(ptr) {
         // SAFETY: the registry confirmed a large block.
-        return unsafe { large::free(r, ptr) };
-    }
-    if magic != SUPERSLAB_MAGIC {
-        fatal(
-            "registry",
-            "region has a bad magic",
-            Where::ptr(ptr as usize),
-        );
-    }
-    let ss = r.cast::<SuperSlab>().as_ptr();
+        Found::Large(r) => return unsafe { large::free(r, ptr) },
+        Found::Small(ss) => ss.as_ptr(),
+    };
     if TLS_HINT && h.kind == HeapKind::Live && env::tls_hint() {
         // SAFETY: our own live heap; the generation read now is the one the registry vouched for.
         unsafe { h.local_mut().hint.insert(ss, (*ss).generation()) };
@@ -215,15 +217,7 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
 /// Frees a small block of SuperSlab `ss`: local if the calling thread owns its slab, else remote.
 #[inline(always)]
 unsafe fn free_small(h: &'static Heap, ss: &SuperSlab, ptr: *mut u8) {
-    let idx = SuperSlab::slab_index(ptr as usize);
-    if idx < FIRST_DATA_SLAB {
-        fatal(
-            "superslab",
-            "pointer into the SuperSlab header",
-            region_where(ss, ptr as usize),
-        );
-    }
-    let slab = &ss.slabs[idx];
+    let slab = data_slab(ss, ptr);
     if slab.is_owned_by(h.owner_ptr()) {
         // SAFETY: we own the slab.
         unsafe { free_local(h, slab, ptr) }
