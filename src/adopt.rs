@@ -151,7 +151,6 @@ impl PublishList {
     }
 }
 
-#[cfg(not(hakmem_loom))]
 impl Default for PublishList {
     fn default() -> Self {
         Self::new()

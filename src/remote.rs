@@ -94,7 +94,6 @@ impl RemoteQueue {
     }
 }
 
-#[cfg(not(hakmem_loom))]
 impl Default for RemoteQueue {
     fn default() -> Self {
         Self::new()
@@ -159,7 +158,6 @@ impl Owner {
     }
 }
 
-#[cfg(not(hakmem_loom))]
 impl Default for Owner {
     fn default() -> Self {
         Self::new()
