@@ -4,7 +4,6 @@
 use core::ptr::NonNull;
 
 use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MIN_ALIGN};
-use crate::debug::Where;
 use crate::front::free::{self, Region};
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::magazine;
@@ -156,12 +155,8 @@ pub unsafe fn usable_size(ptr: *mut u8) -> usize {
             if HEADERLESS {
                 size
             } else {
-                let at = Where {
-                    ptr: ptr as usize,
-                    class: Some(class),
-                    ..Where::default()
-                };
-                let _ = slab;
+                // SAFETY: slab metadata lives in a SuperSlab header, never unmapped.
+                let at = unsafe { (*slab).whereis(ptr as usize, class) };
                 // SAFETY: the registry confirmed `ptr` is in a data slab.
                 size - unsafe { header::peek(ptr, class, size, at) }
             }
