@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Instructions per malloc+free pair, counted by callgrind (deterministic), for hakmem and every
+# peer allocator installed (Debian's libmimalloc2.0, libjemalloc2, libtcmalloc-minimal4; glibc).
+#
+#   scripts/fastpath-instructions.sh [--assert] [--no-build] [--alloc a,b,…] [--features LIST]
+#
+# Two loops (scripts/fastpath/fastpath.c, and its Rust twin examples/fastpath.rs with HakMem as
+# the global allocator):
+#   pair   malloc(32) + free, repeated;
+#   batch  1,000 mallocs of mixed 16–512 B (a fixed sequence), then 1,000 frees in allocation order.
+# Only the function holding the loop is counted (--toggle-collect), each loop runs at two lengths
+# and the difference is divided by the extra pairs (start-up and first-call set-up cancel), and
+# the same loop calling two empty functions instead of malloc/free (loop, call, argument and
+# return) is subtracted. What is left is the allocator's own code, plus the PLT jump for C and
+# the `__rust_alloc`/`__rust_dealloc` shims for Rust, which programs pay too.
+#
+# --assert: exit 1 if a hakmem number exceeds its limit (CI). Limits: FASTPATH_MAX_PAIR and
+# FASTPATH_MAX_BATCH (instructions per pair, both paths; defaults below = the measured value of
+# the last recorded commit plus a margin, see docs/benchmarks.md).
+# --features LIST: build hakmem with `--no-default-features --features LIST` (A/B tables);
+# RUSTFLAGS passes cfg switches (e.g. RUSTFLAGS="--cfg hakmem_no_free_mark").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MAX_PAIR=${FASTPATH_MAX_PAIR:-120}
+MAX_BATCH=${FASTPATH_MAX_BATCH:-130}
+
+do_assert=0
+build=1
+allocs=""
+features=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --assert) do_assert=1 ;;
+    --no-build) build=0 ;;
+    --alloc) allocs=$2; shift ;;
+    --features) features=$2; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+command -v valgrind >/dev/null || { echo "fastpath-instructions: valgrind is not installed" >&2; exit 2; }
+command -v "${CC:-cc}" >/dev/null || { echo "fastpath-instructions: no C compiler" >&2; exit 2; }
+
+out=target/fastpath
+mkdir -p "$out"
+tdir=target
+featargs=()
+if [ -n "$features" ]; then
+  featargs=(--no-default-features --features "$features")
+  # A separate target directory per feature set, so an A/B run does not rebuild the default one.
+  tdir=target/fastpath/build-$(echo "$features" | tr ',' '_')
+fi
+if [ $build = 1 ]; then
+  "${CC:-cc}" -O2 -fno-builtin -o "$out/fastpath-c" scripts/fastpath/fastpath.c
+  cargo build -q --release --example fastpath "${featargs[@]}" --target-dir "$tdir"
+  cargo build -q --release --manifest-path preload/Cargo.toml "${featargs[@]}" --target-dir "$tdir"
+fi
+rust_bin=$tdir/release/examples/fastpath
+hakmem_so=$PWD/$tdir/release/libhakmem.so
+
+libdir=/usr/lib/x86_64-linux-gnu
+declare -A lib=(
+  [hakmem]=$hakmem_so
+  [mimalloc]=$libdir/libmimalloc.so.2
+  [jemalloc]=$libdir/libjemalloc.so.2
+  [tcmalloc]=$libdir/libtcmalloc_minimal.so.4
+  [glibc]=""
+)
+order=(hakmem mimalloc jemalloc tcmalloc glibc)
+if [ -n "$allocs" ]; then IFS=, read -r -a order <<<"$allocs"; fi
+
+# ir PRELOAD BIN MODE N: instructions executed inside fastpath_run.
+ir() {
+  local f
+  f=$(mktemp "$out/cg.XXXXXX")
+  LD_PRELOAD=$1 valgrind --tool=callgrind --toggle-collect=fastpath_run \
+    --callgrind-out-file="$f" "$2" "$3" "$4" >/dev/null 2>"$f.log" ||
+    { echo "callgrind failed: $2 $3 $4 (LD_PRELOAD=$1)" >&2; cat "$f.log" >&2; exit 1; }
+  awk '/^(summary|totals):/ { print $2; exit }' "$f"
+  rm -f "$f" "$f.log"
+}
+
+# per_pair PRELOAD BIN MODE: instructions per malloc+free pair, loop overhead subtracted.
+per_pair() {
+  local n1 n2 pairs
+  if [ "$3" = pair ]; then n1=20000; n2=60000; pairs=1; else n1=10; n2=40; pairs=1000; fi
+  local a b a0 b0
+  a=$(ir "$1" "$2" "$3" $n1)
+  b=$(ir "$1" "$2" "$3" $n2)
+  a0=$(ir "" "$2" "${3}0" $n1)
+  b0=$(ir "" "$2" "${3}0" $n2)
+  awk -v a="$a" -v b="$b" -v a0="$a0" -v b0="$b0" -v d=$(((n2 - n1) * pairs)) \
+    'BEGIN { printf "%.1f", ((b - a) - (b0 - a0)) / d }'
+}
+
+fail=0
+check() { # NAME VALUE LIMIT
+  if awk -v v="$2" -v l="$3" 'BEGIN { exit !(v > l) }'; then
+    echo "fastpath-instructions: FAIL $1 = $2 instructions per pair > limit $3" >&2
+    fail=1
+  fi
+}
+
+printf '%-16s %10s %10s\n' "allocator" "32B pair" "batch pair"
+for a in "${order[@]}"; do
+  p=${lib[$a]-missing}
+  if [ "$p" = missing ]; then echo "unknown allocator $a" >&2; exit 2; fi
+  if [ -n "$p" ] && [ ! -e "$p" ]; then
+    printf '%-16s %s\n' "$a" "(not installed: $p)"
+    continue
+  fi
+  pp=$(per_pair "$p" "$out/fastpath-c" pair)
+  bp=$(per_pair "$p" "$out/fastpath-c" batch)
+  printf '%-16s %10s %10s\n' "$a (C)" "$pp" "$bp"
+  if [ "$a" = hakmem ]; then
+    check "hakmem C pair" "$pp" "$MAX_PAIR"
+    check "hakmem C batch" "$bp" "$MAX_BATCH"
+    rp=$(per_pair "" "$rust_bin" pair)
+    rb=$(per_pair "" "$rust_bin" batch)
+    printf '%-16s %10s %10s\n' "hakmem (Rust)" "$rp" "$rb"
+    check "hakmem Rust pair" "$rp" "$MAX_PAIR"
+    check "hakmem Rust batch" "$rb" "$MAX_BATCH"
+  fi
+done
+if [ $do_assert = 1 ]; then
+  if [ $fail = 1 ]; then exit 1; fi
+  echo "fastpath-instructions: hakmem within limits (pair <= $MAX_PAIR, batch <= $MAX_BATCH)"
+fi
