@@ -12,6 +12,10 @@ pub const ADOPT: bool = cfg!(feature = "adopt");
 /// `force-notify` on: every remote free notifies the owner, not only the first into an empty queue.
 pub const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 
+/// Default of `HAKMEM_PURGE_DELAY_MS`: emptied memory goes back to the OS this many milliseconds
+/// after it emptied (decay, as jemalloc's `dirty_decay_ms` and mimalloc's `purge_delay`).
+pub const PURGE_DELAY_MS: i64 = 1000;
+
 /// Minimum alignment of every block (C callers expect 16).
 pub const MIN_ALIGN: usize = 16;
 

@@ -14,26 +14,33 @@
 //! | `HAKMEM_TINY_MUST_ADOPT=1` | refill tries adoption as soon as the current slab runs dry, before its own partial and notified slabs |
 //! | `HAKMEM_STATS=1` | print `hakmem::stats()` to stderr at exit |
 //! | `HAKMEM_DEBUG=1` | one-shot diagnostics: each site logs at most once per process |
+//! | `HAKMEM_PURGE_DELAY_MS=N` | emptied memory goes back to the OS `N` ms after it emptied (default `PURGE_DELAY_MS`); `0` at once, `-1` never (`collect()` still purges) |
+//! | `HAKMEM_PURGE_MADV_FREE=1` | purge with `MADV_FREE` (lazy, RSS drops only under pressure) instead of `MADV_DONTNEED` |
+//! | `HAKMEM_BACKGROUND=1` | a background thread purges on the clock, so an idle process shrinks too |
 
-use crate::sync::plain::{AtomicU8, Ordering};
+use crate::sync::plain::{AtomicI64, AtomicU16, Ordering};
 
-use crate::config::{ADOPT, FORCE_NOTIFY, STATS, TLS_HINT};
+use crate::config::{ADOPT, FORCE_NOTIFY, PURGE_DELAY_MS, STATS, TLS_HINT};
 use crate::debug::Msg;
 
-const TLS_HINT_BIT: u8 = 1;
-const ADOPT_BIT: u8 = 2;
-const FORCE_NOTIFY_BIT: u8 = 4;
-const MUST_ADOPT_BIT: u8 = 8;
-const STATS_BIT: u8 = 16;
-const DEBUG_BIT: u8 = 32;
-const READ_BIT: u8 = 128;
+const TLS_HINT_BIT: u16 = 1;
+const ADOPT_BIT: u16 = 2;
+const FORCE_NOTIFY_BIT: u16 = 4;
+const MUST_ADOPT_BIT: u16 = 8;
+const STATS_BIT: u16 = 16;
+const DEBUG_BIT: u16 = 32;
+const MADV_FREE_BIT: u16 = 64;
+const BACKGROUND_BIT: u16 = 128;
+const READ_BIT: u16 = 1 << 15;
 
 /// Compiled-in defaults, in effect until the environment has been read.
-const DEFAULTS: u8 = (if TLS_HINT { TLS_HINT_BIT } else { 0 })
+const DEFAULTS: u16 = (if TLS_HINT { TLS_HINT_BIT } else { 0 })
     | (if ADOPT { ADOPT_BIT } else { 0 })
     | (if FORCE_NOTIFY { FORCE_NOTIFY_BIT } else { 0 });
 
-static SWITCHES: AtomicU8 = AtomicU8::new(DEFAULTS);
+static SWITCHES: AtomicU16 = AtomicU16::new(DEFAULTS);
+/// `HAKMEM_PURGE_DELAY_MS`: milliseconds, or -1 for never.
+static PURGE_DELAY: AtomicI64 = AtomicI64::new(PURGE_DELAY_MS);
 
 /// The effective runtime switches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -44,10 +51,16 @@ pub struct Switches {
     pub must_adopt: bool,
     pub stats: bool,
     pub debug: bool,
+    /// Milliseconds between a range emptying and its purge; 0 at once, -1 never.
+    pub purge_delay_ms: i64,
+    /// Purge with `MADV_FREE` instead of `MADV_DONTNEED`.
+    pub madv_free: bool,
+    /// The background purger thread is wanted.
+    pub background: bool,
 }
 
 #[inline(always)]
-fn bits() -> u8 {
+fn bits() -> u16 {
     // ORDERING: Relaxed — each switch is an independent flag written once at start-up; a thread
     // that reads the compiled-in default a moment longer is still correct.
     SWITCHES.load(Ordering::Relaxed)
@@ -77,6 +90,20 @@ pub fn stats() -> bool {
 pub fn debug() -> bool {
     bits() & DEBUG_BIT != 0
 }
+#[inline]
+pub fn madv_free() -> bool {
+    bits() & MADV_FREE_BIT != 0
+}
+#[inline]
+pub fn background() -> bool {
+    bits() & BACKGROUND_BIT != 0
+}
+/// `HAKMEM_PURGE_DELAY_MS`: milliseconds, or -1 for never.
+#[inline]
+pub fn purge_delay_ms() -> i64 {
+    // ORDERING: Relaxed — as `bits`: written once at start-up, any value seen is a valid setting.
+    PURGE_DELAY.load(Ordering::Relaxed)
+}
 
 /// The effective switches.
 pub fn switches() -> Switches {
@@ -88,22 +115,66 @@ pub fn switches() -> Switches {
         must_adopt: b & MUST_ADOPT_BIT != 0,
         stats: b & STATS_BIT != 0,
         debug: b & DEBUG_BIT != 0,
+        purge_delay_ms: purge_delay_ms(),
+        madv_free: b & MADV_FREE_BIT != 0,
+        background: b & BACKGROUND_BIT != 0,
     }
 }
 
-/// `Some(true)` for "1", `Some(false)` for "0", `None` when unset or anything else.
-fn read(name: &core::ffi::CStr) -> Option<bool> {
+/// The value of `name`, if set.
+fn raw(name: &core::ffi::CStr) -> Option<&'static [u8]> {
     // SAFETY: getenv with a NUL-terminated name; the result is read before any setenv could run
     // in this thread.
     let v = unsafe { libc::getenv(name.as_ptr()) };
     if v.is_null() {
         return None;
     }
-    // SAFETY: getenv returns a NUL-terminated string.
-    match unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes() {
+    // SAFETY: getenv returns a NUL-terminated string, which lives as long as the environment.
+    Some(unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes())
+}
+
+/// `Some(true)` for "1", `Some(false)` for "0", `None` when unset or anything else.
+fn read(name: &core::ffi::CStr) -> Option<bool> {
+    match raw(name)? {
         b"1" => Some(true),
         b"0" => Some(false),
         _ => None,
+    }
+}
+
+/// A decimal integer, optionally negative; `None` for anything else (or overflow).
+pub(crate) fn parse_int(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((d - b'0') as i64)?;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// `HAKMEM_PURGE_DELAY_MS`: a delay >= 0 or -1; anything else warns once and keeps the default.
+fn read_purge_delay() -> i64 {
+    let Some(v) = raw(c"HAKMEM_PURGE_DELAY_MS") else {
+        return PURGE_DELAY_MS;
+    };
+    match parse_int(v) {
+        Some(ms) if ms >= -1 => ms,
+        _ => {
+            let mut m = Msg::new();
+            m.str("hakmem: env: HAKMEM_PURGE_DELAY_MS ignored: expected milliseconds >= 0 or -1")
+                .field_dec("default", PURGE_DELAY_MS as usize);
+            m.emit();
+            PURGE_DELAY_MS
+        }
     }
 }
 
@@ -117,6 +188,12 @@ fn warn_compiled_out(var: &str, feature: &str) {
     m.emit();
 }
 
+/// Overrides `HAKMEM_PURGE_DELAY_MS` (test hook: `testing::set_purge_delay_ms`).
+pub fn set_purge_delay_ms(ms: i64) {
+    // ORDERING: Relaxed — see `purge_delay_ms`.
+    PURGE_DELAY.store(ms.max(-1), Ordering::Relaxed);
+}
+
 /// Reads the environment once. Returns true on the call that read it.
 pub fn init() -> bool {
     // ORDERING: Relaxed — see `bits`. The fetch_or elects exactly one first caller, which alone
@@ -126,7 +203,7 @@ pub fn init() -> bool {
     if prev & READ_BIT != 0 {
         return false;
     }
-    const VARS: [(&core::ffi::CStr, u8, bool, &str); 6] = [
+    const VARS: [(&core::ffi::CStr, u16, bool, &str); 8] = [
         (
             c"HAKMEM_TINY_SS_TLS_HINT",
             TLS_HINT_BIT,
@@ -143,6 +220,8 @@ pub fn init() -> bool {
         (c"HAKMEM_TINY_MUST_ADOPT", MUST_ADOPT_BIT, ADOPT, "adopt"),
         (c"HAKMEM_STATS", STATS_BIT, STATS, "stats"),
         (c"HAKMEM_DEBUG", DEBUG_BIT, true, ""),
+        (c"HAKMEM_PURGE_MADV_FREE", MADV_FREE_BIT, true, ""),
+        (c"HAKMEM_BACKGROUND", BACKGROUND_BIT, true, ""),
     ];
     let mut b = DEFAULTS;
     for (var, bit, compiled, feature) in VARS {
@@ -157,17 +236,19 @@ pub fn init() -> bool {
     if b & ADOPT_BIT == 0 {
         b &= !MUST_ADOPT_BIT;
     }
+    // ORDERING: Relaxed — see `purge_delay_ms`.
+    PURGE_DELAY.store(read_purge_delay(), Ordering::Relaxed);
     // ORDERING: Relaxed — see `bits`.
     SWITCHES.store(b | READ_BIT, Ordering::Relaxed);
     true
 }
 
 /// One-shot diagnostics: `site` logs `what` the first time it is reached with `HAKMEM_DEBUG=1`.
-pub struct OneShot(AtomicU8);
+pub struct OneShot(crate::sync::plain::AtomicU8);
 
 impl OneShot {
     pub const fn new() -> Self {
-        Self(AtomicU8::new(0))
+        Self(crate::sync::plain::AtomicU8::new(0))
     }
 
     #[cold]
@@ -188,5 +269,21 @@ impl OneShot {
 impl Default for OneShot {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_int;
+
+    #[test]
+    fn parse_int_reads_decimal_and_minus_one() {
+        assert_eq!(parse_int(b"0"), Some(0));
+        assert_eq!(parse_int(b"1500"), Some(1500));
+        assert_eq!(parse_int(b"-1"), Some(-1));
+        assert_eq!(parse_int(b""), None);
+        assert_eq!(parse_int(b"-"), None);
+        assert_eq!(parse_int(b"1s"), None);
+        assert_eq!(parse_int(b"99999999999999999999"), None);
     }
 }

@@ -59,8 +59,8 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
     if !registry::register(user as usize, unsafe {
         NonNull::new_unchecked(head.cast::<RegionHead>())
     }) {
-        // SAFETY: never published.
-        unsafe { os::release(base, map_len) };
+        // SAFETY: never published. A refused release is counted and decommitted by `os`.
+        let _released = unsafe { os::release(base, map_len) };
         return core::ptr::null_mut();
     }
     GLOBALS.large_allocs.bump_shared();
@@ -107,9 +107,11 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
     GLOBALS
         .large_bytes_freed
         .add_shared((map_len - (ptr as usize - base as usize)) as u64);
-    stats::footprint_sub(map_len);
-    // SAFETY: the mapping is ours and dead.
-    unsafe { os::release(NonNull::new_unchecked(base), map_len) };
+    // SAFETY: the mapping is ours and dead. A refused release (counted and reported by `os`) leaves
+    // it mapped and decommitted: it stays in the footprint.
+    if unsafe { os::release(NonNull::new_unchecked(base), map_len) } {
+        stats::footprint_sub(map_len);
+    }
 }
 
 /// Usable bytes of a live large block.

@@ -9,18 +9,20 @@
 //! ```
 //!
 //! ## Boxes, in dependency order (a module uses only those above it)
-//! 1. `config`, `sync`, `os`, `debug` — constants and A/B switches; the loom shim; the OS
-//!    contract; fail-fast messages.
-//! 2. `size_class` — request size → class.
-//! 3. `slab::block` — the link word inside free blocks.
-//! 4. `remote` — the per-slab remote-free queue and the owner's notification word.
-//! 5. `slab` — slab metadata, SuperSlab header, per-block header (header mode).
-//! 6. `registry` — address → region, lock-free, no allocation.
-//! 7. `meta`, `pool` — metadata memory; the slab supply (SuperSlab map/retire/reuse).
-//! 8. `adopt` — publish lists, adoption and the reclaim pass.
-//! 9. `large` — mappings for sizes above the classes.
-//! 10. `front` — TLS SLL, magazine refill/spill, hint cache, thread heaps, alloc/free paths.
-//! 11. `global` (`HakMem`), `raw` (C semantics for the preload crate).
+//! 1. `config`, `sync`, `os`, `debug`, `env`, `stats`, `trace`, `valgrind` — constants and A/B
+//!    switches; the loom shim; the OS contract; fail-fast messages; runtime switches; counters;
+//!    the event ring; memcheck requests.
+//! 2. `purge` — the decay clock: when emptied memory goes back to the OS.
+//! 3. `size_class` — request size → class.
+//! 4. `slab::block` — the link word inside free blocks.
+//! 5. `remote` — the per-slab remote-free queue and the owner's notification word.
+//! 6. `slab` — slab metadata, SuperSlab header, per-block header (header mode).
+//! 7. `registry` — address → region, lock-free, no allocation.
+//! 8. `meta`, `pool` — metadata memory; the slab supply (SuperSlab map/retire/reuse).
+//! 9. `adopt` — publish lists, adoption and the reclaim pass.
+//! 10. `large` — mappings for sizes above the classes.
+//! 11. `front` — TLS SLL, magazine refill/spill, hint cache, thread heaps, alloc/free paths.
+//! 12. `global` (`HakMem`), `raw` (C semantics for the preload crate).
 //!
 //! See docs/design.md for invariants, the slab life cycle and the orderings.
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -37,6 +39,8 @@ mod stats;
 mod sync;
 mod trace;
 mod valgrind;
+
+mod purge;
 
 pub mod remote;
 pub mod slab;

@@ -153,8 +153,9 @@ pub fn acquire_slab(may_map: bool) -> Option<NonNull<Slab>> {
     // SAFETY: a fresh reservation of the right size and alignment, ours alone.
     let ss = unsafe { SuperSlab::init(base) };
     if !registry::register(base.as_ptr() as usize, ss.cast::<RegionHead>()) {
-        // SAFETY: never published.
-        unsafe { os::release(base, SUPERSLAB_SIZE) };
+        // SAFETY: never published. A refused release is counted and decommitted by `os`; the
+        // SuperSlab was only touched in its header, so it costs address space only.
+        let _released = unsafe { os::release(base, SUPERSLAB_SIZE) };
         return None;
     }
     GLOBALS.superslabs_mapped.bump_shared();
@@ -204,24 +205,30 @@ unsafe fn retire(p: &mut Pool, ss: *mut SuperSlab) {
         let generation = (*ss).bump_generation();
         trace::record(Event::Retire, (*ss).base(), (*ss).base(), 0, 0, generation);
         GLOBALS.superslabs_retired.bump_shared();
-        if p.empty_committed >= KEEP_EMPTY_COMMITTED {
-            decommit_data(ss);
-        } else {
+        // A SuperSlab whose decommit the OS refused counts as committed (and is retried later).
+        if p.empty_committed < KEEP_EMPTY_COMMITTED || !decommit_data(ss) {
             p.empty_committed += 1;
         }
         push(&mut p.empty, ss, LIST_EMPTY);
     }
 }
 
+/// Decommits the data slabs of `ss`; false if they stay committed (the OS refused).
+///
 /// # Safety
 /// The pool lock is held and every data slab of `ss` is free.
-unsafe fn decommit_data(ss: *mut SuperSlab) {
+unsafe fn decommit_data(ss: *mut SuperSlab) -> bool {
     // SAFETY: the data slabs hold nothing anyone reads; the header slab stays.
     unsafe {
-        if links(ss, |l| core::mem::replace(&mut l.committed, false)) {
+        if links(ss, |l| l.committed) {
             let data = (*ss).slabs[crate::config::FIRST_DATA_SLAB].data();
-            os::decommit(NonNull::new_unchecked(data), SUPERSLAB_SIZE - SLAB_SIZE);
+            // A refused decommit (counted by `os`) leaves the SuperSlab committed: retried later.
+            if !os::decommit(NonNull::new_unchecked(data), SUPERSLAB_SIZE - SLAB_SIZE) {
+                return false;
+            }
+            links(ss, |l| l.committed = false);
         }
+        true
     }
 }
 
@@ -229,14 +236,16 @@ unsafe fn decommit_data(ss: *mut SuperSlab) {
 pub fn decommit_free() {
     POOL.with(|p| {
         let mut ss = p.empty;
+        p.empty_committed = 0;
         while !ss.is_null() {
             // SAFETY: under the pool lock; retired SuperSlabs have all data slabs free.
             unsafe {
-                decommit_data(ss);
+                if !decommit_data(ss) {
+                    p.empty_committed += 1;
+                }
                 ss = links(ss, |l| l.next);
             }
         }
-        p.empty_committed = 0;
         let mut ss = p.partial;
         while !ss.is_null() {
             // SAFETY: under the pool lock; slabs whose bit is set are free and unbound.
@@ -246,7 +255,8 @@ pub fn decommit_free() {
                 while m != 0 {
                     let i = m.trailing_zeros() as usize;
                     m &= m - 1;
-                    os::decommit(NonNull::new_unchecked((*ss).slabs[i].data()), SLAB_SIZE);
+                    // A refused decommit is counted by `os`; the slab stays free and usable.
+                    let _ = os::decommit(NonNull::new_unchecked((*ss).slabs[i].data()), SLAB_SIZE);
                 }
                 ss = links(ss, |l| l.next);
             }

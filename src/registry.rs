@@ -90,8 +90,9 @@ pub fn register(base: usize, head: NonNull<RegionHead>) -> bool {
         ) {
             Ok(_) => leaf = fresh,
             Err(winner) => {
-                // SAFETY: our leaf was never published.
-                unsafe {
+                // SAFETY: our leaf was never published. A refused release is counted and
+                // decommitted by `os`; the untouched leaf costs address space only.
+                let _released = unsafe {
                     crate::os::release(
                         NonNull::new_unchecked(fresh.cast()),
                         core::mem::size_of::<Leaf>().next_multiple_of(crate::config::PAGE_SIZE),

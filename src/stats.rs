@@ -132,6 +132,12 @@ pub struct Stats {
     pub footprint_bytes: u64,
     /// Peak of `footprint_bytes`.
     pub peak_footprint_bytes: u64,
+    /// Bytes of freed large blocks held in the large cache for reuse (committed or not).
+    pub cached_bytes: u64,
+    /// Bytes given back to the OS by purges (decay clock, `collect()`, background purger).
+    pub purged_bytes: u64,
+    /// OS calls that failed (`munmap`, `madvise`): each range was kept accounted and decommitted.
+    pub os_failures: u64,
     /// Thread heaps created (threads that allocated).
     pub threads_started: u64,
     /// Thread heaps torn down at thread exit.
@@ -181,6 +187,9 @@ impl Stats {
         f("bytes_in_use", self.bytes_in_use);
         f("footprint_bytes", self.footprint_bytes);
         f("peak_footprint_bytes", self.peak_footprint_bytes);
+        f("cached_bytes", self.cached_bytes);
+        f("purged_bytes", self.purged_bytes);
+        f("os_failures", self.os_failures);
         f("threads_started", self.threads_started);
         f("threads_exited", self.threads_exited);
     }
@@ -246,6 +255,9 @@ pub struct Globals {
     pub footprint: Counter,
     pub footprint_freed: Counter,
     pub peak_footprint: Counter,
+    pub cached: Counter,
+    pub cached_freed: Counter,
+    pub purged_bytes: Counter,
     pub threads_started: Counter,
     pub threads_exited: Counter,
 }
@@ -271,6 +283,9 @@ pub static GLOBALS: Globals = Globals {
     footprint: Counter::new(),
     footprint_freed: Counter::new(),
     peak_footprint: Counter::new(),
+    cached: Counter::new(),
+    cached_freed: Counter::new(),
+    purged_bytes: Counter::new(),
     threads_started: Counter::new(),
     threads_exited: Counter::new(),
 };
@@ -345,6 +360,9 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st.bytes_in_use = (small + large).max(0) as u64;
     st.footprint_bytes = g.footprint.get().saturating_sub(g.footprint_freed.get());
     st.peak_footprint_bytes = g.peak_footprint.get().max(st.footprint_bytes);
+    st.cached_bytes = g.cached.get().saturating_sub(g.cached_freed.get());
+    st.purged_bytes = g.purged_bytes.get();
+    st.os_failures = if STATS { crate::os::failures() } else { 0 };
     st.threads_started = g.threads_started.get();
     st.threads_exited = g.threads_exited.get();
     st

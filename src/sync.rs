@@ -15,7 +15,9 @@ pub use atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Order
 /// Atomics that loom does not model, in every build: statistics, the event ring, runtime switches
 /// and test hooks. None of them orders any other memory; each use says so at its call site.
 pub mod plain {
-    pub use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub use core::sync::atomic::{
+        AtomicBool, AtomicI32, AtomicI64, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
 }
 
 /// Busy-wait hint; under loom a yield so the model can make progress.

@@ -222,3 +222,14 @@ pub unsafe fn push_remote_unchecked(ptr: *const u8) {
             .push(NonNull::new_unchecked(info.block as *mut Block));
     }
 }
+
+/// Moves the purge clock forward by `ms`, as if that much time had passed for every emptied
+/// range (no sleeping in tests).
+pub fn advance_purge_clock(ms: u64) {
+    crate::purge::advance(ms);
+}
+
+/// Overrides `HAKMEM_PURGE_DELAY_MS` for the rest of the process (-1: never on the clock).
+pub fn set_purge_delay_ms(ms: i64) {
+    crate::env::set_purge_delay_ms(ms);
+}

@@ -25,7 +25,7 @@ const ADOPT: bool = cfg!(feature = "adopt");
 const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 30] = [
+const NAMES: [&str; 33] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -54,6 +54,9 @@ const NAMES: [&str; 30] = [
     "bytes_in_use",
     "footprint_bytes",
     "peak_footprint_bytes",
+    "cached_bytes",
+    "purged_bytes",
+    "os_failures",
     "threads_started",
     "threads_exited",
 ];

@@ -8,6 +8,7 @@
 //! | `HAKMEM_TINY_MUST_ADOPT=1` | a dry current slab adopts before using the heap's own notified slab |
 //! | `HAKMEM_STATS=1` | the counters are printed to stderr at exit |
 //! | `HAKMEM_DEBUG=1` | one-shot `hakmem: debug:` lines appear, each site once |
+//! | `HAKMEM_PURGE_DELAY_MS`, `HAKMEM_PURGE_MADV_FREE`, `HAKMEM_BACKGROUND` | reported by `switches()` (their effect: tests/purge.rs) |
 //!
 //! A switch only turns off what the build compiled in; asking for a compiled-out box prints one
 //! `hakmem: env: … ignored` warning and changes nothing. The child asserts against
@@ -38,6 +39,11 @@ const FORCE_NOTIFY_VAR: &str = "HAKMEM_TINY_RF_FORCE_NOTIFY";
 const MUST_ADOPT_VAR: &str = "HAKMEM_TINY_MUST_ADOPT";
 const STATS_VAR: &str = "HAKMEM_STATS";
 const DEBUG_VAR: &str = "HAKMEM_DEBUG";
+const MADV_FREE_VAR: &str = "HAKMEM_PURGE_MADV_FREE";
+const BACKGROUND_VAR: &str = "HAKMEM_BACKGROUND";
+const PURGE_DELAY_VAR: &str = "HAKMEM_PURGE_DELAY_MS";
+/// `config::PURGE_DELAY_MS`.
+const DEFAULT_PURGE_DELAY_MS: i64 = 1000;
 
 /// `Some(true)` for "1", `Some(false)` for "0", `None` otherwise (as hakmem reads them).
 fn flag(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Option<bool> {
@@ -64,7 +70,18 @@ fn expected(env: &dyn Fn(&str) -> Option<String>) -> Switches {
         must_adopt: adopt && switch(MUST_ADOPT_VAR, ADOPT, false),
         stats: switch(STATS_VAR, STATS, false),
         debug: switch(DEBUG_VAR, true, false),
+        purge_delay_ms: env(PURGE_DELAY_VAR)
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|&ms| ms >= -1 && !v_has_plus(env))
+            .unwrap_or(DEFAULT_PURGE_DELAY_MS),
+        madv_free: switch(MADV_FREE_VAR, true, false),
+        background: switch(BACKGROUND_VAR, true, false),
     }
+}
+
+/// Rust's `parse` accepts a leading `+`; hakmem does not.
+fn v_has_plus(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env(PURGE_DELAY_VAR).is_some_and(|v| v.starts_with('+'))
 }
 
 // ---- child side ------------------------------------------------------------------------------
@@ -195,7 +212,7 @@ fn run(scenario: &str, env: &[(&str, &str)]) -> support::Child {
     let warnings: Vec<&str> = c
         .hakmem_lines()
         .into_iter()
-        .filter(|l| l.starts_with("hakmem: env: "))
+        .filter(|l| l.starts_with("hakmem: env: ") && !l.contains(PURGE_DELAY_VAR))
         .collect();
     for var in support::HAKMEM_VARS {
         let set_on = env.iter().any(|&(k, v)| k == *var && v == "1");
@@ -234,6 +251,8 @@ fn switches_reflect_environment() {
             MUST_ADOPT_VAR,
             STATS_VAR,
             DEBUG_VAR,
+            MADV_FREE_VAR,
+            BACKGROUND_VAR,
         ]
         .map(|k| (k, v))
     };
@@ -241,6 +260,25 @@ fn switches_reflect_environment() {
     run("switches", &all("1"));
     // Values other than 0 and 1 leave the defaults.
     run("switches", &all("yes"));
+}
+
+/// The purge delay is a number: milliseconds, 0 or -1; anything else warns once and keeps the
+/// default.
+#[test]
+fn purge_delay_reads_milliseconds() {
+    for v in ["0", "250", "-1"] {
+        let c = run("switches", &[(PURGE_DELAY_VAR, v)]);
+        assert!(!c.stderr.contains(PURGE_DELAY_VAR), "{}", c.report());
+    }
+    for v in ["-2", "1s", "", "+5"] {
+        let c = run("switches", &[(PURGE_DELAY_VAR, v)]);
+        let n = c
+            .hakmem_lines()
+            .into_iter()
+            .filter(|l| l.starts_with("hakmem: env: HAKMEM_PURGE_DELAY_MS ignored"))
+            .count();
+        assert_eq!(n, 1, "one warning for {v:?}\n{}", c.report());
+    }
 }
 
 #[test]

@@ -12,19 +12,29 @@ pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
 
 /// # Safety
 /// See `os::decommit`.
-pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
+pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: the caller guarantees the range is ours and dead.
-    unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, len) }
+    unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, len) };
+    true
+}
+
+/// # Safety
+/// See `os::decommit_lazy`.
+pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { decommit(ptr, len) }
 }
 
 /// # Safety
 /// See `os::release`. The mock leaks instead (models are short-lived).
-pub unsafe fn release(_ptr: NonNull<u8>, _len: usize) {}
+pub unsafe fn release(_ptr: NonNull<u8>, _len: usize) -> bool {
+    true
+}
 
 /// # Safety
 /// See `os::resize_in_place`.
 pub unsafe fn resize_in_place(_ptr: NonNull<u8>, old: usize, new: usize) -> bool {
-    new <= old
+    new == old
 }
 
 pub fn yield_now() {
@@ -46,4 +56,9 @@ pub fn write_fd(_fd: i32, bytes: &[u8]) {
 
 pub fn abort() -> ! {
     panic!("hakmem fail-fast abort under loom")
+}
+
+/// Under loom time does not pass on its own: the purge clock moves only through its test skew.
+pub fn now_ms() -> u64 {
+    0
 }

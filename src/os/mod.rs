@@ -6,6 +6,12 @@
 //! module. Every failure is a `None`/`false` for the caller to turn into a null return: this box
 //! never panics and never aborts on an OS error.
 //!
+//! No silent OS failure: every `munmap`/`madvise`/`mremap` result is checked. A release or decommit
+//! the OS refuses is counted (`failures`, shown as `os_failures` in `stats()`) and reported once on
+//! stderr; a refused `munmap` falls back to `MADV_DONTNEED` so the pages at least stop counting in
+//! RSS, and returns false so the caller keeps the range accounted (and reuses or retries it). A
+//! refused `mremap` growth is not a failure: the caller moves the block.
+//!
 //! Backends: `unix` (mmap/munmap/madvise/mremap) in every real build, `mock` (the Rust system
 //! allocator) under loom, where the models need memory but must not make syscalls.
 
@@ -24,7 +30,34 @@ use unix as backend;
 
 use core::ptr::NonNull;
 
-pub use backend::{abort, dup_stderr, write_fd, yield_now};
+pub use backend::{abort, dup_stderr, now_ms, write_fd, yield_now};
+
+use crate::sync::plain::{AtomicBool, AtomicU64, Ordering};
+
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+static REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// OS calls that failed (refused releases, decommits and trims) since the process started.
+pub fn failures() -> u64 {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    FAILURES.load(Ordering::Relaxed)
+}
+
+/// Counts a refused OS call and says so once per process on stderr (no allocation, no formatting:
+/// this box sits below `debug`).
+#[cold]
+pub(crate) fn failed(call: &str) {
+    // ORDERING: Relaxed — a statistic and an at-most-once flag; nothing is published with them.
+    FAILURES.fetch_add(1, Ordering::Relaxed);
+    if !REPORTED.swap(true, Ordering::Relaxed) {
+        backend::write_fd(2, b"hakmem: os: ");
+        backend::write_fd(2, call.as_bytes());
+        backend::write_fd(
+            2,
+            b" failed; the range stays accounted and decommitted and is retried later (counted in stats().os_failures; reported once)\n",
+        );
+    }
+}
 
 /// Reserves `size` bytes aligned to `align` (a power of two, at least a page), readable and
 /// writable and zero-filled. `None` when the OS refuses.
@@ -37,29 +70,70 @@ pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
     backend::reserve_aligned(size, align)
 }
 
-/// Gives the pages of `[ptr, ptr + len)` back to the OS; the range stays mapped and reads as zero
-/// afterwards.
+/// Gives the pages of `[ptr, ptr + len)` back to the OS (`MADV_DONTNEED`); the range stays mapped
+/// and reads as zero afterwards. False (counted, reported once) if the OS refuses; the pages then
+/// stay resident and the caller should consider the range still committed.
 ///
 /// # Safety
 /// The range lies inside one reservation and holds nothing anyone will read as data again.
 #[inline]
-pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
+pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
+    #[cfg(feature = "fault-injection")]
+    if fault::take_decommit_failure() {
+        failed("madvise(MADV_DONTNEED)");
+        return false;
+    }
     // SAFETY: forwarded contract.
-    unsafe { backend::decommit(ptr, len) }
+    let ok = unsafe { backend::decommit(ptr, len) };
+    if !ok {
+        failed("madvise(MADV_DONTNEED)");
+    }
+    ok
 }
 
-/// Unmaps `[ptr, ptr + len)`.
+/// Like `decommit`, but with `MADV_FREE` where the OS has it: the kernel takes the pages only
+/// under memory pressure (cheaper to reuse; RSS drops later). Contents read back as zero or as
+/// they were. Falls back to `decommit` where `MADV_FREE` is missing.
+///
+/// # Safety
+/// As for `decommit`.
+#[inline]
+pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
+    // SAFETY: forwarded contract.
+    if unsafe { backend::decommit_lazy(ptr, len) } {
+        return true;
+    }
+    // SAFETY: forwarded contract.
+    unsafe { decommit(ptr, len) }
+}
+
+/// Unmaps `[ptr, ptr + len)`. If the OS refuses (e.g. `ENOMEM` past `vm.max_map_count`, since
+/// unmapping part of a mapping splits it), the range is decommitted instead, the failure counted
+/// and reported once, and false returned: the range is still mapped and still the caller's.
 ///
 /// # Safety
 /// The range is a whole reservation (or its page-aligned tail) that nothing will touch again.
 #[inline]
-pub unsafe fn release(ptr: NonNull<u8>, len: usize) {
+#[must_use = "a refused release leaves the range mapped: keep it accounted"]
+pub unsafe fn release(ptr: NonNull<u8>, len: usize) -> bool {
+    #[cfg(feature = "fault-injection")]
+    let refused = fault::take_release_failure();
+    #[cfg(not(feature = "fault-injection"))]
+    let refused = false;
     // SAFETY: forwarded contract.
-    unsafe { backend::release(ptr, len) }
+    if !refused && unsafe { backend::release(ptr, len) } {
+        return true;
+    }
+    failed("munmap");
+    // SAFETY: the range is the caller's and dead; decommitting keeps it mapped. Its own failure is
+    // counted inside.
+    unsafe { decommit(ptr, len) };
+    false
 }
 
 /// Grows or shrinks the reservation at `ptr` from `old` to `new` bytes without moving it.
-/// Returns false (and changes nothing) when the OS cannot.
+/// Returns false (and changes nothing the caller can observe) when the OS cannot: a growth the
+/// neighbours block, or a refused shrink (counted; the tail is decommitted but stays mapped).
 ///
 /// # Safety
 /// `[ptr, ptr + old)` is a whole reservation made by `reserve_aligned`.
@@ -68,6 +142,12 @@ pub unsafe fn resize_in_place(ptr: NonNull<u8>, old: usize, new: usize) -> bool 
     #[cfg(feature = "fault-injection")]
     if new > old && fault::take_failure() {
         return false;
+    }
+    if new < old {
+        // SAFETY: the tail beyond `new` belongs to the reservation and is given up by the caller.
+        let tail = unsafe { NonNull::new_unchecked(ptr.as_ptr().add(new)) };
+        // SAFETY: as above.
+        return unsafe { release(tail, old - new) };
     }
     // SAFETY: forwarded contract.
     unsafe { backend::resize_in_place(ptr, old, new) }

@@ -14,13 +14,14 @@ pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
     let aligned = (base + align - 1) & !(align - 1);
     let head = aligned - base;
     let tail = span - head - size;
-    // SAFETY: both trimmed ranges lie inside the mapping just made and are not handed out.
+    // SAFETY: both trimmed ranges lie inside the mapping just made and are not handed out. A
+    // refused trim is counted; the untouched range costs address space only (never RSS).
     unsafe {
-        if head > 0 {
-            libc::munmap(raw.as_ptr().cast(), head);
+        if head > 0 && libc::munmap(raw.as_ptr().cast(), head) != 0 {
+            super::failed("munmap (alignment trim)");
         }
-        if tail > 0 {
-            libc::munmap(raw.as_ptr().add(head + size).cast(), tail);
+        if tail > 0 && libc::munmap(raw.as_ptr().add(head + size).cast(), tail) != 0 {
+            super::failed("munmap (alignment trim)");
         }
     }
     // Strict provenance: derive the aligned pointer from the mapping's pointer.
@@ -68,38 +69,46 @@ fn keep_errno<R>(f: impl FnOnce() -> R) -> R {
 
 /// # Safety
 /// See `os::decommit`.
-pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
+pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: the caller guarantees the range is ours and dead; DONTNEED keeps it mapped and makes
     // it read back as zero.
-    keep_errno(|| unsafe {
-        libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTNEED);
-    })
+    keep_errno(|| unsafe { libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTNEED) == 0 })
+}
+
+/// # Safety
+/// See `os::decommit_lazy`. False where `MADV_FREE` is missing or refused.
+pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: as for `decommit`; FREE keeps the range mapped.
+        keep_errno(|| unsafe { libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_FREE) == 0 })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (ptr, len);
+        false
+    }
 }
 
 /// # Safety
 /// See `os::release`.
-pub unsafe fn release(ptr: NonNull<u8>, len: usize) {
+pub unsafe fn release(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: the caller guarantees the range is a dead reservation of ours.
-    keep_errno(|| unsafe {
-        libc::munmap(ptr.as_ptr().cast(), len);
-    })
+    keep_errno(|| unsafe { libc::munmap(ptr.as_ptr().cast(), len) == 0 })
 }
 
 /// # Safety
 /// See `os::resize_in_place`.
 pub unsafe fn resize_in_place(ptr: NonNull<u8>, old: usize, new: usize) -> bool {
-    if new == old {
-        return true;
-    }
-    if new < old {
-        // SAFETY: the tail beyond `new` belongs to the reservation and is given up by the caller.
-        keep_errno(|| unsafe { libc::munmap(ptr.as_ptr().add(new).cast(), old - new) });
-        return true;
+    if new <= old {
+        // Shrinks are `os::release` of the tail.
+        return new == old;
     }
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: flags 0 forbid moving; on failure the mapping is unchanged.
-        let p = unsafe { libc::mremap(ptr.as_ptr().cast(), old, new, 0) };
+        // SAFETY: flags 0 forbid moving; on failure (ENOMEM: the neighbours are mapped) the mapping
+        // is unchanged and the caller moves the block, so the result is checked and not an error.
+        let p = keep_errno(|| unsafe { libc::mremap(ptr.as_ptr().cast(), old, new, 0) });
         p != libc::MAP_FAILED
     }
     #[cfg(not(target_os = "linux"))]
@@ -139,4 +148,22 @@ pub fn write_fd(fd: i32, mut bytes: &[u8]) {
 pub fn abort() -> ! {
     // SAFETY: abort has no preconditions and does not return.
     unsafe { libc::abort() }
+}
+
+/// Milliseconds on a coarse monotonic clock (Linux: `CLOCK_MONOTONIC_COARSE`, read from the vDSO
+/// without a system call; resolution a few ms). Never allocates.
+pub fn now_ms() -> u64 {
+    #[cfg(target_os = "linux")]
+    const CLOCK: libc::clockid_t = libc::CLOCK_MONOTONIC_COARSE;
+    #[cfg(not(target_os = "linux"))]
+    const CLOCK: libc::clockid_t = libc::CLOCK_MONOTONIC;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; the clock id is supported (checked at build).
+    unsafe { libc::clock_gettime(CLOCK, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1000)
+        .wrapping_add(ts.tv_nsec as u64 / 1_000_000)
 }

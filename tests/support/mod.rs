@@ -42,6 +42,9 @@ pub const HAKMEM_VARS: &[&str] = &[
     "HAKMEM_TINY_MUST_ADOPT",
     "HAKMEM_STATS",
     "HAKMEM_DEBUG",
+    "HAKMEM_PURGE_MADV_FREE",
+    "HAKMEM_BACKGROUND",
+    "HAKMEM_PURGE_DELAY_MS",
 ];
 
 /// The scenario this process runs as a child, if it is one.

@@ -1,0 +1,229 @@
+//! Purge box: the decay clock that decides when emptied memory goes back to the OS.
+//!
+//! Memory that empties (a free slab, a retired SuperSlab, an empty span, a cached large block) is
+//! not given back at once: the program often needs it again a moment later, and a purge followed by
+//! a refault costs a system call and a page fault per page. Instead each such range is stamped
+//! with the time it emptied and purged once it has stayed empty for the purge delay (decay, as
+//! jemalloc's `dirty_decay_ms` and mimalloc's `purge_delay`). The check runs only on slow paths
+//! (refill, the large and middle tiers' slow paths, `collect`, the background purger), never per
+//! block.
+//!
+//! ## API (for every box that holds emptied memory)
+//! - [`now`]: milliseconds on a coarse monotonic clock (`CLOCK_MONOTONIC_COARSE`, a vDSO read:
+//!   no system call, no allocation, a few ms resolution). Stamp a range with it when it empties.
+//! - [`Sweep`]: what a purge pass may take. `Sweep::due()` for a slow path: ranges whose delay
+//!   has passed (nothing when the delay is -1). `Sweep::All` for `collect()`: everything, whatever
+//!   the delay. `sweep.covers(emptied_at)` says whether a range stamped `emptied_at` goes now.
+//! - [`Ticker`]: a process-wide rate limit, so a hot slow path scans its lists at most once per
+//!   tick (`ticker.ready(now)`; one caller per tick wins). A box keeps one static `Ticker`.
+//! - [`pages`]: purges `[ptr, ptr + len)` with the configured advice (`MADV_DONTNEED`, or
+//!   `MADV_FREE` with `HAKMEM_PURGE_MADV_FREE=1`), counting `purged_bytes`. False when the OS
+//!   refuses (counted as an OS failure and reported once by the `os` box): the range is then
+//!   still committed; keep it stamped and retry on a later sweep.
+//!
+//! ```ignore
+//! // When a span empties (under its owner's lock):
+//! span.emptied_at = purge::now();
+//! // On a slow path:
+//! if let Some(sweep) = purge::Sweep::due_ticked(&MY_TICKER) {
+//!     for span in empty_spans { if sweep.covers(span.emptied_at) && purge::pages(p, len) { … } }
+//! }
+//! ```
+//!
+//! ## Switches (read once by the `env` box)
+//! `HAKMEM_PURGE_DELAY_MS` (default `config::PURGE_DELAY_MS`, 0 = purge at once, -1 = never on
+//! the clock; `collect()` still purges), `HAKMEM_PURGE_MADV_FREE=1`, `HAKMEM_BACKGROUND=1`.
+//!
+//! Boundary: time, the policy and the purge call; no lists. Each box keeps its own emptied ranges
+//! and their stamps under its own lock. Depends on `config`, `sync`, `os`, `env`, `stats`.
+
+// The pool, large and medium boxes adopt this API one by one; until each has, parts are unused.
+#![allow(dead_code)]
+
+use core::ptr::NonNull;
+
+use crate::env;
+use crate::os;
+use crate::stats::GLOBALS;
+use crate::sync::plain::{AtomicU64, Ordering};
+
+/// A time in milliseconds on the purge clock.
+pub type Stamp = u64;
+
+/// Test hook: milliseconds added to the OS clock (`testing::advance_purge_clock`), so tests can
+/// "wait" the purge delay without sleeping.
+static SKEW: AtomicU64 = AtomicU64::new(0);
+
+/// Now, in milliseconds on a coarse monotonic clock. Cheap (a vDSO read); for slow paths.
+#[inline]
+pub fn now() -> Stamp {
+    // ORDERING: Relaxed — a test offset; nothing is published with it.
+    os::now_ms().wrapping_add(SKEW.load(Ordering::Relaxed))
+}
+
+/// Moves the purge clock forward by `ms` (tests only).
+pub fn advance(ms: u64) {
+    // ORDERING: Relaxed — see `now`.
+    SKEW.fetch_add(ms, Ordering::Relaxed);
+}
+
+/// The purge delay: `Some(ms)`, or `None` for never (`HAKMEM_PURGE_DELAY_MS=-1`).
+#[inline]
+pub fn delay() -> Option<u64> {
+    u64::try_from(env::purge_delay_ms()).ok()
+}
+
+/// Whether the background purger is wanted (`HAKMEM_BACKGROUND=1`).
+#[inline]
+pub fn background_wanted() -> bool {
+    env::background()
+}
+
+/// What one purge pass may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sweep {
+    /// Ranges that emptied at least the purge delay before the stamp held here.
+    Due { now: Stamp, delay: u64 },
+    /// Everything empty, whatever the delay (`collect()`).
+    All,
+}
+
+impl Sweep {
+    /// The sweep for a slow path now; `None` when purging on the clock is off (delay -1).
+    #[inline]
+    pub fn due() -> Option<Sweep> {
+        Some(Sweep::Due {
+            now: now(),
+            delay: delay()?,
+        })
+    }
+
+    /// As `due`, but at most once per tick of `ticker` process-wide: `None` also when another
+    /// caller already swept this tick.
+    #[inline]
+    pub fn due_ticked(ticker: &Ticker) -> Option<Sweep> {
+        let sweep = Sweep::due()?;
+        let Sweep::Due { now, delay } = sweep else {
+            return Some(sweep);
+        };
+        ticker.ready(now, delay).then_some(sweep)
+    }
+
+    /// Whether a range stamped `emptied_at` is purged by this sweep.
+    #[inline]
+    pub fn covers(self, emptied_at: Stamp) -> bool {
+        match self {
+            Sweep::All => true,
+            Sweep::Due { now, delay } => due(emptied_at, now, delay),
+        }
+    }
+}
+
+/// Whether something emptied at `emptied_at` is due at `now` with `delay` (a clock that went
+/// backwards, or a stamp from the future, counts as not yet due).
+#[inline]
+pub fn due(emptied_at: Stamp, now: Stamp, delay: u64) -> bool {
+    now.checked_sub(emptied_at).is_some_and(|age| age >= delay)
+}
+
+/// A process-wide rate limit for purge passes: `ready` answers true to one caller per tick.
+/// A tick is an eighth of the purge delay, at least 1 ms, so a range is purged at most 12.5% (or
+/// 1 ms) later than its delay. With delay 0, purge a range the moment it empties
+/// (`Sweep::due().covers(now())` is then true at once); the ticked sweep only catches retries.
+pub struct Ticker {
+    next: AtomicU64,
+}
+
+impl Ticker {
+    pub const fn new() -> Self {
+        Self {
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// True for the one caller that claims the tick containing `now`.
+    #[inline]
+    pub fn ready(&self, now: Stamp, delay: u64) -> bool {
+        // ORDERING: Relaxed — a rate limit; the lists the winner then scans are under their own
+        // locks, which order everything that matters.
+        let next = self.next.load(Ordering::Relaxed);
+        if now < next {
+            return false;
+        }
+        let tick = (delay / 8).max(1);
+        // ORDERING: Relaxed — as above; the CAS only elects one caller per tick.
+        self.next
+            .compare_exchange(next, now + tick, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
+impl Default for Ticker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Purges the pages of `[ptr, ptr + len)` (`MADV_DONTNEED`, or `MADV_FREE` when switched on):
+/// they read back as zero (or, with `MADV_FREE`, as zero or unchanged) and stop counting in RSS.
+/// Counts `purged_bytes`. False if the OS refused (counted and reported by `os`): the range is
+/// still committed.
+///
+/// # Safety
+/// The range lies inside one reservation of the caller's and holds nothing anyone will read as
+/// data again.
+pub unsafe fn pages(ptr: NonNull<u8>, len: usize) -> bool {
+    // SAFETY: forwarded contract.
+    let ok = unsafe {
+        if env::madv_free() {
+            os::decommit_lazy(ptr, len)
+        } else {
+            os::decommit(ptr, len)
+        }
+    };
+    if ok {
+        GLOBALS.purged_bytes.add_shared(len as u64);
+    }
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_after_the_delay_and_not_before() {
+        assert!(!due(1000, 1000, 10));
+        assert!(!due(1000, 1009, 10));
+        assert!(due(1000, 1010, 10));
+        assert!(due(1000, 1000, 0));
+        // A stamp from the future (clock skew between threads) is not due.
+        assert!(!due(1001, 1000, 0));
+    }
+
+    #[test]
+    fn sweep_all_covers_everything() {
+        assert!(Sweep::All.covers(u64::MAX));
+        let s = Sweep::Due { now: 50, delay: 20 };
+        assert!(s.covers(30) && !s.covers(31));
+    }
+
+    #[test]
+    fn ticker_elects_one_caller_per_tick() {
+        let t = Ticker::new();
+        assert!(t.ready(100, 80));
+        assert!(!t.ready(100, 80));
+        assert!(!t.ready(109, 80));
+        assert!(t.ready(110, 80));
+        // Delay 0: one sweep per millisecond.
+        assert!(t.ready(500, 0) && !t.ready(500, 0) && t.ready(501, 0));
+    }
+
+    #[test]
+    fn clock_is_monotonic_and_moves() {
+        let a = now();
+        advance(5);
+        let b = now();
+        assert!(b >= a + 5);
+    }
+}
