@@ -117,6 +117,7 @@ impl PublishList {
                 // SAFETY: as above.
                 let idle = unsafe { s.used() } == 0;
                 if (idle || s.remote.is_nonempty()) && s.try_acquire(me) {
+                    crate::hook::at(crate::hook::Point::ReclaimAcquired(s.data() as usize));
                     // SAFETY: we own it now.
                     let used = unsafe {
                         s.drain_remote();
@@ -156,6 +157,15 @@ impl Default for PublishList {
         Self::new()
     }
 }
+
+/// The identity the reclaim pass holds published slabs under. It is no thread's heap, so while a
+/// pass holds a slab every free into it — from any thread, with a heap or without — fails
+/// `is_owned_by` and takes the remote path, which the pass then drains. (Acting under the caller's
+/// heap would be wrong for a heapless caller: the sentinels `EMPTY`/`DEAD` are shared by every
+/// heapless thread, so all of them would take the local path and push onto the sentinel's
+/// shared TLS list.) Its notification bits are set by those remote frees and never read.
+#[cfg(not(hakmem_loom))]
+pub static RECLAIMER: Owner = Owner::new();
 
 /// The per-class publish lists of the process.
 #[cfg(not(hakmem_loom))]

@@ -33,6 +33,7 @@
 pub mod config;
 mod debug;
 mod env;
+mod hook;
 mod os;
 mod size_class;
 mod stats;
@@ -101,7 +102,6 @@ pub fn switches() -> Switches {
 #[cfg(not(hakmem_loom))]
 pub fn collect() {
     front::thread::flush_current();
-    let h = front::thread::current();
-    front::magazine::reclaim(h, usize::MAX);
+    front::magazine::reclaim(usize::MAX);
     pool::decommit_free();
 }

@@ -21,6 +21,33 @@ use crate::slab::slab::{Slab, NO_CLASS};
 use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
 use crate::sync::Ordering;
 
+pub use crate::hook::Point as HookPoint;
+
+/// Installs a hook called at the named points of the allocator's slow paths (or removes it with
+/// `None`); see src/hook.rs. Process-wide: a test using it runs in its own process.
+pub fn set_hook(f: Option<fn(HookPoint)>) {
+    crate::hook::set(f);
+}
+
+/// True if the calling thread has no heap of its own: it runs on the `EMPTY` (never allocated)
+/// or `DEAD` (torn down) sentinel.
+pub fn heapless() -> bool {
+    thread::current().kind != crate::front::heap::HeapKind::Live
+}
+
+/// True if neither sentinel heap holds a block on a TLS list or a slab on an owner list. The
+/// sentinels are shared by every heapless thread and must never be written.
+pub fn sentinels_untouched() -> bool {
+    [&thread::EMPTY, &thread::DEAD].iter().all(|h| {
+        // SAFETY: read-only access; sentinels are statics that live forever.
+        let l = unsafe { &*h.local_ptr() };
+        l.tls.iter().all(|t| t.head.is_null() && t.count == 0)
+            && l.slabs
+                .iter()
+                .all(|s| s.cur.is_null() && s.partial.is_null() && s.full.is_null())
+    })
+}
+
 /// Built without `headerless`: small blocks carry a header in front of the user pointer.
 pub const HEADER_MODE: bool = !crate::config::HEADERLESS;
 

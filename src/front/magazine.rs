@@ -9,7 +9,7 @@
 
 use core::ptr::NonNull;
 
-use crate::adopt::PUBLISHED;
+use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{ADOPT, SLAB_SIZE};
 use crate::env::{self, OneShot};
 use crate::front::heap::{batch, Heap, HeapLocal};
@@ -147,7 +147,7 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     let slab = match pool::acquire_slab(false) {
         Some(s) => Some(s),
         None => {
-            reclaim(h, usize::MAX);
+            reclaim(usize::MAX);
             pool::acquire_slab(true)
         }
     };
@@ -294,8 +294,9 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
 static RECLAIM_CURSOR: AtomicUsize = AtomicUsize::new(0);
 
 /// Reclaim pass: examines up to `budget` published slabs, class by class starting where the last
-/// pass stopped, and gives the emptied ones back to the pool.
-pub fn reclaim(h: &Heap, budget: usize) -> usize {
+/// pass stopped, and gives the emptied ones back to the pool. Any thread may run it, with a heap
+/// or without: it holds slabs under `RECLAIMER`, never under the caller's heap (see there).
+pub fn reclaim(budget: usize) -> usize {
     // ORDERING: Relaxed — a round-robin starting point; any value is correct.
     let start = RECLAIM_CURSOR.fetch_add(1, Ordering::Relaxed);
     let mut released = 0;
@@ -306,7 +307,7 @@ pub fn reclaim(h: &Heap, budget: usize) -> usize {
         }
         let c = (start + k) % NUM_CLASSES;
         // SAFETY: reclaimed slabs are unbound and empty.
-        let (seen, rel) = PUBLISHED[c].reclaim(h.owner_ptr(), left, |s| unsafe {
+        let (seen, rel) = PUBLISHED[c].reclaim(&RECLAIMER, left, |s| unsafe {
             s.trace(crate::trace::Event::Reclaim, s as *const Slab as usize, c);
             pool::release_slab(s);
             GLOBALS.slabs_released.bump_shared();

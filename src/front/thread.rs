@@ -214,7 +214,7 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
     // SAFETY: the exiting thread's own heap; the slot no longer points at it.
     unsafe {
         magazine::flush(h.as_ref(), true);
-        magazine::reclaim(h.as_ref(), 64);
+        magazine::reclaim(64);
         recycle_heap(h);
     }
 }

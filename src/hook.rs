@@ -1,0 +1,53 @@
+//! Test hooks (feature `fault-injection`, like `os::fault`): named points on slow paths where a
+//! test can run its own code, so that a regression test forces the interleaving it needs (a
+//! thread paused inside a critical section, a signal raised inside `fork`) instead of hoping
+//! for it. Without the feature `at` compiles to nothing.
+//!
+//! Boundary: depends on nothing; the allocator only calls `at`. A hook must not allocate on a
+//! path where the allocator would deadlock on itself (a test's business, not the allocator's).
+
+use crate::sync::plain::{AtomicUsize, Ordering};
+
+/// Where a hook is called from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    /// A spin lock of this rank (`sync::Rank as u8`) was just acquired by the calling thread.
+    LockAcquired(u8),
+    /// The reclaim pass holds the published slab whose data starts at this address (ownership
+    /// CAS won, remote queue not yet drained).
+    ReclaimAcquired(usize),
+    /// The calling thread was elected to draw the freed-block key and has not stored it yet.
+    FreeKeyElected,
+    /// The calling thread waits for another thread to store the freed-block key.
+    FreeKeyWait,
+    /// The first heap's process set-up is about to register the exit report (`atexit`).
+    ProcessInit,
+}
+
+static HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs `f` (or removes the hook with `None`).
+pub fn set(f: Option<fn(Point)>) {
+    // ORDERING: Release — a thread that sees the pointer sees the function it names (code, but
+    // also whatever the test initialised before installing it); pairs with the Acquire in `at`.
+    HOOK.store(f.map_or(0, |f| f as usize), Ordering::Release);
+}
+
+/// Calls the installed hook, if any (only with `fault-injection`).
+#[inline(always)]
+pub fn at(p: Point) {
+    if cfg!(feature = "fault-injection") {
+        call(p);
+    }
+}
+
+#[cold]
+fn call(p: Point) {
+    // ORDERING: Acquire — pairs with the Release in `set`.
+    let f = HOOK.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: `set` stored a `fn(Point)` there.
+        let f: fn(Point) = unsafe { core::mem::transmute::<usize, fn(Point)>(f) };
+        f(p);
+    }
+}
