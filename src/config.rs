@@ -35,6 +35,9 @@ mod sizes {
     pub const TLS_BYTES: usize = 64 * 1024;
     /// Entries of the per-thread hint cache.
     pub const HINT_ENTRIES: usize = 4;
+    /// Entries of the per-thread owned-slab table (direct-mapped by slab address; 256 × 64 KiB
+    /// covers 16 MiB of slabs without a collision).
+    pub const OWNED_ENTRIES: usize = 256;
     /// Empty SuperSlabs kept committed for reuse before further empty ones are decommitted.
     pub const KEEP_EMPTY_COMMITTED: usize = 2;
 }
@@ -50,6 +53,7 @@ mod sizes {
     pub const TLS_CAP_MAX: usize = 2;
     pub const TLS_BYTES: usize = 128;
     pub const HINT_ENTRIES: usize = 2;
+    pub const OWNED_ENTRIES: usize = 4;
     pub const KEEP_EMPTY_COMMITTED: usize = 0;
 }
 
@@ -78,6 +82,11 @@ const _: () = assert!(MIN_ALIGN.is_power_of_two());
 /// every headerless build; `RUSTFLAGS="--cfg hakmem_no_free_mark"` compiles it out (A/B switch for
 /// measuring its cost). Header mode detects double frees through the header instead.
 pub const FREE_MARK: bool = HEADERLESS && !cfg!(hakmem_no_free_mark);
+
+/// The owned-slab table (front/owned.rs): part of the hint box, so on with `tls-hint`;
+/// `RUSTFLAGS="--cfg hakmem_no_owned_table"` compiles it out (A/B switch), leaving the free fast
+/// path to the SuperSlab hint cache and the owner compare.
+pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.
 pub const STATS: bool = cfg!(feature = "stats");

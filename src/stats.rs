@@ -204,6 +204,9 @@ pub struct HeapCounters {
     pub refills: Counter,
     pub spills: Counter,
     pub hint_hits: Counter,
+    /// Local frees that did not come through the owned-slab table (hint cache or registry);
+    /// the table's hits are `free_local - local_unowned`.
+    pub local_unowned: Counter,
     pub hint_misses: Counter,
     pub hint_stale: Counter,
     pub registry_lookups: Counter,
@@ -219,6 +222,7 @@ impl HeapCounters {
             refills: Counter::new(),
             spills: Counter::new(),
             hint_hits: Counter::new(),
+            local_unowned: Counter::new(),
             hint_misses: Counter::new(),
             hint_stale: Counter::new(),
             registry_lookups: Counter::new(),
@@ -328,7 +332,10 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
         }
         st.refills += h.refills.get();
         st.spills += h.spills.get();
-        st.hint_hits += h.hint_hits.get();
+        // Hint hits: the SuperSlab hint cache's, and the owned-slab table's (every local free
+        // that did not come through the cache or the registry).
+        let local: u64 = h.free_local.iter().map(Counter::get).sum();
+        st.hint_hits += h.hint_hits.get() + local.saturating_sub(h.local_unowned.get());
         st.hint_misses += h.hint_misses.get();
         st.hint_stale += h.hint_stale.get();
         st.registry_lookups += h.registry_lookups.get();

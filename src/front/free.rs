@@ -1,17 +1,23 @@
-//! The free paths: `free` (hint or registry, then `free_local` or `free_remote`), and `locate`,
-//! the address-based lookup that is the source of truth for validation.
+//! The free paths: `free` (owned-slab table, else hint or registry, then `free_local` or
+//! `free_remote`), and `locate`, the address-based lookup that is the source of truth for
+//! validation.
 //!
-//! Fast path (headerless, hinted, owned): mask for the SuperSlab, compare with the hint and its
-//! generation, one owner compare, the block-boundary check (a multiply), one push.
+//! Fast path (headerless, slab in the owned-slab table): one table load and compare (which also
+//! answers "ours" and "owned"), the block-boundary check (a compare and a multiply), the
+//! freed-mark check and write, one push. Everything else — remote frees, table misses, large
+//! blocks, invalid pointers — goes through `free_unowned` (hint cache, registry).
 
 use core::ptr::NonNull;
 
-use crate::config::{CHECKED, FIRST_DATA_SLAB, FREE_MARK, HEADERLESS, TLS_HINT};
+use crate::config::{
+    CHECKED, FIRST_DATA_SLAB, FREE_MARK, HEADERLESS, OWNED_TABLE, SLAB_SIZE, TLS_HINT,
+};
 use crate::debug::{fatal, Where};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::hint::Hint;
 use crate::front::magazine;
+use crate::front::owned::OwnedSlabs;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large::{self, LARGE_MAGIC};
@@ -50,7 +56,7 @@ pub fn init_free_key() {
 }
 
 #[inline(always)]
-fn free_key() -> usize {
+pub fn free_key() -> usize {
     // ORDERING: Relaxed — see `init_free_key`.
     FREE_KEY.load(PlainOrdering::Relaxed)
 }
@@ -146,6 +152,102 @@ pub unsafe fn locate(ptr: *mut u8) -> Region {
 #[inline(always)]
 pub unsafe fn free(ptr: *mut u8) {
     let h = thread::current();
+    if OWNED_TABLE {
+        // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
+        let hit = unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize) };
+        if let Some(slab) = hit {
+            if CHECKED {
+                check_owned(h, slab, ptr);
+            }
+            // SAFETY: the table holds only slabs this thread owns.
+            return unsafe { free_owned(h, slab, ptr) };
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { free_unowned(h, ptr) }
+}
+
+/// The free of a block of a slab the calling thread owns, found in the owned-slab table.
+///
+/// # Safety
+/// The calling thread owns `slab` and `ptr` lies in its data.
+#[inline(always)]
+unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
+    if !HEADERLESS {
+        // SAFETY: forwarded contract.
+        return unsafe { free_local(h, slab, ptr) };
+    }
+    let off = ptr as usize & (SLAB_SIZE - 1);
+    // SAFETY: we own the slab.
+    if !unsafe { slab.is_carved_block(off) } {
+        bad_block(slab, ptr);
+    }
+    tell_memcheck_freed(ptr);
+    // SAFETY: a carved block of a slab we own; blocks are at least 16 bytes.
+    let b = unsafe { NonNull::new_unchecked(ptr.cast::<Block>()) };
+    if FREE_MARK {
+        // SAFETY: our own table; it holds the key since a slab was inserted.
+        let key = unsafe { (*h.local_ptr()).owned.key };
+        // SAFETY: as above.
+        unsafe {
+            if Block::is_marked_free(b, key) {
+                double_free(ptr, slab.local(|l| l.class as usize));
+            }
+            Block::mark_free(b, key);
+        }
+    }
+    // SAFETY: we own the slab.
+    let class = unsafe { slab.local(|l| l.class as usize) };
+    h.counters.free_local[class].bump();
+    // SAFETY: a checked block of a slab we own, pushed on our own live heap's list.
+    unsafe {
+        if TlsList::push(h.tls(class), b) {
+            magazine::spill(h, class);
+        }
+    }
+}
+
+/// `checked`: a slab found in the owned-slab table is owned by the calling thread, holds `ptr`,
+/// and the registry agrees.
+#[cold]
+fn check_owned(h: &Heap, slab: &Slab, ptr: *mut u8) {
+    let ss = registry::lookup(ptr as usize).cast::<SuperSlab>();
+    let ok = slab.is_owned_by(h.owner_ptr())
+        && slab.data() as usize == ptr as usize & !(SLAB_SIZE - 1)
+        && !ss.is_null()
+        // SAFETY: a registered region starts with its magic.
+        && unsafe { (*ss).magic } == SUPERSLAB_MAGIC;
+    if !ok {
+        fatal(
+            "hint",
+            "owned-slab table entry for a slab this thread does not own",
+            Where::ptr(ptr as usize),
+        );
+    }
+}
+
+/// The fast path's block check failed: abort with `check_block`'s message.
+#[cold]
+#[inline(never)]
+fn bad_block(slab: &Slab, ptr: *mut u8) -> ! {
+    // SAFETY: only called for a slab the calling thread owns.
+    let (class, carved) = unsafe { slab.local(|l| (l.class as usize, l.carved as usize)) };
+    slab.check_block("free", ptr as usize, class, carved);
+    fatal(
+        "free",
+        "block outside its slab or not on a block boundary",
+        slab.whereis(ptr as usize, class),
+    )
+}
+
+/// Frees through the SuperSlab hint cache or the registry: remote frees, owned-slab table misses,
+/// large blocks, null and invalid pointers.
+///
+/// # Safety
+/// `ptr` is null or a live block of this allocator.
+#[cfg_attr(not(hakmem_no_owned_table), inline(never))]
+#[cfg_attr(hakmem_no_owned_table, inline(always))]
+unsafe fn free_unowned(h: &'static Heap, ptr: *mut u8) {
     let mut hint = Hint::Miss;
     if TLS_HINT {
         // SAFETY: read-only access to the calling thread's heap (sentinels included).
@@ -209,6 +311,15 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
     if TLS_HINT && h.kind == HeapKind::Live && env::tls_hint() {
         // SAFETY: our own live heap; the generation read now is the one the registry vouched for.
         unsafe { h.local_mut().hint.insert(ss, (*ss).generation()) };
+        if OWNED_TABLE {
+            // SAFETY: a registered SuperSlab.
+            let slab = data_slab(unsafe { &*ss }, ptr);
+            if slab.is_owned_by(h.owner_ptr()) {
+                // An owned slab evicted from the table by another one: enter it again.
+                // SAFETY: our own live heap.
+                magazine::own_slab(unsafe { h.local_mut() }, slab);
+            }
+        }
     }
     // SAFETY: a registered SuperSlab.
     unsafe { free_small(h, &*ss, ptr) }
@@ -219,6 +330,7 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
 unsafe fn free_small(h: &'static Heap, ss: &SuperSlab, ptr: *mut u8) {
     let slab = data_slab(ss, ptr);
     if slab.is_owned_by(h.owner_ptr()) {
+        h.counters.local_unowned.bump();
         // SAFETY: we own the slab.
         unsafe { free_local(h, slab, ptr) }
     } else {

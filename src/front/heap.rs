@@ -19,6 +19,7 @@ use core::cell::UnsafeCell;
 
 use crate::config::{MAG_BATCH_MAX, TLS_BYTES, TLS_CAP_MAX};
 use crate::front::hint::HintCache;
+use crate::front::owned::OwnedSlabs;
 use crate::front::tls_sll::TlsList;
 use crate::remote::Owner;
 use crate::size_class::{CLASS_SIZES, NUM_CLASSES};
@@ -45,6 +46,8 @@ pub struct HeapLocal {
     pub tls: [TlsList; NUM_CLASSES],
     pub slabs: [ClassSlabs; NUM_CLASSES],
     pub hint: HintCache,
+    /// Slabs this heap owns, for the free fast path.
+    pub owned: OwnedSlabs,
     /// Heap pool link.
     pub next_free: *mut Heap,
 }
@@ -104,6 +107,7 @@ impl Heap {
                     full: core::ptr::null_mut(),
                 }; NUM_CLASSES],
                 hint: HintCache::new(),
+                owned: OwnedSlabs::new(),
                 next_free: core::ptr::null_mut(),
             }),
         }

@@ -10,7 +10,7 @@
 use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
-use crate::config::{ADOPT, SLAB_SIZE};
+use crate::config::{ADOPT, OWNED_TABLE, SLAB_SIZE};
 use crate::env::{self, OneShot};
 use crate::front::heap::{batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
@@ -90,6 +90,8 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
             );
             // SAFETY: adopt made us the owner; the slab is on no list of ours.
             unsafe { local.list_push(c, s.as_ptr(), ListKind::Current) };
+            // SAFETY: as above.
+            own_slab(local, unsafe { s.as_ref() });
             true
         }
         None => false,
@@ -110,6 +112,7 @@ unsafe fn drain_notified(local: &mut HeapLocal, c: usize) {
             if (*s).remote.is_nonempty() && (*s).drain_remote() > 0 {
                 local.list_remove(c, s);
                 if (*s).used() == 0 {
+                    disown_slab(local, s);
                     release_slab(s);
                 } else {
                     local.list_push(c, s, ListKind::Partial);
@@ -158,8 +161,34 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     unsafe {
         s.as_ref().bind(c, h.owner_ptr());
         local.list_push(c, s.as_ptr(), ListKind::Current);
+        own_slab(local, s.as_ref());
     }
     true
+}
+
+/// Enters a slab this heap has just bound or adopted in its owned-slab table (front/owned.rs),
+/// and its SuperSlab in the hint cache (for frees the table cannot answer).
+#[inline]
+pub fn own_slab(local: &mut HeapLocal, s: &Slab) {
+    if OWNED_TABLE && env::tls_hint() {
+        local.owned.insert(s, crate::front::free::free_key());
+        let ss = s
+            .data()
+            .map_addr(|a| a & !crate::config::SUPERSLAB_MASK)
+            .cast::<SuperSlab>();
+        // SAFETY: the SuperSlab of a slab we own is live and registered: the generation read now
+        // is current.
+        local.hint.insert(ss, unsafe { (*ss).generation() });
+    }
+}
+
+/// Takes a slab this heap is about to give up (unbind or publish) out of its owned-slab table.
+#[inline]
+fn disown_slab(local: &mut HeapLocal, s: *mut Slab) {
+    if OWNED_TABLE {
+        // SAFETY: slab metadata is never unmapped.
+        local.owned.remove(unsafe { &*s });
+    }
 }
 
 /// Unbinds an empty slab and gives it back to the pool.
@@ -201,6 +230,7 @@ unsafe fn return_block(local: &mut HeapLocal, c: usize, b: NonNull<Block>) {
         let kind = (*s).local(|l| l.list);
         if used == 0 && kind != ListKind::Current {
             local.list_remove(c, s);
+            disown_slab(local, s);
             release_slab(s);
         } else if kind == ListKind::Full {
             local.list_remove(c, s);
@@ -273,9 +303,11 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                     (*s).drain_remote();
                     if (*s).used() == 0 {
                         local.list_remove(c, s);
+                        disown_slab(local, s);
                         release_slab(s);
                     } else if publish {
                         local.list_remove(c, s);
+                        disown_slab(local, s);
                         (*s).trace(crate::trace::Event::Publish, s as usize, c);
                         PUBLISHED[c].publish(&*s);
                         GLOBALS.publishes.bump_shared();
@@ -288,6 +320,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
     if publish {
         h.owner.clear();
         local.hint.clear();
+        local.owned.clear();
     }
 }
 

@@ -6,5 +6,6 @@ pub mod free;
 pub mod heap;
 pub mod hint;
 pub mod magazine;
+pub mod owned;
 pub mod thread;
 pub mod tls_sll;

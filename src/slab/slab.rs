@@ -38,7 +38,13 @@ pub enum ListKind {
 /// State that only the slab's holder touches.
 pub struct SlabLocal {
     pub free: BlockPtr,
+    /// `ceil(2^64 / class size)`: `off` (< 2^32) is a multiple of the class size iff
+    /// `off * divisor < divisor` (wrapping; Lemire, Kaser and Kurz 2019). The free fast path's
+    /// block-boundary check, without a table load.
+    pub divisor: u64,
     pub carved: u32,
+    /// `carved * class size`: offsets below it are carved blocks (the free fast path's bound).
+    pub carved_end: u32,
     pub capacity: u32,
     pub used: u32,
     pub class: u32,
@@ -96,7 +102,9 @@ impl Slab {
             data,
             local: UnsafeCell::new(SlabLocal {
                 free: core::ptr::null_mut(),
+                divisor: 0,
                 carved: 0,
+                carved_end: 0,
                 capacity: 0,
                 used: 0,
                 class: NO_CLASS,
@@ -132,7 +140,9 @@ impl Slab {
         unsafe {
             self.local(|l| {
                 l.free = core::ptr::null_mut();
+                l.divisor = (u64::MAX / class_size(class) as u64).wrapping_add(1);
                 l.carved = 0;
+                l.carved_end = 0;
                 l.capacity = blocks_per_slab(class) as u32;
                 l.used = 0;
                 l.class = class as u32;
@@ -299,6 +309,18 @@ impl Slab {
         }
     }
 
+    /// The free fast path's block check: `off` (the block's offset in the slab) is a block
+    /// boundary inside the carved area. Equivalent to `check_block` for a block of this slab.
+    ///
+    /// # Safety
+    /// The caller holds the slab.
+    #[inline(always)]
+    pub unsafe fn is_carved_block(&self, off: usize) -> bool {
+        // SAFETY: the caller holds the slab.
+        let (end, d) = unsafe { self.local(|l| (l.carved_end, l.divisor)) };
+        off < end as usize && (off as u64).wrapping_mul(d) < d
+    }
+
     /// Checks that `p` is a block boundary inside this slab's carved area of `class`; aborts
     /// naming `box_name` otherwise.
     #[inline]
@@ -401,6 +423,7 @@ impl Slab {
                     head = b;
                     n += 1;
                 }
+                l.carved_end = l.carved * size as u32;
                 l.used += n as u32;
                 (head, tail, n)
             })
