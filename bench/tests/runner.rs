@@ -107,3 +107,69 @@ fn unknown_names_are_rejected() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Every C workload (`bench/c/*.c`) compiles, passes its own checks at a tiny scale, and fails
+/// (exit 2, `error:` on stderr) when asked to corrupt a block. Under the system allocator: the
+/// runner's own runs check the preloaded ones.
+#[test]
+fn c_workloads_pass_and_catch_an_injected_fault() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("c");
+    let out = out_dir("c");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().into_string().ok()?;
+            n.strip_suffix(".c").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 9, "C workloads missing: {names:?}");
+    for name in names {
+        let exe = out.join(&name);
+        let cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args([
+                "-O1",
+                "-pthread",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-std=gnu11",
+                "-o",
+            ])
+            .arg(&exe)
+            .arg(src.join(format!("{name}.c")))
+            .arg("-ldl")
+            .output()
+            .expect("a C compiler (cc) is needed for the C workloads");
+        assert!(
+            cc.status.success(),
+            "{name} does not compile cleanly:\n{}",
+            String::from_utf8_lossy(&cc.stderr)
+        );
+        let run = |fault: bool| {
+            let mut c = Command::new(&exe);
+            c.args(["--scale", "0.01", "--threads", "2"]);
+            if fault {
+                c.arg("--inject-fault");
+            }
+            c.output().unwrap()
+        };
+        let ok = run(false);
+        let stdout = String::from_utf8_lossy(&ok.stdout);
+        assert!(
+            ok.status.success() && stdout.contains(&format!("workload={name} ")),
+            "{name} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        let bad = run(true);
+        assert_eq!(
+            bad.status.code(),
+            Some(2),
+            "{name} missed the injected fault"
+        );
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("error: "));
+    }
+    std::fs::remove_dir_all(&out).ok();
+}

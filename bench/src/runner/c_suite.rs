@@ -35,6 +35,22 @@ pub const C_WORKLOADS: &[CWorkload] = &[
         name: "c-realloc",
         about: "64 buffers grown by realloc in small steps",
     },
+    CWorkload {
+        name: "c-mixed-stress",
+        about: "mstress/xmalloc-like: power-of-two sizes, 1% 100x larger, swaps, thread churn",
+    },
+    CWorkload {
+        name: "c-medium-churn",
+        about: "16-64 live blocks of 32 KiB-1 MiB replaced round-robin, one thread",
+    },
+    CWorkload {
+        name: "c-medium-churn-mt",
+        about: "c-medium-churn on every thread",
+    },
+    CWorkload {
+        name: "c-large-churn",
+        about: "20 live blocks of 5-25 MiB replaced round-robin, ends touched",
+    },
 ];
 
 /// The allocators of the C suite, in report order.

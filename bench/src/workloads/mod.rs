@@ -10,10 +10,12 @@ pub mod rng;
 
 mod cache_scratch;
 mod cfrac;
+mod churn;
 mod glibc;
 mod json_tree;
 mod larson;
 mod malloc_large;
+mod mixed_stress;
 mod mstress;
 mod realloc_growth;
 mod rptest;
@@ -137,6 +139,30 @@ pub const WORKLOADS: &[Workload] = &[
         about: "malloc-large-like: 20 live blocks of 5-25 MiB, random replacement",
         threaded: false,
         run: malloc_large::run,
+    },
+    Workload {
+        name: "mixed-stress",
+        about: "mstress/xmalloc-like: power-of-two sizes, 1% 100x larger, blocks swapped between threads, threads recreated",
+        threaded: true,
+        run: mixed_stress::run,
+    },
+    Workload {
+        name: "medium-churn",
+        about: "live set of 16-64 blocks of 32 KiB-1 MiB replaced round-robin, one thread",
+        threaded: false,
+        run: churn::run_medium,
+    },
+    Workload {
+        name: "medium-churn-mt",
+        about: "medium-churn on every thread",
+        threaded: true,
+        run: churn::run_medium_mt,
+    },
+    Workload {
+        name: "large-churn",
+        about: "20 live blocks of 5-25 MiB replaced round-robin, ends touched",
+        threaded: false,
+        run: churn::run_large,
     },
     Workload {
         name: "realloc-growth",
