@@ -1,93 +1,13 @@
 //! Fail-fast reporting: one message to stderr, written without allocating, then abort.
 //!
-//! Boundary: depends only on `os`. Shape of every message:
+//! Boundary: depends on `msg` (the writer), `trace` (the ring dumped after the message) and `os`
+//! (the abort). Shape of every message:
 //! `hakmem: <box>: <what went wrong> ptr=0x… [superslab=0x… slab=… class=… gen=…]`
 //! (the bracketed fields appear when known). Never formats with `std::fmt`, never panics.
 
+use crate::msg::Msg;
 use crate::os;
-
-/// A fixed-capacity message buffer on the stack.
-pub struct Msg {
-    buf: [u8; 512],
-    len: usize,
-}
-
-impl Msg {
-    pub const fn new() -> Self {
-        Self {
-            buf: [0; 512],
-            len: 0,
-        }
-    }
-
-    pub fn str(&mut self, s: &str) -> &mut Self {
-        for &b in s.as_bytes() {
-            if self.len < self.buf.len() {
-                self.buf[self.len] = b;
-                self.len += 1;
-            }
-        }
-        self
-    }
-
-    /// Appends `v` in base `radix` (2..=16), most significant digit first.
-    fn digits(&mut self, mut v: usize, radix: usize) -> &mut Self {
-        let mut buf = [0u8; 64];
-        let mut n = buf.len();
-        loop {
-            n -= 1;
-            buf[n] = b"0123456789abcdef"[v % radix];
-            v /= radix;
-            if v == 0 {
-                break;
-            }
-        }
-        for &b in &buf[n..] {
-            if self.len < self.buf.len() {
-                self.buf[self.len] = b;
-                self.len += 1;
-            }
-        }
-        self
-    }
-
-    pub fn hex(&mut self, v: usize) -> &mut Self {
-        self.str("0x").digits(v, 16)
-    }
-
-    pub fn dec(&mut self, v: usize) -> &mut Self {
-        self.digits(v, 10)
-    }
-
-    pub fn field_hex(&mut self, name: &str, v: usize) -> &mut Self {
-        self.str(" ").str(name).str("=").hex(v)
-    }
-
-    pub fn field_dec(&mut self, name: &str, v: usize) -> &mut Self {
-        self.str(" ").str(name).str("=").dec(v)
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    /// Writes the message and a newline to stderr.
-    pub fn emit(&mut self) {
-        self.emit_to(2);
-    }
-
-    /// Writes the message and a newline to `fd`.
-    pub fn emit_to(&mut self, fd: i32) {
-        self.str("\n");
-        os::write_fd(fd, self.as_bytes());
-    }
-}
-
-impl Default for Msg {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+use crate::trace;
 
 /// What is known about the pointer a failure concerns.
 #[derive(Clone, Copy, Default)]
@@ -128,21 +48,6 @@ pub fn fatal(box_name: &str, what: &str, at: Where) -> ! {
         m.field_dec("gen", g);
     }
     m.emit();
-    crate::trace::dump();
+    trace::dump();
     os::abort()
-}
-
-#[cfg(all(test, not(hakmem_loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_without_fmt() {
-        let mut m = Msg::new();
-        m.str("a")
-            .field_hex("ptr", 0xdead_beef)
-            .field_dec("class", 42)
-            .field_dec("z", 0);
-        assert_eq!(m.as_bytes(), b"a ptr=0xdeadbeef class=42 z=0");
-    }
 }

@@ -21,7 +21,7 @@
 use crate::sync::plain::{AtomicI64, AtomicU16, Ordering};
 
 use crate::config::{ADOPT, FORCE_NOTIFY, PURGE_DELAY_MS, STATS, TLS_HINT};
-use crate::debug::Msg;
+use crate::msg::Msg;
 
 const TLS_HINT_BIT: u16 = 1;
 const ADOPT_BIT: u16 = 2;

@@ -34,6 +34,7 @@ pub mod config;
 mod debug;
 mod env;
 mod hook;
+mod msg;
 mod os;
 mod size_class;
 mod stats;

@@ -11,7 +11,7 @@
 use core::fmt;
 
 use crate::config::STATS;
-use crate::debug::Msg;
+use crate::msg::Msg;
 use crate::size_class::{class_size, NUM_CLASSES};
 use crate::sync::plain::{AtomicU64, Ordering};
 

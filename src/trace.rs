@@ -9,7 +9,7 @@
 use crate::sync::plain::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::config::{EVENT_RING, TRACE};
-use crate::debug::Msg;
+use crate::msg::Msg;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
