@@ -11,35 +11,36 @@ use crate::sync::plain::{AtomicU64, AtomicUsize, Ordering};
 use crate::config::{EVENT_RING, TRACE};
 use crate::msg::Msg;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-pub enum Event {
-    RemotePush = 1,
-    Drain = 2,
-    Bind = 3,
-    OwnerAcquire = 4,
-    Publish = 5,
-    Adopt = 6,
-    Retire = 7,
-    Reuse = 8,
-    HintStale = 9,
-    Reclaim = 10,
+/// Declares the events once: variant, code in the ring, name in the dump.
+macro_rules! events {
+    ($($variant:ident = $code:literal => $name:literal,)*) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        #[repr(u8)]
+        pub enum Event {
+            $($variant = $code,)*
+        }
+
+        /// The dump's name of the event whose code is `code`.
+        fn name(code: u64) -> &'static str {
+            $(if code == $code {
+                return $name;
+            })*
+            "?"
+        }
+    };
 }
 
-fn name(kind: u64) -> &'static str {
-    match kind {
-        1 => "remote-push",
-        2 => "drain",
-        3 => "bind",
-        4 => "owner-acquire",
-        5 => "publish",
-        6 => "adopt",
-        7 => "retire",
-        8 => "reuse",
-        9 => "hint-stale",
-        10 => "reclaim",
-        _ => "?",
-    }
+events! {
+    RemotePush = 1 => "remote-push",
+    Drain = 2 => "drain",
+    Bind = 3 => "bind",
+    OwnerAcquire = 4 => "owner-acquire",
+    Publish = 5 => "publish",
+    Adopt = 6 => "adopt",
+    Retire = 7 => "retire",
+    Reuse = 8 => "reuse",
+    HintStale = 9 => "hint-stale",
+    Reclaim = 10 => "reclaim",
 }
 
 struct Slot {
@@ -113,5 +114,18 @@ pub fn dump() {
         m.field_dec("class", ((head >> 8) & 0xff) as usize);
         m.field_dec("gen", s.generation.load(Ordering::Relaxed) as usize);
         m.emit();
+    }
+}
+
+#[cfg(all(test, not(hakmem_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_has_its_name() {
+        assert_eq!(name(Event::RemotePush as u64), "remote-push");
+        assert_eq!(name(Event::Reclaim as u64), "reclaim");
+        assert_eq!(name(0), "?");
+        assert_eq!(name(u8::MAX as u64), "?");
     }
 }
