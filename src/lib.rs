@@ -8,21 +8,29 @@
 //! static GLOBAL: hakmem::HakMem = hakmem::HakMem;
 //! ```
 //!
-//! ## Boxes, in dependency order (a module uses only those above it)
-//! 1. `config`, `sync`, `os`, `debug`, `env`, `stats`, `trace`, `valgrind` — constants and A/B
-//!    switches; the loom shim; the OS contract; fail-fast messages; runtime switches; counters;
-//!    the event ring; memcheck requests.
-//! 2. `purge` — the decay clock: when emptied memory goes back to the OS.
-//! 3. `size_class` — request size → class.
-//! 4. `slab::block` — the link word inside free blocks.
-//! 5. `remote` — the per-slab remote-free queue and the owner's notification word.
-//! 6. `slab` — slab metadata, SuperSlab header, per-block header (header mode).
-//! 7. `registry` — address → region, lock-free, no allocation.
-//! 8. `meta`, `pool` — metadata memory; the slab supply (SuperSlab map/retire/reuse).
-//! 9. `adopt` — publish lists, adoption and the reclaim pass.
-//! 10. `large` — mappings for sizes above the classes.
-//! 11. `front` — TLS SLL, magazine refill/spill, hint cache, thread heaps, alloc/free paths.
-//! 12. `global` (`HakMem`), `raw` (C semantics for the preload crate).
+//! ## Boxes, in dependency order (a module uses only those listed before it)
+//! 1. `config`, `sync`, `hook`, `os`, `msg`, `trace`, `debug`, `env`, `valgrind` — constants
+//!    and A/B switches; the loom shim; test hooks; the OS contract; the allocation-free message
+//!    writer; the event ring; fail-fast reports; runtime switches; memcheck requests.
+//! 2. `size_class` — request size → class.
+//! 3. `stats` — the counters (some per class).
+//! 4. `purge` — the decay clock: when emptied memory goes back to the OS.
+//! 5. `slab::block` — the link word inside free blocks.
+//! 6. `remote` — the per-slab remote-free queue and the owner's notification word.
+//! 7. `slab` — slab metadata, SuperSlab header, per-block header (header mode).
+//! 8. `registry` — address → region, lock-free, no allocation.
+//! 9. `meta`, `pool` — metadata memory; the slab supply (SuperSlab map/retire/reuse).
+//! 10. `adopt` — publish lists, adoption and the reclaim pass.
+//! 11. `large` — mappings for sizes above the classes.
+//! 12. `front::tls_sll`, `front::hint`, `front::owned`, `front::heap`, `front::magazine`,
+//!     `front::thread`, `front::alloc`, `front::free` — the thread front end: TLS SLL, hint
+//!     cache, owned-slab table, thread heaps, magazine refill/spill, the thread's heap, the
+//!     alloc and free paths.
+//! 13. `fork` — the atfork handlers.
+//! 14. `global`, `raw` — `HakMem`; C semantics for the preload crate.
+//! 15. `testing` — hooks for the integration tests.
+//!
+//! `tests/layers.rs` checks this order against every `crate::` path in the source.
 //!
 //! See docs/design.md for invariants, the slab life cycle and the orderings.
 #![deny(unsafe_op_in_unsafe_fn)]
