@@ -11,11 +11,12 @@
 //! The suites are generic over the allocator; they also run against the system allocator, so that
 //! a failure under `HakMem` is the allocator's and not the suite's.
 
-mod common;
+mod support;
 
-use common::{fill, first_mismatch, mix, XorShift};
 use std::alloc::Layout;
 use std::ptr::NonNull;
+use support::pattern::{fill, first_mismatch};
+use support::{mix, Rng, KIB, MIB};
 
 use allocator_api2::alloc::Allocator;
 use allocator_api2::boxed::Box;
@@ -23,9 +24,6 @@ use allocator_api2::vec::Vec;
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
-
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
 
 // ---- the suites with HakMem as the allocator -------------------------------------------------
 
@@ -112,7 +110,7 @@ fn vec_suite<A: Allocator + Copy>(a: A) {
     assert_eq!(words.capacity(), 0);
 
     // Bytes appended in uneven chunks of a pattern.
-    let mut rng = XorShift::new(3);
+    let mut rng = Rng::new(3, 0);
     let mut reference = vec![0u8; 300 * KIB];
     fill(&mut reference, 42);
     let mut bytes: Vec<u8, A> = Vec::with_capacity_in(0, a);

@@ -10,18 +10,18 @@
 //! Every wait is bounded: channel receives use `recv_timeout`, and a watchdog thread aborts the
 //! process with a message if the binary runs for longer than 120 s × `HAKMEM_TEST_SCALE`.
 
-mod common;
+mod support;
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 
-use common::{arm_watchdog, fill, first_mismatch, mix, scale, XorShift};
 use std::thread;
 use std::time::Duration;
+use support::pattern::{fill, first_mismatch};
+use support::{arm_watchdog, mix, scale, Rng, KIB};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
 
-const KIB: usize = 1024;
 /// The longest any receive may wait before the test fails.
 const RECV_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -45,7 +45,7 @@ struct Parcel {
 
 impl Parcel {
     /// Sizes: mostly small (to 1 KiB), some medium (to 32 KiB), a few large (to 160 KiB).
-    fn new(id: u64, rng: &mut XorShift) -> Self {
+    fn new(id: u64, rng: &mut Rng) -> Self {
         let size = match rng.below(20) {
             0..=13 => 1 + rng.below(1024),
             14..=17 => 1025 + rng.below(31 * KIB),
@@ -134,7 +134,7 @@ fn producers_exit_before_consumers_free() {
             .map(|p| {
                 let txs = txs.clone();
                 thread::spawn(move || {
-                    let mut rng = XorShift::new((round * PRODUCERS + p) as u64);
+                    let mut rng = Rng::new((round * PRODUCERS + p) as u64, 0);
                     for j in 0..per_producer {
                         let id = ((round * PRODUCERS + p) as u64) << 32 | j as u64;
                         txs[j % CONSUMERS].send(Parcel::new(id, &mut rng)).unwrap();
@@ -221,7 +221,7 @@ fn pipeline_with_forwarding() {
             .map(|p| {
                 let txs = txs.clone();
                 thread::spawn(move || {
-                    let mut rng = XorShift::new(1000 + (round * PRODUCERS + p) as u64);
+                    let mut rng = Rng::new(1000 + (round * PRODUCERS + p) as u64, 0);
                     let mut kept: Vec<Parcel> = Vec::new();
                     let mut sent = 0;
                     for j in 0..per_producer {

@@ -24,14 +24,13 @@ use std::sync::Barrier;
 use std::thread;
 
 use hakmem::HakMem;
-use support::{announce, continued};
+use support::child::{announce, continued};
+use support::{KIB, MIB};
 
 #[global_allocator]
 static GLOBAL: HakMem = HakMem;
 
 const HEADERLESS: bool = cfg!(feature = "headerless");
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
 const SLAB: usize = 64 * KIB;
 const SUPERSLAB: usize = 2 * MIB;
 
@@ -292,7 +291,7 @@ fn run_scenario(name: &str) {
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
-    if let Some(name) = support::scenario() {
+    if let Some(name) = support::child::scenario() {
         run_scenario(&name);
     }
 }
@@ -336,7 +335,7 @@ const MISALIGNED: (&[&str], &[&str]) = (&["free"], &["block boundary"]);
 const NOT_OURS: (&[&str], &[&str]) = (&["registry"], &["not ours"]);
 
 fn expect_abort(scenario: &str, (boxes, words): (&[&str], &[&str]), check_ptr: bool) {
-    support::run(scenario, &[]).assert_aborted(boxes, words, check_ptr);
+    support::child::run(scenario, &[]).assert_aborted(boxes, words, check_ptr);
 }
 
 #[test]
@@ -477,10 +476,10 @@ fn free_large_unaligned_pointer() {
 /// Positive control: a correct program in the same harness exits 0 and hakmem says nothing.
 #[test]
 fn correct_program_exits_cleanly() {
-    let c = support::run("correct", &[]);
+    let c = support::child::run("correct", &[]);
     c.assert_passed();
     assert!(
-        c.stdout.contains(support::CONTINUED),
+        c.stdout.contains(support::child::CONTINUED),
         "control did not finish\n{}",
         c.report()
     );

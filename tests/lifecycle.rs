@@ -128,7 +128,9 @@ fn collect_scenario(on: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void) {
 #[test]
 #[ignore = "runs only as a child process of the tests below"]
 fn child() {
-    let Some(s) = support::scenario() else { return };
+    let Some(s) = support::child::scenario() else {
+        return;
+    };
     match s.as_str() {
         "collect_empty" => collect_scenario(collect_on_empty),
         "collect_dead" => collect_scenario(collect_on_dead),
@@ -141,11 +143,11 @@ fn child() {
 /// slab pushed onto the sentinel's TLS list.
 #[test]
 fn collect_from_a_thread_that_never_allocated() {
-    support::run("collect_empty", &[]).assert_passed();
+    support::child::run("collect_empty", &[]).assert_passed();
 }
 
 /// The same from a thread past its teardown (`DEAD`), e.g. in a later TLS destructor.
 #[test]
 fn collect_from_a_thread_past_its_teardown() {
-    support::run("collect_dead", &[]).assert_passed();
+    support::child::run("collect_dead", &[]).assert_passed();
 }

@@ -17,11 +17,12 @@
 //!   most 64 MiB of blocks are tried, far beyond any cache of empty SuperSlabs); the blocks
 //!   obtained before stay usable, and after disarming the same number of allocations succeeds.
 
-mod common;
+mod support;
 
-use common::{fill_raw, init_pattern, verify_raw};
 use std::alloc::{alloc, alloc_zeroed, dealloc, realloc, GlobalAlloc, Layout};
 use std::hint::black_box;
+use support::pattern::{fill_raw, init_pattern, verify_raw};
+use support::{KIB, MIB};
 
 use hakmem::fault::fail_next_reservations;
 use hakmem::HakMem;
@@ -29,8 +30,6 @@ use hakmem::HakMem;
 #[global_allocator]
 static GLOBAL: HakMem = HakMem;
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
 /// The large request that must fail: always a fresh reservation.
 const LARGE: usize = 64 * MIB;
 /// The small class used to exhaust SuperSlabs, and how many blocks of it are tried at most.

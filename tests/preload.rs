@@ -845,14 +845,12 @@ fn real_sort_50_mb() {
     let input = s.tmp.join("sort-input.txt");
     {
         let mut w = std::io::BufWriter::new(fs::File::create(&input).unwrap());
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = hakmem_bench::workloads::rng::Rng::new(0x5027, 0);
         let mut written = 0usize;
         let mut line = Vec::with_capacity(128);
         while written < 50 << 20 {
             line.clear();
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             let words = 1 + (x % 7) as usize;
             for k in 0..words {
                 let v = x.rotate_left(9 * k as u32);

@@ -18,18 +18,19 @@
 //! allocator is process-wide, so a replayed case starts from a different heap state than the run
 //! that found it; the sequence still reproduces what it can.
 
-mod common;
+mod support;
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::thread;
 
-use common::{fill_raw, first_mismatch, first_mismatch_at, KIB, MIB};
 use hakmem::HakMem;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, FileFailurePersistence};
+use support::pattern::{fill_raw, first_mismatch, first_mismatch_at};
+use support::{KIB, MIB};
 
 #[global_allocator]
 static GLOBAL: HakMem = HakMem;

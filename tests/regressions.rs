@@ -21,17 +21,16 @@
 
 #![cfg(unix)]
 
-mod common;
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::collections::HashSet;
 use std::hint::black_box;
 
-use common::{fill_raw, verify_raw};
 use hakmem::testing::{self, HintState, HEADER_MODE};
 use hakmem::HakMem;
-use support::{announce, continued};
+use support::child::{announce, continued};
+use support::pattern::{fill_raw, verify_raw};
 
 /// Size of a slab (SLAB_SIZE in the default configuration).
 const SLAB: usize = 64 * 1024;
@@ -401,7 +400,9 @@ fn offset_wrong(twice: bool) {
 #[test]
 #[ignore = "runs only as a child process of the tests below"]
 fn child() {
-    let Some(s) = support::scenario() else { return };
+    let Some(s) = support::child::scenario() else {
+        return;
+    };
     match s.as_str() {
         "stale_hint" => stale_hint(),
         "other_mode_pointer" => other_mode_pointer(),
@@ -421,11 +422,11 @@ fn child() {
 // ---- parent side -----------------------------------------------------------------------------
 
 fn passes(scenario: &str) {
-    support::run(scenario, &[]).assert_passed();
+    support::child::run(scenario, &[]).assert_passed();
 }
 
 fn aborts(scenario: &str, boxes: &[&str], words: &[&str]) -> String {
-    support::run(scenario, &[]).assert_aborted(boxes, words, true)
+    support::child::run(scenario, &[]).assert_aborted(boxes, words, true)
 }
 
 #[test]

@@ -12,47 +12,22 @@
 //!
 //! `HAKMEM_TEST_SCALE` (default 1) multiplies the number of passes.
 
-mod common;
+mod support;
 
-use common::{fill, first_mismatch, scale, XorShift};
-use std::alloc::{alloc, dealloc, Layout};
+use std::alloc::Layout;
 use std::collections::BTreeMap;
-use std::hint::black_box;
+use support::pattern::TestBlock;
+use support::{class_sizes, scale, Rng, KIB, MIB};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-
 // ---- live-block bookkeeping ------------------------------------------------------------------
-
-struct Block {
-    ptr: *mut u8,
-    layout: Layout,
-    id: u64,
-}
-
-impl Block {
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` is live, was returned for `layout` and was fully written by `fill`.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.layout.size()) }
-    }
-
-    fn verify(&self, when: &str) {
-        if let Some(off) = first_mismatch(self.bytes(), self.id) {
-            panic!(
-                "block id {} at {:p} ({:?}) corrupted at offset {off} {when}",
-                self.id, self.ptr, self.layout
-            );
-        }
-    }
-}
 
 /// Live blocks by start address.
 #[derive(Default)]
 struct LiveSet {
-    blocks: BTreeMap<usize, Block>,
+    blocks: BTreeMap<usize, TestBlock>,
 }
 
 impl LiveSet {
@@ -60,39 +35,22 @@ impl LiveSet {
     /// pattern and re-verifies its neighbours. Returns the block's address.
     fn alloc(&mut self, layout: Layout, id: u64) -> usize {
         assert!(layout.size() > 0);
-        // SAFETY: the layout has a non-zero size.
-        let ptr = black_box(unsafe { alloc(layout) });
-        assert!(!ptr.is_null(), "alloc({layout:?}) returned null");
-        let start = ptr as usize;
-        assert_eq!(
-            start % layout.align(),
-            0,
-            "{ptr:p} misaligned for {layout:?}"
-        );
-        let end = start
-            .checked_add(layout.size())
-            .expect("block wraps the address space");
+        let block = TestBlock::new(layout.size(), layout.align(), id);
+        let (start, end) = (block.addr(), block.addr() + block.size());
         if let Some((&s, prev)) = self.blocks.range(..=start).next_back() {
             assert!(
-                s + prev.layout.size() <= start,
-                "new block {ptr:p} ({layout:?}) overlaps live block {:p} ({:?})",
-                prev.ptr,
-                prev.layout
+                s + prev.size() <= start,
+                "new block {start:#x} ({layout:?}) overlaps live block {s:#x} ({} bytes)",
+                prev.size()
             );
         }
         if let Some((&s, next)) = self.blocks.range(start..).next() {
             assert!(
                 end <= s,
-                "new block {ptr:p} ({layout:?}) overlaps live block {:p} ({:?})",
-                next.ptr,
-                next.layout
+                "new block {start:#x} ({layout:?}) overlaps live block {s:#x} ({} bytes)",
+                next.size()
             );
         }
-        // SAFETY: `ptr` is valid for `layout.size()` bytes, and no live block overlaps it.
-        fill(
-            unsafe { std::slice::from_raw_parts_mut(ptr, layout.size()) },
-            id,
-        );
         // The allocator's own bookkeeping must not have touched the neighbours.
         if let Some((_, prev)) = self.blocks.range(..start).next_back() {
             prev.verify("(left neighbour, after allocating next to it)");
@@ -100,16 +58,14 @@ impl LiveSet {
         if let Some((_, next)) = self.blocks.range(start..).next() {
             next.verify("(right neighbour, after allocating next to it)");
         }
-        self.blocks.insert(start, Block { ptr, layout, id });
+        self.blocks.insert(start, block);
         start
     }
 
     /// Verifies and frees the block at `addr`.
     fn free(&mut self, addr: usize) {
         let block = self.blocks.remove(&addr).expect("freeing an unknown block");
-        block.verify("before dealloc");
-        // SAFETY: `block.ptr` was returned by `alloc(block.layout)` and is freed once.
-        unsafe { dealloc(block.ptr, block.layout) };
+        drop(block); // verified, then freed
     }
 
     fn verify_all(&self, when: &str) {
@@ -126,17 +82,6 @@ impl LiveSet {
     }
 }
 
-/// Every size class's block size: 16-byte steps to 1 KiB, then 4 per doubling to 32 KiB.
-fn class_sizes() -> Vec<usize> {
-    let mut sizes: Vec<usize> = (1..=64).map(|i| i * 16).collect();
-    let mut base = KIB;
-    while base < 32 * KIB {
-        sizes.extend((1..=4).map(|q| base + q * base / 4));
-        base *= 2;
-    }
-    sizes
-}
-
 fn powers_of_two(from: usize, to: usize) -> impl Iterator<Item = usize> {
     (0..usize::BITS)
         .map(|s| 1usize << s)
@@ -148,7 +93,7 @@ fn powers_of_two(from: usize, to: usize) -> impl Iterator<Item = usize> {
 #[test]
 fn every_size_to_4096_with_a_sliding_window() {
     const WINDOW: usize = 128;
-    let mut rng = XorShift::new(1);
+    let mut rng = Rng::new(1, 0);
     let mut live = LiveSet::default();
     let mut order: Vec<usize> = Vec::with_capacity(WINDOW + 1);
     let mut id = 0u64;

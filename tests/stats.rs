@@ -11,11 +11,12 @@
 #![cfg(unix)]
 
 mod support;
+use support::MIB;
 
 use std::thread;
 
 use hakmem::{HakMem, Stats};
-use support::workloads::{self, alloc_block, delta, free_block, MIB};
+use support::workloads::{self, alloc_block, delta, free_block};
 
 #[global_allocator]
 static GLOBAL: HakMem = HakMem;
@@ -271,7 +272,7 @@ fn disabled() {
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
-    let Some(name) = support::scenario() else {
+    let Some(name) = support::child::scenario() else {
         return;
     };
     workloads::quiesce();
@@ -291,7 +292,7 @@ fn child() {
 
 fn run_counting(scenario: &str) {
     if STATS {
-        support::run(scenario, &[]).assert_passed();
+        support::child::run(scenario, &[]).assert_passed();
     }
 }
 
@@ -328,7 +329,7 @@ fn bytes_in_use_returns_to_baseline() {
 #[test]
 fn counters_read_zero_without_stats_feature() {
     if !STATS {
-        support::run("disabled", &[]).assert_passed();
+        support::child::run("disabled", &[]).assert_passed();
     }
 }
 

@@ -15,13 +15,14 @@
 //! receive bounded). Scale: 30 rounds of 2 × cores producers with 400 blocks each, rounds times
 //! `HAKMEM_TEST_SCALE`.
 
-mod common;
+mod support;
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
-use common::{arm_watchdog, cores, scale, TestBlock, XorShift};
+use support::pattern::TestBlock;
+use support::{arm_watchdog, cores, scale, Rng};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
@@ -40,7 +41,7 @@ enum Msg {
 }
 
 fn producer(seed: u64, first_id: u64, to_consumer: mpsc::Sender<Msg>) {
-    let mut rng = XorShift::new(seed);
+    let mut rng = Rng::new(seed, 0);
     let mut kept = Vec::new();
     for i in 0..BLOCKS_PER_PRODUCER {
         let size = match rng.below(10) {

@@ -178,7 +178,7 @@ fn busy() {
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
-    let Some(name) = support::scenario() else {
+    let Some(name) = support::child::scenario() else {
         return;
     };
     workloads::quiesce();
@@ -199,8 +199,8 @@ fn child() {
 
 /// Runs `scenario` with `env`, asserts it passed, and checks hakmem's `env:` warnings: exactly one
 /// per variable set to "1" that names a compiled-out box, none otherwise.
-fn run(scenario: &str, env: &[(&str, &str)]) -> support::Child {
-    let c = support::run(scenario, env);
+fn run(scenario: &str, env: &[(&str, &str)]) -> support::child::Child {
+    let c = support::child::run(scenario, env);
     c.assert_passed();
     let compiled = |var: &str| match var {
         TLS_HINT_VAR => TLS_HINT,
@@ -214,7 +214,7 @@ fn run(scenario: &str, env: &[(&str, &str)]) -> support::Child {
         .into_iter()
         .filter(|l| l.starts_with("hakmem: env: ") && !l.contains(PURGE_DELAY_VAR))
         .collect();
-    for var in support::HAKMEM_VARS {
+    for var in support::child::HAKMEM_VARS {
         let set_on = env.iter().any(|&(k, v)| k == *var && v == "1");
         let n = warnings
             .iter()
@@ -362,7 +362,7 @@ fn stats_switch_prints_counters_at_exit() {
 /// adoption site twice), each site at most once; absent without it.
 #[test]
 fn debug_switch_logs_each_site_once() {
-    let debug_lines = |c: &support::Child| -> Vec<String> {
+    let debug_lines = |c: &support::child::Child| -> Vec<String> {
         c.hakmem_lines()
             .into_iter()
             .filter(|l| l.starts_with("hakmem: debug: "))

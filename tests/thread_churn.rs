@@ -16,19 +16,17 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
+mod support;
 
-use common::{arm_watchdog, fill, first_mismatch, scale, XorShift};
 use std::collections::VecDeque;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
+use support::pattern::TestBlock;
+use support::{arm_watchdog, scale, Rng, KIB, MIB};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
-
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
 
 /// Threads per run (× scale), threads alive at once, bytes each thread allocates.
 const THREADS: usize = 1000;
@@ -53,38 +51,10 @@ fn rss() -> usize {
     pages * usize::try_from(page).unwrap_or(4096)
 }
 
-struct Block {
-    id: u64,
-    bytes: Box<[u8]>,
-}
-
-impl Block {
-    fn new(id: u64, size: usize) -> Self {
-        // Plain `alloc` (not `alloc_zeroed`, which `vec![0; n]` would use), then the pattern.
-        #[allow(clippy::slow_vector_initialization)]
-        let mut bytes = Vec::with_capacity(size);
-        bytes.resize(size, 0);
-        fill(&mut bytes, id);
-        Block {
-            id,
-            bytes: bytes.into_boxed_slice(),
-        }
-    }
-    fn verify(&self, where_: &str) {
-        if let Some(off) = first_mismatch(&self.bytes, self.id) {
-            panic!(
-                "block {:#x} ({} bytes) corrupted at byte {off} {where_}",
-                self.id,
-                self.bytes.len()
-            );
-        }
-    }
-}
-
 /// One short-lived thread's work: allocate ~`BYTES_PER_THREAD` in mixed small sizes, free every
 /// other block here and return the rest for the collector.
-fn churn(thread_no: usize, run: usize) -> (Vec<Block>, usize) {
-    let mut rng = XorShift::new((run * 1_000_000 + thread_no) as u64);
+fn churn(thread_no: usize, run: usize) -> (Vec<TestBlock>, usize) {
+    let mut rng = Rng::new((run * 1_000_000 + thread_no) as u64, 0);
     let mut blocks = Vec::new();
     let mut total = 0;
     while total < BYTES_PER_THREAD {
@@ -94,7 +64,7 @@ fn churn(thread_no: usize, run: usize) -> (Vec<Block>, usize) {
             _ => 2049 + rng.below(6 * KIB),
         };
         let id = ((run * 1_000_000 + thread_no) as u64) << 24 | blocks.len() as u64;
-        blocks.push(Block::new(id, size));
+        blocks.push(TestBlock::new(size, 1, id));
         total += size;
     }
     let (mut handed, mut kept) = (Vec::new(), Vec::new());
@@ -109,11 +79,11 @@ fn churn(thread_no: usize, run: usize) -> (Vec<Block>, usize) {
 
 /// Runs `threads` short-lived threads in waves; returns the bytes they allocated in total.
 fn workload(threads: usize, run: usize) -> usize {
-    let (tx, rx) = mpsc::channel::<Vec<Block>>();
+    let (tx, rx) = mpsc::channel::<Vec<TestBlock>>();
     let collector = thread::spawn(move || {
-        let mut held: VecDeque<Vec<Block>> = VecDeque::new();
+        let mut held: VecDeque<Vec<TestBlock>> = VecDeque::new();
         let mut freed = 0usize;
-        let mut free_batch = |batch: Vec<Block>| {
+        let mut free_batch = |batch: Vec<TestBlock>| {
             for block in batch {
                 block.verify("in the collector, after its owner exited");
                 freed += 1;

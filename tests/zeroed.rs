@@ -7,17 +7,15 @@
 //!
 //! `HAKMEM_TEST_SCALE` (default 1) multiplies the number of rounds.
 
-mod common;
+mod support;
 
-use common::scale;
 use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
 use std::hint::black_box;
+use support::{scale, KIB, MIB};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
 const DIRT: u8 = 0xAB;
 
 /// The offset of the first non-zero byte (compared a page at a time with `memcmp`, which keeps

@@ -15,8 +15,8 @@ use std::thread;
 
 use hakmem::Stats;
 
-pub const KIB: usize = 1024;
-pub const MIB: usize = 1024 * KIB;
+use super::KIB;
+
 pub const SLAB: usize = 64 * KIB;
 
 /// Request size served by the 8 KiB class in every layout (header mode adds 16 bytes): eight

@@ -1,62 +1,16 @@
-//! Helpers shared by the integration tests (`mod common;` in each binary that needs them): a
-//! deterministic generator, the id-derived fill pattern and its check, the soak scale, and a
-//! watchdog.
+//! Id patterns: every test block is filled with a pattern derived from its id and checked before
+//! it is freed, and `TestBlock` does both for a block of the global allocator.
 //!
-//! Patterns: block `id`'s bytes are a window of a fixed random table, starting at an offset derived
+//! Block `id`'s bytes are a window of a fixed random table, starting at an offset derived
 //! from `id`, with an 8-byte stamp derived from `(id, k)` XORed into the head of each 64 KiB period
 //! `k`. Fills and checks are then `memcpy`/`memcmp` against the table (cheap even for multi-MiB
 //! blocks in debug builds), and equal windows, shifted copies and swapped periods are still told
 //! apart.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
+use std::hint::black_box;
+use std::sync::OnceLock;
 
-use std::sync::{Once, OnceLock};
-use std::time::Duration;
-
-pub const KIB: usize = 1024;
-pub const MIB: usize = 1024 * KIB;
-
-/// The soak multiplier: `HAKMEM_TEST_SCALE` (a positive integer), 1 when unset. Stress tests
-/// multiply their rounds and operation counts by it, watchdogs their time limit.
-pub fn scale() -> usize {
-    std::env::var("HAKMEM_TEST_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(1)
-}
-
-/// splitmix64's finaliser: a bijective mix, so distinct ids give distinct patterns.
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// xorshift64*: tiny, deterministic, good enough to pick sizes and orders.
-#[derive(Clone)]
-pub struct XorShift(u64);
-
-impl XorShift {
-    pub fn new(seed: u64) -> Self {
-        Self(mix(seed) | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// True with probability `num / den`.
-    pub fn chance(&mut self, num: usize, den: usize) -> bool {
-        self.below(den) < num
-    }
-}
+use super::{mix, Rng, KIB};
 
 /// The pattern repeats every `PATTERN_PERIOD` bytes.
 pub const PATTERN_PERIOD: usize = 64 * KIB;
@@ -64,8 +18,10 @@ pub const PATTERN_PERIOD: usize = 64 * KIB;
 fn pattern_table() -> &'static [u8] {
     static TABLE: OnceLock<Vec<u8>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut rng = XorShift::new(0x7AB1E);
-        (0..2 * PATTERN_PERIOD).map(|_| rng.next() as u8).collect()
+        let mut rng = Rng::new(0x7AB1E, 0);
+        (0..2 * PATTERN_PERIOD)
+            .map(|_| rng.next_u64() as u8)
+            .collect()
     })
 }
 
@@ -148,21 +104,6 @@ pub unsafe fn verify_raw(p: *const u8, len: usize, id: u64, when: &str) {
     }
 }
 
-/// Aborts the whole test binary with a message if it is still running after `base_secs` ×
-/// `HAKMEM_TEST_SCALE` seconds, so that a hang in the allocator (a lost wake-up, a spinning
-/// drain, a lock never released) fails the run instead of stalling CI. Armed once per binary.
-pub fn arm_watchdog(name: &'static str, base_secs: u64) {
-    static WATCHDOG: Once = Once::new();
-    WATCHDOG.call_once(|| {
-        let limit = Duration::from_secs(base_secs * scale() as u64);
-        std::thread::spawn(move || {
-            std::thread::sleep(limit);
-            eprintln!("{name}: watchdog fired after {limit:?}; a test is hung");
-            std::process::abort();
-        });
-    });
-}
-
 /// A block from the global allocator (`HakMem` in every binary that uses this), filled with its
 /// id's pattern, verified whenever it is checked and when it is freed.
 pub struct TestBlock {
@@ -179,7 +120,7 @@ impl TestBlock {
     pub fn new(size: usize, align: usize, id: u64) -> Self {
         let layout = std::alloc::Layout::from_size_align(size.max(1), align).expect("layout");
         // SAFETY: a non-zero size.
-        let p = unsafe { std::alloc::alloc(layout) };
+        let p = black_box(unsafe { std::alloc::alloc(layout) });
         let ptr = std::ptr::NonNull::new(p)
             .unwrap_or_else(|| panic!("allocation of {layout:?} returned null"));
         assert_eq!(
@@ -204,24 +145,31 @@ impl TestBlock {
         self.ptr.as_ptr() as usize
     }
 
-    /// Resizes the block with `realloc` (at least 1 byte), checks that the prefix survived and
-    /// extends the pattern over the new size.
-    pub fn resize(self, new_size: usize) -> Self {
+    /// Resizes the block with `realloc` (at least 1 byte), checks the new address's alignment and
+    /// that the prefix survived, and extends the pattern over the new size.
+    pub fn resize(&mut self, new_size: usize) {
         let new_size = new_size.max(1);
-        let keep = self.size().min(new_size);
-        let (old, layout, id) = (self.ptr.as_ptr(), self.layout, self.id);
-        std::mem::forget(self);
-        // SAFETY: a live block allocated with `layout`; the new size is non-zero.
-        let p = unsafe { std::alloc::realloc(old, layout, new_size) };
-        let ptr = std::ptr::NonNull::new(p)
-            .unwrap_or_else(|| panic!("realloc of block {id} to {new_size} returned null"));
+        let (old, keep) = (self.layout, self.size().min(new_size));
+        // SAFETY: a live block allocated with `old`; the new size is non-zero and, rounded up to
+        // the alignment, far below `isize::MAX`.
+        let p = black_box(unsafe { std::alloc::realloc(self.ptr.as_ptr(), old, new_size) });
+        let id = self.id;
+        let Some(ptr) = std::ptr::NonNull::new(p) else {
+            panic!("realloc of block {id} ({old:?}) to {new_size} returned null");
+        };
+        assert_eq!(
+            p as usize % old.align(),
+            0,
+            "realloc of block {id} ({old:?}) to {new_size} returned {p:p}, misaligned"
+        );
+        self.ptr = ptr;
+        self.layout = std::alloc::Layout::from_size_align(new_size, old.align()).expect("layout");
+        let when = format!("by realloc from {} to {new_size} (prefix)", old.size());
         // SAFETY: live for `new_size >= keep` bytes; rewriting the prefix leaves it unchanged.
         unsafe {
-            verify_raw(p, keep, id, "after realloc (prefix)");
+            verify_raw(p, keep, id, &when);
             fill_raw(p, new_size, id);
         }
-        let layout = std::alloc::Layout::from_size_align(new_size, layout.align()).expect("layout");
-        Self { ptr, layout, id }
     }
 
     /// Panics unless the whole block still holds its pattern.
@@ -240,9 +188,4 @@ impl Drop for TestBlock {
         // SAFETY: allocated in `new` with this layout, freed once.
         unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
     }
-}
-
-/// Number of CPUs (at least 1).
-pub fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
