@@ -15,7 +15,8 @@
 
 mod runner;
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -57,7 +58,7 @@ struct Job {
 struct Results<'a> {
     meta: &'a meta::Meta,
     /// `config=` reported by each allocator's binary (hakmem's feature set).
-    configs: &'a std::collections::BTreeMap<String, String>,
+    configs: &'a BTreeMap<String, String>,
     notes: &'a [String],
     failures: &'a [String],
     summary: &'a [Summary],
@@ -237,7 +238,7 @@ fn c_jobs(args: &Args, paths: &Paths, notes: &mut Vec<String>) -> Vec<Job> {
 fn run_job(
     job: &Job,
     timeout: Duration,
-    configs: &mut std::collections::BTreeMap<String, String>,
+    configs: &mut BTreeMap<String, String>,
 ) -> Result<Measured, String> {
     let m = measure::run(&job.inv, timeout)?;
     let field = |k: &str| {
@@ -315,13 +316,7 @@ fn main() -> ExitCode {
     }
     let paths = Paths::detect();
     let mut notes = Vec::new();
-    let mut jobs = Vec::new();
-    if args.suite != SuiteSel::C {
-        jobs.extend(rust_jobs(&args, &paths, &mut notes));
-    }
-    if args.suite != SuiteSel::Rust {
-        jobs.extend(c_jobs(&args, &paths, &mut notes));
-    }
+    let jobs = plan(&args, &paths, &mut notes);
     for n in &notes {
         eprintln!("note: {n}");
     }
@@ -342,11 +337,57 @@ fn main() -> ExitCode {
         meta.cores,
         meta.hakmem_commit
     );
+    let timeout = Duration::from_secs_f64(args.timeout.max(1.0));
+    let mut session = run_all(&jobs, reps, timeout);
+    session.failures.extend(check_consistency(&session.runs));
+    let summary = report::summarise(&session.runs);
+    let text = tables(&summary, reps);
+    println!("{text}");
+    let out_dir: PathBuf = args.out.clone().unwrap_or_else(|| paths.default_out());
+    let written = write_results(&out_dir, &meta, &notes, &mut session, &summary, &text);
+    for (a, c) in &session.configs {
+        println!("{a} features: {c}");
+    }
+    println!("results: {} ({})", out_dir.display(), written.join(", "));
+    for n in &notes {
+        println!("note: {n}");
+    }
+    if session.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!("\n{} FAILURE(S):", session.failures.len());
+        for f in &session.failures {
+            println!("  {f}");
+        }
+        ExitCode::from(1)
+    }
+}
 
-    // Group the jobs by (suite, workload) so that each repetition runs every allocator on a
-    // workload back to back, rotating which allocator goes first.
+/// The jobs the arguments select, Rust suite first.
+fn plan(args: &Args, paths: &Paths, notes: &mut Vec<String>) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    if args.suite != SuiteSel::C {
+        jobs.extend(rust_jobs(args, paths, notes));
+    }
+    if args.suite != SuiteSel::Rust {
+        jobs.extend(c_jobs(args, paths, notes));
+    }
+    jobs
+}
+
+/// What a session produced.
+struct Session {
+    runs: Vec<RunRecord>,
+    failures: Vec<String>,
+    /// `config=` reported by each allocator's binary.
+    configs: BTreeMap<String, String>,
+}
+
+/// Runs every job `reps` times. The jobs are grouped by (suite, workload) so that each repetition
+/// runs every allocator on a workload back to back, rotating which allocator goes first.
+fn run_all(jobs: &[Job], reps: usize, timeout: Duration) -> Session {
     let mut groups: Vec<Vec<&Job>> = Vec::new();
-    for j in &jobs {
+    for j in jobs {
         match groups
             .iter_mut()
             .find(|g| g[0].suite == j.suite && g[0].workload == j.workload)
@@ -361,10 +402,11 @@ fn main() -> ExitCode {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let timeout = Duration::from_secs_f64(args.timeout.max(1.0));
-    let mut runs: Vec<RunRecord> = Vec::new();
-    let mut failures: Vec<String> = Vec::new();
-    let mut configs = std::collections::BTreeMap::new();
+    let mut s = Session {
+        runs: Vec::new(),
+        failures: Vec::new(),
+        configs: BTreeMap::new(),
+    };
     for rep in 0..reps {
         for g in &groups {
             for i in 0..g.len() {
@@ -375,59 +417,55 @@ fn main() -> ExitCode {
                     job.workload,
                     job.alloc
                 ));
-                let result = run_job(job, timeout, &mut configs);
-                let mut rec = RunRecord {
-                    suite: job.suite.to_string(),
-                    workload: job.workload.clone(),
-                    alloc: job.alloc.clone(),
-                    rep,
-                    seq: runs.len(),
-                    ok: result.is_ok(),
-                    error: String::new(),
-                    wall_s: 0.0,
-                    process_s: 0.0,
-                    user_s: 0.0,
-                    sys_s: 0.0,
-                    cpu_s: 0.0,
-                    peak_rss_kib: 0,
-                    ru_maxrss_kib: 0,
-                    ops: 0,
-                    checksum: 0,
-                };
-                match result {
-                    Ok(m) => {
-                        rec.wall_s = m.wall_s;
-                        rec.process_s = m.process_s;
-                        rec.user_s = m.user_s;
-                        rec.sys_s = m.sys_s;
-                        rec.cpu_s = m.user_s + m.sys_s;
-                        rec.peak_rss_kib = m.peak_rss_kib;
-                        rec.ru_maxrss_kib = m.ru_maxrss_kib;
-                        rec.ops = m.ops;
-                        rec.checksum = m.checksum;
-                    }
-                    Err(e) => {
-                        let msg = format!(
-                            "{}/{} under {} (rep {}): {e}",
-                            job.suite,
-                            job.workload,
-                            job.alloc,
-                            rep + 1
-                        );
-                        pb.println(format!("FAILED {msg}"));
-                        failures.push(msg);
-                        rec.error = e;
-                    }
+                let result = run_job(job, timeout, &mut s.configs);
+                if let Err(e) = &result {
+                    let msg = format!(
+                        "{}/{} under {} (rep {}): {e}",
+                        job.suite,
+                        job.workload,
+                        job.alloc,
+                        rep + 1
+                    );
+                    pb.println(format!("FAILED {msg}"));
+                    s.failures.push(msg);
                 }
-                runs.push(rec);
+                s.runs.push(record(job, rep, s.runs.len(), result));
                 pb.inc(1);
             }
         }
     }
     pb.finish_and_clear();
-    failures.extend(check_consistency(&runs));
+    s
+}
 
-    let summary = report::summarise(&runs);
+/// The record of one run (zeros and the error when it failed).
+fn record(job: &Job, rep: usize, seq: usize, result: Result<Measured, String>) -> RunRecord {
+    let (m, error) = match result {
+        Ok(m) => (m, String::new()),
+        Err(e) => (Measured::default(), e),
+    };
+    RunRecord {
+        suite: job.suite.to_string(),
+        workload: job.workload.clone(),
+        alloc: job.alloc.clone(),
+        rep,
+        seq,
+        ok: error.is_empty(),
+        error,
+        wall_s: m.wall_s,
+        process_s: m.process_s,
+        user_s: m.user_s,
+        sys_s: m.sys_s,
+        cpu_s: m.user_s + m.sys_s,
+        peak_rss_kib: m.peak_rss_kib,
+        ru_maxrss_kib: m.ru_maxrss_kib,
+        ops: m.ops,
+        checksum: m.checksum,
+    }
+}
+
+/// The text tables of both suites.
+fn tables(summary: &[Summary], reps: usize) -> String {
     let mut text = String::new();
     for (suite, title) in [
         ("rust", "Rust workloads (global allocator)"),
@@ -439,30 +477,42 @@ fn main() -> ExitCode {
             text.push('\n');
         }
     }
-    println!("{text}");
+    text
+}
 
-    let out_dir: PathBuf = args.out.clone().unwrap_or_else(|| paths.default_out());
+/// Writes results.json, the CSV files, the table and one chart per suite into `out_dir`;
+/// returns the names written and adds each failure to the session's.
+fn write_results(
+    out_dir: &Path,
+    meta: &meta::Meta,
+    notes: &[String],
+    session: &mut Session,
+    summary: &[Summary],
+    text: &str,
+) -> Vec<String> {
     let mut written = Vec::new();
     let write_all = || -> Result<(), String> {
-        std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+        std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
         let results = Results {
-            meta: &meta,
-            configs: &configs,
-            notes: &notes,
-            failures: &failures,
-            summary: &summary,
-            runs: &runs,
+            meta,
+            configs: &session.configs,
+            notes,
+            failures: &session.failures,
+            summary,
+            runs: &session.runs,
         };
         let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
         std::fs::write(out_dir.join("results.json"), json).map_err(|e| e.to_string())?;
-        report::write_csv(&out_dir, &runs, &summary)?;
-        std::fs::write(out_dir.join("table.txt"), &text).map_err(|e| e.to_string())?;
+        report::write_csv(out_dir, &session.runs, summary)?;
+        std::fs::write(out_dir.join("table.txt"), text).map_err(|e| e.to_string())?;
         Ok(())
     };
-    if let Err(e) = write_all() {
-        failures.push(format!("writing results to {}: {e}", out_dir.display()));
-    } else {
-        written.extend(["results.json", "runs.csv", "summary.csv", "table.txt"].map(String::from));
+    match write_all() {
+        Err(e) => session
+            .failures
+            .push(format!("writing results to {}: {e}", out_dir.display())),
+        Ok(()) => written
+            .extend(["results.json", "runs.csv", "summary.csv", "table.txt"].map(String::from)),
     }
     for (suite, file, title) in [
         (
@@ -486,28 +536,13 @@ fn main() -> ExitCode {
             &sums[0].alloc
         };
         let title = format!(
-            "{title} — median of {reps}, scale {}, {} threads, {} cores",
-            meta.scale, meta.threads, meta.cores
+            "{title} — median of {}, scale {}, {} threads, {} cores",
+            meta.reps, meta.scale, meta.threads, meta.cores
         );
         match chart::write(&out_dir.join(file), &title, &sums, baseline) {
             Ok(()) => written.push(file.to_string()),
-            Err(e) => failures.push(format!("drawing {file}: {e}")),
+            Err(e) => session.failures.push(format!("drawing {file}: {e}")),
         }
     }
-    for (a, c) in &configs {
-        println!("{a} features: {c}");
-    }
-    println!("results: {} ({})", out_dir.display(), written.join(", "));
-    for n in &notes {
-        println!("note: {n}");
-    }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        println!("\n{} FAILURE(S):", failures.len());
-        for f in &failures {
-            println!("  {f}");
-        }
-        ExitCode::from(1)
-    }
+    written
 }
