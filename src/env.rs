@@ -189,6 +189,7 @@ fn warn_compiled_out(var: &str, feature: &str) {
 }
 
 /// Overrides `HAKMEM_PURGE_DELAY_MS` (test hook: `testing::set_purge_delay_ms`).
+#[cfg(feature = "fault-injection")]
 pub fn set_purge_delay_ms(ms: i64) {
     // ORDERING: Relaxed — see `purge_delay_ms`.
     PURGE_DELAY.store(ms.max(-1), Ordering::Relaxed);

@@ -8,7 +8,9 @@
 
 use crate::sync::plain::{AtomicUsize, Ordering};
 
-/// Where a hook is called from.
+/// Where a hook is called from. (Without the feature no hook can be installed, so the points
+/// some call sites name are never looked at.)
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Point {
     /// A spin lock of this rank (`sync::Rank as u8`) was just acquired by the calling thread.
@@ -27,6 +29,7 @@ pub enum Point {
 static HOOK: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs `f` (or removes the hook with `None`).
+#[cfg(feature = "fault-injection")]
 pub fn set(f: Option<fn(Point)>) {
     // ORDERING: Release — a thread that sees the pointer sees the function it names (code, but
     // also whatever the test initialised before installing it); pairs with the Acquire in `at`.

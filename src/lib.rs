@@ -76,7 +76,9 @@ mod pool;
 pub mod raw;
 #[cfg(not(hakmem_loom))]
 mod registry;
-#[cfg(not(hakmem_loom))]
+/// Test hooks for the integration tests, only with the `fault-injection` feature (which the
+/// crate's own dev-dependency turns on): not part of the API.
+#[cfg(all(feature = "fault-injection", not(hakmem_loom)))]
 #[doc(hidden)]
 pub mod testing;
 
