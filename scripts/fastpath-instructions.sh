@@ -22,8 +22,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MAX_PAIR=${FASTPATH_MAX_PAIR:-120}
-MAX_BATCH=${FASTPATH_MAX_BATCH:-130}
+MAX_PAIR=${FASTPATH_MAX_PAIR:-50}
+MAX_BATCH=${FASTPATH_MAX_BATCH:-50}
 
 do_assert=0
 build=1

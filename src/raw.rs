@@ -10,7 +10,19 @@ use crate::front::{alloc, free};
 /// None beyond C's; unsafe for symmetry with the rest of this module.
 #[inline]
 pub unsafe fn malloc(size: usize) -> *mut u8 {
-    alloc::alloc(size.max(1), MIN_ALIGN)
+    // Size 0 takes the general path, which serves it from the smallest class.
+    alloc::alloc(size, MIN_ALIGN)
+}
+
+/// `malloc` that sets `errno` to `ENOMEM` when it returns null (the only function of this module
+/// that touches `errno`): the preload library's `malloc`, whose fast path then needs no test
+/// after the call.
+///
+/// # Safety
+/// None beyond C's.
+#[inline]
+pub unsafe fn malloc_errno(size: usize) -> *mut u8 {
+    alloc::malloc_errno(size)
 }
 
 /// `calloc`: null on overflow or failure; the memory is zeroed.

@@ -110,8 +110,9 @@ pub fn class_of(size: usize) -> Option<usize> {
     }
 }
 
+/// `class_of` for `TINY_MAX < size <= MAX_SMALL_SIZE`.
 #[inline]
-fn class_of_coarse(size: usize) -> usize {
+pub fn class_of_coarse(size: usize) -> usize {
     let s = size - 1;
     let bit = (usize::BITS - 1 - s.leading_zeros()) as usize;
     let shift = bit - 2;

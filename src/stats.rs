@@ -195,11 +195,18 @@ impl Stats {
     }
 }
 
+/// The two counters of a class that the fast paths bump, side by side: 16 bytes, the stride of
+/// the TLS lists, so the fast paths index both with the same scaled class.
+#[repr(C)]
+pub struct ClassCounters {
+    pub alloc_fast: Counter,
+    pub free_local: Counter,
+}
+
 /// Counters kept in each thread heap (single writer: the heap's thread).
 pub struct HeapCounters {
-    pub alloc_fast: [Counter; NUM_CLASSES],
+    pub class: [ClassCounters; NUM_CLASSES],
     pub alloc_slow: [Counter; NUM_CLASSES],
-    pub free_local: [Counter; NUM_CLASSES],
     pub free_remote: [Counter; NUM_CLASSES],
     pub refills: Counter,
     pub spills: Counter,
@@ -215,9 +222,13 @@ pub struct HeapCounters {
 impl HeapCounters {
     pub const fn new() -> Self {
         Self {
-            alloc_fast: [const { Counter::new() }; NUM_CLASSES],
+            class: [const {
+                ClassCounters {
+                    alloc_fast: Counter::new(),
+                    free_local: Counter::new(),
+                }
+            }; NUM_CLASSES],
             alloc_slow: [const { Counter::new() }; NUM_CLASSES],
-            free_local: [const { Counter::new() }; NUM_CLASSES],
             free_remote: [const { Counter::new() }; NUM_CLASSES],
             refills: Counter::new(),
             spills: Counter::new(),
@@ -320,9 +331,9 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     let mut add = |h: &HeapCounters| {
         #[allow(clippy::needless_range_loop)] // `c` indexes four counter arrays and `live`
         for c in 0..NUM_CLASSES {
-            let fast = h.alloc_fast[c].get();
+            let fast = h.class[c].alloc_fast.get();
             let slow = h.alloc_slow[c].get();
-            let local = h.free_local[c].get();
+            let local = h.class[c].free_local.get();
             let remote = h.free_remote[c].get();
             st.tls_hits += fast;
             st.tls_misses += slow;
@@ -334,7 +345,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
         st.spills += h.spills.get();
         // Hint hits: the SuperSlab hint cache's, and the owned-slab table's (every local free
         // that did not come through the cache or the registry).
-        let local: u64 = h.free_local.iter().map(Counter::get).sum();
+        let local: u64 = h.class.iter().map(|k| k.free_local.get()).sum();
         st.hint_hits += h.hint_hits.get() + local.saturating_sub(h.local_unowned.get());
         st.hint_misses += h.hint_misses.get();
         st.hint_stale += h.hint_stale.get();

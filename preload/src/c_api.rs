@@ -1,6 +1,7 @@
 //! The C allocation functions, with glibc's semantics, and glibc's aliases for them.
 //!
-//! Every function forwards to `hakmem::raw` (which never touches `errno`) and sets `errno` the way
+//! Every function forwards to `hakmem::raw` (which touches `errno` only in `malloc_errno`, the
+//! out-of-line failure paths of `malloc`) and sets `errno` the way
 //! glibc 2.3x does:
 //!
 //! | function | failure | errno |
@@ -83,8 +84,8 @@ fn memalign_impl(align: usize, size: usize) -> *mut c_void {
 /// As C's `malloc`.
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: size_t) -> *mut c_void {
-    // SAFETY: no preconditions.
-    checked(unsafe { raw::malloc(size) })
+    // SAFETY: no preconditions; sets errno itself on failure.
+    unsafe { raw::malloc_errno(size) }.cast()
 }
 
 /// # Safety

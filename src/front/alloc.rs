@@ -10,34 +10,95 @@ use crate::front::magazine;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large;
-use crate::size_class::{class_for, class_of, class_size};
+use crate::size_class::{class_for, class_of_coarse, class_size, TINY_MAX};
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::header;
 use crate::valgrind;
 
 /// Allocates `size` bytes aligned to `align` (a power of two). Null when memory cannot be had.
 ///
-/// Fast path (headerless, alignment ≤ 16, small): class lookup, TLS load, pop — it should compile
-/// to a table or shift for the class, one TLS load, two loads, a compare and two stores.
+/// Fast path (headerless, alignment ≤ 16, 1 B – `MAX_SMALL_SIZE`): class, TLS load, pop — it
+/// should compile to a decrement, a compare and a shift for the class (up to 1 KiB), one TLS
+/// load, two loads, a compare, three stores (list head, room, the freed mark) and the counter.
+/// Size 0, alignment and header mode take `alloc_general`.
 #[inline(always)]
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
-    if HEADERLESS && align <= MIN_ALIGN && size <= MAX_SMALL_SIZE {
-        let Some(c) = class_of(size) else {
-            return core::ptr::null_mut();
-        };
-        let h = thread::current();
-        // SAFETY: the TLS list of the calling thread's heap (a sentinel's is empty and only read).
-        let b = unsafe { TlsList::pop(h.tls(c)) };
-        if let Some(b) = NonNull::new(b) {
-            h.counters.alloc_fast[c].bump();
-            return hand_out(b, c);
+    alloc_in::<false>(size, align)
+}
+
+/// `alloc` at the minimum alignment that also sets `errno` to `ENOMEM` when it returns null:
+/// C's `malloc` (the preload library). The `errno` write sits in the out-of-line paths, so the
+/// caller needs no test after the call and the fast path no stack frame.
+#[inline(always)]
+pub fn malloc_errno(size: usize) -> *mut u8 {
+    alloc_in::<true>(size, MIN_ALIGN)
+}
+
+#[inline(always)]
+fn alloc_in<const ERRNO: bool>(size: usize, align: usize) -> *mut u8 {
+    if HEADERLESS && align <= MIN_ALIGN {
+        let s1 = size.wrapping_sub(1);
+        // Two copies of the pop, so the 16-byte steps run straight through.
+        if s1 < TINY_MAX {
+            // `s1 & !15 == (s1 / 16) * 16`: the class times the 16-byte stride.
+            return alloc_class::<ERRNO>(s1 & !(MIN_ALIGN - 1));
         }
-        return match NonNull::new(alloc_slow(h, c)) {
-            Some(b) => hand_out(b, c),
-            None => core::ptr::null_mut(),
-        };
+        if s1 < MAX_SMALL_SIZE {
+            return alloc_class::<ERRNO>(class_of_coarse(size) * CLASS_STRIDE);
+        }
+    }
+    if ERRNO {
+        return alloc_general_errno(size, align);
     }
     alloc_general(size, align)
+}
+
+/// Bytes between consecutive classes' TLS lists (and their fast-path counters).
+const CLASS_STRIDE: usize = core::mem::size_of::<TlsList>();
+const _: () = assert!(CLASS_STRIDE == MIN_ALIGN);
+
+/// The pop of the fast path (headerless), for the class whose TLS list and counters sit `off`
+/// bytes into their arrays (`off = class * CLASS_STRIDE`): one scaled offset serves both, so
+/// the compiler keeps one register for the class.
+#[inline(always)]
+fn alloc_class<const ERRNO: bool>(off: usize) -> *mut u8 {
+    let h = thread::current();
+    let c = off / CLASS_STRIDE;
+    // SAFETY: `off` addresses the TLS list of class `c` of the calling thread's heap (a
+    // sentinel's is empty and only read), and its counters; both arrays have a class's stride.
+    unsafe {
+        let t = h.tls(0).byte_add(off);
+        let b = TlsList::pop(t);
+        if let Some(b) = NonNull::new(b) {
+            (*TlsList::counters(t)).alloc_fast.bump();
+            return hand_out(b, c);
+        }
+    }
+    if ERRNO {
+        return alloc_slow_errno(h, c);
+    }
+    alloc_slow(h, c)
+}
+
+/// `p`, after setting `errno` to `ENOMEM` if it is null.
+#[inline]
+fn enomem_if_null(p: *mut u8) -> *mut u8 {
+    if p.is_null() {
+        // SAFETY: the calling thread's errno slot (initial-exec TLS in libc; never allocates).
+        unsafe { *libc::__errno_location() = libc::ENOMEM };
+    }
+    p
+}
+
+#[cold]
+#[inline(never)]
+extern "C" fn alloc_slow_errno(h: &'static Heap, c: usize) -> *mut u8 {
+    enomem_if_null(alloc_slow(h, c))
+}
+
+#[inline(never)]
+extern "C" fn alloc_general_errno(size: usize, align: usize) -> *mut u8 {
+    enomem_if_null(alloc_general(size, align))
 }
 
 /// What every small block of class `c` goes through on its way to the program: the freed mark is
@@ -58,7 +119,7 @@ fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
 
 /// Aligned, header-mode and large requests.
 #[inline(never)]
-fn alloc_general(size: usize, align: usize) -> *mut u8 {
+extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
     let unit = if HEADERLESS {
         0
     } else {
@@ -72,17 +133,18 @@ fn alloc_general(size: usize, align: usize) -> *mut u8 {
     };
     let h = thread::current();
     // SAFETY: as in `alloc`.
-    let mut b = unsafe { TlsList::pop(h.tls(c)) };
-    if b.is_null() {
-        b = alloc_slow(h, c);
-        if b.is_null() {
-            return core::ptr::null_mut();
+    let b = unsafe { TlsList::pop(h.tls(c)) };
+    let block = match NonNull::new(b) {
+        Some(b) => {
+            h.counters.class[c].alloc_fast.bump();
+            hand_out(b, c)
         }
-    } else {
-        h.counters.alloc_fast[c].bump();
+        None => alloc_slow(h, c),
+    };
+    if block.is_null() {
+        return block;
     }
-    // SAFETY: non-null (checked above).
-    let user = hand_out(unsafe { NonNull::new_unchecked(b) }, c).wrapping_add(unit);
+    let user = block.wrapping_add(unit);
     if !HEADERLESS {
         // valgrind: the header is allocator memory, addressable while the block is live; the
         // program's part, from `user` on, is the live block (see valgrind.rs).
@@ -94,10 +156,20 @@ fn alloc_general(size: usize, align: usize) -> *mut u8 {
     user
 }
 
-/// Refill, after creating the thread's heap if needed. Null when memory cannot be had.
+/// Refill, after creating the thread's heap if needed; returns the block handed out (`hand_out`),
+/// or null when memory cannot be had.
 #[cold]
 #[inline(never)]
-fn alloc_slow(h: &'static Heap, c: usize) -> BlockPtr {
+extern "C" fn alloc_slow(h: &'static Heap, c: usize) -> *mut u8 {
+    match NonNull::new(refill_any(h, c)) {
+        Some(b) => hand_out(b, c),
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// The refill behind `alloc_slow`, for whichever heap the calling thread has.
+#[inline]
+fn refill_any(h: &'static Heap, c: usize) -> BlockPtr {
     // SAFETY (all arms): each heap passed to refill is the calling thread's own live heap, or the
     // fallback heap under its lock.
     let served = |h: &Heap, b: BlockPtr| {

@@ -180,7 +180,7 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     let off = ptr as usize & (SLAB_SIZE - 1);
     // SAFETY: we own the slab.
     if !unsafe { slab.is_carved_block(off) } {
-        bad_block(slab, ptr);
+        return bad_block(slab, ptr);
     }
     tell_memcheck_freed(ptr);
     // SAFETY: a carved block of a slab we own; blocks are at least 16 bytes.
@@ -191,20 +191,36 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         // SAFETY: as above.
         unsafe {
             if Block::is_marked_free(b, key) {
-                double_free(ptr, slab.local(|l| l.class as usize));
+                return double_free_owned(slab, ptr);
             }
             Block::mark_free(b, key);
         }
     }
-    // SAFETY: we own the slab.
-    let class = unsafe { slab.local(|l| l.class as usize) };
-    h.counters.free_local[class].bump();
-    // SAFETY: a checked block of a slab we own, pushed on our own live heap's list.
+    // SAFETY: we own the slab; its class is a valid class while it is bound, and its TLS list
+    // pointer was set by `own_slab` for this heap (only a heap that entered it can find it).
     unsafe {
-        if TlsList::push(h.tls(class), b) {
-            magazine::spill(h, class);
+        let tls = slab.local(|l| l.tls).cast::<TlsList>();
+        (*TlsList::counters(tls)).free_local.bump();
+        if TlsList::push(tls, b) {
+            spill_owned(h, slab);
         }
     }
+}
+
+/// The fast path's push made the TLS list exceed its cap.
+#[cold]
+#[inline(never)]
+extern "C" fn spill_owned(h: &'static Heap, slab: &Slab) {
+    // SAFETY: we own the slab, and `h` is the calling thread's live heap.
+    unsafe { magazine::spill(h, slab.local(|l| l.class as usize)) }
+}
+
+/// The fast path found the freed-block mark.
+#[cold]
+#[inline(never)]
+extern "C" fn double_free_owned(slab: &Slab, ptr: *mut u8) {
+    // SAFETY: only called for a slab the calling thread owns.
+    double_free(ptr, unsafe { slab.local(|l| l.class as usize) })
 }
 
 /// `checked`: a slab found in the owned-slab table is owned by the calling thread, holds `ptr`,
@@ -226,10 +242,11 @@ fn check_owned(h: &Heap, slab: &Slab, ptr: *mut u8) {
     }
 }
 
-/// The fast path's block check failed: abort with `check_block`'s message.
+/// The fast path's block check failed: abort with `check_block`'s message. (Declared to return,
+/// so that the fast path calls it in tail position and needs no stack frame.)
 #[cold]
 #[inline(never)]
-fn bad_block(slab: &Slab, ptr: *mut u8) -> ! {
+extern "C" fn bad_block(slab: &Slab, ptr: *mut u8) {
     // SAFETY: only called for a slab the calling thread owns.
     let (class, carved) = unsafe { slab.local(|l| (l.class as usize, l.carved as usize)) };
     slab.check_block("free", ptr as usize, class, carved);
@@ -243,11 +260,16 @@ fn bad_block(slab: &Slab, ptr: *mut u8) -> ! {
 /// Frees through the SuperSlab hint cache or the registry: remote frees, owned-slab table misses,
 /// large blocks, null and invalid pointers.
 ///
+/// The fast paths' out-of-line callees (this, `bad_block`, `double_free_owned`, `magazine::spill`,
+/// `alloc_slow`, `alloc_general`) are `extern "C"`: such a function cannot unwind (a panic aborts
+/// inside it), so the preload library's `extern "C"` `malloc`/`free` need no abort-on-unwind
+/// landing pad around the call and can make it a tail call — no stack frame on the fast path.
+///
 /// # Safety
 /// `ptr` is null or a live block of this allocator.
 #[cfg_attr(not(hakmem_no_owned_table), inline(never))]
 #[cfg_attr(hakmem_no_owned_table, inline(always))]
-unsafe fn free_unowned(h: &'static Heap, ptr: *mut u8) {
+unsafe extern "C" fn free_unowned(h: &'static Heap, ptr: *mut u8) {
     let mut hint = Hint::Miss;
     if TLS_HINT {
         // SAFETY: read-only access to the calling thread's heap (sentinels included).
@@ -405,7 +427,7 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     tell_memcheck_freed(ptr);
     check_not_free(block, class);
     mark_free(block);
-    h.counters.free_local[class].bump();
+    h.counters.class[class].free_local.bump();
     // SAFETY: a checked block of a slab we own, pushed on our own live heap's list (only a live
     // heap can own a slab).
     unsafe {

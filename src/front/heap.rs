@@ -42,26 +42,62 @@ pub struct ClassSlabs {
     pub full: *mut Slab,
 }
 
+/// Field order matters to the fast paths (`repr(C)`): the TLS lists first, at offset 0 of the
+/// heap, so that a list's address is the heap pointer plus the scaled class (one addressing mode,
+/// no separate address computation), then the owned-slab table.
+#[repr(C)]
 pub struct HeapLocal {
     pub tls: [TlsList; NUM_CLASSES],
-    pub slabs: [ClassSlabs; NUM_CLASSES],
-    pub hint: HintCache,
     /// Slabs this heap owns, for the free fast path.
     pub owned: OwnedSlabs,
+    pub slabs: [ClassSlabs; NUM_CLASSES],
+    pub hint: HintCache,
     /// Heap pool link.
     pub next_free: *mut Heap,
 }
 
+/// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
+/// the shared part on its own cache line, so remote freers' notifications do not bounce the lines
+/// the owner writes on every call.
 #[repr(C)]
 pub struct Heap {
-    /// Shared part; first, so a heap pointer is its owner pointer.
+    local: UnsafeCell<HeapLocal>,
+    _line: [CacheLine; 0],
+    /// Shared part: other threads notify it.
     pub owner: Owner,
     pub kind: HeapKind,
     /// Counters; written by the heap's thread, read by `stats()` from any thread.
     pub counters: HeapCounters,
     /// Link of the list of every heap ever created (never unlinked; heaps are never freed).
     pub next_all: AtomicPtr<Heap>,
-    local: UnsafeCell<HeapLocal>,
+}
+
+/// Zero-sized marker whose alignment starts a new cache line in a `repr(C)` struct.
+#[repr(align(64))]
+struct CacheLine;
+
+const _: () = assert!(core::mem::offset_of!(Heap, owner) % 64 == 0);
+
+/// Bytes from a class's TLS list to its fast-path counters (`HeapCounters::class`) in the same
+/// heap: both arrays have a 16-byte stride, so a TLS list pointer is also its counters' pointer
+/// plus this constant, and the fast paths need no class index to count.
+pub const TLS_TO_COUNTERS: usize = core::mem::offset_of!(Heap, counters)
+    + core::mem::offset_of!(HeapCounters, class)
+    - core::mem::offset_of!(Heap, local)
+    - core::mem::offset_of!(HeapLocal, tls);
+const _: () =
+    assert!(core::mem::size_of::<TlsList>() == core::mem::size_of::<crate::stats::ClassCounters>());
+
+impl TlsList {
+    /// The fast-path counters of this list's class, in the same heap (see `TLS_TO_COUNTERS`).
+    ///
+    /// # Safety
+    /// `this` is a TLS list inside a `Heap`.
+    #[inline(always)]
+    pub unsafe fn counters(this: *mut TlsList) -> *const crate::stats::ClassCounters {
+        // SAFETY: per the contract, the counters lie `TLS_TO_COUNTERS` bytes further in the heap.
+        unsafe { this.byte_add(TLS_TO_COUNTERS).cast() }
+    }
 }
 
 // SAFETY: `owner` is all atomics; `local` is touched only by the thread whose TLS points at the
@@ -90,24 +126,25 @@ impl Heap {
         if matches!(kind, HeapKind::Live) {
             let mut i = 0;
             while i < NUM_CLASSES {
-                tls[i].cap = tls_cap(CLASS_SIZES[i]);
+                tls[i] = TlsList::new(tls_cap(CLASS_SIZES[i]));
                 i += 1;
             }
         }
         Self {
+            _line: [],
             owner: Owner::new(),
             kind,
             counters: HeapCounters::new(),
             next_all: AtomicPtr::new(core::ptr::null_mut()),
             local: UnsafeCell::new(HeapLocal {
                 tls,
+                owned: OwnedSlabs::new(),
                 slabs: [ClassSlabs {
                     cur: core::ptr::null_mut(),
                     partial: core::ptr::null_mut(),
                     full: core::ptr::null_mut(),
                 }; NUM_CLASSES],
                 hint: HintCache::new(),
-                owned: OwnedSlabs::new(),
                 next_free: core::ptr::null_mut(),
             }),
         }

@@ -171,6 +171,10 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
 #[inline]
 pub fn own_slab(local: &mut HeapLocal, s: &Slab) {
     if OWNED_TABLE && env::tls_hint() {
+        // SAFETY: we own the slab.
+        unsafe {
+            s.local(|l| l.tls = (&raw mut local.tls[l.class as usize]).cast());
+        }
         local.owned.insert(s, crate::front::free::free_key());
         let ss = s
             .data()
@@ -246,7 +250,7 @@ unsafe fn return_block(local: &mut HeapLocal, c: usize, b: NonNull<Block>) {
 /// `h` is the calling thread's live heap.
 #[cold]
 #[inline(never)]
-pub unsafe fn spill(h: &Heap, c: usize) {
+pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     let keep = batch(local.tls[c].cap);
@@ -261,7 +265,7 @@ pub unsafe fn spill(h: &Heap, c: usize) {
         let last = NonNull::new_unchecked(last);
         let mut rest = Block::next(last);
         Block::set_next(last, core::ptr::null_mut());
-        t.count = keep as u32;
+        t.set_len(keep);
         while let Some(b) = NonNull::new(rest) {
             rest = Block::next(b);
             return_block(local, c, b);
@@ -281,7 +285,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
     #[allow(clippy::needless_range_loop)] // `c` indexes the TLS lists and PUBLISHED alike
     for c in 0..NUM_CLASSES {
         let mut b = core::mem::replace(&mut local.tls[c].head, core::ptr::null_mut());
-        local.tls[c].count = 0;
+        local.tls[c].set_len(0);
         while let Some(blk) = NonNull::new(b) {
             // SAFETY: blocks of our own TLS list.
             unsafe {

@@ -18,24 +18,25 @@
 //! fast path needs next to the entry it read: only a heap that inserted a slab can hit, and
 //! inserting copies the key.
 
+use core::ptr::NonNull;
+
 use crate::config::{OWNED_ENTRIES, SLAB_SIZE};
 use crate::slab::slab::Slab;
 
 /// Never a slab address (slabs are `SLAB_SIZE`-aligned): the key of an empty entry.
 const NO_KEY: usize = 1;
 
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct Entry {
-    key: usize,
-    slab: *const Slab,
-}
-
+/// Entry `i` is `(keys[i], slabs[i])`, kept in two arrays so that the fast path reads each with
+/// one load (base + scaled index + offset), without computing an entry address first.
 #[repr(C)]
 pub struct OwnedSlabs {
     /// The process's freed-block key (`front::free::free_key`), copied by `insert`.
     pub key: usize,
-    e: [Entry; OWNED_ENTRIES],
+    /// A slab's data address, or `NO_KEY`.
+    keys: [usize; OWNED_ENTRIES],
+    /// Dangling in an empty entry (never read: no address matches `NO_KEY`); non-null, so that a
+    /// hit needs no null test.
+    slabs: [NonNull<Slab>; OWNED_ENTRIES],
 }
 
 const _: () = assert!(OWNED_ENTRIES.is_power_of_two());
@@ -49,25 +50,24 @@ impl OwnedSlabs {
     pub const fn new() -> Self {
         Self {
             key: 0,
-            e: [Entry {
-                key: NO_KEY,
-                slab: core::ptr::null(),
-            }; OWNED_ENTRIES],
+            keys: [NO_KEY; OWNED_ENTRIES],
+            slabs: [NonNull::dangling(); OWNED_ENTRIES],
         }
     }
 
     /// The owned slab holding `addr`, if the table has it. Compiles to a shift, a mask, a load
-    /// and a compare.
+    /// and a compare, and the slab load.
     ///
     /// # Safety
     /// `this` is the calling thread's table (a sentinel heap's, always empty, is only read).
     #[inline(always)]
     pub unsafe fn lookup<'a>(this: *const Self, addr: usize) -> Option<&'a Slab> {
+        let i = index(addr);
         // SAFETY: in bounds (masked index); raw place reads, so a sentinel's table is only read.
-        let e = unsafe { (*this).e.get_unchecked(index(addr)) };
-        if e.key == addr & !(SLAB_SIZE - 1) {
-            // SAFETY: slab metadata lives in a SuperSlab header, never unmapped.
-            Some(unsafe { &*e.slab })
+        if unsafe { *(*this).keys.get_unchecked(i) } == addr & !(SLAB_SIZE - 1) {
+            // SAFETY: as above; a matching entry holds a slab whose metadata lives in a SuperSlab
+            // header, never unmapped.
+            Some(unsafe { (*this).slabs.get_unchecked(i).as_ref() })
         } else {
             None
         }
@@ -77,27 +77,23 @@ impl OwnedSlabs {
     /// entry).
     pub fn insert(&mut self, slab: &Slab, key: usize) {
         self.key = key;
-        self.e[index(slab.data() as usize)] = Entry {
-            key: slab.data() as usize,
-            slab,
-        };
+        let i = index(slab.data() as usize);
+        self.keys[i] = slab.data() as usize;
+        self.slabs[i] = NonNull::from(slab);
     }
 
     /// Forgets a slab the calling thread is about to give up (if the table has it).
     pub fn remove(&mut self, slab: &Slab) {
-        let e = &mut self.e[index(slab.data() as usize)];
-        if e.key == slab.data() as usize {
-            e.key = NO_KEY;
-            e.slab = core::ptr::null();
+        let i = index(slab.data() as usize);
+        if self.keys[i] == slab.data() as usize {
+            self.keys[i] = NO_KEY;
+            self.slabs[i] = NonNull::dangling();
         }
     }
 
     /// Forgets everything (thread exit, or the runtime switch turned the hint off).
     pub fn clear(&mut self) {
-        for e in &mut self.e {
-            e.key = NO_KEY;
-            e.slab = core::ptr::null();
-        }
+        *self = Self::new();
     }
 }
 

@@ -7,16 +7,19 @@
 //! recursion deadlocks or corrupts; glibc's manual requires a replacement malloc to use
 //! initial-exec TLS or none. Rust has no stable way to ask for the model of a `thread_local!`, so
 //! the slot is declared in assembly:
-//! - `global_asm!` reserves 8 zero bytes in `.tbss` under a hidden symbol (so it is neither
-//!   exported nor interposable, and the static TLS block of every thread holds it from birth);
+//! - `global_asm!` reserves 8 bytes in `.tdata` under a hidden symbol (so it is neither exported
+//!   nor interposable, and the static TLS block of every thread holds it from birth), initialised
+//!   to `&EMPTY` (a load-time `R_X86_64_RELATIVE` relocation of the TLS initialisation image,
+//!   which the dynamic loader applies before it copies the image into any thread's block: for
+//!   the initial libraries before the main thread's TLS is set up, for `dlopen` before the new
+//!   module's static TLS is initialised);
 //! - `get`/`set` read and write it with the initial-exec sequence
 //!   `mov reg, [rip + sym@GOTTPOFF]` (the slot's offset from the thread pointer, filled in by one
 //!   `R_X86_64_TPOFF64` load-time relocation) followed by an `fs:`-relative load or store. In an
 //!   executable the linker relaxes the first instruction to an immediate (local-exec).
 //!
-//! The initial value is zero, which `get` maps to `&EMPTY` with a select (a `cmov`), so a thread
-//! that never allocated needs no initialisation. The cost is one extra `mov` and the `cmov` over
-//! a local-exec access; no call, no branch, no lock, nothing that can allocate.
+//! So a thread that never allocated needs no initialisation and `get` no test: its cost is one
+//! extra `mov` over a local-exec access; no call, no branch, no lock, nothing that can allocate.
 //!
 //! Loading `libhakmem.so` with `dlopen` (instead of `LD_PRELOAD`) still works: glibc keeps a
 //! surplus of static TLS for initial-exec libraries loaded late, and 8 bytes fit in it.
@@ -27,15 +30,16 @@ compile_error!("the `initial-exec-tls` feature supports x86_64 Linux only");
 use super::{Heap, EMPTY};
 
 core::arch::global_asm!(
-    ".pushsection .tbss.__hakmem_tls_current,\"awT\",@nobits",
+    ".pushsection .tdata.__hakmem_tls_current,\"awT\",@progbits",
     ".p2align 3",
     ".globl __hakmem_tls_current",
     ".hidden __hakmem_tls_current",
     ".type __hakmem_tls_current, @object",
     ".size __hakmem_tls_current, 8",
     "__hakmem_tls_current:",
-    ".zero 8",
+    ".quad {empty}",
     ".popsection",
+    empty = sym EMPTY,
 );
 
 /// The calling thread's heap pointer: `&EMPTY` until `set` is first called on this thread.
@@ -53,11 +57,7 @@ pub fn get() -> *const Heap {
             options(nostack, readonly, preserves_flags, pure),
         );
     }
-    if h.is_null() {
-        &EMPTY
-    } else {
-        h
-    }
+    h
 }
 
 /// Points the calling thread's slot at `h` (a sentinel or a live heap).

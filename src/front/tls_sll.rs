@@ -4,8 +4,9 @@
 //! only blocks of slabs the thread owns (local frees check ownership first; refill takes from owned
 //! slabs), so spilling can return every block to its slab without the registry.
 //!
-//! Invariant: `count == |list|`; `count <= cap + 1` between operations (a push that makes it
-//! exceed `cap` is followed by a spill).
+//! Invariant: `cap - room == |list|`; `room >= -1` between operations (a push that makes `room`
+//! negative — the list exceeds `cap` — is followed by a spill). Counting down to the cap makes
+//! the push's cap test one decrement and a sign test.
 
 use core::ptr::NonNull;
 
@@ -18,7 +19,8 @@ use crate::sync::Ordering;
 #[repr(C)]
 pub struct TlsList {
     pub head: BlockPtr,
-    pub count: u32,
+    /// `cap - |list|`.
+    pub room: i32,
     pub cap: u32,
 }
 
@@ -61,10 +63,28 @@ fn check_link(b: NonNull<Block>, next: BlockPtr) {
 }
 
 impl TlsList {
+    /// Number of blocks on the list.
+    #[inline]
+    pub fn len(&self) -> usize {
+        (self.cap as i64 - self.room as i64) as usize
+    }
+
+    /// True when the list holds no block (and its bookkeeping agrees).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.head.is_null() && self.len() == 0
+    }
+
+    /// Sets the list's length bookkeeping (the caller has taken its blocks).
+    #[inline]
+    pub fn set_len(&mut self, n: usize) {
+        self.room = self.cap as i32 - n as i32;
+    }
+
     pub const fn new(cap: u32) -> Self {
         Self {
             head: core::ptr::null_mut(),
-            count: 0,
+            room: cap as i32,
             cap,
         }
     }
@@ -85,7 +105,7 @@ impl TlsList {
                     check_link(b, next);
                 }
                 (*this).head = next;
-                (*this).count -= 1;
+                (*this).room += 1;
             }
             head
         }
@@ -102,8 +122,8 @@ impl TlsList {
         unsafe {
             Block::set_next(b, (*this).head);
             (*this).head = b.as_ptr();
-            (*this).count += 1;
-            (*this).count > (*this).cap
+            (*this).room -= 1;
+            (*this).room < 0
         }
     }
 
@@ -120,7 +140,7 @@ impl TlsList {
         unsafe {
             Block::set_next(NonNull::new_unchecked(tail), (*this).head);
             (*this).head = head;
-            (*this).count += n as u32;
+            (*this).room -= n as i32;
         }
     }
 }

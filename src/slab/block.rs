@@ -54,9 +54,14 @@ impl Block {
         return unsafe { (*b.as_ptr().cast::<LoomLink>()).with(|p| *p) as BlockPtr };
     }
 
-    /// Marks a block as freed: its second word becomes `key ^ address` (headerless mode's cheap
-    /// double-free detector; `key` is a per-process random value). No-op under loom, whose links
-    /// occupy more than one word.
+    /// Marks a block as freed: its second word becomes `key` (headerless mode's cheap double-free
+    /// detector; `key` is a per-process random value, as glibc's tcache key). No-op under loom,
+    /// whose links occupy more than one word.
+    ///
+    /// The mark was `key ^ address` until the fast-path work of issue 13: binding it to the
+    /// address only guarded against a program that copies a freed block's bytes (a use after
+    /// free) into another block's second word and then frees that block, and cost one
+    /// instruction on every free.
     ///
     /// # Safety
     /// `b` is a block of at least 16 bytes the caller owns.
@@ -67,12 +72,7 @@ impl Block {
             // valgrind: called after `freelike`; open the block's words for this write.
             valgrind::open_block(b.as_ptr().cast());
             // SAFETY: blocks are at least 16 bytes; the caller owns this one.
-            unsafe {
-                b.as_ptr()
-                    .cast::<usize>()
-                    .add(1)
-                    .write(key ^ b.as_ptr() as usize)
-            };
+            unsafe { b.as_ptr().cast::<usize>().add(1).write(key) };
             valgrind::close_block(b.as_ptr().cast());
         }
         #[cfg(hakmem_loom)]
@@ -80,7 +80,7 @@ impl Block {
     }
 
     /// True if the block carries the freed mark (it is free, or the program wrote exactly
-    /// `key ^ address` there — a 2^-64 chance for a random key).
+    /// `key` there — a 2^-64 chance for a random key it never saw).
     ///
     /// # Safety
     /// `b` is a readable block of at least 16 bytes.
@@ -94,7 +94,7 @@ impl Block {
             // SAFETY: per the contract.
             let mark = unsafe { b.as_ptr().cast::<usize>().add(1).read() };
             valgrind::close_block(b.as_ptr().cast());
-            mark == key ^ b.as_ptr() as usize
+            mark == key
         }
         #[cfg(hakmem_loom)]
         {

@@ -45,6 +45,10 @@ pub struct SlabLocal {
     pub carved: u32,
     /// `carved * class size`: offsets below it are carved blocks (the free fast path's bound).
     pub carved_end: u32,
+    /// The owner's TLS list of the slab's class, for the free fast path; set by the owner when
+    /// it enters the slab in its owned-slab table (front/owned.rs), meaningless otherwise. Opaque
+    /// here: the front end, above this box, owns the type.
+    pub tls: *mut (),
     pub capacity: u32,
     pub used: u32,
     pub class: u32,
@@ -105,6 +109,7 @@ impl Slab {
                 divisor: 0,
                 carved: 0,
                 carved_end: 0,
+                tls: core::ptr::null_mut(),
                 capacity: 0,
                 used: 0,
                 class: NO_CLASS,
@@ -318,7 +323,8 @@ impl Slab {
     pub unsafe fn is_carved_block(&self, off: usize) -> bool {
         // SAFETY: the caller holds the slab.
         let (end, d) = unsafe { self.local(|l| (l.carved_end, l.divisor)) };
-        off < end as usize && (off as u64).wrapping_mul(d) < d
+        // `off < 2^SLAB_SHIFT`: the u32 compare is exact.
+        (off as u32) < end && (off as u64).wrapping_mul(d) < d
     }
 
     /// Checks that `p` is a block boundary inside this slab's carved area of `class`; aborts
