@@ -23,7 +23,7 @@ export RUSTC_WRAPPER="$PWD/scripts/loom-rustc.sh"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 target_dir="${CARGO_TARGET_DIR:-target}/loom"
 
-all_models=(loom_remote loom_ownership loom_publish loom_hint loom_notify)
+all_models=(loom_remote loom_ownership loom_publish loom_hint loom_notify loom_span)
 
 # mutant -> the model files whose tests catch it
 declare -A catchers=(
@@ -37,10 +37,12 @@ declare -A catchers=(
   [no_generation_bump]="loom_hint"
   [notify_relaxed]="loom_notify"
   [push_first_stale]="loom_notify"
+  [span_cache_before_unbind]="loom_span"
+  [span_publish_before_drain]="loom_span"
 )
 mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_cas_relaxed
   release_ownership_relaxed publish_before_release skip_generation_check no_generation_bump
-  notify_relaxed push_first_stale)
+  notify_relaxed push_first_stale span_cache_before_unbind span_publish_before_drain)
 
 # run LABEL MUTANT MODEL... : builds with HAKMEM_MUTANT=MUTANT (empty: none) and runs the models.
 run() {

@@ -167,7 +167,7 @@ impl Default for PublishList {
 #[cfg(not(hakmem_loom))]
 pub static RECLAIMER: Owner = Owner::new();
 
-/// The per-class publish lists of the process.
+/// The per-class publish lists of the process (small slabs and medium spans, by class id).
 #[cfg(not(hakmem_loom))]
-pub static PUBLISHED: [PublishList; crate::size_class::NUM_CLASSES] =
-    [const { PublishList::new() }; crate::size_class::NUM_CLASSES];
+pub static PUBLISHED: [PublishList; crate::size_class::TOTAL_CLASSES] =
+    [const { PublishList::new() }; crate::size_class::TOTAL_CLASSES];

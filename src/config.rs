@@ -11,6 +11,9 @@ pub const TLS_HINT: bool = cfg!(feature = "tls-hint");
 pub const ADOPT: bool = cfg!(feature = "adopt");
 /// `force-notify` on: every remote free notifies the owner, not only the first into an empty queue.
 pub const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
+/// `medium` on: sizes above `MAX_SMALL_SIZE` up to `MAX_MEDIUM_SIZE` are served by the medium
+/// classes from spans (`span`, `front::medium`). Off: they take the large path, one mapping each.
+pub const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Default of `HAKMEM_PURGE_DELAY_MS`: emptied memory goes back to the OS this many milliseconds
 /// after it emptied (decay, as jemalloc's `dirty_decay_ms` and mimalloc's `purge_delay`).
@@ -40,6 +43,22 @@ mod sizes {
     pub const OWNED_ENTRIES: usize = 256;
     /// Empty SuperSlabs kept committed for reuse before further empty ones are decommitted.
     pub const KEEP_EMPTY_COMMITTED: usize = 2;
+    /// Largest block size served by the medium classes; larger requests go to `large`.
+    pub const MAX_MEDIUM_SIZE: usize = 4 << 20;
+    /// Medium classes per doubling of the size: worst-case internal fragmentation
+    /// `1 / (MEDIUM_STEPS + 1)` (11.1% for 8).
+    pub const MEDIUM_STEPS: usize = 8;
+    /// Bytes at the start of a span that hold its header; blocks start right after (so every
+    /// medium block is aligned to this).
+    pub const SPAN_HEADER_BYTES: usize = 4096;
+    /// Smallest and largest span (one mapping each, a power of two, a multiple of the registry's
+    /// chunk).
+    pub const MIN_SPAN_BYTES: usize = 2 << 20;
+    pub const MAX_SPAN_BYTES: usize = 32 << 20;
+    /// A span holds at least this many blocks when `MAX_SPAN_BYTES` allows.
+    pub const SPAN_MIN_BLOCKS: usize = 8;
+    /// Bytes of empty spans kept committed for reuse before further empty ones are decommitted.
+    pub const KEEP_SPAN_BYTES_COMMITTED: usize = 64 << 20;
 }
 
 #[cfg(hakmem_loom)]
@@ -55,6 +74,14 @@ mod sizes {
     pub const HINT_ENTRIES: usize = 2;
     pub const OWNED_ENTRIES: usize = 4;
     pub const KEEP_EMPTY_COMMITTED: usize = 0;
+    /// Two medium classes (96 and 128 bytes), spans of 2 KiB (the header in the first 1 KiB).
+    pub const MAX_MEDIUM_SIZE: usize = 128;
+    pub const MEDIUM_STEPS: usize = 2;
+    pub const SPAN_HEADER_BYTES: usize = 1024;
+    pub const MIN_SPAN_BYTES: usize = 2048;
+    pub const MAX_SPAN_BYTES: usize = 2048;
+    pub const SPAN_MIN_BLOCKS: usize = 2;
+    pub const KEEP_SPAN_BYTES_COMMITTED: usize = 0;
 }
 
 pub use sizes::*;
@@ -76,6 +103,24 @@ const _: () = assert!(
     "every slab holds at least two blocks"
 );
 const _: () = assert!(MAG_BATCH_MAX <= TLS_CAP_MAX);
+const _: () = assert!(MAX_MEDIUM_SIZE > MAX_SMALL_SIZE && MAX_MEDIUM_SIZE.is_power_of_two());
+const _: () = assert!(MIN_SPAN_BYTES.is_power_of_two() && MAX_SPAN_BYTES.is_power_of_two());
+const _: () = assert!(
+    MIN_SPAN_BYTES % SUPERSLAB_SIZE == 0,
+    "a span is registered chunk by chunk"
+);
+const _: () = assert!(MIN_SPAN_BYTES <= MAX_SPAN_BYTES && SPAN_HEADER_BYTES < MIN_SPAN_BYTES);
+const _: () = assert!(
+    (MAX_SPAN_BYTES - SPAN_HEADER_BYTES) / MAX_MEDIUM_SIZE >= 2,
+    "every span holds at least two blocks"
+);
+/// Offsets of blocks inside their slab or span are below this (the block-boundary check relies on
+/// it, see `size_class::block_index`).
+pub const MAX_BLOCK_OFFSET: usize = if MAX_SPAN_BYTES > SLAB_SIZE {
+    MAX_SPAN_BYTES
+} else {
+    SLAB_SIZE
+};
 const _: () = assert!(MIN_ALIGN.is_power_of_two());
 
 /// The freed-block mark of headerless mode (cheap double-free detection, docs/design.md). On in

@@ -3,7 +3,7 @@
 //! never inherits a lock held by a thread that does not exist there.
 //!
 //! Lock order (also the nesting order used elsewhere): exit key → heap pool → fallback heap →
-//! publish lists (by class) → slab pool → metadata bump. The exit-key lock nests no other lock.
+//! publish lists (by class) → slab pool → span cache → metadata bump. The exit-key lock nests no other lock.
 //!
 //! Known limit: slabs owned by the parent's other threads stay owned by heaps that do not run in
 //! the child; the child's frees of those blocks go to remote queues nobody drains (a leak bounded
@@ -17,6 +17,7 @@ fn locks(mut f: impl FnMut(&'static dyn ForkLock)) {
         f(list.fork_lock());
     }
     f(crate::pool::fork_lock());
+    f(crate::span::SPANS.fork_lock());
     f(crate::meta::fork_lock());
 }
 

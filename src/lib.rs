@@ -21,11 +21,12 @@
 //! 8. `registry` — address → region, lock-free, no allocation.
 //! 9. `meta`, `pool` — metadata memory; the slab supply (SuperSlab map/retire/reuse).
 //! 10. `adopt` — publish lists, adoption and the reclaim pass.
-//! 11. `large` — mappings for sizes above the classes.
+//! 11. `large`, `span` — mappings for sizes above the classes; the memory of the medium classes
+//!     (one mapping per span, a `Slab` in its header, a cache of empty spans).
 //! 12. `front::tls_sll`, `front::hint`, `front::owned`, `front::heap`, `front::magazine`,
-//!     `front::thread`, `front::alloc`, `front::free` — the thread front end: TLS SLL, hint
-//!     cache, owned-slab table, thread heaps, magazine refill/spill, the thread's heap, the
-//!     alloc and free paths.
+//!     `front::medium`, `front::thread`, `front::alloc`, `front::free` — the thread front end:
+//!     TLS SLL, hint cache, owned-slab table, thread heaps, magazine refill/spill, medium refill
+//!     and free, the thread's heap, the alloc and free paths.
 //! 13. `fork` — the atfork handlers.
 //! 14. `global`, `raw` — `HakMem`; C semantics for the preload crate.
 //! 15. `testing` — hooks for the integration tests.
@@ -44,7 +45,8 @@ mod env;
 mod hook;
 mod msg;
 mod os;
-mod size_class;
+#[doc(hidden)]
+pub mod size_class;
 mod stats;
 mod sync;
 mod trace;
@@ -76,6 +78,7 @@ mod pool;
 pub mod raw;
 #[cfg(not(hakmem_loom))]
 mod registry;
+pub mod span;
 /// Test hooks for the integration tests, only with the `fault-injection` feature (which the
 /// crate's own dev-dependency turns on): not part of the API.
 #[cfg(all(feature = "fault-injection", not(hakmem_loom)))]
@@ -107,12 +110,14 @@ pub fn switches() -> Switches {
     env::switches()
 }
 
-/// Flushes the calling thread's caches back to their slabs, gives emptied slabs (the thread's own
-/// and those of exited threads) back to the pool, and returns the pages of free slabs and retired
-/// SuperSlabs to the OS. Like `mi_collect(true)`; never needed for correctness.
+/// Flushes the calling thread's caches back to their slabs, gives emptied slabs and spans (the
+/// thread's own and those of exited threads) back to the pool and the span cache, and returns the
+/// pages of free slabs, retired SuperSlabs and cached spans to the OS. Like `mi_collect(true)`; never needed for correctness.
 #[cfg(not(hakmem_loom))]
 pub fn collect() {
     front::thread::flush_current();
     front::magazine::reclaim(usize::MAX);
+    front::medium::reclaim(usize::MAX);
     pool::decommit_free();
+    span::SPANS.purge(purge::Sweep::All);
 }

@@ -100,26 +100,34 @@ impl Default for RemoteQueue {
     }
 }
 
-/// The part of a thread heap that other threads may touch: the notification word saying which
-/// size classes have slabs with remote frees waiting. Heaps are never freed (they are recycled),
+/// Words of the notification bitmap: one bit per class id, small and medium.
+pub const PENDING_WORDS: usize = 3;
+
+const _: () = assert!(
+    crate::size_class::TOTAL_CLASSES <= 64 * PENDING_WORDS,
+    "class ids must fit the pending bitmap"
+);
+
+/// The part of a thread heap that other threads may touch: the notification words saying which
+/// class ids (small and medium) have slabs with remote frees waiting. Heaps are never freed (they are recycled),
 /// so a stale `*const Owner` read from a slab is always safe to notify (a spurious bit costs one
 /// scan; it never loses a block because adopters and exiting owners drain unconditionally).
 #[repr(C)]
 pub struct Owner {
-    pending: [AtomicU64; 2],
+    pending: [AtomicU64; PENDING_WORDS],
 }
 
 impl Owner {
     #[cfg(not(hakmem_loom))]
     pub const fn new() -> Self {
         Self {
-            pending: [AtomicU64::new(0), AtomicU64::new(0)],
+            pending: [const { AtomicU64::new(0) }; PENDING_WORDS],
         }
     }
     #[cfg(hakmem_loom)]
     pub fn new() -> Self {
         Self {
-            pending: [AtomicU64::new(0), AtomicU64::new(0)],
+            pending: core::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 

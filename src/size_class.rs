@@ -1,5 +1,11 @@
 //! Size classes: fine steps of 16 bytes up to 1 KiB, then four classes per doubling up to
-//! `MAX_SMALL_SIZE`.
+//! `MAX_SMALL_SIZE` (the small classes, served from slabs); then `MEDIUM_STEPS` classes per
+//! doubling up to `MAX_MEDIUM_SIZE` (the medium classes, served from spans, `span`).
+//!
+//! Class ids: small classes are `0..NUM_CLASSES`, medium classes `NUM_CLASSES..TOTAL_CLASSES`, so
+//! one id names the class of a slab or a span everywhere (slab metadata, owner lists, publish
+//! lists, notification bits). Per-id tables (`CLASS_SIZE`, `CLASS_RECIP`, `CLASS_CAPACITY`) cover
+//! both.
 //!
 //! Boundary: pure arithmetic over `config`; no state. Invariants (checked by const asserts and the
 //! unit tests below):
@@ -8,8 +14,14 @@
 //! - internal fragmentation `(class_size(class_of(n)) - n) / class_size(...)` is at most 25% for
 //!   every `n > 48`, and under 16 bytes for every `n <= 1 KiB`. Below 49 bytes the 16-byte minimum
 //!   alignment (which C callers rely on) dominates: a 17-byte request needs a 32-byte block.
+//! - medium: `medium_class_of(n)` is the smallest medium class with size `>= n`; its waste is at
+//!   most `1 / (MEDIUM_STEPS + 1)` of the block (11.1% with 8 steps), and every medium size is a
+//!   multiple of `SPAN_HEADER_BYTES`' alignment unit (16 under loom, 4 KiB otherwise).
 
-use crate::config::{MAX_SMALL_SIZE, MIN_ALIGN, SLAB_SIZE};
+use crate::config::{
+    MAX_BLOCK_OFFSET, MAX_MEDIUM_SIZE, MAX_SMALL_SIZE, MAX_SPAN_BYTES, MEDIUM_STEPS, MIN_ALIGN,
+    MIN_SPAN_BYTES, SLAB_SIZE, SPAN_HEADER_BYTES, SPAN_MIN_BLOCKS,
+};
 
 /// Largest size served by the 16-byte steps.
 pub const TINY_MAX: usize = if MAX_SMALL_SIZE < 1024 {
@@ -53,32 +65,101 @@ const fn build_sizes() -> [u32; NUM_CLASSES] {
     t
 }
 
-/// Block size of each class, as a constant (for const constructors).
-pub const CLASS_SIZES: [u32; NUM_CLASSES] = build_sizes();
-/// Block size of each class (one copy in memory for the hot paths).
-pub static CLASS_SIZE: [u32; NUM_CLASSES] = CLASS_SIZES;
+const fn count_medium() -> usize {
+    let mut n = 0;
+    let mut base = MAX_SMALL_SIZE;
+    while base < MAX_MEDIUM_SIZE {
+        n += MEDIUM_STEPS;
+        base *= 2;
+    }
+    n
+}
 
-const fn build_recip() -> [u64; NUM_CLASSES] {
-    let sizes = build_sizes();
-    let mut t = [0u64; NUM_CLASSES];
+/// Number of medium classes.
+pub const NUM_MEDIUM: usize = count_medium();
+/// Number of class ids, small and medium.
+pub const TOTAL_CLASSES: usize = NUM_CLASSES + NUM_MEDIUM;
+
+const fn build_all_sizes() -> [u32; TOTAL_CLASSES] {
+    let small = build_sizes();
+    let mut t = [0u32; TOTAL_CLASSES];
     let mut i = 0;
     while i < NUM_CLASSES {
+        t[i] = small[i];
+        i += 1;
+    }
+    let mut base = MAX_SMALL_SIZE;
+    while i < TOTAL_CLASSES {
+        let step = base / MEDIUM_STEPS;
+        let mut k = 1;
+        while k <= MEDIUM_STEPS {
+            t[i] = (base + k * step) as u32;
+            i += 1;
+            k += 1;
+        }
+        base *= 2;
+    }
+    t
+}
+
+/// Block size of each class id (small and medium), as a constant (for const constructors).
+pub const CLASS_SIZES: [u32; TOTAL_CLASSES] = build_all_sizes();
+/// Block size of each class id (one copy in memory for the hot paths).
+pub static CLASS_SIZE: [u32; TOTAL_CLASSES] = CLASS_SIZES;
+
+const fn build_recip() -> [u64; TOTAL_CLASSES] {
+    let sizes = build_all_sizes();
+    let mut t = [0u64; TOTAL_CLASSES];
+    let mut i = 0;
+    while i < TOTAL_CLASSES {
         t[i] = (1u64 << 32).div_ceil(sizes[i] as u64);
         i += 1;
     }
     t
 }
 
-/// `ceil(2^32 / class_size)`: `offset * RECIP >> 32 == offset / class_size` for every offset
-/// inside a slab (exact because `offset * class_size < 2^32`).
-pub static CLASS_RECIP: [u64; NUM_CLASSES] = build_recip();
+/// `ceil(2^32 / class_size)`: `offset * RECIP >> 32 == offset / class_size` whenever `offset` is
+/// a multiple of the class size below `2^32`, and never less than `offset / class_size`; see
+/// `block_index`.
+pub static CLASS_RECIP: [u64; TOTAL_CLASSES] = build_recip();
+
+/// Bytes of the span serving medium class id `c`: the smallest power of two from
+/// `MIN_SPAN_BYTES` holding `SPAN_MIN_BLOCKS` blocks after the header, at most `MAX_SPAN_BYTES`.
+const fn span_bytes_of(size: usize) -> usize {
+    let mut span = MIN_SPAN_BYTES;
+    while span < MAX_SPAN_BYTES && (span - SPAN_HEADER_BYTES) / size < SPAN_MIN_BLOCKS {
+        span *= 2;
+    }
+    span
+}
+
+const fn build_capacity() -> [u32; TOTAL_CLASSES] {
+    let sizes = build_all_sizes();
+    let mut t = [0u32; TOTAL_CLASSES];
+    let mut i = 0;
+    while i < TOTAL_CLASSES {
+        let size = sizes[i] as usize;
+        t[i] = if i < NUM_CLASSES {
+            SLAB_SIZE / size
+        } else {
+            (span_bytes_of(size) - SPAN_HEADER_BYTES) / size
+        } as u32;
+        i += 1;
+    }
+    t
+}
+
+/// Blocks in one slab (small ids) or one span (medium ids).
+pub static CLASS_CAPACITY: [u32; TOTAL_CLASSES] = build_capacity();
 
 const _: () = assert!(build_sizes()[NUM_CLASSES - 1] as usize == MAX_SMALL_SIZE);
-const _: () = assert!(
-    NUM_CLASSES <= 128,
-    "class index must fit the two-word pending bitmap"
-);
+const _: () = assert!(build_all_sizes()[TOTAL_CLASSES - 1] as usize == MAX_MEDIUM_SIZE);
 const _: () = assert!((SLAB_SIZE as u64) * (MAX_SMALL_SIZE as u64) < (1u64 << 32));
+const _: () = assert!((MAX_BLOCK_OFFSET as u64) < (1u64 << 32));
+const _: () = assert!(
+    (MAX_SMALL_SIZE / MEDIUM_STEPS) % MIN_ALIGN == 0,
+    "medium sizes keep the minimum alignment"
+);
 
 /// Block size of class `c`.
 #[inline(always)]
@@ -86,13 +167,29 @@ pub fn class_size(c: usize) -> usize {
     CLASS_SIZE[c] as usize
 }
 
-/// Blocks in one slab of class `c`.
+/// Blocks in one slab of small class `c`, or one span of medium class `c`.
 #[inline]
 pub fn blocks_per_slab(c: usize) -> usize {
-    SLAB_SIZE / class_size(c)
+    CLASS_CAPACITY[c] as usize
 }
 
-/// `offset / class_size(c)` without a division. Exact for `offset < SLAB_SIZE`.
+/// True for a medium class id.
+#[inline(always)]
+pub fn is_medium(c: usize) -> bool {
+    c >= NUM_CLASSES
+}
+
+/// Bytes of one span of medium class id `c`.
+#[inline]
+pub fn span_bytes(c: usize) -> usize {
+    span_bytes_of(class_size(c))
+}
+
+/// `offset / class_size(c)` without a division, for `offset < MAX_BLOCK_OFFSET`: exact when
+/// `offset` is a multiple of the class size (the error term `offset * (RECIP - 2^32/size) / 2^32`
+/// is below `offset / 2^32 < 1`), and never below the true quotient otherwise. So
+/// `block_index(c, off) * class_size(c) == off` holds exactly for block boundaries, which is all
+/// the boundary checks ask; for small classes and `offset < SLAB_SIZE` it is the exact quotient.
 #[inline(always)]
 pub fn block_index(c: usize, offset: usize) -> usize {
     ((offset as u64 * CLASS_RECIP[c]) >> 32) as usize
@@ -118,6 +215,29 @@ pub fn class_of_coarse(size: usize) -> usize {
     let shift = bit - 2;
     let tiny_bit = TINY_MAX.trailing_zeros() as usize;
     TINY_CLASSES + (bit - tiny_bit) * 4 + ((s >> shift) & 3)
+}
+
+/// The medium class id serving `size` bytes (`MAX_SMALL_SIZE < size <= MAX_MEDIUM_SIZE`), at any
+/// alignment up to `SPAN_HEADER_BYTES`'s (blocks are aligned to the class size's lowest set bit,
+/// at least 16, see `medium_align_ok`).
+#[inline]
+pub fn medium_class_of(size: usize) -> Option<usize> {
+    if size <= MAX_SMALL_SIZE || size > MAX_MEDIUM_SIZE {
+        return None;
+    }
+    let s = size - 1;
+    let bit = (usize::BITS - 1 - s.leading_zeros()) as usize;
+    let shift = bit - MEDIUM_STEPS.trailing_zeros() as usize;
+    let small_bit = MAX_SMALL_SIZE.trailing_zeros() as usize;
+    Some(NUM_CLASSES + (bit - small_bit) * MEDIUM_STEPS + ((s >> shift) & (MEDIUM_STEPS - 1)))
+}
+
+/// True when every block of medium class `c` is aligned to `align`: blocks start at
+/// `span + SPAN_HEADER_BYTES + i * size`, spans are aligned to `MIN_SPAN_BYTES`.
+#[inline]
+pub fn medium_align_ok(c: usize, align: usize) -> bool {
+    let unit = class_size(c) | SPAN_HEADER_BYTES;
+    align <= 1 << unit.trailing_zeros()
 }
 
 /// The class serving `size` bytes at alignment `align`: the smallest class whose block size is at
@@ -188,5 +308,54 @@ mod tests {
             }
         }
         assert_eq!(class_for(1, 65536), None);
+    }
+
+    #[test]
+    fn medium_classes_are_smallest_fit_with_bounded_waste() {
+        let mut prev = MAX_SMALL_SIZE;
+        for c in NUM_CLASSES..TOTAL_CLASSES {
+            assert!(is_medium(c) && class_size(c) > prev && class_size(c) % 4096 == 0);
+            prev = class_size(c);
+            let span = span_bytes(c);
+            assert!(span.is_power_of_two() && (MIN_SPAN_BYTES..=MAX_SPAN_BYTES).contains(&span));
+            assert_eq!(
+                blocks_per_slab(c),
+                (span - SPAN_HEADER_BYTES) / class_size(c),
+                "class {c}"
+            );
+            assert!(blocks_per_slab(c) >= 7, "class {c}");
+        }
+        let mut n = MAX_SMALL_SIZE + 1;
+        while n <= MAX_MEDIUM_SIZE {
+            let c = medium_class_of(n).unwrap();
+            assert!(class_size(c) >= n, "n={n}");
+            if c > NUM_CLASSES {
+                assert!(class_size(c - 1) < n, "n={n} not smallest");
+            }
+            let waste = (class_size(c) - n) as f64 / class_size(c) as f64;
+            assert!(
+                waste <= 1.0 / (MEDIUM_STEPS as f64 + 1.0),
+                "n={n} waste={waste}"
+            );
+            n += 97;
+        }
+        assert_eq!(medium_class_of(MAX_SMALL_SIZE), None);
+        assert_eq!(medium_class_of(MAX_MEDIUM_SIZE + 1), None);
+        assert_eq!(medium_class_of(MAX_MEDIUM_SIZE), Some(TOTAL_CLASSES - 1));
+        assert_eq!(medium_class_of(MAX_SMALL_SIZE + 1), Some(NUM_CLASSES));
+        assert!(medium_align_ok(NUM_CLASSES, 4096) && !medium_align_ok(NUM_CLASSES, 8192));
+    }
+
+    #[test]
+    fn block_index_finds_medium_boundaries() {
+        for c in NUM_CLASSES..TOTAL_CLASSES {
+            let size = class_size(c);
+            for i in 0..blocks_per_slab(c) {
+                assert_eq!(block_index(c, i * size), i);
+                for off in [i * size + 16, i * size + size - 16] {
+                    assert_ne!(block_index(c, off) * size, off);
+                }
+            }
+        }
     }
 }

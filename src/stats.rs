@@ -125,6 +125,20 @@ pub struct Stats {
     pub large_allocs: u64,
     /// Large frees.
     pub large_frees: u64,
+    /// Medium allocations (blocks from spans).
+    pub medium_allocs: u64,
+    /// Medium blocks freed by the owner of their span.
+    pub medium_local_frees: u64,
+    /// Medium blocks freed by another thread (remote-queue pushes).
+    pub medium_remote_frees: u64,
+    /// Spans mapped from the OS (one mapping each; never unmapped).
+    pub spans_mapped: u64,
+    /// Spans bound to a medium class now (held by a heap or published).
+    pub spans_in_use: u64,
+    /// Bytes of empty spans waiting in the span cache.
+    pub span_cache_bytes: u64,
+    /// Bytes of cached spans given back to the OS (decommitted), in total.
+    pub span_bytes_decommitted: u64,
     /// Bytes handed to the program and not yet freed (small blocks at their class size, large
     /// blocks at their usable size).
     pub bytes_in_use: u64,
@@ -184,6 +198,13 @@ impl Stats {
         f("superslabs_reused", self.superslabs_reused);
         f("large_allocs", self.large_allocs);
         f("large_frees", self.large_frees);
+        f("medium_allocs", self.medium_allocs);
+        f("medium_local_frees", self.medium_local_frees);
+        f("medium_remote_frees", self.medium_remote_frees);
+        f("spans_mapped", self.spans_mapped);
+        f("spans_in_use", self.spans_in_use);
+        f("span_cache_bytes", self.span_cache_bytes);
+        f("span_bytes_decommitted", self.span_bytes_decommitted);
         f("bytes_in_use", self.bytes_in_use);
         f("footprint_bytes", self.footprint_bytes);
         f("peak_footprint_bytes", self.peak_footprint_bytes);
@@ -217,6 +238,12 @@ pub struct HeapCounters {
     pub hint_misses: Counter,
     pub hint_stale: Counter,
     pub registry_lookups: Counter,
+    pub medium_allocs: Counter,
+    pub medium_local_frees: Counter,
+    pub medium_remote_frees: Counter,
+    /// Bytes of medium blocks handed out / freed (at their class size).
+    pub medium_bytes: Counter,
+    pub medium_bytes_freed: Counter,
 }
 
 impl HeapCounters {
@@ -237,6 +264,11 @@ impl HeapCounters {
             hint_misses: Counter::new(),
             hint_stale: Counter::new(),
             registry_lookups: Counter::new(),
+            medium_allocs: Counter::new(),
+            medium_local_frees: Counter::new(),
+            medium_remote_frees: Counter::new(),
+            medium_bytes: Counter::new(),
+            medium_bytes_freed: Counter::new(),
         }
     }
 }
@@ -267,6 +299,13 @@ pub struct Globals {
     pub large_frees: Counter,
     pub large_bytes: Counter,
     pub large_bytes_freed: Counter,
+    pub spans_mapped: Counter,
+    pub span_bytes_mapped: Counter,
+    pub spans_bound: Counter,
+    pub span_bytes_bound: Counter,
+    pub spans_released: Counter,
+    pub span_bytes_released: Counter,
+    pub span_bytes_decommitted: Counter,
     pub footprint: Counter,
     pub footprint_freed: Counter,
     pub peak_footprint: Counter,
@@ -295,6 +334,13 @@ pub static GLOBALS: Globals = Globals {
     large_frees: Counter::new(),
     large_bytes: Counter::new(),
     large_bytes_freed: Counter::new(),
+    spans_mapped: Counter::new(),
+    span_bytes_mapped: Counter::new(),
+    spans_bound: Counter::new(),
+    span_bytes_bound: Counter::new(),
+    spans_released: Counter::new(),
+    span_bytes_released: Counter::new(),
+    span_bytes_decommitted: Counter::new(),
     footprint: Counter::new(),
     footprint_freed: Counter::new(),
     peak_footprint: Counter::new(),
@@ -328,6 +374,7 @@ pub fn footprint_sub(n: usize) {
 pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> Stats {
     let mut st = Stats::default();
     let mut live = [0i128; NUM_CLASSES];
+    let mut medium = 0i128;
     let mut add = |h: &HeapCounters| {
         #[allow(clippy::needless_range_loop)] // `c` indexes four counter arrays and `live`
         for c in 0..NUM_CLASSES {
@@ -350,6 +397,10 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
         st.hint_misses += h.hint_misses.get();
         st.hint_stale += h.hint_stale.get();
         st.registry_lookups += h.registry_lookups.get();
+        st.medium_allocs += h.medium_allocs.get();
+        st.medium_local_frees += h.medium_local_frees.get();
+        st.medium_remote_frees += h.medium_remote_frees.get();
+        medium += h.medium_bytes.get() as i128 - h.medium_bytes_freed.get() as i128;
     };
     for_each_heap(&mut add);
     add(&GLOBALS.heapless);
@@ -369,13 +420,21 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st.superslabs_reused = g.superslabs_reused.get();
     st.large_allocs = g.large_allocs.get();
     st.large_frees = g.large_frees.get();
+    st.spans_mapped = g.spans_mapped.get();
+    st.spans_in_use = g.spans_bound.get().saturating_sub(g.spans_released.get());
+    let span_bytes_in_use = g
+        .span_bytes_bound
+        .get()
+        .saturating_sub(g.span_bytes_released.get());
+    st.span_cache_bytes = g.span_bytes_mapped.get().saturating_sub(span_bytes_in_use);
+    st.span_bytes_decommitted = g.span_bytes_decommitted.get();
     let small: i128 = live
         .iter()
         .enumerate()
         .map(|(c, n)| n * class_size(c) as i128)
         .sum();
     let large = g.large_bytes.get() as i128 - g.large_bytes_freed.get() as i128;
-    st.bytes_in_use = (small + large).max(0) as u64;
+    st.bytes_in_use = (small + large + medium).max(0) as u64;
     st.footprint_bytes = g.footprint.get().saturating_sub(g.footprint_freed.get());
     st.peak_footprint_bytes = g.peak_footprint.get().max(st.footprint_bytes);
     st.cached_bytes = g.cached.get().saturating_sub(g.cached_freed.get());

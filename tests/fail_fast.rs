@@ -33,6 +33,11 @@ static GLOBAL: HakMem = HakMem;
 const HEADERLESS: bool = cfg!(feature = "headerless");
 const SLAB: usize = 64 * KIB;
 const SUPERSLAB: usize = 2 * MIB;
+/// A large block (above the medium classes, its own mapping).
+const LARGE: usize = 8 * MIB;
+/// A medium block (a span's block with the `medium` feature, a large block without).
+const MEDIUM_SIZE: usize = 40_000;
+const MEDIUM: bool = cfg!(feature = "medium");
 
 // ---- child side ------------------------------------------------------------------------------
 
@@ -178,10 +183,32 @@ fn run_scenario(name: &str) {
             },
         ),
         "double_free_large" => {
-            let p = alloc_filled(MIB, 1);
+            let p = alloc_filled(LARGE, 1);
             // SAFETY: a live block.
-            unsafe { free(p, MIB) };
-            bad_free(p, MIB);
+            unsafe { free(p, LARGE) };
+            bad_free(p, LARGE);
+        }
+        "double_free_medium" => {
+            let p = alloc_filled(MEDIUM_SIZE, 1);
+            // SAFETY: a live block.
+            unsafe { free(p, MEDIUM_SIZE) };
+            bad_free(p, MEDIUM_SIZE);
+        }
+        "double_free_medium_remote" => with_live_owner(
+            || alloc_filled(MEDIUM_SIZE, 1) as usize,
+            |p| {
+                // SAFETY: a live block of another thread: a remote free.
+                unsafe { free(p as *mut u8, MEDIUM_SIZE) };
+                bad_free(p as *mut u8, MEDIUM_SIZE);
+            },
+        ),
+        "free_medium_interior" => {
+            let p = alloc_filled(MEDIUM_SIZE, 1);
+            bad_free(p.wrapping_add(4 * KIB), MEDIUM_SIZE);
+        }
+        "free_medium_unaligned" => {
+            let p = alloc_filled(MEDIUM_SIZE, 1);
+            bad_free(p.wrapping_add(8), MEDIUM_SIZE);
         }
         // -- pointers hakmem never returned
         "free_stack" => {
@@ -248,12 +275,12 @@ fn run_scenario(name: &str) {
             bad_free((base + SUPERSLAB - SLAB) as *mut u8, 64);
         }
         "free_large_interior" => {
-            let p = alloc_filled(MIB, 1);
-            bad_free(p.wrapping_add(4 * KIB), MIB);
+            let p = alloc_filled(LARGE, 1);
+            bad_free(p.wrapping_add(4 * KIB), LARGE);
         }
         "free_large_unaligned" => {
-            let p = alloc_filled(MIB, 1);
-            bad_free(p.wrapping_add(8), MIB);
+            let p = alloc_filled(LARGE, 1);
+            bad_free(p.wrapping_add(8), LARGE);
         }
         // -- positive control
         "correct" => {
@@ -394,6 +421,50 @@ fn double_free_remote_twice() {
 #[test]
 fn double_free_large() {
     expect_abort("double_free_large", NOT_OURS, true);
+}
+
+/// Medium blocks always carry the freed-block mark (header mode included): a second free aborts
+/// in the `double-free` box, from the owner's thread or another one. Without `medium` the block
+/// is large and the second free is "not ours".
+#[test]
+fn double_free_medium() {
+    let expect = if MEDIUM {
+        (&["double-free"][..], &["medium"][..])
+    } else {
+        NOT_OURS
+    };
+    expect_abort("double_free_medium", expect, true);
+}
+
+#[test]
+fn double_free_medium_remote() {
+    let expect = if MEDIUM {
+        (&["double-free"][..], &["medium"][..])
+    } else {
+        NOT_OURS
+    };
+    expect_abort("double_free_medium_remote", expect, true);
+}
+
+/// A pointer inside a medium block, or off its start: the `span` box's boundary check.
+#[test]
+fn free_medium_interior_pointer() {
+    let expect = if MEDIUM {
+        (&["span"][..], &["block boundary"][..])
+    } else {
+        (&["large"][..], &[][..])
+    };
+    expect_abort("free_medium_interior", expect, true);
+}
+
+#[test]
+fn free_medium_unaligned_pointer() {
+    let expect = if MEDIUM {
+        (&["span"][..], &["block boundary"][..])
+    } else {
+        (&["large"][..], &[][..])
+    };
+    expect_abort("free_medium_unaligned", expect, true);
 }
 
 #[test]

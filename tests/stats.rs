@@ -24,9 +24,10 @@ static GLOBAL: HakMem = HakMem;
 const STATS: bool = cfg!(feature = "stats");
 const ADOPT: bool = cfg!(feature = "adopt");
 const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
+const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 33] = [
+const NAMES: [&str; 40] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -52,6 +53,13 @@ const NAMES: [&str; 33] = [
     "superslabs_reused",
     "large_allocs",
     "large_frees",
+    "medium_allocs",
+    "medium_local_frees",
+    "medium_remote_frees",
+    "spans_mapped",
+    "spans_in_use",
+    "span_cache_bytes",
+    "span_bytes_decommitted",
     "bytes_in_use",
     "footprint_bytes",
     "peak_footprint_bytes",
@@ -136,9 +144,77 @@ fn allocs_one_size() {
     assert_eq!(b.allocs, 0, "{b}");
 }
 
+/// Medium blocks: counted once each on allocation and on free (local by the owner, remote from
+/// another thread); bytes at the class size; spans bound while blocks are out, and back in the
+/// span cache after `collect`.
+fn medium() {
+    const N: usize = 40;
+    const SIZE: usize = 40_000;
+    const CLASS: u64 = 40 * 1024; // the medium class serving 40,000 bytes
+    let mut blocks = Vec::with_capacity(N);
+    let s0 = hakmem::stats();
+    for _ in 0..N {
+        blocks.push(alloc_block(SIZE));
+    }
+    let s1 = hakmem::stats();
+    let a = delta(&s0, &s1);
+    if !MEDIUM {
+        assert_eq!(a.large_allocs, N as u64, "{a}");
+        assert_eq!(a.medium_allocs, 0, "{a}");
+        for &b in &blocks {
+            free_block(b, SIZE);
+        }
+        return;
+    }
+    assert_eq!(a.medium_allocs, N as u64, "{a}");
+    assert_eq!(a.large_allocs, 0, "medium blocks are not large ones\n{a}");
+    assert_eq!(a.allocs, 0, "medium blocks are not small ones\n{a}");
+    assert_eq!(
+        s1.bytes_in_use - s0.bytes_in_use,
+        N as u64 * CLASS,
+        "bytes at the class size"
+    );
+    // 40 KiB blocks: 51 to a 2 MiB span.
+    assert_eq!(s1.spans_in_use - s0.spans_in_use, 1, "{s1}");
+    assert!(s1.spans_mapped >= 1, "{s1}");
+    let (local, remote) = blocks.split_at(N / 2);
+    for &b in local {
+        free_block(b, SIZE);
+    }
+    let remote = remote.to_vec();
+    thread::spawn(move || {
+        for b in remote {
+            free_block(b, SIZE);
+        }
+    })
+    .join()
+    .expect("remote freer");
+    let s2 = hakmem::stats();
+    let f = delta(&s1, &s2);
+    assert_eq!(f.medium_local_frees, (N / 2) as u64, "{f}");
+    assert_eq!(f.medium_remote_frees, (N - N / 2) as u64, "{f}");
+    assert_eq!(
+        s2.bytes_in_use, s0.bytes_in_use,
+        "bytes_in_use after the frees"
+    );
+    // The span is still this thread's current span; collect drains it and keeps it (current),
+    // so no span is decommitted here, but nothing is lost either.
+    hakmem::collect();
+    let again: Vec<usize> = (0..N).map(|_| alloc_block(SIZE)).collect();
+    let s3 = hakmem::stats();
+    assert_eq!(
+        s3.spans_mapped, s2.spans_mapped,
+        "the drained span serves again without a mapping"
+    );
+    for b in again {
+        free_block(b, SIZE);
+    }
+}
+
 /// Large blocks: counted once each on allocation and on free; bytes and footprint follow.
 fn large() {
-    const SIZES: [usize; 5] = [MIB, 2 * MIB, 3 * MIB, 4 * MIB + 1, 5 * MIB];
+    // Above the medium classes (4 MiB), so large in every build.
+    const SIZES: [usize; 5] = [5 * MIB, 6 * MIB, 7 * MIB, 8 * MIB + 1, 9 * MIB];
     let total: usize = SIZES.iter().sum();
     let mut blocks = [0usize; 5];
     let s0 = hakmem::stats();
@@ -280,6 +356,7 @@ fn child() {
         "remote_frees" => remote_frees(),
         "allocs_one_size" => allocs_one_size(),
         "large" => large(),
+        "medium" => medium(),
         "threads" => threads(),
         "publish_adopt" => publish_adopt(),
         "bytes_in_use" => bytes_in_use(),
@@ -309,6 +386,11 @@ fn allocations_counted_exactly() {
 #[test]
 fn large_blocks_counted_exactly() {
     run_counting("large");
+}
+
+#[test]
+fn medium_blocks_counted_exactly() {
+    run_counting("medium");
 }
 
 #[test]

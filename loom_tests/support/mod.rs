@@ -196,3 +196,38 @@ where
     }
     b.check(f);
 }
+
+/// A medium span over mock memory: a real `SpanHeader` (magic, size, cache links, slab) at the
+/// start of a `MIN_SPAN_BYTES` region, its blocks after `SPAN_HEADER_BYTES`, as `span::map` lays
+/// it out.
+pub struct TestSpan {
+    pub span: NonNull<hakmem::span::SpanHeader>,
+    _mem: Region,
+}
+
+// SAFETY: the header is shared the way the allocator shares it (atomics, and local state under
+// the holder rules the models check).
+unsafe impl Send for TestSpan {}
+// SAFETY: as above.
+unsafe impl Sync for TestSpan {}
+
+impl TestSpan {
+    /// A free, unbound span.
+    pub fn new() -> Self {
+        use hakmem::config::MIN_SPAN_BYTES;
+        let mem = Region::new(MIN_SPAN_BYTES, MIN_SPAN_BYTES);
+        let base = NonNull::new(mem.ptr()).expect("region");
+        // SAFETY: a fresh zeroed region of `MIN_SPAN_BYTES`, ours alone.
+        let span = unsafe { hakmem::span::SpanHeader::init(base, MIN_SPAN_BYTES) };
+        Self { span, _mem: mem }
+    }
+
+    pub fn slab(&self) -> &Slab {
+        // SAFETY: initialised in `new`, alive as long as `self`.
+        unsafe { &self.span.as_ref().slab }
+    }
+}
+
+/// The medium class ids of the loom build (96- and 128-byte blocks, 10 and 8 to a span).
+pub const MEDIUM_CLASS: usize = hakmem::size_class::NUM_CLASSES;
+pub const OTHER_MEDIUM_CLASS: usize = hakmem::size_class::NUM_CLASSES + 1;

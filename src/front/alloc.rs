@@ -3,14 +3,17 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MIN_ALIGN};
+use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN};
 use crate::front::free::{self, Region};
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::magazine;
+use crate::front::medium;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large;
-use crate::size_class::{class_for, class_of_coarse, class_size, TINY_MAX};
+use crate::size_class::{
+    class_for, class_of_coarse, class_size, medium_align_ok, medium_class_of, TINY_MAX,
+};
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::header;
 use crate::valgrind;
@@ -117,7 +120,7 @@ fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
     b.as_ptr().cast()
 }
 
-/// Aligned, header-mode and large requests.
+/// Aligned, header-mode, medium and large requests.
 #[inline(never)]
 extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
     let unit = if HEADERLESS {
@@ -129,7 +132,7 @@ extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
         return core::ptr::null_mut();
     };
     let Some(c) = class_for(need, align.max(MIN_ALIGN)) else {
-        return large::alloc(size, align);
+        return alloc_beyond_small(size, align);
     };
     let h = thread::current();
     // SAFETY: as in `alloc`.
@@ -154,6 +157,47 @@ extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
         valgrind::malloclike(user, class_size(c) - unit, false);
     }
     user
+}
+
+/// The medium class serving a request no small class serves (medium blocks carry no header), if
+/// the tier is built in and the alignment fits.
+#[inline]
+fn medium_class_for(size: usize, align: usize) -> Option<usize> {
+    if !MEDIUM {
+        return None;
+    }
+    let c = medium_class_of(size.max(MAX_SMALL_SIZE + 1))?;
+    medium_align_ok(c, align).then_some(c)
+}
+
+/// Requests no small class serves: a medium block when one fits, else a large mapping.
+#[inline]
+fn alloc_beyond_small(size: usize, align: usize) -> *mut u8 {
+    match medium_class_for(size, align) {
+        Some(c) => alloc_medium(c),
+        None => large::alloc(size, align),
+    }
+}
+
+/// A block of medium class `c`, after creating the thread's heap if needed. Null when memory
+/// cannot be had.
+#[inline(never)]
+fn alloc_medium(c: usize) -> *mut u8 {
+    let h = thread::current();
+    // SAFETY (all arms): each heap passed on is the calling thread's own live heap, or the
+    // fallback heap under its lock.
+    match h.kind {
+        // SAFETY: see above.
+        HeapKind::Live => unsafe { medium::alloc(h, c) },
+        HeapKind::Empty => match thread::init_current() {
+            // SAFETY: see above.
+            Some(h) => unsafe { medium::alloc(h, c) },
+            None => core::ptr::null_mut(),
+        },
+        // SAFETY: see above.
+        HeapKind::Dead => thread::with_fallback(|fh| unsafe { medium::alloc(fh, c) })
+            .unwrap_or(core::ptr::null_mut()),
+    }
 }
 
 /// Refill, after creating the thread's heap if needed; returns the block handed out (`hand_out`),
@@ -208,7 +252,11 @@ fn refill_any(h: &'static Heap, c: usize) -> BlockPtr {
 #[inline]
 pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
     let p = alloc(size, align);
-    if !p.is_null() && (size <= MAX_SMALL_SIZE || class_for(size, align.max(MIN_ALIGN)).is_some()) {
+    if !p.is_null()
+        && (size <= MAX_SMALL_SIZE
+            || class_for(size, align.max(MIN_ALIGN)).is_some()
+            || medium_class_for(size, align).is_some())
+    {
         // SAFETY: `p` is a fresh block of at least `size` bytes.
         unsafe { core::ptr::write_bytes(p, 0, size) };
     }
@@ -233,6 +281,8 @@ pub unsafe fn usable_size(ptr: *mut u8) -> usize {
                 size - unsafe { header::peek(ptr, class, size, at) }
             }
         }
+        // SAFETY: the registry confirmed a span, mapped forever.
+        Region::Medium(span) => medium::usable_size(unsafe { span.as_ref() }, ptr),
         // SAFETY: the registry confirmed a large block.
         Region::Large(head) => unsafe { large::usable_size(head, ptr) },
     }
@@ -259,6 +309,16 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             // SAFETY: per the contract.
             let usable = unsafe { usable_size(ptr) };
             if new_size <= usable && new_size >= usable / 4 {
+                return ptr;
+            }
+            usable
+        }
+        Region::Medium(span) => {
+            // SAFETY: the registry confirmed a span, mapped forever.
+            let usable = medium::usable_size(unsafe { span.as_ref() }, ptr);
+            // In place while the class still fits and is not more than twice what is asked for
+            // (a smaller medium or small class then gives the memory back).
+            if new_size <= usable && new_size >= usable / 2 {
                 return ptr;
             }
             usable

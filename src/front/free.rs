@@ -17,6 +17,7 @@ use crate::env;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::hint::Hint;
 use crate::front::magazine;
+use crate::front::medium;
 use crate::front::owned::OwnedSlabs;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
@@ -27,6 +28,7 @@ use crate::slab::block::Block;
 use crate::slab::header;
 use crate::slab::slab::{Slab, NO_CLASS};
 use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
+use crate::span::{SpanHeader, SPAN_MAGIC};
 use crate::sync::plain::{AtomicUsize, Ordering as PlainOrdering};
 use crate::trace::{self, Event};
 use crate::valgrind;
@@ -64,6 +66,7 @@ pub fn free_key() -> usize {
 /// What an address belongs to.
 pub enum Region {
     Small { slab: *const Slab, class: usize },
+    Medium(NonNull<SpanHeader>),
     Large(NonNull<RegionHead>),
 }
 
@@ -80,6 +83,7 @@ fn region_where(ss: &SuperSlab, ptr: usize) -> Where {
 /// What the registry says holds `ptr`, its magic checked.
 enum Found {
     Small(NonNull<SuperSlab>),
+    Medium(NonNull<SpanHeader>),
     Large(NonNull<RegionHead>),
 }
 
@@ -98,6 +102,7 @@ fn lookup_region(ptr: *mut u8) -> Found {
     match unsafe { r.as_ref().magic } {
         LARGE_MAGIC => Found::Large(r),
         SUPERSLAB_MAGIC => Found::Small(r.cast()),
+        SPAN_MAGIC => Found::Medium(r.cast()),
         _ => fatal(
             "registry",
             "region has a bad magic",
@@ -127,6 +132,7 @@ fn data_slab(ss: &SuperSlab, ptr: *mut u8) -> &Slab {
 pub unsafe fn locate(ptr: *mut u8) -> Region {
     let ss = match lookup_region(ptr) {
         Found::Large(r) => return Region::Large(r),
+        Found::Medium(s) => return Region::Medium(s),
         // SAFETY: a registered SuperSlab header.
         Found::Small(ss) => unsafe { ss.as_ref() },
     };
@@ -328,6 +334,8 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
     let ss = match lookup_region(ptr) {
         // SAFETY: the registry confirmed a large block.
         Found::Large(r) => return unsafe { large::free(r, ptr) },
+        // SAFETY: the registry confirmed a span.
+        Found::Medium(s) => return unsafe { medium::free(h, s, ptr, free_key()) },
         Found::Small(ss) => ss.as_ptr(),
     };
     if TLS_HINT && h.kind == HeapKind::Live && env::tls_hint() {

@@ -22,7 +22,7 @@ use crate::front::hint::HintCache;
 use crate::front::owned::OwnedSlabs;
 use crate::front::tls_sll::TlsList;
 use crate::remote::Owner;
-use crate::size_class::{CLASS_SIZES, NUM_CLASSES};
+use crate::size_class::{CLASS_SIZES, NUM_CLASSES, TOTAL_CLASSES};
 use crate::slab::slab::{ListKind, Slab};
 use crate::stats::{Counter, HeapCounters, GLOBALS};
 use crate::sync::AtomicPtr;
@@ -50,7 +50,8 @@ pub struct HeapLocal {
     pub tls: [TlsList; NUM_CLASSES],
     /// Slabs this heap owns, for the free fast path.
     pub owned: OwnedSlabs,
-    pub slabs: [ClassSlabs; NUM_CLASSES],
+    /// Owned slabs per small class id and owned spans per medium class id.
+    pub slabs: [ClassSlabs; TOTAL_CLASSES],
     pub hint: HintCache,
     /// Heap pool link.
     pub next_free: *mut Heap,
@@ -143,7 +144,7 @@ impl Heap {
                     cur: core::ptr::null_mut(),
                     partial: core::ptr::null_mut(),
                     full: core::ptr::null_mut(),
-                }; NUM_CLASSES],
+                }; TOTAL_CLASSES],
                 hint: HintCache::new(),
                 next_free: core::ptr::null_mut(),
             }),

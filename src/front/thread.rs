@@ -17,6 +17,7 @@ use crate::env;
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::magazine;
+use crate::front::medium;
 use crate::meta;
 use crate::stats::{self, GLOBALS};
 use crate::sync::SpinLock;
@@ -215,6 +216,8 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
     unsafe {
         magazine::flush(h.as_ref(), true);
         magazine::reclaim(64);
+        medium::flush(h.as_ref(), true);
+        medium::reclaim(64);
         recycle_heap(h);
     }
 }
@@ -242,7 +245,10 @@ pub fn flush_current() {
     let h = current();
     if h.kind == HeapKind::Live {
         // SAFETY: our own live heap.
-        unsafe { magazine::flush(h, false) };
+        unsafe {
+            magazine::flush(h, false);
+            medium::flush(h, false);
+        }
     }
 }
 

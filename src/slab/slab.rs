@@ -1,4 +1,6 @@
-//! Slab: one `SLAB_SIZE` piece of a SuperSlab, bound to one size class and one owner thread.
+//! Slab: one `SLAB_SIZE` piece of a SuperSlab, bound to one size class and one owner thread. The
+//! same metadata describes a medium span (`span`): then `data` is the span's first block, the
+//! class is a medium class id and the capacity is the span's (`size_class::blocks_per_slab`).
 //!
 //! Boundary: the slab's own state and the operations on it. Shared state (`owner`, `remote`,
 //! `class`) may be touched by any thread through atomics; local state (free list, carve cursor,
@@ -327,13 +329,15 @@ impl Slab {
         (off as u32) < end && (off as u64).wrapping_mul(d) < d
     }
 
-    /// Checks that `p` is a block boundary inside this slab's carved area of `class`; aborts
-    /// naming `box_name` otherwise.
+    /// Checks that `p` is a block boundary inside this slab's (or span's) carved area of `class`;
+    /// aborts naming `box_name` otherwise. `carved <= capacity` bounds the index, so the offset
+    /// bound only keeps `block_index` in its exact range (`MAX_BLOCK_OFFSET`).
     #[inline]
     pub fn check_block(&self, box_name: &str, p: usize, class: usize, carved: usize) {
         let off = p.wrapping_sub(self.data as usize);
-        let idx = block_index(class, off.min(crate::config::SLAB_SIZE - 1));
-        if off >= crate::config::SLAB_SIZE || idx >= carved || idx * class_size(class) != off {
+        let idx = block_index(class, off.min(crate::config::MAX_BLOCK_OFFSET - 1));
+        if off >= crate::config::MAX_BLOCK_OFFSET || idx >= carved || idx * class_size(class) != off
+        {
             fatal(
                 box_name,
                 "block outside its slab or not on a block boundary",

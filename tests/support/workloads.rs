@@ -96,6 +96,11 @@ pub fn delta(a: &Stats, b: &Stats) -> Stats {
         superslabs_reused,
         large_allocs,
         large_frees,
+        medium_allocs,
+        medium_local_frees,
+        medium_remote_frees,
+        spans_mapped,
+        span_bytes_decommitted,
         threads_started,
         threads_exited,
     )

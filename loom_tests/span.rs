@@ -1,0 +1,229 @@
+//! Model 6 — medium spans: the span cache hand-off (`span::release`, `SpanCache::take`) and a
+//! span's thread exit (`span::retire_or_publish`) against remote frees and adoption.
+//!
+//! Claims:
+//! - **release vs reuse** (`span_released_while_taken`): the owner frees the span's last block
+//!   locally and releases the span (unbind, then cache) while another heap takes a span from the
+//!   cache and binds it to another medium class. Whatever the interleaving the taker sees a fully
+//!   unbound span and ends with it bound to its class, owner and capacity, one block out; or it
+//!   found the cache empty and the span is cached, unbound. No access to the span's local state
+//!   races (loom checks the cell).
+//! - **exit vs remote free vs adopt** (`span_exit_remote_free_adopt`): the exiting owner runs
+//!   `retire_or_publish` on a span with one block out while another thread frees that block
+//!   remotely and a third adopts the span from the medium class's publish list and takes blocks
+//!   from it as `front::medium` does (`span::take_block`). The block is drained exactly once and
+//!   handed out again only after that, with the freer's payload visible; a released span is never
+//!   adopted; a published one is never lost.
+//!
+//! Bounds: 3 threads + the model thread, one span, `LOOM_MAX_PREEMPTIONS` (default 3).
+//!
+//! Mutants caught: `span_cache_before_unbind` (release caches the span before unbinding it: the
+//! taker finds it still bound, and its bind would race the unbind) and `span_publish_before_drain` (exit publishes, then drains:
+//! the drain races the adopter's).
+
+#![cfg(hakmem_loom)]
+
+mod support;
+
+use std::ptr::NonNull;
+
+use hakmem::adopt::PublishList;
+use hakmem::remote::Owner;
+use hakmem::size_class::blocks_per_slab;
+use hakmem::slab::block::Block;
+use hakmem::slab::slab::NO_CLASS;
+use hakmem::span::{self, Exit, SpanCache};
+use loom::sync::atomic::Ordering;
+use loom::sync::Arc;
+use loom::thread;
+use support::{free_list, model, used, Blk, TestSpan, MEDIUM_CLASS, OTHER_MEDIUM_CLASS};
+
+const FREED: u64 = 7;
+
+/// Takes one block as `front::medium`'s refill does and gives it its payload.
+///
+/// # Safety
+/// The caller holds the span's slab.
+unsafe fn take(s: &TestSpan, payload: u64) -> Option<Blk> {
+    // SAFETY: per the contract.
+    let b: NonNull<Block> = unsafe { span::take_block(s.slab()) }?;
+    let b = Blk(b);
+    // SAFETY: a block just taken by its holder; nobody else knows it.
+    unsafe { b.allocate(payload) };
+    Some(b)
+}
+
+#[test]
+#[cfg_attr(
+    hakmem_mutant = "span_cache_before_unbind",
+    should_panic(expected = "span taken before it was unbound")
+)]
+fn span_released_while_taken() {
+    model(|| {
+        let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
+        let s = Arc::new(TestSpan::new());
+        let cache = Arc::new(SpanCache::new());
+        // SAFETY: a fresh span held by this thread until the owner's thread takes over.
+        let b = unsafe {
+            s.slab().bind(MEDIUM_CLASS, &owners[0]);
+            take(&s, 1).expect("a fresh span has blocks")
+        };
+        let owner = {
+            let (s, cache) = (s.clone(), cache.clone());
+            thread::spawn(move || {
+                // SAFETY: the owner frees its last block and, nothing being out, releases the
+                // span; it does not touch it afterwards.
+                unsafe {
+                    assert_eq!(s.slab().put_local(b.0), 0);
+                    span::release(&cache, s.slab());
+                }
+            })
+        };
+        let taker = {
+            let (s, cache, owners) = (s.clone(), cache.clone(), owners.clone());
+            thread::spawn(move || {
+                let got = cache.take(hakmem::config::MIN_SPAN_BYTES)?;
+                assert_eq!(got, s.span, "took a foreign span");
+                // The span must be fully released before anyone can take it.
+                assert_eq!(
+                    s.slab().class.load(Ordering::Relaxed),
+                    NO_CLASS,
+                    "span taken before it was unbound"
+                );
+                assert!(
+                    s.slab().owner.load(Ordering::Relaxed).is_null(),
+                    "span taken before it was unbound"
+                );
+                // SAFETY: the cache handed the unbound span to us.
+                unsafe {
+                    s.slab().bind(OTHER_MEDIUM_CLASS, &owners[1]);
+                    let b = take(&s, 2).expect("a rebound span has blocks");
+                    b.user_write(3);
+                }
+                Some(())
+            })
+        };
+        owner.join().expect("owner panicked");
+        let took = taker.join().expect("taker panicked").is_some();
+        let slab = s.slab();
+        if took {
+            assert_eq!(
+                slab.class.load(Ordering::Relaxed) as usize,
+                OTHER_MEDIUM_CLASS
+            );
+            assert!(std::ptr::eq(slab.owner.load(Ordering::Relaxed), &owners[1]));
+            // SAFETY: every other thread has exited.
+            unsafe {
+                assert_eq!(used(slab), 1);
+                assert_eq!(
+                    slab.local(|l| l.capacity as usize),
+                    blocks_per_slab(OTHER_MEDIUM_CLASS)
+                );
+            }
+            assert!(cache.take(hakmem::config::MIN_SPAN_BYTES).is_none());
+        } else {
+            assert_eq!(
+                cache.take(hakmem::config::MIN_SPAN_BYTES),
+                Some(s.span),
+                "released span not cached"
+            );
+            assert_eq!(slab.class.load(Ordering::Relaxed), NO_CLASS);
+        }
+    });
+}
+
+#[test]
+#[cfg_attr(
+    hakmem_mutant = "span_publish_before_drain",
+    should_panic(expected = "Causality violation")
+)]
+fn span_exit_remote_free_adopt() {
+    model(|| {
+        let owners: Arc<Vec<Owner>> = Arc::new((0..3).map(|_| Owner::new()).collect());
+        let s = Arc::new(TestSpan::new());
+        let list = Arc::new(PublishList::new());
+        let cache = Arc::new(SpanCache::new());
+        // SAFETY: a fresh span held by this thread until the owner's thread takes over.
+        let b = unsafe {
+            s.slab().bind(MEDIUM_CLASS, &owners[0]);
+            take(&s, 1).expect("a fresh span has blocks")
+        };
+        let exiting = {
+            let (s, list, cache) = (s.clone(), list.clone(), cache.clone());
+            // SAFETY: the owner's exit; it does not touch the span afterwards.
+            thread::spawn(move || unsafe { span::retire_or_publish(s.slab(), &list, &cache) })
+        };
+        let freer = {
+            let s = s.clone();
+            thread::spawn(move || {
+                // SAFETY: the block was handed to this thread live; it writes and frees it once.
+                unsafe {
+                    b.user_write(FREED);
+                    s.slab().free_remote(b.0, false);
+                }
+            })
+        };
+        let adopter = {
+            let (s, list, owners) = (s.clone(), list.clone(), owners.clone());
+            thread::spawn(move || {
+                let got = list.adopt(&owners[1])?;
+                assert!(
+                    std::ptr::eq(got.as_ptr(), s.slab()),
+                    "adopted a foreign span"
+                );
+                // Refill as the medium front does: take the drained block if adopt's drain got
+                // it (its payload is the freer's), else a fresh one.
+                // SAFETY: adopt made us the owner.
+                unsafe {
+                    let drained = free_list(s.slab());
+                    let next = span::take_block(s.slab()).expect("span has blocks");
+                    if let Some(&d) = drained.first() {
+                        assert_eq!(d, b);
+                        assert_eq!(Blk(next), b, "the drained block is handed out first");
+                        assert_eq!(b.user_read(), FREED, "payload lost");
+                    } else {
+                        assert_ne!(Blk(next), b, "block handed out before it was freed");
+                    }
+                    s.slab().put_local(next);
+                }
+                Some(())
+            })
+        };
+        let exit = exiting.join().expect("exiting owner panicked");
+        freer.join().expect("freer panicked");
+        let adopted = adopter.join().expect("adopter panicked").is_some();
+        if exit == Exit::Released {
+            assert!(!adopted, "a released span was adopted");
+            assert!(
+                list.adopt(&owners[2]).is_none(),
+                "a released span is published"
+            );
+            assert_eq!(
+                cache.take(hakmem::config::MIN_SPAN_BYTES),
+                Some(s.span),
+                "released span not cached"
+            );
+            assert!(
+                !s.slab().remote.is_nonempty(),
+                "block drained and still queued"
+            );
+            return;
+        }
+        if !adopted {
+            let got = list.adopt(&owners[2]).expect("published span lost");
+            assert!(std::ptr::eq(got.as_ptr(), s.slab()));
+        } else {
+            assert!(
+                list.adopt(&owners[2]).is_none(),
+                "adopted span still on the list"
+            );
+        }
+        // SAFETY: the joins order the adopter's ownership before this thread's accesses.
+        unsafe {
+            s.slab().drain_remote();
+            assert_eq!(used(s.slab()), 0, "block not drained exactly once");
+            assert!(free_list(s.slab()).contains(&b), "block lost");
+        }
+        assert!(!s.slab().remote.is_nonempty(), "block on two lists");
+    });
+}

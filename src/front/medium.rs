@@ -1,0 +1,384 @@
+//! Medium front: blocks of the medium classes (above `MAX_SMALL_SIZE`, up to `MAX_MEDIUM_SIZE`)
+//! from spans (`span`) owned by thread heaps.
+//!
+//! A span is a slab of a medium class id: the heap keeps its spans on the same owner lists as its
+//! slabs (`HeapLocal::slabs[c]`: `cur`, `partial`, `full`), other threads free into its remote
+//! queue and notify the owner's bit for the class id, exiting threads publish spans with blocks
+//! still out on `PUBLISHED[c]`, and refill adopts them. There is no TLS list: the span's own free
+//! list is owner-local already, so allocation is one pop (or one carve) from the current span.
+//!
+//! Boundary: `alloc` is the refill side of the single drain -> bind -> owner-acquire boundary for
+//! spans; it reads as its fallbacks in order: `take_from_current` → drain the current span's
+//! remote queue → `drain_notified` → `next_partial` → `adopt_published` → `new_span` (span
+//! cache, after a reclaim pass, then a fresh mapping). `free_local` touches only spans the
+//! calling heap owns; `free_remote` only pushes.
+//!
+//! Release rule: a span whose last block comes back goes to the span cache unless it is the
+//! current span of its class (kept, so a churning size does not bounce a span through the cache).
+
+use core::ptr::NonNull;
+
+use crate::adopt::{PUBLISHED, RECLAIMER};
+use crate::config::ADOPT;
+use crate::debug::fatal;
+use crate::env;
+use crate::front::heap::{Heap, HeapKind, HeapLocal};
+use crate::size_class::{blocks_per_slab, class_size, is_medium, span_bytes, TOTAL_CLASSES};
+use crate::slab::block::Block;
+use crate::slab::slab::{ListKind, Slab, NO_CLASS};
+use crate::span::{self, Exit, SpanHeader, SPANS};
+use crate::stats::{self, GLOBALS};
+use crate::sync::{AtomicUsize, Ordering};
+use crate::valgrind;
+
+/// Allocates one block of medium class id `c` from `h`'s spans. Null when memory cannot be had.
+///
+/// # Safety
+/// `h` is the calling thread's live heap (or the fallback heap under its lock).
+pub unsafe fn alloc(h: &Heap, c: usize) -> *mut u8 {
+    // SAFETY: forwarded contract.
+    match unsafe { alloc_in(h, c) } {
+        Some(b) => hand_out(b, c),
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// What every medium block goes through on its way to the program: the freed mark is cleared and
+/// memcheck is told the block is live.
+#[inline]
+fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
+    // SAFETY: a block just taken from a span we own; medium blocks are far larger than 16 bytes.
+    unsafe { Block::clear_mark(b) };
+    valgrind::malloclike(b.as_ptr().cast(), class_size(c), false);
+    b.as_ptr().cast()
+}
+
+/// Takes one block of class `c` from `h`'s spans, following the fallbacks in order.
+///
+/// # Safety
+/// `h` is the calling thread's live heap (or the fallback heap under its lock).
+unsafe fn alloc_in(h: &Heap, c: usize) -> Option<NonNull<Block>> {
+    // SAFETY: per the contract.
+    let local = unsafe { h.local_mut() };
+    loop {
+        let cur = local.slabs[c].cur;
+        if !cur.is_null() {
+            // SAFETY: `cur` is owned by this heap.
+            unsafe {
+                let s = &*cur;
+                if let Some(b) = span::take_block(s) {
+                    h.counters.medium_allocs.bump();
+                    h.counters.medium_bytes.add(class_size(c) as u64);
+                    return Some(b);
+                }
+                if s.remote.is_nonempty() && s.drain_remote() > 0 {
+                    continue;
+                }
+                local.list_remove(c, cur);
+                local.list_push(c, cur, ListKind::Full);
+            }
+        }
+        if h.owner.take_pending(c) {
+            // SAFETY: the heap is ours.
+            unsafe { drain_notified(local, c) };
+        }
+        // SAFETY: the heap is ours.
+        if unsafe { next_partial(local, c) } {
+            continue;
+        }
+        if ADOPT && adopt_published(h, local, c) {
+            continue;
+        }
+        // SAFETY: the heap is ours.
+        if !unsafe { new_span(h, local, c) } {
+            return None;
+        }
+    }
+}
+
+/// Drains the full spans of class `c` that have remote frees waiting: those that regain free
+/// blocks move to `partial`, those left with nothing out go to the span cache.
+///
+/// # Safety
+/// `local` is the calling thread's heap.
+unsafe fn drain_notified(local: &mut HeapLocal, c: usize) {
+    let mut s = local.slabs[c].full;
+    while !s.is_null() {
+        // SAFETY: spans on our lists are ours.
+        unsafe {
+            let next = (*s).local(|l| l.next);
+            if (*s).remote.is_nonempty() && (*s).drain_remote() > 0 {
+                local.list_remove(c, s);
+                if (*s).used() == 0 {
+                    release(&*s);
+                } else {
+                    local.list_push(c, s, ListKind::Partial);
+                }
+            }
+            s = next;
+        }
+    }
+}
+
+/// Makes the first partial span current. False if there is none.
+///
+/// # Safety
+/// `local` is the calling thread's heap.
+unsafe fn next_partial(local: &mut HeapLocal, c: usize) -> bool {
+    let s = local.slabs[c].partial;
+    if s.is_null() {
+        return false;
+    }
+    // SAFETY: spans on our lists are ours.
+    unsafe {
+        local.list_remove(c, s);
+        (*s).drain_remote();
+        local.list_push(c, s, ListKind::Current);
+    }
+    true
+}
+
+/// Adopts a span of class `c` published by an exited thread as the current span.
+fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
+    if !env::adopt() {
+        return false;
+    }
+    match PUBLISHED[c].adopt(h.owner_ptr()) {
+        Some(s) => {
+            // SAFETY: adopt made us the owner; the span is on no list of ours.
+            unsafe { local.list_push(c, s.as_ptr(), ListKind::Current) };
+            true
+        }
+        None => false,
+    }
+}
+
+/// Binds a span from the cache (after a reclaim pass, a fresh mapping) as the current span of
+/// class `c`. False when the OS refuses memory.
+///
+/// # Safety
+/// `local` is `h`'s local state and `h` is the calling thread's heap.
+unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
+    let bytes = span_bytes(c);
+    span::purge_due();
+    let span = match SPANS.take(bytes) {
+        Some(s) => Some(s),
+        None => {
+            reclaim(usize::MAX);
+            SPANS.take(bytes).or_else(|| span::map(bytes))
+        }
+    };
+    let Some(span) = span else { return false };
+    GLOBALS.spans_bound.bump_shared();
+    GLOBALS.span_bytes_bound.add_shared(bytes as u64);
+    stats::footprint_add(bytes);
+    // SAFETY: the cache (or the fresh mapping) handed the unbound span to us.
+    unsafe {
+        let s = &span.as_ref().slab;
+        s.bind(c, h.owner_ptr());
+        local.list_push(c, s as *const Slab as *mut Slab, ListKind::Current);
+    }
+    true
+}
+
+/// Gives an empty span to the span cache.
+///
+/// # Safety
+/// The caller holds `s` (a span's slab), nothing is out and it is on no list.
+unsafe fn release(s: &Slab) {
+    // SAFETY: per the contract.
+    let bytes = unsafe { SpanHeader::of_slab(s).as_ref().bytes };
+    // SAFETY: per the contract.
+    unsafe { span::release(&SPANS, s) };
+    count_release(bytes);
+    span::purge_due();
+}
+
+/// Counts a span of `bytes` going back to the cache.
+fn count_release(bytes: usize) {
+    GLOBALS.spans_released.bump_shared();
+    GLOBALS.span_bytes_released.add_shared(bytes as u64);
+    stats::footprint_sub(bytes);
+}
+
+/// The medium class id of a span's slab, checked; aborts for a free span or a non-medium class.
+#[inline]
+fn bound_class(span: &SpanHeader, ptr: *mut u8) -> usize {
+    // ORDERING: Relaxed — the block reached us through a hand-off that ordered its span's bind.
+    let class = span.slab.class.load(Ordering::Relaxed);
+    if class == NO_CLASS || !is_medium(class as usize) || class as usize >= TOTAL_CLASSES {
+        fatal(
+            "span",
+            "pointer into a free span (double free or invalid pointer)",
+            span.whereis(ptr as usize, None),
+        );
+    }
+    class as usize
+}
+
+/// Aborts unless `ptr` is a block boundary of the span's class (within `carved` blocks).
+#[inline]
+fn check_boundary(span: &SpanHeader, ptr: *mut u8, class: usize, carved: usize) {
+    span.slab.check_block("span", ptr as usize, class, carved);
+}
+
+/// Usable bytes of a live medium block (its class size).
+pub fn usable_size(span: &SpanHeader, ptr: *mut u8) -> usize {
+    let class = bound_class(span, ptr);
+    check_boundary(span, ptr, class, blocks_per_slab(class));
+    class_size(class)
+}
+
+/// Frees a medium block: local if the calling thread owns its span, else remote. `key` is the
+/// process's freed-block key (`front::free`): medium blocks always carry the freed mark.
+///
+/// # Safety
+/// `span` came from the registry for `ptr`; `ptr` is claimed to be a live block.
+pub unsafe fn free(h: &'static Heap, span: NonNull<SpanHeader>, ptr: *mut u8, key: usize) {
+    // SAFETY: registered span headers are mapped forever.
+    let span = unsafe { span.as_ref() };
+    let s = &span.slab;
+    let class = bound_class(span, ptr);
+    let owned = s.is_owned_by(h.owner_ptr());
+    let carved = if owned {
+        // SAFETY: we own the span.
+        unsafe { s.local(|l| l.carved as usize) }
+    } else {
+        blocks_per_slab(class)
+    };
+    check_boundary(span, ptr, class, carved);
+    valgrind::freelike(ptr);
+    // SAFETY: a checked block boundary inside the span, far larger than 16 bytes.
+    let b = unsafe { NonNull::new_unchecked(ptr.cast::<Block>()) };
+    // SAFETY: as above.
+    if unsafe { Block::is_marked_free(b, key) } {
+        fatal(
+            "double-free",
+            "medium block freed twice (it carries the freed-block mark)",
+            span.whereis(ptr as usize, Some(class)),
+        );
+    }
+    // SAFETY: as above; the block is being freed by us.
+    unsafe { Block::mark_free(b, key) };
+    if owned {
+        // SAFETY: we own the span, so `h` is our live heap.
+        unsafe { free_local(h, s, class, b) }
+    } else {
+        count_remote_free(h, class_size(class));
+        // SAFETY: a checked block of this span, being freed by the caller.
+        unsafe { s.free_remote(b, env::force_notify()) };
+    }
+}
+
+/// Counts a remote free in the freeing heap (or the heapless counters for a sentinel heap).
+fn count_remote_free(h: &Heap, bytes: usize) {
+    let c = if h.kind == HeapKind::Live {
+        &h.counters
+    } else {
+        &GLOBALS.heapless
+    };
+    if h.kind == HeapKind::Live {
+        c.medium_remote_frees.bump();
+        c.medium_bytes_freed.add(bytes as u64);
+    } else {
+        c.medium_remote_frees.bump_shared();
+        c.medium_bytes_freed.add_shared(bytes as u64);
+    }
+}
+
+/// Puts a block back on its span's free list; moves or releases the span as its count says.
+///
+/// # Safety
+/// `h` is the calling thread's live heap and owns `s`; `b` is a checked, out block of `s`.
+unsafe fn free_local(h: &Heap, s: &Slab, class: usize, b: NonNull<Block>) {
+    h.counters.medium_local_frees.bump();
+    h.counters.medium_bytes_freed.add(class_size(class) as u64);
+    // SAFETY: per the contract.
+    unsafe {
+        let local = h.local_mut();
+        let used = s.put_local(b);
+        let kind = s.local(|l| l.list);
+        let p = s as *const Slab as *mut Slab;
+        if used == 0 && kind != ListKind::Current {
+            local.list_remove(class, p);
+            release(s);
+        } else if kind == ListKind::Full {
+            local.list_remove(class, p);
+            local.list_push(class, p, ListKind::Partial);
+        }
+    }
+}
+
+/// Drains every span the heap owns; empty ones go to the span cache. With `publish` (thread exit)
+/// the others are published for adoption; otherwise the heap keeps them (`collect`).
+///
+/// # Safety
+/// `h` is the calling thread's live heap (or an exiting thread's).
+pub unsafe fn flush(h: &Heap, publish: bool) {
+    // SAFETY: per the contract.
+    let local = unsafe { h.local_mut() };
+    #[allow(clippy::needless_range_loop)] // `c` indexes the owner lists and PUBLISHED alike
+    for c in crate::size_class::NUM_CLASSES..TOTAL_CLASSES {
+        let cs = local.slabs[c];
+        for mut s in [cs.cur, cs.partial, cs.full] {
+            while !s.is_null() {
+                // SAFETY: spans on our lists are ours.
+                unsafe {
+                    let next = if (*s).local(|l| l.list) == ListKind::Current {
+                        core::ptr::null_mut()
+                    } else {
+                        (*s).local(|l| l.next)
+                    };
+                    if publish {
+                        local.list_remove(c, s);
+                        let bytes = SpanHeader::of_slab(&*s).as_ref().bytes;
+                        match span::retire_or_publish(&*s, &PUBLISHED[c], &SPANS) {
+                            Exit::Released => count_release(bytes),
+                            Exit::Published => {
+                                // `trace` reads only the span's data pointer, fixed for life.
+                                (*s).trace(crate::trace::Event::Publish, s as usize, c);
+                                GLOBALS.publishes.bump_shared();
+                            }
+                        }
+                    } else {
+                        (*s).drain_remote();
+                        if (*s).used() == 0 {
+                            local.list_remove(c, s);
+                            release(&*s);
+                        }
+                    }
+                    s = next;
+                }
+            }
+        }
+    }
+}
+
+static RECLAIM_CURSOR: AtomicUsize = AtomicUsize::new(0);
+
+/// Reclaim pass over the medium publish lists: examines up to `budget` published spans and gives
+/// the emptied ones to the span cache.
+pub fn reclaim(budget: usize) -> usize {
+    let first = crate::size_class::NUM_CLASSES;
+    let n = TOTAL_CLASSES - first;
+    // ORDERING: Relaxed — a round-robin starting point; any value is correct.
+    let start = RECLAIM_CURSOR.fetch_add(1, Ordering::Relaxed);
+    let mut released = 0;
+    let mut left = budget;
+    for k in 0..n {
+        if left == 0 {
+            break;
+        }
+        let c = first + (start + k) % n;
+        // SAFETY: reclaimed spans are unbound, empty and off every list; `release` unbinds again
+        // (idempotent) before caching.
+        let (seen, rel) = PUBLISHED[c].reclaim(&RECLAIMER, left, |s| unsafe {
+            s.trace(crate::trace::Event::Reclaim, s as *const Slab as usize, c);
+            release(s);
+            GLOBALS.reclaims.bump_shared();
+        });
+        released += rel;
+        left -= seen;
+    }
+    released
+}

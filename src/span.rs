@@ -1,0 +1,442 @@
+//! Span box: the memory of the medium classes (above `MAX_SMALL_SIZE`, up to `MAX_MEDIUM_SIZE`).
+//!
+//! A span is one mapping of `span_bytes(c)` bytes (a power of two from `MIN_SPAN_BYTES`, aligned
+//! to it), cut into blocks of one medium class. Its header holds a `Slab` — the same metadata,
+//! owner word, remote queue and publish/adopt rules as a small slab — so a medium block is owned,
+//! freed remotely, published and adopted exactly like a small one (see `front::medium`):
+//! ```text
+//! base (aligned to MIN_SPAN_BYTES) ── SpanHeader { magic, bytes, cache links, slab } ──
+//!   blocks from base + SPAN_HEADER_BYTES: block i at data + i * class_size(c) ── … ── base + bytes
+//! ```
+//! Every `SUPERSLAB_SIZE` chunk of the span is registered to its header, so `free` finds it with
+//! the same registry lookup as a SuperSlab (a different magic).
+//!
+//! Boundary: map a span, hand out a cached one, take back an empty one (`release`: unbind, then
+//! cache — nothing else), decide at thread exit between caching and publishing
+//! (`retire_or_publish`: drain first, then release or publish), purge cached ones. Spans are never unmapped: an empty span stays
+//! registered (its slab unbound, so a stray free aborts) and waits in the cache, bucketed by size,
+//! for any class of that span size. So the number of mappings is bounded by the peak medium heap
+//! divided by `MIN_SPAN_BYTES`, never by the number of blocks.
+//!
+//! Invariants: `magic == SPAN_MAGIC` for as long as the span is mapped (forever); a span in the
+//! cache is unbound (`class == NO_CLASS`, no owner) and held by the cache lock; `bytes` never
+//! changes; `committed == Σ bytes of the spans on the hot stacks + reservations in flight`, at
+//! most `KEEP_SPAN_BYTES_COMMITTED` except for spans whose purge the OS refused.
+
+use core::ptr::NonNull;
+
+use crate::adopt::PublishList;
+use crate::config::{KEEP_SPAN_BYTES_COMMITTED, MAX_SPAN_BYTES, MIN_SPAN_BYTES, SPAN_HEADER_BYTES};
+use crate::debug::Where;
+use crate::os;
+use crate::purge::{self, Stamp, Sweep};
+use crate::slab::block::Block;
+use crate::slab::slab::Slab;
+use crate::stats::GLOBALS;
+use crate::sync::{SpinLock, UnsafeCell};
+
+/// Magic of a span header.
+pub const SPAN_MAGIC: u64 = 0x4841_4b4d_5350_414e; // "HAKMSPAN"
+
+/// Cache bookkeeping, touched only under the cache lock.
+pub struct SpanLinks {
+    next: *mut SpanHeader,
+    /// When the span entered the cache with committed pages (purge clock).
+    emptied_at: Stamp,
+}
+
+/// The header at the start of every span.
+#[repr(C)]
+pub struct SpanHeader {
+    /// `SPAN_MAGIC`; first, as every registered region's (`registry::RegionHead`).
+    pub magic: u64,
+    /// Bytes of the mapping.
+    pub bytes: usize,
+    links: UnsafeCell<SpanLinks>,
+    /// The span's metadata as a slab of its medium class.
+    pub slab: Slab,
+}
+
+const _: () = assert!(core::mem::size_of::<SpanHeader>() <= SPAN_HEADER_BYTES);
+
+impl SpanHeader {
+    /// Writes a fresh header at `base` and returns it.
+    ///
+    /// # Safety
+    /// `base` is the start of a zeroed reservation of `bytes`, owned by the caller.
+    pub unsafe fn init(base: NonNull<u8>, bytes: usize) -> NonNull<SpanHeader> {
+        let span = base.cast::<SpanHeader>();
+        // SAFETY: the reservation is ours and larger than the header (const assert).
+        unsafe {
+            span.as_ptr().write(SpanHeader {
+                magic: SPAN_MAGIC,
+                bytes,
+                links: UnsafeCell::new(SpanLinks {
+                    next: core::ptr::null_mut(),
+                    emptied_at: 0,
+                }),
+                slab: Slab::new(base.as_ptr().wrapping_add(SPAN_HEADER_BYTES)),
+            })
+        };
+        span
+    }
+
+    /// The span whose metadata is `slab` (a span's slab).
+    ///
+    /// # Safety
+    /// `slab` is the `slab` field of a `SpanHeader`.
+    #[inline]
+    pub unsafe fn of_slab(slab: &Slab) -> NonNull<SpanHeader> {
+        let p = (slab as *const Slab)
+            .wrapping_byte_sub(core::mem::offset_of!(SpanHeader, slab))
+            .cast::<SpanHeader>()
+            .cast_mut();
+        // SAFETY: derived from a non-null reference.
+        unsafe { NonNull::new_unchecked(p) }
+    }
+
+    #[inline]
+    pub fn base(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Where a pointer into this span sits, for fail-fast messages (`superslab` names the span).
+    pub fn whereis(&self, ptr: usize, class: Option<usize>) -> Where {
+        Where {
+            ptr,
+            superslab: Some(self.base()),
+            slab: None,
+            class,
+            generation: None,
+        }
+    }
+}
+
+const BUCKETS: usize = (MAX_SPAN_BYTES / MIN_SPAN_BYTES).trailing_zeros() as usize + 1;
+
+#[inline]
+fn bucket(bytes: usize) -> usize {
+    (bytes / MIN_SPAN_BYTES).trailing_zeros() as usize
+}
+
+struct Lists {
+    /// Cached spans whose blocks may hold committed pages, most recently emptied first.
+    hot: [*mut SpanHeader; BUCKETS],
+    /// Cached spans whose blocks were purged.
+    cold: [*mut SpanHeader; BUCKETS],
+    /// Bytes of the spans on `hot`.
+    committed: usize,
+}
+
+// SAFETY: the raw pointers are only followed under the cache lock.
+unsafe impl Send for Lists {}
+
+/// Empty spans waiting for reuse, two stacks per span size (committed, purged). The lock makes its
+/// holder the holder of every span on it (as the pool lock does for free slabs).
+///
+/// Purging follows the decay clock (`purge`): a span entering the cache is stamped and purged by a
+/// later sweep once it has stayed there for the purge delay — at once when the delay is 0, or
+/// when the committed bytes would exceed `KEEP_SPAN_BYTES_COMMITTED`. A purge the OS refuses
+/// leaves the span committed and stamped, retried by the next sweep.
+pub struct SpanCache {
+    lists: SpinLock<Lists>,
+}
+
+/// Pops the first span of `list`.
+///
+/// # Safety
+/// The cache lock is held and `list` is one of its stacks.
+unsafe fn pop(list: &mut *mut SpanHeader) -> Option<NonNull<SpanHeader>> {
+    let span = NonNull::new(*list)?;
+    // SAFETY: under the lock we hold every span on the lists.
+    *list = unsafe {
+        span.as_ref()
+            .links
+            .with_mut(|k| core::mem::replace(&mut (*k).next, core::ptr::null_mut()))
+    };
+    Some(span)
+}
+
+/// Pushes `span` on `list`.
+///
+/// # Safety
+/// The cache lock is held, `list` is one of its stacks and the caller holds `span`.
+unsafe fn push(list: &mut *mut SpanHeader, span: NonNull<SpanHeader>) {
+    // SAFETY: per the contract.
+    unsafe { span.as_ref().links.with_mut(|k| (*k).next = *list) };
+    *list = span.as_ptr();
+}
+
+impl SpanCache {
+    #[cfg(not(hakmem_loom))]
+    pub const fn new() -> Self {
+        Self {
+            lists: SpinLock::new(Lists {
+                hot: [core::ptr::null_mut(); BUCKETS],
+                cold: [core::ptr::null_mut(); BUCKETS],
+                committed: 0,
+            }),
+        }
+    }
+    #[cfg(hakmem_loom)]
+    pub fn new() -> Self {
+        Self {
+            lists: SpinLock::new(Lists {
+                hot: [core::ptr::null_mut(); BUCKETS],
+                cold: [core::ptr::null_mut(); BUCKETS],
+                committed: 0,
+            }),
+        }
+    }
+
+    /// Takes a cached span of `bytes` (a committed one first), or `None`.
+    pub fn take(&self, bytes: usize) -> Option<NonNull<SpanHeader>> {
+        self.lists.with(|l| {
+            let b = bucket(bytes);
+            // SAFETY: under the lock.
+            if let Some(span) = unsafe { pop(&mut l.hot[b]) } {
+                l.committed -= bytes;
+                return Some(span);
+            }
+            // SAFETY: under the lock.
+            unsafe { pop(&mut l.cold[b]) }
+        })
+    }
+
+    /// Caches an empty, unbound span: committed and stamped, or purged first (outside the lock:
+    /// nobody else can reach the span yet) when the delay is 0 or the committed budget is spent.
+    ///
+    /// # Safety
+    /// The caller holds `span` (it is unbound, nothing is out) and does not touch it afterwards.
+    pub unsafe fn put(&self, span: NonNull<SpanHeader>) {
+        // SAFETY: the caller holds the span; `bytes` never changes.
+        let bytes = unsafe { span.as_ref().bytes };
+        let now = purge::now();
+        let at_once = purge::delay() == Some(0);
+        let keep = !at_once
+            && self.lists.with(|l| {
+                let keep = KEEP_SPAN_BYTES_COMMITTED
+                    .checked_sub(l.committed)
+                    .is_some_and(|room| room >= bytes);
+                if keep {
+                    // Reserve the budget now, so racing callers cannot both take the last of it.
+                    l.committed += bytes;
+                }
+                keep
+            });
+        // SAFETY: the span is held by the caller and holds nothing anyone reads.
+        let purged = !keep && unsafe { purge_blocks(span) };
+        self.lists.with(|l| {
+            let b = bucket(bytes);
+            // SAFETY: the lock makes us the holder of the span from here on.
+            unsafe {
+                if purged {
+                    push(&mut l.cold[b], span);
+                } else {
+                    if !keep {
+                        // The OS refused the purge: the span stays committed, for a retry.
+                        l.committed += bytes;
+                    }
+                    span.as_ref().links.with_mut(|k| (*k).emptied_at = now);
+                    push(&mut l.hot[b], span);
+                }
+            }
+        });
+    }
+
+    /// Purges the committed spans `sweep` covers (`Sweep::All` for `collect`). Returns the bytes
+    /// purged.
+    pub fn purge(&self, sweep: Sweep) -> usize {
+        let mut purged = 0;
+        for b in 0..BUCKETS {
+            // Detach the covered spans, purge them outside the lock, put them back on the purged
+            // stack: while detached nobody can take them.
+            let mut chain = self.lists.with(|l| {
+                let mut kept: *mut SpanHeader = core::ptr::null_mut();
+                let mut detached: *mut SpanHeader = core::ptr::null_mut();
+                // SAFETY: under the lock we hold every cached span.
+                unsafe {
+                    while let Some(s) = pop(&mut l.hot[b]) {
+                        if sweep.covers(s.as_ref().links.with(|k| (*k).emptied_at)) {
+                            l.committed -= s.as_ref().bytes;
+                            push(&mut detached, s);
+                        } else {
+                            push(&mut kept, s);
+                        }
+                    }
+                    // Restore the kept ones in their order (newest first).
+                    while let Some(s) = pop(&mut kept) {
+                        push(&mut l.hot[b], s);
+                    }
+                }
+                detached
+            });
+            // SAFETY: detached spans are ours alone until pushed back.
+            while let Some(s) = unsafe { pop(&mut chain) } {
+                // SAFETY: as above; nothing in their blocks is read again.
+                let ok = unsafe { purge_blocks(s) };
+                // SAFETY: as above.
+                let bytes = unsafe { s.as_ref().bytes };
+                self.lists.with(|l| {
+                    // SAFETY: under the lock again.
+                    unsafe {
+                        if ok {
+                            purged += bytes;
+                            push(&mut l.cold[b], s);
+                        } else {
+                            l.committed += bytes;
+                            push(&mut l.hot[b], s);
+                        }
+                    }
+                });
+            }
+        }
+        purged
+    }
+
+    /// The cache lock, for the fork handlers.
+    pub fn fork_lock(&self) -> &dyn crate::sync::ForkLock {
+        &self.lists
+    }
+}
+
+impl Default for SpanCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Purges the pages of a span's blocks (the header page stays). False if the OS refused.
+///
+/// # Safety
+/// The caller holds the span and nothing in its blocks will be read as data again.
+unsafe fn purge_blocks(span: NonNull<SpanHeader>) -> bool {
+    // SAFETY: the caller holds the span; `bytes` never changes.
+    let len = unsafe { span.as_ref().bytes } - SPAN_HEADER_BYTES;
+    let data = span.as_ptr().cast::<u8>().wrapping_add(SPAN_HEADER_BYTES);
+    // SAFETY: per the contract; the range lies inside the span's mapping.
+    let ok = unsafe { purge::pages(NonNull::new_unchecked(data), len) };
+    if ok {
+        GLOBALS.span_bytes_decommitted.add_shared(len as u64);
+    }
+    ok
+}
+
+/// Gives back an empty span its holder is done with: unbind, then cache. Nothing else.
+///
+/// # Safety
+/// The caller holds the span's slab, nothing is out and it is on no owner or publish list.
+pub unsafe fn release(cache: &SpanCache, slab: &Slab) {
+    // SAFETY: per the contract.
+    let span = unsafe { SpanHeader::of_slab(slab) };
+    // SAFETY: the caller holds the slab and nothing is out; after `put` we do not touch it.
+    unsafe {
+        #[cfg(not(hakmem_mutant = "span_cache_before_unbind"))]
+        {
+            slab.unbind();
+            cache.put(span);
+        }
+        // Mutant: the span is in the cache (another thread may take and bind it) while this
+        // thread still writes its local state.
+        #[cfg(hakmem_mutant = "span_cache_before_unbind")]
+        {
+            cache.put(span);
+            slab.unbind();
+        }
+    }
+}
+
+/// What thread exit did with one of its spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Nothing was out after the drain: the span went to the cache.
+    Released,
+    /// Blocks were still out: the span was published for adoption.
+    Published,
+}
+
+/// Thread exit for one owned span that is on no owner list any more: drain its remote queue,
+/// then cache it if nothing is out, else publish it (release ownership, push) on `list`. After
+/// either the caller must not touch the span.
+///
+/// # Safety
+/// The caller owns the span's slab and it is on no list.
+pub unsafe fn retire_or_publish(slab: &Slab, list: &PublishList, cache: &SpanCache) -> Exit {
+    // SAFETY: the caller owns the slab until `release` or `publish` hands it on.
+    unsafe {
+        #[cfg(not(hakmem_mutant = "span_publish_before_drain"))]
+        {
+            slab.drain_remote();
+            if slab.used() == 0 {
+                release(cache, slab);
+                return Exit::Released;
+            }
+            list.publish(slab);
+        }
+        // Mutant: the exiting owner tidies the queue up after publishing — while an adopter may
+        // already hold the span.
+        #[cfg(hakmem_mutant = "span_publish_before_drain")]
+        {
+            list.publish(slab);
+            slab.drain_remote();
+        }
+    }
+    Exit::Published
+}
+
+/// Takes one block from a span the caller holds: the free list's first, else a fresh carve.
+///
+/// # Safety
+/// The caller holds the span's slab.
+#[inline]
+pub unsafe fn take_block(slab: &Slab) -> Option<NonNull<Block>> {
+    // SAFETY: per the contract.
+    let (head, _, _) = unsafe { slab.take_batch(1) };
+    NonNull::new(head)
+}
+
+/// The process's span cache.
+#[cfg(not(hakmem_loom))]
+pub static SPANS: SpanCache = SpanCache::new();
+
+/// Rate limit of the clock-driven sweeps of `SPANS`.
+#[cfg(not(hakmem_loom))]
+static TICKER: purge::Ticker = purge::Ticker::new();
+
+/// Purges the cached spans that have waited the purge delay, at most once per tick process-wide.
+/// Called on the medium tier's slow paths (a span taken or cached) and by the background purger.
+#[cfg(not(hakmem_loom))]
+pub fn purge_due() -> usize {
+    match Sweep::due_ticked(&TICKER) {
+        Some(sweep) => SPANS.purge(sweep),
+        None => 0,
+    }
+}
+
+/// Maps and registers a fresh span of `bytes`. `None` when the OS refuses.
+#[cfg(not(hakmem_loom))]
+pub fn map(bytes: usize) -> Option<NonNull<SpanHeader>> {
+    use crate::config::SUPERSLAB_SIZE;
+    use crate::registry::{self, RegionHead};
+    let base = os::reserve_aligned(bytes, MIN_SPAN_BYTES)?;
+    // SAFETY: a fresh reservation of `bytes`, ours alone.
+    let span = unsafe { SpanHeader::init(base, bytes) };
+    let chunks = bytes / SUPERSLAB_SIZE;
+    for i in 0..chunks {
+        if !registry::register(
+            base.as_ptr() as usize + i * SUPERSLAB_SIZE,
+            span.cast::<RegionHead>(),
+        ) {
+            for j in 0..i {
+                registry::unregister(base.as_ptr() as usize + j * SUPERSLAB_SIZE);
+            }
+            // SAFETY: never reachable by anyone (unregistered again). A refused unmap leaves the
+            // range decommitted and counted by the os box; nothing refers to it.
+            let _released = unsafe { os::release(base, bytes) };
+            return None;
+        }
+    }
+    GLOBALS.spans_mapped.bump_shared();
+    GLOBALS.span_bytes_mapped.add_shared(bytes as u64);
+    Some(span)
+}
