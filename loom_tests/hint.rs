@@ -30,11 +30,11 @@ mod support;
 
 use std::ptr::NonNull;
 
-use hakmem::config::{FIRST_DATA_SLAB, SLAB_SIZE, SUPERSLAB_SIZE};
-use hakmem::hint::{Hint, HintCache};
-use hakmem::remote::Owner;
-use hakmem::slab::block::Block;
-use hakmem::slab::superslab::SuperSlab;
+use hakmem::model::config::{FIRST_DATA_SLAB, SLAB_SIZE, SUPERSLAB_SIZE};
+use hakmem::model::Block;
+use hakmem::model::Owner;
+use hakmem::model::SuperSlab;
+use hakmem::model::{Hint, HintCache};
 use loom::sync::atomic::{AtomicPtr, Ordering};
 use loom::sync::Arc;
 use loom::thread;

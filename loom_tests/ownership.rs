@@ -26,8 +26,8 @@
 
 mod support;
 
-use hakmem::adopt::PublishList;
-use hakmem::remote::Owner;
+use hakmem::model::Owner;
+use hakmem::model::PublishList;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;

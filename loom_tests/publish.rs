@@ -26,8 +26,8 @@
 
 mod support;
 
-use hakmem::adopt::PublishList;
-use hakmem::remote::Owner;
+use hakmem::model::Owner;
+use hakmem::model::PublishList;
 use loom::sync::Arc;
 use loom::thread;
 use support::{free_list, model, take_blocks, used, TestSlab, CLASS};

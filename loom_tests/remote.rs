@@ -19,7 +19,7 @@
 
 mod support;
 
-use hakmem::remote::Owner;
+use hakmem::model::Owner;
 use loom::sync::Arc;
 use loom::thread;
 use support::{free_list, model, take_blocks, used, TestSlab, CLASS};

@@ -27,12 +27,8 @@ mod support;
 
 use std::ptr::NonNull;
 
-use hakmem::adopt::PublishList;
-use hakmem::remote::Owner;
-use hakmem::size_class::blocks_per_slab;
-use hakmem::slab::block::Block;
-use hakmem::slab::slab::NO_CLASS;
-use hakmem::span::{self, Exit, SpanCache};
+use hakmem::model::span::{self, Exit, SpanCache};
+use hakmem::model::{blocks_per_slab, Block, Owner, PublishList, NO_CLASS};
 use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
 use loom::thread;
@@ -82,7 +78,7 @@ fn span_released_while_taken() {
         let taker = {
             let (s, cache, owners) = (s.clone(), cache.clone(), owners.clone());
             thread::spawn(move || {
-                let got = cache.take(hakmem::config::MIN_SPAN_BYTES)?;
+                let got = cache.take(hakmem::model::config::MIN_SPAN_BYTES)?;
                 assert_eq!(got, s.span, "took a foreign span");
                 // The span must be fully released before anyone can take it.
                 assert_eq!(
@@ -120,10 +116,10 @@ fn span_released_while_taken() {
                     blocks_per_slab(OTHER_MEDIUM_CLASS)
                 );
             }
-            assert!(cache.take(hakmem::config::MIN_SPAN_BYTES).is_none());
+            assert!(cache.take(hakmem::model::config::MIN_SPAN_BYTES).is_none());
         } else {
             assert_eq!(
-                cache.take(hakmem::config::MIN_SPAN_BYTES),
+                cache.take(hakmem::model::config::MIN_SPAN_BYTES),
                 Some(s.span),
                 "released span not cached"
             );
@@ -199,7 +195,7 @@ fn span_exit_remote_free_adopt() {
                 "a released span is published"
             );
             assert_eq!(
-                cache.take(hakmem::config::MIN_SPAN_BYTES),
+                cache.take(hakmem::model::config::MIN_SPAN_BYTES),
                 Some(s.span),
                 "released span not cached"
             );

@@ -45,8 +45,7 @@ mod env;
 mod hook;
 mod msg;
 mod os;
-#[doc(hidden)]
-pub mod size_class;
+mod size_class;
 mod stats;
 mod sync;
 mod trace;
@@ -54,20 +53,22 @@ mod valgrind;
 
 mod purge;
 
-pub mod remote;
-pub mod slab;
+mod remote;
+mod slab;
 
-pub mod adopt;
+mod adopt;
 #[cfg(not(hakmem_loom))]
 mod fork;
 #[cfg(not(hakmem_loom))]
 mod front;
+/// Under loom only the hint cache of the front end is compiled: the rest lives in statics and
+/// thread-locals, which loom's types cannot.
+#[cfg(hakmem_loom)]
+mod front {
+    pub mod hint;
+}
 #[cfg(not(hakmem_loom))]
 mod global;
-/// Under loom only the boxes the models exercise are compiled; the hint box is one of them.
-#[cfg(hakmem_loom)]
-#[path = "front/hint.rs"]
-pub mod hint;
 #[cfg(not(hakmem_loom))]
 mod large;
 #[cfg(not(hakmem_loom))]
@@ -78,12 +79,34 @@ mod pool;
 pub mod raw;
 #[cfg(not(hakmem_loom))]
 mod registry;
-pub mod span;
+mod span;
 /// Test hooks for the integration tests, only with the `fault-injection` feature (which the
 /// crate's own dev-dependency turns on): not part of the API.
 #[cfg(all(feature = "fault-injection", not(hakmem_loom)))]
 #[doc(hidden)]
 pub mod testing;
+
+/// The boxes the loom models (`loom_tests/`) drive, and only under `--cfg hakmem_loom`: one
+/// narrow door for the models instead of public modules. Not part of the API.
+#[cfg(hakmem_loom)]
+#[doc(hidden)]
+pub mod model {
+    pub use crate::adopt::PublishList;
+    pub use crate::config;
+    pub use crate::front::hint::{Hint, HintCache};
+    pub use crate::remote::Owner;
+    pub use crate::size_class::{blocks_per_slab, NUM_CLASSES};
+    pub use crate::slab::block::{Block, LINK_BYTES};
+    pub use crate::slab::slab::{Slab, NO_CLASS};
+    pub use crate::slab::superslab::SuperSlab;
+
+    /// The medium tier's span box.
+    pub mod span {
+        pub use crate::span::{
+            release, retire_or_publish, take_block, Exit, SpanCache, SpanHeader,
+        };
+    }
+}
 
 pub use env::Switches;
 #[cfg(not(hakmem_loom))]

@@ -221,8 +221,8 @@ fn use_tree(toks: &[Tok], mut i: usize, prefix: &[String], out: &mut Vec<Vec<Str
 
 /// What one file says: the modules it declares and the paths it names.
 struct FileScan {
-    /// (name, `#[path]` value) of each `mod name;`
-    mods: Vec<(String, Option<String>)>,
+    /// (enclosing inline modules, name, `#[path]` value) of each `mod name;`
+    mods: Vec<(Vec<String>, String, Option<String>)>,
     /// Absolute paths (segments after `crate`), with the text that produced them.
     paths: Vec<(Vec<String>, String)>,
 }
@@ -232,21 +232,20 @@ fn scan(src: &str, module: &[String]) -> FileScan {
     let mut mods = Vec::new();
     let mut paths = Vec::new();
     // Inline modules open in this file: the brace depth at which each was opened.
-    let mut inline: Vec<usize> = Vec::new();
+    let mut inline: Vec<(usize, String)> = Vec::new();
     let mut depth = 0usize;
-    let mut pending_inline = false;
+    let mut pending_inline: Option<String> = None;
     let mut i = 0;
     while i < toks.len() {
         match &toks[i] {
             Tok::Punct('{') => {
                 depth += 1;
-                if pending_inline {
-                    inline.push(depth);
-                    pending_inline = false;
+                if let Some(name) = pending_inline.take() {
+                    inline.push((depth, name));
                 }
             }
             Tok::Punct('}') => {
-                if inline.last() == Some(&depth) {
+                if inline.last().is_some_and(|(d, _)| *d == depth) {
                     inline.pop();
                 }
                 depth = depth.saturating_sub(1);
@@ -254,9 +253,10 @@ fn scan(src: &str, module: &[String]) -> FileScan {
             Tok::Ident(k) if k == "mod" => {
                 if let (Some(name), Some(t)) = (ident(toks.get(i + 1)), toks.get(i + 2)) {
                     if *t == Tok::Punct(';') {
-                        mods.push((name.to_string(), path_attr(&toks, i)));
+                        let within = inline.iter().map(|(_, n)| n.clone()).collect();
+                        mods.push((within, name.to_string(), path_attr(&toks, i)));
                     } else if *t == Tok::Punct('{') {
-                        pending_inline = true;
+                        pending_inline = Some(name.to_string());
                     }
                 }
             }
@@ -364,17 +364,19 @@ fn module_tree() -> BTreeMap<PathBuf, Vec<String>> {
             dir.join(file.file_stem().unwrap())
         };
         let mut children = Vec::new();
-        for (name, attr) in scan(&text, &module).mods {
+        for (within, name, attr) in scan(&text, &module).mods {
             let mut m = module.clone();
+            m.extend(within.iter().cloned());
             m.push(name.clone());
+            let dir_of_inline = within.iter().fold(child_dir.clone(), |d, w| d.join(w));
             let target = match attr {
                 Some(p) => dir.join(p),
                 None => {
-                    let flat = child_dir.join(format!("{name}.rs"));
+                    let flat = dir_of_inline.join(format!("{name}.rs"));
                     if flat.exists() {
                         flat
                     } else {
-                        child_dir.join(&name).join("mod.rs")
+                        dir_of_inline.join(&name).join("mod.rs")
                     }
                 }
             };
@@ -570,6 +572,7 @@ fn the_scanner_sees_use_trees_inline_paths_and_super() {
         #[cfg(x)]
         #[path = "other.rs"]
         pub(crate) mod aliased;
+        mod outer { pub mod inner; }
     "#;
     let s = scan(src, &["front".to_string(), "alloc".to_string()]);
     let got: Vec<String> = s.paths.iter().map(|(p, _)| p.join("::")).collect();
@@ -587,6 +590,9 @@ fn the_scanner_sees_use_trees_inline_paths_and_super() {
     );
     assert_eq!(
         s.mods,
-        [("aliased".to_string(), Some("other.rs".to_string()))]
+        [
+            (vec![], "aliased".to_string(), Some("other.rs".to_string())),
+            (vec!["outer".to_string()], "inner".to_string(), None),
+        ]
     );
 }

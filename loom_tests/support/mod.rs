@@ -13,9 +13,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeSet;
 use std::ptr::NonNull;
 
-use hakmem::config::SLAB_SIZE;
-use hakmem::slab::block::{Block, LINK_BYTES};
-use hakmem::slab::slab::Slab;
+use hakmem::model::config::SLAB_SIZE;
+use hakmem::model::Slab;
+use hakmem::model::{Block, LINK_BYTES};
 
 #[cfg(not(debug_assertions))]
 compile_error!(
@@ -201,7 +201,7 @@ where
 /// start of a `MIN_SPAN_BYTES` region, its blocks after `SPAN_HEADER_BYTES`, as `span::map` lays
 /// it out.
 pub struct TestSpan {
-    pub span: NonNull<hakmem::span::SpanHeader>,
+    pub span: NonNull<hakmem::model::span::SpanHeader>,
     _mem: Region,
 }
 
@@ -214,11 +214,11 @@ unsafe impl Sync for TestSpan {}
 impl TestSpan {
     /// A free, unbound span.
     pub fn new() -> Self {
-        use hakmem::config::MIN_SPAN_BYTES;
+        use hakmem::model::config::MIN_SPAN_BYTES;
         let mem = Region::new(MIN_SPAN_BYTES, MIN_SPAN_BYTES);
         let base = NonNull::new(mem.ptr()).expect("region");
         // SAFETY: a fresh zeroed region of `MIN_SPAN_BYTES`, ours alone.
-        let span = unsafe { hakmem::span::SpanHeader::init(base, MIN_SPAN_BYTES) };
+        let span = unsafe { hakmem::model::span::SpanHeader::init(base, MIN_SPAN_BYTES) };
         Self { span, _mem: mem }
     }
 
@@ -229,5 +229,5 @@ impl TestSpan {
 }
 
 /// The medium class ids of the loom build (96- and 128-byte blocks, 10 and 8 to a span).
-pub const MEDIUM_CLASS: usize = hakmem::size_class::NUM_CLASSES;
-pub const OTHER_MEDIUM_CLASS: usize = hakmem::size_class::NUM_CLASSES + 1;
+pub const MEDIUM_CLASS: usize = hakmem::model::NUM_CLASSES;
+pub const OTHER_MEDIUM_CLASS: usize = hakmem::model::NUM_CLASSES + 1;

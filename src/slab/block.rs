@@ -32,6 +32,10 @@ pub const LINK_BYTES: usize = core::mem::size_of::<usize>();
 #[cfg(hakmem_loom)]
 pub const LINK_BYTES: usize = core::mem::size_of::<LoomLink>();
 
+// The smallest class (`MIN_ALIGN` bytes) holds the link and the freed-block mark after it.
+#[cfg(not(hakmem_loom))]
+const _: () = assert!(2 * LINK_BYTES <= crate::config::MIN_ALIGN);
+
 impl Block {
     /// Reads the link of a free block.
     ///

@@ -464,16 +464,6 @@ impl Slab {
         }
     }
 
-    /// True if the holder can take a block without draining.
-    ///
-    /// # Safety
-    /// The caller holds the slab.
-    #[inline]
-    pub unsafe fn has_free(&self) -> bool {
-        // SAFETY: the caller holds the slab.
-        unsafe { self.local(|l| !l.free.is_null() || l.carved < l.capacity) }
-    }
-
     /// Blocks out (see the conservation equation).
     ///
     /// # Safety
