@@ -419,11 +419,21 @@ fn mark_free(block: *mut u8) {
     }
 }
 
-/// Pushes the block on the owner's own TLS list; spills when over the cap.
+/// The checks and marks every freed small block goes through, local or remote, in this order:
+/// the block start (header mode: read and cleared from the header), the boundary check against
+/// the first `carved` blocks (naming `box_name` on failure), memcheck, the double-free check and
+/// the freed mark. Returns the block, ready for a free list.
+///
+/// # Safety
+/// `ptr` lies in `slab`, a bound data slab of class `class`.
 #[inline(always)]
-unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
-    // SAFETY: we own the slab.
-    let (class, carved) = unsafe { slab.local(|l| (l.class as usize, l.carved as usize)) };
+unsafe fn retire(
+    slab: &Slab,
+    ptr: *mut u8,
+    class: usize,
+    carved: usize,
+    box_name: &str,
+) -> NonNull<Block> {
     let block = if HEADERLESS {
         ptr
     } else {
@@ -431,15 +441,26 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         // SAFETY: `ptr` is in one of our data slabs.
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };
-    slab.check_block("free", block as usize, class, carved);
+    slab.check_block(box_name, block as usize, class, carved);
     tell_memcheck_freed(ptr);
     check_not_free(block, class);
     mark_free(block);
+    // SAFETY: a checked block boundary inside the slab, so not null.
+    unsafe { NonNull::new_unchecked(block.cast::<Block>()) }
+}
+
+/// Pushes the block on the owner's own TLS list; spills when over the cap.
+#[inline(always)]
+unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
+    // SAFETY: we own the slab.
+    let (class, carved) = unsafe { slab.local(|l| (l.class as usize, l.carved as usize)) };
+    // SAFETY: we own the slab, so it is bound to `class`.
+    let block = unsafe { retire(slab, ptr, class, carved, "free") };
     h.counters.class[class].free_local.bump();
     // SAFETY: a checked block of a slab we own, pushed on our own live heap's list (only a live
     // heap can own a slab).
     unsafe {
-        if TlsList::push(h.tls(class), NonNull::new_unchecked(block.cast::<Block>())) {
+        if TlsList::push(h.tls(class), block) {
             magazine::spill(h, class);
         }
     }
@@ -457,23 +478,10 @@ unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         );
     }
     let class = class as usize;
-    let block = if HEADERLESS {
-        ptr
-    } else {
-        let at = slab.whereis(ptr as usize, class);
-        // SAFETY: `ptr` is in one of our data slabs.
-        ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
-    };
-    slab.check_block("remote", block as usize, class, blocks_per_slab(class));
-    tell_memcheck_freed(ptr);
-    check_not_free(block, class);
-    mark_free(block);
+    // SAFETY: the slab is bound to `class` (checked above). A non-owner cannot read the carve
+    // cursor, so the check bounds the block by the slab's capacity.
+    let block = unsafe { retire(slab, ptr, class, blocks_per_slab(class), "remote") };
     h.count(|c| &c.free_remote[class]);
     // SAFETY: a checked block of this slab, being freed by the caller.
-    unsafe {
-        slab.free_remote(
-            NonNull::new_unchecked(block.cast::<Block>()),
-            env::force_notify(),
-        )
-    };
+    unsafe { slab.free_remote(block, env::force_notify()) };
 }
