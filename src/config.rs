@@ -137,6 +137,9 @@ pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 pub const STATS: bool = cfg!(feature = "stats");
 /// Integrity checks at every box boundary: the `checked` feature, and every debug build.
 pub const CHECKED: bool = cfg!(feature = "checked") || cfg!(debug_assertions);
+/// The structural walks at box boundaries (`Slab::debug_check` where a slab changes hands): under
+/// `checked`, but not in the loom models, whose state space their extra loads would only grow.
+pub const VALIDATE: bool = CHECKED && !cfg!(hakmem_loom);
 /// The recent-event ring (`trace`, implied by `checked`; on in debug builds).
 pub const TRACE: bool = cfg!(feature = "trace") || CHECKED;
 /// memcheck client requests (`valgrind` feature).

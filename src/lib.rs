@@ -138,6 +138,10 @@ pub fn switches() -> Switches {
 /// pages of free slabs, retired SuperSlabs and cached spans to the OS. Like `mi_collect(true)`; never needed for correctness.
 #[cfg(not(hakmem_loom))]
 pub fn collect() {
+    if config::VALIDATE {
+        // SAFETY: the calling thread's heap.
+        unsafe { front::thread::current().debug_check() };
+    }
     front::thread::flush_current();
     front::magazine::reclaim(usize::MAX);
     front::medium::reclaim(usize::MAX);

@@ -86,6 +86,30 @@ impl RemoteQueue {
         self.head.swap(core::ptr::null_mut(), order)
     }
 
+    /// The number of queued blocks, walked by the slab's holder for the structural validator
+    /// (`Slab::debug_check`); `None` if there are more than `bound` (a cycle, or more blocks than
+    /// are out). Pushes racing with the walk land in front of the head it loaded, so it counts a
+    /// snapshot.
+    ///
+    /// # Safety
+    /// The caller holds the slab: no `take_all` runs during the walk, so the queued blocks and
+    /// their links stay as they are.
+    pub unsafe fn count(&self, bound: usize) -> Option<usize> {
+        // ORDERING: Acquire — makes the links of the blocks pushed before this load visible, as
+        // the Acquire of `take_all` does; pairs with the Release CAS in `push`.
+        let mut cur = self.head.load(Ordering::Acquire);
+        let mut n = 0;
+        while let Some(b) = NonNull::new(cur) {
+            n += 1;
+            if n > bound {
+                return None;
+            }
+            // SAFETY: a queued block; its link was published by its push (Acquire above).
+            cur = unsafe { Block::next(b) };
+        }
+        Some(n)
+    }
+
     /// True if blocks are waiting. A hint only: a push may land right after.
     #[inline]
     pub fn is_nonempty(&self) -> bool {

@@ -21,7 +21,17 @@ use crate::slab::slab::{Slab, NO_CLASS};
 use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
 use crate::sync::Ordering;
 
+pub use crate::front::heap::HeapCensus;
 pub use crate::hook::Point as HookPoint;
+
+/// Runs the structural validator over the calling thread's heap (`HeapLocal::debug_check`: every
+/// owned slab's conservation equation, owner lists, TLS lists) and returns what it counted; a
+/// violation aborts with a `hakmem: heap:` or `hakmem: slab:` line. A heapless thread counts
+/// nothing.
+pub fn debug_check() -> HeapCensus {
+    // SAFETY: the calling thread's heap.
+    unsafe { thread::current().debug_check() }
+}
 
 /// Installs a hook called at the named points of the allocator's slow paths (or removes it with
 /// `None`); see src/hook.rs. Process-wide: a test using it runs in its own process.
@@ -41,7 +51,7 @@ pub fn sentinels_untouched() -> bool {
     [&thread::EMPTY, &thread::DEAD].iter().all(|h| {
         // SAFETY: read-only access; sentinels are statics that live forever.
         let l = unsafe { &*h.local_ptr() };
-        l.tls.iter().all(|t| t.is_empty())
+        l.tls.iter().all(|t| t.head.is_null() && t.len() == 0)
             && l.slabs
                 .iter()
                 .all(|s| s.cur.is_null() && s.partial.is_null() && s.full.is_null())

@@ -10,8 +10,10 @@
 //! overlap (checked against the model's address map on every insertion); the head and tail of
 //! every live block still hold the pattern derived from its id (the whole block is checked before
 //! it is freed, reallocated or handed off, and at the end of each sequence); a zeroed block reads
-//! zero before it is filled; a reallocated block keeps its prefix. The thread that frees handed-off
-//! blocks checks their contents first and reports mismatches back.
+//! zero before it is filled; a reallocated block keeps its prefix. The thread that frees
+//! handed-off blocks checks their contents first and reports mismatches back. After every
+//! `VALIDATE_EVERY` operations and at the end of each sequence, the allocator's own structure is
+//! sound: the structural validator (`hakmem::testing::debug_check`) walks the thread's heap.
 //!
 //! Cases: `PROPTEST_CASES` (default 2,000) sequences of up to 200 operations. Failing sequences are
 //! persisted in `proptest-regressions/proptest_model.txt` and replayed first on every run. The
@@ -37,6 +39,8 @@ static GLOBAL: HakMem = HakMem;
 
 const MAX_SIZE: usize = 4 * MIB;
 const MAX_OPS: usize = 200;
+/// Operations between two runs of the structural validator.
+const VALIDATE_EVERY: usize = 16;
 /// Bytes checked at each end of every live block after every operation.
 const EDGE: usize = 64;
 
@@ -330,6 +334,14 @@ fn run(ops: &[Op]) -> Result<(), String> {
         result = model
             .apply(op)
             .and_then(|()| model.check_all_edges())
+            .map(|()| {
+                // The structural validator: every owned slab's conservation equation, the owner
+                // and TLS lists (aborts on a violation). Every few operations: it walks every
+                // free list of the heap.
+                if i % VALIDATE_EVERY == VALIDATE_EVERY - 1 || i == ops.len() - 1 {
+                    hakmem::testing::debug_check();
+                }
+            })
             .map_err(|e| format!("op {i} ({op:?}): {e}"));
         if result.is_err() {
             break;

@@ -2,7 +2,8 @@
 //! (`hakmem_bench::workloads`, written after sh8bench, larson, cfrac, xmalloc, mstress) — run
 //! with hakmem as the global allocator, with twice as many threads as cores, in a debug build.
 //!
-//! Claims checked: each workload's own checks pass (every block's stamp is verified before its
+//! Claims checked: the structural validator (`hakmem::testing::debug_check`) finds the heap sound
+//! after each workload; each workload's own checks pass (every block's stamp is verified before its
 //! free, on whichever thread frees it, and computed results match an independent reference);
 //! the allocator's footprint does not grow without bound (after `collect`, another cfrac run
 //! maps no further SuperSlab, when `stats` is on); nothing hangs (watchdog: 120 s ×
@@ -42,7 +43,12 @@ fn stress(name: &str, seed: u64) -> Outcome {
     };
     let out = (w.run)(&p).unwrap_or_else(|e| panic!("{name} under hakmem: {e}"));
     assert!(out.ops > 0, "{name} did nothing");
+    // The structural validator over this thread's heap (the workload's threads have exited, so
+    // their slabs were checked as they were published), before and after `collect`.
+    let census = hakmem::testing::debug_check();
+    assert_eq!(census.used, census.live + census.tls + census.remote);
     hakmem::collect();
+    hakmem::testing::debug_check();
     out
 }
 

@@ -8,7 +8,8 @@
 //! next round starts while the consumer is still freeing the held blocks, so adopters allocate
 //! from slabs that receive remote frees at the same moment.
 //!
-//! Claims checked: every block holds its id's pattern when the consumer frees it (an adopted slab
+//! Claims checked: the structural validator (`hakmem::testing::debug_check`) finds the
+//! consumer's and the main thread's heaps sound at the end; every block holds its id's pattern when the consumer frees it (an adopted slab
 //! that handed out a block still in flight, or lost a remote free, shows up as a corrupted or
 //! reused block); every block sent is freed (counts match); with `stats` on, slabs were published
 //! and — when adoption is on — adopted; nothing hangs (watchdog 120 s × `HAKMEM_TEST_SCALE`, every
@@ -90,6 +91,8 @@ fn consumer(rx: mpsc::Receiver<Msg>) -> (usize, usize) {
     }
     later += held.len();
     drop(held);
+    // The structural validator over the consumer's heap, which took every remote free.
+    hakmem::testing::debug_check();
     (now, later)
 }
 
@@ -119,6 +122,7 @@ fn owners_exit_with_remote_frees_in_flight() {
     let sent = rounds * producers * BLOCKS_PER_PRODUCER * 4 / 5;
     assert_eq!(now + later, sent, "blocks sent and freed differ");
     hakmem::collect();
+    hakmem::testing::debug_check();
 
     let after = hakmem::stats();
     eprintln!(

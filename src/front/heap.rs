@@ -16,13 +16,16 @@
 //! when last looked at. Every owned slab is on exactly one of them (`SlabLocal::list` says which).
 
 use core::cell::UnsafeCell;
+use core::ptr::NonNull;
 
 use crate::config::{MAG_BATCH_MAX, TLS_BYTES, TLS_CAP_MAX};
+use crate::debug::{fatal, Where};
 use crate::front::hint::HintCache;
 use crate::front::owned::OwnedSlabs;
 use crate::front::tls_sll::TlsList;
 use crate::remote::Owner;
 use crate::size_class::{CLASS_SIZES, NUM_CLASSES, TOTAL_CLASSES};
+use crate::slab::block::Block;
 use crate::slab::slab::{ListKind, Slab};
 use crate::stats::{Counter, HeapCounters, GLOBALS};
 use crate::sync::AtomicPtr;
@@ -261,4 +264,131 @@ impl HeapLocal {
             }
         }
     }
+}
+
+/// What `HeapLocal::debug_check` counted over a heap's owned slabs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapCensus {
+    /// Owned slabs (on the `cur`, `partial` and `full` lists of every class).
+    pub slabs: usize,
+    /// Blocks out of them (`Slab::used`, summed).
+    pub used: usize,
+    /// Blocks on the heap's TLS lists.
+    pub tls: usize,
+    /// Blocks in the owned slabs' remote queues.
+    pub remote: usize,
+    /// Blocks out that are neither on a TLS list nor in a remote queue: the live ones
+    /// (`used - tls - remote`).
+    pub live: usize,
+}
+
+impl Heap {
+    /// `HeapLocal::debug_check` of this heap; a sentinel heap owns nothing and counts nothing.
+    ///
+    /// # Safety
+    /// The heap is the calling thread's (`thread::current()`).
+    pub unsafe fn debug_check(&self) -> HeapCensus {
+        if self.kind != HeapKind::Live {
+            return HeapCensus::default();
+        }
+        // SAFETY: our own live heap; the reference lives for this call only.
+        unsafe { (*self.local_ptr()).debug_check(self.owner_ptr()) }
+    }
+}
+
+impl HeapLocal {
+    /// The heap's structural validator: for every class (small and medium), the owner lists are well linked (null
+    /// `prev` at the head, `next.prev == self` along the list, each slab's `list` kind naming the
+    /// list it is on), every slab on them is owned by `owner`, bound to the class, and passes
+    /// `Slab::debug_check`; every block on the class's TLS list lies in one of those slabs, the
+    /// list's length agrees with its room counter, and for every slab the conservation equation
+    /// closes: `used == live + |TLS blocks of the slab| + |remote|` with `live >= 0`. Aborts
+    /// (`fatal`, box "heap") on the first violation; returns the counts.
+    ///
+    /// # Safety
+    /// The heap is live and belongs to the calling thread.
+    pub unsafe fn debug_check(&self, owner: *const Owner) -> HeapCensus {
+        let mut census = HeapCensus::default();
+        for c in 0..TOTAL_CLASSES {
+            // Medium classes (spans) have no TLS list.
+            let tls = self.tls.get(c);
+            let tls_len = tls.map_or(0, TlsList::len);
+            let mut on_owned_slabs = 0;
+            let cs = self.slabs[c];
+            let lists = [
+                (cs.cur, ListKind::Current),
+                (cs.partial, ListKind::Partial),
+                (cs.full, ListKind::Full),
+            ];
+            for (head, kind) in lists {
+                let mut prev: *mut Slab = core::ptr::null_mut();
+                let mut s = head;
+                while !s.is_null() {
+                    // SAFETY: slabs on our lists are owned by this heap, hence held by us.
+                    let slab = unsafe { &*s };
+                    let (l_kind, l_class, l_prev, l_next) =
+                        // SAFETY: as above.
+                        unsafe { slab.local(|l| (l.list, l.class, l.prev, l.next)) };
+                    let at = slab.whereis(slab.data() as usize, c);
+                    if !slab.is_owned_by(owner) || l_kind != kind || l_class as usize != c {
+                        fatal("heap", "slab on an owner list it does not belong to", at);
+                    }
+                    if kind != ListKind::Current && l_prev != prev {
+                        fatal("heap", "owner list back link broken", at);
+                    }
+                    // SAFETY: as above.
+                    let slab_census = unsafe { slab.debug_check() };
+                    let in_tls = tls.map_or(0, |t| {
+                        count_in(t, |b| {
+                            b.wrapping_sub(slab.data() as usize) < crate::config::SLAB_SIZE
+                        })
+                    });
+                    if in_tls + slab_census.remote > slab_census.used {
+                        fatal(
+                            "heap",
+                            "conservation broken: TLS and remote blocks exceed the blocks out",
+                            at,
+                        );
+                    }
+                    on_owned_slabs += in_tls;
+                    census.slabs += 1;
+                    census.used += slab_census.used;
+                    census.remote += slab_census.remote;
+                    if kind == ListKind::Current {
+                        break; // `cur` is one slab, not a list
+                    }
+                    prev = s;
+                    s = l_next;
+                }
+            }
+            let Some(tls) = tls else { continue };
+            if count_in(tls, |_| true) != tls_len || on_owned_slabs != tls_len {
+                fatal(
+                    "heap",
+                    "TLS list length differs from its room counter, or holds a block of a slab \
+                     the heap does not own",
+                    Where::ptr(tls.head as usize),
+                );
+            }
+            census.tls += tls_len;
+        }
+        census.live = census.used - census.tls - census.remote;
+        census
+    }
+}
+
+/// Blocks of `list` whose address satisfies `f`; the walk stops after `len + 1` blocks (a longer
+/// list is reported by the caller as a length mismatch).
+fn count_in(list: &TlsList, f: impl Fn(usize) -> bool) -> usize {
+    let mut n = 0;
+    let mut cur = list.head;
+    for _ in 0..=list.len() {
+        let Some(b) = NonNull::new(cur) else { break };
+        if f(b.as_ptr() as usize) {
+            n += 1;
+        }
+        // SAFETY: blocks on a TLS list are free blocks of slabs the heap owns.
+        cur = unsafe { Block::next(b) };
+    }
+    n
 }

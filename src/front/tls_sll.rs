@@ -69,12 +69,6 @@ impl TlsList {
         (self.cap as i64 - self.room as i64) as usize
     }
 
-    /// True when the list holds no block (and its bookkeeping agrees).
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.head.is_null() && self.len() == 0
-    }
-
     /// Sets the list's length bookkeeping (the caller has taken its blocks).
     #[inline]
     pub fn set_len(&mut self, n: usize) {

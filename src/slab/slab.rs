@@ -16,9 +16,10 @@
 
 use core::ptr::NonNull;
 
+use crate::config::VALIDATE;
 use crate::debug::{fatal, Where};
 use crate::remote::{Owner, RemoteQueue};
-use crate::size_class::{block_index, blocks_per_slab, class_size};
+use crate::size_class::{block_index, blocks_per_slab, class_size, TOTAL_CLASSES};
 use crate::slab::block::{Block, BlockPtr};
 use crate::stats::GLOBALS;
 use crate::sync::{AtomicPtr, AtomicU32, Ordering, UnsafeCell};
@@ -26,6 +27,19 @@ use crate::trace::{self, Event};
 
 /// Sentinel class of an unbound slab.
 pub const NO_CLASS: u32 = u32::MAX;
+
+/// What `Slab::debug_check` counted (the terms of the conservation equation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlabCensus {
+    pub capacity: usize,
+    pub carved: usize,
+    /// Blocks on the local free list.
+    pub free: usize,
+    /// Blocks out: live, on a TLS list, or in the remote queue.
+    pub used: usize,
+    /// Blocks in the remote queue.
+    pub remote: usize,
+}
 
 /// Which owner list holds the slab (owner-local bookkeeping).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -167,6 +181,62 @@ impl Slab {
         self.trace(Event::Bind, owner as usize, class);
     }
 
+    /// The slab's structural validator (mimalloc's `_mi_page_is_valid`): walks the local free
+    /// list and the remote queue and checks the conservation equation at the top of this file —
+    /// `capacity == (capacity - carved) + |free| + used`, and `|remote| <= used` (the rest of
+    /// `used` is live or on TLS lists, which the heap's check counts) — plus the bound class
+    /// against the size classes, the fast path's carve bound, and that every free block is a
+    /// block boundary of the carved area. Aborts (`fatal`, box "slab") on the first violation.
+    /// Run at the boundaries where a slab changes hands when `VALIDATE` is on, and by the tests.
+    ///
+    /// # Safety
+    /// The caller holds the slab, and it is bound.
+    pub unsafe fn debug_check(&self) -> SlabCensus {
+        // SAFETY: the caller holds the slab, so its local state and remote queue are its to walk.
+        unsafe {
+            self.local(|l| {
+                let class = l.class as usize;
+                let bad = |what: &str| -> ! {
+                    fatal("slab", what, self.whereis(self.data as usize, class))
+                };
+                // ORDERING: Relaxed — the holder wrote it (bind), or took the slab through an
+                // Acquire that made the writer's store visible.
+                if class >= TOTAL_CLASSES || self.class.load(Ordering::Relaxed) != l.class {
+                    bad("bound class out of range or different from the shared class");
+                }
+                if l.capacity as usize != blocks_per_slab(class) || l.carved > l.capacity {
+                    bad("capacity or carve cursor inconsistent with the class");
+                }
+                if l.carved_end as usize != l.carved as usize * class_size(class) {
+                    bad("carve bound of the free fast path differs from the carve cursor");
+                }
+                let mut free = 0usize;
+                let mut cur = l.free;
+                while let Some(b) = NonNull::new(cur) {
+                    free += 1;
+                    if free > l.carved as usize {
+                        bad("free list longer than the carved blocks (cycle?)");
+                    }
+                    self.check_block("slab", b.as_ptr() as usize, class, l.carved as usize);
+                    cur = Block::next(b);
+                }
+                if free + l.used as usize != l.carved as usize {
+                    bad("conservation broken: free blocks + blocks out != carved blocks");
+                }
+                let Some(remote) = self.remote.count(l.used as usize) else {
+                    bad("remote queue longer than the blocks out (cycle or double free)")
+                };
+                SlabCensus {
+                    capacity: l.capacity as usize,
+                    carved: l.carved as usize,
+                    free,
+                    used: l.used as usize,
+                    remote,
+                }
+            })
+        }
+    }
+
     /// Records a boundary event about this slab in the event ring.
     #[inline]
     pub fn trace(&self, kind: Event, ptr: usize, class: usize) {
@@ -188,6 +258,17 @@ impl Slab {
     /// # Safety
     /// The caller holds the slab and `used == 0`.
     pub unsafe fn unbind(&self) {
+        // SAFETY: the caller holds the slab (unbinding an unbound one again changes nothing).
+        if VALIDATE
+            && unsafe { self.local(|l| l.class) } != NO_CLASS
+            && unsafe { self.debug_check() }.used != 0
+        {
+            fatal(
+                "slab",
+                "unbinding a slab with blocks out",
+                self.whereis(self.data as usize, 0),
+            );
+        }
         // ORDERING: Relaxed — the slab goes back under the pool lock, whose Release publishes it.
         self.class.store(NO_CLASS, Ordering::Relaxed);
         // ORDERING: Relaxed — as above; no remote freer may exist for an empty slab.
@@ -225,6 +306,10 @@ impl Slab {
                 )
                 .is_ok();
             if won {
+                if VALIDATE {
+                    // SAFETY: we just became the holder of a bound (published) slab.
+                    unsafe { self.debug_check() };
+                }
                 self.trace(
                     Event::OwnerAcquire,
                     me as usize,
@@ -250,6 +335,10 @@ impl Slab {
     /// Gives up ownership (publish / hand back). Afterwards the caller must not touch `local`.
     #[inline]
     pub fn release_ownership(&self) {
+        if VALIDATE {
+            // SAFETY: the caller holds the bound slab until the store below.
+            unsafe { self.debug_check() };
+        }
         // ORDERING: Release — publishes the local state to the next holder; pairs with the
         // Acquire CAS in `try_acquire`.
         #[cfg(not(hakmem_mutant = "release_ownership_relaxed"))]
