@@ -258,16 +258,17 @@ impl Slab {
     /// # Safety
     /// The caller holds the slab and `used == 0`.
     pub unsafe fn unbind(&self) {
-        // SAFETY: the caller holds the slab (unbinding an unbound one again changes nothing).
-        if VALIDATE
-            && unsafe { self.local(|l| l.class) } != NO_CLASS
-            && unsafe { self.debug_check() }.used != 0
-        {
-            fatal(
-                "slab",
-                "unbinding a slab with blocks out",
-                self.whereis(self.data as usize, 0),
-            );
+        if VALIDATE {
+            // SAFETY: the caller holds the slab (unbinding an unbound one again changes nothing).
+            let bound = unsafe { self.local(|l| l.class) } != NO_CLASS;
+            // SAFETY: as above, and the slab is bound.
+            if bound && unsafe { self.debug_check() }.used != 0 {
+                fatal(
+                    "slab",
+                    "unbinding a slab with blocks out",
+                    self.whereis(self.data as usize, 0),
+                );
+            }
         }
         // ORDERING: Relaxed — the slab goes back under the pool lock, whose Release publishes it.
         self.class.store(NO_CLASS, Ordering::Relaxed);
