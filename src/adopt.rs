@@ -12,9 +12,9 @@
 
 use core::ptr::NonNull;
 
+use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::remote::Owner;
 use crate::slab::slab::{ListKind, Slab};
-use crate::sync::SpinLock;
 
 /// An intrusive stack of published slabs, linked through the slabs' local `next`. The lock makes
 /// the list holder the holder of every slab on it.
@@ -27,17 +27,26 @@ struct Head(*mut Slab);
 // SAFETY: the pointer is only followed under the lock; slabs on the list are held by the list.
 unsafe impl Send for Head {}
 
+/// Fork: a holder that did not survive the fork may have been relinking the list (publish, adopt,
+/// reclaim); the child abandons the whole list. Its slabs stay unowned and off every list: frees
+/// into them go to their remote queues and are never drained (a leak in the child only).
+impl ForkReset for Head {
+    fn reset_after_fork(&mut self) {
+        self.0 = core::ptr::null_mut();
+    }
+}
+
 impl PublishList {
     #[cfg(not(hakmem_loom))]
     pub const fn new() -> Self {
         Self {
-            head: SpinLock::new(Head(core::ptr::null_mut())),
+            head: SpinLock::new(Rank::Published, Head(core::ptr::null_mut())),
         }
     }
     #[cfg(hakmem_loom)]
     pub fn new() -> Self {
         Self {
-            head: SpinLock::new(Head(core::ptr::null_mut())),
+            head: SpinLock::new(Rank::Published, Head(core::ptr::null_mut())),
         }
     }
 
@@ -144,11 +153,6 @@ impl PublishList {
             }
         });
         (seen, released)
-    }
-
-    /// The list lock, for the fork handlers.
-    pub fn fork_lock(&self) -> &dyn crate::sync::ForkLock {
-        &self.head
     }
 }
 

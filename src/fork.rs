@@ -1,44 +1,33 @@
-//! Fork safety: `pthread_atfork` handlers that take every global lock of hakmem in one fixed
-//! order before `fork` and release them after it, in the parent and in the child, so the child
-//! never inherits a lock held by a thread that does not exist there.
+//! Fork safety, by holding nothing across `fork` and letting the child take over what was held.
 //!
-//! Lock order (also the nesting order used elsewhere): exit key → heap pool → fallback heap →
-//! publish lists (by class) → slab pool → span cache → metadata bump. The exit-key lock nests no other lock.
+//! hakmem registers only a child handler (`pthread_atfork(NULL, NULL, child)`): no hakmem lock is
+//! taken before `fork` and none is held during it. Holding allocator locks across `fork` (what
+//! glibc's malloc does for its arenas, and hakmem did before) deadlocks as soon as a thread that
+//! holds a libc lock — a `FILE` lock inside `getline`, the dynamic loader's lock — waits on one of
+//! them while the forking thread, inside `fork`, waits on that libc lock (issue 12.2); a fork from
+//! a signal handler that interrupted the prepare handler spun on a lock its own thread held.
 //!
-//! Known limit: slabs owned by the parent's other threads stay owned by heaps that do not run in
-//! the child; the child's frees of those blocks go to remote queues nobody drains (a leak bounded
-//! by what those threads held, in the child only).
-
-use crate::sync::ForkLock;
-
-fn locks(mut f: impl FnMut(&'static dyn ForkLock)) {
-    crate::front::thread::fork_locks(&mut f);
-    for list in crate::adopt::PUBLISHED.iter() {
-        f(list.fork_lock());
-    }
-    f(crate::pool::fork_lock());
-    f(crate::span::SPANS.fork_lock());
-    f(crate::meta::fork_lock());
-}
-
-extern "C" fn prepare() {
-    locks(|l| l.fork_prepare());
-}
-
-extern "C" fn parent() {
-    // SAFETY: `prepare` took every lock on this thread.
-    locks(|l| unsafe { l.fork_release() });
-}
+//! In the child, the handler bumps the fork epoch (`lock::fork::child`). Each lock records the
+//! epoch in which it was taken, so a lock found held in the child with an older epoch was held at
+//! the fork instant by a thread that does not exist there; the first child thread that needs it
+//! takes it over and resets what it protects (each lock's `ForkReset`, written at the lock: the
+//! heap pool, the fallback heap, the publish lists and the slab pool are abandoned, the metadata
+//! bump starts a fresh chunk — all leaks in the child only). A lock found free was free at the
+//! fork instant, so what it protects is consistent. The exit key is lock-free.
+//!
+//! Known limits, in the child only: slabs owned by the parent's other threads stay owned by heaps
+//! that do not run in the child, so the child's frees of those blocks go to remote queues nobody
+//! drains (a leak bounded by what those threads held); and a child forked from a signal handler
+//! that interrupted hakmem must not return into the interrupted call (see `lock`).
 
 extern "C" fn child() {
-    // SAFETY: the child's only thread is the copy of the one that ran `prepare`.
-    locks(|l| unsafe { l.fork_release() });
+    crate::lock::fork::child();
 }
 
-/// Registers the handlers (once, from the first heap creation).
+/// Registers the handler (once, from the first heap creation).
 pub fn register() {
-    // SAFETY: plain C callbacks that neither allocate nor unwind.
+    // SAFETY: a plain C callback that neither allocates nor unwinds.
     unsafe {
-        libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
+        libc::pthread_atfork(None, None, Some(child));
     }
 }

@@ -48,7 +48,11 @@ mod os;
 mod size_class;
 mod stats;
 mod sync;
+#[cfg(feature = "initial-exec-tls")]
+mod tls_slot;
 mod trace;
+// After `trace`, `os` and `debug`, which it reports through.
+mod lock;
 mod valgrind;
 
 mod purge;

@@ -6,8 +6,8 @@
 
 use core::ptr::NonNull;
 
+use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::os;
-use crate::sync::SpinLock;
 
 const CHUNK: usize = 1 << 20;
 
@@ -20,11 +20,23 @@ struct Bump {
 // SAFETY: the raw pointer is only used under the lock.
 unsafe impl Send for Bump {}
 
-static BUMP: SpinLock<Bump> = SpinLock::new(Bump {
-    cur: 0,
-    end: 0,
-    base: core::ptr::null_mut(),
-});
+/// Fork: a holder that did not survive the fork may have been between reading `cur` and bumping
+/// it; the child starts a fresh chunk (the rest of the old one is leaked, in the child only).
+impl ForkReset for Bump {
+    fn reset_after_fork(&mut self) {
+        self.cur = 0;
+        self.end = 0;
+    }
+}
+
+static BUMP: SpinLock<Bump> = SpinLock::new(
+    Rank::Meta,
+    Bump {
+        cur: 0,
+        end: 0,
+        base: core::ptr::null_mut(),
+    },
+);
 
 /// Returns `size` zeroed bytes aligned to 64, or `None` if the OS refuses.
 pub fn alloc(size: usize) -> Option<NonNull<u8>> {
@@ -44,9 +56,4 @@ pub fn alloc(size: usize) -> Option<NonNull<u8>> {
         b.cur += size;
         NonNull::new(p)
     })
-}
-
-/// The bump lock, for the fork handlers.
-pub fn fork_lock() -> &'static dyn crate::sync::ForkLock {
-    &BUMP
 }

@@ -12,12 +12,12 @@
 use core::ptr::NonNull;
 
 use crate::config::{KEEP_EMPTY_COMMITTED, SLAB_SIZE, SUPERSLAB_SIZE};
+use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::os;
 use crate::registry::{self, RegionHead};
 use crate::slab::slab::Slab;
 use crate::slab::superslab::{PoolLinks, SuperSlab, ALL_FREE};
 use crate::stats::GLOBALS;
-use crate::sync::SpinLock;
 use crate::trace::{self, Event};
 
 const LIST_NONE: u8 = 0;
@@ -31,21 +31,37 @@ struct Pool {
     empty: *mut SuperSlab,
     /// Retired SuperSlabs whose data pages are still committed.
     empty_committed: usize,
+    /// Bumped when a forked child abandons the lists; every SuperSlab records the epoch in which
+    /// it joined (`PoolLinks::pool_epoch`), and the pool ignores those of older epochs.
+    epoch: u32,
 }
 
 // SAFETY: the raw pointers are only used under the pool lock.
 unsafe impl Send for Pool {}
 
-static POOL: SpinLock<Pool> = SpinLock::new(Pool {
-    partial: core::ptr::null_mut(),
-    empty: core::ptr::null_mut(),
-    empty_committed: 0,
-});
-
-/// The pool lock, for the fork handlers.
-pub fn fork_lock() -> &'static dyn crate::sync::ForkLock {
-    &POOL
+/// Fork: a holder that did not survive the fork may have been relinking the doubly linked lists,
+/// so neither the lists nor the links inside their SuperSlabs can be trusted. The child abandons
+/// every SuperSlab the pool knew: the lists start empty in a new epoch, and a slab released into a
+/// SuperSlab of an older epoch is left alone (`release_slab`) — its links are never followed again.
+/// The cost is a leak in the child only: free slabs and retired SuperSlabs of the parent.
+impl ForkReset for Pool {
+    fn reset_after_fork(&mut self) {
+        self.partial = core::ptr::null_mut();
+        self.empty = core::ptr::null_mut();
+        self.empty_committed = 0;
+        self.epoch = self.epoch.wrapping_add(1);
+    }
 }
+
+static POOL: SpinLock<Pool> = SpinLock::new(
+    Rank::Pool,
+    Pool {
+        partial: core::ptr::null_mut(),
+        empty: core::ptr::null_mut(),
+        empty_committed: 0,
+        epoch: 0,
+    },
+);
 
 /// Runs `f` on the pool links of `ss`.
 ///
@@ -161,7 +177,10 @@ pub fn acquire_slab(may_map: bool) -> Option<NonNull<Slab>> {
     GLOBALS.superslabs_mapped.bump_shared();
     POOL.with(|p| {
         // SAFETY: under the pool lock; the new SuperSlab is on no list.
-        unsafe { push(&mut p.partial, ss.as_ptr(), LIST_PARTIAL) };
+        unsafe {
+            links(ss.as_ptr(), |l| l.pool_epoch = p.epoch);
+            push(&mut p.partial, ss.as_ptr(), LIST_PARTIAL);
+        }
         take_free_slab(p)
     })
 }
@@ -180,6 +199,10 @@ pub unsafe fn release_slab(slab: &Slab) {
     POOL.with(|p| {
         // SAFETY: under the pool lock.
         unsafe {
+            if links(ss, |l| l.pool_epoch) != p.epoch {
+                // Abandoned by a forked child's pool (see `reset_after_fork`): leave it alone.
+                return;
+            }
             let (was_full, mask) = links(ss, |l| {
                 let was_full = l.free_mask == 0;
                 l.free_mask |= 1u64 << idx;

@@ -33,7 +33,8 @@ use crate::purge::{self, Stamp, Sweep};
 use crate::slab::block::Block;
 use crate::slab::slab::Slab;
 use crate::stats::GLOBALS;
-use crate::sync::{SpinLock, UnsafeCell};
+use crate::lock::{ForkReset, Rank, SpinLock};
+use crate::sync::UnsafeCell;
 
 /// Magic of a span header.
 pub const SPAN_MAGIC: u64 = 0x4841_4b4d_5350_414e; // "HAKMSPAN"
@@ -131,6 +132,17 @@ struct Lists {
 // SAFETY: the raw pointers are only followed under the cache lock.
 unsafe impl Send for Lists {}
 
+/// Fork: a holder that did not survive the fork may have been relinking a stack; the child
+/// abandons every cached span (they stay mapped and registered, unbound, so a stray free still
+/// aborts): a leak in the child only.
+impl ForkReset for Lists {
+    fn reset_after_fork(&mut self) {
+        self.hot = [core::ptr::null_mut(); BUCKETS];
+        self.cold = [core::ptr::null_mut(); BUCKETS];
+        self.committed = 0;
+    }
+}
+
 /// Empty spans waiting for reuse, two stacks per span size (committed, purged). The lock makes its
 /// holder the holder of every span on it (as the pool lock does for free slabs).
 ///
@@ -171,21 +183,27 @@ impl SpanCache {
     #[cfg(not(hakmem_loom))]
     pub const fn new() -> Self {
         Self {
-            lists: SpinLock::new(Lists {
-                hot: [core::ptr::null_mut(); BUCKETS],
-                cold: [core::ptr::null_mut(); BUCKETS],
-                committed: 0,
-            }),
+            lists: SpinLock::new(
+                Rank::Span,
+                Lists {
+                    hot: [core::ptr::null_mut(); BUCKETS],
+                    cold: [core::ptr::null_mut(); BUCKETS],
+                    committed: 0,
+                },
+            ),
         }
     }
     #[cfg(hakmem_loom)]
     pub fn new() -> Self {
         Self {
-            lists: SpinLock::new(Lists {
-                hot: [core::ptr::null_mut(); BUCKETS],
-                cold: [core::ptr::null_mut(); BUCKETS],
-                committed: 0,
-            }),
+            lists: SpinLock::new(
+                Rank::Span,
+                Lists {
+                    hot: [core::ptr::null_mut(); BUCKETS],
+                    cold: [core::ptr::null_mut(); BUCKETS],
+                    committed: 0,
+                },
+            ),
         }
     }
 
@@ -292,11 +310,6 @@ impl SpanCache {
             }
         }
         purged
-    }
-
-    /// The cache lock, for the fork handlers.
-    pub fn fork_lock(&self) -> &dyn crate::sync::ForkLock {
-        &self.lists
     }
 }
 

@@ -58,6 +58,47 @@ pub fn sentinels_untouched() -> bool {
     })
 }
 
+/// Locks taken over in this process from a holder that did not survive a `fork` (see src/lock.rs).
+pub fn fork_takeovers() -> usize {
+    // ORDERING: Relaxed — a counter read after the events it counts, on the same thread.
+    crate::lock::fork::TAKEOVERS.load(Ordering::Relaxed)
+}
+
+/// The ranks of hakmem's locks, lowest first, by name (`Rank::name`).
+pub fn lock_ranks() -> [(u8, &'static str); 6] {
+    crate::lock::Rank::ALL.map(|r| (r as u8, r.name()))
+}
+
+/// Allocates `size` bytes of metadata through the real bump allocator (its lock included).
+pub fn meta_alloc(size: usize) -> bool {
+    crate::meta::alloc(size).is_some()
+}
+
+/// Takes a lock of rank `outer`, then one of rank `inner` inside it: two locks of this module that
+/// protect nothing, checked by the real lock-order checker (which aborts on a rank that does not
+/// increase, in `checked` and debug builds). Ranks are the numbers of `lock_ranks`.
+pub fn nest_locks(outer: u8, inner: u8) {
+    use crate::lock::{Rank, SpinLock};
+    static LOCKS: [SpinLock<()>; 6] = [
+        SpinLock::new(Rank::Fallback, ()),
+        SpinLock::new(Rank::HeapPool, ()),
+        SpinLock::new(Rank::Published, ()),
+        SpinLock::new(Rank::Pool, ()),
+        SpinLock::new(Rank::Span, ()),
+        SpinLock::new(Rank::Meta, ()),
+    ];
+    // Two sets, so that nesting two locks of one rank takes two distinct locks.
+    static SECOND: [SpinLock<()>; 6] = [
+        SpinLock::new(Rank::Fallback, ()),
+        SpinLock::new(Rank::HeapPool, ()),
+        SpinLock::new(Rank::Published, ()),
+        SpinLock::new(Rank::Pool, ()),
+        SpinLock::new(Rank::Span, ()),
+        SpinLock::new(Rank::Meta, ()),
+    ];
+    LOCKS[usize::from(outer) - 1].with(|_| SECOND[usize::from(inner) - 1].with(|_| ()));
+}
+
 /// Built without `headerless`: small blocks carry a header in front of the user pointer.
 pub const HEADER_MODE: bool = !crate::config::HEADERLESS;
 

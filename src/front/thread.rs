@@ -18,10 +18,10 @@ use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::magazine;
 use crate::front::medium;
+use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::meta;
 use crate::stats::{self, GLOBALS};
-use crate::sync::SpinLock;
-use crate::sync::{AtomicPtr, Ordering};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 
 /// The heap of threads that have not allocated yet.
 pub static EMPTY: Heap = Heap::new(HeapKind::Empty);
@@ -77,7 +77,15 @@ fn set_current(h: *const Heap) {
 struct HeapPool(*mut Heap);
 // SAFETY: only touched under the lock.
 unsafe impl Send for HeapPool {}
-static HEAP_POOL: SpinLock<HeapPool> = SpinLock::new(HeapPool(core::ptr::null_mut()));
+/// Fork: a holder that did not survive the fork may have been relinking the stack; the child
+/// abandons it (the pooled heaps are leaked, in the child only).
+impl ForkReset for HeapPool {
+    fn reset_after_fork(&mut self) {
+        self.0 = core::ptr::null_mut();
+    }
+}
+static HEAP_POOL: SpinLock<HeapPool> =
+    SpinLock::new(Rank::HeapPool, HeapPool(core::ptr::null_mut()));
 
 fn new_heap() -> Option<NonNull<Heap>> {
     let recycled = HEAP_POOL.with(|p| {
@@ -140,25 +148,36 @@ unsafe fn recycle_heap(h: NonNull<Heap>) {
     });
 }
 
-struct Key(Option<libc::pthread_key_t>);
-static KEY: SpinLock<Key> = SpinLock::new(Key(None));
+/// The exit key plus one (0: not created yet). Lock-free, so that nothing of the thread box can be
+/// found held by a thread that did not survive a `fork`.
+static KEY: AtomicUsize = AtomicUsize::new(0);
 
+/// The pthread key whose destructor is the exit hook, created by the first caller. Racing first
+/// callers each create a key; the CAS keeps one and the others delete theirs. The winner also
+/// registers the fork handler.
 fn exit_key() -> Option<libc::pthread_key_t> {
-    let (key, first) = KEY.with(|k| {
-        if k.0.is_none() {
-            let mut key: libc::pthread_key_t = 0;
-            // SAFETY: plain key creation with a C destructor; allocates nothing in glibc.
-            if unsafe { libc::pthread_key_create(&mut key, Some(on_thread_exit)) } == 0 {
-                k.0 = Some(key);
-                return (k.0, true);
-            }
-        }
-        (k.0, false)
-    });
-    if first {
-        crate::fork::register();
+    // ORDERING: Acquire — pairs with the AcqRel CAS below: the key value is complete.
+    let k = KEY.load(Ordering::Acquire);
+    if k != 0 {
+        return Some((k - 1) as libc::pthread_key_t);
     }
-    key
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: plain key creation with a C destructor; allocates nothing in glibc.
+    if unsafe { libc::pthread_key_create(&mut key, Some(on_thread_exit)) } != 0 {
+        return None;
+    }
+    // ORDERING: AcqRel on success (publishes the key), Acquire on failure (reads the winner's).
+    match KEY.compare_exchange(0, key as usize + 1, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            crate::fork::register();
+            Some(key)
+        }
+        Err(won) => {
+            // SAFETY: our own key, never handed out.
+            unsafe { libc::pthread_key_delete(key) };
+            Some((won - 1) as libc::pthread_key_t)
+        }
+    }
 }
 
 /// Creates the calling thread's heap. `None` if metadata memory cannot be had.
@@ -226,7 +245,16 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
 struct Fallback(*mut Heap);
 // SAFETY: only touched under the lock.
 unsafe impl Send for Fallback {}
-static FALLBACK: SpinLock<Fallback> = SpinLock::new(Fallback(core::ptr::null_mut()));
+/// Fork: a holder that did not survive the fork was using the fallback heap (its TLS lists and
+/// slab lists may be half-updated); the child abandons that heap — its slabs and cached blocks are
+/// leaked, in the child only — and creates a new one on demand.
+impl ForkReset for Fallback {
+    fn reset_after_fork(&mut self) {
+        self.0 = core::ptr::null_mut();
+    }
+}
+static FALLBACK: SpinLock<Fallback> =
+    SpinLock::new(Rank::Fallback, Fallback(core::ptr::null_mut()));
 
 /// Runs `f` with the fallback heap locked. `None` if it cannot be created.
 #[cold]
@@ -250,12 +278,4 @@ pub fn flush_current() {
             medium::flush(h, false);
         }
     }
-}
-
-/// The locks of this box, in the fork order (heap pool, fallback heap).
-pub fn fork_locks(f: &mut impl FnMut(&'static dyn crate::sync::ForkLock)) {
-    // The exit-key lock nests nothing, so it can go first.
-    f(&KEY);
-    f(&HEAP_POOL);
-    f(&FALLBACK);
 }

@@ -34,6 +34,9 @@ pub struct PoolLinks {
     pub list: u8,
     /// Data slabs may hold committed pages.
     pub committed: bool,
+    /// The pool's `epoch` when the SuperSlab joined it; a SuperSlab of an older epoch was
+    /// abandoned by a forked child's pool (see `pool::Pool::reset_after_fork`).
+    pub pool_epoch: u32,
 }
 
 #[repr(C)]
@@ -78,6 +81,7 @@ impl SuperSlab {
                     free_mask: ALL_FREE,
                     list: 0,
                     committed: true,
+                    pool_epoch: 0,
                 }),
                 slabs,
             })

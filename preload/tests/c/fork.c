@@ -92,8 +92,8 @@ static void reinit_shared(void) { pthread_mutex_init(&shared_mu, NULL); }
 
 int main(void) {
     expect_allocator();
-    /* prepare handlers run last-registered first, so this one runs before hakmem's takes its
-     * locks, and it may allocate (it does not here); the child handler reinitialises the lock. */
+    /* The program's own handlers hold the table's lock across fork (hakmem holds none); the
+     * child handler reinitialises the lock. */
     CHECK(pthread_atfork(lock_shared, unlock_shared, reinit_shared) == 0);
     pthread_t t[BUSY];
     for (int i = 0; i < BUSY; i++) CHECK(pthread_create(&t[i], NULL, busy, (void *)(uintptr_t)i) == 0);
