@@ -18,11 +18,11 @@ pub enum Point {
     /// The reclaim pass holds the published slab whose data starts at this address (ownership
     /// CAS won, remote queue not yet drained).
     ReclaimAcquired(usize),
-    /// The calling thread was elected to draw the freed-block key and has not stored it yet.
+    /// The calling thread runs the process set-up and is about to draw the freed-block key.
     FreeKeyElected,
-    /// The calling thread waits for another thread to store the freed-block key.
-    FreeKeyWait,
-    /// The first heap's process set-up is about to register the exit report (`atexit`).
+    /// The calling thread found the process set-up not done yet: it runs it or waits for it.
+    SetupWait,
+    /// The first heap's thread is about to register the exit report (`atexit`).
     ProcessInit,
 }
 

@@ -34,6 +34,8 @@ use crate::sync::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Rank {
+    /// `front::thread::SETUP`: the process set-up before the first heap (nests nothing).
+    Setup = 0,
     /// `front::thread::FALLBACK`: the fallback heap, held while it refills (takes any lock below).
     Fallback = 1,
     /// `front::thread::HEAP_POOL`: recycled heaps (nests nothing).
@@ -51,7 +53,8 @@ pub enum Rank {
 
 impl Rank {
     /// Every rank, in order.
-    pub const ALL: [Rank; 6] = [
+    pub const ALL: [Rank; 7] = [
+        Rank::Setup,
         Rank::Fallback,
         Rank::HeapPool,
         Rank::Published,
@@ -63,6 +66,7 @@ impl Rank {
     /// The lock's name in messages.
     pub const fn name(self) -> &'static str {
         match self {
+            Rank::Setup => "process set-up",
             Rank::Fallback => "fallback heap",
             Rank::HeapPool => "heap pool",
             Rank::Published => "publish list",

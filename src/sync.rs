@@ -10,7 +10,7 @@ pub use core::sync::atomic;
 #[cfg(hakmem_loom)]
 pub use loom::sync::atomic;
 
-pub use atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub use atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Atomics that loom does not model, in every build: statistics, the event ring, runtime switches
 /// and test hooks. None of them orders any other memory; each use says so at its call site.

@@ -65,7 +65,7 @@ pub fn fork_takeovers() -> usize {
 }
 
 /// The ranks of hakmem's locks, lowest first, by name (`Rank::name`).
-pub fn lock_ranks() -> [(u8, &'static str); 6] {
+pub fn lock_ranks() -> [(u8, &'static str); 7] {
     crate::lock::Rank::ALL.map(|r| (r as u8, r.name()))
 }
 
@@ -79,7 +79,8 @@ pub fn meta_alloc(size: usize) -> bool {
 /// increase, in `checked` and debug builds). Ranks are the numbers of `lock_ranks`.
 pub fn nest_locks(outer: u8, inner: u8) {
     use crate::lock::{Rank, SpinLock};
-    static LOCKS: [SpinLock<()>; 6] = [
+    static LOCKS: [SpinLock<()>; 7] = [
+        SpinLock::new(Rank::Setup, ()),
         SpinLock::new(Rank::Fallback, ()),
         SpinLock::new(Rank::HeapPool, ()),
         SpinLock::new(Rank::Published, ()),
@@ -88,7 +89,8 @@ pub fn nest_locks(outer: u8, inner: u8) {
         SpinLock::new(Rank::Meta, ()),
     ];
     // Two sets, so that nesting two locks of one rank takes two distinct locks.
-    static SECOND: [SpinLock<()>; 6] = [
+    static SECOND: [SpinLock<()>; 7] = [
+        SpinLock::new(Rank::Setup, ()),
         SpinLock::new(Rank::Fallback, ()),
         SpinLock::new(Rank::HeapPool, ()),
         SpinLock::new(Rank::Published, ()),
@@ -96,7 +98,7 @@ pub fn nest_locks(outer: u8, inner: u8) {
         SpinLock::new(Rank::Span, ()),
         SpinLock::new(Rank::Meta, ()),
     ];
-    LOCKS[usize::from(outer) - 1].with(|_| SECOND[usize::from(inner) - 1].with(|_| ()));
+    LOCKS[usize::from(outer)].with(|_| SECOND[usize::from(inner)].with(|_| ()));
 }
 
 /// Built without `headerless`: small blocks carry a header in front of the user pointer.

@@ -123,6 +123,133 @@ fn collect_scenario(on: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void) {
     );
 }
 
+// ---- point 5: the process's one-time set-up -------------------------------------------------
+//
+// These scenarios must own the process's first allocation, so they run from a constructor of the
+// test binary (before the Rust runtime starts: nothing has allocated yet), on the main thread,
+// with no std: a hook, raw pthreads, and the allocator.
+
+static MAIN: AtomicUsize = AtomicUsize::new(0);
+static B_WAITING: AtomicBool = AtomicBool::new(false);
+static B_FREED_ONCE: AtomicBool = AtomicBool::new(false);
+static MAIN_READY: AtomicBool = AtomicBool::new(false);
+static B_FREED_TWICE: AtomicBool = AtomicBool::new(false);
+
+fn me() -> usize {
+    // SAFETY: no preconditions.
+    unsafe { libc::pthread_self() as usize }
+}
+
+fn spin_until(f: impl Fn() -> bool) {
+    while !f() {
+        // SAFETY: no preconditions.
+        unsafe { libc::sched_yield() };
+    }
+}
+
+/// A second thread's first heap, while the first thread draws the freed-block key: it frees a
+/// block, then (once the key is drawn) frees it again. The second free must be caught.
+extern "C" fn second_thread(_: *mut libc::c_void) -> *mut libc::c_void {
+    let l = Layout::from_size_align(48, 16).unwrap();
+    // SAFETY: non-zero size; the block is freed twice on purpose (the bug under test).
+    unsafe {
+        let q = GLOBAL.alloc(l);
+        GLOBAL.dealloc(q, l);
+        B_FREED_ONCE.store(true, Ordering::Release);
+        spin_until(|| MAIN_READY.load(Ordering::Acquire));
+        GLOBAL.dealloc(q, l);
+    }
+    B_FREED_TWICE.store(true, Ordering::Release);
+    core::ptr::null_mut()
+}
+
+/// On the first thread, with the key not drawn yet: start the second thread and let it get as far
+/// as it can (waiting for the set-up, or past its first free if nothing makes it wait).
+fn key_race_hook(p: HookPoint) {
+    if p == HookPoint::SetupWait && me() != MAIN.load(Ordering::Relaxed) {
+        B_WAITING.store(true, Ordering::Release);
+    }
+    if p == HookPoint::FreeKeyElected && me() == MAIN.load(Ordering::Relaxed) {
+        let mut t: libc::pthread_t = 0;
+        // SAFETY: plain thread creation (detached below: the scenario ends with the process).
+        unsafe {
+            assert_eq!(
+                libc::pthread_create(
+                    &mut t,
+                    core::ptr::null(),
+                    second_thread,
+                    core::ptr::null_mut()
+                ),
+                0
+            );
+            libc::pthread_detach(t);
+        }
+        spin_until(|| B_WAITING.load(Ordering::Acquire) || B_FREED_ONCE.load(Ordering::Acquire));
+    }
+}
+
+fn free_key_race() {
+    MAIN.store(me(), Ordering::Relaxed);
+    testing::set_hook(Some(key_race_hook));
+    let l = Layout::from_size_align(64, 16).unwrap();
+    // SAFETY: non-zero size: the process's first allocation.
+    unsafe { GLOBAL.dealloc(GLOBAL.alloc(l), l) };
+    MAIN_READY.store(true, Ordering::Release);
+    // The second thread aborts the process at its second free; if it does not, say so.
+    spin_until(|| B_FREED_TWICE.load(Ordering::Acquire));
+    testing::set_hook(None);
+}
+
+static NESTED: AtomicUsize = AtomicUsize::new(0);
+static SAME_HEAP: AtomicUsize = AtomicUsize::new(0);
+
+/// `atexit` allocating: the nested allocation must come from the heap being set up.
+fn atexit_hook(p: HookPoint) {
+    if p == HookPoint::ProcessInit {
+        // SAFETY: non-zero size; kept live.
+        let r = unsafe { GLOBAL.alloc(Layout::from_size_align(32, 16).unwrap()) };
+        NESTED.store(r as usize, Ordering::Relaxed);
+    }
+}
+
+fn atexit_nested() {
+    testing::set_hook(Some(atexit_hook));
+    // SAFETY: non-zero size: the process's first allocation; kept live.
+    let p = unsafe { GLOBAL.alloc(Layout::from_size_align(32, 16).unwrap()) };
+    testing::set_hook(None);
+    let r = NESTED.load(Ordering::Relaxed);
+    let owned = |a: usize| testing::block_info(a as *const u8).is_some_and(|b| b.owned_by_caller);
+    // 1: the nested block is this thread's; 2: it is not (a second heap); 0: no nested allocation.
+    SAME_HEAP.store(
+        if r == 0 {
+            0
+        } else if owned(r) && owned(p as usize) {
+            1
+        } else {
+            2
+        },
+        Ordering::Relaxed,
+    );
+}
+
+extern "C" fn before_main() {
+    // SAFETY: getenv with a NUL-terminated name, before any other thread exists.
+    let v = unsafe { libc::getenv(c"HAKMEM_TEST_SCENARIO".as_ptr()) };
+    if v.is_null() {
+        return;
+    }
+    // SAFETY: getenv returns a NUL-terminated string.
+    match unsafe { std::ffi::CStr::from_ptr(v) }.to_bytes() {
+        b"free_key_race" => free_key_race(),
+        b"atexit_nested" => atexit_nested(),
+        _ => {}
+    }
+}
+
+#[used]
+#[link_section = ".init_array"]
+static BEFORE_MAIN: extern "C" fn() = before_main;
+
 // ---- child entry point and parent side --------------------------------------------------------
 
 #[test]
@@ -134,6 +261,14 @@ fn child() {
     match s.as_str() {
         "collect_empty" => collect_scenario(collect_on_empty),
         "collect_dead" => collect_scenario(collect_on_dead),
+        // Ran from the constructor; getting here means the double free went unnoticed.
+        "free_key_race" => println!("{}", support::CONTINUED),
+        "atexit_nested" => assert_eq!(
+            SAME_HEAP.load(Ordering::Relaxed),
+            if hakmem::switches().stats { 1 } else { 0 },
+            "1: the allocation nested in the set-up came from the thread's heap; 2: from a \
+             second heap (one heap leaked); 0: none (stats off)"
+        ),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -150,4 +285,25 @@ fn collect_from_a_thread_that_never_allocated() {
 #[test]
 fn collect_from_a_thread_past_its_teardown() {
     support::child::run("collect_dead", &[]).assert_passed();
+}
+
+/// Issue 12.5: a second thread's first heap must not mark freed blocks before the first thread
+/// has drawn the freed-block key — a block freed then and freed again after the key changed was
+/// not recognised as free (double-free detection silently weakened). Now the second thread waits
+/// for the set-up, and its double free is caught.
+#[test]
+fn second_thread_waits_for_the_free_key() {
+    if !hakmem::config::FREE_MARK || testing::HEADER_MODE {
+        eprintln!("skipped: the freed-block mark is compiled out (or header mode, keyless)");
+        return;
+    }
+    support::run("free_key_race", &[]).assert_aborted(&["double-free"], &["freed twice"], false);
+}
+
+/// Issue 12.5: `atexit` (registered at the first heap's creation, with `HAKMEM_STATS=1`) may
+/// allocate; that allocation must find the heap in place instead of creating a second heap that
+/// the first then replaces (one heap leaked).
+#[test]
+fn allocation_inside_process_set_up_uses_the_new_heap() {
+    support::run("atexit_nested", &[("HAKMEM_STATS", "1")]).assert_passed();
 }

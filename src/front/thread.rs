@@ -21,7 +21,7 @@ use crate::front::medium;
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::meta;
 use crate::stats::{self, GLOBALS};
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 /// The heap of threads that have not allocated yet.
 pub static EMPTY: Heap = Heap::new(HeapKind::Empty);
@@ -181,36 +181,81 @@ fn exit_key() -> Option<libc::pthread_key_t> {
 }
 
 /// Creates the calling thread's heap. `None` if metadata memory cannot be had.
+///
+/// Order (issue 12.5): the process set-up every heap depends on completes before any heap exists
+/// (`process_setup`: a thread that finds it in progress waits); then the heap, the TLS slot, the
+/// exit key; and only then what may allocate (`atexit`), so that a nested allocation finds this
+/// heap instead of creating a second one.
 #[cold]
 pub fn init_current() -> Option<&'static Heap> {
-    if env::init() {
-        process_init();
-    }
+    let first = process_setup();
     let h = new_heap()?;
     // The slot first: anything below that re-enters the allocator (the pthread key's second-level
-    // table is allocated with calloc) then finds a live heap.
+    // table is allocated with calloc, `atexit` may allocate) then finds a live heap.
     set_current(h.as_ptr());
     if let Some(key) = exit_key() {
         // SAFETY: the key exists; the value is our heap pointer.
         unsafe { libc::pthread_setspecific(key, h.as_ptr().cast()) };
     }
     GLOBALS.threads_started.bump_shared();
+    if first {
+        register_exit_report();
+    }
     // SAFETY: heaps are never freed.
     Some(unsafe { h.as_ref() })
 }
 
-/// Once per process, before the first heap exists: the freed-block key, and the exit report.
+/// Whether the process set-up ran (read without the lock once it has).
+static SETUP_DONE: AtomicBool = AtomicBool::new(false);
+
+/// The process set-up in progress.
+struct Setup {
+    done: bool,
+}
+/// Fork: a holder that did not survive the fork was reading the environment or drawing the
+/// freed-block key, before any heap existed (every heap waits for the set-up): the taker simply
+/// does both again (`done` is still false).
+impl ForkReset for Setup {
+    fn reset_after_fork(&mut self) {}
+}
+static SETUP: SpinLock<Setup> = SpinLock::new(Rank::Setup, Setup { done: false });
+
+/// Once per process, before the first heap exists: the runtime switches and the freed-block key
+/// (neither allocates). Every other thread creating its first heap meanwhile waits, so no block is
+/// ever marked free with a key that is about to change. True on the thread that ran it.
 #[cold]
-fn process_init() {
-    free::init_free_key();
+fn process_setup() -> bool {
+    // ORDERING: Acquire — pairs with the Release store below: the switches and the key are set.
+    if SETUP_DONE.load(Ordering::Acquire) {
+        return false;
+    }
+    crate::hook::at(crate::hook::Point::SetupWait);
+    SETUP.with(|s| {
+        if s.done {
+            return false;
+        }
+        env::init();
+        crate::hook::at(crate::hook::Point::FreeKeyElected);
+        free::init_free_key();
+        s.done = true;
+        // ORDERING: Release — publishes the switches and the key to the Acquire load above.
+        SETUP_DONE.store(true, Ordering::Release);
+        true
+    })
+}
+
+/// Once per process, after the first heap is in place: the exit report (`atexit` may allocate).
+#[cold]
+fn register_exit_report() {
     if env::stats() {
         // A private copy of stderr: programs may close fd 2 in an atexit handler that runs before
         // ours (ours is registered at the first allocation, so it runs last).
         let fd = crate::os::dup_stderr().unwrap_or(2);
         // ORDERING: Relaxed — read by the same thread's exit path or after `exit` synchronises.
         STATS_FD.store(fd, crate::sync::plain::Ordering::Relaxed);
-        // SAFETY: registers a plain C callback; glibc's atexit may allocate, which finds the
-        // allocator usable (nothing here holds a lock).
+        crate::hook::at(crate::hook::Point::ProcessInit);
+        // SAFETY: registers a plain C callback; glibc's atexit may allocate, which finds this
+        // thread's heap in place and no lock held.
         unsafe { libc::atexit(print_stats_at_exit) };
     }
 }
