@@ -89,6 +89,7 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("threads.c", Lang::C),
     ("churn.c", Lang::C),
     ("fork.c", Lang::C),
+    ("fork_torture.c", Lang::C),
     ("dlopen_tls.c", Lang::C),
     ("signals.c", Lang::C),
     ("cxx.cpp", Lang::Cxx),
@@ -618,6 +619,15 @@ fn c_thousand_threads_churn() {
 #[test]
 fn c_fork_from_threaded_parent() {
     c_program("fork", &[]);
+}
+
+/// Issue 12: forks from threads and from a signal handler while other threads allocate, free
+/// across threads, create and exit threads and do stdio that allocates under FILE locks;
+/// children allocate, free the parent's blocks and start threads; bounded, no hang, and the
+/// parent's resident memory comes back after the torture.
+#[test]
+fn c_fork_torture() {
+    c_program("fork_torture", &[]);
 }
 
 #[test]
