@@ -9,9 +9,11 @@
 //! ```
 //!
 //! ## Boxes, in dependency order (a module uses only those listed before it)
-//! 1. `config`, `sync`, `hook`, `os`, `msg`, `trace`, `debug`, `env`, `valgrind` — constants
-//!    and A/B switches; the loom shim; test hooks; the OS contract; the allocation-free message
-//!    writer; the event ring; fail-fast reports; runtime switches; memcheck requests.
+//! 1. `config`, `sync`, `tls_slot`, `hook`, `os`, `msg`, `trace`, `lock`, `fork`, `debug`, `env`,
+//!    `valgrind` — constants and A/B switches; the loom shim; initial-exec TLS words; test hooks;
+//!    the OS contract; the allocation-free message writer; the event ring; the lock (ranks,
+//!    checker, fork takeover); the atfork handler; fail-fast reports; runtime switches; memcheck
+//!    requests.
 //! 2. `size_class` — request size → class.
 //! 3. `stats` — the counters (some per class).
 //! 4. `purge` — the decay clock: when emptied memory goes back to the OS.
@@ -27,9 +29,8 @@
 //!     `front::medium`, `front::thread`, `front::alloc`, `front::free` — the thread front end:
 //!     TLS SLL, hint cache, owned-slab table, thread heaps, magazine refill/spill, medium refill
 //!     and free, the thread's heap, the alloc and free paths.
-//! 13. `fork` — the atfork handlers.
-//! 14. `global`, `raw` — `HakMem`; C semantics for the preload crate.
-//! 15. `testing` — hooks for the integration tests.
+//! 13. `global`, `raw` — `HakMem`; C semantics for the preload crate.
+//! 14. `testing` — hooks for the integration tests.
 //!
 //! `tests/layers.rs` checks this order against every `crate::` path in the source.
 //!
@@ -51,7 +52,7 @@ mod sync;
 #[cfg(feature = "initial-exec-tls")]
 mod tls_slot;
 mod trace;
-// After `trace`, `os` and `debug`, which it reports through.
+// After `trace`, `msg` and `os`, which it reports through.
 mod lock;
 mod valgrind;
 

@@ -282,8 +282,20 @@ mod held {
     }
 
     #[cfg(feature = "initial-exec-tls")]
-    crate::tls_slot::initial_exec_word! {
-        mod word: usize = "__hakmem_tls_held_ranks";
+    mod word {
+        crate::tls_slot::initial_exec_word! {
+            fn get_word, set_word: usize = "__hakmem_tls_held_ranks";
+        }
+
+        #[inline(always)]
+        pub fn get() -> usize {
+            get_word()
+        }
+
+        #[inline(always)]
+        pub fn set(v: usize) {
+            set_word(v);
+        }
     }
 
     #[inline]
@@ -321,7 +333,7 @@ mod held {
             .into_iter()
             .find(|r| *r as u32 == top)
             .map_or("?", Rank::name);
-        let mut m = crate::debug::Msg::new();
+        let mut m = crate::msg::Msg::new();
         m.str("hakmem: lock-order: taking the ")
             .str(rank.name())
             .str(" lock while holding the ")

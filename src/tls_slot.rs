@@ -22,60 +22,54 @@
 #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
 compile_error!("the `initial-exec-tls` feature supports x86_64 Linux only");
 
-/// `initial_exec_word!(mod NAME: TYPE = "SYMBOL");` declares module `NAME` with `get() -> TYPE`
-/// and `set(TYPE)` on an 8-byte initial-exec thread-local word named `SYMBOL` (hidden). `TYPE`
-/// is a register-sized integer or pointer whose all-zero value is the initial one.
+/// `initial_exec_word!(fn GET, SET: TYPE = "SYMBOL");` declares `GET() -> TYPE` and `SET(TYPE)`
+/// in the invoking module, on an 8-byte initial-exec thread-local word named `SYMBOL` (hidden).
+/// `TYPE` is a register-sized integer or pointer whose all-zero value is the initial one.
 macro_rules! initial_exec_word {
-    ($(#[$meta:meta])* $vis:vis mod $name:ident: $ty:ty = $sym:literal;) => {
-        $(#[$meta])*
-        $vis mod $name {
-            #[allow(unused_imports)]
-            use super::*;
+    (fn $get:ident, $set:ident: $ty:ty = $sym:literal;) => {
+        core::arch::global_asm!(
+            concat!(".pushsection .tbss.", $sym, ",\"awT\",@nobits"),
+            ".p2align 3",
+            concat!(".globl ", $sym),
+            concat!(".hidden ", $sym),
+            concat!(".type ", $sym, ", @object"),
+            concat!(".size ", $sym, ", 8"),
+            concat!($sym, ":"),
+            ".zero 8",
+            ".popsection",
+        );
 
-            core::arch::global_asm!(
-                concat!(".pushsection .tbss.", $sym, ",\"awT\",@nobits"),
-                ".p2align 3",
-                concat!(".globl ", $sym),
-                concat!(".hidden ", $sym),
-                concat!(".type ", $sym, ", @object"),
-                concat!(".size ", $sym, ", 8"),
-                concat!($sym, ":"),
-                ".zero 8",
-                ".popsection",
-            );
-
-            /// The calling thread's word (zero until `set` is first called on this thread).
-            #[inline(always)]
-            pub fn get() -> $ty {
-                let v: $ty;
-                // SAFETY: reads the 8-byte word reserved above in the calling thread's static TLS
-                // block; the GOT entry holds its offset from the thread pointer (`fs` base).
-                // Touches no other memory, no stack, no flags.
-                unsafe {
-                    core::arch::asm!(
-                        concat!("mov {v}, qword ptr [rip + ", $sym, "@GOTTPOFF]"),
-                        "mov {v}, qword ptr fs:[{v}]",
-                        v = out(reg) v,
-                        options(nostack, readonly, preserves_flags, pure),
-                    );
-                }
-                v
+        /// The calling thread's word (zero until it is first set on this thread).
+        #[inline(always)]
+        fn $get() -> $ty {
+            let v: $ty;
+            // SAFETY: reads the 8-byte word reserved above in the calling thread's static TLS
+            // block; the GOT entry holds its offset from the thread pointer (`fs` base). Touches
+            // no other memory, no stack, no flags.
+            unsafe {
+                core::arch::asm!(
+                    concat!("mov {v}, qword ptr [rip + ", $sym, "@GOTTPOFF]"),
+                    "mov {v}, qword ptr fs:[{v}]",
+                    v = out(reg) v,
+                    options(nostack, readonly, preserves_flags, pure),
+                );
             }
+            v
+        }
 
-            /// Sets the calling thread's word.
-            #[inline(always)]
-            pub fn set(v: $ty) {
-                // SAFETY: writes the calling thread's own word (see `get`); no other thread can
-                // address it.
-                unsafe {
-                    core::arch::asm!(
-                        concat!("mov {off}, qword ptr [rip + ", $sym, "@GOTTPOFF]"),
-                        "mov qword ptr fs:[{off}], {v}",
-                        off = out(reg) _,
-                        v = in(reg) v,
-                        options(nostack, preserves_flags),
-                    );
-                }
+        /// Sets the calling thread's word.
+        #[inline(always)]
+        fn $set(v: $ty) {
+            // SAFETY: writes the calling thread's own word (see the getter); no other thread can
+            // address it.
+            unsafe {
+                core::arch::asm!(
+                    concat!("mov {off}, qword ptr [rip + ", $sym, "@GOTTPOFF]"),
+                    "mov qword ptr fs:[{off}], {v}",
+                    off = out(reg) _,
+                    v = in(reg) v,
+                    options(nostack, preserves_flags),
+                );
             }
         }
     };

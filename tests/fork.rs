@@ -481,7 +481,7 @@ fn takeover(rank: u8) {
 
 fn nest(outer: u8, inner: u8) {
     testing::nest_locks(outer, inner);
-    println!("{}", support::CONTINUED);
+    println!("{}", support::child::CONTINUED);
 }
 
 // ---- child entry point and parent side -----------------------------------------------------------
@@ -489,7 +489,9 @@ fn nest(outer: u8, inner: u8) {
 #[test]
 #[ignore = "runs only as a child process of the tests below"]
 fn child() {
-    let Some(s) = support::scenario() else { return };
+    let Some(s) = support::child::scenario() else {
+        return;
+    };
     match s.as_str() {
         "stdio_cycle" => stdio_cycle(),
         "fork_in_signal_handler" => fork_in_signal_handler(),
@@ -519,21 +521,21 @@ fn child() {
 /// held across `fork` this is a cycle (hung in 8 of 13 runs before the fix).
 #[test]
 fn fork_while_a_stdio_lock_holder_allocates() {
-    support::run("stdio_cycle", &[]).assert_passed();
+    support::child::run("stdio_cycle", &[]).assert_passed();
 }
 
 /// Issue 12.2: `fork` from a signal handler that interrupted `fork` (hakmem spun forever on a lock
 /// its own prepare handler held), and from one that interrupted a hakmem critical section.
 #[test]
 fn fork_from_a_signal_handler() {
-    support::run("fork_in_signal_handler", &[]).assert_passed();
+    support::child::run("fork_in_signal_handler", &[]).assert_passed();
 }
 
 /// Issue 12.3: a thread-exit destructor allocating on the fallback heap (fallback lock, then the
 /// heap pool's) while another thread forks (the old prepare handler: heap pool, then fallback).
 #[test]
 fn fork_while_the_fallback_heap_is_created() {
-    support::run("fallback_inversion", &[]).assert_passed();
+    support::child::run("fallback_inversion", &[]).assert_passed();
 }
 
 /// For each lock: a thread is inside its critical section at the fork instant; the child, whose
@@ -541,14 +543,14 @@ fn fork_while_the_fallback_heap_is_created() {
 #[test]
 fn child_takes_over_each_lock_left_held() {
     for rank in ["fallback", "heap_pool", "published", "pool", "meta"] {
-        support::run(&format!("takeover_{rank}"), &[]).assert_passed();
+        support::child::run(&format!("takeover_{rank}"), &[]).assert_passed();
     }
 }
 
 /// Locks nest only in increasing rank; the checker (debug and `checked` builds) aborts otherwise.
 #[test]
 fn lock_order_is_checked() {
-    support::run("nest_in_order", &[]).assert_passed();
+    support::child::run("nest_in_order", &[]).assert_passed();
     for (scenario, what) in [
         (
             "nest_out_of_order",
@@ -559,16 +561,20 @@ fn lock_order_is_checked() {
             "taking the publish list lock while holding the publish list lock",
         ),
     ] {
-        let c = support::run(scenario, &[]);
+        let c = support::child::run(scenario, &[]);
         if hakmem::config::CHECKED {
-            assert_eq!(c.signal(), Some(support::SIGABRT), "{}", c.report());
+            assert_eq!(c.signal(), Some(support::child::SIGABRT), "{}", c.report());
             assert!(
                 c.stderr.contains(&format!("hakmem: lock-order: {what}")),
                 "{}",
                 c.report()
             );
         } else {
-            assert!(c.stdout.contains(support::CONTINUED), "{}", c.report());
+            assert!(
+                c.stdout.contains(support::child::CONTINUED),
+                "{}",
+                c.report()
+            );
         }
     }
 }

@@ -20,16 +20,6 @@ use std::path::{Path, PathBuf};
 /// Back-edges still in the code: (from, to, why). Must end empty (issue 14).
 const KNOWN: &[(&str, &str, &str)] = &[
     (
-        "sync",
-        "os",
-        "SpinLock backs off with os::yield_now, while os uses sync::plain",
-    ),
-    (
-        "front::thread",
-        "fork",
-        "heap creation registers the atfork handlers; fork takes thread::fork_locks",
-    ),
-    (
         "front::thread",
         "front::free",
         "heap creation calls free::init_free_key",

@@ -262,7 +262,7 @@ fn child() {
         "collect_empty" => collect_scenario(collect_on_empty),
         "collect_dead" => collect_scenario(collect_on_dead),
         // Ran from the constructor; getting here means the double free went unnoticed.
-        "free_key_race" => println!("{}", support::CONTINUED),
+        "free_key_race" => println!("{}", support::child::CONTINUED),
         "atexit_nested" => assert_eq!(
             SAME_HEAP.load(Ordering::Relaxed),
             if hakmem::switches().stats { 1 } else { 0 },
@@ -297,7 +297,11 @@ fn second_thread_waits_for_the_free_key() {
         eprintln!("skipped: the freed-block mark is compiled out (or header mode, keyless)");
         return;
     }
-    support::run("free_key_race", &[]).assert_aborted(&["double-free"], &["freed twice"], false);
+    support::child::run("free_key_race", &[]).assert_aborted(
+        &["double-free"],
+        &["freed twice"],
+        false,
+    );
 }
 
 /// Issue 12.5: `atexit` (registered at the first heap's creation, with `HAKMEM_STATS=1`) may
@@ -305,5 +309,5 @@ fn second_thread_waits_for_the_free_key() {
 /// the first then replaces (one heap leaked).
 #[test]
 fn allocation_inside_process_set_up_uses_the_new_heap() {
-    support::run("atexit_nested", &[("HAKMEM_STATS", "1")]).assert_passed();
+    support::child::run("atexit_nested", &[("HAKMEM_STATS", "1")]).assert_passed();
 }
