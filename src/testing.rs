@@ -79,26 +79,21 @@ pub fn meta_alloc(size: usize) -> bool {
 /// increase, in `checked` and debug builds). Ranks are the numbers of `lock_ranks`.
 pub fn nest_locks(outer: u8, inner: u8) {
     use crate::lock::{Rank, SpinLock};
-    static LOCKS: [SpinLock<()>; 7] = [
-        SpinLock::new(Rank::Setup, ()),
-        SpinLock::new(Rank::Fallback, ()),
-        SpinLock::new(Rank::HeapPool, ()),
-        SpinLock::new(Rank::Published, ()),
-        SpinLock::new(Rank::Pool, ()),
-        SpinLock::new(Rank::Span, ()),
-        SpinLock::new(Rank::Meta, ()),
-    ];
+    const fn one_per_rank() -> [SpinLock<()>; 7] {
+        [
+            SpinLock::new(Rank::Setup, ()),
+            SpinLock::new(Rank::Fallback, ()),
+            SpinLock::new(Rank::HeapPool, ()),
+            SpinLock::new(Rank::Published, ()),
+            SpinLock::new(Rank::Pool, ()),
+            SpinLock::new(Rank::Span, ()),
+            SpinLock::new(Rank::Meta, ()),
+        ]
+    }
     // Two sets, so that nesting two locks of one rank takes two distinct locks.
-    static SECOND: [SpinLock<()>; 7] = [
-        SpinLock::new(Rank::Setup, ()),
-        SpinLock::new(Rank::Fallback, ()),
-        SpinLock::new(Rank::HeapPool, ()),
-        SpinLock::new(Rank::Published, ()),
-        SpinLock::new(Rank::Pool, ()),
-        SpinLock::new(Rank::Span, ()),
-        SpinLock::new(Rank::Meta, ()),
-    ];
-    LOCKS[usize::from(outer)].with(|_| SECOND[usize::from(inner)].with(|_| ()));
+    static OUTER: [SpinLock<()>; 7] = one_per_rank();
+    static INNER: [SpinLock<()>; 7] = one_per_rank();
+    OUTER[usize::from(outer)].with(|_| INNER[usize::from(inner)].with(|_| ()));
 }
 
 /// Built without `headerless`: small blocks carry a header in front of the user pointer.
