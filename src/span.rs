@@ -28,12 +28,12 @@ use core::ptr::NonNull;
 use crate::adopt::PublishList;
 use crate::config::{KEEP_SPAN_BYTES_COMMITTED, MAX_SPAN_BYTES, MIN_SPAN_BYTES, SPAN_HEADER_BYTES};
 use crate::debug::Where;
+use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::os;
 use crate::purge::{self, Stamp, Sweep};
 use crate::slab::block::Block;
 use crate::slab::slab::Slab;
 use crate::stats::GLOBALS;
-use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::sync::UnsafeCell;
 
 /// Magic of a span header.

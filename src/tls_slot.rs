@@ -1,4 +1,6 @@
-//! Initial-exec thread-local words, for the preload library (feature `initial-exec-tls`).
+//! Zero-initialised initial-exec thread-local words, for the preload library (feature
+//! `initial-exec-tls`): the lock-order checker's mask of held ranks. (The thread box's slot, which
+//! starts as `&EMPTY` rather than zero, is declared in src/front/tls_initial_exec.rs the same way.)
 //!
 //! Why: in a `cdylib`, Rust's `thread_local!` uses the general-dynamic TLS model, so each access
 //! may call `__tls_get_addr`, which allocates the module's TLS block with `malloc` the first time

@@ -30,7 +30,8 @@ const FALLBACK: u8 = 1;
 const HEAP_POOL: u8 = 2;
 const PUBLISHED: u8 = 3;
 const POOL: u8 = 4;
-const META: u8 = 5;
+const SPAN: u8 = 5;
+const META: u8 = 6;
 
 fn layout(size: usize) -> Layout {
     Layout::from_size_align(size, 16).unwrap()
@@ -434,12 +435,15 @@ static RELEASED_BATCH: AtomicUsize = AtomicUsize::new(0);
 static NEXT_BATCH: AtomicUsize = AtomicUsize::new(0);
 
 /// Takes each lock on real paths: a first heap (heap pool, metadata when none is pooled, a new
-/// slab from the pool), `collect` (every publish list, the pool), a block left live at exit
-/// (publish list), and a destructor after hakmem's exit hook (fallback heap). Threads of a batch
-/// hold their heaps at once, so that growing batches need heaps from the metadata bump.
+/// slab from the pool), a medium block (span cache), `collect` (every publish list, the pool), a
+/// block left live at exit (publish list), and a destructor after hakmem's exit hook (fallback
+/// heap). Threads of a batch hold their heaps at once, so that growing batches need heaps from the
+/// metadata bump.
 extern "C" fn takes_every_lock(_: *mut libc::c_void) -> *mut libc::c_void {
     let batch = NEXT_BATCH.load(Ordering::Acquire);
     let _live = alloc(5000);
+    // A medium block: a span from the span cache (or a new one), and back to it when freed.
+    free(alloc(100_000), 100_000);
     STARTED.fetch_add(1, Ordering::AcqRel);
     wait_until(|| {
         RELEASED_BATCH.load(Ordering::Acquire) >= batch || RESUME.load(Ordering::Acquire)
@@ -500,6 +504,7 @@ fn child() {
         "takeover_heap_pool" => takeover(HEAP_POOL),
         "takeover_published" => takeover(PUBLISHED),
         "takeover_pool" => takeover(POOL),
+        "takeover_span" => takeover(SPAN),
         "takeover_meta" => takeover(META),
         "nest_in_order" => {
             for (outer, _) in testing::lock_ranks() {
@@ -542,7 +547,10 @@ fn fork_while_the_fallback_heap_is_created() {
 /// work needs every lock, takes it over and goes on (and the parent too, once the thread resumes).
 #[test]
 fn child_takes_over_each_lock_left_held() {
-    for rank in ["fallback", "heap_pool", "published", "pool", "meta"] {
+    for rank in ["fallback", "heap_pool", "published", "pool", "span", "meta"] {
+        if rank == "span" && !hakmem::config::MEDIUM {
+            continue; // no span cache in this build
+        }
         support::child::run(&format!("takeover_{rank}"), &[]).assert_passed();
     }
 }
