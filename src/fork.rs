@@ -2,8 +2,9 @@
 //! order before `fork` and release them after it, in the parent and in the child, so the child
 //! never inherits a lock held by a thread that does not exist there.
 //!
-//! Lock order (also the nesting order used elsewhere): exit key → heap pool → fallback heap →
-//! publish lists (by class) → slab pool → span cache → metadata bump. The exit-key lock nests no other lock.
+//! Lock order (also the nesting order used elsewhere): profiler switch → exit key → heap pool →
+//! fallback heap → publish lists (by class) → slab pool → span cache → metadata bump → profile
+//! tables. The profiler switch, exit-key and profile-table locks nest no other lock.
 //!
 //! Known limit: slabs owned by the parent's other threads stay owned by heaps that do not run in
 //! the child; the child's frees of those blocks go to remote queues nobody drains (a leak bounded
@@ -12,6 +13,7 @@
 use crate::sync::ForkLock;
 
 fn locks(mut f: impl FnMut(&'static dyn ForkLock)) {
+    f(crate::front::profiling::fork_lock());
     crate::front::thread::fork_locks(&mut f);
     for list in crate::adopt::PUBLISHED.iter() {
         f(list.fork_lock());
@@ -19,6 +21,7 @@ fn locks(mut f: impl FnMut(&'static dyn ForkLock)) {
     f(crate::pool::fork_lock());
     f(crate::span::SPANS.fork_lock());
     f(crate::meta::fork_lock());
+    f(crate::prof::fork_lock());
 }
 
 extern "C" fn prepare() {

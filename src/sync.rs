@@ -125,6 +125,21 @@ impl<T> SpinLock<T> {
         r
     }
 
+    /// Runs `f` with the lock held if the lock is free now; `None` without waiting otherwise (for
+    /// a signal handler, which must not wait on a lock the interrupted thread may hold).
+    #[cfg(not(hakmem_loom))]
+    pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        // ORDERING: Acquire — as in `lock`.
+        if self.locked.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: the lock is held, so this is the only live reference to `value`.
+        let r = self.value.with_mut(|p| f(unsafe { &mut *p }));
+        // ORDERING: Release — as in `with`.
+        self.locked.store(false, Ordering::Release);
+        Some(r)
+    }
+
     #[cfg(not(hakmem_loom))]
     fn lock(&self) {
         let mut spins = 0u32;

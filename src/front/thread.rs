@@ -168,6 +168,9 @@ pub fn init_current() -> Option<&'static Heap> {
         process_init();
     }
     let h = new_heap()?;
+    // SAFETY: heaps are never freed. The alloc route (own lists, or the profiler's) before anyone
+    // can allocate from the heap.
+    unsafe { h.as_ref() }.route_by_switch();
     // The slot first: anything below that re-enters the allocator (the pthread key's second-level
     // table is allocated with calloc) then finds a live heap.
     set_current(h.as_ptr());
@@ -184,6 +187,7 @@ pub fn init_current() -> Option<&'static Heap> {
 #[cold]
 fn process_init() {
     free::init_free_key();
+    crate::prof::process_init();
     if env::stats() {
         // A private copy of stderr: programs may close fd 2 in an atexit handler that runs before
         // ours (ours is registered at the first allocation, so it runs last).
