@@ -3,6 +3,9 @@
 # (headerless, tls-hint, adopt, force-notify), each with the medium tier on, plus two rows with the
 # medium tier off (`medium` absent: sizes above 32 KiB take the large path) — the default set and
 # the empty set — and prints one PASS/FAIL line per combination.
+# The `profile` feature (the sampled heap profiler, not a backout) rides along: it is on in the
+# combinations with an odd number of backouts on, so every backout is built and tested both with
+# and without it (pairwise coverage) without doubling the matrix.
 # Extra arguments are passed to `cargo test` (e.g. `--release`, `--test stress`).
 # Exit status: 0 when every combination passes.
 set -u
@@ -18,6 +21,9 @@ for mask in $(seq 0 15); do
   for i in 0 1 2 3; do
     if (( mask & (1 << i) )); then set+=("${features[$i]}"); fi
   done
+  # The profiler (not a backout) rides along, on where an odd number of backouts is: every
+  # backout is then built and tested with and without it.
+  if (( (${#set[@]} - 1) % 2 == 1 )); then set+=(profile); fi
   rows+=("$(IFS=,; echo "${set[*]}")")
 done
 # The medium tier's A/B rows: without it.

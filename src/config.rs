@@ -19,6 +19,10 @@ pub const MEDIUM: bool = cfg!(feature = "medium");
 /// after it emptied (decay, as jemalloc's `dirty_decay_ms` and mimalloc's `purge_delay`).
 pub const PURGE_DELAY_MS: i64 = 1000;
 
+/// `profile` on: the sampled heap profiler is compiled in (still off until `HAKMEM_PROF=1` or
+/// `hakmem::profile::start()`; see src/front/profiling.rs for its cost when off).
+pub const PROFILE: bool = cfg!(feature = "profile");
+
 /// Minimum alignment of every block (C callers expect 16).
 pub const MIN_ALIGN: usize = 16;
 

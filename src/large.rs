@@ -15,6 +15,7 @@ use core::ptr::NonNull;
 use crate::config::{PAGE_SIZE, SUPERSLAB_SIZE};
 use crate::debug::{fatal, Where};
 use crate::os;
+use crate::prof;
 use crate::registry::{self, RegionHead};
 use crate::stats::{self, GLOBALS};
 use crate::valgrind;
@@ -71,6 +72,14 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
     user
 }
 
+/// Whether the registry's `head` is a sampled block's region (the profile box's): the registry
+/// path of `free` sends those here, and this box forwards them.
+#[inline]
+fn is_sampled(head: NonNull<RegionHead>) -> bool {
+    // SAFETY: registered regions start with a magic and are mapped while registered.
+    crate::config::PROFILE && unsafe { head.as_ref().magic } == prof::SAMPLED_MAGIC
+}
+
 /// Checks that `ptr` is the user pointer of the large block at `head`.
 fn check(head: &LargeHeader, ptr: *mut u8) {
     let base = head.base as usize;
@@ -94,6 +103,10 @@ fn check(head: &LargeHeader, ptr: *mut u8) {
 /// # Safety
 /// `head` came from the registry for `ptr` and is a large header; the block is live.
 pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
+    if is_sampled(head) {
+        // SAFETY: per the contract, and the region is a sampled one.
+        return unsafe { prof::free_sampled(head, ptr) };
+    }
     let h = head.cast::<LargeHeader>();
     // SAFETY: per the contract the header is mapped and initialised.
     let (map_len, base) = unsafe {
@@ -119,6 +132,10 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
 /// # Safety
 /// As for `free`.
 pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
+    if is_sampled(head) {
+        // SAFETY: per the contract, and the region is a sampled one.
+        return unsafe { prof::usable_size(head, ptr) };
+    }
     // SAFETY: per the contract.
     let h = unsafe { head.cast::<LargeHeader>().as_ref() };
     check(h, ptr);
@@ -131,6 +148,10 @@ pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
 /// # Safety
 /// As for `free`.
 pub unsafe fn resize_in_place(head: NonNull<RegionHead>, ptr: *mut u8, new_size: usize) -> bool {
+    if is_sampled(head) {
+        // A sampled block moves, so its new size is what the profile counts.
+        return false;
+    }
     let h = head.cast::<LargeHeader>();
     // SAFETY: per the contract.
     let (map_len, offset, base) = unsafe {

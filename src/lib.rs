@@ -23,14 +23,16 @@
 //! 8. `registry` — address → region, lock-free, no allocation.
 //! 9. `meta`, `pool` — metadata memory; the slab supply (SuperSlab map/retire/reuse).
 //! 10. `adopt` — publish lists, adoption and the reclaim pass.
-//! 11. `large`, `span` — mappings for sizes above the classes; the memory of the medium classes
+//! 11. `prof` — the sampled heap profiler: countdown, stack capture, sampled regions, output.
+//! 12. `large`, `span` — mappings for sizes above the classes; the memory of the medium classes
 //!     (one mapping per span, a `Slab` in its header, a cache of empty spans).
-//! 12. `front::tls_sll`, `front::hint`, `front::owned`, `front::heap`, `front::magazine`,
-//!     `front::medium`, `front::thread`, `front::alloc`, `front::free` — the thread front end:
-//!     TLS SLL, hint cache, owned-slab table, thread heaps, magazine refill/spill, medium refill
-//!     and free, the thread's heap, the alloc and free paths.
-//! 13. `global`, `raw` — `HakMem`; C semantics for the preload crate.
-//! 14. `testing` — hooks for the integration tests.
+//! 13. `front::tls_sll`, `front::hint`, `front::owned`, `front::heap`, `front::magazine`,
+//!     `front::medium`, `front::thread`, `front::alloc`, `front::profiling`, `front::free` — the
+//!     thread front end: TLS SLL, hint cache, owned-slab table, thread heaps, magazine
+//!     refill/spill, medium refill and free, the thread's heap, the alloc paths, the profiler's
+//!     routing, the free paths.
+//! 14. `global`, `raw` — `HakMem`; C semantics for the preload crate.
+//! 15. `testing` — hooks for the integration tests.
 //!
 //! `tests/layers.rs` checks this order against every `crate::` path in the source.
 //!
@@ -80,6 +82,8 @@ mod large;
 mod meta;
 #[cfg(not(hakmem_loom))]
 mod pool;
+#[cfg(not(hakmem_loom))]
+mod prof;
 #[cfg(not(hakmem_loom))]
 pub mod raw;
 #[cfg(not(hakmem_loom))]
@@ -152,4 +156,16 @@ pub fn collect() {
     front::medium::reclaim(usize::MAX);
     pool::decommit_free();
     span::SPANS.purge(purge::Sweep::All);
+}
+
+/// The sampled heap profiler (`profile` feature; docs/profiling.md): off until
+/// `HAKMEM_PROF=1` or `start()`; dumps pprof protobuf or folded stacks that `hakmem-prof`
+/// symbolizes and draws as flame graphs.
+#[cfg(not(hakmem_loom))]
+pub mod profile {
+    pub use crate::front::profiling::{start, stop};
+    pub use crate::prof::{
+        dump, dump_folded, is_on, sample_interval, sampled_size, set_sample_interval, totals,
+        DumpError, Totals, DEFAULT_MEAN, MAX_FRAMES,
+    };
 }

@@ -49,11 +49,15 @@ pub enum Rank {
     Span = 5,
     /// `meta::BUMP`: metadata memory (nests nothing).
     Meta = 6,
+    /// `front::profiling::SWITCH`: the profiler's on/off switch (nests nothing).
+    ProfSwitch = 7,
+    /// `prof::STATE`: the profiler's tables (nests nothing; taken while sampling).
+    ProfTables = 8,
 }
 
 impl Rank {
     /// Every rank, in order.
-    pub const ALL: [Rank; 7] = [
+    pub const ALL: [Rank; 9] = [
         Rank::Setup,
         Rank::Fallback,
         Rank::HeapPool,
@@ -61,6 +65,8 @@ impl Rank {
         Rank::Pool,
         Rank::Span,
         Rank::Meta,
+        Rank::ProfSwitch,
+        Rank::ProfTables,
     ];
 
     /// The lock's name in messages.
@@ -73,6 +79,8 @@ impl Rank {
             Rank::Pool => "slab pool",
             Rank::Span => "span cache",
             Rank::Meta => "metadata bump",
+            Rank::ProfSwitch => "profiler switch",
+            Rank::ProfTables => "profile tables",
         }
     }
 }
@@ -145,6 +153,22 @@ impl<T: ForkReset> SpinLock<T> {
         let r = self.value.with_mut(|p| f(unsafe { &mut *p }));
         self.unlock(mine);
         r
+    }
+
+    /// Runs `f` with the lock held if the lock is free now; `None` without waiting otherwise (for
+    /// a signal handler, which must not wait on a lock the interrupted thread may hold).
+    #[cfg(not(hakmem_loom))]
+    pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mine = fork::epoch() + 1;
+        // ORDERING: Acquire — as in `lock`.
+        self.word
+            .compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed)
+            .ok()?;
+        held::acquire(self.rank);
+        // SAFETY: the lock is held, so this is the only live reference to `value`.
+        let r = self.value.with_mut(|p| f(unsafe { &mut *p }));
+        self.unlock(mine);
+        Some(r)
     }
 
     /// Takes the lock; returns the word written.

@@ -161,6 +161,7 @@ fn feature_set() -> Option<Vec<String>> {
         ("trace", cfg!(feature = "trace")),
         ("checked", cfg!(feature = "checked")),
         ("valgrind", cfg!(feature = "valgrind")),
+        ("profile", cfg!(feature = "profile")),
     ];
     let set: Vec<String> = all
         .iter()

@@ -83,7 +83,10 @@ fn list() {
 
 fn check_names(args: &Args) -> Result<(), String> {
     for a in &args.alloc {
-        if !RUST_ALLOCS.contains(&a.as_str()) && !C_ALLOCS.contains(&a.as_str()) {
+        if !RUST_ALLOCS.contains(&a.as_str())
+            && !C_ALLOCS.contains(&a.as_str())
+            && a != "hakmem-prof"
+        {
             return Err(format!("unknown allocator {a:?} (see --list)"));
         }
     }
@@ -151,6 +154,11 @@ fn rust_jobs(args: &Args, paths: &Paths, notes: &mut Vec<String>) -> Vec<Job> {
             paths.wl_dir().join(format!("wl-{a}"))
         };
         if exe.is_file() {
+            if a == "hakmem" && args.alloc.iter().any(|x| x == "hakmem-prof") {
+                // The heap profiler's A/B (docs/profiling.md): the same binary with
+                // HAKMEM_PROF=1 at the default sampling interval. Only when asked for by name.
+                present.push(("hakmem-prof", exe.clone()));
+            }
             present.push((a, exe));
         } else if !notes
             .iter()
@@ -171,9 +179,13 @@ fn rust_jobs(args: &Args, paths: &Paths, notes: &mut Vec<String>) -> Vec<Job> {
                 inv: Invocation {
                     program: exe.clone(),
                     args: argv,
-                    env: vec![],
+                    env: if *a == "hakmem-prof" {
+                        vec![("HAKMEM_PROF".into(), "1".into())]
+                    } else {
+                        vec![]
+                    },
                 },
-                expect_alloc: Some(a.to_string()),
+                expect_alloc: Some(if *a == "hakmem-prof" { "hakmem" } else { a }.to_string()),
                 expect_malloc_from: None,
             });
         }

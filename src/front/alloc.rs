@@ -3,7 +3,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN};
+use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN, PROFILE};
 use crate::front::free::{self, Region};
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::magazine;
@@ -11,6 +11,7 @@ use crate::front::medium;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large;
+use crate::prof;
 use crate::size_class::{
     class_for, class_of_coarse, class_size, medium_align_ok, medium_class_of, TINY_MAX,
 };
@@ -44,10 +45,10 @@ fn alloc_in<const ERRNO: bool>(size: usize, align: usize) -> *mut u8 {
         // Two copies of the pop, so the 16-byte steps run straight through.
         if s1 < TINY_MAX {
             // `s1 & !15 == (s1 / 16) * 16`: the class times the 16-byte stride.
-            return alloc_class::<ERRNO>(s1 & !(MIN_ALIGN - 1));
+            return alloc_class::<ERRNO>(s1 & !(MIN_ALIGN - 1), size);
         }
         if s1 < MAX_SMALL_SIZE {
-            return alloc_class::<ERRNO>(class_of_coarse(size) * CLASS_STRIDE);
+            return alloc_class::<ERRNO>(class_of_coarse(size) * CLASS_STRIDE, size);
         }
     }
     if ERRNO {
@@ -62,20 +63,30 @@ const _: () = assert!(CLASS_STRIDE == MIN_ALIGN);
 
 /// The pop of the fast path (headerless), for the class whose TLS list and counters sit `off`
 /// bytes into their arrays (`off = class * CLASS_STRIDE`): one scaled offset serves both, so
-/// the compiler keeps one register for the class.
+/// the compiler keeps one register for the class. `size` is only read when the heap is routed to
+/// the profiler (src/front/profiling.rs).
 #[inline(always)]
-fn alloc_class<const ERRNO: bool>(off: usize) -> *mut u8 {
+fn alloc_class<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
     let h = thread::current();
     let c = off / CLASS_STRIDE;
-    // SAFETY: `off` addresses the TLS list of class `c` of the calling thread's heap (a
-    // sentinel's is empty and only read), and its counters; both arrays have a class's stride.
+    // SAFETY: `off` addresses the TLS list of class `c` on the calling thread's alloc route (its
+    // heap's lists, or static always-empty ones that are only read: a pop there never hits, so
+    // the counters are only reached from the heap's own lists), and its counters; both arrays
+    // have a class's stride.
     unsafe {
-        let t = h.tls(0).byte_add(off);
+        let t = h.alloc_list(0).byte_add(off);
         let b = TlsList::pop(t);
         if let Some(b) = NonNull::new(b) {
             (*TlsList::counters(t)).alloc_fast.bump();
             return hand_out(b, c);
         }
+    }
+    if PROFILE && h.routed_to_profiler() {
+        // Tail calls, like the ones below, so the fast path keeps no stack frame.
+        if ERRNO {
+            return alloc_miss_errno(h, size, c);
+        }
+        return alloc_miss(h, size, c);
     }
     if ERRNO {
         return alloc_slow_errno(h, c);
@@ -123,6 +134,17 @@ fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
 /// Aligned, header-mode, medium and large requests.
 #[inline(never)]
 extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
+    if PROFILE && thread::current().kind == HeapKind::Empty {
+        // The environment (`HAKMEM_PROF=1`) is read when the thread's heap is created; a program
+        // whose first requests are large would otherwise not be profiled until its first small
+        // one.
+        let _ = thread::init_current();
+    }
+    if PROFILE && prof::is_on() {
+        if let Some(p) = sample(size, align) {
+            return p;
+        }
+    }
     let unit = if HEADERLESS {
         0
     } else {
@@ -197,6 +219,55 @@ fn alloc_medium(c: usize) -> *mut u8 {
         // SAFETY: see above.
         HeapKind::Dead => thread::with_fallback(|fh| unsafe { medium::alloc(fh, c) })
             .unwrap_or(core::ptr::null_mut()),
+    }
+}
+
+/// Profiling: counts a request against the calling thread's countdown; a sampled request is
+/// served by the `prof` box (`None`: not sampled, or no memory for a sampled block — served
+/// normally). src/front/profiling.rs says how requests get here.
+#[inline]
+fn sample(size: usize, align: usize) -> Option<*mut u8> {
+    let h = thread::current();
+    // Sentinel heaps are shared and never written: their threads go uncounted for a moment.
+    if h.kind != HeapKind::Live {
+        return None;
+    }
+    // SAFETY: the calling thread's own live heap; no other reference to its local state is alive.
+    if !unsafe { h.local_mut() }.sampler.take(size) {
+        return None;
+    }
+    let p = prof::alloc_sampled(size, align);
+    (!p.is_null()).then_some(p)
+}
+
+/// A small request that missed the fast path of a heap routed to the profiler: count it, then
+/// serve it from the heap's real lists (or refill them); `errno` set to `ENOMEM` on null (C).
+#[cold]
+#[inline(never)]
+extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
+    enomem_if_null(alloc_miss(h, size, c))
+}
+
+/// See `alloc_miss_errno`.
+#[cold]
+#[inline(never)]
+extern "C" fn alloc_miss(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
+    // SAFETY: routed heaps are live and this is the calling thread's own; no other reference to
+    // its local state is alive.
+    if unsafe { h.local_mut() }.sampler.take(size) {
+        let p = prof::alloc_sampled(size, MIN_ALIGN);
+        if !p.is_null() {
+            return p;
+        }
+    }
+    // SAFETY: the calling thread's own live heap (routed heaps are live).
+    let b = unsafe { TlsList::pop(h.tls(c)) };
+    match NonNull::new(b) {
+        Some(b) => {
+            h.counters.class[c].alloc_fast.bump();
+            hand_out(b, c)
+        }
+        None => alloc_slow(h, c),
     }
 }
 

@@ -22,6 +22,7 @@ use crate::front::owned::OwnedSlabs;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large::{self, LARGE_MAGIC};
+use crate::prof::SAMPLED_MAGIC;
 use crate::registry::{self, RegionHead};
 use crate::size_class::{blocks_per_slab, class_size, NUM_CLASSES};
 use crate::slab::block::Block;
@@ -100,7 +101,8 @@ fn lookup_region(ptr: *mut u8) -> Found {
     };
     // SAFETY: registered regions start with a magic and are mapped while registered.
     match unsafe { r.as_ref().magic } {
-        LARGE_MAGIC => Found::Large(r),
+        // Sampled blocks (profile box) have regions of their own, handled through `large`.
+        LARGE_MAGIC | SAMPLED_MAGIC => Found::Large(r),
         SUPERSLAB_MAGIC => Found::Small(r.cast()),
         SPAN_MAGIC => Found::Medium(r.cast()),
         _ => fatal(

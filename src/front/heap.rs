@@ -28,7 +28,7 @@ use crate::size_class::{CLASS_SIZES, NUM_CLASSES, TOTAL_CLASSES};
 use crate::slab::block::Block;
 use crate::slab::slab::{ListKind, Slab};
 use crate::stats::{Counter, HeapCounters, GLOBALS};
-use crate::sync::AtomicPtr;
+use crate::sync::{AtomicPtr, Ordering};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -58,6 +58,8 @@ pub struct HeapLocal {
     pub hint: HintCache,
     /// Heap pool link.
     pub next_free: *mut Heap,
+    /// The profiler's byte countdown (used only while profiling).
+    pub sampler: crate::prof::Sampler,
 }
 
 /// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
@@ -70,6 +72,11 @@ pub struct Heap {
     /// Shared part: other threads notify it.
     pub owner: Owner,
     pub kind: HeapKind,
+    /// The TLS lists the alloc fast path pops from: this heap's own (`tls`), or always-empty
+    /// static ones — `NO_LISTS` for sentinels, `PROFILED_LISTS` while the profiler counts every
+    /// request — so that every pop misses into the slow path (src/front/profiling.rs). Written by the owner and by
+    /// `profiling::start`/`stop` from any thread.
+    alloc_lists: AtomicPtr<TlsList>,
     /// Counters; written by the heap's thread, read by `stats()` from any thread.
     pub counters: HeapCounters,
     /// Link of the list of every heap ever created (never unlinked; heaps are never freed).
@@ -108,6 +115,16 @@ impl TlsList {
 // heap (or by the heap pool while no thread does). Sentinels are never written.
 unsafe impl Sync for Heap {}
 
+/// Always-empty TLS lists, never written (`TlsList::pop` of an empty list only reads): `NO_LISTS`
+/// is the alloc route of the sentinels (and of a live heap until it is routed), `PROFILED_LISTS`
+/// that of heaps whose every request goes to the profiler's countdown. Two statics, so that
+/// "routed to the profiler" is one pointer compare.
+pub struct NoLists([TlsList; NUM_CLASSES]);
+// SAFETY: never written, so sharing it is sharing immutable data.
+unsafe impl Sync for NoLists {}
+pub static NO_LISTS: NoLists = NoLists([const { TlsList::new(0) }; NUM_CLASSES]);
+pub static PROFILED_LISTS: NoLists = NoLists([const { TlsList::new(0) }; NUM_CLASSES]);
+
 const fn tls_cap(size: u32) -> u32 {
     let c = TLS_BYTES as u32 / size;
     let c = if c < 4 { 4 } else { c };
@@ -138,6 +155,7 @@ impl Heap {
             _line: [],
             owner: Owner::new(),
             kind,
+            alloc_lists: AtomicPtr::new((&raw const NO_LISTS.0).cast::<TlsList>().cast_mut()),
             counters: HeapCounters::new(),
             next_all: AtomicPtr::new(core::ptr::null_mut()),
             local: UnsafeCell::new(HeapLocal {
@@ -150,6 +168,7 @@ impl Heap {
                 }; TOTAL_CLASSES],
                 hint: HintCache::new(),
                 next_free: core::ptr::null_mut(),
+                sampler: crate::prof::Sampler::new(),
             }),
         }
     }
@@ -175,6 +194,53 @@ impl Heap {
     #[inline(always)]
     pub fn local_ptr(&self) -> *mut HeapLocal {
         self.local.get()
+    }
+
+    /// The list of class `c` the alloc fast path pops from (`alloc_lists`). Popping it is a read
+    /// only when it is a static always-empty list.
+    #[inline(always)]
+    pub fn alloc_list(&self, c: usize) -> *mut TlsList {
+        if !crate::config::PROFILE {
+            return self.tls(c);
+        }
+        // ORDERING: Relaxed — the pointer is the only datum: either target is valid at any time
+        // (the heap's own lists belong to the calling thread; the static lists are always empty).
+        self.alloc_lists.load(Ordering::Relaxed).wrapping_add(c)
+    }
+
+    /// Points the alloc fast path at `PROFILED_LISTS` (`profiled`: every pop misses) or at the
+    /// heap's own lists. Live heaps only.
+    pub fn route_allocs(&self, profiled: bool) {
+        let to = if profiled {
+            (&raw const PROFILED_LISTS.0).cast::<TlsList>().cast_mut()
+        } else {
+            self.tls(0)
+        };
+        // ORDERING: SeqCst — pairs with the SeqCst switch in `prof::set_on`/`is_on`, so a heap
+        // routed while `profiling::start` walks the heaps ends on the route of the final switch.
+        self.alloc_lists.store(to, Ordering::SeqCst);
+    }
+
+    /// Routes a heap just taken by the calling thread (new or recycled) by the profiler's switch.
+    /// A concurrent `profiling::start`/`stop` may walk the heaps between our read of the switch
+    /// and our store; reading the switch again after the store (all SeqCst, as the switch's store
+    /// and walk) catches that.
+    pub fn route_by_switch(&self) {
+        loop {
+            let on = crate::prof::is_on();
+            self.route_allocs(on);
+            if crate::prof::is_on() == on {
+                return;
+            }
+        }
+    }
+
+    /// Whether the alloc fast path is routed to the profiler (only live heaps ever are).
+    #[inline]
+    pub fn routed_to_profiler(&self) -> bool {
+        // ORDERING: Relaxed — as in `alloc_list`.
+        self.alloc_lists.load(Ordering::Relaxed)
+            == (&raw const PROFILED_LISTS.0).cast::<TlsList>().cast_mut()
     }
 
     /// Raw pointer to the TLS list of class `c`.

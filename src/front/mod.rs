@@ -8,5 +8,6 @@ pub mod hint;
 pub mod magazine;
 pub mod medium;
 pub mod owned;
+pub mod profiling;
 pub mod thread;
 pub mod tls_sll;

@@ -189,7 +189,15 @@ fn exit_key() -> Option<libc::pthread_key_t> {
 #[cold]
 pub fn init_current() -> Option<&'static Heap> {
     let first = process_setup();
+    if first {
+        // Before the first heap, which it routes when profiling is on. (It may register an
+        // `atexit` handler; see issue 12.5 for why such registrations belong after the heap.)
+        crate::prof::process_init();
+    }
     let h = new_heap()?;
+    // SAFETY: heaps are never freed. The alloc route (own lists, or the profiler's) before anyone
+    // can allocate from the heap.
+    unsafe { h.as_ref() }.route_by_switch();
     // The slot first: anything below that re-enters the allocator (the pthread key's second-level
     // table is allocated with calloc, `atexit` may allocate) then finds a live heap.
     set_current(h.as_ptr());

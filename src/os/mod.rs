@@ -31,6 +31,13 @@ use unix as backend;
 use core::ptr::NonNull;
 
 pub use backend::{abort, dup_stderr, now_ms, write_fd, yield_now};
+/// Process services of the profile box (files, signals, clocks, a readability probe); real
+/// builds only.
+#[cfg(not(hakmem_loom))]
+pub use unix::{
+    at_exit, close, create_file, getpid, install_signal, is_readable, monotonic_nanos, now_nanos,
+    read_file, write_all,
+};
 
 use crate::sync::plain::{AtomicBool, AtomicU64, Ordering};
 

@@ -167,3 +167,127 @@ pub fn now_ms() -> u64 {
         .wrapping_mul(1000)
         .wrapping_add(ts.tv_nsec as u64 / 1_000_000)
 }
+
+/// Whether the 8 bytes at `addr` can be read, asked of the kernel without touching them: an
+/// invalid `how` makes `rt_sigprocmask` fail with `EINVAL` after it copied the set from `addr`,
+/// or with `EFAULT` when that copy faulted (the trick absl's `AddressIsReadable` uses). No signal
+/// mask changes; no allocation; async-signal-safe.
+pub fn is_readable(addr: usize) -> bool {
+    // SAFETY: the kernel validates the pointer; an invalid `how` changes nothing.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            !0 as libc::c_long,
+            addr as *const libc::c_void,
+            core::ptr::null_mut::<libc::c_void>(),
+            8usize,
+        )
+    };
+    // SAFETY: reading errno of the calling thread.
+    r == -1 && unsafe { *libc::__errno_location() } != libc::EFAULT
+}
+
+/// Opens `path` for writing (created or truncated, mode 0644, close-on-exec). `None` on error.
+pub fn create_file(path: &core::ffi::CStr) -> Option<i32> {
+    // SAFETY: a NUL-terminated path.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            0o644 as libc::c_uint,
+        )
+    };
+    (fd >= 0).then_some(fd)
+}
+
+/// Reads as much of `path` as fits in `buf`; the number of bytes read (0 on error).
+pub fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> usize {
+    // SAFETY: a NUL-terminated path.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return 0;
+    }
+    let mut n = 0;
+    while n < buf.len() {
+        // SAFETY: the tail of `buf` is valid for writes of its length.
+        let r = unsafe { libc::read(fd, buf[n..].as_mut_ptr().cast(), buf.len() - n) };
+        if r <= 0 {
+            break;
+        }
+        n += r as usize;
+    }
+    close(fd);
+    n
+}
+
+/// Writes all of `bytes` to `fd`; false on an error (short writes are retried).
+pub fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        // SAFETY: the slice is valid for reads of its length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 {
+            // SAFETY: reading errno of the calling thread.
+            if unsafe { *libc::__errno_location() } == libc::EINTR {
+                continue;
+            }
+            return false;
+        }
+        if n == 0 {
+            return false;
+        }
+        bytes = &bytes[n as usize..];
+    }
+    true
+}
+
+/// Closes `fd`; true on success.
+pub fn close(fd: i32) -> bool {
+    // SAFETY: closing a descriptor this process opened.
+    unsafe { libc::close(fd) == 0 }
+}
+
+pub fn getpid() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { libc::getpid() as u32 }
+}
+
+/// Nanoseconds on clock `id` (0 if it cannot be read).
+fn clock_nanos(id: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is valid for writes.
+    if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Wall-clock time in nanoseconds since the epoch (0 if the clock cannot be read).
+pub fn now_nanos() -> u64 {
+    clock_nanos(libc::CLOCK_REALTIME)
+}
+
+/// A monotonic counter for seeding (nanoseconds; 0 if the clock cannot be read).
+pub fn monotonic_nanos() -> u64 {
+    clock_nanos(libc::CLOCK_MONOTONIC)
+}
+
+/// Installs `handler` for signal `sig` (`SA_RESTART`). False if the kernel refuses.
+pub fn install_signal(sig: i32, handler: extern "C" fn(i32)) -> bool {
+    // SAFETY: a zeroed sigaction is a valid starting point; the handler is a plain C function.
+    unsafe {
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = handler as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, core::ptr::null_mut()) == 0
+    }
+}
+
+/// Registers `f` to run at process exit. False if the C runtime refuses.
+pub fn at_exit(f: extern "C" fn()) -> bool {
+    // SAFETY: registers a plain C callback.
+    unsafe { libc::atexit(f) == 0 }
+}

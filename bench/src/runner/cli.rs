@@ -19,7 +19,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub workload: Vec<String>,
 
-    /// Run only these allocators: hakmem, hakmem-header, system, mimalloc, jemalloc, snmalloc.
+    /// Run only these allocators: hakmem, hakmem-header, system, mimalloc, jemalloc, snmalloc;
+    /// `hakmem-prof` (only when named, with `hakmem`) adds hakmem with HAKMEM_PROF=1.
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub alloc: Vec<String>,
 

@@ -1,0 +1,462 @@
+//! Profile box: a sampled heap profiler built into the allocator (`profile` feature).
+//!
+//! - **Sampling** (`sampler`): each thread counts requested bytes down from an exponential draw
+//!   (mean `HAKMEM_PROF_SAMPLE`, default 512 KiB); the request that crosses zero is sampled.
+//! - **Capture** (`stack`): the sampled request's call stack, by walking frame pointers.
+//! - **Storage** (`arena`, `table`): the sampled block gets a registered region of its own, so
+//!   `free` recognises it from the region's magic on the registry path (never on the hinted fast
+//!   path); its stack is interned in a fixed table whose counters hold weighted allocated and live
+//!   objects and bytes.
+//! - **Output** (`pprof`, `maps`): pprof protobuf, folded stacks and the leak report.
+//!
+//! Off by default; `HAKMEM_PROF=1` or `hakmem::profile::start()` turns it on. How the front end
+//! routes requests to the countdown, and what that costs when off, is in src/front/profiling.rs.
+//!
+//! Boundary: uses `os`, `registry`, `debug`, `valgrind`; the front end calls `is_on`,
+//! `alloc_sampled`; the large box forwards registry hits carrying `SAMPLED_MAGIC` to
+//! `free_sampled`/`usable_size`. One lock (`STATE`) guards tables and arenas: a leaf lock, last
+//! in the fork order. Nothing here allocates through the global allocator, panics or formats.
+
+mod arena;
+mod maps;
+mod pprof;
+mod sampler;
+mod stack;
+mod table;
+
+use core::ptr::NonNull;
+
+pub use arena::SAMPLED_MAGIC;
+pub use sampler::{Sampler, DEFAULT_MEAN};
+pub use stack::MAX_FRAMES;
+
+use crate::config::PROFILE;
+use crate::lock::{ForkReset, Rank, SpinLock};
+use crate::msg::Msg;
+use crate::os;
+use crate::registry::{self, RegionHead};
+use crate::sync::plain::{AtomicBool, AtomicU8, Ordering};
+
+/// Whether sampling is on. The front end's routing follows it (src/front/profiling.rs).
+static ON: AtomicBool = AtomicBool::new(false);
+
+/// Whether sampling is on (slow and general paths only).
+#[inline]
+pub fn is_on() -> bool {
+    // ORDERING: SeqCst — orders this read after the caller's route store in the total order, so a
+    // heap being created while `start`/`stop` walks the heaps ends on the right route (see
+    // front::profiling::route_new_heap).
+    PROFILE && ON.load(Ordering::SeqCst)
+}
+
+/// Sets the switch (front::profiling::start/stop route the heaps after it).
+pub fn set_on(on: bool) {
+    // ORDERING: SeqCst — see `is_on`.
+    ON.store(PROFILE && on, Ordering::SeqCst);
+}
+
+/// Sets the mean number of bytes between samples (`HAKMEM_PROF_SAMPLE`); 1 samples every request.
+pub fn set_sample_interval(bytes: u64) {
+    sampler::set_mean(bytes);
+}
+
+/// The mean number of bytes between samples.
+pub fn sample_interval() -> u64 {
+    sampler::mean()
+}
+
+/// Why a dump failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DumpError {
+    /// Built without the `profile` feature.
+    CompiledOut,
+    /// The path is longer than 4095 bytes or contains a NUL.
+    BadPath,
+    /// Scratch memory could not be mapped.
+    NoMemory,
+    /// The file could not be created or written.
+    Io,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Pprof,
+    Folded,
+    Leaks,
+}
+
+/// Writes the profile to `path` as pprof protobuf (gzip is optional for pprof readers).
+pub fn dump(path: &str) -> Result<(), DumpError> {
+    dump_as(path.as_bytes(), Format::Pprof)
+}
+
+/// Writes the bytes in use per stack to `path` as folded stacks (frames as `file+0xoffset`).
+pub fn dump_folded(path: &str) -> Result<(), DumpError> {
+    dump_as(path.as_bytes(), Format::Folded)
+}
+
+/// Totals over every sampled stack, weighted (estimates of the whole program's numbers).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Totals {
+    /// Sampled blocks handed out / still live (raw sample counts).
+    pub samples: u64,
+    pub live_samples: u64,
+    pub alloc_objects: f64,
+    pub alloc_bytes: f64,
+    pub live_objects: f64,
+    pub live_bytes: f64,
+}
+
+/// The weighted totals of the profile so far.
+pub fn totals() -> Totals {
+    STATE.with(|st| {
+        let mut t = Totals::default();
+        for e in st.table.entries() {
+            t.samples += e.alloc_samples;
+            t.live_samples += e.live_samples;
+            t.alloc_objects += e.alloc_objects;
+            t.alloc_bytes += e.alloc_bytes;
+            t.live_objects += e.live_objects;
+            t.live_bytes += e.live_bytes;
+        }
+        t
+    })
+}
+
+/// The requested size of `ptr` if it is a live sampled block of this allocator, else `None`.
+pub fn sampled_size(ptr: *const u8) -> Option<usize> {
+    STATE.with(|_| {
+        let head = sampled_head(ptr)?;
+        // SAFETY: a registered sampled region holding `ptr` (checked under the lock, so a single
+        // region cannot be unmapped meanwhile); the lock is held.
+        unsafe { arena::peek(head, ptr as *mut u8) }.map(|r| r.size)
+    })
+}
+
+fn sampled_head(ptr: *const u8) -> Option<NonNull<RegionHead>> {
+    let head = NonNull::new(registry::lookup(ptr as usize))?;
+    // SAFETY: registered regions start with a magic and are mapped while registered.
+    (unsafe { head.as_ref().magic } == SAMPLED_MAGIC).then_some(head)
+}
+
+// ---- state ------------------------------------------------------------------------------------
+
+/// Scratch memory for dumps: the maps text, the parsed mappings, the output buffer, the leak
+/// report's sort order.
+const MAPS_TEXT: usize = 256 << 10;
+const MAX_MAPPINGS: usize = 1024;
+const OUT_BUF: usize = 64 << 10;
+const PATH_MAX: usize = 4096;
+
+struct Scratch {
+    maps_text: [u8; MAPS_TEXT],
+    maps: [maps::Mapping; MAX_MAPPINGS],
+    out: [u8; OUT_BUF],
+    order: [u32; table::CAPACITY],
+    path: [u8; PATH_MAX],
+}
+
+struct State {
+    table: table::Table,
+    arenas: arena::Arenas,
+    scratch: *mut Scratch,
+    /// `HAKMEM_PROF_DUMP`, NUL-terminated (empty: none).
+    dump_path: [u8; PATH_MAX],
+    /// The process that read the environment (a forked child does not write its parent's file
+    /// at exit unless the path has `%p`).
+    init_pid: u32,
+}
+
+// SAFETY: the raw pointers are only used under the lock.
+unsafe impl Send for State {}
+
+/// Fork: a holder that did not survive the fork was sampling, unsampling or dumping. The child
+/// keeps the tables as that holder left them: at worst one entry's counts are torn, in the child's
+/// profile only. (A finer policy — e.g. dropping the child's profile — is the `prof` box's call.)
+impl ForkReset for State {
+    fn reset_after_fork(&mut self) {}
+}
+
+static STATE: SpinLock<State> = SpinLock::new(
+    Rank::ProfTables,
+    State {
+        table: table::Table::new(),
+        arenas: arena::Arenas::new(),
+        scratch: core::ptr::null_mut(),
+        dump_path: [0; PATH_MAX],
+        init_pid: 0,
+    },
+);
+
+/// A signal asked for a dump while the lock was held; the next holder writes it.
+static DUMP_PENDING: AtomicU8 = AtomicU8::new(0);
+
+// ---- the hooks --------------------------------------------------------------------------------
+
+/// Serves a sampled request: captures the stack, places the block in a sampled region and counts
+/// it. Null if memory cannot be had (the caller then serves the request normally).
+#[cold]
+#[inline(never)]
+pub fn alloc_sampled(size: usize, align: usize) -> *mut u8 {
+    let mut frames = [0usize; MAX_FRAMES];
+    let n = stack::capture(&mut frames);
+    let weight = sampler::weight(size, sampler::mean());
+    let p = STATE.with(|st| {
+        if !st.table.ready() {
+            return core::ptr::null_mut();
+        }
+        let stack = st.table.intern(&frames[..n]);
+        let rec = arena::Record {
+            stack,
+            size,
+            weight,
+        };
+        match st.arenas.alloc(size, align, rec) {
+            Some(p) => {
+                st.table.add(stack, size, weight);
+                p.as_ptr()
+            }
+            None => core::ptr::null_mut(),
+        }
+    });
+    after_unlock();
+    p
+}
+
+/// Frees a sampled block (the registry found `SAMPLED_MAGIC` at `head`).
+///
+/// # Safety
+/// `head` is the registry's answer for `ptr` and carries `SAMPLED_MAGIC`.
+pub unsafe fn free_sampled(head: NonNull<RegionHead>, ptr: *mut u8) {
+    STATE.with(|st| {
+        // SAFETY: per the contract; the lock is held.
+        let rec = unsafe { arena::free(head, ptr) };
+        st.table.remove(rec.stack, rec.size, rec.weight);
+    });
+    after_unlock();
+}
+
+/// Usable bytes of a sampled block.
+///
+/// # Safety
+/// As for `free_sampled`; the block is live.
+pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
+    // SAFETY: per the contract; the lock is held.
+    STATE.with(|_| unsafe { arena::usable_size(head, ptr) })
+}
+
+fn after_unlock() {
+    // ORDERING: Relaxed — a request flag; the dump takes the lock, which orders the data.
+    if DUMP_PENDING.load(Ordering::Relaxed) != 0 && DUMP_PENDING.swap(0, Ordering::Relaxed) != 0 {
+        STATE.with(dump_to_env_path);
+    }
+}
+
+// ---- dumping ----------------------------------------------------------------------------------
+
+fn dump_as(path: &[u8], format: Format) -> Result<(), DumpError> {
+    if !PROFILE {
+        return Err(DumpError::CompiledOut);
+    }
+    if path.len() >= PATH_MAX || path.contains(&0) {
+        return Err(DumpError::BadPath);
+    }
+    STATE.with(|st| {
+        let scratch = scratch(st).ok_or(DumpError::NoMemory)?;
+        scratch.path[..path.len()].copy_from_slice(path);
+        scratch.path[path.len()] = 0;
+        write(st, format)
+    })
+}
+
+fn scratch(st: &mut State) -> Option<&'static mut Scratch> {
+    if st.scratch.is_null() {
+        let bytes = core::mem::size_of::<Scratch>().next_multiple_of(crate::config::PAGE_SIZE);
+        st.scratch = os::reserve_aligned(bytes, crate::config::PAGE_SIZE)?
+            .as_ptr()
+            .cast();
+    }
+    // SAFETY: zeroed, mapped once and never unmapped; only used under the lock the caller holds
+    // (every field is plain bytes or integers, for which zero is valid).
+    Some(unsafe { &mut *st.scratch })
+}
+
+/// Writes `format` to the NUL-terminated path in the scratch's `path` ("-" or empty: stderr).
+fn write(st: &mut State, format: Format) -> Result<(), DumpError> {
+    if !st.table.ready() {
+        return Err(DumpError::NoMemory);
+    }
+    let sc = scratch(st).ok_or(DumpError::NoMemory)?;
+    let len = os::read_file(c"/proc/self/maps", &mut sc.maps_text);
+    let n = maps::parse(&sc.maps_text[..len], &mut sc.maps);
+    let snap = pprof::Snapshot {
+        entries: st.table.entries(),
+        maps: &sc.maps[..n],
+        maps_text: &sc.maps_text[..len],
+        period: sampler::mean(),
+        time_nanos: os::now_nanos(),
+    };
+    let plen = sc.path.iter().position(|&b| b == 0).unwrap_or(0);
+    let to_stderr = plen == 0 || &sc.path[..plen] == b"-";
+    let fd = if to_stderr {
+        2
+    } else {
+        let path =
+            core::ffi::CStr::from_bytes_until_nul(&sc.path).map_err(|_| DumpError::BadPath)?;
+        os::create_file(path).ok_or(DumpError::Io)?
+    };
+    let mut sink = pprof::FdSink::new(fd, &mut sc.out);
+    match format {
+        Format::Pprof => pprof::write_pprof(&mut sink, &snap),
+        Format::Folded => pprof::write_folded(&mut sink, &snap),
+        Format::Leaks => pprof::write_leaks(&mut sink, &snap, &mut sc.order, 20),
+    }
+    let ok = sink.flush();
+    let closed = to_stderr || os::close(fd);
+    if ok && closed {
+        Ok(())
+    } else {
+        Err(DumpError::Io)
+    }
+}
+
+/// Dumps to `HAKMEM_PROF_DUMP` (with `%p` replaced by the pid); lock held.
+fn dump_to_env_path(st: &mut State) {
+    let Some(sc) = scratch(st) else { return };
+    let src = st.dump_path;
+    let src = &src[..src.iter().position(|&b| b == 0).unwrap_or(0)];
+    if src.is_empty() {
+        return;
+    }
+    let mut n = 0;
+    let mut i = 0;
+    while i < src.len() && n + 12 < PATH_MAX {
+        if src[i] == b'%' && src.get(i + 1) == Some(&b'p') {
+            let mut m = Msg::new();
+            m.dec(os::getpid() as usize);
+            for &b in m.as_bytes() {
+                sc.path[n] = b;
+                n += 1;
+            }
+            i += 2;
+        } else {
+            sc.path[n] = src[i];
+            n += 1;
+            i += 1;
+        }
+    }
+    sc.path[n] = 0;
+    let format = if src.ends_with(b".folded") {
+        Format::Folded
+    } else {
+        Format::Pprof
+    };
+    if write(st, format).is_err() {
+        let mut m = Msg::new();
+        m.str("hakmem: profile: could not write HAKMEM_PROF_DUMP=")
+            .str(core::str::from_utf8(src).unwrap_or("?"));
+        m.emit();
+    }
+}
+
+// ---- environment, exit and signal -------------------------------------------------------------
+
+fn getenv(name: &core::ffi::CStr) -> Option<&'static [u8]> {
+    // SAFETY: getenv with a NUL-terminated name; read once at start-up.
+    let v = unsafe { libc::getenv(name.as_ptr()) };
+    if v.is_null() {
+        return None;
+    }
+    // SAFETY: getenv returns a NUL-terminated string that lives as long as the environment.
+    Some(unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes())
+}
+
+fn number(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut n = 0u64;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add((b - b'0') as u64)?;
+    }
+    Some(n)
+}
+
+static AT_EXIT_LEAKS: AtomicU8 = AtomicU8::new(0);
+
+/// Reads `HAKMEM_PROF*` once, when the first heap is created (see `env`).
+pub fn process_init() {
+    let on = getenv(c"HAKMEM_PROF") == Some(b"1");
+    let dump = getenv(c"HAKMEM_PROF_DUMP").filter(|p| !p.is_empty());
+    let leaks = getenv(c"HAKMEM_PROF_LEAKS") == Some(b"1");
+    if !PROFILE {
+        if on || dump.is_some() || leaks {
+            let mut m = Msg::new();
+            m.str("hakmem: env: HAKMEM_PROF* ignored: built without the `profile` feature");
+            m.emit();
+        }
+        return;
+    }
+    if let Some(n) = getenv(c"HAKMEM_PROF_SAMPLE").and_then(number) {
+        set_sample_interval(n);
+    }
+    if on {
+        // The first heap is created right after this and routed then.
+        set_on(true);
+    }
+    if let Some(p) = dump {
+        if p.len() < PATH_MAX {
+            STATE.with(|st| {
+                st.dump_path[..p.len()].copy_from_slice(p);
+                st.init_pid = os::getpid();
+            });
+        }
+        if let Some(sig) = getenv(c"HAKMEM_PROF_SIGNAL").and_then(number) {
+            if !os::install_signal(sig as i32, on_signal) {
+                let mut m = Msg::new();
+                m.str("hakmem: profile: cannot install HAKMEM_PROF_SIGNAL=")
+                    .dec(sig as usize);
+                m.emit();
+            }
+        }
+    }
+    if leaks {
+        // ORDERING: Relaxed — read by the exit handler of this process.
+        AT_EXIT_LEAKS.store(1, Ordering::Relaxed);
+    }
+    if dump.is_some() || leaks {
+        os::at_exit(at_exit);
+    }
+}
+
+extern "C" fn at_exit() {
+    STATE.with(|st| {
+        let has_pid = st.dump_path.windows(2).any(|w| w == b"%p");
+        if st.dump_path[0] != 0 && (st.init_pid == os::getpid() || has_pid) {
+            dump_to_env_path(st);
+        }
+        // ORDERING: Relaxed — see `process_init`.
+        if AT_EXIT_LEAKS.load(Ordering::Relaxed) != 0 {
+            if let Some(sc) = scratch(st) {
+                sc.path[0] = 0;
+                let _ = write(st, Format::Leaks);
+            }
+        }
+    });
+}
+
+extern "C" fn on_signal(_sig: i32) {
+    // SAFETY: errno of the interrupted thread, restored below (the dump's syscalls change it).
+    let errno = unsafe { *libc::__errno_location() };
+    if STATE.try_with(dump_to_env_path).is_none() {
+        // The interrupted code may hold the lock: the next holder writes the dump.
+        // ORDERING: Relaxed — see `after_unlock`.
+        DUMP_PENDING.store(1, Ordering::Relaxed);
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}

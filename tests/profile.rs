@@ -1,0 +1,275 @@
+//! The profile box with `HakMem` as the global allocator: sampled blocks are recognised and
+//! removed on free whichever thread frees them, survive their thread's exit, move on `realloc`,
+//! survive `fork` in the child, and dump. Without the test harness (`harness = false`): `main`
+//! runs the scenarios in order on the only thread, so nothing else allocates (and gets sampled,
+//! at an interval of 1 byte) while a scenario counts.
+#![cfg_attr(not(feature = "profile"), allow(dead_code, unused_imports))]
+
+use std::alloc::{GlobalAlloc, Layout};
+
+use hakmem::profile;
+
+#[global_allocator]
+static GLOBAL: hakmem::HakMem = hakmem::HakMem;
+
+fn live() -> u64 {
+    profile::totals().live_samples
+}
+
+fn layout(size: usize) -> Layout {
+    Layout::from_size_align(size, 16).unwrap()
+}
+
+/// A block from the global allocator, filled with `tag`.
+fn block(size: usize, tag: u8) -> *mut u8 {
+    // SAFETY: a valid non-zero layout.
+    let p = unsafe { GLOBAL.alloc(layout(size)) };
+    assert!(!p.is_null());
+    // SAFETY: a fresh block of `size` bytes.
+    unsafe { p.write_bytes(tag, size) };
+    p
+}
+
+fn release(p: *mut u8, size: usize) {
+    // SAFETY: a live block allocated with this layout.
+    unsafe { GLOBAL.dealloc(p, layout(size)) };
+}
+
+fn sampled_alloc_and_free() {
+    let before = live();
+    let p = block(100, 1);
+    assert_eq!(
+        profile::sampled_size(p),
+        Some(100),
+        "every request is sampled"
+    );
+    assert_eq!(live(), before + 1);
+    release(p, 100);
+    assert_eq!(live(), before);
+    // A bigger and a more aligned request get regions of their own.
+    let big = block(100 << 10, 2);
+    assert_eq!(profile::sampled_size(big), Some(100 << 10));
+    release(big, 100 << 10);
+    let aligned_layout = Layout::from_size_align(256, 64 << 10).unwrap();
+    // SAFETY: a valid layout.
+    let a = unsafe { GLOBAL.alloc(aligned_layout) };
+    assert_eq!(a as usize % (64 << 10), 0);
+    assert_eq!(profile::sampled_size(a), Some(256));
+    // SAFETY: allocated above with this layout.
+    unsafe { GLOBAL.dealloc(a, aligned_layout) };
+    assert_eq!(live(), before);
+    // A reused slot comes back zeroed from alloc_zeroed.
+    let d = block(64, 0xee);
+    release(d, 64);
+    // SAFETY: a valid layout.
+    let z = unsafe { GLOBAL.alloc_zeroed(layout(64)) };
+    assert!(profile::sampled_size(z).is_some());
+    // SAFETY: 64 readable bytes.
+    assert!(unsafe { std::slice::from_raw_parts(z, 64) }
+        .iter()
+        .all(|&b| b == 0));
+    release(z, 64);
+}
+
+fn realloc_of_sampled_block() {
+    let before = live();
+    let p = block(100, 7);
+    // SAFETY: a live block with this layout.
+    let q = unsafe { GLOBAL.realloc(p, layout(100), 3000) };
+    assert_eq!(
+        profile::sampled_size(q),
+        Some(3000),
+        "the new block is sampled anew"
+    );
+    assert_eq!(live(), before + 1, "the old sampled block's record is gone");
+    // SAFETY: 100 bytes copied over.
+    assert!(unsafe { std::slice::from_raw_parts(q, 100) }
+        .iter()
+        .all(|&b| b == 7));
+    profile::stop();
+    // SAFETY: a live block with this layout.
+    let r = unsafe { GLOBAL.realloc(q, layout(3000), 5000) };
+    assert_eq!(profile::sampled_size(r), None, "not sampled while stopped");
+    assert_eq!(live(), before);
+    // SAFETY: as above.
+    assert!(unsafe { std::slice::from_raw_parts(r, 100) }
+        .iter()
+        .all(|&b| b == 7));
+    profile::start();
+    release(r, 5000);
+}
+
+struct Ptr(*mut u8);
+// SAFETY: the test hands each block to exactly one other thread.
+unsafe impl Send for Ptr {}
+
+fn freed_by_other_threads_and_thread_exit() {
+    let before = live();
+    // Blocks of an exited thread stay sampled and counted; this thread frees them.
+    let ptrs = std::thread::spawn(|| (0..8).map(|i| Ptr(block(48 + i, 3))).collect::<Vec<_>>())
+        .join()
+        .unwrap();
+    for p in &ptrs {
+        assert!(profile::sampled_size(p.0).is_some());
+    }
+    // The thread's own Vec was sampled too (and freed when it was moved out); count ours only.
+    let held = live();
+    assert!(held >= before + 8);
+    for (i, p) in ptrs.iter().enumerate() {
+        release(p.0, 48 + i);
+    }
+    assert_eq!(live(), held - 8);
+    // Blocks of this thread freed by another.
+    let mine: Vec<Ptr> = (0..8).map(|i| Ptr(block(64 + i, 4))).collect();
+    // Stopped, so the new thread's own allocations are not sampled; frees still find samples.
+    profile::stop();
+    let held = live();
+    std::thread::spawn(move || {
+        for (i, p) in mine.iter().enumerate() {
+            assert!(profile::sampled_size(p.0).is_some());
+            release(p.0, 64 + i);
+        }
+    })
+    .join()
+    .unwrap();
+    // The Vec itself was freed by that thread as well.
+    assert_eq!(live(), held - 9);
+    profile::start();
+}
+
+/// `start`/`stop` reroute the heaps of threads that are already running.
+fn running_threads_follow_the_switch() {
+    use std::sync::mpsc::channel;
+    let (to_thread, commands) = channel::<bool>();
+    let (replies, from_thread) = channel::<Option<usize>>();
+    let t = std::thread::spawn(move || {
+        // A thread's very first request creates its heap and is never sampled.
+        release(block(16, 0), 16);
+        for expect_sampled in commands {
+            let p = block(80, 6);
+            let got = profile::sampled_size(p);
+            release(p, 80);
+            replies
+                .send(if got.is_some() == expect_sampled {
+                    Some(80)
+                } else {
+                    None
+                })
+                .unwrap();
+        }
+    });
+    for on in [true, false, true] {
+        if on {
+            profile::start();
+        } else {
+            profile::stop();
+        }
+        to_thread.send(on).unwrap();
+        assert_eq!(from_thread.recv().unwrap(), Some(80), "switch {on}");
+    }
+    drop(to_thread);
+    t.join().unwrap();
+}
+
+fn fork_child_keeps_and_frees_sampled_blocks() {
+    let p = block(200, 9);
+    let dir = std::env::temp_dir().join(format!("hakmem-prof-fork-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("child.pb");
+    let cpath = path.to_str().unwrap().to_owned();
+    let before = live();
+    // SAFETY: the child only uses the allocator (fork-safe by its atfork handlers) and exits
+    // with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let ok = profile::sampled_size(p) == Some(200)
+            && live() == before
+            && {
+                release(p, 200);
+                live() == before - 1
+            }
+            && {
+                let q = block(300, 1);
+                profile::sampled_size(q) == Some(300) && live() == before
+            }
+            && profile::dump(&cpath).is_ok();
+        // SAFETY: leaves the child at once.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed (status {status})"
+    );
+    assert_eq!(
+        profile::sampled_size(p),
+        Some(200),
+        "the parent's block is untouched"
+    );
+    assert_eq!(live(), before);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(
+        bytes.len() > 100 && bytes[0] == 0x0a,
+        "a pprof message from the child"
+    );
+    release(p, 200);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn dumps_write_both_formats() {
+    let keep: Vec<*mut u8> = (0..4).map(|_| block(1000, 5)).collect();
+    let dir = std::env::temp_dir().join(format!("hakmem-prof-dump-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pb = dir.join("heap.pb");
+    let folded = dir.join("heap.folded");
+    profile::dump(pb.to_str().unwrap()).unwrap();
+    profile::dump_folded(folded.to_str().unwrap()).unwrap();
+    let bytes = std::fs::read(&pb).unwrap();
+    assert_eq!(bytes[0], 0x0a, "starts with a sample_type field");
+    let text = std::fs::read_to_string(&folded).unwrap();
+    assert!(!text.is_empty());
+    for line in text.lines() {
+        let (stack, value) = line.rsplit_once(' ').unwrap();
+        assert!(!stack.is_empty());
+        assert!(value.parse::<u64>().unwrap() > 0, "{line}");
+    }
+    assert_eq!(
+        profile::dump("/nonexistent-dir/x.pb"),
+        Err(profile::DumpError::Io)
+    );
+    for p in keep {
+        release(p, 1000);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(not(feature = "profile"))]
+fn main() {
+    assert!(
+        !profile::start(),
+        "start() says the profiler is compiled out"
+    );
+    println!("profile: built without the `profile` feature; start() refused as it should");
+}
+
+#[cfg(feature = "profile")]
+fn main() {
+    profile::set_sample_interval(1);
+    assert!(profile::start());
+    assert!(profile::is_on());
+    sampled_alloc_and_free();
+    realloc_of_sampled_block();
+    freed_by_other_threads_and_thread_exit();
+    running_threads_follow_the_switch();
+    fork_child_keeps_and_frees_sampled_blocks();
+    dumps_write_both_formats();
+    profile::stop();
+    profile::set_sample_interval(profile::DEFAULT_MEAN);
+    let p = block(100, 1);
+    assert_eq!(profile::sampled_size(p), None);
+    release(p, 100);
+    println!("profile: all scenarios passed");
+}
