@@ -264,6 +264,54 @@ impl Heap {
 }
 
 impl HeapLocal {
+    /// Drains the full slabs (or spans) of class `c` that have remote frees waiting: those that
+    /// regain free blocks move to `partial`; those left with nothing out are taken off the lists
+    /// and handed to `release` (the magazine gives them to the pool, the medium front to the span
+    /// cache). The "drain notified" step of refill.
+    ///
+    /// # Safety
+    /// `self` is the calling thread's heap; `release` takes an owned, empty slab on no list.
+    pub unsafe fn drain_notified(
+        &mut self,
+        c: usize,
+        mut release: impl FnMut(&mut Self, *mut Slab),
+    ) {
+        let mut s = self.slabs[c].full;
+        while !s.is_null() {
+            // SAFETY: slabs on our lists are ours.
+            unsafe {
+                let next = (*s).local(|l| l.next);
+                if (*s).remote.is_nonempty() && (*s).drain_remote() > 0 {
+                    self.list_remove(c, s);
+                    if (*s).used() == 0 {
+                        release(self, s);
+                    } else {
+                        self.list_push(c, s, ListKind::Partial);
+                    }
+                }
+                s = next;
+            }
+        }
+    }
+
+    /// Makes the first partial slab (or span) of class `c` current, after draining its remote
+    /// queue. False if there is none.
+    ///
+    /// # Safety
+    /// `self` is the calling thread's heap.
+    pub unsafe fn next_partial(&mut self, c: usize) -> bool {
+        let s = self.slabs[c].partial;
+        if s.is_null() {
+            return false;
+        }
+        // SAFETY: slabs on our lists are ours.
+        unsafe {
+            self.list_remove(c, s);
+            (*s).drain_remote();
+            self.list_push(c, s, ListKind::Current);
+        }
+        true
+    }
     /// Pushes `s` on list `kind` of class `c`.
     ///
     /// # Safety

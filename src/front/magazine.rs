@@ -58,10 +58,15 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
         }
         if h.owner.take_pending(c) {
             // SAFETY: the heap is ours.
-            unsafe { drain_notified(local, c) };
+            unsafe {
+                local.drain_notified(c, |local, s| {
+                    disown_slab(local, s);
+                    release_slab(s);
+                })
+            };
         }
         // SAFETY: the heap is ours.
-        if unsafe { next_partial(local, c) } {
+        if unsafe { local.next_partial(c) } {
             continue;
         }
         if ADOPT && adopt_published(h, local, c) {
@@ -96,49 +101,6 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
         }
         None => false,
     }
-}
-
-/// Drains the full slabs of class `c` that have remote frees waiting; slabs that regain free
-/// blocks move to `partial`, slabs left with nothing out go back to the pool.
-///
-/// # Safety
-/// `local` is the calling thread's heap.
-unsafe fn drain_notified(local: &mut HeapLocal, c: usize) {
-    let mut s = local.slabs[c].full;
-    while !s.is_null() {
-        // SAFETY: slabs on our lists are ours.
-        unsafe {
-            let next = (*s).local(|l| l.next);
-            if (*s).remote.is_nonempty() && (*s).drain_remote() > 0 {
-                local.list_remove(c, s);
-                if (*s).used() == 0 {
-                    disown_slab(local, s);
-                    release_slab(s);
-                } else {
-                    local.list_push(c, s, ListKind::Partial);
-                }
-            }
-            s = next;
-        }
-    }
-}
-
-/// Makes the first partial slab current. False if there is none.
-///
-/// # Safety
-/// `local` is the calling thread's heap.
-unsafe fn next_partial(local: &mut HeapLocal, c: usize) -> bool {
-    let s = local.slabs[c].partial;
-    if s.is_null() {
-        return false;
-    }
-    // SAFETY: slabs on our lists are ours.
-    unsafe {
-        local.list_remove(c, s);
-        (*s).drain_remote();
-        local.list_push(c, s, ListKind::Current);
-    }
-    true
 }
 
 /// Binds a fresh slab from the pool as the current slab of class `c`. Before mapping a new

@@ -80,10 +80,10 @@ unsafe fn alloc_in(h: &Heap, c: usize) -> Option<NonNull<Block>> {
         }
         if h.owner.take_pending(c) {
             // SAFETY: the heap is ours.
-            unsafe { drain_notified(local, c) };
+            unsafe { local.drain_notified(c, |_, s| release(&*s)) };
         }
         // SAFETY: the heap is ours.
-        if unsafe { next_partial(local, c) } {
+        if unsafe { local.next_partial(c) } {
             continue;
         }
         if ADOPT && adopt_published(h, local, c) {
@@ -94,48 +94,6 @@ unsafe fn alloc_in(h: &Heap, c: usize) -> Option<NonNull<Block>> {
             return None;
         }
     }
-}
-
-/// Drains the full spans of class `c` that have remote frees waiting: those that regain free
-/// blocks move to `partial`, those left with nothing out go to the span cache.
-///
-/// # Safety
-/// `local` is the calling thread's heap.
-unsafe fn drain_notified(local: &mut HeapLocal, c: usize) {
-    let mut s = local.slabs[c].full;
-    while !s.is_null() {
-        // SAFETY: spans on our lists are ours.
-        unsafe {
-            let next = (*s).local(|l| l.next);
-            if (*s).remote.is_nonempty() && (*s).drain_remote() > 0 {
-                local.list_remove(c, s);
-                if (*s).used() == 0 {
-                    release(&*s);
-                } else {
-                    local.list_push(c, s, ListKind::Partial);
-                }
-            }
-            s = next;
-        }
-    }
-}
-
-/// Makes the first partial span current. False if there is none.
-///
-/// # Safety
-/// `local` is the calling thread's heap.
-unsafe fn next_partial(local: &mut HeapLocal, c: usize) -> bool {
-    let s = local.slabs[c].partial;
-    if s.is_null() {
-        return false;
-    }
-    // SAFETY: spans on our lists are ours.
-    unsafe {
-        local.list_remove(c, s);
-        (*s).drain_remote();
-        local.list_push(c, s, ListKind::Current);
-    }
-    true
 }
 
 /// Adopts a span of class `c` published by an exited thread as the current span.
