@@ -62,7 +62,7 @@ mod sizes {
     /// A span holds at least this many blocks when `MAX_SPAN_BYTES` allows.
     pub const SPAN_MIN_BLOCKS: usize = 8;
     /// Bytes of empty spans kept committed for reuse before further empty ones are decommitted.
-    pub const KEEP_SPAN_BYTES_COMMITTED: usize = 64 << 20;
+    pub const KEEP_SPAN_BYTES_COMMITTED: usize = 16 << 20;
 }
 
 #[cfg(hakmem_loom)]

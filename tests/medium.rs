@@ -355,6 +355,26 @@ fn realloc_across_boundaries() {
     }
 }
 
+/// A buffer grown in small steps through the medium sizes moves about twice per doubling (each
+/// move takes half as much again), not at each of the 8 class boundaries per doubling; its
+/// contents survive every move.
+#[test]
+fn small_step_growth_moves_rarely() {
+    let mut b = TestBlock::new(33 * KIB, 16, 9);
+    let mut moves = 0;
+    let mut size = 33 * KIB;
+    while size < 1056 * KIB {
+        size += 4000;
+        let at = b.addr();
+        b.resize(size);
+        moves += usize::from(b.addr() != at);
+    }
+    // 33 KiB -> 1 MiB is five doublings: 8 class boundaries each without the growth step.
+    if MEDIUM {
+        assert!(moves <= 12, "{moves} moves for five doublings");
+    }
+}
+
 /// Alignments up to a page come from spans; larger ones from the large path; all are honoured.
 #[test]
 fn medium_alignment() {
