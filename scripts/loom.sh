@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the loom models in loom_tests/ against the production code, then shows that every seeded
-# mutant (a `hakmem_mutant` cfg in src/) is caught by the models that claim to catch it.
+# mutant (a constant in src/mutant.rs, set by `--cfg hakmem_mutant`) is caught by the models
+# that claim to catch it.
 #
 #   scripts/loom.sh              models, then every mutant
 #   scripts/loom.sh models       models only

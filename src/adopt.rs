@@ -13,6 +13,7 @@
 use core::ptr::NonNull;
 
 use crate::lock::{ForkReset, Rank, SpinLock};
+use crate::mutant;
 use crate::remote::Owner;
 use crate::slab::slab::{ListKind, Slab};
 
@@ -55,8 +56,9 @@ impl PublishList {
     /// # Safety
     /// The caller owns `slab` and does not touch it afterwards.
     pub unsafe fn publish(&self, slab: &Slab) {
-        #[cfg(not(hakmem_mutant = "publish_before_release"))]
-        slab.release_ownership();
+        if !mutant::PUBLISH_BEFORE_RELEASE {
+            slab.release_ownership();
+        }
         self.head.with(|h| {
             // SAFETY: the slab is on no list and unowned; the list lock makes us its holder.
             unsafe {
@@ -68,9 +70,10 @@ impl PublishList {
             };
             h.0 = slab as *const Slab as *mut Slab;
         });
-        // Mutant: the slab is on the list while its old owner still owns it.
-        #[cfg(hakmem_mutant = "publish_before_release")]
-        slab.release_ownership();
+        if mutant::PUBLISH_BEFORE_RELEASE {
+            // Mutant: the slab is on the list while its old owner still owns it.
+            slab.release_ownership();
+        }
     }
 
     /// Adopts one published slab for `me`: pop, ownership CAS, drain. The caller then binds it into

@@ -9,11 +9,11 @@
 //! ```
 //!
 //! ## Boxes, in dependency order (a module uses only those listed before it)
-//! 1. `config`, `sync`, `tls_slot`, `hook`, `os`, `msg`, `trace`, `lock`, `fork`, `debug`, `env`,
-//!    `valgrind` — constants and A/B switches; the loom shim; initial-exec TLS words; test hooks;
-//!    the OS contract; the allocation-free message writer; the event ring; the lock (ranks,
-//!    checker, fork takeover); the atfork handler; fail-fast reports; runtime switches; memcheck
-//!    requests.
+//! 1. `config`, `sync`, `mutant`, `tls_slot`, `hook`, `os`, `msg`, `trace`, `lock`, `fork`,
+//!    `debug`, `env`, `valgrind` — constants and A/B switches; the loom shim; the loom models'
+//!    seeded mutants; initial-exec TLS words; test hooks; the OS contract; the allocation-free
+//!    message writer; the event ring; the lock (ranks, checker, fork takeover); the atfork
+//!    handler; fail-fast reports; runtime switches; memcheck requests.
 //! 2. `size_class` — request size → class.
 //! 3. `stats` — the counters (some per class).
 //! 4. `purge` — the decay clock: when emptied memory goes back to the OS.
@@ -47,6 +47,7 @@ mod debug;
 mod env;
 mod hook;
 mod msg;
+mod mutant;
 mod os;
 mod size_class;
 mod stats;

@@ -10,6 +10,7 @@
 
 use core::ptr::NonNull;
 
+use crate::mutant;
 use crate::slab::block::{Block, BlockPtr};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
@@ -42,8 +43,6 @@ impl RemoteQueue {
     pub unsafe fn push(&self, b: NonNull<Block>) -> bool {
         // ORDERING: Relaxed — the loaded head is only a guess; the CAS below validates it.
         let mut head = self.head.load(Ordering::Relaxed);
-        // Mutant: "first" taken from the guess instead of the value the CAS replaced.
-        #[cfg(hakmem_mutant = "push_first_stale")]
         let guess_first = head.is_null();
         loop {
             // SAFETY: the caller owns `b`; nobody else reads its link until the CAS publishes it.
@@ -54,18 +53,15 @@ impl RemoteQueue {
             // the adopt CAS that preceded an adopter's drain — so the owner this freer then reads
             // for its notification is the adopter, not the exited owner (loom:
             // notify::adopted_slab_notifies_adopter). Relaxed on failure: we only retry.
-            #[cfg(not(hakmem_mutant = "remote_push_relaxed"))]
-            let success = Ordering::AcqRel;
-            #[cfg(hakmem_mutant = "remote_push_relaxed")]
-            let success = Ordering::Relaxed;
-            match self
-                .head
-                .compare_exchange_weak(head, b.as_ptr(), success, Ordering::Relaxed)
-            {
-                #[cfg(not(hakmem_mutant = "push_first_stale"))]
+            match self.head.compare_exchange_weak(
+                head,
+                b.as_ptr(),
+                mutant::REMOTE_PUSH,
+                Ordering::Relaxed,
+            ) {
+                // "First" is what the CAS replaced (the mutant answers from the first guess).
+                Ok(_) if mutant::PUSH_FIRST_STALE => return guess_first,
                 Ok(_) => return head.is_null(),
-                #[cfg(hakmem_mutant = "push_first_stale")]
-                Ok(_) => return guess_first,
                 Err(h) => head = h,
             }
         }
@@ -79,11 +75,7 @@ impl RemoteQueue {
         // pairs with the Release half of the CAS in `push`. Release lets a later push (whose CAS
         // reads this swap) see the drainer's earlier ownership CAS; see `push`. The swap reads
         // the latest head in modification order, so no push that completed before it is missed.
-        #[cfg(not(hakmem_mutant = "take_all_relaxed"))]
-        let order = Ordering::AcqRel;
-        #[cfg(hakmem_mutant = "take_all_relaxed")]
-        let order = Ordering::Relaxed;
-        self.head.swap(core::ptr::null_mut(), order)
+        self.head.swap(core::ptr::null_mut(), mutant::TAKE_ALL)
     }
 
     /// The number of queued blocks, walked by the slab's holder for the structural validator
@@ -160,11 +152,7 @@ impl Owner {
     pub fn notify(&self, class: usize) {
         // ORDERING: Release — orders the caller's preceding queue push before the bit; pairs with
         // the Acquire swap in `take_pending`, so an owner that sees the bit sees the block.
-        #[cfg(not(hakmem_mutant = "notify_relaxed"))]
-        let order = Ordering::Release;
-        #[cfg(hakmem_mutant = "notify_relaxed")]
-        let order = Ordering::Relaxed;
-        self.pending[class / 64].fetch_or(1 << (class % 64), order);
+        self.pending[class / 64].fetch_or(1 << (class % 64), mutant::NOTIFY);
     }
 
     /// Clears and returns whether `class` was marked.

@@ -29,6 +29,7 @@ use crate::adopt::PublishList;
 use crate::config::{KEEP_SPAN_BYTES_COMMITTED, MAX_SPAN_BYTES, MIN_SPAN_BYTES, SPAN_HEADER_BYTES};
 use crate::debug::Where;
 use crate::lock::{ForkReset, Rank, SpinLock};
+use crate::mutant;
 use crate::os;
 use crate::purge::{self, Stamp, Sweep};
 use crate::slab::block::Block;
@@ -344,17 +345,14 @@ pub unsafe fn release(cache: &SpanCache, slab: &Slab) {
     let span = unsafe { SpanHeader::of_slab(slab) };
     // SAFETY: the caller holds the slab and nothing is out; after `put` we do not touch it.
     unsafe {
-        #[cfg(not(hakmem_mutant = "span_cache_before_unbind"))]
-        {
-            slab.unbind();
-            cache.put(span);
-        }
-        // Mutant: the span is in the cache (another thread may take and bind it) while this
-        // thread still writes its local state.
-        #[cfg(hakmem_mutant = "span_cache_before_unbind")]
-        {
+        if mutant::SPAN_CACHE_BEFORE_UNBIND {
+            // Mutant: the span is in the cache (another thread may take and bind it) while this
+            // thread still writes its local state.
             cache.put(span);
             slab.unbind();
+        } else {
+            slab.unbind();
+            cache.put(span);
         }
     }
 }
@@ -377,21 +375,18 @@ pub enum Exit {
 pub unsafe fn retire_or_publish(slab: &Slab, list: &PublishList, cache: &SpanCache) -> Exit {
     // SAFETY: the caller owns the slab until `release` or `publish` hands it on.
     unsafe {
-        #[cfg(not(hakmem_mutant = "span_publish_before_drain"))]
-        {
+        if mutant::SPAN_PUBLISH_BEFORE_DRAIN {
+            // Mutant: the exiting owner tidies the queue up after publishing — while an adopter
+            // may already hold the span.
+            list.publish(slab);
+            slab.drain_remote();
+        } else {
             slab.drain_remote();
             if slab.used() == 0 {
                 release(cache, slab);
                 return Exit::Released;
             }
             list.publish(slab);
-        }
-        // Mutant: the exiting owner tidies the queue up after publishing — while an adopter may
-        // already hold the span.
-        #[cfg(hakmem_mutant = "span_publish_before_drain")]
-        {
-            list.publish(slab);
-            slab.drain_remote();
         }
     }
     Exit::Published

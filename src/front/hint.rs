@@ -7,6 +7,7 @@
 //! hint is never used to free into the wrong slab or class.
 
 use crate::config::{HINT_ENTRIES, SUPERSLAB_MASK};
+use crate::mutant;
 use crate::slab::superslab::SuperSlab;
 
 pub struct HintCache {
@@ -43,13 +44,7 @@ impl HintCache {
             if ss as usize == base && !ss.is_null() {
                 // SAFETY: the pointer came from the registry; SuperSlab headers are never unmapped.
                 let now = unsafe { (*ss).generation() };
-                #[cfg(not(hakmem_mutant = "skip_generation_check"))]
-                let valid = now == self.generation[i];
-                #[cfg(hakmem_mutant = "skip_generation_check")]
-                let valid = {
-                    let _ = now;
-                    true
-                };
+                let valid = mutant::SKIP_GENERATION_CHECK || now == self.generation[i];
                 return if valid { Hint::Hit(ss) } else { Hint::Stale };
             }
             i += 1;

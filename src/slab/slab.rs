@@ -18,6 +18,7 @@ use core::ptr::NonNull;
 
 use crate::config::VALIDATE;
 use crate::debug::{fatal, Where};
+use crate::mutant;
 use crate::remote::{Owner, RemoteQueue};
 use crate::size_class::{block_index, blocks_per_slab, class_size, TOTAL_CLASSES};
 use crate::slab::block::{Block, BlockPtr};
@@ -288,49 +289,41 @@ impl Slab {
     /// one of several racing callers succeeds; a loser changes nothing.
     #[inline]
     pub fn try_acquire(&self, me: *const Owner) -> bool {
-        // ORDERING: Acquire on success — makes the previous holder's local state (written before
-        // its Release in `release_ownership`) visible to the new owner. Relaxed on failure: the
-        // loser touches nothing.
-        #[cfg(not(hakmem_mutant = "acquire_plain_store"))]
-        {
-            #[cfg(not(hakmem_mutant = "acquire_cas_relaxed"))]
-            let success = Ordering::Acquire;
-            #[cfg(hakmem_mutant = "acquire_cas_relaxed")]
-            let success = Ordering::Relaxed;
-            let won = self
-                .owner
-                .compare_exchange(
-                    core::ptr::null_mut(),
-                    me as *mut Owner,
-                    success,
-                    Ordering::Relaxed,
-                )
-                .is_ok();
-            if won {
-                if VALIDATE {
-                    // SAFETY: we just became the holder of a bound (published) slab.
-                    unsafe { self.debug_check() };
-                }
-                self.trace(
-                    Event::OwnerAcquire,
-                    me as usize,
-                    self.class.load(Ordering::Relaxed) as usize,
-                );
-            } else {
-                GLOBALS.owner_cas_failures.bump_shared();
-            }
-            won
-        }
-        #[cfg(hakmem_mutant = "acquire_plain_store")]
-        {
+        if mutant::ACQUIRE_PLAIN_STORE {
             // Mutant: check-then-store instead of a CAS.
+            // ORDERING: the mutant's; it is wrong by design.
             if self.owner.load(Ordering::Acquire).is_null() {
                 self.owner.store(me as *mut Owner, Ordering::Relaxed);
-                true
-            } else {
-                false
+                return true;
             }
+            return false;
         }
+        // ORDERING: Acquire on success (`mutant::ACQUIRE_CAS`) — makes the previous holder's local
+        // state (written before its Release in `release_ownership`) visible to the new owner.
+        // Relaxed on failure: the loser touches nothing.
+        let won = self
+            .owner
+            .compare_exchange(
+                core::ptr::null_mut(),
+                me as *mut Owner,
+                mutant::ACQUIRE_CAS,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        if won {
+            if VALIDATE {
+                // SAFETY: we just became the holder of a bound (published) slab.
+                unsafe { self.debug_check() };
+            }
+            self.trace(
+                Event::OwnerAcquire,
+                me as usize,
+                self.class.load(Ordering::Relaxed) as usize,
+            );
+        } else {
+            GLOBALS.owner_cas_failures.bump_shared();
+        }
+        won
     }
 
     /// Gives up ownership (publish / hand back). Afterwards the caller must not touch `local`.
@@ -340,13 +333,10 @@ impl Slab {
             // SAFETY: the caller holds the bound slab until the store below.
             unsafe { self.debug_check() };
         }
-        // ORDERING: Release — publishes the local state to the next holder; pairs with the
-        // Acquire CAS in `try_acquire`.
-        #[cfg(not(hakmem_mutant = "release_ownership_relaxed"))]
-        let order = Ordering::Release;
-        #[cfg(hakmem_mutant = "release_ownership_relaxed")]
-        let order = Ordering::Relaxed;
-        self.owner.store(core::ptr::null_mut(), order);
+        // ORDERING: Release (`mutant::RELEASE_OWNERSHIP`) — publishes the local state to the next
+        // holder; pairs with the Acquire CAS in `try_acquire`.
+        self.owner
+            .store(core::ptr::null_mut(), mutant::RELEASE_OWNERSHIP);
     }
 
     /// The owner check of the free fast path.

@@ -18,6 +18,7 @@
 use core::ptr::NonNull;
 
 use crate::config::{SLABS_PER_SUPERSLAB, SLAB_SHIFT, SLAB_SIZE, SUPERSLAB_MASK};
+use crate::mutant;
 use crate::slab::slab::Slab;
 use crate::sync::{AtomicU64, Ordering, UnsafeCell};
 
@@ -110,10 +111,11 @@ impl SuperSlab {
 
     /// Marks a retire or a reuse.
     pub fn bump_generation(&self) -> u64 {
+        if mutant::NO_GENERATION_BUMP {
+            // ORDERING: Relaxed — the mutant reads and bumps nothing.
+            return self.generation.load(Ordering::Relaxed);
+        }
         // ORDERING: Release — see `generation`.
-        #[cfg(not(hakmem_mutant = "no_generation_bump"))]
-        return self.generation.fetch_add(1, Ordering::Release) + 1;
-        #[cfg(hakmem_mutant = "no_generation_bump")]
-        return self.generation.load(Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Release) + 1
     }
 }

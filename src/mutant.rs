@@ -1,0 +1,47 @@
+//! The seeded mutants of the loom models, in one place. `scripts/loom.sh` builds the crate with
+//! `--cfg hakmem_mutant="<name>"` and checks that the models claiming a mutant catch it
+//! (docs/verification.md). Each mutant is a named constant the shipped code reads at the exact
+//! site: an ordering, which is the correct one unless its mutant is selected, or a flag selecting
+//! the mutated behaviour through a plain `if` (both arms always compile; the dead one costs
+//! nothing). Nothing else in the crate names `hakmem_mutant`.
+//!
+//! Boundary: constants only; depends on `sync` for `Ordering`.
+
+use crate::sync::Ordering::{self, AcqRel, Acquire, Relaxed, Release};
+
+/// `correct`, or `Relaxed` when the mutant is selected.
+const fn ordering(mutated: bool, correct: Ordering) -> Ordering {
+    if mutated {
+        Relaxed
+    } else {
+        correct
+    }
+}
+
+/// Success ordering of `RemoteQueue::push`'s CAS (mutant `remote_push_relaxed`).
+pub const REMOTE_PUSH: Ordering = ordering(cfg!(hakmem_mutant = "remote_push_relaxed"), AcqRel);
+/// Ordering of `RemoteQueue::take_all`'s swap (mutant `take_all_relaxed`).
+pub const TAKE_ALL: Ordering = ordering(cfg!(hakmem_mutant = "take_all_relaxed"), AcqRel);
+/// Ordering of `Owner::notify`'s `fetch_or` (mutant `notify_relaxed`).
+pub const NOTIFY: Ordering = ordering(cfg!(hakmem_mutant = "notify_relaxed"), Release);
+/// Success ordering of the ownership CAS in `Slab::try_acquire` (mutant `acquire_cas_relaxed`).
+pub const ACQUIRE_CAS: Ordering = ordering(cfg!(hakmem_mutant = "acquire_cas_relaxed"), Acquire);
+/// Ordering of `Slab::release_ownership`'s store (mutant `release_ownership_relaxed`).
+pub const RELEASE_OWNERSHIP: Ordering =
+    ordering(cfg!(hakmem_mutant = "release_ownership_relaxed"), Release);
+
+/// `RemoteQueue::push` reports "first" from its initial guess of the head instead of the value
+/// its CAS replaced.
+pub const PUSH_FIRST_STALE: bool = cfg!(hakmem_mutant = "push_first_stale");
+/// `Slab::try_acquire` checks, then stores, instead of one CAS.
+pub const ACQUIRE_PLAIN_STORE: bool = cfg!(hakmem_mutant = "acquire_plain_store");
+/// `PublishList::publish` pushes the slab before releasing ownership.
+pub const PUBLISH_BEFORE_RELEASE: bool = cfg!(hakmem_mutant = "publish_before_release");
+/// `HintCache::lookup` trusts an entry without comparing generations.
+pub const SKIP_GENERATION_CHECK: bool = cfg!(hakmem_mutant = "skip_generation_check");
+/// `SuperSlab::bump_generation` does not bump.
+pub const NO_GENERATION_BUMP: bool = cfg!(hakmem_mutant = "no_generation_bump");
+/// `span::release` caches the span before unbinding its slab.
+pub const SPAN_CACHE_BEFORE_UNBIND: bool = cfg!(hakmem_mutant = "span_cache_before_unbind");
+/// `span::retire_or_publish` publishes before draining the remote queue.
+pub const SPAN_PUBLISH_BEFORE_DRAIN: bool = cfg!(hakmem_mutant = "span_publish_before_drain");
