@@ -23,17 +23,18 @@ use crate::config::{
     MIN_SPAN_BYTES, SLAB_SIZE, SPAN_HEADER_BYTES, SPAN_MIN_BLOCKS,
 };
 
-/// Largest size served by the 16-byte steps.
-pub const TINY_MAX: usize = if MAX_SMALL_SIZE < 1024 {
+/// Largest size served by the fine classes (16-byte steps); above it the coarse classes (4 per
+/// doubling).
+pub const FINE_MAX: usize = if MAX_SMALL_SIZE < 1024 {
     MAX_SMALL_SIZE
 } else {
     1024
 };
-const TINY_CLASSES: usize = TINY_MAX / 16;
+const FINE_CLASSES: usize = FINE_MAX / 16;
 
 const fn count_coarse() -> usize {
     let mut n = 0;
-    let mut base = TINY_MAX;
+    let mut base = FINE_MAX;
     while base < MAX_SMALL_SIZE {
         n += 4;
         base *= 2;
@@ -42,16 +43,16 @@ const fn count_coarse() -> usize {
 }
 
 /// Number of size classes.
-pub const NUM_CLASSES: usize = TINY_CLASSES + count_coarse();
+pub const NUM_CLASSES: usize = FINE_CLASSES + count_coarse();
 
 const fn build_sizes() -> [u32; NUM_CLASSES] {
     let mut t = [0u32; NUM_CLASSES];
     let mut i = 0;
-    while i < TINY_CLASSES {
+    while i < FINE_CLASSES {
         t[i] = ((i + 1) * 16) as u32;
         i += 1;
     }
-    let mut base = TINY_MAX;
+    let mut base = FINE_MAX;
     while i < NUM_CLASSES {
         let step = base / 4;
         let mut k = 1;
@@ -198,7 +199,7 @@ pub fn block_index(c: usize, offset: usize) -> usize {
 /// The class serving `size` bytes at the minimum alignment; `None` above `MAX_SMALL_SIZE`.
 #[inline(always)]
 pub fn class_of(size: usize) -> Option<usize> {
-    if size <= TINY_MAX {
+    if size <= FINE_MAX {
         Some(((size + 15) >> 4).saturating_sub(1))
     } else if size <= MAX_SMALL_SIZE {
         Some(class_of_coarse(size))
@@ -207,14 +208,14 @@ pub fn class_of(size: usize) -> Option<usize> {
     }
 }
 
-/// `class_of` for `TINY_MAX < size <= MAX_SMALL_SIZE`.
+/// `class_of` for `FINE_MAX < size <= MAX_SMALL_SIZE`.
 #[inline]
 pub fn class_of_coarse(size: usize) -> usize {
     let s = size - 1;
     let bit = (usize::BITS - 1 - s.leading_zeros()) as usize;
     let shift = bit - 2;
-    let tiny_bit = TINY_MAX.trailing_zeros() as usize;
-    TINY_CLASSES + (bit - tiny_bit) * 4 + ((s >> shift) & 3)
+    let fine_bit = FINE_MAX.trailing_zeros() as usize;
+    FINE_CLASSES + (bit - fine_bit) * 4 + ((s >> shift) & 3)
 }
 
 /// The medium class id serving `size` bytes (`MAX_SMALL_SIZE < size <= MAX_MEDIUM_SIZE`), at any
@@ -275,10 +276,10 @@ mod tests {
             if c > 0 {
                 assert!(class_size(c - 1) < n, "n={n} not smallest");
             }
-            if n <= TINY_MAX {
+            if n <= FINE_MAX {
                 assert!(
                     class_size(c) - n.max(1) < 16,
-                    "n={n}: tiny classes waste under 16 bytes"
+                    "n={n}: fine classes waste under 16 bytes"
                 );
             }
             if n > 48 {

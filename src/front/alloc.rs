@@ -1,5 +1,6 @@
-//! The allocation paths: `alloc_fast` (one pop from the TLS list), `alloc_slow` (heap set-up and
-//! refill), the general path for aligned and header-mode requests, `realloc` and usable size.
+//! The allocation paths: `alloc` picks the class, `alloc_fast` pops from the TLS list,
+//! `alloc_slow` sets up the heap and refills, `alloc_general` takes aligned, header-mode, medium
+//! and large requests; then `alloc_zeroed`, `usable_size` and `realloc`.
 
 use core::ptr::NonNull;
 
@@ -13,7 +14,7 @@ use crate::front::tls_sll::TlsList;
 use crate::large;
 use crate::prof;
 use crate::size_class::{
-    class_for, class_of_coarse, class_size, medium_align_ok, medium_class_of, TINY_MAX,
+    class_for, class_of_coarse, class_size, medium_align_ok, medium_class_of, FINE_MAX,
 };
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::header;
@@ -43,12 +44,12 @@ fn alloc_in<const ERRNO: bool>(size: usize, align: usize) -> *mut u8 {
     if HEADERLESS && align <= MIN_ALIGN {
         let s1 = size.wrapping_sub(1);
         // Two copies of the pop, so the 16-byte steps run straight through.
-        if s1 < TINY_MAX {
+        if s1 < FINE_MAX {
             // `s1 & !15 == (s1 / 16) * 16`: the class times the 16-byte stride.
-            return alloc_class::<ERRNO>(s1 & !(MIN_ALIGN - 1), size);
+            return alloc_fast::<ERRNO>(s1 & !(MIN_ALIGN - 1), size);
         }
         if s1 < MAX_SMALL_SIZE {
-            return alloc_class::<ERRNO>(class_of_coarse(size) * CLASS_STRIDE, size);
+            return alloc_fast::<ERRNO>(class_of_coarse(size) * CLASS_STRIDE, size);
         }
     }
     if ERRNO {
@@ -66,7 +67,7 @@ const _: () = assert!(CLASS_STRIDE == MIN_ALIGN);
 /// the compiler keeps one register for the class. `size` is only read when the heap is routed to
 /// the profiler (src/front/profiling.rs).
 #[inline(always)]
-fn alloc_class<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
+fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
     let h = thread::current();
     let c = off / CLASS_STRIDE;
     // SAFETY: `off` addresses the TLS list of class `c` on the calling thread's alloc route (its
