@@ -22,6 +22,13 @@ pub const PURGE_DELAY_MS: i64 = 1000;
 /// `profile` on: the sampled heap profiler is compiled in (still off until `HAKMEM_PROF=1` or
 /// `hakmem::profile::start()`; see src/front/profiling.rs for its cost when off).
 pub const PROFILE: bool = cfg!(feature = "profile");
+/// The large cache (`large.rs`): freed large blocks of at most `LARGE_CACHE_MAX_BLOCK` bytes are
+/// kept mapped for reuse, at most `LARGE_CACHE_BYTES` of them committed, binned by mapping length
+/// in `LARGE_BINS_PER_OCTAVE` classes per power of two (so a mapping is at most 25% longer than
+/// asked; the extra is address space, never touched).
+pub const LARGE_CACHE_BYTES: usize = 384 << 20;
+pub const LARGE_CACHE_MAX_BLOCK: usize = 64 << 20;
+pub const LARGE_BINS_PER_OCTAVE: usize = 4;
 
 /// Minimum alignment of every block (C callers expect 16).
 pub const MIN_ALIGN: usize = 16;
@@ -45,8 +52,6 @@ mod sizes {
     /// Entries of the per-thread owned-slab table (direct-mapped by slab address; 256 × 64 KiB
     /// covers 16 MiB of slabs without a collision).
     pub const OWNED_ENTRIES: usize = 256;
-    /// Empty SuperSlabs kept committed for reuse before further empty ones are decommitted.
-    pub const KEEP_EMPTY_COMMITTED: usize = 2;
     /// Largest block size served by the medium classes; larger requests go to `large`.
     pub const MAX_MEDIUM_SIZE: usize = 4 << 20;
     /// Medium classes per doubling of the size: worst-case internal fragmentation
@@ -77,7 +82,6 @@ mod sizes {
     pub const TLS_BYTES: usize = 128;
     pub const HINT_ENTRIES: usize = 2;
     pub const OWNED_ENTRIES: usize = 4;
-    pub const KEEP_EMPTY_COMMITTED: usize = 0;
     /// Two medium classes (96 and 128 bytes), spans of 2 KiB (the header in the first 1 KiB).
     pub const MAX_MEDIUM_SIZE: usize = 128;
     pub const MEDIUM_STEPS: usize = 2;

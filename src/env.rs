@@ -16,6 +16,7 @@
 //! | `HAKMEM_DEBUG=1` | one-shot diagnostics: each site logs at most once per process |
 //! | `HAKMEM_PURGE_DELAY_MS=N` | emptied memory goes back to the OS `N` ms after it emptied (default `PURGE_DELAY_MS`); `0` at once, `-1` never (`collect()` still purges) |
 //! | `HAKMEM_PURGE_MADV_FREE=1` | purge with `MADV_FREE` (lazy, RSS drops only under pressure) instead of `MADV_DONTNEED` |
+//! | `HAKMEM_LARGE_CACHE=0` | freed large blocks are unmapped at once instead of cached for reuse |
 //! | `HAKMEM_BACKGROUND=1` | a background thread purges on the clock, so an idle process shrinks too |
 
 use crate::sync::plain::{AtomicI64, AtomicU16, Ordering};
@@ -31,12 +32,14 @@ const STATS_BIT: u16 = 16;
 const DEBUG_BIT: u16 = 32;
 const MADV_FREE_BIT: u16 = 64;
 const BACKGROUND_BIT: u16 = 128;
+const LARGE_CACHE_BIT: u16 = 256;
 const READ_BIT: u16 = 1 << 15;
 
 /// Compiled-in defaults, in effect until the environment has been read.
 const DEFAULTS: u16 = (if TLS_HINT { TLS_HINT_BIT } else { 0 })
     | (if ADOPT { ADOPT_BIT } else { 0 })
-    | (if FORCE_NOTIFY { FORCE_NOTIFY_BIT } else { 0 });
+    | (if FORCE_NOTIFY { FORCE_NOTIFY_BIT } else { 0 })
+    | LARGE_CACHE_BIT;
 
 static SWITCHES: AtomicU16 = AtomicU16::new(DEFAULTS);
 /// `HAKMEM_PURGE_DELAY_MS`: milliseconds, or -1 for never.
@@ -57,6 +60,8 @@ pub struct Switches {
     pub madv_free: bool,
     /// The background purger thread is wanted.
     pub background: bool,
+    /// Freed large blocks are cached for reuse.
+    pub large_cache: bool,
 }
 
 #[inline(always)]
@@ -98,6 +103,10 @@ pub fn madv_free() -> bool {
 pub fn background() -> bool {
     bits() & BACKGROUND_BIT != 0
 }
+#[inline]
+pub fn large_cache() -> bool {
+    bits() & LARGE_CACHE_BIT != 0
+}
 /// `HAKMEM_PURGE_DELAY_MS`: milliseconds, or -1 for never.
 #[inline]
 pub fn purge_delay_ms() -> i64 {
@@ -118,6 +127,7 @@ pub fn switches() -> Switches {
         purge_delay_ms: purge_delay_ms(),
         madv_free: b & MADV_FREE_BIT != 0,
         background: b & BACKGROUND_BIT != 0,
+        large_cache: b & LARGE_CACHE_BIT != 0,
     }
 }
 
@@ -204,7 +214,7 @@ pub fn init() -> bool {
     if prev & READ_BIT != 0 {
         return false;
     }
-    const VARS: [(&core::ffi::CStr, u16, bool, &str); 8] = [
+    const VARS: [(&core::ffi::CStr, u16, bool, &str); 9] = [
         (
             c"HAKMEM_TINY_SS_TLS_HINT",
             TLS_HINT_BIT,
@@ -223,6 +233,7 @@ pub fn init() -> bool {
         (c"HAKMEM_DEBUG", DEBUG_BIT, true, ""),
         (c"HAKMEM_PURGE_MADV_FREE", MADV_FREE_BIT, true, ""),
         (c"HAKMEM_BACKGROUND", BACKGROUND_BIT, true, ""),
+        (c"HAKMEM_LARGE_CACHE", LARGE_CACHE_BIT, true, ""),
     ];
     let mut b = DEFAULTS;
     for (var, bit, compiled, feature) in VARS {

@@ -1,23 +1,54 @@
-//! Large box: allocations above the largest size class (or with an alignment no class serves) go
-//! straight to the OS, one mapping each.
+//! Large box: allocations above the largest size class (or with an alignment no class serves) get
+//! a mapping of their own; freed ones are kept in a bounded cache and reused without `mmap`.
 //!
 //! Layout: the mapping starts on a `SUPERSLAB_SIZE` boundary (or the requested alignment, if
-//! larger); the header sits in the page right before the user pointer, and the registry names the
-//! chunk holding the user pointer (no other region can start in that chunk):
+//! larger); the header sits one page before the user pointer, and the registry names the chunk
+//! holding the user pointer (no other region can start in that chunk):
 //! ```text
-//! base ── … ── LargeHeader (user - PAGE_SIZE) ── user = base + max(PAGE_SIZE, align) ── … ── base + map_len
+//! base ── … ── LargeHeader (user - PAGE_SIZE) ── user = base + offset ── … ── base + map_len
+//! offset = max(PAGE_SIZE, align) + colour · max(align, 64)        (colour only for align < PAGE)
 //! ```
-//! Boundary: map, unmap and resize these mappings; register/unregister their first chunk.
-//! `realloc` grows or shrinks in place where the OS allows (mremap without moving).
+//! The colour (0..64 cache lines, rotating) keeps large blocks from all starting at the same
+//! offset of a 2 MiB boundary, where their first lines would compete for the same cache sets (as
+//! jemalloc's `cache_oblivious`). The header (32 bytes) stays inside page 0.
+//!
+//! ## The cache
+//! A freed block of at most `LARGE_CACHE_MAX_BLOCK` is not unmapped: it goes, still mapped and
+//! still committed, into the cache, binned by mapping length (`LARGE_BINS_PER_OCTAVE` classes per
+//! power of two; mappings of cacheable blocks are rounded up to their class, at most 25% extra
+//! address space and no extra RSS, so blocks of a class are interchangeable). An allocation takes
+//! a block from its own class or the next two (at most about 1.5x its length) before it maps.
+//! The cache holds at most `LARGE_CACHE_BYTES`; beyond that the oldest blocks are unmapped, and on
+//! the purge clock (`purge`) a block cached for the purge delay is unmapped too, so an idle
+//! program gives it all back. `HAKMEM_LARGE_CACHE=0` (runtime) or delay 0 turns the cache off.
+//!
+//! Invariants (under `CACHE`): every cached block is on exactly one bin list (that of the
+//! largest class ≤ its `map_len`) and on the age list (newest first, stamps non-increasing up to
+//! clock skew between threads); `Cache::bytes == Σ map_len` of cached blocks; a cached block is
+//! unregistered and its `CacheNode` sits at its base. A block is unmapped, reused or re-cached
+//! only after it has been unlinked under the lock, so no purge races a reuse.
+//!
+//! No silent OS failure: a refused `munmap` leaves the block mapped and decommitted by `os`; it is
+//! then kept in the cache (marked decommitted, over the byte bound if need be), reused like any
+//! other and retried on the next purge, so an OS that refuses to unmap loses nothing.
+//!
+//! Boundary: map, cache, unmap and resize these mappings; register/unregister their first chunk.
+//! `realloc` grows or shrinks in place where the mapping allows (mremap without moving).
 
 use core::ptr::NonNull;
 
-use crate::config::{PAGE_SIZE, SUPERSLAB_SIZE};
+use crate::config::{
+    LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_MAX_BLOCK, PAGE_SIZE, SUPERSLAB_SIZE,
+};
 use crate::debug::{fatal, Where};
+use crate::env;
+use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::os;
 use crate::prof;
+use crate::purge::{self, Stamp, Sweep, Ticker};
 use crate::registry::{self, RegionHead};
 use crate::stats::{self, GLOBALS};
+use crate::sync::plain::{AtomicUsize, Ordering};
 use crate::valgrind;
 
 pub const LARGE_MAGIC: u64 = 0x4841_4b4d_4c41_5247; // "HAKMLARG"
@@ -32,22 +63,302 @@ pub struct LargeHeader {
     offset: usize,
 }
 
+const _: () = assert!(
+    core::mem::size_of::<LargeHeader>() <= 64,
+    "header fits the last colour"
+);
+
+/// A cached block's links, written at its base when it enters the cache.
+struct CacheNode {
+    bin_next: *mut CacheNode,
+    bin_prev: *mut CacheNode,
+    /// Towards older blocks.
+    age_next: *mut CacheNode,
+    /// Towards newer blocks.
+    age_prev: *mut CacheNode,
+    map_len: usize,
+    freed_at: Stamp,
+    /// The OS refused to unmap it; its pages were decommitted instead.
+    decommitted: bool,
+}
+
+const _: () = assert!(core::mem::size_of::<CacheNode>() <= PAGE_SIZE);
+
+/// Cache line colours: offsets of the user pointer within its page, in steps of a line.
+const COLOUR_STEP: usize = 64;
+
+/// log2 of the smallest cacheable mapping class boundary.
+const FIRST_OCTAVE: u32 = 15;
+/// Bins: classes from 32 KiB up to `LARGE_CACHE_MAX_BLOCK`.
+const BINS: usize =
+    (LARGE_CACHE_MAX_BLOCK.trailing_zeros() - FIRST_OCTAVE) as usize * LARGE_BINS_PER_OCTAVE + 1;
+
+const _: () = assert!(LARGE_CACHE_MAX_BLOCK.is_power_of_two());
+const _: () = assert!(LARGE_BINS_PER_OCTAVE.is_power_of_two());
+const _: () = assert!(LARGE_CACHE_MAX_BLOCK <= LARGE_CACHE_BYTES);
+
+/// The class of a mapping of `len` bytes (rounded up) and its bin; `None` above the cache's range.
+/// Classes: `(n / B + 1) · 2^k / B`-multiples, `B` per octave `(2^k, 2^(k+1)]`.
+fn class_up(len: usize) -> Option<(usize, usize)> {
+    if len > LARGE_CACHE_MAX_BLOCK {
+        return None;
+    }
+    let len = len.max(1 << FIRST_OCTAVE);
+    let k = usize::BITS - 1 - (len - 1).leading_zeros(); // len in (2^k, 2^(k+1)]
+    if k < FIRST_OCTAVE {
+        return Some((1 << FIRST_OCTAVE, 0));
+    }
+    let step = (1usize << k) / LARGE_BINS_PER_OCTAVE;
+    let class = len.next_multiple_of(step);
+    let n = class / step - LARGE_BINS_PER_OCTAVE - 1; // 0..B
+    Some((
+        class,
+        (k - FIRST_OCTAVE) as usize * LARGE_BINS_PER_OCTAVE + n + 1,
+    ))
+}
+
+/// The bin of the largest class ≤ `len`, where a cached block of that length goes.
+fn bin_down(len: usize) -> usize {
+    let len = len.min(LARGE_CACHE_MAX_BLOCK);
+    let (class, bin) = class_up(len).unwrap_or((LARGE_CACHE_MAX_BLOCK, BINS - 1));
+    if class == len || bin == 0 {
+        bin
+    } else {
+        bin - 1
+    }
+}
+
+struct Cache {
+    bins: [*mut CacheNode; BINS],
+    newest: *mut CacheNode,
+    oldest: *mut CacheNode,
+    /// Bytes of every cached mapping.
+    bytes: usize,
+    /// Bytes of the cached mappings not decommitted.
+    committed: usize,
+}
+
+// SAFETY: the raw pointers are only used under the cache lock.
+unsafe impl Send for Cache {}
+
+/// The large cache. Lock rank `LargeCache`: a leaf (nothing else is taken under it).
+static CACHE: SpinLock<Cache> = SpinLock::new(
+    Rank::LargeCache,
+    Cache {
+        bins: [core::ptr::null_mut(); BINS],
+        newest: core::ptr::null_mut(),
+        oldest: core::ptr::null_mut(),
+        bytes: 0,
+        committed: 0,
+    },
+);
+
+/// Fork: a holder that did not survive the fork may have been relinking the lists, so the child
+/// abandons every cached block (they stay mapped: a leak in the child only).
+impl ForkReset for Cache {
+    fn reset_after_fork(&mut self) {
+        self.bins = [core::ptr::null_mut(); BINS];
+        self.newest = core::ptr::null_mut();
+        self.oldest = core::ptr::null_mut();
+        self.bytes = 0;
+        self.committed = 0;
+    }
+}
+
+static TICKER: Ticker = Ticker::new();
+static COLOUR: AtomicUsize = AtomicUsize::new(0);
+
+impl Cache {
+    /// Links `n` (at the base of a dead, unregistered mapping) as the newest block.
+    ///
+    /// # Safety
+    /// `n` is writable, on no list, and `(*n).map_len` is set.
+    unsafe fn insert(&mut self, n: *mut CacheNode) {
+        // SAFETY: per the contract; the neighbours are cached nodes, ours under the lock.
+        unsafe {
+            let bin = bin_down((*n).map_len);
+            (*n).bin_prev = core::ptr::null_mut();
+            (*n).bin_next = self.bins[bin];
+            if !self.bins[bin].is_null() {
+                (*self.bins[bin]).bin_prev = n;
+            }
+            self.bins[bin] = n;
+            (*n).age_prev = core::ptr::null_mut();
+            (*n).age_next = self.newest;
+            if self.newest.is_null() {
+                self.oldest = n;
+            } else {
+                (*self.newest).age_prev = n;
+            }
+            self.newest = n;
+            self.bytes += (*n).map_len;
+            if !(*n).decommitted {
+                self.committed += (*n).map_len;
+            }
+        }
+        // SAFETY: as above.
+        GLOBALS.cached.add_shared(unsafe { (*n).map_len } as u64);
+    }
+
+    /// Unlinks a cached node from both lists.
+    ///
+    /// # Safety
+    /// `n` is in this cache.
+    unsafe fn remove(&mut self, n: *mut CacheNode) {
+        // SAFETY: per the contract; every pointer followed is a cached node.
+        unsafe {
+            let bin = bin_down((*n).map_len);
+            let (bp, bn) = ((*n).bin_prev, (*n).bin_next);
+            if bp.is_null() {
+                self.bins[bin] = bn;
+            } else {
+                (*bp).bin_next = bn;
+            }
+            if !bn.is_null() {
+                (*bn).bin_prev = bp;
+            }
+            let (ap, an) = ((*n).age_prev, (*n).age_next);
+            if ap.is_null() {
+                self.newest = an;
+            } else {
+                (*ap).age_next = an;
+            }
+            if an.is_null() {
+                self.oldest = ap;
+            } else {
+                (*an).age_prev = ap;
+            }
+            self.bytes -= (*n).map_len;
+            if !(*n).decommitted {
+                self.committed -= (*n).map_len;
+            }
+            GLOBALS.cached_freed.add_shared((*n).map_len as u64);
+        }
+    }
+
+    /// Takes a block from bin `bin` or the next ones up to twice its length; failing that,
+    /// the shortest longer one, flagged `true`: the caller cuts off the part it does not need.
+    /// Null if no cached block is long enough.
+    fn take(&mut self, bin: usize) -> (*mut CacheNode, bool) {
+        for b in bin..BINS {
+            let n = self.bins[b];
+            if !n.is_null() {
+                // SAFETY: a cached node.
+                unsafe { self.remove(n) };
+                return (n, b >= bin + LARGE_BINS_PER_OCTAVE);
+            }
+        }
+        (core::ptr::null_mut(), false)
+    }
+
+    /// Unlinks the oldest blocks that `sweep` covers, and the oldest committed ones while the
+    /// committed bytes exceed the bound, and chains them through `age_next` for the caller to
+    /// unmap outside the lock. Decommitted blocks (a refused unmap) are retried only by a sweep.
+    fn detach(&mut self, sweep: Option<Sweep>) -> *mut CacheNode {
+        let mut chain: *mut CacheNode = core::ptr::null_mut();
+        let mut n = self.oldest;
+        while !n.is_null() {
+            // SAFETY: a cached node.
+            let (newer, freed_at, decommitted) =
+                unsafe { ((*n).age_prev, (*n).freed_at, (*n).decommitted) };
+            let over = self.committed > LARGE_CACHE_BYTES;
+            let due = sweep.is_some_and(|s| s.covers(freed_at));
+            if !over && !due {
+                break;
+            }
+            if due || !decommitted {
+                // SAFETY: as above.
+                unsafe {
+                    self.remove(n);
+                    (*n).age_next = chain;
+                }
+                chain = n;
+            }
+            n = newer;
+        }
+        chain
+    }
+}
+
+/// Whether freed blocks are cached at all (switch on, and purging not "at once").
+fn cache_on() -> bool {
+    env::large_cache() && purge::delay() != Some(0)
+}
+
 fn offset_for(align: usize) -> usize {
-    align.max(PAGE_SIZE)
+    if align >= PAGE_SIZE {
+        return align;
+    }
+    let step = align.max(COLOUR_STEP);
+    // ORDERING: Relaxed — a rotating counter; any value is a valid colour.
+    let c = COLOUR.fetch_add(1, Ordering::Relaxed).wrapping_mul(7) % (PAGE_SIZE / step);
+    PAGE_SIZE + c * step
 }
 
 /// Maps a block of `size` bytes aligned to `align`. Null if the OS refuses or sizes overflow.
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
+    alloc_inner(size, align, false)
+}
+
+/// As `alloc`, zero-filled: a fresh mapping is; a reused one has its pages purged (whole pages)
+/// and the rest cleared.
+pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
+    alloc_inner(size, align, true)
+}
+
+fn alloc_inner(size: usize, align: usize, zero: bool) -> *mut u8 {
     let offset = offset_for(align);
-    let Some(map_len) = offset.checked_add(size).and_then(os::page_round) else {
+    let Some(need) = offset.checked_add(size).and_then(os::page_round) else {
         return core::ptr::null_mut();
     };
-    let Some(base) = os::reserve_aligned(map_len, align.max(SUPERSLAB_SIZE)) else {
-        return core::ptr::null_mut();
+    sweep_if_due();
+    // The cache is consulted even when freed blocks are not cached: it then holds the blocks the
+    // OS refused to unmap, which are reused like any other.
+    let class = if align <= SUPERSLAB_SIZE {
+        class_up(need)
+    } else {
+        None
+    };
+    let (map_len, base, reused) = match class {
+        Some((class_len, bin)) => {
+            let (n, oversized) = CACHE.with(|c| c.take(bin));
+            match NonNull::new(n) {
+                Some(n) => {
+                    // SAFETY: a node just unlinked under the lock: ours alone now.
+                    let mut map_len = unsafe { (*n.as_ptr()).map_len };
+                    // A block more than twice the class asked for is cut down to it (the tail
+                    // unmapped), so that the cache does not drift towards its longest blocks.
+                    // If the OS refuses, the tail is decommitted and the block keeps its length.
+                    // SAFETY: the mapping is ours and dead; `class_len` is page-rounded.
+                    if oversized && unsafe { os::resize_in_place(n.cast(), map_len, class_len) } {
+                        stats::footprint_sub(map_len - class_len);
+                        map_len = class_len;
+                    }
+                    (map_len, n.cast::<u8>(), true)
+                }
+                None => match os::reserve_aligned(class_len, SUPERSLAB_SIZE) {
+                    Some(b) => (class_len, b, false),
+                    None => return core::ptr::null_mut(),
+                },
+            }
+        }
+        None => match os::reserve_aligned(need, align.max(SUPERSLAB_SIZE)) {
+            Some(b) => (need, b, false),
+            None => return core::ptr::null_mut(),
+        },
     };
     let user = base.as_ptr().wrapping_add(offset);
+    if reused {
+        GLOBALS.large_reused.bump_shared();
+        if zero {
+            // SAFETY: `[user, user + size)` lies inside the mapping, which is ours and dead.
+            unsafe { clear(user, size) };
+        }
+    } else {
+        stats::footprint_add(map_len);
+    }
     let head = user.wrapping_sub(PAGE_SIZE).cast::<LargeHeader>();
-    // SAFETY: the page before `user` lies inside the fresh mapping (offset >= PAGE_SIZE).
+    // SAFETY: the page before `user` lies inside the mapping (offset >= PAGE_SIZE).
     unsafe {
         head.write(LargeHeader {
             magic: LARGE_MAGIC,
@@ -60,15 +371,14 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
     if !registry::register(user as usize, unsafe {
         NonNull::new_unchecked(head.cast::<RegionHead>())
     }) {
-        // SAFETY: never published. A refused release is counted and decommitted by `os`.
-        let _released = unsafe { os::release(base, map_len) };
+        // SAFETY: never published.
+        unsafe { dispose(base, map_len) };
         return core::ptr::null_mut();
     }
     GLOBALS.large_allocs.bump_shared();
     GLOBALS.large_bytes.add_shared((map_len - offset) as u64);
-    stats::footprint_add(map_len);
-    // valgrind: the usable part is a live block, zeroed by the OS (the header page is outside it).
-    valgrind::malloclike(user, map_len - offset, true);
+    // valgrind: the usable part is a live block (zeroed when fresh or asked for).
+    valgrind::malloclike(user, map_len - offset, zero || !reused);
     user
 }
 
@@ -78,6 +388,27 @@ pub fn alloc(size: usize, align: usize) -> *mut u8 {
 fn is_sampled(head: NonNull<RegionHead>) -> bool {
     // SAFETY: registered regions start with a magic and are mapped while registered.
     crate::config::PROFILE && unsafe { head.as_ref().magic } == prof::SAMPLED_MAGIC
+}
+
+/// Zeroes `[user, user + size)` of a reused mapping: whole pages by purging them (no RSS, no
+/// memset of untouched pages), the partial first page by hand.
+///
+/// # Safety
+/// The range lies inside a mapping of ours that holds nothing anyone reads.
+unsafe fn clear(user: *mut u8, size: usize) {
+    let first = (user as usize).next_multiple_of(PAGE_SIZE) - user as usize;
+    let head = first.min(size);
+    // SAFETY: per the contract.
+    unsafe { core::ptr::write_bytes(user, 0, head) };
+    if size > head {
+        let rest = user.wrapping_add(head);
+        let len = (size - head).next_multiple_of(PAGE_SIZE);
+        // SAFETY: page-aligned, inside the mapping (map_len is page-rounded past user + size).
+        if !unsafe { os::decommit(NonNull::new_unchecked(rest), len) } {
+            // SAFETY: as above; the OS refused (counted), so clear by hand.
+            unsafe { core::ptr::write_bytes(rest, 0, size - head) };
+        }
+    }
 }
 
 /// Checks that `ptr` is the user pointer of the large block at `head`.
@@ -98,7 +429,7 @@ fn check(head: &LargeHeader, ptr: *mut u8) {
     }
 }
 
-/// Unmaps a large block.
+/// Frees a large block: into the cache, or unmapped.
 ///
 /// # Safety
 /// `head` came from the registry for `ptr` and is a large header; the block is live.
@@ -113,17 +444,95 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
         check(h.as_ref(), ptr);
         (h.as_ref().map_len, h.as_ref().base)
     };
-    // valgrind: the block dies before its mapping goes away ("Invalid free()" if it was not live).
+    // valgrind: the block dies before its mapping is reused or goes away ("Invalid free()" if it
+    // was not live).
     valgrind::freelike(ptr);
     registry::unregister(ptr as usize);
     GLOBALS.large_frees.bump_shared();
     GLOBALS
         .large_bytes_freed
         .add_shared((map_len - (ptr as usize - base as usize)) as u64);
-    // SAFETY: the mapping is ours and dead. A refused release (counted and reported by `os`) leaves
-    // it mapped and decommitted: it stays in the footprint.
-    if unsafe { os::release(NonNull::new_unchecked(base), map_len) } {
+    // SAFETY: a mapping is never at address 0.
+    let base = unsafe { NonNull::new_unchecked(base) };
+    if map_len <= LARGE_CACHE_MAX_BLOCK && cache_on() {
+        // SAFETY: the mapping is ours and dead; page 0 takes the node.
+        unsafe { cache(base, map_len, false) };
+        let evicted = CACHE.with(|c| c.detach(None));
+        // SAFETY: detached under the lock: ours alone.
+        unsafe { release_chain(evicted) };
+    } else {
+        // SAFETY: the mapping is ours and dead.
+        unsafe { dispose(base, map_len) };
+    }
+    sweep_if_due();
+}
+
+/// Puts the dead mapping at `base` into the cache.
+///
+/// # Safety
+/// The mapping `[base, base + map_len)` is ours, dead and unregistered.
+unsafe fn cache(base: NonNull<u8>, map_len: usize, decommitted: bool) {
+    let n = base.cast::<CacheNode>().as_ptr();
+    // SAFETY: page 0 of the mapping is ours.
+    unsafe {
+        n.write(CacheNode {
+            bin_next: core::ptr::null_mut(),
+            bin_prev: core::ptr::null_mut(),
+            age_next: core::ptr::null_mut(),
+            age_prev: core::ptr::null_mut(),
+            map_len,
+            freed_at: purge::now(),
+            decommitted,
+        })
+    };
+    // SAFETY: the node is written and on no list.
+    CACHE.with(|c| unsafe { c.insert(n) });
+}
+
+/// Unmaps a dead mapping; if the OS refuses, keeps it (decommitted) in the cache. True if
+/// unmapped.
+///
+/// # Safety
+/// As for `cache`.
+unsafe fn dispose(base: NonNull<u8>, map_len: usize) -> bool {
+    // SAFETY: per the contract.
+    if unsafe { os::release(base, map_len) } {
         stats::footprint_sub(map_len);
+        true
+    } else {
+        // SAFETY: still mapped (decommitted by `os`), still ours.
+        unsafe { cache(base, map_len, true) };
+        false
+    }
+}
+
+/// Unmaps every block of a chain detached from the cache (outside the lock).
+///
+/// # Safety
+/// The chain was detached under the lock; its blocks are nobody else's.
+unsafe fn release_chain(mut n: *mut CacheNode) {
+    while let Some(node) = NonNull::new(n) {
+        // SAFETY: a detached node: mapped, ours.
+        let (next, map_len) = unsafe { ((*n).age_next, (*n).map_len) };
+        // SAFETY: as above.
+        if unsafe { dispose(node.cast(), map_len) } {
+            GLOBALS.purged_bytes.add_shared(map_len as u64);
+        }
+        n = next;
+    }
+}
+
+/// Unmaps the cached blocks `sweep` covers (and any beyond the byte bound).
+pub fn purge(sweep: Sweep) {
+    let chain = CACHE.with(|c| c.detach(Some(sweep)));
+    // SAFETY: detached under the lock.
+    unsafe { release_chain(chain) };
+}
+
+/// On a slow path: purges what the clock says is due, at most once per tick process-wide.
+fn sweep_if_due() {
+    if let Some(s) = Sweep::due_ticked(&TICKER) {
+        purge(s);
     }
 }
 
@@ -182,5 +591,48 @@ pub unsafe fn resize_in_place(head: NonNull<RegionHead>, ptr: *mut u8, new_size:
         true
     } else {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_round_up_and_bins_round_down() {
+        assert_eq!(class_up(4096), Some((1 << 15, 0)));
+        assert_eq!(class_up(1 << 15), Some((1 << 15, 0)));
+        // (32 KiB, 64 KiB] in steps of 8 KiB.
+        assert_eq!(class_up((1 << 15) + 1), Some((40 << 10, 1)));
+        assert_eq!(class_up(64 << 10), Some((64 << 10, 4)));
+        assert_eq!(class_up((64 << 10) + 1), Some((80 << 10, 5)));
+        assert_eq!(
+            class_up(LARGE_CACHE_MAX_BLOCK),
+            Some((LARGE_CACHE_MAX_BLOCK, BINS - 1))
+        );
+        assert_eq!(class_up(LARGE_CACHE_MAX_BLOCK + 1), None);
+        let mut last = 0;
+        for len in (1usize << 15..=LARGE_CACHE_MAX_BLOCK).step_by(PAGE_SIZE * 97) {
+            let (class, bin) = class_up(len).unwrap();
+            assert!(class >= len && class - len <= len / 4, "{len} -> {class}");
+            assert!(bin >= last && bin < BINS);
+            last = bin;
+            // A block of exactly a class goes back to that class's bin; a longer one (mremap
+            // growth) to the class below its length.
+            assert_eq!(bin_down(class), bin);
+            assert_eq!(bin_down(class + PAGE_SIZE), bin);
+        }
+    }
+
+    #[test]
+    fn colours_stay_in_the_first_page() {
+        for _ in 0..200 {
+            let o = offset_for(16);
+            assert!((PAGE_SIZE..2 * PAGE_SIZE).contains(&o) && o % COLOUR_STEP == 0);
+            let o = offset_for(1024);
+            assert!(o % 1024 == 0 && o < 2 * PAGE_SIZE);
+        }
+        assert_eq!(offset_for(PAGE_SIZE), PAGE_SIZE);
+        assert_eq!(offset_for(1 << 16), 1 << 16);
     }
 }

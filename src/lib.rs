@@ -24,8 +24,9 @@
 //! 9. `meta`, `pool` — metadata memory; the slab supply (SuperSlab map/retire/reuse).
 //! 10. `adopt` — publish lists, adoption and the reclaim pass.
 //! 11. `prof` — the sampled heap profiler: countdown, stack capture, sampled regions, output.
-//! 12. `large`, `span` — mappings for sizes above the classes; the memory of the medium classes
-//!     (one mapping per span, a `Slab` in its header, a cache of empty spans).
+//! 12. `large`, `span`, `background` — mappings for sizes above the classes and their cache; the
+//!     memory of the medium classes (one mapping per span, a `Slab` in its header, a cache of
+//!     empty spans); the optional purger thread.
 //! 13. `front::tls_sll`, `front::hint`, `front::owned`, `front::heap`, `front::magazine`,
 //!     `front::medium`, `front::thread`, `front::alloc`, `front::profiling`, `front::free` — the
 //!     thread front end: TLS SLL, hint cache, owned-slab table, thread heaps, magazine
@@ -65,6 +66,8 @@ mod remote;
 mod slab;
 
 mod adopt;
+#[cfg(not(hakmem_loom))]
+mod background;
 #[cfg(not(hakmem_loom))]
 mod fork;
 #[cfg(not(hakmem_loom))]
@@ -144,8 +147,9 @@ pub fn switches() -> Switches {
 }
 
 /// Flushes the calling thread's caches back to their slabs, gives emptied slabs and spans (the
-/// thread's own and those of exited threads) back to the pool and the span cache, and returns the
-/// pages of free slabs, retired SuperSlabs and cached spans to the OS. Like `mi_collect(true)`; never needed for correctness.
+/// thread's own and those of exited threads) back to the pool and the span cache, returns the
+/// pages of free slabs, retired SuperSlabs and cached spans to the OS and unmaps every cached large
+/// block, whatever the purge delay. Like `mi_collect(true)`; never needed for correctness.
 #[cfg(not(hakmem_loom))]
 pub fn collect() {
     if config::VALIDATE {
@@ -155,8 +159,8 @@ pub fn collect() {
     front::thread::flush_current();
     front::magazine::reclaim(usize::MAX);
     front::medium::reclaim(usize::MAX);
-    pool::decommit_free();
-    span::SPANS.purge(purge::Sweep::All);
+    background::sweep_all(purge::Sweep::All);
+    background::start_if_wanted();
 }
 
 /// The sampled heap profiler (`profile` feature; docs/profiling.md): off until

@@ -53,11 +53,13 @@ pub enum Rank {
     ProfSwitch = 7,
     /// `prof::STATE`: the profiler's tables (nests nothing; taken while sampling).
     ProfTables = 8,
+    /// `large::CACHE`: cached large blocks (nests nothing; taken with no other lock held).
+    LargeCache = 9,
 }
 
 impl Rank {
     /// Every rank, in order.
-    pub const ALL: [Rank; 9] = [
+    pub const ALL: [Rank; 10] = [
         Rank::Setup,
         Rank::Fallback,
         Rank::HeapPool,
@@ -67,6 +69,7 @@ impl Rank {
         Rank::Meta,
         Rank::ProfSwitch,
         Rank::ProfTables,
+        Rank::LargeCache,
     ];
 
     /// The lock's name in messages.
@@ -81,6 +84,7 @@ impl Rank {
             Rank::Meta => "metadata bump",
             Rank::ProfSwitch => "profiler switch",
             Rank::ProfTables => "profile tables",
+            Rank::LargeCache => "large cache",
         }
     }
 }

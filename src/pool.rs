@@ -6,14 +6,22 @@
 //! is reached once per slab (64 KiB of blocks), never per block.
 //!
 //! SuperSlab life cycle: mapped → (partial ↔ full) → retired (unregistered, generation bumped,
-//! data slabs decommitted beyond `KEEP_EMPTY_COMMITTED`, kept on the empty list) → reused
-//! (generation bumped, registered again). SuperSlab memory is never unmapped.
+//! kept on the empty list) → reused (generation bumped, registered again). SuperSlab memory is
+//! never unmapped.
+//!
+//! Purge on the clock: a slab given back is stamped (`freed_at`) and marked dirty; once it has
+//! stayed free for the purge delay its pages go back to the OS (`purge::pages`), checked when the
+//! pool is entered anyway (`acquire_slab`, `release_slab`, at most once per tick), by `collect()`
+//! and by the background purger. Purging happens under the pool lock, so a slab is never purged
+//! while it is handed out again. `take_free_slab` prefers dirty slabs (their pages are resident).
+//! Invariants: `dirty ⊆ free_mask` per SuperSlab; `Pool::dirty_slabs == Σ |dirty|`.
 
 use core::ptr::NonNull;
 
-use crate::config::{KEEP_EMPTY_COMMITTED, SLAB_SIZE, SUPERSLAB_SIZE};
+use crate::config::{SLAB_SIZE, SUPERSLAB_SIZE};
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::os;
+use crate::purge::{self, Sweep, Ticker};
 use crate::registry::{self, RegionHead};
 use crate::slab::slab::Slab;
 use crate::slab::superslab::{PoolLinks, SuperSlab, ALL_FREE};
@@ -29,8 +37,8 @@ struct Pool {
     partial: *mut SuperSlab,
     /// Retired SuperSlabs.
     empty: *mut SuperSlab,
-    /// Retired SuperSlabs whose data pages are still committed.
-    empty_committed: usize,
+    /// Free slabs that may hold committed pages, over all SuperSlabs.
+    dirty_slabs: usize,
     /// Bumped when a forked child abandons the lists; every SuperSlab records the epoch in which
     /// it joined (`PoolLinks::pool_epoch`), and the pool ignores those of older epochs.
     epoch: u32,
@@ -48,7 +56,7 @@ impl ForkReset for Pool {
     fn reset_after_fork(&mut self) {
         self.partial = core::ptr::null_mut();
         self.empty = core::ptr::null_mut();
-        self.empty_committed = 0;
+        self.dirty_slabs = 0;
         self.epoch = self.epoch.wrapping_add(1);
     }
 }
@@ -58,10 +66,12 @@ static POOL: SpinLock<Pool> = SpinLock::new(
     Pool {
         partial: core::ptr::null_mut(),
         empty: core::ptr::null_mut(),
-        empty_committed: 0,
+        dirty_slabs: 0,
         epoch: 0,
     },
 );
+
+static TICKER: Ticker = Ticker::new();
 
 /// Runs `f` on the pool links of `ss`.
 ///
@@ -121,9 +131,6 @@ fn take_free_slab(p: &mut Pool) -> Option<NonNull<Slab>> {
         // SAFETY: under the pool lock; `ss` is on the empty list.
         unsafe {
             unlink(&mut p.empty, ss);
-            if links(ss, |l| core::mem::replace(&mut l.committed, true)) {
-                p.empty_committed -= 1;
-            }
             let generation = (*ss).bump_generation();
             trace::record(Event::Reuse, (*ss).base(), (*ss).base(), 0, 0, generation);
             GLOBALS.superslabs_reused.bump_shared();
@@ -144,11 +151,19 @@ fn take_free_slab(p: &mut Pool) -> Option<NonNull<Slab>> {
     }
     // SAFETY: under the pool lock; `ss` is on the partial list and has a free slab.
     unsafe {
-        let (idx, now_full) = links(ss, |l| {
-            let idx = l.free_mask.trailing_zeros() as usize;
-            l.free_mask &= !(1u64 << idx);
-            (idx, l.free_mask == 0)
+        let (idx, was_dirty, now_full) = links(ss, |l| {
+            // Resident pages first: no faults for the new owner, and clean slabs stay clean.
+            let warm = l.free_mask & l.dirty;
+            let idx = (if warm != 0 { warm } else { l.free_mask }).trailing_zeros() as usize;
+            let bit = 1u64 << idx;
+            let was_dirty = l.dirty & bit != 0;
+            l.free_mask &= !bit;
+            l.dirty &= !bit;
+            (idx, was_dirty, l.free_mask == 0)
         });
+        if was_dirty {
+            p.dirty_slabs -= 1;
+        }
         if now_full {
             unlink(&mut p.partial, ss);
         }
@@ -159,7 +174,10 @@ fn take_free_slab(p: &mut Pool) -> Option<NonNull<Slab>> {
 /// Hands out an unbound slab. `may_map`: whether a new SuperSlab may be mapped when none is free.
 /// `None` when none is free and mapping is not allowed or the OS refuses.
 pub fn acquire_slab(may_map: bool) -> Option<NonNull<Slab>> {
-    if let Some(s) = POOL.with(take_free_slab) {
+    if let Some(s) = POOL.with(|p| {
+        sweep_if_due(p);
+        take_free_slab(p)
+    }) {
         return Some(s);
     }
     if !may_map {
@@ -196,6 +214,7 @@ pub unsafe fn release_slab(slab: &Slab) {
         .map_addr(|a| a & !crate::config::SUPERSLAB_MASK)
         .cast::<SuperSlab>();
     let idx = SuperSlab::slab_index(slab.data() as usize);
+    let now = purge::now();
     POOL.with(|p| {
         // SAFETY: under the pool lock.
         unsafe {
@@ -206,8 +225,14 @@ pub unsafe fn release_slab(slab: &Slab) {
             let (was_full, mask) = links(ss, |l| {
                 let was_full = l.free_mask == 0;
                 l.free_mask |= 1u64 << idx;
+                l.dirty |= 1u64 << idx;
+                l.freed_at[idx] = now;
                 (was_full, l.free_mask)
             });
+            p.dirty_slabs += 1;
+            if purge::delay() == Some(0) {
+                purge_due(p, ss, Sweep::All);
+            }
             if was_full {
                 push(&mut p.partial, ss, LIST_PARTIAL);
             }
@@ -215,6 +240,7 @@ pub unsafe fn release_slab(slab: &Slab) {
                 retire(p, ss);
             }
         }
+        sweep_if_due(p);
     });
 }
 
@@ -228,61 +254,82 @@ unsafe fn retire(p: &mut Pool, ss: *mut SuperSlab) {
         let generation = (*ss).bump_generation();
         trace::record(Event::Retire, (*ss).base(), (*ss).base(), 0, 0, generation);
         GLOBALS.superslabs_retired.bump_shared();
-        // A SuperSlab whose decommit the OS refused counts as committed (and is retried later).
-        if p.empty_committed < KEEP_EMPTY_COMMITTED || !decommit_data(ss) {
-            p.empty_committed += 1;
-        }
         push(&mut p.empty, ss, LIST_EMPTY);
     }
 }
 
-/// Decommits the data slabs of `ss`; false if they stay committed (the OS refused).
+/// Purges the dirty slabs of `ss` that `sweep` covers, adjacent ones in one call. A slab whose
+/// purge the OS refuses (counted by `os`) stays dirty and is retried by a later sweep.
 ///
 /// # Safety
-/// The pool lock is held and every data slab of `ss` is free.
-unsafe fn decommit_data(ss: *mut SuperSlab) -> bool {
-    // SAFETY: the data slabs hold nothing anyone reads; the header slab stays.
-    unsafe {
-        if links(ss, |l| l.committed) {
-            let data = (*ss).slabs[crate::config::FIRST_DATA_SLAB].data();
-            // A refused decommit (counted by `os`) leaves the SuperSlab committed: retried later.
-            if !os::decommit(NonNull::new_unchecked(data), SUPERSLAB_SIZE - SLAB_SIZE) {
-                return false;
-            }
-            links(ss, |l| l.committed = false);
+/// The pool lock is held.
+unsafe fn purge_due(p: &mut Pool, ss: *mut SuperSlab, sweep: Sweep) {
+    // SAFETY: under the pool lock.
+    let (dirty, freed_at) = unsafe { links(ss, |l| (l.dirty, l.freed_at)) };
+    let mut due = 0u64;
+    let mut m = dirty;
+    while m != 0 {
+        let i = m.trailing_zeros() as usize;
+        m &= m - 1;
+        if sweep.covers(freed_at[i]) {
+            due |= 1u64 << i;
         }
-        true
+    }
+    let mut purged = 0u64;
+    while due != 0 {
+        // The run of adjacent due slabs starting at the lowest one.
+        let first = due.trailing_zeros() as usize;
+        let len = (due >> first).trailing_ones() as usize;
+        let run = if first + len >= 64 {
+            !0u64 << first
+        } else {
+            ((1u64 << len) - 1) << first
+        };
+        due &= !run;
+        // SAFETY: the slabs of the run are free and unbound (dirty ⊆ free) and nothing reads
+        // their blocks; they lie inside the SuperSlab's reservation.
+        let ok = unsafe {
+            let data = (*ss).slabs[first].data();
+            purge::pages(NonNull::new_unchecked(data), len * SLAB_SIZE)
+        };
+        if ok {
+            purged |= run;
+        }
+    }
+    if purged != 0 {
+        // SAFETY: under the pool lock.
+        unsafe { links(ss, |l| l.dirty &= !purged) };
+        p.dirty_slabs -= purged.count_ones() as usize;
     }
 }
 
-/// Decommits every retired SuperSlab and the free slabs of partial ones (for `collect`).
-pub fn decommit_free() {
-    POOL.with(|p| {
-        let mut ss = p.empty;
-        p.empty_committed = 0;
-        while !ss.is_null() {
-            // SAFETY: under the pool lock; retired SuperSlabs have all data slabs free.
+/// Purges, in every SuperSlab with free slabs, the dirty slabs `sweep` covers.
+fn sweep_pool(p: &mut Pool, sweep: Sweep) {
+    if p.dirty_slabs == 0 {
+        return;
+    }
+    for head in [p.partial, p.empty] {
+        let mut ss = head;
+        while !ss.is_null() && p.dirty_slabs != 0 {
+            // SAFETY: under the pool lock; `ss` is on a pool list.
             unsafe {
-                if !decommit_data(ss) {
-                    p.empty_committed += 1;
-                }
+                purge_due(p, ss, sweep);
                 ss = links(ss, |l| l.next);
             }
         }
-        let mut ss = p.partial;
-        while !ss.is_null() {
-            // SAFETY: under the pool lock; slabs whose bit is set are free and unbound.
-            unsafe {
-                let mask = links(ss, |l| l.free_mask);
-                let mut m = mask;
-                while m != 0 {
-                    let i = m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    // A refused decommit is counted by `os`; the slab stays free and usable.
-                    let _ = os::decommit(NonNull::new_unchecked((*ss).slabs[i].data()), SLAB_SIZE);
-                }
-                ss = links(ss, |l| l.next);
-            }
+    }
+}
+
+/// On a pool entry: sweeps what the clock says is due, at most once per tick process-wide.
+fn sweep_if_due(p: &mut Pool) {
+    if p.dirty_slabs != 0 {
+        if let Some(s) = Sweep::due_ticked(&TICKER) {
+            sweep_pool(p, s);
         }
-    });
+    }
+}
+
+/// Purges the free slabs `sweep` covers (`Sweep::All`: every free slab, for `collect`).
+pub fn purge(sweep: Sweep) {
+    POOL.with(|p| sweep_pool(p, sweep));
 }

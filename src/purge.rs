@@ -37,9 +37,6 @@
 //! Boundary: time, the policy and the purge call; no lists. Each box keeps its own emptied ranges
 //! and their stamps under its own lock. Depends on `config`, `sync`, `os`, `env`, `stats`.
 
-// The pool, large and medium boxes adopt this API one by one; until each has, parts are unused.
-#![allow(dead_code)]
-
 use core::ptr::NonNull;
 
 use crate::env;
@@ -62,6 +59,7 @@ pub fn now() -> Stamp {
 }
 
 /// Moves the purge clock forward by `ms` (tests only).
+#[cfg(feature = "fault-injection")]
 pub fn advance(ms: u64) {
     // ORDERING: Relaxed — see `now`.
     SKEW.fetch_add(ms, Ordering::Relaxed);
@@ -220,6 +218,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "fault-injection")]
     fn clock_is_monotonic_and_moves() {
         let a = now();
         advance(5);

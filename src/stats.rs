@@ -125,6 +125,8 @@ pub struct Stats {
     pub large_allocs: u64,
     /// Large frees.
     pub large_frees: u64,
+    /// Large allocations served from the large cache (no `mmap`).
+    pub large_reused: u64,
     /// Medium allocations (blocks from spans).
     pub medium_allocs: u64,
     /// Medium blocks freed by the owner of their span.
@@ -198,6 +200,7 @@ impl Stats {
         f("superslabs_reused", self.superslabs_reused);
         f("large_allocs", self.large_allocs);
         f("large_frees", self.large_frees);
+        f("large_reused", self.large_reused);
         f("medium_allocs", self.medium_allocs);
         f("medium_local_frees", self.medium_local_frees);
         f("medium_remote_frees", self.medium_remote_frees);
@@ -297,6 +300,7 @@ pub struct Globals {
     pub superslabs_reused: Counter,
     pub large_allocs: Counter,
     pub large_frees: Counter,
+    pub large_reused: Counter,
     pub large_bytes: Counter,
     pub large_bytes_freed: Counter,
     pub spans_mapped: Counter,
@@ -332,6 +336,7 @@ pub static GLOBALS: Globals = Globals {
     superslabs_reused: Counter::new(),
     large_allocs: Counter::new(),
     large_frees: Counter::new(),
+    large_reused: Counter::new(),
     large_bytes: Counter::new(),
     large_bytes_freed: Counter::new(),
     spans_mapped: Counter::new(),
@@ -420,6 +425,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st.superslabs_reused = g.superslabs_reused.get();
     st.large_allocs = g.large_allocs.get();
     st.large_frees = g.large_frees.get();
+    st.large_reused = g.large_reused.get();
     st.spans_mapped = g.spans_mapped.get();
     st.spans_in_use = g.spans_bound.get().saturating_sub(g.spans_released.get());
     let span_bytes_in_use = g

@@ -310,3 +310,8 @@ pub fn advance_purge_clock(ms: u64) {
 pub fn set_purge_delay_ms(ms: i64) {
     crate::env::set_purge_delay_ms(ms);
 }
+
+/// Whether the background purger thread runs in this process now.
+pub fn background_running() -> bool {
+    crate::background::running()
+}

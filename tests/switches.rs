@@ -8,7 +8,7 @@
 //! | `HAKMEM_TINY_MUST_ADOPT=1` | a dry current slab adopts before using the heap's own notified slab |
 //! | `HAKMEM_STATS=1` | the counters are printed to stderr at exit |
 //! | `HAKMEM_DEBUG=1` | one-shot `hakmem: debug:` lines appear, each site once |
-//! | `HAKMEM_PURGE_DELAY_MS`, `HAKMEM_PURGE_MADV_FREE`, `HAKMEM_BACKGROUND` | reported by `switches()` (their effect: tests/purge.rs) |
+//! | `HAKMEM_PURGE_DELAY_MS`, `HAKMEM_PURGE_MADV_FREE`, `HAKMEM_BACKGROUND`, `HAKMEM_LARGE_CACHE` | reported by `switches()` (their effect: tests/purge.rs) |
 //!
 //! A switch only turns off what the build compiled in; asking for a compiled-out box prints one
 //! `hakmem: env: … ignored` warning and changes nothing. The child asserts against
@@ -41,6 +41,7 @@ const STATS_VAR: &str = "HAKMEM_STATS";
 const DEBUG_VAR: &str = "HAKMEM_DEBUG";
 const MADV_FREE_VAR: &str = "HAKMEM_PURGE_MADV_FREE";
 const BACKGROUND_VAR: &str = "HAKMEM_BACKGROUND";
+const LARGE_CACHE_VAR: &str = "HAKMEM_LARGE_CACHE";
 const PURGE_DELAY_VAR: &str = "HAKMEM_PURGE_DELAY_MS";
 /// `config::PURGE_DELAY_MS`.
 const DEFAULT_PURGE_DELAY_MS: i64 = 1000;
@@ -76,6 +77,7 @@ fn expected(env: &dyn Fn(&str) -> Option<String>) -> Switches {
             .unwrap_or(DEFAULT_PURGE_DELAY_MS),
         madv_free: switch(MADV_FREE_VAR, true, false),
         background: switch(BACKGROUND_VAR, true, false),
+        large_cache: switch(LARGE_CACHE_VAR, true, true),
     }
 }
 
@@ -253,6 +255,7 @@ fn switches_reflect_environment() {
             DEBUG_VAR,
             MADV_FREE_VAR,
             BACKGROUND_VAR,
+            LARGE_CACHE_VAR,
         ]
         .map(|k| (k, v))
     };

@@ -320,15 +320,18 @@ fn refill_any(h: &'static Heap, c: usize) -> BlockPtr {
     }
 }
 
-/// `alloc` followed by zeroing (skipped for large blocks, which come zeroed from the OS).
+/// `alloc` followed by zeroing; large blocks zero themselves (fresh mappings come zeroed from the
+/// OS; reused ones purge their pages). Small and medium blocks are cleared here.
 #[inline]
 pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
-    let p = alloc(size, align);
-    if !p.is_null()
-        && (size <= MAX_SMALL_SIZE
-            || class_for(size, align.max(MIN_ALIGN)).is_some()
-            || medium_class_for(size, align).is_some())
+    if size > MAX_SMALL_SIZE
+        && class_for(size, align.max(MIN_ALIGN)).is_none()
+        && medium_class_for(size, align).is_none()
     {
+        return large::alloc_zeroed(size, align);
+    }
+    let p = alloc(size, align);
+    if !p.is_null() {
         // SAFETY: `p` is a fresh block of at least `size` bytes.
         unsafe { core::ptr::write_bytes(p, 0, size) };
     }

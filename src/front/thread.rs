@@ -209,6 +209,8 @@ pub fn init_current() -> Option<&'static Heap> {
     if first {
         register_exit_report();
     }
+    // A safe point to start the purger thread (pthread_create allocates): the heap is set up.
+    crate::background::start_if_wanted();
     // SAFETY: heaps are never freed.
     Some(unsafe { h.as_ref() })
 }

@@ -33,11 +33,13 @@ pub struct PoolLinks {
     pub free_mask: u64,
     /// Which pool list holds the SuperSlab.
     pub list: u8,
-    /// Data slabs may hold committed pages.
-    pub committed: bool,
     /// The pool's `epoch` when the SuperSlab joined it; a SuperSlab of an older epoch was
     /// abandoned by a forked child's pool (see `pool::Pool::reset_after_fork`).
     pub pool_epoch: u32,
+    /// Bit i set: slab i is free and may hold committed pages (`dirty ⊆ free_mask`).
+    pub dirty: u64,
+    /// When each dirty slab was freed (purge clock, ms).
+    pub freed_at: [u64; SLABS_PER_SUPERSLAB],
 }
 
 #[repr(C)]
@@ -81,8 +83,9 @@ impl SuperSlab {
                     prev: core::ptr::null_mut(),
                     free_mask: ALL_FREE,
                     list: 0,
-                    committed: true,
                     pool_epoch: 0,
+                    dirty: 0,
+                    freed_at: [0; SLABS_PER_SUPERSLAB],
                 }),
                 slabs,
             })

@@ -41,6 +41,7 @@ pub const HAKMEM_VARS: &[&str] = &[
     "HAKMEM_PURGE_MADV_FREE",
     "HAKMEM_BACKGROUND",
     "HAKMEM_PURGE_DELAY_MS",
+    "HAKMEM_LARGE_CACHE",
 ];
 
 /// The scenario this process runs as a child, if it is one.

@@ -1,0 +1,363 @@
+//! Memory goes back to the OS on the purge clock, and an OS that refuses to unmap loses nothing.
+//!
+//! Each scenario runs in a child process (tests/support), alone, with the environment it names.
+//! RSS is read from `/proc/self/statm`, the number of mappings from `/proc/self/maps`.
+//!
+//! | scenario | claim |
+//! |---|---|
+//! | `after_delay` | free everything, wait the purge delay, let the program go on (a few allocations): RSS is back within 10% of its start |
+//! | `after_collect` | free everything, `collect()`: RSS back within 10% at once, the large cache empty |
+//! | `idle_background` | `HAKMEM_BACKGROUND=1`: free everything and stay idle: the purger brings RSS back within 10% (polled, bounded) |
+//! | `munmap_refused` | every `munmap` refused (fault injection) for 5 rounds of allocate/touch/free/collect: RSS and the mapping count stay at round 1's, blocks are reused, failures counted and reported once; once the OS accepts again, `collect()` unmaps them |
+//! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
+
+#![cfg(unix)]
+
+mod support;
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::hint::black_box;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hakmem::HakMem;
+use support::workloads::{KIB, MIB};
+
+#[global_allocator]
+static GLOBAL: HakMem = HakMem;
+
+const STATS: bool = cfg!(feature = "stats");
+
+/// Resident set size of this process, bytes.
+fn rss() -> usize {
+    let s = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: usize = s.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// Mappings of this process.
+fn maps() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("maps")
+        .lines()
+        .count()
+}
+
+struct Blk(*mut u8, Layout);
+
+impl Blk {
+    /// Allocates `size` bytes and writes one byte per page (all of it resident).
+    fn new(size: usize) -> Blk {
+        let l = Layout::from_size_align(size, 16).unwrap();
+        // SAFETY: non-zero size.
+        let p = unsafe { alloc(l) };
+        assert!(!p.is_null(), "alloc({size}) failed");
+        for off in (0..size).step_by(4096).chain([size - 1]) {
+            // SAFETY: inside the fresh block.
+            unsafe { p.add(off).write(off as u8 ^ 0xA5) };
+        }
+        Blk(black_box(p), l)
+    }
+
+    fn check(&self) {
+        for off in (0..self.1.size()).step_by(4096).chain([self.1.size() - 1]) {
+            // SAFETY: inside the live block, written by `new`.
+            assert_eq!(unsafe { self.0.add(off).read() }, off as u8 ^ 0xA5);
+        }
+    }
+}
+
+impl Drop for Blk {
+    fn drop(&mut self) {
+        self.check();
+        // SAFETY: allocated with this layout, freed once.
+        unsafe { dealloc(self.0, self.1) };
+    }
+}
+
+/// Sizes spread over the tiers: small (16 B–8 KiB), 40 KiB–1 MiB, 6–12 MiB.
+fn sizes() -> Vec<usize> {
+    let mut v = small_sizes();
+    v.extend(big_sizes());
+    v
+}
+
+fn small_sizes() -> Vec<usize> {
+    sizes_of(true)
+}
+
+fn big_sizes() -> Vec<usize> {
+    sizes_of(false)
+}
+
+fn sizes_of(small: bool) -> Vec<usize> {
+    let mut v = Vec::new();
+    let mut x = 0x9E37_79B9u64;
+    let mut next = |n: usize| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as usize % n
+    };
+    if small {
+        for _ in 0..3000 {
+            v.push(16 << next(10));
+        }
+    } else {
+        for _ in 0..120 {
+            v.push(40 * KIB + next(MIB - 40 * KIB));
+        }
+        for _ in 0..6 {
+            v.push(6 * MIB + next(6 * MIB));
+        }
+    }
+    v
+}
+
+/// The workload once, then everything given back with `collect()`: the state of a program after
+/// its start-up (thread stacks cached by libc, thread heaps, registry leaves), before the round
+/// the scenarios measure.
+fn warm_up() -> usize {
+    allocate_and_free_everything();
+    hakmem::collect();
+    rss()
+}
+
+fn shuffled(mut v: Vec<Blk>) -> Vec<Blk> {
+    let n = v.len();
+    for i in 0..n {
+        v.swap(i, (i * 7919) % n);
+    }
+    v
+}
+
+/// Allocates about 90 MiB over the three tiers (every page touched) and frees it all in a
+/// shuffled order; returns the peak RSS seen. The small blocks live on a worker thread that then
+/// exits: a live thread's own caches (at most `TLS_BYTES` per class, plus the slabs those blocks
+/// pin) stay with it until its next slow path or `collect()`, as in every allocator with thread
+/// caches; an exited thread's slabs go back to the pool and are purged on the clock.
+fn allocate_and_free_everything() -> usize {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (peak_tx, peak_rx) = std::sync::mpsc::channel::<()>();
+    let worker = thread::spawn(move || {
+        let small: Vec<Blk> = small_sizes().into_iter().map(Blk::new).collect();
+        peak_tx.send(()).unwrap();
+        rx.recv().unwrap();
+        drop(shuffled(small));
+    });
+    peak_rx.recv().unwrap();
+    let big: Vec<Blk> = big_sizes().into_iter().map(Blk::new).collect();
+    let peak = rss();
+    tx.send(()).unwrap();
+    worker.join().unwrap();
+    drop(shuffled(big));
+    peak
+}
+
+/// A large block with only its ends touched: a slow path that costs no RSS of its own.
+fn touch_ends(size: usize) {
+    let l = Layout::from_size_align(size, 16).unwrap();
+    // SAFETY: non-zero size; the two writes are inside the block; freed once.
+    unsafe {
+        let p = black_box(alloc(l));
+        assert!(!p.is_null());
+        p.write(1);
+        p.add(size - 1).write(2);
+        dealloc(p, l);
+    }
+}
+
+fn assert_back(start: usize, now: usize, peak: usize, what: &str) {
+    let within = start + start / 10;
+    assert!(
+        now <= within,
+        "{what}: RSS {} KiB is not back within 10% of its start {} KiB (peak {} KiB)\n{}",
+        now / KIB,
+        start / KIB,
+        peak / KIB,
+        hakmem::stats()
+    );
+}
+
+/// Waits the purge delay, then the program goes on: small and large allocations, slow paths
+/// that sweep what is due.
+fn after_delay() {
+    let start = warm_up();
+    let peak = allocate_and_free_everything();
+    assert!(peak > start + 50 * MIB, "the workload did not grow RSS");
+    thread::sleep(Duration::from_millis(150));
+    let burst: Vec<Blk> = (0..200).map(|_| Blk::new(700)).collect();
+    drop(burst);
+    touch_ends(5 * MIB);
+    assert_back(start, rss(), peak, "after the purge delay");
+}
+
+fn after_collect() {
+    let start = warm_up();
+    let peak = allocate_and_free_everything();
+    hakmem::collect();
+    assert_back(start, rss(), peak, "after collect()");
+    if STATS {
+        assert_eq!(
+            hakmem::stats().cached_bytes,
+            0,
+            "collect() empties the large cache"
+        );
+        assert!(hakmem::stats().purged_bytes > 0);
+    }
+}
+
+/// The main thread frees everything and then only sleeps; the purger must do the rest.
+fn idle_background() {
+    let start = warm_up();
+    assert!(
+        hakmem::testing::background_running(),
+        "HAKMEM_BACKGROUND=1 starts the purger"
+    );
+    let peak = allocate_and_free_everything();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut now = rss();
+    while now > start + start / 10 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+        now = rss();
+    }
+    assert_back(start, now, peak, "idle with the background purger");
+}
+
+/// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
+fn never() {
+    let start = warm_up();
+    let peak = allocate_and_free_everything();
+    hakmem::testing::advance_purge_clock(3_600_000);
+    touch_ends(5 * MIB);
+    if STATS && hakmem::switches().large_cache {
+        assert!(
+            hakmem::stats().cached_bytes >= 6 * 6 * MIB as u64,
+            "delay -1: the cache keeps its blocks\n{}",
+            hakmem::stats()
+        );
+    }
+    hakmem::collect();
+    assert_back(start, rss(), peak, "collect() with delay -1");
+}
+
+/// Every `munmap` refused: nothing may leak, in five rounds.
+fn munmap_refused() {
+    use hakmem::fault::fail_next_releases;
+    const ROUND: [usize; 8] = [
+        MIB,
+        2 * MIB,
+        3 * MIB,
+        5 * MIB,
+        40 * KIB,
+        200 * KIB,
+        9 * MIB,
+        17 * MIB,
+    ];
+    let start = warm_up();
+    let (maps0, s0) = (maps(), hakmem::stats());
+    fail_next_releases(usize::MAX);
+    let mut after_first = (0, 0);
+    for round in 0..5 {
+        let live: Vec<Blk> = ROUND
+            .iter()
+            .cycle()
+            .take(40)
+            .map(|&s| Blk::new(s))
+            .collect();
+        drop(live);
+        // Tries to unmap every cached block: refused, so they are decommitted and kept.
+        hakmem::collect();
+        let (r, m) = (rss(), maps());
+        if round == 0 {
+            after_first = (r, m);
+        }
+        assert!(
+            r <= after_first.0 + after_first.0 / 10,
+            "round {round}: RSS grew to {} KiB from {} KiB",
+            r / KIB,
+            after_first.0 / KIB
+        );
+        assert!(
+            m <= after_first.1 + 8,
+            "round {round}: {m} mappings, {} after round 0: refused blocks were not reused",
+            after_first.1
+        );
+    }
+    fail_next_releases(0);
+    assert_back(start, rss(), after_first.0, "refused munmaps, decommitted");
+    let s1 = hakmem::stats();
+    if STATS {
+        assert!(
+            s1.os_failures > s0.os_failures,
+            "refusals are counted\n{s1}"
+        );
+        assert!(
+            s1.large_reused - s0.large_reused >= 4 * 40,
+            "rounds 1-4 reuse the kept blocks instead of mapping\n{s1}"
+        );
+        assert!(s1.cached_bytes > 0, "the refused blocks are kept\n{s1}");
+    }
+    // The OS accepts again: the kept blocks are unmapped.
+    hakmem::collect();
+    let s2 = hakmem::stats();
+    assert!(maps() <= maps0 + 4, "{} mappings, {maps0} before", maps());
+    if STATS {
+        assert_eq!(s2.cached_bytes, 0, "{s2}");
+    }
+}
+
+#[test]
+#[ignore = "child process entry point; run by the other tests"]
+fn child() {
+    let Some(name) = support::scenario() else {
+        return;
+    };
+    match name.as_str() {
+        "after_delay" => after_delay(),
+        "after_collect" => after_collect(),
+        "idle_background" => idle_background(),
+        "never" => never(),
+        "munmap_refused" => munmap_refused(),
+        other => panic!("unknown scenario {other:?}"),
+    }
+}
+
+#[test]
+fn rss_back_after_the_purge_delay() {
+    support::run("after_delay", &[("HAKMEM_PURGE_DELAY_MS", "100")]).assert_passed();
+}
+
+#[test]
+fn rss_back_after_collect() {
+    support::run("after_collect", &[]).assert_passed();
+    support::run("after_collect", &[("HAKMEM_LARGE_CACHE", "0")]).assert_passed();
+}
+
+#[test]
+fn rss_back_with_the_background_purger_while_idle() {
+    support::run(
+        "idle_background",
+        &[("HAKMEM_BACKGROUND", "1"), ("HAKMEM_PURGE_DELAY_MS", "100")],
+    )
+    .assert_passed();
+}
+
+#[test]
+fn delay_minus_one_never_purges_on_the_clock() {
+    support::run("never", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+}
+
+#[test]
+fn an_os_that_refuses_munmap_loses_nothing() {
+    for env in [&[][..], &[("HAKMEM_LARGE_CACHE", "0")][..]] {
+        let c = support::run("munmap_refused", env);
+        c.assert_passed();
+        let reports = c
+            .hakmem_lines()
+            .into_iter()
+            .filter(|l| l.starts_with("hakmem: os: munmap failed"))
+            .count();
+        assert_eq!(reports, 1, "one report per process\n{}", c.report());
+    }
+}
