@@ -1,6 +1,6 @@
 //! Memory goes back to the OS on the purge clock, and an OS that refuses to unmap loses nothing.
 //!
-//! Each scenario runs in a child process (tests/support), alone, with the environment it names.
+//! Each scenario runs in a child process (tests/support/child.rs), alone, with the environment it names.
 //! RSS is read from `/proc/self/statm`, the number of mappings from `/proc/self/maps`.
 //!
 //! | scenario | claim |
@@ -21,7 +21,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hakmem::HakMem;
-use support::workloads::{KIB, MIB};
+use support::child;
+use support::{KIB, MIB};
 
 #[global_allocator]
 static GLOBAL: HakMem = HakMem;
@@ -75,13 +76,7 @@ impl Drop for Blk {
     }
 }
 
-/// Sizes spread over the tiers: small (16 B–8 KiB), 40 KiB–1 MiB, 6–12 MiB.
-fn sizes() -> Vec<usize> {
-    let mut v = small_sizes();
-    v.extend(big_sizes());
-    v
-}
-
+/// Sizes spread over the tiers: small (16 B–8 KiB); 40 KiB–1 MiB and 6–12 MiB.
 fn small_sizes() -> Vec<usize> {
     sizes_of(true)
 }
@@ -310,7 +305,7 @@ fn munmap_refused() {
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
-    let Some(name) = support::scenario() else {
+    let Some(name) = child::scenario() else {
         return;
     };
     match name.as_str() {
@@ -325,18 +320,18 @@ fn child() {
 
 #[test]
 fn rss_back_after_the_purge_delay() {
-    support::run("after_delay", &[("HAKMEM_PURGE_DELAY_MS", "100")]).assert_passed();
+    child::run("after_delay", &[("HAKMEM_PURGE_DELAY_MS", "100")]).assert_passed();
 }
 
 #[test]
 fn rss_back_after_collect() {
-    support::run("after_collect", &[]).assert_passed();
-    support::run("after_collect", &[("HAKMEM_LARGE_CACHE", "0")]).assert_passed();
+    child::run("after_collect", &[]).assert_passed();
+    child::run("after_collect", &[("HAKMEM_LARGE_CACHE", "0")]).assert_passed();
 }
 
 #[test]
 fn rss_back_with_the_background_purger_while_idle() {
-    support::run(
+    child::run(
         "idle_background",
         &[("HAKMEM_BACKGROUND", "1"), ("HAKMEM_PURGE_DELAY_MS", "100")],
     )
@@ -345,13 +340,13 @@ fn rss_back_with_the_background_purger_while_idle() {
 
 #[test]
 fn delay_minus_one_never_purges_on_the_clock() {
-    support::run("never", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+    child::run("never", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
 }
 
 #[test]
 fn an_os_that_refuses_munmap_loses_nothing() {
     for env in [&[][..], &[("HAKMEM_LARGE_CACHE", "0")][..]] {
-        let c = support::run("munmap_refused", env);
+        let c = child::run("munmap_refused", env);
         c.assert_passed();
         let reports = c
             .hakmem_lines()
