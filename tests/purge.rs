@@ -77,6 +77,7 @@ impl Drop for Blk {
 }
 
 /// Sizes spread over the tiers: small (16 B–8 KiB); 40 KiB–1 MiB and 6–12 MiB.
+/// Small and medium sizes (the blocks a thread keeps in its own heap).
 fn small_sizes() -> Vec<usize> {
     sizes_of(true)
 }
@@ -98,10 +99,10 @@ fn sizes_of(small: bool) -> Vec<usize> {
         for _ in 0..3000 {
             v.push(16 << next(10));
         }
-    } else {
         for _ in 0..120 {
             v.push(40 * KIB + next(MIB - 40 * KIB));
         }
+    } else {
         for _ in 0..6 {
             v.push(6 * MIB + next(6 * MIB));
         }
@@ -127,10 +128,11 @@ fn shuffled(mut v: Vec<Blk>) -> Vec<Blk> {
 }
 
 /// Allocates about 90 MiB over the three tiers (every page touched) and frees it all in a
-/// shuffled order; returns the peak RSS seen. The small blocks live on a worker thread that then
-/// exits: a live thread's own caches (at most `TLS_BYTES` per class, plus the slabs those blocks
-/// pin) stay with it until its next slow path or `collect()`, as in every allocator with thread
-/// caches; an exited thread's slabs go back to the pool and are purged on the clock.
+/// shuffled order; returns the peak RSS seen. The small and medium blocks live on a worker thread
+/// that then exits: a live thread's own caches (TLS lists, the slabs and spans it holds) stay with
+/// it until its next slow path or `collect()`, as in every allocator with thread caches; an
+/// exited thread's slabs and spans go back to the pool and the span cache and are purged on the
+/// clock.
 fn allocate_and_free_everything() -> usize {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let (peak_tx, peak_rx) = std::sync::mpsc::channel::<()>();
@@ -174,8 +176,8 @@ fn assert_back(start: usize, now: usize, peak: usize, what: &str) {
     );
 }
 
-/// Waits the purge delay, then the program goes on: a small and a large allocation, slow paths
-/// (a slab from the pool, the large cache) that sweep what is due.
+/// Waits the purge delay, then the program goes on: a small, a medium and a large allocation,
+/// slow paths (a slab from the pool, a span, the large cache) that sweep what is due.
 fn after_delay() {
     let start = warm_up();
     let peak = allocate_and_free_everything();
@@ -183,6 +185,7 @@ fn after_delay() {
     thread::sleep(Duration::from_millis(150));
     // A class not used before: its first block needs a slab from the pool.
     drop(Blk::new(700));
+    touch_ends(100 * KIB);
     touch_ends(5 * MIB);
     assert_back(start, rss(), peak, "after the purge delay");
 }
@@ -239,16 +242,18 @@ fn never() {
 /// Every `munmap` refused: nothing may leak, in five rounds.
 fn munmap_refused() {
     use hakmem::fault::fail_next_releases;
+    // Above the medium tier: each its own mapping.
     const ROUND: [usize; 8] = [
-        MIB,
-        2 * MIB,
-        3 * MIB,
         5 * MIB,
-        40 * KIB,
-        200 * KIB,
+        6 * MIB,
+        7 * MIB,
+        5 * MIB + 3 * KIB,
         9 * MIB,
-        17 * MIB,
+        11 * MIB,
+        6 * MIB + 100 * KIB,
+        13 * MIB,
     ];
+    const PER_ROUND: usize = 16;
     let start = warm_up();
     let (maps0, s0) = (maps(), hakmem::stats());
     fail_next_releases(usize::MAX);
@@ -257,7 +262,7 @@ fn munmap_refused() {
         let live: Vec<Blk> = ROUND
             .iter()
             .cycle()
-            .take(40)
+            .take(PER_ROUND)
             .map(|&s| Blk::new(s))
             .collect();
         drop(live);
@@ -288,7 +293,7 @@ fn munmap_refused() {
             "refusals are counted\n{s1}"
         );
         assert!(
-            s1.large_reused - s0.large_reused >= 4 * 40,
+            s1.large_reused - s0.large_reused >= 4 * PER_ROUND as u64,
             "rounds 1-4 reuse the kept blocks instead of mapping\n{s1}"
         );
         assert!(s1.cached_bytes > 0, "the refused blocks are kept\n{s1}");
