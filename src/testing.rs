@@ -65,7 +65,7 @@ pub fn fork_takeovers() -> usize {
 }
 
 /// The ranks of hakmem's locks, lowest first, by name (`Rank::name`).
-pub fn lock_ranks() -> [(u8, &'static str); 9] {
+pub fn lock_ranks() -> [(u8, &'static str); 10] {
     crate::lock::Rank::ALL.map(|r| (r as u8, r.name()))
 }
 
@@ -79,7 +79,7 @@ pub fn meta_alloc(size: usize) -> bool {
 /// increase, in `checked` and debug builds). Ranks are the numbers of `lock_ranks`.
 pub fn nest_locks(outer: u8, inner: u8) {
     use crate::lock::{Rank, SpinLock};
-    const fn one_per_rank() -> [SpinLock<()>; 9] {
+    const fn one_per_rank() -> [SpinLock<()>; 10] {
         [
             SpinLock::new(Rank::Setup, ()),
             SpinLock::new(Rank::Fallback, ()),
@@ -90,11 +90,12 @@ pub fn nest_locks(outer: u8, inner: u8) {
             SpinLock::new(Rank::Meta, ()),
             SpinLock::new(Rank::ProfSwitch, ()),
             SpinLock::new(Rank::ProfTables, ()),
+            SpinLock::new(Rank::LargeCache, ()),
         ]
     }
     // Two sets, so that nesting two locks of one rank takes two distinct locks.
-    static OUTER: [SpinLock<()>; 9] = one_per_rank();
-    static INNER: [SpinLock<()>; 9] = one_per_rank();
+    static OUTER: [SpinLock<()>; 10] = one_per_rank();
+    static INNER: [SpinLock<()>; 10] = one_per_rank();
     OUTER[usize::from(outer)].with(|_| INNER[usize::from(inner)].with(|_| ()));
 }
 
