@@ -157,6 +157,7 @@ fn feature_set() -> Option<Vec<String>> {
         ("tls-hint", cfg!(feature = "tls-hint")),
         ("adopt", cfg!(feature = "adopt")),
         ("force-notify", cfg!(feature = "force-notify")),
+        ("medium", cfg!(feature = "medium")),
         ("stats", cfg!(feature = "stats")),
         ("trace", cfg!(feature = "trace")),
         ("checked", cfg!(feature = "checked")),

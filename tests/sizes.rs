@@ -191,3 +191,26 @@ fn zero_capacity_vec_does_not_allocate_and_grows_normally() {
     let empty: Box<[u64]> = Vec::new().into_boxed_slice();
     assert!(empty.is_empty());
 }
+
+/// C's `malloc(0)` returns a distinct, freeable block in every build. Regression: header mode
+/// served a 0-byte request from the 16-byte class with the user pointer at the block's end (on
+/// the next block), so its `free` aborted with "header offset impossible for this class".
+#[test]
+fn malloc_zero_gives_distinct_freeable_blocks() {
+    // SAFETY: C semantics; every block is freed once.
+    unsafe {
+        let blocks: Vec<*mut u8> = (0..64).map(|_| hakmem::raw::malloc(0)).collect();
+        for (i, &p) in blocks.iter().enumerate() {
+            assert!(!p.is_null(), "malloc(0) returned null");
+            assert!(
+                !blocks[..i].contains(&p),
+                "malloc(0) returned a live block twice"
+            );
+        }
+        for &p in blocks.iter().rev() {
+            hakmem::raw::free(p);
+        }
+        let p = hakmem::raw::malloc(0);
+        hakmem::raw::free(p);
+    }
+}

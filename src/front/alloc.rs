@@ -151,7 +151,9 @@ extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
     } else {
         header::header_unit(align)
     };
-    let Some(need) = size.checked_add(unit) else {
+    // A request of 0 bytes gets a block of at least 1 byte: in header mode the user pointer must
+    // lie inside the block (`need = 0 + unit` would put it at the block's end, on the next block).
+    let Some(need) = size.max(1).checked_add(unit) else {
         return core::ptr::null_mut();
     };
     let Some(c) = class_for(need, align.max(MIN_ALIGN)) else {
