@@ -12,6 +12,12 @@ set -u
 cd "$(dirname "$0")/.."
 # The proptest state machine runs 2,000 cases in the plain `cargo test`; 250 per combination here.
 export PROPTEST_CASES=${PROPTEST_CASES:-250}
+# Disk: every row builds ~40 test binaries (~350 MiB) under its own fingerprint, so 18 rows kept side
+# by side fill a small CI disk (CI failed this way: "could not compile" from a full disk). Rows build
+# in their own target dir without incremental state, and each row's hakmem artifacts are deleted
+# after it runs (the dependencies stay, shared by every row).
+export CARGO_INCREMENTAL=0
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/matrix"
 features=(headerless tls-hint adopt force-notify)
 fail=0
 summary=()
@@ -38,9 +44,13 @@ for list in "${rows[@]}"; do
     line="FAIL  $label  ($((SECONDS - start)) s)"
     fail=1
     echo "---- log of failing combination: $label"
-    grep -E "^(error|test .*FAILED|failures:)|panicked|hakmem: " "$log" | head -40
+    if ! grep -E "^(error|test .*FAILED|failures:)|error:|panicked|hakmem: |No space|LLVM ERROR|signal:" "$log" | head -40; then
+      tail -30 "$log"
+    fi
+    df -h "$CARGO_TARGET_DIR" | tail -1
   fi
   rm -f "$log"
+  cargo clean -p hakmem >/dev/null 2>&1 || true
   echo "$line"
   summary+=("$line")
 done
