@@ -27,13 +27,15 @@
 //! 12. `large`, `span`, `background` — mappings for sizes above the classes and their cache; the
 //!     memory of the medium classes (one mapping per span, a `Slab` in its header, a cache of
 //!     empty spans); the optional purger thread.
-//! 13. `front::tls_sll`, `front::hint`, `front::owned`, `front::heap`, `front::magazine`,
-//!     `front::medium`, `front::thread`, `front::alloc`, `front::profiling`, `front::free` — the
+//! 13. `locate` — address → the region holding it (small slab and class, medium span, large or
+//!     sampled block).
+//! 14. `front::tls_sll`, `front::hint`, `front::owned`, `front::heap`, `front::magazine`,
+//!     `front::medium`, `front::thread`, `front::free`, `front::alloc`, `front::profiling` — the
 //!     thread front end: TLS SLL, hint cache, owned-slab table, thread heaps, magazine
-//!     refill/spill, medium refill and free, the thread's heap, the alloc paths, the profiler's
-//!     routing, the free paths.
-//! 14. `global`, `raw` — `HakMem`; C semantics for the preload crate.
-//! 15. `testing` — hooks for the integration tests.
+//!     refill/spill, medium refill and free, the thread's heap, the free paths, the alloc paths
+//!     (realloc frees), the profiler's routing.
+//! 15. `global`, `raw` — `HakMem`; C semantics for the preload crate.
+//! 16. `testing` — hooks for the integration tests.
 //!
 //! `tests/layers.rs` checks this order against every `crate::` path in the source.
 //!
@@ -82,6 +84,8 @@ mod front {
 mod global;
 #[cfg(not(hakmem_loom))]
 mod large;
+#[cfg(not(hakmem_loom))]
+mod locate;
 #[cfg(not(hakmem_loom))]
 mod meta;
 #[cfg(not(hakmem_loom))]

@@ -29,11 +29,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "front::free",
         "the owned-slab insert copies the freed-block key, which lives in free.rs",
     ),
-    (
-        "front::alloc",
-        "front::free",
-        "realloc and usable_size use the address classifier free::locate/Region",
-    ),
 ];
 
 fn root() -> PathBuf {

@@ -5,13 +5,14 @@
 use core::ptr::NonNull;
 
 use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN, PROFILE};
-use crate::front::free::{self, Region};
+use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::magazine;
 use crate::front::medium;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large;
+use crate::locate::{self, Region};
 use crate::prof;
 use crate::size_class::{
     class_for, class_of_coarse, class_size, medium_align_ok, medium_class_of, FINE_MAX,
@@ -346,7 +347,7 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
 /// `ptr` is a live block of this allocator.
 pub unsafe fn usable_size(ptr: *mut u8) -> usize {
     // SAFETY: per the contract.
-    match unsafe { free::locate(ptr) } {
+    match unsafe { locate::locate(ptr) } {
         Region::Small { slab, class } => {
             let size = class_size(class);
             if HEADERLESS {
@@ -392,7 +393,7 @@ fn grown_size(old_usable: usize, new_size: usize) -> usize {
 /// `ptr` is a live block of this allocator allocated with alignment `align`.
 pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
     // SAFETY: per the contract.
-    let old_usable = match unsafe { free::locate(ptr) } {
+    let old_usable = match unsafe { locate::locate(ptr) } {
         Region::Large(head) => {
             // SAFETY: the registry confirmed a large block.
             let usable = unsafe { large::usable_size(head, ptr) };

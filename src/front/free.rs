@@ -1,6 +1,5 @@
 //! The free paths: `free` (owned-slab table, else hint or registry, then `free_local` or
-//! `free_remote`), and `locate`, the address-based lookup that is the source of truth for
-//! validation.
+//! `free_remote`). The address classifier they fall back to is the `locate` box.
 //!
 //! Fast path (headerless, slab in the owned-slab table): one table load and compare (which also
 //! answers "ours" and "owned"), the block-boundary check (a compare and a multiply), the
@@ -9,9 +8,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{
-    CHECKED, FIRST_DATA_SLAB, FREE_MARK, HEADERLESS, OWNED_TABLE, SLAB_SIZE, TLS_HINT,
-};
+use crate::config::{CHECKED, FREE_MARK, HEADERLESS, OWNED_TABLE, SLAB_SIZE, TLS_HINT};
 use crate::debug::{fatal, Where};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
@@ -21,15 +18,14 @@ use crate::front::medium;
 use crate::front::owned::OwnedSlabs;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
-use crate::large::{self, LARGE_MAGIC};
-use crate::prof::SAMPLED_MAGIC;
+use crate::large;
+use crate::locate;
 use crate::registry::{self, RegionHead};
 use crate::size_class::{blocks_per_slab, class_size, NUM_CLASSES};
 use crate::slab::block::Block;
 use crate::slab::header;
 use crate::slab::slab::{Slab, NO_CLASS};
 use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
-use crate::span::{SpanHeader, SPAN_MAGIC};
 use crate::sync::plain::{AtomicUsize, Ordering as PlainOrdering};
 use crate::trace::{self, Event};
 use crate::valgrind;
@@ -62,95 +58,6 @@ pub fn init_free_key() {
 pub fn free_key() -> usize {
     // ORDERING: Relaxed — see `init_free_key`.
     FREE_KEY.load(PlainOrdering::Relaxed)
-}
-
-/// What an address belongs to.
-pub enum Region {
-    Small { slab: *const Slab, class: usize },
-    Medium(NonNull<SpanHeader>),
-    Large(NonNull<RegionHead>),
-}
-
-fn region_where(ss: &SuperSlab, ptr: usize) -> Where {
-    Where {
-        ptr,
-        superslab: Some(ss.base()),
-        slab: Some(SuperSlab::slab_index(ptr)),
-        class: None,
-        generation: Some(ss.generation() as usize),
-    }
-}
-
-/// What the registry says holds `ptr`, its magic checked.
-enum Found {
-    Small(NonNull<SuperSlab>),
-    Medium(NonNull<SpanHeader>),
-    Large(NonNull<RegionHead>),
-}
-
-/// Asks the registry which region holds `ptr` and checks the region's magic; aborts on "not
-/// ours" and on a bad magic.
-#[inline]
-fn lookup_region(ptr: *mut u8) -> Found {
-    let Some(r) = NonNull::new(registry::lookup(ptr as usize)) else {
-        fatal(
-            "registry",
-            "pointer was not allocated by hakmem, or is a large block already freed (not ours)",
-            Where::ptr(ptr as usize),
-        )
-    };
-    // SAFETY: registered regions start with a magic and are mapped while registered.
-    match unsafe { r.as_ref().magic } {
-        // Sampled blocks (profile box) have regions of their own, handled through `large`.
-        LARGE_MAGIC | SAMPLED_MAGIC => Found::Large(r),
-        SUPERSLAB_MAGIC => Found::Small(r.cast()),
-        SPAN_MAGIC => Found::Medium(r.cast()),
-        _ => fatal(
-            "registry",
-            "region has a bad magic",
-            Where::ptr(ptr as usize),
-        ),
-    }
-}
-
-/// The data slab of `ss` holding `ptr`; aborts for the header slab.
-#[inline(always)]
-fn data_slab(ss: &SuperSlab, ptr: *mut u8) -> &Slab {
-    let idx = SuperSlab::slab_index(ptr as usize);
-    if idx < FIRST_DATA_SLAB {
-        fatal(
-            "superslab",
-            "pointer into the SuperSlab header",
-            region_where(ss, ptr as usize),
-        );
-    }
-    &ss.slabs[idx]
-}
-
-/// The slab and class of a small block, or the large header; aborts on anything else.
-///
-/// # Safety
-/// `ptr` is claimed to be a live block of this allocator.
-pub unsafe fn locate(ptr: *mut u8) -> Region {
-    let ss = match lookup_region(ptr) {
-        Found::Large(r) => return Region::Large(r),
-        Found::Medium(s) => return Region::Medium(s),
-        // SAFETY: a registered SuperSlab header.
-        Found::Small(ss) => unsafe { ss.as_ref() },
-    };
-    let slab = data_slab(ss, ptr);
-    let class = slab.class.load(crate::sync::Ordering::Relaxed);
-    if class == NO_CLASS || class as usize >= NUM_CLASSES {
-        fatal(
-            "superslab",
-            "pointer into a free slab (double free or invalid pointer)",
-            region_where(ss, ptr as usize),
-        );
-    }
-    Region::Small {
-        slab,
-        class: class as usize,
-    }
 }
 
 /// Frees a block of this allocator; null is a no-op.
@@ -333,19 +240,19 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
         }
     }
     h.count(|c| &c.registry_lookups);
-    let ss = match lookup_region(ptr) {
+    let ss = match locate::lookup(ptr) {
         // SAFETY: the registry confirmed a large block.
-        Found::Large(r) => return unsafe { large::free(r, ptr) },
+        locate::Found::Large(r) => return unsafe { large::free(r, ptr) },
         // SAFETY: the registry confirmed a span.
-        Found::Medium(s) => return unsafe { medium::free(h, s, ptr, free_key()) },
-        Found::Small(ss) => ss.as_ptr(),
+        locate::Found::Medium(s) => return unsafe { medium::free(h, s, ptr, free_key()) },
+        locate::Found::Small(ss) => ss.as_ptr(),
     };
     if TLS_HINT && h.kind == HeapKind::Live && env::tls_hint() {
         // SAFETY: our own live heap; the generation read now is the one the registry vouched for.
         unsafe { h.local_mut().hint.insert(ss, (*ss).generation()) };
         if OWNED_TABLE {
             // SAFETY: a registered SuperSlab.
-            let slab = data_slab(unsafe { &*ss }, ptr);
+            let slab = locate::data_slab(unsafe { &*ss }, ptr);
             if slab.is_owned_by(h.owner_ptr()) {
                 // An owned slab evicted from the table by another one: enter it again.
                 // SAFETY: our own live heap.
@@ -360,7 +267,7 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
 /// Frees a small block of SuperSlab `ss`: local if the calling thread owns its slab, else remote.
 #[inline(always)]
 unsafe fn free_small(h: &'static Heap, ss: &SuperSlab, ptr: *mut u8) {
-    let slab = data_slab(ss, ptr);
+    let slab = locate::data_slab(ss, ptr);
     if slab.is_owned_by(h.owner_ptr()) {
         h.counters.local_unowned.bump();
         // SAFETY: we own the slab.
