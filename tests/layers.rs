@@ -10,26 +10,12 @@
 //! entry naming no module, and `src/lib.rs` and docs/design.md listing different orders.
 //! `src/lib.rs` itself is the crate's facade and may use every box.
 //!
-//! `KNOWN` lists the back-edges not yet removed, each with its reason; an entry that no longer
-//! occurs fails too, so the list only shrinks.
+//! There is no list of tolerated back-edges: every one fails (the last ones — the freed-block key
+//! and the address classifier living in `front::free` — left it in issue 14).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-
-/// Back-edges still in the code: (from, to, why). Must end empty (issue 14).
-const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "front::thread",
-        "front::free",
-        "heap creation calls free::init_free_key",
-    ),
-    (
-        "front::magazine",
-        "front::free",
-        "the owned-slab insert copies the freed-block key, which lives in free.rs",
-    ),
-];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -527,21 +513,12 @@ fn no_module_uses_one_listed_after_it() {
     }
     let mut problems = Vec::new();
     for ((from, to), sites) in &found {
-        if !KNOWN.iter().any(|(f, t, _)| f == from && t == to) {
-            let mut sites = sites.clone();
-            sites.dedup();
-            problems.push(format!(
-                "{from} uses {to}, listed after it in src/lib.rs: {}",
-                sites.join(", ")
-            ));
-        }
-    }
-    for (f, t, why) in KNOWN {
-        if !found.contains_key(&(f.to_string(), t.to_string())) {
-            problems.push(format!(
-                "known back-edge {f} -> {t} ({why}) no longer occurs: remove it from KNOWN"
-            ));
-        }
+        let mut sites = sites.clone();
+        sites.dedup();
+        problems.push(format!(
+            "{from} uses {to}, listed after it in src/lib.rs: {}",
+            sites.join(", ")
+        ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

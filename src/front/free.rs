@@ -14,6 +14,7 @@ use crate::env;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::hint::Hint;
 use crate::front::magazine;
+use crate::front::mark;
 use crate::front::medium;
 use crate::front::owned::OwnedSlabs;
 use crate::front::thread;
@@ -26,39 +27,8 @@ use crate::slab::block::Block;
 use crate::slab::header;
 use crate::slab::slab::{Slab, NO_CLASS};
 use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
-use crate::sync::plain::{AtomicUsize, Ordering as PlainOrdering};
 use crate::trace::{self, Event};
 use crate::valgrind;
-
-/// The per-process key of the freed-block mark (headerless double-free detection); set once from
-/// the OS's random source before the first heap exists.
-static FREE_KEY: AtomicUsize = AtomicUsize::new(0x9e37_79b9_7f4a_7c15);
-
-/// Draws the freed-block key (called once, when the first heap is created, before any block
-/// exists).
-pub fn init_free_key() {
-    let mut k: usize = 0;
-    // SAFETY: getrandom writes at most `size_of::<usize>()` bytes into `k`.
-    let n = unsafe {
-        libc::getrandom(
-            (&raw mut k).cast(),
-            core::mem::size_of::<usize>(),
-            libc::GRND_NONBLOCK,
-        )
-    };
-    if n != core::mem::size_of::<usize>() as isize {
-        k = (&raw const k as usize).rotate_left(29) ^ 0x2545_f491_4f6c_dd1d;
-    }
-    // ORDERING: Relaxed — written before any block exists; every block's later hand-off between
-    // threads orders it for the threads that free.
-    FREE_KEY.store(k | 1, PlainOrdering::Relaxed);
-}
-
-#[inline(always)]
-pub fn free_key() -> usize {
-    // ORDERING: Relaxed — see `init_free_key`.
-    FREE_KEY.load(PlainOrdering::Relaxed)
-}
 
 /// Frees a block of this allocator; null is a no-op.
 ///
@@ -244,7 +214,7 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
         // SAFETY: the registry confirmed a large block.
         locate::Found::Large(r) => return unsafe { large::free(r, ptr) },
         // SAFETY: the registry confirmed a span.
-        locate::Found::Medium(s) => return unsafe { medium::free(h, s, ptr, free_key()) },
+        locate::Found::Medium(s) => return unsafe { medium::free(h, s, ptr, mark::key()) },
         locate::Found::Small(ss) => ss.as_ptr(),
     };
     if TLS_HINT && h.kind == HeapKind::Live && env::tls_hint() {
@@ -284,7 +254,7 @@ unsafe fn free_small(h: &'static Heap, ss: &SuperSlab, ptr: *mut u8) {
 fn check_not_free(block: *mut u8, class: usize) {
     if FREE_MARK
         // SAFETY: `block` is a checked block boundary inside one of our data slabs.
-        && unsafe { Block::is_marked_free(NonNull::new_unchecked(block.cast()), free_key()) }
+        && unsafe { Block::is_marked_free(NonNull::new_unchecked(block.cast()), mark::key()) }
     {
         double_free(block, class);
     }
@@ -324,7 +294,7 @@ fn tell_memcheck_freed(ptr: *mut u8) {
 fn mark_free(block: *mut u8) {
     if FREE_MARK {
         // SAFETY: a block of ours, being freed by the caller.
-        unsafe { Block::mark_free(NonNull::new_unchecked(block.cast()), free_key()) };
+        unsafe { Block::mark_free(NonNull::new_unchecked(block.cast()), mark::key()) };
     }
 }
 

@@ -137,7 +137,7 @@ pub fn own_slab(local: &mut HeapLocal, s: &Slab) {
         unsafe {
             s.local(|l| l.tls = (&raw mut local.tls[l.class as usize]).cast());
         }
-        local.owned.insert(s, crate::front::free::free_key());
+        local.owned.insert(s, crate::front::mark::key());
         let ss = s
             .data()
             .map_addr(|a| a & !crate::config::SUPERSLAB_MASK)

@@ -6,6 +6,7 @@ pub mod free;
 pub mod heap;
 pub mod hint;
 pub mod magazine;
+pub mod mark;
 pub mod medium;
 pub mod owned;
 pub mod profiling;

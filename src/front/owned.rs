@@ -30,7 +30,7 @@ const NO_KEY: usize = 1;
 /// one load (base + scaled index + offset), without computing an entry address first.
 #[repr(C)]
 pub struct OwnedSlabs {
-    /// The process's freed-block key (`front::free::free_key`), copied by `insert`.
+    /// The process's freed-block key (`front::mark::key`), copied by `insert`.
     pub key: usize,
     /// A slab's data address, or `NO_KEY`.
     keys: [usize; OWNED_ENTRIES],

@@ -14,9 +14,9 @@
 use core::ptr::NonNull;
 
 use crate::env;
-use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::magazine;
+use crate::front::mark;
 use crate::front::medium;
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::meta;
@@ -246,7 +246,7 @@ fn process_setup() -> bool {
         }
         env::init();
         crate::hook::at(crate::hook::Point::FreeKeyElected);
-        free::init_free_key();
+        mark::init_key();
         s.done = true;
         // ORDERING: Release — publishes the switches and the key to the Acquire load above.
         SETUP_DONE.store(true, Ordering::Release);
