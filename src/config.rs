@@ -29,6 +29,11 @@ pub const PROFILE: bool = cfg!(feature = "profile");
 pub const LARGE_CACHE_BYTES: usize = 384 << 20;
 pub const LARGE_CACHE_MAX_BLOCK: usize = 64 << 20;
 pub const LARGE_BINS_PER_OCTAVE: usize = 4;
+/// A cached large mapping has the pages beyond its user's first page purged when its
+/// `LARGE_PURGE_USERS`-th user since the last purge frees it (0 = only on the clock): each user
+/// touches pages of its own (the tail of a different size), which would otherwise stay resident
+/// in the cache until the purge delay.
+pub const LARGE_PURGE_USERS: usize = 32;
 
 /// Minimum alignment of every block (C callers expect 16).
 pub const MIN_ALIGN: usize = 16;

@@ -21,6 +21,10 @@
 //! The cache holds at most `LARGE_CACHE_BYTES`; beyond that the oldest blocks are unmapped, and on
 //! the purge clock (`purge`) a block cached for the purge delay is unmapped too, so an idle
 //! program gives it all back. `HAKMEM_LARGE_CACHE=0` (runtime) or delay 0 turns the cache off.
+//! Each user of a cached mapping touches pages of its own (the tail of a different size); so that
+//! these do not pile up as RSS until the clock, every `LARGE_PURGE_USERS`-th user's `free` purges
+//! the mapping beyond the user pointer's page (`purge_touched`): one `madvise` per that many
+//! reuses, which bounds a cached mapping's stale pages by about that many users' worth.
 //!
 //! Invariants (under `CACHE`): every cached block is on exactly one bin list (that of the
 //! largest class ≤ its `map_len`) and on the age list (newest first, stamps non-increasing up to
@@ -38,7 +42,8 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_MAX_BLOCK, PAGE_SIZE, SUPERSLAB_SIZE,
+    LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_MAX_BLOCK, LARGE_PURGE_USERS, PAGE_SIZE,
+    SUPERSLAB_SIZE,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -61,6 +66,8 @@ pub struct LargeHeader {
     map_len: usize,
     /// `user - base`.
     offset: usize,
+    /// Users of this mapping since its pages were last purged, this one included (`free`).
+    users: usize,
 }
 
 const _: () = assert!(
@@ -80,6 +87,8 @@ struct CacheNode {
     freed_at: Stamp,
     /// The OS refused to unmap it; its pages were decommitted instead.
     decommitted: bool,
+    /// Users since its pages were last purged (`LargeHeader::users` of the last one, or 0).
+    users: usize,
 }
 
 const _: () = assert!(core::mem::size_of::<CacheNode>() <= PAGE_SIZE);
@@ -319,13 +328,14 @@ fn alloc_inner(size: usize, align: usize, zero: bool) -> *mut u8 {
     } else {
         None
     };
-    let (map_len, base, reused) = match class {
+    let (map_len, base, users) = match class {
         Some((class_len, bin)) => {
             let (n, oversized) = CACHE.with(|c| c.take(bin));
             match NonNull::new(n) {
                 Some(n) => {
                     // SAFETY: a node just unlinked under the lock: ours alone now.
-                    let mut map_len = unsafe { (*n.as_ptr()).map_len };
+                    let (mut map_len, users) =
+                        unsafe { ((*n.as_ptr()).map_len, (*n.as_ptr()).users) };
                     // A block more than twice the class asked for is cut down to it (the tail
                     // unmapped), so that the cache does not drift towards its longest blocks.
                     // If the OS refuses, the tail is decommitted and the block keeps its length.
@@ -334,20 +344,23 @@ fn alloc_inner(size: usize, align: usize, zero: bool) -> *mut u8 {
                         stats::footprint_sub(map_len - class_len);
                         map_len = class_len;
                     }
-                    (map_len, n.cast::<u8>(), true)
+                    (map_len, n.cast::<u8>(), users + 1)
                 }
                 None => match os::reserve_aligned(class_len, SUPERSLAB_SIZE) {
-                    Some(b) => (class_len, b, false),
+                    Some(b) => (class_len, b, 0),
                     None => return core::ptr::null_mut(),
                 },
             }
         }
         None => match os::reserve_aligned(need, align.max(SUPERSLAB_SIZE)) {
-            Some(b) => (need, b, false),
+            Some(b) => (need, b, 0),
             None => return core::ptr::null_mut(),
         },
     };
     let user = base.as_ptr().wrapping_add(offset);
+    // A fresh mapping counts as purged: its first user is user 1.
+    let reused = users > 0;
+    let users = users.max(1);
     if reused {
         GLOBALS.large_reused.bump_shared();
         if zero {
@@ -365,6 +378,7 @@ fn alloc_inner(size: usize, align: usize, zero: bool) -> *mut u8 {
             base: base.as_ptr(),
             map_len,
             offset,
+            users,
         })
     };
     // SAFETY: `head` is non-null (inside the mapping).
@@ -440,9 +454,9 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
     }
     let h = head.cast::<LargeHeader>();
     // SAFETY: per the contract the header is mapped and initialised.
-    let (map_len, base) = unsafe {
+    let (map_len, base, users) = unsafe {
         check(h.as_ref(), ptr);
-        (h.as_ref().map_len, h.as_ref().base)
+        (h.as_ref().map_len, h.as_ref().base, h.as_ref().users)
     };
     // valgrind: the block dies before its mapping is reused or goes away ("Invalid free()" if it
     // was not live).
@@ -455,8 +469,10 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
     // SAFETY: a mapping is never at address 0.
     let base = unsafe { NonNull::new_unchecked(base) };
     if map_len <= LARGE_CACHE_MAX_BLOCK && cache_on() {
+        // SAFETY: the mapping is ours and dead.
+        let users = unsafe { purge_touched(base, ptr, map_len, users) };
         // SAFETY: the mapping is ours and dead; page 0 takes the node.
-        unsafe { cache(base, map_len, false) };
+        unsafe { cache(base, map_len, false, users) };
         let evicted = CACHE.with(|c| c.detach(None));
         // SAFETY: detached under the lock: ours alone.
         unsafe { release_chain(evicted) };
@@ -467,11 +483,37 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
     sweep_if_due();
 }
 
+/// Every `LARGE_PURGE_USERS`-th user of a cached mapping, purges the pages its users may have
+/// touched beyond the user pointer's own page (which the next user touches too), so that the
+/// pages each user touches — a different tail for every size — do not pile up in the cache's
+/// RSS until the clock. Returns the users to record in the cache node (0 after a purge, or when
+/// the OS refused: then the pages stay committed and the count starts again).
+///
+/// # Safety
+/// The mapping `[base, base + map_len)` is ours and dead; `user` was its user pointer.
+unsafe fn purge_touched(base: NonNull<u8>, user: *mut u8, map_len: usize, users: usize) -> usize {
+    if LARGE_PURGE_USERS == 0 || users < LARGE_PURGE_USERS {
+        return users;
+    }
+    let keep = (user as usize - base.as_ptr() as usize) / PAGE_SIZE * PAGE_SIZE + PAGE_SIZE;
+    if keep < map_len {
+        // SAFETY: page-aligned, inside the mapping (map_len is page-rounded), holding nothing
+        // anyone reads again.
+        unsafe {
+            purge::pages(
+                NonNull::new_unchecked(base.as_ptr().wrapping_add(keep)),
+                map_len - keep,
+            )
+        };
+    }
+    0
+}
+
 /// Puts the dead mapping at `base` into the cache.
 ///
 /// # Safety
 /// The mapping `[base, base + map_len)` is ours, dead and unregistered.
-unsafe fn cache(base: NonNull<u8>, map_len: usize, decommitted: bool) {
+unsafe fn cache(base: NonNull<u8>, map_len: usize, decommitted: bool, users: usize) {
     let n = base.cast::<CacheNode>().as_ptr();
     // SAFETY: page 0 of the mapping is ours.
     unsafe {
@@ -483,6 +525,7 @@ unsafe fn cache(base: NonNull<u8>, map_len: usize, decommitted: bool) {
             map_len,
             freed_at: purge::now(),
             decommitted,
+            users,
         })
     };
     // SAFETY: the node is written and on no list.
@@ -501,7 +544,7 @@ unsafe fn dispose(base: NonNull<u8>, map_len: usize) -> bool {
         true
     } else {
         // SAFETY: still mapped (decommitted by `os`), still ours.
-        unsafe { cache(base, map_len, true) };
+        unsafe { cache(base, map_len, true, 0) };
         false
     }
 }

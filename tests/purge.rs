@@ -9,6 +9,7 @@
 //! | `after_collect` | free everything, `collect()`: RSS back within 10% at once, the large cache empty |
 //! | `idle_background` | `HAKMEM_BACKGROUND=1`: free everything and stay idle: the purger brings RSS back within 10% (polled, bounded) |
 //! | `munmap_refused` | every `munmap` refused (fault injection) for 5 rounds of allocate/touch/free/collect: RSS and the mapping count stay at round 1's, blocks are reused, failures counted and reported once; once the OS accepts again, `collect()` unmaps them |
+//! | `tails` | a cached large mapping reused by many sizes, each touching its own last page: the pages its users touched do not pile up (delay -1, so only `LARGE_PURGE_USERS` purges them) |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
 #![cfg(unix)]
@@ -222,6 +223,55 @@ fn idle_background() {
     assert_back(start, now, peak, "idle with the background purger");
 }
 
+/// Pages of `[base, base + len)` resident now (`mincore`).
+fn resident_pages(base: usize, len: usize) -> usize {
+    let pages = len / 4096;
+    let mut vec = vec![0u8; pages];
+    // SAFETY: a page-aligned range of this process's mappings; `vec` holds one byte per page.
+    let r = unsafe { libc::mincore(base as *mut libc::c_void, len, vec.as_mut_ptr()) };
+    assert_eq!(r, 0, "mincore failed");
+    vec.iter().filter(|&&v| v & 1 != 0).count()
+}
+
+/// One cached mapping (sizes of one cache class, freed before the next is allocated, so the cache
+/// hands the same mapping back each time) used by 3 · `LARGE_PURGE_USERS` sizes, each touching
+/// its first and last byte: without the purge every user's last page stays resident.
+fn tails() {
+    use hakmem::config::LARGE_PURGE_USERS;
+    let users = 3 * LARGE_PURGE_USERS.max(8);
+    let mut base = None;
+    for i in 0..users {
+        let size = 6 * MIB + 64 * KIB + i * 8 * KIB;
+        let l = Layout::from_size_align(size, 16).unwrap();
+        // SAFETY: non-zero size; the writes are inside the block; freed once.
+        let p = unsafe {
+            let p = black_box(alloc(l));
+            assert!(!p.is_null());
+            p.write(1);
+            p.add(size - 1).write(2);
+            p
+        };
+        let b = (p as usize & !4095) - 4096;
+        assert!(
+            base.is_none_or(|x| x == b),
+            "user {i}: a different mapping ({b:#x}, not {base:x?}): the cache did not reuse"
+        );
+        base = Some(b);
+        // SAFETY: allocated above with this layout.
+        unsafe { dealloc(p, l) };
+    }
+    // The mapping is 7 MiB (its cache class), from the header page on.
+    let resident = resident_pages(base.unwrap(), 7 * MIB);
+    let bound = LARGE_PURGE_USERS + 2;
+    if LARGE_PURGE_USERS > 0 {
+        assert!(
+            resident <= bound,
+            "{resident} pages of the cached mapping resident after {users} users, at most \
+             {bound} expected (each user's touched pages are purged every {LARGE_PURGE_USERS} users)"
+        );
+    }
+}
+
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
 fn never() {
     let start = warm_up();
@@ -318,6 +368,7 @@ fn child() {
         "after_collect" => after_collect(),
         "idle_background" => idle_background(),
         "never" => never(),
+        "tails" => tails(),
         "munmap_refused" => munmap_refused(),
         other => panic!("unknown scenario {other:?}"),
     }
@@ -341,6 +392,11 @@ fn rss_back_with_the_background_purger_while_idle() {
         &[("HAKMEM_BACKGROUND", "1"), ("HAKMEM_PURGE_DELAY_MS", "100")],
     )
     .assert_passed();
+}
+
+#[test]
+fn cached_large_mappings_do_not_keep_every_users_pages() {
+    child::run("tails", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
 }
 
 #[test]
