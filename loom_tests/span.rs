@@ -71,7 +71,7 @@ fn span_released_while_taken() {
                 // span; it does not touch it afterwards.
                 unsafe {
                     assert_eq!(s.slab().put_local(b.0), 0);
-                    span::release(&cache, s.slab());
+                    span::release(&cache, s.slab(), 0);
                 }
             })
         };

@@ -222,15 +222,15 @@ impl SpanCache {
         })
     }
 
-    /// Caches an empty, unbound span: committed and stamped, or purged first (outside the lock:
-    /// nobody else can reach the span yet) when the delay is 0 or the committed budget is spent.
+    /// Caches an empty, unbound span, empty since `emptied_at`: committed and stamped, or purged
+    /// first (outside the lock: nobody else can reach the span yet) when the delay is 0 or the
+    /// committed budget is spent.
     ///
     /// # Safety
     /// The caller holds `span` (it is unbound, nothing is out) and does not touch it afterwards.
-    pub unsafe fn put(&self, span: NonNull<SpanHeader>) {
+    pub unsafe fn put(&self, span: NonNull<SpanHeader>, emptied_at: Stamp) {
         // SAFETY: the caller holds the span; `bytes` never changes.
         let bytes = unsafe { span.as_ref().bytes };
-        let now = purge::now();
         let at_once = purge::delay() == Some(0);
         let keep = !at_once
             && self.lists.with(|l| {
@@ -256,7 +256,9 @@ impl SpanCache {
                         // The OS refused the purge: the span stays committed, for a retry.
                         l.committed += bytes;
                     }
-                    span.as_ref().links.with_mut(|k| (*k).emptied_at = now);
+                    span.as_ref()
+                        .links
+                        .with_mut(|k| (*k).emptied_at = emptied_at);
                     push(&mut l.hot[b], span);
                 }
             }
@@ -336,11 +338,12 @@ unsafe fn purge_blocks(span: NonNull<SpanHeader>) -> bool {
     ok
 }
 
-/// Gives back an empty span its holder is done with: unbind, then cache. Nothing else.
+/// Gives back an empty span its holder is done with, empty since `emptied_at` (the purge clock's
+/// stamp): unbind, then cache. Nothing else.
 ///
 /// # Safety
 /// The caller holds the span's slab, nothing is out and it is on no owner or publish list.
-pub unsafe fn release(cache: &SpanCache, slab: &Slab) {
+pub unsafe fn release(cache: &SpanCache, slab: &Slab, emptied_at: Stamp) {
     // SAFETY: per the contract.
     let span = unsafe { SpanHeader::of_slab(slab) };
     // SAFETY: the caller holds the slab and nothing is out; after `put` we do not touch it.
@@ -348,11 +351,11 @@ pub unsafe fn release(cache: &SpanCache, slab: &Slab) {
         if mutant::SPAN_CACHE_BEFORE_UNBIND {
             // Mutant: the span is in the cache (another thread may take and bind it) while this
             // thread still writes its local state.
-            cache.put(span);
+            cache.put(span, emptied_at);
             slab.unbind();
         } else {
             slab.unbind();
-            cache.put(span);
+            cache.put(span, emptied_at);
         }
     }
 }
@@ -383,7 +386,7 @@ pub unsafe fn retire_or_publish(slab: &Slab, list: &PublishList, cache: &SpanCac
         } else {
             slab.drain_remote();
             if slab.used() == 0 {
-                release(cache, slab);
+                release(cache, slab, purge::now());
                 return Exit::Released;
             }
             list.publish(slab);

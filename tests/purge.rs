@@ -10,6 +10,8 @@
 //! | `idle_background` | `HAKMEM_BACKGROUND=1`: free everything and stay idle: the purger brings RSS back within 10% (polled, bounded) |
 //! | `munmap_refused` | every `munmap` refused (fault injection) for 5 rounds of allocate/touch/free/collect: RSS and the mapping count stay at round 1's, blocks are reused, failures counted and reported once; once the OS accepts again, `collect()` unmaps them |
 //! | `tails` | a cached large mapping reused by many sizes, each touching its own last page: the pages its users touched do not pile up (delay -1, so only `LARGE_PURGE_USERS` purges them) |
+//! | `live_spans` | the main thread (alive) frees every medium block, waits the delay (clock advanced), then allocates a medium block of a new class: its emptied current spans are purged too |
+//! | `idle_main` | `HAKMEM_BACKGROUND=1`: the main thread frees its own medium blocks and stays idle: the purger brings RSS back (the emptied current spans included) |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
 #![cfg(unix)]
@@ -130,10 +132,10 @@ fn shuffled(mut v: Vec<Blk>) -> Vec<Blk> {
 
 /// Allocates about 90 MiB over the three tiers (every page touched) and frees it all in a
 /// shuffled order; returns the peak RSS seen. The small and medium blocks live on a worker thread
-/// that then exits: a live thread's own caches (TLS lists, the slabs and spans it holds) stay with
-/// it until its next slow path or `collect()`, as in every allocator with thread caches; an
+/// that then exits: a live thread's own small-block caches (TLS lists, the slabs it holds) stay
+/// with it until its next slow path or `collect()`, as in every allocator with thread caches; an
 /// exited thread's slabs and spans go back to the pool and the span cache and are purged on the
-/// clock.
+/// clock. (A live thread's emptied spans are on the clock too: `live_spans`, `idle_main`.)
 fn allocate_and_free_everything() -> usize {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let (peak_tx, peak_rx) = std::sync::mpsc::channel::<()>();
@@ -272,6 +274,65 @@ fn tails() {
     }
 }
 
+/// Medium sizes, one class each, a few blocks of each (so each class has a current span): the
+/// blocks the main thread's heap keeps no list of (unlike small ones, in its TLS lists).
+const MEDIUM_SIZES: [usize; 6] = [
+    40 * KIB,
+    100 * KIB,
+    300 * KIB,
+    900 * KIB,
+    2 * MIB,
+    3 * MIB + 512 * KIB,
+];
+
+/// Allocates 5 blocks of each `MEDIUM_SIZES` on this thread (every page touched), frees them;
+/// returns the peak RSS.
+fn medium_on_this_thread() -> usize {
+    let live: Vec<Blk> = MEDIUM_SIZES
+        .iter()
+        .flat_map(|&s| std::iter::repeat_n(s, 5))
+        .map(Blk::new)
+        .collect();
+    let peak = rss();
+    drop(shuffled(live));
+    peak
+}
+
+/// `medium_on_this_thread` once, then everything given back with `collect()` (as `warm_up`).
+fn warm_up_medium() -> usize {
+    medium_on_this_thread();
+    hakmem::collect();
+    rss()
+}
+
+fn live_spans() {
+    let start = warm_up_medium();
+    let peak = medium_on_this_thread();
+    assert!(peak > start + 30 * MIB, "the blocks did not grow RSS");
+    hakmem::testing::advance_purge_clock(10_000);
+    // A medium class not used before: its first block needs a span (the medium slow path).
+    touch_ends(600 * KIB);
+    assert_back(start, rss(), peak, "live thread, after the purge delay");
+}
+
+fn idle_main() {
+    let start = warm_up_medium();
+    assert!(hakmem::testing::background_running());
+    let peak = medium_on_this_thread();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut now = rss();
+    while now > start + start / 10 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+        now = rss();
+    }
+    assert_back(
+        start,
+        now,
+        peak,
+        "idle main thread with the background purger",
+    );
+}
+
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
 fn never() {
     let start = warm_up();
@@ -369,6 +430,8 @@ fn child() {
         "idle_background" => idle_background(),
         "never" => never(),
         "tails" => tails(),
+        "live_spans" => live_spans(),
+        "idle_main" => idle_main(),
         "munmap_refused" => munmap_refused(),
         other => panic!("unknown scenario {other:?}"),
     }
@@ -397,6 +460,20 @@ fn rss_back_with_the_background_purger_while_idle() {
 #[test]
 fn cached_large_mappings_do_not_keep_every_users_pages() {
     child::run("tails", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+}
+
+#[test]
+fn a_live_threads_emptied_spans_are_purged_after_the_delay() {
+    child::run("live_spans", &[("HAKMEM_PURGE_DELAY_MS", "100")]).assert_passed();
+}
+
+#[test]
+fn an_idle_main_threads_spans_are_purged_by_the_background_purger() {
+    child::run(
+        "idle_main",
+        &[("HAKMEM_BACKGROUND", "1"), ("HAKMEM_PURGE_DELAY_MS", "100")],
+    )
+    .assert_passed();
 }
 
 #[test]

@@ -14,7 +14,12 @@
 //! calling heap owns; `free_remote` only pushes.
 //!
 //! Release rule: a span whose last block comes back goes to the span cache unless it is the
-//! current span of its class (kept, so a churning size does not bounce a span through the cache).
+//! current span of its class. The current span is kept, so a churning size does not bounce a span
+//! through the cache, but it is put on the purge clock (`Retired`): once it has stayed empty for
+//! the purge delay, the heap's next medium slow path (or `collect`) gives it to the span cache
+//! with the time it emptied, where the clock purges it. With the background purger on
+//! (`HAKMEM_BACKGROUND=1`) an emptied current span goes to the span cache at once, so that an
+//! idle thread's spans shrink too (the purger cannot touch a span a live heap owns).
 
 use core::ptr::NonNull;
 
@@ -23,7 +28,10 @@ use crate::config::ADOPT;
 use crate::debug::fatal;
 use crate::env;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
-use crate::size_class::{blocks_per_slab, class_size, is_medium, span_bytes, TOTAL_CLASSES};
+use crate::purge::{self, Stamp, Sweep};
+use crate::size_class::{
+    blocks_per_slab, class_size, is_medium, span_bytes, NUM_CLASSES, NUM_MEDIUM, TOTAL_CLASSES,
+};
 use crate::slab::block::Block;
 use crate::slab::slab::{ListKind, Slab, NO_CLASS};
 use crate::span::{self, Exit, SpanHeader, SPANS};
@@ -80,7 +88,7 @@ unsafe fn alloc_in(h: &Heap, c: usize) -> Option<NonNull<Block>> {
         }
         if h.owner.take_pending(c) {
             // SAFETY: the heap is ours.
-            unsafe { local.drain_notified(c, |_, s| release(&*s)) };
+            unsafe { local.drain_notified(c, |_, s| release(&*s, purge::now())) };
         }
         // SAFETY: the heap is ours.
         if unsafe { local.next_partial(c) } {
@@ -111,6 +119,90 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     }
 }
 
+/// A heap's current spans that emptied (owner-only, in `HeapLocal`): a bit per medium class and
+/// the time its current span emptied. Invariant: bit `c` set ⇒ the current span of class
+/// `NUM_CLASSES + c` emptied at `at[c]` or later (it may have been used and emptied again since:
+/// it is then released up to one delay early, never late).
+pub struct Retired {
+    bits: u64,
+    at: [Stamp; NUM_MEDIUM],
+}
+
+const _: () = assert!(NUM_MEDIUM <= 64, "one bit per medium class");
+
+impl Retired {
+    pub const fn new() -> Self {
+        Self {
+            bits: 0,
+            at: [0; NUM_MEDIUM],
+        }
+    }
+}
+
+impl Default for Retired {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The current span `s` of class `c` just emptied: on the clock (or, with the background purger,
+/// to the span cache at once).
+///
+/// # Safety
+/// `local` is the calling thread's heap state and `s` its current span of class `c`, empty.
+unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
+    if purge::background_wanted() {
+        // SAFETY: per the contract; off the list, nothing out.
+        unsafe {
+            local.list_remove(c, s as *const Slab as *mut Slab);
+            release(s, purge::now());
+        }
+        return;
+    }
+    let bit = 1u64 << (c - NUM_CLASSES);
+    if local.retired.bits & bit == 0 {
+        local.retired.bits |= bit;
+        local.retired.at[c - NUM_CLASSES] = purge::now();
+    }
+}
+
+/// Gives the span cache every retired current span that is still empty and that `sweep` covers
+/// (the others stay, or are dropped from `Retired` if they were used again), then purges them
+/// (their stamps say they are due). Called on the heap's medium slow path; cheap when nothing is
+/// retired.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
+    let mut released = false;
+    let mut bits = local.retired.bits;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let (c, at) = (NUM_CLASSES + i, local.retired.at[i]);
+        let cur = local.slabs[c].cur;
+        // SAFETY: `cur` is owned by this heap.
+        let empty = !cur.is_null() && unsafe { (*cur).used() } == 0;
+        if empty && !sweep.covers(at) {
+            continue;
+        }
+        local.retired.bits &= !(1u64 << i);
+        if empty {
+            // SAFETY: our current span, empty: off the list, nothing out.
+            unsafe {
+                local.list_remove(c, cur);
+                let bytes = SpanHeader::of_slab(&*cur).as_ref().bytes;
+                span::release(&SPANS, &*cur, at);
+                count_release(bytes);
+            }
+            released = true;
+        }
+    }
+    if released {
+        SPANS.purge(sweep);
+    }
+}
+
 /// Binds a span from the cache (after a reclaim pass, a fresh mapping) as the current span of
 /// class `c`. False when the OS refuses memory.
 ///
@@ -118,6 +210,12 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
 /// `local` is `h`'s local state and `h` is the calling thread's heap.
 unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     let bytes = span_bytes(c);
+    if local.retired.bits != 0 {
+        if let Some(sweep) = Sweep::due() {
+            // SAFETY: per the contract.
+            unsafe { release_retired(local, sweep) };
+        }
+    }
     span::purge_due();
     let span = match SPANS.take(bytes) {
         Some(s) => Some(s),
@@ -139,15 +237,15 @@ unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     true
 }
 
-/// Gives an empty span to the span cache.
+/// Gives an empty span, empty since `emptied_at`, to the span cache.
 ///
 /// # Safety
 /// The caller holds `s` (a span's slab), nothing is out and it is on no list.
-unsafe fn release(s: &Slab) {
+unsafe fn release(s: &Slab, emptied_at: Stamp) {
     // SAFETY: per the contract.
     let bytes = unsafe { SpanHeader::of_slab(s).as_ref().bytes };
     // SAFETY: per the contract.
-    unsafe { span::release(&SPANS, s) };
+    unsafe { span::release(&SPANS, s, emptied_at) };
     count_release(bytes);
     span::purge_due();
 }
@@ -259,7 +357,9 @@ unsafe fn free_local(h: &Heap, s: &Slab, class: usize, b: NonNull<Block>) {
         let p = s as *const Slab as *mut Slab;
         if used == 0 && kind != ListKind::Current {
             local.list_remove(class, p);
-            release(s);
+            release(s, purge::now());
+        } else if used == 0 {
+            retire_current(local, class, s);
         } else if kind == ListKind::Full {
             local.list_remove(class, p);
             local.list_push(class, p, ListKind::Partial);
@@ -275,6 +375,8 @@ unsafe fn free_local(h: &Heap, s: &Slab, class: usize, b: NonNull<Block>) {
 pub unsafe fn flush(h: &Heap, publish: bool) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
+    // Every empty span is released below, the retired current ones included.
+    local.retired.bits = 0;
     #[allow(clippy::needless_range_loop)] // `c` indexes the owner lists and PUBLISHED alike
     for c in crate::size_class::NUM_CLASSES..TOTAL_CLASSES {
         let cs = local.slabs[c];
@@ -302,7 +404,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                         (*s).drain_remote();
                         if (*s).used() == 0 {
                             local.list_remove(c, s);
-                            release(&*s);
+                            release(&*s, purge::now());
                         }
                     }
                     s = next;
@@ -332,7 +434,7 @@ pub fn reclaim(budget: usize) -> usize {
         // (idempotent) before caching.
         let (seen, rel) = PUBLISHED[c].reclaim(&RECLAIMER, left, |s| unsafe {
             s.trace(crate::trace::Event::Reclaim, s as *const Slab as usize, c);
-            release(s);
+            release(s, purge::now());
             GLOBALS.reclaims.bump_shared();
         });
         released += rel;
