@@ -61,7 +61,7 @@ pub struct HeapLocal {
     /// The profiler's byte countdown (used only while profiling).
     pub sampler: crate::prof::Sampler,
     /// Current spans that emptied, waiting out the purge delay (`front::medium`).
-    pub retired: crate::front::medium::Retired,
+    pub retired: crate::span::Retired,
 }
 
 /// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
@@ -171,7 +171,7 @@ impl Heap {
                 hint: HintCache::new(),
                 next_free: core::ptr::null_mut(),
                 sampler: crate::prof::Sampler::new(),
-                retired: crate::front::medium::Retired::new(),
+                retired: crate::span::Retired::new(),
             }),
         }
     }

@@ -30,7 +30,7 @@ use crate::env;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
 use crate::purge::{self, Stamp, Sweep};
 use crate::size_class::{
-    blocks_per_slab, class_size, is_medium, span_bytes, NUM_CLASSES, NUM_MEDIUM, TOTAL_CLASSES,
+    blocks_per_slab, class_size, is_medium, span_bytes, NUM_CLASSES, TOTAL_CLASSES,
 };
 use crate::slab::block::Block;
 use crate::slab::slab::{ListKind, Slab, NO_CLASS};
@@ -116,32 +116,6 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
             true
         }
         None => false,
-    }
-}
-
-/// A heap's current spans that emptied (owner-only, in `HeapLocal`): a bit per medium class and
-/// the time its current span emptied. Invariant: bit `c` set ⇒ the current span of class
-/// `NUM_CLASSES + c` emptied at `at[c]` or later (it may have been used and emptied again since:
-/// it is then released up to one delay early, never late).
-pub struct Retired {
-    bits: u64,
-    at: [Stamp; NUM_MEDIUM],
-}
-
-const _: () = assert!(NUM_MEDIUM <= 64, "one bit per medium class");
-
-impl Retired {
-    pub const fn new() -> Self {
-        Self {
-            bits: 0,
-            at: [0; NUM_MEDIUM],
-        }
-    }
-}
-
-impl Default for Retired {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
