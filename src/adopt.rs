@@ -12,6 +12,7 @@
 
 use core::ptr::NonNull;
 
+use crate::list;
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::mutant;
 use crate::remote::Owner;
@@ -62,13 +63,9 @@ impl PublishList {
         self.head.with(|h| {
             // SAFETY: the slab is on no list and unowned; the list lock makes us its holder.
             unsafe {
-                slab.local(|l| {
-                    l.list = ListKind::None;
-                    l.prev = core::ptr::null_mut();
-                    l.next = h.0;
-                })
-            };
-            h.0 = slab as *const Slab as *mut Slab;
+                slab.local(|l| l.list = ListKind::None);
+                list::push_front(&mut h.0, slab as *const Slab as *mut Slab);
+            }
         });
         if mutant::PUBLISH_BEFORE_RELEASE {
             // Mutant: the slab is on the list while its old owner still owns it.
@@ -83,10 +80,7 @@ impl PublishList {
             let slab = self.head.with(|h| {
                 let s = NonNull::new(h.0)?;
                 // SAFETY: under the list lock we hold every slab on the list.
-                h.0 = unsafe {
-                    s.as_ref()
-                        .local(|l| core::mem::replace(&mut l.next, core::ptr::null_mut()))
-                };
+                unsafe { list::unlink(&mut h.0, s.as_ptr()) };
                 Some(s)
             })?;
             // SAFETY: published slabs live in SuperSlab headers, which are never unmapped.
@@ -118,14 +112,13 @@ impl PublishList {
         let mut released = 0;
         let mut seen = 0;
         self.head.with(|h| {
-            let mut prev: *mut Slab = core::ptr::null_mut();
             let mut cur = h.0;
             while !cur.is_null() && seen < budget {
                 seen += 1;
                 // SAFETY: slabs on the list are held by us (the list lock) and never unmapped.
                 let s = unsafe { &*cur };
                 // SAFETY: as above.
-                let next = unsafe { s.local(|l| l.next) };
+                let next = unsafe { list::next(cur) };
                 // SAFETY: as above.
                 let idle = unsafe { s.used() } == 0;
                 if (idle || s.remote.is_nonempty()) && s.try_acquire(me) {
@@ -136,12 +129,8 @@ impl PublishList {
                         s.used()
                     };
                     if used == 0 {
-                        if prev.is_null() {
-                            h.0 = next;
-                        } else {
-                            // SAFETY: `prev` is on the list we hold.
-                            unsafe { (*prev).local(|l| l.next = next) };
-                        }
+                        // SAFETY: `cur` is on the list we hold.
+                        unsafe { list::unlink(&mut h.0, cur) };
                         // SAFETY: owned, empty and off every list.
                         unsafe { s.unbind() };
                         release(s);
@@ -151,7 +140,6 @@ impl PublishList {
                     }
                     s.release_ownership();
                 }
-                prev = cur;
                 cur = next;
             }
         });

@@ -9,11 +9,12 @@
 //! ```
 //!
 //! ## Boxes, in dependency order (a module uses only those listed before it)
-//! 1. `config`, `sync`, `mutant`, `tls_slot`, `hook`, `os`, `msg`, `trace`, `lock`, `fork`,
-//!    `debug`, `env`, `valgrind` — constants and A/B switches; the loom shim; the loom models'
-//!    seeded mutants; initial-exec TLS words; test hooks; the OS contract; the allocation-free
-//!    message writer; the event ring; the lock (ranks, checker, fork takeover); the atfork
-//!    handler; fail-fast reports; runtime switches; memcheck requests.
+//! 1. `config`, `sync`, `mutant`, `list`, `tls_slot`, `hook`, `os`, `msg`, `trace`, `lock`,
+//!    `fork`, `debug`, `env`, `valgrind` — constants and A/B switches; the loom shim; the loom
+//!    models' seeded mutants; the intrusive doubly-linked list; initial-exec TLS words; test
+//!    hooks; the OS contract; the allocation-free message writer; the event ring; the lock
+//!    (ranks, checker, fork takeover); the atfork handler; fail-fast reports; runtime switches;
+//!    memcheck requests.
 //! 2. `size_class` — request size → class.
 //! 3. `stats` — the counters (some per class).
 //! 4. `purge` — the decay clock: when emptied memory goes back to the OS.
@@ -49,6 +50,7 @@ pub mod config;
 mod debug;
 mod env;
 mod hook;
+mod list;
 mod msg;
 mod mutant;
 mod os;

@@ -19,6 +19,7 @@
 use core::ptr::NonNull;
 
 use crate::config::{SLAB_SIZE, SUPERSLAB_SIZE};
+use crate::list;
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::os;
 use crate::purge::{self, Sweep, Ticker};
@@ -85,19 +86,11 @@ unsafe fn links<R>(ss: *mut SuperSlab, f: impl FnOnce(&mut PoolLinks) -> R) -> R
 /// # Safety
 /// The pool lock is held and `ss` is on no list.
 unsafe fn push(list: &mut *mut SuperSlab, ss: *mut SuperSlab, kind: u8) {
-    let head = *list;
     // SAFETY: under the pool lock.
     unsafe {
-        links(ss, |l| {
-            l.next = head;
-            l.prev = core::ptr::null_mut();
-            l.list = kind;
-        });
-        if !head.is_null() {
-            links(head, |l| l.prev = ss);
-        }
+        links(ss, |l| l.list = kind);
+        list::push_front(list, ss);
     }
-    *list = ss;
 }
 
 /// # Safety
@@ -105,21 +98,8 @@ unsafe fn push(list: &mut *mut SuperSlab, ss: *mut SuperSlab, kind: u8) {
 unsafe fn unlink(list: &mut *mut SuperSlab, ss: *mut SuperSlab) {
     // SAFETY: under the pool lock.
     unsafe {
-        let (prev, next) = links(ss, |l| {
-            let r = (l.prev, l.next);
-            l.prev = core::ptr::null_mut();
-            l.next = core::ptr::null_mut();
-            l.list = LIST_NONE;
-            r
-        });
-        if prev.is_null() {
-            *list = next;
-        } else {
-            links(prev, |l| l.next = next);
-        }
-        if !next.is_null() {
-            links(next, |l| l.prev = prev);
-        }
+        links(ss, |l| l.list = LIST_NONE);
+        list::unlink(list, ss);
     }
 }
 
@@ -314,7 +294,7 @@ fn sweep_pool(p: &mut Pool, sweep: Sweep) {
             // SAFETY: under the pool lock; `ss` is on a pool list.
             unsafe {
                 purge_due(p, ss, sweep);
-                ss = links(ss, |l| l.next);
+                ss = list::next(ss);
             }
         }
     }

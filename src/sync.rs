@@ -4,11 +4,13 @@
 //! ownership, publish/adopt and hint code is imported from here, so `--cfg hakmem_loom` replaces
 //! them all with loom's model-checked versions and the loom models test the code that ships.
 //! Global statics (registry, pools) exist only outside loom: loom types cannot live in statics.
+//!
+//! One `inner` module per build says what each name is; nothing else in the crate tests
+//! `hakmem_loom` to pick a primitive (sharded-slab's and tokio's shape).
 
-#[cfg(not(hakmem_loom))]
-pub use core::sync::atomic;
 #[cfg(hakmem_loom)]
-pub use loom::sync::atomic;
+pub use inner::Mutex;
+pub use inner::{atomic, link, spin_loop, UnsafeCell};
 
 pub use atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -20,52 +22,123 @@ pub mod plain {
     };
 }
 
-/// Busy-wait hint; under loom a yield so the model can make progress.
-#[inline]
-pub fn spin_loop() {
-    #[cfg(not(hakmem_loom))]
-    core::hint::spin_loop();
-    #[cfg(hakmem_loom)]
-    loom::thread::yield_now();
+/// The shipped build: core's atomics and cell.
+#[cfg(not(hakmem_loom))]
+mod inner {
+    pub use core::sync::atomic;
+
+    /// Busy-wait hint.
+    #[inline]
+    pub fn spin_loop() {
+        core::hint::spin_loop();
+    }
+
+    /// A cell whose accesses loom can check for races: here `core::cell::UnsafeCell` behind
+    /// loom's closure API, so both builds compile the same call sites.
+    #[derive(Debug)]
+    pub struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub const fn new(v: T) -> Self {
+            Self(core::cell::UnsafeCell::new(v))
+        }
+
+        /// Read access through a raw pointer; the caller upholds the aliasing rules.
+        #[inline(always)]
+        pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Write access through a raw pointer; the caller upholds the aliasing rules.
+        #[inline(always)]
+        pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// The word a free list stores at the start of a freed block (`slab::block`).
+    pub mod link {
+        /// Bytes the link takes at the start of a block.
+        pub const BYTES: usize = core::mem::size_of::<usize>();
+        /// Whether the word after the link is free for the freed-block mark.
+        pub const MARK_WORD: bool = true;
+
+        /// Reads the link at `p`.
+        ///
+        /// # Safety
+        /// `p` is a free block whose link was written by `write` and is visible to this thread.
+        #[inline(always)]
+        pub unsafe fn read(p: *mut u8) -> usize {
+            // SAFETY: per the contract.
+            unsafe { p.cast::<usize>().read() }
+        }
+
+        /// Writes the link at `p`.
+        ///
+        /// # Safety
+        /// `p` is a block of at least `BYTES` that nobody else reads or writes now.
+        #[inline(always)]
+        pub unsafe fn write(p: *mut u8, v: usize) {
+            // SAFETY: per the contract.
+            unsafe { p.cast::<usize>().write(v) }
+        }
+    }
 }
 
-/// A cell whose accesses loom can check for races. Outside loom it is `core::cell::UnsafeCell`
-/// behind loom's closure API, so both builds compile the same call sites.
-#[derive(Debug)]
-pub struct UnsafeCell<T>(
-    #[cfg(not(hakmem_loom))] core::cell::UnsafeCell<T>,
-    #[cfg(hakmem_loom)] loom::cell::UnsafeCell<T>,
-);
-
-impl<T> UnsafeCell<T> {
-    #[cfg(not(hakmem_loom))]
-    pub const fn new(v: T) -> Self {
-        Self(core::cell::UnsafeCell::new(v))
-    }
-    #[cfg(hakmem_loom)]
-    pub fn new(v: T) -> Self {
-        Self(loom::cell::UnsafeCell::new(v))
-    }
-
-    /// Read access through a raw pointer; the caller upholds the aliasing rules.
-    #[inline(always)]
-    pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        #[cfg(not(hakmem_loom))]
-        return f(self.0.get());
-        #[cfg(hakmem_loom)]
-        return self.0.with(f);
-    }
-
-    /// Write access through a raw pointer; the caller upholds the aliasing rules.
-    #[inline(always)]
-    pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        #[cfg(not(hakmem_loom))]
-        return f(self.0.get());
-        #[cfg(hakmem_loom)]
-        return self.0.with_mut(f);
-    }
-}
-
-/// Loom's blocking mutex, which `lock::SpinLock` becomes under loom.
+/// The loom build: loom's atomics, cell and mutex; the link inside a freed block is a loom cell,
+/// so the models check the real accesses to it for races.
 #[cfg(hakmem_loom)]
-pub use loom::sync::Mutex;
+mod inner {
+    pub use loom::sync::atomic;
+    /// Loom's blocking mutex, which `lock::SpinLock` becomes under loom.
+    pub use loom::sync::Mutex;
+
+    /// A yield, so the model can make progress.
+    #[inline]
+    pub fn spin_loop() {
+        loom::thread::yield_now();
+    }
+
+    #[derive(Debug)]
+    pub struct UnsafeCell<T>(loom::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub fn new(v: T) -> Self {
+            Self(loom::cell::UnsafeCell::new(v))
+        }
+
+        #[inline(always)]
+        pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            self.0.with(f)
+        }
+
+        #[inline(always)]
+        pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            self.0.with_mut(f)
+        }
+    }
+
+    pub mod link {
+        type Cell = loom::cell::UnsafeCell<usize>;
+        pub const BYTES: usize = core::mem::size_of::<Cell>();
+        /// A loom cell fills more than one word: no freed-block mark under loom.
+        pub const MARK_WORD: bool = false;
+
+        /// # Safety
+        /// `write` placed a cell at `p`.
+        #[inline(always)]
+        pub unsafe fn read(p: *mut u8) -> usize {
+            // SAFETY: per the contract.
+            unsafe { (*p.cast::<Cell>()).with(|q| *q) }
+        }
+
+        /// # Safety
+        /// `p` is a block of at least `BYTES` the caller owns. A fresh cell records this
+        /// thread's write, so loom checks that the reader of the link synchronised with it.
+        #[inline(always)]
+        pub unsafe fn write(p: *mut u8, v: usize) {
+            // SAFETY: per the contract.
+            unsafe { p.cast::<Cell>().write(Cell::new(v)) }
+        }
+    }
+}

@@ -23,6 +23,7 @@ use crate::debug::{fatal, Where};
 use crate::front::hint::HintCache;
 use crate::front::owned::OwnedSlabs;
 use crate::front::tls_sll::TlsList;
+use crate::list;
 use crate::remote::Owner;
 use crate::size_class::{CLASS_SIZES, NUM_CLASSES, TOTAL_CLASSES};
 use crate::slab::block::Block;
@@ -283,7 +284,7 @@ impl HeapLocal {
         while !s.is_null() {
             // SAFETY: slabs on our lists are ours.
             unsafe {
-                let next = (*s).local(|l| l.next);
+                let next = list::next(s);
                 if (*s).remote.is_nonempty() && (*s).drain_remote() > 0 {
                     self.list_remove(c, s);
                     if (*s).used() == 0 {
@@ -332,19 +333,11 @@ impl HeapLocal {
             }
             ListKind::None => return,
         };
-        let old = *head;
         // SAFETY: the heap owns `s` and every slab on its lists.
         unsafe {
-            (*s).local(|l| {
-                l.list = kind;
-                l.prev = core::ptr::null_mut();
-                l.next = old;
-            });
-            if !old.is_null() {
-                (*old).local(|l| l.prev = s);
-            }
+            (*s).local(|l| l.list = kind);
+            list::push_front(head, s);
         }
-        *head = s;
     }
 
     /// Removes `s` from whichever list of class `c` holds it.
@@ -354,13 +347,7 @@ impl HeapLocal {
     pub unsafe fn list_remove(&mut self, c: usize, s: *mut Slab) {
         // SAFETY: the heap owns `s` and every slab on its lists.
         unsafe {
-            let (kind, prev, next) = (*s).local(|l| {
-                let r = (l.list, l.prev, l.next);
-                l.list = ListKind::None;
-                l.prev = core::ptr::null_mut();
-                l.next = core::ptr::null_mut();
-                r
-            });
+            let kind = (*s).local(|l| core::mem::replace(&mut l.list, ListKind::None));
             let cs = &mut self.slabs[c];
             let head = match kind {
                 ListKind::Partial => &mut cs.partial,
@@ -371,14 +358,7 @@ impl HeapLocal {
                 }
                 ListKind::None => return,
             };
-            if prev.is_null() {
-                *head = next;
-            } else {
-                (*prev).local(|l| l.next = next);
-            }
-            if !next.is_null() {
-                (*next).local(|l| l.prev = prev);
-            }
+            list::unlink(head, s);
         }
     }
 }
@@ -445,7 +425,7 @@ impl HeapLocal {
                     let slab = unsafe { &*s };
                     let (l_kind, l_class, l_prev, l_next) =
                         // SAFETY: as above.
-                        unsafe { slab.local(|l| (l.list, l.class, l.prev, l.next)) };
+                        unsafe { slab.local(|l| (l.list, l.class, l.links.prev, l.links.next)) };
                     let at = slab.whereis(slab.data() as usize, c);
                     if !slab.is_owned_by(owner) || l_kind != kind || l_class as usize != c {
                         fatal("heap", "slab on an owner list it does not belong to", at);

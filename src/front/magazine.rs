@@ -14,6 +14,7 @@ use crate::config::{ADOPT, OWNED_TABLE, SLAB_SIZE};
 use crate::env::{self, OneShot};
 use crate::front::heap::{batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
+use crate::list;
 use crate::pool;
 use crate::size_class::NUM_CLASSES;
 use crate::slab::block::{Block, BlockPtr};
@@ -260,7 +261,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
             while !s.is_null() {
                 // SAFETY: slabs on our lists are ours.
                 unsafe {
-                    let next = (*s).local(|l| l.next);
+                    let next = list::next(s);
                     let next = if (*s).local(|l| l.list) == ListKind::Current {
                         core::ptr::null_mut()
                     } else {

@@ -28,6 +28,7 @@ use crate::config::ADOPT;
 use crate::debug::fatal;
 use crate::env;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
+use crate::list;
 use crate::purge::{self, Stamp, Sweep};
 use crate::size_class::{
     blocks_per_slab, class_size, is_medium, span_bytes, NUM_CLASSES, TOTAL_CLASSES,
@@ -361,7 +362,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                     let next = if (*s).local(|l| l.list) == ListKind::Current {
                         core::ptr::null_mut()
                     } else {
-                        (*s).local(|l| l.next)
+                        list::next(s)
                     };
                     if publish {
                         local.list_remove(c, s);

@@ -11,7 +11,7 @@
 
 use core::ptr::NonNull;
 
-#[cfg(not(hakmem_loom))]
+use crate::sync::link;
 use crate::valgrind;
 
 /// An opaque free block. Only ever handled through `*mut Block` / `NonNull<Block>`.
@@ -23,18 +23,11 @@ pub struct Block {
 /// Raw pointer to a free block; null ends a list.
 pub type BlockPtr = *mut Block;
 
-#[cfg(hakmem_loom)]
-type LoomLink = loom::cell::UnsafeCell<usize>;
-
 /// Bytes a link needs at the start of a block (every class is at least this big).
-#[cfg(not(hakmem_loom))]
-pub const LINK_BYTES: usize = core::mem::size_of::<usize>();
-#[cfg(hakmem_loom)]
-pub const LINK_BYTES: usize = core::mem::size_of::<LoomLink>();
+pub const LINK_BYTES: usize = link::BYTES;
 
 // The smallest class (`MIN_ALIGN` bytes) holds the link and the freed-block mark after it.
-#[cfg(not(hakmem_loom))]
-const _: () = assert!(2 * LINK_BYTES <= crate::config::MIN_ALIGN);
+const _: () = assert!(!link::MARK_WORD || 2 * LINK_BYTES <= crate::config::MIN_ALIGN);
 
 impl Block {
     /// Reads the link of a free block.
@@ -44,23 +37,17 @@ impl Block {
     /// `set_next` and is visible to this thread (happens-before).
     #[inline(always)]
     pub unsafe fn next(b: NonNull<Block>) -> BlockPtr {
-        #[cfg(not(hakmem_loom))]
-        {
-            // valgrind: the block is free (no access to memcheck); open its words for this read.
-            valgrind::open_block(b.as_ptr().cast());
-            // SAFETY: per the contract the first word of the block is an initialised link.
-            let next = unsafe { b.as_ptr().cast::<BlockPtr>().read() };
-            valgrind::close_block(b.as_ptr().cast());
-            next
-        }
-        #[cfg(hakmem_loom)]
-        // SAFETY: `set_next` placed a loom cell at the block's start.
-        return unsafe { (*b.as_ptr().cast::<LoomLink>()).with(|p| *p) as BlockPtr };
+        // valgrind: the block is free (no access to memcheck); open its words for this read.
+        valgrind::open_block(b.as_ptr().cast());
+        // SAFETY: per the contract the first word of the block is an initialised link.
+        let next = unsafe { link::read(b.as_ptr().cast()) } as BlockPtr;
+        valgrind::close_block(b.as_ptr().cast());
+        next
     }
 
     /// Marks a block as freed: its second word becomes `key` (headerless mode's cheap double-free
     /// detector; `key` is a per-process random value, as glibc's tcache key). No-op under loom,
-    /// whose links occupy more than one word.
+    /// whose links occupy more than one word (`link::MARK_WORD`).
     ///
     /// The mark was `key ^ address` until the fast-path work of issue 13: binding it to the
     /// address only guarded against a program that copies a freed block's bytes (a use after
@@ -71,16 +58,14 @@ impl Block {
     /// `b` is a block of at least 16 bytes the caller owns.
     #[inline(always)]
     pub unsafe fn mark_free(b: NonNull<Block>, key: usize) {
-        #[cfg(not(hakmem_loom))]
-        {
-            // valgrind: called after `freelike`; open the block's words for this write.
-            valgrind::open_block(b.as_ptr().cast());
-            // SAFETY: blocks are at least 16 bytes; the caller owns this one.
-            unsafe { b.as_ptr().cast::<usize>().add(1).write(key) };
-            valgrind::close_block(b.as_ptr().cast());
+        if !link::MARK_WORD {
+            return;
         }
-        #[cfg(hakmem_loom)]
-        let _ = (b, key);
+        // valgrind: called after `freelike`; open the block's words for this write.
+        valgrind::open_block(b.as_ptr().cast());
+        // SAFETY: blocks are at least 16 bytes; the caller owns this one.
+        unsafe { b.as_ptr().cast::<usize>().add(1).write(key) };
+        valgrind::close_block(b.as_ptr().cast());
     }
 
     /// True if the block carries the freed mark (it is free, or the program wrote exactly
@@ -90,21 +75,16 @@ impl Block {
     /// `b` is a readable block of at least 16 bytes.
     #[inline(always)]
     pub unsafe fn is_marked_free(b: NonNull<Block>, key: usize) -> bool {
-        #[cfg(not(hakmem_loom))]
-        {
-            // valgrind: called after `freelike` (never on a live block, whose words must stay
-            // addressable and keep their definedness); open the block's words for this read.
-            valgrind::open_block(b.as_ptr().cast());
-            // SAFETY: per the contract.
-            let mark = unsafe { b.as_ptr().cast::<usize>().add(1).read() };
-            valgrind::close_block(b.as_ptr().cast());
-            mark == key
+        if !link::MARK_WORD {
+            return false;
         }
-        #[cfg(hakmem_loom)]
-        {
-            let _ = (b, key);
-            false
-        }
+        // valgrind: called after `freelike` (never on a live block, whose words must stay
+        // addressable and keep their definedness); open the block's words for this read.
+        valgrind::open_block(b.as_ptr().cast());
+        // SAFETY: per the contract.
+        let mark = unsafe { b.as_ptr().cast::<usize>().add(1).read() };
+        valgrind::close_block(b.as_ptr().cast());
+        mark == key
     }
 
     /// Clears the freed mark of a block being handed out.
@@ -113,16 +93,14 @@ impl Block {
     /// `b` is a block of at least 16 bytes the caller owns.
     #[inline(always)]
     pub unsafe fn clear_mark(b: NonNull<Block>) {
-        #[cfg(not(hakmem_loom))]
-        {
-            // valgrind: called before `malloclike`, which then makes the whole block live.
-            valgrind::open_block(b.as_ptr().cast());
-            // SAFETY: per the contract.
-            unsafe { b.as_ptr().cast::<usize>().add(1).write(0) };
-            valgrind::close_block(b.as_ptr().cast());
+        if !link::MARK_WORD {
+            return;
         }
-        #[cfg(hakmem_loom)]
-        let _ = b;
+        // valgrind: called before `malloclike`, which then makes the whole block live.
+        valgrind::open_block(b.as_ptr().cast());
+        // SAFETY: per the contract.
+        unsafe { b.as_ptr().cast::<usize>().add(1).write(0) };
+        valgrind::close_block(b.as_ptr().cast());
     }
 
     /// Writes the link of a block that the caller is putting on a list.
@@ -131,21 +109,10 @@ impl Block {
     /// `b` points to a block of at least `LINK_BYTES` that nobody else reads or writes now.
     #[inline(always)]
     pub unsafe fn set_next(b: NonNull<Block>, next: BlockPtr) {
-        #[cfg(not(hakmem_loom))]
-        {
-            // valgrind: the block is free; open its words for this write.
-            valgrind::open_block(b.as_ptr().cast());
-            // SAFETY: the caller owns the block; its first word is ours to write.
-            unsafe { b.as_ptr().cast::<BlockPtr>().write(next) };
-            valgrind::close_block(b.as_ptr().cast());
-        }
-        #[cfg(hakmem_loom)]
-        // SAFETY: the caller owns the block. A fresh cell records this thread's write, so loom
-        // checks that the reader of the link synchronised with this writer.
-        unsafe {
-            b.as_ptr()
-                .cast::<LoomLink>()
-                .write(LoomLink::new(next as usize))
-        };
+        // valgrind: the block is free; open its words for this write.
+        valgrind::open_block(b.as_ptr().cast());
+        // SAFETY: the caller owns the block; its first word is ours to write.
+        unsafe { link::write(b.as_ptr().cast(), next as usize) };
+        valgrind::close_block(b.as_ptr().cast());
     }
 }

@@ -18,6 +18,7 @@ use core::ptr::NonNull;
 
 use crate::config::VALIDATE;
 use crate::debug::{fatal, Where};
+use crate::list::{self, Links};
 use crate::mutant;
 use crate::remote::{Owner, RemoteQueue};
 use crate::size_class::{block_index, blocks_per_slab, class_size, TOTAL_CLASSES};
@@ -70,8 +71,8 @@ pub struct SlabLocal {
     pub used: u32,
     pub class: u32,
     pub list: ListKind,
-    pub prev: *mut Slab,
-    pub next: *mut Slab,
+    /// Links of the owner list (`front::heap`) or publish list (`adopt`) holding the slab.
+    pub links: Links<Slab>,
 }
 
 /// One slab's metadata. Lives in its SuperSlab's header.
@@ -112,6 +113,16 @@ unsafe impl Sync for Slab {}
 // SAFETY: as above.
 unsafe impl Send for Slab {}
 
+impl list::Node for Slab {
+    /// # Safety
+    /// The caller is the slab's holder (see `local`).
+    #[inline(always)]
+    unsafe fn links<R>(node: *mut Self, f: impl FnOnce(&mut Links<Self>) -> R) -> R {
+        // SAFETY: per the contract.
+        unsafe { (*node).local(|l| f(&mut l.links)) }
+    }
+}
+
 impl Slab {
     /// A free, unbound slab whose blocks start at `data`.
     pub fn new(data: *mut u8) -> Self {
@@ -131,8 +142,7 @@ impl Slab {
                 used: 0,
                 class: NO_CLASS,
                 list: ListKind::None,
-                prev: core::ptr::null_mut(),
-                next: core::ptr::null_mut(),
+                links: Links::new(),
             }),
         }
     }
@@ -169,8 +179,7 @@ impl Slab {
                 l.used = 0;
                 l.class = class as u32;
                 l.list = ListKind::None;
-                l.prev = core::ptr::null_mut();
-                l.next = core::ptr::null_mut();
+                l.links = Links::new();
             })
         };
         // ORDERING: Relaxed — readers of `class` reach this slab only through a block handed out

@@ -18,6 +18,7 @@
 use core::ptr::NonNull;
 
 use crate::config::{SLABS_PER_SUPERSLAB, SLAB_SHIFT, SLAB_SIZE, SUPERSLAB_MASK};
+use crate::list::{self, Links};
 use crate::mutant;
 use crate::slab::slab::Slab;
 use crate::sync::{AtomicU64, Ordering, UnsafeCell};
@@ -27,8 +28,8 @@ pub const SUPERSLAB_MAGIC: u64 = 0x4841_4b4d_5353_4c42; // "HAKMSSLB"
 
 /// Pool bookkeeping, touched only under the pool lock.
 pub struct PoolLinks {
-    pub next: *mut SuperSlab,
-    pub prev: *mut SuperSlab,
+    /// Links of the pool list holding the SuperSlab.
+    pub links: Links<SuperSlab>,
     /// Bit i set: slab i is free (never bit 0).
     pub free_mask: u64,
     /// Which pool list holds the SuperSlab.
@@ -64,6 +65,16 @@ pub const ALL_FREE: u64 = if SLABS_PER_SUPERSLAB == 64 {
     ((1u64 << SLABS_PER_SUPERSLAB) - 1) & !1u64
 };
 
+impl list::Node for SuperSlab {
+    /// # Safety
+    /// The pool lock is held: nobody else touches the pool links.
+    #[inline(always)]
+    unsafe fn links<R>(node: *mut Self, f: impl FnOnce(&mut Links<Self>) -> R) -> R {
+        // SAFETY: per the contract.
+        unsafe { (*node).pool.with_mut(|p| f(&mut (*p).links)) }
+    }
+}
+
 impl SuperSlab {
     /// Writes a fresh header at `base` (a zeroed, aligned, fresh reservation) and returns it.
     ///
@@ -79,8 +90,7 @@ impl SuperSlab {
                 magic: SUPERSLAB_MAGIC,
                 generation: AtomicU64::new(1),
                 pool: UnsafeCell::new(PoolLinks {
-                    next: core::ptr::null_mut(),
-                    prev: core::ptr::null_mut(),
+                    links: Links::new(),
                     free_mask: ALL_FREE,
                     list: 0,
                     pool_epoch: 0,

@@ -1,0 +1,164 @@
+//! The intrusive doubly-linked list, written once: a heap's owner lists of slabs
+//! (`front/heap.rs`), the publish lists (`adopt.rs`) and the pool's SuperSlab lists (`pool.rs`)
+//! are all this list.
+//!
+//! Boundary: link surgery only — push at the head, unlink from anywhere, both O(1). A node carries
+//! its `Links` inside its own (holder-only) state and says where through `Node::links`; what a
+//! list means (which kind, which counts) stays with its user. No atomics: whoever holds the list
+//! (a heap's owner, or the holder of the publish-list or pool lock) is the only thread touching its links.
+//!
+//! Invariant: for every node `n` on a list with head `h`: `n.prev == null` ⇔ `h == n`, and
+//! `n.next.prev == n` when `n.next != null`; a node not on any list has both links null
+//! (checked by `push_front` in debug builds).
+
+/// A node's two links.
+#[derive(Debug)]
+pub struct Links<T> {
+    pub prev: *mut T,
+    pub next: *mut T,
+}
+
+impl<T> Links<T> {
+    pub const fn new() -> Self {
+        Self {
+            prev: core::ptr::null_mut(),
+            next: core::ptr::null_mut(),
+        }
+    }
+}
+
+impl<T> Default for Links<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A type whose values can be on an intrusive list.
+pub trait Node: Sized {
+    /// Runs `f` on the links of `node`.
+    ///
+    /// # Safety
+    /// `node` is live, and the caller holds the list it is on (or is about to be put on): no
+    /// other thread touches its links.
+    unsafe fn links<R>(node: *mut Self, f: impl FnOnce(&mut Links<Self>) -> R) -> R;
+}
+
+/// Puts `node` (on no list) at the head of the list `head`.
+///
+/// # Safety
+/// As `Node::links`, for `node` and every node on the list.
+pub unsafe fn push_front<T: Node>(head: &mut *mut T, node: *mut T) {
+    let old = *head;
+    // SAFETY: the caller holds the list and `node`.
+    unsafe {
+        T::links(node, |l| {
+            debug_assert!(l.prev.is_null() && l.next.is_null(), "node already linked");
+            l.prev = core::ptr::null_mut();
+            l.next = old;
+        });
+        if !old.is_null() {
+            T::links(old, |l| l.prev = node);
+        }
+    }
+    *head = node;
+}
+
+/// Takes `node` off the list `head`; its links are null afterwards.
+///
+/// # Safety
+/// As `Node::links`; `node` is on the list `head`.
+pub unsafe fn unlink<T: Node>(head: &mut *mut T, node: *mut T) {
+    // SAFETY: the caller holds the list, so every node on it (and their links) is ours to touch.
+    unsafe {
+        let (prev, next) = T::links(node, |l| {
+            (
+                core::mem::replace(&mut l.prev, core::ptr::null_mut()),
+                core::mem::replace(&mut l.next, core::ptr::null_mut()),
+            )
+        });
+        if prev.is_null() {
+            debug_assert!(*head == node, "unlinking a node that is not on this list");
+            *head = next;
+        } else {
+            T::links(prev, |l| l.next = next);
+        }
+        if !next.is_null() {
+            T::links(next, |l| l.prev = prev);
+        }
+    }
+}
+
+/// The node after `node`, or null.
+///
+/// # Safety
+/// As `Node::links`.
+#[inline]
+pub unsafe fn next<T: Node>(node: *mut T) -> *mut T {
+    // SAFETY: forwarded contract.
+    unsafe { T::links(node, |l| l.next) }
+}
+
+#[cfg(all(test, not(hakmem_loom)))]
+mod tests {
+    use super::*;
+
+    struct N {
+        id: u32,
+        links: Links<N>,
+    }
+
+    impl Node for N {
+        unsafe fn links<R>(node: *mut Self, f: impl FnOnce(&mut Links<Self>) -> R) -> R {
+            // SAFETY: the tests own every node.
+            f(unsafe { &mut (*node).links })
+        }
+    }
+
+    fn ids(head: *mut N) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut n = head;
+        while !n.is_null() {
+            // SAFETY: every node of the test is live.
+            unsafe {
+                let next = next(n);
+                if !next.is_null() {
+                    assert_eq!((*next).links.prev, n, "back link of {}", (*next).id);
+                }
+                out.push((*n).id);
+                n = next;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn push_and_unlink_anywhere() {
+        let mut nodes: Vec<N> = (0..4)
+            .map(|id| N {
+                id,
+                links: Links::new(),
+            })
+            .collect();
+        let p: Vec<*mut N> = nodes.iter_mut().map(|n| n as *mut N).collect();
+        let mut head = core::ptr::null_mut();
+        // SAFETY: the nodes outlive the list and are touched by this thread only.
+        unsafe {
+            for &n in &p {
+                push_front(&mut head, n);
+            }
+            assert_eq!(ids(head), [3, 2, 1, 0]);
+            unlink(&mut head, p[2]); // middle
+            assert_eq!(ids(head), [3, 1, 0]);
+            unlink(&mut head, p[3]); // head
+            assert_eq!(ids(head), [1, 0]);
+            unlink(&mut head, p[0]); // tail
+            assert_eq!(ids(head), [1]);
+            assert!((*p[0]).links.prev.is_null() && (*p[0]).links.next.is_null());
+            push_front(&mut head, p[2]);
+            assert_eq!(ids(head), [2, 1]);
+            unlink(&mut head, p[1]);
+            unlink(&mut head, p[2]);
+        }
+        assert!(head.is_null());
+    }
+}
