@@ -2,7 +2,7 @@
 //! `Slab::free_remote`, `Slab::drain_remote`).
 //!
 //! Claim: the owner of a slab exits — it drains the slab's remote queue and, with a block still
-//! out, publishes the slab (what `magazine::flush` does for each owned slab) — while a second
+//! out, publishes the slab (what `small::flush` does for each owned slab) — while a second
 //! thread frees that block remotely and a third adopts the slab. Whatever the interleaving:
 //! - the block ends on exactly one list: the slab's free list, once, with the remote queue empty;
 //! - it is drained exactly once, by the exiting owner (then the slab had nothing out and was

@@ -1,7 +1,7 @@
 //! Every tuning constant and every A/B switch, defined once.
 //!
 //! Boundary: this module depends on nothing. Every other box reads its sizes from here, so the loom
-//! build can shrink them all in one place (2 slabs per SuperSlab, 4 blocks per slab, magazines of 2).
+//! build can shrink them all in one place (2 slabs per SuperSlab, 4 blocks per slab, refill batches of 2).
 
 /// `headerless` on: user pointer == block. Off: each small block carries a checked header.
 pub const HEADERLESS: bool = cfg!(feature = "headerless");
@@ -46,7 +46,7 @@ mod sizes {
     pub const SLAB_SHIFT: usize = 16;
     /// Largest block size served by the size classes; larger requests go to `large`.
     pub const MAX_SMALL_SIZE: usize = 32 * 1024;
-    /// Upper bound on blocks moved per magazine refill.
+    /// Upper bound on blocks moved per refill (`front::small`).
     pub const MAG_BATCH_MAX: usize = 64;
     /// Upper bound on the number of blocks a TLS list may hold before it spills.
     pub const TLS_CAP_MAX: usize = 256;

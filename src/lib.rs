@@ -31,9 +31,9 @@
 //! 13. `locate` — address → the region holding it (small slab and class, medium span, large or
 //!     sampled block).
 //! 14. `front::mark`, `front::tls_sll`, `front::hint`, `front::owned`, `front::heap`,
-//!     `front::magazine`, `front::medium`, `front::thread`, `front::free`, `front::alloc`,
+//!     `front::small`, `front::medium`, `front::thread`, `front::free`, `front::alloc`,
 //!     `front::profiling` — the thread front end: the freed-block mark's key, TLS SLL, hint
-//!     cache, owned-slab table, thread heaps, magazine refill/spill, medium refill and free, the
+//!     cache, owned-slab table, thread heaps, small-class refill/spill, medium refill and free, the
 //!     thread's heap, the free paths, the alloc paths (realloc frees), the profiler's routing.
 //! 15. `global`, `raw` — `HakMem`; C semantics for the preload crate.
 //! 16. `testing` — hooks for the integration tests.
@@ -163,7 +163,7 @@ pub fn collect() {
         unsafe { front::thread::current().debug_check() };
     }
     front::thread::flush_current();
-    front::magazine::reclaim(usize::MAX);
+    front::small::reclaim(usize::MAX);
     front::medium::reclaim(usize::MAX);
     background::sweep_all(purge::Sweep::All);
     background::start_if_wanted();

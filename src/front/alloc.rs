@@ -7,8 +7,8 @@ use core::ptr::NonNull;
 use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN, PROFILE};
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
-use crate::front::magazine;
 use crate::front::medium;
+use crate::front::small;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large;
@@ -299,24 +299,17 @@ fn refill_any(h: &'static Heap, c: usize) -> BlockPtr {
     };
     match h.kind {
         // SAFETY: see above.
-        HeapKind::Live => served(h, unsafe { magazine::refill(h, c) }),
+        HeapKind::Live => served(h, unsafe { small::refill(h, c) }),
         HeapKind::Empty => match thread::init_current() {
             // SAFETY: see above.
-            Some(h) => served(h, unsafe { magazine::refill(h, c) }),
+            Some(h) => served(h, unsafe { small::refill(h, c) }),
             None => core::ptr::null_mut(),
         },
         HeapKind::Dead => thread::with_fallback(|fh| {
             // SAFETY: see above.
             unsafe {
                 let b = TlsList::pop(fh.tls(c));
-                served(
-                    fh,
-                    if b.is_null() {
-                        magazine::refill(fh, c)
-                    } else {
-                        b
-                    },
-                )
+                served(fh, if b.is_null() { small::refill(fh, c) } else { b })
             }
         })
         .unwrap_or(core::ptr::null_mut()),

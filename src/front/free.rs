@@ -13,10 +13,10 @@ use crate::debug::{fatal, Where};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::hint::Hint;
-use crate::front::magazine;
 use crate::front::mark;
 use crate::front::medium;
 use crate::front::owned::OwnedSlabs;
+use crate::front::small;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large;
@@ -97,7 +97,7 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
 #[inline(never)]
 extern "C" fn spill_owned(h: &'static Heap, slab: &Slab) {
     // SAFETY: we own the slab, and `h` is the calling thread's live heap.
-    unsafe { magazine::spill(h, slab.local(|l| l.class as usize)) }
+    unsafe { small::spill(h, slab.local(|l| l.class as usize)) }
 }
 
 /// The fast path found the freed-block mark.
@@ -145,7 +145,7 @@ extern "C" fn bad_block(slab: &Slab, ptr: *mut u8) {
 /// Frees through the SuperSlab hint cache or the registry: remote frees, owned-slab table misses,
 /// large blocks, null and invalid pointers.
 ///
-/// The fast paths' out-of-line callees (this, `bad_block`, `double_free_owned`, `magazine::spill`,
+/// The fast paths' out-of-line callees (this, `bad_block`, `double_free_owned`, `small::spill`,
 /// `alloc_slow`, `alloc_general`) are `extern "C"`: such a function cannot unwind (a panic aborts
 /// inside it), so the preload library's `extern "C"` `malloc`/`free` need no abort-on-unwind
 /// landing pad around the call and can make it a tail call — no stack frame on the fast path.
@@ -226,7 +226,7 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
             if slab.is_owned_by(h.owner_ptr()) {
                 // An owned slab evicted from the table by another one: enter it again.
                 // SAFETY: our own live heap.
-                magazine::own_slab(unsafe { h.local_mut() }, slab);
+                small::own_slab(unsafe { h.local_mut() }, slab);
             }
         }
     }
@@ -340,7 +340,7 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     // heap can own a slab).
     unsafe {
         if TlsList::push(h.tls(class), block) {
-            magazine::spill(h, class);
+            small::spill(h, class);
         }
     }
 }

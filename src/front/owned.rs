@@ -10,8 +10,8 @@
 //!
 //! Invariant (relied on by `front::free::free`): `e[i].key == s.data()` ⇒ the heap owning this
 //! table owns `s`. It holds because only the owner changes a slab's ownership while it is owned:
-//! the owner inserts a slab after binding or adopting it (`magazine::own_slab`) and removes it
-//! before it gives the slab up (`magazine::disown_slab`, before unbind or publish); adopt and
+//! the owner inserts a slab after binding or adopting it (`small::own_slab`) and removes it
+//! before it gives the slab up (`small::disown_slab`, before unbind or publish); adopt and
 //! reclaim only take slabs nobody owns. `checked` builds verify it on every hit.
 //!
 //! The table also carries the freed-block key (`front::free`), so that a hit finds everything the

@@ -15,9 +15,9 @@ use core::ptr::NonNull;
 
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
-use crate::front::magazine;
 use crate::front::mark;
 use crate::front::medium;
+use crate::front::small;
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::meta;
 use crate::stats::{self, GLOBALS};
@@ -288,8 +288,8 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
     GLOBALS.threads_exited.bump_shared();
     // SAFETY: the exiting thread's own heap; the slot no longer points at it.
     unsafe {
-        magazine::flush(h.as_ref(), true);
-        magazine::reclaim(64);
+        small::flush(h.as_ref(), true);
+        small::reclaim(64);
         medium::flush(h.as_ref(), true);
         medium::reclaim(64);
         recycle_heap(h);
@@ -329,7 +329,7 @@ pub fn flush_current() {
     if h.kind == HeapKind::Live {
         // SAFETY: our own live heap.
         unsafe {
-            magazine::flush(h, false);
+            small::flush(h, false);
             medium::flush(h, false);
         }
     }

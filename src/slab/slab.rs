@@ -8,7 +8,7 @@
 //! publish list / pool lock while it is unowned — and lives in a `sync::UnsafeCell`.
 //!
 //! Invariants (the conservation equation, relied on by `Slab::is_empty` and the release decision
-//! in the magazine and thread-exit code):
+//! in the small-class refill/spill and thread-exit code (`front::small`)):
 //! - `capacity == (capacity - carved) + |free| + used`
 //! - `used == live blocks + blocks in TLS lists + blocks in the remote queue`
 //! - `owner != null` ⇔ the slab is bound and held by that heap; `owner == null` while free in the
@@ -529,7 +529,7 @@ impl Slab {
         }
     }
 
-    /// Returns one block to the local free list (magazine spill). Returns the new `used`.
+    /// Returns one block to the local free list (spill, `front::small`). Returns the new `used`.
     ///
     /// # Safety
     /// The caller holds the slab and `b` is one of its blocks that is out (counted in `used`).
@@ -542,7 +542,7 @@ impl Slab {
                 l.free = b.as_ptr();
                 if l.used == 0 {
                     fatal(
-                        "magazine",
+                        "small",
                         "slab used count underflow (double free?)",
                         self.whereis(b.as_ptr() as usize, l.class as usize),
                     );

@@ -1,5 +1,7 @@
-//! Magazine box: moves blocks between a thread's TLS lists and its slabs in batches — refill when
-//! a TLS list is empty, spill when it exceeds its cap — and tears a heap down at thread exit.
+//! Small-class box: moves blocks of the small classes between a thread's TLS lists and its slabs
+//! in batches — refill when a TLS list is empty, spill when it exceeds its cap — and tears a
+//! heap's slabs down at thread exit (`front::medium` does the same over spans). Named
+//! `magazine.rs` until issue 14: it holds no magazine, only the batch moves.
 //!
 //! Boundary: this is the refill side of the single drain -> bind -> owner-acquire boundary. The
 //! slow path of `alloc` reads as the list of fallbacks, in order:
