@@ -11,6 +11,7 @@
 //! | allocate, free locally, free remotely, collect | `live`, `remote` and `used` follow each step exactly |
 //! | a freed block pushed on its slab's remote queue too (in two lists at once) | abort: `heap` (TLS list length differs) |
 //! | a remote queue holding a block twice (a cycle) | abort: `slab` (remote queue longer than the blocks out) |
+//! | the block in two lists, on a thread that then exits without calling the validator | abort at thread exit: `heap` (TLS list length differs) |
 
 mod support;
 
@@ -83,6 +84,23 @@ fn two_lists() {
     keep.into_iter().for_each(free);
 }
 
+/// Bug side: the two-lists corruption on a thread that exits without asking for a check: the
+/// validator runs where the heap retires (thread exit, `checked`), before the flush would spread
+/// the damage over the pool and the publish lists.
+fn two_lists_at_exit() {
+    std::thread::spawn(|| {
+        let keep: Vec<*mut u8> = (0..4).map(|_| alloc()).collect();
+        let x = alloc();
+        free(x);
+        // SAFETY: deliberate corruption, as in `two_lists`.
+        unsafe { testing::push_remote_unchecked(x) };
+        std::mem::forget(keep);
+    })
+    .join()
+    .expect("thread panicked");
+    continued();
+}
+
 /// Bug side: a remote queue that holds a block twice (x, y, x, y, … — a cycle).
 fn queue_cycle() {
     let x = alloc();
@@ -109,6 +127,7 @@ fn child() {
         "counts" => counts(),
         "two_lists" => two_lists(),
         "queue_cycle" => queue_cycle(),
+        "two_lists_at_exit" => two_lists_at_exit(),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -128,6 +147,15 @@ fn a_cycle_in_a_remote_queue_is_caught() {
     support::child::run("queue_cycle", &[]).assert_aborted(
         &["slab"],
         &["remote queue longer than the blocks out"],
+        false,
+    );
+}
+
+#[test]
+fn a_block_in_two_lists_is_caught_when_its_thread_exits() {
+    support::child::run("two_lists_at_exit", &[]).assert_aborted(
+        &["heap"],
+        &["TLS list length"],
         false,
     );
 }

@@ -13,8 +13,10 @@
 
 use core::ptr::NonNull;
 
+use crate::config::VALIDATE;
+use crate::debug::{fatal, Where};
 use crate::env;
-use crate::front::heap::{Heap, HeapKind};
+use crate::front::heap::{Heap, HeapCensus, HeapKind};
 use crate::front::mark;
 use crate::front::medium;
 use crate::front::small;
@@ -288,10 +290,22 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
     GLOBALS.threads_exited.bump_shared();
     // SAFETY: the exiting thread's own heap; the slot no longer points at it.
     unsafe {
+        if VALIDATE {
+            // The structural validator where the heap retires: what the thread left behind is
+            // well formed before the flush spreads it over the pool and the publish lists.
+            h.as_ref().debug_check();
+        }
         small::flush(h.as_ref(), true);
         small::reclaim(64);
         medium::flush(h.as_ref(), true);
         medium::reclaim(64);
+        if VALIDATE && h.as_ref().debug_check() != HeapCensus::default() {
+            fatal(
+                "heap",
+                "a retiring heap still holds slabs or cached blocks after its flush",
+                Where::ptr(h.as_ptr() as usize),
+            );
+        }
         recycle_heap(h);
     }
 }
