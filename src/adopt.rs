@@ -17,6 +17,7 @@ use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::mutant;
 use crate::remote::Owner;
 use crate::slab::slab::{ListKind, Slab};
+use crate::sync::const_fn;
 
 /// An intrusive stack of published slabs, linked through the slabs' local `next`. The lock makes
 /// the list holder the holder of every slab on it.
@@ -39,16 +40,11 @@ impl ForkReset for Head {
 }
 
 impl PublishList {
-    #[cfg(not(hakmem_loom))]
-    pub const fn new() -> Self {
-        Self {
-            head: SpinLock::new(Rank::Published, Head(core::ptr::null_mut())),
-        }
-    }
-    #[cfg(hakmem_loom)]
-    pub fn new() -> Self {
-        Self {
-            head: SpinLock::new(Rank::Published, Head(core::ptr::null_mut())),
+    const_fn! {
+        pub fn new() -> Self {
+            Self {
+                head: SpinLock::new(Rank::Published, Head(core::ptr::null_mut())),
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use core::ptr::NonNull;
 
 use crate::mutant;
 use crate::slab::block::{Block, BlockPtr};
-use crate::sync::{AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{const_fn, AtomicPtr, AtomicU64, Ordering};
 
 /// A slab's multi-producer, single-consumer queue of remotely freed blocks.
 pub struct RemoteQueue {
@@ -20,16 +20,11 @@ pub struct RemoteQueue {
 }
 
 impl RemoteQueue {
-    #[cfg(not(hakmem_loom))]
-    pub const fn new() -> Self {
-        Self {
-            head: AtomicPtr::new(core::ptr::null_mut()),
-        }
-    }
-    #[cfg(hakmem_loom)]
-    pub fn new() -> Self {
-        Self {
-            head: AtomicPtr::new(core::ptr::null_mut()),
+    const_fn! {
+        pub fn new() -> Self {
+            Self {
+                head: AtomicPtr::new(core::ptr::null_mut()),
+            }
         }
     }
 
@@ -134,16 +129,12 @@ pub struct Owner {
 }
 
 impl Owner {
-    #[cfg(not(hakmem_loom))]
-    pub const fn new() -> Self {
-        Self {
-            pending: [const { AtomicU64::new(0) }; PENDING_WORDS],
-        }
-    }
-    #[cfg(hakmem_loom)]
-    pub fn new() -> Self {
-        Self {
-            pending: core::array::from_fn(|_| AtomicU64::new(0)),
+    const_fn! {
+        pub fn new() -> Self {
+            Self {
+                // Written out: loom's atomics have no const constructor for `[const { … }; N]`.
+                pending: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            }
         }
     }
 

@@ -36,7 +36,7 @@ use crate::size_class::NUM_MEDIUM;
 use crate::slab::block::Block;
 use crate::slab::slab::Slab;
 use crate::stats::GLOBALS;
-use crate::sync::UnsafeCell;
+use crate::sync::{const_fn, UnsafeCell};
 
 /// Magic of a span header.
 pub const SPAN_MAGIC: u64 = 0x4841_4b4d_5350_414e; // "HAKMSPAN"
@@ -209,30 +209,18 @@ unsafe fn push(list: &mut *mut SpanHeader, span: NonNull<SpanHeader>) {
 }
 
 impl SpanCache {
-    #[cfg(not(hakmem_loom))]
-    pub const fn new() -> Self {
-        Self {
-            lists: SpinLock::new(
-                Rank::Span,
-                Lists {
-                    hot: [core::ptr::null_mut(); BUCKETS],
-                    cold: [core::ptr::null_mut(); BUCKETS],
-                    committed: 0,
-                },
-            ),
-        }
-    }
-    #[cfg(hakmem_loom)]
-    pub fn new() -> Self {
-        Self {
-            lists: SpinLock::new(
-                Rank::Span,
-                Lists {
-                    hot: [core::ptr::null_mut(); BUCKETS],
-                    cold: [core::ptr::null_mut(); BUCKETS],
-                    committed: 0,
-                },
-            ),
+    const_fn! {
+        pub fn new() -> Self {
+            Self {
+                lists: SpinLock::new(
+                    Rank::Span,
+                    Lists {
+                        hot: [core::ptr::null_mut(); BUCKETS],
+                        cold: [core::ptr::null_mut(); BUCKETS],
+                        committed: 0,
+                    },
+                ),
+            }
         }
     }
 

@@ -8,6 +8,9 @@
 //! One `inner` module per build says what each name is; nothing else in the crate tests
 //! `hakmem_loom` to pick a primitive (sharded-slab's and tokio's shape).
 
+/// `const_fn! { pub fn new() -> Self { … } }`: a `const fn` in the shipped build (statics need
+/// it), a plain `fn` under loom, whose primitives have no const constructors. One body for both.
+pub(crate) use inner::const_fn;
 #[cfg(hakmem_loom)]
 pub use inner::Mutex;
 pub use inner::{atomic, link, spin_loop, UnsafeCell};
@@ -26,6 +29,13 @@ pub mod plain {
 #[cfg(not(hakmem_loom))]
 mod inner {
     pub use core::sync::atomic;
+
+    macro_rules! const_fn {
+        ($(#[$m:meta])* $vis:vis fn $name:ident() -> $ret:ty $body:block) => {
+            $(#[$m])* $vis const fn $name() -> $ret $body
+        };
+    }
+    pub(crate) use const_fn;
 
     /// Busy-wait hint.
     #[inline]
@@ -90,6 +100,13 @@ mod inner {
 #[cfg(hakmem_loom)]
 mod inner {
     pub use loom::sync::atomic;
+
+    macro_rules! const_fn {
+        ($(#[$m:meta])* $vis:vis fn $name:ident() -> $ret:ty $body:block) => {
+            $(#[$m])* $vis fn $name() -> $ret $body
+        };
+    }
+    pub(crate) use const_fn;
     /// Loom's blocking mutex, which `lock::SpinLock` becomes under loom.
     pub use loom::sync::Mutex;
 
