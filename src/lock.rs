@@ -121,8 +121,10 @@ unsafe impl<T: Send> Sync for SpinLock<T> {}
 // SAFETY: owning the lock owns `T`.
 unsafe impl<T: Send> Send for SpinLock<T> {}
 
+/// The shipped lock: an epoch word taken by CAS, spinning then yielding; rank checked, taken over
+/// in a forked child.
+#[cfg(not(hakmem_loom))]
 impl<T: ForkReset> SpinLock<T> {
-    #[cfg(not(hakmem_loom))]
     pub const fn new(rank: Rank, v: T) -> Self {
         Self {
             word: AtomicU64::new(0),
@@ -130,26 +132,8 @@ impl<T: ForkReset> SpinLock<T> {
             value: UnsafeCell::new(v),
         }
     }
-    #[cfg(hakmem_loom)]
-    pub fn new(rank: Rank, v: T) -> Self {
-        Self {
-            word: crate::sync::Mutex::new(()),
-            rank,
-            value: UnsafeCell::new(v),
-        }
-    }
 
     /// Runs `f` with the lock held.
-    #[cfg(hakmem_loom)]
-    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let _ = self.rank;
-        let _held = self.word.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: the lock is held, so this is the only live reference to `value`.
-        self.value.with_mut(|p| f(unsafe { &mut *p }))
-    }
-
-    /// Runs `f` with the lock held.
-    #[cfg(not(hakmem_loom))]
     #[inline]
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let mine = self.lock();
@@ -161,7 +145,6 @@ impl<T: ForkReset> SpinLock<T> {
 
     /// Runs `f` with the lock held if the lock is free now; `None` without waiting otherwise (for
     /// a signal handler, which must not wait on a lock the interrupted thread may hold).
-    #[cfg(not(hakmem_loom))]
     pub fn try_with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         let mine = fork::epoch() + 1;
         // ORDERING: Acquire — as in `lock`.
@@ -176,7 +159,6 @@ impl<T: ForkReset> SpinLock<T> {
     }
 
     /// Takes the lock; returns the word written.
-    #[cfg(not(hakmem_loom))]
     fn lock(&self) -> u64 {
         held::acquire(self.rank);
         let mut spins = 0u32;
@@ -210,7 +192,6 @@ impl<T: ForkReset> SpinLock<T> {
     }
 
     /// In a forked child: takes over a lock its dead holder left taken and resets its data.
-    #[cfg(not(hakmem_loom))]
     #[cold]
     fn take_over(&self, stale: u64, mine: u64) {
         // ORDERING: Acquire — as in `lock` (the dead holder never released, so there is nothing
@@ -237,7 +218,6 @@ impl<T: ForkReset> SpinLock<T> {
         fork::TAKEOVERS.fetch_add(1, crate::sync::plain::Ordering::Relaxed);
     }
 
-    #[cfg(not(hakmem_loom))]
     #[inline]
     fn unlock(&self, mine: u64) {
         // ORDERING: Release — publishes the writes made under the lock; pairs with the Acquire
@@ -248,6 +228,26 @@ impl<T: ForkReset> SpinLock<T> {
             .word
             .compare_exchange(mine, 0, Ordering::Release, Ordering::Relaxed);
         held::release(self.rank);
+    }
+}
+
+/// Under loom: loom's blocking mutex (see the module doc); no ranks, no fork.
+#[cfg(hakmem_loom)]
+impl<T: ForkReset> SpinLock<T> {
+    pub fn new(rank: Rank, v: T) -> Self {
+        Self {
+            word: crate::sync::Mutex::new(()),
+            rank,
+            value: UnsafeCell::new(v),
+        }
+    }
+
+    /// Runs `f` with the lock held.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let _ = self.rank;
+        let _held = self.word.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the lock is held, so this is the only live reference to `value`.
+        self.value.with_mut(|p| f(unsafe { &mut *p }))
     }
 }
 
