@@ -14,12 +14,19 @@
 //!   from it as `front::medium` does (`span::take_block`). The block is drained exactly once and
 //!   handed out again only after that, with the freer's payload visible; a released span is never
 //!   adopted; a published one is never lost.
+//! - **purge vs reuse** (`span_purged_while_taken`): a committed span waits in the cache; one
+//!   thread purges the cache (`SpanCache::purge(Sweep::All)`, the clock's or `collect`'s sweep)
+//!   while another takes the span, binds it and writes into a block. The purge never zeroes a span
+//!   someone took: the taker's data survives; if the taker found the cache empty (the span was
+//!   detached for its purge), the span is back in the cache afterwards, purged. The cache lock
+//!   alone orders the two: the purge detaches under it, and nobody can take a detached span.
 //!
 //! Bounds: 3 threads + the model thread, one span, `LOOM_MAX_PREEMPTIONS` (default 3).
 //!
 //! Mutants caught: `span_cache_before_unbind` (release caches the span before unbinding it: the
 //! taker finds it still bound, and its bind would race the unbind) and `span_publish_before_drain` (exit publishes, then drains:
-//! the drain races the adopter's).
+//! the drain races the adopter's) and `span_purge_on_list` (the purge zeroes a span still on the
+//! list: the taker's write is lost).
 
 #![cfg(hakmem_loom)]
 
@@ -28,7 +35,7 @@ mod support;
 use std::ptr::NonNull;
 
 use hakmem::model::span::{self, Exit, SpanCache};
-use hakmem::model::{blocks_per_slab, Block, Owner, PublishList, NO_CLASS};
+use hakmem::model::{blocks_per_slab, Block, Owner, PublishList, Sweep, LINK_BYTES, NO_CLASS};
 use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
 use loom::thread;
@@ -221,5 +228,60 @@ fn span_exit_remote_free_adopt() {
             assert!(free_list(s.slab()).contains(&b), "block lost");
         }
         assert!(!s.slab().remote.is_nonempty(), "block on two lists");
+    });
+}
+
+#[test]
+#[cfg_attr(
+    hakmem_mutant = "span_purge_on_list",
+    should_panic(expected = "purge zeroed a span in use")
+)]
+fn span_purged_while_taken() {
+    const MARK: u8 = 0xAB;
+    const BYTES: usize = hakmem::model::config::MIN_SPAN_BYTES;
+    model(|| {
+        let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
+        let s = Arc::new(TestSpan::new());
+        let cache = Arc::new(SpanCache::new());
+        // SAFETY: a fresh span, bound and released with nothing out: it waits in the cache,
+        // committed (the loom build keeps one span's worth), stamped 0.
+        unsafe {
+            s.slab().bind(MEDIUM_CLASS, &owners[0]);
+            span::release(&cache, s.slab(), 0);
+        }
+        let purger = {
+            let cache = cache.clone();
+            thread::spawn(move || cache.purge(Sweep::All))
+        };
+        let taker = {
+            let (s, cache, owners) = (s.clone(), cache.clone(), owners.clone());
+            thread::spawn(move || {
+                let got = cache.take(BYTES)?;
+                assert_eq!(got, s.span, "took a foreign span");
+                // SAFETY: the cache handed the unbound span to us; the mark lies in the block
+                // (after its link), which is ours.
+                unsafe {
+                    s.slab().bind(OTHER_MEDIUM_CLASS, &owners[1]);
+                    let b = span::take_block(s.slab()).expect("a rebound span has blocks");
+                    let p = b.as_ptr().cast::<u8>().wrapping_add(LINK_BYTES);
+                    p.write_volatile(MARK);
+                    Some(p as usize)
+                }
+            })
+        };
+        let purged = purger.join().expect("purger panicked");
+        match taker.join().expect("taker panicked") {
+            Some(p) => {
+                // SAFETY: the joins order the taker's write before this read; the block is live.
+                let v = unsafe { (p as *const u8).read_volatile() };
+                assert_eq!(v, MARK, "purge zeroed a span in use");
+                assert!(cache.take(BYTES).is_none(), "a taken span is still cached");
+            }
+            None => {
+                // The taker came while the span was detached for its purge.
+                assert_eq!(purged, BYTES, "the cache was empty, yet nothing was purged");
+                assert_eq!(cache.take(BYTES), Some(s.span), "purged span lost");
+            }
+        }
     });
 }

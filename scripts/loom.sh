@@ -40,10 +40,12 @@ declare -A catchers=(
   [push_first_stale]="loom_notify"
   [span_cache_before_unbind]="loom_span"
   [span_publish_before_drain]="loom_span"
+  [span_purge_on_list]="loom_span"
 )
 mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_cas_relaxed
   release_ownership_relaxed publish_before_release skip_generation_check no_generation_bump
-  notify_relaxed push_first_stale span_cache_before_unbind span_publish_before_drain)
+  notify_relaxed push_first_stale span_cache_before_unbind span_publish_before_drain
+  span_purge_on_list)
 
 # run LABEL MUTANT MODEL... : builds with HAKMEM_MUTANT=MUTANT (empty: none) and runs the models.
 run() {

@@ -94,7 +94,8 @@ mod sizes {
     pub const MIN_SPAN_BYTES: usize = 2048;
     pub const MAX_SPAN_BYTES: usize = 2048;
     pub const SPAN_MIN_BLOCKS: usize = 2;
-    pub const KEEP_SPAN_BYTES_COMMITTED: usize = 0;
+    /// One span kept committed, so that a model can race a purge of the cache with a reuse.
+    pub const KEEP_SPAN_BYTES_COMMITTED: usize = 2048;
 }
 
 pub use sizes::*;

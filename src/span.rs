@@ -286,6 +286,14 @@ impl SpanCache {
     pub fn purge(&self, sweep: Sweep) -> usize {
         let mut purged = 0;
         for b in 0..BUCKETS {
+            if mutant::SPAN_PURGE_ON_LIST {
+                // Mutant: the newest committed span is purged while it is still on the list
+                // (a taker may hold it and write its blocks by now).
+                if let Some(s) = NonNull::new(self.lists.with(|l| l.hot[b])) {
+                    // SAFETY: none — this is the bug the loom model must find.
+                    unsafe { purge_blocks(s) };
+                }
+            }
             // Detach the covered spans, purge them outside the lock, put them back on the purged
             // stack: while detached nobody can take them.
             let mut chain = self.lists.with(|l| {

@@ -13,6 +13,9 @@ pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
 /// # Safety
 /// See `os::decommit`.
 pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
+    // A decommit is a system call: other threads may run before it takes effect (a model must be
+    // able to schedule them here, or a purge of memory someone else can reach would look atomic).
+    loom::thread::yield_now();
     // SAFETY: the caller guarantees the range is ours and dead.
     unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, len) };
     true
