@@ -16,10 +16,10 @@
 //! Release rule: a span whose last block comes back goes to the span cache unless it is the
 //! current span of its class. The current span is kept, so a churning size does not bounce a span
 //! through the cache, but it is put on the purge clock (`Retired`): once it has stayed empty for
-//! the purge delay, the heap's next medium slow path (or `collect`) gives it to the span cache
-//! with the time it emptied, where the clock purges it. With the background purger on
-//! (`HAKMEM_BACKGROUND=1`) an emptied current span goes to the span cache at once, so that an
-//! idle thread's spans shrink too (the purger cannot touch a span a live heap owns).
+//! the purge delay, the next time the heap binds a new span (or `collect`, or thread exit) gives
+//! it to the span cache with the time it emptied, where the clock purges it. With the background
+//! purger on (`HAKMEM_BACKGROUND=1`) an emptied current span goes to the span cache at once, so
+//! that an idle thread's spans shrink too (the purger cannot touch a span a live heap owns).
 
 use core::ptr::NonNull;
 
@@ -143,8 +143,8 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
 
 /// Gives the span cache every retired current span that is still empty and that `sweep` covers
 /// (the others stay, or are dropped from `Retired` if they were used again), then purges them
-/// (their stamps say they are due). Called on the heap's medium slow path; cheap when nothing is
-/// retired.
+/// (their stamps say they are due). Called when the heap binds a new span (`new_span`); cheap
+/// when nothing is retired.
 ///
 /// # Safety
 /// `local` is the calling thread's heap state.
