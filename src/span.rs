@@ -20,8 +20,10 @@
 //!
 //! Invariants: `magic == SPAN_MAGIC` for as long as the span is mapped (forever); a span in the
 //! cache is unbound (`class == NO_CLASS`, no owner) and held by the cache lock; `bytes` never
-//! changes; `committed == Σ bytes of the spans on the hot stacks + reservations in flight`, at
-//! most `KEEP_SPAN_BYTES_COMMITTED` except for spans whose purge the OS refused.
+//! changes; `committed == Σ dirty of the spans on the hot stacks + reservations in flight`, at
+//! most `KEEP_SPAN_BYTES_COMMITTED` except for spans whose purge the OS refused; a span's `dirty`
+//! (the highest carve since its last purge) bounds the bytes of its blocks that may be resident,
+//! and only those are purged.
 
 use core::ptr::NonNull;
 
@@ -46,6 +48,9 @@ pub struct SpanLinks {
     next: *mut SpanHeader,
     /// When the span entered the cache with committed pages (purge clock).
     emptied_at: Stamp,
+    /// Bytes from the span's data start that may hold committed pages: the highest carve since
+    /// its last purge (blocks beyond were never handed out, so their pages were never touched).
+    dirty: usize,
 }
 
 /// The header at the start of every span.
@@ -77,6 +82,7 @@ impl SpanHeader {
                 links: UnsafeCell::new(SpanLinks {
                     next: core::ptr::null_mut(),
                     emptied_at: 0,
+                    dirty: 0,
                 }),
                 slab: Slab::new(base.as_ptr().wrapping_add(SPAN_HEADER_BYTES)),
             })
@@ -154,7 +160,7 @@ struct Lists {
     hot: [*mut SpanHeader; BUCKETS],
     /// Cached spans whose blocks were purged.
     cold: [*mut SpanHeader; BUCKETS],
-    /// Bytes of the spans on `hot`.
+    /// `Σ dirty` of the spans on `hot`.
     committed: usize,
 }
 
@@ -230,7 +236,8 @@ impl SpanCache {
             let b = bucket(bytes);
             // SAFETY: under the lock.
             if let Some(span) = unsafe { pop(&mut l.hot[b]) } {
-                l.committed -= bytes;
+                // SAFETY: under the lock we hold the span.
+                l.committed -= unsafe { span.as_ref().links.with(|k| (*k).dirty) };
                 return Some(span);
             }
             // SAFETY: under the lock.
@@ -238,24 +245,33 @@ impl SpanCache {
         })
     }
 
-    /// Caches an empty, unbound span, empty since `emptied_at`: committed and stamped, or purged
-    /// first (outside the lock: nobody else can reach the span yet) when the delay is 0 or the
-    /// committed budget is spent.
+    /// Caches an empty, unbound span, empty since `emptied_at`, whose last binding carved
+    /// `carved` bytes: committed and stamped, or purged first (outside the lock: nobody else can
+    /// reach the span yet) when the delay is 0 or the committed budget is spent. The budget counts
+    /// the bytes that may be dirty (`SpanLinks::dirty`), not the span's length: a 32 MiB span
+    /// that served one block costs that block.
     ///
     /// # Safety
     /// The caller holds `span` (it is unbound, nothing is out) and does not touch it afterwards.
-    pub unsafe fn put(&self, span: NonNull<SpanHeader>, emptied_at: Stamp) {
+    pub unsafe fn put(&self, span: NonNull<SpanHeader>, emptied_at: Stamp, carved: usize) {
         // SAFETY: the caller holds the span; `bytes` never changes.
         let bytes = unsafe { span.as_ref().bytes };
+        // SAFETY: the caller holds the span; nobody else reads its links until it is cached.
+        let dirty = unsafe {
+            span.as_ref().links.with_mut(|k| {
+                (*k).dirty = (*k).dirty.max(carved);
+                (*k).dirty
+            })
+        };
         let at_once = purge::delay() == Some(0);
         let keep = !at_once
             && self.lists.with(|l| {
                 let keep = KEEP_SPAN_BYTES_COMMITTED
                     .checked_sub(l.committed)
-                    .is_some_and(|room| room >= bytes);
+                    .is_some_and(|room| room >= dirty);
                 if keep {
                     // Reserve the budget now, so racing callers cannot both take the last of it.
-                    l.committed += bytes;
+                    l.committed += dirty;
                 }
                 keep
             });
@@ -270,7 +286,7 @@ impl SpanCache {
                 } else {
                     if !keep {
                         // The OS refused the purge: the span stays committed, for a retry.
-                        l.committed += bytes;
+                        l.committed += dirty;
                     }
                     span.as_ref()
                         .links
@@ -303,7 +319,7 @@ impl SpanCache {
                 unsafe {
                     while let Some(s) = pop(&mut l.hot[b]) {
                         if sweep.covers(s.as_ref().links.with(|k| (*k).emptied_at)) {
-                            l.committed -= s.as_ref().bytes;
+                            l.committed -= s.as_ref().links.with(|k| (*k).dirty);
                             push(&mut detached, s);
                         } else {
                             push(&mut kept, s);
@@ -318,6 +334,8 @@ impl SpanCache {
             });
             // SAFETY: detached spans are ours alone until pushed back.
             while let Some(s) = unsafe { pop(&mut chain) } {
+                // SAFETY: as above.
+                let dirty = unsafe { s.as_ref().links.with(|k| (*k).dirty) };
                 // SAFETY: as above; nothing in their blocks is read again.
                 let ok = unsafe { purge_blocks(s) };
                 // SAFETY: as above.
@@ -329,7 +347,7 @@ impl SpanCache {
                             purged += bytes;
                             push(&mut l.cold[b], s);
                         } else {
-                            l.committed += bytes;
+                            l.committed += dirty;
                             push(&mut l.hot[b], s);
                         }
                     }
@@ -346,18 +364,33 @@ impl Default for SpanCache {
     }
 }
 
-/// Purges the pages of a span's blocks (the header page stays). False if the OS refused.
+/// Purges the pages of a span's blocks that may be dirty (`SpanLinks::dirty`, rounded up to
+/// pages; the header page stays) and marks it clean. False if the OS refused.
 ///
 /// # Safety
-/// The caller holds the span and nothing in its blocks will be read as data again.
+/// The caller holds the span (its links too) and nothing in its blocks will be read as data
+/// again.
 unsafe fn purge_blocks(span: NonNull<SpanHeader>) -> bool {
     // SAFETY: the caller holds the span; `bytes` never changes.
-    let len = unsafe { span.as_ref().bytes } - SPAN_HEADER_BYTES;
+    let (bytes, dirty) = unsafe {
+        (
+            span.as_ref().bytes,
+            span.as_ref().links.with(|k| (*k).dirty),
+        )
+    };
+    let len = dirty
+        .next_multiple_of(crate::config::PAGE_SIZE)
+        .min(bytes - SPAN_HEADER_BYTES);
+    if len == 0 {
+        return true;
+    }
     let data = span.as_ptr().cast::<u8>().wrapping_add(SPAN_HEADER_BYTES);
     // SAFETY: per the contract; the range lies inside the span's mapping.
     let ok = unsafe { purge::pages(NonNull::new_unchecked(data), len) };
     if ok {
         GLOBALS.span_bytes_decommitted.add_shared(len as u64);
+        // SAFETY: per the contract.
+        unsafe { span.as_ref().links.with_mut(|k| (*k).dirty = 0) };
     }
     ok
 }
@@ -370,16 +403,18 @@ unsafe fn purge_blocks(span: NonNull<SpanHeader>) -> bool {
 pub unsafe fn release(cache: &SpanCache, slab: &Slab, emptied_at: Stamp) {
     // SAFETY: per the contract.
     let span = unsafe { SpanHeader::of_slab(slab) };
+    // SAFETY: the caller holds the slab (an unbound one has carved nothing since its bind).
+    let carved = unsafe { slab.local(|l| l.carved_end as usize) };
     // SAFETY: the caller holds the slab and nothing is out; after `put` we do not touch it.
     unsafe {
         if mutant::SPAN_CACHE_BEFORE_UNBIND {
             // Mutant: the span is in the cache (another thread may take and bind it) while this
             // thread still writes its local state.
-            cache.put(span, emptied_at);
+            cache.put(span, emptied_at, carved);
             slab.unbind();
         } else {
             slab.unbind();
-            cache.put(span, emptied_at);
+            cache.put(span, emptied_at, carved);
         }
     }
 }
