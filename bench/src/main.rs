@@ -229,18 +229,27 @@ fn c_jobs(args: &Args, paths: &Paths, notes: &mut Vec<String>) -> Vec<Job> {
             continue;
         }
         for a in &allocs {
-            jobs.push(Job {
-                suite: "c",
-                workload: w.to_string(),
-                alloc: a.name.to_string(),
-                inv: Invocation {
-                    program: exe.clone(),
-                    args: common_args(args),
-                    env: c_suite::env(a),
-                },
-                expect_alloc: None,
-                expect_malloc_from: Some(a.expect),
-            });
+            let mut variants = vec![(a.name, c_suite::env(a))];
+            if a.name == "hakmem" && args.alloc.iter().any(|x| x == "hakmem-prof") {
+                // The heap profiler's A/B under LD_PRELOAD, as in the Rust suite.
+                let mut env = c_suite::env(a);
+                env.push(("HAKMEM_PROF".into(), "1".into()));
+                variants.insert(0, ("hakmem-prof", env));
+            }
+            for (name, env) in variants {
+                jobs.push(Job {
+                    suite: "c",
+                    workload: w.to_string(),
+                    alloc: name.to_string(),
+                    inv: Invocation {
+                        program: exe.clone(),
+                        args: common_args(args),
+                        env,
+                    },
+                    expect_alloc: None,
+                    expect_malloc_from: Some(a.expect),
+                });
+            }
         }
     }
     jobs

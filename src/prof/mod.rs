@@ -231,7 +231,7 @@ pub fn alloc_sampled(size: usize, align: usize) -> *mut u8 {
 pub unsafe fn free_sampled(head: NonNull<RegionHead>, ptr: *mut u8) {
     STATE.with(|st| {
         // SAFETY: per the contract; the lock is held.
-        let rec = unsafe { arena::free(head, ptr) };
+        let rec = unsafe { st.arenas.free(head, ptr) };
         st.table.remove(rec.stack, rec.size, rec.weight);
     });
     after_unlock();

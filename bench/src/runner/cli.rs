@@ -20,7 +20,8 @@ pub struct Args {
     pub workload: Vec<String>,
 
     /// Run only these allocators: hakmem, hakmem-header, system, mimalloc, jemalloc, snmalloc;
-    /// `hakmem-prof` (only when named, with `hakmem`) adds hakmem with HAKMEM_PROF=1.
+    /// `hakmem-prof` (only when named, with `hakmem`) adds hakmem with HAKMEM_PROF=1 (both
+    /// suites; the ratio column `prof/hk` is its on-cost).
     #[arg(long, value_delimiter = ',', value_name = "NAME")]
     pub alloc: Vec<String>,
 

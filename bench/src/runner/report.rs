@@ -139,6 +139,10 @@ fn geomean(v: &[f64]) -> Option<f64> {
 /// The columns of hakmem's ratios: (header, numerator allocator, denominator allocator).
 fn ratio_columns(allocs: &[String]) -> Vec<(String, String, String)> {
     let mut cols = Vec::new();
+    // The heap profiler's on-cost (docs/profiling.md): hakmem with HAKMEM_PROF=1 over hakmem.
+    if allocs.iter().any(|a| a == "hakmem-prof") && allocs.iter().any(|a| a == "hakmem") {
+        cols.push(("prof/hk".into(), "hakmem-prof".into(), "hakmem".into()));
+    }
     for hk in ["hakmem", "hakmem-header"] {
         for base in ["mimalloc", "system"] {
             if allocs.iter().any(|a| a == hk) && allocs.iter().any(|a| a == base) {
