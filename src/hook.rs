@@ -24,6 +24,9 @@ pub enum Point {
     SetupWait,
     /// The first heap's thread is about to register the exit report (`atexit`).
     ProcessInit,
+    /// A sampled block's counts are half written in the profile table (profile lock held): the
+    /// tear a fork at this instant leaves to the child (`prof::State`'s `ForkReset`).
+    ProfCounting,
 }
 
 static HOOK: AtomicUsize = AtomicUsize::new(0);

@@ -263,12 +263,30 @@ fn child() {
         "collect_dead" => collect_scenario(collect_on_dead),
         // Ran from the constructor; getting here means the double free went unnoticed.
         "free_key_race" => println!("{}", support::child::CONTINUED),
-        "atexit_nested" => assert_eq!(
-            SAME_HEAP.load(Ordering::Relaxed),
-            if hakmem::switches().stats { 1 } else { 0 },
-            "1: the allocation nested in the set-up came from the thread's heap; 2: from a \
-             second heap (one heap leaked); 0: none (stats off)"
-        ),
+        "atexit_nested" => {
+            // The set-up registers an exit handler for the stats report and for the profiler's
+            // exit dump or leak report.
+            let prof_exit = hakmem::config::PROFILE
+                && std::env::var_os("HAKMEM_PROF_LEAKS").is_some_and(|v| v == "1");
+            assert_eq!(
+                SAME_HEAP.load(Ordering::Relaxed),
+                if hakmem::switches().stats || prof_exit {
+                    1
+                } else {
+                    0
+                },
+                "1: the allocation nested in the set-up came from the thread's heap; 2: from a \
+                 second heap (one heap leaked); 0: none (no exit handler registered)"
+            )
+        }
+        "leaks_after_fd2_closed" => {
+            // A sampled block left live, then stderr closed: the leak report at exit still
+            // reaches the original stderr (a private copy taken at the set-up).
+            std::mem::forget(vec![7u8; 4000]);
+            // SAFETY: closing a descriptor; nothing in this process writes to fd 2 afterwards
+            // but the allocator's exit handler, which must not use it.
+            unsafe { libc::close(2) };
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -310,4 +328,35 @@ fn second_thread_waits_for_the_free_key() {
 #[test]
 fn allocation_inside_process_set_up_uses_the_new_heap() {
     support::child::run("atexit_nested", &[("HAKMEM_STATS", "1")]).assert_passed();
+}
+
+/// The same for the profiler's exit handler (`HAKMEM_PROF_LEAKS`, `HAKMEM_PROF_DUMP`): it was
+/// registered before the first heap existed, so an allocation inside `atexit` made a second heap.
+#[test]
+fn profiler_exit_handler_is_registered_after_the_first_heap() {
+    support::child::run("atexit_nested", &[("HAKMEM_PROF_LEAKS", "1")]).assert_passed();
+}
+
+/// The leak report goes to a copy of stderr taken at the set-up, not to fd 2, which the program
+/// may have closed or pointed elsewhere by the time the exit handlers run.
+#[test]
+fn leak_report_survives_a_closed_stderr() {
+    if !hakmem::config::PROFILE {
+        eprintln!("skipped: built without the `profile` feature");
+        return;
+    }
+    let c = support::child::run(
+        "leaks_after_fd2_closed",
+        &[
+            ("HAKMEM_PROF", "1"),
+            ("HAKMEM_PROF_SAMPLE", "1"),
+            ("HAKMEM_PROF_LEAKS", "1"),
+        ],
+    );
+    c.assert_passed();
+    assert!(
+        c.stderr.contains("hakmem: leaks:") && c.stderr.contains("hakmem: leak: "),
+        "no leak report on the child's stderr:\n{}",
+        c.report()
+    );
 }

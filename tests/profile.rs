@@ -6,6 +6,9 @@
 #![cfg_attr(not(feature = "profile"), allow(dead_code, unused_imports))]
 
 use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use hakmem::testing::{self, HookPoint};
 
 use hakmem::profile;
 
@@ -219,6 +222,91 @@ fn fork_child_keeps_and_frees_sampled_blocks() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+static MAIN_TID: AtomicI32 = AtomicI32::new(0);
+static ARMED: AtomicBool = AtomicBool::new(false);
+static READY: AtomicBool = AtomicBool::new(false);
+static GO: AtomicBool = AtomicBool::new(false);
+static PAUSED: AtomicBool = AtomicBool::new(false);
+static RESUME: AtomicBool = AtomicBool::new(false);
+
+/// The first thread other than the main one to count a sample stays there, its counts half
+/// written under the profile lock, until the main thread has forked.
+fn pause_while_counting(p: HookPoint) {
+    if p == HookPoint::ProfCounting
+        && ARMED.load(Ordering::Acquire)
+        // SAFETY: gettid has no preconditions.
+        && unsafe { libc::gettid() } != MAIN_TID.load(Ordering::Relaxed)
+        && !PAUSED.swap(true, Ordering::AcqRel)
+    {
+        while !RESUME.load(Ordering::Acquire) {
+            // SAFETY: no preconditions.
+            unsafe { libc::sched_yield() };
+        }
+    }
+}
+
+/// A fork while another thread holds the profile lock in the middle of counting a sample: the
+/// child takes the lock over and starts a new, consistent profile (the torn counts would
+/// otherwise stay in it: a live sample without its bytes), and still frees the blocks sampled
+/// before the fork without counting them.
+fn fork_child_after_a_torn_sample() {
+    let p = block(200, 9);
+    // SAFETY: no preconditions.
+    MAIN_TID.store(unsafe { libc::gettid() }, Ordering::Relaxed);
+    testing::set_hook(Some(pause_while_counting));
+    let t = std::thread::spawn(|| {
+        // The thread's first request creates its heap and is not sampled.
+        release(block(16, 0), 16);
+        READY.store(true, Ordering::Release);
+        while !GO.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        release(block(2000, 3), 2000);
+    });
+    // Armed once the thread has its heap and `spawn` has returned (both allocate, and the main
+    // thread must not wait on the lock the paused thread holds). Nothing below allocates until
+    // the thread resumes.
+    while !READY.load(Ordering::Acquire) {
+        // SAFETY: no preconditions.
+        unsafe { libc::sched_yield() };
+    }
+    ARMED.store(true, Ordering::Release);
+    GO.store(true, Ordering::Release);
+    while !PAUSED.load(Ordering::Acquire) {
+        // SAFETY: no preconditions.
+        unsafe { libc::sched_yield() };
+    }
+    // SAFETY: the child only uses the allocator and libc, and exits with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let fresh = profile::totals() == profile::Totals::default();
+        let blocks = [block(1000, 4), block(1000, 4), block(1000, 4)];
+        let t3 = profile::totals();
+        // At an interval of 1 byte a 1000-byte sample stands for exactly one request.
+        let counted =
+            (t3.samples, t3.live_samples, t3.live_objects, t3.live_bytes) == (3, 3, 3.0, 3000.0);
+        release(p, 200);
+        let old_block_uncounted = profile::totals() == t3;
+        blocks.iter().for_each(|&b| release(b, 1000));
+        let all_freed = profile::totals().live_bytes == 0.0;
+        let ok = fresh && counted && old_block_uncounted && all_freed;
+        // SAFETY: leaves the child at once.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    RESUME.store(true, Ordering::Release);
+    let mut status = 0;
+    // SAFETY: waiting for our child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    t.join().unwrap();
+    testing::set_hook(None);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the child's profile after the takeover is not a fresh, consistent one (status {status})"
+    );
+    release(p, 200);
+}
+
 fn dumps_write_both_formats() {
     let keep: Vec<*mut u8> = (0..4).map(|_| block(1000, 5)).collect();
     let dir = std::env::temp_dir().join(format!("hakmem-prof-dump-{}", std::process::id()));
@@ -265,6 +353,7 @@ fn main() {
     freed_by_other_threads_and_thread_exit();
     running_threads_follow_the_switch();
     fork_child_keeps_and_frees_sampled_blocks();
+    fork_child_after_a_torn_sample();
     dumps_write_both_formats();
     profile::stop();
     profile::set_sample_interval(profile::DEFAULT_MEAN);

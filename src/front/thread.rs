@@ -192,8 +192,8 @@ fn exit_key() -> Option<libc::pthread_key_t> {
 pub fn init_current() -> Option<&'static Heap> {
     let first = process_setup();
     if first {
-        // Before the first heap, which it routes when profiling is on. (It may register an
-        // `atexit` handler; see issue 12.5 for why such registrations belong after the heap.)
+        // Before the first heap, which it routes when profiling is on. Its exit handler is
+        // registered after the heap, with the others (`register_exit_report`).
         crate::prof::process_init();
     }
     let h = new_heap()?;
@@ -256,9 +256,11 @@ fn process_setup() -> bool {
     })
 }
 
-/// Once per process, after the first heap is in place: the exit report (`atexit` may allocate).
+/// Once per process, after the first heap is in place: the exit report and the profiler's exit
+/// dump (`atexit` may allocate; issue 12.5).
 #[cold]
 fn register_exit_report() {
+    crate::prof::register_exit();
     if env::stats() {
         // A private copy of stderr: programs may close fd 2 in an atexit handler that runs before
         // ours (ours is registered at the first allocation, so it runs last).

@@ -21,6 +21,7 @@ use core::ptr::NonNull;
 use crate::config::{PAGE_SIZE, SUPERSLAB_SIZE};
 use crate::debug::{fatal, Where};
 use crate::os;
+use crate::purge::{self, Stamp, Sweep};
 use crate::registry::{self, RegionHead};
 use crate::valgrind;
 
@@ -46,10 +47,13 @@ pub struct Record {
     pub size: usize,
     /// Requests this sample stands for.
     pub weight: f64,
+    /// The table generation `stack` belongs to (`prof::State::epoch`).
+    pub epoch: u32,
 }
 
 const NO_RECORD: Record = Record {
     stack: 0,
+    epoch: 0,
     size: 0,
     weight: 0.0,
 };
@@ -79,14 +83,22 @@ struct Single {
 
 /// Freed singles kept mapped (and committed) for reuse, like the large box's cache: without it
 /// every sampled big request paid `mmap`, page faults and `munmap` (the bench runner's
-/// medium-churn ran 17 times slower with the profiler on; docs/profiling.md).
-/// Bounded by `SINGLE_CACHE_SLOTS` mappings and `SINGLE_CACHE_BYTES`.
+/// medium-churn ran 17 times slower with the profiler on; docs/profiling.md). Bounded by
+/// `SINGLE_CACHE_SLOTS` mappings and `SINGLE_CACHE_BYTES` (oldest released first), and purged on
+/// the purge clock like the large cache (`purge`).
 const SINGLE_CACHE_SLOTS: usize = 32;
-const SINGLE_CACHE_BYTES: usize = 64 << 20;
+const SINGLE_CACHE_BYTES: usize = 256 << 20;
+
+#[derive(Clone, Copy)]
+struct CachedSingle {
+    base: *mut u8,
+    len: usize,
+    freed_at: Stamp,
+}
 
 struct SingleCache {
-    /// `(base, map_len)` of dead, unregistered single mappings, oldest first.
-    maps: [(*mut u8, usize); SINGLE_CACHE_SLOTS],
+    /// Dead, unregistered single mappings, oldest first.
+    maps: [CachedSingle; SINGLE_CACHE_SLOTS],
     len: usize,
     bytes: usize,
 }
@@ -94,25 +106,35 @@ struct SingleCache {
 impl SingleCache {
     const fn new() -> Self {
         Self {
-            maps: [(core::ptr::null_mut(), 0); SINGLE_CACHE_SLOTS],
+            maps: [CachedSingle {
+                base: core::ptr::null_mut(),
+                len: 0,
+                freed_at: 0,
+            }; SINGLE_CACHE_SLOTS],
             len: 0,
             bytes: 0,
         }
     }
 
-    /// The shortest cached mapping of at least `need` bytes and at most twice that, unlinked.
-    fn take(&mut self, need: usize) -> Option<(NonNull<u8>, usize)> {
-        let fits = |&(_, len): &(*mut u8, usize)| len >= need && len / 2 <= need;
-        let (i, _) = self.maps[..self.len]
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| fits(m))
-            .min_by_key(|(_, m)| m.1)?;
-        let (base, len) = self.maps[i];
+    /// Unlinks entry `i`.
+    fn remove(&mut self, i: usize) -> CachedSingle {
+        let m = self.maps[i];
         self.maps.copy_within(i + 1..self.len, i);
         self.len -= 1;
-        self.bytes -= len;
-        Some((NonNull::new(base)?, len))
+        self.bytes -= m.len;
+        m
+    }
+
+    /// The shortest cached mapping of at least `need` bytes and at most twice that, unlinked.
+    fn take(&mut self, need: usize) -> Option<(NonNull<u8>, usize)> {
+        let mut best: Option<usize> = None;
+        for (i, m) in self.maps[..self.len].iter().enumerate() {
+            if m.len >= need && m.len / 2 <= need && best.is_none_or(|b| m.len < self.maps[b].len) {
+                best = Some(i);
+            }
+        }
+        let m = self.remove(best?);
+        Some((NonNull::new(m.base)?, m.len))
     }
 
     /// Keeps the dead mapping `(base, len)`, releasing the oldest ones beyond the bounds.
@@ -122,16 +144,26 @@ impl SingleCache {
             return;
         }
         while self.len == SINGLE_CACHE_SLOTS || self.bytes + len > SINGLE_CACHE_BYTES {
-            let (old, old_len) = self.maps[0];
-            self.maps.copy_within(1..self.len, 0);
-            self.len -= 1;
-            self.bytes -= old_len;
+            let old = self.remove(0);
             // SAFETY: cached mappings are non-null.
-            release(unsafe { NonNull::new_unchecked(old) }, old_len);
+            release(unsafe { NonNull::new_unchecked(old.base) }, old.len);
         }
-        self.maps[self.len] = (base.as_ptr(), len);
+        self.maps[self.len] = CachedSingle {
+            base: base.as_ptr(),
+            len,
+            freed_at: purge::now(),
+        };
         self.len += 1;
         self.bytes += len;
+    }
+
+    /// Releases the cached mappings `sweep` covers (the oldest come first).
+    fn purge(&mut self, sweep: Sweep) {
+        while self.len > 0 && sweep.covers(self.maps[0].freed_at) {
+            let old = self.remove(0);
+            // SAFETY: cached mappings are non-null.
+            release(unsafe { NonNull::new_unchecked(old.base) }, old.len);
+        }
     }
 }
 
@@ -157,6 +189,19 @@ impl Arenas {
             arenas: core::ptr::null_mut(),
             singles: SingleCache::new(),
         }
+    }
+
+    /// Forgets the cached singles (a forked child whose profile lock was held at the fork
+    /// instant: the cache's array may be half shifted, and a mapping listed twice would be handed
+    /// out twice). They stay mapped, unused: a leak in the child only. Arenas stay: a slot's bit
+    /// and its record are each written once, so a torn slot is at worst a slot never freed.
+    pub fn forget_cache(&mut self) {
+        self.singles = SingleCache::new();
+    }
+
+    /// Releases the cached singles `sweep` covers.
+    pub fn purge(&mut self, sweep: Sweep) {
+        self.singles.purge(sweep);
     }
 
     /// A block for a sampled request, its record set to `rec`. `None` if the OS refuses.

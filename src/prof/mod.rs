@@ -34,8 +34,9 @@ use crate::config::PROFILE;
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::msg::Msg;
 use crate::os;
+use crate::purge::{Sweep, Ticker};
 use crate::registry::{self, RegionHead};
-use crate::sync::plain::{AtomicBool, AtomicU8, Ordering};
+use crate::sync::plain::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
 /// Whether sampling is on. The front end's routing follows it (src/front/profiling.rs).
 static ON: AtomicBool = AtomicBool::new(false);
@@ -166,16 +167,27 @@ struct State {
     /// The process that read the environment (a forked child does not write its parent's file
     /// at exit unless the path has `%p`).
     init_pid: u32,
+    /// The table's generation, bumped when a forked child resets it; a record of another
+    /// generation names a stack of a forgotten table, so freeing its block counts nothing.
+    epoch: u32,
 }
 
 // SAFETY: the raw pointers are only used under the lock.
 unsafe impl Send for State {}
 
-/// Fork: a holder that did not survive the fork was sampling, unsampling or dumping. The child
-/// keeps the tables as that holder left them: at worst one entry's counts are torn, in the child's
-/// profile only. (A finer policy — e.g. dropping the child's profile — is the `prof` box's call.)
+/// Fork: a holder that did not survive the fork was sampling, unsampling or dumping, so any
+/// table entry may be half written (a stack without its frames, counts of a sample half added)
+/// and the single cache half shifted. The child starts a new profile: the table is cleared and
+/// its generation bumped (blocks sampled before the fork are still freed normally, but count
+/// nothing: their records name the old generation), the single cache is forgotten (a leak in the
+/// child only). Arenas, the dump path and the scratch memory are kept (see `Arenas::forget_cache`;
+/// the others are written once at start-up, or rewritten by each dump).
 impl ForkReset for State {
-    fn reset_after_fork(&mut self) {}
+    fn reset_after_fork(&mut self) {
+        self.table.clear();
+        self.epoch = self.epoch.wrapping_add(1);
+        self.arenas.forget_cache();
+    }
 }
 
 static STATE: SpinLock<State> = SpinLock::new(
@@ -186,8 +198,20 @@ static STATE: SpinLock<State> = SpinLock::new(
         scratch: core::ptr::null_mut(),
         dump_path: [0; PATH_MAX],
         init_pid: 0,
+        epoch: 0,
     },
 );
+
+/// Rate limit of the purge passes over the cached singles on the sampling paths.
+static TICKER: Ticker = Ticker::new();
+
+/// Releases the cached single mappings `sweep` covers (the background purger and `collect()`;
+/// the sampling paths sweep on the clock themselves).
+pub fn purge(sweep: Sweep) {
+    if PROFILE {
+        STATE.with(|st| st.arenas.purge(sweep));
+    }
+}
 
 /// A signal asked for a dump while the lock was held; the next holder writes it.
 static DUMP_PENDING: AtomicU8 = AtomicU8::new(0);
@@ -211,6 +235,7 @@ pub fn alloc_sampled(size: usize, align: usize) -> *mut u8 {
             stack,
             size,
             weight,
+            epoch: st.epoch,
         };
         match st.arenas.alloc(size, align, rec) {
             Some(p) => {
@@ -232,7 +257,12 @@ pub unsafe fn free_sampled(head: NonNull<RegionHead>, ptr: *mut u8) {
     STATE.with(|st| {
         // SAFETY: per the contract; the lock is held.
         let rec = unsafe { st.arenas.free(head, ptr) };
-        st.table.remove(rec.stack, rec.size, rec.weight);
+        if rec.epoch == st.epoch {
+            st.table.remove(rec.stack, rec.size, rec.weight);
+        }
+        if let Some(sweep) = Sweep::due_ticked(&TICKER) {
+            st.arenas.purge(sweep);
+        }
     });
     after_unlock();
 }
@@ -300,7 +330,7 @@ fn write(st: &mut State, format: Format) -> Result<(), DumpError> {
     let plen = sc.path.iter().position(|&b| b == 0).unwrap_or(0);
     let to_stderr = plen == 0 || &sc.path[..plen] == b"-";
     let fd = if to_stderr {
-        2
+        err_fd()
     } else {
         let path =
             core::ffi::CStr::from_bytes_until_nul(&sc.path).map_err(|_| DumpError::BadPath)?;
@@ -356,7 +386,7 @@ fn dump_to_env_path(st: &mut State) {
         let mut m = Msg::new();
         m.str("hakmem: profile: could not write HAKMEM_PROF_DUMP=")
             .str(core::str::from_utf8(src).unwrap_or("?"));
-        m.emit();
+        m.emit_to(err_fd());
     }
 }
 
@@ -388,7 +418,8 @@ fn number(v: &[u8]) -> Option<u64> {
 
 static AT_EXIT_LEAKS: AtomicU8 = AtomicU8::new(0);
 
-/// Reads `HAKMEM_PROF*` once, when the first heap is created (see `env`).
+/// Reads `HAKMEM_PROF*` once, before the first heap is created (it routes that heap; nothing
+/// here allocates). The exit handler is registered later, by `register_exit`.
 pub fn process_init() {
     let on = getenv(c"HAKMEM_PROF") == Some(b"1");
     let dump = getenv(c"HAKMEM_PROF_DUMP").filter(|p| !p.is_empty());
@@ -429,7 +460,42 @@ pub fn process_init() {
         AT_EXIT_LEAKS.store(1, Ordering::Relaxed);
     }
     if dump.is_some() || leaks {
-        os::at_exit(at_exit);
+        // ORDERING: Relaxed — read by `register_exit` on the same thread.
+        AT_EXIT_WANTED.store(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether `process_init` found work for the exit (`HAKMEM_PROF_DUMP`, `HAKMEM_PROF_LEAKS`).
+static AT_EXIT_WANTED: AtomicU8 = AtomicU8::new(0);
+
+/// A private copy of stderr for the leak report and dumps to "-" (a program may close or
+/// redirect fd 2 before its exit handlers run; ours, registered at the first allocation, runs
+/// last). 2 until `register_exit` duplicates it, or if it cannot.
+static ERR_FD: AtomicI32 = AtomicI32::new(2);
+
+fn err_fd() -> i32 {
+    // ORDERING: Relaxed — written once by the first heap's thread, before the exit handler that
+    // reads it is registered (`atexit` and `exit` order the rest).
+    ERR_FD.load(Ordering::Relaxed)
+}
+
+/// Once per process, after the first heap is in place (called with the other exit
+/// registrations, front::thread): the exit handler and its copy of stderr. Never before the
+/// heap: `atexit` may allocate, and that allocation must find the thread's heap (issue 12.5).
+pub fn register_exit() {
+    // ORDERING: Relaxed — see `AT_EXIT_WANTED`.
+    if !PROFILE || AT_EXIT_WANTED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    if let Some(fd) = os::dup_stderr() {
+        // ORDERING: Relaxed — see `err_fd`.
+        ERR_FD.store(fd, Ordering::Relaxed);
+    }
+    crate::hook::at(crate::hook::Point::ProcessInit);
+    if !os::at_exit(at_exit) {
+        let mut m = Msg::new();
+        m.str("hakmem: profile: atexit refused: no exit dump or leak report");
+        m.emit();
     }
 }
 

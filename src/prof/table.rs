@@ -90,6 +90,21 @@ impl Table {
         }
     }
 
+    /// Forgets every stack and count (a forked child whose profile lock was held at the fork
+    /// instant: any entry may be half written). The pages are given back and read as zeros, an
+    /// all-empty table; if the OS refuses, the table is abandoned and a fresh one mapped on the
+    /// next `ready`.
+    pub fn clear(&mut self) {
+        if let Some(p) = NonNull::new(self.entries) {
+            // SAFETY: the table's own mapping; nothing refers into it once `used` is 0 (indices
+            // held by records are ignored after a reset: see `prof::State::epoch`).
+            if !unsafe { os::decommit(p.cast(), BYTES.next_multiple_of(4096)) } {
+                self.entries = core::ptr::null_mut();
+            }
+        }
+        self.used = 0;
+    }
+
     /// The index of `frames`' entry, created if new; 0 (overflow) when the table is full.
     /// Requires `ready()`.
     pub fn intern(&mut self, frames: &[usize]) -> u32 {
@@ -120,6 +135,7 @@ impl Table {
         let e = &mut self.entries_mut()[idx as usize];
         e.alloc_samples += 1;
         e.live_samples += 1;
+        crate::hook::at(crate::hook::Point::ProfCounting);
         e.alloc_objects += weight;
         e.alloc_bytes += weight * size as f64;
         e.live_objects += weight;

@@ -42,6 +42,11 @@ pub const HAKMEM_VARS: &[&str] = &[
     "HAKMEM_BACKGROUND",
     "HAKMEM_PURGE_DELAY_MS",
     "HAKMEM_LARGE_CACHE",
+    "HAKMEM_PROF",
+    "HAKMEM_PROF_SAMPLE",
+    "HAKMEM_PROF_DUMP",
+    "HAKMEM_PROF_SIGNAL",
+    "HAKMEM_PROF_LEAKS",
 ];
 
 /// The scenario this process runs as a child, if it is one.
