@@ -102,6 +102,62 @@ fn realloc_of_sampled_block() {
     release(r, 5000);
 }
 
+/// Sampled blocks too big for a slot get a mapping of their own, kept for reuse when freed: a
+/// reused one serves a new request whole, `realloc` moves a big sampled block and keeps its
+/// contents, and a block beyond the medium sizes is sampled too.
+fn big_sampled_blocks_reuse_and_realloc() {
+    let before = live();
+    for (size, tag) in [
+        (200 << 10, 1u8),
+        (190 << 10, 2),
+        (6 << 20, 3),
+        (100 << 10, 4),
+    ] {
+        let p = block(size, tag);
+        assert_eq!(profile::sampled_size(p), Some(size));
+        // SAFETY: `size` bytes written by `block`.
+        assert!(unsafe { std::slice::from_raw_parts(p, size) }
+            .iter()
+            .all(|&b| b == tag));
+        release(p, size);
+        assert_eq!(live(), before);
+    }
+    // A zeroed request beyond the medium sizes is sampled too, and a reused mapping (the dirty
+    // 6 MiB block above) comes back zeroed.
+    // SAFETY: a valid non-zero layout.
+    let z = unsafe { GLOBAL.alloc_zeroed(layout(6 << 20)) };
+    assert_eq!(profile::sampled_size(z), Some(6 << 20));
+    // SAFETY: a live block of 6 MiB.
+    assert!(unsafe { std::slice::from_raw_parts(z, 6 << 20) }
+        .iter()
+        .all(|&b| b == 0));
+    release(z, 6 << 20);
+    let p = block(100 << 10, 5);
+    // SAFETY: a live block with this layout.
+    let q = unsafe { GLOBAL.realloc(p, layout(100 << 10), 300 << 10) };
+    assert_eq!(profile::sampled_size(q), Some(300 << 10));
+    assert_eq!(live(), before + 1);
+    // SAFETY: the first 100 KiB were copied over.
+    assert!(unsafe { std::slice::from_raw_parts(q, 100 << 10) }
+        .iter()
+        .all(|&b| b == 5));
+    // SAFETY: as above.
+    let r = unsafe { GLOBAL.realloc(q, layout(300 << 10), 40 << 10) };
+    assert_eq!(
+        profile::sampled_size(r),
+        Some(40 << 10),
+        "shrunk: moved too"
+    );
+    release(r, 40 << 10);
+    assert_eq!(live(), before);
+    // `collect` gives the cached mappings back; sampling goes on.
+    hakmem::collect();
+    let p = block(200 << 10, 6);
+    assert_eq!(profile::sampled_size(p), Some(200 << 10));
+    release(p, 200 << 10);
+    assert_eq!(live(), before);
+}
+
 struct Ptr(*mut u8);
 // SAFETY: the test hands each block to exactly one other thread.
 unsafe impl Send for Ptr {}
@@ -350,6 +406,7 @@ fn main() {
     assert!(profile::is_on());
     sampled_alloc_and_free();
     realloc_of_sampled_block();
+    big_sampled_blocks_reuse_and_realloc();
     freed_by_other_threads_and_thread_exit();
     running_threads_follow_the_switch();
     fork_child_keeps_and_frees_sampled_blocks();

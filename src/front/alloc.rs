@@ -143,7 +143,7 @@ extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
         let _ = thread::init_current();
     }
     if PROFILE && prof::is_on() {
-        if let Some(p) = sample(size, align) {
+        if let Some(p) = sample(size, align, false) {
             return p;
         }
     }
@@ -230,7 +230,7 @@ fn alloc_medium(c: usize) -> *mut u8 {
 /// served by the `prof` box (`None`: not sampled, or no memory for a sampled block — served
 /// normally). src/front/profiling.rs says how requests get here.
 #[inline]
-fn sample(size: usize, align: usize) -> Option<*mut u8> {
+fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
     let h = thread::current();
     // Sentinel heaps are shared and never written: their threads go uncounted for a moment.
     if h.kind != HeapKind::Live {
@@ -240,7 +240,7 @@ fn sample(size: usize, align: usize) -> Option<*mut u8> {
     if !unsafe { h.local_mut() }.sampler.take(size) {
         return None;
     }
-    let p = prof::alloc_sampled(size, align);
+    let p = prof::alloc_sampled(size, align, zero);
     (!p.is_null()).then_some(p)
 }
 
@@ -259,7 +259,7 @@ extern "C" fn alloc_miss(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
     // SAFETY: routed heaps are live and this is the calling thread's own; no other reference to
     // its local state is alive.
     if unsafe { h.local_mut() }.sampler.take(size) {
-        let p = prof::alloc_sampled(size, MIN_ALIGN);
+        let p = prof::alloc_sampled(size, MIN_ALIGN, false);
         if !p.is_null() {
             return p;
         }
@@ -324,6 +324,12 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
         && class_for(size, align.max(MIN_ALIGN)).is_none()
         && medium_class_for(size, align).is_none()
     {
+        // Counted like any request when profiling (a sampled block comes back zeroed).
+        if PROFILE && prof::is_on() {
+            if let Some(p) = sample(size, align, true) {
+                return p;
+            }
+        }
         return large::alloc_zeroed(size, align);
     }
     let p = alloc(size, align);

@@ -204,13 +204,25 @@ impl Arenas {
         self.singles.purge(sweep);
     }
 
-    /// A block for a sampled request, its record set to `rec`. `None` if the OS refuses.
-    pub fn alloc(&mut self, size: usize, align: usize, rec: Record) -> Option<NonNull<u8>> {
-        if size <= SLOT_SIZE && align <= SLOT_SIZE {
-            self.alloc_slot(rec)
+    /// A block for a sampled request, its record set to `rec`, all zeros if `zero`. `None` if
+    /// the OS refuses.
+    pub fn alloc(
+        &mut self,
+        size: usize,
+        align: usize,
+        rec: Record,
+        zero: bool,
+    ) -> Option<NonNull<u8>> {
+        let (p, fresh) = if size <= SLOT_SIZE && align <= SLOT_SIZE {
+            (self.alloc_slot(rec)?, false)
         } else {
-            self.alloc_single(size, align, rec)
+            self.alloc_single(size, align, rec)?
+        };
+        if zero && !fresh {
+            // SAFETY: a block of at least `size` bytes, ours (live to memcheck already).
+            unsafe { core::ptr::write_bytes(p.as_ptr(), 0, size) };
         }
+        Some(p)
     }
 
     fn alloc_slot(&mut self, rec: Record) -> Option<NonNull<u8>> {
@@ -265,7 +277,13 @@ fn new_arena() -> Option<NonNull<Arena>> {
 impl Arenas {
     /// A single mapping for a request too big or too aligned for a slot: a cached one when one
     /// fits, else a fresh one.
-    fn alloc_single(&mut self, size: usize, align: usize, rec: Record) -> Option<NonNull<u8>> {
+    /// The block and whether its mapping is fresh (zeroed).
+    fn alloc_single(
+        &mut self,
+        size: usize,
+        align: usize,
+        rec: Record,
+    ) -> Option<(NonNull<u8>, bool)> {
         let offset = align.max(PAGE_SIZE);
         let need = offset.checked_add(size).and_then(os::page_round)?;
         // Lengths rounded up to a quarter of their power of two (at most 25% more address
@@ -307,7 +325,7 @@ impl Arenas {
             return None;
         }
         valgrind::malloclike(user, size, fresh);
-        NonNull::new(user)
+        Some((NonNull::new(user)?, fresh))
     }
 
     /// Frees the sampled block at `ptr`; returns its record.

@@ -219,10 +219,11 @@ static DUMP_PENDING: AtomicU8 = AtomicU8::new(0);
 // ---- the hooks --------------------------------------------------------------------------------
 
 /// Serves a sampled request: captures the stack, places the block in a sampled region and counts
-/// it. Null if memory cannot be had (the caller then serves the request normally).
+/// it; `zero`: the block reads as zeros. Null if memory cannot be had (the caller then serves the
+/// request normally).
 #[cold]
 #[inline(never)]
-pub fn alloc_sampled(size: usize, align: usize) -> *mut u8 {
+pub fn alloc_sampled(size: usize, align: usize, zero: bool) -> *mut u8 {
     let mut frames = [0usize; MAX_FRAMES];
     let n = stack::capture(&mut frames);
     let weight = sampler::weight(size, sampler::mean());
@@ -237,7 +238,7 @@ pub fn alloc_sampled(size: usize, align: usize) -> *mut u8 {
             weight,
             epoch: st.epoch,
         };
-        match st.arenas.alloc(size, align, rec) {
+        match st.arenas.alloc(size, align, rec, zero) {
             Some(p) => {
                 st.table.add(stack, size, weight);
                 p.as_ptr()
