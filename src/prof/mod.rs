@@ -12,9 +12,10 @@
 //! Off by default; `HAKMEM_PROF=1` or `hakmem::profile::start()` turns it on. How the front end
 //! routes requests to the countdown, and what that costs when off, is in src/front/profiling.rs.
 //!
-//! Boundary: uses `os`, `registry`, `debug`, `valgrind`; the front end calls `is_on`,
-//! `alloc_sampled`; the large box forwards registry hits carrying `SAMPLED_MAGIC` to
-//! `free_sampled`/`usable_size`. One lock (`STATE`) guards tables and arenas: a leaf lock, last
+//! Boundary: uses `os`, `registry`, `purge`, `debug`, `valgrind`; the front end calls `is_on`,
+//! `alloc_sampled`, `process_init` (before the first heap) and `register_exit` (after it); the
+//! large box forwards registry hits carrying `SAMPLED_MAGIC` to `free_sampled`/`usable_size`;
+//! the background purger and `collect()` call `purge`. One lock (`STATE`) guards tables and arenas: a leaf lock, last
 //! in the fork order. Nothing here allocates through the global allocator, panics or formats.
 
 mod arena;
