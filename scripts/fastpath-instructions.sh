@@ -3,6 +3,7 @@
 # peer allocator installed (Debian's libmimalloc2.0, libjemalloc2, libtcmalloc-minimal4; glibc).
 #
 #   scripts/fastpath-instructions.sh [--assert] [--no-build] [--alloc a,b,…] [--features LIST]
+#                                    [--tag NAME]
 #
 # Two loops (scripts/fastpath/fastpath.c, and its Rust twin examples/fastpath.rs with HakMem as
 # the global allocator):
@@ -18,7 +19,8 @@
 # FASTPATH_MAX_BATCH (instructions per pair, both paths; defaults below = the measured value of
 # the last recorded commit plus a margin, see docs/benchmarks.md).
 # --features LIST: build hakmem with `--no-default-features --features LIST` (A/B tables);
-# RUSTFLAGS passes cfg switches (e.g. RUSTFLAGS="--cfg hakmem_no_free_mark").
+# RUSTFLAGS passes cfg switches (e.g. RUSTFLAGS="--cfg hakmem_no_free_mark"); give such a build
+# its own target directory with --tag NAME (target/fastpath/build-NAME).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,13 +31,15 @@ do_assert=0
 build=1
 allocs=""
 features=""
+tag=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --assert) do_assert=1 ;;
     --no-build) build=0 ;;
     --alloc) allocs=$2; shift ;;
     --features) features=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --tag) tag=$2; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -53,6 +57,7 @@ if [ -n "$features" ]; then
   # A separate target directory per feature set, so an A/B run does not rebuild the default one.
   tdir=target/fastpath/build-$(echo "$features" | tr ',' '_')
 fi
+if [ -n "$tag" ]; then tdir=target/fastpath/build-$tag; fi
 if [ $build = 1 ]; then
   "${CC:-cc}" -O2 -fno-builtin -o "$out/fastpath-c" scripts/fastpath/fastpath.c
   cargo build -q --release --example fastpath "${featargs[@]}" --target-dir "$tdir"

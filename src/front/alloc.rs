@@ -26,7 +26,9 @@ use crate::valgrind;
 /// Fast path (headerless, alignment ≤ 16, 1 B – `MAX_SMALL_SIZE`): class, TLS load, pop — it
 /// should compile to a decrement, a compare and a shift for the class (up to 1 KiB), one TLS
 /// load, two loads, a compare, three stores (list head, room, the freed mark) and the counter.
-/// Size 0, alignment and header mode take `alloc_general`.
+/// Header mode: the same, for `size + 16` (the header of alignment ≤ 16), and the header written
+/// (`finish_header`). Size 0 (headerless), alignment above 16 and large sizes take
+/// `alloc_general`.
 #[inline(always)]
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
     alloc_in::<false>(size, align)
@@ -51,6 +53,18 @@ fn alloc_in<const ERRNO: bool>(size: usize, align: usize) -> *mut u8 {
         }
         if s1 < MAX_SMALL_SIZE {
             return alloc_fast::<ERRNO>(class_of_coarse(size) * CLASS_STRIDE, size);
+        }
+    }
+    if !HEADERLESS && align <= MIN_ALIGN && size < MAX_SMALL_SIZE {
+        // The block holds the 16-byte header and `size` bytes: `s1 = size + 16 - 1`. Size 0 is
+        // served as 1, so the user pointer stays inside its block (an offset equal to the class
+        // size is impossible to `header::take`).
+        let s1 = size.max(1) + header::HEADER_SIZE - 1;
+        if s1 < FINE_MAX {
+            return alloc_fast::<ERRNO>(s1 & !(MIN_ALIGN - 1), size);
+        }
+        if s1 < MAX_SMALL_SIZE {
+            return alloc_fast::<ERRNO>(class_of_coarse(s1 + 1) * CLASS_STRIDE, size);
         }
     }
     if ERRNO {
@@ -80,7 +94,7 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
         let b = TlsList::pop(t);
         if let Some(b) = NonNull::new(b) {
             (*TlsList::counters(t)).alloc_fast.bump();
-            return hand_out(b, c);
+            return finish_header(hand_out(b, c), c);
         }
     }
     if PROFILE && h.routed_to_profiler() {
@@ -93,7 +107,34 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
     if ERRNO {
         return alloc_slow_errno(h, c);
     }
-    alloc_slow(h, c)
+    alloc_slow_user(h, c)
+}
+
+/// Header mode: writes the header of a block handed out for alignment ≤ 16 and returns the user
+/// pointer (16 bytes in). Headerless: the block itself.
+#[inline(always)]
+fn finish_header(block: *mut u8, c: usize) -> *mut u8 {
+    if HEADERLESS {
+        return block;
+    }
+    let user = block.wrapping_add(header::HEADER_SIZE);
+    // valgrind: as in `alloc_general`.
+    valgrind::make_defined(block, header::HEADER_SIZE);
+    // SAFETY: the block is ours, just handed out, and at least 16 bytes.
+    unsafe { header::write(user, c, header::HEADER_SIZE) };
+    valgrind::malloclike(user, class_size(c) - header::HEADER_SIZE, false);
+    user
+}
+
+/// `alloc_slow` for the fast path: the user pointer (header written in header mode), or null.
+#[cold]
+#[inline(never)]
+extern "C" fn alloc_slow_user(h: &'static Heap, c: usize) -> *mut u8 {
+    let b = alloc_slow(h, c);
+    if b.is_null() {
+        return b;
+    }
+    finish_header(b, c)
 }
 
 /// `p`, after setting `errno` to `ENOMEM` if it is null.
@@ -109,7 +150,7 @@ fn enomem_if_null(p: *mut u8) -> *mut u8 {
 #[cold]
 #[inline(never)]
 extern "C" fn alloc_slow_errno(h: &'static Heap, c: usize) -> *mut u8 {
-    enomem_if_null(alloc_slow(h, c))
+    enomem_if_null(alloc_slow_user(h, c))
 }
 
 #[inline(never)]
@@ -269,9 +310,9 @@ extern "C" fn alloc_miss(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
     match NonNull::new(b) {
         Some(b) => {
             h.counters.class[c].alloc_fast.bump();
-            hand_out(b, c)
+            finish_header(hand_out(b, c), c)
         }
-        None => alloc_slow(h, c),
+        None => alloc_slow_user(h, c),
     }
 }
 

@@ -58,19 +58,27 @@ pub unsafe fn free(ptr: *mut u8) {
 /// The calling thread owns `slab` and `ptr` lies in its data.
 #[inline(always)]
 unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
-    if !HEADERLESS {
-        // SAFETY: forwarded contract.
-        return unsafe { free_local(h, slab, ptr) };
-    }
-    let off = ptr as usize & (SLAB_SIZE - 1);
+    let block = if HEADERLESS {
+        ptr
+    } else {
+        // SAFETY: `ptr` lies in a data slab of ours, so the 16 bytes before it are mapped; we own
+        // the slab.
+        match unsafe { header::take_fast(ptr, slab.local(|l| l.header_word)) } {
+            Some(block) => block,
+            // SAFETY: forwarded contract.
+            None => return unsafe { free_owned_header(h, slab, ptr) },
+        }
+    };
+    let off = block as usize & (SLAB_SIZE - 1);
     // SAFETY: we own the slab.
     if !unsafe { slab.is_carved_block(off) } {
-        return bad_block(slab, ptr);
+        return bad_block(slab, block);
     }
     tell_memcheck_freed(ptr);
     // SAFETY: a carved block of a slab we own; blocks are at least 16 bytes.
-    let b = unsafe { NonNull::new_unchecked(ptr.cast::<Block>()) };
+    let b = unsafe { NonNull::new_unchecked(block.cast::<Block>()) };
     if FREE_MARK {
+        let ptr = block;
         // SAFETY: our own table; it holds the key since a slab was inserted.
         let key = unsafe { (*h.local_ptr()).owned.key };
         // SAFETY: as above.
@@ -98,6 +106,18 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
 extern "C" fn spill_owned(h: &'static Heap, slab: &Slab) {
     // SAFETY: we own the slab, and `h` is the calling thread's live heap.
     unsafe { small::spill(h, slab.local(|l| l.class as usize)) }
+}
+
+/// Header mode: the fast path's header check did not pass (a larger alignment's offset, or a bad
+/// header): the full check, which aborts naming the problem.
+///
+/// # Safety
+/// As for `free_owned`.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn free_owned_header(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
+    // SAFETY: forwarded contract.
+    unsafe { free_local(h, slab, ptr) }
 }
 
 /// The fast path found the freed-block mark.

@@ -29,6 +29,34 @@ struct Header {
 
 const _: () = assert!(core::mem::size_of::<Header>() == HEADER_SIZE);
 
+/// The first 8 bytes of the header of a class-`class` block (little-endian: magic ^ class, class,
+/// 0), as the free fast path compares them in one load (`take_fast`).
+pub const fn first_word(class: usize) -> u64 {
+    (HEADER_MAGIC ^ class as u32) as u64 | (class as u64) << 32
+}
+
+/// The free fast path's header check: if the header in front of `user` is the live header of a
+/// block of the class whose `first_word` is `expected`, with the 16-byte offset of alignment
+/// ≤ 16, consumes it (clears the magic) and returns the block start. `None` for anything else
+/// (another offset, a bad or cleared header): the caller then takes the full check (`take`),
+/// which aborts with the reason or handles the larger offset.
+///
+/// # Safety
+/// `user - 16 .. user` is readable (`user` lies in a data slab of ours).
+#[inline(always)]
+pub unsafe fn take_fast(user: *mut u8, expected: u64) -> Option<*mut u8> {
+    let h = user.wrapping_sub(HEADER_SIZE).cast::<u64>();
+    // SAFETY: per the contract; unaligned reads, since `user` is not checked yet.
+    let (w0, w1) = unsafe { (h.read_unaligned(), h.add(1).read_unaligned()) };
+    if w0 == expected && w1 == HEADER_SIZE as u64 {
+        // SAFETY: as above; clears the magic (and class) of the header being consumed.
+        unsafe { h.write_unaligned(0) };
+        Some(user.wrapping_sub(HEADER_SIZE))
+    } else {
+        None
+    }
+}
+
 /// Bytes between block start and user pointer for alignment `align`.
 #[inline(always)]
 pub fn header_unit(align: usize) -> usize {

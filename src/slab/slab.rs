@@ -63,6 +63,9 @@ pub struct SlabLocal {
     pub carved: u32,
     /// `carved * class size`: offsets below it are carved blocks (the free fast path's bound).
     pub carved_end: u32,
+    /// Header mode: `header::first_word(class)`, what the free fast path expects in front of a
+    /// user pointer.
+    pub header_word: u64,
     /// The owner's TLS list of the slab's class, for the free fast path; set by the owner when
     /// it enters the slab in its owned-slab table (front/owned.rs), meaningless otherwise. Opaque
     /// here: the front end, above this box, owns the type.
@@ -137,6 +140,7 @@ impl Slab {
                 divisor: 0,
                 carved: 0,
                 carved_end: 0,
+                header_word: 0,
                 tls: core::ptr::null_mut(),
                 capacity: 0,
                 used: 0,
@@ -175,6 +179,7 @@ impl Slab {
                 l.divisor = (u64::MAX / class_size(class) as u64).wrapping_add(1);
                 l.carved = 0;
                 l.carved_end = 0;
+                l.header_word = crate::slab::header::first_word(class);
                 l.capacity = blocks_per_slab(class) as u32;
                 l.used = 0;
                 l.class = class as u32;
