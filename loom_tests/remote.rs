@@ -14,12 +14,17 @@
 //!
 //! Mutants caught: `remote_push_relaxed` (push publishes with Relaxed instead of Release),
 //! `take_all_relaxed` (the owner's swap takes the list with Relaxed instead of Acquire).
+//!
+//! Model 1b — a remote freer's batch (`front::remote_batch`): one thread pushes a chain of two
+//! blocks it linked itself (`Slab::free_remote_chain`, one CAS) while another pushes one block
+//! and the owner drains. Claim: the same — every block drained once, the chain's link and both
+//! payloads visible to the owner, the counts adding up. Same mutants.
 
 #![cfg(hakmem_loom)]
 
 mod support;
 
-use hakmem::model::Owner;
+use hakmem::model::{Block, Owner};
 use loom::sync::Arc;
 use loom::thread;
 use support::{free_list, model, take_blocks, used, TestSlab, CLASS};
@@ -118,4 +123,94 @@ fn remote_queue_two_freers_owner_drains() {
 )]
 fn remote_queue_two_freers_owner_drains_force_notify() {
     two_freers_while_owner_drains(true);
+}
+
+/// Model 1b (see the module doc).
+fn chain_and_single_freer_while_owner_drains() {
+    model(|| {
+        let owner = Arc::new(Owner::new());
+        let s = Arc::new(TestSlab::new());
+        // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on.
+        let blocks = unsafe {
+            s.slab.bind(CLASS, &*owner);
+            take_blocks(&s.slab, 3)
+        };
+        let (b0, b1, b2) = (blocks[0], blocks[1], blocks[2]);
+
+        let batcher = {
+            let s = s.clone();
+            thread::spawn(move || {
+                // SAFETY: blocks 0 and 1 were handed to this thread live; it writes both, links
+                // them into its batch (0 -> 1) and frees the batch once.
+                unsafe {
+                    b0.user_write(freed_value(0));
+                    b1.user_write(freed_value(1));
+                    Block::set_next(b0.0, b1.0.as_ptr());
+                    s.slab.free_remote_chain(b0.0, b1.0, false);
+                }
+            })
+        };
+        let single = {
+            let s = s.clone();
+            thread::spawn(move || {
+                // SAFETY: block 2 was handed to this thread live; written, then freed once.
+                unsafe {
+                    b2.user_write(freed_value(2));
+                    s.slab.free_remote(b2.0, false);
+                }
+            })
+        };
+
+        let check = |drained_blocks: Vec<support::Blk>| {
+            for b in drained_blocks {
+                let i = blocks
+                    .iter()
+                    .position(|&x| x == b)
+                    .expect("foreign block drained");
+                // SAFETY: a block of this model, drained into our free list.
+                assert_eq!(unsafe { b.user_read() }, freed_value(i), "payload lost");
+            }
+        };
+        // SAFETY: this thread holds the slab.
+        let mut drained = unsafe { s.slab.drain_remote() };
+        // SAFETY: as above.
+        check(unsafe { free_list(&s.slab) });
+        batcher.join().expect("batcher panicked");
+        single.join().expect("single freer panicked");
+        // SAFETY: as above.
+        drained += unsafe { s.slab.drain_remote() };
+        assert_eq!(
+            drained, 3,
+            "drains returned {drained} blocks for 3 remote frees"
+        );
+        // SAFETY: as above.
+        let mut list = unsafe { free_list(&s.slab) };
+        check(list.clone());
+        list.sort();
+        let mut expected = blocks.clone();
+        expected.sort();
+        assert_eq!(
+            list, expected,
+            "each freed block on the free list exactly once"
+        );
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { used(&s.slab) },
+            0,
+            "used count does not match the drains"
+        );
+        drop(owner);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    any(
+        hakmem_mutant = "remote_push_relaxed",
+        hakmem_mutant = "take_all_relaxed"
+    ),
+    should_panic(expected = "Causality violation")
+)]
+fn remote_queue_chain_and_single_freer_owner_drains() {
+    chain_and_single_freer_while_owner_drains();
 }

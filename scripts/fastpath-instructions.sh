@@ -8,7 +8,10 @@
 # Two loops (scripts/fastpath/fastpath.c, and its Rust twin examples/fastpath.rs with HakMem as
 # the global allocator):
 #   pair   malloc(32) + free, repeated;
-#   batch  1,000 mallocs of mixed 16–512 B (a fixed sequence), then 1,000 frees in allocation order.
+#   batch  1,000 mallocs of mixed 16–512 B (a fixed sequence), then 1,000 frees in allocation order;
+#   remote (C only, scripts/fastpath/remote.c) the batch's 1,000 mallocs on one thread, their
+#          1,000 frees on a second thread (every free remote, as in xmalloc-test), the next
+#          round's mallocs taking them back; both threads' calls are counted.
 # Only the function holding the loop is counted (--toggle-collect), each loop runs at two lengths
 # and the difference is divided by the extra pairs (start-up and first-call set-up cancel), and
 # the same loop calling two empty functions instead of malloc/free (loop, call, argument and
@@ -16,7 +19,7 @@
 # the `__rust_alloc`/`__rust_dealloc` shims for Rust, which programs pay too.
 #
 # --assert: exit 1 if a hakmem number exceeds its limit (CI). Limits: FASTPATH_MAX_PAIR and
-# FASTPATH_MAX_BATCH (instructions per pair, both paths; defaults below = the measured value of
+# FASTPATH_MAX_BATCH, FASTPATH_MAX_REMOTE (instructions per pair, both paths; defaults below = the measured value of
 # the last recorded commit plus a margin, see docs/benchmarks.md).
 # --features LIST: build hakmem with `--no-default-features --features LIST` (A/B tables);
 # RUSTFLAGS passes cfg switches (e.g. RUSTFLAGS="--cfg hakmem_no_free_mark"); give such a build
@@ -26,6 +29,7 @@ cd "$(dirname "$0")/.."
 
 MAX_PAIR=${FASTPATH_MAX_PAIR:-50}
 MAX_BATCH=${FASTPATH_MAX_BATCH:-50}
+MAX_REMOTE=${FASTPATH_MAX_REMOTE:-170}
 
 do_assert=0
 build=1
@@ -60,6 +64,7 @@ fi
 if [ -n "$tag" ]; then tdir=target/fastpath/build-$tag; fi
 if [ $build = 1 ]; then
   "${CC:-cc}" -O2 -fno-builtin -o "$out/fastpath-c" scripts/fastpath/fastpath.c
+  "${CC:-cc}" -O2 -fno-builtin -pthread -o "$out/remote-c" scripts/fastpath/remote.c
   cargo build -q --release --example fastpath "${featargs[@]}" --target-dir "$tdir"
   cargo build -q --release --manifest-path preload/Cargo.toml "${featargs[@]}" --target-dir "$tdir"
 fi
@@ -77,11 +82,13 @@ declare -A lib=(
 order=(hakmem mimalloc jemalloc tcmalloc glibc)
 if [ -n "$allocs" ]; then IFS=, read -r -a order <<<"$allocs"; fi
 
-# ir PRELOAD BIN MODE N: instructions executed inside fastpath_run.
+# ir PRELOAD BIN MODE N: instructions executed inside fastpath_run (remote.c: inside its two
+# measured functions, on both threads).
 ir() {
   local f
   f=$(mktemp "$out/cg.XXXXXX")
   LD_PRELOAD=$1 valgrind --tool=callgrind --toggle-collect=fastpath_run \
+    --toggle-collect=remote_alloc_run --toggle-collect=remote_free_run \
     --callgrind-out-file="$f" "$2" "$3" "$4" >/dev/null 2>"$f.log" ||
     { echo "callgrind failed: $2 $3 $4 (LD_PRELOAD=$1)" >&2; cat "$f.log" >&2; exit 1; }
   awk '/^(summary|totals):/ { print $2; exit }' "$f"
@@ -95,8 +102,10 @@ per_pair() {
   local a b a0 b0
   a=$(ir "$1" "$2" "$3" $n1)
   b=$(ir "$1" "$2" "$3" $n2)
-  a0=$(ir "" "$2" "${3}0" $n1)
-  b0=$(ir "" "$2" "${3}0" $n2)
+  local nop=${3}0
+  if [ "$3" = remote-heapless ]; then nop=remote0; fi
+  a0=$(ir "" "$2" "$nop" $n1)
+  b0=$(ir "" "$2" "$nop" $n2)
   awk -v a="$a" -v b="$b" -v a0="$a0" -v b0="$b0" -v d=$(((n2 - n1) * pairs)) \
     'BEGIN { printf "%.1f", ((b - a) - (b0 - a0)) / d }'
 }
@@ -109,7 +118,7 @@ check() { # NAME VALUE LIMIT
   fi
 }
 
-printf '%-16s %10s %10s\n' "allocator" "32B pair" "batch pair"
+printf '%-16s %10s %10s %12s\n' "allocator" "32B pair" "batch pair" "remote pair"
 for a in "${order[@]}"; do
   p=${lib[$a]-missing}
   if [ "$p" = missing ]; then echo "unknown allocator $a" >&2; exit 2; fi
@@ -119,10 +128,14 @@ for a in "${order[@]}"; do
   fi
   pp=$(per_pair "$p" "$out/fastpath-c" pair)
   bp=$(per_pair "$p" "$out/fastpath-c" batch)
-  printf '%-16s %10s %10s\n' "$a (C)" "$pp" "$bp"
+  xp=$(per_pair "$p" "$out/remote-c" remote)
+  printf '%-16s %10s %10s %12s\n' "$a (C)" "$pp" "$bp" "$xp"
   if [ "$a" = hakmem ]; then
     check "hakmem C pair" "$pp" "$MAX_PAIR"
     check "hakmem C batch" "$bp" "$MAX_BATCH"
+    check "hakmem C remote" "$xp" "$MAX_REMOTE"
+    printf '%-38s %12s\n' "hakmem (C, heapless freer)" \
+      "$(per_pair "$p" "$out/remote-c" remote-heapless)"
     rp=$(per_pair "" "$rust_bin" pair)
     rb=$(per_pair "" "$rust_bin" batch)
     printf '%-16s %10s %10s\n' "hakmem (Rust)" "$rp" "$rb"
@@ -132,5 +145,5 @@ for a in "${order[@]}"; do
 done
 if [ $do_assert = 1 ]; then
   if [ $fail = 1 ]; then exit 1; fi
-  echo "fastpath-instructions: hakmem within limits (pair <= $MAX_PAIR, batch <= $MAX_BATCH)"
+  echo "fastpath-instructions: hakmem within limits (pair <= $MAX_PAIR, batch <= $MAX_BATCH, remote <= $MAX_REMOTE)"
 fi

@@ -54,6 +54,12 @@ mod sizes {
     pub const TLS_BYTES: usize = 64 * 1024;
     /// Entries of the per-thread hint cache.
     pub const HINT_ENTRIES: usize = 4;
+    /// Entries of the per-thread remote-free batches (direct-mapped by slab address), and the
+    /// bytes and blocks a batch collects before it is pushed (front/remote_batch.rs): a thread
+    /// holds at most `REMOTE_BATCH_ENTRIES * REMOTE_BATCH_BYTES` of other threads' freed blocks.
+    pub const REMOTE_BATCH_ENTRIES: usize = 32;
+    pub const REMOTE_BATCH_BYTES: usize = 4096;
+    pub const REMOTE_BATCH_MAX: usize = 32;
     /// Entries of the per-thread owned-slab table (direct-mapped by slab address; 256 × 64 KiB
     /// covers 16 MiB of slabs without a collision).
     pub const OWNED_ENTRIES: usize = 256;
@@ -86,6 +92,9 @@ mod sizes {
     pub const TLS_CAP_MAX: usize = 2;
     pub const TLS_BYTES: usize = 128;
     pub const HINT_ENTRIES: usize = 2;
+    pub const REMOTE_BATCH_ENTRIES: usize = 32;
+    pub const REMOTE_BATCH_BYTES: usize = 64;
+    pub const REMOTE_BATCH_MAX: usize = 2;
     pub const OWNED_ENTRIES: usize = 4;
     /// Two medium classes (96 and 128 bytes), spans of 2 KiB (the header in the first 1 KiB).
     pub const MAX_MEDIUM_SIZE: usize = 128;
@@ -146,6 +155,13 @@ pub const FREE_MARK: bool = HEADERLESS && !cfg!(hakmem_no_free_mark);
 /// `RUSTFLAGS="--cfg hakmem_no_owned_table"` compiles it out (A/B switch), leaving the free fast
 /// path to the SuperSlab hint cache and the owner compare.
 pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
+
+/// Remote-free batching (front/remote_batch.rs): a thread collects the blocks it frees into
+/// another thread's slab per slab and pushes each batch with one CAS. On by default;
+/// `RUSTFLAGS="--cfg hakmem_no_remote_batch"` compiles it out (A/B switch: every remote free
+/// pushes its block at once, as before).
+pub const REMOTE_BATCH: bool = !cfg!(hakmem_no_remote_batch);
+const _: () = assert!(REMOTE_BATCH_ENTRIES.is_power_of_two() && REMOTE_BATCH_MAX >= 1);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.
 pub const STATS: bool = cfg!(feature = "stats");

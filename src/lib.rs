@@ -30,11 +30,11 @@
 //!     empty spans); the optional purger thread.
 //! 13. `locate` — address → the region holding it (small slab and class, medium span, large or
 //!     sampled block).
-//! 14. `front::mark`, `front::tls_sll`, `front::hint`, `front::owned`, `front::heap`,
-//!     `front::small`, `front::medium`, `front::thread`, `front::free`, `front::alloc`,
-//!     `front::profiling` — the thread front end: the freed-block mark's key, TLS SLL, hint
-//!     cache, owned-slab table, thread heaps, small-class refill/spill, medium refill and free, the
-//!     thread's heap, the free paths, the alloc paths (realloc frees), the profiler's routing.
+//! 14. `front::mark`, `front::tls_sll`, `front::hint`, `front::owned`, `front::remote_batch`,
+//!     `front::heap`, `front::small`, `front::medium`, `front::thread`, `front::free`,
+//!     `front::alloc`, `front::profiling` — the thread front end: the freed-block mark's key, TLS
+//!     SLL, hint cache, owned-slab table, remote-free batches, thread heaps, small-class
+//!     refill/spill, medium refill and free, the thread's heap, the free paths, the alloc paths (realloc frees), the profiler's routing.
 //! 15. `global`, `raw` — `HakMem`; C semantics for the preload crate.
 //! 16. `testing` — hooks for the integration tests.
 //!

@@ -28,36 +28,39 @@ impl RemoteQueue {
         }
     }
 
-    /// Pushes a freed block. Returns true when the queue was empty before (the "first" remote free
-    /// since the last drain, the one that notifies the owner unless `force-notify`).
+    /// Pushes a chain of freed blocks, `head` to `tail` linked through `Block::next` (one block,
+    /// or a remote freer's batch for this slab, `front::remote_batch`), with one CAS. Returns
+    /// true when the queue was empty before (the "first" remote free since the last drain, the
+    /// one that notifies the owner unless `force-notify`).
     ///
     /// # Safety
-    /// `b` is a block of this queue's slab that the caller owns (it was live and is being freed)
-    /// and that no list holds.
+    /// Every block of the chain is a block of this queue's slab that the caller owns and that no
+    /// other list holds; the chain's links from `head` reach `tail` (its own link is overwritten).
     #[inline]
-    pub unsafe fn push(&self, b: NonNull<Block>) -> bool {
+    pub unsafe fn push(&self, head: NonNull<Block>, tail: NonNull<Block>) -> bool {
         // ORDERING: Relaxed — the loaded head is only a guess; the CAS below validates it.
-        let mut head = self.head.load(Ordering::Relaxed);
-        let guess_first = head.is_null();
+        let mut old = self.head.load(Ordering::Relaxed);
+        let guess_first = old.is_null();
         loop {
-            // SAFETY: the caller owns `b`; nobody else reads its link until the CAS publishes it.
-            unsafe { Block::set_next(b, head) };
-            // ORDERING: AcqRel on success. Release publishes the link just written and the user's
-            // last writes to the block (pairs with the Acquire half of `take_all`). Acquire makes
-            // a push that lands after a drain see everything before that drain — in particular
-            // the adopt CAS that preceded an adopter's drain — so the owner this freer then reads
-            // for its notification is the adopter, not the exited owner (loom:
+            // SAFETY: the caller owns the chain; nobody else reads its links until the CAS
+            // publishes them.
+            unsafe { Block::set_next(tail, old) };
+            // ORDERING: AcqRel on success. Release publishes the chain's links just written and
+            // the users' last writes to its blocks (pairs with the Acquire half of `take_all`).
+            // Acquire makes a push that lands after a drain see everything before that drain — in
+            // particular the adopt CAS that preceded an adopter's drain — so the owner this freer
+            // then reads for its notification is the adopter, not the exited owner (loom:
             // notify::adopted_slab_notifies_adopter). Relaxed on failure: we only retry.
             match self.head.compare_exchange_weak(
-                head,
-                b.as_ptr(),
+                old,
+                head.as_ptr(),
                 mutant::REMOTE_PUSH,
                 Ordering::Relaxed,
             ) {
                 // "First" is what the CAS replaced (the mutant answers from the first guess).
                 Ok(_) if mutant::PUSH_FIRST_STALE => return guess_first,
-                Ok(_) => return head.is_null(),
-                Err(h) => head = h,
+                Ok(_) => return old.is_null(),
+                Err(h) => old = h,
             }
         }
     }

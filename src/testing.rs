@@ -295,9 +295,10 @@ pub unsafe fn push_remote_unchecked(ptr: *const u8) {
     let info = block_info(ptr).expect("push_remote_unchecked: not a small block of ours");
     // SAFETY: `block_info` computed a block boundary inside that slab; the caller takes the rest.
     unsafe {
+        let b = NonNull::new_unchecked(info.block as *mut Block);
         superslab_at(info.superslab).slabs[info.slab]
             .remote
-            .push(NonNull::new_unchecked(info.block as *mut Block));
+            .push(b, b);
     }
 }
 

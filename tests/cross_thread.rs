@@ -266,3 +266,64 @@ fn pipeline_with_forwarding() {
         assert!(forwarded > 0 && freed > 0, "both stages must have had work");
     }
 }
+
+/// Remote frees are batched per slab (src/front/remote_batch.rs): a few frees by a thread with a
+/// heap into another thread's slab stay in that thread's batch — the slab's queue stays empty —
+/// until `collect` (or the batch filling, or the thread's exit) pushes them, all at once and none
+/// lost. (Before batching, each free reached the queue at once: the first check read 5.)
+#[test]
+fn remote_frees_are_batched_until_flushed() {
+    if !hakmem::config::REMOTE_BATCH {
+        eprintln!("skipped: remote batching compiled out (hakmem_no_remote_batch)");
+        return;
+    }
+    arm_watchdog("remote_frees_are_batched_until_flushed", 60);
+    // A size little else allocates (batches of its class hold 4096 / 176 = 23 blocks).
+    let layout = std::alloc::Layout::from_size_align(176, 16).unwrap();
+    // Blocks of one slab, owned by this thread.
+    let blocks: Vec<usize> = (0..8)
+        // SAFETY: non-zero size; each block is freed once below.
+        .map(|_| unsafe { std::alloc::alloc(layout) } as usize)
+        .collect();
+    let slab_of = |p: usize| {
+        let i = hakmem::testing::block_info(p as *const u8).expect("a small block");
+        (i.superslab, i.slab)
+    };
+    let blocks: Vec<usize> = blocks
+        .iter()
+        .copied()
+        .filter(|&p| slab_of(p) == slab_of(blocks[0]))
+        .collect();
+    assert!(blocks.len() >= 5, "five blocks of one slab");
+    let first = blocks[0] as *const u8;
+    let queued = || hakmem::testing::drain_remote_of(first).expect("we own the slab");
+    // Whatever other threads freed into the slab before (not ours to count).
+    queued();
+
+    let (to_main, from_freer) = mpsc::channel::<()>();
+    let (to_freer, from_main) = mpsc::channel::<()>();
+    let freed: Vec<usize> = blocks[..5].to_vec();
+    let freer = thread::spawn(move || {
+        // A heap of its own first (a thread that never allocated pushes each block at once).
+        let own = Box::new(7u64);
+        for &p in &freed {
+            // SAFETY: a live block of the main thread, freed once.
+            unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+        }
+        to_main.send(()).unwrap();
+        from_main.recv_timeout(RECV_TIMEOUT).expect("main thread");
+        hakmem::collect();
+        to_main.send(()).unwrap();
+        drop(own);
+    });
+    from_freer.recv_timeout(RECV_TIMEOUT).expect("freer");
+    assert_eq!(queued(), 0, "the remote frees waited in the freer's batch");
+    to_freer.send(()).unwrap();
+    from_freer.recv_timeout(RECV_TIMEOUT).expect("freer");
+    assert_eq!(queued(), 5, "collect pushed the batch: every block, once");
+    join(freer, "freer");
+    for &p in &blocks[5..] {
+        // SAFETY: live blocks of this thread.
+        unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+    }
+}

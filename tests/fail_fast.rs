@@ -182,6 +182,19 @@ fn run_scenario(name: &str) {
                 bad_free(p as *mut u8, 64);
             },
         ),
+        "double_free_remote_batched" => with_live_owner(
+            || alloc_filled(64, 1) as usize,
+            |p| {
+                // The freeing thread allocates first, so it has a heap and batches its remote
+                // frees (front/remote_batch.rs): the first free leaves the block in its batch.
+                let own = alloc_filled(64, 2);
+                // SAFETY: a live block of another thread: a remote free (batched).
+                unsafe { free(p as *mut u8, 64) };
+                bad_free(p as *mut u8, 64);
+                // SAFETY: our own live block (not reached: the second free aborts).
+                unsafe { free(own, 64) };
+            },
+        ),
         "double_free_large" => {
             let p = alloc_filled(LARGE, 1);
             // SAFETY: a live block.
@@ -415,6 +428,16 @@ fn double_free_remote_twice() {
         return;
     }
     expect_abort("double_free_remote_twice", double_free(), true);
+}
+
+/// Two remote frees of one block by a thread with a heap: the first leaves the block in that
+/// thread's batch for its slab (not yet on the slab's queue), and the second is still caught.
+#[test]
+fn double_free_remote_while_batched() {
+    if !double_free_detected() {
+        return;
+    }
+    expect_abort("double_free_remote_batched", double_free(), true);
 }
 
 /// The first free unmapped the block and removed it from the registry: the second is "not ours".

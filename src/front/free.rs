@@ -8,7 +8,9 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{CHECKED, FREE_MARK, HEADERLESS, OWNED_TABLE, SLAB_SIZE, TLS_HINT};
+use crate::config::{
+    CHECKED, FREE_MARK, HEADERLESS, OWNED_TABLE, REMOTE_BATCH, SLAB_SIZE, TLS_HINT,
+};
 use crate::debug::{fatal, Where};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
@@ -381,6 +383,14 @@ unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     // cursor, so the check bounds the block by the slab's capacity.
     let block = unsafe { retire(slab, ptr, class, blocks_per_slab(class), "remote") };
     h.count(|c| &c.free_remote[class]);
+    if REMOTE_BATCH && h.kind == HeapKind::Live {
+        // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.
+        return unsafe {
+            h.local_mut()
+                .remote
+                .add(slab, block, class, env::force_notify())
+        };
+    }
     // SAFETY: a checked block of this slab, being freed by the caller.
     unsafe { slab.free_remote(block, env::force_notify()) };
 }

@@ -22,6 +22,7 @@ use crate::config::{MAG_BATCH_MAX, TLS_BYTES, TLS_CAP_MAX};
 use crate::debug::{fatal, Where};
 use crate::front::hint::HintCache;
 use crate::front::owned::OwnedSlabs;
+use crate::front::remote_batch::RemoteBatches;
 use crate::front::tls_sll::TlsList;
 use crate::list;
 use crate::remote::Owner;
@@ -57,6 +58,8 @@ pub struct HeapLocal {
     /// Owned slabs per small class id and owned spans per medium class id.
     pub slabs: [ClassSlabs; TOTAL_CLASSES],
     pub hint: HintCache,
+    /// Blocks this heap's thread freed into other threads' slabs, batched per slab.
+    pub remote: RemoteBatches,
     /// Heap pool link.
     pub next_free: *mut Heap,
     /// The profiler's byte countdown (used only while profiling).
@@ -170,6 +173,7 @@ impl Heap {
                     full: core::ptr::null_mut(),
                 }; TOTAL_CLASSES],
                 hint: HintCache::new(),
+                remote: RemoteBatches::new(),
                 next_free: core::ptr::null_mut(),
                 sampler: crate::prof::Sampler::new(),
                 retired: crate::span::Retired::new(),

@@ -9,6 +9,7 @@ pub mod mark;
 pub mod medium;
 pub mod owned;
 pub mod profiling;
+pub mod remote_batch;
 pub mod small;
 pub mod thread;
 pub mod tls_sll;

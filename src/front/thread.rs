@@ -297,6 +297,7 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
             // well formed before the flush spreads it over the pool and the publish lists.
             h.as_ref().debug_check();
         }
+        h.as_ref().local_mut().remote.flush_all(env::force_notify());
         small::flush(h.as_ref(), true);
         small::reclaim(64);
         medium::flush(h.as_ref(), true);
@@ -345,6 +346,7 @@ pub fn flush_current() {
     if h.kind == HeapKind::Live {
         // SAFETY: our own live heap.
         unsafe {
+            h.local_mut().remote.flush_all(env::force_notify());
             small::flush(h, false);
             medium::flush(h, false);
         }

@@ -369,12 +369,30 @@ impl Slab {
     /// `b` is a live block of this slab being freed by the caller.
     #[inline]
     pub unsafe fn free_remote(&self, b: NonNull<Block>, force_notify: bool) {
+        // SAFETY: forwarded contract (a chain of one block).
+        unsafe { self.free_remote_chain(b, b, force_notify) }
+    }
+
+    /// Frees a chain of blocks, `head` to `tail` linked through `Block::next`, from a thread that
+    /// does not own the slab (a remote freer's batch, `front::remote_batch`): one push, then the
+    /// notification as in `free_remote`.
+    ///
+    /// # Safety
+    /// Every block of the chain is a block of this slab that was live and is being freed by the
+    /// caller, and no other list holds it; the links from `head` reach `tail`.
+    #[inline]
+    pub unsafe fn free_remote_chain(
+        &self,
+        head: NonNull<Block>,
+        tail: NonNull<Block>,
+        force_notify: bool,
+    ) {
         // SAFETY: forwarded contract.
-        let first = unsafe { self.remote.push(b) };
+        let first = unsafe { self.remote.push(head, tail) };
         if crate::config::TRACE {
             self.trace(
                 Event::RemotePush,
-                b.as_ptr() as usize,
+                head.as_ptr() as usize,
                 self.class.load(Ordering::Relaxed) as usize,
             );
         }
