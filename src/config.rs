@@ -159,10 +159,13 @@ pub const FREE_MARK: bool = HEADERLESS && !cfg!(hakmem_no_free_mark);
 pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 
 /// Remote-free batching (front/remote_batch.rs): a thread collects the blocks it frees into
-/// another thread's slab per slab and pushes each batch with one CAS. On by default;
-/// `RUSTFLAGS="--cfg hakmem_no_remote_batch"` compiles it out (A/B switch: every remote free
-/// pushes its block at once, as before).
-pub const REMOTE_BATCH: bool = !cfg!(hakmem_no_remote_batch);
+/// another thread's slab per slab and pushes each batch with one CAS. Off by default:
+/// `RUSTFLAGS="--cfg hakmem_remote_batch"` compiles it in. Measured on the 2-core machine it did
+/// not pay (docs/benchmarks.md, "Cross-thread"): 12 more instructions per remote pair, and CPU
+/// time flat to worse on xmalloc, sh8bench and c-xmalloc (blocks held back from their owner); it
+/// is kept, tested (.ci/run runs the batch tests with the cfg) and model-checked for machines where
+/// one CAS per block on a contended queue costs more.
+pub const REMOTE_BATCH: bool = cfg!(hakmem_remote_batch);
 const _: () = assert!(REMOTE_BATCH_ENTRIES.is_power_of_two() && REMOTE_BATCH_MAX >= 1);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.

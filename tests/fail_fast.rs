@@ -185,8 +185,9 @@ fn run_scenario(name: &str) {
         "double_free_remote_batched" => with_live_owner(
             || alloc_filled(64, 1) as usize,
             |p| {
-                // The freeing thread allocates first, so it has a heap and batches its remote
-                // frees (front/remote_batch.rs): the first free leaves the block in its batch.
+                // The freeing thread allocates first, so it has a heap; with `--cfg
+                // hakmem_remote_batch` it batches its remote frees (front/remote_batch.rs) and the
+                // first free leaves the block in its batch.
                 let own = alloc_filled(64, 2);
                 // SAFETY: a live block of another thread: a remote free (batched).
                 unsafe { free(p as *mut u8, 64) };
@@ -430,8 +431,9 @@ fn double_free_remote_twice() {
     expect_abort("double_free_remote_twice", double_free(), true);
 }
 
-/// Two remote frees of one block by a thread with a heap: the first leaves the block in that
-/// thread's batch for its slab (not yet on the slab's queue), and the second is still caught.
+/// Two remote frees of one block by a thread with a heap: with `--cfg hakmem_remote_batch` the
+/// first leaves the block in that thread's batch for its slab (not yet on the slab's queue), and
+/// the second is still caught.
 #[test]
 fn double_free_remote_while_batched() {
     if !double_free_detected() {

@@ -1,7 +1,8 @@
 //! Remote-batch box: a thread's per-slab batches of the blocks it frees into slabs other threads
 //! own, each pushed onto its slab's remote queue with one CAS (`Slab::free_remote_chain`) instead
-//! of one CAS per block (switch `REMOTE_BATCH`, A/B cfg `hakmem_no_remote_batch`). snmalloc
-//! batches its remote frees the same way.
+//! of one CAS per block (switch `REMOTE_BATCH`, off by default, on with `--cfg
+//! hakmem_remote_batch`: on the 2-core machine it did not pay, see config.rs). snmalloc batches
+//! its remote frees the same way.
 //!
 //! Boundary: thread-private; no atomics of its own. A block enters a batch after `free_remote`
 //! checked and marked it (`retire`), so a batched block is as free as a queued one: a second free
