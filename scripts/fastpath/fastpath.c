@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH 1000
+#include "sizes.h"
 static unsigned sizes[BATCH];
 static void *ptrs[BATCH];
 static char dummy[16];
@@ -83,14 +83,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;
   }
-  /* Sizes 16..512, a fixed sequence (xorshift), the same in the Rust twin (examples/fastpath.rs). */
-  unsigned long long x = 0x9e3779b97f4a7c15ULL;
-  for (int i = 0; i < BATCH; i++) {
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    sizes[i] = 16 + (unsigned)((x * 0x2545F4914F6CDD1DULL) >> 33) % 497;
-  }
+  fill_sizes(sizes);
   /* Warm-up outside the measured function: the allocator's first-call set-up. */
   free(malloc(32));
   fastpath_run(mode, atol(argv[2]));

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH 1000
+#include "sizes.h"
 static unsigned sizes[BATCH];
 static void *ptrs[BATCH];
 static char dummy[16];
@@ -76,13 +76,7 @@ int main(int argc, char **argv) {
   nop = !strcmp(argv[1], "remote0");
   heapless = !strcmp(argv[1], "remote-heapless");
   rounds = atol(argv[2]);
-  unsigned long long x = 0x9e3779b97f4a7c15ULL;
-  for (int i = 0; i < BATCH; i++) {
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    sizes[i] = 16 + (unsigned)((x * 0x2545F4914F6CDD1DULL) >> 33) % 497;
-  }
+  fill_sizes(sizes);
   free(malloc(32));
   sem_init(&go, 0, 0);
   sem_init(&done, 0, 0);
