@@ -44,7 +44,7 @@ for list in "${rows[@]}"; do
     line="FAIL  $label  ($((SECONDS - start)) s)"
     fail=1
     echo "---- log of failing combination: $label"
-    if ! grep -E "^(error|test .*FAILED|failures:)|error:|panicked|hakmem: |No space|LLVM ERROR|signal:" "$log" | head -40; then
+    if ! grep -E "^(error|test .*FAILED|failures:)|error:|panicked|hakmem: |No space|LLVM ERROR|signal:|FAIL [^ ]+\\.c:[0-9]+" "$log" | head -40; then
       tail -30 "$log"
     fi
     df -h "$CARGO_TARGET_DIR" | tail -1
