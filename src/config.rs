@@ -52,8 +52,9 @@ mod sizes {
     pub const TLS_CAP_MAX: usize = 256;
     /// Byte budget of one TLS list: its cap is `TLS_BYTES / block size`, clamped.
     pub const TLS_BYTES: usize = 64 * 1024;
-    /// Entries of the per-thread hint cache.
-    pub const HINT_ENTRIES: usize = 4;
+    /// Entries of the per-thread hint cache (direct-mapped by SuperSlab address: 16 × 2 MiB
+    /// covers 32 MiB of SuperSlabs without a collision).
+    pub const HINT_ENTRIES: usize = 16;
     /// Entries of the per-thread remote-free batches (direct-mapped by slab address), and the
     /// bytes and blocks a batch collects before it is pushed (front/remote_batch.rs): a thread
     /// holds at most `REMOTE_BATCH_ENTRIES * REMOTE_BATCH_BYTES` of other threads' freed blocks. 32
