@@ -188,13 +188,22 @@ pub fn acquire_slab(may_map: bool) -> Option<NonNull<Slab>> {
 /// # Safety
 /// The caller held the slab, it is unbound (`Slab::unbind`) and nothing refers to its blocks.
 pub unsafe fn release_slab(slab: &Slab) {
+    // SAFETY: forwarded contract.
+    unsafe { release_slab_at(slab, purge::now()) }
+}
+
+/// As `release_slab`, for a slab empty since `emptied_at` (a heap's retired current slab,
+/// `purge::Retired`): the purge clock counts from then.
+///
+/// # Safety
+/// As `release_slab`.
+pub unsafe fn release_slab_at(slab: &Slab, emptied_at: purge::Stamp) {
     // Slab metadata lives in its SuperSlab's header: masking the metadata's own address gives the
     // header (strict provenance: derived from the slab's pointer).
     let ss = (slab as *const Slab as *mut Slab)
         .map_addr(|a| a & !crate::config::SUPERSLAB_MASK)
         .cast::<SuperSlab>();
     let idx = SuperSlab::slab_index(slab.data() as usize);
-    let now = purge::now();
     POOL.with(|p| {
         // SAFETY: under the pool lock.
         unsafe {
@@ -206,7 +215,7 @@ pub unsafe fn release_slab(slab: &Slab) {
                 let was_full = l.free_mask == 0;
                 l.free_mask |= 1u64 << idx;
                 l.dirty |= 1u64 << idx;
-                l.freed_at[idx] = now;
+                l.freed_at[idx] = emptied_at;
                 (was_full, l.free_mask)
             });
             p.dirty_slabs += 1;

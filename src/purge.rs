@@ -30,6 +30,12 @@
 //! }
 //! ```
 //!
+//! - [`Retired`]: a heap's current slabs and spans that emptied, one stamp per class id. A heap
+//!   keeps the current slab (span) of a class when it empties, so that a churning size does not
+//!   bounce it through the pool; `Retired` puts it on the clock all the same: the heap's next
+//!   bind (`front::small`, `front::medium`) gives back those that stayed empty for the delay,
+//!   with the time they emptied, so the pool or the span cache purges them at once.
+//!
 //! ## Switches (read once by the `env` box)
 //! `HAKMEM_PURGE_DELAY_MS` (default `config::PURGE_DELAY_MS`, 0 = purge at once, -1 = never on
 //! the clock; `collect()` still purges), `HAKMEM_PURGE_MADV_FREE=1`, `HAKMEM_BACKGROUND=1`.
@@ -41,6 +47,7 @@ use core::ptr::NonNull;
 
 use crate::env;
 use crate::os;
+use crate::size_class::TOTAL_CLASSES;
 use crate::stats::GLOBALS;
 use crate::sync::plain::{AtomicU64, Ordering};
 
@@ -162,6 +169,86 @@ impl Default for Ticker {
     }
 }
 
+const RETIRED_WORDS: usize = TOTAL_CLASSES.div_ceil(64);
+
+/// A heap's current slabs and spans that emptied (owner-only, in `HeapLocal`): a bit per class
+/// id and the time its current slab or span emptied. Invariant: bit `c` set ⇒ the current slab
+/// (span) of class `c` emptied at `at[c]` or later (it may have been used and emptied again
+/// since: it is then given back up to one delay early, never late). The holder checks that the
+/// current one is still empty before giving it back.
+pub struct Retired {
+    bits: [u64; RETIRED_WORDS],
+    at: [Stamp; TOTAL_CLASSES],
+}
+
+impl Retired {
+    pub const fn new() -> Self {
+        Self {
+            bits: [0; RETIRED_WORDS],
+            at: [0; TOTAL_CLASSES],
+        }
+    }
+
+    /// Class `c`'s current slab (span) emptied at `now`; an older stamp is kept.
+    #[inline]
+    pub fn mark(&mut self, c: usize, now: Stamp) {
+        let (w, bit) = (c / 64, 1u64 << (c % 64));
+        if self.bits[w] & bit == 0 {
+            self.bits[w] |= bit;
+            self.at[c] = now;
+        }
+    }
+
+    /// Whether a class id in `classes` is marked.
+    #[inline]
+    pub fn any(&self, classes: core::ops::Range<usize>) -> bool {
+        self.bits
+            .iter()
+            .enumerate()
+            .any(|(w, &bits)| bits & Self::mask(w, &classes) != 0)
+    }
+
+    /// Forgets every class id in `classes` (their current slabs or spans were given back).
+    pub fn clear(&mut self, classes: core::ops::Range<usize>) {
+        for w in 0..RETIRED_WORDS {
+            self.bits[w] &= !Self::mask(w, &classes);
+        }
+    }
+
+    /// The first marked class id in `classes` and its stamp.
+    pub fn first(&self, classes: core::ops::Range<usize>) -> Option<(usize, Stamp)> {
+        (0..RETIRED_WORDS).find_map(|w| {
+            let bits = self.bits[w] & Self::mask(w, &classes);
+            let c = w * 64 + bits.trailing_zeros() as usize;
+            (bits != 0).then(|| (c, self.at[c]))
+        })
+    }
+
+    /// Forgets class id `c`.
+    #[inline]
+    pub fn unmark(&mut self, c: usize) {
+        self.bits[c / 64] &= !(1u64 << (c % 64));
+    }
+
+    /// The bits of word `w` that belong to `classes`.
+    fn mask(w: usize, classes: &core::ops::Range<usize>) -> u64 {
+        let (lo, hi) = (w * 64, w * 64 + 64);
+        let (from, to) = (classes.start.clamp(lo, hi), classes.end.clamp(lo, hi));
+        if from >= to {
+            return 0;
+        }
+        let len = to - from;
+        let ones = if len == 64 { !0 } else { (1u64 << len) - 1 };
+        ones << (from - lo)
+    }
+}
+
+impl Default for Retired {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Purges the pages of `[ptr, ptr + len)` (`MADV_DONTNEED`, or `MADV_FREE` when switched on):
 /// they read back as zero (or, with `MADV_FREE`, as zero or unchanged) and stop counting in RSS.
 /// Counts `purged_bytes`. False if the OS refused (counted and reported by `os`): the range is
@@ -215,6 +302,30 @@ mod tests {
         assert!(t.ready(110, 80));
         // Delay 0: one sweep per millisecond.
         assert!(t.ready(500, 0) && !t.ready(500, 0) && t.ready(501, 0));
+    }
+
+    #[test]
+    fn retired_keeps_the_first_stamp_and_ranges_do_not_mix() {
+        let mut r = Retired::new();
+        let n = TOTAL_CLASSES;
+        r.mark(0, 5);
+        r.mark(63, 6);
+        r.mark(64, 7);
+        r.mark(n - 1, 8);
+        r.mark(64, 99);
+        assert!(r.any(0..1) && r.any(64..65) && !r.any(1..63) && r.any(n - 1..n));
+        assert_eq!(r.first(1..n), Some((63, 6)));
+        assert_eq!(r.first(64..n), Some((64, 7)));
+        assert_eq!(r.first(65..n), Some((n - 1, 8)));
+        assert_eq!(r.first(1..63), None);
+        r.unmark(63);
+        r.unmark(n - 1);
+        assert_eq!(r.first(1..n), Some((64, 7)));
+        assert!(r.any(0..1) && r.any(64..65) && !r.any(65..n) && !r.any(63..64));
+        r.clear(0..64);
+        assert!(!r.any(0..64) && r.any(0..n));
+        r.clear(0..n);
+        assert!(!r.any(0..n));
     }
 
     #[test]

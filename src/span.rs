@@ -34,7 +34,6 @@ use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::mutant;
 use crate::os;
 use crate::purge::{self, Stamp, Sweep};
-use crate::size_class::NUM_MEDIUM;
 use crate::slab::block::Block;
 use crate::slab::slab::Slab;
 use crate::stats::GLOBALS;
@@ -118,33 +117,6 @@ impl SpanHeader {
             class,
             generation: None,
         }
-    }
-}
-
-/// A heap's current spans that emptied (owner-only, in `HeapLocal`; kept and released by
-/// `front::medium`): a bit per medium class and
-/// the time its current span emptied. Invariant: bit `c` set ⇒ the current span of class
-/// `NUM_CLASSES + c` emptied at `at[c]` or later (it may have been used and emptied again since:
-/// it is then released up to one delay early, never late).
-pub struct Retired {
-    pub bits: u64,
-    pub at: [Stamp; NUM_MEDIUM],
-}
-
-const _: () = assert!(NUM_MEDIUM <= 64, "one bit per medium class");
-
-impl Retired {
-    pub const fn new() -> Self {
-        Self {
-            bits: 0,
-            at: [0; NUM_MEDIUM],
-        }
-    }
-}
-
-impl Default for Retired {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -12,6 +12,8 @@
 //! | `tails` | a cached large mapping reused by many sizes, each touching its own last page: the pages its users touched do not pile up (delay -1, so only `LARGE_PURGE_USERS` purges them) |
 //! | `live_spans` | the main thread (alive) frees every medium block, waits the delay (clock advanced), then allocates a medium block of a new class: its emptied current spans are purged too |
 //! | `idle_main` | `HAKMEM_BACKGROUND=1`: the main thread frees its own medium blocks and stays idle: the purger brings RSS back (the emptied current spans included) |
+//! | `live_small` | the main thread (alive) frees its small blocks newest first, so the current slab of each class empties while current; after the delay (clock advanced) and a small block of a new class, those slabs are purged (`mincore`) |
+//! | `idle_small` | `HAKMEM_BACKGROUND=1`: the same, the main thread then idle: the purger purges them |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
 #![cfg(unix)]
@@ -333,6 +335,72 @@ fn idle_main() {
     );
 }
 
+/// Small sizes, one class each (in both modes), whose current slabs the main thread empties.
+const SMALL_SIZES: [usize; 3] = [2 * KIB, 4 * KIB, 8 * KIB];
+/// A slab's size and alignment (`config::SLAB_SIZE`).
+const SLAB: usize = 64 * KIB;
+
+/// Allocates six slabs' worth of blocks of each `SMALL_SIZES` on this thread (every page
+/// touched) and frees them newest first: the current slab's blocks are freed first, so the TLS
+/// list's first spills return them and that slab empties while it is still the current one (the
+/// TLS list keeps the oldest slab's blocks). Returns the base of each class's current slab (the
+/// slab of its last block) and the pages of those slabs resident after the frees.
+fn empty_current_small_slabs() -> (Vec<usize>, usize) {
+    let mut bases = Vec::with_capacity(SMALL_SIZES.len());
+    for &size in &SMALL_SIZES {
+        let live: Vec<Blk> = (0..6 * SLAB / size).map(|_| Blk::new(size)).collect();
+        bases.push(live.last().expect("blocks").0 as usize & !(SLAB - 1));
+        for b in live.into_iter().rev() {
+            drop(b);
+        }
+    }
+    let resident = bases.iter().map(|&b| resident_pages(b, SLAB)).sum();
+    (bases, resident)
+}
+
+/// Pages of the slabs at `bases` resident now.
+fn resident_in(bases: &[usize]) -> usize {
+    bases.iter().map(|&b| resident_pages(b, SLAB)).sum()
+}
+
+fn live_small() {
+    let (bases, before) = empty_current_small_slabs();
+    assert!(
+        before >= bases.len() * 12,
+        "the current slabs were not resident: {before} pages"
+    );
+    hakmem::testing::advance_purge_clock(10_000);
+    // A small class not used before: its first block binds a slab (the small slow path). It may
+    // reuse one of the purged slabs and touch two of its pages.
+    touch_ends(30 * KIB);
+    let after = resident_in(&bases);
+    assert!(
+        after <= 4,
+        "live thread's emptied current slabs after the purge delay: {after} of {before} pages \
+         still resident\n{}",
+        hakmem::stats()
+    );
+}
+
+fn idle_small() {
+    assert!(hakmem::testing::background_running());
+    let (bases, before) = empty_current_small_slabs();
+    assert!(before >= bases.len() * 12, "{before} pages resident");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut after = resident_in(&bases);
+    while after > 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+        after = resident_in(&bases);
+    }
+    assert_eq!(
+        after,
+        0,
+        "idle main thread's emptied current slabs with the background purger: {after} of \
+         {before} pages still resident\n{}",
+        hakmem::stats()
+    );
+}
+
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
 fn never() {
     let start = warm_up();
@@ -432,6 +500,8 @@ fn child() {
         "tails" => tails(),
         "live_spans" => live_spans(),
         "idle_main" => idle_main(),
+        "live_small" => live_small(),
+        "idle_small" => idle_small(),
         "munmap_refused" => munmap_refused(),
         other => panic!("unknown scenario {other:?}"),
     }
@@ -471,6 +541,20 @@ fn a_live_threads_emptied_spans_are_purged_after_the_delay() {
 fn an_idle_main_threads_spans_are_purged_by_the_background_purger() {
     child::run(
         "idle_main",
+        &[("HAKMEM_BACKGROUND", "1"), ("HAKMEM_PURGE_DELAY_MS", "100")],
+    )
+    .assert_passed();
+}
+
+#[test]
+fn a_live_threads_emptied_current_slabs_are_purged_after_the_delay() {
+    child::run("live_small", &[("HAKMEM_PURGE_DELAY_MS", "100")]).assert_passed();
+}
+
+#[test]
+fn an_idle_main_threads_emptied_current_slabs_are_purged_by_the_background_purger() {
+    child::run(
+        "idle_small",
         &[("HAKMEM_BACKGROUND", "1"), ("HAKMEM_PURGE_DELAY_MS", "100")],
     )
     .assert_passed();

@@ -64,8 +64,9 @@ pub struct HeapLocal {
     pub next_free: *mut Heap,
     /// The profiler's byte countdown (used only while profiling).
     pub sampler: crate::prof::Sampler,
-    /// Current spans that emptied, waiting out the purge delay (`front::medium`).
-    pub retired: crate::span::Retired,
+    /// Current slabs and spans that emptied, waiting out the purge delay (`front::small`,
+    /// `front::medium`).
+    pub retired: crate::purge::Retired,
 }
 
 /// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
@@ -176,7 +177,7 @@ impl Heap {
                 remote: RemoteBatches::new(),
                 next_free: core::ptr::null_mut(),
                 sampler: crate::prof::Sampler::new(),
-                retired: crate::span::Retired::new(),
+                retired: crate::purge::Retired::new(),
             }),
         }
     }

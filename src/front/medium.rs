@@ -40,6 +40,9 @@ use crate::stats::{self, GLOBALS};
 use crate::sync::{AtomicUsize, Ordering};
 use crate::valgrind;
 
+/// The medium class ids (`purge::Retired` keeps both tiers' marks).
+const MEDIUM_CLASSES: core::ops::Range<usize> = NUM_CLASSES..TOTAL_CLASSES;
+
 /// Allocates one block of medium class id `c` from `h`'s spans. Null when memory cannot be had.
 ///
 /// # Safety
@@ -134,11 +137,7 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
         }
         return;
     }
-    let bit = 1u64 << (c - NUM_CLASSES);
-    if local.retired.bits & bit == 0 {
-        local.retired.bits |= bit;
-        local.retired.at[c - NUM_CLASSES] = purge::now();
-    }
+    local.retired.mark(c, purge::now());
 }
 
 /// Gives the span cache every retired current span that is still empty and that `sweep` covers
@@ -150,18 +149,16 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
 /// `local` is the calling thread's heap state.
 unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
     let mut released = false;
-    let mut bits = local.retired.bits;
-    while bits != 0 {
-        let i = bits.trailing_zeros() as usize;
-        bits &= bits - 1;
-        let (c, at) = (NUM_CLASSES + i, local.retired.at[i]);
+    let mut from = MEDIUM_CLASSES.start;
+    while let Some((c, at)) = local.retired.first(from..MEDIUM_CLASSES.end) {
+        from = c + 1;
         let cur = local.slabs[c].cur;
         // SAFETY: `cur` is owned by this heap.
         let empty = !cur.is_null() && unsafe { (*cur).used() } == 0;
         if empty && !sweep.covers(at) {
             continue;
         }
-        local.retired.bits &= !(1u64 << i);
+        local.retired.unmark(c);
         if empty {
             // SAFETY: our current span, empty: off the list, nothing out.
             unsafe {
@@ -185,7 +182,7 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 /// `local` is `h`'s local state and `h` is the calling thread's heap.
 unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     let bytes = span_bytes(c);
-    if local.retired.bits != 0 {
+    if local.retired.any(MEDIUM_CLASSES) {
         if let Some(sweep) = Sweep::due() {
             // SAFETY: per the contract.
             unsafe { release_retired(local, sweep) };
@@ -351,7 +348,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     // Every empty span is released below, the retired current ones included.
-    local.retired.bits = 0;
+    local.retired.clear(MEDIUM_CLASSES);
     #[allow(clippy::needless_range_loop)] // `c` indexes the owner lists and PUBLISHED alike
     for c in crate::size_class::NUM_CLASSES..TOTAL_CLASSES {
         let cs = local.slabs[c];

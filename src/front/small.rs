@@ -8,6 +8,15 @@
 //! `take_from_current` → `drain_remote` of the current slab → `drain_notified` (full slabs that
 //! got remote frees) → `next_partial` → `adopt_published` → `carve_new_slab` (pool, after a
 //! reclaim pass, then a new SuperSlab).
+//!
+//! Release rule: a slab whose last block comes back goes to the pool unless it is the current
+//! slab of its class. The current slab is kept (a churning size does not bounce it through the
+//! pool) but put on the purge clock (`purge::Retired`): once it has stayed empty for the purge
+//! delay, the heap's next bind (`carve_new_slab`) gives it to the pool with the time it emptied,
+//! where it is purged at once. With the background purger on (`HAKMEM_BACKGROUND=1`) it goes to
+//! the pool at once, so that an idle thread's slabs shrink too (the purger cannot touch a slab a
+//! live heap owns). Blocks on the TLS lists count as out: a slab they pin stays the heap's until
+//! a spill, `collect()` or thread exit.
 
 use core::ptr::NonNull;
 
@@ -18,6 +27,7 @@ use crate::front::heap::{batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
 use crate::list;
 use crate::pool;
+use crate::purge::{self, Stamp, Sweep};
 use crate::size_class::NUM_CLASSES;
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::slab::{ListKind, Slab};
@@ -64,7 +74,7 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
             unsafe {
                 local.drain_notified(c, |local, s| {
                     disown_slab(local, s);
-                    release_slab(s);
+                    release_slab(s, purge::now());
                 })
             };
         }
@@ -112,6 +122,12 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
 /// # Safety
 /// `local` is `h`'s local state and `h` is the calling thread's heap.
 unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
+    if local.retired.any(0..NUM_CLASSES) {
+        if let Some(sweep) = Sweep::due() {
+            // SAFETY: per the contract.
+            unsafe { release_retired(local, sweep) };
+        }
+    }
     let slab = match pool::acquire_slab(false) {
         Some(s) => Some(s),
         None => {
@@ -160,15 +176,15 @@ fn disown_slab(local: &mut HeapLocal, s: *mut Slab) {
     }
 }
 
-/// Unbinds an empty slab and gives it back to the pool.
+/// Unbinds an empty slab, empty since `emptied_at`, and gives it back to the pool.
 ///
 /// # Safety
 /// The caller owns `s`, it is on no list and nothing is out.
-unsafe fn release_slab(s: *mut Slab) {
+unsafe fn release_slab(s: *mut Slab, emptied_at: Stamp) {
     // SAFETY: per the contract.
     unsafe {
         (*s).unbind();
-        pool::release_slab(&*s);
+        pool::release_slab_at(&*s, emptied_at);
     }
     GLOBALS.slabs_released.bump_shared();
     stats::footprint_sub(SLAB_SIZE);
@@ -200,11 +216,65 @@ unsafe fn return_block(local: &mut HeapLocal, c: usize, b: NonNull<Block>) {
         if used == 0 && kind != ListKind::Current {
             local.list_remove(c, s);
             disown_slab(local, s);
-            release_slab(s);
+            release_slab(s, purge::now());
+        } else if used == 0 {
+            retire_current(local, c, s);
         } else if kind == ListKind::Full {
             local.list_remove(c, s);
             local.list_push(c, s, ListKind::Partial);
         }
+    }
+}
+
+/// The current slab `s` of class `c` just emptied: on the clock (or, with the background purger,
+/// to the pool at once).
+///
+/// # Safety
+/// `local` is the calling thread's heap state and `s` its current slab of class `c`, empty.
+unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: *mut Slab) {
+    if purge::background_wanted() {
+        // SAFETY: per the contract; off the list, nothing out.
+        unsafe {
+            local.list_remove(c, s);
+            disown_slab(local, s);
+            release_slab(s, purge::now());
+        }
+        return;
+    }
+    local.retired.mark(c, purge::now());
+}
+
+/// Gives the pool every retired current slab that is still empty and that `sweep` covers (the
+/// others stay, or are dropped from `Retired` if they were used again), then purges them (their
+/// stamps say they are due). Called when the heap binds a new slab; cheap when nothing is
+/// retired.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
+    let mut released = false;
+    let mut from = 0;
+    while let Some((c, at)) = local.retired.first(from..NUM_CLASSES) {
+        from = c + 1;
+        let cur = local.slabs[c].cur;
+        // SAFETY: `cur` is owned by this heap.
+        let empty = !cur.is_null() && unsafe { (*cur).used() } == 0;
+        if empty && !sweep.covers(at) {
+            continue;
+        }
+        local.retired.unmark(c);
+        if empty {
+            // SAFETY: our current slab, empty: off the list, nothing out.
+            unsafe {
+                local.list_remove(c, cur);
+                disown_slab(local, cur);
+                release_slab(cur, at);
+            }
+            released = true;
+        }
+    }
+    if released {
+        pool::purge(sweep);
     }
 }
 
@@ -247,6 +317,8 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
 pub unsafe fn flush(h: &Heap, publish: bool) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
+    // Every empty slab is released below, the retired current ones included.
+    local.retired.clear(0..NUM_CLASSES);
     #[allow(clippy::needless_range_loop)] // `c` indexes the TLS lists and PUBLISHED alike
     for c in 0..NUM_CLASSES {
         let mut b = core::mem::replace(&mut local.tls[c].head, core::ptr::null_mut());
@@ -273,7 +345,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                     if (*s).used() == 0 {
                         local.list_remove(c, s);
                         disown_slab(local, s);
-                        release_slab(s);
+                        release_slab(s, purge::now());
                     } else if publish {
                         local.list_remove(c, s);
                         disown_slab(local, s);
