@@ -19,12 +19,22 @@
 //! blocks it linked itself (`Slab::free_remote_chain`, one CAS) while another pushes one block
 //! and the owner drains. Claim: the same — every block drained once, the chain's link and both
 //! payloads visible to the owner, the counts adding up. Same mutants.
+//!
+//! Model 1c — the refill's path (`front::small::refill`): the owner takes the queue as its
+//! pending chain (`Slab::take_remote`) while two threads free, and hands the pending blocks out
+//! with `Slab::take_batch` (which checks each as it takes it), once during the frees and again
+//! after the joins. The slab is fully carved and its free list empty, so every block
+//! `take_batch` returns came through the queue. Claim: each freed block comes out exactly once,
+//! with its freer's payload visible, and `used` stays 2 + whatever is out (pending blocks are
+//! counted in `used` while queued, and stay counted once handed out). Same mutants.
 
 #![cfg(hakmem_loom)]
 
 mod support;
 
-use hakmem::model::{Block, Owner};
+use std::ptr::NonNull;
+
+use hakmem::model::{blocks_per_slab, Block, Owner};
 use loom::sync::Arc;
 use loom::thread;
 use support::{free_list, model, take_blocks, used, TestSlab, CLASS};
@@ -213,4 +223,98 @@ fn chain_and_single_freer_while_owner_drains() {
 )]
 fn remote_queue_chain_and_single_freer_owner_drains() {
     chain_and_single_freer_while_owner_drains();
+}
+
+/// Hands out every pending block once the queue is taken (model 1c): `take_remote`, then
+/// `take_batch` of up to the slab's capacity. Returns the blocks.
+///
+/// # Safety
+/// The caller holds `slab`; its free list is empty and it is fully carved.
+unsafe fn refill_from_queue(slab: &hakmem::model::Slab) -> Vec<support::Blk> {
+    let mut out = Vec::new();
+    // SAFETY: per the contract (`take_batch` found nothing before, so no pending chain is left).
+    if !unsafe { slab.take_remote() } {
+        return out;
+    }
+    // SAFETY: as above.
+    let (mut head, _tail, got) = unsafe { slab.take_batch(blocks_per_slab(CLASS)) };
+    assert!(
+        got > 0,
+        "take_remote took blocks that take_batch did not hand out"
+    );
+    for _ in 0..got {
+        let b = NonNull::new(head).expect("batch shorter than its count");
+        out.push(support::Blk(b));
+        // SAFETY: the batch's links were published by the pushes (Acquire swap in take_all).
+        head = unsafe { Block::next(b) };
+    }
+    out
+}
+
+fn two_freers_while_owner_refills() {
+    model(|| {
+        let owner = Arc::new(Owner::new());
+        let s = Arc::new(TestSlab::new());
+        let cap = blocks_per_slab(CLASS);
+        // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on. It
+        // carves every block, so the free list stays empty.
+        let blocks = unsafe {
+            s.slab.bind(CLASS, &*owner);
+            take_blocks(&s.slab, cap)
+        };
+        let freers: Vec<_> = blocks[..2]
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    // SAFETY: the block was handed to this thread live; it writes, then frees it
+                    // once.
+                    unsafe {
+                        b.user_write(freed_value(i));
+                        s.slab.free_remote(b.0, false);
+                    }
+                })
+            })
+            .collect();
+        // SAFETY: this thread holds the slab, fully carved, free list empty.
+        let mut taken = unsafe { refill_from_queue(&s.slab) };
+        for f in freers {
+            f.join().expect("freer panicked");
+        }
+        // SAFETY: as above; what the first refill took is out, not on the free list.
+        taken.extend(unsafe { refill_from_queue(&s.slab) });
+        for &b in &taken {
+            let i = blocks[..2]
+                .iter()
+                .position(|&x| x == b)
+                .expect("a block that was not freed came out of the queue");
+            // SAFETY: a block of this model, handed out by take_batch.
+            assert_eq!(unsafe { b.user_read() }, freed_value(i), "payload lost");
+        }
+        let mut sorted = taken.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), taken.len(), "a block came out twice");
+        assert_eq!(taken.len(), 2, "a freed block was lost");
+        assert!(!s.slab.remote.is_nonempty(), "a block stayed in the queue");
+        // SAFETY: as above.
+        let used = unsafe { used(&s.slab) };
+        assert_eq!(
+            used as usize, cap,
+            "every block is out again: used must be the capacity"
+        );
+    });
+}
+
+#[test]
+#[cfg_attr(
+    any(
+        hakmem_mutant = "remote_push_relaxed",
+        hakmem_mutant = "take_all_relaxed"
+    ),
+    should_panic(expected = "Causality violation")
+)]
+fn remote_queue_two_freers_owner_refills() {
+    two_freers_while_owner_refills();
 }

@@ -284,6 +284,36 @@ pub fn drain_remote_of(ptr: *const u8) -> Option<usize> {
     Some(unsafe { superslab_at(info.superslab).slabs[info.slab].drain_remote() })
 }
 
+/// Hands out up to `n` blocks of the slab holding `ptr` the way the refill of its current slab
+/// does once the free list and the carve area run out: the remote queue is taken as the pending
+/// chain (`Slab::take_remote`, unless a chain is pending already), then `Slab::take_batch` hands
+/// out the free list, the pending chain and fresh blocks, checking each pending block. Calls `f`
+/// on each block handed out, then puts them all back on the slab's free list. None unless the
+/// calling thread owns that slab.
+pub fn take_remote_of(ptr: *const u8, n: usize, mut f: impl FnMut(*mut u8)) -> Option<usize> {
+    let info = block_info(ptr)?;
+    if !info.owned_by_caller {
+        return None;
+    }
+    // SAFETY: the SuperSlab is registered (block_info).
+    let slab = unsafe { &superslab_at(info.superslab).slabs[info.slab] };
+    // SAFETY: the calling thread owns the slab; the blocks handed out are put back at once.
+    unsafe {
+        if slab.local(|l| l.pending.is_null()) {
+            slab.take_remote();
+        }
+        let (head, _tail, got) = slab.take_batch(n);
+        let mut cur = head;
+        for _ in 0..got {
+            let b = NonNull::new_unchecked(cur);
+            cur = Block::next(b);
+            f(b.as_ptr().cast());
+            slab.put_local(b);
+        }
+        Some(got)
+    }
+}
+
 /// Pushes the block containing `ptr` on its slab's remote queue directly, bypassing every check
 /// of the free path (and the owner notification): the way a bug that merges a list twice would
 /// put a block on a list it is already on.

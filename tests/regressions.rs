@@ -16,7 +16,7 @@
 //! | 3 | registry returning a retired SuperSlab | retire a SuperSlab, ask the registry, free a pointer into it | "not ours" while retired, known again after reuse; the free aborts in `registry` |
 //! | 4 | class-index drift between slab and block | every class: block on its slab's class grid; a block whose class no longer matches its slab | correct grid; abort: `free` (headerless: stale pointer into a slab rebound to another class) / `header` (class differs) |
 //! | 5 | magazine storing a block pointer where a user pointer is expected, or the reverse | cycle blocks through TLS spill, refill, remote free and drain at every alignment | every pointer handed out is a user pointer: offset to its block = header unit (0 headerless) |
-//! | 6 | remote queue merged into the free list twice | drain twice; a queue holding a block twice | second drain finds nothing, no block handed out twice; abort: `remote` (drained more than are out) |
+//! | 6 | remote queue merged into the free list twice | drain twice; a queue holding a block twice, drained or taken by a refill as its pending chain | second drain finds nothing, no block handed out twice; abort: `remote` (drained more than are out) |
 //! | 7 | header offset applied twice or skipped | offsets at every alignment across block reuse; a header offset of 0 / twice the unit | offset = header unit always; abort: `header` (offset impossible) / `free` (not on a block boundary) |
 
 #![cfg(unix)]
@@ -348,6 +348,57 @@ fn remote_merged_twice() {
     continued();
 }
 
+/// 6, correct side, the refill's path: the queue taken as the pending chain hands each remotely
+/// freed block out once.
+fn remote_refill_once() {
+    let blocks: Vec<(usize, u64)> = (0..64)
+        .map(|i| (alloc_filled(48, 16, 60 + i) as usize, 60 + i))
+        .collect();
+    let first = blocks[0].0 as *mut u8;
+    let freed: HashSet<usize> = blocks
+        .iter()
+        .map(|&(p, _)| testing::block_info(p as *const u8).expect("ours").block)
+        .collect();
+    std::thread::spawn(move || {
+        for (p, id) in blocks {
+            free_checked(p as *mut u8, 48, 16, id);
+        }
+    })
+    .join()
+    .expect("remote freer panicked");
+    let mut seen = HashSet::new();
+    let mut from_queue = 0;
+    let got = testing::take_remote_of(first, usize::MAX, |b| {
+        assert!(seen.insert(b as usize), "a block handed out twice");
+        from_queue += usize::from(freed.contains(&(b as usize)));
+    })
+    .expect("we own the slab");
+    assert_eq!(got, seen.len());
+    assert_eq!(from_queue, 64, "every remotely freed block comes out once");
+    let again: Vec<*mut u8> = (0..256).map(|i| alloc_filled(48, 16, 200 + i)).collect();
+    let distinct: HashSet<usize> = again.iter().map(|&p| p as usize).collect();
+    assert_eq!(distinct.len(), again.len(), "a block handed out twice");
+    for (i, p) in again.into_iter().enumerate() {
+        free_checked(p, 48, 16, 200 + i as u64);
+    }
+}
+
+/// 6, the bug on the refill's path: a queue that holds a block twice, taken as the pending chain.
+fn remote_refill_twice() {
+    let x = alloc_filled(48, 16, 8);
+    let y = alloc_filled(48, 16, 9);
+    hakmem::collect();
+    // SAFETY: deliberate corruption, as in `remote_merged_twice`.
+    unsafe {
+        testing::push_remote_unchecked(x);
+        testing::push_remote_unchecked(y);
+        testing::push_remote_unchecked(x);
+    }
+    announce(testing::block_info(x).expect("ours").block as *const u8);
+    testing::take_remote_of(x, usize::MAX, |_| {});
+    continued();
+}
+
 /// 7, correct side: the offset between block and user pointer is the header unit, every time a
 /// block is reused at a different alignment.
 fn offset_once() {
@@ -412,6 +463,8 @@ fn child() {
         "magazine_pointers" => magazine_pointers(),
         "remote_drain_once" => remote_drain_once(),
         "remote_merged_twice" => remote_merged_twice(),
+        "remote_refill_once" => remote_refill_once(),
+        "remote_refill_twice" => remote_refill_twice(),
         "offset_once" => offset_once(),
         "offset_skipped" => offset_wrong(false),
         "offset_twice" => offset_wrong(true),
@@ -472,6 +525,12 @@ fn remote_queue_merged_into_free_list_once() {
     passes("remote_drain_once");
     aborts(
         "remote_merged_twice",
+        &["remote"],
+        &["drained more blocks than are out"],
+    );
+    passes("remote_refill_once");
+    aborts(
+        "remote_refill_twice",
         &["remote"],
         &["drained more blocks than are out"],
     );

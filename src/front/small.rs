@@ -5,7 +5,8 @@
 //!
 //! Boundary: this is the refill side of the single drain -> bind -> owner-acquire boundary. The
 //! slow path of `alloc` reads as the list of fallbacks, in order:
-//! `take_from_current` → `drain_remote` of the current slab → `drain_notified` (full slabs that
+//! `take_from_current` → `take_remote` of the current slab (its queue, handed out by the next
+//! `take_batch`) → `drain_notified` (full slabs that
 //! got remote frees) → `next_partial` → `adopt_published` → `carve_new_slab` (pool, after a
 //! reclaim pass, then a new SuperSlab).
 //!
@@ -59,7 +60,9 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
                     }
                     return head;
                 }
-                if s.remote.is_nonempty() && s.drain_remote() > 0 {
+                // The remote queue becomes the pending chain, which `take_batch` walks once on
+                // its way to the TLS list (no separate drain walk).
+                if s.remote.is_nonempty() && s.take_remote() {
                     continue;
                 }
                 local.list_remove(c, cur);

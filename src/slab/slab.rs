@@ -10,7 +10,7 @@
 //! Invariants (the conservation equation, relied on by `Slab::is_empty` and the release decision
 //! in the small-class refill/spill and thread-exit code (`front::small`)):
 //! - `capacity == (capacity - carved) + |free| + used`
-//! - `used == live blocks + blocks in TLS lists + blocks in the remote queue`
+//! - `used == live blocks + blocks in TLS lists + blocks in the remote queue + |pending|`
 //! - `owner != null` ⇔ the slab is bound and held by that heap; `owner == null` while free in the
 //!   pool or published.
 
@@ -39,7 +39,7 @@ pub struct SlabCensus {
     pub free: usize,
     /// Blocks out: live, on a TLS list, or in the remote queue.
     pub used: usize,
-    /// Blocks in the remote queue.
+    /// Blocks in the remote queue, or taken from it and not yet handed out (`SlabLocal::pending`).
     pub remote: usize,
 }
 
@@ -56,6 +56,14 @@ pub enum ListKind {
 /// State that only the slab's holder touches.
 pub struct SlabLocal {
     pub free: BlockPtr,
+    /// Blocks `take_remote` took from the remote queue and `take_batch` has not handed out yet: a
+    /// chain linked through `Block::next`, counted in `used` as queued blocks are, and checked
+    /// block by block as `take_batch` hands them out — so the owner walks a drained block once,
+    /// on its way to the TLS list, instead of once to drain it and again to take it.
+    pub pending: BlockPtr,
+    /// How many more blocks the pending chain may hold: `used` when it was taken (every block on
+    /// it was out then). A longer chain is a cycle, reported as corruption.
+    pub pending_left: u32,
     /// `ceil(2^64 / class size)`: `off` (< 2^32) is a multiple of the class size iff
     /// `off * divisor < divisor` (wrapping; Lemire, Kaser and Kurz 2019). The free fast path's
     /// block-boundary check, without a table load.
@@ -137,6 +145,8 @@ impl Slab {
             data,
             local: UnsafeCell::new(SlabLocal {
                 free: core::ptr::null_mut(),
+                pending: core::ptr::null_mut(),
+                pending_left: 0,
                 divisor: 0,
                 carved: 0,
                 carved_end: 0,
@@ -176,6 +186,8 @@ impl Slab {
         unsafe {
             self.local(|l| {
                 l.free = core::ptr::null_mut();
+                l.pending = core::ptr::null_mut();
+                l.pending_left = 0;
                 l.divisor = (u64::MAX / class_size(class) as u64).wrapping_add(1);
                 l.carved = 0;
                 l.carved_end = 0;
@@ -238,9 +250,20 @@ impl Slab {
                 if free + l.used as usize != l.carved as usize {
                     bad("conservation broken: free blocks + blocks out != carved blocks");
                 }
-                let Some(remote) = self.remote.count(l.used as usize) else {
+                let Some(queued) = self.remote.count(l.used as usize) else {
                     bad("remote queue longer than the blocks out (cycle or double free)")
                 };
+                let mut pending = 0usize;
+                let mut cur = l.pending;
+                while let Some(b) = NonNull::new(cur) {
+                    pending += 1;
+                    if queued + pending > l.used as usize {
+                        bad("pending and queued remote blocks exceed the blocks out (cycle?)");
+                    }
+                    self.check_block("slab", b.as_ptr() as usize, class, l.carved as usize);
+                    cur = Block::next(b);
+                }
+                let remote = queued + pending;
                 SlabCensus {
                     capacity: l.capacity as usize,
                     carved: l.carved as usize,
@@ -294,6 +317,7 @@ impl Slab {
             self.local(|l| {
                 l.class = NO_CLASS;
                 l.free = core::ptr::null_mut();
+                l.pending = core::ptr::null_mut();
                 l.list = ListKind::None;
             })
         };
@@ -458,52 +482,113 @@ impl Slab {
         }
     }
 
-    /// Moves every remotely freed block onto the local free list. Returns how many. The walk is
-    /// bounded by the capacity: a longer list is a cycle, reported as corruption.
+    /// The holder's check of a remotely freed block: `p` is a block boundary inside the carved
+    /// area — `check_block`'s verdict, reached with the carve bound and the divisibility test of
+    /// the free fast path (no class-table loads). Aborts (box "remote") otherwise.
+    #[inline(always)]
+    fn check_carved(&self, l: &SlabLocal, p: usize) {
+        let off = p.wrapping_sub(self.data as usize);
+        if off >= l.carved_end as usize || (off as u64).wrapping_mul(l.divisor) >= l.divisor {
+            self.bad_remote_block(p, l.class as usize, l.carved as usize);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn bad_remote_block(&self, p: usize, class: usize, carved: usize) -> ! {
+        self.check_block("remote", p, class, carved);
+        fatal(
+            "remote",
+            "block outside its slab or not on a block boundary",
+            self.whereis(p, class),
+        )
+    }
+
+    /// Moves every remotely freed block — the pending chain and the remote queue — onto the
+    /// local free list. Returns how many. The walks are bounded: a longer list is a cycle,
+    /// reported as corruption.
     ///
     /// # Safety
     /// The caller holds the slab.
     pub unsafe fn drain_remote(&self) -> usize {
-        let mut cur = self.remote.take_all();
-        if cur.is_null() {
-            return 0;
-        }
         // SAFETY: the caller holds the slab.
         unsafe {
             self.local(|l| {
-                let class = l.class as usize;
-                let first = cur;
-                let mut last = NonNull::new_unchecked(cur);
-                let mut n = 0u32;
-                // Validate and count, reading each link once; then splice the whole chain onto
-                // the free list with one write (the blocks' links already form the chain).
-                while let Some(b) = NonNull::new(cur) {
-                    n += 1;
-                    if n > l.used {
-                        fatal(
-                            "remote",
-                            "drained more blocks than are out (cycle or double free)",
-                            self.whereis(b.as_ptr() as usize, class),
-                        );
-                    }
-                    self.check_block("remote", b.as_ptr() as usize, class, l.carved as usize);
-                    last = b;
-                    // SAFETY: the Acquire swap in take_all made the pusher's link visible.
-                    cur = Block::next(b);
+                let pending = core::mem::replace(&mut l.pending, core::ptr::null_mut());
+                let mut n = self.splice_free(l, pending, l.pending_left);
+                n += self.splice_free(l, self.remote.take_all(), l.used);
+                if n > 0 {
+                    GLOBALS.remote_drains.bump_shared();
+                    GLOBALS.blocks_drained.add_shared(n as u64);
+                    self.trace(Event::Drain, self.data as usize, l.class as usize);
                 }
-                Block::set_next(last, l.free);
-                l.free = first;
-                l.used -= n;
-                GLOBALS.remote_drains.bump_shared();
-                GLOBALS.blocks_drained.add_shared(n as u64);
-                self.trace(Event::Drain, self.data as usize, class);
                 n as usize
             })
         }
     }
 
-    /// Takes up to `max` blocks for the caller's TLS list: free list first, then carving (carved
-    /// blocks are put in front). Returns `(head, tail, count)`; the list is linked through
+    /// Validates and counts a chain of remotely freed blocks (at most `bound` of them), reading
+    /// each link once, then splices it onto the free list with one write (the links already form
+    /// the chain). Returns how many.
+    ///
+    /// # Safety
+    /// `l` is this slab's local state, held by the caller; `chain` is a chain of this slab's
+    /// blocks that are out (counted in `used`) and on no other list.
+    unsafe fn splice_free(&self, l: &mut SlabLocal, chain: BlockPtr, bound: u32) -> u32 {
+        let Some(first) = NonNull::new(chain) else {
+            return 0;
+        };
+        let class = l.class as usize;
+        let mut cur = chain;
+        let mut last = first;
+        let mut n = 0u32;
+        while let Some(b) = NonNull::new(cur) {
+            n += 1;
+            if n > bound {
+                fatal(
+                    "remote",
+                    "drained more blocks than are out (cycle or double free)",
+                    self.whereis(b.as_ptr() as usize, class),
+                );
+            }
+            self.check_carved(l, b.as_ptr() as usize);
+            last = b;
+            // SAFETY: the Acquire swap in take_all made the pusher's link visible.
+            cur = unsafe { Block::next(b) };
+        }
+        // SAFETY: the chain's blocks are the caller's.
+        unsafe { Block::set_next(last, l.free) };
+        l.free = chain;
+        l.used -= n;
+        n
+    }
+
+    /// Takes the remote queue as the pending chain, for `take_batch` to hand out without a
+    /// separate drain walk (the refill of the current slab). False if the queue was empty.
+    ///
+    /// # Safety
+    /// The caller holds the slab, and its pending chain is empty (`take_batch` found nothing).
+    pub unsafe fn take_remote(&self) -> bool {
+        let head = self.remote.take_all();
+        if head.is_null() {
+            return false;
+        }
+        // SAFETY: the caller holds the slab.
+        unsafe {
+            self.local(|l| {
+                debug_assert!(l.pending.is_null(), "take_remote over a pending chain");
+                l.pending = head;
+                l.pending_left = l.used;
+                self.trace(Event::Drain, self.data as usize, l.class as usize);
+            })
+        };
+        GLOBALS.remote_drains.bump_shared();
+        true
+    }
+
+    /// Takes up to `max` blocks for the caller's TLS list: free list first, then the pending
+    /// chain (each of its blocks checked as it is taken), then carving (carved blocks are put in
+    /// front). Returns `(head, tail, count)`; the list is linked through
     /// `Block::next`, tail's link is unspecified (the caller overwrites it).
     ///
     /// # Safety
@@ -529,6 +614,38 @@ impl Slab {
                     n += 1;
                 }
                 l.free = cur;
+                let from_free = n;
+                if n < max && !l.pending.is_null() {
+                    // The pending chain continues the batch: link it behind what the free list
+                    // gave (the tail's own link is the caller's to overwrite).
+                    if let Some(t) = NonNull::new(tail) {
+                        Block::set_next(t, l.pending);
+                    }
+                    let class = l.class as usize;
+                    let mut cur = l.pending;
+                    while n < max {
+                        let Some(b) = NonNull::new(cur) else { break };
+                        if l.pending_left == 0 {
+                            fatal(
+                                "remote",
+                                "drained more blocks than are out (cycle or double free)",
+                                self.whereis(b.as_ptr() as usize, class),
+                            );
+                        }
+                        l.pending_left -= 1;
+                        self.check_carved(l, b.as_ptr() as usize);
+                        if head.is_null() {
+                            head = b.as_ptr();
+                        }
+                        tail = b.as_ptr();
+                        // SAFETY: the Acquire swap in take_all made the pusher's link visible.
+                        cur = Block::next(b);
+                        n += 1;
+                    }
+                    l.pending = cur;
+                    GLOBALS.blocks_drained.add_shared((n - from_free) as u64);
+                }
+                let from_pending = n - from_free;
                 let size = class_size(l.class as usize);
                 while n < max && l.carved < l.capacity {
                     // Strict provenance: blocks are derived from the slab's data pointer.
@@ -546,7 +663,8 @@ impl Slab {
                     n += 1;
                 }
                 l.carved_end = l.carved * size as u32;
-                l.used += n as u32;
+                // Pending blocks were counted in `used` while queued.
+                l.used += (n - from_pending) as u32;
                 (head, tail, n)
             })
         }
