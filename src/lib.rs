@@ -31,10 +31,12 @@
 //! 13. `locate` — address → the region holding it (small slab and class, medium span, large or
 //!     sampled block).
 //! 14. `front::mark`, `front::tls_sll`, `front::hint`, `front::owned`, `front::remote_batch`,
-//!     `front::heap`, `front::small`, `front::medium`, `front::thread`, `front::free`,
-//!     `front::alloc`, `front::profiling` — the thread front end: the freed-block mark's key, TLS
+//!     `front::heap`, `front::small`, `front::profiling`, `front::medium`, `front::thread`,
+//!     `front::free`, `front::alloc` — the thread front end: the freed-block mark's key, TLS
 //!     SLL, hint cache, owned-slab table, remote-free batches, thread heaps, small-class
-//!     refill/spill, medium refill and free, the thread's heap, the free paths, the alloc paths (realloc frees), the profiler's routing.
+//!     refill/spill, the profiler's class countdowns on the TLS lists, medium refill and free, the
+//!     thread's heap (and the profiler's `start`/`stop`), the free paths, the alloc paths (realloc
+//!     frees).
 //! 15. `global`, `raw` — `HakMem`; C semantics for the preload crate.
 //! 16. `testing` — hooks for the integration tests.
 //!
@@ -175,7 +177,7 @@ pub fn collect() {
 /// symbolizes and draws as flame graphs.
 #[cfg(not(hakmem_loom))]
 pub mod profile {
-    pub use crate::front::profiling::{start, stop};
+    pub use crate::front::thread::{start_profiling as start, stop_profiling as stop};
     pub use crate::prof::{
         dump, dump_folded, is_on, sample_interval, sampled_size, set_sample_interval, totals,
         DumpError, Totals, DEFAULT_MEAN, MAX_FRAMES,

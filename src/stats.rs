@@ -229,7 +229,9 @@ pub struct ClassCounters {
 
 /// Counters kept in each thread heap (single writer: the heap's thread).
 pub struct HeapCounters {
-    pub class: [ClassCounters; NUM_CLASSES],
+    /// Per small class `c`: `class[c]` counts the pops and pushes of the heap's TLS list `c`,
+    /// `class[NUM_CLASSES + c]` the pushes on its free-side list (a profiled heap's frees).
+    pub class: [ClassCounters; 2 * NUM_CLASSES],
     pub alloc_slow: [Counter; NUM_CLASSES],
     pub free_remote: [Counter; NUM_CLASSES],
     pub refills: Counter,
@@ -257,7 +259,7 @@ impl HeapCounters {
                     alloc_fast: Counter::new(),
                     free_local: Counter::new(),
                 }
-            }; NUM_CLASSES],
+            }; 2 * NUM_CLASSES],
             alloc_slow: [const { Counter::new() }; NUM_CLASSES],
             free_remote: [const { Counter::new() }; NUM_CLASSES],
             refills: Counter::new(),
@@ -385,7 +387,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
         for c in 0..NUM_CLASSES {
             let fast = h.class[c].alloc_fast.get();
             let slow = h.alloc_slow[c].get();
-            let local = h.class[c].free_local.get();
+            let local = h.class[c].free_local.get() + h.class[NUM_CLASSES + c].free_local.get();
             let remote = h.free_remote[c].get();
             st.tls_hits += fast;
             st.tls_misses += slow;

@@ -51,7 +51,11 @@ pub fn sentinels_untouched() -> bool {
     [&thread::EMPTY, &thread::DEAD].iter().all(|h| {
         // SAFETY: read-only access; sentinels are statics that live forever.
         let l = unsafe { &*h.local_ptr() };
-        l.tls.iter().all(|t| t.head.is_null() && t.len() == 0)
+        l.tls
+            .iter()
+            .chain(&l.freed)
+            .all(|t| t.head.is_null() && t.len() == 0)
+            && !l.profiled
             && l.slabs
                 .iter()
                 .all(|s| s.cur.is_null() && s.partial.is_null() && s.full.is_null())

@@ -8,6 +8,7 @@ use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN, PR
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::medium;
+use crate::front::profiling;
 use crate::front::small;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
@@ -77,28 +78,27 @@ fn alloc_in<const ERRNO: bool>(size: usize, align: usize) -> *mut u8 {
 const CLASS_STRIDE: usize = core::mem::size_of::<TlsList>();
 const _: () = assert!(CLASS_STRIDE == MIN_ALIGN);
 
-/// The pop of the fast path (headerless), for the class whose TLS list and counters sit `off`
-/// bytes into their arrays (`off = class * CLASS_STRIDE`): one scaled offset serves both, so
-/// the compiler keeps one register for the class. `size` is only read when the heap is routed to
-/// the profiler (src/front/profiling.rs).
+/// The pop of the fast path, for the class whose TLS list and counters sit `off` bytes into
+/// their arrays (`off = class * CLASS_STRIDE`): one scaled offset serves both, so the compiler
+/// keeps one register for the class. `size` is only read when the pop misses on a profiled heap
+/// (src/front/profiling.rs).
 #[inline(always)]
 fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
     let h = thread::current();
     let c = off / CLASS_STRIDE;
-    // SAFETY: `off` addresses the TLS list of class `c` on the calling thread's alloc route (its
-    // heap's lists, or static always-empty ones that are only read: a pop there never hits, so
-    // the counters are only reached from the heap's own lists), and its counters; both arrays
-    // have a class's stride.
+    // SAFETY: `off` addresses the TLS list of class `c` of the calling thread's heap (a
+    // sentinel's lists are always empty, so a pop there only reads and never reaches the
+    // counters), and its counters; both arrays have a class's stride.
     unsafe {
-        let t = h.alloc_list(0).byte_add(off);
+        let t = h.tls(0).byte_add(off);
         let b = TlsList::pop(t);
         if let Some(b) = NonNull::new(b) {
             (*TlsList::counters(t)).alloc_fast.bump();
             return finish_header(hand_out(b, c), c);
         }
     }
-    if PROFILE && h.routed_to_profiler() {
-        // Tail calls, like the ones below, so the fast path keeps no stack frame.
+    // Tail calls, so the fast path keeps no stack frame.
+    if PROFILE {
         if ERRNO {
             return alloc_miss_errno(h, size, c);
         }
@@ -207,6 +207,13 @@ extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
     let block = match NonNull::new(b) {
         Some(b) => {
             h.counters.class[c].alloc_fast.bump();
+            if PROFILE {
+                // A block popped from a live heap's list (a sentinel's are empty), counted by the
+                // byte countdown above, not by the class countdown that debited it.
+                // SAFETY: the calling thread's own live heap; no other reference to its local
+                // state is alive.
+                unsafe { h.local_mut() }.credit(c, 1);
+            }
             hand_out(b, c)
         }
         None => alloc_slow(h, c),
@@ -285,8 +292,9 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
     (!p.is_null()).then_some(p)
 }
 
-/// A small request that missed the fast path of a heap routed to the profiler: count it, then
-/// serve it from the heap's real lists (or refill them); `errno` set to `ENOMEM` on null (C).
+/// A small request whose pop missed (`profile` builds): a profiled heap's class countdown
+/// decides whether it is sampled (src/front/profiling.rs), then `alloc_slow` serves it; `errno`
+/// set to `ENOMEM` on null (C).
 #[cold]
 #[inline(never)]
 extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
@@ -297,23 +305,14 @@ extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, c: usize) -> *mut 
 #[cold]
 #[inline(never)]
 extern "C" fn alloc_miss(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
-    // SAFETY: routed heaps are live and this is the calling thread's own; no other reference to
-    // its local state is alive.
-    if unsafe { h.local_mut() }.sampler.take(size) {
-        let p = prof::alloc_sampled(size, MIN_ALIGN, false);
+    // SAFETY: the calling thread's own live heap; no reference to its local state is alive.
+    if h.kind == HeapKind::Live && unsafe { profiling::sync(h) && profiling::countdown(h, c) } {
+        let p = prof::alloc_sampled_as(size, MIN_ALIGN, false, class_size(c));
         if !p.is_null() {
             return p;
         }
     }
-    // SAFETY: the calling thread's own live heap (routed heaps are live).
-    let b = unsafe { TlsList::pop(h.tls(c)) };
-    match NonNull::new(b) {
-        Some(b) => {
-            h.counters.class[c].alloc_fast.bump();
-            finish_header(hand_out(b, c), c)
-        }
-        None => alloc_slow_user(h, c),
-    }
+    alloc_slow_user(h, c)
 }
 
 /// Refill, after creating the thread's heap if needed; returns the block handed out (`hand_out`),
@@ -340,10 +339,10 @@ fn refill_any(h: &'static Heap, c: usize) -> BlockPtr {
     };
     match h.kind {
         // SAFETY: see above.
-        HeapKind::Live => served(h, unsafe { small::refill(h, c) }),
+        HeapKind::Live => served(h, unsafe { refill_own(h, c) }),
         HeapKind::Empty => match thread::init_current() {
             // SAFETY: see above.
-            Some(h) => served(h, unsafe { small::refill(h, c) }),
+            Some(h) => served(h, unsafe { refill_own(h, c) }),
             None => core::ptr::null_mut(),
         },
         HeapKind::Dead => thread::with_fallback(|fh| {
@@ -355,6 +354,22 @@ fn refill_any(h: &'static Heap, c: usize) -> BlockPtr {
         })
         .unwrap_or(core::ptr::null_mut()),
     }
+}
+
+/// The refill of the calling thread's own live heap: a profiled heap's keeps its TLS lists
+/// within the class countdowns (src/front/profiling.rs).
+///
+/// # Safety
+/// `h` is the calling thread's own live heap; no reference to its local state is alive.
+#[inline]
+unsafe fn refill_own(h: &'static Heap, c: usize) -> BlockPtr {
+    // SAFETY: per the contract (a sentinel's flag is never set; this heap is live).
+    if PROFILE && unsafe { (*h.local_ptr()).profiled } {
+        // SAFETY: per the contract.
+        return unsafe { profiling::refill(h, c) };
+    }
+    // SAFETY: per the contract.
+    unsafe { small::refill(h, c) }
 }
 
 /// `alloc` followed by zeroing; large blocks zero themselves (fresh mappings come zeroed from the

@@ -9,7 +9,7 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    CHECKED, FREE_MARK, HEADERLESS, OWNED_TABLE, REMOTE_BATCH, SLAB_SIZE, TLS_HINT,
+    CHECKED, FREE_MARK, HEADERLESS, OWNED_TABLE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TLS_HINT,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -18,6 +18,7 @@ use crate::front::hint::Hint;
 use crate::front::mark;
 use crate::front::medium;
 use crate::front::owned::OwnedSlabs;
+use crate::front::profiling;
 use crate::front::small;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
@@ -107,7 +108,18 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
 #[inline(never)]
 extern "C" fn spill_owned(h: &'static Heap, slab: &Slab) {
     // SAFETY: we own the slab, and `h` is the calling thread's live heap.
-    unsafe { small::spill(h, slab.local(|l| l.class as usize)) }
+    unsafe {
+        let c = slab.local(|l| l.class as usize);
+        // A slow path: where a thread that mostly frees follows the profiler's switch, which may
+        // move (and spill) the list just pushed on.
+        if PROFILE {
+            profiling::sync(h);
+        }
+        let t = h.free_list(c);
+        if (*t).len() > (*t).cap as usize {
+            small::spill(h, c);
+        }
+    }
 }
 
 /// Header mode: the fast path's header check did not pass (a larger alignment's offset, or a bad
@@ -361,7 +373,7 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     // SAFETY: a checked block of a slab we own, pushed on our own live heap's list (only a live
     // heap can own a slab).
     unsafe {
-        if TlsList::push(h.tls(class), block) {
+        if TlsList::push(h.free_list(class), block) {
             small::spill(h, class);
         }
     }

@@ -30,7 +30,7 @@ use crate::size_class::{CLASS_SIZES, NUM_CLASSES, TOTAL_CLASSES};
 use crate::slab::block::Block;
 use crate::slab::slab::{ListKind, Slab};
 use crate::stats::{Counter, HeapCounters, GLOBALS};
-use crate::sync::{AtomicPtr, Ordering};
+use crate::sync::AtomicPtr;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -49,10 +49,18 @@ pub struct ClassSlabs {
 
 /// Field order matters to the fast paths (`repr(C)`): the TLS lists first, at offset 0 of the
 /// heap, so that a list's address is the heap pointer plus the scaled class (one addressing mode,
-/// no separate address computation), then the owned-slab table.
+/// no separate address computation), then the free-side lists (right after, so that their
+/// fast-path counters are `HeapCounters::class[NUM_CLASSES + c]` at the same `TLS_TO_COUNTERS`),
+/// then the owned-slab table.
 #[repr(C)]
 pub struct HeapLocal {
+    /// The lists the alloc fast path pops from; frees push on them too unless the heap is
+    /// profiled (`free_list`).
     pub tls: [TlsList; NUM_CLASSES],
+    /// Profiled heaps only: the lists frees push on instead of `tls`, so that `tls` holds only
+    /// blocks already counted against the class's countdown (src/front/profiling.rs). Empty
+    /// otherwise.
+    pub freed: [TlsList; NUM_CLASSES],
     /// Slabs this heap owns, for the free fast path.
     pub owned: OwnedSlabs,
     /// Owned slabs per small class id and owned spans per medium class id.
@@ -62,8 +70,17 @@ pub struct HeapLocal {
     pub remote: RemoteBatches,
     /// Heap pool link.
     pub next_free: *mut Heap,
-    /// The profiler's byte countdown (used only while profiling).
+    /// The profiler's byte countdown for requests off the small fast path, and the random
+    /// source of the class countdowns (used only while profiling).
     pub sampler: crate::prof::Sampler,
+    /// Profiled heaps: per small class, how many more fast-path requests of the class go
+    /// unsampled once `tls[c]` is empty (the blocks on `tls[c]` are already debited); the
+    /// request that finds both at zero is sampled (src/front/profiling.rs).
+    pub ahead: [usize; NUM_CLASSES],
+    /// Whether the heap is profiled: frees push on `freed`, `tls` is bounded by `ahead`, and
+    /// every owned slab's list pointer names its `freed` list. Changed only by the heap's
+    /// thread (`profiling::sync`).
+    pub profiled: bool,
     /// Current slabs and spans that emptied, waiting out the purge delay (`front::small`,
     /// `front::medium`).
     pub retired: crate::purge::Retired,
@@ -79,11 +96,6 @@ pub struct Heap {
     /// Shared part: other threads notify it.
     pub owner: Owner,
     pub kind: HeapKind,
-    /// The TLS lists the alloc fast path pops from: this heap's own (`tls`), or always-empty
-    /// static ones — `NO_LISTS` for sentinels, `PROFILED_LISTS` while the profiler counts every
-    /// request — so that every pop misses into the slow path (src/front/profiling.rs). Written by the owner and by
-    /// `profiling::start`/`stop` from any thread.
-    alloc_lists: AtomicPtr<TlsList>,
     /// Counters; written by the heap's thread, read by `stats()` from any thread.
     pub counters: HeapCounters,
     /// Link of the list of every heap ever created (never unlinked; heaps are never freed).
@@ -105,6 +117,12 @@ pub const TLS_TO_COUNTERS: usize = core::mem::offset_of!(Heap, counters)
     - core::mem::offset_of!(HeapLocal, tls);
 const _: () =
     assert!(core::mem::size_of::<TlsList>() == core::mem::size_of::<crate::stats::ClassCounters>());
+// The free-side lists follow the TLS lists, as `HeapCounters::class`'s second half follows its
+// first: `TLS_TO_COUNTERS` serves both.
+const _: () = assert!(
+    core::mem::offset_of!(HeapLocal, freed)
+        == core::mem::offset_of!(HeapLocal, tls) + core::mem::size_of::<[TlsList; NUM_CLASSES]>()
+);
 
 impl TlsList {
     /// The fast-path counters of this list's class, in the same heap (see `TLS_TO_COUNTERS`).
@@ -121,16 +139,6 @@ impl TlsList {
 // SAFETY: `owner` is all atomics; `local` is touched only by the thread whose TLS points at the
 // heap (or by the heap pool while no thread does). Sentinels are never written.
 unsafe impl Sync for Heap {}
-
-/// Always-empty TLS lists, never written (`TlsList::pop` of an empty list only reads): `NO_LISTS`
-/// is the alloc route of the sentinels (and of a live heap until it is routed), `PROFILED_LISTS`
-/// that of heaps whose every request goes to the profiler's countdown. Two statics, so that
-/// "routed to the profiler" is one pointer compare.
-pub struct NoLists([TlsList; NUM_CLASSES]);
-// SAFETY: never written, so sharing it is sharing immutable data.
-unsafe impl Sync for NoLists {}
-pub static NO_LISTS: NoLists = NoLists([const { TlsList::new(0) }; NUM_CLASSES]);
-pub static PROFILED_LISTS: NoLists = NoLists([const { TlsList::new(0) }; NUM_CLASSES]);
 
 const fn tls_cap(size: u32) -> u32 {
     let c = TLS_BYTES as u32 / size;
@@ -151,10 +159,12 @@ pub fn batch(cap: u32) -> usize {
 impl Heap {
     pub const fn new(kind: HeapKind) -> Self {
         let mut tls = [const { TlsList::new(0) }; NUM_CLASSES];
+        let mut freed = [const { TlsList::new(0) }; NUM_CLASSES];
         if matches!(kind, HeapKind::Live) {
             let mut i = 0;
             while i < NUM_CLASSES {
                 tls[i] = TlsList::new(tls_cap(CLASS_SIZES[i]));
+                freed[i] = TlsList::new(tls_cap(CLASS_SIZES[i]));
                 i += 1;
             }
         }
@@ -162,11 +172,11 @@ impl Heap {
             _line: [],
             owner: Owner::new(),
             kind,
-            alloc_lists: AtomicPtr::new((&raw const NO_LISTS.0).cast::<TlsList>().cast_mut()),
             counters: HeapCounters::new(),
             next_all: AtomicPtr::new(core::ptr::null_mut()),
             local: UnsafeCell::new(HeapLocal {
                 tls,
+                freed,
                 owned: OwnedSlabs::new(),
                 slabs: [ClassSlabs {
                     cur: core::ptr::null_mut(),
@@ -177,6 +187,8 @@ impl Heap {
                 remote: RemoteBatches::new(),
                 next_free: core::ptr::null_mut(),
                 sampler: crate::prof::Sampler::new(),
+                ahead: [0; NUM_CLASSES],
+                profiled: false,
                 retired: crate::purge::Retired::new(),
             }),
         }
@@ -205,51 +217,18 @@ impl Heap {
         self.local.get()
     }
 
-    /// The list of class `c` the alloc fast path pops from (`alloc_lists`). Popping it is a read
-    /// only when it is a static always-empty list.
-    #[inline(always)]
-    pub fn alloc_list(&self, c: usize) -> *mut TlsList {
-        if !crate::config::PROFILE {
-            return self.tls(c);
-        }
-        // ORDERING: Relaxed — the pointer is the only datum: either target is valid at any time
-        // (the heap's own lists belong to the calling thread; the static lists are always empty).
-        self.alloc_lists.load(Ordering::Relaxed).wrapping_add(c)
-    }
-
-    /// Points the alloc fast path at `PROFILED_LISTS` (`profiled`: every pop misses) or at the
-    /// heap's own lists. Live heaps only.
-    pub fn route_allocs(&self, profiled: bool) {
-        let to = if profiled {
-            (&raw const PROFILED_LISTS.0).cast::<TlsList>().cast_mut()
-        } else {
-            self.tls(0)
-        };
-        // ORDERING: SeqCst — pairs with the SeqCst switch in `prof::set_on`/`is_on`, so a heap
-        // routed while `profiling::start` walks the heaps ends on the route of the final switch.
-        self.alloc_lists.store(to, Ordering::SeqCst);
-    }
-
-    /// Routes a heap just taken by the calling thread (new or recycled) by the profiler's switch.
-    /// A concurrent `profiling::start`/`stop` may walk the heaps between our read of the switch
-    /// and our store; reading the switch again after the store (all SeqCst, as the switch's store
-    /// and walk) catches that.
-    pub fn route_by_switch(&self) {
-        loop {
-            let on = crate::prof::is_on();
-            self.route_allocs(on);
-            if crate::prof::is_on() == on {
-                return;
+    /// The list that frees of class `c` push on: `tls[c]`, or `freed[c]` while the heap is
+    /// profiled. Every owned slab's list pointer (`SlabLocal::tls`) names the same list.
+    #[inline]
+    pub fn free_list(&self, c: usize) -> *mut TlsList {
+        // SAFETY: in bounds (callers pass a valid class); a read of the heap's own flag (a
+        // sentinel's is false and only read).
+        unsafe {
+            if crate::config::PROFILE && (*self.local.get()).profiled {
+                return core::ptr::addr_of_mut!((*self.local.get()).freed[c]);
             }
         }
-    }
-
-    /// Whether the alloc fast path is routed to the profiler (only live heaps ever are).
-    #[inline]
-    pub fn routed_to_profiler(&self) -> bool {
-        // ORDERING: Relaxed — as in `alloc_list`.
-        self.alloc_lists.load(Ordering::Relaxed)
-            == (&raw const PROFILED_LISTS.0).cast::<TlsList>().cast_mut()
+        self.tls(c)
     }
 
     /// Raw pointer to the TLS list of class `c`.
@@ -272,7 +251,32 @@ impl Heap {
     }
 }
 
+/// `HeapLocal::ahead` of a class not drawn since the heap was profiled: drawn at its first use
+/// (`profiling::drawn`), so that a new thread pays only for the classes it uses.
+pub const UNDRAWN: usize = usize::MAX;
+
 impl HeapLocal {
+    /// `n` blocks of class `c` left a profiled heap's TLS list other than by the fast path's pop
+    /// (the general path took one for a request the byte countdown counts; `small::flush`
+    /// returned them): they go back on the class countdown (src/front/profiling.rs). Nothing
+    /// when the heap is not profiled.
+    #[inline]
+    pub fn credit(&mut self, c: usize, n: usize) {
+        if self.profiled && self.ahead[c] != UNDRAWN {
+            self.ahead[c] = self.ahead[c].saturating_add(n).min(UNDRAWN - 1);
+        }
+    }
+
+    /// `Heap::free_list`, for slow paths holding the local state.
+    #[inline]
+    pub fn free_list(&mut self, c: usize) -> *mut TlsList {
+        if crate::config::PROFILE && self.profiled {
+            &raw mut self.freed[c]
+        } else {
+            &raw mut self.tls[c]
+        }
+    }
+
     /// Drains the full slabs (or spans) of class `c` that have remote frees waiting: those that
     /// regain free blocks move to `partial`; those left with nothing out are taken off the lists
     /// and handed to `release` (the magazine gives them to the pool, the medium front to the span
@@ -412,9 +416,11 @@ impl HeapLocal {
     pub unsafe fn debug_check(&self, owner: *const Owner) -> HeapCensus {
         let mut census = HeapCensus::default();
         for c in 0..TOTAL_CLASSES {
-            // Medium classes (spans) have no TLS list.
+            // Medium classes (spans) have no TLS list. A profiled heap's free-side list counts
+            // with its TLS list.
             let tls = self.tls.get(c);
-            let tls_len = tls.map_or(0, TlsList::len);
+            let freed = self.freed.get(c);
+            let tls_len = tls.map_or(0, TlsList::len) + freed.map_or(0, TlsList::len);
             let mut on_owned_slabs = 0;
             let cs = self.slabs[c];
             let lists = [
@@ -440,11 +446,10 @@ impl HeapLocal {
                     }
                     // SAFETY: as above.
                     let slab_census = unsafe { slab.debug_check() };
-                    let in_tls = tls.map_or(0, |t| {
-                        count_in(t, |b| {
-                            b.wrapping_sub(slab.data() as usize) < crate::config::SLAB_SIZE
-                        })
-                    });
+                    let in_slab =
+                        |b: usize| b.wrapping_sub(slab.data() as usize) < crate::config::SLAB_SIZE;
+                    let in_tls = tls.map_or(0, |t| count_in(t, in_slab))
+                        + freed.map_or(0, |t| count_in(t, in_slab));
                     if in_tls + slab_census.remote > slab_census.used {
                         fatal(
                             "heap",
@@ -463,8 +468,11 @@ impl HeapLocal {
                     s = l_next;
                 }
             }
-            let Some(tls) = tls else { continue };
-            if count_in(tls, |_| true) != tls_len || on_owned_slabs != tls_len {
+            let (Some(tls), Some(freed)) = (tls, freed) else {
+                continue;
+            };
+            let listed = count_in(tls, |_| true) + count_in(freed, |_| true);
+            if listed != tls_len || on_owned_slabs != tls_len {
                 fatal(
                     "heap",
                     "TLS list length differs from its room counter, or holds a block of a slab \

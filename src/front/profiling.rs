@@ -1,48 +1,242 @@
-//! How allocation requests reach the profiler's countdown, and what that costs when it is off.
+//! How small requests reach the profiler's sampling decision without a cost on the fast path:
+//! a profiled heap's TLS list is bounded by its class's countdown, so the list's own empty check
+//! — the branch the fast path has anyway — also ends at the sampling point (tcmalloc folds its
+//! sampler into the size-class fast path the same way).
 //!
-//! The alloc fast path pops from `Heap::alloc_list(c)`: one load of the heap's `alloc_lists`
-//! pointer, which is the heap's own TLS lists normally. `start` points every live heap at
-//! `PROFILED_LISTS` (static, always empty), so every small request misses into the slow path, where
-//! `alloc::alloc_miss` runs the thread's byte countdown (`prof::Sampler`) and then serves the
-//! request from the heap's real lists. Requests that do not take the small fast path (aligned,
-//! large, header mode) are counted at the top of `alloc_general`. `stop` routes the heaps back;
-//! a heap taken by a thread is routed by `Heap::route_by_switch`.
+//! Sampling per class: a small request of class `c` (block size `s`) is sampled with probability
+//! `p = 1 - exp(-s / mean)`, the probability of a request of `s` bytes under the byte countdown
+//! (`prof::Sampler`), and stands for `1 / p` requests. The number of unsampled requests before
+//! the next sampled one is then geometric, `floor(E / s)` for an exponential draw `E` of mean
+//! `mean` bytes; each class keeps its own count (`HeapLocal::ahead`). Independent per-class
+//! processes of the same rate add up to the same Poisson process over bytes, so every request
+//! keeps its probability whatever the other classes do; the profile reports the requested
+//! size, weighted by the class's `1 / p` (`prof::alloc_sampled_as`), which keeps byte and object
+//! estimates unbiased.
 //!
-//! Cost when off: the one load of `alloc_lists` on the small alloc fast path (callgrind: +1
-//! instruction per malloc+free pair; docs/profiling.md); a flag test on the general path. Frees
-//! pay nothing: sampled blocks live in regions of their own that the registry path recognises.
+//! Mechanism (a heap is *profiled* while the profiler is on; `sync` switches it):
+//! - Frees push on `freed[c]`, not on `tls[c]`: every owned slab's list pointer names the
+//!   free-side list (`relink`, and `small::own_slab` through `HeapLocal::free_list`), and the
+//!   out-of-line frees push on `Heap::free_list`. So `tls[c]` only shrinks between refills.
+//! - Invariant: `tls[c]` holds at most as many blocks as remain to be handed out unsampled; those
+//!   blocks are debited from the countdown when they are put on the list (`fill`) and credited
+//!   back if they leave it any other way than the fast path's pop (`HeapLocal::credit`).
+//! - When the fast path's pop misses (`alloc::alloc_miss`): if the countdown is at zero the
+//!   request is sampled (`countdown`), else it takes one unit; then `refill` serves a block from
+//!   the free side (or the slabs) and moves at most `ahead[c]` blocks onto `tls[c]` — in one
+//!   step (the two lists swap) when the free side fits, as usual.
 //!
-//! Boundary: the switch and the walk over the heaps; sampling itself is the `prof` box.
+//! Requests that do not take the small fast path (aligned, large, medium, zero-size) are counted
+//! by the byte countdown at the top of `alloc_general`.
+//!
+//! Cost when off: nothing on the fast paths (callgrind: the same instructions per malloc+free
+//! pair as the build without `profile`, docs/benchmarks.md); one flag test on the general path and
+//! on each refill. When on: the fast paths are unchanged; a refill swaps two lists; the free
+//! side's blocks return to the alloc side in batches of up to a list's length, not one by one.
+//!
+//! Switching: a heap is switched by its own thread only (its lists are thread-owned), on the
+//! slow paths — each refill and spill, heap creation, and `thread::start_profiling`/
+//! `stop_profiling` (`hakmem::profile::start`/`stop`) for the calling thread.
+//! Other running threads follow at their next refill or spill (jemalloc's `prof.active` likewise
+//! reaches a thread at its next sample event).
+//!
+//! Boundary: the switch, the countdown's bookkeeping on the TLS lists; sampling itself is the
+//! `prof` box.
 
-use crate::front::heap::HeapKind;
-use crate::front::thread;
+use core::ptr::NonNull;
+
+use crate::front::heap::{Heap, HeapLocal, UNDRAWN};
+use crate::front::small;
+use crate::front::tls_sll::TlsList;
+use crate::list;
 use crate::lock::{Rank, SpinLock};
 use crate::prof;
+use crate::size_class::{class_size, NUM_CLASSES};
+use crate::slab::block::{Block, BlockPtr};
+use crate::slab::slab::Slab;
 
-/// Serialises `start` and `stop` (each walks every heap).
+/// Serialises the switch's writers (`thread::start_profiling`/`stop_profiling`).
 static SWITCH: SpinLock<()> = SpinLock::new(Rank::ProfSwitch, ());
 
-/// Starts sampling. False when the build has no `profile` feature.
-pub fn start() -> bool {
-    switch(true);
-    crate::config::PROFILE
+/// Sets the profiler's switch; each heap follows it on its own thread (`sync`).
+pub fn set_switch(on: bool) {
+    SWITCH.with(|_| prof::set_on(on));
 }
 
-/// Stops sampling; sampled blocks still live stay recorded until freed.
-pub fn stop() {
-    switch(false);
+/// Brings the calling thread's heap to the profiler's switch; returns whether it is profiled.
+///
+/// # Safety
+/// `h` is the calling thread's own live heap (or one it is taking); no reference to its local
+/// state is alive.
+#[inline]
+pub unsafe fn sync(h: &Heap) -> bool {
+    let on = prof::is_on();
+    // SAFETY: per the contract.
+    let profiled = unsafe { (*h.local_ptr()).profiled };
+    if on != profiled {
+        if on {
+            // SAFETY: per the contract.
+            enter(unsafe { h.local_mut() });
+        } else {
+            // SAFETY: per the contract.
+            unsafe { leave(h) };
+        }
+    }
+    on
 }
 
-fn switch(on: bool) {
-    if !crate::config::PROFILE {
+/// An unsampled run of class `c`: `floor(E / class size)` requests for a fresh exponential draw
+/// (below `UNDRAWN`).
+fn draw(local: &mut HeapLocal, c: usize) -> usize {
+    let e = local.sampler.interval();
+    usize::try_from(e / class_size(c) as u64).map_or(UNDRAWN - 1, |n| n.min(UNDRAWN - 1))
+}
+
+/// The class countdown of `c`, drawn if it was not yet.
+#[inline]
+fn drawn(local: &mut HeapLocal, c: usize) -> usize {
+    if local.ahead[c] == UNDRAWN {
+        local.ahead[c] = draw(local, c);
+    }
+    local.ahead[c]
+}
+
+/// Profiles the heap: what its TLS lists hold goes to the free side (uncounted), every countdown
+/// starts at a fresh draw (the class countdowns at their first use), and the owned slabs' list pointers move to the free side.
+fn enter(local: &mut HeapLocal) {
+    // The byte countdown too starts afresh (at the current interval).
+    local.sampler = prof::Sampler::new();
+    for c in 0..NUM_CLASSES {
+        debug_assert!(local.freed[c].head.is_null());
+        core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        local.ahead[c] = UNDRAWN;
+    }
+    local.profiled = true;
+    relink(local);
+}
+
+/// Stops profiling the heap: the free side's blocks join the TLS lists (spilled down if that
+/// makes a list exceed its cap), and the owned slabs' list pointers move back.
+///
+/// # Safety
+/// As for `sync`.
+unsafe fn leave(h: &Heap) {
+    // SAFETY: per the contract. From here `spill` spills the TLS lists.
+    unsafe { h.local_mut().profiled = false };
+    for c in 0..NUM_CLASSES {
+        // SAFETY: per the contract; the reference ends before `spill` takes its own.
+        let over = unsafe {
+            let local = h.local_mut();
+            let freed = core::mem::replace(&mut local.freed[c].head, core::ptr::null_mut());
+            let n = local.freed[c].len();
+            local.freed[c].set_len(0);
+            if let Some(first) = NonNull::new(freed) {
+                let mut tail = first;
+                for _ in 1..n {
+                    tail = NonNull::new_unchecked(Block::next(tail));
+                }
+                TlsList::push_batch(&mut local.tls[c], first.as_ptr(), tail.as_ptr(), n);
+            }
+            local.tls[c].len() > local.tls[c].cap as usize
+        };
+        if over {
+            // SAFETY: per the contract.
+            unsafe { small::spill(h, c) };
+        }
+    }
+    // SAFETY: per the contract.
+    relink(unsafe { h.local_mut() });
+}
+
+/// Points every owned slab's list pointer at the list its frees now push on (`free_list`).
+fn relink(local: &mut HeapLocal) {
+    for c in 0..NUM_CLASSES {
+        let to = local.free_list(c).cast::<()>();
+        let cs = local.slabs[c];
+        if !cs.cur.is_null() {
+            // SAFETY: slabs on our lists are ours.
+            unsafe { (*cs.cur).local(|l| l.tls = to) };
+        }
+        for head in [cs.partial, cs.full] {
+            let mut s: *mut Slab = head;
+            while !s.is_null() {
+                // SAFETY: as above.
+                unsafe {
+                    (*s).local(|l| l.tls = to);
+                    s = list::next(s);
+                }
+            }
+        }
+    }
+}
+
+/// The sampling decision for a request of class `c` whose pop missed on a profiled heap: true
+/// when the countdown is at zero (the request is sampled; the countdown restarts at a fresh
+/// draw), else one unsampled request is counted.
+///
+/// # Safety
+/// `h` is the calling thread's own live, profiled heap; no reference to its local state is alive.
+#[inline]
+pub unsafe fn countdown(h: &Heap, c: usize) -> bool {
+    // SAFETY: per the contract.
+    let local = unsafe { h.local_mut() };
+    if drawn(local, c) == 0 {
+        local.ahead[c] = draw(local, c);
+        return true;
+    }
+    local.ahead[c] -= 1;
+    false
+}
+
+/// A profiled heap's refill of class `c`, whose TLS list is empty: one block (not counted here:
+/// the caller has counted it, or it is a request the byte countdown counts) from the free side or
+/// the slabs; then the TLS list is filled from the free side with at most `ahead[c]` blocks,
+/// debited. Null if the OS refuses memory.
+///
+/// # Safety
+/// As for `countdown`.
+pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
+    // SAFETY: per the contract.
+    let mut b = unsafe { TlsList::pop(&mut h.local_mut().freed[c]) };
+    if b.is_null() {
+        // SAFETY: per the contract. `small::refill` leaves the rest of its batch on the (empty)
+        // TLS list: it goes to the (empty) free side, uncounted.
+        b = unsafe { small::refill(h, c) };
+        // SAFETY: per the contract; `small::refill`'s reference has ended.
+        let local = unsafe { h.local_mut() };
+        core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+    }
+    // SAFETY: per the contract.
+    fill(unsafe { h.local_mut() }, c);
+    b
+}
+
+/// Moves at most `ahead[c]` blocks from the free side onto the empty TLS list of class `c`,
+/// debiting them: the two lists swap when the free side fits.
+fn fill(local: &mut HeapLocal, c: usize) {
+    debug_assert!(local.tls[c].head.is_null());
+    let n = local.freed[c].len();
+    let k = drawn(local, c);
+    if n == 0 || k == 0 {
         return;
     }
-    SWITCH.with(|_| {
-        prof::set_on(on);
-        thread::for_each_heap(|h| {
-            if h.kind == HeapKind::Live {
-                h.route_allocs(on);
-            }
-        });
-    });
+    if n <= k {
+        core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        local.ahead[c] = k - n;
+        return;
+    }
+    // The countdown ends inside the free side: its first `k` blocks only.
+    let head = local.freed[c].head;
+    // SAFETY: the free side holds `n > k >= 1` well-linked blocks of the heap's own slabs.
+    unsafe {
+        let mut last = NonNull::new_unchecked(head);
+        for _ in 1..k {
+            last = NonNull::new_unchecked(Block::next(last));
+        }
+        local.freed[c].head = Block::next(last);
+        Block::set_next(last, core::ptr::null_mut());
+    }
+    local.freed[c].set_len(n - k);
+    local.tls[c].head = head;
+    local.tls[c].set_len(k);
+    local.ahead[c] = 0;
 }

@@ -157,7 +157,8 @@ pub fn own_slab(local: &mut HeapLocal, s: &Slab) {
     if OWNED_TABLE && env::tls_hint() {
         // SAFETY: we own the slab.
         unsafe {
-            s.local(|l| l.tls = (&raw mut local.tls[l.class as usize]).cast());
+            let class = s.local(|l| l.class as usize);
+            s.local(|l| l.tls = local.free_list(class).cast());
         }
         local.owned.insert(s, crate::front::mark::key());
         let ss = s
@@ -293,7 +294,8 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     let local = unsafe { h.local_mut() };
     let keep = batch(local.tls[c].cap);
     h.counters.spills.bump();
-    let t = &mut local.tls[c];
+    // SAFETY: the list frees push on (a profiled heap's free side) is one of the heap's own.
+    let t = unsafe { &mut *local.free_list(c) };
     let mut last = t.head;
     // SAFETY: the list is ours and longer than `keep`.
     unsafe {
@@ -324,13 +326,23 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
     local.retired.clear(0..NUM_CLASSES);
     #[allow(clippy::needless_range_loop)] // `c` indexes the TLS lists and PUBLISHED alike
     for c in 0..NUM_CLASSES {
-        let mut b = core::mem::replace(&mut local.tls[c].head, core::ptr::null_mut());
-        local.tls[c].set_len(0);
-        while let Some(blk) = NonNull::new(b) {
-            // SAFETY: blocks of our own TLS list.
-            unsafe {
-                b = Block::next(blk);
-                return_block(local, c, blk);
+        // The TLS list's blocks were debited from the class countdown, never handed out.
+        local.credit(c, local.tls[c].len());
+        // The TLS list, then a profiled heap's free side (front/profiling.rs).
+        for side in 0..2 {
+            let t = if side == 0 {
+                &mut local.tls[c]
+            } else {
+                &mut local.freed[c]
+            };
+            let mut b = core::mem::replace(&mut t.head, core::ptr::null_mut());
+            t.set_len(0);
+            while let Some(blk) = NonNull::new(b) {
+                // SAFETY: blocks of our own TLS lists.
+                unsafe {
+                    b = Block::next(blk);
+                    return_block(local, c, blk);
+                }
             }
         }
         let cs = local.slabs[c];

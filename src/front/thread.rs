@@ -192,14 +192,14 @@ fn exit_key() -> Option<libc::pthread_key_t> {
 pub fn init_current() -> Option<&'static Heap> {
     let first = process_setup();
     if first {
-        // Before the first heap, which it routes when profiling is on. Its exit handler is
+        // Before the first heap, which is profiled when profiling is on. Its exit handler is
         // registered after the heap, with the others (`register_exit_report`).
         crate::prof::process_init();
     }
     let h = new_heap()?;
-    // SAFETY: heaps are never freed. The alloc route (own lists, or the profiler's) before anyone
-    // can allocate from the heap.
-    unsafe { h.as_ref() }.route_by_switch();
+    // SAFETY: heaps are never freed, and this thread has just taken this one: profiled or not by
+    // the profiler's switch before anyone can allocate from it.
+    unsafe { crate::front::profiling::sync(h.as_ref()) };
     // The slot first: anything below that re-enters the allocator (the pthread key's second-level
     // table is allocated with calloc, `atexit` may allocate) then finds a live heap.
     set_current(h.as_ptr());
@@ -338,6 +338,32 @@ pub fn with_fallback<R>(f: impl FnOnce(&Heap) -> R) -> Option<R> {
         // SAFETY: heaps are never freed; the lock makes us its only user.
         Some(f(unsafe { &*fb.0 }))
     })
+}
+
+/// Starts the sampled heap profiler (`hakmem::profile::start`): the calling thread's heap at
+/// once, every other thread's at its next refill or spill (src/front/profiling.rs). False when
+/// the build has no `profile` feature.
+pub fn start_profiling() -> bool {
+    switch_profiling(true);
+    crate::config::PROFILE
+}
+
+/// Stops the profiler (`hakmem::profile::stop`), as `start_profiling` starts it; sampled blocks
+/// still live stay recorded until freed.
+pub fn stop_profiling() {
+    switch_profiling(false);
+}
+
+fn switch_profiling(on: bool) {
+    if !crate::config::PROFILE {
+        return;
+    }
+    crate::front::profiling::set_switch(on);
+    let h = current();
+    if h.kind == HeapKind::Live {
+        // SAFETY: the calling thread's own live heap.
+        unsafe { crate::front::profiling::sync(h) };
+    }
 }
 
 /// Flushes the calling thread's heap without giving up its slabs (for `collect`).

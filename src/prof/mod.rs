@@ -10,7 +10,8 @@
 //! - **Output** (`pprof`, `maps`): pprof protobuf, folded stacks and the leak report.
 //!
 //! Off by default; `HAKMEM_PROF=1` or `hakmem::profile::start()` turns it on. How the front end
-//! routes requests to the countdown, and what that costs when off, is in src/front/profiling.rs.
+//! counts small requests (per class, on its TLS lists), and what that costs when off, is in
+//! src/front/profiling.rs.
 //!
 //! Boundary: uses `os`, `registry`, `purge`, `debug`, `valgrind`; the front end calls `is_on`,
 //! `alloc_sampled`, `process_init` (before the first heap) and `register_exit` (after it); the
@@ -45,13 +46,14 @@ static ON: AtomicBool = AtomicBool::new(false);
 /// Whether sampling is on (slow and general paths only).
 #[inline]
 pub fn is_on() -> bool {
-    // ORDERING: SeqCst — orders this read after the caller's route store in the total order, so a
-    // heap being created while `start`/`stop` walks the heaps ends on the right route (see
-    // front::profiling::route_new_heap).
+    // ORDERING: SeqCst — stronger than needed (a plain load on x86): the switch publishes no
+    // data, and each heap reads it on its own thread's slow paths (front::profiling::sync), so
+    // any recent value is correct; kept SeqCst so `start`/`stop` are ordered with every later
+    // read of the calling thread and of threads that synchronised with it.
     PROFILE && ON.load(Ordering::SeqCst)
 }
 
-/// Sets the switch (front::profiling::start/stop route the heaps after it).
+/// Sets the switch (each heap follows it on its thread's next slow path, front::profiling).
 pub fn set_on(on: bool) {
     // ORDERING: SeqCst — see `is_on`.
     ON.store(PROFILE && on, Ordering::SeqCst);
@@ -225,9 +227,17 @@ static DUMP_PENDING: AtomicU8 = AtomicU8::new(0);
 #[cold]
 #[inline(never)]
 pub fn alloc_sampled(size: usize, align: usize, zero: bool) -> *mut u8 {
+    alloc_sampled_as(size, align, zero, size)
+}
+
+/// `alloc_sampled` for a request that was sampled as if it were `sampled_as` bytes (its
+/// probability was `1 - exp(-sampled_as / mean)`, so it stands for `weight(sampled_as)`
+/// requests): the front end samples small requests per class, at the class's block size.
+#[inline(never)]
+pub fn alloc_sampled_as(size: usize, align: usize, zero: bool, sampled_as: usize) -> *mut u8 {
     let mut frames = [0usize; MAX_FRAMES];
     let n = stack::capture(&mut frames);
-    let weight = sampler::weight(size, sampler::mean());
+    let weight = sampler::weight(sampled_as, sampler::mean());
     let p = STATE.with(|st| {
         if !st.table.ready() {
             return core::ptr::null_mut();
@@ -420,7 +430,7 @@ fn number(v: &[u8]) -> Option<u64> {
 
 static AT_EXIT_LEAKS: AtomicU8 = AtomicU8::new(0);
 
-/// Reads `HAKMEM_PROF*` once, before the first heap is created (it routes that heap; nothing
+/// Reads `HAKMEM_PROF*` once, before the first heap is created (it profiles that heap; nothing
 /// here allocates). The exit handler is registered later, by `register_exit`.
 pub fn process_init() {
     let on = getenv(c"HAKMEM_PROF") == Some(b"1");
@@ -438,7 +448,7 @@ pub fn process_init() {
         set_sample_interval(n);
     }
     if on {
-        // The first heap is created right after this and routed then.
+        // The first heap is created right after this and profiled then.
         set_on(true);
     }
     if let Some(p) = dump {

@@ -77,6 +77,16 @@ impl Sampler {
         true
     }
 
+    /// A fresh exponential interval in bytes (mean `mean()`) from this thread's random source,
+    /// for a countdown kept elsewhere: the front end's per-class countdowns of a profiled heap
+    /// (src/front/profiling.rs) count `interval() / class size` blocks.
+    pub fn interval(&mut self) -> u64 {
+        if self.rng == 0 {
+            self.rng = seed(self as *const Self as u64);
+        }
+        self.draw() as u64
+    }
+
     /// An exponential interval with mean `mean()` bytes (inverse-CDF of a 53-bit uniform).
     fn draw(&mut self) -> i64 {
         // xorshift64*: fast, good enough for interval lengths, no shared state.
