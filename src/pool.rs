@@ -13,17 +13,29 @@
 //! stayed free for the purge delay its pages go back to the OS (`purge::pages`), checked when the
 //! pool is entered anyway (`acquire_slab`, `release_slab`, at most once per tick), by `collect()`
 //! and by the background purger. Purging happens under the pool lock, so a slab is never purged
-//! while it is handed out again. `take_free_slab` prefers dirty slabs (their pages are resident).
-//! Invariants: `dirty ⊆ free_mask` per SuperSlab; `Pool::dirty_slabs == Σ |dirty|`.
+//! while it is handed out again.
+//!
+//! Which free slab: `take_free_slab` prefers a dirty slab last bound to the class asked for (the
+//! warm list of that class), then any dirty slab, then a clean one. A slab's resident pages are
+//! the pages its bindings touched: the heads of carved blocks and whatever the program wrote. A
+//! new binding of the same class touches the same offsets, so it costs no page fault and no new
+//! resident page; another class touches other pages (measured on `mixed-stress`, where blocks of
+//! 4–32 KiB are written at their two ends: docs/benchmarks.md, "Issue 11, third pass").
+//!
+//! Invariants: `dirty ⊆ free_mask` per SuperSlab; `Pool::dirty_slabs == Σ |dirty|`; a slab is on
+//! `warm[c]` ⇔ it is dirty, `PoolLinks::class` says `c`, and its SuperSlab is on the partial
+//! list (the slabs of a retired SuperSlab leave the warm lists and come back on its reuse).
 
 use core::ptr::NonNull;
 
-use crate::config::{SLAB_SIZE, SUPERSLAB_SIZE};
-use crate::list;
+use crate::config::{CHECKED, SLAB_SIZE, SUPERSLAB_SIZE};
+use crate::debug::{fatal, Where};
+use crate::list::{self, Links};
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::os;
 use crate::purge::{self, Sweep, Ticker};
 use crate::registry::{self, RegionHead};
+use crate::size_class::NUM_CLASSES;
 use crate::slab::slab::Slab;
 use crate::slab::superslab::{PoolLinks, SuperSlab, ALL_FREE};
 use crate::stats::GLOBALS;
@@ -43,6 +55,9 @@ struct Pool {
     /// Bumped when a forked child abandons the lists; every SuperSlab records the epoch in which
     /// it joined (`PoolLinks::pool_epoch`), and the pool ignores those of older epochs.
     epoch: u32,
+    /// Per small class, its dirty free slabs (see the invariants above), most recently freed
+    /// first, linked through the slabs' own list links (unused while a slab is free).
+    warm: [*mut Slab; NUM_CLASSES],
 }
 
 // SAFETY: the raw pointers are only used under the pool lock.
@@ -59,6 +74,7 @@ impl ForkReset for Pool {
         self.empty = core::ptr::null_mut();
         self.dirty_slabs = 0;
         self.epoch = self.epoch.wrapping_add(1);
+        self.warm = [core::ptr::null_mut(); NUM_CLASSES];
     }
 }
 
@@ -69,7 +85,13 @@ static POOL: SpinLock<Pool> = SpinLock::new(
         empty: core::ptr::null_mut(),
         dirty_slabs: 0,
         epoch: 0,
+        warm: [core::ptr::null_mut(); NUM_CLASSES],
     },
+);
+
+const _: () = assert!(
+    NUM_CLASSES <= u8::MAX as usize,
+    "PoolLinks::class is a byte"
 );
 
 static TICKER: Ticker = Ticker::new();
@@ -103,9 +125,131 @@ unsafe fn unlink(list: &mut *mut SuperSlab, ss: *mut SuperSlab) {
     }
 }
 
-/// Takes a free slab from a SuperSlab that has one, reusing a retired SuperSlab if needed.
-/// Never maps.
-fn take_free_slab(p: &mut Pool) -> Option<NonNull<Slab>> {
+/// Slab `idx` of `ss`.
+fn slab_at(ss: *mut SuperSlab, idx: usize) -> *mut Slab {
+    // SAFETY: a SuperSlab header is mapped for ever; no reference is made.
+    unsafe { core::ptr::addr_of_mut!((*ss).slabs[idx]) }
+}
+
+/// Puts the dirty free slab `idx` of `ss` (on the partial list) on its class's warm list.
+///
+/// # Safety
+/// The pool lock is held; the slab is on no list.
+unsafe fn warm_push(p: &mut Pool, ss: *mut SuperSlab, idx: usize) {
+    let s = slab_at(ss, idx);
+    // SAFETY: under the pool lock we hold the free slab and its links (a free slab is on no
+    // owner or publish list; they may hold stale values from its last binding).
+    unsafe {
+        let c = links(ss, |l| l.class[idx]) as usize;
+        (*s).local(|l| l.links = Links::new());
+        list::push_front(&mut p.warm[c], s);
+    }
+}
+
+/// Takes the slab `idx` of `ss` off its class's warm list.
+///
+/// # Safety
+/// The pool lock is held; the slab is on its warm list.
+unsafe fn warm_unlink(p: &mut Pool, ss: *mut SuperSlab, idx: usize) {
+    // SAFETY: per the contract.
+    unsafe {
+        let c = links(ss, |l| l.class[idx]) as usize;
+        list::unlink(&mut p.warm[c], slab_at(ss, idx));
+    }
+}
+
+/// Puts every dirty free slab of `ss` on (`on`) or off its warm list, as `ss` joins or leaves
+/// the partial list.
+///
+/// # Safety
+/// The pool lock is held; the slabs are (`!on`) or are not (`on`) on their warm lists.
+unsafe fn warm_all(p: &mut Pool, ss: *mut SuperSlab, on: bool) {
+    // SAFETY: per the contract.
+    let mut m = unsafe { links(ss, |l| l.dirty) };
+    while m != 0 {
+        let idx = m.trailing_zeros() as usize;
+        m &= m - 1;
+        // SAFETY: per the contract.
+        unsafe {
+            if on {
+                warm_push(p, ss, idx);
+            } else {
+                warm_unlink(p, ss, idx);
+            }
+        }
+    }
+}
+
+/// Hands out the free slab `idx` of `ss` (on the partial list), off its warm list already.
+///
+/// # Safety
+/// The pool lock is held; the slab is free and on no warm list.
+unsafe fn take(p: &mut Pool, ss: *mut SuperSlab, idx: usize) -> NonNull<Slab> {
+    let bit = 1u64 << idx;
+    // SAFETY: per the contract.
+    unsafe {
+        let (was_dirty, now_full) = links(ss, |l| {
+            let was_dirty = l.dirty & bit != 0;
+            l.free_mask &= !bit;
+            l.dirty &= !bit;
+            (was_dirty, l.free_mask == 0)
+        });
+        if was_dirty {
+            p.dirty_slabs -= 1;
+        }
+        if now_full {
+            unlink(&mut p.partial, ss);
+        }
+        NonNull::new_unchecked(slab_at(ss, idx))
+    }
+}
+
+/// The class nearest to `class` (itself first, then its neighbours, whose blocks touch the most
+/// similar pages) with a slab on its warm list. At most `NUM_CLASSES` loads, once per slab.
+fn nearest_warm(p: &Pool, class: usize) -> Option<usize> {
+    if p.dirty_slabs == 0 {
+        return None;
+    }
+    (0..NUM_CLASSES).find_map(|d| {
+        [
+            class.checked_sub(d),
+            Some(class + d).filter(|&c| c < NUM_CLASSES),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|&c| !p.warm[c].is_null())
+    })
+}
+
+/// Takes a free slab for class `class` from a SuperSlab that has one, reusing a retired
+/// SuperSlab if needed: a dirty slab of the class, else of the nearest class that has one (see
+/// the module doc), else the first partial SuperSlab's clean slabs. Never maps.
+fn take_free_slab(p: &mut Pool, class: usize) -> Option<NonNull<Slab>> {
+    if let Some(c) = nearest_warm(p, class) {
+        let s = p.warm[c];
+        let ss = s
+            .map_addr(|a| a & !crate::config::SUPERSLAB_MASK)
+            .cast::<SuperSlab>();
+        // SAFETY: under the pool lock; a slab on a warm list is free, dirty, and its SuperSlab
+        // is on the partial list.
+        unsafe {
+            let idx = SuperSlab::slab_index((*s).data() as usize);
+            if CHECKED {
+                let (free, dirty, list, last) =
+                    links(ss, |l| (l.free_mask, l.dirty, l.list, l.class[idx]));
+                let bit = 1u64 << idx;
+                if free & dirty & bit == 0 || list != LIST_PARTIAL || last as usize != c {
+                    fatal(
+                        "pool",
+                        "a slab on a warm list is not a dirty free slab of that class in a partial SuperSlab",
+                        Where::ptr(s as usize),
+                    );
+                }
+            }
+            list::unlink(&mut p.warm[c], s);
+            return Some(take(p, ss, idx));
+        }
+    }
     if p.partial.is_null() && !p.empty.is_null() {
         let ss = p.empty;
         // SAFETY: under the pool lock; `ss` is on the empty list.
@@ -123,6 +267,7 @@ fn take_free_slab(p: &mut Pool) -> Option<NonNull<Slab>> {
             }
             links(ss, |l| l.free_mask = ALL_FREE);
             push(&mut p.partial, ss, LIST_PARTIAL);
+            warm_all(p, ss, true);
         }
     }
     let ss = p.partial;
@@ -131,32 +276,26 @@ fn take_free_slab(p: &mut Pool) -> Option<NonNull<Slab>> {
     }
     // SAFETY: under the pool lock; `ss` is on the partial list and has a free slab.
     unsafe {
-        let (idx, was_dirty, now_full) = links(ss, |l| {
-            // Resident pages first: no faults for the new owner, and clean slabs stay clean.
+        let (idx, was_dirty) = links(ss, |l| {
+            // Resident pages first: fewer faults for the new owner, and clean slabs stay clean.
             let warm = l.free_mask & l.dirty;
             let idx = (if warm != 0 { warm } else { l.free_mask }).trailing_zeros() as usize;
-            let bit = 1u64 << idx;
-            let was_dirty = l.dirty & bit != 0;
-            l.free_mask &= !bit;
-            l.dirty &= !bit;
-            (idx, was_dirty, l.free_mask == 0)
+            (idx, warm != 0)
         });
         if was_dirty {
-            p.dirty_slabs -= 1;
+            warm_unlink(p, ss, idx);
         }
-        if now_full {
-            unlink(&mut p.partial, ss);
-        }
-        Some(NonNull::from(&(*ss).slabs[idx]))
+        Some(take(p, ss, idx))
     }
 }
 
-/// Hands out an unbound slab. `may_map`: whether a new SuperSlab may be mapped when none is free.
-/// `None` when none is free and mapping is not allowed or the OS refuses.
-pub fn acquire_slab(may_map: bool) -> Option<NonNull<Slab>> {
+/// Hands out an unbound slab for small class `class`. `may_map`: whether a new SuperSlab may be
+/// mapped when none is free. `None` when none is free and mapping is not allowed or the OS
+/// refuses.
+pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
     if let Some(s) = POOL.with(|p| {
         sweep_if_due(p);
-        take_free_slab(p)
+        take_free_slab(p, class)
     }) {
         return Some(s);
     }
@@ -179,17 +318,18 @@ pub fn acquire_slab(may_map: bool) -> Option<NonNull<Slab>> {
             links(ss.as_ptr(), |l| l.pool_epoch = p.epoch);
             push(&mut p.partial, ss.as_ptr(), LIST_PARTIAL);
         }
-        take_free_slab(p)
+        take_free_slab(p, class)
     })
 }
 
-/// Takes back an empty, unbound slab; retires its SuperSlab when every data slab is free.
+/// Takes back an empty, unbound slab last bound to small class `class`; retires its SuperSlab
+/// when every data slab is free.
 ///
 /// # Safety
 /// The caller held the slab, it is unbound (`Slab::unbind`) and nothing refers to its blocks.
-pub unsafe fn release_slab(slab: &Slab) {
+pub unsafe fn release_slab(slab: &Slab, class: usize) {
     // SAFETY: forwarded contract.
-    unsafe { release_slab_at(slab, purge::now()) }
+    unsafe { release_slab_at(slab, class, purge::now()) }
 }
 
 /// As `release_slab`, for a slab empty since `emptied_at` (a heap's retired current slab,
@@ -197,7 +337,7 @@ pub unsafe fn release_slab(slab: &Slab) {
 ///
 /// # Safety
 /// As `release_slab`.
-pub unsafe fn release_slab_at(slab: &Slab, emptied_at: purge::Stamp) {
+pub unsafe fn release_slab_at(slab: &Slab, class: usize, emptied_at: purge::Stamp) {
     // Slab metadata lives in its SuperSlab's header: masking the metadata's own address gives the
     // header (strict provenance: derived from the slab's pointer).
     let ss = (slab as *const Slab as *mut Slab)
@@ -216,14 +356,16 @@ pub unsafe fn release_slab_at(slab: &Slab, emptied_at: purge::Stamp) {
                 l.free_mask |= 1u64 << idx;
                 l.dirty |= 1u64 << idx;
                 l.freed_at[idx] = emptied_at;
+                l.class[idx] = class as u8;
                 (was_full, l.free_mask)
             });
             p.dirty_slabs += 1;
-            if purge::delay() == Some(0) {
-                purge_due(p, ss, Sweep::All);
-            }
             if was_full {
                 push(&mut p.partial, ss, LIST_PARTIAL);
+            }
+            warm_push(p, ss, idx);
+            if purge::delay() == Some(0) {
+                purge_due(p, ss, Sweep::All);
             }
             if mask == ALL_FREE {
                 retire(p, ss);
@@ -238,6 +380,7 @@ pub unsafe fn release_slab_at(slab: &Slab, emptied_at: purge::Stamp) {
 unsafe fn retire(p: &mut Pool, ss: *mut SuperSlab) {
     // SAFETY: per the contract.
     unsafe {
+        warm_all(p, ss, false);
         unlink(&mut p.partial, ss);
         registry::unregister((*ss).base());
         let generation = (*ss).bump_generation();
@@ -286,8 +429,19 @@ unsafe fn purge_due(p: &mut Pool, ss: *mut SuperSlab, sweep: Sweep) {
         }
     }
     if purged != 0 {
-        // SAFETY: under the pool lock.
-        unsafe { links(ss, |l| l.dirty &= !purged) };
+        // SAFETY: under the pool lock; the slabs of a partial SuperSlab that were dirty are on
+        // their warm lists.
+        unsafe {
+            if links(ss, |l| l.list) == LIST_PARTIAL {
+                let mut m = purged;
+                while m != 0 {
+                    let idx = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    warm_unlink(p, ss, idx);
+                }
+            }
+            links(ss, |l| l.dirty &= !purged);
+        }
         p.dirty_slabs -= purged.count_ones() as usize;
     }
 }

@@ -14,6 +14,7 @@
 //! | `idle_main` | `HAKMEM_BACKGROUND=1`: the main thread frees its own medium blocks and stays idle: the purger brings RSS back (the emptied current spans included) |
 //! | `live_small` | the main thread (alive) frees its small blocks newest first, so the current slab of each class empties while current; after the delay (clock advanced) and a small block of a new class, those slabs are purged (`mincore`) |
 //! | `idle_small` | `HAKMEM_BACKGROUND=1`: the same, the main thread then idle: the purger purges them |
+//! | `same_class` | a free slab goes back to the class it last served (`HAKMEM_PURGE_DELAY_MS=-1`, so both stay dirty): a thread empties a slab of each of two classes and exits, a second asks for the second class and gets that class's slab, not the lower one |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
 #![cfg(unix)]
@@ -401,6 +402,31 @@ fn idle_small() {
     );
 }
 
+/// The bases of the slabs that served a block of each of `sizes`, allocated in that order on a
+/// new thread, which then frees them and exits: the slabs go back to the pool, empty and dirty.
+fn slabs_on_a_thread(sizes: &'static [usize]) -> Vec<usize> {
+    thread::spawn(move || {
+        let live: Vec<Blk> = sizes.iter().map(|&s| Blk::new(s)).collect();
+        live.iter().map(|b| b.0 as usize & !(SLAB - 1)).collect()
+    })
+    .join()
+    .expect("thread")
+}
+
+fn same_class() {
+    let both = slabs_on_a_thread(&[2 * KIB, 4 * KIB]);
+    let (first, second) = (both[0], both[1]);
+    assert_ne!(first, second, "two classes, two slabs");
+    // The pool's free slab of lowest index is `first` (or another one the thread emptied); the
+    // one whose pages a block of the second class touched is `second`.
+    let again = slabs_on_a_thread(&[4 * KIB])[0];
+    assert_eq!(
+        again, second,
+        "a block of the second class got slab {again:#x}, not the one that class emptied \
+         ({second:#x}; the first class's was {first:#x})"
+    );
+}
+
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
 fn never() {
     let start = warm_up();
@@ -502,6 +528,7 @@ fn child() {
         "idle_main" => idle_main(),
         "live_small" => live_small(),
         "idle_small" => idle_small(),
+        "same_class" => same_class(),
         "munmap_refused" => munmap_refused(),
         other => panic!("unknown scenario {other:?}"),
     }
@@ -558,6 +585,11 @@ fn an_idle_main_threads_emptied_current_slabs_are_purged_by_the_background_purge
         &[("HAKMEM_BACKGROUND", "1"), ("HAKMEM_PURGE_DELAY_MS", "100")],
     )
     .assert_passed();
+}
+
+#[test]
+fn a_free_slab_goes_back_to_the_class_it_served() {
+    child::run("same_class", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
 }
 
 #[test]

@@ -131,11 +131,11 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
             unsafe { release_retired(local, sweep) };
         }
     }
-    let slab = match pool::acquire_slab(false) {
+    let slab = match pool::acquire_slab(c, false) {
         Some(s) => Some(s),
         None => {
             reclaim(usize::MAX);
-            pool::acquire_slab(true)
+            pool::acquire_slab(c, true)
         }
     };
     let Some(s) = slab else { return false };
@@ -187,8 +187,9 @@ fn disown_slab(local: &mut HeapLocal, s: *mut Slab) {
 unsafe fn release_slab(s: *mut Slab, emptied_at: Stamp) {
     // SAFETY: per the contract.
     unsafe {
+        let class = (*s).local(|l| l.class) as usize;
         (*s).unbind();
-        pool::release_slab_at(&*s, emptied_at);
+        pool::release_slab_at(&*s, class, emptied_at);
     }
     GLOBALS.slabs_released.bump_shared();
     stats::footprint_sub(SLAB_SIZE);
@@ -398,7 +399,7 @@ pub fn reclaim(budget: usize) -> usize {
         // SAFETY: reclaimed slabs are unbound and empty.
         let (seen, rel) = PUBLISHED[c].reclaim(&RECLAIMER, left, |s| unsafe {
             s.trace(crate::trace::Event::Reclaim, s as *const Slab as usize, c);
-            pool::release_slab(s);
+            pool::release_slab(s, c);
             GLOBALS.slabs_released.bump_shared();
             GLOBALS.reclaims.bump_shared();
             stats::footprint_sub(SLAB_SIZE);

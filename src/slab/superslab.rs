@@ -41,6 +41,8 @@ pub struct PoolLinks {
     pub dirty: u64,
     /// When each dirty slab was freed (purge clock, ms).
     pub freed_at: [u64; SLABS_PER_SUPERSLAB],
+    /// The class each free slab was last bound to (the pool's warm lists, `pool::Pool::warm`).
+    pub class: [u8; SLABS_PER_SUPERSLAB],
 }
 
 #[repr(C)]
@@ -96,6 +98,7 @@ impl SuperSlab {
                     pool_epoch: 0,
                     dirty: 0,
                     freed_at: [0; SLABS_PER_SUPERSLAB],
+                    class: [0; SLABS_PER_SUPERSLAB],
                 }),
                 slabs,
             })
