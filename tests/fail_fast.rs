@@ -276,6 +276,15 @@ fn run_scenario(name: &str) {
             let p = last_block_of_a_slab(size, 96, unit);
             bad_free(p.wrapping_add(96), size);
         }
+        "free_past_end_remote" => with_live_owner(
+            || {
+                let (size, unit) = if HEADERLESS { (96, 0) } else { (80, 16) };
+                last_block_of_a_slab(size, 96, unit) as usize
+            },
+            // On the 96-byte grid but one block past the slab's capacity: the remote path's
+            // end bound (no carve cursor to go by) is what rejects it.
+            |p| bad_free((p as *mut u8).wrapping_add(96), 96),
+        ),
         "free_header_slab" => {
             let p = alloc_filled(64, 1);
             let base = p as usize & !(SUPERSLAB - 1);
@@ -547,6 +556,11 @@ fn free_unaligned_pointer() {
 #[test]
 fn free_pointer_just_past_a_live_block() {
     expect_abort("free_past_end", not_a_block(true), true);
+}
+
+#[test]
+fn free_pointer_just_past_a_live_block_from_other_thread() {
+    expect_abort("free_past_end_remote", not_a_block(false), true);
 }
 
 #[test]

@@ -25,7 +25,7 @@ use crate::front::tls_sll::TlsList;
 use crate::large;
 use crate::locate;
 use crate::registry::{self, RegionHead};
-use crate::size_class::{blocks_per_slab, class_size, NUM_CLASSES};
+use crate::size_class::{blocks_per_slab, class_size, is_block_offset, NUM_CLASSES};
 use crate::slab::block::Block;
 use crate::slab::header;
 use crate::slab::slab::{Slab, NO_CLASS};
@@ -333,9 +333,10 @@ fn mark_free(block: *mut u8) {
 }
 
 /// The checks and marks every freed small block goes through, local or remote, in this order:
-/// the block start (header mode: read and cleared from the header), the boundary check against
-/// the first `carved` blocks (naming `box_name` on failure), memcheck, the double-free check and
-/// the freed mark. Returns the block, ready for a free list.
+/// the block start (header mode: read and cleared from the header), the boundary check
+/// `check_boundary` (the first `carved` blocks for the holder, the slab's capacity for a remote
+/// freer), memcheck, the double-free check and the freed mark. Returns the block, ready for a
+/// free list.
 ///
 /// # Safety
 /// `ptr` lies in `slab`, a bound data slab of class `class`.
@@ -344,8 +345,7 @@ unsafe fn retire(
     slab: &Slab,
     ptr: *mut u8,
     class: usize,
-    carved: usize,
-    box_name: &str,
+    check_boundary: impl FnOnce(usize),
 ) -> NonNull<Block> {
     let block = if HEADERLESS {
         ptr
@@ -354,7 +354,7 @@ unsafe fn retire(
         // SAFETY: `ptr` is in one of our data slabs.
         ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
     };
-    slab.check_block(box_name, block as usize, class, carved);
+    check_boundary(block as usize);
     tell_memcheck_freed(ptr);
     check_not_free(block, class);
     mark_free(block);
@@ -368,7 +368,11 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     // SAFETY: we own the slab.
     let (class, carved) = unsafe { slab.local(|l| (l.class as usize, l.carved as usize)) };
     // SAFETY: we own the slab, so it is bound to `class`.
-    let block = unsafe { retire(slab, ptr, class, carved, "free") };
+    let block = unsafe {
+        retire(slab, ptr, class, |b| {
+            slab.check_block("free", b, class, carved)
+        })
+    };
     h.counters.class[class].free_local.bump();
     // SAFETY: a checked block of a slab we own, pushed on our own live heap's list (only a live
     // heap can own a slab).
@@ -377,6 +381,18 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
             small::spill(h, class);
         }
     }
+}
+
+/// `free_remote`'s boundary check failed: abort with `check_block`'s message.
+#[cold]
+#[inline(never)]
+fn bad_remote_block(slab: &Slab, block: usize, class: usize) -> ! {
+    slab.check_block("remote", block, class, blocks_per_slab(class));
+    fatal(
+        "remote",
+        "block outside its slab or not on a block boundary",
+        slab.whereis(block, class),
+    )
 }
 
 /// Pushes the block on its slab's remote queue (and notifies the owner if needed).
@@ -393,7 +409,13 @@ unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     let class = class as usize;
     // SAFETY: the slab is bound to `class` (checked above). A non-owner cannot read the carve
     // cursor, so the check bounds the block by the slab's capacity.
-    let block = unsafe { retire(slab, ptr, class, blocks_per_slab(class), "remote") };
+    let block = unsafe {
+        retire(slab, ptr, class, |b| {
+            if !is_block_offset(class, b.wrapping_sub(slab.data() as usize)) {
+                bad_remote_block(slab, b, class);
+            }
+        })
+    };
     h.count(|c| &c.free_remote[class]);
     if REMOTE_BATCH && h.kind == HeapKind::Live {
         // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.
