@@ -12,6 +12,7 @@ use core::ptr::NonNull;
 
 use crate::config::{FIRST_DATA_SLAB, SUPERSLAB_MASK};
 use crate::front::hint::Hint;
+use crate::front::owned::OwnedSlabs;
 use crate::front::thread;
 use crate::registry;
 use crate::size_class;
@@ -286,6 +287,30 @@ pub fn drain_remote_of(ptr: *const u8) -> Option<usize> {
     }
     // SAFETY: the SuperSlab is registered (block_info) and the calling thread owns the slab.
     Some(unsafe { superslab_at(info.superslab).slabs[info.slab].drain_remote() })
+}
+
+/// Whether the calling thread's owned-slab table (front/owned.rs) holds the slab containing
+/// `ptr`, i.e. whether a free of `ptr` now takes the free fast path.
+pub fn owned_table_holds(ptr: *const u8) -> bool {
+    let h = thread::current();
+    // SAFETY: read-only access to the calling thread's own table (sentinels included).
+    unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize).is_some() }
+}
+
+/// Takes the slab containing `ptr` out of the calling thread's owned-slab table, as another slab
+/// sharing its entry would (the slab stays owned). False unless the table held it.
+pub fn owned_table_evict(ptr: *const u8) -> bool {
+    let h = thread::current();
+    // SAFETY: the calling thread's own table.
+    let hit = unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize) };
+    match hit {
+        Some(slab) => {
+            // SAFETY: only a live heap's table holds entries, and it is the calling thread's.
+            unsafe { h.local_mut().owned.remove(slab) };
+            true
+        }
+        None => false,
+    }
 }
 
 /// Hands out up to `n` blocks of the slab holding `ptr` the way the refill of its current slab

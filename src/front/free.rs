@@ -254,15 +254,6 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
     if TLS_HINT && h.kind == HeapKind::Live && env::tls_hint() {
         // SAFETY: our own live heap; the generation read now is the one the registry vouched for.
         unsafe { h.local_mut().hint.insert(ss, (*ss).generation()) };
-        if OWNED_TABLE {
-            // SAFETY: a registered SuperSlab.
-            let slab = locate::data_slab(unsafe { &*ss }, ptr);
-            if slab.is_owned_by(h.owner_ptr()) {
-                // An owned slab evicted from the table by another one: enter it again.
-                // SAFETY: our own live heap.
-                small::own_slab(unsafe { h.local_mut() }, slab);
-            }
-        }
     }
     // SAFETY: a registered SuperSlab.
     unsafe { free_small(h, &*ss, ptr) }
@@ -274,6 +265,13 @@ unsafe fn free_small(h: &'static Heap, ss: &SuperSlab, ptr: *mut u8) {
     let slab = locate::data_slab(ss, ptr);
     if slab.is_owned_by(h.owner_ptr()) {
         h.counters.local_unowned.bump();
+        if OWNED_TABLE && env::tls_hint() {
+            // An owned slab the table does not hold (another slab took its entry): enter it
+            // again, so that the next free of its blocks takes the fast path. Only a live heap
+            // owns slabs, so this is our own live heap.
+            // SAFETY: as above; the calling thread's heap.
+            small::own_slab(unsafe { h.local_mut() }, slab);
+        }
         // SAFETY: we own the slab.
         unsafe { free_local(h, slab, ptr) }
     } else {
