@@ -112,5 +112,4 @@ pub fn sweep_all(sweep: Sweep) {
     crate::pool::purge(sweep);
     crate::span::SPANS.purge(sweep);
     crate::large::purge(sweep);
-    crate::prof::purge(sweep);
 }

@@ -74,6 +74,10 @@ const _: () = assert!(
     core::mem::size_of::<LargeHeader>() <= 64,
     "header fits the last colour"
 );
+const _: () = assert!(
+    core::mem::size_of::<LargeHeader>() <= prof::LARGE_RECORD_OFFSET,
+    "a sampled block's record follows the header"
+);
 
 /// A cached block's links, written at its base when it enters the cache.
 struct CacheNode {
@@ -306,16 +310,38 @@ fn offset_for(align: usize) -> usize {
 
 /// Maps a block of `size` bytes aligned to `align`. Null if the OS refuses or sizes overflow.
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
-    alloc_inner(size, align, false)
+    alloc_inner(size, align, false, LARGE_MAGIC)
 }
 
 /// As `alloc`, zero-filled: a fresh mapping is; a reused one has its pages purged (whole pages)
 /// and the rest cleared.
 pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
-    alloc_inner(size, align, true)
+    alloc_inner(size, align, true, LARGE_MAGIC)
 }
 
-fn alloc_inner(size: usize, align: usize, zero: bool) -> *mut u8 {
+/// A sampled request too big for the profiler's arena slots (any size or alignment above
+/// `prof::SLOT_SIZE`, medium sizes included): a large block like any other — mapped, cached and
+/// reused the same way — whose header carries `prof::SAMPLED_LARGE_MAGIC` and whose record
+/// follows the header (`prof::large_record`), so `free` finds the sample in the header it reads
+/// anyway. Null if the profile or the block cannot be had (the caller serves it normally).
+#[cold]
+#[inline(never)]
+pub fn alloc_sampled(size: usize, align: usize, zero: bool) -> *mut u8 {
+    let Some(rec) = prof::begin_sample(size) else {
+        return core::ptr::null_mut();
+    };
+    let user = alloc_inner(size, align, zero, prof::SAMPLED_LARGE_MAGIC);
+    if user.is_null() {
+        prof::cancel_sample(&rec);
+        return user;
+    }
+    // SAFETY: the header page of a block just mapped and not yet handed out; 64-aligned (the
+    // colour offsets are multiples of 64), so the record slot is aligned for `Record`.
+    unsafe { prof::large_record(user.wrapping_sub(PAGE_SIZE)).write(rec) };
+    user
+}
+
+fn alloc_inner(size: usize, align: usize, zero: bool, magic: u64) -> *mut u8 {
     let offset = offset_for(align);
     let Some(need) = offset.checked_add(size).and_then(os::page_round) else {
         return core::ptr::null_mut();
@@ -374,7 +400,7 @@ fn alloc_inner(size: usize, align: usize, zero: bool) -> *mut u8 {
     // SAFETY: the page before `user` lies inside the mapping (offset >= PAGE_SIZE).
     unsafe {
         head.write(LargeHeader {
-            magic: LARGE_MAGIC,
+            magic,
             base: base.as_ptr(),
             map_len,
             offset,
@@ -396,12 +422,18 @@ fn alloc_inner(size: usize, align: usize, zero: bool) -> *mut u8 {
     user
 }
 
-/// Whether the registry's `head` is a sampled block's region (the profile box's): the registry
+/// Whether the registry's `head` is a sampled block's arena (the profile box's): the registry
 /// path of `free` sends those here, and this box forwards them.
 #[inline]
 fn is_sampled(head: NonNull<RegionHead>) -> bool {
     // SAFETY: registered regions start with a magic and are mapped while registered.
     crate::config::PROFILE && unsafe { head.as_ref().magic } == prof::SAMPLED_MAGIC
+}
+
+/// Whether a large header's magic says its block carries a sample (`alloc_sampled`).
+#[inline]
+fn is_sampled_large(magic: u64) -> bool {
+    crate::config::PROFILE && magic == prof::SAMPLED_LARGE_MAGIC
 }
 
 /// Zeroes `[user, user + size)` of a reused mapping: whole pages by purging them (no RSS, no
@@ -454,10 +486,15 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
     }
     let h = head.cast::<LargeHeader>();
     // SAFETY: per the contract the header is mapped and initialised.
-    let (map_len, base, users) = unsafe {
+    let (map_len, base, users, magic) = unsafe {
         check(h.as_ref(), ptr);
-        (h.as_ref().map_len, h.as_ref().base, h.as_ref().users)
+        let h = h.as_ref();
+        (h.map_len, h.base, h.users, h.magic)
     };
+    if is_sampled_large(magic) {
+        // SAFETY: a tagged block's record, written by `alloc_sampled`; the block is live.
+        prof::end_sample(&unsafe { prof::large_record(h.as_ptr().cast()).read() });
+    }
     // valgrind: the block dies before its mapping is reused or goes away ("Invalid free()" if it
     // was not live).
     valgrind::freelike(ptr);
@@ -591,6 +628,11 @@ pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
     // SAFETY: per the contract.
     let h = unsafe { head.cast::<LargeHeader>().as_ref() };
     check(h, ptr);
+    if is_sampled_large(h.magic) {
+        // SAFETY: a tagged block's record, written by `alloc_sampled`; the block is live.
+        let rec = unsafe { prof::large_record(head.as_ptr().cast()).read() };
+        return prof::usable_of(rec.size);
+    }
     h.map_len - h.offset
 }
 
@@ -600,11 +642,12 @@ pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
 /// # Safety
 /// As for `free`.
 pub unsafe fn resize_in_place(head: NonNull<RegionHead>, ptr: *mut u8, new_size: usize) -> bool {
-    if is_sampled(head) {
+    let h = head.cast::<LargeHeader>();
+    // SAFETY: per the contract the header is mapped (an arena starts with its magic too).
+    if is_sampled(head) || is_sampled_large(unsafe { h.as_ref().magic }) {
         // A sampled block moves, so its new size is what the profile counts.
         return false;
     }
-    let h = head.cast::<LargeHeader>();
     // SAFETY: per the contract.
     let (map_len, offset, base) = unsafe {
         check(h.as_ref(), ptr);

@@ -24,7 +24,8 @@
 //! 8. `registry` — address → region, lock-free, no allocation.
 //! 9. `meta`, `pool` — metadata memory; the slab supply (SuperSlab map/retire/reuse).
 //! 10. `adopt` — publish lists, adoption and the reclaim pass.
-//! 11. `prof` — the sampled heap profiler: countdown, stack capture, sampled regions, output.
+//! 11. `prof` — the sampled heap profiler: countdown, stack capture, sampled blocks' records,
+//!     output.
 //! 12. `large`, `span`, `background` — mappings for sizes above the classes and their cache; the
 //!     memory of the medium classes (one mapping per span, a `Slab` in its header, a cache of
 //!     empty spans); the optional purger thread.

@@ -12,7 +12,7 @@ use core::ptr::NonNull;
 use crate::config::FIRST_DATA_SLAB;
 use crate::debug::{fatal, Where};
 use crate::large::LARGE_MAGIC;
-use crate::prof::SAMPLED_MAGIC;
+use crate::prof::{SAMPLED_LARGE_MAGIC, SAMPLED_MAGIC};
 use crate::registry::{self, RegionHead};
 use crate::size_class::NUM_CLASSES;
 use crate::slab::slab::{Slab, NO_CLASS};
@@ -54,17 +54,23 @@ pub fn lookup(ptr: *mut u8) -> Found {
             Where::ptr(ptr as usize),
         )
     };
+    // Tested in this order (an `if` chain, not a `match` the compiler may reorder): the small and
+    // medium regions, then the rarer large and sampled ones.
     // SAFETY: registered regions start with a magic and are mapped while registered.
-    match unsafe { r.as_ref().magic } {
-        // Sampled blocks (profile box) have regions of their own, handled through `large`.
-        LARGE_MAGIC | SAMPLED_MAGIC => Found::Large(r),
-        SUPERSLAB_MAGIC => Found::Small(r.cast()),
-        SPAN_MAGIC => Found::Medium(r.cast()),
-        _ => fatal(
+    let magic = unsafe { r.as_ref().magic };
+    if magic == SUPERSLAB_MAGIC {
+        Found::Small(r.cast())
+    } else if magic == SPAN_MAGIC {
+        Found::Medium(r.cast())
+    } else if magic == LARGE_MAGIC || magic == SAMPLED_LARGE_MAGIC || magic == SAMPLED_MAGIC {
+        // Sampled blocks (profile box): arenas of their own, or tagged large blocks; both `large`.
+        Found::Large(r)
+    } else {
+        fatal(
             "registry",
             "region has a bad magic",
             Where::ptr(ptr as usize),
-        ),
+        )
     }
 }
 

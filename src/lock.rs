@@ -51,7 +51,8 @@ pub enum Rank {
     Meta = 6,
     /// `front::profiling::SWITCH`: the profiler's on/off switch (nests nothing).
     ProfSwitch = 7,
-    /// `prof::STATE`: the profiler's tables (nests nothing; taken while sampling).
+    /// `prof::STATE`: the profiler's tables, arenas and live medium records (nests nothing;
+    /// taken while sampling, never while another box's lock is held).
     ProfTables = 8,
     /// `large::CACHE`: cached large blocks (nests nothing; taken with no other lock held).
     LargeCache = 9,

@@ -37,6 +37,7 @@ use crate::purge::{self, Stamp, Sweep};
 use crate::slab::block::Block;
 use crate::slab::slab::Slab;
 use crate::stats::GLOBALS;
+use crate::sync::plain::AtomicU64;
 use crate::sync::{const_fn, UnsafeCell};
 
 /// Magic of a span header.
@@ -60,11 +61,19 @@ pub struct SpanHeader {
     /// Bytes of the mapping.
     pub bytes: usize,
     links: UnsafeCell<SpanLinks>,
+    /// Bit `i`: block `i` is a live sampled block (the profiler's; `front::medium::mark_sampled`
+    /// sets it before the block is handed out, `front::medium::free` clears it). Zero when no
+    /// sampled block is live, so a free tests it with one load of a line it reads anyway.
+    pub sampled: AtomicU64,
     /// The span's metadata as a slab of its medium class.
     pub slab: Slab,
 }
 
 const _: () = assert!(core::mem::size_of::<SpanHeader>() <= SPAN_HEADER_BYTES);
+const _: () = assert!(
+    (MIN_SPAN_BYTES - SPAN_HEADER_BYTES) / (crate::config::MAX_SMALL_SIZE + 1) <= 64,
+    "`sampled` has a bit for every block of the smallest medium class's smallest span"
+);
 
 impl SpanHeader {
     /// Writes a fresh header at `base` and returns it.
@@ -83,6 +92,7 @@ impl SpanHeader {
                     emptied_at: 0,
                     dirty: 0,
                 }),
+                sampled: AtomicU64::new(0),
                 slab: Slab::new(base.as_ptr().wrapping_add(SPAN_HEADER_BYTES)),
             })
         };

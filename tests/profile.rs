@@ -132,13 +132,19 @@ fn big_sampled_blocks_reuse_and_realloc() {
         .iter()
         .all(|&b| b == 0));
     release(z, 6 << 20);
+    // A sampled medium block shrunk by a little would stay in place if it were not sampled; it
+    // moves, so its new size is what the profile counts.
     let p = block(100 << 10, 5);
     // SAFETY: a live block with this layout.
-    let q = unsafe { GLOBAL.realloc(p, layout(100 << 10), 300 << 10) };
+    let p = unsafe { GLOBAL.realloc(p, layout(100 << 10), 96 << 10) };
+    assert_eq!(profile::sampled_size(p), Some(96 << 10));
+    assert_eq!(live(), before + 1);
+    // SAFETY: a live block with this layout.
+    let q = unsafe { GLOBAL.realloc(p, layout(96 << 10), 300 << 10) };
     assert_eq!(profile::sampled_size(q), Some(300 << 10));
     assert_eq!(live(), before + 1);
-    // SAFETY: the first 100 KiB were copied over.
-    assert!(unsafe { std::slice::from_raw_parts(q, 100 << 10) }
+    // SAFETY: the first 96 KiB were copied over.
+    assert!(unsafe { std::slice::from_raw_parts(q, 96 << 10) }
         .iter()
         .all(|&b| b == 5));
     // SAFETY: as above.
@@ -194,6 +200,45 @@ fn freed_by_other_threads_and_thread_exit() {
     // The Vec itself was freed by that thread as well.
     assert_eq!(live(), held - 9);
     profile::start();
+    // The same for medium blocks (marked in their spans, their records kept by address) and
+    // large ones (records in their headers): freed by another thread, and after their thread
+    // exited.
+    let sizes = [100 << 10, 1 << 20, 6 << 20];
+    let before = live();
+    let theirs = std::thread::spawn(move || sizes.map(|n| Ptr(block(n, 7))))
+        .join()
+        .unwrap();
+    let held = live();
+    assert!(held >= before + 3);
+    for (p, n) in theirs.iter().zip(sizes) {
+        assert_eq!(profile::sampled_size(p.0), Some(n));
+        release(p.0, n);
+    }
+    assert_eq!(live(), held - 3);
+    let mine = sizes.map(|n| Ptr(block(n, 8)));
+    profile::stop();
+    let held = live();
+    std::thread::spawn(move || {
+        for (p, n) in mine.iter().zip(sizes) {
+            assert_eq!(profile::sampled_size(p.0), Some(n));
+            // SAFETY: `n` bytes written by `block`.
+            assert!(unsafe { std::slice::from_raw_parts(p.0, n) }
+                .iter()
+                .all(|&b| b == 8));
+            release(p.0, n);
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(live(), held - 3);
+    profile::start();
+    // A medium block's address, reused after its sampled block was freed, is sampled afresh.
+    for _ in 0..4 {
+        let p = block(100 << 10, 9);
+        assert_eq!(profile::sampled_size(p), Some(100 << 10));
+        release(p, 100 << 10);
+        assert_eq!(profile::sampled_size(p), None);
+    }
 }
 
 /// `start`/`stop` reach a thread that is already running at its next refill or spill
@@ -293,6 +338,7 @@ fn small_requests_estimated_without_bias() {
 
 fn fork_child_keeps_and_frees_sampled_blocks() {
     let p = block(200, 9);
+    let m = block(300 << 10, 9);
     let dir = std::env::temp_dir().join(format!("hakmem-prof-fork-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("child.pb");
@@ -304,14 +350,16 @@ fn fork_child_keeps_and_frees_sampled_blocks() {
     assert!(pid >= 0);
     if pid == 0 {
         let ok = profile::sampled_size(p) == Some(200)
+            && profile::sampled_size(m) == Some(300 << 10)
             && live() == before
             && {
                 release(p, 200);
-                live() == before - 1
+                release(m, 300 << 10);
+                live() == before - 2
             }
             && {
                 let q = block(300, 1);
-                profile::sampled_size(q) == Some(300) && live() == before
+                profile::sampled_size(q) == Some(300) && live() == before - 1
             }
             && profile::dump(&cpath).is_ok();
         // SAFETY: leaves the child at once.
@@ -329,7 +377,9 @@ fn fork_child_keeps_and_frees_sampled_blocks() {
         Some(200),
         "the parent's block is untouched"
     );
+    assert_eq!(profile::sampled_size(m), Some(300 << 10));
     assert_eq!(live(), before);
+    release(m, 300 << 10);
     let bytes = std::fs::read(&path).unwrap();
     assert!(
         bytes.len() > 100 && bytes[0] == 0x0a,

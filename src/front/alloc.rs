@@ -288,8 +288,35 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
     if !unsafe { h.local_mut() }.sampler.take(size) {
         return None;
     }
-    let p = prof::alloc_sampled(size, align, zero);
+    // A slot of the profiler's arenas, a medium block marked in its span, or a large block
+    // tagged with the sample.
+    let p = if size <= prof::SLOT_SIZE && align <= prof::SLOT_SIZE {
+        prof::alloc_sampled(size, align, zero)
+    } else if let Some(c) = medium_class_for(size, align) {
+        alloc_medium_sampled(c, size, zero)
+    } else {
+        large::alloc_sampled(size, align, zero)
+    };
     (!p.is_null()).then_some(p)
+}
+
+/// A sampled medium request: a block of class `c` like any other, recorded by the profile box
+/// and marked in its span (unsampled if the record cannot be kept).
+#[cold]
+#[inline(never)]
+fn alloc_medium_sampled(c: usize, size: usize, zero: bool) -> *mut u8 {
+    let p = alloc_medium(c);
+    if p.is_null() {
+        return p;
+    }
+    if prof::track_medium(p, size) {
+        medium::mark_sampled(p);
+    }
+    if zero {
+        // SAFETY: a fresh block of at least `size` bytes.
+        unsafe { core::ptr::write_bytes(p, 0, size) };
+    }
+    p
 }
 
 /// A small request whose pop missed (`profile` builds): a profiled heap's class countdown
@@ -470,8 +497,13 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             // SAFETY: the registry confirmed a span, mapped forever.
             let usable = medium::usable_size(unsafe { span.as_ref() }, ptr);
             // In place while the class still fits and is not more than twice what is asked for
-            // (a smaller medium or small class then gives the memory back).
-            if new_size <= usable && new_size >= usable / 2 {
+            // (a smaller medium or small class then gives the memory back). A sampled block
+            // moves, so its new size is what the profile counts.
+            if new_size <= usable
+                && new_size >= usable / 2
+                // SAFETY: as above.
+                && !(PROFILE && medium::is_sampled(unsafe { span.as_ref() }, ptr))
+            {
                 return ptr;
             }
             usable

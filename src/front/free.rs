@@ -247,8 +247,11 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
     let ss = match locate::lookup(ptr) {
         // SAFETY: the registry confirmed a large block.
         locate::Found::Large(r) => return unsafe { large::free(r, ptr) },
-        // SAFETY: the registry confirmed a span.
-        locate::Found::Medium(s) => return unsafe { medium::free(h, s, ptr, mark::key()) },
+        locate::Found::Medium(s) => {
+            medium::end_sample_if_marked(s, ptr);
+            // SAFETY: the registry confirmed a span.
+            return unsafe { medium::free(h, s, ptr, mark::key()) };
+        }
         locate::Found::Small(ss) => ss.as_ptr(),
     };
     if TLS_HINT && h.kind == HeapKind::Live && env::tls_hint() {

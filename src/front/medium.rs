@@ -24,14 +24,16 @@
 use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
-use crate::config::ADOPT;
-use crate::debug::fatal;
+use crate::config::{ADOPT, MAX_BLOCK_OFFSET, PROFILE, SPAN_HEADER_BYTES};
+use crate::debug::{fatal, Where};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
 use crate::list;
+use crate::locate;
+use crate::prof;
 use crate::purge::{self, Stamp, Sweep};
 use crate::size_class::{
-    blocks_per_slab, class_size, is_medium, span_bytes, NUM_CLASSES, TOTAL_CLASSES,
+    block_index, blocks_per_slab, class_size, is_medium, span_bytes, NUM_CLASSES, TOTAL_CLASSES,
 };
 use crate::slab::block::Block;
 use crate::slab::slab::{ListKind, Slab, NO_CLASS};
@@ -295,6 +297,91 @@ pub unsafe fn free(h: &'static Heap, span: NonNull<SpanHeader>, ptr: *mut u8, ke
         count_remote_free(h, class_size(class));
         // SAFETY: a checked block of this span, being freed by the caller.
         unsafe { s.free_remote(b, env::force_notify()) };
+    }
+}
+
+// ---- sampled blocks (profiler) -----------------------------------------------------------------
+// A sampled medium request is served by this tier like any other (front::alloc::sample) and
+// marked in its span's `sampled` bits; its record lives in the profile box, keyed by address.
+// `free` ends the sample before the block goes back to a list, so the address cannot be handed
+// out (and marked) again before its old record is gone.
+
+/// The bit of the block at `ptr` (a checked boundary of class `class`) in its span's `sampled`.
+#[inline]
+fn sample_bit(span: &SpanHeader, ptr: *mut u8, class: usize) -> u64 {
+    let idx = block_index(class, ptr as usize - span.base() - SPAN_HEADER_BYTES);
+    debug_assert!(idx < 64, "const-asserted in span.rs");
+    1 << idx
+}
+
+/// Marks the live medium block `ptr`, just allocated by this thread and not yet handed out, as
+/// carrying the sample the profile box recorded for it (`prof::track_medium`).
+pub fn mark_sampled(ptr: *mut u8) {
+    let span = span_of(ptr);
+    let bit = sample_bit(span, ptr, bound_class(span, ptr));
+    // ORDERING: Relaxed — the block is ours until handed out; whoever frees it got the pointer
+    // through a hand-off that orders this store before its load (as for the block's contents).
+    // An RMW: other blocks' bits of the word change concurrently.
+    span.sampled.fetch_or(bit, Ordering::Relaxed);
+}
+
+/// Whether the live medium block `ptr` carries a sample (`realloc` moves such a block, so that
+/// its new size is counted).
+pub fn is_sampled(span: &SpanHeader, ptr: *mut u8) -> bool {
+    // ORDERING: Relaxed — see `mark_sampled`.
+    let bits = span.sampled.load(Ordering::Relaxed);
+    bits != 0 && bits & sample_bit(span, ptr, bound_class(span, ptr)) != 0
+}
+
+/// Before `free` of the block at `ptr` in `span` (the registry's answer): if the span has a live
+/// sampled block and `ptr` is one, clears its bit and ends the sample. One load of a span header
+/// word when no sampled block of the span is live (the free path calls this before `free`, out
+/// of `free`'s own body, so that `free` keeps no extra registers for the rare case).
+#[inline(always)]
+pub fn end_sample_if_marked(span: NonNull<SpanHeader>, ptr: *mut u8) {
+    // SAFETY: registered span headers are mapped forever.
+    let span = unsafe { span.as_ref() };
+    // ORDERING: Relaxed — see `mark_sampled`.
+    if PROFILE && span.sampled.load(Ordering::Relaxed) != 0 {
+        end_sample_slow(span, ptr);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn end_sample_slow(span: &SpanHeader, ptr: *mut u8) {
+    // Only the checks the bit needs: `free` makes the full ones next (and aborts on a free span
+    // or a pointer off a block boundary, which then carries no sample here either).
+    // ORDERING: Relaxed — see `bound_class`.
+    let class = span.slab.class.load(Ordering::Relaxed) as usize;
+    if !is_medium(class) || class >= TOTAL_CLASSES {
+        return;
+    }
+    let off = (ptr as usize).wrapping_sub(span.base() + SPAN_HEADER_BYTES);
+    let idx = block_index(class, off.min(MAX_BLOCK_OFFSET - 1));
+    if idx >= 64 || idx * class_size(class) != off {
+        return;
+    }
+    let bit = 1u64 << idx;
+    // ORDERING: Relaxed — see `mark_sampled`.
+    if span.sampled.load(Ordering::Relaxed) & bit != 0 {
+        // ORDERING: Relaxed — only the freeing thread clears its block's bit; `free` puts the
+        // block back on a list after this, and that hand-off orders it before the next mark.
+        span.sampled.fetch_and(!bit, Ordering::Relaxed);
+        prof::untrack_medium(ptr);
+    }
+}
+
+/// The span holding the live medium block `ptr` (allocated by this tier).
+fn span_of(ptr: *mut u8) -> &'static SpanHeader {
+    match locate::lookup(ptr) {
+        // SAFETY: registered span headers are mapped forever.
+        locate::Found::Medium(s) => unsafe { s.as_ref() },
+        _ => fatal(
+            "span",
+            "sampled block is not a medium block",
+            Where::ptr(ptr as usize),
+        ),
     }
 }
 

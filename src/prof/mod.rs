@@ -3,40 +3,44 @@
 //! - **Sampling** (`sampler`): each thread counts requested bytes down from an exponential draw
 //!   (mean `HAKMEM_PROF_SAMPLE`, default 512 KiB); the request that crosses zero is sampled.
 //! - **Capture** (`stack`): the sampled request's call stack, by walking frame pointers.
-//! - **Storage** (`arena`, `table`): the sampled block gets a registered region of its own, so
-//!   `free` recognises it from the region's magic on the registry path (never on the hinted fast
-//!   path); its stack is interned in a fixed table whose counters hold weighted allocated and live
-//!   objects and bytes.
+//! - **Storage** (`arena`, `table`): a sampled request of at most `SLOT_SIZE` bytes gets a slot
+//!   in a registered arena of its own; a bigger one is a large block whose header carries
+//!   `SAMPLED_LARGE_MAGIC` and whose `Record` follows the header (`large_record`; the large box
+//!   maps, caches and frees it like any large block). Either way `free` recognises it from the
+//!   region's magic on the registry path (never on the hinted fast path). Its stack is interned in
+//!   a fixed table whose counters hold weighted allocated and live objects and bytes.
 //! - **Output** (`pprof`, `maps`): pprof protobuf, folded stacks and the leak report.
 //!
 //! Off by default; `HAKMEM_PROF=1` or `hakmem::profile::start()` turns it on. How the front end
 //! counts small requests (per class, on its TLS lists), and what that costs when off, is in
 //! src/front/profiling.rs.
 //!
-//! Boundary: uses `os`, `registry`, `purge`, `debug`, `valgrind`; the front end calls `is_on`,
-//! `alloc_sampled`, `process_init` (before the first heap) and `register_exit` (after it); the
-//! large box forwards registry hits carrying `SAMPLED_MAGIC` to `free_sampled`/`usable_size`;
-//! the background purger and `collect()` call `purge`. One lock (`STATE`) guards tables and arenas: a leaf lock, last
-//! in the fork order. Nothing here allocates through the global allocator, panics or formats.
+//! Boundary: uses `os`, `registry`, `debug`, `valgrind`; the front end calls `is_on`,
+//! `alloc_sampled` (slots), `process_init` (before the first heap) and `register_exit` (after
+//! it); the large box calls `begin_sample`/`cancel_sample`/`end_sample` around the blocks it tags
+//! and forwards registry hits carrying `SAMPLED_MAGIC` to `free_sampled`/`usable_size`. One lock
+//! (`STATE`) guards table and arenas: a leaf lock, never held while another box's lock is taken.
+//! Nothing here allocates through the global allocator, panics or formats.
 
 mod arena;
+mod live;
 mod maps;
 mod pprof;
 mod sampler;
 mod stack;
 mod table;
 
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-pub use arena::SAMPLED_MAGIC;
+pub use arena::{Record, SAMPLED_MAGIC, SLOT_SIZE};
 pub use sampler::{Sampler, DEFAULT_MEAN};
 pub use stack::MAX_FRAMES;
 
-use crate::config::PROFILE;
+use crate::config::{MIN_ALIGN, PAGE_SIZE, PROFILE};
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::msg::Msg;
 use crate::os;
-use crate::purge::{Sweep, Ticker};
 use crate::registry::{self, RegionHead};
 use crate::sync::plain::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 
@@ -129,19 +133,42 @@ pub fn totals() -> Totals {
 }
 
 /// The requested size of `ptr` if it is a live sampled block of this allocator, else `None`.
+/// `ptr` must not be freed meanwhile (a large block's mapping could go away).
 pub fn sampled_size(ptr: *const u8) -> Option<usize> {
-    STATE.with(|_| {
-        let head = sampled_head(ptr)?;
-        // SAFETY: a registered sampled region holding `ptr` (checked under the lock, so a single
-        // region cannot be unmapped meanwhile); the lock is held.
-        unsafe { arena::peek(head, ptr as *mut u8) }.map(|r| r.size)
-    })
-}
-
-fn sampled_head(ptr: *const u8) -> Option<NonNull<RegionHead>> {
     let head = NonNull::new(registry::lookup(ptr as usize))?;
     // SAFETY: registered regions start with a magic and are mapped while registered.
-    (unsafe { head.as_ref().magic } == SAMPLED_MAGIC).then_some(head)
+    match unsafe { head.as_ref().magic } {
+        SAMPLED_MAGIC => STATE.with(|_| {
+            // SAFETY: a registered arena holding `ptr` (arenas are never unmapped); the lock is
+            // held.
+            unsafe { arena::peek(head, ptr as *mut u8) }.map(|r| r.size)
+        }),
+        SAMPLED_LARGE_MAGIC if head.as_ptr() as usize + PAGE_SIZE == ptr as usize => {
+            // SAFETY: a tagged large block's header, live per the contract.
+            Some(unsafe { large_record(head.as_ptr().cast()).read() }.size)
+        }
+        // A medium block's record, if it is a marked one.
+        _ => STATE.with(|st| st.live.get(ptr as usize)).map(|r| r.size),
+    }
+}
+
+// ---- sampled large blocks ----------------------------------------------------------------------
+
+/// The header magic of a large block that carries a sample (the large box writes it instead of
+/// its own; the registry path sends such blocks back to the large box, which frees them like any
+/// other after `end_sample`).
+pub const SAMPLED_LARGE_MAGIC: u64 = 0x4841_4b4d_4c53_4d50; // "HAKMLSMP"
+
+/// Where a tagged large block's record lives: this many bytes after its header, inside the page
+/// before the user pointer that the large box reserves for its header (large.rs asserts its
+/// header fits before it).
+pub const LARGE_RECORD_OFFSET: usize = 64;
+const _: () = assert!(LARGE_RECORD_OFFSET + core::mem::size_of::<Record>() <= PAGE_SIZE);
+
+/// The record slot of the tagged large block whose header is at `header` (64-aligned).
+#[inline]
+pub fn large_record(header: *mut u8) -> *mut Record {
+    header.wrapping_add(LARGE_RECORD_OFFSET).cast()
 }
 
 // ---- state ------------------------------------------------------------------------------------
@@ -164,6 +191,8 @@ struct Scratch {
 struct State {
     table: table::Table,
     arenas: arena::Arenas,
+    /// Records of the live sampled medium blocks.
+    live: live::Live,
     scratch: *mut Scratch,
     /// `HAKMEM_PROF_DUMP`, NUL-terminated (empty: none).
     dump_path: [u8; PATH_MAX],
@@ -179,17 +208,18 @@ struct State {
 unsafe impl Send for State {}
 
 /// Fork: a holder that did not survive the fork was sampling, unsampling or dumping, so any
-/// table entry may be half written (a stack without its frames, counts of a sample half added)
-/// and the single cache half shifted. The child starts a new profile: the table is cleared and
-/// its generation bumped (blocks sampled before the fork are still freed normally, but count
-/// nothing: their records name the old generation), the single cache is forgotten (a leak in the
-/// child only). Arenas, the dump path and the scratch memory are kept (see `Arenas::forget_cache`;
-/// the others are written once at start-up, or rewritten by each dump).
+/// table entry may be half written (a stack without its frames, counts of a sample half added),
+/// the live records half shifted. The child starts a new profile: the table is cleared and its
+/// generation bumped (blocks sampled before the fork are still freed normally, but count
+/// nothing: their records name the old generation), the live medium records are forgotten (a
+/// marked medium block without a record ends its sample as a no-op). Arenas, the dump path and the scratch memory are kept (a slot's bit and its
+/// record are each written once, so a torn slot is at worst a slot never freed; the others are
+/// written once at start-up, or rewritten by each dump).
 impl ForkReset for State {
     fn reset_after_fork(&mut self) {
         self.table.clear();
+        self.live.clear();
         self.epoch = self.epoch.wrapping_add(1);
-        self.arenas.forget_cache();
     }
 }
 
@@ -198,6 +228,7 @@ static STATE: SpinLock<State> = SpinLock::new(
     State {
         table: table::Table::new(),
         arenas: arena::Arenas::new(),
+        live: live::Live::new(),
         scratch: core::ptr::null_mut(),
         dump_path: [0; PATH_MAX],
         init_pid: 0,
@@ -205,25 +236,47 @@ static STATE: SpinLock<State> = SpinLock::new(
     },
 );
 
-/// Rate limit of the purge passes over the cached singles on the sampling paths.
-static TICKER: Ticker = Ticker::new();
-
-/// Releases the cached single mappings `sweep` covers (the background purger and `collect()`;
-/// the sampling paths sweep on the clock themselves).
-pub fn purge(sweep: Sweep) {
-    if PROFILE {
-        STATE.with(|st| st.arenas.purge(sweep));
-    }
-}
-
 /// A signal asked for a dump while the lock was held; the next holder writes it.
 static DUMP_PENDING: AtomicU8 = AtomicU8::new(0);
 
 // ---- the hooks --------------------------------------------------------------------------------
 
-/// Serves a sampled request: captures the stack, places the block in a sampled region and counts
-/// it; `zero`: the block reads as zeros. Null if memory cannot be had (the caller then serves the
-/// request normally).
+/// The steps every sample shares: captures the calling stack (outside the lock), then under
+/// the lock interns it, hands its record to `keep` (which places the block or stores the record;
+/// `None`: it could not, and nothing is counted) and counts it. The request of `size` bytes was
+/// sampled as if it were `sampled_as` bytes (its weight; see `alloc_sampled_as`). `None` also
+/// when the table cannot be mapped.
+#[inline(always)]
+fn sample_with<T>(
+    size: usize,
+    sampled_as: usize,
+    keep: impl FnOnce(&mut State, Record) -> Option<T>,
+) -> Option<T> {
+    let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
+    let frames = stack::capture(&mut buf);
+    let weight = sampler::weight(sampled_as, sampler::mean());
+    let kept = STATE.with(|st| {
+        if !st.table.ready() {
+            return None;
+        }
+        let stack = st.table.intern(frames);
+        let rec = Record {
+            stack,
+            size,
+            weight,
+            epoch: st.epoch,
+        };
+        let kept = keep(st, rec)?;
+        st.table.add(stack, size, weight);
+        Some(kept)
+    });
+    after_unlock();
+    kept
+}
+
+/// Serves a sampled request of at most `SLOT_SIZE` bytes and alignment from an arena slot:
+/// captures the stack, places the block and counts it; `zero`: the block reads as zeros. Null if
+/// memory cannot be had (the caller then serves the request normally).
 #[cold]
 #[inline(never)]
 pub fn alloc_sampled(size: usize, align: usize, zero: bool) -> *mut u8 {
@@ -235,33 +288,67 @@ pub fn alloc_sampled(size: usize, align: usize, zero: bool) -> *mut u8 {
 /// requests): the front end samples small requests per class, at the class's block size.
 #[inline(never)]
 pub fn alloc_sampled_as(size: usize, align: usize, zero: bool, sampled_as: usize) -> *mut u8 {
-    let mut frames = [0usize; MAX_FRAMES];
-    let n = stack::capture(&mut frames);
-    let weight = sampler::weight(sampled_as, sampler::mean());
-    let p = STATE.with(|st| {
-        if !st.table.ready() {
-            return core::ptr::null_mut();
-        }
-        let stack = st.table.intern(&frames[..n]);
-        let rec = arena::Record {
-            stack,
-            size,
-            weight,
-            epoch: st.epoch,
-        };
-        match st.arenas.alloc(size, align, rec, zero) {
-            Some(p) => {
-                st.table.add(stack, size, weight);
-                p.as_ptr()
+    debug_assert!(size <= SLOT_SIZE && align <= SLOT_SIZE);
+    sample_with(size, sampled_as, |st, rec| st.arenas.alloc(rec, zero))
+        .map_or(core::ptr::null_mut(), NonNull::as_ptr)
+}
+
+/// Starts the sample of a request of `size` bytes that the large box serves (a block bigger
+/// than a slot): captures the stack and counts it. The caller keeps the record with the block
+/// (`large_record`) and calls `end_sample` when it is freed, or `cancel_sample` if no block
+/// could be had. `None`: the table cannot be mapped (serve the request unsampled).
+#[cold]
+#[inline(never)]
+pub fn begin_sample(size: usize) -> Option<Record> {
+    sample_with(size, size, |_, rec| Some(rec))
+}
+
+/// Samples the medium block at `ptr` (served by the medium tier for a request of `size` bytes,
+/// not yet handed out): captures the stack, counts it and keeps its record. False if the record
+/// cannot be kept (the caller then leaves the block unmarked: an unsampled request).
+#[cold]
+#[inline(never)]
+pub fn track_medium(ptr: *mut u8, size: usize) -> bool {
+    sample_with(size, size, |st, rec| {
+        st.live.insert(ptr as usize, rec).then_some(())
+    })
+    .is_some()
+}
+
+/// The marked medium block at `ptr` is being freed (before it goes back to a list): ends its
+/// sample.
+pub fn untrack_medium(ptr: *mut u8) {
+    STATE.with(|st| {
+        if let Some(rec) = st.live.remove(ptr as usize) {
+            if rec.epoch == st.epoch {
+                st.table.remove(rec.stack, rec.size, rec.weight);
             }
-            None => core::ptr::null_mut(),
         }
     });
     after_unlock();
-    p
 }
 
-/// Frees a sampled block (the registry found `SAMPLED_MAGIC` at `head`).
+/// The block of `rec` (from `begin_sample`) was freed: its bytes are no longer live.
+pub fn end_sample(rec: &Record) {
+    STATE.with(|st| {
+        if rec.epoch == st.epoch {
+            st.table.remove(rec.stack, rec.size, rec.weight);
+        }
+    });
+    after_unlock();
+}
+
+/// No block could be had for `rec` (from `begin_sample`): it counts as never sampled.
+pub fn cancel_sample(rec: &Record) {
+    STATE.with(|st| {
+        if rec.epoch == st.epoch {
+            st.table.cancel(rec.stack, rec.size, rec.weight);
+        }
+    });
+    after_unlock();
+}
+
+/// Frees a sampled arena block (the registry found `SAMPLED_MAGIC` at `head`).
 ///
 /// # Safety
 /// `head` is the registry's answer for `ptr` and carries `SAMPLED_MAGIC`.
@@ -272,20 +359,23 @@ pub unsafe fn free_sampled(head: NonNull<RegionHead>, ptr: *mut u8) {
         if rec.epoch == st.epoch {
             st.table.remove(rec.stack, rec.size, rec.weight);
         }
-        if let Some(sweep) = Sweep::due_ticked(&TICKER) {
-            st.arenas.purge(sweep);
-        }
     });
     after_unlock();
 }
 
-/// Usable bytes of a sampled block.
+/// Usable bytes of a sampled block of `size` requested bytes: the request rounded up to
+/// `MIN_ALIGN`, so a `realloc` that grows it moves it and its new size is counted.
+pub fn usable_of(size: usize) -> usize {
+    size.next_multiple_of(MIN_ALIGN)
+}
+
+/// Usable bytes of a sampled arena block.
 ///
 /// # Safety
 /// As for `free_sampled`; the block is live.
 pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
     // SAFETY: per the contract; the lock is held.
-    STATE.with(|_| unsafe { arena::usable_size(head, ptr) })
+    STATE.with(|_| usable_of(unsafe { arena::record(head, ptr) }.size))
 }
 
 fn after_unlock() {

@@ -25,20 +25,84 @@ pub fn mean() -> u64 {
     MEAN.load(Ordering::Relaxed)
 }
 
-/// Sets the mean sampling interval (at least 1 byte).
+/// Sets the mean sampling interval (at least 1 byte, at most 2^62: it is converted through i64).
 pub fn set_mean(bytes: u64) {
     // ORDERING: Relaxed — see `mean`.
-    MEAN.store(bytes.max(1), Ordering::Relaxed);
+    MEAN.store(bytes.clamp(1, 1 << 62), Ordering::Relaxed);
 }
 
-/// How many requests of `size` bytes one sample of that size stands for under mean `mean`.
+/// How many requests of `size` bytes one sample of that size stands for under mean `mean`:
+/// `1 / (1 - exp(-size / mean))`.
 pub fn weight(size: usize, mean: u64) -> f64 {
-    let p = 1.0 - (-(size.max(1) as f64) / mean as f64).exp();
+    // Through i64: a u64 → f64 conversion takes a dozen instructions on x86-64, an i64 one a
+    // single `cvtsi2sd` (both values are far below 2^63).
+    let x = size.max(1) as i64 as f64 / mean as i64 as f64;
+    let p = one_minus_exp_neg(x);
     if p > 0.0 {
         1.0 / p
     } else {
         1.0
     }
+}
+
+// ---- cheap math ---------------------------------------------------------------------------------
+// libm's `log` and `exp` cost ~50 instructions each per sample (a third of the draw and the
+// weight). Sampling needs about six correct digits, not sixteen: these are the usual
+// exponent/mantissa splits with short series, relative error below 1e-7 (tests below check them
+// against libm). Pure arithmetic: no tables, no state.
+
+/// `log2(x)` for a finite `x >= 1` (an integer converted exactly: at most 2^53).
+#[inline]
+fn log2_at_least_one(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    // The mantissa as a number in [1, 2); then folded to [sqrt(1/2), sqrt(2)) around 1 so that
+    // the series below converges fast.
+    let mut m = f64::from_bits((bits & ((1 << 52) - 1)) | (1023 << 52));
+    let mut e = e as f64;
+    if m > core::f64::consts::SQRT_2 {
+        m *= 0.5;
+        e += 1.0;
+    }
+    // ln(m) = 2·atanh(t) = 2(t + t³/3 + t⁵/5 + …), t = (m-1)/(m+1), |t| < 0.172.
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let series =
+        t * (2.0 + t2 * (2.0 / 3.0 + t2 * (2.0 / 5.0 + t2 * (2.0 / 7.0 + t2 * (2.0 / 9.0)))));
+    e + series * core::f64::consts::LOG2_E
+}
+
+/// `1 - exp(-x)` for `x >= 0`, without the cancellation near 0.
+#[inline]
+fn one_minus_exp_neg(x: f64) -> f64 {
+    if x >= 40.0 {
+        return 1.0;
+    }
+    if x < 1.0 / 32.0 {
+        // x - x²/2 + x³/6 - x⁴/24 + x⁵/120: the next term is below 2e-11 relative.
+        return x * (1.0 - x * (0.5 - x * (1.0 / 6.0 - x * (1.0 / 24.0 - x / 120.0))));
+    }
+    // exp(-x) = 2^-k · exp(-r), k = round(x·log2 e), |r| <= ln2/2.
+    let k = (x * core::f64::consts::LOG2_E + 0.5) as i64;
+    let r = x - k as f64 * core::f64::consts::LN_2;
+    let y = -r;
+    // exp(y), |y| <= 0.347: Taylor to y⁹ (next term below 3e-11).
+    let mut p = 1.0 / 362_880.0;
+    for c in [
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = p * y + c;
+    }
+    // 2^-k for k in 0..=58: an exponent field.
+    1.0 - p * f64::from_bits(((1023 - k) as u64) << 52)
 }
 
 /// One thread's countdown. `rng == 0` means "not armed yet": the first request draws the first
@@ -87,7 +151,9 @@ impl Sampler {
         self.draw() as u64
     }
 
-    /// An exponential interval with mean `mean()` bytes (inverse-CDF of a 53-bit uniform).
+    /// An exponential interval with mean `mean()` bytes: the inverse CDF `-ln(u) · mean` of a
+    /// uniform `u = r / 2^53` in (0, 1], `r` a 53-bit random integer plus one, so
+    /// `-ln(u) = (53 - log2(r)) · ln 2`.
     fn draw(&mut self) -> i64 {
         // xorshift64*: fast, good enough for interval lengths, no shared state.
         let mut x = self.rng;
@@ -95,8 +161,9 @@ impl Sampler {
         x ^= x << 25;
         x ^= x >> 27;
         self.rng = x;
-        let u = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-        let v = -(1.0 - u).ln() * mean() as f64;
+        // (Conversions through i64, as in `weight`: `r` is at most 2^53.)
+        let r = ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) + 1) as i64 as f64;
+        let v = (53.0 - log2_at_least_one(r)) * core::f64::consts::LN_2 * mean() as i64 as f64;
         if v >= i64::MAX as f64 {
             i64::MAX
         } else {
@@ -154,6 +221,32 @@ mod tests {
             (hits - expected).abs() < expected * 0.15,
             "{hits} samples, expected {expected}"
         );
+    }
+
+    #[test]
+    fn cheap_math_matches_libm() {
+        let mut x = 1.0f64;
+        while x < (1u64 << 53) as f64 {
+            for y in [x, (x * 1.3).floor(), (x * 1.7).floor()] {
+                let want = y.log2();
+                let got = log2_at_least_one(y);
+                assert!(
+                    (got - want).abs() <= 1e-7 * want.abs().max(1.0),
+                    "log2({y}): {got} vs {want}"
+                );
+            }
+            x *= 2.0;
+        }
+        let mut x = 1e-9f64;
+        while x < 60.0 {
+            let want = -(-x).exp_m1();
+            let got = one_minus_exp_neg(x);
+            assert!(
+                (got - want).abs() <= 1e-7 * want,
+                "1-exp(-{x}): {got} vs {want}"
+            );
+            x *= 1.07;
+        }
     }
 
     #[test]

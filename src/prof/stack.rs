@@ -15,6 +15,8 @@
 //! only read after the kernel said its page is readable (`os::is_readable`, checked once per
 //! page).
 
+use core::mem::MaybeUninit;
+
 /// Deepest stack recorded; deeper ones are truncated at the root end.
 pub const MAX_FRAMES: usize = 64;
 /// Largest distance between two frames accepted (a bigger step means a broken chain).
@@ -42,10 +44,20 @@ fn frame_pointer() -> usize {
     fp
 }
 
-/// Writes the return addresses of the calling stack into `out`, innermost first; returns how
-/// many. Frames of the allocator itself come first (symbolizers drop them by name).
+/// The return addresses of the calling stack, innermost first, written into `out` (left
+/// uninitialised by the caller: a sample's stack is usually far shorter than `MAX_FRAMES`, and
+/// zeroing or copying the whole array cost more than the walk). Frames of the allocator itself
+/// come first (symbolizers drop them by name).
 #[inline(never)]
-pub fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
+pub fn capture(out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> &[usize] {
+    let n = walk(out);
+    // SAFETY: `walk` initialised `out[..n]`; `MaybeUninit<usize>` has `usize`'s layout.
+    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<usize>(), n) }
+}
+
+/// Writes the frames into `out[..n]`, returns `n`.
+#[inline(always)]
+fn walk(out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> usize {
     let mut fp = frame_pointer();
     // The one page known readable so far (frames ascend, so most frames share a few pages).
     let mut ok_page = usize::MAX;
@@ -75,7 +87,7 @@ pub fn capture(out: &mut [usize; MAX_FRAMES]) -> usize {
         if ret == 0 {
             break;
         }
-        out[n] = ret;
+        out[n] = MaybeUninit::new(ret);
         n += 1;
         if next <= fp || next - fp > MAX_STEP {
             break;
@@ -90,17 +102,17 @@ mod tests {
     use super::*;
 
     #[inline(never)]
-    fn two_deep(out: &mut [usize; MAX_FRAMES]) -> usize {
+    fn two_deep(out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> &[usize] {
         core::hint::black_box(capture(out))
     }
 
     #[test]
     fn walk_is_bounded_and_never_faults() {
-        let mut out = [0usize; MAX_FRAMES];
-        let n = two_deep(&mut out);
-        assert!(n <= MAX_FRAMES);
+        let mut out = [MaybeUninit::uninit(); MAX_FRAMES];
+        let frames = two_deep(&mut out);
+        assert!(frames.len() <= MAX_FRAMES);
         // Without frame pointers in the test build the chain may end at once; with them the walk
         // sees at least this test's frames. Either way every recorded address is nonzero.
-        assert!(out[..n].iter().all(|&a| a != 0));
+        assert!(frames.iter().all(|&a| a != 0));
     }
 }

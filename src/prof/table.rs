@@ -142,6 +142,15 @@ impl Table {
         e.live_bytes += weight * size as f64;
     }
 
+    /// Undoes `add(idx, size, weight)`: no block could be had for that sample.
+    pub fn cancel(&mut self, idx: u32, size: usize, weight: f64) {
+        self.remove(idx, size, weight);
+        let e = &mut self.entries_mut()[idx as usize];
+        e.alloc_samples -= 1;
+        e.alloc_objects -= weight;
+        e.alloc_bytes -= weight * size as f64;
+    }
+
     /// The sampled block recorded by `add(idx, size, weight)` was freed.
     pub fn remove(&mut self, idx: u32, size: usize, weight: f64) {
         let e = &mut self.entries_mut()[idx as usize];
