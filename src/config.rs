@@ -63,9 +63,12 @@ mod sizes {
     pub const REMOTE_BATCH_ENTRIES: usize = 32;
     pub const REMOTE_BATCH_BYTES: usize = 4096;
     pub const REMOTE_BATCH_MAX: usize = 32;
-    /// Entries of the per-thread owned-slab table (direct-mapped by slab address; 256 × 64 KiB
-    /// covers 16 MiB of slabs without a collision).
-    pub const OWNED_ENTRIES: usize = 256;
+    /// Entries of the per-thread owned-slab table (direct-mapped by slab address; 512 × 64 KiB
+    /// covers 32 MiB of slabs without a collision). At 256 (16 MiB) a thread of c-thread or
+    /// glibc-thread (sizes up to 32 KiB, ~500 slabs) sent a quarter of its local frees to the
+    /// hint path, half while profiling (sampled blocks' mappings spread the SuperSlabs):
+    /// docs/benchmarks.md, session 3.
+    pub const OWNED_ENTRIES: usize = 512;
     /// Largest block size served by the medium classes; larger requests go to `large`.
     pub const MAX_MEDIUM_SIZE: usize = 4 << 20;
     /// Medium classes per doubling of the size: worst-case internal fragmentation

@@ -333,11 +333,25 @@ extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, c: usize) -> *mut 
 #[inline(never)]
 extern "C" fn alloc_miss(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
     // SAFETY: the calling thread's own live heap; no reference to its local state is alive.
-    if h.kind == HeapKind::Live && unsafe { profiling::sync(h) && profiling::countdown(h, c) } {
-        let p = prof::alloc_sampled_as(size, MIN_ALIGN, false, class_size(c));
-        if !p.is_null() {
-            return p;
+    if h.kind == HeapKind::Live && unsafe { profiling::sync(h) } {
+        // SAFETY: as above; the heap is profiled.
+        if unsafe { profiling::countdown(h, c) } {
+            let p = prof::alloc_sampled_as(size, MIN_ALIGN, false, class_size(c));
+            if !p.is_null() {
+                return p;
+            }
         }
+        // `alloc_slow`'s work for a profiled live heap, without its layers: a profiled heap
+        // misses a few times as often (its list runs dry while the blocks freed meanwhile wait
+        // on the free side).
+        // SAFETY: as above.
+        return match NonNull::new(unsafe { profiling::refill(h, c) }) {
+            Some(b) => {
+                h.counters.alloc_slow[c].bump();
+                finish_header(hand_out(b, c), c)
+            }
+            None => core::ptr::null_mut(),
+        };
     }
     alloc_slow_user(h, c)
 }
