@@ -306,56 +306,14 @@ fn magazine_pointers() {
     }
 }
 
-/// 6, correct side: a drained queue is merged once.
-fn remote_drain_once() {
+/// 6: 64 blocks of the calling thread freed by another thread; returns the first block's address
+/// and every block's start.
+fn freed_remotely() -> (*mut u8, HashSet<usize>) {
     let blocks: Vec<(usize, u64)> = (0..64)
         .map(|i| (alloc_filled(48, 16, 60 + i) as usize, 60 + i))
         .collect();
     let first = blocks[0].0 as *mut u8;
-    std::thread::spawn(move || {
-        for (p, id) in blocks {
-            free_checked(p as *mut u8, 48, 16, id);
-        }
-    })
-    .join()
-    .expect("remote freer panicked");
-    let n1 = testing::drain_remote_of(first).expect("we own the slab");
-    let n2 = testing::drain_remote_of(first).expect("we own the slab");
-    assert_eq!(n1, 64, "the first drain takes every remote free");
-    assert_eq!(n2, 0, "the second drain finds nothing");
-    let again: Vec<*mut u8> = (0..256).map(|i| alloc_filled(48, 16, 200 + i)).collect();
-    let distinct: HashSet<usize> = again.iter().map(|&p| p as usize).collect();
-    assert_eq!(distinct.len(), again.len(), "a block handed out twice");
-    for (i, p) in again.into_iter().enumerate() {
-        free_checked(p, 48, 16, 200 + i as u64);
-    }
-}
-
-/// 6, the bug: a queue that holds a block twice.
-fn remote_merged_twice() {
-    let x = alloc_filled(48, 16, 8);
-    let y = alloc_filled(48, 16, 9);
-    // Everything but x and y goes back to the slab, so exactly two blocks are out.
-    hakmem::collect();
-    // SAFETY: deliberate corruption: x is pushed twice (the queue reads x, y, x, ...).
-    unsafe {
-        testing::push_remote_unchecked(x);
-        testing::push_remote_unchecked(y);
-        testing::push_remote_unchecked(x);
-    }
-    announce(testing::block_info(x).expect("ours").block as *const u8);
-    testing::drain_remote_of(x);
-    continued();
-}
-
-/// 6, correct side, the refill's path: the queue taken as the pending chain hands each remotely
-/// freed block out once.
-fn remote_refill_once() {
-    let blocks: Vec<(usize, u64)> = (0..64)
-        .map(|i| (alloc_filled(48, 16, 60 + i) as usize, 60 + i))
-        .collect();
-    let first = blocks[0].0 as *mut u8;
-    let freed: HashSet<usize> = blocks
+    let starts = blocks
         .iter()
         .map(|&(p, _)| testing::block_info(p as *const u8).expect("ours").block)
         .collect();
@@ -366,6 +324,57 @@ fn remote_refill_once() {
     })
     .join()
     .expect("remote freer panicked");
+    (first, starts)
+}
+
+/// 6: 256 blocks of the same class handed out afterwards are distinct.
+fn reuse_hands_out_distinct_blocks() {
+    let again: Vec<*mut u8> = (0..256).map(|i| alloc_filled(48, 16, 200 + i)).collect();
+    let distinct: HashSet<usize> = again.iter().map(|&p| p as usize).collect();
+    assert_eq!(distinct.len(), again.len(), "a block handed out twice");
+    for (i, p) in again.into_iter().enumerate() {
+        free_checked(p, 48, 16, 200 + i as u64);
+    }
+}
+
+/// 6, the bug: a remote queue that holds block x twice (it reads x, y, x, …) while exactly x and
+/// y are out. Returns x.
+fn queue_holding_a_block_twice() -> *mut u8 {
+    let x = alloc_filled(48, 16, 8);
+    let y = alloc_filled(48, 16, 9);
+    // Everything but x and y goes back to the slab, so exactly two blocks are out.
+    hakmem::collect();
+    // SAFETY: deliberate corruption: x is pushed twice.
+    unsafe {
+        testing::push_remote_unchecked(x);
+        testing::push_remote_unchecked(y);
+        testing::push_remote_unchecked(x);
+    }
+    announce(testing::block_info(x).expect("ours").block as *const u8);
+    x
+}
+
+/// 6, correct side: a drained queue is merged once.
+fn remote_drain_once() {
+    let (first, _) = freed_remotely();
+    let n1 = testing::drain_remote_of(first).expect("we own the slab");
+    let n2 = testing::drain_remote_of(first).expect("we own the slab");
+    assert_eq!(n1, 64, "the first drain takes every remote free");
+    assert_eq!(n2, 0, "the second drain finds nothing");
+    reuse_hands_out_distinct_blocks();
+}
+
+/// 6, the bug: the queue drained.
+fn remote_merged_twice() {
+    let x = queue_holding_a_block_twice();
+    testing::drain_remote_of(x);
+    continued();
+}
+
+/// 6, correct side, the refill's path: the queue taken as the pending chain hands each remotely
+/// freed block out once.
+fn remote_refill_once() {
+    let (first, freed) = freed_remotely();
     let mut seen = HashSet::new();
     let mut from_queue = 0;
     let got = testing::take_remote_of(first, usize::MAX, |b| {
@@ -375,26 +384,12 @@ fn remote_refill_once() {
     .expect("we own the slab");
     assert_eq!(got, seen.len());
     assert_eq!(from_queue, 64, "every remotely freed block comes out once");
-    let again: Vec<*mut u8> = (0..256).map(|i| alloc_filled(48, 16, 200 + i)).collect();
-    let distinct: HashSet<usize> = again.iter().map(|&p| p as usize).collect();
-    assert_eq!(distinct.len(), again.len(), "a block handed out twice");
-    for (i, p) in again.into_iter().enumerate() {
-        free_checked(p, 48, 16, 200 + i as u64);
-    }
+    reuse_hands_out_distinct_blocks();
 }
 
-/// 6, the bug on the refill's path: a queue that holds a block twice, taken as the pending chain.
+/// 6, the bug on the refill's path: the queue taken as the pending chain.
 fn remote_refill_twice() {
-    let x = alloc_filled(48, 16, 8);
-    let y = alloc_filled(48, 16, 9);
-    hakmem::collect();
-    // SAFETY: deliberate corruption, as in `remote_merged_twice`.
-    unsafe {
-        testing::push_remote_unchecked(x);
-        testing::push_remote_unchecked(y);
-        testing::push_remote_unchecked(x);
-    }
-    announce(testing::block_info(x).expect("ours").block as *const u8);
+    let x = queue_holding_a_block_twice();
     testing::take_remote_of(x, usize::MAX, |_| {});
     continued();
 }

@@ -493,6 +493,18 @@ impl Slab {
         }
     }
 
+    /// A drain or the pending walk found more blocks than are out: a cycle, or a block queued
+    /// twice.
+    #[cold]
+    #[inline(never)]
+    fn drained_too_many(&self, b: NonNull<Block>, class: usize) -> ! {
+        fatal(
+            "remote",
+            "drained more blocks than are out (cycle or double free)",
+            self.whereis(b.as_ptr() as usize, class),
+        )
+    }
+
     #[cold]
     #[inline(never)]
     fn bad_remote_block(&self, p: usize, class: usize, carved: usize) -> ! {
@@ -545,11 +557,7 @@ impl Slab {
         while let Some(b) = NonNull::new(cur) {
             n += 1;
             if n > bound {
-                fatal(
-                    "remote",
-                    "drained more blocks than are out (cycle or double free)",
-                    self.whereis(b.as_ptr() as usize, class),
-                );
+                self.drained_too_many(b, class);
             }
             self.check_carved(l, b.as_ptr() as usize);
             last = b;
@@ -626,11 +634,7 @@ impl Slab {
                     while n < max {
                         let Some(b) = NonNull::new(cur) else { break };
                         if l.pending_left == 0 {
-                            fatal(
-                                "remote",
-                                "drained more blocks than are out (cycle or double free)",
-                                self.whereis(b.as_ptr() as usize, class),
-                            );
+                            self.drained_too_many(b, class);
                         }
                         l.pending_left -= 1;
                         self.check_carved(l, b.as_ptr() as usize);
