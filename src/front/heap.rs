@@ -349,6 +349,41 @@ impl HeapLocal {
         }
     }
 
+    /// The walk both tiers run when they bind (small slabs, medium spans): every retired current
+    /// slab of `classes` that is still empty and that `sweep` covers comes off its list and goes
+    /// to `release` with its stamp; the others stay retired, or are dropped from `retired` if they
+    /// were used again. Returns whether any was released (the caller then purges its cache).
+    ///
+    /// # Safety
+    /// `self` is the calling thread's heap state; `release` takes ownership of the slab it is
+    /// given (empty, off every list).
+    pub unsafe fn release_retired(
+        &mut self,
+        classes: core::ops::Range<usize>,
+        sweep: crate::purge::Sweep,
+        mut release: impl FnMut(&mut Self, *mut Slab, crate::purge::Stamp),
+    ) -> bool {
+        let mut released = false;
+        let mut from = classes.start;
+        while let Some((c, at)) = self.retired.first(from..classes.end) {
+            from = c + 1;
+            let cur = self.slabs[c].cur;
+            // SAFETY: `cur` is owned by this heap.
+            let empty = !cur.is_null() && unsafe { (*cur).used() } == 0;
+            if empty && !sweep.covers(at) {
+                continue;
+            }
+            self.retired.unmark(c);
+            if empty {
+                // SAFETY: our current slab, empty: off the list, nothing out.
+                unsafe { self.list_remove(c, cur) };
+                release(self, cur, at);
+                released = true;
+            }
+        }
+        released
+    }
+
     /// Removes `s` from whichever list of class `c` holds it.
     ///
     /// # Safety

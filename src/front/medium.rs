@@ -150,28 +150,14 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
 /// # Safety
 /// `local` is the calling thread's heap state.
 unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
-    let mut released = false;
-    let mut from = MEDIUM_CLASSES.start;
-    while let Some((c, at)) = local.retired.first(from..MEDIUM_CLASSES.end) {
-        from = c + 1;
-        let cur = local.slabs[c].cur;
-        // SAFETY: `cur` is owned by this heap.
-        let empty = !cur.is_null() && unsafe { (*cur).used() } == 0;
-        if empty && !sweep.covers(at) {
-            continue;
-        }
-        local.retired.unmark(c);
-        if empty {
-            // SAFETY: our current span, empty: off the list, nothing out.
-            unsafe {
-                local.list_remove(c, cur);
-                let bytes = SpanHeader::of_slab(&*cur).as_ref().bytes;
-                span::release(&SPANS, &*cur, at);
-                count_release(bytes);
-            }
-            released = true;
-        }
-    }
+    // SAFETY: the calling thread's heap state; each span given is ours, empty and off the lists.
+    let released = unsafe {
+        local.release_retired(MEDIUM_CLASSES, sweep, |_, cur, at| {
+            let bytes = SpanHeader::of_slab(&*cur).as_ref().bytes;
+            span::release(&SPANS, &*cur, at);
+            count_release(bytes);
+        })
+    };
     if released {
         SPANS.purge(sweep);
     }

@@ -257,27 +257,13 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: *mut Slab) {
 /// # Safety
 /// `local` is the calling thread's heap state.
 unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
-    let mut released = false;
-    let mut from = 0;
-    while let Some((c, at)) = local.retired.first(from..NUM_CLASSES) {
-        from = c + 1;
-        let cur = local.slabs[c].cur;
-        // SAFETY: `cur` is owned by this heap.
-        let empty = !cur.is_null() && unsafe { (*cur).used() } == 0;
-        if empty && !sweep.covers(at) {
-            continue;
-        }
-        local.retired.unmark(c);
-        if empty {
-            // SAFETY: our current slab, empty: off the list, nothing out.
-            unsafe {
-                local.list_remove(c, cur);
-                disown_slab(local, cur);
-                release_slab(cur, at);
-            }
-            released = true;
-        }
-    }
+    // SAFETY: the calling thread's heap state; each slab given is ours, empty and off the lists.
+    let released = unsafe {
+        local.release_retired(0..NUM_CLASSES, sweep, |local, cur, at| {
+            disown_slab(local, cur);
+            release_slab(cur, at);
+        })
+    };
     if released {
         pool::purge(sweep);
     }
