@@ -180,7 +180,21 @@ pub fn collect() {
 pub mod profile {
     pub use crate::front::thread::{start_profiling as start, stop_profiling as stop};
     pub use crate::prof::{
-        dump, dump_folded, is_on, sample_interval, sampled_size, set_sample_interval, totals,
-        DumpError, Totals, DEFAULT_MEAN, MAX_FRAMES,
+        dump, dump_folded, is_on, sample_interval, set_sample_interval, totals, DumpError, Totals,
+        DEFAULT_MEAN, MAX_FRAMES,
     };
+
+    /// The requested size of `ptr` if it is a live sampled block of this allocator, else
+    /// `None`: a marked medium block's record is in its own tail (`front::medium`), the others'
+    /// are the profile box's. `ptr` must not be freed meanwhile.
+    pub fn sampled_size(ptr: *const u8) -> Option<usize> {
+        let head = core::ptr::NonNull::new(crate::registry::lookup(ptr as usize))?;
+        // SAFETY: registered regions start with a magic and are mapped while registered.
+        if unsafe { head.as_ref().magic } == crate::span::SPAN_MAGIC {
+            // SAFETY: a span header (its magic says so), mapped forever.
+            let span = unsafe { head.cast::<crate::span::SpanHeader>().as_ref() };
+            return crate::front::medium::sampled_record(span, ptr as *mut u8).map(|r| r.size);
+        }
+        crate::prof::sampled_size(ptr)
+    }
 }

@@ -164,6 +164,34 @@ fn big_sampled_blocks_reuse_and_realloc() {
     assert_eq!(live(), before);
 }
 
+/// A sampled medium block keeps the profile's record in its tail, past the request: its usable
+/// size is the request, and a program that fills every usable byte (from both ends, remotely
+/// freed too) leaves the record whole, so the sample ends with the right stack, size and weight.
+fn sampled_medium_block_usable_size_spares_its_record() {
+    let before = profile::totals();
+    for (size, remote) in [(100 << 10, false), (40 << 10, true), (1000 << 10, false)] {
+        let p = block(size, 1);
+        assert_eq!(profile::sampled_size(p), Some(size));
+        // SAFETY: a live block of this allocator.
+        let usable = unsafe { hakmem::raw::usable_size(p) };
+        assert_eq!(usable, size, "a sampled block's usable size is its request");
+        // SAFETY: `usable` bytes are the program's.
+        unsafe { p.write_bytes(0xa5, usable) };
+        assert_eq!(profile::sampled_size(p), Some(size), "record intact");
+        if remote {
+            let q = Ptr(p);
+            std::thread::spawn(move || release({ q }.0, size))
+                .join()
+                .unwrap();
+        } else {
+            release(p, size);
+        }
+        let now = profile::totals();
+        assert_eq!(now.live_samples, before.live_samples);
+        assert!((now.live_bytes - before.live_bytes).abs() < 1.0);
+    }
+}
+
 struct Ptr(*mut u8);
 // SAFETY: the test hands each block to exactly one other thread.
 unsafe impl Send for Ptr {}
@@ -518,6 +546,7 @@ fn main() {
     sampled_alloc_and_free();
     realloc_of_sampled_block();
     big_sampled_blocks_reuse_and_realloc();
+    sampled_medium_block_usable_size_spares_its_record();
     freed_by_other_threads_and_thread_exit();
     running_threads_follow_the_switch();
     small_requests_estimated_without_bias();

@@ -292,7 +292,7 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
     // tagged with the sample.
     let p = if size <= prof::SLOT_SIZE && align <= prof::SLOT_SIZE {
         prof::alloc_sampled(size, align, zero)
-    } else if let Some(c) = medium_class_for(size, align) {
+    } else if let Some(c) = medium_class_for(size.saturating_add(prof::RECORD_BYTES), align) {
         alloc_medium_sampled(c, size, zero)
     } else {
         large::alloc_sampled(size, align, zero)
@@ -300,8 +300,9 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
     (!p.is_null()).then_some(p)
 }
 
-/// A sampled medium request: a block of class `c` like any other, recorded by the profile box
-/// and marked in its span (unsampled if the record cannot be kept).
+/// A sampled medium request: a block of class `c` (room for the request and the profile box's
+/// record) like any other, marked in its span with the record in its tail (unsampled if the
+/// profile's table cannot be mapped).
 #[cold]
 #[inline(never)]
 fn alloc_medium_sampled(c: usize, size: usize, zero: bool) -> *mut u8 {
@@ -309,8 +310,8 @@ fn alloc_medium_sampled(c: usize, size: usize, zero: bool) -> *mut u8 {
     if p.is_null() {
         return p;
     }
-    if prof::track_medium(p, size) {
-        medium::mark_sampled(p);
+    if let Some(rec) = prof::begin_sample(size) {
+        medium::mark_sampled(p, c, rec);
     }
     if zero {
         // SAFETY: a fresh block of at least `size` bytes.

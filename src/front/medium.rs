@@ -238,10 +238,16 @@ fn check_boundary(span: &SpanHeader, ptr: *mut u8, class: usize, carved: usize) 
     span.slab.check_block("span", ptr as usize, class, carved);
 }
 
-/// Usable bytes of a live medium block (its class size).
+/// Usable bytes of a live medium block: its class size, or the request of a sampled one (whose
+/// tail holds the profiler's record).
 pub fn usable_size(span: &SpanHeader, ptr: *mut u8) -> usize {
     let class = bound_class(span, ptr);
     check_boundary(span, ptr, class, blocks_per_slab(class));
+    if PROFILE {
+        if let Some(rec) = sampled_record(span, ptr) {
+            return prof::usable_of(rec.size);
+        }
+    }
     class_size(class)
 }
 
@@ -287,10 +293,12 @@ pub unsafe fn free(h: &'static Heap, span: NonNull<SpanHeader>, ptr: *mut u8, ke
 }
 
 // ---- sampled blocks (profiler) -----------------------------------------------------------------
-// A sampled medium request is served by this tier like any other (front::alloc::sample) and
-// marked in its span's `sampled` bits; its record lives in the profile box, keyed by address.
-// `free` ends the sample before the block goes back to a list, so the address cannot be handed
-// out (and marked) again before its old record is gone.
+// A sampled medium request is served by this tier from a class with room for the profiler's
+// record after the request (front::alloc::sample): the record is the block's last
+// `prof::RECORD_BYTES` (`record_slot`), past anything the program was given, and the block is
+// marked in its span's `sampled` bits. `free` ends the sample before the block goes back to a
+// list, so the block cannot be handed out (and marked) again before its record is read.
+// `usable_size` of a marked block is its request (rounded up to `MIN_ALIGN`), never the record.
 
 /// The bit of the block at `ptr` (a checked boundary of class `class`) in its span's `sampled`.
 #[inline]
@@ -300,23 +308,63 @@ fn sample_bit(span: &SpanHeader, ptr: *mut u8, class: usize) -> u64 {
     1 << idx
 }
 
-/// Marks the live medium block `ptr`, just allocated by this thread and not yet handed out, as
-/// carrying the sample the profile box recorded for it (`prof::track_medium`).
-pub fn mark_sampled(ptr: *mut u8) {
+/// Where the profiler's record of the marked block `ptr` of class `class` lives: its last
+/// `RECORD_BYTES` (8-aligned: medium class sizes are multiples of 4 KiB).
+#[inline]
+fn record_slot(ptr: *mut u8, class: usize) -> *mut prof::Record {
+    ptr.wrapping_add(class_size(class) - prof::RECORD_BYTES)
+        .cast()
+}
+
+/// Marks the live medium block `ptr` of class `class`, just allocated by this thread for a
+/// request that `rec` sampled and not yet handed out; the class holds `rec.size +
+/// RECORD_BYTES` bytes.
+pub fn mark_sampled(ptr: *mut u8, class: usize, rec: prof::Record) {
+    debug_assert!(rec.size + prof::RECORD_BYTES <= class_size(class));
+    // SAFETY: the block's tail past the request, ours until the block is handed out.
+    unsafe { record_slot(ptr, class).write(rec) };
     let span = span_of(ptr);
-    let bit = sample_bit(span, ptr, bound_class(span, ptr));
+    debug_assert_eq!(bound_class(span, ptr), class);
+    let bit = sample_bit(span, ptr, class);
     // ORDERING: Relaxed — the block is ours until handed out; whoever frees it got the pointer
-    // through a hand-off that orders this store before its load (as for the block's contents).
-    // An RMW: other blocks' bits of the word change concurrently.
+    // through a hand-off that orders this store (and the record's) before its load (as for the
+    // block's contents). An RMW: other blocks' bits of the word change concurrently.
     span.sampled.fetch_or(bit, Ordering::Relaxed);
+}
+
+/// The record of the live medium block `ptr` if it carries a sample.
+pub fn sampled_record(span: &SpanHeader, ptr: *mut u8) -> Option<prof::Record> {
+    // ORDERING: Relaxed — see `mark_sampled`.
+    let bits = span.sampled.load(Ordering::Relaxed);
+    if bits == 0 {
+        return None;
+    }
+    let class = bound_class(span, ptr);
+    marked_bit(span, ptr, class)?;
+    // SAFETY: a marked live block's tail holds its record (`mark_sampled`).
+    Some(unsafe { record_slot(ptr, class).read() })
+}
+
+/// The `sampled` bit of the block at `ptr` in `span` (of medium class `class`) if `ptr` is a
+/// block boundary and the bit is set.
+#[inline]
+fn marked_bit(span: &SpanHeader, ptr: *mut u8, class: usize) -> Option<u64> {
+    let off = (ptr as usize).wrapping_sub(span.base() + SPAN_HEADER_BYTES);
+    let idx = block_index(class, off.min(MAX_BLOCK_OFFSET - 1));
+    if idx >= 64 || idx * class_size(class) != off {
+        return None;
+    }
+    let bit = 1u64 << idx;
+    // ORDERING: Relaxed — see `mark_sampled`.
+    (span.sampled.load(Ordering::Relaxed) & bit != 0).then_some(bit)
 }
 
 /// Whether the live medium block `ptr` carries a sample (`realloc` moves such a block, so that
 /// its new size is counted).
 pub fn is_sampled(span: &SpanHeader, ptr: *mut u8) -> bool {
     // ORDERING: Relaxed — see `mark_sampled`.
-    let bits = span.sampled.load(Ordering::Relaxed);
-    bits != 0 && bits & sample_bit(span, ptr, bound_class(span, ptr)) != 0
+    span.sampled.load(Ordering::Relaxed) != 0
+        && marked_bit(span, ptr, bound_class(span, ptr)).is_some()
 }
 
 /// Before `free` of the block at `ptr` in `span` (the registry's answer): if the span has a live
@@ -343,18 +391,14 @@ fn end_sample_slow(span: &SpanHeader, ptr: *mut u8) {
     if !is_medium(class) || class >= TOTAL_CLASSES {
         return;
     }
-    let off = (ptr as usize).wrapping_sub(span.base() + SPAN_HEADER_BYTES);
-    let idx = block_index(class, off.min(MAX_BLOCK_OFFSET - 1));
-    if idx >= 64 || idx * class_size(class) != off {
-        return;
-    }
-    let bit = 1u64 << idx;
-    // ORDERING: Relaxed — see `mark_sampled`.
-    if span.sampled.load(Ordering::Relaxed) & bit != 0 {
+    if let Some(bit) = marked_bit(span, ptr, class) {
+        // SAFETY: a marked live block's tail holds its record (`mark_sampled`); read before the
+        // bit is cleared and the block goes back to a list.
+        let rec = unsafe { record_slot(ptr, class).read() };
         // ORDERING: Relaxed — only the freeing thread clears its block's bit; `free` puts the
         // block back on a list after this, and that hand-off orders it before the next mark.
         span.sampled.fetch_and(!bit, Ordering::Relaxed);
-        prof::untrack_medium(ptr);
+        prof::end_sample(&rec);
     }
 }
 

@@ -45,6 +45,10 @@ pub struct Record {
     pub epoch: u32,
 }
 
+/// Bytes a `Record` takes where a block carries it (a sampled medium block's tail).
+pub const RECORD_BYTES: usize = core::mem::size_of::<Record>();
+const _: () = assert!(RECORD_BYTES % 8 == 0 && core::mem::align_of::<Record>() <= 8);
+
 const NO_RECORD: Record = Record {
     stack: 0,
     epoch: 0,

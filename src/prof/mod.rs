@@ -4,10 +4,11 @@
 //!   (mean `HAKMEM_PROF_SAMPLE`, default 512 KiB); the request that crosses zero is sampled.
 //! - **Capture** (`stack`): the sampled request's call stack, by walking frame pointers.
 //! - **Storage** (`arena`, `table`): a sampled request of at most `SLOT_SIZE` bytes gets a slot
-//!   in a registered arena of its own; a bigger one is a large block whose header carries
-//!   `SAMPLED_LARGE_MAGIC` and whose `Record` follows the header (`large_record`; the large box
-//!   maps, caches and frees it like any large block). Either way `free` recognises it from the
-//!   region's magic on the registry path (never on the hinted fast path). Its stack is interned in
+//!   in a registered arena of its own; a medium one is a block of the medium tier marked in its
+//!   span, its `Record` in the block's last `RECORD_BYTES` (front::medium); a bigger one is a
+//!   large block whose header carries `SAMPLED_LARGE_MAGIC` and whose `Record` follows the
+//!   header (`large_record`; the large box maps, caches and frees it like any large block).
+//!   `free` recognises each on the registry path (never on the hinted fast path). Its stack is interned in
 //!   a fixed table whose counters hold weighted allocated and live objects and bytes.
 //! - **Output** (`pprof`, `maps`): pprof protobuf, folded stacks and the leak report.
 //!
@@ -17,13 +18,13 @@
 //!
 //! Boundary: uses `os`, `registry`, `debug`, `valgrind`; the front end calls `is_on`,
 //! `alloc_sampled` (slots), `process_init` (before the first heap) and `register_exit` (after
-//! it); the large box calls `begin_sample`/`cancel_sample`/`end_sample` around the blocks it tags
-//! and forwards registry hits carrying `SAMPLED_MAGIC` to `free_sampled`/`usable_size`. One lock
+//! it); the medium tier and the large box call `begin_sample`/`cancel_sample`/`end_sample`
+//! around the blocks they mark or tag, and the large box forwards registry hits carrying
+//! `SAMPLED_MAGIC` to `free_sampled`/`usable_size`. One lock
 //! (`STATE`) guards table and arenas: a leaf lock, never held while another box's lock is taken.
 //! Nothing here allocates through the global allocator, panics or formats.
 
 mod arena;
-mod live;
 mod maps;
 mod pprof;
 mod sampler;
@@ -33,7 +34,7 @@ mod table;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-pub use arena::{Record, SAMPLED_MAGIC, SLOT_SIZE};
+pub use arena::{Record, RECORD_BYTES, SAMPLED_MAGIC, SLOT_SIZE};
 pub use sampler::{Sampler, DEFAULT_MEAN};
 pub use stack::MAX_FRAMES;
 
@@ -132,8 +133,10 @@ pub fn totals() -> Totals {
     })
 }
 
-/// The requested size of `ptr` if it is a live sampled block of this allocator, else `None`.
-/// `ptr` must not be freed meanwhile (a large block's mapping could go away).
+/// The requested size of `ptr` if it is a live sampled arena or large block of this allocator,
+/// else `None` (a medium block carries its record in its own tail: front::profiling asks the
+/// medium tier for it first). `ptr` must not be freed meanwhile (a large block's mapping could
+/// go away).
 pub fn sampled_size(ptr: *const u8) -> Option<usize> {
     let head = NonNull::new(registry::lookup(ptr as usize))?;
     // SAFETY: registered regions start with a magic and are mapped while registered.
@@ -147,8 +150,7 @@ pub fn sampled_size(ptr: *const u8) -> Option<usize> {
             // SAFETY: a tagged large block's header, live per the contract.
             Some(unsafe { large_record(head.as_ptr().cast()).read() }.size)
         }
-        // A medium block's record, if it is a marked one.
-        _ => STATE.with(|st| st.live.get(ptr as usize)).map(|r| r.size),
+        _ => None,
     }
 }
 
@@ -191,8 +193,6 @@ struct Scratch {
 struct State {
     table: table::Table,
     arenas: arena::Arenas,
-    /// Records of the live sampled medium blocks.
-    live: live::Live,
     scratch: *mut Scratch,
     /// `HAKMEM_PROF_DUMP`, NUL-terminated (empty: none).
     dump_path: [u8; PATH_MAX],
@@ -208,17 +208,16 @@ struct State {
 unsafe impl Send for State {}
 
 /// Fork: a holder that did not survive the fork was sampling, unsampling or dumping, so any
-/// table entry may be half written (a stack without its frames, counts of a sample half added),
-/// the live records half shifted. The child starts a new profile: the table is cleared and its
-/// generation bumped (blocks sampled before the fork are still freed normally, but count
-/// nothing: their records name the old generation), the live medium records are forgotten (a
-/// marked medium block without a record ends its sample as a no-op). Arenas, the dump path and the scratch memory are kept (a slot's bit and its
-/// record are each written once, so a torn slot is at worst a slot never freed; the others are
-/// written once at start-up, or rewritten by each dump).
+/// table entry may be half written (a stack without its frames, counts of a sample half added).
+/// The child starts a new profile: the table is cleared and its generation bumped (blocks
+/// sampled before the fork are still freed normally, but count nothing: their records — in
+/// arena slots, large blocks' headers and medium blocks' tails — name the old generation).
+/// Arenas, the dump path and the scratch memory are kept (a slot's bit and its record are each
+/// written once, so a torn slot is at worst a slot never freed; the others are written once at
+/// start-up, or rewritten by each dump).
 impl ForkReset for State {
     fn reset_after_fork(&mut self) {
         self.table.clear();
-        self.live.clear();
         self.epoch = self.epoch.wrapping_add(1);
     }
 }
@@ -228,7 +227,6 @@ static STATE: SpinLock<State> = SpinLock::new(
     State {
         table: table::Table::new(),
         arenas: arena::Arenas::new(),
-        live: live::Live::new(),
         scratch: core::ptr::null_mut(),
         dump_path: [0; PATH_MAX],
         init_pid: 0,
@@ -301,31 +299,6 @@ pub fn alloc_sampled_as(size: usize, align: usize, zero: bool, sampled_as: usize
 #[inline(never)]
 pub fn begin_sample(size: usize) -> Option<Record> {
     sample_with(size, size, |_, rec| Some(rec))
-}
-
-/// Samples the medium block at `ptr` (served by the medium tier for a request of `size` bytes,
-/// not yet handed out): captures the stack, counts it and keeps its record. False if the record
-/// cannot be kept (the caller then leaves the block unmarked: an unsampled request).
-#[cold]
-#[inline(never)]
-pub fn track_medium(ptr: *mut u8, size: usize) -> bool {
-    sample_with(size, size, |st, rec| {
-        st.live.insert(ptr as usize, rec).then_some(())
-    })
-    .is_some()
-}
-
-/// The marked medium block at `ptr` is being freed (before it goes back to a list): ends its
-/// sample.
-pub fn untrack_medium(ptr: *mut u8) {
-    STATE.with(|st| {
-        if let Some(rec) = st.live.remove(ptr as usize) {
-            if rec.epoch == st.epoch {
-                st.table.remove(rec.stack, rec.size, rec.weight);
-            }
-        }
-    });
-    after_unlock();
 }
 
 /// The block of `rec` (from `begin_sample`) was freed: its bytes are no longer live.
