@@ -35,6 +35,12 @@ pub const LARGE_BINS_PER_OCTAVE: usize = 4;
 /// in the cache until the purge delay.
 pub const LARGE_PURGE_USERS: usize = 32;
 
+/// Default of `HAKMEM_THP`: each new SuperSlab is backed by one transparent huge page at once
+/// (`os::collapse`). Fewer TLB misses and page faults, against the whole 2 MiB resident from the
+/// start: on `mixed-stress` CPU −25%, peak RSS +55% (docs/benchmarks.md, "Transparent huge
+/// pages"), so off. Spans are never collapsed (their pages are too sparse: 11x the RSS).
+pub const THP: bool = false;
+
 /// Minimum alignment of every block (C callers expect 16).
 pub const MIN_ALIGN: usize = 16;
 

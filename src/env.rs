@@ -18,10 +18,11 @@
 //! | `HAKMEM_PURGE_MADV_FREE=1` | purge with `MADV_FREE` (lazy, RSS drops only under pressure) instead of `MADV_DONTNEED` |
 //! | `HAKMEM_LARGE_CACHE=0` | freed large blocks are unmapped at once instead of cached for reuse |
 //! | `HAKMEM_BACKGROUND=1` | a background thread purges on the clock, so an idle process shrinks too |
+//! | `HAKMEM_THP=1` | each new SuperSlab is backed by a transparent huge page at once (`MADV_COLLAPSE`; default `config::THP`) |
 
 use crate::sync::plain::{AtomicI64, AtomicU16, Ordering};
 
-use crate::config::{ADOPT, FORCE_NOTIFY, PURGE_DELAY_MS, STATS, TLS_HINT};
+use crate::config::{ADOPT, FORCE_NOTIFY, PURGE_DELAY_MS, STATS, THP, TLS_HINT};
 use crate::msg::Msg;
 
 const TLS_HINT_BIT: u16 = 1;
@@ -33,13 +34,15 @@ const DEBUG_BIT: u16 = 32;
 const MADV_FREE_BIT: u16 = 64;
 const BACKGROUND_BIT: u16 = 128;
 const LARGE_CACHE_BIT: u16 = 256;
+const THP_BIT: u16 = 512;
 const READ_BIT: u16 = 1 << 15;
 
 /// Compiled-in defaults, in effect until the environment has been read.
 const DEFAULTS: u16 = (if TLS_HINT { TLS_HINT_BIT } else { 0 })
     | (if ADOPT { ADOPT_BIT } else { 0 })
     | (if FORCE_NOTIFY { FORCE_NOTIFY_BIT } else { 0 })
-    | LARGE_CACHE_BIT;
+    | LARGE_CACHE_BIT
+    | (if THP { THP_BIT } else { 0 });
 
 static SWITCHES: AtomicU16 = AtomicU16::new(DEFAULTS);
 /// `HAKMEM_PURGE_DELAY_MS`: milliseconds, or -1 for never.
@@ -62,6 +65,8 @@ pub struct Switches {
     pub background: bool,
     /// Freed large blocks are cached for reuse.
     pub large_cache: bool,
+    /// New SuperSlabs are backed by transparent huge pages.
+    pub thp: bool,
 }
 
 #[inline(always)]
@@ -107,6 +112,10 @@ pub fn background() -> bool {
 pub fn large_cache() -> bool {
     bits() & LARGE_CACHE_BIT != 0
 }
+#[inline]
+pub fn thp() -> bool {
+    bits() & THP_BIT != 0
+}
 /// `HAKMEM_PURGE_DELAY_MS`: milliseconds, or -1 for never.
 #[inline]
 pub fn purge_delay_ms() -> i64 {
@@ -128,6 +137,7 @@ pub fn switches() -> Switches {
         madv_free: b & MADV_FREE_BIT != 0,
         background: b & BACKGROUND_BIT != 0,
         large_cache: b & LARGE_CACHE_BIT != 0,
+        thp: b & THP_BIT != 0,
     }
 }
 
@@ -214,7 +224,7 @@ pub fn init() -> bool {
     if prev & READ_BIT != 0 {
         return false;
     }
-    const VARS: [(&core::ffi::CStr, u16, bool, &str); 9] = [
+    const VARS: [(&core::ffi::CStr, u16, bool, &str); 10] = [
         (
             c"HAKMEM_TINY_SS_TLS_HINT",
             TLS_HINT_BIT,
@@ -234,6 +244,7 @@ pub fn init() -> bool {
         (c"HAKMEM_PURGE_MADV_FREE", MADV_FREE_BIT, true, ""),
         (c"HAKMEM_BACKGROUND", BACKGROUND_BIT, true, ""),
         (c"HAKMEM_LARGE_CACHE", LARGE_CACHE_BIT, true, ""),
+        (c"HAKMEM_THP", THP_BIT, true, ""),
     ];
     let mut b = DEFAULTS;
     for (var, bit, compiled, feature) in VARS {

@@ -289,6 +289,9 @@ fn take_free_slab(p: &mut Pool, class: usize) -> Option<NonNull<Slab>> {
     }
 }
 
+/// One-shot diagnostic: the OS would not back a SuperSlab with a huge page (`HAKMEM_DEBUG=1`).
+static THP_REFUSED: crate::env::OneShot = crate::env::OneShot::new();
+
 /// Hands out an unbound slab for small class `class`. `may_map`: whether a new SuperSlab may be
 /// mapped when none is free. `None` when none is free and mapping is not allowed or the OS
 /// refuses.
@@ -305,6 +308,14 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
     let base = os::reserve_aligned(SUPERSLAB_SIZE, SUPERSLAB_SIZE)?;
     // SAFETY: a fresh reservation of the right size and alignment, ours alone.
     let ss = unsafe { SuperSlab::init(base) };
+    // SAFETY: the fresh reservation, ours alone. Refused: the SuperSlab stays on base pages.
+    if crate::env::thp() && !unsafe { os::collapse(base, SUPERSLAB_SIZE) } {
+        THP_REFUSED.log(
+            "pool",
+            "HAKMEM_THP=1 but MADV_COLLAPSE refused: base pages",
+            base.as_ptr() as usize,
+        );
+    }
     if !registry::register(base.as_ptr() as usize, ss.cast::<RegionHead>()) {
         // SAFETY: never published. A refused release is counted and decommitted by `os`; the
         // SuperSlab was only touched in its header, so it costs address space only.

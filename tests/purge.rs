@@ -15,6 +15,7 @@
 //! | `live_small` | the main thread (alive) frees its small blocks newest first, so the current slab of each class empties while current; after the delay (clock advanced) and a small block of a new class, those slabs are purged (`mincore`) |
 //! | `idle_small` | `HAKMEM_BACKGROUND=1`: the same, the main thread then idle: the purger purges them |
 //! | `same_class` | a free slab goes back to the class it last served (`HAKMEM_PURGE_DELAY_MS=-1`, so both stay dirty): a thread empties a slab of each of two classes and exits, a second asks for the second class and gets that class's slab, not the lower one |
+//! | `thp` | `HAKMEM_THP=1`: a SuperSlab is all resident from its first block on (one huge page), and a slab purged out of it leaves RSS (the split is accounted); without the switch only the touched pages are resident |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
 #![cfg(unix)]
@@ -427,6 +428,49 @@ fn same_class() {
     );
 }
 
+/// A SuperSlab's size and alignment (`config::SUPERSLAB_SIZE`).
+const SUPERSLAB: usize = 2 * MIB;
+
+/// Whether the kernel can back memory with transparent huge pages at all.
+fn thp_available() -> bool {
+    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|mode| !mode.contains("[never]"))
+}
+
+/// One slab's worth of 4 KiB blocks (a class no earlier scenario step used, so a slab of its
+/// own), every page touched: with `HAKMEM_THP=1` their SuperSlab is one huge page, all 512 pages
+/// resident; without, only what was touched. Freed and `collect()`ed, the slab's pages leave RSS
+/// either way: the purge splits the huge page and its pages stop counting.
+fn thp() {
+    let huge = hakmem::switches().thp && thp_available();
+    let live: Vec<Blk> = (0..SLAB / (4 * KIB)).map(|_| Blk::new(4 * KIB)).collect();
+    let slab = live[0].0 as usize & !(SLAB - 1);
+    let superslab = slab & !(SUPERSLAB - 1);
+    let before = resident_pages(superslab, SUPERSLAB);
+    if huge {
+        assert_eq!(before, 512, "HAKMEM_THP=1: the SuperSlab is one huge page");
+    } else {
+        assert!(
+            before < 512,
+            "base pages: only what was touched ({before} of 512)"
+        );
+    }
+    drop(live);
+    hakmem::collect();
+    let slab_after = resident_pages(slab, SLAB);
+    let after = resident_pages(superslab, SUPERSLAB);
+    assert_eq!(
+        slab_after,
+        0,
+        "the freed slab was purged: {slab_after} of its 16 pages still resident\n{}",
+        hakmem::stats()
+    );
+    assert!(
+        after + 16 <= before,
+        "the purge shows in RSS: {before} -> {after} pages of the SuperSlab"
+    );
+}
+
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
 fn never() {
     let start = warm_up();
@@ -529,9 +573,16 @@ fn child() {
         "live_small" => live_small(),
         "idle_small" => idle_small(),
         "same_class" => same_class(),
+        "thp" => thp(),
         "munmap_refused" => munmap_refused(),
         other => panic!("unknown scenario {other:?}"),
     }
+}
+
+#[test]
+fn thp_backs_superslabs_with_huge_pages_and_purges_still_show() {
+    child::run("thp", &[("HAKMEM_THP", "1")]).assert_passed();
+    child::run("thp", &[]).assert_passed();
 }
 
 #[test]

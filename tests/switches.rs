@@ -8,7 +8,7 @@
 //! | `HAKMEM_TINY_MUST_ADOPT=1` | a dry current slab adopts before using the heap's own notified slab |
 //! | `HAKMEM_STATS=1` | the counters are printed to stderr at exit |
 //! | `HAKMEM_DEBUG=1` | one-shot `hakmem: debug:` lines appear, each site once |
-//! | `HAKMEM_PURGE_DELAY_MS`, `HAKMEM_PURGE_MADV_FREE`, `HAKMEM_BACKGROUND`, `HAKMEM_LARGE_CACHE` | reported by `switches()` (their effect: tests/purge.rs) |
+//! | `HAKMEM_PURGE_DELAY_MS`, `HAKMEM_PURGE_MADV_FREE`, `HAKMEM_BACKGROUND`, `HAKMEM_LARGE_CACHE`, `HAKMEM_THP` | reported by `switches()` (their effect: tests/purge.rs) |
 //!
 //! A switch only turns off what the build compiled in; asking for a compiled-out box prints one
 //! `hakmem: env: … ignored` warning and changes nothing. The child asserts against
@@ -42,6 +42,7 @@ const DEBUG_VAR: &str = "HAKMEM_DEBUG";
 const MADV_FREE_VAR: &str = "HAKMEM_PURGE_MADV_FREE";
 const BACKGROUND_VAR: &str = "HAKMEM_BACKGROUND";
 const LARGE_CACHE_VAR: &str = "HAKMEM_LARGE_CACHE";
+const THP_VAR: &str = "HAKMEM_THP";
 const PURGE_DELAY_VAR: &str = "HAKMEM_PURGE_DELAY_MS";
 /// `config::PURGE_DELAY_MS`.
 const DEFAULT_PURGE_DELAY_MS: i64 = 1000;
@@ -78,6 +79,7 @@ fn expected(env: &dyn Fn(&str) -> Option<String>) -> Switches {
         madv_free: switch(MADV_FREE_VAR, true, false),
         background: switch(BACKGROUND_VAR, true, false),
         large_cache: switch(LARGE_CACHE_VAR, true, true),
+        thp: switch(THP_VAR, true, false),
     }
 }
 
@@ -256,6 +258,7 @@ fn switches_reflect_environment() {
             MADV_FREE_VAR,
             BACKGROUND_VAR,
             LARGE_CACHE_VAR,
+            THP_VAR,
         ]
         .map(|k| (k, v))
     };

@@ -29,6 +29,12 @@ pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
 }
 
 /// # Safety
+/// See `os::collapse`. The mock has one page size: it cannot.
+pub unsafe fn collapse(_ptr: NonNull<u8>, _len: usize) -> bool {
+    false
+}
+
+/// # Safety
 /// See `os::release`. The mock leaks instead (models are short-lived).
 pub unsafe fn release(_ptr: NonNull<u8>, _len: usize) -> bool {
     true

@@ -114,6 +114,22 @@ pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
     unsafe { decommit(ptr, len) }
 }
 
+/// Backs the 2 MiB-aligned range `[ptr, ptr + len)` with transparent huge pages now
+/// (`MADV_COLLAPSE`, Linux 6.1): present pages are copied, absent ones become zeroes of the huge
+/// page, so the whole range counts in RSS afterwards. The range is not marked `MADV_HUGEPAGE`, so
+/// once a `decommit` has split a huge page (its pages leave RSS), `khugepaged` never collapses it
+/// again behind the allocator's back (where the system's THP mode is `madvise`): the purge's RSS
+/// accounting stays true. False if the OS cannot (older kernel, THP off, no free huge page) or
+/// refuses; that loses nothing (the range stays on base pages) and is not counted as a failure.
+///
+/// # Safety
+/// The range lies inside one reservation of the caller's.
+#[inline]
+pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { backend::collapse(ptr, len) }
+}
+
 /// Unmaps `[ptr, ptr + len)`. If the OS refuses (e.g. `ENOMEM` past `vm.max_map_count`, since
 /// unmapping part of a mapping splits it), the range is decommitted instead, the failure counted
 /// and reported once, and false returned: the range is still mapped and still the caller's.

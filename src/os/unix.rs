@@ -91,6 +91,24 @@ pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
 }
 
 /// # Safety
+/// See `os::collapse`. False where the OS cannot (no `MADV_COLLAPSE`: Linux before 6.1) or refuses.
+pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        /// `MADV_COLLAPSE` (Linux 6.1); the libc crate defines it for glibc targets only.
+        const MADV_COLLAPSE: libc::c_int = 25;
+        // SAFETY: the range is the caller's; COLLAPSE changes only how it is backed, not its
+        // contents (absent pages read as zero before and after).
+        keep_errno(|| unsafe { libc::madvise(ptr.as_ptr().cast(), len, MADV_COLLAPSE) == 0 })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (ptr, len);
+        false
+    }
+}
+
+/// # Safety
 /// See `os::release`.
 pub unsafe fn release(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: the caller guarantees the range is a dead reservation of ours.
