@@ -131,11 +131,22 @@ impl Sampler {
     #[inline(never)]
     fn cross(&mut self, size: usize) -> bool {
         if self.rng == 0 {
-            self.rng = seed(self as *const Self as u64);
-            self.left = self.draw().saturating_sub(size as i64);
-            if self.left >= 0 {
-                return false;
-            }
+            return self.arm(size);
+        }
+        self.left = self.draw();
+        true
+    }
+
+    /// The first crossing of a fresh countdown: seeds the random source and draws the first
+    /// interval, which the request counts against (out of `cross`, so that the clock read does not
+    /// give every crossing a stack frame).
+    #[cold]
+    #[inline(never)]
+    fn arm(&mut self, size: usize) -> bool {
+        self.rng = seed(self as *const Self as u64);
+        self.left = self.draw().saturating_sub(size as i64);
+        if self.left >= 0 {
+            return false;
         }
         self.left = self.draw();
         true
@@ -164,11 +175,8 @@ impl Sampler {
         // (Conversions through i64, as in `weight`: `r` is at most 2^53.)
         let r = ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) + 1) as i64 as f64;
         let v = (53.0 - log2_at_least_one(r)) * core::f64::consts::LN_2 * mean() as i64 as f64;
-        if v >= i64::MAX as f64 {
-            i64::MAX
-        } else {
-            v as i64
-        }
+        // `as` saturates (at most 53 · ln 2 · 2^62 < 2^68: `i64::MAX`).
+        v as i64
     }
 }
 

@@ -111,7 +111,8 @@ impl Table {
         let hash = hash(frames);
         let used = self.used;
         let e = self.entries_mut();
-        let mut i = 1 + (hash as usize % (CAPACITY - 1));
+        // The home slot from the hash's high bits (a mask, not a division), never entry 0.
+        let mut i = ((hash >> 32) as usize & (CAPACITY - 1)).max(1);
         loop {
             if e[i].hash == hash && e[i].frames() == frames {
                 return i as u32;
