@@ -24,6 +24,24 @@ fn log_size(rng: &mut Rng, max: usize) -> usize {
 
 // ---- tests -----------------------------------------------------------------------------------
 
+/// A buffer grown 16 bytes at a time from 16 bytes to 32 KiB (a log or string buffer in C) moves
+/// about twice per doubling, not at each of the 64 fine classes below 1 KiB and the 4 per doubling
+/// above; its contents survive every move.
+#[test]
+fn small_step_growth_through_the_small_classes_moves_rarely() {
+    let mut b = TestBlock::new(16, 16, 21);
+    let mut moves = 0;
+    let mut size = 16;
+    while size < 32 * KIB {
+        size += 16;
+        let at = b.addr();
+        b.resize(size);
+        moves += usize::from(b.addr() != at);
+    }
+    // 16 B -> 32 KiB is 11 doublings; at every class boundary it would be 63 + 20 = 83 moves.
+    assert!(moves <= 30, "{moves} moves for eleven doublings");
+}
+
 #[test]
 fn chain_across_class_and_large_boundaries() {
     let chain = [8, 24, 1000, 1025, 40_000, 3 * MIB, 100, 8];

@@ -20,6 +20,7 @@ use crate::size_class::{
 };
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::header;
+use crate::slab::slab::Slab;
 use crate::valgrind;
 
 /// Allocates `size` bytes aligned to `align` (a power of two). Null when memory cannot be had.
@@ -445,17 +446,8 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
 pub unsafe fn usable_size(ptr: *mut u8) -> usize {
     // SAFETY: per the contract.
     match unsafe { locate::locate(ptr) } {
-        Region::Small { slab, class } => {
-            let size = class_size(class);
-            if HEADERLESS {
-                size
-            } else {
-                // SAFETY: slab metadata lives in a SuperSlab header, never unmapped.
-                let at = unsafe { (*slab).whereis(ptr as usize, class) };
-                // SAFETY: the registry confirmed `ptr` is in a data slab.
-                size - unsafe { header::peek(ptr, class, size, at) }
-            }
-        }
+        // SAFETY: `locate` found `ptr` in this slab of this class.
+        Region::Small { slab, class } => unsafe { small_usable_size(slab, class, ptr) },
         // SAFETY: the registry confirmed a span, mapped forever.
         Region::Medium(span) => medium::usable_size(unsafe { span.as_ref() }, ptr),
         // SAFETY: the registry confirmed a large block.
@@ -463,20 +455,38 @@ pub unsafe fn usable_size(ptr: *mut u8) -> usize {
     }
 }
 
+/// The usable size of small block `ptr` of class `class` in `slab`.
+///
+/// # Safety
+/// `locate` found `ptr` in `slab`, bound to `class`.
+#[inline]
+unsafe fn small_usable_size(slab: *const Slab, class: usize, ptr: *mut u8) -> usize {
+    let size = class_size(class);
+    if HEADERLESS {
+        size
+    } else {
+        // SAFETY: slab metadata lives in a SuperSlab header, never unmapped.
+        let at = unsafe { (*slab).whereis(ptr as usize, class) };
+        // SAFETY: the registry confirmed `ptr` is in a data slab.
+        size - unsafe { header::peek(ptr, class, size, at) }
+    }
+}
+
 /// The size to allocate when `realloc` moves a block of `old_usable` bytes to hold `new_size`.
-/// A medium-sized block growing by less than half (a buffer growing in small steps) gets half as
-/// much again, so it is copied about twice per doubling instead of at every medium class boundary
-/// (8 per doubling); the pages it does not write are never touched. Anything else gets what it
-/// asks for.
+/// A block growing by less than half (a buffer growing in small steps) gets half as much again,
+/// so it is copied about twice per doubling instead of at every class boundary (up to 64 per
+/// doubling among the 16-byte small classes, 8 among the medium ones); the pages it does not
+/// write are never touched. Up to `MAX_MEDIUM_SIZE` (`MAX_SMALL_SIZE` without the medium tier):
+/// a large block grows in place with `mremap` instead. Anything else gets what it asks for.
 #[inline]
 fn grown_size(old_usable: usize, new_size: usize) -> usize {
+    const CAP: usize = if MEDIUM {
+        crate::config::MAX_MEDIUM_SIZE
+    } else {
+        MAX_SMALL_SIZE
+    };
     let step = old_usable + old_usable / 2;
-    if MEDIUM
-        && new_size > old_usable
-        && new_size > MAX_SMALL_SIZE
-        && new_size < step
-        && step <= crate::config::MAX_MEDIUM_SIZE
-    {
+    if new_size > old_usable && new_size < step && step <= CAP {
         step
     } else {
         new_size
@@ -500,9 +510,9 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             }
             usable
         }
-        Region::Small { .. } => {
-            // SAFETY: per the contract.
-            let usable = unsafe { usable_size(ptr) };
+        Region::Small { slab, class } => {
+            // SAFETY: `locate` found `ptr` in this slab of this class (no second lookup).
+            let usable = unsafe { small_usable_size(slab, class, ptr) };
             if new_size <= usable && new_size >= usable / 4 {
                 return ptr;
             }
