@@ -20,13 +20,16 @@
 //! and the owner drains. Claim: the same — every block drained once, the chain's link and both
 //! payloads visible to the owner, the counts adding up. Same mutants.
 //!
-//! Model 1c — the refill's path (`front::small::refill`): the owner takes the queue as its
-//! pending chain (`Slab::take_remote`) while two threads free, and hands the pending blocks out
-//! with `Slab::take_batch` (which checks each as it takes it), once during the frees and again
-//! after the joins. The slab is fully carved and its free list empty, so every block
-//! `take_batch` returns came through the queue. Claim: each freed block comes out exactly once,
-//! with its freer's payload visible, and `used` stays 2 + whatever is out (pending blocks are
-//! counted in `used` while queued, and stay counted once handed out). Same mutants.
+//! Model 1c — the refill's path (`front::small::refill`): the owner takes the queue
+//! (`Slab::take_remote`) while two threads free, once during the frees and again after the
+//! joins. Run twice: with `max` 0 the queue becomes the pending chain, which `Slab::take_batch`
+//! hands out (checking each block as it takes it); with `max` the capacity it comes back
+//! unwalked with the count the pushes kept in the queue's head (`RemoteTake::Chain`), and the
+//! model walks it as the pops of the TLS list would. The slab is fully carved and its free list
+//! empty, so every block handed out came through the queue. Claim: each freed block comes out
+//! exactly once, with its freer's payload visible, a chain is exactly as long as its count, and
+//! `used` stays 2 + whatever is out (queued blocks are counted in `used`, and stay counted once
+//! handed out). Same mutants.
 
 #![cfg(hakmem_loom)]
 
@@ -34,7 +37,7 @@ mod support;
 
 use std::ptr::NonNull;
 
-use hakmem::model::{blocks_per_slab, Block, Owner};
+use hakmem::model::{blocks_per_slab, Block, Owner, RemoteTake};
 use loom::sync::Arc;
 use loom::thread;
 use support::{free_list, model, take_blocks, used, TestSlab, CLASS};
@@ -156,7 +159,7 @@ fn chain_and_single_freer_while_owner_drains() {
                     b0.user_write(freed_value(0));
                     b1.user_write(freed_value(1));
                     Block::set_next(b0.0, b1.0.as_ptr());
-                    s.slab.free_remote_chain(b0.0, b1.0, false);
+                    s.slab.free_remote_chain(b0.0, b1.0, 2, false);
                 }
             })
         };
@@ -225,19 +228,24 @@ fn remote_queue_chain_and_single_freer_owner_drains() {
     chain_and_single_freer_while_owner_drains();
 }
 
-/// Hands out every pending block once the queue is taken (model 1c): `take_remote`, then
-/// `take_batch` of up to the slab's capacity. Returns the blocks.
+/// Hands out every queued block once the queue is taken (model 1c): `take_remote(max)`, then
+/// the unwalked chain, or `take_batch` of up to the slab's capacity over the pending chain.
+/// Returns the blocks.
 ///
 /// # Safety
 /// The caller holds `slab`; its free list is empty and it is fully carved.
-unsafe fn refill_from_queue(slab: &hakmem::model::Slab) -> Vec<support::Blk> {
+unsafe fn refill_from_queue(slab: &hakmem::model::Slab, max: u32) -> Vec<support::Blk> {
     let mut out = Vec::new();
     // SAFETY: per the contract (`take_batch` found nothing before, so no pending chain is left).
-    if !unsafe { slab.take_remote() } {
-        return out;
-    }
-    // SAFETY: as above.
-    let (mut head, _tail, got) = unsafe { slab.take_batch(blocks_per_slab(CLASS)) };
+    let (mut head, got) = match unsafe { slab.take_remote(max) } {
+        RemoteTake::Empty => return out,
+        RemoteTake::Chain(head, count) => (head.as_ptr(), count as usize),
+        RemoteTake::Pending => {
+            // SAFETY: as above.
+            let (head, _tail, got) = unsafe { slab.take_batch(blocks_per_slab(CLASS)) };
+            (head, got)
+        }
+    };
     assert!(
         got > 0,
         "take_remote took blocks that take_batch did not hand out"
@@ -248,11 +256,14 @@ unsafe fn refill_from_queue(slab: &hakmem::model::Slab) -> Vec<support::Blk> {
         // SAFETY: the batch's links were published by the pushes (Acquire swap in take_all).
         head = unsafe { Block::next(b) };
     }
+    if max > 0 {
+        assert!(head.is_null(), "the chain is longer than its count");
+    }
     out
 }
 
-fn two_freers_while_owner_refills() {
-    model(|| {
+fn two_freers_while_owner_refills(max: u32) {
+    model(move || {
         let owner = Arc::new(Owner::new());
         let s = Arc::new(TestSlab::new());
         let cap = blocks_per_slab(CLASS);
@@ -278,12 +289,12 @@ fn two_freers_while_owner_refills() {
             })
             .collect();
         // SAFETY: this thread holds the slab, fully carved, free list empty.
-        let mut taken = unsafe { refill_from_queue(&s.slab) };
+        let mut taken = unsafe { refill_from_queue(&s.slab, max) };
         for f in freers {
             f.join().expect("freer panicked");
         }
         // SAFETY: as above; what the first refill took is out, not on the free list.
-        taken.extend(unsafe { refill_from_queue(&s.slab) });
+        taken.extend(unsafe { refill_from_queue(&s.slab, max) });
         for &b in &taken {
             let i = blocks[..2]
                 .iter()
@@ -316,5 +327,17 @@ fn two_freers_while_owner_refills() {
     should_panic(expected = "Causality violation")
 )]
 fn remote_queue_two_freers_owner_refills() {
-    two_freers_while_owner_refills();
+    two_freers_while_owner_refills(0);
+}
+
+#[test]
+#[cfg_attr(
+    any(
+        hakmem_mutant = "remote_push_relaxed",
+        hakmem_mutant = "take_all_relaxed"
+    ),
+    should_panic(expected = "Causality violation")
+)]
+fn remote_queue_two_freers_owner_takes_chain() {
+    two_freers_while_owner_refills(blocks_per_slab(CLASS) as u32);
 }

@@ -120,7 +120,7 @@ pub mod model {
     pub use crate::remote::Owner;
     pub use crate::size_class::{blocks_per_slab, NUM_CLASSES};
     pub use crate::slab::block::{Block, LINK_BYTES};
-    pub use crate::slab::slab::{Slab, NO_CLASS};
+    pub use crate::slab::slab::{RemoteTake, Slab, NO_CLASS};
     pub use crate::slab::superslab::SuperSlab;
 
     /// The medium tier's span box.

@@ -12,82 +12,120 @@ use core::ptr::NonNull;
 
 use crate::mutant;
 use crate::slab::block::{Block, BlockPtr};
-use crate::sync::{const_fn, AtomicPtr, AtomicU64, Ordering};
+use crate::sync::{const_fn, AtomicU64, Ordering};
 
 /// A slab's multi-producer, single-consumer queue of remotely freed blocks.
+///
+/// The head word packs the queue's length beside its first block: `count << 48 | address`,
+/// `0` when empty. A push adds its chain's length in the same CAS that links it, so the owner
+/// learns how many blocks it took from the one swap, without walking them (`Slab::take_remote`
+/// hands a short chain to the TLS list unread: a remotely freed block is next read by its next
+/// user). Addresses fit 48 bits (`Slab::new` checks the slab's), counts fit 16: a count is at
+/// most the blocks out, which the owner checks at every take, and a slab or span holds fewer
+/// than 2^16 blocks. Blocks are rebuilt from the slab's data pointer (`base.with_addr`, strict
+/// provenance).
 pub struct RemoteQueue {
-    head: AtomicPtr<Block>,
+    head: AtomicU64,
+}
+
+/// Bits of a head word that hold the first block's address.
+pub const ADDR_BITS: u32 = 48;
+const ADDR_MASK: u64 = (1 << ADDR_BITS) - 1;
+const _: () = assert!(
+    crate::config::SLAB_SIZE / crate::config::MIN_ALIGN < 1 << (64 - ADDR_BITS)
+        && crate::config::MAX_SPAN_BYTES / crate::config::MAX_SMALL_SIZE < 1 << (64 - ADDR_BITS),
+    "a slab's or span's block count fits the head word's count"
+);
+
+/// The first block of a head word (null when empty), with the provenance of `base`.
+#[inline(always)]
+fn first(base: *mut u8, word: u64) -> BlockPtr {
+    base.with_addr((word & ADDR_MASK) as usize).cast()
 }
 
 impl RemoteQueue {
     const_fn! {
         pub fn new() -> Self {
             Self {
-                head: AtomicPtr::new(core::ptr::null_mut()),
+                head: AtomicU64::new(0),
             }
         }
     }
 
-    /// Pushes a chain of freed blocks, `head` to `tail` linked through `Block::next` (one block,
-    /// or a remote freer's batch for this slab, `front::remote_batch`), with one CAS. Returns
-    /// true when the queue was empty before (the "first" remote free since the last drain, the
-    /// one that notifies the owner unless `force-notify`).
+    /// Pushes a chain of `n` freed blocks, `head` to `tail` linked through `Block::next` (one
+    /// block, or a remote freer's batch for this slab, `front::remote_batch`), with one CAS.
+    /// Returns true when the queue was empty before (the "first" remote free since the last
+    /// drain, the one that notifies the owner unless `force-notify`).
     ///
     /// # Safety
-    /// Every block of the chain is a block of this queue's slab that the caller owns and that no
-    /// other list holds; the chain's links from `head` reach `tail` (its own link is overwritten).
+    /// `base` is the slab's data pointer; every block of the chain is a block of this queue's
+    /// slab that the caller owns and that no other list holds; the chain's links from `head`
+    /// reach `tail` (its own link is overwritten) in `n >= 1` blocks.
     #[inline]
-    pub unsafe fn push(&self, head: NonNull<Block>, tail: NonNull<Block>) -> bool {
+    pub unsafe fn push(
+        &self,
+        base: *mut u8,
+        head: NonNull<Block>,
+        tail: NonNull<Block>,
+        n: u32,
+    ) -> bool {
         // ORDERING: Relaxed — the loaded head is only a guess; the CAS below validates it.
         let mut old = self.head.load(Ordering::Relaxed);
-        let guess_first = old.is_null();
+        let guess_first = old == 0;
+        // The new head word less the old count: the chain's head and length.
+        let add = head.as_ptr().addr() as u64 + (u64::from(n) << ADDR_BITS);
         loop {
+            let next = old & ADDR_MASK;
             // SAFETY: the caller owns the chain; nobody else reads its links until the CAS
             // publishes them.
-            unsafe { Block::set_next(tail, old) };
+            unsafe { Block::set_next(tail, base.with_addr(next as usize).cast()) };
+            // `old - next` is the old count, shifted.
+            let new = (old - next) + add;
             // ORDERING: AcqRel on success. Release publishes the chain's links just written and
             // the users' last writes to its blocks (pairs with the Acquire half of `take_all`).
             // Acquire makes a push that lands after a drain see everything before that drain — in
             // particular the adopt CAS that preceded an adopter's drain — so the owner this freer
             // then reads for its notification is the adopter, not the exited owner (loom:
             // notify::adopted_slab_notifies_adopter). Relaxed on failure: we only retry.
-            match self.head.compare_exchange_weak(
-                old,
-                head.as_ptr(),
-                mutant::REMOTE_PUSH,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .head
+                .compare_exchange_weak(old, new, mutant::REMOTE_PUSH, Ordering::Relaxed)
+            {
                 // "First" is what the CAS replaced (the mutant answers from the first guess).
                 Ok(_) if mutant::PUSH_FIRST_STALE => return guess_first,
-                Ok(_) => return old.is_null(),
+                Ok(_) => return old == 0,
                 Err(h) => old = h,
             }
         }
     }
 
     /// Takes every queued block, leaving the queue empty. Returns the list head (linked through
-    /// `Block::next`).
+    /// `Block::next`, the last link null) and how many blocks it holds.
+    ///
+    /// `base` is the slab's data pointer.
     #[inline]
-    pub fn take_all(&self) -> BlockPtr {
+    pub fn take_all(&self, base: *mut u8) -> (BlockPtr, u32) {
         // ORDERING: AcqRel. Acquire makes every pushed block's link (and its content) visible;
         // pairs with the Release half of the CAS in `push`. Release lets a later push (whose CAS
         // reads this swap) see the drainer's earlier ownership CAS; see `push`. The swap reads
         // the latest head in modification order, so no push that completed before it is missed.
-        self.head.swap(core::ptr::null_mut(), mutant::TAKE_ALL)
+        let w = self.head.swap(0, mutant::TAKE_ALL);
+        (first(base, w), (w >> ADDR_BITS) as u32)
     }
 
     /// The number of queued blocks, walked by the slab's holder for the structural validator
     /// (`Slab::debug_check`); `None` if there are more than `bound` (a cycle, or more blocks than
-    /// are out). Pushes racing with the walk land in front of the head it loaded, so it counts a
-    /// snapshot.
+    /// are out) or if the walk disagrees with the count in the head word. Pushes racing with the
+    /// walk land in front of the head it loaded, so it counts a snapshot.
     ///
     /// # Safety
     /// The caller holds the slab: no `take_all` runs during the walk, so the queued blocks and
-    /// their links stay as they are.
-    pub unsafe fn count(&self, bound: usize) -> Option<usize> {
+    /// their links stay as they are. `base` is the slab's data pointer.
+    pub unsafe fn count(&self, base: *mut u8, bound: usize) -> Option<usize> {
         // ORDERING: Acquire — makes the links of the blocks pushed before this load visible, as
         // the Acquire of `take_all` does; pairs with the Release CAS in `push`.
-        let mut cur = self.head.load(Ordering::Acquire);
+        let w = self.head.load(Ordering::Acquire);
+        let mut cur = first(base, w);
         let mut n = 0;
         while let Some(b) = NonNull::new(cur) {
             n += 1;
@@ -97,14 +135,14 @@ impl RemoteQueue {
             // SAFETY: a queued block; its link was published by its push (Acquire above).
             cur = unsafe { Block::next(b) };
         }
-        Some(n)
+        (n == (w >> ADDR_BITS) as usize).then_some(n)
     }
 
     /// True if blocks are waiting. A hint only: a push may land right after.
     #[inline]
     pub fn is_nonempty(&self) -> bool {
         // ORDERING: Relaxed — a hint; the owner acts on it through `take_all`'s Acquire swap.
-        !self.head.load(Ordering::Relaxed).is_null()
+        self.head.load(Ordering::Relaxed) != 0
     }
 }
 

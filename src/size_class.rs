@@ -153,34 +153,30 @@ const fn build_capacity() -> [u32; TOTAL_CLASSES] {
 /// Blocks in one slab (small ids) or one span (medium ids).
 pub static CLASS_CAPACITY: [u32; TOTAL_CLASSES] = build_capacity();
 
-const fn build_small_checks() -> ([u64; NUM_CLASSES], [u32; NUM_CLASSES]) {
+const fn build_divisors() -> [u64; NUM_CLASSES] {
     let sizes = build_sizes();
     let mut div = [0u64; NUM_CLASSES];
-    let mut end = [0u32; NUM_CLASSES];
     let mut i = 0;
     while i < NUM_CLASSES {
-        let size = sizes[i] as u64;
-        div[i] = (u64::MAX / size).wrapping_add(1);
-        end[i] = ((SLAB_SIZE as u64 / size) * size) as u32;
+        div[i] = (u64::MAX / sizes[i] as u64).wrapping_add(1);
         i += 1;
     }
-    (div, end)
+    div
 }
 
 /// `ceil(2^64 / class size)` of each small class (the slab's `SlabLocal::divisor`, for threads
 /// that do not hold the slab): see `is_block_offset`.
-static CLASS_DIVISOR: [u64; NUM_CLASSES] = build_small_checks().0;
-/// `capacity * class size` of each small class: the end of a slab's blocks.
-static CLASS_END: [u32; NUM_CLASSES] = build_small_checks().1;
+static CLASS_DIVISOR: [u64; NUM_CLASSES] = build_divisors();
 
-/// True if `off` (a block's offset in its slab) is a block boundary of small class `c` inside the
-/// slab's capacity: `check_block`'s verdict with `carved = capacity`, by the end offset and the
-/// divisibility test `off * ceil(2^64/size) mod 2^64 < ceil(2^64/size)` (exact for `off < 2^32`;
-/// Lemire, Kaser and Kurz 2019), two table loads instead of three and no second multiply.
+/// True if `off` (a block's offset in its slab) is a block boundary of small class `c` below
+/// `end` — a remote freer's check, with the slab's shared carve bound as `end`
+/// (`Slab::carve_bound`, at most the capacity's end): `check_block`'s verdict by the bound and
+/// the divisibility test `off * ceil(2^64/size) mod 2^64 < ceil(2^64/size)` (exact for
+/// `off < 2^32`; Lemire, Kaser and Kurz 2019), one table load and no second multiply.
 #[inline(always)]
-pub fn is_block_offset(c: usize, off: usize) -> bool {
+pub fn is_block_offset(c: usize, off: usize, end: usize) -> bool {
     let d = CLASS_DIVISOR[c];
-    off < CLASS_END[c] as usize && (off as u64).wrapping_mul(d) < d
+    off < end && (off as u64).wrapping_mul(d) < d
 }
 
 const _: () = assert!(build_sizes()[NUM_CLASSES - 1] as usize == MAX_SMALL_SIZE);

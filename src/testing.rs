@@ -329,7 +329,8 @@ pub fn take_remote_of(ptr: *const u8, n: usize, mut f: impl FnMut(*mut u8)) -> O
     // SAFETY: the calling thread owns the slab; the blocks handed out are put back at once.
     unsafe {
         if slab.local(|l| l.pending.is_null()) {
-            slab.take_remote();
+            // A chain longer than 0 blocks: always the pending chain.
+            slab.take_remote(0);
         }
         let (head, _tail, got) = slab.take_batch(n);
         let mut cur = head;
@@ -355,9 +356,12 @@ pub unsafe fn push_remote_unchecked(ptr: *const u8) {
     // SAFETY: `block_info` computed a block boundary inside that slab; the caller takes the rest.
     unsafe {
         let b = NonNull::new_unchecked(info.block as *mut Block);
-        superslab_at(info.superslab).slabs[info.slab]
-            .remote
-            .push(b, b);
+        superslab_at(info.superslab).slabs[info.slab].remote.push(
+            superslab_at(info.superslab).slabs[info.slab].data(),
+            b,
+            b,
+            1,
+        );
     }
 }
 

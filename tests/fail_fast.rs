@@ -285,6 +285,19 @@ fn run_scenario(name: &str) {
             // end bound (no carve cursor to go by) is what rejects it.
             |p| bad_free((p as *mut u8).wrapping_add(96), 96),
         ),
+        "free_uncarved_remote" => with_live_owner(
+            || {
+                // The last block of a fresh 64-byte slab: on the grid, inside the capacity, never
+                // carved (a refill carves at most a batch).
+                let p = alloc_filled(64, 0xab) as usize;
+                let info = hakmem::testing::block_info(p as *const u8).expect("a small block");
+                let cs = info.class_size;
+                (p & !(SLAB - 1)) + (SLAB / cs - 1) * cs + (p - info.block)
+            },
+            // The remote freer's carve bound (`Slab::carve_bound`) rejects it before the push:
+            // the owner takes short remote chains unwalked.
+            |q| bad_free(q as *mut u8, 64),
+        ),
         "free_header_slab" => {
             let p = alloc_filled(64, 1);
             let base = p as usize & !(SUPERSLAB - 1);
@@ -561,6 +574,11 @@ fn free_pointer_just_past_a_live_block() {
 #[test]
 fn free_pointer_just_past_a_live_block_from_other_thread() {
     expect_abort("free_past_end_remote", not_a_block(false), true);
+}
+
+#[test]
+fn free_uncarved_block_from_other_thread() {
+    expect_abort("free_uncarved_remote", not_a_block(false), true);
 }
 
 #[test]

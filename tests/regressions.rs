@@ -16,7 +16,7 @@
 //! | 3 | registry returning a retired SuperSlab | retire a SuperSlab, ask the registry, free a pointer into it | "not ours" while retired, known again after reuse; the free aborts in `registry` |
 //! | 4 | class-index drift between slab and block | every class: block on its slab's class grid; a block whose class no longer matches its slab | correct grid; abort: `free` (headerless: stale pointer into a slab rebound to another class) / `header` (class differs) |
 //! | 5 | magazine storing a block pointer where a user pointer is expected, or the reverse | cycle blocks through TLS spill, refill, remote free and drain at every alignment | every pointer handed out is a user pointer: offset to its block = header unit (0 headerless) |
-//! | 6 | remote queue merged into the free list twice | drain twice; a queue holding a block twice, drained or taken by a refill as its pending chain | second drain finds nothing, no block handed out twice; abort: `remote` (drained more than are out) |
+//! | 6 | remote queue merged into the free list twice | drain twice; a queue holding a block twice, drained or taken by a refill as its pending chain; a queued link cut after the free | second drain finds nothing, no block handed out twice; abort: `remote` (drained more than are out / chain shorter than its count) |
 //! | 7 | header offset applied twice or skipped | offsets at every alignment across block reuse; a header offset of 0 / twice the unit | offset = header unit always; abort: `header` (offset impossible) / `free` (not on a block boundary) |
 
 #![cfg(unix)]
@@ -354,6 +354,25 @@ fn queue_holding_a_block_twice() -> *mut u8 {
     x
 }
 
+/// 6, a link cut: the queue holds x then y (y's link points at x) while exactly they are out,
+/// and y's link is overwritten with null after its free (a use after free). The count the pushes
+/// kept says 2; the walk finds 1.
+fn remote_link_cut() {
+    let x = alloc_filled(48, 16, 8);
+    let y = alloc_filled(48, 16, 9);
+    hakmem::collect();
+    let yb = testing::block_info(y).expect("ours").block;
+    // SAFETY: deliberate corruption: both pushed once, then y's link (its first word) cleared.
+    unsafe {
+        testing::push_remote_unchecked(x);
+        testing::push_remote_unchecked(y);
+        (yb as *mut usize).write(0);
+    }
+    announce(yb as *const u8);
+    testing::drain_remote_of(y);
+    continued();
+}
+
 /// 6, correct side: a drained queue is merged once.
 fn remote_drain_once() {
     let (first, _) = freed_remotely();
@@ -460,6 +479,7 @@ fn child() {
         "remote_merged_twice" => remote_merged_twice(),
         "remote_refill_once" => remote_refill_once(),
         "remote_refill_twice" => remote_refill_twice(),
+        "remote_link_cut" => remote_link_cut(),
         "offset_once" => offset_once(),
         "offset_skipped" => offset_wrong(false),
         "offset_twice" => offset_wrong(true),
@@ -528,6 +548,13 @@ fn remote_queue_merged_into_free_list_once() {
         "remote_refill_twice",
         &["remote"],
         &["drained more blocks than are out"],
+    );
+    // The count kept in the queue's head catches a chain cut short (the drain used to take the
+    // shorter chain and lose the rest).
+    aborts(
+        "remote_link_cut",
+        &["remote"],
+        &["remote chain shorter than its count"],
     );
 }
 

@@ -335,7 +335,7 @@ fn mark_free(block: *mut u8) {
 
 /// The checks and marks every freed small block goes through, local or remote, in this order:
 /// the block start (header mode: read and cleared from the header), the boundary check
-/// `check_boundary` (the first `carved` blocks for the holder, the slab's capacity for a remote
+/// `check_boundary` (the first `carved` blocks for the holder, the shared carve bound for a remote
 /// freer), memcheck, the double-free check and the freed mark. Returns the block, ready for a
 /// free list.
 ///
@@ -391,7 +391,7 @@ fn bad_remote_block(slab: &Slab, block: usize, class: usize) -> ! {
     slab.check_block("remote", block, class, blocks_per_slab(class));
     fatal(
         "remote",
-        "block outside its slab or not on a block boundary",
+        "not a block boundary among the slab's carved blocks",
         slab.whereis(block, class),
     )
 }
@@ -409,10 +409,14 @@ unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     }
     let class = class as usize;
     // SAFETY: the slab is bound to `class` (checked above). A non-owner cannot read the carve
-    // cursor, so the check bounds the block by the slab's capacity.
+    // cursor; it bounds the block by the slab's shared carve bound (`Slab::carve_bound`), so that
+    // only carved blocks reach the queue, whose short chains the owner takes unwalked.
     let block = unsafe {
         retire(slab, ptr, class, |b| {
-            if !is_block_offset(class, b.wrapping_sub(slab.data() as usize)) {
+            let off = b.wrapping_sub(slab.data() as usize);
+            // ORDERING: Relaxed — see `Slab::carve_bound`.
+            let carved = slab.carve_bound.load(crate::sync::Ordering::Relaxed) as usize;
+            if !is_block_offset(class, off, carved) {
                 bad_remote_block(slab, b, class);
             }
         })

@@ -145,6 +145,7 @@ unsafe fn flush(e: &mut Batch, force_notify: bool) {
         (*b.slab).free_remote_chain(
             NonNull::new_unchecked(b.head),
             NonNull::new_unchecked(b.tail),
+            b.count,
             force_notify,
         )
     };

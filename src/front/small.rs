@@ -31,7 +31,7 @@ use crate::pool;
 use crate::purge::{self, Stamp, Sweep};
 use crate::size_class::NUM_CLASSES;
 use crate::slab::block::{Block, BlockPtr};
-use crate::slab::slab::{ListKind, Slab};
+use crate::slab::slab::{ListKind, RemoteTake, Slab};
 use crate::slab::superslab::SuperSlab;
 use crate::stats::{self, GLOBALS};
 use crate::sync::{AtomicUsize, Ordering};
@@ -60,10 +60,23 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
                     }
                     return head;
                 }
-                // The remote queue becomes the pending chain, which `take_batch` walks once on
-                // its way to the TLS list (no separate drain walk).
-                if s.remote.is_nonempty() && s.take_remote() {
-                    continue;
+                // The remote queue: a chain of at most a batch goes to the (empty) TLS list
+                // unwalked — its blocks are first read by the pops that hand them out; a longer
+                // one becomes the pending chain, which `take_batch` walks once on its way to the
+                // TLS list (no separate drain walk).
+                if s.remote.is_nonempty() {
+                    let t = &mut local.tls[c];
+                    let max = if t.head.is_null() { n as u32 } else { 0 };
+                    match s.take_remote(max) {
+                        RemoteTake::Empty => {}
+                        RemoteTake::Pending => continue,
+                        RemoteTake::Chain(head, count) => {
+                            // The chain's last link is null: it becomes the whole TLS list.
+                            t.head = Block::next(head);
+                            t.set_len(count as usize - 1);
+                            return head.as_ptr();
+                        }
+                    }
                 }
                 local.list_remove(c, cur);
                 local.list_push(c, cur, ListKind::Full);

@@ -57,12 +57,13 @@ pub enum ListKind {
 pub struct SlabLocal {
     pub free: BlockPtr,
     /// Blocks `take_remote` took from the remote queue and `take_batch` has not handed out yet: a
-    /// chain linked through `Block::next`, counted in `used` as queued blocks are, and checked
-    /// block by block as `take_batch` hands them out — so the owner walks a drained block once,
+    /// chain linked through `Block::next`, counted in `used` as queued blocks are, and counted
+    /// (`CHECKED`: checked block by block) as `take_batch` hands them out — so the owner walks a drained block once,
     /// on its way to the TLS list, instead of once to drain it and again to take it.
     pub pending: BlockPtr,
-    /// How many more blocks the pending chain may hold: `used` when it was taken (every block on
-    /// it was out then). A longer chain is a cycle, reported as corruption.
+    /// How many blocks the pending chain holds: the count the remote queue's pushes kept, less
+    /// what `take_batch` handed out since. A longer chain (a cycle: a block queued twice) or a
+    /// shorter one (a link overwritten after the free) is reported as corruption.
     pub pending_left: u32,
     /// `ceil(2^64 / class size)`: `off` (< 2^32) is a multiple of the class size iff
     /// `off * divisor < divisor` (wrapping; Lemire, Kaser and Kurz 2019). The free fast path's
@@ -102,6 +103,24 @@ pub struct Slab {
     pub remote: RemoteQueue,
     /// The bound class (`NO_CLASS` when free); read by any thread freeing into the slab.
     pub class: AtomicU32,
+    /// `carved_end`, shared: offsets below it are carved blocks. Written by the holder when it
+    /// carves (`take_batch`) and binds, read by remote freers, whose block check it bounds
+    /// (`front::free::free_remote`), so that a block on the remote queue is a carved one before
+    /// the owner takes it unwalked (`take_remote`). Only grows while the slab is bound (a bind
+    /// resets it, and a slab with a block out is never unbound), so a freer of a block handed
+    /// out from this binding reads a bound at or past that block.
+    pub carve_bound: AtomicU32,
+}
+
+/// What `Slab::take_remote` did with the remote queue.
+pub enum RemoteTake {
+    /// The queue was empty.
+    Empty,
+    /// The queue is the pending chain now, for `take_batch` to hand out (and check).
+    Pending,
+    /// The queue's `count` blocks, linked from `head` through `Block::next` (the last link
+    /// null), unwalked: the caller's now, still counted in `used`.
+    Chain(NonNull<Block>, u32),
 }
 
 /// Zero-sized marker whose alignment starts a new cache line in a `repr(C)` struct.
@@ -137,11 +156,20 @@ impl list::Node for Slab {
 impl Slab {
     /// A free, unbound slab whose blocks start at `data`.
     pub fn new(data: *mut u8) -> Self {
+        if (data.addr() as u64) >> crate::remote::ADDR_BITS != 0 {
+            // The remote queue's head word holds block addresses in 48 bits.
+            fatal(
+                "slab",
+                "slab mapped above the 48-bit address range the remote queue can hold",
+                Where::ptr(data.addr()),
+            );
+        }
         Self {
             owner: AtomicPtr::new(core::ptr::null_mut()),
             _line: [],
             remote: RemoteQueue::new(),
             class: AtomicU32::new(NO_CLASS),
+            carve_bound: AtomicU32::new(0),
             data,
             local: UnsafeCell::new(SlabLocal {
                 free: core::ptr::null_mut(),
@@ -202,6 +230,9 @@ impl Slab {
         // ORDERING: Relaxed — readers of `class` reach this slab only through a block handed out
         // after this point, and that hand-off synchronises.
         self.class.store(class as u32, Ordering::Relaxed);
+        // ORDERING: Relaxed — as `class`: a freer of a block of this binding reads this or a
+        // later (larger) bound.
+        self.carve_bound.store(0, Ordering::Relaxed);
         // ORDERING: Release — publishes the local state above to any later adopter (pairs with
         // the Acquire adopt CAS) and the class to remote freers that read the owner.
         self.owner.store(owner as *mut Owner, Ordering::Release);
@@ -250,7 +281,7 @@ impl Slab {
                 if free + l.used as usize != l.carved as usize {
                     bad("conservation broken: free blocks + blocks out != carved blocks");
                 }
-                let Some(queued) = self.remote.count(l.used as usize) else {
+                let Some(queued) = self.remote.count(self.data, l.used as usize) else {
                     bad("remote queue longer than the blocks out (cycle or double free)")
                 };
                 let mut pending = 0usize;
@@ -318,6 +349,7 @@ impl Slab {
                 l.class = NO_CLASS;
                 l.free = core::ptr::null_mut();
                 l.pending = core::ptr::null_mut();
+                l.pending_left = 0;
                 l.list = ListKind::None;
             })
         };
@@ -394,25 +426,26 @@ impl Slab {
     #[inline]
     pub unsafe fn free_remote(&self, b: NonNull<Block>, force_notify: bool) {
         // SAFETY: forwarded contract (a chain of one block).
-        unsafe { self.free_remote_chain(b, b, force_notify) }
+        unsafe { self.free_remote_chain(b, b, 1, force_notify) }
     }
 
-    /// Frees a chain of blocks, `head` to `tail` linked through `Block::next`, from a thread that
+    /// Frees a chain of `n` blocks, `head` to `tail` linked through `Block::next`, from a thread that
     /// does not own the slab (a remote freer's batch, `front::remote_batch`): one push, then the
     /// notification as in `free_remote`.
     ///
     /// # Safety
     /// Every block of the chain is a block of this slab that was live and is being freed by the
-    /// caller, and no other list holds it; the links from `head` reach `tail`.
+    /// caller, and no other list holds it; the links from `head` reach `tail` in `n` blocks.
     #[inline]
     pub unsafe fn free_remote_chain(
         &self,
         head: NonNull<Block>,
         tail: NonNull<Block>,
+        n: u32,
         force_notify: bool,
     ) {
         // SAFETY: forwarded contract.
-        let first = unsafe { self.remote.push(head, tail) };
+        let first = unsafe { self.remote.push(self.data, head, tail, n) };
         if crate::config::TRACE {
             self.trace(
                 Event::RemotePush,
@@ -493,6 +526,29 @@ impl Slab {
         }
     }
 
+    /// The count of a taken remote chain against the blocks out: more is a block queued twice
+    /// (or a corrupted queue). Aborts (box "remote").
+    #[inline(always)]
+    fn check_count(&self, l: &SlabLocal, chain: BlockPtr, count: u32) {
+        if count > l.used {
+            if let Some(b) = NonNull::new(chain) {
+                self.drained_too_many(b, l.class as usize);
+            }
+        }
+    }
+
+    /// A walk over a taken remote chain ended before its count: a link overwritten after the
+    /// free (use after free).
+    #[cold]
+    #[inline(never)]
+    fn chain_short(&self, chain: BlockPtr, class: usize) -> ! {
+        fatal(
+            "remote",
+            "remote chain shorter than its count (link overwritten after free)",
+            self.whereis(chain as usize, class),
+        )
+    }
+
     /// A drain or the pending walk found more blocks than are out: a cycle, or a block queued
     /// twice.
     #[cold]
@@ -527,8 +583,11 @@ impl Slab {
         unsafe {
             self.local(|l| {
                 let pending = core::mem::replace(&mut l.pending, core::ptr::null_mut());
-                let mut n = self.splice_free(l, pending, l.pending_left);
-                n += self.splice_free(l, self.remote.take_all(), l.used);
+                let left = core::mem::replace(&mut l.pending_left, 0);
+                let mut n = self.splice_free(l, pending, left);
+                let (chain, count) = self.remote.take_all(self.data);
+                self.check_count(l, chain, count);
+                n += self.splice_free(l, chain, count);
                 if n > 0 {
                     GLOBALS.remote_drains.bump_shared();
                     GLOBALS.blocks_drained.add_shared(n as u64);
@@ -539,15 +598,20 @@ impl Slab {
         }
     }
 
-    /// Validates and counts a chain of remotely freed blocks (at most `bound` of them), reading
-    /// each link once, then splices it onto the free list with one write (the links already form
-    /// the chain). Returns how many.
+    /// Walks a chain of remotely freed blocks that must be exactly `count` long (reading each
+    /// link once; `CHECKED`: each block's carve bound and boundary too, which its freer checked
+    /// before the push), then splices it onto the free list with one write (the links already
+    /// form the chain). Returns `count`. A longer chain (a cycle: a block queued twice) or a
+    /// shorter one (a link overwritten after the free) aborts.
     ///
     /// # Safety
     /// `l` is this slab's local state, held by the caller; `chain` is a chain of this slab's
     /// blocks that are out (counted in `used`) and on no other list.
-    unsafe fn splice_free(&self, l: &mut SlabLocal, chain: BlockPtr, bound: u32) -> u32 {
+    unsafe fn splice_free(&self, l: &mut SlabLocal, chain: BlockPtr, count: u32) -> u32 {
         let Some(first) = NonNull::new(chain) else {
+            if count != 0 {
+                self.chain_short(chain, l.class as usize);
+            }
             return 0;
         };
         let class = l.class as usize;
@@ -556,13 +620,18 @@ impl Slab {
         let mut n = 0u32;
         while let Some(b) = NonNull::new(cur) {
             n += 1;
-            if n > bound {
+            if n > count {
                 self.drained_too_many(b, class);
             }
-            self.check_carved(l, b.as_ptr() as usize);
+            if crate::config::CHECKED {
+                self.check_carved(l, b.as_ptr() as usize);
+            }
             last = b;
             // SAFETY: the Acquire swap in take_all made the pusher's link visible.
             cur = unsafe { Block::next(b) };
+        }
+        if n != count {
+            self.chain_short(chain, class);
         }
         // SAFETY: the chain's blocks are the caller's.
         unsafe { Block::set_next(last, l.free) };
@@ -571,27 +640,64 @@ impl Slab {
         n
     }
 
-    /// Takes the remote queue as the pending chain, for `take_batch` to hand out without a
-    /// separate drain walk (the refill of the current slab). False if the queue was empty.
+    /// Takes the remote queue (the refill of the current slab, once `take_batch` found nothing).
+    /// A chain of at most `max` blocks is handed to the caller unwalked (`RemoteTake::Chain`):
+    /// its blocks are not read here, so the owner's first touch of a remotely freed block is
+    /// its next user's. A longer one becomes the pending chain, which `take_batch` walks once on
+    /// its way to the TLS list. Either way the count the pushes kept in the queue's head is
+    /// checked against the blocks out (more is a block queued twice: abort).
+    ///
+    /// What checks an unwalked block: its freer, before the push — the block boundary inside
+    /// the carved area (`carve_bound`) and, headerless, the freed mark (header mode: the
+    /// header); the count here; and, in `CHECKED` builds, the walk below (every block carved,
+    /// the chain exactly `count` long). Left to the pop's link check (`tls_sll`, `CHECKED`
+    /// builds), as for a locally freed block: a link overwritten after the free.
     ///
     /// # Safety
     /// The caller holds the slab, and its pending chain is empty (`take_batch` found nothing).
-    pub unsafe fn take_remote(&self) -> bool {
-        let head = self.remote.take_all();
-        if head.is_null() {
-            return false;
-        }
+    pub unsafe fn take_remote(&self, max: u32) -> RemoteTake {
+        let (chain, count) = self.remote.take_all(self.data);
+        let Some(head) = NonNull::new(chain) else {
+            return RemoteTake::Empty;
+        };
+        GLOBALS.remote_drains.bump_shared();
         // SAFETY: the caller holds the slab.
         unsafe {
             self.local(|l| {
                 debug_assert!(l.pending.is_null(), "take_remote over a pending chain");
-                l.pending = head;
-                l.pending_left = l.used;
+                self.check_count(l, chain, count);
                 self.trace(Event::Drain, self.data as usize, l.class as usize);
+                if count > max {
+                    l.pending = chain;
+                    l.pending_left = count;
+                    return RemoteTake::Pending;
+                }
+                if crate::config::CHECKED {
+                    self.check_chain(l, head, count);
+                }
+                GLOBALS.blocks_drained.add_shared(u64::from(count));
+                RemoteTake::Chain(head, count)
             })
-        };
-        GLOBALS.remote_drains.bump_shared();
-        true
+        }
+    }
+
+    /// `CHECKED`: the walk `take_remote` leaves out — every block of the chain carved, and the
+    /// chain exactly `count` long.
+    #[cold]
+    #[inline(never)]
+    fn check_chain(&self, l: &SlabLocal, head: NonNull<Block>, count: u32) {
+        let mut cur = head.as_ptr();
+        for _ in 0..count {
+            let Some(b) = NonNull::new(cur) else {
+                self.chain_short(head.as_ptr(), l.class as usize)
+            };
+            self.check_carved(l, b.as_ptr() as usize);
+            // SAFETY: the Acquire swap in take_all made the pusher's link visible.
+            cur = unsafe { Block::next(b) };
+        }
+        if let Some(b) = NonNull::new(cur) {
+            self.drained_too_many(b, l.class as usize);
+        }
     }
 
     /// Takes up to `max` blocks for the caller's TLS list: free list first, then the pending
@@ -637,7 +743,9 @@ impl Slab {
                             self.drained_too_many(b, class);
                         }
                         l.pending_left -= 1;
-                        self.check_carved(l, b.as_ptr() as usize);
+                        if crate::config::CHECKED {
+                            self.check_carved(l, b.as_ptr() as usize);
+                        }
                         if head.is_null() {
                             head = b.as_ptr();
                         }
@@ -647,6 +755,9 @@ impl Slab {
                         n += 1;
                     }
                     l.pending = cur;
+                    if cur.is_null() && l.pending_left != 0 {
+                        self.chain_short(tail, class);
+                    }
                     GLOBALS.blocks_drained.add_shared((n - from_free) as u64);
                 }
                 let from_pending = n - from_free;
@@ -666,7 +777,12 @@ impl Slab {
                     head = b;
                     n += 1;
                 }
-                l.carved_end = l.carved * size as u32;
+                if l.carved_end != l.carved * size as u32 {
+                    l.carved_end = l.carved * size as u32;
+                    // ORDERING: Relaxed — see `carve_bound`: the blocks just carved reach a freer
+                    // only through a hand-off that synchronises with this thread.
+                    self.carve_bound.store(l.carved_end, Ordering::Relaxed);
+                }
                 // Pending blocks were counted in `used` while queued.
                 l.used += (n - from_pending) as u32;
                 (head, tail, n)
