@@ -42,6 +42,42 @@ fn small_step_growth_through_the_small_classes_moves_rarely() {
     assert!(moves <= 30, "{moves} moves for eleven doublings");
 }
 
+/// The sizes (rounded up to 16 bytes) at which a buffer grown 16 bytes at a time from `start` up
+/// to `end` moved, above `from`.
+fn move_points(start: usize, from: usize, end: usize) -> Vec<usize> {
+    let mut b = TestBlock::new(start, 16, start as u64);
+    let (mut size, mut points) = (start, Vec::new());
+    while size < end {
+        size += 16;
+        let at = b.addr();
+        b.resize(size);
+        if b.addr() != at && size > from {
+            points.push(size.next_multiple_of(16));
+        }
+    }
+    points
+}
+
+/// Buffers that start at different sizes and grow in small steps meet on the same classes (a
+/// ladder of two sizes per doubling), so they share slabs and spans instead of each keeping its
+/// own partly used ones.
+#[test]
+fn small_step_growth_from_different_starts_meets_on_the_same_classes() {
+    let end = if cfg!(feature = "medium") {
+        500 * KIB
+    } else {
+        30 * KIB
+    };
+    let a = move_points(16, 2 * KIB, end);
+    for start in [48, 80, 200] {
+        assert_eq!(
+            move_points(start, 2 * KIB, end),
+            a,
+            "a buffer started at {start} bytes moved at other sizes than one started at 16"
+        );
+    }
+}
+
 #[test]
 fn chain_across_class_and_large_boundaries() {
     let chain = [8, 24, 1000, 1025, 40_000, 3 * MIB, 100, 8];

@@ -473,11 +473,13 @@ unsafe fn small_usable_size(slab: *const Slab, class: usize, ptr: *mut u8) -> us
 }
 
 /// The size to allocate when `realloc` moves a block of `old_usable` bytes to hold `new_size`.
-/// A block growing by less than half (a buffer growing in small steps) gets half as much again,
-/// so it is copied about twice per doubling instead of at every class boundary (up to 64 per
-/// doubling among the 16-byte small classes, 8 among the medium ones); the pages it does not
-/// write are never touched. Up to `MAX_MEDIUM_SIZE` (`MAX_SMALL_SIZE` without the medium tier):
-/// a large block grows in place with `mremap` instead. Anything else gets what it asks for.
+/// A block growing by less than half (a buffer growing in small steps) gets the next rung of a
+/// ladder of two sizes per doubling (`2^k` and `1.5 * 2^k`, both class sizes) at least a quarter
+/// above its old size: it is copied twice per doubling instead of at every class boundary (up to
+/// 64 per doubling among the 16-byte small classes, 8 among the medium ones), and buffers that
+/// started at different sizes meet on the same classes, so fewer partly used slabs and spans stay
+/// resident. Up to `MAX_MEDIUM_SIZE` (`MAX_SMALL_SIZE` without the medium tier): a large block
+/// grows in place with `mremap` instead. Anything else gets what it asks for.
 #[inline]
 fn grown_size(old_usable: usize, new_size: usize) -> usize {
     const CAP: usize = if MEDIUM {
@@ -485,9 +487,18 @@ fn grown_size(old_usable: usize, new_size: usize) -> usize {
     } else {
         MAX_SMALL_SIZE
     };
-    let step = old_usable + old_usable / 2;
-    if new_size > old_usable && new_size < step && step <= CAP {
-        step
+    if new_size <= old_usable || new_size >= old_usable + old_usable / 2 {
+        return new_size;
+    }
+    let want = new_size.max(old_usable + old_usable / 4);
+    let pow = want.next_power_of_two();
+    let rung = if want <= pow / 2 + pow / 4 {
+        pow / 2 + pow / 4
+    } else {
+        pow
+    };
+    if rung <= CAP {
+        rung
     } else {
         new_size
     }
