@@ -356,7 +356,8 @@ fn realloc_across_boundaries() {
 }
 
 /// A buffer grown in small steps through the medium sizes moves about twice per doubling (each
-/// move takes half as much again), not at each of the 8 class boundaries per doubling; its
+/// move goes to the next rung of a ladder of two sizes per doubling,
+/// `front::alloc::grown_size`), not at each of the 8 class boundaries per doubling; its
 /// contents survive every move.
 #[test]
 fn small_step_growth_moves_rarely() {
