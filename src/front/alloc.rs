@@ -4,10 +4,13 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN, PROFILE};
+use crate::config::{
+    FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE,
+};
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::medium;
+use crate::front::owned::OwnedSlabs;
 use crate::front::profiling;
 use crate::front::small;
 use crate::front::thread;
@@ -510,6 +513,23 @@ fn grown_size(old_usable: usize, new_size: usize) -> usize {
 /// # Safety
 /// `ptr` is a live block of this allocator allocated with alignment `align`.
 pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
+    // A block of a slab this thread owns (the owned-slab table, as `free` asks it): its class
+    // (and in header mode its header) gives its size without the registry.
+    if OWNED_TABLE {
+        let h = thread::current();
+        // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
+        let hit = unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize) };
+        if let Some(slab) = hit {
+            // SAFETY: the table holds only slabs this thread owns, bound while owned; `ptr` is a
+            // block pointer in its data (the contract).
+            let usable = unsafe { small_usable_size(slab, slab.local(|l| l.class as usize), ptr) };
+            if new_size <= usable && new_size >= usable / 4 {
+                return ptr;
+            }
+            // SAFETY: forwarded contract.
+            return unsafe { realloc_move(ptr, usable, align, new_size) };
+        }
+    }
     // SAFETY: per the contract.
     let old_usable = match unsafe { locate::locate(ptr) } {
         Region::Large(head) => {
@@ -545,6 +565,16 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             usable
         }
     };
+    // SAFETY: forwarded contract.
+    unsafe { realloc_move(ptr, old_usable, align, new_size) }
+}
+
+/// `realloc`'s move: a new block for `new_size`, the prefix copied, the old block freed.
+///
+/// # Safety
+/// As for `realloc`; `old_usable` is the usable size of the block at `ptr`.
+#[inline]
+unsafe fn realloc_move(ptr: *mut u8, old_usable: usize, align: usize, new_size: usize) -> *mut u8 {
     let new = alloc(grown_size(old_usable, new_size), align);
     if new.is_null() {
         return new;
