@@ -168,6 +168,13 @@ pub const FREE_MARK: bool = HEADERLESS && !cfg!(hakmem_no_free_mark);
 /// path to the SuperSlab hint cache and the owner compare.
 pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 
+/// Refill takes the current slab's whole local free list without walking it (front/small.rs,
+/// `Slab::take_free_all`; docs/benchmarks.md, session 4 `fast4`), which may leave the TLS list
+/// over its cap; until the list is empty again, a spill returns only the block just freed, in
+/// O(1) (`HeapLocal::taken`). `RUSTFLAGS="--cfg hakmem_no_whole_free_list"` compiles it out (A/B
+/// switch): refill walks a batch of at most `MAG_BATCH_MAX` blocks.
+pub const WHOLE_FREE_LIST: bool = !cfg!(hakmem_no_whole_free_list);
+
 /// Remote-free batching (front/remote_batch.rs): a thread collects the blocks it frees into
 /// another thread's slab per slab and pushes each batch with one CAS. Off by default:
 /// `RUSTFLAGS="--cfg hakmem_remote_batch"` compiles it in. Measured on the 2-core machine it did

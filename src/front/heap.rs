@@ -84,6 +84,10 @@ pub struct HeapLocal {
     /// Current slabs and spans that emptied, waiting out the purge delay (`front::small`,
     /// `front::medium`).
     pub retired: crate::purge::Retired,
+    /// Per small class: the TLS list holds a slab's whole free list, taken by the last refill
+    /// (`config::WHOLE_FREE_LIST`), so `small::spill` returns only the block just freed. A hint
+    /// for the spill policy only: either policy is correct for any list over its cap.
+    pub taken: [bool; NUM_CLASSES],
 }
 
 /// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
@@ -190,6 +194,7 @@ impl Heap {
                 ahead: [0; NUM_CLASSES],
                 profiled: false,
                 retired: crate::purge::Retired::new(),
+                taken: [false; NUM_CLASSES],
             }),
         }
     }

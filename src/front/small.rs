@@ -22,7 +22,7 @@
 use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
-use crate::config::{ADOPT, OWNED_TABLE, SLAB_SIZE};
+use crate::config::{ADOPT, OWNED_TABLE, SLAB_SIZE, WHOLE_FREE_LIST};
 use crate::env::{self, OneShot};
 use crate::front::heap::{batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
@@ -37,9 +37,13 @@ use crate::stats::{self, GLOBALS};
 use crate::sync::{AtomicUsize, Ordering};
 
 /// Refills the TLS list of class `c` and returns one block, or null if the OS refuses memory.
+/// From the current slab: its whole local free list (`config::WHOLE_FREE_LIST`; taken without a
+/// walk, possibly longer than the cap: `HeapLocal::taken` says so to `spill`), else a batch of
+/// pending and carved blocks.
 ///
 /// # Safety
-/// `h` is the calling thread's live heap (or the fallback heap under its lock).
+/// `h` is the calling thread's live heap (or the fallback heap under its lock), and its TLS list
+/// of class `c` is empty.
 #[cold]
 #[inline(never)]
 pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
@@ -53,6 +57,17 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
             // SAFETY: `cur` is owned by this heap.
             unsafe {
                 let s = &*cur;
+                if WHOLE_FREE_LIST {
+                    let (head, got) = s.take_free_all();
+                    local.taken[c] = !head.is_null();
+                    if let Some(first) = NonNull::new(head) {
+                        // The TLS list is empty (the contract): the free list becomes it, whole.
+                        let t = &mut local.tls[c];
+                        t.head = Block::next(first);
+                        t.set_len(got - 1);
+                        return head;
+                    }
+                }
                 let (head, tail, got) = s.take_batch(n);
                 if let Some(first) = NonNull::new(head) {
                     if got > 1 {
@@ -283,7 +298,10 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 }
 
 /// Spills a TLS list that exceeded its cap: keeps the `cap / 2` most recently freed blocks (hot in
-/// cache) and returns the rest to their slabs.
+/// cache) and returns the rest to their slabs. A list that holds a slab's whole free list (since
+/// the last refill, `HeapLocal::taken`; `config::WHOLE_FREE_LIST`) returns only the block just
+/// freed, in O(1), instead of walking the blocks the refill took back to the slab; pops bring it
+/// down.
 ///
 /// # Safety
 /// `h` is the calling thread's live heap.
@@ -296,6 +314,16 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     h.counters.spills.bump();
     // SAFETY: the list frees push on (a profiled heap's free side) is one of the heap's own.
     let t = unsafe { &mut *local.free_list(c) };
+    if WHOLE_FREE_LIST && local.taken[c] {
+        // SAFETY: the list holds more than `cap >= 1` well-linked blocks of our own slabs.
+        unsafe {
+            let b = NonNull::new_unchecked(t.head);
+            t.head = Block::next(b);
+            t.set_len(t.len() - 1);
+            return_block(local, c, b);
+        }
+        return;
+    }
     let mut last = t.head;
     // SAFETY: the list is ours and longer than `keep`.
     unsafe {

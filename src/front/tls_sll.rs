@@ -4,9 +4,12 @@
 //! only blocks of slabs the thread owns (local frees check ownership first; refill takes from owned
 //! slabs), so spilling can return every block to its slab without the registry.
 //!
-//! Invariant: `cap - room == |list|`; `room >= -1` between operations (a push that makes `room`
-//! negative — the list exceeds `cap` — is followed by a spill). Counting down to the cap makes
-//! the push's cap test one decrement and a sign test.
+//! Invariant: `cap - room == |list|`. `room` is negative only when the list exceeds `cap`: after
+//! a refill that took a slab's whole free list (`Slab::take_free_all`, `config::WHOLE_FREE_LIST`;
+//! pops shrink it), or after a push, which is then followed by a spill (`small::spill`: it brings
+//! the list down to half its cap, or, on a list holding a slab's whole free list, returns the
+//! block just pushed).
+//! Counting down to the cap makes the push's cap test one decrement and a sign test.
 
 use core::ptr::NonNull;
 
