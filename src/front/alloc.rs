@@ -458,28 +458,6 @@ pub unsafe fn usable_size(ptr: *mut u8) -> usize {
     }
 }
 
-/// Where `ptr` lives: a small block of a slab the calling thread owns is answered by its
-/// owned-slab table (one load and compare, as `free` does), anything else by `locate`.
-///
-/// # Safety
-/// `ptr` is a live block of this allocator.
-#[inline]
-unsafe fn owned_or_locate(ptr: *mut u8) -> Region {
-    if OWNED_TABLE {
-        let h = thread::current();
-        // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
-        let hit = unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize) };
-        if let Some(slab) = hit {
-            // ORDERING: Relaxed — the slab is this thread's, bound by this thread; its class
-            // changes only when this thread unbinds it.
-            let class = slab.class.load(crate::sync::Ordering::Relaxed) as usize;
-            return Region::Small { slab, class };
-        }
-    }
-    // SAFETY: per the contract.
-    unsafe { locate::locate(ptr) }
-}
-
 /// The usable size of small block `ptr` of class `class` in `slab`.
 ///
 /// # Safety
@@ -553,7 +531,7 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
         }
     }
     // SAFETY: per the contract.
-    let old_usable = match unsafe { owned_or_locate(ptr) } {
+    let old_usable = match unsafe { locate::locate(ptr) } {
         Region::Large(head) => {
             // SAFETY: the registry confirmed a large block.
             let usable = unsafe { large::usable_size(head, ptr) };
