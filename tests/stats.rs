@@ -145,6 +145,38 @@ fn allocs_one_size() {
     assert_eq!(b.allocs, 0, "{b}");
 }
 
+/// A refill takes the current slab's whole local free list (`config::WHOLE_FREE_LIST`): a fresh
+/// thread allocates N blocks of one size (all from one slab in both modes), frees them (the TLS
+/// list's spills return all but the last few dozen to the slab's free list), then allocates N
+/// again: one refill hands out every block the spills returned, where a batch refill takes at
+/// most `MAG_BATCH_MAX` (64) blocks (9 refills here with `--cfg hakmem_no_whole_free_list`).
+fn whole_free_list() {
+    const SIZE: usize = 64;
+    const N: usize = 700;
+    let d = thread::spawn(|| {
+        let mut v: Vec<usize> = (0..N).map(|_| alloc_block(SIZE)).collect();
+        for &p in &v {
+            free_block(p, SIZE);
+        }
+        let s1 = hakmem::stats();
+        for p in v.iter_mut() {
+            *p = alloc_block(SIZE);
+        }
+        let s2 = hakmem::stats();
+        for &p in &v {
+            free_block(p, SIZE);
+        }
+        delta(&s1, &s2)
+    })
+    .join()
+    .expect("allocating thread");
+    assert_eq!(d.allocs, N as u64, "{d}");
+    assert!(
+        (1..=2).contains(&d.refills),
+        "one refill takes the slab's whole free list\n{d}"
+    );
+}
+
 /// Medium blocks: counted once each on allocation and on free (local by the owner, remote from
 /// another thread); bytes at the class size; spans bound while blocks are out, and back in the
 /// span cache after `collect`.
@@ -368,6 +400,7 @@ fn child() {
     match name.as_str() {
         "remote_frees" => remote_frees(),
         "allocs_one_size" => allocs_one_size(),
+        "whole_free_list" => whole_free_list(),
         "large" => large(),
         "medium" => medium(),
         "threads" => threads(),
@@ -394,6 +427,13 @@ fn remote_frees_counted_exactly() {
 #[test]
 fn allocations_counted_exactly() {
     run_counting("allocs_one_size");
+}
+
+#[test]
+fn a_refill_takes_the_whole_free_list() {
+    if hakmem::config::WHOLE_FREE_LIST {
+        run_counting("whole_free_list");
+    }
 }
 
 #[test]
