@@ -183,6 +183,12 @@ pub const WHOLE_FREE_LIST: bool = !cfg!(hakmem_no_whole_free_list);
 /// is kept, tested (.ci/run runs the batch tests with the cfg) and model-checked for machines where
 /// one CAS per block on a contended queue costs more.
 pub const REMOTE_BATCH: bool = cfg!(hakmem_remote_batch);
+
+/// The refill hands a remote chain of at most a batch to the empty TLS list unwalked
+/// (`Slab::take_remote`, the count kept in the queue's head): its blocks are first read by the
+/// pops. `RUSTFLAGS="--cfg hakmem_no_remote_unwalked"` turns it off: every chain is then the
+/// pending chain, walked by `take_batch` (A/B in docs/benchmarks.md).
+pub const REMOTE_UNWALKED: bool = !cfg!(hakmem_no_remote_unwalked);
 const _: () = assert!(REMOTE_BATCH_ENTRIES.is_power_of_two() && REMOTE_BATCH_MAX >= 1);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.

@@ -22,7 +22,7 @@
 use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
-use crate::config::{ADOPT, OWNED_TABLE, SLAB_SIZE, WHOLE_FREE_LIST};
+use crate::config::{ADOPT, OWNED_TABLE, REMOTE_UNWALKED, SLAB_SIZE, WHOLE_FREE_LIST};
 use crate::env::{self, OneShot};
 use crate::front::heap::{batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
@@ -81,7 +81,11 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
                 // TLS list (no separate drain walk).
                 if s.remote.is_nonempty() {
                     let t = &mut local.tls[c];
-                    let max = if t.head.is_null() { n as u32 } else { 0 };
+                    let max = if REMOTE_UNWALKED && t.head.is_null() {
+                        n as u32
+                    } else {
+                        0
+                    };
                     match s.take_remote(max) {
                         RemoteTake::Empty => {}
                         RemoteTake::Pending => continue,
