@@ -431,10 +431,41 @@ fn same_class() {
 /// A SuperSlab's size and alignment (`config::SUPERSLAB_SIZE`).
 const SUPERSLAB: usize = 2 * MIB;
 
-/// Whether the kernel can back memory with transparent huge pages at all.
+/// Whether the kernel can back memory with transparent huge pages at all, and knows
+/// `MADV_COLLAPSE` (Linux 6.1): probed on a mapping of our own, so a kernel that predates it (EINVAL)
+/// is told apart from hakmem not asking.
 fn thp_available() -> bool {
-    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
-        .is_ok_and(|mode| !mode.contains("[never]"))
+    let enabled = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|mode| !mode.contains("[never]"));
+    enabled && collapse_known()
+}
+
+/// Whether `madvise(MADV_COLLAPSE)` is a known advice here (any answer but EINVAL).
+fn collapse_known() -> bool {
+    const MADV_COLLAPSE: libc::c_int = 25;
+    let len = 2 * SUPERSLAB;
+    // SAFETY: a fresh private anonymous mapping of our own, unmapped below.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED, "probe mapping");
+    let aligned = (p as usize + SUPERSLAB - 1) & !(SUPERSLAB - 1);
+    // A range with no page present is not collapsed (EINVAL on some kernels): touch one.
+    // SAFETY: inside the mapping above, writable.
+    unsafe { (aligned as *mut u8).write(1) };
+    // SAFETY: `aligned..aligned + SUPERSLAB` lies inside the mapping above.
+    let r = unsafe { libc::madvise(aligned as *mut libc::c_void, SUPERSLAB, MADV_COLLAPSE) };
+    let known = r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL);
+    // SAFETY: the mapping made above, not used afterwards.
+    assert_eq!(unsafe { libc::munmap(p, len) }, 0, "probe unmapping");
+    known
 }
 
 /// Huge-page allocations for a collapse that failed, system-wide (`/proc/vmstat`; 0 if unknown).
