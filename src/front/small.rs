@@ -75,24 +75,30 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
                     }
                     return head;
                 }
-                // The remote queue: a chain of at most a batch goes to the (empty) TLS list
-                // unwalked — its blocks are first read by the pops that hand them out; a longer
-                // one becomes the pending chain, which `take_batch` walks once on its way to the
-                // TLS list (no separate drain walk).
+                // The remote queue goes to the (empty) TLS list unwalked — its blocks are first
+                // read by the pops that hand them out — whole when the TLS list may exceed its
+                // cap (`WHOLE_FREE_LIST`: `taken` makes the spill O(1)), else when at most a
+                // batch; a longer one becomes the pending chain, which `take_batch` walks once on
+                // its way to the TLS list (no separate drain walk).
                 if s.remote.is_nonempty() {
-                    let t = &mut local.tls[c];
-                    let max = if REMOTE_UNWALKED && t.head.is_null() {
-                        n as u32
-                    } else {
+                    let max = if !REMOTE_UNWALKED || !local.tls[c].head.is_null() {
                         0
+                    } else if WHOLE_FREE_LIST {
+                        u32::MAX
+                    } else {
+                        n as u32
                     };
                     match s.take_remote(max) {
                         RemoteTake::Empty => {}
                         RemoteTake::Pending => continue,
                         RemoteTake::Chain(head, count) => {
                             // The chain's last link is null: it becomes the whole TLS list.
+                            let t = &mut local.tls[c];
                             t.head = Block::next(head);
                             t.set_len(count as usize - 1);
+                            if WHOLE_FREE_LIST {
+                                local.taken[c] = true;
+                            }
                             return head.as_ptr();
                         }
                     }
