@@ -35,6 +35,23 @@
 
 mod support;
 
+/// A model test that each of the queue's two mutants (`remote_push_relaxed`,
+/// `take_all_relaxed`) must fail with loom's causality violation; written once for the entry
+/// points below.
+macro_rules! caught_by_both_mutants {
+    (fn $name:ident() $body:block) => {
+        #[test]
+        #[cfg_attr(
+            any(
+                hakmem_mutant = "remote_push_relaxed",
+                hakmem_mutant = "take_all_relaxed"
+            ),
+            should_panic(expected = "Causality violation")
+        )]
+        fn $name() $body
+    };
+}
+
 use std::ptr::NonNull;
 
 use hakmem::model::{blocks_per_slab, Block, Owner, RemoteTake};
@@ -114,28 +131,16 @@ fn two_freers_while_owner_drains(force_notify: bool) {
     });
 }
 
-#[test]
-#[cfg_attr(
-    any(
-        hakmem_mutant = "remote_push_relaxed",
-        hakmem_mutant = "take_all_relaxed"
-    ),
-    should_panic(expected = "Causality violation")
-)]
-fn remote_queue_two_freers_owner_drains() {
-    two_freers_while_owner_drains(false);
+caught_by_both_mutants! {
+    fn remote_queue_two_freers_owner_drains() {
+        two_freers_while_owner_drains(false);
+    }
 }
 
-#[test]
-#[cfg_attr(
-    any(
-        hakmem_mutant = "remote_push_relaxed",
-        hakmem_mutant = "take_all_relaxed"
-    ),
-    should_panic(expected = "Causality violation")
-)]
-fn remote_queue_two_freers_owner_drains_force_notify() {
-    two_freers_while_owner_drains(true);
+caught_by_both_mutants! {
+    fn remote_queue_two_freers_owner_drains_force_notify() {
+        two_freers_while_owner_drains(true);
+    }
 }
 
 /// Model 1b (see the module doc).
@@ -216,16 +221,10 @@ fn chain_and_single_freer_while_owner_drains() {
     });
 }
 
-#[test]
-#[cfg_attr(
-    any(
-        hakmem_mutant = "remote_push_relaxed",
-        hakmem_mutant = "take_all_relaxed"
-    ),
-    should_panic(expected = "Causality violation")
-)]
-fn remote_queue_chain_and_single_freer_owner_drains() {
-    chain_and_single_freer_while_owner_drains();
+caught_by_both_mutants! {
+    fn remote_queue_chain_and_single_freer_owner_drains() {
+        chain_and_single_freer_while_owner_drains();
+    }
 }
 
 /// Hands out every queued block once the queue is taken (model 1c): `take_remote(max)`, then
@@ -318,26 +317,14 @@ fn two_freers_while_owner_refills(max: u32) {
     });
 }
 
-#[test]
-#[cfg_attr(
-    any(
-        hakmem_mutant = "remote_push_relaxed",
-        hakmem_mutant = "take_all_relaxed"
-    ),
-    should_panic(expected = "Causality violation")
-)]
-fn remote_queue_two_freers_owner_refills() {
-    two_freers_while_owner_refills(0);
+caught_by_both_mutants! {
+    fn remote_queue_two_freers_owner_refills() {
+        two_freers_while_owner_refills(0);
+    }
 }
 
-#[test]
-#[cfg_attr(
-    any(
-        hakmem_mutant = "remote_push_relaxed",
-        hakmem_mutant = "take_all_relaxed"
-    ),
-    should_panic(expected = "Causality violation")
-)]
-fn remote_queue_two_freers_owner_takes_chain() {
-    two_freers_while_owner_refills(blocks_per_slab(CLASS) as u32);
+caught_by_both_mutants! {
+    fn remote_queue_two_freers_owner_takes_chain() {
+        two_freers_while_owner_refills(blocks_per_slab(CLASS) as u32);
+    }
 }
