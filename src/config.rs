@@ -168,6 +168,12 @@ pub const FREE_MARK: bool = HEADERLESS && !cfg!(hakmem_no_free_mark);
 /// path to the SuperSlab hint cache and the owner compare.
 pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 
+/// The free fast path's block check in one multiply and one compare against the slab's
+/// `carve_limit` (`Slab::is_carved_block`, `slab::divisor_of`): the carve bound and the
+/// divisibility test fused. `RUSTFLAGS="--cfg hakmem_no_fused_block_check"` compiles it out (A/B
+/// switch): a compare with `carved_end`, then the divisibility test.
+pub const FUSED_BLOCK_CHECK: bool = !cfg!(hakmem_no_fused_block_check);
+
 /// Refill takes the current slab's whole local free list without walking it (front/small.rs,
 /// `Slab::take_free_all`; docs/benchmarks.md, session 4 `fast4`), which may leave the TLS list
 /// over its cap; until the list is empty again, a spill returns only the block just freed, in

@@ -101,17 +101,18 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
             return finish_header(hand_out(b, c), c);
         }
     }
-    // Tail calls, so the fast path keeps no stack frame.
+    // Tail calls, so the fast path keeps no stack frame. They take `off`, not `c`: the register
+    // holding the list's offset is then the only one the class needs (no copy kept for a shift).
     if PROFILE {
         if ERRNO {
-            return alloc_miss_errno(h, size, c);
+            return alloc_miss_errno(h, size, off);
         }
-        return alloc_miss(h, size, c);
+        return alloc_miss(h, size, off);
     }
     if ERRNO {
-        return alloc_slow_errno(h, c);
+        return alloc_slow_errno(h, off);
     }
-    alloc_slow_user(h, c)
+    alloc_slow_user(h, off)
 }
 
 /// Header mode: writes the header of a block handed out for alignment ≤ 16 and returns the user
@@ -130,10 +131,12 @@ fn finish_header(block: *mut u8, c: usize) -> *mut u8 {
     user
 }
 
-/// `alloc_slow` for the fast path: the user pointer (header written in header mode), or null.
+/// `alloc_slow` for the fast path (the class's lists `off = c * CLASS_STRIDE` bytes in): the user
+/// pointer (header written in header mode), or null.
 #[cold]
 #[inline(never)]
-extern "C" fn alloc_slow_user(h: &'static Heap, c: usize) -> *mut u8 {
+extern "C" fn alloc_slow_user(h: &'static Heap, off: usize) -> *mut u8 {
+    let c = off / CLASS_STRIDE;
     let b = alloc_slow(h, c);
     if b.is_null() {
         return b;
@@ -153,8 +156,8 @@ fn enomem_if_null(p: *mut u8) -> *mut u8 {
 
 #[cold]
 #[inline(never)]
-extern "C" fn alloc_slow_errno(h: &'static Heap, c: usize) -> *mut u8 {
-    enomem_if_null(alloc_slow_user(h, c))
+extern "C" fn alloc_slow_errno(h: &'static Heap, off: usize) -> *mut u8 {
+    enomem_if_null(alloc_slow_user(h, off))
 }
 
 #[inline(never)]
@@ -329,14 +332,15 @@ fn alloc_medium_sampled(c: usize, size: usize, zero: bool) -> *mut u8 {
 /// set to `ENOMEM` on null (C).
 #[cold]
 #[inline(never)]
-extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
-    enomem_if_null(alloc_miss(h, size, c))
+extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
+    enomem_if_null(alloc_miss(h, size, off))
 }
 
 /// See `alloc_miss_errno`.
 #[cold]
 #[inline(never)]
-extern "C" fn alloc_miss(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
+extern "C" fn alloc_miss(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
+    let c = off / CLASS_STRIDE;
     // SAFETY: the calling thread's own live heap; no reference to its local state is alive.
     if h.kind == HeapKind::Live && unsafe { profiling::sync(h) } {
         // SAFETY: as above; the heap is profiled.
@@ -358,7 +362,7 @@ extern "C" fn alloc_miss(h: &'static Heap, size: usize, c: usize) -> *mut u8 {
             None => core::ptr::null_mut(),
         };
     }
-    alloc_slow_user(h, c)
+    alloc_slow_user(h, off)
 }
 
 /// Refill, after creating the thread's heap if needed; returns the block handed out (`hand_out`),

@@ -52,7 +52,7 @@ pub unsafe fn free(ptr: *mut u8) {
         }
     }
     // SAFETY: forwarded contract.
-    unsafe { free_unowned(h, ptr) }
+    unsafe { free_unowned(ptr, h) }
 }
 
 /// The free of a block of a slab the calling thread owns, found in the owned-slab table.
@@ -184,11 +184,14 @@ extern "C" fn bad_block(slab: &Slab, ptr: *mut u8) {
 /// inside it), so the preload library's `extern "C"` `malloc`/`free` need no abort-on-unwind
 /// landing pad around the call and can make it a tail call — no stack frame on the fast path.
 ///
+/// `ptr` comes first: it arrives in the first argument register of `free`, which can then jump
+/// here without moving it.
+///
 /// # Safety
 /// `ptr` is null or a live block of this allocator.
 #[cfg_attr(not(hakmem_no_owned_table), inline(never))]
 #[cfg_attr(hakmem_no_owned_table, inline(always))]
-unsafe extern "C" fn free_unowned(h: &'static Heap, ptr: *mut u8) {
+unsafe extern "C" fn free_unowned(ptr: *mut u8, h: &'static Heap) {
     let mut hint = Hint::Miss;
     if TLS_HINT {
         // SAFETY: read-only access to the calling thread's heap (sentinels included).

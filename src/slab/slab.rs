@@ -65,13 +65,18 @@ pub struct SlabLocal {
     /// what `take_batch` handed out since. A longer chain (a cycle: a block queued twice) or a
     /// shorter one (a link overwritten after the free) is reported as corruption.
     pub pending_left: u32,
-    /// `ceil(2^64 / class size)`: `off` (< 2^32) is a multiple of the class size iff
-    /// `off * divisor < divisor` (wrapping; Lemire, Kaser and Kurz 2019). The free fast path's
-    /// block-boundary check, without a table load.
+    /// `floor(2^64 / class size) + 1` (`divisor_of`): `off` (< 2^32) is a multiple of the class
+    /// size iff `off * divisor < divisor` (wrapping; Lemire, Kaser and Kurz 2019), without a table
+    /// load.
     pub divisor: u64,
     pub carved: u32,
-    /// `carved * class size`: offsets below it are carved blocks (the free fast path's bound).
+    /// `carved * class size`: offsets below it are carved blocks.
     pub carved_end: u32,
+    /// `carved * excess`, where `excess = class size * divisor - 2^64` (in `1..=class size`):
+    /// `off * divisor` (wrapping) is below it iff `off` is a block boundary below `carved_end` —
+    /// the free fast path's block check in one multiply and one compare (`is_carved_block`,
+    /// `config::FUSED_BLOCK_CHECK`).
+    pub carve_limit: u64,
     /// Header mode: `header::first_word(class)`, what the free fast path expects in front of a
     /// user pointer.
     pub header_word: u64,
@@ -110,6 +115,26 @@ pub struct Slab {
     /// resets it, and a slab with a block out is never unbound), so a freer of a block handed
     /// out from this binding reads a bound at or past that block.
     pub carve_bound: AtomicU32,
+}
+
+/// `floor(2^64 / size) + 1`, the slab's `divisor` for blocks of `size` bytes (`2 <= size <=
+/// 2^31`): `off * divisor mod 2^64` is `k * excess` for `off = k * size`, where `excess = size *
+/// divisor - 2^64` is in `1..=size`, and at least `divisor` when `size` does not divide `off`.
+/// Proof, for `off = k * size + r < 2^32`, `0 <= r < size`: the product is `k * (2^64 + excess)
+/// plus r * divisor`, and `k * excess + r * divisor <= off + (size - 1) * divisor`, which is
+/// `2^64 - (divisor - excess - off) < 2^64` because `divisor > 2^33 > excess + off`: nothing
+/// wraps but the `k * 2^64`. (`ceil`, the classic choice, gives `excess = 0` for a power of two,
+/// where the product then no longer tells `k`.)
+pub const fn divisor_of(size: usize) -> u64 {
+    ((1u128 << 64) / size as u128 + 1) as u64
+}
+
+/// `carved * excess` (see `divisor_of`): the one bound `off * divisor` (wrapping) is compared
+/// with to tell a carved block boundary (`Slab::is_carved_block`): below it iff `r == 0` (else
+/// the product is at least `divisor`, above any `carved * excess <= 2^32`) and `k < carved`.
+#[inline]
+pub fn carve_limit_of(carved: u32, size: usize, divisor: u64) -> u64 {
+    u64::from(carved) * (size as u64).wrapping_mul(divisor)
 }
 
 /// What `Slab::take_remote` did with the remote queue.
@@ -178,6 +203,7 @@ impl Slab {
                 divisor: 0,
                 carved: 0,
                 carved_end: 0,
+                carve_limit: 0,
                 header_word: 0,
                 tls: core::ptr::null_mut(),
                 capacity: 0,
@@ -216,9 +242,10 @@ impl Slab {
                 l.free = core::ptr::null_mut();
                 l.pending = core::ptr::null_mut();
                 l.pending_left = 0;
-                l.divisor = (u64::MAX / class_size(class) as u64).wrapping_add(1);
+                l.divisor = divisor_of(class_size(class));
                 l.carved = 0;
                 l.carved_end = 0;
+                l.carve_limit = 0;
                 l.header_word = crate::slab::header::first_word(class);
                 l.capacity = blocks_per_slab(class) as u32;
                 l.used = 0;
@@ -265,7 +292,9 @@ impl Slab {
                 if l.capacity as usize != blocks_per_slab(class) || l.carved > l.capacity {
                     bad("capacity or carve cursor inconsistent with the class");
                 }
-                if l.carved_end as usize != l.carved as usize * class_size(class) {
+                if l.carved_end as usize != l.carved as usize * class_size(class)
+                    || l.carve_limit != carve_limit_of(l.carved, class_size(class), l.divisor)
+                {
                     bad("carve bound of the free fast path differs from the carve cursor");
                 }
                 let mut free = 0usize;
@@ -493,7 +522,11 @@ impl Slab {
     #[inline(always)]
     pub unsafe fn is_carved_block(&self, off: usize) -> bool {
         // SAFETY: the caller holds the slab.
-        let (end, d) = unsafe { self.local(|l| (l.carved_end, l.divisor)) };
+        let (end, d, limit) = unsafe { self.local(|l| (l.carved_end, l.divisor, l.carve_limit)) };
+        if crate::config::FUSED_BLOCK_CHECK {
+            // `off < 2^SLAB_SHIFT` (see `carve_limit_of`).
+            return (off as u64).wrapping_mul(d) < limit;
+        }
         // `off < 2^SLAB_SHIFT`: the u32 compare is exact.
         (off as u32) < end && (off as u64).wrapping_mul(d) < d
     }
@@ -829,6 +862,7 @@ impl Slab {
                 }
                 if l.carved_end != l.carved * size as u32 {
                     l.carved_end = l.carved * size as u32;
+                    l.carve_limit = carve_limit_of(l.carved, size, l.divisor);
                     // ORDERING: Relaxed — see `carve_bound`: the blocks just carved reach a freer
                     // only through a hand-off that synchronises with this thread.
                     self.carve_bound.store(l.carved_end, Ordering::Relaxed);
@@ -872,5 +906,44 @@ impl Slab {
     pub unsafe fn used(&self) -> u32 {
         // SAFETY: the caller holds the slab.
         unsafe { self.local(|l| l.used) }
+    }
+}
+
+#[cfg(all(test, not(hakmem_loom)))]
+mod tests {
+    use super::*;
+    use crate::config::SLAB_SIZE;
+    use crate::size_class::{NUM_CLASSES, TOTAL_CLASSES};
+
+    /// The fused block check (`carve_limit_of`) against division, for every offset of a slab of
+    /// every small class and a few carve cursors, and around every block of the medium classes.
+    #[test]
+    fn fused_block_check_is_division() {
+        let fused = |c: usize, carved: u32, off: usize| {
+            let d = divisor_of(class_size(c));
+            (off as u64).wrapping_mul(d) < carve_limit_of(carved, class_size(c), d)
+        };
+        for c in 0..NUM_CLASSES {
+            let (size, cap) = (class_size(c), blocks_per_slab(c) as u32);
+            for carved in [0, 1, cap / 2, cap - 1, cap] {
+                for off in 0..SLAB_SIZE {
+                    let want = off % size == 0 && off / size < carved as usize;
+                    assert_eq!(
+                        fused(c, carved, off),
+                        want,
+                        "class {c} carved {carved} off {off}"
+                    );
+                }
+            }
+        }
+        for c in NUM_CLASSES..TOTAL_CLASSES {
+            let (size, cap) = (class_size(c), blocks_per_slab(c));
+            for i in 1..=cap {
+                for off in [i * size, i * size + 16, i * size - 16, i * size + 1] {
+                    let want = off % size == 0 && off / size < cap;
+                    assert_eq!(fused(c, cap as u32, off), want, "class {c} off {off}");
+                }
+            }
+        }
     }
 }
