@@ -106,29 +106,42 @@ impl Table {
     }
 
     /// The index of `frames`' entry, created if new; 0 (overflow) when the table is full.
-    /// Requires `ready()`.
+    /// Requires `ready()`. The probe for a stack already known is inline (the common case: a
+    /// program samples few distinct stacks again and again); a new entry is made out of line.
+    #[inline(always)]
     pub fn intern(&mut self, frames: &[usize]) -> u32 {
         let hash = hash(frames);
-        let used = self.used;
-        let e = self.entries_mut();
+        debug_assert!(!self.entries.is_null());
         // The home slot from the hash's high bits (a mask, not a division), never entry 0.
         let mut i = ((hash >> 32) as usize & (CAPACITY - 1)).max(1);
         loop {
-            if e[i].hash == hash && same_frames(&e[i], frames) {
+            // SAFETY: `ready()` mapped `CAPACITY` entries (the contract); `i < CAPACITY`; the
+            // lock the caller holds makes this the only reference.
+            let e = unsafe { &*self.entries.add(i) };
+            if e.hash == hash && same_frames(e, frames) {
                 return i as u32;
             }
-            if e[i].hash == 0 {
-                if used >= MAX_USED {
-                    return 0;
-                }
-                e[i].hash = hash;
-                e[i].depth = frames.len();
-                e[i].frames[..frames.len()].copy_from_slice(frames);
-                self.used += 1;
-                return i as u32;
+            if e.hash == 0 {
+                return self.insert(i, hash, frames);
             }
             i = if i + 1 == CAPACITY { 1 } else { i + 1 };
         }
+    }
+
+    /// Makes the empty entry `i` hold `frames` (of hash `hash`); 0 (overflow) when the table is
+    /// full.
+    #[cold]
+    #[inline(never)]
+    fn insert(&mut self, i: usize, hash: u64, frames: &[usize]) -> u32 {
+        if self.used >= MAX_USED {
+            return 0;
+        }
+        let e = &mut self.entries_mut()[i];
+        e.hash = hash;
+        e.depth = frames.len();
+        e.frames[..frames.len()].copy_from_slice(frames);
+        self.used += 1;
+        i as u32
     }
 
     /// A sampled block of `size` bytes standing for `weight` requests was handed out.
