@@ -300,7 +300,7 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
     let p = if size <= prof::SLOT_SIZE && align <= prof::SLOT_SIZE {
         prof::alloc_sampled(size, align, zero)
     } else if let Some(c) = medium_class_for(size.saturating_add(prof::RECORD_BYTES), align) {
-        alloc_medium_sampled(c, size, zero)
+        alloc_medium_sampled(h, c, size, zero)
     } else {
         large::alloc_sampled(size, align, zero)
     };
@@ -310,15 +310,17 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
 /// A sampled medium request: a block of class `c` (room for the request and the profile box's
 /// record) like any other, marked in its span with the record in its tail (unsampled if the
 /// profile's table cannot be mapped).
+///
+/// `h` is the calling thread's own live heap.
 #[cold]
 #[inline(never)]
-fn alloc_medium_sampled(c: usize, size: usize, zero: bool) -> *mut u8 {
-    let p = alloc_medium(c);
-    if p.is_null() {
-        return p;
-    }
+fn alloc_medium_sampled(h: &Heap, c: usize, size: usize, zero: bool) -> *mut u8 {
+    // SAFETY: per the contract (`sample` checked the heap is live).
+    let Some((p, span)) = (unsafe { medium::alloc_with_span(h, c) }) else {
+        return core::ptr::null_mut();
+    };
     if let Some(rec) = prof::begin_sample(size) {
-        medium::mark_sampled(p, c, rec);
+        medium::mark_sampled(span, p, c, rec);
     }
     if zero {
         // SAFETY: a fresh block of at least `size` bytes.

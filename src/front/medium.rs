@@ -25,7 +25,7 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{ADOPT, MAX_BLOCK_OFFSET, PROFILE, SPAN_HEADER_BYTES};
-use crate::debug::{fatal, Where};
+use crate::debug::fatal;
 use crate::env;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
 use crate::list;
@@ -55,6 +55,24 @@ pub unsafe fn alloc(h: &Heap, c: usize) -> *mut u8 {
         Some(b) => hand_out(b, c),
         None => core::ptr::null_mut(),
     }
+}
+
+/// `alloc` for a sampled request: the block and the span it came from, in which the profiler
+/// marks it (`mark_sampled`) without a registry lookup. Null if memory cannot be had.
+///
+/// # Safety
+/// As for `alloc`.
+pub unsafe fn alloc_with_span(h: &Heap, c: usize) -> Option<(*mut u8, &'static SpanHeader)> {
+    // SAFETY: forwarded contract.
+    let b = unsafe { alloc_in(h, c) }?;
+    // SAFETY: per the contract; `alloc_in` returns only a block it took from the current span of
+    // class `c`, which is still current (a span of this heap: its header is mapped forever).
+    let span = unsafe { SpanHeader::of_slab(&*h.local_mut().slabs[c].cur).as_ref() };
+    let p = hand_out(b, c);
+    debug_assert!(
+        matches!(locate::lookup(p), locate::Found::Medium(s) if core::ptr::eq(s.as_ptr(), span))
+    );
+    Some((p, span))
 }
 
 /// What every medium block goes through on its way to the program: the freed mark is cleared and
@@ -316,14 +334,13 @@ fn record_slot(ptr: *mut u8, class: usize) -> *mut prof::Record {
         .cast()
 }
 
-/// Marks the live medium block `ptr` of class `class`, just allocated by this thread for a
-/// request that `rec` sampled and not yet handed out; the class holds `rec.size +
-/// RECORD_BYTES` bytes.
-pub fn mark_sampled(ptr: *mut u8, class: usize, rec: prof::Record) {
+/// Marks the live medium block `ptr` of class `class` in `span` (`alloc_with_span`), just
+/// allocated by this thread for a request that `rec` sampled and not yet handed out; the class
+/// holds `rec.size + RECORD_BYTES` bytes.
+pub fn mark_sampled(span: &SpanHeader, ptr: *mut u8, class: usize, rec: prof::Record) {
     debug_assert!(rec.size + prof::RECORD_BYTES <= class_size(class));
     // SAFETY: the block's tail past the request, ours until the block is handed out.
     unsafe { record_slot(ptr, class).write(rec) };
-    let span = span_of(ptr);
     debug_assert_eq!(bound_class(span, ptr), class);
     let bit = sample_bit(span, ptr, class);
     // ORDERING: Relaxed — the block is ours until handed out; whoever frees it got the pointer
@@ -399,19 +416,6 @@ fn end_sample_slow(span: &SpanHeader, ptr: *mut u8) {
         // block back on a list after this, and that hand-off orders it before the next mark.
         span.sampled.fetch_and(!bit, Ordering::Relaxed);
         prof::end_sample(&rec);
-    }
-}
-
-/// The span holding the live medium block `ptr` (allocated by this tier).
-fn span_of(ptr: *mut u8) -> &'static SpanHeader {
-    match locate::lookup(ptr) {
-        // SAFETY: registered span headers are mapped forever.
-        locate::Found::Medium(s) => unsafe { s.as_ref() },
-        _ => fatal(
-            "span",
-            "sampled block is not a medium block",
-            Where::ptr(ptr as usize),
-        ),
     }
 }
 
