@@ -4,7 +4,7 @@
 //! Claim (`notified_drain_loses_no_wakeup`): two threads free blocks of a slab the owner keeps
 //! on its full list, while the owner does what its refill does for full slabs
 //! (`HeapLocal::drain_notified`: take the class's pending bit, and if it was set drain the slabs
-//! whose queue is non-empty). When everything is done, a block still waiting in the queue is
+//! whose queue is non-empty, `Slab::drain_remote_unwalked`). When everything is done, a block still waiting in the queue is
 //! announced by the owner's pending bit — the owner's next refill will find it — so no remote free
 //! is stranded without a wake-up; and every block is drained exactly once in the end.
 //!
@@ -54,11 +54,13 @@ fn notified_drain(force_notify: bool) {
             })
             .collect();
 
-        // The owner's refill step for a full slab (HeapLocal::drain_notified).
+        // The owner's refill step for a full slab (HeapLocal::drain_notified): its free list is
+        // empty (the two blocks were carved as they were taken), so the queue becomes the free
+        // list unwalked.
         let mut drained = 0;
         if owner.take_pending(CLASS) && s.slab.remote.is_nonempty() {
             // SAFETY: this thread holds the slab.
-            drained += unsafe { s.slab.drain_remote() };
+            drained += unsafe { s.slab.drain_remote_unwalked() };
         }
 
         for f in freers {

@@ -12,6 +12,7 @@
 
 mod support;
 
+use std::collections::HashSet;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 
 use std::thread;
@@ -335,4 +336,91 @@ fn batched_remote_frees_owner() {
         // SAFETY: live blocks of this thread.
         unsafe { std::alloc::dealloc(p as *mut u8, layout) };
     }
+}
+
+/// A full slab's remote frees come back through its owner's notification: the owner carves a
+/// slab to the end (it goes on the full list), another thread frees every block of it, and the
+/// owner's refills — once its newer slabs run out — drain the notified slab (its queue becomes
+/// the free list unwalked, `Slab::drain_remote_unwalked`; walked with `--cfg
+/// hakmem_no_remote_unwalked`) and hand each of its blocks out again exactly once, with the
+/// heap's conservation equation holding throughout (`testing::debug_check`). The owner is a
+/// thread of its own, so no block of the test harness shares its slabs.
+#[test]
+fn full_slab_comes_back_through_its_notification() {
+    arm_watchdog("full_slab_comes_back_through_its_notification", 60);
+    join(thread::spawn(full_slab_owner), "owner");
+}
+
+/// The owner's side of `full_slab_comes_back_through_its_notification`.
+fn full_slab_owner() {
+    let layout = std::alloc::Layout::from_size_align(48, 16).unwrap();
+    let alloc = || {
+        // SAFETY: non-zero size; every block is freed once below.
+        let p = unsafe { std::alloc::alloc(layout) } as usize;
+        assert_ne!(p, 0, "allocation failed");
+        p
+    };
+    let slab_of = |p: usize| {
+        let i = hakmem::testing::block_info(p as *const u8).expect("a small block");
+        (i.superslab, i.slab)
+    };
+    // Carve past the first slab (a slab of this class holds at most 64 KiB / 48 blocks), so that
+    // every block of it is out and the refill has moved it to the full list.
+    let mut held: Vec<usize> = (0..2 * 1366 + 64).map(|_| alloc()).collect();
+    let first = slab_of(held[0]);
+    let (theirs, ours): (Vec<usize>, Vec<usize>) =
+        held.drain(..).partition(|&p| slab_of(p) == first);
+    held = ours;
+    assert!(
+        theirs.len() > 64,
+        "the first slab handed out all its blocks"
+    );
+    hakmem::testing::debug_check();
+    let freed: HashSet<usize> = theirs.iter().copied().collect();
+    let n = theirs.len();
+    join(
+        thread::spawn(move || {
+            // A heap of its own first, as most freers have.
+            let own = Box::new(7u64);
+            for p in theirs {
+                // SAFETY: a live block of the owner thread, freed once.
+                unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+            }
+            // Batched remote frees (`--cfg hakmem_remote_batch`) reach the queue now.
+            hakmem::collect();
+            drop(own);
+        }),
+        "freer",
+    );
+    let census = hakmem::testing::debug_check();
+    // (The spawn's own blocks, freed by the freer, wait in queues too.)
+    assert!(
+        census.remote >= n,
+        "every block of the full slab waits in its queue"
+    );
+    // Allocate until the first slab's blocks have all come back: at most the rest of the newer
+    // slabs (two slabs' worth) and then the first slab's blocks.
+    let mut again = HashSet::new();
+    for _ in 0..3 * 1366 + 64 {
+        let p = alloc();
+        if slab_of(p) == first {
+            assert!(freed.contains(&p), "a block the freer did not free");
+            assert!(again.insert(p), "a block handed out twice");
+        }
+        held.push(p);
+        if again.len() == n {
+            break;
+        }
+    }
+    assert_eq!(
+        again.len(),
+        n,
+        "every remotely freed block of the full slab came back"
+    );
+    hakmem::testing::debug_check();
+    for p in held {
+        // SAFETY: live blocks of this thread, each freed once.
+        unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+    }
+    hakmem::testing::debug_check();
 }

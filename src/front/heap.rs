@@ -18,7 +18,7 @@
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
-use crate::config::{MAG_BATCH_MAX, TLS_BYTES, TLS_CAP_MAX};
+use crate::config::{MAG_BATCH_MAX, REMOTE_UNWALKED, TLS_BYTES, TLS_CAP_MAX};
 use crate::debug::{fatal, Where};
 use crate::front::hint::HintCache;
 use crate::front::owned::OwnedSlabs;
@@ -285,7 +285,8 @@ impl HeapLocal {
     /// Drains the full slabs (or spans) of class `c` that have remote frees waiting: those that
     /// regain free blocks move to `partial`; those left with nothing out are taken off the lists
     /// and handed to `release` (the magazine gives them to the pool, the medium front to the span
-    /// cache). The "drain notified" step of refill.
+    /// cache). The "drain notified" step of refill. A full slab's free list is empty, so its
+    /// queue becomes the free list unwalked (`Slab::drain_remote_unwalked`).
     ///
     /// # Safety
     /// `self` is the calling thread's heap; `release` takes an owned, empty slab on no list.
@@ -299,7 +300,7 @@ impl HeapLocal {
             // SAFETY: slabs on our lists are ours.
             unsafe {
                 let next = list::next(s);
-                if (*s).remote.is_nonempty() && (*s).drain_remote() > 0 {
+                if (*s).remote.is_nonempty() && (*s).drain_remote_unwalked() > 0 {
                     self.list_remove(c, s);
                     if (*s).used() == 0 {
                         release(self, s);
@@ -312,8 +313,11 @@ impl HeapLocal {
         }
     }
 
-    /// Makes the first partial slab (or span) of class `c` current, after draining its remote
-    /// queue. False if there is none.
+    /// Makes the first partial slab (or span) of class `c` current. False if there is none. Its
+    /// remote queue stays queued: the refill takes it once the slab's free list runs out
+    /// (`Slab::take_remote`, unwalked; `medium`: `drain_remote`), so the remotely freed blocks
+    /// are not walked here behind a free list that is not empty. With `--cfg
+    /// hakmem_no_remote_unwalked` the queue is drained (walked) here, as before.
     ///
     /// # Safety
     /// `self` is the calling thread's heap.
@@ -325,7 +329,9 @@ impl HeapLocal {
         // SAFETY: slabs on our lists are ours.
         unsafe {
             self.list_remove(c, s);
-            (*s).drain_remote();
+            if !REMOTE_UNWALKED {
+                (*s).drain_remote();
+            }
             self.list_push(c, s, ListKind::Current);
         }
         true

@@ -631,6 +631,43 @@ impl Slab {
         }
     }
 
+    /// `drain_remote` for a slab whose local free list and pending chain are empty (a full slab:
+    /// the refill's "drain notified" step): the taken chain becomes the free list as it is,
+    /// unwalked — its last link is null and its length is the count the pushes kept in the
+    /// queue's head, checked against the blocks out (more is a block queued twice: abort). Its
+    /// blocks are first read by the pops of the TLS list the next refill hands them to
+    /// (`take_free_all`), not by a walk of serialised misses here. What checks an unwalked block
+    /// is as for `take_remote`'s chain (`VALIDATE` builds walk the free list at that take, and
+    /// `CHECKED` builds the chain here). Any other slab, or with `--cfg
+    /// hakmem_no_remote_unwalked`: `drain_remote`, walked.
+    ///
+    /// # Safety
+    /// The caller holds the slab.
+    pub unsafe fn drain_remote_unwalked(&self) -> usize {
+        // SAFETY: the caller holds the slab.
+        let taken = unsafe {
+            self.local(|l| {
+                if !crate::config::REMOTE_UNWALKED || !l.free.is_null() || !l.pending.is_null() {
+                    return None;
+                }
+                let (chain, count) = self.remote.take_all(self.data);
+                let head = NonNull::new(chain)?;
+                self.check_count(l, chain, count);
+                if crate::config::CHECKED {
+                    self.check_chain(l, head, count);
+                }
+                l.free = chain;
+                l.used -= count;
+                GLOBALS.remote_drains.bump_shared();
+                GLOBALS.blocks_drained.add_shared(u64::from(count));
+                self.trace(Event::Drain, self.data as usize, l.class as usize);
+                Some(count as usize)
+            })
+        };
+        // SAFETY: as above.
+        taken.unwrap_or_else(|| unsafe { self.drain_remote() })
+    }
+
     /// Walks a chain of remotely freed blocks that must be exactly `count` long (reading each
     /// link once; `CHECKED`: each block's carve bound and boundary too, which its freer checked
     /// before the push), then splices it onto the free list with one write (the links already
