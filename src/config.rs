@@ -35,6 +35,12 @@ pub const LARGE_BINS_PER_OCTAVE: usize = 4;
 /// in the cache until the purge delay.
 pub const LARGE_PURGE_USERS: usize = 32;
 
+/// `realloc`'s growth ladder for a block growing in small steps (`front::alloc::grown_size`):
+/// false, one rung per doubling (`2^k`); true, two (`2^k` and `1.5 * 2^k`, the ladder before
+/// session 5). One rung: peak RSS realloc-growth 16.4 -> 14.5 MiB, c-realloc 19.4 -> 16.0, CPU
+/// -6% and -9% (docs/benchmarks.md, "realloc's growth ladder: one rung per doubling").
+pub const GROWTH_LADDER_HALF_STEPS: bool = false;
+
 /// Default of `HAKMEM_THP`: each new SuperSlab is backed by one transparent huge page at once
 /// (`os::collapse`). Fewer TLB misses and page faults, against the whole 2 MiB resident from the
 /// start: on `mixed-stress` CPU −25%, peak RSS +55% (docs/benchmarks.md, "Transparent huge

@@ -355,8 +355,8 @@ fn realloc_across_boundaries() {
     }
 }
 
-/// A buffer grown in small steps through the medium sizes moves about twice per doubling (each
-/// move goes to the next rung of a ladder of two sizes per doubling,
+/// A buffer grown in small steps through the medium sizes moves about once per doubling (each
+/// move goes to the next rung of a ladder of one size per doubling,
 /// `front::alloc::grown_size`), not at each of the 8 class boundaries per doubling; its
 /// contents survive every move.
 #[test]

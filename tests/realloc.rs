@@ -42,6 +42,33 @@ fn small_step_growth_through_the_small_classes_moves_rarely() {
     assert!(moves <= 30, "{moves} moves for eleven doublings");
 }
 
+/// The same buffer moves about once per doubling (`front::alloc::grown_size`: one rung per
+/// doubling, `2^k`), so its chain passes through one class per doubling. With the two-rung ladder
+/// of session 4 (`config::GROWTH_LADDER_HALF_STEPS`) it moved 21 times, with a move at 1.5x a
+/// power of two in every doubling.
+#[test]
+fn small_step_growth_moves_about_once_per_doubling() {
+    let points = move_points(16, 0, 32 * KIB);
+    assert!(
+        points.len() <= 14,
+        "{} moves for eleven doublings: {points:?}",
+        points.len()
+    );
+    let mut b = TestBlock::new(16, 16, 22);
+    let mut size = 16;
+    while size < 32 * KIB {
+        size += 16;
+        b.resize(size);
+        // SAFETY: a live block of this allocator.
+        let usable = unsafe { hakmem::raw::usable_size(b.addr() as *mut u8) };
+        // In header mode a block of `2^k` bytes asked for sits in the next class (its header).
+        assert!(
+            size < 256 || usable.is_power_of_two() || !cfg!(feature = "headerless"),
+            "a buffer of {size} bytes grown in small steps sits in a block of {usable}, not a power of two"
+        );
+    }
+}
+
 /// The sizes (rounded up to 16 bytes) at which a buffer grown 16 bytes at a time from `start` up
 /// to `end` moved, above `from`.
 fn move_points(start: usize, from: usize, end: usize) -> Vec<usize> {
@@ -59,7 +86,7 @@ fn move_points(start: usize, from: usize, end: usize) -> Vec<usize> {
 }
 
 /// Buffers that start at different sizes and grow in small steps meet on the same classes (a
-/// ladder of two sizes per doubling), so they share slabs and spans instead of each keeping its
+/// ladder of one size per doubling), so they share slabs and spans instead of each keeping its
 /// own partly used ones.
 #[test]
 fn small_step_growth_from_different_starts_meets_on_the_same_classes() {

@@ -5,7 +5,8 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    FREE_MARK, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE,
+    FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN,
+    OWNED_TABLE, PROFILE,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -483,12 +484,16 @@ unsafe fn small_usable_size(slab: *const Slab, class: usize, ptr: *mut u8) -> us
 
 /// The size to allocate when `realloc` moves a block of `old_usable` bytes to hold `new_size`.
 /// A block growing by less than half (a buffer growing in small steps) gets the next rung of a
-/// ladder of two sizes per doubling (`2^k` and `1.5 * 2^k`, both class sizes) at least a quarter
-/// above its old size: it is copied twice per doubling instead of at every class boundary (up to
-/// 64 per doubling among the 16-byte small classes, 8 among the medium ones), and buffers that
-/// started at different sizes meet on the same classes, so fewer partly used slabs and spans stay
-/// resident. Up to `MAX_MEDIUM_SIZE` (`MAX_SMALL_SIZE` without the medium tier): a large block
-/// grows in place with `mremap` instead. Anything else gets what it asks for.
+/// ladder of one size per doubling (`2^k`, a class size) at least a quarter above its old size, as
+/// a `Vec` or `std::vector` doubles: it is copied once per doubling instead of at every class
+/// boundary (up to 64 per doubling among the 16-byte small classes, 8 among the medium ones), and
+/// buffers that started at different sizes meet on the same classes, so fewer partly used slabs
+/// and spans stay resident (a buffer kept after growing holds under twice its length once on the
+/// ladder, under 2.5 times after its first move from a size between rungs). With
+/// `GROWTH_LADDER_HALF_STEPS` the ladder has a second rung at `1.5 * 2^k` (at most 1.5x, one more
+/// copy and one more class per doubling). Up to `MAX_MEDIUM_SIZE` (`MAX_SMALL_SIZE` without the
+/// medium tier): a large block grows in place with `mremap` instead. Anything else gets what it
+/// asks for.
 #[inline]
 fn grown_size(old_usable: usize, new_size: usize) -> usize {
     const CAP: usize = if MEDIUM {
@@ -501,7 +506,7 @@ fn grown_size(old_usable: usize, new_size: usize) -> usize {
     }
     let want = new_size.max(old_usable + old_usable / 4);
     let pow = want.next_power_of_two();
-    let rung = if want <= pow / 2 + pow / 4 {
+    let rung = if GROWTH_LADDER_HALF_STEPS && want <= pow / 2 + pow / 4 {
         pow / 2 + pow / 4
     } else {
         pow
