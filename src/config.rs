@@ -187,6 +187,14 @@ pub const FUSED_BLOCK_CHECK: bool = !cfg!(hakmem_no_fused_block_check);
 /// switch): refill walks a batch of at most `MAG_BATCH_MAX` blocks.
 pub const WHOLE_FREE_LIST: bool = !cfg!(hakmem_no_whole_free_list);
 
+/// With `WHOLE_FREE_LIST`: a TLS list holding a slab's whole free list lets a batch of frees
+/// gather on its top before it spills, and then returns that batch in one call (`small::spill`:
+/// the first spill after the refill returns the block just freed and raises the list's cap by a
+/// batch; each later one returns the batch freed since the one before, never the taken blocks
+/// below it). Off, every free past the cap spills its own block (session 4's policy, one call per
+/// free). `RUSTFLAGS="--cfg hakmem_no_spill_top"` compiles it out (A/B switch).
+pub const SPILL_TOP: bool = WHOLE_FREE_LIST && !cfg!(hakmem_no_spill_top);
+
 /// Remote-free batching (front/remote_batch.rs): a thread collects the blocks it frees into
 /// another thread's slab per slab and pushes each batch with one CAS. Off by default:
 /// `RUSTFLAGS="--cfg hakmem_remote_batch"` compiles it in. Measured on the 2-core machine it did

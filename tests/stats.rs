@@ -177,6 +177,39 @@ fn whole_free_list() {
     );
 }
 
+/// A list holding a slab's whole free list spills a batch at a time (`config::SPILL_TOP`): a
+/// fresh thread allocates and frees N blocks of one size (the spills put most on the slab's free
+/// list), allocates N again (a refill takes that free list whole), then frees N: past the cap
+/// (256 blocks of 64 bytes) the frees gather on the list's top and go back to their slab a batch
+/// (`MAG_BATCH_MAX`, 64) at a time — about 8 spills, where session 4's policy spilled once per
+/// free past the cap (444 here).
+fn spill_top() {
+    const SIZE: usize = 64;
+    const N: usize = 700;
+    let d = thread::spawn(|| {
+        let mut v: Vec<usize> = (0..N).map(|_| alloc_block(SIZE)).collect();
+        for &p in &v {
+            free_block(p, SIZE);
+        }
+        for p in v.iter_mut() {
+            *p = alloc_block(SIZE);
+        }
+        let s1 = hakmem::stats();
+        for &p in &v {
+            free_block(p, SIZE);
+        }
+        let s2 = hakmem::stats();
+        delta(&s1, &s2)
+    })
+    .join()
+    .expect("allocating thread");
+    assert_eq!(d.local_frees, N as u64, "{d}");
+    assert!(
+        (1..=N as u64 / 64 + 2).contains(&d.spills),
+        "frees past the cap of a taken list spill a batch at a time\n{d}"
+    );
+}
+
 /// Medium blocks: counted once each on allocation and on free (local by the owner, remote from
 /// another thread); bytes at the class size; spans bound while blocks are out, and back in the
 /// span cache after `collect`.
@@ -401,6 +434,7 @@ fn child() {
         "remote_frees" => remote_frees(),
         "allocs_one_size" => allocs_one_size(),
         "whole_free_list" => whole_free_list(),
+        "spill_top" => spill_top(),
         "large" => large(),
         "medium" => medium(),
         "threads" => threads(),
@@ -433,6 +467,13 @@ fn allocations_counted_exactly() {
 fn a_refill_takes_the_whole_free_list() {
     if hakmem::config::WHOLE_FREE_LIST {
         run_counting("whole_free_list");
+    }
+}
+
+#[test]
+fn a_taken_list_spills_a_batch_at_a_time() {
+    if hakmem::config::SPILL_TOP {
+        run_counting("spill_top");
     }
 }
 

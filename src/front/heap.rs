@@ -85,8 +85,9 @@ pub struct HeapLocal {
     /// `front::medium`).
     pub retired: crate::purge::Retired,
     /// Per small class: the TLS list holds a slab's whole free list, taken by the last refill
-    /// (`config::WHOLE_FREE_LIST`), so `small::spill` returns only the block just freed. A hint
-    /// for the spill policy only: either policy is correct for any list over its cap.
+    /// (`config::WHOLE_FREE_LIST`), so `small::spill` returns only blocks freed since the refill
+    /// (the one just freed, or the batch on the list's top). A hint for the spill policy only:
+    /// either policy is correct for any list over its cap.
     pub taken: [bool; NUM_CLASSES],
 }
 
@@ -152,6 +153,13 @@ const fn tls_cap(size: u32) -> u32 {
     } else {
         c
     }
+}
+
+/// The TLS cap of small class `c`: `TLS_BYTES` of its blocks, clamped. A list's `cap` is this,
+/// or more while it holds a slab's whole free list (`small::spill`).
+#[inline]
+pub fn base_cap(c: usize) -> u32 {
+    tls_cap(CLASS_SIZES[c])
 }
 
 /// Blocks moved per refill/spill for a class: half the TLS cap, at most `MAG_BATCH_MAX`.

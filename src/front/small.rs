@@ -22,9 +22,11 @@
 use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
-use crate::config::{ADOPT, OWNED_TABLE, REMOTE_UNWALKED, SLAB_SIZE, WHOLE_FREE_LIST};
+use crate::config::{
+    ADOPT, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, SLAB_SIZE, SPILL_TOP, WHOLE_FREE_LIST,
+};
 use crate::env::{self, OneShot};
-use crate::front::heap::{batch, Heap, HeapLocal};
+use crate::front::heap::{base_cap, batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
 use crate::list;
 use crate::pool;
@@ -49,6 +51,14 @@ use crate::sync::{AtomicUsize, Ordering};
 pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
+    if SPILL_TOP {
+        // A cap `spill` raised ends with the blocks it covered: back to the class's own.
+        for t in [&mut local.tls[c], &mut local.freed[c]] {
+            let len = t.len();
+            t.cap = base_cap(c);
+            t.set_len(len);
+        }
+    }
     let n = batch(local.tls[c].cap);
     h.counters.refills.bump();
     loop {
@@ -309,9 +319,11 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 
 /// Spills a TLS list that exceeded its cap: keeps the `cap / 2` most recently freed blocks (hot in
 /// cache) and returns the rest to their slabs. A list that holds a slab's whole free list (since
-/// the last refill, `HeapLocal::taken`; `config::WHOLE_FREE_LIST`) returns only the block just
-/// freed, in O(1), instead of walking the blocks the refill took back to the slab; pops bring it
-/// down.
+/// the last refill, `HeapLocal::taken`; `config::WHOLE_FREE_LIST`) never walks the blocks the
+/// refill took back to the slab: its first spill returns only the block just freed, in O(1), and
+/// (`config::SPILL_TOP`) raises the list's cap by a batch; each later spill returns the batch freed
+/// since (the list's top), so a run of frees costs one call per batch, not one per free. Pops
+/// bring the list down; the refill that finds it empty restores the class's cap.
 ///
 /// # Safety
 /// `h` is the calling thread's live heap.
@@ -320,16 +332,42 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
-    let keep = batch(local.tls[c].cap);
+    let keep = batch(base_cap(c));
     h.counters.spills.bump();
     // SAFETY: the list frees push on (a profiled heap's free side) is one of the heap's own.
     let t = unsafe { &mut *local.free_list(c) };
+    if SPILL_TOP && local.taken[c] && !(PROFILE && local.profiled) && t.cap != base_cap(c) {
+        // A later spill of a list holding a slab's whole free list: its cap was raised by `keep`
+        // when it was `cap - keep` long, so (pops only shorten a stack, pushes only add on top)
+        // its top `keep + 1` blocks were all freed since — recently, so hot in cache. They go
+        // back, the taken blocks below stay, and the next `keep` frees fit again.
+        let n = keep + 1;
+        let mut rest = t.head;
+        t.set_len(t.len() - n);
+        // SAFETY: the list holds more than `n` well-linked blocks of our own slabs.
+        unsafe {
+            for _ in 0..n {
+                let b = NonNull::new_unchecked(rest);
+                rest = Block::next(b);
+                return_block(local, c, b);
+            }
+            let t = &mut *local.free_list(c);
+            t.head = rest;
+        }
+        return;
+    }
     if WHOLE_FREE_LIST && local.taken[c] {
         // SAFETY: the list holds more than `cap >= 1` well-linked blocks of our own slabs.
         unsafe {
             let b = NonNull::new_unchecked(t.head);
             t.head = Block::next(b);
             t.set_len(t.len() - 1);
+            if SPILL_TOP && !(PROFILE && local.profiled) {
+                // The first such spill: the next `keep` frees gather on top (see above).
+                let len = t.len();
+                t.cap = (len + keep) as u32;
+                t.set_len(len);
+            }
             return_block(local, c, b);
         }
         return;

@@ -8,7 +8,9 @@
 //! a refill that took a slab's whole free list (`Slab::take_free_all`, `config::WHOLE_FREE_LIST`;
 //! pops shrink it), or after a push, which is then followed by a spill (`small::spill`: it brings
 //! the list down to half its cap, or, on a list holding a slab's whole free list, returns the
-//! block just pushed).
+//! block just pushed or the batch pushed since its last spill). `cap` is the class's
+//! (`heap::base_cap`), or more while the list holds a slab's whole free list (`config::SPILL_TOP`:
+//! the spill raises it, the next refill restores it).
 //! Counting down to the cap makes the push's cap test one decrement and a sign test.
 
 use core::ptr::NonNull;
