@@ -79,13 +79,21 @@ pub fn lookup(ptr: *mut u8) -> Found {
 pub fn data_slab(ss: &SuperSlab, ptr: *mut u8) -> &Slab {
     let idx = SuperSlab::slab_index(ptr as usize);
     if idx < FIRST_DATA_SLAB {
-        fatal(
-            "superslab",
-            "pointer into the SuperSlab header",
-            region_where(ss, ptr as usize),
-        );
+        in_header_slab(ss, ptr);
     }
     &ss.slabs[idx]
+}
+
+/// `data_slab`'s abort, out of line: its message needs a stack frame the free paths that inline
+/// `data_slab` would otherwise set up on every call.
+#[cold]
+#[inline(never)]
+fn in_header_slab(ss: &SuperSlab, ptr: *mut u8) -> ! {
+    fatal(
+        "superslab",
+        "pointer into the SuperSlab header",
+        region_where(ss, ptr as usize),
+    )
 }
 
 /// The slab and class of a small block, or the large header; aborts on anything else.

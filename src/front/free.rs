@@ -270,29 +270,41 @@ unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
 unsafe fn free_small(h: &'static Heap, ss: &SuperSlab, ptr: *mut u8) {
     let slab = locate::data_slab(ss, ptr);
     if slab.is_owned_by(h.owner_ptr()) {
-        h.counters.local_unowned.bump();
-        if OWNED_TABLE && env::tls_hint() {
-            // An owned slab the table does not hold (another slab took its entry): enter it
-            // again, so that the next free of its blocks takes the fast path. Only a live heap
-            // owns slabs, so this is our own live heap.
-            // SAFETY: as above; the calling thread's heap.
-            small::own_slab(unsafe { h.local_mut() }, slab);
-        }
         // SAFETY: we own the slab.
-        unsafe { free_local(h, slab, ptr) }
+        unsafe { free_owned_untabled(h, slab, ptr) }
     } else {
         // SAFETY: forwarded contract.
         unsafe { free_remote(h, slab, ptr) }
     }
 }
 
+/// A local free that missed the owned-slab table. Out of line (with the table), so that
+/// `free_unowned` needs no stack frame of its own and reaches `free_remote` with a jump.
+///
+/// # Safety
+/// The calling thread owns `slab` (so `h` is its live heap) and `ptr` lies in it.
+#[cfg_attr(not(hakmem_no_owned_table), inline(never))]
+#[cfg_attr(hakmem_no_owned_table, inline(always))]
+unsafe fn free_owned_untabled(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
+    h.counters.local_unowned.bump();
+    if OWNED_TABLE && env::tls_hint() {
+        // An owned slab the table does not hold (another slab took its entry): enter it again,
+        // so that the next free of its blocks takes the fast path. Only a live heap owns slabs,
+        // so this is our own live heap.
+        // SAFETY: as above; the calling thread's heap.
+        small::own_slab(unsafe { h.local_mut() }, slab);
+    }
+    // SAFETY: we own the slab.
+    unsafe { free_local(h, slab, ptr) }
+}
+
 /// Aborts if `block` carries the freed mark: it is already free (on a TLS list, a slab free list
 /// or a remote queue). Headerless mode only; header mode detects this through the header magic.
 #[inline(always)]
-fn check_not_free(block: *mut u8, class: usize) {
+fn check_not_free(block: *mut u8, class: usize, key: usize) {
     if FREE_MARK
         // SAFETY: `block` is a checked block boundary inside one of our data slabs.
-        && unsafe { Block::is_marked_free(NonNull::new_unchecked(block.cast()), mark::key()) }
+        && unsafe { Block::is_marked_free(NonNull::new_unchecked(block.cast()), key) }
     {
         double_free(block, class);
     }
@@ -329,10 +341,10 @@ fn tell_memcheck_freed(ptr: *mut u8) {
 
 /// Marks a block that is about to go on a free list (headerless mode).
 #[inline(always)]
-fn mark_free(block: *mut u8) {
+fn mark_free(block: *mut u8, key: usize) {
     if FREE_MARK {
         // SAFETY: a block of ours, being freed by the caller.
-        unsafe { Block::mark_free(NonNull::new_unchecked(block.cast()), mark::key()) };
+        unsafe { Block::mark_free(NonNull::new_unchecked(block.cast()), key) };
     }
 }
 
@@ -360,8 +372,10 @@ unsafe fn retire(
     };
     check_boundary(block as usize);
     tell_memcheck_freed(ptr);
-    check_not_free(block, class);
-    mark_free(block);
+    // One load of the key for the check and the mark (an atomic load is not merged).
+    let key = if FREE_MARK { mark::key() } else { 0 };
+    check_not_free(block, class, key);
+    mark_free(block, key);
     // SAFETY: a checked block boundary inside the slab, so not null.
     unsafe { NonNull::new_unchecked(block.cast::<Block>()) }
 }
@@ -399,16 +413,24 @@ fn bad_remote_block(slab: &Slab, block: usize, class: usize) -> ! {
     )
 }
 
+/// `free_remote` found the slab unbound (or its class out of range): abort. Out of line, so that
+/// `free_remote` needs no stack frame for the message.
+#[cold]
+#[inline(never)]
+fn free_in_unbound_slab(ptr: *mut u8) -> ! {
+    fatal(
+        "superslab",
+        "pointer into a free slab (double free or invalid pointer)",
+        Where::ptr(ptr as usize),
+    )
+}
+
 /// Pushes the block on its slab's remote queue (and notifies the owner if needed).
 #[inline(never)]
 unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     let class = slab.class.load(crate::sync::Ordering::Relaxed);
     if class == NO_CLASS || class as usize >= NUM_CLASSES {
-        fatal(
-            "superslab",
-            "pointer into a free slab (double free or invalid pointer)",
-            Where::ptr(ptr as usize),
-        );
+        free_in_unbound_slab(ptr);
     }
     let class = class as usize;
     // SAFETY: the slab is bound to `class` (checked above). A non-owner cannot read the carve
