@@ -11,9 +11,9 @@
 //! build Rust programs with `RUSTFLAGS="-C force-frame-pointers=yes"` (the Rust standard library
 //! is already built with frame pointers) and C/C++ programs with `-fno-omit-frame-pointer`. A
 //! frame without one ends the walk early (or skips its caller), never crashes it: every frame
-//! address must be 8-aligned, above the previous one and less than `MAX_STEP` above it, and is
-//! only read after the kernel said its page is readable (`os::is_readable`, checked once per
-//! page).
+//! address must be 8-aligned, above the previous one (the first: above the stack pointer) and
+//! less than `MAX_STEP` above it, and is only read after the kernel said its page is readable
+//! (`os::is_readable`, checked once per page; the stack pointer's page is readable already).
 
 use core::mem::MaybeUninit;
 
@@ -44,6 +44,28 @@ fn frame_pointer() -> usize {
     fp
 }
 
+/// The current stack pointer: its page is mapped and readable (this thread is running on it), so
+/// a frame on that page needs no `is_readable` check (one system call per sample saved).
+#[inline(always)]
+fn stack_pointer() -> usize {
+    let sp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads a register; no memory access.
+    unsafe {
+        core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: reads a register; no memory access.
+    unsafe {
+        core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        sp = usize::MAX;
+    }
+    sp
+}
+
 /// The return addresses of the calling stack, innermost first, written into `out` (left
 /// uninitialised by the caller: a sample's stack is usually far shorter than `MAX_FRAMES`, and
 /// zeroing or copying the whole array cost more than the walk). Frames of the allocator itself
@@ -58,9 +80,21 @@ pub fn capture(out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> &[usize] {
 /// Writes the frames into `out[..n]`, returns `n`.
 #[inline(always)]
 fn walk(out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> usize {
-    let mut fp = frame_pointer();
-    // The one page known readable so far (frames ascend, so most frames share a few pages).
-    let mut ok_page = usize::MAX;
+    walk_from(frame_pointer(), stack_pointer(), out)
+}
+
+/// `walk` from the frame record at `fp`, the stack pointer being `sp`.
+#[inline(always)]
+fn walk_from(mut fp: usize, sp: usize, out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> usize {
+    // The first frame is one of this stack's, above the stack pointer: a frame pointer register
+    // holding anything else (code built without frame pointers uses it as a general register)
+    // is no chain, and is not probed (a system call per page it names).
+    if fp < sp || fp - sp > MAX_STEP {
+        return 0;
+    }
+    // The one page known readable so far (frames ascend, so most frames share a few pages): at
+    // first the page of the stack pointer, which holds the first frames of the walk.
+    let mut ok_page = sp & !(PAGE - 1);
     let mut n = 0;
     while n < MAX_FRAMES {
         if fp == 0 || fp % 8 != 0 || fp > usize::MAX - 16 {
@@ -104,6 +138,26 @@ mod tests {
     #[inline(never)]
     fn two_deep(out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> &[usize] {
         core::hint::black_box(capture(out))
+    }
+
+    #[test]
+    fn a_first_frame_off_the_stack_is_not_walked() {
+        // A readable, well-formed frame record that is not on this stack (a static, below the
+        // stack pointer): a frame pointer register holding its address is garbage, not a chain.
+        #[repr(align(16))]
+        struct Record([usize; 2]);
+        static OFF_STACK: Record = Record([0, 0x1234]);
+        let mut out = [MaybeUninit::uninit(); MAX_FRAMES];
+        let off = core::ptr::addr_of!(OFF_STACK.0) as usize;
+        let sp = stack_pointer();
+        assert!(off < sp, "statics lie below the stack here");
+        assert_eq!(walk_from(off, sp, &mut out), 0);
+        // The same record on this stack (above the callee's stack pointer) is walked.
+        let on_stack = core::hint::black_box(Record([0, 0x5678]));
+        let at = core::ptr::addr_of!(on_stack.0) as usize;
+        assert_eq!(walk_from(at, stack_pointer(), &mut out), 1);
+        // SAFETY: the walk wrote one frame.
+        assert_eq!(unsafe { out[0].assume_init() }, 0x5678);
     }
 
     #[test]
