@@ -366,9 +366,14 @@ unsafe fn retire(
     let block = if HEADERLESS {
         ptr
     } else {
-        let at = slab.whereis(ptr as usize, class);
-        // SAFETY: `ptr` is in one of our data slabs.
-        ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
+        // The two-word check of the owned fast path first; anything else (a larger alignment's
+        // offset, a bad header) takes the full check, which names the problem.
+        // SAFETY: `ptr` is in one of our data slabs, so the 16 bytes before it are mapped.
+        match unsafe { header::take_fast(ptr, header::first_word(class)) } {
+            Some(block) => block,
+            // SAFETY: as above.
+            None => unsafe { take_header(slab, ptr, class) },
+        }
     };
     check_boundary(block as usize);
     tell_memcheck_freed(ptr);
@@ -378,6 +383,19 @@ unsafe fn retire(
     mark_free(block, key);
     // SAFETY: a checked block boundary inside the slab, so not null.
     unsafe { NonNull::new_unchecked(block.cast::<Block>()) }
+}
+
+/// Header mode: `retire`'s full header check (`header::take`), out of line: the block start, or
+/// an abort naming the problem.
+///
+/// # Safety
+/// `ptr` lies in `slab`, a bound data slab of class `class`.
+#[cold]
+#[inline(never)]
+unsafe fn take_header(slab: &Slab, ptr: *mut u8, class: usize) -> *mut u8 {
+    let at = slab.whereis(ptr as usize, class);
+    // SAFETY: per the contract: `ptr` is in one of our data slabs.
+    ptr.wrapping_sub(unsafe { header::take(ptr, class, class_size(class), at) })
 }
 
 /// Pushes the block on the owner's own TLS list; spills when over the cap.
