@@ -504,17 +504,24 @@ fn grown_size(old_usable: usize, new_size: usize) -> usize {
     if new_size <= old_usable || new_size >= old_usable + old_usable / 2 {
         return new_size;
     }
-    let want = new_size.max(old_usable + old_usable / 4);
+    // Header mode: a small block's class holds its 16-byte header too, so the ladder is laid
+    // over the class sizes (request + header) and the header taken off again below.
+    let header = if HEADERLESS { 0 } else { header::HEADER_SIZE };
+    let want = new_size.max(old_usable + old_usable / 4) + header;
     let pow = want.next_power_of_two();
     let rung = if GROWTH_LADDER_HALF_STEPS && want <= pow / 2 + pow / 4 {
         pow / 2 + pow / 4
     } else {
         pow
     };
-    if rung <= CAP {
-        rung
-    } else {
+    if rung > CAP {
         new_size
+    } else if rung <= MAX_SMALL_SIZE {
+        // `rung >= want`: the request still holds `new_size`.
+        rung - header
+    } else {
+        // A medium block has no header: the rung itself (`>= want > new_size`).
+        rung
     }
 }
 
