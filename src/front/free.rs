@@ -207,7 +207,7 @@ unsafe extern "C" fn free_unowned(ptr: *mut u8, h: &'static Heap) {
         }
     }
     // SAFETY: forwarded contract.
-    unsafe { free_slow(h, ptr, hint) }
+    unsafe { free_slow(h, ptr, hint == Hint::Stale) }
 }
 
 /// `checked`: a hinted SuperSlab must still be the registry's answer and carry its magic.
@@ -226,24 +226,23 @@ fn check_hint(ss: *const SuperSlab, ptr: *mut u8) {
 
 #[cold]
 #[inline(never)]
-unsafe fn free_slow(h: &'static Heap, ptr: *mut u8, hint: Hint) {
+unsafe extern "C" fn free_slow(h: &'static Heap, ptr: *mut u8, stale: bool) {
     if ptr.is_null() {
         return;
     }
     if TLS_HINT {
-        match hint {
-            Hint::Stale => {
-                h.count(|c| &c.hint_stale);
-                trace::record(
-                    Event::HintStale,
-                    ptr as usize,
-                    ptr as usize & !crate::config::SUPERSLAB_MASK,
-                    0,
-                    0,
-                    0,
-                );
-            }
-            _ => h.count(|c| &c.hint_misses),
+        if stale {
+            h.count(|c| &c.hint_stale);
+            trace::record(
+                Event::HintStale,
+                ptr as usize,
+                ptr as usize & !crate::config::SUPERSLAB_MASK,
+                0,
+                0,
+                0,
+            );
+        } else {
+            h.count(|c| &c.hint_misses);
         }
     }
     h.count(|c| &c.registry_lookups);
@@ -285,7 +284,7 @@ unsafe fn free_small(h: &'static Heap, ss: &SuperSlab, ptr: *mut u8) {
 /// The calling thread owns `slab` (so `h` is its live heap) and `ptr` lies in it.
 #[cfg_attr(not(hakmem_no_owned_table), inline(never))]
 #[cfg_attr(hakmem_no_owned_table, inline(always))]
-unsafe fn free_owned_untabled(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
+unsafe extern "C" fn free_owned_untabled(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     h.counters.local_unowned.bump();
     if OWNED_TABLE && env::tls_hint() {
         // An owned slab the table does not hold (another slab took its entry): enter it again,
@@ -445,7 +444,7 @@ fn free_in_unbound_slab(ptr: *mut u8) -> ! {
 
 /// Pushes the block on its slab's remote queue (and notifies the owner if needed).
 #[inline(never)]
-unsafe fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
+unsafe extern "C" fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     let class = slab.class.load(crate::sync::Ordering::Relaxed);
     if class == NO_CLASS || class as usize >= NUM_CLASSES {
         free_in_unbound_slab(ptr);
