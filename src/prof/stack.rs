@@ -23,47 +23,29 @@ pub const MAX_FRAMES: usize = 64;
 const MAX_STEP: usize = 16 << 20;
 const PAGE: usize = crate::config::PAGE_SIZE;
 
-/// The frame address of the caller of `capture` (the current frame pointer register).
+/// The frame pointer and the stack pointer registers: the first is the frame address of the
+/// caller of `capture`; the second's page is mapped and readable (this thread runs on it), so a
+/// frame on that page needs no `is_readable` check. `(0, usize::MAX)` where no walk is known.
 #[inline(always)]
-fn frame_pointer() -> usize {
-    let fp: usize;
+fn registers() -> (usize, usize) {
+    let (fp, sp): (usize, usize);
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: reads a register; no memory access.
+    // SAFETY: reads two registers; no memory access.
     unsafe {
-        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+        core::arch::asm!("mov {}, rbp", "mov {}, rsp", out(reg) fp, out(reg) sp,
+            options(nomem, nostack, preserves_flags))
     };
     #[cfg(target_arch = "aarch64")]
-    // SAFETY: reads a register; no memory access.
+    // SAFETY: reads two registers; no memory access.
     unsafe {
-        core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags))
+        core::arch::asm!("mov {}, x29", "mov {}, sp", out(reg) fp, out(reg) sp,
+            options(nomem, nostack, preserves_flags))
     };
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
-        fp = 0;
+        (fp, sp) = (0, usize::MAX);
     }
-    fp
-}
-
-/// The current stack pointer: its page is mapped and readable (this thread is running on it), so
-/// a frame on that page needs no `is_readable` check (one system call per sample saved).
-#[inline(always)]
-fn stack_pointer() -> usize {
-    let sp: usize;
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: reads a register; no memory access.
-    unsafe {
-        core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: reads a register; no memory access.
-    unsafe {
-        core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
-    };
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        sp = usize::MAX;
-    }
-    sp
+    (fp, sp)
 }
 
 /// The return addresses of the calling stack, innermost first, written into `out` (left
@@ -80,7 +62,8 @@ pub fn capture(out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> &[usize] {
 /// Writes the frames into `out[..n]`, returns `n`.
 #[inline(always)]
 fn walk(out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> usize {
-    walk_from(frame_pointer(), stack_pointer(), out)
+    let (fp, sp) = registers();
+    walk_from(fp, sp, out)
 }
 
 /// `walk` from the frame record at `fp`, the stack pointer being `sp`.
@@ -149,13 +132,13 @@ mod tests {
         static OFF_STACK: Record = Record([0, 0x1234]);
         let mut out = [MaybeUninit::uninit(); MAX_FRAMES];
         let off = core::ptr::addr_of!(OFF_STACK.0) as usize;
-        let sp = stack_pointer();
+        let sp = registers().1;
         assert!(off < sp, "statics lie below the stack here");
         assert_eq!(walk_from(off, sp, &mut out), 0);
         // The same record on this stack (above the callee's stack pointer) is walked.
         let on_stack = core::hint::black_box(Record([0, 0x5678]));
         let at = core::ptr::addr_of!(on_stack.0) as usize;
-        assert_eq!(walk_from(at, stack_pointer(), &mut out), 1);
+        assert_eq!(walk_from(at, registers().1, &mut out), 1);
         // SAFETY: the walk wrote one frame.
         assert_eq!(unsafe { out[0].assume_init() }, 0x5678);
     }
