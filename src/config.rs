@@ -195,6 +195,12 @@ pub const WHOLE_FREE_LIST: bool = !cfg!(hakmem_no_whole_free_list);
 /// free). `RUSTFLAGS="--cfg hakmem_no_spill_top"` compiles it out (A/B switch).
 pub const SPILL_TOP: bool = WHOLE_FREE_LIST && !cfg!(hakmem_no_spill_top);
 
+/// A spill returns its blocks to their slabs a run at a time: consecutive blocks of one slab are
+/// spliced onto its free list together, with one owner-list update (`small::return_blocks`,
+/// `Slab::put_local_chain`). `RUSTFLAGS="--cfg hakmem_no_spill_runs"` compiles it out (A/B
+/// switch): one `put_local` and one owner-list update per block.
+pub const SPILL_RUNS: bool = !cfg!(hakmem_no_spill_runs);
+
 /// Remote-free batching (front/remote_batch.rs): a thread collects the blocks it frees into
 /// another thread's slab per slab and pushes each batch with one CAS. Off by default:
 /// `RUSTFLAGS="--cfg hakmem_remote_batch"` compiles it in. Measured on the 2-core machine it did

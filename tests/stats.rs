@@ -151,30 +151,36 @@ fn allocs_one_size() {
 /// again: one refill hands out every block the spills returned, where a batch refill takes at
 /// most `MAG_BATCH_MAX` (64) blocks (9 refills here with `--cfg hakmem_no_whole_free_list`).
 fn whole_free_list() {
-    const SIZE: usize = 64;
     const N: usize = 700;
-    let d = thread::spawn(|| {
-        let mut v: Vec<usize> = (0..N).map(|_| alloc_block(SIZE)).collect();
-        for &p in &v {
-            free_block(p, SIZE);
-        }
-        let s1 = hakmem::stats();
-        for p in v.iter_mut() {
-            *p = alloc_block(SIZE);
-        }
-        let s2 = hakmem::stats();
-        for &p in &v {
-            free_block(p, SIZE);
-        }
-        delta(&s1, &s2)
-    })
-    .join()
-    .expect("allocating thread");
+    let (d, _) = churn_twice(64, N);
     assert_eq!(d.allocs, N as u64, "{d}");
     assert!(
         (1..=2).contains(&d.refills),
         "one refill takes the slab's whole free list\n{d}"
     );
+}
+
+/// A fresh thread allocates `n` blocks of `size` and frees them, twice: the counters' deltas over
+/// the second round's allocations and over its frees.
+fn churn_twice(size: usize, n: usize) -> (Stats, Stats) {
+    thread::spawn(move || {
+        let mut v: Vec<usize> = (0..n).map(|_| alloc_block(size)).collect();
+        for &p in &v {
+            free_block(p, size);
+        }
+        let s1 = hakmem::stats();
+        for p in v.iter_mut() {
+            *p = alloc_block(size);
+        }
+        let s2 = hakmem::stats();
+        for &p in &v {
+            free_block(p, size);
+        }
+        let s3 = hakmem::stats();
+        (delta(&s1, &s2), delta(&s2, &s3))
+    })
+    .join()
+    .expect("allocating thread")
 }
 
 /// A list holding a slab's whole free list spills a batch at a time (`config::SPILL_TOP`): a
@@ -184,30 +190,51 @@ fn whole_free_list() {
 /// (`MAG_BATCH_MAX`, 64) at a time — about 8 spills, where session 4's policy spilled once per
 /// free past the cap (444 here).
 fn spill_top() {
-    const SIZE: usize = 64;
     const N: usize = 700;
-    let d = thread::spawn(|| {
-        let mut v: Vec<usize> = (0..N).map(|_| alloc_block(SIZE)).collect();
-        for &p in &v {
-            free_block(p, SIZE);
-        }
-        for p in v.iter_mut() {
-            *p = alloc_block(SIZE);
-        }
-        let s1 = hakmem::stats();
-        for &p in &v {
-            free_block(p, SIZE);
-        }
-        let s2 = hakmem::stats();
-        delta(&s1, &s2)
-    })
-    .join()
-    .expect("allocating thread");
+    let (_, d) = churn_twice(64, N);
     assert_eq!(d.local_frees, N as u64, "{d}");
     assert!(
         (1..=N as u64 / 64 + 2).contains(&d.spills),
         "frees past the cap of a taken list spill a batch at a time\n{d}"
     );
+}
+
+/// A spill returns its blocks a run of one slab at a time (`config::SPILL_RUNS`): a fresh thread
+/// fills four slabs of one class, frees the blocks of the first two interleaved (every run one
+/// block long, the slab changing at each), then the rest in order (long runs). Every block goes
+/// back to its slab with its count: the two interleaved slabs, off the current slab, empty and go
+/// back to the pool (a run miscounted would leave one out, or stop on the underflow check).
+fn spill_runs() {
+    const SIZE: usize = 256;
+    const N: usize = 4 * hakmem::config::SLAB_SIZE / SIZE;
+    thread::spawn(|| {
+        let v: Vec<usize> = (0..N).map(|_| alloc_block(SIZE)).collect();
+        let slab = |p: usize| p / hakmem::config::SLAB_SIZE;
+        let (a, b) = (slab(v[0]), slab(v[N / 2 - 1]));
+        assert_ne!(a, b, "the first half spans two slabs");
+        let in_a: Vec<usize> = v.iter().copied().filter(|&p| slab(p) == a).collect();
+        let in_b: Vec<usize> = v.iter().copied().filter(|&p| slab(p) == b).collect();
+        let s0 = hakmem::stats();
+        for i in 0..in_a.len().max(in_b.len()) {
+            for half in [&in_a, &in_b] {
+                if let Some(&p) = half.get(i) {
+                    free_block(p, SIZE);
+                }
+            }
+        }
+        for &p in v.iter().filter(|&&p| slab(p) != a && slab(p) != b) {
+            free_block(p, SIZE);
+        }
+        let d = delta(&s0, &hakmem::stats());
+        assert_eq!(d.local_frees, N as u64, "{d}");
+        assert!(d.spills > 0, "{d}");
+        assert!(
+            d.slabs_released >= 2,
+            "the interleaved slabs emptied and went back to the pool\n{d}"
+        );
+    })
+    .join()
+    .expect("allocating thread");
 }
 
 /// Medium blocks: counted once each on allocation and on free (local by the owner, remote from
@@ -435,6 +462,7 @@ fn child() {
         "allocs_one_size" => allocs_one_size(),
         "whole_free_list" => whole_free_list(),
         "spill_top" => spill_top(),
+        "spill_runs" => spill_runs(),
         "large" => large(),
         "medium" => medium(),
         "threads" => threads(),
@@ -475,6 +503,11 @@ fn a_taken_list_spills_a_batch_at_a_time() {
     if hakmem::config::SPILL_TOP {
         run_counting("spill_top");
     }
+}
+
+#[test]
+fn a_spill_returns_runs_of_one_slab_each() {
+    run_counting("spill_runs");
 }
 
 #[test]

@@ -23,7 +23,7 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, SLAB_SIZE, SPILL_TOP, WHOLE_FREE_LIST,
+    ADOPT, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, SLAB_SIZE, SPILL_RUNS, SPILL_TOP, WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
 use crate::front::heap::{base_cap, batch, Heap, HeapLocal};
@@ -263,8 +263,55 @@ fn slab_of(b: NonNull<Block>) -> *mut Slab {
 unsafe fn return_block(local: &mut HeapLocal, c: usize, b: NonNull<Block>) {
     let s = slab_of(b);
     // SAFETY: TLS lists only hold blocks of slabs this heap owns.
+    unsafe { returned(local, c, s, (*s).put_local(b)) }
+}
+
+/// Returns the first `n` blocks of the chain at `head` (linked through `Block::next`) to their
+/// slabs, a run of consecutive blocks of one slab at a time (`Slab::put_local_chain`: one splice
+/// and one owner-list update per run, where `return_block` pays both per block); returns the
+/// rest of the chain (`config::SPILL_RUNS`).
+///
+/// # Safety
+/// The chain's first `n` blocks (or all of them, if it is shorter) came off a TLS list of
+/// `local`'s heap, of class `c`.
+unsafe fn return_blocks(local: &mut HeapLocal, c: usize, head: BlockPtr, n: usize) -> BlockPtr {
+    let mut rest = head;
+    let mut left = n;
+    // SAFETY: per the contract: `left` more blocks are linked from `rest`, each of a slab this
+    // heap owns.
     unsafe {
-        let used = (*s).put_local(b);
+        while left > 0 {
+            let Some(first) = NonNull::new(rest) else {
+                break;
+            };
+            let s = slab_of(first);
+            let mut last = first;
+            let mut k = 1;
+            rest = Block::next(first);
+            while k < left {
+                let Some(b) = NonNull::new(rest) else { break };
+                if slab_of(b) != s {
+                    break;
+                }
+                last = b;
+                rest = Block::next(b);
+                k += 1;
+            }
+            left -= k;
+            returned(local, c, s, (*s).put_local_chain(first, last, k as u32));
+        }
+    }
+    rest
+}
+
+/// The owner lists after blocks went back to slab `s` of class `c`, which now has `used` out.
+///
+/// # Safety
+/// `s` is a slab `local`'s heap owns, of class `c`.
+#[inline]
+unsafe fn returned(local: &mut HeapLocal, c: usize, s: *mut Slab, used: u32) {
+    // SAFETY: per the contract.
+    unsafe {
         let kind = (*s).local(|l| l.list);
         if used == 0 && kind != ListKind::Current {
             local.list_remove(c, s);
@@ -346,10 +393,14 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
         t.set_len(t.len() - n);
         // SAFETY: the list holds more than `n` well-linked blocks of our own slabs.
         unsafe {
-            for _ in 0..n {
-                let b = NonNull::new_unchecked(rest);
-                rest = Block::next(b);
-                return_block(local, c, b);
+            if SPILL_RUNS {
+                rest = return_blocks(local, c, rest, n);
+            } else {
+                for _ in 0..n {
+                    let b = NonNull::new_unchecked(rest);
+                    rest = Block::next(b);
+                    return_block(local, c, b);
+                }
             }
             let t = &mut *local.free_list(c);
             t.head = rest;
@@ -381,7 +432,13 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
         let last = NonNull::new_unchecked(last);
         let mut rest = Block::next(last);
         Block::set_next(last, core::ptr::null_mut());
+        let spilled = t.len() - keep;
         t.set_len(keep);
+        if SPILL_RUNS {
+            let end = return_blocks(local, c, rest, spilled);
+            debug_assert!(end.is_null(), "TLS list longer than its length");
+            return;
+        }
         while let Some(b) = NonNull::new(rest) {
             rest = Block::next(b);
             return_block(local, c, b);

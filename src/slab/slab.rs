@@ -935,6 +935,37 @@ impl Slab {
         }
     }
 
+    /// Returns a chain of `n` blocks, `head` to `tail` linked through `Block::next`, to the local
+    /// free list in one splice (spill, `front::small`). Returns the new `used`.
+    ///
+    /// # Safety
+    /// The caller holds the slab; the chain's blocks are its blocks that are out (counted in
+    /// `used`) and on no list, and the links from `head` reach `tail` in `n` blocks.
+    #[inline]
+    pub unsafe fn put_local_chain(
+        &self,
+        head: NonNull<Block>,
+        tail: NonNull<Block>,
+        n: u32,
+    ) -> u32 {
+        // SAFETY: the caller holds the slab and the blocks.
+        unsafe {
+            self.local(|l| {
+                if l.used < n {
+                    fatal(
+                        "small",
+                        "slab used count underflow (double free?)",
+                        self.whereis(head.as_ptr() as usize, l.class as usize),
+                    );
+                }
+                Block::set_next(tail, l.free);
+                l.free = head.as_ptr();
+                l.used -= n;
+                l.used
+            })
+        }
+    }
+
     /// Blocks out (see the conservation equation).
     ///
     /// # Safety
