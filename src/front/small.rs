@@ -285,12 +285,15 @@ unsafe fn return_blocks(local: &mut HeapLocal, c: usize, head: BlockPtr, n: usiz
                 break;
             };
             let s = slab_of(first);
+            let at = first.as_ptr() as usize;
             let mut last = first;
             let mut k = 1;
             rest = Block::next(first);
             while k < left {
                 let Some(b) = NonNull::new(rest) else { break };
-                if slab_of(b) != s {
+                // Same slab: the same SuperSlab and slab index, i.e. every address bit from
+                // `SLAB_SHIFT` up equal (`slab_of`), one xor and compare.
+                if (b.as_ptr() as usize ^ at) >= SLAB_SIZE {
                     break;
                 }
                 last = b;
