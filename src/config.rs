@@ -180,6 +180,14 @@ pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 /// switch): a compare with `carved_end`, then the divisibility test.
 pub const FUSED_BLOCK_CHECK: bool = !cfg!(hakmem_no_fused_block_check);
 
+/// A refill whose current slab has no local free blocks takes the blocks other threads freed
+/// into it (its remote queue) before it carves fresh ones (`small::refill`), as mimalloc
+/// collects a page's thread-free list before extending it: a slab whose blocks come back from
+/// other threads is reused instead of carved to its end, so its untouched pages stay untouched.
+/// `RUSTFLAGS="--cfg hakmem_no_reuse_before_carve"` compiles it out (A/B switch): carve first,
+/// the remote queue once the slab is carved to its end.
+pub const REUSE_BEFORE_CARVE: bool = !cfg!(hakmem_no_reuse_before_carve);
+
 /// Refill takes the current slab's whole local free list without walking it (front/small.rs,
 /// `Slab::take_free_all`; docs/benchmarks.md, session 4 `fast4`), which may leave the TLS list
 /// over its cap; until the list is empty again, a spill returns only the block just freed, in

@@ -289,6 +289,20 @@ pub fn drain_remote_of(ptr: *const u8) -> Option<usize> {
     Some(unsafe { superslab_at(info.superslab).slabs[info.slab].drain_remote() })
 }
 
+/// Blocks carved so far from the slab holding `ptr`, and how many it can hold, if the calling
+/// thread owns that slab.
+pub fn slab_carved(ptr: *const u8) -> Option<(usize, usize)> {
+    let info = block_info(ptr)?;
+    if !info.owned_by_caller {
+        return None;
+    }
+    // SAFETY: the SuperSlab is registered (block_info) and the calling thread owns the slab.
+    Some(unsafe {
+        superslab_at(info.superslab).slabs[info.slab]
+            .local(|l| (l.carved as usize, l.capacity as usize))
+    })
+}
+
 /// Whether the calling thread's owned-slab table (front/owned.rs) holds the slab containing
 /// `ptr`, i.e. whether a free of `ptr` now takes the free fast path.
 pub fn owned_table_holds(ptr: *const u8) -> bool {

@@ -23,7 +23,8 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, SLAB_SIZE, SPILL_RUNS, SPILL_TOP, WHOLE_FREE_LIST,
+    ADOPT, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS,
+    SPILL_TOP, WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
 use crate::front::heap::{base_cap, batch, Heap, HeapLocal};
@@ -61,6 +62,9 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
     }
     let n = batch(local.tls[c].cap);
     h.counters.refills.bump();
+    // `REUSE_BEFORE_CARVE`: once per refill, blocks other threads freed into the current slab
+    // are taken before fresh ones are carved.
+    let mut reuse_first = REUSE_BEFORE_CARVE;
     loop {
         let cur = local.slabs[c].cur;
         if !cur.is_null() {
@@ -78,7 +82,13 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
                         return head;
                     }
                 }
-                let (head, tail, got) = s.take_batch(n);
+                let skip_carve = reuse_first && s.remote.is_nonempty() && s.carves_next();
+                reuse_first = false;
+                let (head, tail, got) = if skip_carve {
+                    (core::ptr::null_mut(), core::ptr::null_mut(), 0)
+                } else {
+                    s.take_batch(n)
+                };
                 if let Some(first) = NonNull::new(head) {
                     if got > 1 {
                         TlsList::push_batch(&mut local.tls[c], Block::next(first), tail, got - 1);
@@ -112,6 +122,10 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
                             return head.as_ptr();
                         }
                     }
+                }
+                if skip_carve {
+                    // The queue was empty after all: carve.
+                    continue;
                 }
                 local.list_remove(c, cur);
                 local.list_push(c, cur, ListKind::Full);

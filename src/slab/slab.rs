@@ -911,6 +911,17 @@ impl Slab {
         }
     }
 
+    /// Whether `take_batch` would carve before anything else: the local free list and the
+    /// pending chain are empty and blocks are left to carve.
+    ///
+    /// # Safety
+    /// The caller holds the slab.
+    #[inline]
+    pub unsafe fn carves_next(&self) -> bool {
+        // SAFETY: the caller holds the slab.
+        unsafe { self.local(|l| l.free.is_null() && l.pending.is_null() && l.carved < l.capacity) }
+    }
+
     /// Returns one block to the local free list (spill, `front::small`). Returns the new `used`.
     ///
     /// # Safety
