@@ -223,6 +223,14 @@ pub const REMOTE_BATCH: bool = cfg!(hakmem_remote_batch);
 /// pops. `RUSTFLAGS="--cfg hakmem_no_remote_unwalked"` turns it off: every chain is then the
 /// pending chain, walked by `take_batch` (A/B in docs/benchmarks.md).
 pub const REMOTE_UNWALKED: bool = !cfg!(hakmem_no_remote_unwalked);
+
+/// A thread that has never allocated gets its own heap at its first free of one of our blocks
+/// (`free::free_slow`), as it would at its first allocation: its later frees find their SuperSlab
+/// in its hint cache and count in its own counters, instead of a registry lookup and three
+/// process-wide atomic increments per free on the shared `EMPTY` sentinel (producer/consumer
+/// programs, whose consumers only free). `RUSTFLAGS="--cfg hakmem_no_freer_heap"` turns it off:
+/// such a thread then frees heapless for its whole life (A/B in docs/benchmarks.md).
+pub const FREER_HEAP: bool = !cfg!(hakmem_no_freer_heap);
 const _: () = assert!(REMOTE_BATCH_ENTRIES.is_power_of_two() && REMOTE_BATCH_MAX >= 1);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.

@@ -30,6 +30,18 @@ pub enum Point {
 }
 
 static HOOK: AtomicUsize = AtomicUsize::new(0);
+/// How many hooks are running now (`running`).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// True while a test hook runs (on any thread; always false without `fault-injection`). A hook
+/// may run with the allocator's locks held, so what the allocator does on the hook's behalf must
+/// not take more: a free made by a hook does not create the freeing thread's heap
+/// (`config::FREER_HEAP`, which takes the heap pool lock).
+#[inline(always)]
+pub fn running() -> bool {
+    // ORDERING: Relaxed — see `call`.
+    cfg!(feature = "fault-injection") && RUNNING.load(Ordering::Relaxed) != 0
+}
 
 /// Installs `f` (or removes the hook with `None`).
 #[cfg(feature = "fault-injection")]
@@ -54,6 +66,10 @@ fn call(p: Point) {
     if f != 0 {
         // SAFETY: `set` stored a `fn(Point)` there.
         let f: fn(Point) = unsafe { core::mem::transmute::<usize, fn(Point)>(f) };
+        // ORDERING: Relaxed — read back by the hook's own thread (`running`); other threads only
+        // see a test-only switch.
+        RUNNING.fetch_add(1, Ordering::Relaxed);
         f(p);
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -360,3 +360,56 @@ fn leak_report_survives_a_closed_stderr() {
         c.report()
     );
 }
+
+// ---- a thread that only frees gets its own heap (`config::FREER_HEAP`) ---------------------------
+
+const FREE_ONLY_BLOCKS: usize = 64;
+static FREE_ONLY: [AtomicUsize; FREE_ONLY_BLOCKS] =
+    [const { AtomicUsize::new(0) }; FREE_ONLY_BLOCKS];
+static FREE_ONLY_BEFORE: AtomicBool = AtomicBool::new(false);
+static FREE_ONLY_AFTER: AtomicBool = AtomicBool::new(false);
+
+fn free_only_layout() -> Layout {
+    Layout::from_size_align(48, 16).unwrap()
+}
+
+extern "C" fn free_only(_: *mut libc::c_void) -> *mut libc::c_void {
+    // Allocates nothing through the global allocator: the thread starts on `EMPTY`.
+    FREE_ONLY_BEFORE.store(testing::heapless(), Ordering::Relaxed);
+    for slot in &FREE_ONLY {
+        // SAFETY: a live block of `free_only_layout()` from the main thread, freed once.
+        unsafe { GLOBAL.dealloc(slot.load(Ordering::Relaxed) as *mut u8, free_only_layout()) };
+    }
+    FREE_ONLY_AFTER.store(testing::heapless(), Ordering::Relaxed);
+    core::ptr::null_mut()
+}
+
+/// A consumer thread (it frees what another thread allocated and never allocates) gets its heap
+/// at its first free, so its frees use its hint cache and its own counters instead of the shared
+/// sentinel's registry path; with `--cfg hakmem_no_freer_heap` it stays heapless. Either way the
+/// sentinels are never written, and the blocks come back to their owner.
+#[test]
+fn a_thread_that_only_frees_gets_its_own_heap() {
+    for slot in &FREE_ONLY {
+        // SAFETY: non-zero size.
+        slot.store(
+            unsafe { GLOBAL.alloc(free_only_layout()) } as usize,
+            Ordering::Relaxed,
+        );
+    }
+    raw_thread(free_only);
+    assert!(
+        FREE_ONLY_BEFORE.load(Ordering::Relaxed),
+        "the thread started heapless"
+    );
+    assert_eq!(
+        FREE_ONLY_AFTER.load(Ordering::Relaxed),
+        !hakmem::config::FREER_HEAP,
+        "heapless after its frees"
+    );
+    assert!(
+        testing::sentinels_untouched(),
+        "a sentinel heap was written"
+    );
+    let _ = testing::debug_check();
+}

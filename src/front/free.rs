@@ -9,7 +9,8 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    CHECKED, FREE_MARK, HEADERLESS, OWNED_TABLE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TLS_HINT,
+    CHECKED, FREER_HEAP, FREE_MARK, HEADERLESS, OWNED_TABLE, PROFILE, REMOTE_BATCH, SLAB_SIZE,
+    TLS_HINT,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -226,9 +227,19 @@ fn check_hint(ss: *const SuperSlab, ptr: *mut u8) {
 
 #[cold]
 #[inline(never)]
-unsafe extern "C" fn free_slow(h: &'static Heap, ptr: *mut u8, stale: bool) {
+unsafe extern "C" fn free_slow(mut h: &'static Heap, ptr: *mut u8, stale: bool) {
     if ptr.is_null() {
         return;
+    }
+    if FREER_HEAP && h.kind == HeapKind::Empty && !crate::hook::running() {
+        // A thread that only frees (a consumer) gets its heap now, as at a first allocation
+        // (`config::FREER_HEAP`); `DEAD` threads never get one back. A free holds no lock of ours
+        // (except one made by a test hook, `hook::running`), and what `init_current` may
+        // allocate finds the new heap in place. Without metadata memory the free goes on
+        // heapless.
+        if let Some(live) = thread::init_current() {
+            h = live;
+        }
     }
     if TLS_HINT {
         if stale {

@@ -1,0 +1,136 @@
+/* larson: the pattern of mimalloc-bench's larson (Larson & Krishnan's server simulation), run as
+ * `larson SECONDS MIN MAX SLOTS ROUNDS SEED THREADS` (mimalloc-bench: 5 8 1000 5000 100 4141 N).
+ * The main thread allocates THREADS*SLOTS blocks of MIN..MAX bytes, shuffles them and replaces
+ * 4*n of them at random (the warm-up), then starts THREADS workers and sleeps. Each worker
+ * replaces a random slot of its SLOTS-slot array ROUNDS*SLOTS times (free the old block, malloc a
+ * new one, write two bytes), then starts its successor on the same array and exits: blocks are
+ * freed by the thread generation after the one that allocated them, and the first frees are of
+ * blocks the (sleeping, alive) main thread owns. Prints the throughput in wall time
+ * (allocations per second), as the original does. Written for hakmem's throughput table
+ * (docs/benchmarks.md); not the original's code. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    char **slots;
+    long nslots, replaces, min, range;
+    unsigned long long rng;
+    volatile long allocs, generations;
+    volatile int finished;
+} area_t;
+
+static volatile int stop;
+
+static unsigned long long next(unsigned long long *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void *worker(void *arg) {
+    area_t *a = arg;
+    if (stop) {
+        a->finished = 1;
+        return NULL;
+    }
+    a->finished = 0;
+    a->generations++;
+    for (long i = 0; i < a->replaces; i++) {
+        long v = (long)(next(&a->rng) % (unsigned long long)a->nslots);
+        free(a->slots[v]);
+        size_t size = (size_t)(a->min + (long)(next(&a->rng) % (unsigned long long)a->range));
+        volatile char *p = malloc(size);
+        if (!p) {
+            fprintf(stderr, "error: malloc(%zu) failed\n", size);
+            exit(2);
+        }
+        a->slots[v] = (char *)p;
+        p[0] = 'a';
+        p[1] = 'b';
+        a->allocs++;
+        if (stop) break;
+    }
+    a->finished = 1;
+    if (!stop) {
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &at, worker, a)) {
+            fprintf(stderr, "error: pthread_create failed\n");
+            exit(2);
+        }
+        pthread_attr_destroy(&at);
+    }
+    return NULL;
+}
+
+/* CPU seconds (user + system) of the whole process so far. */
+static double cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) * 1e-6;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 8) {
+        fprintf(stderr, "usage: %s SECONDS MIN MAX SLOTS ROUNDS SEED THREADS\n", argv[0]);
+        return 1;
+    }
+    double seconds = atof(argv[1]);
+    long min = atol(argv[2]), max = atol(argv[3]), slots = atol(argv[4]), rounds = atol(argv[5]);
+    unsigned long long rng = (unsigned long long)atol(argv[6]) * 0x9E3779B97F4A7C15ull + 1;
+    int threads = atoi(argv[7]);
+    long n = slots * threads, range = max > min ? max - min : 1;
+    char **blocks = malloc(sizeof(char *) * (size_t)n);
+    for (long i = 0; i < n; i++) blocks[i] = malloc((size_t)(min + (long)(next(&rng) % range)));
+    for (long i = n; i > 0; i--) {
+        long v = (long)(next(&rng) % (unsigned long long)i);
+        char *t = blocks[v];
+        blocks[v] = blocks[i - 1];
+        blocks[i - 1] = t;
+    }
+    for (long i = 0; i < 4 * n; i++) {
+        long v = (long)(next(&rng) % (unsigned long long)n);
+        free(blocks[v]);
+        blocks[v] = malloc((size_t)(min + (long)(next(&rng) % range)));
+    }
+    area_t *areas = calloc((size_t)threads, sizeof(area_t));
+    for (int t = 0; t < threads; t++) {
+        areas[t] = (area_t){blocks + t * slots, slots, rounds * slots, min, range, next(&rng) | 1, 0, 0, 0};
+    }
+    double start = now();
+    for (int t = 0; t < threads; t++) {
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &at, worker, &areas[t])) return 2;
+    }
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    nanosleep(&ts, NULL);
+    stop = 1;
+    for (int t = 0; t < threads; t++)
+        while (!areas[t].finished) sched_yield();
+    double wall = now() - start;
+    long allocs = 0, gens = 0;
+    for (int t = 0; t < threads; t++) allocs += areas[t].allocs, gens += areas[t].generations;
+    double c = cpu();
+    printf("larson threads=%d ops_per_s=%.0f ops_per_cpu_s=%.0f generations=%ld\n", threads, (double)allocs / wall, (double)allocs / c, gens);
+    return 0;
+}
