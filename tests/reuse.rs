@@ -5,7 +5,11 @@
 //!
 //! Its own test binary: the owner's heap must start with no slab of the class (no other test's
 //! exited thread has published one to adopt).
-#![cfg(not(hakmem_no_reuse_before_carve))]
+//!
+//! Not under `--cfg hakmem_no_remote_unwalked` either: there the queue becomes the pending chain,
+//! and `Slab::take_batch` tops a batch of its blocks up with fresh ones (the blocks are still
+//! reused first, but the first one handed out is a carved one).
+#![cfg(not(any(hakmem_no_reuse_before_carve, hakmem_no_remote_unwalked)))]
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::collections::HashSet;
