@@ -29,10 +29,12 @@ cd "$(dirname "$0")/.."
 
 MAX_PAIR=${FASTPATH_MAX_PAIR:-41}
 MAX_BATCH=${FASTPATH_MAX_BATCH:-41}
-MAX_REMOTE=${FASTPATH_MAX_REMOTE:-103}
+# Remote and heapless limits: 103.0 measured on main after 17b2343 (session 6); two instructions of
+# margin so a CI toolchain's different code layout does not fail the run on its own.
+MAX_REMOTE=${FASTPATH_MAX_REMOTE:-105}
 # The "heapless freer" (a thread that never allocated) gets its heap at its first free
 # (config::FREER_HEAP): 101.4 like the remote pair; 148.4 with --cfg hakmem_no_freer_heap.
-MAX_HEAPLESS=${FASTPATH_MAX_HEAPLESS:-103}
+MAX_HEAPLESS=${FASTPATH_MAX_HEAPLESS:-105}
 
 do_assert=0
 build=1
