@@ -529,6 +529,42 @@ fn dumps_write_both_formats() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A profiled heap's frees go to its free side and spill in batches, as an unprofiled heap's do.
+/// The refill used to leave its "a slab's whole free list taken" flag (`HeapLocal::taken`) set
+/// while that list went to the alloc side, so every free past the free side's cap spilled the one
+/// block it had just pushed: batches of 400 made 7,057 spills for 20,000 frees (now 50).
+fn profiled_frees_spill_in_batches() {
+    // No sampling while it counts (a sampled block would take the profiler's slot path).
+    profile::set_sample_interval(1 << 60);
+    let counts = std::thread::spawn(|| {
+        const FREES: usize = 20_000;
+        let mut held = Vec::with_capacity(1_600);
+        let mut spills = Vec::new();
+        // Batches smaller and larger than a list's cap, handed out and freed in order (the
+        // runner's glibc-simple); after the first round the refills take the slabs' free lists.
+        for batch in [25, 100, 400, 1_600] {
+            let before = hakmem::stats().spills;
+            for _ in 0..FREES / batch {
+                held.extend((0..batch).map(|i| block(64, i as u8)));
+                for p in held.drain(..) {
+                    release(p, 64);
+                }
+            }
+            spills.push(hakmem::stats().spills - before);
+        }
+        spills
+    })
+    .join()
+    .unwrap();
+    profile::set_sample_interval(1);
+    for (spills, batch) in counts.iter().zip([25, 100, 400, 1_600]) {
+        assert!(
+            spills * 16 < 20_000,
+            "{spills} spills for 20,000 frees in batches of {batch} on a profiled heap"
+        );
+    }
+}
+
 #[cfg(not(feature = "profile"))]
 fn main() {
     assert!(
@@ -553,6 +589,7 @@ fn main() {
     fork_child_keeps_and_frees_sampled_blocks();
     fork_child_after_a_torn_sample();
     dumps_write_both_formats();
+    profiled_frees_spill_in_batches();
     profile::stop();
     profile::set_sample_interval(profile::DEFAULT_MEAN);
     let p = block(100, 1);

@@ -204,6 +204,13 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
         // SAFETY: per the contract; `small::refill`'s reference has ended.
         let local = unsafe { h.local_mut() };
         core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        // `taken` tells `spill` that the list frees push on holds a slab's whole free list
+        // (`small::refill`); here that list goes to the alloc side (`fill` swaps it back, or
+        // leaves its rest on the free side, which the general spill handles), never under the
+        // frees pushed from now on. Left set, every free past the cap spilled the one block it
+        // had just pushed (the cap is not raised on a profiled heap): glibc-simple made a
+        // `spill` call for one free in five (tests/profile.rs `profiled_frees_spill_in_batches`).
+        local.taken[c] = false;
     }
     // SAFETY: per the contract.
     fill(unsafe { h.local_mut() }, c);
