@@ -565,6 +565,60 @@ fn profiled_frees_spill_in_batches() {
     }
 }
 
+/// A heap whose TLS list holds a slab's whole free list (`HeapLocal::taken`) when profiling
+/// starts: that list becomes the free side, and frees past its cap must still spill in batches
+/// (before the fix, `enter` left `taken` set and every free past the cap spilled one block, until
+/// a refill found the free side empty — which a program that frees before it allocates again
+/// never lets happen).
+#[cfg(feature = "profile")]
+fn entering_with_a_whole_free_list_spills_in_batches() {
+    profile::stop();
+    profile::set_sample_interval(1 << 60);
+    let spills = std::thread::spawn(|| {
+        const FREES: usize = 20_000;
+        const BATCH: usize = 400;
+        const Q: usize = 100;
+        let mut held = std::collections::VecDeque::with_capacity(BATCH);
+        // Unprofiled: a batch freed, most of it to its slab, then all but one taken again: the
+        // refill that runs the TLS list dry takes the slab's free list whole, and its last block
+        // stays on the list.
+        held.extend((0..BATCH).map(|i| block(64, i as u8)));
+        for p in held.drain(..) {
+            release(p, 64);
+        }
+        held.extend((0..BATCH - 1).map(|i| block(64, i as u8)));
+        for p in held.drain(..) {
+            release(p, 64);
+        }
+        // This thread's heap is profiled from here (`start` syncs the calling thread). A queue:
+        // each round frees its oldest Q blocks, then allocates Q.
+        assert!(profile::start());
+        held.extend((0..Q).map(|i| block(64, i as u8)));
+        let before = hakmem::stats().spills;
+        for _ in 0..FREES / Q {
+            for _ in 0..Q {
+                release(held.pop_front().unwrap(), 64);
+            }
+            held.extend((0..Q).map(|i| block(64, i as u8)));
+        }
+        let spills = hakmem::stats().spills - before;
+        for p in held.drain(..) {
+            release(p, 64);
+        }
+        spills
+    })
+    .join()
+    .unwrap();
+    profile::set_sample_interval(1);
+    assert!(profile::is_on());
+    // Fixed: 1 spill (the first round's); before: 44, one block each.
+    assert!(
+        spills <= 20_000 / 100 / 10,
+        "{spills} spills for 200 rounds of 100 frees on a heap profiled while its list held a \
+         slab's whole free list"
+    );
+}
+
 #[cfg(not(feature = "profile"))]
 fn main() {
     assert!(
@@ -590,6 +644,7 @@ fn main() {
     fork_child_after_a_torn_sample();
     dumps_write_both_formats();
     profiled_frees_spill_in_batches();
+    entering_with_a_whole_free_list_spills_in_batches();
     profile::stop();
     profile::set_sample_interval(profile::DEFAULT_MEAN);
     let p = block(100, 1);

@@ -108,6 +108,10 @@ fn enter(local: &mut HeapLocal) {
     for c in 0..NUM_CLASSES {
         debug_assert!(local.freed[c].head.is_null());
         core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        // `taken` described the list that now is the free side; left set, `spill` would return
+        // one block per free past the cap there until a refill found the free side empty (as in
+        // `refill`).
+        local.taken[c] = false;
         local.ahead[c] = UNDRAWN;
     }
     local.profiled = true;
