@@ -37,6 +37,12 @@ pub fn weight(size: usize, mean: u64) -> f64 {
     // Through i64: a u64 → f64 conversion takes a dozen instructions on x86-64, an i64 one a
     // single `cvtsi2sd` (both values are far below 2^63).
     let x = size.max(1) as i64 as f64 / mean as i64 as f64;
+    if x >= SURE {
+        // A request of `SURE` × the mean or more is sampled with probability 1 to within 1e-9
+        // (the large box's requests, at the default mean): it stands for itself, no series and
+        // no division.
+        return 1.0;
+    }
     let p = one_minus_exp_neg(x);
     if p > 0.0 {
         1.0 / p
@@ -113,10 +119,13 @@ fn log2_at_least_one(x: f64) -> f64 {
     e as f64 + (ln_1u + ln_c) * core::f64::consts::LOG2_E
 }
 
+/// From here `1 - exp(-x)` is 1 to within its relative error bound (`exp(-21) < 7.6e-10`).
+const SURE: f64 = 21.0;
+
 /// `1 - exp(-x)` for `x >= 0`, without the cancellation near 0.
 #[inline]
 fn one_minus_exp_neg(x: f64) -> f64 {
-    if x >= 40.0 {
+    if x >= SURE {
         return 1.0;
     }
     if x < 1.0 / 32.0 {
@@ -299,6 +308,14 @@ mod tests {
     #[test]
     fn weight_is_one_for_blocks_much_larger_than_the_mean() {
         assert_eq!(weight(1 << 30, 4096), 1.0);
+        // Either side of `SURE`: exact to 1e-9 against libm.
+        for k in [20, 21, 22] {
+            let want = 1.0 / -(-(k as f64)).exp_m1();
+            assert!(
+                (weight(k << 19, 1 << 19) - want).abs() <= 1e-9 * want,
+                "{k}"
+            );
+        }
         assert!((weight(512 * 1024, 512 * 1024) - 1.582).abs() < 0.001);
     }
 }
