@@ -231,6 +231,15 @@ pub const REMOTE_UNWALKED: bool = !cfg!(hakmem_no_remote_unwalked);
 /// programs, whose consumers only free). `RUSTFLAGS="--cfg hakmem_no_freer_heap"` turns it off:
 /// such a thread then frees heapless for its whole life (A/B in docs/benchmarks.md).
 pub const FREER_HEAP: bool = !cfg!(hakmem_no_freer_heap);
+
+/// `alloc_zeroed` (C's `calloc`) of a medium block carved where its span has not been written
+/// since it was mapped or last purged with `MADV_DONTNEED` clears only the two words the carve
+/// and the freed mark wrote, not the block (`span::known_zero`, as mimalloc's `is_zero` and
+/// jemalloc's zeroed extents): the memset would cost CPU and make every page of the block
+/// resident. A reused or `MADV_FREE`-purged block is cleared as before.
+/// `RUSTFLAGS="--cfg hakmem_no_known_zero"` compiles it out (A/B switch): every medium block is
+/// cleared.
+pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 const _: () = assert!(REMOTE_BATCH_ENTRIES.is_power_of_two() && REMOTE_BATCH_MAX >= 1);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.

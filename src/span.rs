@@ -23,7 +23,8 @@
 //! changes; `committed == Σ dirty of the spans on the hot stacks + reservations in flight`, at
 //! most `KEEP_SPAN_BYTES_COMMITTED` except for spans whose purge the OS refused; a span's `dirty`
 //! (the highest carve since its last purge) bounds the bytes of its blocks that may be resident,
-//! and only those are purged.
+//! and only those are purged; `dirty <= unzeroed` (the highest carve since its last zeroing
+//! purge), and every byte of its data from `unzeroed` on reads as zero.
 
 use core::ptr::NonNull;
 
@@ -51,6 +52,12 @@ pub struct SpanLinks {
     /// Bytes from the span's data start that may hold committed pages: the highest carve since
     /// its last purge (blocks beyond were never handed out, so their pages were never touched).
     dirty: usize,
+    /// Bytes from the span's data start that may hold anything but zeroes: the highest carve
+    /// since the span was mapped or last purged with `MADV_DONTNEED` (a `MADV_FREE` purge leaves
+    /// the old contents readable until the kernel reclaims the pages, so it keeps this).
+    /// `known_zero` reads it while the span is bound; it changes only while the span is held
+    /// unbound (`SpanCache::put`, `purge_blocks`).
+    unzeroed: usize,
 }
 
 /// The header at the start of every span.
@@ -91,6 +98,7 @@ impl SpanHeader {
                     next: core::ptr::null_mut(),
                     emptied_at: 0,
                     dirty: 0,
+                    unzeroed: 0,
                 }),
                 sampled: AtomicU64::new(0),
                 slab: Slab::new(base.as_ptr().wrapping_add(SPAN_HEADER_BYTES)),
@@ -242,6 +250,7 @@ impl SpanCache {
         let dirty = unsafe {
             span.as_ref().links.with_mut(|k| {
                 (*k).dirty = (*k).dirty.max(carved);
+                (*k).unzeroed = (*k).unzeroed.max(carved);
                 (*k).dirty
             })
         };
@@ -371,10 +380,37 @@ unsafe fn purge_blocks(span: NonNull<SpanHeader>) -> bool {
     let ok = unsafe { purge::pages(NonNull::new_unchecked(data), len) };
     if ok {
         GLOBALS.span_bytes_decommitted.add_shared(len as u64);
+        // `MADV_DONTNEED` (the default) zeroes the pages; `MADV_FREE` may leave them as they were.
+        let zeroed = !crate::env::madv_free();
         // SAFETY: per the contract.
-        unsafe { span.as_ref().links.with_mut(|k| (*k).dirty = 0) };
+        unsafe {
+            span.as_ref().links.with_mut(|k| {
+                (*k).dirty = 0;
+                if zeroed {
+                    (*k).unzeroed = 0;
+                }
+            })
+        };
     }
     ok
+}
+
+/// Whether block `b`, just taken by `take_block` from span slab `slab` whose `carved_end` was
+/// `carved_before` before the take, is all zeroes apart from the words the carve and the hand-out
+/// write (`Block::set_next`'s link, the freed mark; `front::medium::alloc_zeroed` clears those):
+/// it was carved by this take (a block from the free list or the pending chain lies below
+/// `carved_before`) and lies past everything carved since the span's pages were last zeroed.
+///
+/// # Safety
+/// The caller holds `slab` (a span's slab, bound to the caller's heap): nobody writes the span's
+/// links while it is bound, and the last writer handed the span over through the cache lock.
+#[inline]
+pub unsafe fn known_zero(slab: &Slab, b: NonNull<Block>, carved_before: usize) -> bool {
+    // SAFETY: per the contract.
+    let span = unsafe { SpanHeader::of_slab(slab).as_ref() };
+    let off = b.as_ptr() as usize - (span.base() + SPAN_HEADER_BYTES);
+    // SAFETY: per the contract (a read; no writer while the span is bound).
+    off >= carved_before && off >= unsafe { span.links.with(|k| (*k).unzeroed) }
 }
 
 /// Gives back an empty span its holder is done with, empty since `emptied_at` (the purge clock's

@@ -5,13 +5,23 @@
 //! over-aligned layouts, for blocks freed by their own thread and by another thread, and through
 //! `vec![0; n]`. A zeroed block is then dirtied and freed again, so every round recycles dirt.
 //!
+//! Known zeroes (`config::KNOWN_ZERO`; each scenario in a child process of its own, with the
+//! environment it names, so that its spans are the ones it made):
+//!
+//! | scenario | claim |
+//! |---|---|
+//! | `fresh_medium` | `alloc_zeroed` of medium blocks carved from a fresh span leaves their pages untouched (`mincore`: at most the first page of each resident), and they read as zero |
+//! | `reused_medium` | a medium block freed dirty and taken again from its span's free list comes back zeroed |
+//! | `rebound_span` | a span a thread dirtied and gave back (delay -1: not purged), bound again by another thread: blocks carved over the old dirt come back zeroed |
+//! | `madv_free_span` | the same with the span purged at once by `MADV_FREE` (`HAKMEM_PURGE_MADV_FREE=1`, delay 0), which may leave the old contents: zeroed |
+//!
 //! `HAKMEM_TEST_SCALE` (default 1) multiplies the number of rounds.
 
 mod support;
 
 use std::alloc::{alloc, alloc_zeroed, dealloc, Layout};
 use std::hint::black_box;
-use support::{scale, KIB, MIB};
+use support::{child, scale, KIB, MIB};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
@@ -159,4 +169,136 @@ fn zeroed_vecs_after_dirty_vecs() {
             );
         }
     }
+}
+
+// ---- known zeroes (`config::KNOWN_ZERO`) ------------------------------------------------------
+
+/// A medium size: 1 MiB, far from the small and large boundaries, a class of its own.
+const MEDIUM: usize = MIB;
+
+/// Pages of `[base, base + len)` resident now (`mincore`).
+fn resident_pages(base: usize, len: usize) -> usize {
+    let mut vec = vec![0u8; len.div_ceil(4096)];
+    // SAFETY: a page-aligned range of this process's mappings; `vec` holds one byte per page.
+    let r = unsafe { libc::mincore(base as *mut libc::c_void, len, vec.as_mut_ptr()) };
+    assert_eq!(r, 0, "mincore failed");
+    vec.iter().filter(|&&v| v & 1 != 0).count()
+}
+
+fn medium_layout() -> Layout {
+    Layout::from_size_align(MEDIUM, 16).unwrap()
+}
+
+/// Allocates `count` zeroed medium blocks and checks each reads as zero (which, for untouched
+/// pages, maps the zero page: check residency before this).
+fn check_zero(blocks: &[*mut u8], when: &str) {
+    for (i, &p) in blocks.iter().enumerate() {
+        // SAFETY: a live block of `MEDIUM` bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(p, MEDIUM) };
+        if let Some(off) = first_nonzero(bytes) {
+            panic!(
+                "alloc_zeroed({MEDIUM}) #{i} {when}: byte {off} of {p:p} is {:#x}",
+                bytes[off]
+            );
+        }
+    }
+}
+
+fn calloc_medium(count: usize) -> Vec<*mut u8> {
+    (0..count)
+        .map(|_| {
+            // SAFETY: non-zero size.
+            let p = black_box(unsafe { alloc_zeroed(medium_layout()) });
+            assert!(!p.is_null());
+            p
+        })
+        .collect()
+}
+
+fn fresh_medium() {
+    let blocks = calloc_medium(4);
+    for &p in &blocks {
+        assert_eq!(p as usize % 4096, 0, "medium blocks start on a page");
+        let resident = resident_pages(p as usize, MEDIUM);
+        assert!(
+            resident <= 1,
+            "alloc_zeroed({MEDIUM}) of a fresh span's block made {resident} of {} pages resident",
+            MEDIUM / 4096
+        );
+    }
+    check_zero(&blocks, "fresh");
+    free_blocks(blocks, medium_layout(), false);
+}
+
+fn reused_medium() {
+    let layout = medium_layout();
+    for round in 0..4 {
+        let dirty = dirty_blocks(layout, 3);
+        let addrs: Vec<usize> = dirty.iter().map(|&p| p as usize).collect();
+        free_blocks(dirty, layout, round % 2 == 0);
+        let zeroed = calloc_medium(3);
+        assert!(
+            zeroed.iter().all(|&p| addrs.contains(&(p as usize))),
+            "the dirty blocks were not reused"
+        );
+        check_zero(&zeroed, "after dirty frees");
+        free_blocks(zeroed, layout, false);
+    }
+}
+
+/// Blocks of a span a thread dirties, frees and gives back at its exit; their addresses.
+fn dirty_span_in_a_thread(count: usize) -> Vec<usize> {
+    std::thread::spawn(move || {
+        let dirty = dirty_blocks(medium_layout(), count);
+        let addrs = dirty.iter().map(|&p| p as usize).collect();
+        free_blocks(dirty, medium_layout(), false);
+        addrs
+    })
+    .join()
+    .expect("dirtying thread panicked")
+}
+
+fn rebound_span() {
+    let addrs = dirty_span_in_a_thread(3);
+    let zeroed = calloc_medium(5);
+    assert!(
+        addrs.iter().all(|a| zeroed.contains(&(*a as *mut u8))),
+        "the dirty span was not bound again"
+    );
+    check_zero(&zeroed, "carved over an earlier binding's dirt");
+    free_blocks(zeroed, medium_layout(), false);
+}
+
+#[test]
+#[ignore = "child process entry point; run by the other tests"]
+fn child() {
+    let Some(name) = child::scenario() else {
+        return;
+    };
+    match name.as_str() {
+        "fresh_medium" => fresh_medium(),
+        "reused_medium" => reused_medium(),
+        "rebound_span" | "madv_free_span" => rebound_span(),
+        other => panic!("unknown scenario {other:?}"),
+    }
+}
+
+#[test]
+#[cfg(not(hakmem_no_known_zero))]
+fn zeroed_fresh_medium_blocks_stay_untouched() {
+    child::run("fresh_medium", &[]).assert_passed();
+}
+
+#[test]
+fn zeroed_medium_blocks_after_reuse() {
+    child::run("reused_medium", &[]).assert_passed();
+    child::run("rebound_span", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+    child::run(
+        "madv_free_span",
+        &[
+            ("HAKMEM_PURGE_DELAY_MS", "0"),
+            ("HAKMEM_PURGE_MADV_FREE", "1"),
+        ],
+    )
+    .assert_passed();
 }

@@ -5,7 +5,7 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN,
+    FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN,
     OWNED_TABLE, PROFILE,
 };
 use crate::front::free;
@@ -282,6 +282,29 @@ fn alloc_medium(c: usize) -> *mut u8 {
     }
 }
 
+/// `alloc_medium` for `alloc_zeroed`: a zero-filled block of medium class `c` holding `size`
+/// bytes (`medium::alloc_zeroed`).
+#[inline(never)]
+fn alloc_medium_zeroed(c: usize, size: usize) -> *mut u8 {
+    let h = thread::current();
+    // SAFETY (all arms): each heap passed on is the calling thread's own live heap, or the
+    // fallback heap under its lock.
+    match h.kind {
+        // SAFETY: see above.
+        HeapKind::Live => unsafe { medium::alloc_zeroed(h, c, size) },
+        HeapKind::Empty => match thread::init_current() {
+            // SAFETY: see above.
+            Some(h) => unsafe { medium::alloc_zeroed(h, c, size) },
+            None => core::ptr::null_mut(),
+        },
+        HeapKind::Dead => {
+            // SAFETY: see above.
+            thread::with_fallback(|fh| unsafe { medium::alloc_zeroed(fh, c, size) })
+                .unwrap_or(core::ptr::null_mut())
+        }
+    }
+}
+
 /// Profiling: counts a request against the calling thread's countdown; a sampled request is
 /// served by the `prof` box (`None`: not sampled, or no memory for a sampled block — served
 /// normally). src/front/profiling.rs says how requests get here.
@@ -426,20 +449,29 @@ unsafe fn refill_own(h: &'static Heap, c: usize) -> BlockPtr {
 }
 
 /// `alloc` followed by zeroing; large blocks zero themselves (fresh mappings come zeroed from the
-/// OS; reused ones purge their pages). Small and medium blocks are cleared here.
+/// OS; reused ones purge their pages), and so do medium blocks with `KNOWN_ZERO` (one carved
+/// where its span holds zeroes is not cleared: `medium::alloc_zeroed`). Small blocks (and medium
+/// ones without `KNOWN_ZERO`) are cleared here.
 #[inline]
 pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
-    if size > MAX_SMALL_SIZE
-        && class_for(size, align.max(MIN_ALIGN)).is_none()
-        && medium_class_for(size, align).is_none()
-    {
-        // Counted like any request when profiling (a sampled block comes back zeroed).
-        if PROFILE && prof::is_on() {
-            if let Some(p) = sample(size, align, true) {
-                return p;
+    if size > MAX_SMALL_SIZE && class_for(size, align.max(MIN_ALIGN)).is_none() {
+        let medium = medium_class_for(size, align);
+        if medium.is_none() || KNOWN_ZERO {
+            if PROFILE && thread::current().kind == HeapKind::Empty {
+                // As in `alloc_general`: the environment is read when the heap is created.
+                let _ = thread::init_current();
             }
+            // Counted like any request when profiling (a sampled block comes back zeroed).
+            if PROFILE && prof::is_on() {
+                if let Some(p) = sample(size, align, true) {
+                    return p;
+                }
+            }
+            return match medium {
+                Some(c) => alloc_medium_zeroed(c, size),
+                None => large::alloc_zeroed(size, align),
+            };
         }
-        return large::alloc_zeroed(size, align);
     }
     let p = alloc(size, align);
     if !p.is_null() {

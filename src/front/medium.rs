@@ -24,7 +24,7 @@
 use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
-use crate::config::{ADOPT, MAX_BLOCK_OFFSET, PROFILE, SPAN_HEADER_BYTES};
+use crate::config::{ADOPT, KNOWN_ZERO, MAX_BLOCK_OFFSET, PROFILE, SPAN_HEADER_BYTES};
 use crate::debug::fatal;
 use crate::env;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
@@ -51,10 +51,36 @@ const MEDIUM_CLASSES: core::ops::Range<usize> = NUM_CLASSES..TOTAL_CLASSES;
 /// `h` is the calling thread's live heap (or the fallback heap under its lock).
 pub unsafe fn alloc(h: &Heap, c: usize) -> *mut u8 {
     // SAFETY: forwarded contract.
-    match unsafe { alloc_in(h, c) } {
-        Some(b) => hand_out(b, c),
+    match unsafe { alloc_in::<false>(h, c) } {
+        Some((b, _)) => hand_out(b, c),
         None => core::ptr::null_mut(),
     }
+}
+
+/// `alloc` of `size` bytes (at most the class size), zero-filled: a block carved where its span
+/// is known to hold zeroes (`span::known_zero`) has only its first two words cleared (the carve's
+/// link, the freed mark's word), so its other pages stay untouched; any other block is cleared.
+/// Null when memory cannot be had.
+///
+/// # Safety
+/// As for `alloc`.
+pub unsafe fn alloc_zeroed(h: &Heap, c: usize, size: usize) -> *mut u8 {
+    debug_assert!(size <= class_size(c));
+    // SAFETY: forwarded contract.
+    let Some((b, zero)) = (unsafe { alloc_in::<KNOWN_ZERO>(h, c) }) else {
+        return core::ptr::null_mut();
+    };
+    let p = hand_out(b, c);
+    if zero {
+        // SAFETY: a block just taken from a span we hold, far larger than 16 bytes.
+        unsafe { core::ptr::write_bytes(p, 0, 2 * core::mem::size_of::<usize>()) };
+        // valgrind: the rest reads as the zeroes the OS left there.
+        valgrind::make_defined(p, size);
+    } else {
+        // SAFETY: a block just taken from a span we hold, of at least `size` bytes.
+        unsafe { core::ptr::write_bytes(p, 0, size) };
+    }
+    p
 }
 
 /// `alloc` for a sampled request: the block and the span it came from, in which the profiler
@@ -64,7 +90,7 @@ pub unsafe fn alloc(h: &Heap, c: usize) -> *mut u8 {
 /// As for `alloc`.
 pub unsafe fn alloc_with_span(h: &Heap, c: usize) -> Option<(*mut u8, &'static SpanHeader)> {
     // SAFETY: forwarded contract.
-    let b = unsafe { alloc_in(h, c) }?;
+    let (b, _) = unsafe { alloc_in::<false>(h, c) }?;
     // SAFETY: per the contract; `alloc_in` returns only a block it took from the current span of
     // class `c`, which is still current (a span of this heap: its header is mapped forever).
     let span = unsafe { SpanHeader::of_slab(&*h.local_mut().slabs[c].cur).as_ref() };
@@ -86,13 +112,14 @@ fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
 }
 
 /// Takes one block of class `c` from `h`'s spans, following the fallbacks in order. Inline in
-/// both callers: out of line (it has two since `alloc_with_span`) it cost every medium request
-/// a call, ~7 instructions.
+/// its callers: out of line (it has several since `alloc_with_span`) it cost every medium
+/// request a call, ~7 instructions. With `ZERO`, the flag says whether the block is known to be
+/// zero apart from its first two words (`span::known_zero`); without, it is false.
 ///
 /// # Safety
 /// `h` is the calling thread's live heap (or the fallback heap under its lock).
 #[inline(always)]
-unsafe fn alloc_in(h: &Heap, c: usize) -> Option<NonNull<Block>> {
+unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Block>, bool)> {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     loop {
@@ -101,10 +128,15 @@ unsafe fn alloc_in(h: &Heap, c: usize) -> Option<NonNull<Block>> {
             // SAFETY: `cur` is owned by this heap.
             unsafe {
                 let s = &*cur;
+                let carved_before = if ZERO {
+                    s.local(|l| l.carved_end as usize)
+                } else {
+                    0
+                };
                 if let Some(b) = span::take_block(s) {
                     h.counters.medium_allocs.bump();
                     h.counters.medium_bytes.add(class_size(c) as u64);
-                    return Some(b);
+                    return Some((b, ZERO && span::known_zero(s, b, carved_before)));
                 }
                 if s.remote.is_nonempty() && s.drain_remote() > 0 {
                     continue;
