@@ -240,6 +240,15 @@ pub const FREER_HEAP: bool = !cfg!(hakmem_no_freer_heap);
 /// `RUSTFLAGS="--cfg hakmem_no_known_zero"` compiles it out (A/B switch): every medium block is
 /// cleared.
 pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
+
+/// `realloc` growing a large block that cannot grow in place moves its pages to a new mapping
+/// (`large::move_grow`, `mremap` onto a fresh aligned reservation) instead of copying its bytes
+/// into a new block, as glibc's `realloc` of an mmapped chunk does: no copy, no page faults for
+/// the old part, and the old block does not sit committed in the large cache. Growing a buffer by
+/// doubling to 256 MiB: 1.4 s and 272 MiB peak RSS with the copy against 0.37 s and 132 MiB
+/// (docs/benchmarks.md, session 7 `medium7`). `RUSTFLAGS="--cfg hakmem_no_large_move"` compiles
+/// it out (A/B switch): the block is copied.
+pub const LARGE_MOVE: bool = !cfg!(hakmem_no_large_move);
 const _: () = assert!(REMOTE_BATCH_ENTRIES.is_power_of_two() && REMOTE_BATCH_MAX >= 1);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.

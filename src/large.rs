@@ -680,6 +680,95 @@ pub unsafe fn resize_in_place(head: NonNull<RegionHead>, ptr: *mut u8, new_size:
     }
 }
 
+/// What `move_grow` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moved {
+    /// The block lives at this user pointer now, grown; the old pointer is dead.
+    To(NonNull<u8>),
+    /// The OS refused the new reservation: `realloc` returns null (a copy would need the same).
+    NoMemory,
+    /// The block cannot be moved (sampled, a shrink, or the OS cannot move pages): it is
+    /// unchanged, and the caller copies it.
+    No,
+}
+
+/// `realloc` of a large block to `new_size` bytes that `resize_in_place` could not grow: moves
+/// the block's pages to a fresh reservation aligned as the old one (`os::move_to`, no copy) and
+/// registers it there. The user pointer keeps its offset from the mapping's start (its colour, or
+/// its alignment), the header travels with its page and gets the new base and length.
+///
+/// Registry: the new chunk is registered before the move (so that its leaf exists; a stray
+/// lookup there meanwhile finds magic 0 and aborts as for any bad pointer) and again after the
+/// header is complete (the Release store publishes it); the old chunk is unregistered before the
+/// move and registered again if the move fails.
+///
+/// # Safety
+/// As for `free`: `head` came from the registry for `ptr`, a live large block the caller owns.
+pub unsafe fn move_grow(head: NonNull<RegionHead>, ptr: *mut u8, new_size: usize) -> Moved {
+    let h = head.cast::<LargeHeader>();
+    // SAFETY: per the contract the header is mapped (an arena starts with its magic too).
+    if is_sampled(head) || is_sampled_large(unsafe { h.as_ref().magic }) {
+        // A sampled block moves by copy, so its new size is what the profile counts.
+        return Moved::No;
+    }
+    // SAFETY: per the contract.
+    let (map_len, offset, base) = unsafe {
+        check(h.as_ref(), ptr);
+        (h.as_ref().map_len, h.as_ref().offset, h.as_ref().base)
+    };
+    let Some(new_len) = offset.checked_add(new_size).and_then(os::page_round) else {
+        return Moved::NoMemory;
+    };
+    if new_len <= map_len {
+        return Moved::No;
+    }
+    // The old base's alignment: `SUPERSLAB_SIZE`, or the block's alignment when larger (then the
+    // offset is that alignment; a colour offset is under two pages).
+    let align = SUPERSLAB_SIZE.max(offset.next_power_of_two());
+    let Some(to) = os::reserve_aligned(new_len, align) else {
+        return Moved::NoMemory;
+    };
+    let user = to.as_ptr().wrapping_add(offset);
+    let new_head = user.wrapping_sub(PAGE_SIZE).cast::<RegionHead>();
+    // SAFETY: `new_head` lies inside the fresh reservation (offset >= PAGE_SIZE): non-null.
+    let new_head = unsafe { NonNull::new_unchecked(new_head) };
+    if !registry::register(user as usize, new_head) {
+        // SAFETY: the fresh reservation, never published. A refused unmap is counted by `os`.
+        let _released = unsafe { os::release(to, new_len) };
+        return Moved::No;
+    }
+    registry::unregister(ptr as usize);
+    // SAFETY: a mapping is never at address 0.
+    let from = unsafe { NonNull::new_unchecked(base) };
+    // SAFETY: both are whole reservations of ours: the live block's mapping (the caller owns the
+    // block; unregistered, nobody else reaches it) and the fresh one (reachable only through the
+    // new registry entry, whose header reads magic 0 until the move).
+    if !unsafe { os::move_to(from, map_len, to, new_len) } {
+        registry::unregister(user as usize);
+        // The old chunk's leaf exists (it was registered a moment ago), so this cannot fail.
+        let again = registry::register(ptr as usize, head);
+        debug_assert!(again);
+        return Moved::No;
+    }
+    // SAFETY: the header page moved with the block: inside the new mapping, ours.
+    unsafe {
+        let nh = new_head.cast::<LargeHeader>().as_ptr();
+        (*nh).base = to.as_ptr();
+        (*nh).map_len = new_len;
+    }
+    // Publishes the completed header (Release, in `register`); the leaf exists, so it succeeds.
+    let published = registry::register(user as usize, new_head);
+    debug_assert!(published);
+    // valgrind: the old block dies, the new one is live with the old block's bytes defined.
+    valgrind::freelike(ptr);
+    valgrind::malloclike(user, new_len - offset, false);
+    valgrind::make_defined(user, map_len - offset);
+    GLOBALS.large_bytes.add_shared((new_len - map_len) as u64);
+    stats::footprint_add(new_len - map_len);
+    // SAFETY: inside the new mapping, non-null.
+    Moved::To(unsafe { NonNull::new_unchecked(user) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

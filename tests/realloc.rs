@@ -6,10 +6,18 @@
 //! since exited. Every block is filled with a pattern derived from its id; the kept prefix is
 //! checked after each `realloc` and the whole block is refilled and checked before `dealloc`.
 //!
+//! Large blocks that cannot grow in place move their pages, not their bytes
+//! (`config::LARGE_MOVE`): `large_growth_moves_pages` (in a child process of its own, for its RSS
+//! reading) fills a 16 MiB block, blocks its in-place growth with a page mapped right after it,
+//! grows it to 48 MiB (the test fills the new 32 MiB), and checks the contents and that RSS grew by
+//! less than 36 MiB (a copy makes the old 16 MiB resident twice more: the new block's copy and the
+//! old block, kept committed in the large cache).
+//!
 //! `HAKMEM_TEST_SCALE` (default 1) multiplies the number of random steps.
 
 mod support;
 
+use support::child;
 use support::pattern::TestBlock;
 use support::{class_sizes, scale, Rng, KIB, MIB};
 
@@ -224,4 +232,128 @@ fn realloc_blocks_of_an_exited_thread() {
         block.resize(old + i);
         drop(block);
     }
+}
+
+// ---- large growth by moving pages (`config::LARGE_MOVE`) -------------------------------------
+
+/// Resident set size of this process, bytes.
+fn rss() -> usize {
+    let s = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: usize = s.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// The end of the mapping (`/proc/self/maps`) holding `addr`: the block's own end, or, where the
+/// kernel merged it with the mapping after it, a point past a neighbour that already blocks its
+/// growth in place.
+fn mapping_end(addr: usize) -> usize {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    for line in maps.lines() {
+        let range = line.split_whitespace().next().unwrap();
+        let (lo, hi) = range.split_once('-').unwrap();
+        let (lo, hi) = (
+            usize::from_str_radix(lo, 16).unwrap(),
+            usize::from_str_radix(hi, 16).unwrap(),
+        );
+        if (lo..hi).contains(&addr) {
+            return hi;
+        }
+    }
+    panic!("{addr:#x} is in no mapping");
+}
+
+/// Maps one inaccessible page at `at` unless something is mapped there already (either way the
+/// mapping ending at `at` cannot grow in place); returns it if this call mapped it.
+fn block_growth_at(at: usize) -> Option<usize> {
+    // SAFETY: NOREPLACE maps only over free address space; the page is ours if it succeeds.
+    let p = unsafe {
+        libc::mmap(
+            at as *mut libc::c_void,
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return None;
+    }
+    if p as usize != at {
+        // A kernel without NOREPLACE put it elsewhere: of no use.
+        // SAFETY: the page just mapped.
+        unsafe { libc::munmap(p, 4096) };
+        return None;
+    }
+    Some(at)
+}
+
+/// Grows large blocks (a colour offset, and a 4 MiB alignment) whose in-place growth is blocked,
+/// twice each, and checks the contents, the alignment and the usable size after each move.
+fn grow_blocked(from: usize, to: usize, align: usize, id: u64) -> (usize, usize) {
+    let mut b = TestBlock::new(from, align, id);
+    let guard = block_growth_at(mapping_end(b.addr()));
+    let rss0 = rss();
+    let at = b.addr();
+    b.resize(to);
+    let rss1 = rss();
+    assert_ne!(
+        b.addr(),
+        at,
+        "the block grew in place past the page mapped after it"
+    );
+    assert_eq!(b.addr() % align, 0, "moved block misaligned for {align}");
+    assert!(
+        mapping_end(b.addr()) >= b.addr() + to,
+        "the moved block's mapping is short"
+    );
+    b.verify("after the move");
+    // And once more, from the new place.
+    b.resize(to + to / 2);
+    b.verify("after the second growth");
+    drop(b);
+    if let Some(g) = guard {
+        // SAFETY: the page `block_growth_at` mapped.
+        unsafe { libc::munmap(g as *mut libc::c_void, 4096) };
+    }
+    (rss0, rss1)
+}
+
+fn large_growth_moves_pages() {
+    let (rss0, rss1) = grow_blocked(16 * MIB, 48 * MIB, 16, 7001);
+    // The new 32 MiB are filled (`TestBlock::resize`); a copy adds the old 16 MiB twice over (the
+    // copy, and the old block kept committed in the large cache).
+    assert!(
+        rss1 < rss0 + 36 * MIB,
+        "growing a filled 16 MiB block to 48 MiB made RSS grow by {} KiB (32 MiB filled: the \
+         bytes were copied)",
+        (rss1 - rss0.min(rss1)) / KIB
+    );
+    grow_blocked(8 * MIB, 24 * MIB, 4 * MIB, 7002);
+    grow_blocked(5 * MIB, 70 * MIB, 4096, 7003);
+}
+
+#[test]
+#[ignore = "child process entry point; run by the other tests"]
+fn child() {
+    let Some(name) = child::scenario() else {
+        return;
+    };
+    match name.as_str() {
+        "large_growth_moves_pages" => large_growth_moves_pages(),
+        other => panic!("unknown scenario {other:?}"),
+    }
+}
+
+#[test]
+#[cfg(not(hakmem_no_large_move))]
+fn large_growth_moves_pages_instead_of_copying() {
+    child::run("large_growth_moves_pages", &[]).assert_passed();
+}
+
+#[test]
+fn large_growth_keeps_contents_and_alignment_when_blocked() {
+    grow_blocked(6 * MIB, 20 * MIB, 16, 7101);
+    grow_blocked(6 * MIB, 20 * MIB, 2 * MIB, 7102);
+    grow_blocked(33 * KIB, 9 * MIB, 64, 7103);
 }

@@ -5,8 +5,8 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, MAX_SMALL_SIZE, MEDIUM, MIN_ALIGN,
-    OWNED_TABLE, PROFILE,
+    FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE, MAX_SMALL_SIZE,
+    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -588,6 +588,19 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             // SAFETY: as above.
             if new_size > MAX_SMALL_SIZE && unsafe { large::resize_in_place(head, ptr, new_size) } {
                 return ptr;
+            }
+            // A growth that stays large moves the pages, not the bytes.
+            if LARGE_MOVE
+                && new_size > usable
+                && class_for(new_size, align.max(MIN_ALIGN)).is_none()
+                && medium_class_for(new_size, align).is_none()
+            {
+                // SAFETY: as above.
+                match unsafe { large::move_grow(head, ptr, new_size) } {
+                    large::Moved::To(p) => return p.as_ptr(),
+                    large::Moved::NoMemory => return core::ptr::null_mut(),
+                    large::Moved::No => {}
+                }
             }
             usable
         }

@@ -46,6 +46,12 @@ pub unsafe fn resize_in_place(_ptr: NonNull<u8>, old: usize, new: usize) -> bool
     new == old
 }
 
+/// # Safety
+/// See `os::move_to`.
+pub unsafe fn move_to(_from: NonNull<u8>, _old: usize, _to: NonNull<u8>, _new: usize) -> bool {
+    false
+}
+
 pub fn yield_now() {
     loom::thread::yield_now();
 }

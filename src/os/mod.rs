@@ -176,6 +176,28 @@ pub unsafe fn resize_in_place(ptr: NonNull<u8>, old: usize, new: usize) -> bool 
     unsafe { backend::resize_in_place(ptr, old, new) }
 }
 
+/// Moves the whole reservation `[from, from + old)` onto the caller's fresh reservation
+/// `[to, to + new)` (`new > old`, both made by `reserve_aligned`) without copying: the pages
+/// travel (`mremap` with `MREMAP_MAYMOVE | MREMAP_FIXED`, Linux), `[from, from + old)` is unmapped
+/// and `[to + old, to + new)` reads as zero. False where the OS cannot (other systems, the mock,
+/// a refused `mremap`): `from` is then unchanged and `to` is given back — released, or, where the
+/// kernel already unmapped it and someone else mapped the range since, left to them (never
+/// unmapped under them). A refused `mremap` is counted and reported once.
+///
+/// # Safety
+/// Both ranges are whole reservations of the caller's; nothing refers to `to` and nothing
+/// touches `from` during the call.
+#[inline]
+pub unsafe fn move_to(from: NonNull<u8>, old: usize, to: NonNull<u8>, new: usize) -> bool {
+    debug_assert!(new > old);
+    // SAFETY: forwarded contract.
+    let moved = unsafe { backend::move_to(from, old, to, new) };
+    if !moved {
+        failed("mremap (move)");
+    }
+    moved
+}
+
 /// Rounds `n` up to a multiple of the page size; `None` on overflow.
 #[inline]
 pub fn page_round(n: usize) -> Option<usize> {

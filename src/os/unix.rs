@@ -135,6 +135,55 @@ pub unsafe fn resize_in_place(ptr: NonNull<u8>, old: usize, new: usize) -> bool 
     }
 }
 
+/// # Safety
+/// See `os::move_to`.
+pub unsafe fn move_to(from: NonNull<u8>, old: usize, to: NonNull<u8>, new: usize) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let flags = libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED;
+        // SAFETY: both ranges are whole reservations of the caller's (the contract); FIXED
+        // replaces `to`, which nothing refers to.
+        let p = keep_errno(|| unsafe {
+            libc::mremap(from.as_ptr().cast(), old, new, flags, to.as_ptr())
+        });
+        if p != libc::MAP_FAILED {
+            return true;
+        }
+        // The kernel may have unmapped `to` before it failed. Take the range back only where it
+        // is free (`MAP_FIXED_NOREPLACE`), so a mapping another thread made there since is never
+        // unmapped; then give it up.
+        // SAFETY: NOREPLACE maps only over free address space.
+        let q = unsafe {
+            libc::mmap(
+                to.as_ptr().cast(),
+                new,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE
+                    | libc::MAP_ANONYMOUS
+                    | libc::MAP_NORESERVE
+                    | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        // Failing that (`EEXIST`), `to` is still (partly) mapped: ours (the kernel failed before
+        // it unmapped it) or another thread's since. Giving back our part would risk theirs: it
+        // stays mapped and untouched (address space only; the caller counts the failure).
+        if q != libc::MAP_FAILED {
+            // Ours: the whole range was free (`q == to`), or a kernel without NOREPLACE placed
+            // it elsewhere. A refused unmap of untouched pages costs address space only.
+            // SAFETY: the mapping just made, which nothing refers to.
+            keep_errno(|| unsafe { libc::munmap(q, new) });
+        }
+        false
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (from, old, to, new);
+        false
+    }
+}
+
 pub fn yield_now() {
     // SAFETY: sched_yield has no preconditions.
     unsafe {
