@@ -7,7 +7,9 @@
 //!   cache and binds it to another medium class. Whatever the interleaving the taker sees a fully
 //!   unbound span and ends with it bound to its class, owner and capacity, one block out; or it
 //!   found the cache empty and the span is cached, unbound. No access to the span's local state
-//!   races (loom checks the cell).
+//!   races (loom checks the cell). The taker's first carve, over the block the owner's binding
+//!   wrote, is not known zero (`span::known_zero`: the releaser's carve reached the taker through
+//!   the cache lock, and reading it races nothing).
 //! - **exit vs remote free vs adopt** (`span_exit_remote_free_adopt`): the exiting owner runs
 //!   `retire_or_publish` on a span with one block out while another thread frees that block
 //!   remotely and a third adopts the span from the medium class's publish list and takes blocks
@@ -102,7 +104,16 @@ fn span_released_while_taken() {
                 // SAFETY: the cache handed the unbound span to us.
                 unsafe {
                     s.slab().bind(OTHER_MEDIUM_CLASS, &owners[1]);
-                    let b = take(&s, 2).expect("a rebound span has blocks");
+                    let before = s.slab().local(|l| l.carved_end as usize);
+                    let b = span::take_block(s.slab()).expect("a rebound span has blocks");
+                    // The owner's binding wrote block 0 and the span was cached unpurged (within
+                    // the committed budget): the first carve of this binding is not known zero.
+                    assert!(
+                        !span::known_zero(s.slab(), b, before),
+                        "a block carved over the last binding's data counted as zero"
+                    );
+                    let b = Blk(b);
+                    b.allocate(2);
                     b.user_write(3);
                 }
                 Some(())

@@ -457,8 +457,9 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
     if size > MAX_SMALL_SIZE && class_for(size, align.max(MIN_ALIGN)).is_none() {
         let medium = medium_class_for(size, align);
         if medium.is_none() || KNOWN_ZERO {
-            if PROFILE && thread::current().kind == HeapKind::Empty {
-                // As in `alloc_general`: the environment is read when the heap is created.
+            if PROFILE && medium.is_some() && thread::current().kind == HeapKind::Empty {
+                // As in `alloc_general` (a medium block needs the heap anyway): the environment
+                // is read when the heap is created.
                 let _ = thread::init_current();
             }
             // Counted like any request when profiling (a sampled block comes back zeroed).
