@@ -5,8 +5,8 @@
 //! over-aligned layouts, for blocks freed by their own thread and by another thread, and through
 //! `vec![0; n]`. A zeroed block is then dirtied and freed again, so every round recycles dirt.
 //!
-//! Known zeroes (`config::KNOWN_ZERO`; each scenario in a child process of its own, with the
-//! environment it names, so that its spans are the ones it made):
+//! Known zeroes (`config::KNOWN_ZERO`, builds with the `medium` tier; each scenario in a child
+//! process of its own, with the environment it names, so that its spans are the ones it made):
 //!
 //! | scenario | claim |
 //! |---|---|
@@ -284,12 +284,13 @@ fn child() {
 }
 
 #[test]
-#[cfg(not(hakmem_no_known_zero))]
+#[cfg(all(feature = "medium", not(hakmem_no_known_zero)))]
 fn zeroed_fresh_medium_blocks_stay_untouched() {
     child::run("fresh_medium", &[]).assert_passed();
 }
 
 #[test]
+#[cfg(feature = "medium")]
 fn zeroed_medium_blocks_after_reuse() {
     child::run("reused_medium", &[]).assert_passed();
     child::run("rebound_span", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
