@@ -22,6 +22,7 @@
 
 extern "C" fn child() {
     crate::lock::fork::child();
+    crate::front::thread::forget_creation_after_fork();
 }
 
 /// Registers the handler (once, from the first heap creation).

@@ -51,6 +51,17 @@ pub fn set(f: Option<fn(Point)>) {
     HOOK.store(f.map_or(0, |f| f as usize), Ordering::Release);
 }
 
+/// Runs `f` from inside a hook as if no hook were running (`running` false meanwhile): a signal a
+/// hook raises then reaches the allocator as a program's signal would, e.g. a free in its handler
+/// may create the thread's heap.
+#[cfg(feature = "fault-injection")]
+pub fn outside(f: impl FnOnce()) {
+    // ORDERING: Relaxed — see `running`.
+    RUNNING.fetch_sub(1, Ordering::Relaxed);
+    f();
+    RUNNING.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Calls the installed hook, if any (only with `fault-injection`).
 #[inline(always)]
 pub fn at(p: Point) {

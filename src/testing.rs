@@ -40,6 +40,12 @@ pub fn set_hook(f: Option<fn(HookPoint)>) {
     crate::hook::set(f);
 }
 
+/// From inside a hook: runs `f` as if no hook were running (see src/hook.rs, `outside`), so that a
+/// signal raised there is handled as a program's would be.
+pub fn outside_hook(f: impl FnOnce()) {
+    crate::hook::outside(f);
+}
+
 /// True if the calling thread has no heap of its own: it runs on the `EMPTY` (never allocated)
 /// or `DEAD` (torn down) sentinel.
 pub fn heapless() -> bool {

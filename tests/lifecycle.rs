@@ -132,8 +132,9 @@ fn collect_scenario(on: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void) {
 static MAIN: AtomicUsize = AtomicUsize::new(0);
 static B_WAITING: AtomicBool = AtomicBool::new(false);
 static B_FREED_ONCE: AtomicBool = AtomicBool::new(false);
-static MAIN_READY: AtomicBool = AtomicBool::new(false);
 static B_FREED_TWICE: AtomicBool = AtomicBool::new(false);
+/// The block the second thread frees once (its first free, on its own heap's fast path).
+static Q: AtomicUsize = AtomicUsize::new(0);
 
 fn me() -> usize {
     // SAFETY: no preconditions.
@@ -147,19 +148,24 @@ fn spin_until(f: impl Fn() -> bool) {
     }
 }
 
-/// A second thread's first heap, while the first thread draws the freed-block key: it frees a
-/// block, then (once the key is drawn) frees it again. The second free must be caught.
+fn key_race_layout() -> Layout {
+    Layout::from_size_align(48, 16).unwrap()
+}
+
+/// A second thread's first heap, while the first thread draws the freed-block key: it allocates a
+/// block and frees it once, on its own heap (the owned fast path, which marks the block with the
+/// key its heap copied when it took the slab). It stays alive, so that the slab stays its own,
+/// until the first thread has freed the block a second time.
 extern "C" fn second_thread(_: *mut libc::c_void) -> *mut libc::c_void {
-    let l = Layout::from_size_align(48, 16).unwrap();
-    // SAFETY: non-zero size; the block is freed twice on purpose (the bug under test).
+    // SAFETY: non-zero size; freed once here, a second time by the first thread (the bug under
+    // test).
     unsafe {
-        let q = GLOBAL.alloc(l);
-        GLOBAL.dealloc(q, l);
-        B_FREED_ONCE.store(true, Ordering::Release);
-        spin_until(|| MAIN_READY.load(Ordering::Acquire));
-        GLOBAL.dealloc(q, l);
+        let q = GLOBAL.alloc(key_race_layout());
+        GLOBAL.dealloc(q, key_race_layout());
+        Q.store(q as usize, Ordering::Relaxed);
     }
-    B_FREED_TWICE.store(true, Ordering::Release);
+    B_FREED_ONCE.store(true, Ordering::Release);
+    spin_until(|| B_FREED_TWICE.load(Ordering::Acquire));
     core::ptr::null_mut()
 }
 
@@ -188,16 +194,22 @@ fn key_race_hook(p: HookPoint) {
     }
 }
 
+/// The second free comes from the first thread: a remote free, which checks the mark against the
+/// process's key as it is now. Had the second thread marked the block before the key was drawn
+/// (with the initial key, which its heap keeps), the mark would not match: the double free would
+/// go unnoticed.
 fn free_key_race() {
     MAIN.store(me(), Ordering::Relaxed);
     testing::set_hook(Some(key_race_hook));
     let l = Layout::from_size_align(64, 16).unwrap();
     // SAFETY: non-zero size: the process's first allocation.
     unsafe { GLOBAL.dealloc(GLOBAL.alloc(l), l) };
-    MAIN_READY.store(true, Ordering::Release);
-    // The second thread aborts the process at its second free; if it does not, say so.
-    spin_until(|| B_FREED_TWICE.load(Ordering::Acquire));
     testing::set_hook(None);
+    spin_until(|| B_FREED_ONCE.load(Ordering::Acquire));
+    // SAFETY: the block was freed once already: this must abort (the bug under test).
+    unsafe { GLOBAL.dealloc(Q.load(Ordering::Relaxed) as *mut u8, key_race_layout()) };
+    // Not caught: say so (the child then prints `CONTINUED`).
+    B_FREED_TWICE.store(true, Ordering::Release);
 }
 
 static NESTED: AtomicUsize = AtomicUsize::new(0);
@@ -250,6 +262,98 @@ extern "C" fn before_main() {
 #[link_section = ".init_array"]
 static BEFORE_MAIN: extern "C" fn() = before_main;
 
+// ---- a signal handler that frees and allocates while its thread creates its heap -------------
+
+/// Heap-pool lock (`testing::lock_ranks`).
+const HEAP_POOL: u8 = 2;
+
+fn small_layout() -> Layout {
+    Layout::from_size_align(80, 16).unwrap()
+}
+
+/// A block of the main thread's, freed by the handler.
+static FOREIGN: AtomicUsize = AtomicUsize::new(0);
+static CREATOR: AtomicUsize = AtomicUsize::new(0);
+static RAISED: AtomicBool = AtomicBool::new(false);
+static HANDLED: AtomicBool = AtomicBool::new(false);
+/// What the handler's allocation returned (1: null, 2: a block).
+static HANDLER_GOT: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn free_and_alloc_in_handler(_: libc::c_int) {
+    // SAFETY: a live block of `small_layout()`, freed once; a fresh allocation, freed at once.
+    unsafe {
+        GLOBAL.dealloc(FOREIGN.load(Ordering::Relaxed) as *mut u8, small_layout());
+        let p = GLOBAL.alloc(small_layout());
+        if p.is_null() {
+            HANDLER_GOT.store(1, Ordering::Relaxed);
+        } else {
+            p.write_bytes(0x5a, small_layout().size());
+            GLOBAL.dealloc(p, small_layout());
+            HANDLER_GOT.store(2, Ordering::Relaxed);
+        }
+    }
+    HANDLED.store(true, Ordering::Release);
+}
+
+/// On the creating thread, with the heap-pool lock just taken inside its first heap's creation: a
+/// signal arrives (raised as a program's would be, not as a hook's).
+fn signal_in_creation_hook(p: HookPoint) {
+    if p == HookPoint::LockAcquired(HEAP_POOL)
+        && me() == CREATOR.load(Ordering::Relaxed)
+        && !RAISED.swap(true, Ordering::Relaxed)
+    {
+        testing::outside_hook(|| {
+            // SAFETY: delivers SIGUSR1 to this thread, whose handler frees and allocates.
+            unsafe { libc::raise(libc::SIGUSR1) };
+        });
+    }
+}
+
+extern "C" fn creates_its_heap(_: *mut libc::c_void) -> *mut libc::c_void {
+    CREATOR.store(me(), Ordering::Relaxed);
+    assert!(testing::heapless(), "the thread starts without a heap");
+    // SAFETY: non-zero size: the thread's first allocation.
+    unsafe {
+        let p = GLOBAL.alloc(small_layout());
+        assert!(!p.is_null(), "the interrupted creation goes on");
+        GLOBAL.dealloc(p, small_layout());
+    }
+    assert!(!testing::heapless(), "the thread has its heap");
+    core::ptr::null_mut()
+}
+
+fn signal_in_heap_creation() {
+    // SAFETY: non-zero size; freed by the handler.
+    FOREIGN.store(
+        unsafe { GLOBAL.alloc(small_layout()) } as usize,
+        Ordering::Relaxed,
+    );
+    // SAFETY: installs a plain C handler for SIGUSR1.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = free_and_alloc_in_handler as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &sa, core::ptr::null_mut()),
+            0
+        );
+    }
+    testing::set_hook(Some(signal_in_creation_hook));
+    raw_thread(creates_its_heap);
+    testing::set_hook(None);
+    assert!(RAISED.load(Ordering::Relaxed), "the signal was raised");
+    assert!(HANDLED.load(Ordering::Acquire), "the handler returned");
+    assert_eq!(
+        HANDLER_GOT.load(Ordering::Relaxed),
+        1,
+        "an allocation in a handler that interrupted its thread's heap creation fails (null)"
+    );
+    assert!(
+        testing::sentinels_untouched(),
+        "the handler's free landed on a sentinel heap"
+    );
+}
+
 // ---- child entry point and parent side --------------------------------------------------------
 
 #[test]
@@ -261,6 +365,7 @@ fn child() {
     match s.as_str() {
         "collect_empty" => collect_scenario(collect_on_empty),
         "collect_dead" => collect_scenario(collect_on_dead),
+        "signal_in_heap_creation" => signal_in_heap_creation(),
         // Ran from the constructor; getting here means the double free went unnoticed.
         "free_key_race" => println!("{}", support::child::CONTINUED),
         "atexit_nested" => {
@@ -305,10 +410,19 @@ fn collect_from_a_thread_past_its_teardown() {
     support::child::run("collect_dead", &[]).assert_passed();
 }
 
+/// A signal handler that frees (a block of another thread) and allocates while its own thread is
+/// inside its first heap's creation, holding the heap-pool lock: the free must not wait for that
+/// lock (it goes on heapless) and the allocation fails instead of waiting. Before, both took the
+/// lock again: a self-deadlock (in debug builds the lock-order checker's abort).
+#[test]
+fn signal_handler_inside_heap_creation_does_not_wait_on_itself() {
+    support::child::run("signal_in_heap_creation", &[]).assert_passed();
+}
+
 /// Issue 12.5: a second thread's first heap must not mark freed blocks before the first thread
-/// has drawn the freed-block key — a block freed then and freed again after the key changed was
-/// not recognised as free (double-free detection silently weakened). Now the second thread waits
-/// for the set-up, and its double free is caught.
+/// has drawn the freed-block key — a block freed then and freed again after the key changed (here
+/// by another thread) was not recognised as free (double-free detection silently weakened). Now
+/// the second thread waits for the set-up, and the double free is caught.
 #[test]
 fn second_thread_waits_for_the_free_key() {
     if !hakmem::config::FREE_MARK || testing::HEADER_MODE {

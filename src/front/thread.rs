@@ -182,7 +182,59 @@ fn exit_key() -> Option<libc::pthread_key_t> {
     }
 }
 
-/// Creates the calling thread's heap. `None` if metadata memory cannot be had.
+/// Whether the calling thread is inside `init_current` (a thread-local word that is never
+/// allocated: initial-exec in the preload library, like the slot).
+#[cfg(not(feature = "initial-exec-tls"))]
+mod creating {
+    use core::cell::Cell;
+
+    // A const-initialised `Cell` without destructor: no registration, no allocation.
+    thread_local! {
+        static CREATING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    #[inline(always)]
+    pub fn get() -> bool {
+        CREATING.with(|c| c.get())
+    }
+
+    #[inline(always)]
+    pub fn set(v: bool) {
+        CREATING.with(|c| c.set(v));
+    }
+}
+
+#[cfg(feature = "initial-exec-tls")]
+mod creating {
+    crate::tls_slot::initial_exec_word! {
+        fn get_word, set_word: usize = "__hakmem_tls_creating_heap";
+    }
+
+    #[inline(always)]
+    pub fn get() -> bool {
+        get_word() != 0
+    }
+
+    #[inline(always)]
+    pub fn set(v: bool) {
+        set_word(usize::from(v));
+    }
+}
+
+/// The fork child handler's part: the forking thread is the child's only thread. If it forked
+/// from a signal handler that interrupted its heap creation, that creation never resumes in the
+/// child (the locks it held are taken over there), so the child's thread may create a heap.
+pub fn forget_creation_after_fork() {
+    creating::set(false);
+}
+
+/// Creates the calling thread's heap. `None` if metadata memory cannot be had, or if the calling
+/// thread is inside its own heap's creation already: a signal handler that interrupted
+/// `init_current` (holding the set-up, heap-pool or metadata lock, before the slot points at the
+/// new heap) and frees or allocates. Waiting there would wait on the thread's own lock forever;
+/// instead its free goes on heapless (the remote path, which takes none of those locks) and its
+/// allocation fails (null). Allocations that `init_current` itself causes (`calloc` in
+/// `pthread_setspecific`, `atexit`) come after the slot is set and never get here.
 ///
 /// Order (issue 12.5): the process set-up every heap depends on completes before any heap exists
 /// (`process_setup`: a thread that finds it in progress waits); then the heap, the TLS slot, the
@@ -190,6 +242,17 @@ fn exit_key() -> Option<libc::pthread_key_t> {
 /// heap instead of creating a second one.
 #[cold]
 pub fn init_current() -> Option<&'static Heap> {
+    if creating::get() {
+        return None;
+    }
+    creating::set(true);
+    let h = create_current();
+    creating::set(false);
+    h
+}
+
+#[cold]
+fn create_current() -> Option<&'static Heap> {
     let first = process_setup();
     if first {
         // Before the first heap, which is profiled when profiling is on. Its exit handler is
