@@ -1,6 +1,7 @@
 //! Fork safety, by holding nothing across `fork` and letting the child take over what was held.
 //!
-//! hakmem registers only a child handler (`pthread_atfork(NULL, NULL, child)`): no hakmem lock is
+//! hakmem registers only child handlers (`pthread_atfork(NULL, NULL, child)`, and the thread
+//! box's, which clears the forking thread's "creating a heap" word): no hakmem lock is
 //! taken before `fork` and none is held during it. Holding allocator locks across `fork` (what
 //! glibc's malloc does for its arenas, and hakmem did before) deadlocks as soon as a thread that
 //! holds a libc lock — a `FILE` lock inside `getline`, the dynamic loader's lock — waits on one of
@@ -22,7 +23,6 @@
 
 extern "C" fn child() {
     crate::lock::fork::child();
-    crate::front::thread::forget_creation_after_fork();
 }
 
 /// Registers the handler (once, from the first heap creation).

@@ -172,6 +172,8 @@ fn exit_key() -> Option<libc::pthread_key_t> {
     match KEY.compare_exchange(0, key as usize + 1, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {
             crate::fork::register();
+            // SAFETY: a plain C callback that neither allocates nor unwinds.
+            unsafe { libc::pthread_atfork(None, None, Some(forget_creation_after_fork)) };
             Some(key)
         }
         Err(won) => {
@@ -221,10 +223,11 @@ mod creating {
     }
 }
 
-/// The fork child handler's part: the forking thread is the child's only thread. If it forked
-/// from a signal handler that interrupted its heap creation, that creation never resumes in the
-/// child (the locks it held are taken over there), so the child's thread may create a heap.
-pub fn forget_creation_after_fork() {
+/// The thread box's fork child handler (registered with the fork box's, by the exit key's
+/// creator): the forking thread is the child's only thread. If it forked from a signal handler
+/// that interrupted its heap creation, that creation never resumes in the child (the locks it
+/// held are taken over there), so the child's thread may create a heap.
+extern "C" fn forget_creation_after_fork() {
     creating::set(false);
 }
 
