@@ -172,6 +172,16 @@ impl Sampler {
         if self.rng == 0 {
             return self.arm(size);
         }
+        // A request of `SURE` × the mean or more is sampled with certainty (to within
+        // `exp(-SURE)`) whatever the countdown says, so it takes no draw: the countdown goes back
+        // to its value before the request, which is as good as a fresh draw — by the
+        // exponential's lack of memory, what is left of an interval is itself exponential with
+        // the same mean, independent of the requests counted before (the large box's requests
+        // at the default mean: ~60 instructions per sample).
+        if size as u64 >= mean().saturating_mul(SURE as u64) {
+            self.left += size as i64;
+            return true;
+        }
         self.left = self.draw();
         true
     }
@@ -303,6 +313,23 @@ mod tests {
             );
             x *= 1.003;
         }
+    }
+
+    #[test]
+    fn sure_requests_take_no_draw() {
+        let m = mean();
+        let mut s = Sampler::new();
+        s.rng = 0x9e37_79b9_7f4a_7c15;
+        s.left = 1000;
+        let sure = (SURE as u64 * m) as usize;
+        assert!(s.take(sure), "a request of SURE x the mean is sampled");
+        assert_eq!(s.left, 1000, "the countdown is as before the request");
+        assert_eq!(s.rng, 0x9e37_79b9_7f4a_7c15, "no draw");
+        assert!(!s.take(10));
+        assert_eq!(s.left, 990);
+        // Below `SURE` × the mean a crossing draws afresh.
+        assert!(s.take(sure - 1));
+        assert_ne!(s.rng, 0x9e37_79b9_7f4a_7c15);
     }
 
     #[test]
