@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use hakmem::config::{ADOPT, FORCE_NOTIFY, HEADERLESS, TLS_HINT};
+use hakmem::config::{ADOPT, FORCE_NOTIFY, HEADERLESS, MEDIUM, TLS_HINT};
 
 /// The features of the library under test, plus `valgrind`.
 fn features() -> Vec<&'static str> {
@@ -31,6 +31,7 @@ fn features() -> Vec<&'static str> {
         (TLS_HINT, "tls-hint"),
         (ADOPT, "adopt"),
         (FORCE_NOTIFY, "force-notify"),
+        (MEDIUM, "medium"),
     ] {
         if on {
             f.push(name);
