@@ -64,9 +64,13 @@ mod sizes {
     pub const TLS_CAP_MAX: usize = 256;
     /// Byte budget of one TLS list: its cap is `TLS_BYTES / block size`, clamped.
     pub const TLS_BYTES: usize = 64 * 1024;
-    /// Entries of the per-thread hint cache (direct-mapped by SuperSlab address: 16 × 2 MiB
-    /// covers 32 MiB of SuperSlabs without a collision).
-    pub const HINT_ENTRIES: usize = 16;
+    /// Entries of the per-thread hint cache (direct-mapped by SuperSlab address: 64 × 2 MiB
+    /// covers 128 MiB of SuperSlabs without a collision; 1 KiB per heap). SuperSlabs are not
+    /// mapped back to back (other mappings fall between them), so at 16 entries a dozen of them
+    /// already collided: glibc-thread sent 72 K of its 2.5 M frees to the registry, rptest 328 K of
+    /// 5.2 M, a 2-thread random replacement of 16-16,000 B 13% of its frees; at 64, under 20
+    /// each (docs/benchmarks.md, session 7, fast7).
+    pub const HINT_ENTRIES: usize = 64;
     /// Entries of the per-thread remote-free batches (direct-mapped by slab address), and the
     /// bytes and blocks a batch collects before it is pushed (front/remote_batch.rs): a thread
     /// holds at most `REMOTE_BATCH_ENTRIES * REMOTE_BATCH_BYTES` of other threads' freed blocks. 32
