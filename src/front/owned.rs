@@ -20,26 +20,43 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{OWNED_ENTRIES, SLAB_SIZE};
+use crate::config::{OWNED_ENTRIES, SLAB_SHIFT, SLAB_SIZE};
 use crate::slab::slab::Slab;
 
 /// Never a slab address (slabs are `SLAB_SIZE`-aligned): the key of an empty entry.
 const NO_KEY: usize = 1;
 
-/// Entry `i` is `(keys[i], slabs[i])`, kept in two arrays so that the fast path reads each with
-/// one load (base + scaled index + offset), without computing an entry address first.
+/// One entry: a slab's data address (or `NO_KEY`) and its metadata, side by side in 16 bytes
+/// aligned to 16, so that an entry never straddles two cache lines: a hit reads one line of the
+/// table (with two arrays, keys and slabs, it read two).
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+struct Entry {
+    /// A slab's data address, or `NO_KEY`.
+    key: usize,
+    /// Dangling in an empty entry (never read: no address matches `NO_KEY`); non-null, so that a
+    /// hit needs no null test.
+    slab: NonNull<Slab>,
+}
+
+const EMPTY: Entry = Entry {
+    key: NO_KEY,
+    slab: NonNull::dangling(),
+};
+
 #[repr(C)]
 pub struct OwnedSlabs {
     /// The process's freed-block key (`front::mark::key`), copied by `insert`.
     pub key: usize,
-    /// A slab's data address, or `NO_KEY`.
-    keys: [usize; OWNED_ENTRIES],
-    /// Dangling in an empty entry (never read: no address matches `NO_KEY`); non-null, so that a
-    /// hit needs no null test.
-    slabs: [NonNull<Slab>; OWNED_ENTRIES],
+    entries: [Entry; OWNED_ENTRIES],
 }
 
 const _: () = assert!(OWNED_ENTRIES.is_power_of_two());
+
+/// `size_of::<Entry>() == 1 << ENTRY_SHIFT`.
+const ENTRY_SHIFT: usize = 4;
+const _: () = assert!(core::mem::size_of::<Entry>() == 1 << ENTRY_SHIFT);
+const _: () = assert!(core::mem::offset_of!(Entry, slab) == 8);
 
 #[inline(always)]
 fn index(addr: usize) -> usize {
@@ -50,8 +67,7 @@ impl OwnedSlabs {
     pub const fn new() -> Self {
         Self {
             key: 0,
-            keys: [NO_KEY; OWNED_ENTRIES],
-            slabs: [NonNull::dangling(); OWNED_ENTRIES],
+            entries: [EMPTY; OWNED_ENTRIES],
         }
     }
 
@@ -62,12 +78,17 @@ impl OwnedSlabs {
     /// `this` is the calling thread's table (a sentinel heap's, always empty, is only read).
     #[inline(always)]
     pub unsafe fn lookup<'a>(this: *const Self, addr: usize) -> Option<&'a Slab> {
-        let i = index(addr);
+        // The entry's byte offset in the table, `index(addr) * 16`, with one shift and one mask;
+        // both fields are then read at constant offsets from it, in the addressing mode.
+        let off = core::mem::offset_of!(Self, entries)
+            + ((addr >> (SLAB_SHIFT - ENTRY_SHIFT)) & ((OWNED_ENTRIES - 1) << ENTRY_SHIFT));
+        let e = this.cast::<u8>().wrapping_add(off);
         // SAFETY: in bounds (masked index); raw place reads, so a sentinel's table is only read.
-        if unsafe { *(*this).keys.get_unchecked(i) } == addr & !(SLAB_SIZE - 1) {
-            // SAFETY: as above; a matching entry holds a slab whose metadata lives in a SuperSlab
-            // header, never unmapped.
-            Some(unsafe { (*this).slabs.get_unchecked(i).as_ref() })
+        let key = unsafe { e.cast::<usize>().read() };
+        if key == addr & !(SLAB_SIZE - 1) {
+            // SAFETY: as above (the entry's second field); a matching entry holds a slab whose
+            // metadata lives in a SuperSlab header, never unmapped.
+            Some(unsafe { e.wrapping_add(8).cast::<NonNull<Slab>>().read().as_ref() })
         } else {
             None
         }
@@ -78,16 +99,17 @@ impl OwnedSlabs {
     pub fn insert(&mut self, slab: &Slab, key: usize) {
         self.key = key;
         let i = index(slab.data() as usize);
-        self.keys[i] = slab.data() as usize;
-        self.slabs[i] = NonNull::from(slab);
+        self.entries[i] = Entry {
+            key: slab.data() as usize,
+            slab: NonNull::from(slab),
+        };
     }
 
     /// Forgets a slab the calling thread is about to give up (if the table has it).
     pub fn remove(&mut self, slab: &Slab) {
         let i = index(slab.data() as usize);
-        if self.keys[i] == slab.data() as usize {
-            self.keys[i] = NO_KEY;
-            self.slabs[i] = NonNull::dangling();
+        if self.entries[i].key == slab.data() as usize {
+            self.entries[i] = EMPTY;
         }
     }
 
