@@ -47,6 +47,23 @@ pub const GROWTH_LADDER_HALF_STEPS: bool = false;
 /// pages"), so off. Spans are never collapsed (their pages are too sparse: 11x the RSS).
 pub const THP: bool = false;
 
+/// A growing heap's new SuperSlabs are backed by a transparent huge page at birth
+/// (`pool::Pool::growth`): once `THP_GROWTH_STREAK` SuperSlabs in a row filled up (their last free
+/// slab handed out) with at least `THP_GROWTH_DENSE` of their 512 pages resident, and no slab
+/// came back to the pool meanwhile, each new SuperSlab is collapsed (`os::collapse`) like
+/// `HAKMEM_THP=1` does for all of them. A heap that only grows fills its SuperSlabs anyway, so
+/// the huge page costs at most the unfilled rest of the newest one; sparse or churning heaps
+/// (slabs given back, SuperSlabs filling at 30-60%) stay on base pages. rust-btreemap: page
+/// faults 4,860 -> 1,610, peak RSS +5% (docs/benchmarks.md, "Session 8: rows8").
+/// Backout: `--cfg hakmem_no_thp_growth`.
+pub const THP_GROWTH: bool = !cfg!(hakmem_no_thp_growth);
+
+/// Resident pages (of 512) for a SuperSlab filled up to count as dense (`THP_GROWTH`): 3/4.
+pub const THP_GROWTH_DENSE: usize = 384;
+
+/// Dense fills in a row after which new SuperSlabs are collapsed (`THP_GROWTH`).
+pub const THP_GROWTH_STREAK: u32 = 2;
+
 /// Minimum alignment of every block (C callers expect 16).
 pub const MIN_ALIGN: usize = 16;
 

@@ -22,6 +22,13 @@
 //! resident page; another class touches other pages (measured on `mixed-stress`, where blocks of
 //! 4–32 KiB are written at their two ends: docs/benchmarks.md, "Issue 11, third pass").
 //!
+//! Huge pages for a growing heap (`config::THP_GROWTH`): the first time a SuperSlab fills up (its
+//! last free slab handed out), `mincore` says how many of its pages are resident; two dense fills
+//! in a row (3/4 of the pages or more) with no slab given back in between, and each new
+//! SuperSlab is collapsed into one transparent huge page at birth (`os::collapse`), until a
+//! sparse fill, a slab given back or a refused collapse resets the streak. `HAKMEM_THP=1`
+//! collapses every new SuperSlab regardless.
+//!
 //! Invariants: `dirty ⊆ free_mask` per SuperSlab; `Pool::dirty_slabs == Σ |dirty|`; a slab is on
 //! `warm[c]` ⇔ it is dirty, `PoolLinks::class` says `c`, and its SuperSlab is on the partial
 //! list (the slabs of a retired SuperSlab leave the warm lists and come back on its reuse).
@@ -58,6 +65,10 @@ struct Pool {
     /// Per small class, its dirty free slabs (see the invariants above), most recently freed
     /// first, linked through the slabs' own list links (unused while a slab is free).
     warm: [*mut Slab; NUM_CLASSES],
+    /// Dense fills in a row with no slab given back meanwhile (`config::THP_GROWTH`): SuperSlabs
+    /// that filled up for the first time with most of their pages resident. Reset by a sparse
+    /// fill and by every `release_slab`.
+    growth: u32,
 }
 
 // SAFETY: the raw pointers are only used under the pool lock.
@@ -75,6 +86,7 @@ impl ForkReset for Pool {
         self.dirty_slabs = 0;
         self.epoch = self.epoch.wrapping_add(1);
         self.warm = [core::ptr::null_mut(); NUM_CLASSES];
+        self.growth = 0;
     }
 }
 
@@ -86,6 +98,7 @@ static POOL: SpinLock<Pool> = SpinLock::new(
         dirty_slabs: 0,
         epoch: 0,
         warm: [core::ptr::null_mut(); NUM_CLASSES],
+        growth: 0,
     },
 );
 
@@ -188,11 +201,14 @@ unsafe fn take(p: &mut Pool, ss: *mut SuperSlab, idx: usize) -> NonNull<Slab> {
     let bit = 1u64 << idx;
     // SAFETY: per the contract.
     unsafe {
-        let (was_dirty, now_full) = links(ss, |l| {
+        let (was_dirty, now_full, first_fill) = links(ss, |l| {
             let was_dirty = l.dirty & bit != 0;
             l.free_mask &= !bit;
             l.dirty &= !bit;
-            (was_dirty, l.free_mask == 0)
+            let now_full = l.free_mask == 0;
+            let first_fill = now_full && !l.filled;
+            l.filled |= now_full;
+            (was_dirty, now_full, first_fill)
         });
         if was_dirty {
             p.dirty_slabs -= 1;
@@ -200,7 +216,29 @@ unsafe fn take(p: &mut Pool, ss: *mut SuperSlab, idx: usize) -> NonNull<Slab> {
         if now_full {
             unlink(&mut p.partial, ss);
         }
+        if crate::config::THP_GROWTH && first_fill {
+            count_fill(p, ss);
+        }
         NonNull::new_unchecked(slab_at(ss, idx))
+    }
+}
+
+/// Counts a SuperSlab that just filled up for the first time towards `Pool::growth`: dense (most
+/// of its pages resident) extends the streak, sparse resets it. One `mincore` per SuperSlab
+/// mapped or reused, under the pool lock (it reads page tables only; the owners of its slabs may
+/// be writing to them meanwhile). If the OS cannot say, the streak resets.
+///
+/// # Safety
+/// The pool lock is held; `ss` is a SuperSlab of the pool (mapped for good).
+unsafe fn count_fill(p: &mut Pool, ss: *mut SuperSlab) {
+    // SAFETY: a SuperSlab is never unmapped, so its range is ours to ask about.
+    let resident = unsafe { os::resident_pages(NonNull::new_unchecked(ss.cast()), SUPERSLAB_SIZE) };
+    let pages = SUPERSLAB_SIZE / crate::config::PAGE_SIZE;
+    match resident {
+        Some(r) if r * 512 >= crate::config::THP_GROWTH_DENSE * pages => {
+            p.growth = p.growth.saturating_add(1);
+        }
+        _ => p.growth = 0,
     }
 }
 
@@ -265,7 +303,10 @@ fn take_free_slab(p: &mut Pool, class: usize) -> Option<NonNull<Slab>> {
                 push(&mut p.empty, ss, LIST_EMPTY);
                 return None;
             }
-            links(ss, |l| l.free_mask = ALL_FREE);
+            links(ss, |l| {
+                l.free_mask = ALL_FREE;
+                l.filled = false;
+            });
             push(&mut p.partial, ss, LIST_PARTIAL);
             warm_all(p, ss, true);
         }
@@ -296,25 +337,32 @@ static THP_REFUSED: crate::env::OneShot = crate::env::OneShot::new();
 /// mapped when none is free. `None` when none is free and mapping is not allowed or the OS
 /// refuses.
 pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
-    if let Some(s) = POOL.with(|p| {
+    let growth = match POOL.with(|p| {
         sweep_if_due(p);
-        take_free_slab(p, class)
+        take_free_slab(p, class).ok_or(p.growth)
     }) {
-        return Some(s);
-    }
+        Ok(s) => return Some(s),
+        Err(growth) => growth,
+    };
     if !may_map {
         return None;
     }
     let base = os::reserve_aligned(SUPERSLAB_SIZE, SUPERSLAB_SIZE)?;
     // SAFETY: a fresh reservation of the right size and alignment, ours alone.
     let ss = unsafe { SuperSlab::init(base) };
-    // SAFETY: the fresh reservation, ours alone. Refused: the SuperSlab stays on base pages.
-    if crate::env::thp() && !unsafe { os::collapse(base, SUPERSLAB_SIZE) } {
-        THP_REFUSED.log(
-            "pool",
-            "HAKMEM_THP=1 but MADV_COLLAPSE refused: base pages",
-            base.as_ptr() as usize,
-        );
+    let growing = crate::config::THP_GROWTH && growth >= crate::config::THP_GROWTH_STREAK;
+    let mut huge = false;
+    if crate::env::thp() || growing {
+        // SAFETY: the fresh reservation, ours alone. Refused: the SuperSlab stays on base pages
+        // (a refusal while growing is not reported: it asked unprompted).
+        huge = unsafe { os::collapse(base, SUPERSLAB_SIZE) };
+        if !huge && crate::env::thp() {
+            THP_REFUSED.log(
+                "pool",
+                "HAKMEM_THP=1 but MADV_COLLAPSE refused: base pages",
+                base.as_ptr() as usize,
+            );
+        }
     }
     if !registry::register(base.as_ptr() as usize, ss.cast::<RegionHead>()) {
         // SAFETY: never published. A refused release is counted and decommitted by `os`; the
@@ -326,7 +374,16 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
     POOL.with(|p| {
         // SAFETY: under the pool lock; the new SuperSlab is on no list.
         unsafe {
-            links(ss.as_ptr(), |l| l.pool_epoch = p.epoch);
+            links(ss.as_ptr(), |l| {
+                l.pool_epoch = p.epoch;
+                // Born one huge page: all resident, says nothing about how the heap fills it.
+                l.filled = huge;
+            });
+            if growing && !huge {
+                // Refused (no free huge page, say): ask again only after two more dense fills,
+                // so that a refusing kernel is asked for one SuperSlab in three at most.
+                p.growth = 0;
+            }
             push(&mut p.partial, ss.as_ptr(), LIST_PARTIAL);
         }
         take_free_slab(p, class)
@@ -362,6 +419,8 @@ pub unsafe fn release_slab_at(slab: &Slab, class: usize, emptied_at: purge::Stam
                 // Abandoned by a forked child's pool (see `reset_after_fork`): leave it alone.
                 return;
             }
+            // The heap gave a slab back: it is not only growing (`config::THP_GROWTH`).
+            p.growth = 0;
             let (was_full, mask) = links(ss, |l| {
                 let was_full = l.free_mask == 0;
                 l.free_mask |= 1u64 << idx;

@@ -16,6 +16,7 @@
 //! | `idle_small` | `HAKMEM_BACKGROUND=1`: the same, the main thread then idle: the purger purges them |
 //! | `same_class` | a free slab goes back to the class it last served (`HAKMEM_PURGE_DELAY_MS=-1`, so both stay dirty): a thread empties a slab of each of two classes and exits, a second asks for the second class and gets that class's slab, not the lower one |
 //! | `thp` | `HAKMEM_THP=1`: a SuperSlab is all resident from its first block on (one huge page), and a slab purged out of it leaves RSS (the split is accounted); without the switch only the touched pages are resident |
+//! | `growth` | `config::THP_GROWTH`: a heap growing sparsely (16 KiB blocks, one page of each written) stays on base pages; one growing densely (64-byte blocks) gets its fifth new SuperSlab as one huge page from its first block on (`mincore`: 512 of 512); with `--cfg hakmem_no_thp_growth`, base pages |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
 #![cfg(unix)]
@@ -520,6 +521,74 @@ fn thp() {
     );
 }
 
+/// Allocates blocks of `size` bytes, writing the first byte of each, until the blocks have
+/// entered `n` SuperSlabs that none of them was in before; returns the blocks and how many of
+/// the last such SuperSlab's 512 pages were resident right after its first block.
+fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize) {
+    let layout = Layout::from_size_align(size, 8).unwrap();
+    // Room for every block up front: the vector's own growth is no small allocation.
+    let mut blocks = Vec::with_capacity(1 << 20);
+    let mut seen = [0usize; 64];
+    let mut new = 0;
+    loop {
+        // SAFETY: a non-zero size; freed by the caller with the same layout.
+        let p = unsafe { alloc(layout) };
+        assert!(!p.is_null(), "alloc({size})");
+        // SAFETY: the block is `size` bytes, ours.
+        unsafe { p.write(1) };
+        blocks.push(p);
+        let ss = p as usize & !(SUPERSLAB - 1);
+        if seen[..new].contains(&ss) {
+            continue;
+        }
+        seen[new] = ss;
+        new += 1;
+        if new == n {
+            return (blocks, resident_pages(ss, SUPERSLAB));
+        }
+        assert!(
+            blocks.len() < 1 << 20,
+            "{size}-byte blocks never left their SuperSlabs"
+        );
+    }
+}
+
+/// `config::THP_GROWTH`: a heap that grows sparsely (16 KiB blocks, the first page of each
+/// written: a quarter of each SuperSlab resident when it fills) stays on base pages; one that
+/// grows densely (64-byte blocks, every page written) gets its later SuperSlabs as one huge page
+/// each, all 512 pages resident from their first block on. With `--cfg hakmem_no_thp_growth`,
+/// neither.
+fn growth() {
+    let huge = !cfg!(hakmem_no_thp_growth) && thp_available();
+    let (sparse, sparse_resident) = grow(16 * KIB, 5);
+    assert!(
+        sparse_resident < 512,
+        "sparse growth stays on base pages ({sparse_resident} of 512 resident)"
+    );
+    let refused_before = collapse_alloc_failures();
+    let (dense, dense_resident) = grow(64, 5);
+    if huge {
+        // The kernel may lack a free huge page (then it says so in /proc/vmstat).
+        assert!(
+            dense_resident == 512 || collapse_alloc_failures() > refused_before,
+            "dense growth: the fifth new SuperSlab is one huge page ({dense_resident} of 512 resident)\n{}",
+            hakmem::stats()
+        );
+    } else {
+        assert!(
+            dense_resident < 512,
+            "without the policy: base pages ({dense_resident} of 512)"
+        );
+    }
+    for (blocks, size) in [(sparse, 16 * KIB), (dense, 64)] {
+        let layout = Layout::from_size_align(size, 8).unwrap();
+        for p in blocks {
+            // SAFETY: allocated by `grow` with this layout, freed once.
+            unsafe { dealloc(p, layout) };
+        }
+    }
+}
+
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
 fn never() {
     let start = warm_up();
@@ -623,6 +692,7 @@ fn child() {
         "idle_small" => idle_small(),
         "same_class" => same_class(),
         "thp" => thp(),
+        "growth" => growth(),
         "munmap_refused" => munmap_refused(),
         other => panic!("unknown scenario {other:?}"),
     }
@@ -632,6 +702,11 @@ fn child() {
 fn thp_backs_superslabs_with_huge_pages_and_purges_still_show() {
     child::run("thp", &[("HAKMEM_THP", "1")]).assert_passed();
     child::run("thp", &[]).assert_passed();
+}
+
+#[test]
+fn a_growing_heap_gets_huge_pages_once_its_superslabs_fill_densely() {
+    child::run("growth", &[]).assert_passed();
 }
 
 #[test]

@@ -35,6 +35,12 @@ pub unsafe fn collapse(_ptr: NonNull<u8>, _len: usize) -> bool {
 }
 
 /// # Safety
+/// See `os::resident_pages`. The mock cannot say.
+pub unsafe fn resident_pages(_ptr: NonNull<u8>, _len: usize) -> Option<usize> {
+    None
+}
+
+/// # Safety
 /// See `os::release`. The mock leaks instead (models are short-lived).
 pub unsafe fn release(_ptr: NonNull<u8>, _len: usize) -> bool {
     true

@@ -130,6 +130,25 @@ pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
     unsafe { backend::collapse(ptr, len) }
 }
 
+/// How many pages of `[ptr, ptr + len)` are resident now (`mincore`), at most
+/// `RESIDENT_MAX_PAGES` pages long. `None` if the OS cannot say (or the range is longer); the
+/// caller then assumes nothing. Reads page tables only: the range's contents and backing stay as
+/// they are, whoever is writing to it meanwhile.
+///
+/// # Safety
+/// The range lies inside one mapping of the caller's.
+#[inline]
+pub unsafe fn resident_pages(ptr: NonNull<u8>, len: usize) -> Option<usize> {
+    if len > RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE {
+        return None;
+    }
+    // SAFETY: forwarded contract.
+    unsafe { backend::resident_pages(ptr, len) }
+}
+
+/// The longest range `resident_pages` answers for, in pages (a SuperSlab of base pages).
+pub const RESIDENT_MAX_PAGES: usize = 512;
+
 /// Unmaps `[ptr, ptr + len)`. If the OS refuses (e.g. `ENOMEM` past `vm.max_map_count`, since
 /// unmapping part of a mapping splits it), the range is decommitted instead, the failure counted
 /// and reported once, and false returned: the range is still mapped and still the caller's.

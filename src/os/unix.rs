@@ -109,6 +109,21 @@ pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
 }
 
 /// # Safety
+/// See `os::resident_pages` (which bounds `len` to `RESIDENT_MAX_PAGES` pages).
+pub unsafe fn resident_pages(ptr: NonNull<u8>, len: usize) -> Option<usize> {
+    let mut vec = [0u8; super::RESIDENT_MAX_PAGES];
+    let pages = len.div_ceil(crate::config::PAGE_SIZE);
+    if pages > vec.len() {
+        return None;
+    }
+    // SAFETY: the range is the caller's mapping; `vec` holds one byte per page of it.
+    let ok = keep_errno(|| unsafe {
+        libc::mincore(ptr.as_ptr().cast(), len, vec.as_mut_ptr().cast()) == 0
+    });
+    ok.then(|| vec[..pages].iter().filter(|&&b| b & 1 != 0).count())
+}
+
+/// # Safety
 /// See `os::release`.
 pub unsafe fn release(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: the caller guarantees the range is a dead reservation of ours.

@@ -43,6 +43,9 @@ pub struct PoolLinks {
     pub freed_at: [u64; SLABS_PER_SUPERSLAB],
     /// The class each free slab was last bound to (the pool's warm lists, `pool::Pool::warm`).
     pub class: [u8; SLABS_PER_SUPERSLAB],
+    /// Filled up once since it was mapped or reused (or born a huge page): its density was
+    /// counted for `config::THP_GROWTH`, and is not counted again.
+    pub filled: bool,
 }
 
 #[repr(C)]
@@ -99,6 +102,7 @@ impl SuperSlab {
                     dirty: 0,
                     freed_at: [0; SLABS_PER_SUPERSLAB],
                     class: [0; SLABS_PER_SUPERSLAB],
+                    filled: false,
                 }),
                 slabs,
             })
