@@ -96,12 +96,15 @@ mod sizes {
     pub const REMOTE_BATCH_ENTRIES: usize = 32;
     pub const REMOTE_BATCH_BYTES: usize = 4096;
     pub const REMOTE_BATCH_MAX: usize = 32;
-    /// Entries of the per-thread owned-slab table (direct-mapped by slab address; 512 × 64 KiB
-    /// covers 32 MiB of slabs without a collision). At 256 (16 MiB) a thread of c-thread or
-    /// glibc-thread (sizes up to 32 KiB, ~500 slabs) sent a quarter of its local frees to the
-    /// hint path, half while profiling (sampled blocks' mappings spread the SuperSlabs):
-    /// docs/benchmarks.md, session 3.
-    pub const OWNED_ENTRIES: usize = 512;
+    /// Entries of the per-thread owned-slab table (direct-mapped by slab address; 2,048 × 64 KiB
+    /// covers 128 MiB of slabs without a collision; 32 KiB per heap). At 256 (16 MiB) a thread
+    /// of c-thread or glibc-thread (sizes up to 32 KiB, ~500 slabs) sent a quarter of its local
+    /// frees to the hint path, half while profiling (sampled blocks' mappings spread the
+    /// SuperSlabs): docs/benchmarks.md, session 3. At 512 (32 MiB) the 2-thread random
+    /// replacement of 16-16,000 B (25-30 SuperSlabs, the threads' slabs interleaved) still sent
+    /// 13-19% of its local frees there (`Stats::owned_misses`), at 1,024 4%, at 2,048 none:
+    /// docs/benchmarks.md, session 8 (fast8).
+    pub const OWNED_ENTRIES: usize = 2048;
     /// Largest block size served by the medium classes; larger requests go to `large`.
     pub const MAX_MEDIUM_SIZE: usize = 4 << 20;
     /// Medium classes per doubling of the size: worst-case internal fragmentation
@@ -134,7 +137,7 @@ mod sizes {
     pub const REMOTE_BATCH_ENTRIES: usize = 2;
     pub const REMOTE_BATCH_BYTES: usize = 64;
     pub const REMOTE_BATCH_MAX: usize = 2;
-    pub const OWNED_ENTRIES: usize = 4;
+    pub const OWNED_ENTRIES: usize = 512;
     /// Two medium classes (96 and 128 bytes), spans of 2 KiB (the header in the first 1 KiB).
     pub const MAX_MEDIUM_SIZE: usize = 128;
     pub const MEDIUM_STEPS: usize = 2;

@@ -111,6 +111,9 @@ pub struct Stats {
     pub hint_stale: u64,
     /// Registry lookups.
     pub registry_lookups: u64,
+    /// Local frees that missed the owned-slab table (another slab held the entry, or the slab
+    /// was not entered yet): they took the hint cache or the registry instead.
+    pub owned_misses: u64,
     /// Slabs bound to a class (taken from the pool).
     pub slabs_bound: u64,
     /// Slabs given back to the pool.
@@ -193,6 +196,7 @@ impl Stats {
         f("hint_misses", self.hint_misses);
         f("hint_stale", self.hint_stale);
         f("registry_lookups", self.registry_lookups);
+        f("owned_misses", self.owned_misses);
         f("slabs_bound", self.slabs_bound);
         f("slabs_released", self.slabs_released);
         f("superslabs_mapped", self.superslabs_mapped);
@@ -404,6 +408,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
         st.hint_misses += h.hint_misses.get();
         st.hint_stale += h.hint_stale.get();
         st.registry_lookups += h.registry_lookups.get();
+        st.owned_misses += h.local_unowned.get();
         st.medium_allocs += h.medium_allocs.get();
         st.medium_local_frees += h.medium_local_frees.get();
         st.medium_remote_frees += h.medium_remote_frees.get();

@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 41] = [
+const NAMES: [&str; 42] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -46,6 +46,7 @@ const NAMES: [&str; 41] = [
     "hint_misses",
     "hint_stale",
     "registry_lookups",
+    "owned_misses",
     "slabs_bound",
     "slabs_released",
     "superslabs_mapped",
@@ -407,6 +408,42 @@ fn publish_adopt() {
     assert!(x.adopts <= x.publishes + n.adopts, "sanity");
 }
 
+/// The owned-slab table holds the slabs of 48 MiB of one class (`config::OWNED_ENTRIES`): a fresh
+/// thread allocates 3,072 blocks of 16 KiB (four to a slab: 768 slabs in 25-odd SuperSlabs) and
+/// frees them a block of every slab at a time, so that each slab is looked up once per pass. At
+/// most a few SuperSlabs mapped far apart may share entries, so almost every free hits the
+/// table (`owned_misses`); with 512 entries (32 MiB) at least 256 of the 768 slabs of each pass
+/// missed (a third of the frees). Without the table (`hakmem_no_owned_table`, or `tls-hint` off)
+/// every local free is a miss.
+fn owned_table() {
+    const SIZE: usize = 16 * 1024;
+    const N: usize = 3072;
+    let d = thread::spawn(|| {
+        let v: Vec<usize> = (0..N).map(|_| alloc_block(SIZE)).collect();
+        let s0 = hakmem::stats();
+        for pass in 0..4 {
+            for &p in v.iter().skip(pass).step_by(4) {
+                free_block(p, SIZE);
+            }
+        }
+        delta(&s0, &hakmem::stats())
+    })
+    .join()
+    .expect("allocating thread");
+    assert_eq!(d.local_frees, N as u64, "{d}");
+    if hakmem::config::OWNED_TABLE {
+        assert!(
+            d.owned_misses * 10 <= N as u64,
+            "the table holds 768 owned slabs\n{d}"
+        );
+    } else {
+        assert_eq!(
+            d.owned_misses, N as u64,
+            "no table: every local free misses\n{d}"
+        );
+    }
+}
+
 /// bytes_in_use follows a mixed workload and returns to its baseline.
 fn bytes_in_use() {
     const SIZES: [usize; 8] = [1, 16, 100, 1000, 5000, 20_000, 40_000, 1 << 20];
@@ -468,6 +505,7 @@ fn child() {
         "threads" => threads(),
         "publish_adopt" => publish_adopt(),
         "bytes_in_use" => bytes_in_use(),
+        "owned_table" => owned_table(),
         "disabled" => disabled(),
         other => panic!("unknown scenario {other:?}"),
     }
@@ -533,6 +571,11 @@ fn exit_publishes_and_next_thread_adopts() {
 #[test]
 fn bytes_in_use_returns_to_baseline() {
     run_counting("bytes_in_use");
+}
+
+#[test]
+fn the_owned_slab_table_holds_768_slabs() {
+    run_counting("owned_table");
 }
 
 #[test]
