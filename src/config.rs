@@ -204,6 +204,14 @@ pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 /// switch): a compare with `carved_end`, then the divisibility test.
 pub const FUSED_BLOCK_CHECK: bool = !cfg!(hakmem_no_fused_block_check);
 
+/// A SuperSlab's reservation first asks for the range right below the previous one
+/// (`os::unix::map_below_last`), so SuperSlabs lie back to back: over-reserving and trimming
+/// alone left one SuperSlab per 4 MiB, which halved the reach of the direct-mapped per-thread
+/// tables indexed by address (owned-slab table, hint cache) and gave each SuperSlab its own VMA.
+/// `RUSTFLAGS="--cfg hakmem_no_mmap_hint"` compiles it out (A/B switch): over-reserve and trim
+/// every time.
+pub const MMAP_NEXT_HINT: bool = !cfg!(hakmem_no_mmap_hint);
+
 /// A refill whose current slab has no local free blocks takes the blocks other threads freed
 /// into it (its remote queue) before it carves fresh ones (`small::refill`), as mimalloc
 /// collects a page's thread-free list before extending it: a slab whose blocks come back from

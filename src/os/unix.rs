@@ -1,11 +1,23 @@
 //! The Unix backend of the OS box: mmap, munmap, madvise and (on Linux) mremap.
 
+use crate::sync::plain::{AtomicUsize, Ordering};
 use core::ptr::NonNull;
+
+/// Where the next reservation of `size == align` (a SuperSlab) is asked for: right below the
+/// last one (`config::MMAP_NEXT_HINT`). Only a hint: the kernel places a mapping there only if
+/// the range is free, and a reservation that lands elsewhere is checked for alignment like any.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
     debug_assert!(align.is_power_of_two() && size % crate::config::PAGE_SIZE == 0);
     if align <= crate::config::PAGE_SIZE {
         return map(size);
+    }
+    let hinted = crate::config::MMAP_NEXT_HINT && size == align;
+    if hinted {
+        if let Some(p) = map_below_last(size) {
+            return Some(p);
+        }
     }
     // Over-reserve, then trim the misaligned head and the unused tail.
     let span = size.checked_add(align)?;
@@ -24,8 +36,52 @@ pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
             super::failed("munmap (alignment trim)");
         }
     }
+    if hinted {
+        // ORDERING: Relaxed — a placement hint; nothing is published through it.
+        NEXT.store(aligned.wrapping_sub(size), Ordering::Relaxed);
+    }
     // Strict provenance: derive the aligned pointer from the mapping's pointer.
     NonNull::new(raw.as_ptr().wrapping_add(head))
+}
+
+/// Maps `size` bytes (`size == align`) right below the last such reservation, if that range is
+/// free: SuperSlabs then lie back to back, instead of one per 4 MiB (each over-reservation's
+/// trimmed head and tail leave holes too small for the next), so the direct-mapped per-thread
+/// tables indexed by address (owned-slab table, hint cache) see consecutive indices and the
+/// mappings merge into one VMA. None (and nothing mapped) when the kernel put it elsewhere: the
+/// caller over-reserves as before.
+fn map_below_last(size: usize) -> Option<NonNull<u8>> {
+    // ORDERING: Relaxed — a placement hint (see `NEXT`).
+    let want = NEXT.load(Ordering::Relaxed);
+    if want == 0 || want % size != 0 {
+        return None;
+    }
+    // SAFETY: an anonymous private mapping without MAP_FIXED: the address is a hint, the kernel
+    // never replaces an existing mapping for it.
+    let p = unsafe {
+        libc::mmap(
+            want as *mut libc::c_void,
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return None;
+    }
+    if p as usize == want {
+        // ORDERING: Relaxed — as above. Two threads racing here both map, at different
+        // addresses; the loser's lands elsewhere and is given back below.
+        NEXT.store(want.wrapping_sub(size), Ordering::Relaxed);
+        return NonNull::new(p.cast());
+    }
+    // SAFETY: the mapping just made, handed out to nobody.
+    if unsafe { libc::munmap(p, size) } != 0 {
+        super::failed("munmap (misplaced hint)");
+    }
+    None
 }
 
 fn map(size: usize) -> Option<NonNull<u8>> {
