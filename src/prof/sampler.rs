@@ -68,18 +68,6 @@ const fn exp_series(x: f64) -> f64 {
     sum
 }
 
-/// `ln(m)` for `m` in `[1, 2]` by the atanh series to convergence (tables only).
-const fn ln_series(m: f64) -> f64 {
-    let t = (m - 1.0) / (m + 1.0);
-    let (mut sum, mut p, mut k) = (0.0, t, 0);
-    while k < 40 {
-        sum += p / (2 * k + 1) as f64;
-        p *= t * t;
-        k += 1;
-    }
-    2.0 * sum
-}
-
 /// `2^(-j/64)` for `j` in `0..64`.
 const EXP2_NEG: [f64; 64] = {
     let mut t = [0.0; 64];
@@ -91,32 +79,39 @@ const EXP2_NEG: [f64; 64] = {
     t
 };
 
-/// `(1 / c_j, ln c_j)` for `c_j = 1 + j/64` (the logarithm of the reciprocal as stored, so that
-/// `ln m = ln(m / c_j) + ln c_j` holds for the rounded reciprocal too).
-const LN_TABLE: [(f64, f64); 64] = {
-    let mut t = [(0.0, 0.0); 64];
+/// `log2(1 + j/256)` in units of 2^-32, for `j` in `0..=256` (the draw's interpolation table).
+const LOG2_1P: [u64; 257] = {
+    let mut t = [0u64; 257];
     let mut j = 0;
-    while j < 64 {
-        let inv = 64.0 / (64 + j) as f64;
-        t[j] = (inv, ln_series(1.0 / inv));
+    while j <= 256 {
+        // log2(1 + x) = ln(1 + x) · log2 e, by the atanh series to convergence.
+        let m = 1.0 + j as f64 / 256.0;
+        let u = (m - 1.0) / (m + 1.0);
+        let (mut sum, mut p, mut k) = (0.0, u, 0);
+        while k < 40 {
+            sum += p / (2 * k + 1) as f64;
+            p *= u * u;
+            k += 1;
+        }
+        t[j] = (2.0 * sum * core::f64::consts::LOG2_E * 4_294_967_296.0 + 0.5) as u64;
         j += 1;
     }
     t
 };
 
-/// `log2(x)` for a finite `x >= 1` (an integer converted exactly: at most 2^53).
-#[inline]
-fn log2_at_least_one(x: f64) -> f64 {
-    let bits = x.to_bits();
-    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    // The mantissa as a number `m` in [1, 2) and its first six bits `j`: `m = c_j (1 + u)` with
-    // `0 <= u < 1/64` (up to the reciprocal's rounding).
-    let m = f64::from_bits((bits & ((1 << 52) - 1)) | (1023 << 52));
-    let (inv, ln_c) = LN_TABLE[((bits >> 46) & 63) as usize];
-    let u = m * inv - 1.0;
-    // ln(1 + u) = u - u²/2 + u³/3 - u⁴/4: the next term is below 2e-10.
-    let ln_1u = u * (1.0 - u * (0.5 - u * (1.0 / 3.0 - u * 0.25)));
-    e as f64 + (ln_1u + ln_c) * core::f64::consts::LOG2_E
+/// `-log2(r / 2^64)` in units of 2^-32 for a nonzero `r`: integer only (a leading-zero count, a
+/// table of 257 entries and a linear interpolation; absolute error below 3e-6, i.e. the
+/// exponential draw's relative error is below 3e-6 / -log2(u)): in (0, 64 · 2^32].
+#[inline(always)]
+fn neg_log2_unit(r: u64) -> u64 {
+    let lz = r.leading_zeros() as u64;
+    // r = 2^(63 - lz) · (1 + f): -log2(r / 2^64) = lz + 1 - log2(1 + f).
+    let m = r << lz;
+    let j = ((m >> 55) & 255) as usize;
+    let frac = (m >> 23) & 0xffff_ffff;
+    let (lo, hi) = (LOG2_1P[j], LOG2_1P[j + 1]);
+    let log2_1f = lo + (((hi - lo) * frac) >> 32);
+    ((lz + 1) << 32) - log2_1f
 }
 
 /// From here `1 - exp(-x)` is 1 to within its relative error bound (`exp(-21) < 7.6e-10`).
@@ -212,8 +207,9 @@ impl Sampler {
     }
 
     /// An exponential interval with mean `mean()` bytes: the inverse CDF `-ln(u) · mean` of a
-    /// uniform `u = r / 2^53` in (0, 1], `r` a 53-bit random integer plus one, so
-    /// `-ln(u) = (53 - log2(r)) · ln 2`.
+    /// uniform `u = r / 2^64` in (0, 1), `r` a nonzero 64-bit random integer, so
+    /// `-ln(u) = -log2(u) · ln 2` (`neg_log2_unit`: integer arithmetic, one conversion and two
+    /// multiplications in floating point).
     fn draw(&mut self) -> i64 {
         // xorshift64*: fast, good enough for interval lengths, no shared state.
         let mut x = self.rng;
@@ -221,10 +217,11 @@ impl Sampler {
         x ^= x << 25;
         x ^= x >> 27;
         self.rng = x;
-        // (Conversions through i64, as in `weight`: `r` is at most 2^53.)
-        let r = ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) + 1) as i64 as f64;
-        let v = (53.0 - log2_at_least_one(r)) * core::f64::consts::LN_2 * mean() as i64 as f64;
-        // `as` saturates (at most 53 · ln 2 · 2^62 < 2^68: `i64::MAX`).
+        let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1;
+        // (Conversions through i64, as in `weight`: both are below 2^63.)
+        let l = neg_log2_unit(r) as i64 as f64;
+        let v = l * (mean() as i64 as f64 * (core::f64::consts::LN_2 / 4_294_967_296.0));
+        // `as` saturates (at most 64 · ln 2 · 2^62 < 2^68: `i64::MAX`).
         v as i64
     }
 }
@@ -264,6 +261,26 @@ mod tests {
     }
 
     #[test]
+    fn intervals_are_exponential() {
+        // The tail P(X > t · mean) = exp(-t) at a few points, from 400,000 draws (a fixed seed).
+        let mut s = Sampler::new();
+        s.rng = 0x5eed_0f_5a4d_1e5;
+        let m = mean() as f64;
+        let n = 400_000;
+        let draws: Vec<f64> = (0..n).map(|_| s.draw() as f64 / m).collect();
+        for t in [0.01, 0.1, 0.5, 1.0, 2.0, 4.0, 8.0] {
+            let above = draws.iter().filter(|&&x| x > t).count() as f64 / n as f64;
+            let want = (-t).exp();
+            // Four standard deviations of a binomial proportion.
+            let sd = (want * (1.0 - want) / n as f64).sqrt();
+            assert!(
+                (above - want).abs() < 4.0 * sd + 1e-6,
+                "P(X > {t} mean) = {above}, want {want}"
+            );
+        }
+    }
+
+    #[test]
     fn sampled_fraction_matches_the_probability() {
         // 64-byte requests: each is sampled with probability 1 - exp(-64 / mean). A fixed seed
         // keeps the check deterministic (a clock seed made it fail about once in a few thousand
@@ -282,27 +299,30 @@ mod tests {
 
     #[test]
     fn cheap_math_matches_libm() {
-        // Steps of 0.3%: every table entry, each at several points of its interval.
-        let mut x = 1.0f64;
-        while x < (1u64 << 53) as f64 {
-            for y in [x, x + 1.0, (x * 1.003).floor().max(x + 2.0) - 1.0] {
-                let want = y.log2();
-                let got = log2_at_least_one(y);
-                assert!(
-                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
-                    "log2({y}): {got} vs {want}"
-                );
+        // The draw's -log2 of a 64-bit uniform: every table interval at several points, and
+        // the ends (powers of two and their neighbours).
+        let check = |r: u64| {
+            let want = -((r as f64).log2() - 64.0);
+            let got = neg_log2_unit(r) as f64 / 4_294_967_296.0;
+            assert!(
+                (got - want).abs() <= 3e-6,
+                "-log2({r} / 2^64): {got} vs {want}"
+            );
+        };
+        for k in 0..64 {
+            let p = 1u64 << k;
+            check(p);
+            check(p.wrapping_sub(1).max(1));
+            check(p | 1);
+            for j in 0..512u64 {
+                // Points spread over the octave [2^k, 2^(k+1)).
+                let r = p.wrapping_add(p.wrapping_mul(j) / 512 + j % 3);
+                if r >= p {
+                    check(r);
+                }
             }
-            x = (x * 1.003).floor().max(x + 1.0);
         }
-        // Powers of two and their neighbours (interval ends).
-        for k in 0..53 {
-            let p = (1u64 << k) as f64;
-            for y in [p, p + 1.0, 2.0 * p - 1.0] {
-                let want = y.log2();
-                assert!((log2_at_least_one(y) - want).abs() <= 1e-9 * want.max(1.0));
-            }
-        }
+        check(u64::MAX);
         let mut x = 1e-9f64;
         while x < 60.0 {
             let want = -(-x).exp_m1();
