@@ -17,11 +17,14 @@ pub use inner::{atomic, link, spin_loop, UnsafeCell};
 
 pub use atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-/// Atomics that loom does not model, in every build: statistics, the event ring, runtime switches
-/// and test hooks. None of them orders any other memory; each use says so at its call site.
+/// Atomics that loom does not model, in every build: statistics, the event ring, runtime switches,
+/// test hooks and the profiler's tables. None of them orders any memory of the allocator's own
+/// structures; the profiler's stack table publishes its entries' frames with them
+/// (src/prof/table.rs, docs/ordering.md); each use says so at its call site.
 pub mod plain {
     pub use core::sync::atomic::{
-        AtomicBool, AtomicI32, AtomicI64, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8,
+        AtomicUsize, Ordering,
     };
 }
 

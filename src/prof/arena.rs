@@ -32,17 +32,48 @@ const _: () = assert!(SLOTS <= 64, "the used-slot mask is one u64");
 const _: () = assert!(SLOT_SIZE >= crate::config::MAX_SMALL_SIZE);
 const _: () = assert!(core::mem::size_of::<Arena>() <= SLOT_SIZE);
 
-/// What the profile box remembers of a live sampled block.
+/// What the profile box remembers of a live sampled block: where it counted itself, and how
+/// much, so that its free subtracts exactly that.
 #[derive(Clone, Copy)]
 pub struct Record {
     /// Stack table index.
     pub stack: u32,
+    /// The table generation `stack` belongs to (`prof::EPOCH`).
+    pub epoch: u32,
     /// Requested size.
     pub size: usize,
-    /// Requests this sample stands for.
-    pub weight: f64,
-    /// The table generation `stack` belongs to (`prof::State::epoch`).
-    pub epoch: u32,
+    /// The requests this sample stands for (its weight), in units of 1/`table::OBJECT_UNIT`.
+    pub objects: u64,
+    /// Its weight times its size, rounded to whole bytes.
+    pub bytes: u64,
+}
+
+impl Record {
+    /// The record of a sample of `size` bytes standing for `weight` requests.
+    #[inline(always)]
+    pub fn new(stack: u32, epoch: u32, size: usize, weight: f64) -> Self {
+        // Both amounts are finite, at least 0.5 and clamped below 2^62, so the conversions need
+        // no saturation code (`as` adds half a dozen instructions each, a u64 one a dozen).
+        const MAX: f64 = (1u64 << 62) as f64;
+        let objects = (weight * super::table::OBJECT_UNIT + 0.5).min(MAX);
+        let bytes = (weight * size as i64 as f64 + 0.5).min(MAX);
+        debug_assert!(objects >= 0.5 && bytes >= 0.5, "a weight is at least 1");
+        // SAFETY: finite (a weight is finite and at least 1; a size at most `isize::MAX`) and in
+        // [0.5, 2^62]: representable as i64 after truncation.
+        let (objects, bytes) = unsafe {
+            (
+                objects.to_int_unchecked::<i64>() as u64,
+                bytes.to_int_unchecked::<i64>() as u64,
+            )
+        };
+        Self {
+            stack,
+            epoch,
+            size,
+            objects,
+            bytes,
+        }
+    }
 }
 
 /// Bytes a `Record` takes where a block carries it (a sampled medium block's tail).
@@ -53,7 +84,8 @@ const NO_RECORD: Record = Record {
     stack: 0,
     epoch: 0,
     size: 0,
-    weight: 0.0,
+    objects: 0,
+    bytes: 0,
 };
 
 #[repr(C)]

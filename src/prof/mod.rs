@@ -9,7 +9,8 @@
 //!   large block whose header carries `SAMPLED_LARGE_MAGIC` and whose `Record` follows the
 //!   header (`large_record`; the large box maps, caches and frees it like any large block).
 //!   `free` recognises each on the registry path (never on the hinted fast path). Its stack is interned in
-//!   a fixed table whose counters hold weighted allocated and live objects and bytes.
+//!   a fixed, lock-free table whose counters hold weighted allocated and freed objects and bytes
+//!   (`table`: a medium or large sample and its free take no lock).
 //! - **Output** (`pprof`, `maps`): pprof protobuf, folded stacks and the leak report.
 //!
 //! Off by default; `HAKMEM_PROF=1` or `hakmem::profile::start()` turns it on. How the front end
@@ -21,7 +22,8 @@
 //! it); the medium tier and the large box call `begin_sample`/`cancel_sample`/`end_sample`
 //! around the blocks they mark or tag, and the large box forwards registry hits carrying
 //! `SAMPLED_MAGIC` to `free_sampled`/`usable_size`. One lock
-//! (`STATE`) guards table and arenas: a leaf lock, never held while another box's lock is taken.
+//! (`STATE`) guards the arenas, dumps and the table's reset after a fork: a leaf lock, never held
+//! while another box's lock is taken.
 //! Nothing here allocates through the global allocator, panics or formats.
 
 mod arena;
@@ -43,7 +45,7 @@ use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::msg::Msg;
 use crate::os;
 use crate::registry::{self, RegionHead};
-use crate::sync::plain::{AtomicBool, AtomicI32, AtomicU8, Ordering};
+use crate::sync::plain::{AtomicBool, AtomicI32, AtomicU32, AtomicU8, Ordering};
 
 /// Whether sampling is on. The front end's routing follows it (src/front/profiling.rs).
 static ON: AtomicBool = AtomicBool::new(false);
@@ -119,15 +121,18 @@ pub struct Totals {
 
 /// The weighted totals of the profile so far.
 pub fn totals() -> Totals {
-    STATE.with(|st| {
+    // Under the lock: a forked child whose lock was held at the fork takes it over here and
+    // starts its fresh profile before reading it.
+    STATE.with(|_| {
         let mut t = Totals::default();
-        for e in st.table.entries() {
-            t.samples += e.alloc_samples;
-            t.live_samples += e.live_samples;
-            t.alloc_objects += e.alloc_objects;
-            t.alloc_bytes += e.alloc_bytes;
-            t.live_objects += e.live_objects;
-            t.live_bytes += e.live_bytes;
+        for e in TABLE.get().unwrap_or(&[]) {
+            let c = e.counts();
+            t.samples += c.alloc_samples;
+            t.live_samples += c.live_samples;
+            t.alloc_objects += c.alloc_objects;
+            t.alloc_bytes += c.alloc_bytes;
+            t.live_objects += c.live_objects;
+            t.live_bytes += c.live_bytes;
         }
         t
     })
@@ -191,7 +196,6 @@ struct Scratch {
 }
 
 struct State {
-    table: table::Table,
     arenas: arena::Arenas,
     scratch: *mut Scratch,
     /// `HAKMEM_PROF_DUMP`, NUL-terminated (empty: none).
@@ -199,9 +203,21 @@ struct State {
     /// The process that read the environment (a forked child does not write its parent's file
     /// at exit unless the path has `%p`).
     init_pid: u32,
-    /// The table's generation, bumped when a forked child resets it; a record of another
-    /// generation names a stack of a forgotten table, so freeing its block counts nothing.
-    epoch: u32,
+}
+
+/// The stack table (lock-free: `table`).
+static TABLE: table::Table = table::Table::new();
+
+/// The table's generation, bumped when a forked child resets it; a record of another generation
+/// names a stack of a forgotten table, so freeing its block counts nothing.
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// The table's current generation.
+#[inline(always)]
+fn epoch() -> u32 {
+    // ORDERING: Relaxed — changed only by a forked child's only thread (`reset_after_fork`), so
+    // every reader is that thread or ordered after the change by its own program order.
+    EPOCH.load(Ordering::Relaxed)
 }
 
 // SAFETY: the raw pointers are only used under the lock.
@@ -215,22 +231,26 @@ unsafe impl Send for State {}
 /// Arenas, the dump path and the scratch memory are kept (a slot's bit and its record are each
 /// written once, so a torn slot is at worst a slot never freed; the others are written once at
 /// start-up, or rewritten by each dump).
+///
+/// Medium and large samples count themselves without the lock (`table`): a thread that was in
+/// the middle of that at the fork leaves at most its one sample's counters torn in the child
+/// (a stack whose live samples and bytes disagree by that one sample); the lock is not held then,
+/// so the table is kept.
 impl ForkReset for State {
     fn reset_after_fork(&mut self) {
-        self.table.clear();
-        self.epoch = self.epoch.wrapping_add(1);
+        TABLE.clear();
+        // ORDERING: Relaxed — see `epoch`.
+        EPOCH.store(epoch().wrapping_add(1), Ordering::Relaxed);
     }
 }
 
 static STATE: SpinLock<State> = SpinLock::new(
     Rank::ProfTables,
     State {
-        table: table::Table::new(),
         arenas: arena::Arenas::new(),
         scratch: core::ptr::null_mut(),
         dump_path: [0; PATH_MAX],
         init_pid: 0,
-        epoch: 0,
     },
 );
 
@@ -239,11 +259,20 @@ static DUMP_PENDING: AtomicU8 = AtomicU8::new(0);
 
 // ---- the hooks --------------------------------------------------------------------------------
 
-/// The steps every sample shares: captures the calling stack (outside the lock), then under
-/// the lock interns it, hands its record to `keep` (which places the block or stores the record;
-/// `None`: it could not, and nothing is counted) and counts it. The request of `size` bytes was
-/// sampled as if it were `sampled_as` bytes (its weight; see `alloc_sampled_as`). `None` also
-/// when the table cannot be mapped.
+/// The table, mapped if needed (`None`: the OS refuses).
+#[inline(always)]
+fn table() -> Option<&'static [table::Entry]> {
+    match TABLE.get() {
+        Some(e) => Some(e),
+        None => TABLE.map(),
+    }
+}
+
+/// A sample in an arena slot: captures the calling stack (outside the lock), then under the lock
+/// interns it, hands its record to `keep` (which places the block; `None`: it could not, and
+/// nothing is counted) and counts it. The request of `size` bytes was sampled as if it were
+/// `sampled_as` bytes (its weight; see `alloc_sampled_as`). `None` also when the table cannot be
+/// mapped.
 #[inline(always)]
 fn sample_with<T>(
     size: usize,
@@ -254,18 +283,11 @@ fn sample_with<T>(
     let frames = stack::capture(&mut buf);
     let weight = sampler::weight(sampled_as, sampler::mean());
     let kept = STATE.with(|st| {
-        if !st.table.ready() {
-            return None;
-        }
-        let stack = st.table.intern(frames);
-        let rec = Record {
-            stack,
-            size,
-            weight,
-            epoch: st.epoch,
-        };
+        // Under the lock (a fork's reset bumps the generation under it).
+        let entries = table()?;
+        let rec = Record::new(TABLE.intern(entries, frames), epoch(), size, weight);
         let kept = keep(st, rec)?;
-        st.table.add(stack, size, weight);
+        table::Table::add(entries, &rec);
         Some(kept)
     });
     after_unlock();
@@ -291,33 +313,48 @@ pub fn alloc_sampled_as(size: usize, align: usize, zero: bool, sampled_as: usize
         .map_or(core::ptr::null_mut(), NonNull::as_ptr)
 }
 
-/// Starts the sample of a request of `size` bytes that the large box serves (a block bigger
-/// than a slot): captures the stack and counts it. The caller keeps the record with the block
-/// (`large_record`) and calls `end_sample` when it is freed, or `cancel_sample` if no block
-/// could be had. `None`: the table cannot be mapped (serve the request unsampled).
+/// Starts the sample of a request of `size` bytes that the medium tier or the large box serves
+/// (a block bigger than a slot): captures the stack and counts it, without the lock (`table`).
+/// The caller keeps the record with the block (`large_record`, a medium block's tail) and calls
+/// `end_sample` when it is freed, or `cancel_sample` if no block could be had. `None`: the table
+/// cannot be mapped (serve the request unsampled).
 #[cold]
 #[inline(never)]
 pub fn begin_sample(size: usize) -> Option<Record> {
-    sample_with(size, size, |_, rec| Some(rec))
+    let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
+    let frames = stack::capture(&mut buf);
+    let weight = sampler::weight(size, sampler::mean());
+    let entries = table()?;
+    let rec = Record::new(TABLE.intern(entries, frames), epoch(), size, weight);
+    table::Table::add(entries, &rec);
+    after_unlock();
+    Some(rec)
 }
 
-/// The block of `rec` (from `begin_sample`) was freed: its bytes are no longer live.
+/// The table `rec` counted itself in, if it still is the current one (a record of an older
+/// generation — sampled before a forked child's reset — counts nothing).
+#[inline(always)]
+fn table_of(rec: &Record) -> Option<&'static [table::Entry]> {
+    if rec.epoch == epoch() {
+        TABLE.get()
+    } else {
+        None
+    }
+}
+
+/// The block of `rec` (from `begin_sample`) was freed: its bytes are no longer live. No lock.
 pub fn end_sample(rec: &Record) {
-    STATE.with(|st| {
-        if rec.epoch == st.epoch {
-            st.table.remove(rec.stack, rec.size, rec.weight);
-        }
-    });
+    if let Some(entries) = table_of(rec) {
+        table::Table::remove(entries, rec);
+    }
     after_unlock();
 }
 
-/// No block could be had for `rec` (from `begin_sample`): it counts as never sampled.
+/// No block could be had for `rec` (from `begin_sample`): it counts as never sampled. No lock.
 pub fn cancel_sample(rec: &Record) {
-    STATE.with(|st| {
-        if rec.epoch == st.epoch {
-            st.table.cancel(rec.stack, rec.size, rec.weight);
-        }
-    });
+    if let Some(entries) = table_of(rec) {
+        table::Table::cancel(entries, rec);
+    }
     after_unlock();
 }
 
@@ -329,8 +366,8 @@ pub unsafe fn free_sampled(head: NonNull<RegionHead>, ptr: *mut u8) {
     STATE.with(|st| {
         // SAFETY: per the contract; the lock is held.
         let rec = unsafe { st.arenas.free(head, ptr) };
-        if rec.epoch == st.epoch {
-            st.table.remove(rec.stack, rec.size, rec.weight);
+        if let Some(entries) = table_of(&rec) {
+            table::Table::remove(entries, &rec);
         }
     });
     after_unlock();
@@ -351,6 +388,9 @@ pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
     STATE.with(|_| usable_of(unsafe { arena::record(head, ptr) }.size))
 }
 
+/// Writes a dump a signal asked for while the lock was held (after each sample and free: the
+/// lock-free ones too, so a program that only makes those still gets it).
+#[inline(always)]
 fn after_unlock() {
     // ORDERING: Relaxed — a request flag; the dump takes the lock, which orders the data.
     if DUMP_PENDING.load(Ordering::Relaxed) != 0 && DUMP_PENDING.swap(0, Ordering::Relaxed) != 0 {
@@ -389,14 +429,12 @@ fn scratch(st: &mut State) -> Option<&'static mut Scratch> {
 
 /// Writes `format` to the NUL-terminated path in the scratch's `path` ("-" or empty: stderr).
 fn write(st: &mut State, format: Format) -> Result<(), DumpError> {
-    if !st.table.ready() {
-        return Err(DumpError::NoMemory);
-    }
+    let entries = table().ok_or(DumpError::NoMemory)?;
     let sc = scratch(st).ok_or(DumpError::NoMemory)?;
     let len = os::read_file(c"/proc/self/maps", &mut sc.maps_text);
     let n = maps::parse(&sc.maps_text[..len], &mut sc.maps);
     let snap = pprof::Snapshot {
-        entries: st.table.entries(),
+        entries,
         maps: &sc.maps[..n],
         maps_text: &sc.maps_text[..len],
         period: sampler::mean(),

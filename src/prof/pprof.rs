@@ -182,13 +182,14 @@ pub fn write_pprof(s: &mut dyn Sink, snap: &Snapshot) {
         if !e.used() {
             continue;
         }
+        let c = e.counts();
         message(s, 2, &|s| {
-            packed(s, 1, e.depth, &|k| location_id(idx, k));
+            packed(s, 1, e.frames().len(), &|k| location_id(idx, k));
             let values = [
-                round(e.alloc_objects),
-                round(e.alloc_bytes),
-                round(e.live_objects),
-                round(e.live_bytes),
+                round(c.alloc_objects),
+                round(c.alloc_bytes),
+                round(c.live_objects),
+                round(c.live_bytes),
             ];
             packed(s, 2, values.len(), &|i| values[i]);
         });
@@ -255,7 +256,7 @@ fn frame_text(m: &mut Msg, snap: &Snapshot, pc: usize) {
 /// frames read `file+0xoffset`. `hakmem-prof` writes symbolized ones from the pprof file.
 pub fn write_folded(s: &mut dyn Sink, snap: &Snapshot) {
     for e in snap.entries.iter() {
-        let v = round(e.live_bytes);
+        let v = round(e.counts().live_bytes);
         if v == 0 {
             continue;
         }
@@ -288,7 +289,7 @@ pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [u32], max: us
         .enumerate()
         .take(CAPACITY.min(order.len()))
     {
-        if e.live_samples > 0 {
+        if e.counts().live_samples > 0 {
             order[n] = i as u32;
             n += 1;
         }
@@ -296,12 +297,13 @@ pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [u32], max: us
     let order = &mut order[..n];
     order.sort_unstable_by(|&a, &b| {
         let (a, b) = (&snap.entries[a as usize], &snap.entries[b as usize]);
-        b.live_bytes.total_cmp(&a.live_bytes)
+        b.counts().live_bytes.total_cmp(&a.counts().live_bytes)
     });
     let (mut bytes_total, mut objects_total) = (0.0, 0.0);
     for e in snap.entries {
-        bytes_total += e.live_bytes;
-        objects_total += e.live_objects;
+        let c = e.counts();
+        bytes_total += c.live_bytes;
+        objects_total += c.live_objects;
     }
     let mut m = Msg::new();
     m.str("hakmem: leaks: ")
@@ -314,13 +316,14 @@ pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [u32], max: us
     s.put(m.as_bytes());
     for &i in order.iter().take(max) {
         let e = &snap.entries[i as usize];
+        let c = e.counts();
         let mut m = Msg::new();
         m.str("hakmem: leak: ")
-            .dec(round(e.live_bytes) as usize)
+            .dec(round(c.live_bytes) as usize)
             .str(" bytes in ")
-            .dec(round(e.live_objects) as usize)
+            .dec(round(c.live_objects) as usize)
             .str(" objects (")
-            .dec(e.live_samples as usize)
+            .dec(c.live_samples as usize)
             .str(" samples) allocated at:\n");
         s.put(m.as_bytes());
         for &ret in e.frames() {

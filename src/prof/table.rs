@@ -1,199 +1,304 @@
 //! The stack table: every distinct sampled call stack once, with its counters, in a fixed
 //! open-addressing table mapped from the OS box on first use (never the global allocator).
 //!
-//! Counters per stack are already scaled by the sampling weight (see `sampler::weight`):
-//! `alloc_*` only grow; `live_*` grow when a sampled block is handed out and shrink by the same
-//! amount when it is freed, so (invariant) `live_objects == Σ weight` and
-//! `live_bytes == Σ weight * size` over the stack's live sampled blocks.
+//! Lock-free: a sample interns its stack and counts itself with atomics, and the free of a
+//! sampled block uncounts it the same way, so neither takes the profile lock (a medium or large
+//! sample used to take it twice: ~100 instructions and two `lock cmpxchg` pairs per sample).
+//! - **Interning**: an entry's `hash` is 0 (empty), `BUSY` (being written by the thread that
+//!   claimed it with a CAS from 0) or the stack's hash (odd), stored with Release after the
+//!   frames; a reader compares frames only after an Acquire load saw its hash. A prober that meets
+//!   `BUSY` moves on (two threads interning one new stack at once may make two entries for it,
+//!   which the outputs list as two stacks with the same frames). Entries are never removed (until
+//!   a forked child clears the whole table, single-threaded).
+//! - **Counters**: monotone `alloc_*` and `freed_*` sums (wrapping `u64`), the objects in units of
+//!   1/`OBJECT_UNIT` of a request, the bytes rounded to whole bytes per sample (a sample's
+//!   `Record` carries the exact amounts it added, and its free subtracts the same). `live =
+//!   alloc - freed` is exact whatever the order of the updates, and 0 once every sample of the
+//!   stack is freed. The free side's adds are Release and a snapshot reads `freed_*` (Acquire)
+//!   before `alloc_*`, so it never sees a free without the sample's own add.
+//!   (invariant) `live_objects == Σ objects` and `live_bytes == Σ bytes` over the stack's live
+//!   sampled blocks, once no update is in flight.
 //!
 //! Entry 0 is the overflow bucket (no frames): stacks that no longer fit are counted there, so
-//! totals stay right when the table is full. Used under the profile lock only.
+//! totals stay right when the table is full. Claiming an entry first reserves one of `MAX_USED`
+//! units (`used`), so fewer than `CAPACITY` entries are ever non-empty and every probe ends.
 
 use core::ptr::NonNull;
 
+use super::arena::Record;
 use super::stack::MAX_FRAMES;
 use crate::os;
+use crate::sync::plain::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// Entries of the table (distinct stacks kept, entry 0 included).
 pub const CAPACITY: usize = 1 << 13;
 /// The table refuses new stacks beyond this fill (keeps probe sequences short).
 const MAX_USED: usize = CAPACITY * 7 / 8;
+/// An entry claimed by a thread that is writing its frames (hashes are odd).
+const BUSY: u64 = 2;
+/// The objects counters count requests in units of 1/`OBJECT_UNIT` (a weight is fractional).
+pub const OBJECT_UNIT: f64 = 256.0;
 
+/// One stack and its counters; the counters and the hash share the first cache line.
+#[repr(C, align(64))]
 pub struct Entry {
-    /// 0: empty slot.
-    pub hash: u64,
-    pub depth: usize,
+    /// 0: empty; `BUSY`: being written; else the frames' hash (odd), published.
+    hash: AtomicU64,
+    alloc_samples: AtomicU64,
+    alloc_objects: AtomicU64,
+    alloc_bytes: AtomicU64,
+    freed_samples: AtomicU64,
+    freed_objects: AtomicU64,
+    freed_bytes: AtomicU64,
+    depth: AtomicUsize,
+    frames: [AtomicUsize; MAX_FRAMES],
+}
+
+/// An entry's counters at one instant, weighted (estimates of the whole program's numbers).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Counts {
     pub alloc_samples: u64,
     pub live_samples: u64,
     pub alloc_objects: f64,
     pub alloc_bytes: f64,
     pub live_objects: f64,
     pub live_bytes: f64,
-    pub frames: [usize; MAX_FRAMES],
 }
 
 impl Entry {
+    /// The stack's frames: empty for the overflow entry and for an entry not yet published.
     pub fn frames(&self) -> &[usize] {
-        &self.frames[..self.depth]
+        // ORDERING: Acquire — pairs with the Release store of the hash in `Table::insert`: the
+        // frames and depth written before it are visible.
+        if self.hash.load(Ordering::Acquire) & 1 == 0 {
+            return &[];
+        }
+        // ORDERING: Relaxed — ordered by the Acquire above; written once, before publication.
+        let depth = self.depth.load(Ordering::Relaxed).min(MAX_FRAMES);
+        // SAFETY: a published entry's frames are never written again (until a forked child
+        // clears the table, single-threaded, with no snapshot alive); `AtomicUsize` has
+        // `usize`'s layout.
+        unsafe { core::slice::from_raw_parts(self.frames.as_ptr().cast::<usize>(), depth) }
     }
 
     /// Whether the entry holds a stack that was ever sampled.
     pub fn used(&self) -> bool {
-        self.alloc_samples != 0
+        // ORDERING: Relaxed — a snapshot's filter; `frames` orders what it reads.
+        self.alloc_samples.load(Ordering::Relaxed) != 0
+    }
+
+    /// The counters now (a dump while samples are counted may see one sample's three counters
+    /// at different instants; never a free without its sample).
+    pub fn counts(&self) -> Counts {
+        // ORDERING: Acquire — pairs with the Release adds of `Table::remove`: a free counted here
+        // is ordered after its sample's adds (the program handed the block from its allocation
+        // to its free), so the `alloc_*` loads below see them.
+        let fs = self.freed_samples.load(Ordering::Acquire);
+        let fo = self.freed_objects.load(Ordering::Acquire);
+        let fb = self.freed_bytes.load(Ordering::Acquire);
+        // ORDERING: Relaxed — see above.
+        let a_s = self.alloc_samples.load(Ordering::Relaxed);
+        let ao = self.alloc_objects.load(Ordering::Relaxed);
+        let ab = self.alloc_bytes.load(Ordering::Relaxed);
+        // Wrapping differences: exact even after the sums wrap; a live count is never negative
+        // (clamped against a snapshot torn between a sample's own counters).
+        let live = |a: u64, f: u64| (a.wrapping_sub(f) as i64).max(0) as u64;
+        Counts {
+            alloc_samples: a_s,
+            live_samples: live(a_s, fs),
+            alloc_objects: ao as f64 / OBJECT_UNIT,
+            alloc_bytes: ab as f64,
+            live_objects: live(ao, fo) as f64 / OBJECT_UNIT,
+            live_bytes: live(ab, fb) as f64,
+        }
     }
 }
 
 pub struct Table {
-    entries: *mut Entry,
-    used: usize,
+    entries: AtomicPtr<Entry>,
+    used: AtomicUsize,
 }
-
-// SAFETY: the table's memory is only touched under the profile lock.
-unsafe impl Send for Table {}
 
 const BYTES: usize = CAPACITY * core::mem::size_of::<Entry>();
 
 impl Table {
     pub const fn new() -> Self {
         Self {
-            entries: core::ptr::null_mut(),
-            used: 0,
+            entries: AtomicPtr::new(core::ptr::null_mut()),
+            used: AtomicUsize::new(0),
         }
     }
 
-    /// Maps the table if needed; false if the OS refuses.
-    pub fn ready(&mut self) -> bool {
-        if self.entries.is_null() {
-            let Some(p) = os::reserve_aligned(BYTES.next_multiple_of(4096), 4096) else {
-                return false;
-            };
-            // Zeroed memory is an all-empty table (hash 0, counters 0.0).
-            self.entries = p.as_ptr().cast();
-        }
-        true
+    /// The entries, or `None` before the table is mapped (`map`).
+    #[inline(always)]
+    pub fn get(&self) -> Option<&[Entry]> {
+        // ORDERING: Acquire — pairs with the Release CAS in `map`: the mapping's zeros are seen.
+        let p = NonNull::new(self.entries.load(Ordering::Acquire))?;
+        // SAFETY: `CAPACITY` entries, zero-initialised (an all-empty table), mapped until a
+        // forked child clears the table (single-threaded); every field is atomic.
+        Some(unsafe { core::slice::from_raw_parts(p.as_ptr(), CAPACITY) })
     }
 
-    /// The entries (empty before `ready`).
-    pub fn entries(&self) -> &[Entry] {
-        match NonNull::new(self.entries) {
-            // SAFETY: `CAPACITY` zero-initialised entries, touched only under the lock we hold.
-            Some(p) => unsafe { core::slice::from_raw_parts(p.as_ptr(), CAPACITY) },
-            None => &[],
+    /// The entries, mapped if needed; `None` if the OS refuses.
+    #[cold]
+    pub fn map(&self) -> Option<&[Entry]> {
+        if self.get().is_none() {
+            let p = os::reserve_aligned(BYTES.next_multiple_of(4096), 4096)?;
+            // ORDERING: Release — publishes the zeroed mapping; pairs with `get`'s Acquire.
+            if self
+                .entries
+                .compare_exchange(
+                    core::ptr::null_mut(),
+                    p.as_ptr().cast(),
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+            {
+                // Another thread mapped it first.
+                // SAFETY: our own mapping, never published.
+                let _released = unsafe { os::release(p, BYTES.next_multiple_of(4096)) };
+            }
         }
-    }
-
-    fn entries_mut(&mut self) -> &mut [Entry] {
-        match NonNull::new(self.entries) {
-            // SAFETY: as in `entries`; `&mut self` makes this the only reference.
-            Some(p) => unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), CAPACITY) },
-            None => &mut [],
-        }
+        self.get()
     }
 
     /// Forgets every stack and count (a forked child whose profile lock was held at the fork
     /// instant: any entry may be half written). The pages are given back and read as zeros, an
     /// all-empty table; if the OS refuses, the table is abandoned and a fresh one mapped on the
-    /// next `ready`.
-    pub fn clear(&mut self) {
-        if let Some(p) = NonNull::new(self.entries) {
+    /// next `map`. Single-threaded (the child's only thread).
+    pub fn clear(&self) {
+        // ORDERING: Relaxed — the child's only thread.
+        if let Some(p) = NonNull::new(self.entries.load(Ordering::Relaxed)) {
             // SAFETY: the table's own mapping; nothing refers into it once `used` is 0 (indices
-            // held by records are ignored after a reset: see `prof::State::epoch`).
+            // held by records are ignored after a reset: see `prof::EPOCH`).
             if !unsafe { os::decommit(p.cast(), BYTES.next_multiple_of(4096)) } {
-                self.entries = core::ptr::null_mut();
+                // ORDERING: Relaxed — as above.
+                self.entries.store(core::ptr::null_mut(), Ordering::Relaxed);
             }
         }
-        self.used = 0;
+        // ORDERING: Relaxed — as above.
+        self.used.store(0, Ordering::Relaxed);
     }
 
-    /// The index of `frames`' entry, created if new; 0 (overflow) when the table is full.
-    /// Requires `ready()`. The probe for a stack already known is inline (the common case: a
+    /// The index of `frames`' entry in `entries` (this table's), created if new; 0 (overflow)
+    /// when the table is full. The probe for a stack already known is inline (the common case: a
     /// program samples few distinct stacks again and again); a new entry is made out of line.
     #[inline(always)]
-    pub fn intern(&mut self, frames: &[usize]) -> u32 {
+    pub fn intern(&self, entries: &[Entry], frames: &[usize]) -> u32 {
         let hash = hash(frames);
-        debug_assert!(!self.entries.is_null());
         // The home slot from the hash's high bits (a mask, not a division), never entry 0.
         let mut i = ((hash >> 32) as usize & (CAPACITY - 1)).max(1);
         loop {
-            // SAFETY: `ready()` mapped `CAPACITY` entries (the contract); `i < CAPACITY`; the
-            // lock the caller holds makes this the only reference.
-            let e = unsafe { &*self.entries.add(i) };
-            if e.hash == hash && same_frames(e, frames) {
+            let e = &entries[i];
+            // ORDERING: Acquire — see `Entry::frames`.
+            let h = e.hash.load(Ordering::Acquire);
+            if h == hash && same_frames(e, frames) {
                 return i as u32;
             }
-            if e.hash == 0 {
-                return self.insert(i, hash, frames);
+            if h == 0 {
+                return self.insert(entries, i, hash, frames);
             }
             i = if i + 1 == CAPACITY { 1 } else { i + 1 };
         }
     }
 
-    /// Makes the empty entry `i` hold `frames` (of hash `hash`); 0 (overflow) when the table is
-    /// full.
+    /// Makes an empty entry from `i` on hold `frames` (of hash `hash`), or finds it made
+    /// meanwhile; 0 (overflow) when the table is full.
     #[cold]
     #[inline(never)]
-    fn insert(&mut self, i: usize, hash: u64, frames: &[usize]) -> u32 {
-        if self.used >= MAX_USED {
+    fn insert(&self, entries: &[Entry], mut i: usize, hash: u64, frames: &[usize]) -> u32 {
+        // ORDERING: Relaxed — a counter of claims; it orders nothing.
+        if self.used.fetch_add(1, Ordering::Relaxed) >= MAX_USED {
+            // ORDERING: Relaxed — as above.
+            self.used.fetch_sub(1, Ordering::Relaxed);
             return 0;
         }
-        let e = &mut self.entries_mut()[i];
-        e.hash = hash;
-        e.depth = frames.len();
-        e.frames[..frames.len()].copy_from_slice(frames);
-        self.used += 1;
-        i as u32
-    }
-
-    /// A sampled block of `size` bytes standing for `weight` requests was handed out.
-    pub fn add(&mut self, idx: u32, size: usize, weight: f64) {
-        let e = &mut self.entries_mut()[idx as usize];
-        e.alloc_samples += 1;
-        e.live_samples += 1;
-        crate::hook::at(crate::hook::Point::ProfCounting);
-        e.alloc_objects += weight;
-        e.alloc_bytes += weight * bytes(size);
-        e.live_objects += weight;
-        e.live_bytes += weight * bytes(size);
-    }
-
-    /// Undoes `add(idx, size, weight)`: no block could be had for that sample.
-    pub fn cancel(&mut self, idx: u32, size: usize, weight: f64) {
-        self.remove(idx, size, weight);
-        let e = &mut self.entries_mut()[idx as usize];
-        e.alloc_samples -= 1;
-        e.alloc_objects -= weight;
-        e.alloc_bytes -= weight * bytes(size);
-    }
-
-    /// The sampled block recorded by `add(idx, size, weight)` was freed.
-    pub fn remove(&mut self, idx: u32, size: usize, weight: f64) {
-        let e = &mut self.entries_mut()[idx as usize];
-        e.live_samples -= 1;
-        e.live_objects -= weight;
-        e.live_bytes -= weight * bytes(size);
-        if e.live_samples == 0 {
-            // No rounding residue once nothing is live.
-            e.live_objects = 0.0;
-            e.live_bytes = 0.0;
+        loop {
+            let e = &entries[i];
+            // ORDERING: Acquire on failure — see `Entry::frames` (the entry's hash is compared
+            // with ours and its frames read); Relaxed on success: the entry is ours to write.
+            match e
+                .hash
+                .compare_exchange(0, BUSY, Ordering::Relaxed, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    // ORDERING: Relaxed — published by the Release store of the hash below.
+                    e.depth.store(frames.len(), Ordering::Relaxed);
+                    for (slot, &f) in e.frames.iter().zip(frames) {
+                        // ORDERING: Relaxed — as above.
+                        slot.store(f, Ordering::Relaxed);
+                    }
+                    // ORDERING: Release — publishes depth and frames; pairs with the Acquire
+                    // loads of `intern`, `insert` and `Entry::frames`.
+                    e.hash.store(hash, Ordering::Release);
+                    return i as u32;
+                }
+                Err(h) if h == hash && same_frames(e, frames) => {
+                    // Made by another thread meanwhile: our claim is not needed.
+                    // ORDERING: Relaxed — see above.
+                    self.used.fetch_sub(1, Ordering::Relaxed);
+                    return i as u32;
+                }
+                Err(_) => i = if i + 1 == CAPACITY { 1 } else { i + 1 },
+            }
         }
     }
+
+    /// The sample `rec` (of this table's generation) was handed out.
+    #[inline(always)]
+    pub fn add(entries: &[Entry], rec: &Record) {
+        let e = &entries[rec.stack as usize];
+        // ORDERING: Relaxed — the block's hand-off to its freer orders these before the free's
+        // Release adds (see `Entry::counts`).
+        e.alloc_samples.fetch_add(1, Ordering::Relaxed);
+        crate::hook::at(crate::hook::Point::ProfCounting);
+        // ORDERING: Relaxed — as above.
+        e.alloc_objects.fetch_add(rec.objects, Ordering::Relaxed);
+        // ORDERING: Relaxed — as above.
+        e.alloc_bytes.fetch_add(rec.bytes, Ordering::Relaxed);
+    }
+
+    /// Undoes `add(rec)`: no block could be had for that sample.
+    pub fn cancel(entries: &[Entry], rec: &Record) {
+        let e = &entries[rec.stack as usize];
+        // ORDERING: Relaxed — by the thread that added them; nothing was handed out.
+        e.alloc_samples.fetch_sub(1, Ordering::Relaxed);
+        // ORDERING: Relaxed — as above.
+        e.alloc_objects.fetch_sub(rec.objects, Ordering::Relaxed);
+        // ORDERING: Relaxed — as above.
+        e.alloc_bytes.fetch_sub(rec.bytes, Ordering::Relaxed);
+    }
+
+    /// The sampled block recorded by `add(rec)` was freed.
+    #[inline(always)]
+    pub fn remove(entries: &[Entry], rec: &Record) {
+        let e = &entries[rec.stack as usize];
+        // ORDERING: Release — pairs with the Acquire loads of `Entry::counts` (a snapshot that
+        // sees this free sees the sample's adds).
+        e.freed_samples.fetch_add(1, Ordering::Release);
+        // ORDERING: Release — as above.
+        e.freed_objects.fetch_add(rec.objects, Ordering::Release);
+        // ORDERING: Release — as above.
+        e.freed_bytes.fetch_add(rec.bytes, Ordering::Release);
+    }
 }
 
-/// `size` as a float through `i64` (a `u64 → f64` conversion is half a dozen instructions on
-/// x86-64, an `i64` one a single `cvtsi2sd`; a request is at most `isize::MAX` bytes).
-#[inline(always)]
-fn bytes(size: usize) -> f64 {
-    size as i64 as f64
-}
-
-/// Whether `e` holds exactly `frames`: an inline loop, not the slice `==`, which calls `bcmp`
-/// through the PLT (~40 instructions per sample for the few frames a stack usually has).
+/// Whether the published entry `e` holds exactly `frames`: an inline loop, not the slice `==`,
+/// which calls `bcmp` through the PLT (~40 instructions per sample for the few frames a stack
+/// usually has).
 #[inline(always)]
 fn same_frames(e: &Entry, frames: &[usize]) -> bool {
-    e.depth == frames.len() && e.frames.iter().zip(frames).all(|(a, b)| a == b)
+    // ORDERING: Relaxed — the caller's Acquire load of the hash orders these (written once,
+    // before it was published).
+    e.depth.load(Ordering::Relaxed) == frames.len()
+        && e.frames
+            .iter()
+            .zip(frames)
+            .all(|(a, &b)| a.load(Ordering::Relaxed) == b)
 }
 
-/// FNV-1a over the frame addresses; never 0.
+/// FNV-1a over the frame addresses; odd (never 0 nor `BUSY`).
 fn hash(frames: &[usize]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &f in frames {
@@ -207,32 +312,88 @@ fn hash(frames: &[usize]) -> u64 {
 mod tests {
     use super::*;
 
+    fn rec(stack: u32, objects: u64, bytes: u64) -> Record {
+        Record {
+            stack,
+            epoch: 0,
+            size: 0,
+            objects,
+            bytes,
+        }
+    }
+
     #[test]
     fn same_stack_same_entry_and_counters_balance() {
-        let mut t = Table::new();
-        assert!(t.ready());
-        let a = t.intern(&[1, 2, 3]);
-        let b = t.intern(&[1, 2, 4]);
+        let t = Table::new();
+        let e = t.map().unwrap();
+        let a = t.intern(e, &[1, 2, 3]);
+        let b = t.intern(e, &[1, 2, 4]);
         assert_ne!(a, b);
-        assert_eq!(t.intern(&[1, 2, 3]), a);
-        t.add(a, 100, 2.0);
-        t.add(a, 50, 1.0);
-        t.remove(a, 100, 2.0);
-        let e = &t.entries()[a as usize];
-        assert_eq!((e.alloc_samples, e.live_samples), (2, 1));
-        assert_eq!((e.alloc_bytes, e.live_bytes), (250.0, 50.0));
-        t.remove(a, 50, 1.0);
-        assert_eq!(t.entries()[a as usize].live_bytes, 0.0);
+        assert_eq!(t.intern(e, &[1, 2, 3]), a);
+        assert_eq!(e[a as usize].frames(), &[1, 2, 3]);
+        let (r1, r2) = (rec(a, 512, 200), rec(a, 256, 50));
+        Table::add(e, &r1);
+        Table::add(e, &r2);
+        Table::remove(e, &r1);
+        let c = e[a as usize].counts();
+        assert_eq!((c.alloc_samples, c.live_samples), (2, 1));
+        assert_eq!((c.alloc_objects, c.live_objects), (3.0, 1.0));
+        assert_eq!((c.alloc_bytes, c.live_bytes), (250.0, 50.0));
+        Table::remove(e, &r2);
+        assert_eq!(e[a as usize].counts().live_bytes, 0.0);
+        let r3 = rec(b, 256, 10);
+        Table::add(e, &r3);
+        Table::cancel(e, &r3);
+        assert_eq!(e[b as usize].counts(), Counts::default());
     }
 
     #[test]
     fn full_table_counts_in_the_overflow_entry() {
-        let mut t = Table::new();
-        assert!(t.ready());
+        let t = Table::new();
+        let e = t.map().unwrap();
         let mut last = 1;
         for i in 0..CAPACITY {
-            last = t.intern(&[i + 1]);
+            last = t.intern(e, &[i + 1]);
         }
         assert_eq!(last, 0, "beyond MAX_USED stacks go to the overflow entry");
+        assert_eq!(t.used.load(Ordering::Relaxed), MAX_USED);
+    }
+
+    #[test]
+    fn threads_interning_and_counting_at_once_agree() {
+        // Four threads intern the same 64 stacks in different orders and count a sample on each
+        // per round; every stack ends with one entry per thread at most, and the sums balance.
+        let t = Table::new();
+        let e = t.map().unwrap();
+        let rounds = 200u64;
+        std::thread::scope(|s| {
+            for k in 0..4usize {
+                let t = &t;
+                s.spawn(move || {
+                    for r in 0..rounds as usize {
+                        for j in 0..64usize {
+                            let st = [(j * 7 + k + r) % 64 + 1, 99];
+                            let i = t.intern(e, &st);
+                            assert_eq!(e[i as usize].frames(), &st);
+                            let x = rec(i, 256, 8);
+                            Table::add(e, &x);
+                            Table::remove(e, &x);
+                            Table::add(e, &x);
+                        }
+                    }
+                });
+            }
+        });
+        let (mut samples, mut live, mut entries) = (0, 0, 0);
+        for x in e {
+            let c = x.counts();
+            samples += c.alloc_samples;
+            live += c.live_samples;
+            entries += x.used() as usize;
+            assert_eq!(c.live_bytes, c.live_samples as f64 * 8.0);
+        }
+        assert_eq!(samples, 4 * rounds * 64 * 2);
+        assert_eq!(live, 4 * rounds * 64);
+        assert!((64..=64 * 4).contains(&entries), "{entries} entries");
     }
 }
