@@ -264,7 +264,7 @@ mod tests {
     fn intervals_are_exponential() {
         // The tail P(X > t · mean) = exp(-t) at a few points, from 400,000 draws (a fixed seed).
         let mut s = Sampler::new();
-        s.rng = 0x5eed_0f_5a4d_1e5;
+        s.rng = 0x0005_eed0_f5a4_d1e5;
         let m = mean() as f64;
         let n = 400_000;
         let draws: Vec<f64> = (0..n).map(|_| s.draw() as f64 / m).collect();
