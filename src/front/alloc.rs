@@ -343,8 +343,10 @@ fn alloc_medium_sampled(h: &Heap, c: usize, size: usize, zero: bool) -> *mut u8 
     let Some((p, span)) = (unsafe { medium::alloc_with_span(h, c) }) else {
         return core::ptr::null_mut();
     };
-    if let Some(rec) = prof::begin_sample(size) {
-        medium::mark_sampled(span, p, c, rec);
+    // SAFETY: a block of class `c` just taken for this request (`c` holds it and the record),
+    // not yet handed out; the reference ends with the call.
+    if prof::begin_sample_into(size, unsafe { medium::record_of_new(p, c) }) {
+        medium::mark_sampled(span, p, c);
     }
     if zero {
         // SAFETY: a fresh block of at least `size` bytes.

@@ -21,6 +21,7 @@
 //! purger on (`HAKMEM_BACKGROUND=1`) an emptied current span goes to the span cache at once, so
 //! that an idle thread's spans shrink too (the purger cannot touch a span a live heap owns).
 
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
@@ -369,13 +370,26 @@ fn record_slot(ptr: *mut u8, class: usize) -> *mut prof::Record {
         .cast()
 }
 
+/// Where `prof::begin_sample_into` writes the record of a sampled medium block: its tail.
+///
+/// # Safety
+/// `ptr` is a medium block of class `class` (`alloc_with_span`), just allocated by this thread
+/// for a sampled request of at most `class_size(class) - RECORD_BYTES` bytes and not yet handed
+/// out; the reference is dropped before it is (`mark_sampled` follows at once).
+pub unsafe fn record_of_new<'a>(ptr: *mut u8, class: usize) -> &'a mut MaybeUninit<prof::Record> {
+    // SAFETY: per the contract: the block's tail past the request (8-aligned: medium class sizes
+    // are multiples of 4 KiB), ours alone until the block is handed out.
+    unsafe { &mut *record_slot(ptr, class).cast::<MaybeUninit<prof::Record>>() }
+}
+
 /// Marks the live medium block `ptr` of class `class` in `span` (`alloc_with_span`), just
-/// allocated by this thread for a request that `rec` sampled and not yet handed out; the class
-/// holds `rec.size + RECORD_BYTES` bytes.
-pub fn mark_sampled(span: &SpanHeader, ptr: *mut u8, class: usize, rec: prof::Record) {
-    debug_assert!(rec.size + prof::RECORD_BYTES <= class_size(class));
-    // SAFETY: the block's tail past the request, ours until the block is handed out.
-    unsafe { record_slot(ptr, class).write(rec) };
+/// allocated by this thread for a sampled request and not yet handed out, whose record
+/// `prof::begin_sample_into` wrote in its tail (`record_of_new`).
+pub fn mark_sampled(span: &SpanHeader, ptr: *mut u8, class: usize) {
+    debug_assert!(
+        // SAFETY: written by `begin_sample_into` (per the contract).
+        unsafe { record_slot(ptr, class).read() }.size + prof::RECORD_BYTES <= class_size(class)
+    );
     debug_assert_eq!(bound_class(span, ptr), class);
     let bit = sample_bit(span, ptr, class);
     // ORDERING: Relaxed — the block is ours until handed out; whoever frees it got the pointer
@@ -444,13 +458,13 @@ fn end_sample_slow(span: &SpanHeader, ptr: *mut u8) {
         return;
     }
     if let Some(bit) = marked_bit(span, ptr, class) {
-        // SAFETY: a marked live block's tail holds its record (`mark_sampled`); read before the
-        // bit is cleared and the block goes back to a list.
-        let rec = unsafe { record_slot(ptr, class).read() };
         // ORDERING: Relaxed — only the freeing thread clears its block's bit; `free` puts the
         // block back on a list after this, and that hand-off orders it before the next mark.
         span.sampled.fetch_and(!bit, Ordering::Relaxed);
-        prof::end_sample(&rec);
+        // SAFETY: a marked live block's tail holds its record (`mark_sampled`), still the
+        // freeing thread's until `free` puts the block back on a list, after this (read in
+        // place, not copied).
+        prof::end_sample(unsafe { &*record_slot(ptr, class) });
     }
 }
 

@@ -125,7 +125,7 @@ pub fn totals() -> Totals {
     // starts its fresh profile before reading it.
     STATE.with(|_| {
         let mut t = Totals::default();
-        for e in TABLE.get().unwrap_or(&[]) {
+        for e in TABLE.get().map_or(&[][..], |e| &e[..]) {
             let c = e.counts();
             t.samples += c.alloc_samples;
             t.live_samples += c.live_samples;
@@ -261,7 +261,7 @@ static DUMP_PENDING: AtomicU8 = AtomicU8::new(0);
 
 /// The table, mapped if needed (`None`: the OS refuses).
 #[inline(always)]
-fn table() -> Option<&'static [table::Entry]> {
+fn table() -> Option<&'static table::Entries> {
     match TABLE.get() {
         Some(e) => Some(e),
         None => TABLE.map(),
@@ -281,7 +281,7 @@ fn sample_with<T>(
 ) -> Option<T> {
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
     let frames = stack::capture(&mut buf);
-    let weight = sampler::weight(sampled_as, sampler::mean());
+    let weight = sampler::weight_now(sampled_as);
     let kept = STATE.with(|st| {
         // Under the lock (a fork's reset bumps the generation under it).
         let entries = table()?;
@@ -321,20 +321,38 @@ pub fn alloc_sampled_as(size: usize, align: usize, zero: bool, sampled_as: usize
 #[cold]
 #[inline(never)]
 pub fn begin_sample(size: usize) -> Option<Record> {
+    let mut rec = MaybeUninit::uninit();
+    begin_sample_into(size, &mut rec).then(|| {
+        // SAFETY: `begin_sample_into` wrote it.
+        unsafe { rec.assume_init() }
+    })
+}
+
+/// `begin_sample` that writes the record straight where the block keeps it (a medium block's
+/// tail): no copies of it on the way. False (nothing written): serve the request unsampled.
+#[inline(never)]
+pub fn begin_sample_into(size: usize, out: &mut MaybeUninit<Record>) -> bool {
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
     let frames = stack::capture(&mut buf);
-    let weight = sampler::weight(size, sampler::mean());
-    let entries = table()?;
-    let rec = Record::new(TABLE.intern(entries, frames), epoch(), size, weight);
-    table::Table::add(entries, &rec);
+    let weight = sampler::weight_now(size);
+    let Some(entries) = table() else {
+        return false;
+    };
+    let rec = out.write(Record::new(
+        TABLE.intern(entries, frames),
+        epoch(),
+        size,
+        weight,
+    ));
+    table::Table::add(entries, rec);
     after_unlock();
-    Some(rec)
+    true
 }
 
 /// The table `rec` counted itself in, if it still is the current one (a record of an older
 /// generation — sampled before a forked child's reset — counts nothing).
 #[inline(always)]
-fn table_of(rec: &Record) -> Option<&'static [table::Entry]> {
+fn table_of(rec: &Record) -> Option<&'static table::Entries> {
     if rec.epoch == epoch() {
         TABLE.get()
     } else {
@@ -393,7 +411,17 @@ pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
 #[inline(always)]
 fn after_unlock() {
     // ORDERING: Relaxed — a request flag; the dump takes the lock, which orders the data.
-    if DUMP_PENDING.load(Ordering::Relaxed) != 0 && DUMP_PENDING.swap(0, Ordering::Relaxed) != 0 {
+    if DUMP_PENDING.load(Ordering::Relaxed) != 0 {
+        dump_pending();
+    }
+}
+
+/// Out of line: the callers keep no registers for it.
+#[cold]
+#[inline(never)]
+fn dump_pending() {
+    // ORDERING: Relaxed — see `after_unlock`.
+    if DUMP_PENDING.swap(0, Ordering::Relaxed) != 0 {
         STATE.with(dump_to_env_path);
     }
 }
@@ -434,7 +462,7 @@ fn write(st: &mut State, format: Format) -> Result<(), DumpError> {
     let len = os::read_file(c"/proc/self/maps", &mut sc.maps_text);
     let n = maps::parse(&sc.maps_text[..len], &mut sc.maps);
     let snap = pprof::Snapshot {
-        entries,
+        entries: &entries[..],
         maps: &sc.maps[..n],
         maps_text: &sc.maps_text[..len],
         period: sampler::mean(),

@@ -16,6 +16,25 @@ use crate::sync::plain::{AtomicU64, Ordering};
 pub const DEFAULT_MEAN: u64 = 512 * 1024;
 
 static MEAN: AtomicU64 = AtomicU64::new(DEFAULT_MEAN);
+// What each sample derives from the mean, computed when it is set (`set_mean`), not per sample:
+/// `SURE` × the mean (saturated): a request of this many bytes or more takes no draw.
+static SURE_AT: AtomicU64 = AtomicU64::new(sure_at(DEFAULT_MEAN));
+/// `1 / mean` (f64 bits): a sample's `x = size / mean` is a multiplication.
+static INV_MEAN: AtomicU64 = AtomicU64::new(inv_mean_of(DEFAULT_MEAN));
+/// `mean · ln 2 / 2^32` (f64 bits): the draw's factor (`neg_log2_unit` counts in 2^-32).
+static DRAW_SCALE: AtomicU64 = AtomicU64::new(draw_scale_of(DEFAULT_MEAN));
+
+const fn sure_at(mean: u64) -> u64 {
+    mean.saturating_mul(SURE as u64)
+}
+
+const fn inv_mean_of(mean: u64) -> u64 {
+    (1.0 / mean as i64 as f64).to_bits()
+}
+
+const fn draw_scale_of(mean: u64) -> u64 {
+    (mean as i64 as f64 * (core::f64::consts::LN_2 / 4_294_967_296.0)).to_bits()
+}
 
 /// The current mean sampling interval in bytes.
 #[inline]
@@ -27,16 +46,38 @@ pub fn mean() -> u64 {
 
 /// Sets the mean sampling interval (at least 1 byte, at most 2^62: it is converted through i64).
 pub fn set_mean(bytes: u64) {
-    // ORDERING: Relaxed — see `mean`.
-    MEAN.store(bytes.clamp(1, 1 << 62), Ordering::Relaxed);
+    let m = bytes.clamp(1, 1 << 62);
+    // ORDERING: Relaxed — see `mean` (a sample that reads some of these from before the change
+    // and some from after is drawn or weighed as under either mean, still a valid sample).
+    MEAN.store(m, Ordering::Relaxed);
+    // ORDERING: Relaxed — as above.
+    SURE_AT.store(sure_at(m), Ordering::Relaxed);
+    // ORDERING: Relaxed — as above.
+    INV_MEAN.store(inv_mean_of(m), Ordering::Relaxed);
+    // ORDERING: Relaxed — as above.
+    DRAW_SCALE.store(draw_scale_of(m), Ordering::Relaxed);
 }
 
 /// How many requests of `size` bytes one sample of that size stands for under mean `mean`:
-/// `1 / (1 - exp(-size / mean))`.
+/// `1 / (1 - exp(-size / mean))` (the samples use `weight_now`, the same for the current mean).
+#[cfg(test)]
 pub fn weight(size: usize, mean: u64) -> f64 {
     // Through i64: a u64 → f64 conversion takes a dozen instructions on x86-64, an i64 one a
     // single `cvtsi2sd` (both values are far below 2^63).
-    let x = size.max(1) as i64 as f64 / mean as i64 as f64;
+    weight_of_x(size.max(1) as i64 as f64 / mean as i64 as f64)
+}
+
+/// `weight(size, mean())`, with the mean's reciprocal computed when it was set.
+#[inline(always)]
+pub fn weight_now(size: usize) -> f64 {
+    // ORDERING: Relaxed — see `set_mean`.
+    let inv = f64::from_bits(INV_MEAN.load(Ordering::Relaxed));
+    weight_of_x(size.max(1) as i64 as f64 * inv)
+}
+
+/// `1 / (1 - exp(-x))` for `x > 0`.
+#[inline(always)]
+fn weight_of_x(x: f64) -> f64 {
     if x >= SURE {
         // A request of `SURE` × the mean or more is sampled with probability 1 to within 1e-9
         // (the large box's requests, at the default mean): it stands for itself, no series and
@@ -125,12 +166,14 @@ fn one_minus_exp_neg(x: f64) -> f64 {
     }
     if x < 1.0 / 32.0 {
         // x - x²/2 + x³/6 - x⁴/24 + x⁵/120: the next term is below 2e-11 relative.
-        return x * (1.0 - x * (0.5 - x * (1.0 / 6.0 - x * (1.0 / 24.0 - x / 120.0))));
+        return x * (1.0 - x * (0.5 - x * (1.0 / 6.0 - x * (1.0 / 24.0 - x * (1.0 / 120.0)))));
     }
     // exp(-x) = 2^-y = 2^-q · 2^(-j/64) · exp(-t), y = x·log2 e, k = floor(64 y) = 64 q + j,
     // t = (y - k/64)·ln 2 in [0, ln2/64).
     let y = x * (64.0 * core::f64::consts::LOG2_E);
-    let k = y as i64;
+    // SAFETY: `1/32 <= x < SURE`, so `y` is finite and in [2.8, 1940): representable as i64
+    // (no saturation code).
+    let k = unsafe { y.to_int_unchecked::<i64>() };
     let t = (y - k as f64) * (core::f64::consts::LN_2 / 64.0);
     // exp(-t), t < 0.0109: Taylor to t⁴ (next term below 2e-12).
     let e = 1.0 - t * (1.0 - t * (0.5 - t * (1.0 / 6.0 - t * (1.0 / 24.0))));
@@ -173,7 +216,8 @@ impl Sampler {
         // exponential's lack of memory, what is left of an interval is itself exponential with
         // the same mean, independent of the requests counted before (the large box's requests
         // at the default mean: ~60 instructions per sample).
-        if size as u64 >= mean().saturating_mul(SURE as u64) {
+        // ORDERING: Relaxed — see `set_mean`.
+        if size as u64 >= SURE_AT.load(Ordering::Relaxed) {
             self.left += size as i64;
             return true;
         }
@@ -220,9 +264,12 @@ impl Sampler {
         let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1;
         // (Conversions through i64, as in `weight`: both are below 2^63.)
         let l = neg_log2_unit(r) as i64 as f64;
-        let v = l * (mean() as i64 as f64 * (core::f64::consts::LN_2 / 4_294_967_296.0));
-        // `as` saturates (at most 64 · ln 2 · 2^62 < 2^68: `i64::MAX`).
-        v as i64
+        // ORDERING: Relaxed — see `set_mean`.
+        let v = l * f64::from_bits(DRAW_SCALE.load(Ordering::Relaxed));
+        // At most 64 · ln 2 · 2^62 < 2^68: clamped to 2^62 (an interval that long is never
+        // reached), then converted without saturation code.
+        // SAFETY: finite (a product of finite numbers below 2^68), in [0, 2^62].
+        unsafe { v.min((1u64 << 62) as f64).to_int_unchecked::<i64>() }
     }
 }
 
@@ -350,6 +397,27 @@ mod tests {
         // Below `SURE` × the mean a crossing draws afresh.
         assert!(s.take(sure - 1));
         assert_ne!(s.rng, 0x9e37_79b9_7f4a_7c15);
+    }
+
+    #[test]
+    fn weight_now_is_the_weight_at_the_current_mean() {
+        for size in [
+            0usize,
+            1,
+            64,
+            4096,
+            100_000,
+            512 << 10,
+            3 << 20,
+            11 << 20,
+            1 << 40,
+        ] {
+            let (want, got) = (weight(size, mean()), weight_now(size));
+            assert!(
+                (got - want).abs() <= 1e-12 * want,
+                "{size}: {got} vs {want}"
+            );
+        }
     }
 
     #[test]

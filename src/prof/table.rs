@@ -114,6 +114,16 @@ impl Entry {
     }
 }
 
+/// The table's entries: indexed by a stack index masked to `CAPACITY` (no bounds check, and no
+/// panic path for an index read back from a record).
+pub type Entries = [Entry; CAPACITY];
+
+/// The entry of stack `idx` (masked: a record's index is always below `CAPACITY`).
+#[inline(always)]
+fn at(entries: &Entries, idx: u32) -> &Entry {
+    &entries[idx as usize & (CAPACITY - 1)]
+}
+
 pub struct Table {
     entries: AtomicPtr<Entry>,
     used: AtomicUsize,
@@ -131,17 +141,17 @@ impl Table {
 
     /// The entries, or `None` before the table is mapped (`map`).
     #[inline(always)]
-    pub fn get(&self) -> Option<&[Entry]> {
+    pub fn get(&self) -> Option<&Entries> {
         // ORDERING: Acquire — pairs with the Release CAS in `map`: the mapping's zeros are seen.
         let p = NonNull::new(self.entries.load(Ordering::Acquire))?;
         // SAFETY: `CAPACITY` entries, zero-initialised (an all-empty table), mapped until a
         // forked child clears the table (single-threaded); every field is atomic.
-        Some(unsafe { core::slice::from_raw_parts(p.as_ptr(), CAPACITY) })
+        Some(unsafe { &*p.as_ptr().cast::<Entries>() })
     }
 
     /// The entries, mapped if needed; `None` if the OS refuses.
     #[cold]
-    pub fn map(&self) -> Option<&[Entry]> {
+    pub fn map(&self) -> Option<&Entries> {
         if self.get().is_none() {
             let p = os::reserve_aligned(BYTES.next_multiple_of(4096), 4096)?;
             // ORDERING: Release — publishes the zeroed mapping; pairs with `get`'s Acquire.
@@ -185,12 +195,12 @@ impl Table {
     /// when the table is full. The probe for a stack already known is inline (the common case: a
     /// program samples few distinct stacks again and again); a new entry is made out of line.
     #[inline(always)]
-    pub fn intern(&self, entries: &[Entry], frames: &[usize]) -> u32 {
+    pub fn intern(&self, entries: &Entries, frames: &[usize]) -> u32 {
         let hash = hash(frames);
         // The home slot from the hash's high bits (a mask, not a division), never entry 0.
         let mut i = ((hash >> 32) as usize & (CAPACITY - 1)).max(1);
         loop {
-            let e = &entries[i];
+            let e = &entries[i & (CAPACITY - 1)];
             // ORDERING: Acquire — see `Entry::frames`.
             let h = e.hash.load(Ordering::Acquire);
             if h == hash && same_frames(e, frames) {
@@ -207,7 +217,7 @@ impl Table {
     /// meanwhile; 0 (overflow) when the table is full.
     #[cold]
     #[inline(never)]
-    fn insert(&self, entries: &[Entry], mut i: usize, hash: u64, frames: &[usize]) -> u32 {
+    fn insert(&self, entries: &Entries, mut i: usize, hash: u64, frames: &[usize]) -> u32 {
         // ORDERING: Relaxed — a counter of claims; it orders nothing.
         if self.used.fetch_add(1, Ordering::Relaxed) >= MAX_USED {
             // ORDERING: Relaxed — as above.
@@ -215,7 +225,7 @@ impl Table {
             return 0;
         }
         loop {
-            let e = &entries[i];
+            let e = &entries[i & (CAPACITY - 1)];
             // ORDERING: Acquire on failure — see `Entry::frames` (the entry's hash is compared
             // with ours and its frames read); Relaxed on success: the entry is ours to write.
             match e
@@ -247,8 +257,8 @@ impl Table {
 
     /// The sample `rec` (of this table's generation) was handed out.
     #[inline(always)]
-    pub fn add(entries: &[Entry], rec: &Record) {
-        let e = &entries[rec.stack as usize];
+    pub fn add(entries: &Entries, rec: &Record) {
+        let e = at(entries, rec.stack);
         // ORDERING: Relaxed — the block's hand-off to its freer orders these before the free's
         // Release adds (see `Entry::counts`).
         e.alloc_samples.fetch_add(1, Ordering::Relaxed);
@@ -260,8 +270,8 @@ impl Table {
     }
 
     /// Undoes `add(rec)`: no block could be had for that sample.
-    pub fn cancel(entries: &[Entry], rec: &Record) {
-        let e = &entries[rec.stack as usize];
+    pub fn cancel(entries: &Entries, rec: &Record) {
+        let e = at(entries, rec.stack);
         // ORDERING: Relaxed — by the thread that added them; nothing was handed out.
         e.alloc_samples.fetch_sub(1, Ordering::Relaxed);
         // ORDERING: Relaxed — as above.
@@ -272,8 +282,8 @@ impl Table {
 
     /// The sampled block recorded by `add(rec)` was freed.
     #[inline(always)]
-    pub fn remove(entries: &[Entry], rec: &Record) {
-        let e = &entries[rec.stack as usize];
+    pub fn remove(entries: &Entries, rec: &Record) {
+        let e = at(entries, rec.stack);
         // ORDERING: Release — pairs with the Acquire loads of `Entry::counts` (a snapshot that
         // sees this free sees the sample's adds).
         e.freed_samples.fetch_add(1, Ordering::Release);
