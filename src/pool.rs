@@ -69,7 +69,20 @@ struct Pool {
     /// that filled up for the first time with most of their pages resident. Reset by a sparse
     /// fill and by every `release_slab`.
     growth: u32,
+    /// The SuperSlabs whose dense fills make up the streak (the first `THP_GROWTH_STREAK`).
+    dense: Due,
+    /// SuperSlabs to collapse once the lock is dropped (`take_due`): the streak's own, when it
+    /// reaches `THP_GROWTH_STREAK`.
+    due: Due,
+    /// A collapse was refused: the streak's own SuperSlabs are no longer collapsed (only new ones,
+    /// one attempt per streak), so a kernel short of huge pages is asked rarely.
+    refused: bool,
 }
+
+/// SuperSlabs to collapse, null where none.
+type Due = [*mut SuperSlab; crate::config::THP_GROWTH_STREAK as usize];
+
+const NO_DUE: Due = [core::ptr::null_mut(); crate::config::THP_GROWTH_STREAK as usize];
 
 // SAFETY: the raw pointers are only used under the pool lock.
 unsafe impl Send for Pool {}
@@ -87,6 +100,9 @@ impl ForkReset for Pool {
         self.epoch = self.epoch.wrapping_add(1);
         self.warm = [core::ptr::null_mut(); NUM_CLASSES];
         self.growth = 0;
+        self.dense = NO_DUE;
+        self.due = NO_DUE;
+        self.refused = false;
     }
 }
 
@@ -99,6 +115,9 @@ static POOL: SpinLock<Pool> = SpinLock::new(
         epoch: 0,
         warm: [core::ptr::null_mut(); NUM_CLASSES],
         growth: 0,
+        dense: NO_DUE,
+        due: NO_DUE,
+        refused: false,
     },
 );
 
@@ -236,9 +255,41 @@ unsafe fn count_fill(p: &mut Pool, ss: *mut SuperSlab) {
     let pages = SUPERSLAB_SIZE / crate::config::PAGE_SIZE;
     match resident {
         Some(r) if r * 512 >= crate::config::THP_GROWTH_DENSE * pages => {
+            if let Some(slot) = p.dense.get_mut(p.growth as usize) {
+                *slot = ss;
+            }
             p.growth = p.growth.saturating_add(1);
+            if p.growth == crate::config::THP_GROWTH_STREAK && !p.refused {
+                // The streak's own SuperSlabs are full and dense: collapse them too (their rest,
+                // a quarter at most, becomes resident), so that the whole growing heap, not only
+                // what comes after them, sits on huge pages.
+                p.due = p.dense;
+            }
         }
         _ => p.growth = 0,
+    }
+}
+
+/// The SuperSlabs `count_fill` marked for collapsing, taken (under the pool lock).
+fn take_due(p: &mut Pool) -> Due {
+    core::mem::replace(&mut p.due, NO_DUE)
+}
+
+/// Collapses the SuperSlabs `take_due` gave (outside the pool lock: a collapse copies up to
+/// 2 MiB). They stay in use meanwhile: the kernel copies their pages with the page tables locked,
+/// so their contents are unchanged, writers included. A refusal leaves one on base pages.
+fn collapse_due(due: Due) {
+    let mut refused = false;
+    for ss in due {
+        if let Some(base) = NonNull::new(ss.cast::<u8>()) {
+            // SAFETY: a SuperSlab of the pool, never unmapped; collapsing changes only how its
+            // range is backed. One of its slabs purged meanwhile would read as zeroes before and
+            // after, only resident again (RSS, not contents).
+            refused |= !unsafe { os::collapse(base, SUPERSLAB_SIZE) };
+        }
+    }
+    if refused {
+        POOL.with(|p| p.refused = true);
     }
 }
 
@@ -337,13 +388,15 @@ static THP_REFUSED: crate::env::OneShot = crate::env::OneShot::new();
 /// mapped when none is free. `None` when none is free and mapping is not allowed or the OS
 /// refuses.
 pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
-    let growth = match POOL.with(|p| {
+    let (taken, growth, due) = POOL.with(|p| {
         sweep_if_due(p);
-        take_free_slab(p, class).ok_or(p.growth)
-    }) {
-        Ok(s) => return Some(s),
-        Err(growth) => growth,
-    };
+        let s = take_free_slab(p, class);
+        (s, p.growth, take_due(p))
+    });
+    collapse_due(due);
+    if taken.is_some() {
+        return taken;
+    }
     if !may_map {
         return None;
     }
@@ -371,7 +424,7 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
         return None;
     }
     GLOBALS.superslabs_mapped.bump_shared();
-    POOL.with(|p| {
+    let (taken, due) = POOL.with(|p| {
         // SAFETY: under the pool lock; the new SuperSlab is on no list.
         unsafe {
             links(ss.as_ptr(), |l| {
@@ -381,13 +434,18 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
             });
             if growing && !huge {
                 // Refused (no free huge page, say): ask again only after two more dense fills,
-                // so that a refusing kernel is asked for one SuperSlab in three at most.
+                // and collapse no more full SuperSlabs, so that a refusing kernel is asked for one
+                // SuperSlab in three at most.
                 p.growth = 0;
+                p.refused = true;
             }
             push(&mut p.partial, ss.as_ptr(), LIST_PARTIAL);
         }
-        take_free_slab(p, class)
-    })
+        let s = take_free_slab(p, class);
+        (s, take_due(p))
+    });
+    collapse_due(due);
+    taken
 }
 
 /// Takes back an empty, unbound slab last bound to small class `class`; retires its SuperSlab

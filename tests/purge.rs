@@ -522,9 +522,10 @@ fn thp() {
 }
 
 /// Allocates blocks of `size` bytes, writing the first byte of each, until the blocks have
-/// entered `n` SuperSlabs that none of them was in before; returns the blocks and how many of
-/// the last such SuperSlab's 512 pages were resident right after its first block.
-fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize) {
+/// entered `n` SuperSlabs that none of them was in before; returns the blocks, how many of the
+/// last such SuperSlab's 512 pages were resident right after its first block, and the
+/// SuperSlabs in the order the blocks entered them.
+fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize, Vec<usize>) {
     let layout = Layout::from_size_align(size, 8).unwrap();
     // Room for every block up front: the vector's own growth is no small allocation.
     let mut blocks = Vec::with_capacity(1 << 20);
@@ -544,7 +545,7 @@ fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize) {
         seen[new] = ss;
         new += 1;
         if new == n {
-            return (blocks, resident_pages(ss, SUPERSLAB));
+            return (blocks, resident_pages(ss, SUPERSLAB), seen[..n].to_vec());
         }
         assert!(
             blocks.len() < 1 << 20,
@@ -560,19 +561,27 @@ fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize) {
 /// neither.
 fn growth() {
     let huge = !cfg!(hakmem_no_thp_growth) && thp_available();
-    let (sparse, sparse_resident) = grow(16 * KIB, 5);
+    let (sparse, sparse_resident, _) = grow(16 * KIB, 5);
     assert!(
         sparse_resident < 512,
         "sparse growth stays on base pages ({sparse_resident} of 512 resident)"
     );
     let refused_before = collapse_alloc_failures();
-    let (dense, dense_resident) = grow(64, 5);
+    let (dense, dense_resident, entered) = grow(64, 5);
+    // The second SuperSlab the dense blocks entered filled densely before the policy started
+    // (the first may be the sparse run's last, shared): collapsed once the streak was complete.
+    let early = resident_pages(entered[1], SUPERSLAB);
     if huge {
         // The kernel may lack a free huge page (then it says so in /proc/vmstat).
+        let refused = collapse_alloc_failures() > refused_before;
         assert!(
-            dense_resident == 512 || collapse_alloc_failures() > refused_before,
+            dense_resident == 512 || refused,
             "dense growth: the fifth new SuperSlab is one huge page ({dense_resident} of 512 resident)\n{}",
             hakmem::stats()
+        );
+        assert!(
+            early == 512 || refused,
+            "dense growth: the streak's own SuperSlabs are collapsed too ({early} of 512 resident)"
         );
     } else {
         assert!(
