@@ -191,7 +191,7 @@ struct Scratch {
     maps_text: [u8; MAPS_TEXT],
     maps: [maps::Mapping; MAX_MAPPINGS],
     out: [u8; OUT_BUF],
-    order: [u32; table::CAPACITY],
+    order: [(u64, u32); table::CAPACITY],
     path: [u8; PATH_MAX],
 }
 

@@ -182,9 +182,12 @@ pub fn write_pprof(s: &mut dyn Sink, snap: &Snapshot) {
         if !e.used() {
             continue;
         }
-        let c = e.counts();
+        // Read once: `message` runs its body twice (sizing, then writing), and the counters move
+        // while other threads sample and free (the table is lock-free); an entry's frames go
+        // from unpublished (none) to published once.
+        let (c, depth) = (e.counts(), e.frames().len());
         message(s, 2, &|s| {
-            packed(s, 1, e.frames().len(), &|k| location_id(idx, k));
+            packed(s, 1, depth, &|k| location_id(idx, k));
             let values = [
                 round(c.alloc_objects),
                 round(c.alloc_bytes),
@@ -280,8 +283,11 @@ pub fn write_folded(s: &mut dyn Sink, snap: &Snapshot) {
 }
 
 /// The leak report: stacks with sampled blocks still live, largest first (at most `max`), then
-/// a total line. `order` is scratch space for `CAPACITY` indices.
-pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [u32], max: usize) {
+/// a total line. `order` is scratch space for `CAPACITY` (live bytes, index) pairs: the sort
+/// key is read once per stack, since other threads may still sample and free while the report
+/// is written (a key that changed between comparisons would make the comparison inconsistent,
+/// and the sort may panic on that).
+pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [(u64, u32)], max: usize) {
     let mut n = 0;
     for (i, e) in snap
         .entries
@@ -289,16 +295,14 @@ pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [u32], max: us
         .enumerate()
         .take(CAPACITY.min(order.len()))
     {
-        if e.counts().live_samples > 0 {
-            order[n] = i as u32;
+        let c = e.counts();
+        if c.live_samples > 0 {
+            order[n] = (round(c.live_bytes), i as u32);
             n += 1;
         }
     }
     let order = &mut order[..n];
-    order.sort_unstable_by(|&a, &b| {
-        let (a, b) = (&snap.entries[a as usize], &snap.entries[b as usize]);
-        b.counts().live_bytes.total_cmp(&a.counts().live_bytes)
-    });
+    order.sort_unstable_by(|a, b| b.0.cmp(&a.0));
     let (mut bytes_total, mut objects_total) = (0.0, 0.0);
     for e in snap.entries {
         let c = e.counts();
@@ -314,7 +318,7 @@ pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [u32], max: us
         .dec(n)
         .str(" sampled stacks), largest first:\n");
     s.put(m.as_bytes());
-    for &i in order.iter().take(max) {
+    for &(_, i) in order.iter().take(max) {
         let e = &snap.entries[i as usize];
         let c = e.counts();
         let mut m = Msg::new();
