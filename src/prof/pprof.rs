@@ -302,7 +302,7 @@ pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [(u64, u32)], 
         }
     }
     let order = &mut order[..n];
-    order.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    order.sort_unstable_by_key(|&(bytes, _)| core::cmp::Reverse(bytes));
     let (mut bytes_total, mut objects_total) = (0.0, 0.0);
     for e in snap.entries {
         let c = e.counts();
