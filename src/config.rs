@@ -47,6 +47,11 @@ pub const GROWTH_LADDER_HALF_STEPS: bool = false;
 /// pages"), so off. Spans are never collapsed (their pages are too sparse: 11x the RSS).
 pub const THP: bool = false;
 
+/// A pop from a TLS list prefetches the new head's line (`front::tls_sll::prefetch`), so that the
+/// next pop's read of its link does not wait for memory: in mstress that read (of a block another
+/// thread freed) was 89% of `malloc`'s samples. Backout: `--cfg hakmem_no_prefetch_pop`.
+pub const PREFETCH_POP: bool = !cfg!(hakmem_no_prefetch_pop);
+
 /// A growing heap's new SuperSlabs are backed by a transparent huge page at birth
 /// (`pool::Pool::growth`): once `THP_GROWTH_STREAK` SuperSlabs in a row filled up (their last free
 /// slab handed out) with at least `THP_GROWTH_DENSE` of their 512 pages resident, and no slab
