@@ -286,6 +286,28 @@ pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 /// (docs/benchmarks.md, session 7 `medium7`). `RUSTFLAGS="--cfg hakmem_no_large_move"` compiles
 /// it out (A/B switch): the block is copied.
 pub const LARGE_MOVE: bool = !cfg!(hakmem_no_large_move);
+
+/// Free medium blocks are given back to the OS once a heap holds too many of them
+/// (`front::medium::trim`): a span keeps every block its class ever carved, so a program whose
+/// sizes spread over many medium classes kept the sum of every class's high-water resident (a
+/// ~50 MiB live set at 480 MiB peak RSS, docs/benchmarks.md, session 8 `medium8`). Every
+/// `MEDIUM_DIRTY_BYTES` of local frees, at most once per `MEDIUM_TRIM_AGE_MS`, a heap drains its
+/// spans' remote queues and counts its free blocks not yet purged; over `MEDIUM_DIRTY_BYTES` it
+/// purges the pages past the first (which holds the links) of those that stayed free through a
+/// whole epoch, largest classes first, down to half of it. An exiting thread purges all of them
+/// before it publishes its spans. `RUSTFLAGS="--cfg hakmem_no_medium_trim"` compiles it out (A/B
+/// switch). Off in the loom models (their medium blocks are smaller than a page).
+pub const MEDIUM_TRIM: bool = !cfg!(hakmem_no_medium_trim) && !cfg!(hakmem_loom);
+
+/// Bytes of free, unpurged medium blocks a heap keeps before `MEDIUM_TRIM` purges them (per
+/// heap: a thread's own hoard).
+pub const MEDIUM_DIRTY_BYTES: usize = 16 << 20;
+
+/// A heap's trim epoch (`MEDIUM_TRIM`): its trims run at most once per epoch and purge only
+/// blocks that stayed free through a whole epoch, so a block the program reuses within this many
+/// milliseconds of freeing it is not purged and refaulted. 20 ms: peak RSS of the spread-classes
+/// stress 480 → 155 MiB for 27% more page faults; 50 ms: 210 MiB for none (docs/benchmarks.md).
+pub const MEDIUM_TRIM_AGE_MS: u64 = 20;
 const _: () = assert!(REMOTE_BATCH_ENTRIES.is_power_of_two() && REMOTE_BATCH_MAX >= 1);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.

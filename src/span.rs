@@ -413,6 +413,183 @@ pub unsafe fn known_zero(slab: &Slab, b: NonNull<Block>, carved_before: usize) -
     off >= carved_before && off >= unsafe { span.links.with(|k| (*k).unzeroed) }
 }
 
+// ---- trim marks (`config::MEDIUM_TRIM`, `front::medium::trim`) ----------------------------------
+// A free medium block carries, besides its link (word 0) and freed mark (word 1), the trim epoch
+// of its holder when it reached the free list (word 2: written by a local free or a trim's drain)
+// and the clean tag (word 3: `CLEAN` once a trim purged its pages past the first or found them
+// nearly untouched; cleared by every free, local or remote, so a block handed out and freed again
+// is not clean). All four lie in the block's first page, which a trim never purges. A block a
+// remote freer queued and a refill's drain moved carries in word 2 whatever the program left
+// there: a trim takes it for old, which only changes when it is purged.
+
+/// The clean tag (word 3 of a free medium block).
+const CLEAN: usize = 0x4841_4b4d_434c_454e; // "HAKMCLEN"
+
+/// Word `i` (2 or 3) of free block `b`.
+#[inline(always)]
+fn word(b: NonNull<Block>, i: usize) -> *mut usize {
+    b.as_ptr().cast::<usize>().wrapping_add(i)
+}
+
+/// Opens (or closes) words 2 and 3 of a free block for memcheck (`valgrind`).
+#[inline(always)]
+fn open_words(b: NonNull<Block>, open: bool) {
+    let p = word(b, 2).cast::<u8>();
+    if open {
+        crate::valgrind::make_defined(p, 2 * core::mem::size_of::<usize>());
+    } else {
+        crate::valgrind::make_noaccess(p, 2 * core::mem::size_of::<usize>());
+    }
+}
+
+/// Marks block `b`, just freed (or drained) by its holder onto its span's free list, as freed in
+/// the holder's trim epoch `epoch` and not clean.
+///
+/// # Safety
+/// The caller holds the block's span and `b` is a free medium block of it (at least 32 bytes).
+#[inline(always)]
+pub unsafe fn note_free(b: NonNull<Block>, epoch: u64) {
+    open_words(b, true);
+    // SAFETY: per the contract; words 2 and 3 lie in the block.
+    unsafe {
+        word(b, 2).write(epoch as usize);
+        word(b, 3).write(0);
+    }
+    open_words(b, false);
+}
+
+/// Clears the clean tag of block `b`, being freed by a thread that does not own its span (the
+/// owner's refill may drain it onto the free list without marking it): a block handed out and
+/// freed again is not clean.
+///
+/// # Safety
+/// The caller is freeing `b`, a medium block, and has not pushed it yet.
+#[inline(always)]
+pub unsafe fn clear_clean(b: NonNull<Block>) {
+    open_words(b, true);
+    // SAFETY: per the contract; word 3 lies in the block.
+    unsafe { word(b, 3).write(0) };
+    open_words(b, false);
+}
+
+/// Drains the remote queue of span slab `s` onto its free list and marks the blocks it drained
+/// (the chain is spliced in front of the free list: the blocks up to the old first one) as freed
+/// in epoch `epoch`. Returns how many.
+///
+/// # Safety
+/// The caller holds `s`, a span's slab.
+pub unsafe fn drain_young(s: &Slab, epoch: u64) -> usize {
+    // SAFETY: per the contract.
+    let before = unsafe { s.local(|l| l.free) };
+    // SAFETY: per the contract.
+    let n = unsafe { s.drain_remote() };
+    // SAFETY: per the contract.
+    let mut cur = unsafe { s.local(|l| l.free) };
+    for _ in 0..n {
+        let Some(b) = NonNull::new(cur) else { break };
+        if cur == before {
+            break;
+        }
+        // SAFETY: per the contract; a block of the span on its local free list.
+        unsafe {
+            note_free(b, epoch);
+            cur = Block::next(b);
+        }
+    }
+    n
+}
+
+/// `os::resident_pages` of a range of any length (in pieces the os box answers for).
+///
+/// # Safety
+/// The range is page-aligned and lies inside one of our spans.
+unsafe fn resident_pages(p: NonNull<u8>, len: usize) -> Option<usize> {
+    const PIECE: usize = os::RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE;
+    let mut n = 0;
+    let mut off = 0;
+    while off < len {
+        let piece = (len - off).min(PIECE);
+        // SAFETY: per the contract, a piece of the range.
+        n += unsafe { os::resident_pages(NonNull::new_unchecked(p.as_ptr().add(off)), piece) }?;
+        off += piece;
+    }
+    Some(n)
+}
+
+/// Resident pages a free block needs (past its first) for `trim_free` to purge it, and at least
+/// half of them.
+const MIN_TRIM_PAGES: usize = 16;
+
+/// One pass of a heap's trim over span slab `s` of class `c`: walks its local free list and,
+/// while `excess` (the bytes the heap still wants purged) is above zero, purges the pages past
+/// the first of each free block that is not clean — not `keep` (the block being freed), and
+/// unless `all`, only blocks freed before epoch `epoch - 1` (free through a whole epoch) — and
+/// tags it clean. A block with fewer than half (or `MIN_TRIM_PAGES`) of its pages past the first
+/// resident (a program that writes only part of its blocks, such as their ends) is tagged clean
+/// without a purge: the system call (and the TLB shootdown a multithreaded process pays for it)
+/// would cost more than those pages are worth. Returns the bytes of the free blocks left not
+/// clean. A purge the OS refuses leaves the block as it was (counted by the os box).
+///
+/// # Safety
+/// The caller holds `s`, a span's slab of class `c` bound to its heap; nothing on its free list
+/// is read as data again before it is handed out.
+pub unsafe fn trim_free(
+    s: &Slab,
+    c: usize,
+    keep: *mut Block,
+    epoch: u64,
+    all: bool,
+    excess: &mut usize,
+) -> usize {
+    use crate::config::PAGE_SIZE;
+    let size = crate::size_class::class_size(c);
+    // SAFETY: per the contract.
+    let (mut cur, cap) = unsafe { s.local(|l| (l.free, l.capacity as usize)) };
+    let mut left = 0;
+    // The free list holds at most `cap` blocks; a longer walk is a corrupted list, left to the
+    // slab's own checks.
+    for _ in 0..cap {
+        let Some(b) = NonNull::new(cur) else { break };
+        // SAFETY: blocks on the local free list were linked by the holder.
+        cur = unsafe { Block::next(b) };
+        open_words(b, true);
+        // SAFETY: a free block of the span, ours; words 2 and 3 lie in its first page.
+        let (freed_in, tag) = unsafe { (word(b, 2).read() as u64, word(b, 3).read()) };
+        open_words(b, false);
+        if tag == CLEAN {
+            continue;
+        }
+        let old = epoch.wrapping_sub(freed_in) >= 2;
+        if *excess == 0 || b.as_ptr() == keep || !(all || old) {
+            left += size;
+            continue;
+        }
+        // SAFETY: medium blocks are page-aligned and span more than a page.
+        let interior = unsafe { NonNull::new_unchecked(b.as_ptr().cast::<u8>().add(PAGE_SIZE)) };
+        let pages = (size - PAGE_SIZE) / PAGE_SIZE;
+        // SAFETY: the block's pages past the first, inside the span; nothing in them is read as
+        // data again.
+        let resident = unsafe { resident_pages(interior, size - PAGE_SIZE) }
+            .is_none_or(|n| n >= MIN_TRIM_PAGES.max(pages / 2));
+        // SAFETY: as above.
+        if resident && !unsafe { purge::pages(interior, size - PAGE_SIZE) } {
+            left += size;
+            continue;
+        }
+        if resident {
+            GLOBALS
+                .medium_bytes_trimmed
+                .add_shared((size - PAGE_SIZE) as u64);
+        }
+        open_words(b, true);
+        // SAFETY: as above.
+        unsafe { word(b, 3).write(CLEAN) };
+        open_words(b, false);
+        *excess = excess.saturating_sub(size);
+    }
+    left
+}
+
 /// Gives back an empty span its holder is done with, empty since `emptied_at` (the purge clock's
 /// stamp): unbind, then cache. Nothing else.
 ///

@@ -144,6 +144,9 @@ pub struct Stats {
     pub span_cache_bytes: u64,
     /// Bytes of cached spans given back to the OS (decommitted), in total.
     pub span_bytes_decommitted: u64,
+    /// Bytes of free medium blocks purged in place while their spans stayed bound, in total
+    /// (`config::MEDIUM_TRIM`).
+    pub medium_bytes_trimmed: u64,
     /// Bytes handed to the program and not yet freed (small blocks at their class size, large
     /// blocks at their usable size).
     pub bytes_in_use: u64,
@@ -212,6 +215,7 @@ impl Stats {
         f("spans_in_use", self.spans_in_use);
         f("span_cache_bytes", self.span_cache_bytes);
         f("span_bytes_decommitted", self.span_bytes_decommitted);
+        f("medium_bytes_trimmed", self.medium_bytes_trimmed);
         f("bytes_in_use", self.bytes_in_use);
         f("footprint_bytes", self.footprint_bytes);
         f("peak_footprint_bytes", self.peak_footprint_bytes);
@@ -316,6 +320,7 @@ pub struct Globals {
     pub spans_released: Counter,
     pub span_bytes_released: Counter,
     pub span_bytes_decommitted: Counter,
+    pub medium_bytes_trimmed: Counter,
     pub footprint: Counter,
     pub footprint_freed: Counter,
     pub peak_footprint: Counter,
@@ -352,6 +357,7 @@ pub static GLOBALS: Globals = Globals {
     spans_released: Counter::new(),
     span_bytes_released: Counter::new(),
     span_bytes_decommitted: Counter::new(),
+    medium_bytes_trimmed: Counter::new(),
     footprint: Counter::new(),
     footprint_freed: Counter::new(),
     peak_footprint: Counter::new(),
@@ -441,6 +447,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
         .saturating_sub(g.span_bytes_released.get());
     st.span_cache_bytes = g.span_bytes_mapped.get().saturating_sub(span_bytes_in_use);
     st.span_bytes_decommitted = g.span_bytes_decommitted.get();
+    st.medium_bytes_trimmed = g.medium_bytes_trimmed.get();
     let small: i128 = live
         .iter()
         .enumerate()

@@ -201,6 +201,218 @@ fn purge_returns_rss(collect: bool) {
     );
 }
 
+// ---- free blocks spread over many classes (`config::MEDIUM_TRIM`) --------------------------------
+
+/// `n` sizes spread over the medium classes from 40 KiB to about 1 MiB.
+fn spread_sizes(n: usize) -> Vec<usize> {
+    (0..n).map(|k| 40 * KIB + k * (960 * KIB / n)).collect()
+}
+
+/// A fully written block of `size` bytes, every byte derived from `id`.
+fn alloc_filled(size: usize, id: u8) -> usize {
+    let layout = std::alloc::Layout::from_size_align(size, 16).expect("layout");
+    // SAFETY: a non-zero size.
+    let p = unsafe { std::alloc::alloc(layout) };
+    assert!(!p.is_null(), "allocation of {size} bytes failed");
+    // SAFETY: a live block of `size` bytes.
+    unsafe { p.write_bytes(id, size) };
+    p as usize
+}
+
+/// Checks that every byte of the live block `p` of `size` bytes is still `id`.
+fn check_filled(p: usize, size: usize, id: u8) {
+    // SAFETY: a live block of `size` bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, size) };
+    if let Some(i) = bytes.iter().position(|&b| b != id) {
+        panic!(
+            "block {p:#x} of {size} bytes: byte {i} is {:#x}, not {id:#x}",
+            bytes[i]
+        );
+    }
+}
+
+/// Every byte of a block just returned by `alloc_zeroed` is zero; then it is filled with `id`.
+fn zeroed_then_filled(size: usize, id: u8) -> usize {
+    let layout = std::alloc::Layout::from_size_align(size, 16).expect("layout");
+    // SAFETY: a non-zero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    assert!(!p.is_null(), "allocation of {size} bytes failed");
+    check_filled(p as usize, size, 0);
+    // SAFETY: a live block of `size` bytes.
+    unsafe { p.write_bytes(id, size) };
+    p as usize
+}
+
+fn free_sized(p: usize, size: usize) {
+    free_block(p, size);
+}
+
+/// What a heap may keep resident beyond its live blocks: the trim budget, the first page of each
+/// purged free block, and slack for the span cache's committed spans and the test's own heap.
+fn hoard_bound(free_blocks: usize) -> usize {
+    hakmem::config::MEDIUM_DIRTY_BYTES + free_blocks * 4 * KIB + 8 * MIB
+}
+
+/// Lets the calling thread's trim epochs pass: three times, waits two epochs and frees more than
+/// `MEDIUM_DIRTY_BYTES` locally (one 1 MiB block allocated and freed over and over), which runs
+/// the trim check. Every block freed (or drained) before this has then stayed free through a
+/// whole epoch.
+fn let_epochs_pass() {
+    let wait = std::time::Duration::from_millis(2 * hakmem::config::MEDIUM_TRIM_AGE_MS + 5);
+    let n = hakmem::config::MEDIUM_DIRTY_BYTES / MIB + 2;
+    for _ in 0..3 {
+        thread::sleep(wait);
+        for i in 0..n {
+            let p = alloc_filled(MIB, i as u8);
+            free_sized(p, MIB);
+        }
+    }
+}
+
+/// One thread, 40 sizes over the medium classes: 6 blocks of each written through, 5 of each
+/// freed; then the trim epochs pass. Each class's span keeps the blocks it carved, so without the
+/// trim RSS grows by every class's high-water (about 120 MiB here, 20 of it live); with it, by
+/// the live blocks and at most the trim budget. Then the freed blocks serve again — `calloc`ed
+/// (zero throughout, purged or not), filled — and the live ones kept every byte.
+fn spread_local() {
+    const PER: usize = 6;
+    let sizes = spread_sizes(40);
+    let live_bytes: usize = sizes.iter().sum();
+    let s0 = hakmem::stats();
+    let start = rss();
+    let mut live = Vec::new();
+    for (k, &size) in sizes.iter().enumerate() {
+        let blocks: Vec<usize> = (0..PER)
+            .map(|i| alloc_filled(size, (k * PER + i) as u8))
+            .collect();
+        for &b in &blocks[1..] {
+            free_sized(b, size);
+        }
+        live.push((blocks[0], size, (k * PER) as u8));
+    }
+    let_epochs_pass();
+    let grown = rss().saturating_sub(start);
+    let hoard: usize = sizes.iter().map(|s| s * (PER - 1)).sum();
+    eprintln!(
+        "rss grew by {} KiB: {} KiB live, {} KiB freed",
+        grown / KIB,
+        live_bytes / KIB,
+        hoard / KIB
+    );
+    assert!(
+        grown <= live_bytes + hoard_bound(sizes.len() * PER),
+        "rss grew by {grown} bytes for {live_bytes} live: the {hoard} bytes freed stayed resident"
+    );
+    if STATS {
+        let d = delta(&s0, &hakmem::stats());
+        assert!(d.medium_bytes_trimmed > 0, "{d}");
+    }
+    let mut again = Vec::new();
+    for (k, &size) in sizes.iter().enumerate() {
+        for i in 1..PER {
+            again.push((
+                zeroed_then_filled(size, (k * PER + i) as u8 ^ 0xff),
+                size,
+                (k * PER + i) as u8 ^ 0xff,
+            ));
+        }
+    }
+    for (p, size, id) in live.into_iter().chain(again) {
+        check_filled(p, size, id);
+        free_sized(p, size);
+    }
+}
+
+/// As `spread_local`, but the 5 freed blocks of each size are freed by another thread (into the
+/// owner's remote queues, which the owner drains only when it runs out of blocks of that class):
+/// the owner's trim drains them and purges them too. The owner frees one more block of each size
+/// itself, then lets the trim epochs pass.
+fn spread_remote() {
+    const PER: usize = 7;
+    let sizes = spread_sizes(40);
+    let live_bytes: usize = sizes.iter().sum();
+    let start = rss();
+    let mut live = Vec::new();
+    let mut remote = Vec::new();
+    let mut local = Vec::new();
+    for (k, &size) in sizes.iter().enumerate() {
+        let blocks: Vec<usize> = (0..PER)
+            .map(|i| alloc_filled(size, (k * PER + i) as u8))
+            .collect();
+        live.push((blocks[0], size, (k * PER) as u8));
+        local.push((blocks[1], size));
+        remote.extend(blocks[2..].iter().map(|&b| (b, size)));
+    }
+    let n_remote = remote.len();
+    thread::spawn(move || {
+        for (b, size) in remote {
+            free_sized(b, size);
+        }
+    })
+    .join()
+    .expect("freeing thread");
+    for (b, size) in local {
+        free_sized(b, size);
+    }
+    let_epochs_pass();
+    let grown = rss().saturating_sub(start);
+    eprintln!(
+        "rss grew by {} KiB: {} KiB live",
+        grown / KIB,
+        live_bytes / KIB
+    );
+    assert!(
+        grown <= live_bytes + hoard_bound(sizes.len() * PER),
+        "rss grew by {grown} bytes for {live_bytes} live: the {n_remote} blocks freed remotely stayed resident"
+    );
+    for (p, size, id) in live {
+        check_filled(p, size, id);
+        free_sized(p, size);
+    }
+}
+
+/// A thread frees 5 of 6 blocks of each of 8 sizes (a hoard of about 12 MiB, freed within an
+/// epoch) and exits with the others live: its spans are published for adoption, and the freed
+/// blocks in them are purged at the exit instead of waiting resident for an adopter.
+fn spread_exit() {
+    const PER: usize = 6;
+    let sizes: Vec<usize> = spread_sizes(40).into_iter().step_by(4).take(8).collect();
+    let live_bytes: usize = sizes.iter().sum();
+    let hoard: usize = sizes.iter().map(|s| s * (PER - 1)).sum();
+    let start = rss();
+    let sz = sizes.clone();
+    let live = thread::spawn(move || {
+        let mut live = Vec::new();
+        for (k, &size) in sz.iter().enumerate() {
+            let blocks: Vec<usize> = (0..PER)
+                .map(|i| alloc_filled(size, (k * PER + i) as u8))
+                .collect();
+            for &b in &blocks[1..] {
+                free_sized(b, size);
+            }
+            live.push((blocks[0], size, (k * PER) as u8));
+        }
+        live
+    })
+    .join()
+    .expect("allocating thread");
+    let grown = rss().saturating_sub(start);
+    eprintln!(
+        "rss grew by {} KiB: {} KiB live, {} KiB freed",
+        grown / KIB,
+        live_bytes / KIB,
+        hoard / KIB
+    );
+    assert!(
+        grown <= live_bytes + sizes.len() * PER * 4 * KIB + 4 * MIB,
+        "rss grew by {grown} bytes for {live_bytes} live: the exited thread's {hoard} freed bytes stayed resident"
+    );
+    for (p, size, id) in live {
+        check_filled(p, size, id);
+        free_sized(p, size);
+    }
+}
+
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
@@ -212,6 +424,9 @@ fn child() {
         "exit_then_reuse" => exit_then_reuse(),
         "purge_collect" => purge_returns_rss(true),
         "purge_at_once" => purge_returns_rss(false),
+        "spread_local" => spread_local(),
+        "spread_remote" => spread_remote(),
+        "spread_exit" => spread_exit(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -252,6 +467,37 @@ fn zero_purge_delay_purges_as_spans_empty() {
         return;
     }
     support::child::run("purge_at_once", &[("HAKMEM_PURGE_DELAY_MS", "0")]).assert_passed();
+}
+
+/// Whether the free blocks of a heap's spans are trimmed (`config::MEDIUM_TRIM`), else why not.
+fn trimmed() -> bool {
+    if !MEDIUM {
+        eprintln!("skipped: without `medium` freed blocks are unmapped at once");
+    } else if !hakmem::config::MEDIUM_TRIM {
+        eprintln!("skipped: built with --cfg hakmem_no_medium_trim");
+    }
+    MEDIUM && hakmem::config::MEDIUM_TRIM
+}
+
+#[test]
+fn freed_blocks_of_many_classes_do_not_stay_resident() {
+    if trimmed() {
+        support::child::run("spread_local", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+    }
+}
+
+#[test]
+fn blocks_freed_by_other_threads_are_trimmed_too() {
+    if trimmed() {
+        support::child::run("spread_remote", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+    }
+}
+
+#[test]
+fn an_exiting_thread_purges_the_free_blocks_of_the_spans_it_publishes() {
+    if trimmed() && cfg!(feature = "adopt") {
+        support::child::run("spread_exit", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+    }
 }
 
 /// Every medium size class, random sizes, a live set of 64 replaced in random order; each block's

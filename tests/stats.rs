@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 42] = [
+const NAMES: [&str; 43] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -62,6 +62,7 @@ const NAMES: [&str; 42] = [
     "spans_in_use",
     "span_cache_bytes",
     "span_bytes_decommitted",
+    "medium_bytes_trimmed",
     "bytes_in_use",
     "footprint_bytes",
     "peak_footprint_bytes",

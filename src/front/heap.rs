@@ -89,6 +89,11 @@ pub struct HeapLocal {
     /// (the one just freed, or the batch on the list's top). A hint for the spill policy only:
     /// either policy is correct for any list over its cap.
     pub taken: [bool; NUM_CLASSES],
+    /// Bytes of medium blocks freed locally since the last trim check, the heap's trim epoch and
+    /// when it began (`front::medium::trim`, `config::MEDIUM_TRIM`).
+    pub medium_freed: usize,
+    pub medium_epoch: u64,
+    pub medium_epoch_at: crate::purge::Stamp,
 }
 
 /// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
@@ -203,6 +208,9 @@ impl Heap {
                 profiled: false,
                 retired: crate::purge::Retired::new(),
                 taken: [false; NUM_CLASSES],
+                medium_freed: 0,
+                medium_epoch: 0,
+                medium_epoch_at: 0,
             }),
         }
     }

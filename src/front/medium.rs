@@ -25,7 +25,10 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
-use crate::config::{ADOPT, KNOWN_ZERO, MAX_BLOCK_OFFSET, PROFILE, SPAN_HEADER_BYTES};
+use crate::config::{
+    ADOPT, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS,
+    PROFILE, SPAN_HEADER_BYTES,
+};
 use crate::debug::fatal;
 use crate::env;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
@@ -340,6 +343,10 @@ pub unsafe fn free(h: &'static Heap, span: NonNull<SpanHeader>, ptr: *mut u8, ke
         // SAFETY: we own the span, so `h` is our live heap.
         unsafe { free_local(h, s, class, b) }
     } else {
+        if MEDIUM_TRIM {
+            // SAFETY: as above (the owner's drain will move it to the free list unmarked).
+            unsafe { span::clear_clean(b) };
+        }
         count_remote_free(h, class_size(class));
         // SAFETY: a checked block of this span, being freed by the caller.
         unsafe { s.free_remote(b, env::force_notify()) };
@@ -494,6 +501,9 @@ unsafe fn free_local(h: &Heap, s: &Slab, class: usize, b: NonNull<Block>) {
     // SAFETY: per the contract.
     unsafe {
         let local = h.local_mut();
+        if MEDIUM_TRIM {
+            span::note_free(b, local.medium_epoch);
+        }
         let used = s.put_local(b);
         let kind = s.local(|l| l.list);
         let p = s as *const Slab as *mut Slab;
@@ -506,7 +516,124 @@ unsafe fn free_local(h: &Heap, s: &Slab, class: usize, b: NonNull<Block>) {
             local.list_remove(class, p);
             local.list_push(class, p, ListKind::Partial);
         }
+        if MEDIUM_TRIM {
+            local.medium_freed += class_size(class);
+            if local.medium_freed > MEDIUM_DIRTY_BYTES {
+                trim(local, b.as_ptr());
+            }
+        }
     }
+}
+
+// ---- trimming free blocks (`config::MEDIUM_TRIM`) ---------------------------------------------
+// A span keeps every block its class carved, so a heap whose requests spread over many medium
+// classes held each class's high-water resident. Every `MEDIUM_DIRTY_BYTES` of local frees, at
+// most once per trim epoch (`MEDIUM_TRIM_AGE_MS`), the heap drains its spans' remote queues and
+// walks their free lists; if the free blocks not yet purged (not clean, `span::trim_free`) come to
+// more than `MEDIUM_DIRTY_BYTES`, it purges those that stayed free through the whole last epoch,
+// largest classes first, until half of that is left. An exiting thread purges all of them before
+// it publishes its spans. Only the owner touches its spans' free lists and the marks in their
+// blocks, and a block is purged only while it is on its span's local free list, so no other
+// thread can reach it (a remote freer's block reaches the list only through the owner's drain).
+
+/// Drains the remote queues of every span of class `c` `local`'s heap owns onto their free lists
+/// (the blocks marked as freed this epoch): full spans move to `partial`, and spans left with
+/// nothing out other than the current one go to the span cache.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+unsafe fn drain_all(local: &mut HeapLocal, c: usize) {
+    let epoch = local.medium_epoch;
+    let cs = local.slabs[c];
+    for first in [cs.cur, cs.partial, cs.full] {
+        let mut s = first;
+        while !s.is_null() {
+            // SAFETY: spans on our lists are ours; the current one is alone on its list.
+            unsafe {
+                let kind = (*s).local(|l| l.list);
+                let next = if kind == ListKind::Current {
+                    core::ptr::null_mut()
+                } else {
+                    list::next(s)
+                };
+                if (*s).remote.is_nonempty()
+                    && span::drain_young(&*s, epoch) > 0
+                    && kind != ListKind::Current
+                {
+                    local.list_remove(c, s);
+                    if (*s).used() == 0 {
+                        release(&*s, purge::now());
+                    } else {
+                        local.list_push(c, s, ListKind::Partial);
+                    }
+                }
+                s = next;
+            }
+        }
+    }
+}
+
+/// The trim check (see above), run by a local free of `keep` once `MEDIUM_DIRTY_BYTES` were
+/// freed locally since the last one.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+#[cold]
+#[inline(never)]
+unsafe fn trim(local: &mut HeapLocal, keep: *mut Block) {
+    local.medium_freed = 0;
+    let now = purge::now();
+    if now.wrapping_sub(local.medium_epoch_at) < MEDIUM_TRIM_AGE_MS {
+        return;
+    }
+    local.medium_epoch += 1;
+    local.medium_epoch_at = now;
+    for c in MEDIUM_CLASSES {
+        // SAFETY: per the contract.
+        unsafe { drain_all(local, c) };
+    }
+    // SAFETY: per the contract.
+    let unclean = unsafe { purge_free(local, keep, 0, false) };
+    if unclean > MEDIUM_DIRTY_BYTES {
+        // SAFETY: per the contract.
+        unsafe { purge_free(local, keep, unclean - MEDIUM_DIRTY_BYTES / 2, false) };
+    }
+}
+
+/// Walks the free lists of `local`'s spans, the largest classes first, purging up to `excess`
+/// bytes of free blocks that are not clean (not `keep`; unless `all`, only those free through
+/// the whole last epoch; `span::trim_free`). Returns the bytes of free blocks left not clean.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+unsafe fn purge_free(
+    local: &mut HeapLocal,
+    keep: *mut Block,
+    mut excess: usize,
+    all: bool,
+) -> usize {
+    let mut left = 0;
+    let epoch = local.medium_epoch;
+    for c in MEDIUM_CLASSES.rev() {
+        let cs = local.slabs[c];
+        // Full spans have nothing on their free lists.
+        for first in [cs.cur, cs.partial] {
+            let mut s = first;
+            while !s.is_null() {
+                // SAFETY: spans on our lists are ours; the current one is alone on its list.
+                unsafe {
+                    let next = if (*s).local(|l| l.list) == ListKind::Current {
+                        core::ptr::null_mut()
+                    } else {
+                        list::next(s)
+                    };
+                    left += span::trim_free(&*s, c, keep, epoch, all, &mut excess);
+                    s = next;
+                }
+            }
+        }
+    }
+    left
 }
 
 /// Drains every span the heap owns; empty ones go to the span cache. With `publish` (thread exit)
@@ -519,6 +646,12 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
     let local = unsafe { h.local_mut() };
     // Every empty span is released below, the retired current ones included.
     local.retired.clear(MEDIUM_CLASSES);
+    if publish && MEDIUM_TRIM {
+        // The spans published below wait for an adopter with their free blocks resident: purge
+        // those now (nobody takes them before an adoption).
+        // SAFETY: per the contract.
+        unsafe { purge_free(local, core::ptr::null_mut(), usize::MAX, true) };
+    }
     #[allow(clippy::needless_range_loop)] // `c` indexes the owner lists and PUBLISHED alike
     for c in crate::size_class::NUM_CLASSES..TOTAL_CLASSES {
         let cs = local.slabs[c];
