@@ -287,6 +287,14 @@ pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 /// it out (A/B switch): the block is copied.
 pub const LARGE_MOVE: bool = !cfg!(hakmem_no_large_move);
 
+/// `calloc` of a block from the large cache zeroes the pages the block's last users left
+/// resident by hand (`large::clear`, `mincore`), and purges only the others: purging every page
+/// made a program that writes its `calloc`ed block fault each one in again (the kernel zeroing it
+/// a second time). The resident pages stay resident, as they were while the block was cached.
+/// `RUSTFLAGS="--cfg hakmem_no_large_clear_resident"` compiles it out (A/B switch): every page
+/// is purged.
+pub const LARGE_CLEAR_RESIDENT: bool = !cfg!(hakmem_no_large_clear_resident);
+
 /// Free medium blocks are given back to the OS once a heap holds too many of them
 /// (`front::medium::trim`): a span keeps every block its class ever carved, so a program whose
 /// sizes spread over many medium classes kept the sum of every class's high-water resident (a

@@ -269,6 +269,77 @@ fn rebound_span() {
     free_blocks(zeroed, medium_layout(), false);
 }
 
+/// A large size (above the medium tier), served from the large cache once freed.
+const LARGE: usize = 8 * MIB;
+
+/// Minor page faults of this process so far.
+fn minor_faults() -> u64 {
+    // SAFETY: an all-zero `rusage` is a valid out-parameter.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid `rusage` to fill.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) }, 0);
+    ru.ru_minflt as u64
+}
+
+/// A large block written through and freed, then `calloc`ed again (the same mapping, from the
+/// large cache) and written through again, three times: it reads as zero every time, and the
+/// second writing does not fault its pages in again (they were resident, so the clear zeroed
+/// them in place instead of purging them). The same with a fresh block its first user wrote only
+/// half of: the other half, never resident, reads as zero too.
+fn large_rewrite() {
+    let layout = Layout::from_size_align(LARGE, 16).unwrap();
+    let pages = LARGE / 4096;
+    for written in [LARGE, LARGE / 2] {
+        // A fresh mapping for each case (`collect` empties the large cache).
+        hakmem::collect();
+        // SAFETY: non-zero size.
+        let p = black_box(unsafe { alloc(layout) });
+        assert!(!p.is_null());
+        // SAFETY: a live block of `LARGE` bytes.
+        unsafe { p.write_bytes(DIRT, written) };
+        let addr = p as usize;
+        // SAFETY: allocated above with `layout`.
+        unsafe { dealloc(p, layout) };
+        for round in 0..3 {
+            let before = minor_faults();
+            // SAFETY: non-zero size.
+            let q = black_box(unsafe { alloc_zeroed(layout) });
+            // The same mapping (a reused block may start a few colour lines further on).
+            assert!(
+                (q as usize).abs_diff(addr) < MIB,
+                "round {round}: the cached mapping was not reused ({q:p}, first at {addr:#x})"
+            );
+            // SAFETY: a live block of `LARGE` bytes.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(q, LARGE) };
+            // The part written before, then written again (reading the rest first would fault
+            // its pages in as the zero page).
+            if let Some(off) = first_nonzero(&bytes[..written]) {
+                panic!(
+                    "alloc_zeroed({LARGE}) round {round}: byte {off} is {:#x}",
+                    bytes[off]
+                );
+            }
+            bytes[..written].fill(DIRT);
+            let faults = minor_faults() - before;
+            eprintln!("{written} bytes written, round {round}: {faults} minor faults");
+            assert!(
+                faults < (written / 4096) as u64 / 8,
+                "round {round}: calloc + writing {written} bytes of a reused {LARGE}-byte block took \
+                 {faults} page faults ({pages} pages): its resident pages were purged"
+            );
+            if let Some(off) = first_nonzero(&bytes[written..]) {
+                let off = written + off;
+                panic!(
+                    "alloc_zeroed({LARGE}) round {round}: byte {off} is {:#x}",
+                    bytes[off]
+                );
+            }
+            // SAFETY: allocated above with `layout`.
+            unsafe { dealloc(q, layout) };
+        }
+    }
+}
+
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
@@ -279,8 +350,15 @@ fn child() {
         "fresh_medium" => fresh_medium(),
         "reused_medium" => reused_medium(),
         "rebound_span" | "madv_free_span" => rebound_span(),
+        "large_rewrite" => large_rewrite(),
         other => panic!("unknown scenario {other:?}"),
     }
+}
+
+#[test]
+#[cfg(not(hakmem_no_large_clear_resident))]
+fn zeroed_reused_large_blocks_keep_their_resident_pages() {
+    child::run("large_rewrite", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
 }
 
 #[test]

@@ -22,6 +22,13 @@ pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
 }
 
 /// # Safety
+/// See `os::residency`. The mock's memory is all resident.
+pub unsafe fn residency(_ptr: NonNull<u8>, len: usize, out: &mut [u8]) -> bool {
+    out[..len.div_ceil(crate::config::PAGE_SIZE)].fill(1);
+    true
+}
+
+/// # Safety
 /// See `os::decommit_lazy`.
 pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: forwarded contract.

@@ -98,6 +98,19 @@ pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
     ok
 }
 
+/// Which pages of `[ptr, ptr + len)` are resident (`mincore`): bit 0 of `out[i]` for page `i`.
+/// False if the OS refuses the query (not a failure: nothing changed). A page that is not
+/// resident may still hold data (swapped out).
+///
+/// # Safety
+/// The range is page-aligned and lies inside one of hakmem's reservations; `out` has a byte for
+/// each of its pages.
+#[inline]
+pub unsafe fn residency(ptr: NonNull<u8>, len: usize, out: &mut [u8]) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { backend::residency(ptr, len, out) }
+}
+
 /// Like `decommit`, but with `MADV_FREE` where the OS has it: the kernel takes the pages only
 /// under memory pressure (cheaper to reuse; RSS drops later). Contents read back as zero or as
 /// they were. Falls back to `decommit` where `MADV_FREE` is missing.

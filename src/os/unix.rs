@@ -132,6 +132,14 @@ pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
 }
 
 /// # Safety
+/// See `os::residency`.
+pub unsafe fn residency(ptr: NonNull<u8>, len: usize, out: &mut [u8]) -> bool {
+    debug_assert!(len.div_ceil(crate::config::PAGE_SIZE) <= out.len());
+    // SAFETY: per the contract; `out` holds a byte for each page of the range.
+    keep_errno(|| unsafe { libc::mincore(ptr.as_ptr().cast(), len, out.as_mut_ptr().cast()) }) == 0
+}
+
+/// # Safety
 /// See `os::decommit_lazy`. False where `MADV_FREE` is missing or refused.
 pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
     #[cfg(target_os = "linux")]
