@@ -209,6 +209,13 @@ pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 /// switch): a compare with `carved_end`, then the divisibility test.
 pub const FUSED_BLOCK_CHECK: bool = !cfg!(hakmem_no_fused_block_check);
 
+/// `free(NULL)` returns from `free_unowned` once the owned-slab table and the hint cache have
+/// missed, before `free_slow`, whose prologue (four pushes and a frame) it paid before its own
+/// null test: the 2-thread random replacement of bench/c/throughput frees the emptied slot once
+/// per operation, and `free_slow` + `free_unowned` held 4% of its samples. `RUSTFLAGS="--cfg
+/// hakmem_no_null_free_early"` compiles it out (A/B switch).
+pub const NULL_FREE_EARLY: bool = !cfg!(hakmem_no_null_free_early);
+
 /// A SuperSlab's reservation first asks for the range right below the previous one
 /// (`os::unix::map_below_last`), so SuperSlabs lie back to back: over-reserving and trimming
 /// alone left one SuperSlab per 4 MiB, which halved the reach of the direct-mapped per-thread

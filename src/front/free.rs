@@ -9,8 +9,8 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    CHECKED, FREER_HEAP, FREE_MARK, HEADERLESS, OWNED_TABLE, PROFILE, REMOTE_BATCH, SLAB_SIZE,
-    TLS_HINT,
+    CHECKED, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY, OWNED_TABLE, PROFILE,
+    REMOTE_BATCH, SLAB_SIZE, TLS_HINT,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -206,6 +206,11 @@ unsafe extern "C" fn free_unowned(ptr: *mut u8, h: &'static Heap) {
             // SAFETY: the hint confirmed the SuperSlab at its current generation.
             return unsafe { free_small(h, &*ss, ptr) };
         }
+    }
+    // `free(NULL)` ends here, before `free_slow`'s frame is set up: programs that free every
+    // slot they replace, empty or not, make it once per operation (`config::NULL_FREE_EARLY`).
+    if NULL_FREE_EARLY && ptr.is_null() {
+        return;
     }
     // SAFETY: forwarded contract.
     unsafe { free_slow(h, ptr, hint == Hint::Stale) }
