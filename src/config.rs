@@ -315,14 +315,17 @@ pub const LARGE_CLEAR_RESIDENT: bool = !cfg!(hakmem_no_large_clear_resident);
 pub const MEDIUM_TRIM: bool = !cfg!(hakmem_no_medium_trim) && !cfg!(hakmem_loom);
 
 /// Bytes of free, unpurged medium blocks a heap keeps before `MEDIUM_TRIM` purges them (per
-/// heap: a thread's own hoard).
-pub const MEDIUM_DIRTY_BYTES: usize = 16 << 20;
+/// heap: a thread's own hoard). 8 MiB (16 until session 9): with a 5 ms epoch, the spread-classes
+/// stress's peak RSS 142–181 → 118–121 MiB against glibc's 100 (docs/benchmarks.md, `medium9`).
+pub const MEDIUM_DIRTY_BYTES: usize = 8 << 20;
 
 /// A heap's trim epoch (`MEDIUM_TRIM`): its trims run at most once per epoch and purge only
 /// blocks that stayed free through a whole epoch, so a block the program reuses within this many
 /// milliseconds of freeing it is not purged and refaulted. 20 ms: peak RSS of the spread-classes
-/// stress 480 → 155 MiB for 27% more page faults; 50 ms: 210 MiB for none (docs/benchmarks.md).
-pub const MEDIUM_TRIM_AGE_MS: u64 = 20;
+/// stress 480 → 155 MiB for 27% more page faults; 50 ms: 210 MiB for none; 5 ms (with an 8 MiB
+/// `MEDIUM_DIRTY_BYTES`): 118–121 MiB for 45% more faults than 20 ms (docs/benchmarks.md,
+/// sessions 8 and 9): the blocks freed within the last epoch were most of what stayed resident.
+pub const MEDIUM_TRIM_AGE_MS: u64 = 5;
 const _: () = assert!(REMOTE_BATCH_ENTRIES.is_power_of_two() && REMOTE_BATCH_MAX >= 1);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.

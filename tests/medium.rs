@@ -323,6 +323,43 @@ fn spread_local() {
     }
 }
 
+/// One thread, 14 blocks of 1 MiB written through, 13 freed, then the trim epochs pass: 13 MiB of
+/// free blocks, under the 16 MiB a heap kept unpurged until session 9 and over the 8 MiB it keeps
+/// now (`MEDIUM_DIRTY_BYTES`), so the trim purges them down to 4 MiB (session 9, `medium9`: most of
+/// the spread-classes stress's resident bytes over glibc's were free blocks under the old budget
+/// and age). The bounds are literal: they are the policy this checks. Then the freed blocks serve
+/// again, `calloc`ed (zero throughout), and the live one kept every byte.
+fn budget_local() {
+    const N: usize = 14;
+    let start = rss();
+    let blocks: Vec<usize> = (0..N).map(|i| alloc_filled(MIB, i as u8)).collect();
+    for &b in &blocks[1..] {
+        free_sized(b, MIB);
+    }
+    let_epochs_pass();
+    let grown = rss().saturating_sub(start);
+    eprintln!(
+        "rss grew by {} KiB: 1024 KiB live, {} KiB freed",
+        grown / KIB,
+        (N - 1) * MIB / KIB
+    );
+    assert!(
+        grown <= MIB + 9 * MIB,
+        "rss grew by {grown} bytes for 1 MiB live: more than 8 MiB of the {} MiB freed stayed \
+         resident",
+        N - 1
+    );
+    let again: Vec<usize> = (1..N)
+        .map(|i| zeroed_then_filled(MIB, i as u8 ^ 0xff))
+        .collect();
+    check_filled(blocks[0], MIB, 0);
+    free_sized(blocks[0], MIB);
+    for (i, p) in again.into_iter().enumerate() {
+        check_filled(p, MIB, (i + 1) as u8 ^ 0xff);
+        free_sized(p, MIB);
+    }
+}
+
 /// As `spread_local`, but the 5 freed blocks of each size are freed by another thread (into the
 /// owner's remote queues, which the owner drains only when it runs out of blocks of that class):
 /// the owner's trim drains them and purges them too. The owner frees one more block of each size
@@ -427,6 +464,7 @@ fn child() {
         "spread_local" => spread_local(),
         "spread_remote" => spread_remote(),
         "spread_exit" => spread_exit(),
+        "budget_local" => budget_local(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -483,6 +521,13 @@ fn trimmed() -> bool {
 fn freed_blocks_of_many_classes_do_not_stay_resident() {
     if trimmed() {
         support::child::run("spread_local", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+    }
+}
+
+#[test]
+fn a_heap_keeps_at_most_8_mib_of_free_medium_blocks_resident() {
+    if trimmed() {
+        support::child::run("budget_local", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
     }
 }
 
