@@ -216,6 +216,14 @@ pub const FUSED_BLOCK_CHECK: bool = !cfg!(hakmem_no_fused_block_check);
 /// hakmem_no_null_free_early"` compiles it out (A/B switch).
 pub const NULL_FREE_EARLY: bool = !cfg!(hakmem_no_null_free_early);
 
+/// A slab's owner pointer sits on its record's second line, with the remote queue head, the
+/// class and the carve bound (`slab::slab::Slab`), not on the holder's first line, and
+/// `front::free::free_remote` bounds the block by the freed pointer's slab address instead of the
+/// record's `data`: a remote free then reads one line of the slab's record (the one its push
+/// writes anyway), not also the line the owner writes on every refill and spill. Backout:
+/// `RUSTFLAGS="--cfg hakmem_no_owner_remote_line"`.
+pub const OWNER_REMOTE_LINE: bool = !cfg!(hakmem_no_owner_remote_line);
+
 /// A SuperSlab's reservation first asks for the range right below the previous one
 /// (`os::unix::map_below_last`), so SuperSlabs lie back to back: over-reserving and trimming
 /// alone left one SuperSlab per 4 MiB, which halved the reach of the direct-mapped per-thread

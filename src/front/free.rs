@@ -9,8 +9,8 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    CHECKED, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY, OWNED_TABLE, PROFILE,
-    REMOTE_BATCH, SLAB_SIZE, TLS_HINT,
+    CHECKED, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY, OWNED_TABLE, OWNER_REMOTE_LINE,
+    PROFILE, REMOTE_BATCH, SLAB_SIZE, TLS_HINT,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -466,12 +466,21 @@ unsafe extern "C" fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         free_in_unbound_slab(ptr);
     }
     let class = class as usize;
+    // The slab's data address: the record's `data` (on the holder's line), or the same value
+    // from the freed pointer, which `locate::data_slab` placed in this slab
+    // (`config::OWNER_REMOTE_LINE`: no read of the holder's line).
+    let data = if OWNER_REMOTE_LINE {
+        ptr as usize & !(SLAB_SIZE - 1)
+    } else {
+        slab.data() as usize
+    };
+    debug_assert_eq!(data, slab.data() as usize);
     // SAFETY: the slab is bound to `class` (checked above). A non-owner cannot read the carve
     // cursor; it bounds the block by the slab's shared carve bound (`Slab::carve_bound`), so that
     // only carved blocks reach the queue, whose short chains the owner takes unwalked.
     let block = unsafe {
         retire(slab, ptr, class, |b| {
-            let off = b.wrapping_sub(slab.data() as usize);
+            let off = b.wrapping_sub(data);
             // ORDERING: Relaxed — see `Slab::carve_bound`.
             let carved = slab.carve_bound.load(crate::sync::Ordering::Relaxed) as usize;
             if !is_block_offset(class, off, carved) {

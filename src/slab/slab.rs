@@ -95,17 +95,26 @@ pub struct SlabLocal {
 /// One slab's metadata. Lives in its SuperSlab's header.
 #[repr(C, align(64))]
 pub struct Slab {
-    // Cache line 1 — the holder's: owner pointer (read by local frees), data, local state.
+    // Cache line 1 — the holder's: data, local state (and, under the backout
+    // `hakmem_no_owner_remote_line`, the owner pointer).
     /// The owning heap, or null. Written by bind/publish (owner) and the adopt CAS.
+    #[cfg(hakmem_no_owner_remote_line)]
     pub owner: AtomicPtr<Owner>,
     /// Start of the slab's blocks (slab-aligned).
     data: *mut u8,
     local: UnsafeCell<SlabLocal>,
-    // Cache line 2 — remote freers': the queue head they CAS and the class they read, kept off
-    // the line the owner writes on every refill and spill (no false sharing).
+    // Cache line 2 — remote freers': the queue head they CAS, the class and carve bound they
+    // read, and the owner they compare (`config::OWNER_REMOTE_LINE`), kept off the line the owner
+    // writes on every refill and spill (no false sharing): a remote free reads no other line of
+    // the slab's record.
     _line: [CacheLine; 0],
     /// Blocks freed by other threads.
     pub remote: RemoteQueue,
+    /// The owning heap, or null. Written by bind/publish (owner) and the adopt CAS; read by
+    /// every free that is not the owner's fast path (the owner check) and by a remote freer's
+    /// notification.
+    #[cfg(not(hakmem_no_owner_remote_line))]
+    pub owner: AtomicPtr<Owner>,
     /// The bound class (`NO_CLASS` when free); read by any thread freeing into the slab.
     pub class: AtomicU32,
     /// `carved_end`, shared: offsets below it are carved blocks. Written by the holder when it
@@ -158,6 +167,12 @@ const _: () = {
     assert!(
         core::mem::offset_of!(Slab, remote) >= 64,
         "remote line apart from the holder's"
+    );
+    assert!(
+        crate::config::OWNER_REMOTE_LINE
+            == (core::mem::offset_of!(Slab, owner) / 64
+                == core::mem::offset_of!(Slab, remote) / 64),
+        "the owner pointer on the remote freers' line (config::OWNER_REMOTE_LINE)"
     );
 };
 
