@@ -324,10 +324,11 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
 /// reused the same way — whose header carries `prof::SAMPLED_LARGE_MAGIC` and whose record
 /// follows the header (`prof::large_record`), so `free` finds the sample in the header it reads
 /// anyway. Null if the profile or the block cannot be had (the caller serves it normally).
+/// `last`: the calling thread's last sampled stack (`prof::Sampler::last_stack`).
 #[cold]
 #[inline(never)]
-pub fn alloc_sampled(size: usize, align: usize, zero: bool) -> *mut u8 {
-    let Some(rec) = prof::begin_sample(size) else {
+pub fn alloc_sampled(size: usize, align: usize, zero: bool, last: &mut prof::LastStack) -> *mut u8 {
+    let Some(rec) = prof::begin_sample(size, last) else {
         return core::ptr::null_mut();
     };
     let user = alloc_inner(size, align, zero, prof::SAMPLED_LARGE_MAGIC);

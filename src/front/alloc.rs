@@ -320,13 +320,26 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
         return None;
     }
     // A slot of the profiler's arenas, a medium block marked in its span, or a large block
-    // tagged with the sample.
+    // tagged with the sample. (SAFETY, the two `last_stack` arms: the reference lives through a
+    // call of the prof box or the large box, neither of which reaches the heap.)
     let p = if size <= prof::SLOT_SIZE && align <= prof::SLOT_SIZE {
-        prof::alloc_sampled(size, align, zero)
+        // SAFETY: see above.
+        prof::alloc_sampled(
+            size,
+            align,
+            zero,
+            unsafe { h.local_mut() }.sampler.last_stack(),
+        )
     } else if let Some(c) = medium_class_for(size.saturating_add(prof::RECORD_BYTES), align) {
         alloc_medium_sampled(h, c, size, zero)
     } else {
-        large::alloc_sampled(size, align, zero)
+        // SAFETY: see above.
+        large::alloc_sampled(
+            size,
+            align,
+            zero,
+            unsafe { h.local_mut() }.sampler.last_stack(),
+        )
     };
     (!p.is_null()).then_some(p)
 }
@@ -345,7 +358,11 @@ fn alloc_medium_sampled(h: &Heap, c: usize, size: usize, zero: bool) -> *mut u8 
     };
     // SAFETY: a block of class `c` just taken for this request (`c` holds it and the record),
     // not yet handed out; the reference ends with the call.
-    if prof::begin_sample_into(size, unsafe { medium::record_of_new(p, c) }) {
+    let rec = unsafe { medium::record_of_new(p, c) };
+    // SAFETY: per the contract; the reference lives through `begin_sample_into`, which does not
+    // reach the heap.
+    let last = unsafe { h.local_mut() }.sampler.last_stack();
+    if prof::begin_sample_into(size, rec, last) {
         medium::mark_sampled(span, p, c);
     }
     if zero {
@@ -373,7 +390,10 @@ extern "C" fn alloc_miss(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
     if h.kind == HeapKind::Live && unsafe { profiling::sync(h) } {
         // SAFETY: as above; the heap is profiled.
         if unsafe { profiling::countdown(h, c) } {
-            let p = prof::alloc_sampled_as(size, MIN_ALIGN, false, class_size(c));
+            // SAFETY: as above; the reference lives through the prof box's call, which does not
+            // reach the heap.
+            let last = unsafe { h.local_mut() }.sampler.last_stack();
+            let p = prof::alloc_sampled_as(size, MIN_ALIGN, false, class_size(c), last);
             if !p.is_null() {
                 return p;
             }

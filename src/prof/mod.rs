@@ -39,6 +39,7 @@ use core::ptr::NonNull;
 pub use arena::{Record, RECORD_BYTES, SAMPLED_MAGIC, SLOT_SIZE};
 pub use sampler::{Sampler, DEFAULT_MEAN};
 pub use stack::MAX_FRAMES;
+pub use table::LastStack;
 
 use crate::config::{MIN_ALIGN, PAGE_SIZE, PROFILE};
 use crate::lock::{ForkReset, Rank, SpinLock};
@@ -269,14 +270,15 @@ fn table() -> Option<&'static table::Entries> {
 }
 
 /// A sample in an arena slot: captures the calling stack (outside the lock), then under the lock
-/// interns it, hands its record to `keep` (which places the block; `None`: it could not, and
-/// nothing is counted) and counts it. The request of `size` bytes was sampled as if it were
-/// `sampled_as` bytes (its weight; see `alloc_sampled_as`). `None` also when the table cannot be
-/// mapped.
+/// interns it (through the thread's `last` stack), hands its record to `keep` (which places the
+/// block; `None`: it could not, and nothing is counted) and counts it. The request of `size`
+/// bytes was sampled as if it were `sampled_as` bytes (its weight; see `alloc_sampled_as`).
+/// `None` also when the table cannot be mapped.
 #[inline(always)]
 fn sample_with<T>(
     size: usize,
     sampled_as: usize,
+    last: &mut LastStack,
     keep: impl FnOnce(&mut State, Record) -> Option<T>,
 ) -> Option<T> {
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
@@ -285,7 +287,13 @@ fn sample_with<T>(
     let kept = STATE.with(|st| {
         // Under the lock (a fork's reset bumps the generation under it).
         let entries = table()?;
-        let rec = Record::new(TABLE.intern(entries, frames), epoch(), size, weight);
+        let ep = epoch();
+        let rec = Record::new(
+            TABLE.intern_cached(entries, frames, last, ep),
+            ep,
+            size,
+            weight,
+        );
         let kept = keep(st, rec)?;
         table::Table::add(entries, &rec);
         Some(kept)
@@ -296,20 +304,27 @@ fn sample_with<T>(
 
 /// Serves a sampled request of at most `SLOT_SIZE` bytes and alignment from an arena slot:
 /// captures the stack, places the block and counts it; `zero`: the block reads as zeros. Null if
-/// memory cannot be had (the caller then serves the request normally).
+/// memory cannot be had (the caller then serves the request normally). `last`: the calling
+/// thread's last sampled stack (`Sampler::last_stack`).
 #[cold]
 #[inline(never)]
-pub fn alloc_sampled(size: usize, align: usize, zero: bool) -> *mut u8 {
-    alloc_sampled_as(size, align, zero, size)
+pub fn alloc_sampled(size: usize, align: usize, zero: bool, last: &mut LastStack) -> *mut u8 {
+    alloc_sampled_as(size, align, zero, size, last)
 }
 
 /// `alloc_sampled` for a request that was sampled as if it were `sampled_as` bytes (its
 /// probability was `1 - exp(-sampled_as / mean)`, so it stands for `weight(sampled_as)`
 /// requests): the front end samples small requests per class, at the class's block size.
 #[inline(never)]
-pub fn alloc_sampled_as(size: usize, align: usize, zero: bool, sampled_as: usize) -> *mut u8 {
+pub fn alloc_sampled_as(
+    size: usize,
+    align: usize,
+    zero: bool,
+    sampled_as: usize,
+    last: &mut LastStack,
+) -> *mut u8 {
     debug_assert!(size <= SLOT_SIZE && align <= SLOT_SIZE);
-    sample_with(size, sampled_as, |st, rec| st.arenas.alloc(rec, zero))
+    sample_with(size, sampled_as, last, |st, rec| st.arenas.alloc(rec, zero))
         .map_or(core::ptr::null_mut(), NonNull::as_ptr)
 }
 
@@ -317,12 +332,13 @@ pub fn alloc_sampled_as(size: usize, align: usize, zero: bool, sampled_as: usize
 /// (a block bigger than a slot): captures the stack and counts it, without the lock (`table`).
 /// The caller keeps the record with the block (`large_record`, a medium block's tail) and calls
 /// `end_sample` when it is freed, or `cancel_sample` if no block could be had. `None`: the table
-/// cannot be mapped (serve the request unsampled).
+/// cannot be mapped (serve the request unsampled). `last`: the calling thread's last sampled
+/// stack (`Sampler::last_stack`).
 #[cold]
 #[inline(never)]
-pub fn begin_sample(size: usize) -> Option<Record> {
+pub fn begin_sample(size: usize, last: &mut LastStack) -> Option<Record> {
     let mut rec = MaybeUninit::uninit();
-    begin_sample_into(size, &mut rec).then(|| {
+    begin_sample_into(size, &mut rec, last).then(|| {
         // SAFETY: `begin_sample_into` wrote it.
         unsafe { rec.assume_init() }
     })
@@ -331,16 +347,17 @@ pub fn begin_sample(size: usize) -> Option<Record> {
 /// `begin_sample` that writes the record straight where the block keeps it (a medium block's
 /// tail): no copies of it on the way. False (nothing written): serve the request unsampled.
 #[inline(never)]
-pub fn begin_sample_into(size: usize, out: &mut MaybeUninit<Record>) -> bool {
+pub fn begin_sample_into(size: usize, out: &mut MaybeUninit<Record>, last: &mut LastStack) -> bool {
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
     let frames = stack::capture(&mut buf);
     let weight = sampler::weight_now(size);
     let Some(entries) = table() else {
         return false;
     };
+    let ep = epoch();
     let rec = out.write(Record::new(
-        TABLE.intern(entries, frames),
-        epoch(),
+        TABLE.intern_cached(entries, frames, last, ep),
+        ep,
         size,
         weight,
     ));

@@ -10,6 +10,7 @@
 //! Boundary: pure arithmetic on thread-owned state (a field of the thread heap's local part);
 //! no locks, no allocation.
 
+use super::table::LastStack;
 use crate::sync::plain::{AtomicU64, Ordering};
 
 /// Mean bytes between samples (`HAKMEM_PROF_SAMPLE`, default 512 KiB as in jemalloc/tcmalloc).
@@ -184,14 +185,26 @@ fn one_minus_exp_neg(x: f64) -> f64 {
 
 /// One thread's countdown. `rng == 0` means "not armed yet": the first request draws the first
 /// interval instead of being sampled, so a new thread's first allocation is not favoured.
+/// It also keeps the thread's last sampled stack (`LastStack`), which interning checks first.
 pub struct Sampler {
     left: i64,
     rng: u64,
+    last: LastStack,
 }
 
 impl Sampler {
     pub const fn new() -> Self {
-        Self { left: 0, rng: 0 }
+        Self {
+            left: 0,
+            rng: 0,
+            last: LastStack::new(),
+        }
+    }
+
+    /// The thread's last sampled stack, for `Table::intern_cached`.
+    #[inline(always)]
+    pub fn last_stack(&mut self) -> &mut LastStack {
+        &mut self.last
     }
 
     /// Counts a request of `size` bytes; true when it is to be sampled.

@@ -27,6 +27,7 @@ use core::ptr::NonNull;
 
 use super::arena::Record;
 use super::stack::MAX_FRAMES;
+use crate::config::LAST_STACK;
 use crate::os;
 use crate::sync::plain::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
@@ -124,6 +125,20 @@ fn at(entries: &Entries, idx: u32) -> &Entry {
     &entries[idx as usize & (CAPACITY - 1)]
 }
 
+/// A thread's last interned stack (`Table::intern_cached`): its entry (0: none) and the table's
+/// generation then. Thread-owned (a field of the thread heap's `prof::Sampler`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LastStack {
+    stack: u32,
+    epoch: u32,
+}
+
+impl LastStack {
+    pub const fn new() -> Self {
+        Self { stack: 0, epoch: 0 }
+    }
+}
+
 pub struct Table {
     entries: AtomicPtr<Entry>,
     used: AtomicUsize,
@@ -211,6 +226,34 @@ impl Table {
             }
             i = if i + 1 == CAPACITY { 1 } else { i + 1 };
         }
+    }
+
+    /// `intern` through the calling thread's cache of its last sampled stack: a program samples
+    /// one call site many times in a row, and the cache's entry is then compared frame by frame
+    /// without hashing the frames or probing the table (~20 instructions per sample saved on a
+    /// short stack, more on a deep one; a miss costs a load and a compare). `epoch` is the
+    /// table's generation (`prof::EPOCH`): an entry cached before a forked child cleared the
+    /// table is not looked at.
+    #[inline(always)]
+    pub fn intern_cached(
+        &self,
+        entries: &Entries,
+        frames: &[usize],
+        last: &mut LastStack,
+        epoch: u32,
+    ) -> u32 {
+        // The entry was published before this thread cached it (`intern` saw its hash with
+        // Acquire), and a published entry's frames and depth are never written again in its
+        // generation; 0 (the overflow entry, no frames) is never cached.
+        if !LAST_STACK {
+            return self.intern(entries, frames);
+        }
+        if last.stack != 0 && last.epoch == epoch && same_frames(at(entries, last.stack), frames) {
+            return last.stack;
+        }
+        let i = self.intern(entries, frames);
+        *last = LastStack { stack: i, epoch };
+        i
     }
 
     /// Makes an empty entry from `i` on hold `frames` (of hash `hash`), or finds it made
@@ -355,6 +398,36 @@ mod tests {
         Table::add(e, &r3);
         Table::cancel(e, &r3);
         assert_eq!(e[b as usize].counts(), Counts::default());
+    }
+
+    #[test]
+    fn the_last_stack_cache_answers_only_for_its_own_stack_and_generation() {
+        let t = Table::new();
+        let e = t.map().unwrap();
+        let mut last = LastStack::new();
+        let a = t.intern_cached(e, &[1, 2, 3], &mut last, 0);
+        assert_eq!(t.intern_cached(e, &[1, 2, 3], &mut last, 0), a);
+        assert_eq!(t.intern(e, &[1, 2, 3]), a);
+        // Another stack, a prefix of it, the empty one: each its own entry, cache or not.
+        for st in [&[1, 2, 4][..], &[1, 2], &[], &[1, 2, 3, 4]] {
+            let i = t.intern_cached(e, st, &mut last, 0);
+            assert_ne!(i, a);
+            assert_eq!(i, t.intern(e, st));
+            assert_eq!(e[i as usize].frames(), st);
+            assert_eq!(t.intern_cached(e, st, &mut last, 0), i);
+        }
+        // A forked child's reset: the cached entry (the empty stack's, whose cleared entry has the
+        // same depth) is not trusted in the next generation; the stack is interned afresh.
+        t.clear();
+        let e = t.map().unwrap();
+        let i = t.intern_cached(e, &[], &mut last, 1);
+        // ORDERING: Relaxed — this thread wrote it.
+        assert_eq!(
+            e[i as usize].hash.load(Ordering::Relaxed) & 1,
+            1,
+            "published"
+        );
+        assert_eq!(t.intern_cached(e, &[], &mut last, 1), i);
     }
 
     #[test]
