@@ -11,9 +11,17 @@
 //! build Rust programs with `RUSTFLAGS="-C force-frame-pointers=yes"` (the Rust standard library
 //! is already built with frame pointers) and C/C++ programs with `-fno-omit-frame-pointer`. A
 //! frame without one ends the walk early (or skips its caller), never crashes it: every frame
-//! address must be 8-aligned, above the previous one (the first: above the stack pointer) and
+//! address must be 16-aligned, above the previous one (the first: above the stack pointer) and
 //! less than `MAX_STEP` above it, and is only read after the kernel said its page is readable
 //! (`os::is_readable`, checked once per page; the stack pointer's page is readable already).
+//!
+//! Why 16: both ABIs this walks keep the frame record 16-aligned (x86-64 SysV: the stack is
+//! 16-aligned at each call, so `push rbp; mov rbp, rsp` leaves `rbp` at a multiple of 16;
+//! AArch64: `sp`, and so `x29`, is always 16-aligned). A 16-byte record at a 16-aligned address
+//! never straddles a page, so each frame needs one page check, not two, and its address can
+//! neither be 0 after an ascending first frame nor overflow `fp + 8` (~10 instructions per frame
+//! less than with 8: a 30-frame stack costs ~300 fewer per sample). Code that breaks the ABI's
+//! alignment ends the walk there, as a frame without a frame pointer does.
 
 use core::mem::MaybeUninit;
 
@@ -51,8 +59,12 @@ fn registers() -> (usize, usize) {
 /// The return addresses of the calling stack, innermost first, written into `out` (left
 /// uninitialised by the caller: a sample's stack is usually far shorter than `MAX_FRAMES`, and
 /// zeroing or copying the whole array cost more than the walk). Frames of the allocator itself
-/// come first (symbolizers drop them by name).
-#[inline(never)]
+/// come first (symbolizers drop them by name). Inlined into the sample that calls it (the walk
+/// starts at that function's frame record): a call of its own, with six saved registers, was ~20
+/// of the ~30 instructions a sample spent here when the chain is absent (callgrind, medium-churn:
+/// `begin_sample_into` with `capture` 145 -> 127 per sample; 20 frames deep with frame pointers
+/// 903 -> 858).
+#[inline(always)]
 pub fn capture(out: &mut [MaybeUninit<usize>; MAX_FRAMES]) -> &[usize] {
     let n = walk(out);
     // SAFETY: `walk` initialised `out[..n]`; `MaybeUninit<usize>` has `usize`'s layout.
@@ -80,20 +92,20 @@ fn walk_from(mut fp: usize, sp: usize, out: &mut [MaybeUninit<usize>; MAX_FRAMES
     let mut ok_page = sp & !(PAGE - 1);
     let mut n = 0;
     while n < MAX_FRAMES {
-        if fp == 0 || fp % 8 != 0 || fp > usize::MAX - 16 {
+        // Not 0: the first frame lies above the stack pointer, each next one above the last.
+        if fp % 16 != 0 {
             break;
         }
-        // The frame record is two words: the caller's frame pointer, then the return address.
-        let (first, last) = (fp & !(PAGE - 1), (fp + 15) & !(PAGE - 1));
-        for page in [first, last] {
-            if page != ok_page {
-                if !crate::os::is_readable(page) {
-                    return n;
-                }
-                ok_page = page;
+        // The frame record is two words: the caller's frame pointer, then the return address;
+        // 16-aligned, so within one page (and `fp + 8` cannot overflow).
+        let page = fp & !(PAGE - 1);
+        if page != ok_page {
+            if !crate::os::is_readable(page) {
+                return n;
             }
+            ok_page = page;
         }
-        // SAFETY: both words lie in pages the kernel reported readable; stack memory above the
+        // SAFETY: both words lie in a page the kernel reported readable; stack memory above the
         // current frame stays mapped while this thread runs.
         let (next, ret) = unsafe {
             (
@@ -141,6 +153,34 @@ mod tests {
         assert_eq!(walk_from(at, registers().1, &mut out), 1);
         // SAFETY: the walk wrote one frame.
         assert_eq!(unsafe { out[0].assume_init() }, 0x5678);
+    }
+
+    #[test]
+    fn a_frame_record_off_16_byte_alignment_ends_the_walk() {
+        // A chain of three frame records on this stack: all 16-aligned, it is walked to its
+        // end; with the second record 8 bytes off (`fp % 16 == 8`, as no ABI frame is), the walk
+        // stops before it.
+        #[repr(align(16))]
+        struct Chain([usize; 10]);
+        let mut c = Chain([0; 10]);
+        let base = core::ptr::addr_of!(c.0) as usize;
+        let link = |c: &mut Chain, at: [usize; 3]| {
+            c.0 = [0; 10];
+            for (k, &w) in at.iter().enumerate() {
+                c.0[w] = at.get(k + 1).map_or(0, |&n| base + n * 8);
+                c.0[w + 1] = 0x100 * (k + 1);
+            }
+            core::hint::black_box(&mut *c);
+        };
+        let mut out = [MaybeUninit::uninit(); MAX_FRAMES];
+        link(&mut c, [0, 2, 4]);
+        assert_eq!(walk_from(base, registers().1, &mut out), 3);
+        // SAFETY: the walk wrote three frames.
+        let got: [usize; 3] = core::array::from_fn(|i| unsafe { out[i].assume_init() });
+        assert_eq!(got, [0x100, 0x200, 0x300]);
+        link(&mut c, [0, 3, 6]);
+        assert_eq!(walk_from(base, registers().1, &mut out), 1);
+        assert_eq!(walk_from(base + 8, registers().1, &mut out), 0);
     }
 
     #[test]
