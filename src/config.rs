@@ -328,6 +328,17 @@ pub const LARGE_CLEAR_RESIDENT: bool = !cfg!(hakmem_no_large_clear_resident);
 /// switch). Off in the loom models (their medium blocks are smaller than a page).
 pub const MEDIUM_TRIM: bool = !cfg!(hakmem_no_medium_trim) && !cfg!(hakmem_loom);
 
+/// A trim (`MEDIUM_TRIM`, `span::trim_free`) asks which pages of a span are resident once per
+/// `os::RESIDENT_MAX_PAGES` piece of the span (`span::ResidencyMap`, one `mincore` per 2 MiB)
+/// instead of once per free block: an exiting thread's purge asked about every free block of its
+/// spans (1,468 of mixed-stress's 1,679 `mincore` calls, ~3.3 µs each on this VM;
+/// docs/benchmarks.md, session 9 `medium9`), and not at all about a block too small to purge
+/// (fewer than 16 pages past its first). The decisions are the same: a block's pages are counted
+/// from the map, taken before the walk purges anything (blocks do not overlap).
+/// `RUSTFLAGS="--cfg hakmem_no_trim_residency_map"` compiles it out (A/B switch): one query per
+/// block, as before.
+pub const TRIM_RESIDENCY_MAP: bool = !cfg!(hakmem_no_trim_residency_map);
+
 /// Bytes of free, unpurged medium blocks a heap keeps before `MEDIUM_TRIM` purges them (per
 /// heap: a thread's own hoard). 8 MiB (16 until session 9): with a 5 ms epoch, the spread-classes
 /// stress's peak RSS 142–181 → 118–121 MiB against glibc's 100 (docs/benchmarks.md, `medium9`).

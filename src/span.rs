@@ -516,6 +516,82 @@ unsafe fn resident_pages(p: NonNull<u8>, len: usize) -> Option<usize> {
     Some(n)
 }
 
+/// Which pages of one span are resident, asked of the OS a `os::RESIDENT_MAX_PAGES` piece at a
+/// time and only for the pieces a count touches (`config::TRIM_RESIDENCY_MAP`): a trim's walk over
+/// a span's free blocks makes one `mincore` per piece instead of one per block. A snapshot: the
+/// pages of a block the walk purges afterwards still read resident, which a walk that visits each
+/// block once never asks again.
+pub struct ResidencyMap {
+    /// The span's base (aligned to `MIN_SPAN_BYTES`) and length.
+    base: usize,
+    bytes: usize,
+    /// Index of the piece `map` holds, or `usize::MAX` for none.
+    piece: usize,
+    /// Whether the OS answered for that piece.
+    ok: bool,
+    map: [u8; os::RESIDENT_MAX_PAGES],
+}
+
+impl ResidencyMap {
+    const PIECE: usize = os::RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE;
+
+    /// An empty map of the span whose metadata is `slab` (nothing asked yet).
+    ///
+    /// # Safety
+    /// `slab` is a span's slab.
+    pub unsafe fn of(slab: &Slab) -> Self {
+        // SAFETY: per the contract; `bytes` never changes.
+        let span = unsafe { SpanHeader::of_slab(slab).as_ref() };
+        Self {
+            base: span.base(),
+            bytes: span.bytes,
+            piece: usize::MAX,
+            ok: false,
+            map: [0; os::RESIDENT_MAX_PAGES],
+        }
+    }
+
+    /// Resident pages of `[p, p + len)`, page-aligned and inside the span; `None` if the OS could
+    /// not say for a piece of it.
+    ///
+    /// # Safety
+    /// The range is page-aligned and lies inside the span.
+    unsafe fn count(&mut self, p: usize, len: usize) -> Option<usize> {
+        use crate::config::PAGE_SIZE;
+        debug_assert!(p >= self.base && p + len <= self.base + self.bytes);
+        let end = p + len;
+        let mut at = p;
+        let mut n = 0;
+        while at < end {
+            let k = (at - self.base) / Self::PIECE;
+            let start = self.base + k * Self::PIECE;
+            let piece_len = Self::PIECE.min(self.bytes - k * Self::PIECE);
+            if self.piece != k {
+                self.piece = k;
+                // SAFETY: a page-aligned piece of the span (per the contract), one byte of `map`
+                // per page.
+                self.ok = unsafe {
+                    os::residency(
+                        NonNull::new_unchecked(start as *mut u8),
+                        piece_len,
+                        &mut self.map[..piece_len / PAGE_SIZE],
+                    )
+                };
+            }
+            if !self.ok {
+                return None;
+            }
+            let to = end.min(start + piece_len);
+            n += self.map[(at - start) / PAGE_SIZE..(to - start) / PAGE_SIZE]
+                .iter()
+                .filter(|&&b| b & 1 != 0)
+                .count();
+            at = to;
+        }
+        Some(n)
+    }
+}
+
 /// Resident pages a free block needs (past its first) for `trim_free` to purge it, and at least
 /// half of them.
 const MIN_TRIM_PAGES: usize = 16;
@@ -528,11 +604,13 @@ const MIN_TRIM_PAGES: usize = 16;
 /// resident (a program that writes only part of its blocks, such as their ends) is tagged clean
 /// without a purge: the system call (and the TLB shootdown a multithreaded process pays for it)
 /// would cost more than those pages are worth. Returns the bytes of the free blocks left not
-/// clean. A purge the OS refuses leaves the block as it was (counted by the os box).
+/// clean. A purge the OS refuses leaves the block as it was (counted by the os box). The resident
+/// pages are counted from `map` (`config::TRIM_RESIDENCY_MAP`; not at all for a block with fewer
+/// than `MIN_TRIM_PAGES` pages past its first, which is never purged), else asked per block.
 ///
 /// # Safety
 /// The caller holds `s`, a span's slab of class `c` bound to its heap; nothing on its free list
-/// is read as data again before it is handed out.
+/// is read as data again before it is handed out; `map` is `s`'s span's (`ResidencyMap::of`).
 pub unsafe fn trim_free(
     s: &Slab,
     c: usize,
@@ -540,6 +618,7 @@ pub unsafe fn trim_free(
     epoch: u64,
     all: bool,
     excess: &mut usize,
+    map: &mut ResidencyMap,
 ) -> usize {
     use crate::config::PAGE_SIZE;
     let size = crate::size_class::class_size(c);
@@ -569,8 +648,19 @@ pub unsafe fn trim_free(
         let pages = (size - PAGE_SIZE) / PAGE_SIZE;
         // SAFETY: the block's pages past the first, inside the span; nothing in them is read as
         // data again.
-        let resident = unsafe { resident_pages(interior, size - PAGE_SIZE) }
-            .is_none_or(|n| n >= MIN_TRIM_PAGES.max(pages / 2));
+        let resident = if crate::config::TRIM_RESIDENCY_MAP {
+            if pages < MIN_TRIM_PAGES {
+                // Too few pages to purge whatever the answer: not worth asking.
+                Some(0)
+            } else {
+                // SAFETY: as above.
+                unsafe { map.count(interior.as_ptr() as usize, size - PAGE_SIZE) }
+            }
+        } else {
+            // SAFETY: as above.
+            unsafe { resident_pages(interior, size - PAGE_SIZE) }
+        }
+        .is_none_or(|n| n >= MIN_TRIM_PAGES.max(pages / 2));
         // SAFETY: as above.
         if resident && !unsafe { purge::pages(interior, size - PAGE_SIZE) } {
             left += size;

@@ -450,6 +450,36 @@ fn spread_exit() {
     }
 }
 
+/// A thread carves one span of 128 KiB blocks (15 to a 2 MiB span), writing only their ends, frees
+/// all but one and exits: its exit purge asks the OS which pages of the span are resident once per
+/// 2 MiB piece (`config::TRIM_RESIDENCY_MAP`), not once for each of the 14 free blocks, and the
+/// live block keeps its contents.
+fn exit_purge_queries() {
+    use hakmem::fault::residency_queries;
+    const SIZE: usize = 128 * KIB;
+    const N: usize = 15;
+    let q0 = residency_queries();
+    let live = thread::spawn(|| {
+        let blocks: Vec<usize> = (0..N).map(|i| alloc_block_ends(SIZE, i as u64)).collect();
+        for &b in &blocks[1..] {
+            free_block(b, SIZE);
+        }
+        blocks[0]
+    })
+    .join()
+    .expect("allocating thread");
+    let queries = residency_queries() - q0;
+    eprintln!("{queries} residency queries for {} free blocks", N - 1);
+    assert!(
+        queries <= 4,
+        "the exiting thread asked the OS {queries} times which pages of its {} free blocks (one \
+         span) are resident: once per block, not once per 2 MiB piece",
+        N - 1
+    );
+    check_ends(live, SIZE, 0);
+    free_block(live, SIZE);
+}
+
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
@@ -465,6 +495,7 @@ fn child() {
         "spread_remote" => spread_remote(),
         "spread_exit" => spread_exit(),
         "budget_local" => budget_local(),
+        "exit_purge_queries" => exit_purge_queries(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -543,6 +574,18 @@ fn an_exiting_thread_purges_the_free_blocks_of_the_spans_it_publishes() {
     if trimmed() && cfg!(feature = "adopt") {
         support::child::run("spread_exit", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
     }
+}
+
+#[test]
+fn an_exiting_thread_asks_residency_once_per_span_piece() {
+    if !trimmed() || !cfg!(feature = "adopt") {
+        return;
+    }
+    if !hakmem::config::TRIM_RESIDENCY_MAP {
+        eprintln!("skipped: built with --cfg hakmem_no_trim_residency_map");
+        return;
+    }
+    support::child::run("exit_purge_queries", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
 }
 
 /// Every medium size class, random sizes, a live set of 64 replaced in random order; each block's

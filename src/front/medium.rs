@@ -627,7 +627,8 @@ unsafe fn purge_free(
                     } else {
                         list::next(s)
                     };
-                    left += span::trim_free(&*s, c, keep, epoch, all, &mut excess);
+                    let mut map = span::ResidencyMap::of(&*s);
+                    left += span::trim_free(&*s, c, keep, epoch, all, &mut excess, &mut map);
                     s = next;
                 }
             }

@@ -3,7 +3,7 @@
 //! makes the next N releases (`munmap`) or decommits (`madvise`) fail, so tests can show that an OS
 //! refusing to take memory back loses nothing.
 
-use crate::sync::plain::{AtomicUsize, Ordering};
+use crate::sync::plain::{AtomicU64, AtomicUsize, Ordering};
 
 static FAIL_NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -53,4 +53,31 @@ pub(crate) fn take_release_failure() -> bool {
 
 pub(crate) fn take_decommit_failure() -> bool {
     take(&FAIL_DECOMMITS)
+}
+
+static QUERIES: AtomicU64 = AtomicU64::new(0);
+static DECOMMITS: AtomicU64 = AtomicU64::new(0);
+
+/// Residency queries (`mincore`) the os box made since the process started: tests count the
+/// system calls a path makes with it.
+pub fn residency_queries() -> u64 {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    QUERIES.load(Ordering::Relaxed)
+}
+
+/// Decommits (`madvise`, either advice) the os box was asked for since the process started (a
+/// `MADV_FREE` the OS lacks counts twice: its `MADV_DONTNEED` fallback is one too).
+pub fn decommit_calls() -> u64 {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    DECOMMITS.load(Ordering::Relaxed)
+}
+
+pub(crate) fn count_query() {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    QUERIES.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn count_decommit() {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    DECOMMITS.fetch_add(1, Ordering::Relaxed);
 }

@@ -86,6 +86,8 @@ pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
 #[inline]
 pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
     #[cfg(feature = "fault-injection")]
+    fault::count_decommit();
+    #[cfg(feature = "fault-injection")]
     if fault::take_decommit_failure() {
         failed("madvise(MADV_DONTNEED)");
         return false;
@@ -107,6 +109,8 @@ pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
 /// each of its pages.
 #[inline]
 pub unsafe fn residency(ptr: NonNull<u8>, len: usize, out: &mut [u8]) -> bool {
+    #[cfg(feature = "fault-injection")]
+    fault::count_query();
     // SAFETY: forwarded contract.
     unsafe { backend::residency(ptr, len, out) }
 }
@@ -119,6 +123,8 @@ pub unsafe fn residency(ptr: NonNull<u8>, len: usize, out: &mut [u8]) -> bool {
 /// As for `decommit`.
 #[inline]
 pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
+    #[cfg(feature = "fault-injection")]
+    fault::count_decommit();
     // SAFETY: forwarded contract.
     if unsafe { backend::decommit_lazy(ptr, len) } {
         return true;
@@ -155,6 +161,8 @@ pub unsafe fn resident_pages(ptr: NonNull<u8>, len: usize) -> Option<usize> {
     if len > RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE {
         return None;
     }
+    #[cfg(feature = "fault-injection")]
+    fault::count_query();
     // SAFETY: forwarded contract.
     unsafe { backend::resident_pages(ptr, len) }
 }
