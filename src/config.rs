@@ -339,6 +339,15 @@ pub const MEDIUM_TRIM: bool = !cfg!(hakmem_no_medium_trim) && !cfg!(hakmem_loom)
 /// block, as before.
 pub const TRIM_RESIDENCY_MAP: bool = !cfg!(hakmem_no_trim_residency_map);
 
+/// An exiting thread's purge of its spans' free blocks (`MEDIUM_TRIM`, `front::medium::flush`)
+/// leaves out the spans with nothing out: the exit gives those to the span cache, whose committed
+/// budget and purge clock decide for them, as for a span emptied on a live thread. Asking which of
+/// their pages are resident was most of mixed-stress's `mincore` calls (~1,250 -> ~300 a run with
+/// `TRIM_RESIDENCY_MAP`; docs/benchmarks.md, session 10 `medium10`), and the blocks it found
+/// resident were purged again by the cache when over its budget.
+/// `RUSTFLAGS="--cfg hakmem_no_exit_trim_skips_empty"` compiles it out (A/B switch).
+pub const EXIT_TRIM_SKIPS_EMPTY: bool = !cfg!(hakmem_no_exit_trim_skips_empty);
+
 /// Bytes of free, unpurged medium blocks a heap keeps before `MEDIUM_TRIM` purges them (per
 /// heap: a thread's own hoard). 8 MiB (16 until session 9): with a 5 ms epoch, the spread-classes
 /// stress's peak RSS 142–181 → 118–121 MiB against glibc's 100 (docs/benchmarks.md, `medium9`).

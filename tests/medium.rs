@@ -480,6 +480,40 @@ fn exit_purge_queries() {
     free_block(live, SIZE);
 }
 
+/// A thread takes two blocks of each of 8 classes of 2 MiB spans (128–240 KiB), writing their
+/// ends, frees them all and exits: each class's span is its current one, empty, which the exit
+/// gives to the span cache; its purge asks nothing about them (`config::EXIT_TRIM_SKIPS_EMPTY`;
+/// one `mincore` per span before).
+fn exit_skips_empty_spans() {
+    use hakmem::fault::residency_queries;
+    let sizes: Vec<usize> = (0..8).map(|k| 128 * KIB + k * 16 * KIB).collect();
+    let q0 = residency_queries();
+    let s0 = hakmem::stats();
+    thread::spawn(move || {
+        for (k, &size) in sizes.iter().enumerate() {
+            let a = alloc_block_ends(size, 2 * k as u64);
+            let b = alloc_block_ends(size, 2 * k as u64 + 1);
+            check_ends(a, size, 2 * k as u64);
+            check_ends(b, size, 2 * k as u64 + 1);
+            free_block(a, size);
+            free_block(b, size);
+        }
+    })
+    .join()
+    .expect("allocating thread");
+    let queries = residency_queries() - q0;
+    assert_eq!(
+        hakmem::stats().spans_in_use,
+        s0.spans_in_use,
+        "the exit gave the 8 empty spans to the cache"
+    );
+    assert!(
+        queries <= 2,
+        "the exiting thread asked the OS {queries} times which pages of its 8 empty spans are \
+         resident: the cache decides for those"
+    );
+}
+
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
@@ -496,6 +530,7 @@ fn child() {
         "spread_exit" => spread_exit(),
         "budget_local" => budget_local(),
         "exit_purge_queries" => exit_purge_queries(),
+        "exit_skips_empty_spans" => exit_skips_empty_spans(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -586,6 +621,19 @@ fn an_exiting_thread_asks_residency_once_per_span_piece() {
         return;
     }
     support::child::run("exit_purge_queries", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+}
+
+#[test]
+fn an_exiting_thread_does_not_ask_about_its_empty_spans() {
+    if !trimmed() {
+        return;
+    }
+    if !hakmem::config::EXIT_TRIM_SKIPS_EMPTY {
+        eprintln!("skipped: built with --cfg hakmem_no_exit_trim_skips_empty");
+        return;
+    }
+    support::child::run("exit_skips_empty_spans", &[("HAKMEM_PURGE_DELAY_MS", "-1")])
+        .assert_passed();
 }
 
 /// Every medium size class, random sizes, a live set of 64 replaced in random order; each block's

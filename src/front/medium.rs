@@ -26,8 +26,8 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS,
-    PROFILE, SPAN_HEADER_BYTES,
+    ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
+    MEDIUM_TRIM_AGE_MS, PROFILE, SPAN_HEADER_BYTES,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -627,8 +627,13 @@ unsafe fn purge_free(
                     } else {
                         list::next(s)
                     };
-                    let mut map = span::ResidencyMap::of(&*s);
-                    left += span::trim_free(&*s, c, keep, epoch, all, &mut excess, &mut map);
+                    // The exit's purge (`all`) leaves out a span with nothing out: the exit gives
+                    // it to the span cache, whose budget and clock decide for it as for a span
+                    // emptied on a live thread (`config::EXIT_TRIM_SKIPS_EMPTY`).
+                    if !(EXIT_TRIM_SKIPS_EMPTY && all && (*s).used() == 0) {
+                        let mut map = span::ResidencyMap::of(&*s);
+                        left += span::trim_free(&*s, c, keep, epoch, all, &mut excess, &mut map);
+                    }
                     s = next;
                 }
             }
