@@ -230,6 +230,12 @@ pub const OWNER_REMOTE_LINE: bool = !cfg!(hakmem_no_owner_remote_line);
 /// `begin_sample_into`). Backout: `--cfg hakmem_no_last_stack`.
 pub const LAST_STACK: bool = !cfg!(hakmem_no_last_stack);
 
+/// A profiled heap's usual miss — the class's countdown covers the request and every block
+/// waiting on the free side — takes the free side's top block and swaps the two lists in one step
+/// inside `alloc_miss` (`front::profiling::swap_miss`), not through `countdown` and `refill`.
+/// Backout: `--cfg hakmem_no_prof_swap_miss`.
+pub const PROF_SWAP_MISS: bool = !cfg!(hakmem_no_prof_swap_miss);
+
 /// A SuperSlab's reservation first asks for the range right below the previous one
 /// (`os::unix::map_below_last`), so SuperSlabs lie back to back: over-reserving and trimming
 /// alone left one SuperSlab per 4 MiB, which halved the reach of the direct-mapped per-thread

@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 
 use crate::config::{
     FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE, MAX_SMALL_SIZE,
-    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE,
+    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -388,6 +388,13 @@ extern "C" fn alloc_miss(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
     let c = off / CLASS_STRIDE;
     // SAFETY: the calling thread's own live heap; no reference to its local state is alive.
     if h.kind == HeapKind::Live && unsafe { profiling::sync(h) } {
+        if PROF_SWAP_MISS {
+            // SAFETY: as above; the heap is profiled and its list of class `c` empty.
+            if let Some(b) = NonNull::new(unsafe { profiling::swap_miss(h, c) }) {
+                h.counters.alloc_slow[c].bump();
+                return finish_header(hand_out(b, c), c);
+            }
+        }
         // SAFETY: as above; the heap is profiled.
         if unsafe { profiling::countdown(h, c) } {
             // SAFETY: as above; the reference lives through the prof box's call, which does not

@@ -191,6 +191,33 @@ pub unsafe fn countdown(h: &Heap, c: usize) -> bool {
     false
 }
 
+/// The usual miss of a profiled heap in one step (`config::PROF_SWAP_MISS`): when the class is
+/// drawn and its countdown covers the request and the whole free side (`ahead[c] >= n`, `n >= 1`
+/// blocks there), the request takes the free side's top block unsampled and the two lists swap,
+/// the rest debited — what `countdown` then `refill` do on that path, without their calls and
+/// checks. Null when the countdown ends within the free side, the class is not drawn yet or the
+/// free side is empty: `countdown` and `refill` decide.
+///
+/// # Safety
+/// As for `countdown`; the TLS list of class `c` is empty (its pop missed).
+#[inline(always)]
+pub unsafe fn swap_miss(h: &Heap, c: usize) -> BlockPtr {
+    // SAFETY: per the contract.
+    let local = unsafe { h.local_mut() };
+    let n = local.freed[c].len();
+    let a = local.ahead[c];
+    // `UNDRAWN + 1` wraps to 0: an undrawn class takes the slow path, as an empty free side does.
+    if n == 0 || a.wrapping_add(1) <= n {
+        return core::ptr::null_mut();
+    }
+    debug_assert!(local.tls[c].head.is_null());
+    local.ahead[c] = a - n;
+    // SAFETY: per the contract, the heap's own list, not empty.
+    let b = unsafe { TlsList::pop(&mut local.freed[c]) };
+    core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+    b
+}
+
 /// A profiled heap's refill of class `c`, whose TLS list is empty: one block (not counted here:
 /// the caller has counted it, or it is a request the byte countdown counts) from the free side or
 /// the slabs; then the TLS list is filled from the free side with at most `ahead[c]` blocks,
