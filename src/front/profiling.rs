@@ -23,7 +23,9 @@
 //! - When the fast path's pop misses (`alloc::alloc_miss`): if the countdown is at zero the
 //!   request is sampled (`countdown`), else it takes one unit; then `refill` serves a block from
 //!   the free side (or the slabs) and moves at most `ahead[c]` blocks onto `tls[c]` — in one
-//!   step (the two lists swap) when the free side fits, as usual.
+//!   step (the two lists swap) when the free side fits, as usual. That usual case — the
+//!   countdown covers the request and the whole free side — is `swap_miss`, in one step inside
+//!   `alloc_miss` (`config::PROF_SWAP_MISS`).
 //!
 //! Requests that do not take the small fast path (aligned, large, medium, zero-size) are counted
 //! by the byte countdown at the top of `alloc_general`.
