@@ -108,8 +108,13 @@ mod sizes {
     /// SuperSlabs): docs/benchmarks.md, session 3. At 512 (32 MiB) the 2-thread random
     /// replacement of 16-16,000 B (25-30 SuperSlabs, the threads' slabs interleaved) still sent
     /// 13-19% of its local frees there (`Stats::owned_misses`), at 1,024 4%, at 2,048 none:
-    /// docs/benchmarks.md, session 8 (fast8).
-    pub const OWNED_ENTRIES: usize = 2048;
+    /// docs/benchmarks.md, session 8 (fast8). With 32-byte entries (`TABLE32`) 1,024 entries
+    /// keep the table at 32 KiB per heap (every entry is written when the heap is made, so a
+    /// larger table is resident in every thread): with the SuperSlabs back to back
+    /// (`MMAP_NEXT_HINT`) 1,024 entries missed 8,287 of 26.8 M local frees over three runs of
+    /// the random replacement of 16-16,000 B, and none in larson, rreplace and c-thread
+    /// (docs/benchmarks.md, session 10, fast10).
+    pub const OWNED_ENTRIES: usize = if super::TABLE32 { 1024 } else { 2048 };
     /// Largest block size served by the medium classes; larger requests go to `large`.
     pub const MAX_MEDIUM_SIZE: usize = 4 << 20;
     /// Medium classes per doubling of the size: worst-case internal fragmentation
@@ -202,6 +207,17 @@ pub const FREE_MARK: bool = HEADERLESS && !cfg!(hakmem_no_free_mark);
 /// `RUSTFLAGS="--cfg hakmem_no_owned_table"` compiles it out (A/B switch), leaving the free fast
 /// path to the SuperSlab hint cache and the owner compare.
 pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
+
+/// Owned-slab table entries of 32 bytes (front/owned.rs) carrying, next to the key, what the
+/// owner's free fast path reads of the slab: the fused block check's divisor and `carve_limit`,
+/// and the TLS list pointer. The free then reads one table line and the block, and no line of
+/// the slab's record (one load less; cachegrind: -15.6% / -9.4% allocator D1 read misses per
+/// replacement, docs/benchmarks.md session 9, fast9, and session 10, fast10). Headerless only:
+/// header mode reads the slab's header word on every free anyway and keeps the 16-byte entry
+/// (key and slab pointer) and its path. Backout: `RUSTFLAGS="--cfg hakmem_no_table32"` (the
+/// 16-byte entry everywhere). The entry layout itself is chosen by the same `cfg` in
+/// front/owned.rs.
+pub const TABLE32: bool = HEADERLESS && !cfg!(hakmem_no_table32);
 
 /// The free fast path's block check in one multiply and one compare against the slab's
 /// `carve_limit` (`Slab::is_carved_block`, `slab::divisor_of`): the carve bound and the

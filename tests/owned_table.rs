@@ -12,8 +12,18 @@ use hakmem::HakMem;
 
 static A: HakMem = HakMem;
 
+/// The tests of this file run one at a time: one counts the process's local frees
+/// (`hakmem::stats`), which the others' frees would add to. (`A` is not the global allocator, so
+/// the test harness's own allocations are not counted.)
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn an_owned_slab_lost_by_the_table_is_entered_again_by_a_hinted_free() {
+    let _serial = serial();
     let layout = Layout::from_size_align(48, 16).unwrap();
     // SAFETY: valid layouts; every block is freed once, below.
     let blocks: Vec<*mut u8> = (0..4).map(|_| unsafe { A.alloc(layout) }).collect();
@@ -53,4 +63,96 @@ fn an_owned_slab_lost_by_the_table_is_entered_again_by_a_hinted_free() {
         // SAFETY: allocated above with `layout`, freed once.
         unsafe { A.dealloc(q, layout) };
     }
+}
+
+/// A thread with a small stack creates its heap (owned-slab table included: 32 KiB) at its first
+/// request and tears it down at its exit: neither may build the heap or the table as a value on
+/// the stack (`Heap::init`, `OwnedSlabs::init`/`clear` write in place). Before, the release
+/// build's `new_heap` had a frame of 72 KiB (136 KiB with 2,048 32-byte entries), and this
+/// thread died of a stack overflow at its first allocation, in debug and release builds.
+#[test]
+fn a_thread_with_a_64_kib_stack_allocates_and_frees() {
+    let _serial = serial();
+    let t = std::thread::Builder::new()
+        .stack_size(64 << 10)
+        .spawn(|| {
+            let mut sum = 0usize;
+            for size in [16usize, 48, 200, 1000, 3000, 20_000, 100_000] {
+                let layout = Layout::from_size_align(size, 16).unwrap();
+                // SAFETY: valid layouts; every block is freed once, below.
+                let blocks: Vec<*mut u8> = (0..64).map(|_| unsafe { A.alloc(layout) }).collect();
+                for &p in &blocks {
+                    assert!(!p.is_null());
+                    // SAFETY: a live block of `size` bytes.
+                    unsafe { p.write_bytes(7, size) };
+                    sum += size;
+                }
+                for p in blocks {
+                    // SAFETY: allocated above with `layout`, freed once.
+                    unsafe { A.dealloc(p, layout) };
+                }
+            }
+            sum
+        })
+        .unwrap();
+    assert_eq!(
+        t.join().unwrap(),
+        64 * (16 + 48 + 200 + 1000 + 3000 + 20_000 + 100_000)
+    );
+}
+
+/// With 32-byte entries (`config::TABLE32`) the free fast path checks a block against the
+/// entry's copy of the slab's `carve_limit`, written when the slab was entered or last carved by
+/// a refill. Blocks carved since (here by `testing::take_remote_of`, which carves and puts them
+/// on the slab's free list without touching the table; a refill then takes that list whole) lie
+/// above the stale copy: their frees must take the full check and succeed — time, never a wrong
+/// answer — and be counted. (Made to abort on the entry's refusal, the first such free failed.)
+#[test]
+fn blocks_carved_since_the_entry_was_written_free_through_the_full_check() {
+    let _serial = serial();
+    std::thread::spawn(|| {
+        let layout = Layout::from_size_align(2000, 16).unwrap();
+        // SAFETY: a valid layout; freed below.
+        let p = unsafe { A.alloc(layout) };
+        assert!(!p.is_null());
+        if !testing::owned_table_holds(p) {
+            eprintln!("owned-slab table off in this build: nothing to test");
+            // SAFETY: allocated above with `layout`.
+            unsafe { A.dealloc(p, layout) };
+            return;
+        }
+        let mut carved = Vec::new();
+        let got = testing::take_remote_of(p, 64, |b| carved.push(b as usize)).unwrap();
+        assert!(got > 0, "the slab had blocks left to carve");
+        let mut held = Vec::new();
+        let mut found = 0;
+        while found < carved.len() && held.len() < 1_000 {
+            // SAFETY: as above.
+            let q = unsafe { A.alloc(layout) };
+            assert!(!q.is_null());
+            // SAFETY: a live block of 2,000 bytes.
+            unsafe { q.write_bytes(3, 2000) };
+            // (Header mode: the user pointer follows its block's header.)
+            let carved_block = carved.iter().any(|&b| (q as usize).wrapping_sub(b) < 64);
+            found += usize::from(carved_block);
+            held.push(q);
+        }
+        assert_eq!(found, carved.len(), "the carved blocks were handed out");
+        let before = hakmem::stats().local_frees;
+        for &q in held.iter().rev() {
+            // SAFETY: allocated above with `layout`, freed once.
+            unsafe { A.dealloc(q, layout) };
+        }
+        // SAFETY: as above.
+        unsafe { A.dealloc(p, layout) };
+        assert_eq!(hakmem::stats().local_frees - before, held.len() as u64 + 1);
+        // They come back from the TLS list, the last freed first.
+        // SAFETY: as above.
+        let again = unsafe { A.alloc(layout) };
+        assert_eq!(again, p);
+        // SAFETY: as above.
+        unsafe { A.dealloc(again, layout) };
+    })
+    .join()
+    .unwrap();
 }

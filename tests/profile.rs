@@ -621,6 +621,70 @@ fn entering_with_a_whole_free_list_spills_in_batches() {
     );
 }
 
+/// The switch moves the owned slabs' TLS list pointers (`profiling::relink`), and with them the
+/// copies the owned-slab table's entries carry (`config::TABLE32`: the free fast path pushes on
+/// the entry's pointer, never reading the slab's). Blocks allocated unprofiled and freed after
+/// `start` must go to the free side and be counted: at an interval of 1 byte every request is
+/// sampled, so a block found on the alloc side would come out unsampled. Blocks freed after
+/// `stop` must come back from the TLS list (a stale pointer left them on the free side, and the
+/// next requests carved new ones). Without the entries' refresh in `relink`, the first half
+/// handed out 16 of 16 blocks unsampled (and `checked` builds abort on the stale entry).
+#[cfg(feature = "profile")]
+fn switch_moves_the_table_entries_list_pointers() {
+    const N: usize = 16;
+    profile::stop();
+    profile::set_sample_interval(1);
+    let (unsampled, counted, reused) = std::thread::spawn(|| {
+        // Unprofiled: N blocks of one slab held, and one freed onto the TLS list when the
+        // switch comes (it goes to the free side).
+        let held: Vec<*mut u8> = (0..N).map(|i| block(64, i as u8)).collect();
+        release(block(64, 0), 64);
+        assert!(profile::start());
+        let before = hakmem::stats().local_frees;
+        for &p in &held {
+            release(p, 64);
+        }
+        let counted = hakmem::stats().local_frees - before;
+        let again: Vec<*mut u8> = (0..N).map(|i| block(64, i as u8)).collect();
+        let unsampled = again
+            .iter()
+            .filter(|&&p| profile::sampled_size(p).is_none())
+            .count();
+        for p in again {
+            release(p, 64);
+        }
+        profile::stop();
+        // Unprofiled again: N blocks freed, then N requests take them back (LIFO).
+        let mut held: Vec<*mut u8> = (0..N).map(|i| block(64, i as u8)).collect();
+        for &p in &held {
+            release(p, 64);
+        }
+        let mut back: Vec<*mut u8> = (0..N).map(|i| block(64, i as u8)).collect();
+        for &p in &back {
+            release(p, 64);
+        }
+        held.sort();
+        back.sort();
+        (unsampled, counted, held == back)
+    })
+    .join()
+    .unwrap();
+    profile::set_sample_interval(1);
+    assert!(profile::start());
+    assert_eq!(
+        unsampled, 0,
+        "blocks freed on a profiled heap came out unsampled"
+    );
+    assert_eq!(
+        counted, N as u64,
+        "frees on a profiled heap counted as local frees"
+    );
+    assert!(
+        reused,
+        "blocks freed after stop came back from the TLS list"
+    );
+}
+
 #[cfg(not(feature = "profile"))]
 fn main() {
     assert!(
@@ -647,6 +711,7 @@ fn main() {
     dumps_write_both_formats();
     profiled_frees_spill_in_batches();
     entering_with_a_whole_free_list_spills_in_batches();
+    switch_moves_the_table_entries_list_pointers();
     profile::stop();
     profile::set_sample_interval(profile::DEFAULT_MEAN);
     let p = block(100, 1);

@@ -10,7 +10,7 @@ use core::ptr::NonNull;
 
 use crate::config::{
     CHECKED, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY, OWNED_TABLE, OWNER_REMOTE_LINE,
-    PROFILE, REMOTE_BATCH, SLAB_SIZE, TLS_HINT,
+    PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32, TLS_HINT,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -18,7 +18,7 @@ use crate::front::heap::{Heap, HeapKind};
 use crate::front::hint::Hint;
 use crate::front::mark;
 use crate::front::medium;
-use crate::front::owned::OwnedSlabs;
+use crate::front::owned::{Entry, OwnedSlabs};
 use crate::front::profiling;
 use crate::front::small;
 use crate::front::thread;
@@ -43,17 +43,90 @@ pub unsafe fn free(ptr: *mut u8) {
     let h = thread::current();
     if OWNED_TABLE {
         // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
-        let hit = unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize) };
-        if let Some(slab) = hit {
+        let hit =
+            unsafe { OwnedSlabs::lookup_entry(&raw const (*h.local_ptr()).owned, ptr as usize) };
+        if let Some(e) = hit {
             if CHECKED {
-                check_owned(h, slab, ptr);
+                check_owned(h, e, ptr);
             }
-            // SAFETY: the table holds only slabs this thread owns.
-            return unsafe { free_owned(h, slab, ptr) };
+            if TABLE32 {
+                // SAFETY: the table holds only slabs this thread owns.
+                return unsafe { free_entry(h, e, ptr) };
+            }
+            // SAFETY: as above.
+            return unsafe { free_owned(h, e.slab(ptr as usize), ptr) };
         }
     }
     // SAFETY: forwarded contract.
     unsafe { free_unowned(ptr, h) }
+}
+
+/// `config::TABLE32`: the free of a block of a slab the calling thread owns, from its 32-byte
+/// table entry alone: the block check against the entry's divisor and limit, the freed mark,
+/// the push on the entry's list. No line of the slab's record is read. A free the entry's
+/// limit refuses (a bad pointer, or a block carved since the entry was written) or that finds
+/// the mark takes `free_local`'s full check, which aborts or frees (and refreshes the entry).
+///
+/// # Safety
+/// `e` is the calling thread's entry of the slab holding `ptr`, which it owns.
+#[inline(always)]
+unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8) {
+    let off = ptr as usize & (SLAB_SIZE - 1);
+    // The fused check (`Slab::is_carved_block`) against the entry's copies; `off < 2^SLAB_SHIFT`.
+    if (off as u64).wrapping_mul(e.divisor()) >= e.limit() {
+        return free_entry_slow(h, ptr);
+    }
+    tell_memcheck_freed(ptr);
+    // SAFETY: a carved block of a slab we own; blocks are at least 16 bytes.
+    let b = unsafe { NonNull::new_unchecked(ptr.cast::<Block>()) };
+    if FREE_MARK {
+        // SAFETY: our own table; it holds the key since a slab was inserted.
+        let key = unsafe { (*h.local_ptr()).owned.key };
+        // SAFETY: as above.
+        unsafe {
+            if Block::is_marked_free(b, key) {
+                return free_entry_slow(h, ptr);
+            }
+            Block::mark_free(b, key);
+        }
+    }
+    // SAFETY: the entry's list pointer is the slab's (the entry's invariant): the list its frees
+    // push on, of this live heap.
+    unsafe {
+        let tls = e.tls().cast::<TlsList>();
+        (*TlsList::counters(tls)).free_local.bump();
+        if TlsList::push(tls, b) {
+            free_entry_spill(h, ptr);
+        }
+    }
+}
+
+/// `free_entry` refused the block or found its mark: the full check of `free_local` (which
+/// aborts on a bad pointer or a double free), then the entry is rewritten from the slab, so that
+/// a stale limit costs one slow free, not one per free.
+#[cold]
+#[inline(never)]
+extern "C" fn free_entry_slow(h: &'static Heap, ptr: *mut u8) {
+    // SAFETY: `free_entry`'s contract: `h` is the calling thread's live heap, its table holds the
+    // slab of `ptr`, which it owns.
+    unsafe {
+        let slab =
+            OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize).unwrap_unchecked();
+        free_local(h, slab, ptr);
+        // A table entry means owned: a spill that released the slab took its entry out.
+        h.local_mut().owned.refresh(slab);
+    }
+}
+
+/// `free_entry`'s push made the TLS list exceed its cap.
+#[cold]
+#[inline(never)]
+extern "C" fn free_entry_spill(h: &'static Heap, ptr: *mut u8) {
+    // SAFETY: the block was just pushed: the heap's table still holds its slab, which we own.
+    let slab = unsafe {
+        OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize).unwrap_unchecked()
+    };
+    spill_owned(h, slab)
 }
 
 /// The free of a block of a slab the calling thread owns, found in the owned-slab table.
@@ -144,15 +217,32 @@ extern "C" fn double_free_owned(slab: &Slab, ptr: *mut u8) {
 }
 
 /// `checked`: a slab found in the owned-slab table is owned by the calling thread, holds `ptr`,
-/// and the registry agrees.
+/// and the registry agrees; with `config::TABLE32`, the entry's divisor and list pointer are the
+/// slab's and its limit at most the slab's.
 #[cold]
-fn check_owned(h: &Heap, slab: &Slab, ptr: *mut u8) {
+fn check_owned(h: &Heap, e: &Entry, ptr: *mut u8) {
     let ss = registry::lookup(ptr as usize).cast::<SuperSlab>();
-    let ok = slab.is_owned_by(h.owner_ptr())
-        && slab.data() as usize == ptr as usize & !(SLAB_SIZE - 1)
-        && !ss.is_null()
+    let ok = !ss.is_null()
         // SAFETY: a registered region starts with its magic.
-        && unsafe { (*ss).magic } == SUPERSLAB_MAGIC;
+        && unsafe { (*ss).magic } == SUPERSLAB_MAGIC
+        && SuperSlab::slab_index(ptr as usize) >= crate::config::FIRST_DATA_SLAB
+        && e.slab(ptr as usize).is_owned_by(h.owner_ptr())
+        && e.slab(ptr as usize).data() as usize == ptr as usize & !(SLAB_SIZE - 1);
+    // SAFETY: the slab is owned by the calling thread (checked first).
+    let same = ok
+        && (!TABLE32
+            || unsafe {
+                e.slab(ptr as usize).local(|l| {
+                    e.divisor() == l.divisor && e.tls() == l.tls && e.limit() <= l.carve_limit
+                })
+            });
+    if ok && !same {
+        fatal(
+            "hint",
+            "owned-slab table entry out of date (divisor, carve limit or list pointer)",
+            Where::ptr(ptr as usize),
+        );
+    }
     if !ok {
         fatal(
             "hint",

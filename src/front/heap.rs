@@ -173,18 +173,24 @@ pub fn batch(cap: u32) -> usize {
     (cap as usize / 2).clamp(1, MAG_BATCH_MAX)
 }
 
-impl Heap {
-    pub const fn new(kind: HeapKind) -> Self {
-        let mut tls = [const { TlsList::new(0) }; NUM_CLASSES];
-        let mut freed = [const { TlsList::new(0) }; NUM_CLASSES];
-        if matches!(kind, HeapKind::Live) {
-            let mut i = 0;
-            while i < NUM_CLASSES {
-                tls[i] = TlsList::new(tls_cap(CLASS_SIZES[i]));
-                freed[i] = TlsList::new(tls_cap(CLASS_SIZES[i]));
-                i += 1;
-            }
+/// A new heap's TLS lists and free-side lists (empty; capped for a live heap).
+const fn new_lists(kind: HeapKind) -> [TlsList; NUM_CLASSES] {
+    let mut tls = [const { TlsList::new(0) }; NUM_CLASSES];
+    if matches!(kind, HeapKind::Live) {
+        let mut i = 0;
+        while i < NUM_CLASSES {
+            tls[i] = TlsList::new(tls_cap(CLASS_SIZES[i]));
+            i += 1;
         }
+    }
+    tls
+}
+
+impl Heap {
+    /// A heap as a value: for the sentinel statics. A live heap is written in place (`init`).
+    pub const fn new(kind: HeapKind) -> Self {
+        let tls = new_lists(kind);
+        let freed = new_lists(kind);
         Self {
             _line: [],
             owner: Owner::new(),
@@ -212,6 +218,48 @@ impl Heap {
                 medium_epoch: 0,
                 medium_epoch_at: 0,
             }),
+        }
+    }
+
+    /// Writes at `p` the heap `new(kind)` returns, in place, field by field: the heap (over 40
+    /// KiB, 32 KiB of it the owned-slab table) is never a value on the stack, which a thread with
+    /// a small stack could not hold (the release build's `new_heap` had a frame of 72 KiB with
+    /// 16-byte table entries, 136 KiB with 32-byte ones; tests/owned_table.rs). Every field is
+    /// written: `_every_field_written` below fails to compile when a field is added.
+    ///
+    /// # Safety
+    /// `p` is valid for writes of a `Heap` and aligned; what it held is overwritten, not dropped.
+    pub unsafe fn init(p: *mut Heap, kind: HeapKind) {
+        use core::ptr::addr_of_mut;
+        // SAFETY: per the contract; every place below is a field of `*p` (or of its `local`),
+        // written without reading or dropping what was there.
+        unsafe {
+            addr_of_mut!((*p).owner).write(Owner::new());
+            addr_of_mut!((*p).kind).write(kind);
+            addr_of_mut!((*p).counters).write(HeapCounters::new());
+            addr_of_mut!((*p).next_all).write(AtomicPtr::new(core::ptr::null_mut()));
+            let l = UnsafeCell::raw_get(&raw const (*p).local);
+            addr_of_mut!((*l).tls).write(new_lists(kind));
+            addr_of_mut!((*l).freed).write(new_lists(kind));
+            OwnedSlabs::init(addr_of_mut!((*l).owned));
+            addr_of_mut!((*l).slabs).write(
+                [ClassSlabs {
+                    cur: core::ptr::null_mut(),
+                    partial: core::ptr::null_mut(),
+                    full: core::ptr::null_mut(),
+                }; TOTAL_CLASSES],
+            );
+            addr_of_mut!((*l).hint).write(HintCache::new());
+            addr_of_mut!((*l).remote).write(RemoteBatches::new());
+            addr_of_mut!((*l).next_free).write(core::ptr::null_mut());
+            addr_of_mut!((*l).sampler).write(crate::prof::Sampler::new());
+            addr_of_mut!((*l).ahead).write([0; NUM_CLASSES]);
+            addr_of_mut!((*l).profiled).write(false);
+            addr_of_mut!((*l).retired).write(crate::purge::Retired::new());
+            addr_of_mut!((*l).taken).write([false; NUM_CLASSES]);
+            addr_of_mut!((*l).medium_freed).write(0);
+            addr_of_mut!((*l).medium_epoch).write(0);
+            addr_of_mut!((*l).medium_epoch_at).write(0);
         }
     }
 
@@ -563,4 +611,35 @@ fn count_in(list: &TlsList, f: impl Fn(usize) -> bool) -> usize {
         cur = unsafe { Block::next(b) };
     }
     n
+}
+
+/// `Heap::init` writes every field: this exhaustive destructuring (never called) stops compiling
+/// when a field is added to `Heap` or `HeapLocal`, until `init` writes it too.
+#[allow(dead_code, unused_variables)]
+fn _every_field_written(h: Heap) {
+    let Heap {
+        local,
+        _line,
+        owner,
+        kind,
+        counters,
+        next_all,
+    } = h;
+    let HeapLocal {
+        tls,
+        freed,
+        owned,
+        slabs,
+        hint,
+        remote,
+        next_free,
+        sampler,
+        ahead,
+        profiled,
+        retired,
+        taken,
+        medium_freed,
+        medium_epoch,
+        medium_epoch_at,
+    } = local.into_inner();
 }

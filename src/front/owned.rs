@@ -18,31 +18,165 @@
 //! fast path needs next to the entry it read: only a heap that inserted a slab can hit, and
 //! inserting copies the key.
 
-use core::ptr::NonNull;
-
 use crate::config::{OWNED_ENTRIES, SLAB_SHIFT, SLAB_SIZE};
 use crate::slab::slab::Slab;
 
 /// Never a slab address (slabs are `SLAB_SIZE`-aligned): the key of an empty entry.
 const NO_KEY: usize = 1;
 
-/// One entry: a slab's data address (or `NO_KEY`) and its metadata, side by side in 16 bytes
-/// aligned to 16, so that an entry never straddles two cache lines: a hit reads one line of the
-/// table (with two arrays, keys and slabs, it read two).
-#[repr(C, align(16))]
-#[derive(Clone, Copy)]
-struct Entry {
-    /// A slab's data address, or `NO_KEY`.
-    key: usize,
-    /// Dangling in an empty entry (never read: no address matches `NO_KEY`); non-null, so that a
-    /// hit needs no null test.
-    slab: NonNull<Slab>,
+pub use entry::Entry;
+use entry::{EMPTY, ENTRY_SHIFT};
+
+/// `config::TABLE32`: entries of 32 bytes that carry what the owner's free reads of the slab.
+#[cfg(all(feature = "headerless", not(hakmem_no_table32)))]
+mod entry {
+    use super::NO_KEY;
+    use crate::slab::slab::Slab;
+    use crate::slab::superslab::SuperSlab;
+
+    /// One entry: a slab's data address (or `NO_KEY`) and copies of the slab's fused-check
+    /// divisor, `carve_limit` and TLS list pointer, in 32 bytes aligned to 32, so that an entry
+    /// never straddles two cache lines: a hit reads one line of the table and none of the slab's
+    /// record. The slab itself, which only the cold paths need, comes from the address.
+    ///
+    /// Invariant (besides the table's): for a matching entry, `divisor` and `tls` equal the
+    /// slab's, and `limit` is at most its `carve_limit` (a slab's `carve_limit` only grows while
+    /// it is bound, and the entry goes before the slab is unbound). A lower, stale `limit` (a
+    /// carve since the entry was written) only sends a free to the full check of
+    /// `free::free_local`, which refreshes the entry; `checked` builds verify all three on
+    /// every hit.
+    #[repr(C, align(32))]
+    #[derive(Clone, Copy)]
+    pub struct Entry {
+        /// A slab's data address, or `NO_KEY`.
+        pub(super) key: usize,
+        divisor: u64,
+        limit: u64,
+        tls: *mut (),
+    }
+
+    pub(super) const EMPTY: Entry = Entry {
+        key: NO_KEY,
+        divisor: 0,
+        limit: 0,
+        tls: core::ptr::null_mut(),
+    };
+
+    /// `size_of::<Entry>() == 1 << ENTRY_SHIFT`.
+    pub(super) const ENTRY_SHIFT: usize = 5;
+
+    impl Entry {
+        /// The entry of a slab the calling thread owns.
+        pub(super) fn of(slab: &Slab) -> Self {
+            // SAFETY: the calling thread owns the slab.
+            let (divisor, limit, tls) =
+                unsafe { slab.local(|l| (l.divisor, l.carve_limit, l.tls)) };
+            Self {
+                key: slab.data() as usize,
+                divisor,
+                limit,
+                tls,
+            }
+        }
+
+        /// The slab of a matching entry, from the address `addr` in its data.
+        #[inline(always)]
+        pub fn slab<'a>(&self, addr: usize) -> &'a Slab {
+            let ss = (addr & !crate::config::SUPERSLAB_MASK) as *const SuperSlab;
+            // SAFETY: a matching entry holds a data slab of a live SuperSlab (a slab we own);
+            // slab metadata is never unmapped. The index is in bounds (masked) and not the
+            // header slab (the key is a data slab's address).
+            unsafe { &(*ss).slabs[SuperSlab::slab_index(addr)] }
+        }
+
+        /// The slab's fused-check divisor (`Slab::is_carved_block`).
+        #[inline(always)]
+        pub fn divisor(&self) -> u64 {
+            self.divisor
+        }
+
+        /// The slab's `carve_limit` when the entry was written (at most the current one).
+        #[inline(always)]
+        pub fn limit(&self) -> u64 {
+            self.limit
+        }
+
+        /// The slab's TLS list pointer (`small::own_slab`, `profiling::relink`).
+        #[inline(always)]
+        pub fn tls(&self) -> *mut () {
+            self.tls
+        }
+    }
 }
 
-const EMPTY: Entry = Entry {
-    key: NO_KEY,
-    slab: NonNull::dangling(),
-};
+/// The 16-byte entry: a slab's address and a pointer to its record (header mode, and the
+/// backout `--cfg hakmem_no_table32`).
+#[cfg(not(all(feature = "headerless", not(hakmem_no_table32))))]
+mod entry {
+    use core::ptr::NonNull;
+
+    use super::NO_KEY;
+    use crate::slab::slab::Slab;
+
+    /// One entry: a slab's data address (or `NO_KEY`) and its metadata, side by side in 16
+    /// bytes aligned to 16, so that an entry never straddles two cache lines: a hit reads one
+    /// line of the table (with two arrays, keys and slabs, it read two).
+    #[repr(C, align(16))]
+    #[derive(Clone, Copy)]
+    pub struct Entry {
+        /// A slab's data address, or `NO_KEY`.
+        pub(super) key: usize,
+        /// Dangling in an empty entry (never read: no address matches `NO_KEY`); non-null, so
+        /// that a hit needs no null test.
+        slab: NonNull<Slab>,
+    }
+
+    pub(super) const EMPTY: Entry = Entry {
+        key: NO_KEY,
+        slab: NonNull::dangling(),
+    };
+
+    /// `size_of::<Entry>() == 1 << ENTRY_SHIFT`.
+    pub(super) const ENTRY_SHIFT: usize = 4;
+
+    impl Entry {
+        pub(super) fn of(slab: &Slab) -> Self {
+            Self {
+                key: slab.data() as usize,
+                slab: NonNull::from(slab),
+            }
+        }
+
+        /// The slab of a matching entry.
+        #[inline(always)]
+        pub fn slab<'a>(&self, _addr: usize) -> &'a Slab {
+            // SAFETY: a matching entry holds a slab whose metadata lives in a SuperSlab header,
+            // never unmapped.
+            unsafe { self.slab.as_ref() }
+        }
+
+        // The 32-byte entry's copies, read here through the slab (never called: `free` takes
+        // this path only with `config::TABLE32`).
+
+        #[inline(always)]
+        pub fn divisor(&self) -> u64 {
+            // SAFETY: the calling thread owns the slab of a matching entry.
+            unsafe { self.slab(0).local(|l| l.divisor) }
+        }
+
+        #[inline(always)]
+        pub fn limit(&self) -> u64 {
+            // SAFETY: as above.
+            unsafe { self.slab(0).local(|l| l.carve_limit) }
+        }
+
+        #[inline(always)]
+        pub fn tls(&self) -> *mut () {
+            // SAFETY: as above.
+            unsafe { self.slab(0).local(|l| l.tls) }
+        }
+    }
+}
 
 #[repr(C)]
 pub struct OwnedSlabs {
@@ -53,10 +187,9 @@ pub struct OwnedSlabs {
 
 const _: () = assert!(OWNED_ENTRIES.is_power_of_two());
 
-/// `size_of::<Entry>() == 1 << ENTRY_SHIFT`.
-const ENTRY_SHIFT: usize = 4;
 const _: () = assert!(core::mem::size_of::<Entry>() == 1 << ENTRY_SHIFT);
-const _: () = assert!(core::mem::offset_of!(Entry, slab) == 8);
+const _: () = assert!(core::mem::align_of::<Entry>() == 1 << ENTRY_SHIFT);
+const _: () = assert!(core::mem::offset_of!(OwnedSlabs, entries) % (1 << ENTRY_SHIFT) == 0);
 
 #[inline(always)]
 fn index(addr: usize) -> usize {
@@ -71,27 +204,37 @@ impl OwnedSlabs {
         }
     }
 
-    /// The owned slab holding `addr`, if the table has it. Compiles to a shift, a mask, a load
-    /// and a compare, and the slab load.
+    /// The entry of the owned slab holding `addr`, if the table has it. Compiles to a shift, a
+    /// mask, a load and a compare.
     ///
     /// # Safety
     /// `this` is the calling thread's table (a sentinel heap's, always empty, is only read).
     #[inline(always)]
-    pub unsafe fn lookup<'a>(this: *const Self, addr: usize) -> Option<&'a Slab> {
-        // The entry's byte offset in the table, `index(addr) * 16`, with one shift and one mask;
-        // both fields are then read at constant offsets from it, in the addressing mode.
+    pub unsafe fn lookup_entry<'a>(this: *const Self, addr: usize) -> Option<&'a Entry> {
+        // The entry's byte offset in the table, `index(addr) << ENTRY_SHIFT`, with one shift and
+        // one mask; its fields are then read at constant offsets from it, in the addressing mode.
         let off = core::mem::offset_of!(Self, entries)
             + ((addr >> (SLAB_SHIFT - ENTRY_SHIFT)) & ((OWNED_ENTRIES - 1) << ENTRY_SHIFT));
         let e = this.cast::<u8>().wrapping_add(off);
         // SAFETY: in bounds (masked index); raw place reads, so a sentinel's table is only read.
         let key = unsafe { e.cast::<usize>().read() };
         if key == addr & !(SLAB_SIZE - 1) {
-            // SAFETY: as above (the entry's second field); a matching entry holds a slab whose
-            // metadata lives in a SuperSlab header, never unmapped.
-            Some(unsafe { e.wrapping_add(8).cast::<NonNull<Slab>>().read().as_ref() })
+            // SAFETY: as above; only the calling thread writes its table, and not while the
+            // caller holds the entry (the fast path reads it before anything that may write).
+            Some(unsafe { &*e.cast::<Entry>() })
         } else {
             None
         }
+    }
+
+    /// The owned slab holding `addr`, if the table has it.
+    ///
+    /// # Safety
+    /// As for `lookup_entry`.
+    #[inline(always)]
+    pub unsafe fn lookup<'a>(this: *const Self, addr: usize) -> Option<&'a Slab> {
+        // SAFETY: forwarded contract.
+        unsafe { Self::lookup_entry(this, addr) }.map(|e| e.slab(addr))
     }
 
     /// Enters a slab the calling thread has just bound or adopted (evicting whatever shared its
@@ -99,10 +242,17 @@ impl OwnedSlabs {
     pub fn insert(&mut self, slab: &Slab, key: usize) {
         self.key = key;
         let i = index(slab.data() as usize);
-        self.entries[i] = Entry {
-            key: slab.data() as usize,
-            slab: NonNull::from(slab),
-        };
+        self.entries[i] = Entry::of(slab);
+    }
+
+    /// Rewrites a slab's entry from its record (if the table has it): after a carve raised its
+    /// `carve_limit`, or the profiler moved its TLS list pointer. The caller owns the slab.
+    #[inline]
+    pub fn refresh(&mut self, slab: &Slab) {
+        let i = index(slab.data() as usize);
+        if self.entries[i].key == slab.data() as usize {
+            self.entries[i] = Entry::of(slab);
+        }
     }
 
     /// Forgets a slab the calling thread is about to give up (if the table has it).
@@ -113,9 +263,29 @@ impl OwnedSlabs {
         }
     }
 
-    /// Forgets everything (thread exit, or the runtime switch turned the hint off).
+    /// Writes an empty table at `p` in place, entry by entry (the table, 32 KiB, is never a
+    /// value on the stack: `Heap::init`).
+    ///
+    /// # Safety
+    /// `p` is valid for writes of an `OwnedSlabs` and aligned.
+    pub unsafe fn init(p: *mut Self) {
+        // SAFETY: per the contract; `entries` holds `OWNED_ENTRIES` entries.
+        unsafe {
+            (&raw mut (*p).key).write(0);
+            let e = (&raw mut (*p).entries).cast::<Entry>();
+            for i in 0..OWNED_ENTRIES {
+                e.add(i).write(EMPTY);
+            }
+        }
+    }
+
+    /// Forgets everything (thread exit, or the runtime switch turned the hint off), in place:
+    /// the thread exiting may have a small stack.
     pub fn clear(&mut self) {
-        *self = Self::new();
+        self.key = 0;
+        for e in &mut self.entries {
+            *e = EMPTY;
+        }
     }
 }
 

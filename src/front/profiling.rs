@@ -46,6 +46,7 @@
 
 use core::ptr::NonNull;
 
+use crate::config::TABLE32;
 use crate::front::heap::{Heap, HeapLocal, UNDRAWN};
 use crate::front::small;
 use crate::front::tls_sll::TlsList;
@@ -153,7 +154,9 @@ unsafe fn leave(h: &Heap) {
     relink(unsafe { h.local_mut() });
 }
 
-/// Points every owned slab's list pointer at the list its frees now push on (`free_list`).
+/// Points every owned slab's list pointer at the list its frees now push on (`free_list`), and
+/// its owned-slab table entry's copy with it (`config::TABLE32`: the free fast path pushes on the
+/// entry's pointer, not the slab's).
 fn relink(local: &mut HeapLocal) {
     for c in 0..NUM_CLASSES {
         let to = local.free_list(c).cast::<()>();
@@ -161,6 +164,10 @@ fn relink(local: &mut HeapLocal) {
         if !cs.cur.is_null() {
             // SAFETY: slabs on our lists are ours.
             unsafe { (*cs.cur).local(|l| l.tls = to) };
+            if TABLE32 {
+                // SAFETY: as above.
+                local.owned.refresh(unsafe { &*cs.cur });
+            }
         }
         for head in [cs.partial, cs.full] {
             let mut s: *mut Slab = head;
@@ -168,6 +175,9 @@ fn relink(local: &mut HeapLocal) {
                 // SAFETY: as above.
                 unsafe {
                     (*s).local(|l| l.tls = to);
+                    if TABLE32 {
+                        local.owned.refresh(&*s);
+                    }
                     s = list::next(s);
                 }
             }

@@ -24,7 +24,7 @@ use core::ptr::NonNull;
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS,
-    SPILL_TOP, WHOLE_FREE_LIST,
+    SPILL_TOP, TABLE32, WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
 use crate::front::heap::{base_cap, batch, Heap, HeapLocal};
@@ -87,7 +87,14 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
                 let (head, tail, got) = if skip_carve {
                     (core::ptr::null_mut(), core::ptr::null_mut(), 0)
                 } else {
-                    s.take_batch(n)
+                    let batch = s.take_batch(n);
+                    // The carve may have raised the slab's `carve_limit`: the table entry's copy
+                    // follows (`config::TABLE32`), else the slab's new blocks would take the
+                    // slow free until one of them refreshed it.
+                    if OWNED_TABLE && TABLE32 {
+                        local.owned.refresh(s);
+                    }
+                    batch
                 };
                 if let Some(first) = NonNull::new(head) {
                     if got > 1 {

@@ -103,7 +103,7 @@ fn new_heap() -> Option<NonNull<Heap>> {
     }
     let mem = meta::alloc(core::mem::size_of::<Heap>())?.cast::<Heap>();
     // SAFETY: fresh metadata memory, 64-byte aligned and large enough.
-    unsafe { mem.as_ptr().write(Heap::new(HeapKind::Live)) };
+    unsafe { Heap::init(mem.as_ptr(), HeapKind::Live) };
     // Link it into the list of every heap (for `stats()`); never unlinked.
     // ORDERING: Relaxed load — only a CAS expected value; the Release CAS publishes the heap's
     // initialisation to `for_each_heap`'s Acquire loads.
