@@ -11,9 +11,10 @@
 //! build Rust programs with `RUSTFLAGS="-C force-frame-pointers=yes"` (the Rust standard library
 //! is already built with frame pointers) and C/C++ programs with `-fno-omit-frame-pointer`. A
 //! frame without one ends the walk early (or skips its caller), never crashes it: every frame
-//! address must be 16-aligned, above the previous one (the first: above the stack pointer) and
-//! less than `MAX_STEP` above it, and is only read after the kernel said its page is readable
-//! (`os::is_readable`, checked once per page; the stack pointer's page is readable already).
+//! address must be 16-aligned, above the previous one and less than `MAX_STEP` above it (the
+//! first: above the stack pointer and less than `FIRST_STEP` above it), and is only read after
+//! the kernel said its page is readable (`os::is_readable`, checked once per page; the stack
+//! pointer's page is readable already).
 //!
 //! Why 16: both ABIs this walks keep the frame record 16-aligned (x86-64 SysV: the stack is
 //! 16-aligned at each call, so `push rbp; mov rbp, rsp` leaves `rbp` at a multiple of 16;
@@ -29,6 +30,16 @@ use core::mem::MaybeUninit;
 pub const MAX_FRAMES: usize = 64;
 /// Largest distance between two frames accepted (a bigger step means a broken chain).
 const MAX_STEP: usize = 16 << 20;
+/// Largest distance from the stack pointer to the first frame accepted. The first frame is the
+/// sampling function's own record (a build with frame pointers: its frame is a few hundred bytes)
+/// or, in a build without them, the record of the program's function that called `malloc` (the
+/// register untouched in between): the allocator's frames down to here are under 16 KiB, so 64
+/// KiB leaves that function 48 KiB of locals. A bound as loose as `MAX_STEP` let a frame pointer
+/// register holding a heap address (code built without frame pointers uses it as a general
+/// register; hakmem's SuperSlabs can be mapped a few MiB above a thread's stack) through: each
+/// sample then probed the heap's pages (one system call each, ~350 ns: 13,058 in one
+/// glibc-thread run, ~2.4% of its CPU) and recorded heap words as return addresses.
+const FIRST_STEP: usize = 64 << 10;
 const PAGE: usize = crate::config::PAGE_SIZE;
 
 /// The frame pointer and the stack pointer registers: the first is the frame address of the
@@ -84,7 +95,7 @@ fn walk_from(mut fp: usize, sp: usize, out: &mut [MaybeUninit<usize>; MAX_FRAMES
     // The first frame is one of this stack's, above the stack pointer: a frame pointer register
     // holding anything else (code built without frame pointers uses it as a general register)
     // is no chain, and is not probed (a system call per page it names).
-    if fp < sp || fp - sp > MAX_STEP {
+    if fp < sp || fp - sp > FIRST_STEP {
         return 0;
     }
     // The one page known readable so far (frames ascend, so most frames share a few pages): at
@@ -153,6 +164,23 @@ mod tests {
         assert_eq!(walk_from(at, registers().1, &mut out), 1);
         // SAFETY: the walk wrote one frame.
         assert_eq!(unsafe { out[0].assume_init() }, 0x5678);
+    }
+
+    #[test]
+    fn a_first_frame_far_above_the_stack_pointer_is_not_walked() {
+        // A readable, well-formed frame record 1 MiB above the stack pointer (the stack pointer
+        // made up, the record real: a frame pointer register holding a heap address a few MiB
+        // above a thread's stack, as prof10 saw): no chain. The old bound (16 MiB) walked it.
+        #[repr(align(16))]
+        struct Record([usize; 2]);
+        let rec = core::hint::black_box(Record([0, 0x9abc]));
+        let at = core::ptr::addr_of!(rec.0) as usize;
+        let mut out = [MaybeUninit::uninit(); MAX_FRAMES];
+        assert_eq!(walk_from(at, at - (1 << 20), &mut out), 0);
+        // Within the bound the same record is walked.
+        assert_eq!(walk_from(at, at - (FIRST_STEP - 16), &mut out), 1);
+        // SAFETY: the walk wrote one frame.
+        assert_eq!(unsafe { out[0].assume_init() }, 0x9abc);
     }
 
     #[test]
