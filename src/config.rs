@@ -246,6 +246,14 @@ pub const OWNER_REMOTE_LINE: bool = !cfg!(hakmem_no_owner_remote_line);
 /// `begin_sample_into`). Backout: `--cfg hakmem_no_last_stack`.
 pub const LAST_STACK: bool = !cfg!(hakmem_no_last_stack);
 
+/// The profiler's stack table keeps each stack's counters in `prof::table::SHARDS` cache lines,
+/// one chosen per thread (by its thread pointer), so that threads sampling the same stack (a
+/// program without frame pointers samples every request as the one empty stack) add to their own
+/// line instead of bouncing one between cores; a dump sums the lines (medium-churn-mt profiled,
+/// two cores: CPU -14%, docs/benchmarks.md session 11). Backout (one line, the counters
+/// shared): `--cfg hakmem_no_prof_shards`.
+pub const PROF_SHARDS: bool = !cfg!(hakmem_no_prof_shards);
+
 /// A profiled heap's usual miss — the class's countdown covers the request and every block
 /// waiting on the free side — takes the free side's top block and swaps the two lists in one step
 /// inside `alloc_miss` (`front::profiling::swap_miss`), not through `countdown` and `refill`.

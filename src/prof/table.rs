@@ -15,7 +15,10 @@
 //!   `Record` carries the exact amounts it added, and its free subtracts the same). `live =
 //!   alloc - freed` is exact whatever the order of the updates, and 0 once every sample of the
 //!   stack is freed. The free side's adds are Release and a snapshot reads `freed_*` (Acquire)
-//!   before `alloc_*`, so it never sees a free without the sample's own add.
+//!   before `alloc_*`, so it never sees a free without the sample's own add. Each entry keeps
+//!   its counters in `SHARDS` cache lines; a thread adds to the one its thread pointer picks
+//!   (`shard`), and a stack's counts are the sums over them (threads sampling one stack then do
+//!   not pass one line between their cores on every sample and free).
 //!   (invariant) `live_objects == Σ objects` and `live_bytes == Σ bytes` over the stack's live
 //!   sampled blocks, once no update is in flight.
 //!
@@ -27,7 +30,7 @@ use core::ptr::NonNull;
 
 use super::arena::Record;
 use super::stack::MAX_FRAMES;
-use crate::config::LAST_STACK;
+use crate::config::{LAST_STACK, PROF_SHARDS};
 use crate::os;
 use crate::sync::plain::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
@@ -40,19 +43,34 @@ const BUSY: u64 = 2;
 /// The objects counters count requests in units of 1/`OBJECT_UNIT` (a weight is fractional).
 pub const OBJECT_UNIT: f64 = 256.0;
 
-/// One stack and its counters; the counters and the hash share the first cache line.
+/// Counter lines per entry (`config::PROF_SHARDS`; one in the backout). Prime, not a power of
+/// two: see `shard_of`.
+pub const SHARDS: usize = if PROF_SHARDS { 5 } else { 1 };
+
+/// One shard of a stack's counters: the samples of the threads that chose it (`shard`), on a
+/// cache line of its own. (invariant) The stack's counts are the wrapping sums over its shards;
+/// a single shard's `alloc - freed` means nothing (a block sampled by one thread may be freed
+/// by another, on another shard).
 #[repr(C, align(64))]
-pub struct Entry {
-    /// 0: empty; `BUSY`: being written; else the frames' hash (odd), published.
-    hash: AtomicU64,
+struct Counters {
     alloc_samples: AtomicU64,
     alloc_objects: AtomicU64,
     alloc_bytes: AtomicU64,
     freed_samples: AtomicU64,
     freed_objects: AtomicU64,
     freed_bytes: AtomicU64,
+}
+
+/// One stack and its counters. The hash, the depth and the first six frames share the first
+/// cache line, read by every sample of the stack and written once; the counters follow, one
+/// line per shard, written by the samples and frees of the threads that chose it.
+#[repr(C, align(64))]
+pub struct Entry {
+    /// 0: empty; `BUSY`: being written; else the frames' hash (odd), published.
+    hash: AtomicU64,
     depth: AtomicUsize,
     frames: [AtomicUsize; MAX_FRAMES],
+    shards: [Counters; SHARDS],
 }
 
 /// An entry's counters at one instant, weighted (estimates of the whole program's numbers).
@@ -85,22 +103,29 @@ impl Entry {
     /// Whether the entry holds a stack that was ever sampled.
     pub fn used(&self) -> bool {
         // ORDERING: Relaxed — a snapshot's filter; `frames` orders what it reads.
-        self.alloc_samples.load(Ordering::Relaxed) != 0
+        self.sum(|c| c.alloc_samples.load(Ordering::Relaxed)) != 0
+    }
+
+    /// The wrapping sum over the shards of `f(shard)`.
+    #[inline]
+    fn sum(&self, f: impl Fn(&Counters) -> u64) -> u64 {
+        self.shards.iter().fold(0, |s, c| s.wrapping_add(f(c)))
     }
 
     /// The counters now (a dump while samples are counted may see one sample's three counters
     /// at different instants; never a free without its sample).
     pub fn counts(&self) -> Counts {
-        // ORDERING: Acquire — pairs with the Release adds of `Table::remove`: a free counted here
-        // is ordered after its sample's adds (the program handed the block from its allocation
-        // to its free), so the `alloc_*` loads below see them.
-        let fs = self.freed_samples.load(Ordering::Acquire);
-        let fo = self.freed_objects.load(Ordering::Acquire);
-        let fb = self.freed_bytes.load(Ordering::Acquire);
+        // ORDERING: Acquire — pairs with the Release adds of `Table::remove` (on whichever
+        // shard): a free counted here is ordered after its sample's adds (the program handed the
+        // block from its allocation to its free), so the `alloc_*` loads below, which follow
+        // every shard's Acquire loads, see them on whichever shard they were made.
+        let fs = self.sum(|c| c.freed_samples.load(Ordering::Acquire));
+        let fo = self.sum(|c| c.freed_objects.load(Ordering::Acquire));
+        let fb = self.sum(|c| c.freed_bytes.load(Ordering::Acquire));
         // ORDERING: Relaxed — see above.
-        let a_s = self.alloc_samples.load(Ordering::Relaxed);
-        let ao = self.alloc_objects.load(Ordering::Relaxed);
-        let ab = self.alloc_bytes.load(Ordering::Relaxed);
+        let a_s = self.sum(|c| c.alloc_samples.load(Ordering::Relaxed));
+        let ao = self.sum(|c| c.alloc_objects.load(Ordering::Relaxed));
+        let ab = self.sum(|c| c.alloc_bytes.load(Ordering::Relaxed));
         // Wrapping differences: exact even after the sums wrap; a live count is never negative
         // (clamped against a snapshot torn between a sample's own counters).
         let live = |a: u64, f: u64| (a.wrapping_sub(f) as i64).max(0) as u64;
@@ -301,40 +326,97 @@ impl Table {
     /// The sample `rec` (of this table's generation) was handed out.
     #[inline(always)]
     pub fn add(entries: &Entries, rec: &Record) {
-        let e = at(entries, rec.stack);
+        Self::add_on(entries, rec, shard());
+    }
+
+    /// `add` on shard `k` (modulo `SHARDS`).
+    #[inline(always)]
+    fn add_on(entries: &Entries, rec: &Record, k: usize) {
+        let c = &at(entries, rec.stack).shards[k % SHARDS];
         // ORDERING: Relaxed — the block's hand-off to its freer orders these before the free's
         // Release adds (see `Entry::counts`).
-        e.alloc_samples.fetch_add(1, Ordering::Relaxed);
+        c.alloc_samples.fetch_add(1, Ordering::Relaxed);
         crate::hook::at(crate::hook::Point::ProfCounting);
         // ORDERING: Relaxed — as above.
-        e.alloc_objects.fetch_add(rec.objects, Ordering::Relaxed);
+        c.alloc_objects.fetch_add(rec.objects, Ordering::Relaxed);
         // ORDERING: Relaxed — as above.
-        e.alloc_bytes.fetch_add(rec.bytes, Ordering::Relaxed);
+        c.alloc_bytes.fetch_add(rec.bytes, Ordering::Relaxed);
     }
 
-    /// Undoes `add(rec)`: no block could be had for that sample.
+    /// Undoes `add(rec)`: no block could be had for that sample. (On this thread's shard, like
+    /// the add; any shard would do: only the sums mean anything.)
     pub fn cancel(entries: &Entries, rec: &Record) {
-        let e = at(entries, rec.stack);
+        let c = &at(entries, rec.stack).shards[shard()];
         // ORDERING: Relaxed — by the thread that added them; nothing was handed out.
-        e.alloc_samples.fetch_sub(1, Ordering::Relaxed);
+        c.alloc_samples.fetch_sub(1, Ordering::Relaxed);
         // ORDERING: Relaxed — as above.
-        e.alloc_objects.fetch_sub(rec.objects, Ordering::Relaxed);
+        c.alloc_objects.fetch_sub(rec.objects, Ordering::Relaxed);
         // ORDERING: Relaxed — as above.
-        e.alloc_bytes.fetch_sub(rec.bytes, Ordering::Relaxed);
+        c.alloc_bytes.fetch_sub(rec.bytes, Ordering::Relaxed);
     }
 
-    /// The sampled block recorded by `add(rec)` was freed.
+    /// The sampled block recorded by `add(rec)` was freed (by any thread: on the freeing
+    /// thread's shard).
     #[inline(always)]
     pub fn remove(entries: &Entries, rec: &Record) {
-        let e = at(entries, rec.stack);
+        Self::remove_on(entries, rec, shard());
+    }
+
+    /// `remove` on shard `k` (modulo `SHARDS`).
+    #[inline(always)]
+    fn remove_on(entries: &Entries, rec: &Record, k: usize) {
+        let c = &at(entries, rec.stack).shards[k % SHARDS];
         // ORDERING: Release — pairs with the Acquire loads of `Entry::counts` (a snapshot that
         // sees this free sees the sample's adds).
-        e.freed_samples.fetch_add(1, Ordering::Release);
+        c.freed_samples.fetch_add(1, Ordering::Release);
         // ORDERING: Release — as above.
-        e.freed_objects.fetch_add(rec.objects, Ordering::Release);
+        c.freed_objects.fetch_add(rec.objects, Ordering::Release);
         // ORDERING: Release — as above.
-        e.freed_bytes.fetch_add(rec.bytes, Ordering::Release);
+        c.freed_bytes.fetch_add(rec.bytes, Ordering::Release);
     }
+}
+
+/// The calling thread's counter shard (`shard_of` its thread pointer). The thread pointer is one
+/// register (x86-64: the TCB's self pointer at `fs:0`, which the ABI requires; AArch64:
+/// `tpidr_el0`), stable for the thread's life, unlike the stack pointer.
+#[inline(always)]
+fn shard() -> usize {
+    if SHARDS == 1 {
+        return 0;
+    }
+    let tp: usize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads the TCB's self pointer, which the x86-64 TLS ABI keeps at `fs:0` for every
+    // thread (the C runtime sets it before any code of the thread runs).
+    unsafe {
+        core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tp,
+            options(nostack, readonly, preserves_flags))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: reads a register; no memory access.
+    unsafe {
+        core::arch::asm!("mrs {}, tpidr_el0", out(reg) tp, options(nomem, nostack, preserves_flags))
+    };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        tp = 0;
+    }
+    shard_of(tp)
+}
+
+/// The shard of a thread whose thread pointer is `tp`: its page number modulo `SHARDS`. Any
+/// shard is correct (a stack's counts are the sums over its shards); the choice only decides
+/// which threads share a line. A thread's TLS block sits at the top of its stack (glibc, musl)
+/// and threads' stacks are mapped side by side, so the thread pointers of threads started one
+/// after another are a stack size apart: 2 MiB (Rust's default), 8 MiB (glibc's), either plus a
+/// guard page — 512, 513, 2048 or 2049 pages, none a multiple of 5, so up to five such threads
+/// get five different lines. (The page number modulo 4 put four Rust threads, 512 pages apart,
+/// on one line.)
+#[inline(always)]
+fn shard_of(tp: usize) -> usize {
+    // The page number's low 32 bits: the same residues for nearby threads, and a 32-bit
+    // remainder is a multiply and a shift (a 64-bit one, seven instructions).
+    ((tp >> 12) as u32 % SHARDS as u32) as usize
 }
 
 /// Whether the published entry `e` holds exactly `frames`: an inline loop, not the slice `==`,
@@ -398,6 +480,76 @@ mod tests {
         Table::add(e, &r3);
         Table::cancel(e, &r3);
         assert_eq!(e[b as usize].counts(), Counts::default());
+    }
+
+    #[test]
+    fn a_stack_counts_the_sums_of_its_shards() {
+        // A block sampled on one shard and freed on another (another thread frees it): the
+        // stack's counts are the sums over its shards, and nothing is live once all are freed.
+        let t = Table::new();
+        let e = t.map().unwrap();
+        let a = t.intern(e, &[7, 8]);
+        let (r1, r2) = (rec(a, 512, 300), rec(a, 256, 40));
+        Table::add_on(e, &r1, 0);
+        Table::add_on(e, &r2, SHARDS - 1);
+        Table::remove_on(e, &r1, 1);
+        let c = e[a as usize].counts();
+        assert_eq!((c.alloc_samples, c.live_samples), (2, 1));
+        assert_eq!((c.alloc_objects, c.live_objects), (3.0, 1.0));
+        assert_eq!((c.alloc_bytes, c.live_bytes), (340.0, 40.0));
+        assert!(e[a as usize].used());
+        Table::remove_on(e, &r2, 2);
+        let c = e[a as usize].counts();
+        assert_eq!(
+            (c.live_samples, c.live_objects, c.live_bytes),
+            (0, 0.0, 0.0)
+        );
+        // A sample cancelled on another shard than its add leaves the stack unused.
+        let b = t.intern(e, &[9]);
+        let r3 = rec(b, 256, 10);
+        Table::add_on(e, &r3, 1);
+        Table::cancel(e, &r3);
+        assert!(!e[b as usize].used());
+        assert_eq!(e[b as usize].counts(), Counts::default());
+    }
+
+    #[test]
+    fn threads_started_one_after_another_get_different_shards() {
+        // Thread pointers a stack size apart (Rust's 2 MiB, glibc's 8 MiB, with or without a
+        // guard page): five consecutive threads, five lines. (One shard in the backout.)
+        for step in [2 << 20, (2 << 20) + 4096, 8 << 20, (8 << 20) + 4096] {
+            for base in [0x7f12_3456_7000usize, 0x7ffd_0000_0000] {
+                let mut got: Vec<usize> = (0..5).map(|i| shard_of(base - i * step)).collect();
+                got.sort_unstable();
+                got.dedup();
+                assert_eq!(got.len(), SHARDS.min(5), "step {step:#x}: {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn threads_alive_at_once_count_on_different_shards() {
+        // Four threads alive at once (their stacks, and the TLS blocks at their tops, mapped
+        // side by side): their thread pointers' page numbers differ by an odd number, so
+        // they do not all share one line. (One shard in the backout.)
+        let barrier = std::sync::Barrier::new(4);
+        let mut got: Vec<usize> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        shard()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(got.iter().all(|&k| k < SHARDS));
+        got.sort_unstable();
+        got.dedup();
+        if SHARDS > 1 {
+            assert!(got.len() >= 2, "four threads on shards {got:?}");
+        }
     }
 
     #[test]
