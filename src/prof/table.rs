@@ -106,6 +106,13 @@ impl Entry {
         self.sum(|c| c.alloc_samples.load(Ordering::Relaxed)) != 0
     }
 
+    /// Shard `k`'s counters (the first if there is no shard `k`: any shard is correct, and no
+    /// index check can fail).
+    #[inline(always)]
+    fn shard(&self, k: usize) -> &Counters {
+        self.shards.get(k).unwrap_or(&self.shards[0])
+    }
+
     /// The wrapping sum over the shards of `f(shard)`.
     #[inline]
     fn sum(&self, f: impl Fn(&Counters) -> u64) -> u64 {
@@ -329,10 +336,10 @@ impl Table {
         Self::add_on(entries, rec, shard());
     }
 
-    /// `add` on shard `k` (modulo `SHARDS`).
+    /// `add` on shard `k`.
     #[inline(always)]
     fn add_on(entries: &Entries, rec: &Record, k: usize) {
-        let c = &at(entries, rec.stack).shards[k % SHARDS];
+        let c = at(entries, rec.stack).shard(k);
         // ORDERING: Relaxed — the block's hand-off to its freer orders these before the free's
         // Release adds (see `Entry::counts`).
         c.alloc_samples.fetch_add(1, Ordering::Relaxed);
@@ -346,7 +353,7 @@ impl Table {
     /// Undoes `add(rec)`: no block could be had for that sample. (On this thread's shard, like
     /// the add; any shard would do: only the sums mean anything.)
     pub fn cancel(entries: &Entries, rec: &Record) {
-        let c = &at(entries, rec.stack).shards[shard()];
+        let c = at(entries, rec.stack).shard(shard());
         // ORDERING: Relaxed — by the thread that added them; nothing was handed out.
         c.alloc_samples.fetch_sub(1, Ordering::Relaxed);
         // ORDERING: Relaxed — as above.
@@ -362,10 +369,10 @@ impl Table {
         Self::remove_on(entries, rec, shard());
     }
 
-    /// `remove` on shard `k` (modulo `SHARDS`).
+    /// `remove` on shard `k`.
     #[inline(always)]
     fn remove_on(entries: &Entries, rec: &Record, k: usize) {
-        let c = &at(entries, rec.stack).shards[k % SHARDS];
+        let c = at(entries, rec.stack).shard(k);
         // ORDERING: Release — pairs with the Acquire loads of `Entry::counts` (a snapshot that
         // sees this free sees the sample's adds).
         c.freed_samples.fetch_add(1, Ordering::Release);
