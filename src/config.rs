@@ -212,12 +212,20 @@ pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 /// owner's free fast path reads of the slab: the fused block check's divisor and `carve_limit`,
 /// and the TLS list pointer. The free then reads one table line and the block, and no line of
 /// the slab's record (one load less; cachegrind: -15.6% / -9.4% allocator D1 read misses per
-/// replacement, docs/benchmarks.md session 9, fast9, and session 10, fast10). Headerless only:
-/// header mode reads the slab's header word on every free anyway and keeps the 16-byte entry
-/// (key and slab pointer) and its path. Backout: `RUSTFLAGS="--cfg hakmem_no_table32"` (the
-/// 16-byte entry everywhere). The entry layout itself is chosen by the same `cfg` in
+/// replacement, docs/benchmarks.md session 9, fast9, and session 10, fast10). Header mode uses
+/// it too unless `HEADER_ENTRY` is backed out. Backout: `RUSTFLAGS="--cfg hakmem_no_table32"`
+/// (the 16-byte entry everywhere). The entry layout itself is chosen by the same `cfg`s in
 /// front/owned.rs.
-pub const TABLE32: bool = HEADERLESS && !cfg!(hakmem_no_table32);
+pub const TABLE32: bool = !cfg!(hakmem_no_table32) && (HEADERLESS || !cfg!(hakmem_no_header_entry));
+
+/// Header mode's free fast path from the 32-byte owned-slab table entry (`TABLE32`'s entry and
+/// `front::free::free_entry`): the block check against the entry's divisor and limit, then the
+/// header check against the tag that divisor names (`slab::header::tag_of_divisor`: one `xor`,
+/// two compares), the push on the entry's list — no line of the slab's record (before session
+/// 11, header mode kept the 16-byte entry and read the slab's header word, divisor, limit and
+/// list pointer there). Backout: `RUSTFLAGS="--cfg hakmem_no_header_entry"` (header mode on the
+/// 16-byte entry and `free::free_owned`; headerless builds do not change).
+pub const HEADER_ENTRY: bool = !HEADERLESS && TABLE32;
 
 /// The free fast path's block check in one multiply and one compare against the slab's
 /// `carve_limit` (`Slab::is_carved_block`, `slab::divisor_of`): the carve bound and the

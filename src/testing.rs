@@ -228,9 +228,8 @@ pub fn header_unit(align: usize) -> usize {
     crate::slab::header::header_unit(align)
 }
 
-// The header layout documented in slab/header.rs: { magic ^ class: u32, class: u16, 0: u16,
-// offset: u32, 0: u32 }, right in front of the user pointer.
-const HEADER_CLASS_AT: usize = 4;
+// The header layout documented in slab/header.rs: { tag: u64, offset: u64 }, right in front of
+// the user pointer (little-endian: the offset's low half at 8).
 const HEADER_OFFSET_AT: usize = 8;
 
 /// The offset back to the block start recorded in the header of the live block at `user`
@@ -251,22 +250,19 @@ pub unsafe fn header_offset(user: *const u8) -> Option<usize> {
     } as usize)
 }
 
-/// Overwrites the class recorded in the header of the live block at `user` (header mode), and
-/// re-keys the magic (`magic ^ class`) so that the header still reads as a live one: the drift is
-/// then visible only as a class that differs from the slab's.
+/// Overwrites the class recorded in the header of the live block at `user` (header mode): its
+/// tag becomes class `class`'s, so that the header still reads as a live one: the drift is then
+/// visible only as a class that differs from the slab's.
 ///
 /// # Safety
-/// `user` is a live small block of this allocator, built in header mode. The block is corrupt
-/// afterwards: freeing it must abort.
+/// `user` is a live small block of this allocator, built in header mode; `class` is a small
+/// class. The block is corrupt afterwards: freeing it must abort.
 pub unsafe fn corrupt_header_class(user: *mut u8, class: u16) {
     // SAFETY: per the contract; the header is 16-aligned in front of the user pointer.
     unsafe {
-        let h = user.sub(HEADER_SIZE);
-        let old = h.add(HEADER_CLASS_AT).cast::<u16>().read();
-        let magic = h.cast::<u32>().read();
-        h.cast::<u32>()
-            .write(magic ^ u32::from(old) ^ u32::from(class));
-        h.add(HEADER_CLASS_AT).cast::<u16>().write(class);
+        user.sub(HEADER_SIZE)
+            .cast::<u64>()
+            .write(crate::slab::header::tag(class as usize))
     }
 }
 

@@ -61,16 +61,20 @@ fn alloc_in<const ERRNO: bool>(size: usize, align: usize) -> *mut u8 {
             return alloc_fast::<ERRNO>(class_of_coarse(size) * CLASS_STRIDE, size);
         }
     }
-    if !HEADERLESS && align <= MIN_ALIGN && size < MAX_SMALL_SIZE {
-        // The block holds the 16-byte header and `size` bytes: `s1 = size + 16 - 1`. Size 0 is
-        // served as 1, so the user pointer stays inside its block (an offset equal to the class
-        // size is impossible to `header::take`).
-        let s1 = size.max(1) + header::HEADER_SIZE - 1;
-        if s1 < FINE_MAX {
-            return alloc_fast::<ERRNO>(s1 & !(MIN_ALIGN - 1), size);
+    if !HEADERLESS && align <= MIN_ALIGN {
+        // The block holds the 16-byte header and `size` bytes: `size + 16 - 1 = s1 + 16`. One
+        // compare of `s1 = size - 1` (wrapping) bounds the size on both sides: size 0 (whose
+        // block must still hold a byte, so that the user pointer lies inside it) and sizes past
+        // the small classes take `alloc_general`.
+        let s1 = size.wrapping_sub(1);
+        if s1 < FINE_MAX - header::HEADER_SIZE {
+            return alloc_fast::<ERRNO>((s1 + header::HEADER_SIZE) & !(MIN_ALIGN - 1), size);
         }
-        if s1 < MAX_SMALL_SIZE {
-            return alloc_fast::<ERRNO>(class_of_coarse(s1 + 1) * CLASS_STRIDE, size);
+        if s1 < MAX_SMALL_SIZE - header::HEADER_SIZE {
+            return alloc_fast::<ERRNO>(
+                class_of_coarse(size + header::HEADER_SIZE) * CLASS_STRIDE,
+                size,
+            );
         }
     }
     if ERRNO {
@@ -82,6 +86,7 @@ fn alloc_in<const ERRNO: bool>(size: usize, align: usize) -> *mut u8 {
 /// Bytes between consecutive classes' TLS lists (and their fast-path counters).
 const CLASS_STRIDE: usize = core::mem::size_of::<TlsList>();
 const _: () = assert!(CLASS_STRIDE == MIN_ALIGN);
+const _: () = assert!(CLASS_STRIDE == header::HEADER_SIZE);
 
 /// The pop of the fast path, for the class whose TLS list and counters sit `off` bytes into
 /// their arrays (`off = class * CLASS_STRIDE`): one scaled offset serves both, so the compiler
@@ -99,7 +104,7 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
         let b = TlsList::pop(t);
         if let Some(b) = NonNull::new(b) {
             (*TlsList::counters(t)).alloc_fast.bump();
-            return finish_header(hand_out(b, c), c);
+            return finish_header_at(hand_out(b, c), off);
         }
     }
     // Tail calls, so the fast path keeps no stack frame. They take `off`, not `c`: the register
@@ -116,19 +121,31 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
     alloc_slow_user(h, off)
 }
 
-/// Header mode: writes the header of a block handed out for alignment ≤ 16 and returns the user
-/// pointer (16 bytes in). Headerless: the block itself.
+/// Header mode: writes the header of a block of class `c` handed out for alignment ≤ 16 and
+/// returns the user pointer (16 bytes in). Headerless: the block itself.
 #[inline(always)]
 fn finish_header(block: *mut u8, c: usize) -> *mut u8 {
+    finish_header_at(block, c * CLASS_STRIDE)
+}
+
+/// `finish_header` for the class whose lists sit `off = c * CLASS_STRIDE` bytes into their
+/// arrays: the header table has the same stride, so the fast path's offset register serves it.
+#[inline(always)]
+fn finish_header_at(block: *mut u8, off: usize) -> *mut u8 {
     if HEADERLESS {
         return block;
     }
     let user = block.wrapping_add(header::HEADER_SIZE);
     // valgrind: as in `alloc_general`.
     valgrind::make_defined(block, header::HEADER_SIZE);
-    // SAFETY: the block is ours, just handed out, and at least 16 bytes.
-    unsafe { header::write(user, c, header::HEADER_SIZE) };
-    valgrind::malloclike(user, class_size(c) - header::HEADER_SIZE, false);
+    // SAFETY: the block is ours, just handed out, and at least 16 bytes; `off` is a small class
+    // times `CLASS_STRIDE`, which is the header's size.
+    unsafe { header::write_fast(user, off) };
+    valgrind::malloclike(
+        user,
+        class_size(off / CLASS_STRIDE) - header::HEADER_SIZE,
+        false,
+    );
     user
 }
 

@@ -62,23 +62,41 @@ pub unsafe fn free(ptr: *mut u8) {
 }
 
 /// `config::TABLE32`: the free of a block of a slab the calling thread owns, from its 32-byte
-/// table entry alone: the block check against the entry's divisor and limit, the freed mark,
-/// the push on the entry's list. No line of the slab's record is read. A free the entry's
-/// limit refuses (a bad pointer, or a block carved since the entry was written) or that finds
-/// the mark takes `free_local`'s full check, which aborts or frees (and refreshes the entry).
+/// table entry alone: the block check against the entry's divisor and limit, the freed mark
+/// (header mode, `config::HEADER_ENTRY`: the header check against the tag the divisor names,
+/// the block 16 bytes before `ptr`), the push on the entry's list. No line of the slab's record
+/// is read. A free the entry's limit refuses (a bad pointer, a block carved since the entry was
+/// written, header mode's larger alignments), that finds the mark or whose header does not pass
+/// takes `free_local`'s full check, which aborts or frees (and refreshes the entry).
 ///
 /// # Safety
 /// `e` is the calling thread's entry of the slab holding `ptr`, which it owns.
 #[inline(always)]
 unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8) {
-    let off = ptr as usize & (SLAB_SIZE - 1);
+    // Header mode: the block of a request aligned to at most 16 (any other offset fails the
+    // block check or the header check below, and the full check finds the block).
+    let block = if HEADERLESS {
+        ptr
+    } else {
+        ptr.wrapping_sub(header::HEADER_SIZE)
+    };
+    let off = block as usize & (SLAB_SIZE - 1);
     // The fused check (`Slab::is_carved_block`) against the entry's copies; `off < 2^SLAB_SHIFT`.
     if (off as u64).wrapping_mul(e.divisor()) >= e.limit() {
         return free_entry_slow(h, ptr);
     }
+    // After the block check, so that a pointer off the grid aborts naming the grid, not the
+    // header (the full check reads the header first, and a consumed one reads as freed). The
+    // push below writes the list link over the tag: that consumes the header.
+    if !HEADERLESS
+        // SAFETY: `ptr` lies in a data slab we own, so the 16 bytes before it are mapped.
+        && !unsafe { header::is_live_fast(ptr, header::tag_of_divisor(e.divisor())) }
+    {
+        return free_entry_slow(h, ptr);
+    }
     tell_memcheck_freed(ptr);
     // SAFETY: a carved block of a slab we own; blocks are at least 16 bytes.
-    let b = unsafe { NonNull::new_unchecked(ptr.cast::<Block>()) };
+    let b = unsafe { NonNull::new_unchecked(block.cast::<Block>()) };
     if FREE_MARK {
         // SAFETY: our own table; it holds the key since a slab was inserted.
         let key = unsafe { (*h.local_ptr()).owned.key };
@@ -474,7 +492,7 @@ unsafe fn retire(
         // The two-word check of the owned fast path first; anything else (a larger alignment's
         // offset, a bad header) takes the full check, which names the problem.
         // SAFETY: `ptr` is in one of our data slabs, so the 16 bytes before it are mapped.
-        match unsafe { header::take_fast(ptr, header::first_word(class)) } {
+        match unsafe { header::take_fast(ptr, header::tag(class)) } {
             Some(block) => block,
             // SAFETY: as above.
             None => unsafe { take_header(slab, ptr, class) },

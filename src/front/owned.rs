@@ -27,8 +27,12 @@ const NO_KEY: usize = 1;
 pub use entry::Entry;
 use entry::{EMPTY, ENTRY_SHIFT};
 
-/// `config::TABLE32`: entries of 32 bytes that carry what the owner's free reads of the slab.
-#[cfg(all(feature = "headerless", not(hakmem_no_table32)))]
+/// `config::TABLE32`: entries of 32 bytes that carry what the owner's free reads of the slab
+/// (headerless, and header mode with `config::HEADER_ENTRY`).
+#[cfg(all(
+    not(hakmem_no_table32),
+    any(feature = "headerless", not(hakmem_no_header_entry))
+))]
 mod entry {
     use super::NO_KEY;
     use crate::slab::slab::Slab;
@@ -109,9 +113,12 @@ mod entry {
     }
 }
 
-/// The 16-byte entry: a slab's address and a pointer to its record (header mode, and the
-/// backout `--cfg hakmem_no_table32`).
-#[cfg(not(all(feature = "headerless", not(hakmem_no_table32))))]
+/// The 16-byte entry: a slab's address and a pointer to its record (the backouts `--cfg
+/// hakmem_no_table32`, and `--cfg hakmem_no_header_entry` in header mode).
+#[cfg(not(all(
+    not(hakmem_no_table32),
+    any(feature = "headerless", not(hakmem_no_header_entry))
+)))]
 mod entry {
     use core::ptr::NonNull;
 
@@ -188,6 +195,8 @@ pub struct OwnedSlabs {
 const _: () = assert!(OWNED_ENTRIES.is_power_of_two());
 
 const _: () = assert!(core::mem::size_of::<Entry>() == 1 << ENTRY_SHIFT);
+// The entry's `cfg` above and `config::TABLE32` name the same builds.
+const _: () = assert!(crate::config::TABLE32 == (ENTRY_SHIFT == 5));
 const _: () = assert!(core::mem::align_of::<Entry>() == 1 << ENTRY_SHIFT);
 const _: () = assert!(core::mem::offset_of!(OwnedSlabs, entries) % (1 << ENTRY_SHIFT) == 0);
 

@@ -77,8 +77,8 @@ pub struct SlabLocal {
     /// the free fast path's block check in one multiply and one compare (`is_carved_block`,
     /// `config::FUSED_BLOCK_CHECK`).
     pub carve_limit: u64,
-    /// Header mode: `header::first_word(class)`, what the free fast path expects in front of a
-    /// user pointer.
+    /// Header mode: `header::tag(class)`, what the free fast path expects in front of a user
+    /// pointer (the path of the 16-byte table entry, `--cfg hakmem_no_header_entry`, reads it).
     pub header_word: u64,
     /// The owner's TLS list of the slab's class, for the free fast path; set by the owner when
     /// it enters the slab in its owned-slab table (front/owned.rs), meaningless otherwise. Opaque
@@ -261,7 +261,7 @@ impl Slab {
                 l.carved = 0;
                 l.carved_end = 0;
                 l.carve_limit = 0;
-                l.header_word = crate::slab::header::first_word(class);
+                l.header_word = crate::slab::header::tag(class);
                 l.capacity = blocks_per_slab(class) as u32;
                 l.used = 0;
                 l.class = class as u32;
