@@ -498,6 +498,55 @@ unsafe fn retire(
             None => unsafe { take_header(slab, ptr, class) },
         }
     };
+    // SAFETY: forwarded contract; `block` is the block start (header mode: checked above).
+    unsafe { retire_block(block, ptr, class, check_boundary) }
+}
+
+/// `retire` without header mode's full check: `None` when the header's two-word check does not
+/// pass (a larger alignment's offset, a bad header), so that the caller can start again with
+/// `retire` out of line, by a tail call, and keep no stack frame for the full check's call. The
+/// caller pushes the block it returns on a list, which consumes the header.
+///
+/// # Safety
+/// As for `retire`.
+#[inline(always)]
+unsafe fn retire_fast(
+    ptr: *mut u8,
+    class: usize,
+    check_boundary: impl FnOnce(usize),
+) -> Option<NonNull<Block>> {
+    let block = if HEADERLESS {
+        ptr
+    } else {
+        // The caller pushes the block on the slab's remote queue: the link that push writes over
+        // the tag consumes the header. A remote batch (`config::REMOTE_BATCH`) links the block
+        // it starts with only when it flushes: the tag is cleared now.
+        // SAFETY: `ptr` is in one of our data slabs, so the 16 bytes before it are mapped.
+        if !unsafe { header::is_live_fast(ptr, header::tag(class)) } {
+            return None;
+        }
+        if REMOTE_BATCH {
+            // SAFETY: as above; the header checked above, of a block being freed.
+            return Some(unsafe { retire_block(header::consume(ptr), ptr, class, check_boundary) });
+        }
+        ptr.wrapping_sub(header::HEADER_SIZE)
+    };
+    // SAFETY: forwarded contract; `block` is the block start (header mode: checked above).
+    Some(unsafe { retire_block(block, ptr, class, check_boundary) })
+}
+
+/// `retire`'s steps after the block start is known: the boundary check, memcheck, the
+/// double-free check and the freed mark.
+///
+/// # Safety
+/// As for `retire`; `block` is the start of the block `ptr` names.
+#[inline(always)]
+unsafe fn retire_block(
+    block: *mut u8,
+    ptr: *mut u8,
+    class: usize,
+    check_boundary: impl FnOnce(usize),
+) -> NonNull<Block> {
     check_boundary(block as usize);
     tell_memcheck_freed(ptr);
     // One load of the key for the check and the mark (an atomic load is not merged).
@@ -569,6 +618,29 @@ fn free_in_unbound_slab(ptr: *mut u8) -> ! {
 /// Pushes the block on its slab's remote queue (and notifies the owner if needed).
 #[inline(never)]
 unsafe extern "C" fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
+    // SAFETY: forwarded contract.
+    unsafe { free_remote_in::<false>(h, slab, ptr) }
+}
+
+/// Header mode: `free_remote`'s two-word header check did not pass: the same free with the full
+/// check, which aborts naming the problem or finds a larger alignment's block start.
+///
+/// # Safety
+/// As for `free_remote`.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn free_remote_header(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
+    // SAFETY: forwarded contract.
+    unsafe { free_remote_in::<true>(h, slab, ptr) }
+}
+
+/// `free_remote`'s body; `FULL`: header mode's full header check in line (else a header that
+/// fails the two-word check goes to `free_remote_header`).
+///
+/// # Safety
+/// `ptr` lies in `slab`, a data slab of ours that the calling thread does not own.
+#[inline(always)]
+unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     let class = slab.class.load(crate::sync::Ordering::Relaxed);
     if class == NO_CLASS || class as usize >= NUM_CLASSES {
         free_in_unbound_slab(ptr);
@@ -583,18 +655,27 @@ unsafe extern "C" fn free_remote(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
         slab.data() as usize
     };
     debug_assert_eq!(data, slab.data() as usize);
-    // SAFETY: the slab is bound to `class` (checked above). A non-owner cannot read the carve
-    // cursor; it bounds the block by the slab's shared carve bound (`Slab::carve_bound`), so that
-    // only carved blocks reach the queue, whose short chains the owner takes unwalked.
-    let block = unsafe {
-        retire(slab, ptr, class, |b| {
-            let off = b.wrapping_sub(data);
-            // ORDERING: Relaxed — see `Slab::carve_bound`.
-            let carved = slab.carve_bound.load(crate::sync::Ordering::Relaxed) as usize;
-            if !is_block_offset(class, off, carved) {
-                bad_remote_block(slab, b, class);
-            }
-        })
+    // A non-owner cannot read the carve cursor; it bounds the block by the slab's shared carve
+    // bound (`Slab::carve_bound`), so that only carved blocks reach the queue, whose short chains
+    // the owner takes unwalked.
+    let check_boundary = |b: usize| {
+        let off = b.wrapping_sub(data);
+        // ORDERING: Relaxed — see `Slab::carve_bound`.
+        let carved = slab.carve_bound.load(crate::sync::Ordering::Relaxed) as usize;
+        if !is_block_offset(class, off, carved) {
+            bad_remote_block(slab, b, class);
+        }
+    };
+    let block = if FULL {
+        // SAFETY: the slab is bound to `class` (checked above).
+        unsafe { retire(slab, ptr, class, check_boundary) }
+    } else {
+        // SAFETY: as above.
+        match unsafe { retire_fast(ptr, class, check_boundary) } {
+            Some(block) => block,
+            // SAFETY: forwarded contract.
+            None => return unsafe { free_remote_header(h, slab, ptr) },
+        }
     };
     h.count(|c| &c.free_remote[class]);
     if REMOTE_BATCH && h.kind == HeapKind::Live {

@@ -100,13 +100,24 @@ const _: () = {
 pub unsafe fn take_fast(user: *mut u8, expected: u64) -> Option<*mut u8> {
     // SAFETY: forwarded contract.
     if unsafe { is_live_fast(user, expected) } {
-        let h = user.wrapping_sub(HEADER_SIZE).cast::<u64>();
-        // SAFETY: as above; clears the tag of the header being consumed.
-        unsafe { h.write_unaligned(0) };
-        Some(user.wrapping_sub(HEADER_SIZE))
+        // SAFETY: as above; the header of the block being freed.
+        Some(unsafe { consume(user) })
     } else {
         None
     }
+}
+
+/// Consumes the live header in front of `user` (clears its tag) and returns the block start, 16
+/// bytes before `user`.
+///
+/// # Safety
+/// `user - 16 .. user` is writable, the header of a block being freed (`is_live_fast` passed).
+#[inline(always)]
+pub unsafe fn consume(user: *mut u8) -> *mut u8 {
+    let h = user.wrapping_sub(HEADER_SIZE);
+    // SAFETY: per the contract.
+    unsafe { h.cast::<u64>().write_unaligned(0) };
+    h
 }
 
 /// `take_fast`'s check without the consumption: the header in front of `user` is the live
