@@ -69,6 +69,26 @@ pub const THP_GROWTH_DENSE: usize = 384;
 /// Dense fills in a row after which new SuperSlabs are collapsed (`THP_GROWTH`).
 pub const THP_GROWTH_STREAK: u32 = 2;
 
+/// A growing medium heap's new spans are backed by transparent huge pages at birth (`span::map`),
+/// as `THP_GROWTH` does for SuperSlabs: once `THP_GROWTH_STREAK` spans in a row filled up for the
+/// first time (their owner found every block carved and live, `span::count_fill`) with at least
+/// `SPAN_THP_GROWTH_DENSE` of each 512 pages resident, each new mapping is collapsed. A span is mapped
+/// only when the span cache has none of its size, so this costs at most the unfilled rest of the
+/// newest span while the medium heap grows; a heap whose medium blocks are touched sparsely fills
+/// its spans sparsely and stays on base pages. realloc-growth: page faults 3,300 -> ~1,100
+/// (docs/benchmarks.md, "Session 11: rows11"). Backout: `--cfg hakmem_no_span_thp_growth`.
+pub const SPAN_THP_GROWTH: bool = MEDIUM && !cfg!(hakmem_no_span_thp_growth);
+
+/// Resident pages (of 512) for a span filled up to count as dense (`SPAN_THP_GROWTH`): 1/2. A
+/// span fills when its last block is handed out, before that block's owner has written it, and
+/// a growing buffer's block is written up to its length only (realloc-growth's spans fill at
+/// 55-64%, and every page is written later as the buffers grow).
+pub const SPAN_THP_GROWTH_DENSE: usize = 256;
+
+/// The longest span `SPAN_THP_GROWTH` counts and collapses: what a collapsed span's unfilled rest
+/// can cost in RSS.
+pub const SPAN_THP_MAX_BYTES: usize = 4 << 20;
+
 /// Minimum alignment of every block (C callers expect 16).
 pub const MIN_ALIGN: usize = 16;
 

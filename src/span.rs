@@ -24,7 +24,9 @@
 //! most `KEEP_SPAN_BYTES_COMMITTED` except for spans whose purge the OS refused; a span's `dirty`
 //! (the highest carve since its last purge) bounds the bytes of its blocks that may be resident,
 //! and only those are purged; `dirty <= unzeroed` (the highest carve since its last zeroing
-//! purge), and every byte of its data from `unzeroed` on reads as zero.
+//! purge), and every byte of its data from `unzeroed` on reads as zero. The one exception: a span
+//! collapsed into huge pages at birth (`collapse_fresh`, `config::SPAN_THP_GROWTH`) starts with
+//! `dirty` covering all its data (all of it may be resident) and `unzeroed` 0 (all of it zero).
 
 use core::ptr::NonNull;
 
@@ -38,7 +40,7 @@ use crate::purge::{self, Stamp, Sweep};
 use crate::slab::block::Block;
 use crate::slab::slab::Slab;
 use crate::stats::GLOBALS;
-use crate::sync::plain::AtomicU64;
+use crate::sync::plain::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{const_fn, UnsafeCell};
 
 /// Magic of a span header.
@@ -72,6 +74,8 @@ pub struct SpanHeader {
     /// sets it before the block is handed out, `front::medium::free` clears it). Zero when no
     /// sampled block is live, so a free tests it with one load of a line it reads anyway.
     pub sampled: AtomicU64,
+    /// The span has filled up once (`count_fill`): later fills are not counted again.
+    filled: AtomicBool,
     /// The span's metadata as a slab of its medium class.
     pub slab: Slab,
 }
@@ -101,6 +105,7 @@ impl SpanHeader {
                     unzeroed: 0,
                 }),
                 sampled: AtomicU64::new(0),
+                filled: AtomicBool::new(false),
                 slab: Slab::new(base.as_ptr().wrapping_add(SPAN_HEADER_BYTES)),
             })
         };
@@ -776,6 +781,10 @@ pub fn map(bytes: usize) -> Option<NonNull<SpanHeader>> {
     let base = os::reserve_aligned(bytes, MIN_SPAN_BYTES)?;
     // SAFETY: a fresh reservation of `bytes`, ours alone.
     let span = unsafe { SpanHeader::init(base, bytes) };
+    if crate::config::SPAN_THP_GROWTH && bytes <= crate::config::SPAN_THP_MAX_BYTES && growing() {
+        // SAFETY: the fresh span, ours alone until registered; its header is written.
+        unsafe { collapse_fresh(span) };
+    }
     let chunks = bytes / SUPERSLAB_SIZE;
     for i in 0..chunks {
         if !registry::register(
@@ -794,4 +803,98 @@ pub fn map(bytes: usize) -> Option<NonNull<SpanHeader>> {
     GLOBALS.spans_mapped.bump_shared();
     GLOBALS.span_bytes_mapped.add_shared(bytes as u64);
     Some(span)
+}
+
+/// Backs the fresh span `span` with huge pages. The kernel collapses only a 2 MiB range whose
+/// page table exists (else `EINVAL`), so each chunk past the header's gets its first word written
+/// (zero: it reads as zero before and after). Refused (in part or whole): those chunks stay on
+/// base pages, nothing lost. Either way all of the span's data may now be resident, so its
+/// `dirty` covers all of it: a purge of the span then gives back the whole huge page, not only
+/// what its blocks' carves reached (`unzeroed` stays 0: every byte still reads as zero).
+///
+/// # Safety
+/// `span` was just written by `SpanHeader::init` on a fresh reservation, and nobody else can
+/// reach it yet.
+#[cfg(not(hakmem_loom))]
+unsafe fn collapse_fresh(span: NonNull<SpanHeader>) {
+    const HUGE: usize = 2 << 20;
+    // SAFETY: per the contract; `bytes` never changes.
+    let bytes = unsafe { span.as_ref().bytes };
+    let base = span.cast::<u8>();
+    let mut off = HUGE;
+    while off < bytes {
+        // SAFETY: inside the fresh reservation, ours alone, aligned; no block is carved yet, and
+        // a zero keeps the data reading as zero (`SpanLinks::unzeroed`).
+        unsafe { base.as_ptr().add(off).cast::<usize>().write_volatile(0) };
+        off += HUGE;
+    }
+    // SAFETY: the fresh reservation, ours alone.
+    let _huge = unsafe { os::collapse(base, bytes) };
+    // SAFETY: per the contract, nobody else reads the links yet.
+    unsafe {
+        span.as_ref()
+            .links
+            .with_mut(|k| (*k).dirty = bytes - SPAN_HEADER_BYTES)
+    };
+}
+
+/// Spans that filled up densely for the first time in a row (`config::SPAN_THP_GROWTH`); a
+/// sparse first fill resets it.
+#[cfg(not(hakmem_loom))]
+static DENSE_FILLS: AtomicU32 = AtomicU32::new(0);
+
+/// Whether the medium heap has shown that it fills its spans densely, so that `map` backs a new
+/// span with huge pages (`config::SPAN_THP_GROWTH`).
+#[cfg(not(hakmem_loom))]
+fn growing() -> bool {
+    // ORDERING: Relaxed — a hint about the heap's shape: a stale value only maps one span more on
+    // base pages or on huge pages; the span's contents and accounting are the same either way.
+    DENSE_FILLS.load(Ordering::Relaxed) >= crate::config::THP_GROWTH_STREAK
+}
+
+/// Counts the first fill of `span` (its holder found every block carved and none free) towards
+/// `DENSE_FILLS`: dense (at least `SPAN_THP_GROWTH_DENSE` of each 512 pages resident, one `mincore`
+/// per 2 MiB) extends the streak, sparse resets it. Later fills of the same span (it is never
+/// unmapped, and a reused one has counted already) are not counted. If the OS cannot say, the
+/// streak resets.
+///
+/// # Safety
+/// The caller holds `slab`, a span's slab.
+#[cfg(not(hakmem_loom))]
+#[cold]
+#[inline(never)]
+pub unsafe fn count_fill(slab: &Slab) {
+    if !crate::config::SPAN_THP_GROWTH {
+        return;
+    }
+    // SAFETY: per the contract, a span's slab; spans are mapped forever.
+    let span = unsafe { SpanHeader::of_slab(slab).as_ref() };
+    if span.bytes > crate::config::SPAN_THP_MAX_BYTES {
+        return;
+    }
+    // ORDERING: Relaxed — only the span's holder reads and writes the flag, and a new holder
+    // takes the span through the owner word or the cache lock, which order it.
+    if span.filled.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    const CHUNK: usize = os::RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE;
+    let base = NonNull::from(span).cast::<u8>();
+    let mut dense = true;
+    let mut off = 0;
+    while off < span.bytes && dense {
+        let len = (span.bytes - off).min(CHUNK);
+        // SAFETY: inside the span's mapping, which is never unmapped; `mincore` reads page
+        // tables only.
+        let resident = unsafe { os::resident_pages(base.add(off), len) };
+        let pages = len / crate::config::PAGE_SIZE;
+        dense = resident.is_some_and(|r| r * 512 >= crate::config::SPAN_THP_GROWTH_DENSE * pages);
+        off += len;
+    }
+    // ORDERING: Relaxed — see `growing`; a lost update between two threads' fills only delays
+    // or advances the streak by one span.
+    if dense {
+        DENSE_FILLS.fetch_add(1, Ordering::Relaxed);
+    } else {
+        DENSE_FILLS.store(0, Ordering::Relaxed);
+    }
 }

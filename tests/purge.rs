@@ -17,6 +17,7 @@
 //! | `same_class` | a free slab goes back to the class it last served (`HAKMEM_PURGE_DELAY_MS=-1`, so both stay dirty): a thread empties a slab of each of two classes and exits, a second asks for the second class and gets that class's slab, not the lower one |
 //! | `thp` | `HAKMEM_THP=1`: a SuperSlab is all resident from its first block on (one huge page), and a slab purged out of it leaves RSS (the split is accounted); without the switch only the touched pages are resident |
 //! | `growth` | `config::THP_GROWTH`: a heap growing sparsely (16 KiB blocks, one page of each written) stays on base pages; one growing densely (64-byte blocks) gets its fifth new SuperSlab as one huge page from its first block on (`mincore`: 512 of 512); with `--cfg hakmem_no_thp_growth`, base pages |
+//! | `span_growth` | `config::SPAN_THP_GROWTH`: a medium heap growing sparsely (64 KiB blocks, one page of each written) keeps its new spans on base pages; one growing densely (40 KiB blocks, every page written) gets its fifth new span as one huge page from its first block on (`mincore`: 512 of 512); with `--cfg hakmem_no_span_thp_growth`, base pages |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
 #![cfg(unix)]
@@ -602,6 +603,81 @@ fn growth() {
     }
 }
 
+/// Allocates medium blocks of `size` bytes, writing the first byte of each (`dense`: every page
+/// of each), until the blocks have entered `n` spans that none of them was in before; returns
+/// the blocks and how many of the last such span's 512 pages were resident right after its
+/// first block. `size` must give spans of `MIN_SPAN_BYTES` (2 MiB, aligned to it).
+fn grow_spans(size: usize, n: usize, dense: bool) -> (Vec<*mut u8>, usize) {
+    use hakmem::config::MIN_SPAN_BYTES;
+    let layout = Layout::from_size_align(size, 8).unwrap();
+    let mut blocks = Vec::with_capacity(4096);
+    let mut seen = [0usize; 64];
+    let mut new = 0;
+    loop {
+        // SAFETY: a non-zero size; freed by the caller with the same layout.
+        let p = unsafe { alloc(layout) };
+        assert!(!p.is_null(), "alloc({size})");
+        let step = if dense { 4 * KIB } else { size };
+        for off in (0..size).step_by(step) {
+            // SAFETY: inside the block, `size` bytes, ours.
+            unsafe { p.add(off).write(1) };
+        }
+        blocks.push(p);
+        let span = p as usize & !(MIN_SPAN_BYTES - 1);
+        if seen[..new].contains(&span) {
+            continue;
+        }
+        seen[new] = span;
+        new += 1;
+        if new == n {
+            return (blocks, resident_pages(span, MIN_SPAN_BYTES));
+        }
+        assert!(
+            blocks.len() < 4000,
+            "{size}-byte blocks never left their spans"
+        );
+    }
+}
+
+/// `config::SPAN_THP_GROWTH`: a medium heap that grows sparsely (64 KiB blocks, the first page
+/// of each written) keeps its new spans on base pages; one that grows densely (40 KiB blocks,
+/// every page written) gets its fifth new span as one huge page from its first block on (its
+/// first span may be shared with nothing, its second and third fill densely, the fourth on are
+/// collapsed at birth). With `--cfg hakmem_no_span_thp_growth`, neither.
+fn span_growth() {
+    let huge = !cfg!(hakmem_no_span_thp_growth) && hakmem::config::MEDIUM && thp_available();
+    let always = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|mode| mode.contains("[always]"));
+    let (sparse, sparse_resident) = grow_spans(64 * KIB, 4, false);
+    assert!(
+        sparse_resident < 512 || always,
+        "sparse medium growth stays on base pages ({sparse_resident} of 512 resident)"
+    );
+    let refused_before = collapse_alloc_failures();
+    let (dense, dense_resident) = grow_spans(40 * KIB, 5, true);
+    if huge {
+        // The kernel may lack a free huge page (then it says so in /proc/vmstat).
+        let refused = collapse_alloc_failures() > refused_before;
+        assert!(
+            dense_resident == 512 || refused,
+            "dense medium growth: the fifth new span is one huge page ({dense_resident} of 512 resident)\n{}",
+            hakmem::stats()
+        );
+    } else {
+        assert!(
+            dense_resident < 512 || always,
+            "without the policy: base pages ({dense_resident} of 512)"
+        );
+    }
+    for (blocks, size) in [(sparse, 64 * KIB), (dense, 40 * KIB)] {
+        let layout = Layout::from_size_align(size, 8).unwrap();
+        for p in blocks {
+            // SAFETY: allocated by `grow_spans` with this layout, freed once.
+            unsafe { dealloc(p, layout) };
+        }
+    }
+}
+
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
 fn never() {
     let start = warm_up();
@@ -706,6 +782,7 @@ fn child() {
         "same_class" => same_class(),
         "thp" => thp(),
         "growth" => growth(),
+        "span_growth" => span_growth(),
         "munmap_refused" => munmap_refused(),
         other => panic!("unknown scenario {other:?}"),
     }
@@ -720,6 +797,11 @@ fn thp_backs_superslabs_with_huge_pages_and_purges_still_show() {
 #[test]
 fn a_growing_heap_gets_huge_pages_once_its_superslabs_fill_densely() {
     child::run("growth", &[]).assert_passed();
+}
+
+#[test]
+fn a_growing_medium_heap_gets_huge_pages_once_its_spans_fill_densely() {
+    child::run("span_growth", &[]).assert_passed();
 }
 
 #[test]

@@ -147,6 +147,7 @@ unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Bloc
                 }
                 local.list_remove(c, cur);
                 local.list_push(c, cur, ListKind::Full);
+                span::count_fill(s);
             }
         }
         if h.owner.take_pending(c) {
