@@ -442,6 +442,13 @@ fn thp_available() -> bool {
     enabled && collapse_known()
 }
 
+/// THP mode `always`: the kernel may back any aligned 2 MiB at its first fault, whatever hakmem
+/// asks; only the huge-page claims can be checked there.
+fn thp_always() -> bool {
+    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|mode| mode.contains("[always]"))
+}
+
 /// Whether `madvise(MADV_COLLAPSE)` is a known advice here (any answer but EINVAL).
 fn collapse_known() -> bool {
     const MADV_COLLAPSE: libc::c_int = 25;
@@ -522,37 +529,46 @@ fn thp() {
     );
 }
 
-/// Allocates blocks of `size` bytes, writing the first byte of each, until the blocks have
-/// entered `n` SuperSlabs that none of them was in before; returns the blocks, how many of the
-/// last such SuperSlab's 512 pages were resident right after its first block, and the
-/// SuperSlabs in the order the blocks entered them.
-fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize, Vec<usize>) {
+/// Allocates blocks of `size` bytes, writing the first byte of each (`dense`: one byte in each
+/// 4 KiB of each), until the blocks have entered `n` regions (aligned `region`-byte ranges:
+/// SuperSlabs, or spans of `MIN_SPAN_BYTES`) that none of them was in before; returns the
+/// blocks, how many of the last such region's pages were resident right after its first block,
+/// and the regions in the order the blocks entered them.
+fn grow_in(size: usize, n: usize, region: usize, dense: bool) -> (Vec<*mut u8>, usize, Vec<usize>) {
     let layout = Layout::from_size_align(size, 8).unwrap();
     // Room for every block up front: the vector's own growth is no small allocation.
     let mut blocks = Vec::with_capacity(1 << 20);
     let mut seen = [0usize; 64];
     let mut new = 0;
+    let step = if dense { 4 * KIB } else { size };
     loop {
         // SAFETY: a non-zero size; freed by the caller with the same layout.
         let p = unsafe { alloc(layout) };
         assert!(!p.is_null(), "alloc({size})");
-        // SAFETY: the block is `size` bytes, ours.
-        unsafe { p.write(1) };
+        for off in (0..size).step_by(step) {
+            // SAFETY: inside the block, `size` bytes, ours.
+            unsafe { p.add(off).write(1) };
+        }
         blocks.push(p);
-        let ss = p as usize & !(SUPERSLAB - 1);
-        if seen[..new].contains(&ss) {
+        let r = p as usize & !(region - 1);
+        if seen[..new].contains(&r) {
             continue;
         }
-        seen[new] = ss;
+        seen[new] = r;
         new += 1;
         if new == n {
-            return (blocks, resident_pages(ss, SUPERSLAB), seen[..n].to_vec());
+            return (blocks, resident_pages(r, region), seen[..n].to_vec());
         }
         assert!(
             blocks.len() < 1 << 20,
-            "{size}-byte blocks never left their SuperSlabs"
+            "{size}-byte blocks never left their {region}-byte regions"
         );
     }
+}
+
+/// `grow_in` over SuperSlabs, the first byte of each block written.
+fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize, Vec<usize>) {
+    grow_in(size, n, SUPERSLAB, false)
 }
 
 /// `config::THP_GROWTH`: a heap that grows sparsely (16 KiB blocks, the first page of each
@@ -562,10 +578,7 @@ fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize, Vec<usize>) {
 /// neither.
 fn growth() {
     let huge = !cfg!(hakmem_no_thp_growth) && thp_available();
-    // THP mode `always`: the kernel may back any aligned 2 MiB at its first fault, whatever
-    // hakmem asks; only the huge-page claims can be checked there.
-    let always = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
-        .is_ok_and(|mode| mode.contains("[always]"));
+    let always = thp_always();
     let (sparse, sparse_resident, _) = grow(16 * KIB, 5);
     assert!(
         sparse_resident < 512 || always,
@@ -603,58 +616,22 @@ fn growth() {
     }
 }
 
-/// Allocates medium blocks of `size` bytes, writing the first byte of each (`dense`: every page
-/// of each), until the blocks have entered `n` spans that none of them was in before; returns
-/// the blocks and how many of the last such span's 512 pages were resident right after its
-/// first block. `size` must give spans of `MIN_SPAN_BYTES` (2 MiB, aligned to it).
-fn grow_spans(size: usize, n: usize, dense: bool) -> (Vec<*mut u8>, usize) {
-    use hakmem::config::MIN_SPAN_BYTES;
-    let layout = Layout::from_size_align(size, 8).unwrap();
-    let mut blocks = Vec::with_capacity(4096);
-    let mut seen = [0usize; 64];
-    let mut new = 0;
-    loop {
-        // SAFETY: a non-zero size; freed by the caller with the same layout.
-        let p = unsafe { alloc(layout) };
-        assert!(!p.is_null(), "alloc({size})");
-        let step = if dense { 4 * KIB } else { size };
-        for off in (0..size).step_by(step) {
-            // SAFETY: inside the block, `size` bytes, ours.
-            unsafe { p.add(off).write(1) };
-        }
-        blocks.push(p);
-        let span = p as usize & !(MIN_SPAN_BYTES - 1);
-        if seen[..new].contains(&span) {
-            continue;
-        }
-        seen[new] = span;
-        new += 1;
-        if new == n {
-            return (blocks, resident_pages(span, MIN_SPAN_BYTES));
-        }
-        assert!(
-            blocks.len() < 4000,
-            "{size}-byte blocks never left their spans"
-        );
-    }
-}
-
 /// `config::SPAN_THP_GROWTH`: a medium heap that grows sparsely (64 KiB blocks, the first page
 /// of each written) keeps its new spans on base pages; one that grows densely (40 KiB blocks,
 /// every page written) gets its fifth new span as one huge page from its first block on (its
 /// first span may be shared with nothing, its second and third fill densely, the fourth on are
 /// collapsed at birth). With `--cfg hakmem_no_span_thp_growth`, neither.
 fn span_growth() {
+    use hakmem::config::MIN_SPAN_BYTES;
     let huge = !cfg!(hakmem_no_span_thp_growth) && hakmem::config::MEDIUM && thp_available();
-    let always = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
-        .is_ok_and(|mode| mode.contains("[always]"));
-    let (sparse, sparse_resident) = grow_spans(64 * KIB, 4, false);
+    let always = thp_always();
+    let (sparse, sparse_resident, _) = grow_in(64 * KIB, 4, MIN_SPAN_BYTES, false);
     assert!(
         sparse_resident < 512 || always,
         "sparse medium growth stays on base pages ({sparse_resident} of 512 resident)"
     );
     let refused_before = collapse_alloc_failures();
-    let (dense, dense_resident) = grow_spans(40 * KIB, 5, true);
+    let (dense, dense_resident, _) = grow_in(40 * KIB, 5, MIN_SPAN_BYTES, true);
     if huge {
         // The kernel may lack a free huge page (then it says so in /proc/vmstat).
         let refused = collapse_alloc_failures() > refused_before;
@@ -672,7 +649,7 @@ fn span_growth() {
     for (blocks, size) in [(sparse, 64 * KIB), (dense, 40 * KIB)] {
         let layout = Layout::from_size_align(size, 8).unwrap();
         for p in blocks {
-            // SAFETY: allocated by `grow_spans` with this layout, freed once.
+            // SAFETY: allocated by `grow_in` with this layout, freed once.
             unsafe { dealloc(p, layout) };
         }
     }
