@@ -873,10 +873,12 @@ pub unsafe fn count_fill(slab: &Slab) {
         return;
     }
     // ORDERING: Relaxed — only the span's holder reads and writes the flag, and a new holder
-    // takes the span through the owner word or the cache lock, which order it.
-    if span.filled.swap(true, Ordering::Relaxed) {
+    // takes the span through the owner word or the cache lock, which order it. A load and a
+    // store, not a swap: a span that goes full again and again pays no locked instruction.
+    if span.filled.load(Ordering::Relaxed) {
         return;
     }
+    span.filled.store(true, Ordering::Relaxed);
     const CHUNK: usize = os::RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE;
     let base = NonNull::from(span).cast::<u8>();
     let mut dense = true;
