@@ -75,7 +75,7 @@ pub const THP_GROWTH_STREAK: u32 = 2;
 /// `SPAN_THP_GROWTH_DENSE` of each 512 pages resident, each new mapping is collapsed. A span is mapped
 /// only when the span cache has none of its size, so this costs at most the unfilled rest of the
 /// newest span while the medium heap grows; a heap whose medium blocks are touched sparsely fills
-/// its spans sparsely and stays on base pages. realloc-growth: page faults 3,300 -> ~1,100
+/// its spans sparsely and stays on base pages. realloc-growth: page faults 3,300 -> 2,220
 /// (docs/benchmarks.md, "Session 11: rows11"). Backout: `--cfg hakmem_no_span_thp_growth`.
 pub const SPAN_THP_GROWTH: bool = MEDIUM && !cfg!(hakmem_no_span_thp_growth);
 
