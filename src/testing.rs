@@ -113,6 +113,10 @@ pub fn nest_locks(outer: u8, inner: u8) {
 /// Built without `headerless`: small blocks carry a header in front of the user pointer.
 pub const HEADER_MODE: bool = !crate::config::HEADERLESS;
 
+/// Whether an exiting thread runs the structural validator over its heap (`config::VALIDATE`:
+/// debug builds and the `checked` feature). A release build does not.
+pub const VALIDATES_AT_THREAD_EXIT: bool = crate::config::VALIDATE;
+
 /// What the calling thread's hint cache answers for an address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HintState {

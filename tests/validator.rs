@@ -11,7 +11,7 @@
 //! | allocate, free locally, free remotely, collect | `live`, `remote` and `used` follow each step exactly |
 //! | a freed block pushed on its slab's remote queue too (in two lists at once) | abort: `heap` (TLS list length differs) |
 //! | a remote queue holding a block twice (a cycle) | abort: `slab` (remote queue longer than the blocks out) |
-//! | the block in two lists, on a thread that then exits without calling the validator | abort at thread exit: `heap` (TLS list length differs) |
+//! | the block in two lists, on a thread that then exits without calling the validator | abort at thread exit: `heap` (TLS list length differs); a release build does not validate at exit and runs on |
 
 mod support;
 
@@ -153,9 +153,13 @@ fn a_cycle_in_a_remote_queue_is_caught() {
 
 #[test]
 fn a_block_in_two_lists_is_caught_when_its_thread_exits() {
-    support::child::run("two_lists_at_exit", &[]).assert_aborted(
-        &["heap"],
-        &["TLS list length"],
-        false,
-    );
+    let run = support::child::run("two_lists_at_exit", &[]);
+    if testing::VALIDATES_AT_THREAD_EXIT {
+        run.assert_aborted(&["heap"], &["TLS list length"], false);
+    } else {
+        // A release build does not validate at thread exit (the validator walks every list of
+        // the heap: debug builds and `checked` only), so the corruption goes unseen there; the
+        // scenario then runs to its end.
+        run.assert_passed();
+    }
 }
