@@ -94,8 +94,39 @@ unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8) {
     {
         return free_entry_slow(h, ptr);
     }
+    // SAFETY: a carved block of a slab we own (checked above); the entry's list pointer is the
+    // slab's (the entry's invariant): the list its frees push on, of this live heap.
+    unsafe {
+        mark_and_push(
+            h,
+            ptr,
+            block,
+            e.tls().cast::<TlsList>(),
+            || free_entry_slow(h, ptr),
+            || free_entry_spill(h, ptr),
+        )
+    }
+}
+
+/// The owner's free after its block check: the freed mark (a block that has it goes to
+/// `marked`, which aborts or takes the full check), then the push on the slab's TLS list `tls`
+/// (`spill` when the push made the list exceed its cap). The one copy of both owner fast paths'
+/// tail (`free_entry`, `free_owned`).
+///
+/// # Safety
+/// `block` (the block `ptr` names) is a carved block of a slab the calling thread owns; `tls` is
+/// that slab's TLS list of the live heap `h`.
+#[inline(always)]
+unsafe fn mark_and_push(
+    h: &'static Heap,
+    ptr: *mut u8,
+    block: *mut u8,
+    tls: *mut TlsList,
+    marked: impl FnOnce(),
+    spill: impl FnOnce(),
+) {
     tell_memcheck_freed(ptr);
-    // SAFETY: a carved block of a slab we own; blocks are at least 16 bytes.
+    // SAFETY: a carved block (the contract); blocks are at least 16 bytes.
     let b = unsafe { NonNull::new_unchecked(block.cast::<Block>()) };
     if FREE_MARK {
         // SAFETY: our own table; it holds the key since a slab was inserted.
@@ -103,18 +134,16 @@ unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8) {
         // SAFETY: as above.
         unsafe {
             if Block::is_marked_free(b, key) {
-                return free_entry_slow(h, ptr);
+                return marked();
             }
             Block::mark_free(b, key);
         }
     }
-    // SAFETY: the entry's list pointer is the slab's (the entry's invariant): the list its frees
-    // push on, of this live heap.
+    // SAFETY: `tls` is the slab's list of this live heap (the contract).
     unsafe {
-        let tls = e.tls().cast::<TlsList>();
         (*TlsList::counters(tls)).free_local.bump();
         if TlsList::push(tls, b) {
-            free_entry_spill(h, ptr);
+            spill();
         }
     }
 }
@@ -169,29 +198,17 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     if !unsafe { slab.is_carved_block(off) } {
         return bad_block(slab, block);
     }
-    tell_memcheck_freed(ptr);
-    // SAFETY: a carved block of a slab we own; blocks are at least 16 bytes.
-    let b = unsafe { NonNull::new_unchecked(block.cast::<Block>()) };
-    if FREE_MARK {
-        let ptr = block;
-        // SAFETY: our own table; it holds the key since a slab was inserted.
-        let key = unsafe { (*h.local_ptr()).owned.key };
-        // SAFETY: as above.
-        unsafe {
-            if Block::is_marked_free(b, key) {
-                return double_free_owned(slab, ptr);
-            }
-            Block::mark_free(b, key);
-        }
-    }
-    // SAFETY: we own the slab; its class is a valid class while it is bound, and its TLS list
-    // pointer was set by `own_slab` for this heap (only a heap that entered it can find it).
+    // SAFETY: a carved block of a slab we own (checked above); its TLS list pointer was set by
+    // `own_slab` for this heap (only a heap that entered it can find it).
     unsafe {
-        let tls = slab.local(|l| l.tls).cast::<TlsList>();
-        (*TlsList::counters(tls)).free_local.bump();
-        if TlsList::push(tls, b) {
-            spill_owned(h, slab);
-        }
+        mark_and_push(
+            h,
+            ptr,
+            block,
+            slab.local(|l| l.tls).cast::<TlsList>(),
+            || double_free_owned(slab, block),
+            || spill_owned(h, slab),
+        )
     }
 }
 
