@@ -164,8 +164,11 @@ const fn build_divisors() -> [u64; NUM_CLASSES] {
     div
 }
 
-/// `ceil(2^64 / class size)` of each small class (the slab's `SlabLocal::divisor`, for threads
-/// that do not hold the slab): see `is_block_offset`.
+/// `ceil(2^64 / class size)` of each small class, for threads that do not hold the slab: see
+/// `is_block_offset`. The slab's `SlabLocal::divisor` (`slab::divisor_of`, `floor(2^64 / size) +
+/// 1`) is the same number except for power-of-two sizes, where it is one more; both pass the
+/// divisibility test (each for its own use: this one with the bound compared apart, the slab's
+/// fused with its carve limit).
 static CLASS_DIVISOR: [u64; NUM_CLASSES] = build_divisors();
 
 /// True if `off` (a block's offset in its slab) is a block boundary of small class `c` below
