@@ -92,6 +92,7 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("fork_torture.c", Lang::C),
     ("dlopen_tls.c", Lang::C),
     ("signals.c", Lang::C),
+    ("small_stacks.c", Lang::C),
     ("cxx.cpp", Lang::Cxx),
     ("invalid_free.c", Lang::C),
 ];
@@ -644,6 +645,13 @@ fn c_dlopen_libraries_with_thread_locals() {
 #[test]
 fn c_signals_during_allocation() {
     c_program("signals", &[]);
+}
+
+/// Every entry point's stack depth within 2 KiB, profiler on and off, and threads with
+/// `PTHREAD_STACK_MIN` stacks (docs/design.md, "Stack depth").
+#[test]
+fn c_small_stacks() {
+    c_program("small_stacks", &[]);
 }
 
 #[test]

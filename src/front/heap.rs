@@ -186,6 +186,24 @@ const fn new_lists(kind: HeapKind) -> [TlsList; NUM_CLASSES] {
     tls
 }
 
+/// Writes `new_lists(kind)` at `p` one list at a time: the array as a value is built on the
+/// stack and copied (`Heap::init`'s frame was 2.4 KiB with two of them).
+///
+/// # Safety
+/// `p` is valid for writes; what it held is not read or dropped.
+unsafe fn init_lists(p: *mut [TlsList; NUM_CLASSES], kind: HeapKind) {
+    let first = p.cast::<TlsList>();
+    for (i, &size) in CLASS_SIZES.iter().enumerate().take(NUM_CLASSES) {
+        let cap = if matches!(kind, HeapKind::Live) {
+            tls_cap(size)
+        } else {
+            0
+        };
+        // SAFETY: `i < NUM_CLASSES`, inside the array the caller may write.
+        unsafe { first.add(i).write(TlsList::new(cap)) };
+    }
+}
+
 impl Heap {
     /// A heap as a value: for the sentinel statics. A live heap is written in place (`init`).
     pub const fn new(kind: HeapKind) -> Self {
@@ -239,8 +257,8 @@ impl Heap {
             addr_of_mut!((*p).counters).write(HeapCounters::new());
             addr_of_mut!((*p).next_all).write(AtomicPtr::new(core::ptr::null_mut()));
             let l = UnsafeCell::raw_get(&raw const (*p).local);
-            addr_of_mut!((*l).tls).write(new_lists(kind));
-            addr_of_mut!((*l).freed).write(new_lists(kind));
+            init_lists(addr_of_mut!((*l).tls), kind);
+            init_lists(addr_of_mut!((*l).freed), kind);
             OwnedSlabs::init(addr_of_mut!((*l).owned));
             addr_of_mut!((*l).slabs).write(
                 [ClassSlabs {

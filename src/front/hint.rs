@@ -95,9 +95,12 @@ impl HintCache {
         self.entries[index(ss as usize)] = Entry { ss, generation };
     }
 
-    /// Forgets everything (thread exit).
+    /// Forgets everything (thread exit), in place: `*self = Self::new()` built the 1 KiB table
+    /// on the stack of `small::flush` and copied it (the exiting thread may have a small stack).
     pub fn clear(&mut self) {
-        *self = Self::new();
+        for e in &mut self.entries {
+            *e = EMPTY;
+        }
     }
 }
 

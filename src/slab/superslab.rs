@@ -82,31 +82,39 @@ impl list::Node for SuperSlab {
 
 impl SuperSlab {
     /// Writes a fresh header at `base` (a zeroed, aligned, fresh reservation) and returns it.
+    /// Field by field and one slab at a time, in place: the header is ~12 KiB, and building it
+    /// as a value put it on the stack of `pool::acquire_slab` (a 12.5 KiB frame; docs/design.md,
+    /// "Stack depth").
     ///
     /// # Safety
     /// `base` is the start of a `SUPERSLAB_SIZE` reservation aligned to its size, owned by the
     /// caller.
     pub unsafe fn init(base: NonNull<u8>) -> NonNull<SuperSlab> {
+        use core::ptr::addr_of_mut;
         let ss = base.cast::<SuperSlab>();
-        let slabs = core::array::from_fn(|i| Slab::new(base.as_ptr().wrapping_add(i * SLAB_SIZE)));
-        // SAFETY: the region is ours, large enough (const assert) and aligned.
+        let p = ss.as_ptr();
+        // SAFETY: the region is ours, large enough (const assert) and aligned; every place below
+        // is a field of `*p`, written without reading or dropping what was there.
         unsafe {
-            ss.as_ptr().write(SuperSlab {
-                magic: SUPERSLAB_MAGIC,
-                generation: AtomicU64::new(1),
-                pool: UnsafeCell::new(PoolLinks {
-                    links: Links::new(),
-                    free_mask: ALL_FREE,
-                    list: 0,
-                    pool_epoch: 0,
-                    dirty: 0,
-                    freed_at: [0; SLABS_PER_SUPERSLAB],
-                    class: [0; SLABS_PER_SUPERSLAB],
-                    filled: false,
-                }),
-                slabs,
-            })
-        };
+            addr_of_mut!((*p).magic).write(SUPERSLAB_MAGIC);
+            addr_of_mut!((*p).generation).write(AtomicU64::new(1));
+            addr_of_mut!((*p).pool).write(UnsafeCell::new(PoolLinks {
+                links: Links::new(),
+                free_mask: ALL_FREE,
+                list: 0,
+                pool_epoch: 0,
+                dirty: 0,
+                freed_at: [0; SLABS_PER_SUPERSLAB],
+                class: [0; SLABS_PER_SUPERSLAB],
+                filled: false,
+            }));
+            let slabs = addr_of_mut!((*p).slabs).cast::<Slab>();
+            for i in 0..SLABS_PER_SUPERSLAB {
+                slabs
+                    .add(i)
+                    .write(Slab::new(base.as_ptr().wrapping_add(i * SLAB_SIZE)));
+            }
+        }
         ss
     }
 
