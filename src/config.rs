@@ -70,7 +70,7 @@ pub const THP_GROWTH_DENSE: usize = 384;
 pub const THP_GROWTH_STREAK: u32 = 2;
 
 /// A growing medium heap's new spans are backed by transparent huge pages at birth (`span::map`),
-/// as `THP_GROWTH` does for SuperSlabs: once `THP_GROWTH_STREAK` spans in a row filled up for the
+/// as `THP_GROWTH` does for SuperSlabs: once `SPAN_THP_GROWTH_STREAK` spans in a row filled up for the
 /// first time (their owner found every block carved and live, `span::count_fill`) with at least
 /// `SPAN_THP_GROWTH_DENSE` of each 512 pages resident, each new mapping is collapsed. A span is mapped
 /// only when the span cache has none of its size, so this costs at most the unfilled rest of the
@@ -84,6 +84,13 @@ pub const SPAN_THP_GROWTH: bool = MEDIUM && !cfg!(hakmem_no_span_thp_growth);
 /// a growing buffer's block is written up to its length only (realloc-growth's spans fill at
 /// 55-64%, and every page is written later as the buffers grow).
 pub const SPAN_THP_GROWTH_DENSE: usize = 256;
+
+/// Dense first fills in a row after which new spans are collapsed (`SPAN_THP_GROWTH`): one (the
+/// SuperSlabs' two, `THP_GROWTH_STREAK`, left two more of realloc-growth's 2 MiB spans on base
+/// pages: 895 faults). realloc-growth: page faults 2,140 -> 1,245, CPU -6%, peak
+/// RSS 16.9 -> 17.4 MiB; the spread-classes RSS scenarios of `tests/medium.rs` within 0.5%
+/// (docs/benchmarks.md, "Session 12: rows13").
+pub const SPAN_THP_GROWTH_STREAK: u32 = 1;
 
 /// The longest span `SPAN_THP_GROWTH` counts and collapses: what a collapsed span's unfilled rest
 /// can cost in RSS.

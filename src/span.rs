@@ -849,7 +849,7 @@ static DENSE_FILLS: AtomicU32 = AtomicU32::new(0);
 fn growing() -> bool {
     // ORDERING: Relaxed — a hint about the heap's shape: a stale value only maps one span more on
     // base pages or on huge pages; the span's contents and accounting are the same either way.
-    DENSE_FILLS.load(Ordering::Relaxed) >= crate::config::THP_GROWTH_STREAK
+    DENSE_FILLS.load(Ordering::Relaxed) >= crate::config::SPAN_THP_GROWTH_STREAK
 }
 
 /// Counts the first fill of `span` (its holder found every block carved and none free) towards
