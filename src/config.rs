@@ -290,6 +290,14 @@ pub const LAST_STACK: bool = !cfg!(hakmem_no_last_stack);
 /// shared): `--cfg hakmem_no_prof_shards`.
 pub const PROF_SHARDS: bool = !cfg!(hakmem_no_prof_shards);
 
+/// The profiler's stack table gives the first `prof::table::OWNED` live heaps a counter line of
+/// their own in every entry (`prof::Shard`, claimed when the heap is made, kept for its life),
+/// which only the heap's thread writes: its samples and frees of sampled blocks count with a
+/// plain load and store instead of six locked adds per sample and free (docs/benchmarks.md
+/// "Session 12: prof13"). Backout (every heap on the shared lines, atomic adds): `--cfg
+/// hakmem_no_prof_owned_shards`.
+pub const PROF_OWNED_SHARDS: bool = !cfg!(hakmem_no_prof_owned_shards);
+
 /// A profiled heap's usual miss — the class's countdown covers the request and every block
 /// waiting on the free side — takes the free side's top block and swaps the two lists in one step
 /// inside `alloc_miss` (`front::profiling::swap_miss`), not through `countdown` and `refill`.

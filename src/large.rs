@@ -324,16 +324,23 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
 /// reused the same way — whose header carries `prof::SAMPLED_LARGE_MAGIC` and whose record
 /// follows the header (`prof::large_record`), so `free` finds the sample in the header it reads
 /// anyway. Null if the profile or the block cannot be had (the caller serves it normally).
-/// `last`: the calling thread's last sampled stack (`prof::Sampler::last_stack`).
+/// `last`: the calling thread's last sampled stack (`prof::Sampler::last_stack`); `shard`: its
+/// heap's counter line (`Heap::prof_shard`).
 #[cold]
 #[inline(never)]
-pub fn alloc_sampled(size: usize, align: usize, zero: bool, last: &mut prof::LastStack) -> *mut u8 {
-    let Some(rec) = prof::begin_sample(size, last) else {
+pub fn alloc_sampled(
+    size: usize,
+    align: usize,
+    zero: bool,
+    last: &mut prof::LastStack,
+    shard: prof::Shard,
+) -> *mut u8 {
+    let Some(rec) = prof::begin_sample(size, last, shard) else {
         return core::ptr::null_mut();
     };
     let user = alloc_inner(size, align, zero, prof::SAMPLED_LARGE_MAGIC);
     if user.is_null() {
-        prof::cancel_sample(&rec);
+        prof::cancel_sample(&rec, shard);
         return user;
     }
     // SAFETY: the header page of a block just mapped and not yet handed out; 64-aligned (the
@@ -548,14 +555,15 @@ fn check(head: &LargeHeader, ptr: *mut u8) {
     }
 }
 
-/// Frees a large block: into the cache, or unmapped.
+/// Frees a large block: into the cache, or unmapped. `shard`: the freeing thread's heap's
+/// profiler counter line (`Heap::prof_shard`), for a sampled block.
 ///
 /// # Safety
 /// `head` came from the registry for `ptr` and is a large header; the block is live.
-pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
+pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8, shard: prof::Shard) {
     if is_sampled(head) {
         // SAFETY: per the contract, and the region is a sampled one.
-        return unsafe { prof::free_sampled(head, ptr) };
+        return unsafe { prof::free_sampled(head, ptr, shard) };
     }
     let h = head.cast::<LargeHeader>();
     // SAFETY: per the contract the header is mapped and initialised.
@@ -566,7 +574,10 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) {
     };
     if is_sampled_large(magic) {
         // SAFETY: a tagged block's record, written by `alloc_sampled`; the block is live.
-        prof::end_sample(&unsafe { prof::large_record(h.as_ptr().cast()).read() });
+        prof::end_sample(
+            &unsafe { prof::large_record(h.as_ptr().cast()).read() },
+            shard,
+        );
     }
     // valgrind: the block dies before its mapping is reused or goes away ("Invalid free()" if it
     // was not live).

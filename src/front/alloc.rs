@@ -346,6 +346,7 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
             align,
             zero,
             unsafe { h.local_mut() }.sampler.last_stack(),
+            h.prof_shard,
         )
     } else if let Some(c) = medium_class_for(size.saturating_add(prof::RECORD_BYTES), align) {
         alloc_medium_sampled(h, c, size, zero)
@@ -356,6 +357,7 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
             align,
             zero,
             unsafe { h.local_mut() }.sampler.last_stack(),
+            h.prof_shard,
         )
     };
     (!p.is_null()).then_some(p)
@@ -379,7 +381,7 @@ fn alloc_medium_sampled(h: &Heap, c: usize, size: usize, zero: bool) -> *mut u8 
     // SAFETY: per the contract; the reference lives through `begin_sample_into`, which does not
     // reach the heap.
     let last = unsafe { h.local_mut() }.sampler.last_stack();
-    if prof::begin_sample_into(size, rec, last) {
+    if prof::begin_sample_into(size, rec, last, h.prof_shard) {
         medium::mark_sampled(span, p, c);
     }
     if zero {
@@ -417,7 +419,8 @@ extern "C" fn alloc_miss(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
             // SAFETY: as above; the reference lives through the prof box's call, which does not
             // reach the heap.
             let last = unsafe { h.local_mut() }.sampler.last_stack();
-            let p = prof::alloc_sampled_as(size, MIN_ALIGN, false, class_size(c), last);
+            let p =
+                prof::alloc_sampled_as(size, MIN_ALIGN, false, class_size(c), last, h.prof_shard);
             if !p.is_null() {
                 return p;
             }

@@ -389,9 +389,9 @@ unsafe extern "C" fn free_slow(mut h: &'static Heap, ptr: *mut u8, stale: bool) 
     h.count(|c| &c.registry_lookups);
     let ss = match locate::lookup(ptr) {
         // SAFETY: the registry confirmed a large block.
-        locate::Found::Large(r) => return unsafe { large::free(r, ptr) },
+        locate::Found::Large(r) => return unsafe { large::free(r, ptr, h.prof_shard) },
         locate::Found::Medium(s) => {
-            medium::end_sample_if_marked(s, ptr);
+            medium::end_sample_if_marked(s, ptr, h.prof_shard);
             // SAFETY: the registry confirmed a span.
             return unsafe { medium::free(h, s, ptr, mark::key()) };
         }

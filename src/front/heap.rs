@@ -106,6 +106,11 @@ pub struct Heap {
     /// Shared part: other threads notify it.
     pub owner: Owner,
     pub kind: HeapKind,
+    /// The profiler's counter line for this heap's samples and frees of sampled blocks
+    /// (`prof::Shard`): owned by this heap for its life (claimed in `init`; heaps are never
+    /// freed), so only the thread using the heap writes it; `SHARED` for sentinel heaps and
+    /// once the owned lines are all claimed. Written once, before the heap is published.
+    pub prof_shard: crate::prof::Shard,
     /// Counters; written by the heap's thread, read by `stats()` from any thread.
     pub counters: HeapCounters,
     /// Link of the list of every heap ever created (never unlinked; heaps are never freed).
@@ -213,6 +218,7 @@ impl Heap {
             _line: [],
             owner: Owner::new(),
             kind,
+            prof_shard: crate::prof::Shard::SHARED,
             counters: HeapCounters::new(),
             next_all: AtomicPtr::new(core::ptr::null_mut()),
             local: UnsafeCell::new(HeapLocal {
@@ -254,6 +260,11 @@ impl Heap {
         unsafe {
             addr_of_mut!((*p).owner).write(Owner::new());
             addr_of_mut!((*p).kind).write(kind);
+            addr_of_mut!((*p).prof_shard).write(if kind == HeapKind::Live {
+                crate::prof::claim_shard()
+            } else {
+                crate::prof::Shard::SHARED
+            });
             addr_of_mut!((*p).counters).write(HeapCounters::new());
             addr_of_mut!((*p).next_all).write(AtomicPtr::new(core::ptr::null_mut()));
             let l = UnsafeCell::raw_get(&raw const (*p).local);
@@ -640,6 +651,7 @@ fn _every_field_written(h: Heap) {
         _line,
         owner,
         kind,
+        prof_shard,
         counters,
         next_all,
     } = h;

@@ -444,20 +444,21 @@ pub fn is_sampled(span: &SpanHeader, ptr: *mut u8) -> bool {
 /// Before `free` of the block at `ptr` in `span` (the registry's answer): if the span has a live
 /// sampled block and `ptr` is one, clears its bit and ends the sample. One load of a span header
 /// word when no sampled block of the span is live (the free path calls this before `free`, out
-/// of `free`'s own body, so that `free` keeps no extra registers for the rare case).
+/// of `free`'s own body, so that `free` keeps no extra registers for the rare case). `shard`:
+/// the freeing thread's heap's counter line (`Heap::prof_shard`).
 #[inline(always)]
-pub fn end_sample_if_marked(span: NonNull<SpanHeader>, ptr: *mut u8) {
+pub fn end_sample_if_marked(span: NonNull<SpanHeader>, ptr: *mut u8, shard: prof::Shard) {
     // SAFETY: registered span headers are mapped forever.
     let span = unsafe { span.as_ref() };
     // ORDERING: Relaxed — see `mark_sampled`.
     if PROFILE && span.sampled.load(Ordering::Relaxed) != 0 {
-        end_sample_slow(span, ptr);
+        end_sample_slow(span, ptr, shard);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn end_sample_slow(span: &SpanHeader, ptr: *mut u8) {
+fn end_sample_slow(span: &SpanHeader, ptr: *mut u8, shard: prof::Shard) {
     // Only the checks the bit needs: `free` makes the full ones next (and aborts on a free span
     // or a pointer off a block boundary, which then carries no sample here either).
     // ORDERING: Relaxed — see `bound_class`.
@@ -472,7 +473,7 @@ fn end_sample_slow(span: &SpanHeader, ptr: *mut u8) {
         // SAFETY: a marked live block's tail holds its record (`mark_sampled`), still the
         // freeing thread's until `free` puts the block back on a list, after this (read in
         // place, not copied).
-        prof::end_sample(unsafe { &*record_slot(ptr, class) });
+        prof::end_sample(unsafe { &*record_slot(ptr, class) }, shard);
     }
 }
 

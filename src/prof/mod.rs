@@ -39,7 +39,7 @@ use core::ptr::NonNull;
 pub use arena::{Record, RECORD_BYTES, SAMPLED_MAGIC, SLOT_SIZE};
 pub use sampler::{Sampler, DEFAULT_MEAN};
 pub use stack::MAX_FRAMES;
-pub use table::LastStack;
+pub use table::{claim_shard, LastStack, Shard};
 
 use crate::config::{MIN_ALIGN, PAGE_SIZE, PROFILE};
 use crate::lock::{ForkReset, Rank, SpinLock};
@@ -279,6 +279,7 @@ fn sample_with<T>(
     size: usize,
     sampled_as: usize,
     last: &mut LastStack,
+    shard: Shard,
     keep: impl FnOnce(&mut State, Record) -> Option<T>,
 ) -> Option<T> {
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
@@ -295,7 +296,7 @@ fn sample_with<T>(
             weight,
         );
         let kept = keep(st, rec)?;
-        table::Table::add(entries, &rec);
+        table::Table::add(entries, &rec, shard);
         Some(kept)
     });
     after_unlock();
@@ -308,8 +309,14 @@ fn sample_with<T>(
 /// thread's last sampled stack (`Sampler::last_stack`).
 #[cold]
 #[inline(never)]
-pub fn alloc_sampled(size: usize, align: usize, zero: bool, last: &mut LastStack) -> *mut u8 {
-    alloc_sampled_as(size, align, zero, size, last)
+pub fn alloc_sampled(
+    size: usize,
+    align: usize,
+    zero: bool,
+    last: &mut LastStack,
+    shard: Shard,
+) -> *mut u8 {
+    alloc_sampled_as(size, align, zero, size, last, shard)
 }
 
 /// `alloc_sampled` for a request that was sampled as if it were `sampled_as` bytes (its
@@ -322,10 +329,13 @@ pub fn alloc_sampled_as(
     zero: bool,
     sampled_as: usize,
     last: &mut LastStack,
+    shard: Shard,
 ) -> *mut u8 {
     debug_assert!(size <= SLOT_SIZE && align <= SLOT_SIZE);
-    sample_with(size, sampled_as, last, |st, rec| st.arenas.alloc(rec, zero))
-        .map_or(core::ptr::null_mut(), NonNull::as_ptr)
+    sample_with(size, sampled_as, last, shard, |st, rec| {
+        st.arenas.alloc(rec, zero)
+    })
+    .map_or(core::ptr::null_mut(), NonNull::as_ptr)
 }
 
 /// Starts the sample of a request of `size` bytes that the medium tier or the large box serves
@@ -336,18 +346,24 @@ pub fn alloc_sampled_as(
 /// stack (`Sampler::last_stack`).
 #[cold]
 #[inline(never)]
-pub fn begin_sample(size: usize, last: &mut LastStack) -> Option<Record> {
+pub fn begin_sample(size: usize, last: &mut LastStack, shard: Shard) -> Option<Record> {
     let mut rec = MaybeUninit::uninit();
-    begin_sample_into(size, &mut rec, last).then(|| {
+    begin_sample_into(size, &mut rec, last, shard).then(|| {
         // SAFETY: `begin_sample_into` wrote it.
         unsafe { rec.assume_init() }
     })
 }
 
 /// `begin_sample` that writes the record straight where the block keeps it (a medium block's
-/// tail): no copies of it on the way. False (nothing written): serve the request unsampled.
+/// tail): no copies of it on the way, counted on `shard` (the calling thread's heap's). False
+/// (nothing written): serve the request unsampled.
 #[inline(never)]
-pub fn begin_sample_into(size: usize, out: &mut MaybeUninit<Record>, last: &mut LastStack) -> bool {
+pub fn begin_sample_into(
+    size: usize,
+    out: &mut MaybeUninit<Record>,
+    last: &mut LastStack,
+    shard: Shard,
+) -> bool {
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
     let frames = stack::capture(&mut buf);
     let weight = sampler::weight_now(size);
@@ -361,7 +377,7 @@ pub fn begin_sample_into(size: usize, out: &mut MaybeUninit<Record>, last: &mut 
         size,
         weight,
     ));
-    table::Table::add(entries, rec);
+    table::Table::add(entries, rec, shard);
     after_unlock();
     true
 }
@@ -377,32 +393,35 @@ fn table_of(rec: &Record) -> Option<&'static table::Entries> {
     }
 }
 
-/// The block of `rec` (from `begin_sample`) was freed: its bytes are no longer live. No lock.
-pub fn end_sample(rec: &Record) {
+/// The block of `rec` (from `begin_sample`) was freed: its bytes are no longer live, counted on
+/// `shard` (the freeing thread's heap's). No lock.
+pub fn end_sample(rec: &Record, shard: Shard) {
     if let Some(entries) = table_of(rec) {
-        table::Table::remove(entries, rec);
+        table::Table::remove(entries, rec, shard);
     }
     after_unlock();
 }
 
-/// No block could be had for `rec` (from `begin_sample`): it counts as never sampled. No lock.
-pub fn cancel_sample(rec: &Record) {
+/// No block could be had for `rec` (from `begin_sample` on `shard`, by this thread): it counts as
+/// never sampled. No lock.
+pub fn cancel_sample(rec: &Record, shard: Shard) {
     if let Some(entries) = table_of(rec) {
-        table::Table::cancel(entries, rec);
+        table::Table::cancel(entries, rec, shard);
     }
     after_unlock();
 }
 
-/// Frees a sampled arena block (the registry found `SAMPLED_MAGIC` at `head`).
+/// Frees a sampled arena block (the registry found `SAMPLED_MAGIC` at `head`), counted on
+/// `shard` (the freeing thread's heap's).
 ///
 /// # Safety
 /// `head` is the registry's answer for `ptr` and carries `SAMPLED_MAGIC`.
-pub unsafe fn free_sampled(head: NonNull<RegionHead>, ptr: *mut u8) {
+pub unsafe fn free_sampled(head: NonNull<RegionHead>, ptr: *mut u8, shard: Shard) {
     STATE.with(|st| {
         // SAFETY: per the contract; the lock is held.
         let rec = unsafe { st.arenas.free(head, ptr) };
         if let Some(entries) = table_of(&rec) {
-            table::Table::remove(entries, &rec);
+            table::Table::remove(entries, &rec, shard);
         }
     });
     after_unlock();

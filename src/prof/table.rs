@@ -19,6 +19,14 @@
 //!   its counters in `SHARDS` cache lines; a thread adds to the one its thread pointer picks
 //!   (`shard`), and a stack's counts are the sums over them (threads sampling one stack then do
 //!   not pass one line between their cores on every sample and free).
+//! - **Owned shards** (`config::PROF_OWNED_SHARDS`): the first `OWNED` live heaps each own one
+//!   more line per entry (`Shard`, claimed once when the heap is made, kept for its life: heaps
+//!   are never freed, and pass from an exited thread to a new one through the heap pool). Only
+//!   the thread using the heap writes its owned line, so its samples and frees count with a
+//!   plain load and store (no locked instruction: a locked add waits for the store buffer to
+//!   drain, behind the record a sample just wrote into a cold block; docs/benchmarks.md
+//!   "Session 12: prof13"). Heaps beyond the first `OWNED`, the sentinel heaps and the arena and
+//!   large paths count with atomic adds on the thread-pointer lines, as before.
 //!   (invariant) `live_objects == Σ objects` and `live_bytes == Σ bytes` over the stack's live
 //!   sampled blocks, once no update is in flight.
 //!
@@ -30,7 +38,7 @@ use core::ptr::NonNull;
 
 use super::arena::Record;
 use super::stack::MAX_FRAMES;
-use crate::config::{LAST_STACK, PROF_SHARDS};
+use crate::config::{LAST_STACK, PROF_OWNED_SHARDS, PROF_SHARDS};
 use crate::os;
 use crate::sync::plain::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
@@ -43,9 +51,57 @@ const BUSY: u64 = 2;
 /// The objects counters count requests in units of 1/`OBJECT_UNIT` (a weight is fractional).
 pub const OBJECT_UNIT: f64 = 256.0;
 
-/// Counter lines per entry (`config::PROF_SHARDS`; one in the backout). Prime, not a power of
-/// two: see `shard_of`.
+/// Shared counter lines per entry (`config::PROF_SHARDS`; one in the backout), updated with
+/// atomic adds by any thread. Prime, not a power of two: see `shard_of`.
 pub const SHARDS: usize = if PROF_SHARDS { 5 } else { 1 };
+
+/// Owned counter lines per entry (`config::PROF_OWNED_SHARDS`; none in the backout), after the
+/// shared ones: line `SHARDS + k` is written only by the thread using the heap that owns shard
+/// `k` (`claim_shard`).
+pub const OWNED: usize = if PROF_OWNED_SHARDS { 8 } else { 0 };
+
+/// A heap's counter line in every entry: owned (`Shard(k)`, `k < OWNED`: written with a plain
+/// load and store, by the heap's thread only) or `Shard::SHARED` (atomic adds on the calling
+/// thread's shared line). (invariant) At most one heap ever holds each owned shard
+/// (`claim_shard` hands out each `k` once), and a heap is used by one thread at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard(u8);
+
+const _: () = assert!(OWNED < u8::MAX as usize);
+
+impl Shard {
+    /// No owned line: atomic adds on the shared lines (sentinel heaps, heaps beyond `OWNED`,
+    /// the arena and large paths).
+    pub const SHARED: Shard = Shard(u8::MAX);
+
+    /// The owned line's index among the entry's counter lines, if any.
+    #[inline(always)]
+    fn owned(self) -> Option<usize> {
+        ((self.0 as usize) < OWNED).then_some(SHARDS + self.0 as usize)
+    }
+}
+
+/// Owned shards handed out so far (`claim_shard`); may count past `OWNED`.
+static CLAIMED: AtomicUsize = AtomicUsize::new(0);
+
+/// A shard for a new live heap, for its whole life: the next owned one while any is left, else
+/// `Shard::SHARED`. Each owned shard is handed out once (heaps are never freed, so none is given
+/// back; a forked child keeps its parent's claims, its heaps keep their shards).
+pub fn claim_shard() -> Shard {
+    if OWNED == 0 {
+        return Shard::SHARED;
+    }
+    // ORDERING: Relaxed — a counter of claims; each value is returned to one caller only (an
+    // RMW), which is all the single-writer rule needs. The heap that holds the shard publishes
+    // it with the heap itself.
+    // (A 64-bit count does not wrap back into the owned range: heaps are never freed.)
+    let k = CLAIMED.fetch_add(1, Ordering::Relaxed);
+    if k < OWNED {
+        Shard(k as u8)
+    } else {
+        Shard::SHARED
+    }
+}
 
 /// One shard of a stack's counters: the samples of the threads that chose it (`shard`), on a
 /// cache line of its own. (invariant) The stack's counts are the wrapping sums over its shards;
@@ -70,7 +126,7 @@ pub struct Entry {
     hash: AtomicU64,
     depth: AtomicUsize,
     frames: [AtomicUsize; MAX_FRAMES],
-    shards: [Counters; SHARDS],
+    shards: [Counters; SHARDS + OWNED],
 }
 
 /// An entry's counters at one instant, weighted (estimates of the whole program's numbers).
@@ -330,13 +386,27 @@ impl Table {
         }
     }
 
-    /// The sample `rec` (of this table's generation) was handed out.
+    /// The sample `rec` (of this table's generation) was handed out, counted on `shard`: the
+    /// calling thread's heap's (`Shard::SHARED` for none).
     #[inline(always)]
-    pub fn add(entries: &Entries, rec: &Record) {
-        Self::add_on(entries, rec, shard());
+    pub fn add(entries: &Entries, rec: &Record, shard: Shard) {
+        let e = at(entries, rec.stack);
+        match shard.owned() {
+            Some(k) => {
+                let c = e.shard(k);
+                // ORDERING: Relaxed, plain load and store — the line is this heap's, written by
+                // no other thread (`Shard`); the block's hand-off to its freer orders these
+                // stores before the free's Release stores or adds (see `Entry::counts`).
+                bump(&c.alloc_samples, 1, Ordering::Relaxed);
+                crate::hook::at(crate::hook::Point::ProfCounting);
+                bump(&c.alloc_objects, rec.objects, Ordering::Relaxed);
+                bump(&c.alloc_bytes, rec.bytes, Ordering::Relaxed);
+            }
+            None => Self::add_on(entries, rec, shared()),
+        }
     }
 
-    /// `add` on shard `k`.
+    /// `add` on shared line `k`, with atomic adds.
     #[inline(always)]
     fn add_on(entries: &Entries, rec: &Record, k: usize) {
         let c = at(entries, rec.stack).shard(k);
@@ -350,26 +420,56 @@ impl Table {
         c.alloc_bytes.fetch_add(rec.bytes, Ordering::Relaxed);
     }
 
-    /// Undoes `add(rec)`: no block could be had for that sample. (On this thread's shard, like
-    /// the add; any shard would do: only the sums mean anything.)
-    pub fn cancel(entries: &Entries, rec: &Record) {
-        let c = at(entries, rec.stack).shard(shard());
-        // ORDERING: Relaxed — by the thread that added them; nothing was handed out.
-        c.alloc_samples.fetch_sub(1, Ordering::Relaxed);
-        // ORDERING: Relaxed — as above.
-        c.alloc_objects.fetch_sub(rec.objects, Ordering::Relaxed);
-        // ORDERING: Relaxed — as above.
-        c.alloc_bytes.fetch_sub(rec.bytes, Ordering::Relaxed);
+    /// Undoes `add(rec, shard)`: no block could be had for that sample. (On the same `shard`,
+    /// by the same thread; on a shared line any line would do: only the sums mean anything.)
+    pub fn cancel(entries: &Entries, rec: &Record, shard: Shard) {
+        let e = at(entries, rec.stack);
+        match shard.owned() {
+            Some(k) => {
+                let c = e.shard(k);
+                // ORDERING: Relaxed, plain load and store — this heap's line (`Shard`); nothing
+                // was handed out.
+                bump(&c.alloc_samples, 1u64.wrapping_neg(), Ordering::Relaxed);
+                bump(
+                    &c.alloc_objects,
+                    rec.objects.wrapping_neg(),
+                    Ordering::Relaxed,
+                );
+                bump(&c.alloc_bytes, rec.bytes.wrapping_neg(), Ordering::Relaxed);
+            }
+            None => {
+                let c = e.shard(shared());
+                // ORDERING: Relaxed — by the thread that added them; nothing was handed out.
+                c.alloc_samples.fetch_sub(1, Ordering::Relaxed);
+                // ORDERING: Relaxed — as above.
+                c.alloc_objects.fetch_sub(rec.objects, Ordering::Relaxed);
+                // ORDERING: Relaxed — as above.
+                c.alloc_bytes.fetch_sub(rec.bytes, Ordering::Relaxed);
+            }
+        }
     }
 
-    /// The sampled block recorded by `add(rec)` was freed (by any thread: on the freeing
-    /// thread's shard).
+    /// The sampled block recorded by `add(rec, _)` was freed (by any thread), counted on
+    /// `shard`: the freeing thread's heap's (`Shard::SHARED` for none).
     #[inline(always)]
-    pub fn remove(entries: &Entries, rec: &Record) {
-        Self::remove_on(entries, rec, shard());
+    pub fn remove(entries: &Entries, rec: &Record, shard: Shard) {
+        let e = at(entries, rec.stack);
+        match shard.owned() {
+            Some(k) => {
+                let c = e.shard(k);
+                // ORDERING: Release stores (plain `mov` on x86-64) — the line is this heap's
+                // (`Shard`), so a load and a store add without losing an update; Release pairs
+                // with the Acquire loads of `Entry::counts` as the shared lines' Release adds do
+                // (a snapshot that sees this free sees the sample's adds, on whichever line).
+                bump(&c.freed_samples, 1, Ordering::Release);
+                bump(&c.freed_objects, rec.objects, Ordering::Release);
+                bump(&c.freed_bytes, rec.bytes, Ordering::Release);
+            }
+            None => Self::remove_on(entries, rec, shared()),
+        }
     }
 
-    /// `remove` on shard `k`.
+    /// `remove` on shared line `k`, with atomic adds.
     #[inline(always)]
     fn remove_on(entries: &Entries, rec: &Record, k: usize) {
         let c = at(entries, rec.stack).shard(k);
@@ -383,11 +483,22 @@ impl Table {
     }
 }
 
-/// The calling thread's counter shard (`shard_of` its thread pointer). The thread pointer is one
+/// Adds `v` (wrapping) to a counter of an owned line with a plain load and store: no locked
+/// instruction. Only for a line that no other thread writes (`Shard`): a concurrent writer's
+/// update could be lost between the two. Readers (`Entry::counts`) see the old sum or the new.
+#[inline(always)]
+fn bump(c: &AtomicU64, v: u64, order: Ordering) {
+    // ORDERING: Relaxed load — the last store to the line was this thread's own, or ordered
+    // before it by the heap's hand-off between threads (the heap pool), so it reads the current
+    // sum. The store's ordering is the caller's (see its comment).
+    c.store(c.load(Ordering::Relaxed).wrapping_add(v), order);
+}
+
+/// The calling thread's shared counter line (`shard_of` its thread pointer). The thread pointer is one
 /// register (x86-64: the TCB's self pointer at `fs:0`, which the ABI requires; AArch64:
 /// `tpidr_el0`), stable for the thread's life, unlike the stack pointer.
 #[inline(always)]
-fn shard() -> usize {
+fn shared() -> usize {
     if SHARDS == 1 {
         return 0;
     }
@@ -474,18 +585,18 @@ mod tests {
         assert_eq!(t.intern(e, &[1, 2, 3]), a);
         assert_eq!(e[a as usize].frames(), &[1, 2, 3]);
         let (r1, r2) = (rec(a, 512, 200), rec(a, 256, 50));
-        Table::add(e, &r1);
-        Table::add(e, &r2);
-        Table::remove(e, &r1);
+        Table::add(e, &r1, Shard::SHARED);
+        Table::add(e, &r2, Shard::SHARED);
+        Table::remove(e, &r1, Shard::SHARED);
         let c = e[a as usize].counts();
         assert_eq!((c.alloc_samples, c.live_samples), (2, 1));
         assert_eq!((c.alloc_objects, c.live_objects), (3.0, 1.0));
         assert_eq!((c.alloc_bytes, c.live_bytes), (250.0, 50.0));
-        Table::remove(e, &r2);
+        Table::remove(e, &r2, Shard::SHARED);
         assert_eq!(e[a as usize].counts().live_bytes, 0.0);
         let r3 = rec(b, 256, 10);
-        Table::add(e, &r3);
-        Table::cancel(e, &r3);
+        Table::add(e, &r3, Shard::SHARED);
+        Table::cancel(e, &r3, Shard::SHARED);
         assert_eq!(e[b as usize].counts(), Counts::default());
     }
 
@@ -515,9 +626,124 @@ mod tests {
         let b = t.intern(e, &[9]);
         let r3 = rec(b, 256, 10);
         Table::add_on(e, &r3, 1);
-        Table::cancel(e, &r3);
+        Table::cancel(e, &r3, Shard::SHARED);
         assert!(!e[b as usize].used());
         assert_eq!(e[b as usize].counts(), Counts::default());
+    }
+
+    #[test]
+    fn owned_lines_count_with_the_shared_ones() {
+        // A block sampled on a heap's owned line and freed on a shared one (a heap without one
+        // frees it), another the other way round, a sample cancelled on its owned line: the
+        // stack's counts are the sums over every line. (No owned line in the backout: then
+        // `Shard(k)` counts on the shared lines.)
+        let t = Table::new();
+        let e = t.map().unwrap();
+        let a = t.intern(e, &[5, 6]);
+        let own = Shard(0);
+        let (r1, r2) = (rec(a, 512, 300), rec(a, 256, 40));
+        Table::add(e, &r1, own);
+        Table::add(e, &r2, Shard::SHARED);
+        Table::remove(e, &r1, Shard::SHARED);
+        let c = e[a as usize].counts();
+        assert_eq!((c.alloc_samples, c.live_samples), (2, 1));
+        assert_eq!((c.alloc_objects, c.live_objects), (3.0, 1.0));
+        assert_eq!((c.alloc_bytes, c.live_bytes), (340.0, 40.0));
+        Table::remove(e, &r2, own);
+        let c = e[a as usize].counts();
+        assert_eq!(
+            (c.live_samples, c.live_objects, c.live_bytes),
+            (0, 0.0, 0.0)
+        );
+        let b = t.intern(e, &[11]);
+        let r3 = rec(b, 256, 10);
+        Table::add(e, &r3, own);
+        Table::cancel(e, &r3, own);
+        assert!(!e[b as usize].used());
+        if OWNED > 0 {
+            // ORDERING: Relaxed — this thread wrote it.
+            let on_own = e[a as usize].shards[SHARDS]
+                .alloc_samples
+                .load(Ordering::Relaxed);
+            assert_eq!(on_own, 1, "the owned line counted the owned sample");
+        }
+    }
+
+    #[test]
+    fn threads_on_their_owned_lines_lose_no_count() {
+        // Four threads, each with a shard from `claim_shard` (owned while any is left), sample
+        // and free blocks of one stack — the frees alternately by the sampler and, handed over
+        // a channel, by the next thread — while a fifth takes snapshots: no count is lost (a
+        // plain load and store on a line two threads wrote would lose some), and no snapshot
+        // sees more frees than samples (the Acquire loads of `freed_*` come first).
+        let t = Table::new();
+        let e = t.map().unwrap();
+        let a = t.intern(e, &[42]);
+        let shards: Vec<Shard> = (0..4).map(|_| claim_shard()).collect();
+        let owned: Vec<_> = shards.iter().filter_map(|s| s.owned()).collect();
+        let mut distinct = owned.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            owned.len(),
+            "an owned shard handed out twice: {shards:?}"
+        );
+        let rounds = 20_000u64;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..4).map(|_| std::sync::mpsc::channel()).unzip();
+        std::thread::scope(|s| {
+            let entry = &e[a as usize];
+            let done = &done;
+            s.spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    // ORDERING: Acquire, then Relaxed — as `Entry::counts`.
+                    let fs = entry.sum(|c| c.freed_samples.load(Ordering::Acquire));
+                    let fb = entry.sum(|c| c.freed_bytes.load(Ordering::Acquire));
+                    let a_s = entry.sum(|c| c.alloc_samples.load(Ordering::Relaxed));
+                    let ab = entry.sum(|c| c.alloc_bytes.load(Ordering::Relaxed));
+                    assert!(
+                        fs <= a_s && fb <= ab,
+                        "frees {fs}/{fb} before samples {a_s}/{ab}"
+                    );
+                }
+            });
+            let mut rxs = rxs.into_iter();
+            let first = rxs.next().unwrap();
+            let mut hs = Vec::new();
+            for (k, rx) in core::iter::once(first).chain(rxs).enumerate() {
+                let tx = txs[(k + 1) % 4].clone();
+                let shard = shards[k];
+                hs.push(s.spawn(move || {
+                    let x = rec(a, 256, 8);
+                    for r in 0..rounds {
+                        Table::add(e, &x, shard);
+                        if r % 2 == 0 {
+                            Table::remove(e, &x, shard);
+                        } else {
+                            tx.send(x).unwrap();
+                        }
+                        while let Ok(y) = rx.try_recv() {
+                            Table::remove(e, &y, shard);
+                        }
+                    }
+                    drop(tx);
+                    rx
+                }));
+            }
+            drop(txs);
+            let rxs: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+            for rx in rxs {
+                while let Ok(y) = rx.recv() {
+                    Table::remove(e, &y, Shard::SHARED);
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        let c = e[a as usize].counts();
+        assert_eq!(c.alloc_samples, 4 * rounds);
+        assert_eq!((c.live_samples, c.live_bytes), (0, 0.0));
+        assert_eq!(c.alloc_bytes, (4 * rounds * 8) as f64);
     }
 
     #[test]
@@ -545,7 +771,7 @@ mod tests {
                 .map(|_| {
                     s.spawn(|| {
                         barrier.wait();
-                        shard()
+                        shared()
                     })
                 })
                 .collect();
@@ -618,9 +844,9 @@ mod tests {
                             let i = t.intern(e, &st);
                             assert_eq!(e[i as usize].frames(), &st);
                             let x = rec(i, 256, 8);
-                            Table::add(e, &x);
-                            Table::remove(e, &x);
-                            Table::add(e, &x);
+                            Table::add(e, &x, Shard::SHARED);
+                            Table::remove(e, &x, Shard::SHARED);
+                            Table::add(e, &x, Shard::SHARED);
                         }
                     }
                 });
