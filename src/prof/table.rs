@@ -390,108 +390,92 @@ impl Table {
     /// calling thread's heap's (`Shard::SHARED` for none).
     #[inline(always)]
     pub fn add(entries: &Entries, rec: &Record, shard: Shard) {
-        let e = at(entries, rec.stack);
-        match shard.owned() {
-            Some(k) => {
-                let c = e.shard(k);
-                // ORDERING: Relaxed, plain load and store — the line is this heap's, written by
-                // no other thread (`Shard`); the block's hand-off to its freer orders these
-                // stores before the free's Release stores or adds (see `Entry::counts`).
-                bump(&c.alloc_samples, 1, Ordering::Relaxed);
-                crate::hook::at(crate::hook::Point::ProfCounting);
-                bump(&c.alloc_objects, rec.objects, Ordering::Relaxed);
-                bump(&c.alloc_bytes, rec.bytes, Ordering::Relaxed);
-            }
-            None => Self::add_on(entries, rec, shared()),
-        }
+        let (k, owned) = line(shard);
+        Self::add_on(entries, rec, k, owned);
     }
 
-    /// `add` on shared line `k`, with atomic adds.
+    /// `add` on counter line `k` (`owned`: a line only this thread writes, see `count`).
     #[inline(always)]
-    fn add_on(entries: &Entries, rec: &Record, k: usize) {
+    fn add_on(entries: &Entries, rec: &Record, k: usize, owned: bool) {
         let c = at(entries, rec.stack).shard(k);
         // ORDERING: Relaxed — the block's hand-off to its freer orders these before the free's
-        // Release adds (see `Entry::counts`).
-        c.alloc_samples.fetch_add(1, Ordering::Relaxed);
+        // Release updates (see `Entry::counts`).
+        count(&c.alloc_samples, 1, Ordering::Relaxed, owned);
         crate::hook::at(crate::hook::Point::ProfCounting);
-        // ORDERING: Relaxed — as above.
-        c.alloc_objects.fetch_add(rec.objects, Ordering::Relaxed);
-        // ORDERING: Relaxed — as above.
-        c.alloc_bytes.fetch_add(rec.bytes, Ordering::Relaxed);
+        count(&c.alloc_objects, rec.objects, Ordering::Relaxed, owned);
+        count(&c.alloc_bytes, rec.bytes, Ordering::Relaxed, owned);
     }
 
-    /// Undoes `add(rec, shard)`: no block could be had for that sample. (On the same `shard`,
-    /// by the same thread; on a shared line any line would do: only the sums mean anything.)
+    /// Undoes `add(rec, shard)`: no block could be had for that sample. (By the same thread, on
+    /// the same `shard`; on a shared line any line would do: only the sums mean anything.)
     pub fn cancel(entries: &Entries, rec: &Record, shard: Shard) {
-        let e = at(entries, rec.stack);
-        match shard.owned() {
-            Some(k) => {
-                let c = e.shard(k);
-                // ORDERING: Relaxed, plain load and store — this heap's line (`Shard`); nothing
-                // was handed out.
-                bump(&c.alloc_samples, 1u64.wrapping_neg(), Ordering::Relaxed);
-                bump(
-                    &c.alloc_objects,
-                    rec.objects.wrapping_neg(),
-                    Ordering::Relaxed,
-                );
-                bump(&c.alloc_bytes, rec.bytes.wrapping_neg(), Ordering::Relaxed);
-            }
-            None => {
-                let c = e.shard(shared());
-                // ORDERING: Relaxed — by the thread that added them; nothing was handed out.
-                c.alloc_samples.fetch_sub(1, Ordering::Relaxed);
-                // ORDERING: Relaxed — as above.
-                c.alloc_objects.fetch_sub(rec.objects, Ordering::Relaxed);
-                // ORDERING: Relaxed — as above.
-                c.alloc_bytes.fetch_sub(rec.bytes, Ordering::Relaxed);
-            }
-        }
+        let (k, owned) = line(shard);
+        let c = at(entries, rec.stack).shard(k);
+        // ORDERING: Relaxed — by the thread that added them; nothing was handed out.
+        count(
+            &c.alloc_samples,
+            1u64.wrapping_neg(),
+            Ordering::Relaxed,
+            owned,
+        );
+        count(
+            &c.alloc_objects,
+            rec.objects.wrapping_neg(),
+            Ordering::Relaxed,
+            owned,
+        );
+        count(
+            &c.alloc_bytes,
+            rec.bytes.wrapping_neg(),
+            Ordering::Relaxed,
+            owned,
+        );
     }
 
     /// The sampled block recorded by `add(rec, _)` was freed (by any thread), counted on
     /// `shard`: the freeing thread's heap's (`Shard::SHARED` for none).
     #[inline(always)]
     pub fn remove(entries: &Entries, rec: &Record, shard: Shard) {
-        let e = at(entries, rec.stack);
-        match shard.owned() {
-            Some(k) => {
-                let c = e.shard(k);
-                // ORDERING: Release stores (plain `mov` on x86-64) — the line is this heap's
-                // (`Shard`), so a load and a store add without losing an update; Release pairs
-                // with the Acquire loads of `Entry::counts` as the shared lines' Release adds do
-                // (a snapshot that sees this free sees the sample's adds, on whichever line).
-                bump(&c.freed_samples, 1, Ordering::Release);
-                bump(&c.freed_objects, rec.objects, Ordering::Release);
-                bump(&c.freed_bytes, rec.bytes, Ordering::Release);
-            }
-            None => Self::remove_on(entries, rec, shared()),
-        }
+        let (k, owned) = line(shard);
+        Self::remove_on(entries, rec, k, owned);
     }
 
-    /// `remove` on shared line `k`, with atomic adds.
+    /// `remove` on counter line `k` (`owned` as for `add_on`).
     #[inline(always)]
-    fn remove_on(entries: &Entries, rec: &Record, k: usize) {
+    fn remove_on(entries: &Entries, rec: &Record, k: usize, owned: bool) {
         let c = at(entries, rec.stack).shard(k);
         // ORDERING: Release — pairs with the Acquire loads of `Entry::counts` (a snapshot that
-        // sees this free sees the sample's adds).
-        c.freed_samples.fetch_add(1, Ordering::Release);
-        // ORDERING: Release — as above.
-        c.freed_objects.fetch_add(rec.objects, Ordering::Release);
-        // ORDERING: Release — as above.
-        c.freed_bytes.fetch_add(rec.bytes, Ordering::Release);
+        // sees this free, on any line, sees the sample's adds, on any line).
+        count(&c.freed_samples, 1, Ordering::Release, owned);
+        count(&c.freed_objects, rec.objects, Ordering::Release, owned);
+        count(&c.freed_bytes, rec.bytes, Ordering::Release, owned);
     }
 }
 
-/// Adds `v` (wrapping) to a counter of an owned line with a plain load and store: no locked
-/// instruction. Only for a line that no other thread writes (`Shard`): a concurrent writer's
-/// update could be lost between the two. Readers (`Entry::counts`) see the old sum or the new.
+/// The counter line of a heap's `shard` and whether it is owned: its own line, or the calling
+/// thread's shared one (`shared`).
 #[inline(always)]
-fn bump(c: &AtomicU64, v: u64, order: Ordering) {
-    // ORDERING: Relaxed load — the last store to the line was this thread's own, or ordered
-    // before it by the heap's hand-off between threads (the heap pool), so it reads the current
-    // sum. The store's ordering is the caller's (see its comment).
-    c.store(c.load(Ordering::Relaxed).wrapping_add(v), order);
+fn line(shard: Shard) -> (usize, bool) {
+    match shard.owned() {
+        Some(k) => (k, true),
+        None => (shared(), false),
+    }
+}
+
+/// Adds `v` (wrapping) to a counter with the caller's `order` for the store side. On an owned
+/// line (`owned`), which no other thread writes (`Shard`), a plain load and store: no locked
+/// instruction, no update lost (the line's last store was this thread's own, or ordered before
+/// it by the heap's hand-off through the heap pool, so the Relaxed load reads the current sum),
+/// and readers (`Entry::counts`) see the old sum or the new. On a shared line an atomic add.
+#[inline(always)]
+fn count(c: &AtomicU64, v: u64, order: Ordering, owned: bool) {
+    if owned {
+        // ORDERING: Relaxed load — see above; the store takes the caller's ordering.
+        c.store(c.load(Ordering::Relaxed).wrapping_add(v), order);
+    } else {
+        // ORDERING: the caller's (see its comment).
+        c.fetch_add(v, order);
+    }
 }
 
 /// The calling thread's shared counter line (`shard_of` its thread pointer). The thread pointer is one
@@ -600,6 +584,23 @@ mod tests {
         assert_eq!(e[b as usize].counts(), Counts::default());
     }
 
+    /// Stack `a`'s counts after the samples (512, 300) and (256, 40) and the first one's free.
+    fn assert_one_of_two_live(e: &Entries, a: u32) {
+        let c = e[a as usize].counts();
+        assert_eq!((c.alloc_samples, c.live_samples), (2, 1));
+        assert_eq!((c.alloc_objects, c.live_objects), (3.0, 1.0));
+        assert_eq!((c.alloc_bytes, c.live_bytes), (340.0, 40.0));
+    }
+
+    /// Stack `a` has nothing live.
+    fn assert_none_live(e: &Entries, a: u32) {
+        let c = e[a as usize].counts();
+        assert_eq!(
+            (c.live_samples, c.live_objects, c.live_bytes),
+            (0, 0.0, 0.0)
+        );
+    }
+
     #[test]
     fn a_stack_counts_the_sums_of_its_shards() {
         // A block sampled on one shard and freed on another (another thread frees it): the
@@ -608,24 +609,17 @@ mod tests {
         let e = t.map().unwrap();
         let a = t.intern(e, &[7, 8]);
         let (r1, r2) = (rec(a, 512, 300), rec(a, 256, 40));
-        Table::add_on(e, &r1, 0);
-        Table::add_on(e, &r2, SHARDS - 1);
-        Table::remove_on(e, &r1, 1);
-        let c = e[a as usize].counts();
-        assert_eq!((c.alloc_samples, c.live_samples), (2, 1));
-        assert_eq!((c.alloc_objects, c.live_objects), (3.0, 1.0));
-        assert_eq!((c.alloc_bytes, c.live_bytes), (340.0, 40.0));
+        Table::add_on(e, &r1, 0, false);
+        Table::add_on(e, &r2, SHARDS - 1, false);
+        Table::remove_on(e, &r1, 1, false);
+        assert_one_of_two_live(e, a);
         assert!(e[a as usize].used());
-        Table::remove_on(e, &r2, 2);
-        let c = e[a as usize].counts();
-        assert_eq!(
-            (c.live_samples, c.live_objects, c.live_bytes),
-            (0, 0.0, 0.0)
-        );
+        Table::remove_on(e, &r2, 2, false);
+        assert_none_live(e, a);
         // A sample cancelled on another shard than its add leaves the stack unused.
         let b = t.intern(e, &[9]);
         let r3 = rec(b, 256, 10);
-        Table::add_on(e, &r3, 1);
+        Table::add_on(e, &r3, 1, false);
         Table::cancel(e, &r3, Shard::SHARED);
         assert!(!e[b as usize].used());
         assert_eq!(e[b as usize].counts(), Counts::default());
@@ -645,16 +639,9 @@ mod tests {
         Table::add(e, &r1, own);
         Table::add(e, &r2, Shard::SHARED);
         Table::remove(e, &r1, Shard::SHARED);
-        let c = e[a as usize].counts();
-        assert_eq!((c.alloc_samples, c.live_samples), (2, 1));
-        assert_eq!((c.alloc_objects, c.live_objects), (3.0, 1.0));
-        assert_eq!((c.alloc_bytes, c.live_bytes), (340.0, 40.0));
+        assert_one_of_two_live(e, a);
         Table::remove(e, &r2, own);
-        let c = e[a as usize].counts();
-        assert_eq!(
-            (c.live_samples, c.live_objects, c.live_bytes),
-            (0, 0.0, 0.0)
-        );
+        assert_none_live(e, a);
         let b = t.intern(e, &[11]);
         let r3 = rec(b, 256, 10);
         Table::add(e, &r3, own);
