@@ -201,8 +201,11 @@ fn build() -> Option<Setup> {
     } else {
         features.join("+")
     };
+    // Absolute: the programs run from inside a temporary directory, and a relative
+    // `CARGO_TARGET_DIR` (cargo reads it against its working directory, which is this test's)
+    // would name nothing there.
     let target_root = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
+        .map(|d| std::path::absolute(PathBuf::from(d)).expect("absolute CARGO_TARGET_DIR"))
         .unwrap_or_else(|| root.join("target"));
     let target = target_root.join("preload").join(&label);
     let features = features.join(",");
