@@ -22,7 +22,12 @@ impl Msg {
     }
 
     pub fn str(&mut self, s: &str) -> &mut Self {
-        for &b in s.as_bytes() {
+        self.bytes(s.as_bytes())
+    }
+
+    /// Appends `s`, cut short where the buffer ends.
+    fn bytes(&mut self, s: &[u8]) -> &mut Self {
+        for &b in s {
             if self.len < self.buf.len() {
                 self.buf[self.len] = b;
                 self.len += 1;
@@ -32,24 +37,9 @@ impl Msg {
     }
 
     /// Appends `v` in base `radix` (2..=16), most significant digit first.
-    fn digits(&mut self, mut v: usize, radix: usize) -> &mut Self {
+    fn digits(&mut self, v: usize, radix: usize) -> &mut Self {
         let mut buf = [0u8; 64];
-        let mut n = buf.len();
-        loop {
-            n -= 1;
-            buf[n] = b"0123456789abcdef"[v % radix];
-            v /= radix;
-            if v == 0 {
-                break;
-            }
-        }
-        for &b in &buf[n..] {
-            if self.len < self.buf.len() {
-                self.buf[self.len] = b;
-                self.len += 1;
-            }
-        }
-        self
+        self.bytes(digits(v, radix, &mut buf))
     }
 
     pub fn hex(&mut self, v: usize) -> &mut Self {
@@ -82,6 +72,22 @@ impl Msg {
         self.str("\n");
         os::write_fd(fd, self.as_bytes());
     }
+}
+
+/// The digits of `v` in base `radix` (2..=16), most significant first: the tail of `buf` (64
+/// bytes hold a `usize` in base 2). For writers that stream numbers without a `Msg` line on the
+/// stack (the profiler's dumps: docs/design.md, "Stack depth").
+pub fn digits(mut v: usize, radix: usize, buf: &mut [u8; 64]) -> &[u8] {
+    let mut n = buf.len();
+    loop {
+        n -= 1;
+        buf[n] = b"0123456789abcdef"[v % radix];
+        v /= radix;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[n..]
 }
 
 impl Default for Msg {

@@ -528,11 +528,14 @@ fn write(st: &mut State, format: Format) -> Result<(), DumpError> {
     }
 }
 
-/// Dumps to `HAKMEM_PROF_DUMP` (with `%p` replaced by the pid); lock held.
+/// Dumps to `HAKMEM_PROF_DUMP` (with `%p` replaced by the pid); lock held. Reads the path in
+/// place and expands it into the scratch: no copy of it on the stack (this runs in the
+/// allocation that finds a signal's dump pending, within its 2 KiB: docs/design.md, "Stack
+/// depth").
 fn dump_to_env_path(st: &mut State) {
     let Some(sc) = scratch(st) else { return };
-    let src = st.dump_path;
-    let src = &src[..src.iter().position(|&b| b == 0).unwrap_or(0)];
+    let len = st.dump_path.iter().position(|&b| b == 0).unwrap_or(0);
+    let src = &st.dump_path[..len];
     if src.is_empty() {
         return;
     }
@@ -540,9 +543,8 @@ fn dump_to_env_path(st: &mut State) {
     let mut i = 0;
     while i < src.len() && n + 12 < PATH_MAX {
         if src[i] == b'%' && src.get(i + 1) == Some(&b'p') {
-            let mut m = Msg::new();
-            m.dec(os::getpid() as usize);
-            for &b in m.as_bytes() {
+            let mut digits = [0u8; 64];
+            for &b in crate::msg::digits(os::getpid() as usize, 10, &mut digits) {
                 sc.path[n] = b;
                 n += 1;
             }
@@ -560,11 +562,19 @@ fn dump_to_env_path(st: &mut State) {
         Format::Pprof
     };
     if write(st, format).is_err() {
-        let mut m = Msg::new();
-        m.str("hakmem: profile: could not write HAKMEM_PROF_DUMP=")
-            .str(core::str::from_utf8(src).unwrap_or("?"));
-        m.emit_to(err_fd());
+        dump_failed(&st.dump_path[..len]);
     }
+}
+
+/// The message of a dump that could not be written (out of line: its line buffer is not on the
+/// stack while the dump is written).
+#[cold]
+#[inline(never)]
+fn dump_failed(path: &[u8]) {
+    let mut m = Msg::new();
+    m.str("hakmem: profile: could not write HAKMEM_PROF_DUMP=")
+        .str(core::str::from_utf8(path).unwrap_or("?"));
+    m.emit_to(err_fd());
 }
 
 // ---- environment, exit and signal -------------------------------------------------------------

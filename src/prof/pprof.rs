@@ -13,7 +13,7 @@
 use super::maps::{self, Mapping};
 use super::table::{Entry, CAPACITY};
 use super::MAX_FRAMES;
-use crate::msg::Msg;
+use crate::msg;
 use crate::os;
 
 /// Where encoded bytes go.
@@ -234,9 +234,23 @@ pub fn write_pprof(s: &mut dyn Sink, snap: &Snapshot) {
     uint(s, 14, S_INUSE_SPACE);
 }
 
+/// `v` in decimal, streamed: the writers below hold no `Msg` line on the stack (a dump may run
+/// inside an allocation or a signal handler: docs/design.md, "Stack depth").
+fn dec(s: &mut dyn Sink, v: u64) {
+    let mut b = [0u8; 64];
+    s.put(msg::digits(v as usize, 10, &mut b));
+}
+
+/// `v` as `0x…`, streamed.
+fn hex(s: &mut dyn Sink, v: usize) {
+    let mut b = [0u8; 64];
+    s.put(b"0x");
+    s.put(msg::digits(v, 16, &mut b));
+}
+
 /// `file+0xoffset` (the file's base name and the offset of `pc` in the file), or the bare address
 /// outside any file mapping.
-fn frame_text(m: &mut Msg, snap: &Snapshot, pc: usize) {
+fn frame_text(s: &mut dyn Sink, snap: &Snapshot, pc: usize) {
     match maps::find(snap.maps, pc) {
         Some(i) => {
             let map = &snap.maps[i];
@@ -245,13 +259,11 @@ fn frame_text(m: &mut Msg, snap: &Snapshot, pc: usize) {
                 .iter()
                 .rposition(|&b| b == b'/')
                 .map_or(name, |p| &name[p + 1..]);
-            m.str(core::str::from_utf8(base).unwrap_or("?"))
-                .str("+")
-                .hex(pc - map.start + map.offset);
+            s.put(base);
+            s.put(b"+");
+            hex(s, pc - map.start + map.offset);
         }
-        None => {
-            m.hex(pc);
-        }
+        None => hex(s, pc),
     }
 }
 
@@ -265,28 +277,41 @@ pub fn write_folded(s: &mut dyn Sink, snap: &Snapshot) {
         }
         let mut first = true;
         for &ret in e.frames().iter().rev() {
-            let mut m = Msg::new();
             if !first {
-                m.str(";");
+                s.put(b";");
             }
             first = false;
-            frame_text(&mut m, snap, ret.saturating_sub(1));
-            s.put(m.as_bytes());
+            frame_text(s, snap, ret.saturating_sub(1));
         }
         if first {
             s.put(b"[unknown]");
         }
-        let mut m = Msg::new();
-        m.str(" ").dec(v as usize).str("\n");
-        s.put(m.as_bytes());
+        s.put(b" ");
+        dec(s, v);
+        s.put(b"\n");
+    }
+}
+
+/// Moves the `max` pairs of most bytes to the front of `order`, most first; the others stay
+/// behind them in some order. A selection, not a sort: no recursion and no scratch on the stack
+/// (the library's sort takes ~1 KiB of both); `max · order.len()` comparisons, for a report
+/// written once.
+fn select_largest(order: &mut [(u64, u32)], max: usize) {
+    for k in 0..max.min(order.len()) {
+        let mut best = k;
+        for j in k + 1..order.len() {
+            if order[j].0 > order[best].0 {
+                best = j;
+            }
+        }
+        order.swap(k, best);
     }
 }
 
 /// The leak report: stacks with sampled blocks still live, largest first (at most `max`), then
 /// a total line. `order` is scratch space for `CAPACITY` (live bytes, index) pairs: the sort
 /// key is read once per stack, since other threads may still sample and free while the report
-/// is written (a key that changed between comparisons would make the comparison inconsistent,
-/// and the sort may panic on that).
+/// is written (a key read again could have changed between comparisons).
 pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [(u64, u32)], max: usize) {
     let mut n = 0;
     for (i, e) in snap
@@ -302,41 +327,37 @@ pub fn write_leaks(s: &mut dyn Sink, snap: &Snapshot, order: &mut [(u64, u32)], 
         }
     }
     let order = &mut order[..n];
-    order.sort_unstable_by_key(|&(bytes, _)| core::cmp::Reverse(bytes));
+    select_largest(order, max);
     let (mut bytes_total, mut objects_total) = (0.0, 0.0);
     for e in snap.entries {
         let c = e.counts();
         bytes_total += c.live_bytes;
         objects_total += c.live_objects;
     }
-    let mut m = Msg::new();
-    m.str("hakmem: leaks: ")
-        .dec(round(bytes_total) as usize)
-        .str(" bytes in ")
-        .dec(round(objects_total) as usize)
-        .str(" objects still live at exit (estimated from ")
-        .dec(n)
-        .str(" sampled stacks), largest first:\n");
-    s.put(m.as_bytes());
+    s.put(b"hakmem: leaks: ");
+    dec(s, round(bytes_total));
+    s.put(b" bytes in ");
+    dec(s, round(objects_total));
+    s.put(b" objects still live at exit (estimated from ");
+    dec(s, n as u64);
+    s.put(b" sampled stacks), largest first:\n");
     for &(_, i) in order.iter().take(max) {
         let e = &snap.entries[i as usize];
         let c = e.counts();
-        let mut m = Msg::new();
-        m.str("hakmem: leak: ")
-            .dec(round(c.live_bytes) as usize)
-            .str(" bytes in ")
-            .dec(round(c.live_objects) as usize)
-            .str(" objects (")
-            .dec(c.live_samples as usize)
-            .str(" samples) allocated at:\n");
-        s.put(m.as_bytes());
+        s.put(b"hakmem: leak: ");
+        dec(s, round(c.live_bytes));
+        s.put(b" bytes in ");
+        dec(s, round(c.live_objects));
+        s.put(b" objects (");
+        dec(s, c.live_samples);
+        s.put(b" samples) allocated at:\n");
         for &ret in e.frames() {
             let pc = ret.saturating_sub(1);
-            let mut m = Msg::new();
-            m.str("    ").hex(pc).str(" ");
-            frame_text(&mut m, snap, pc);
-            m.str("\n");
-            s.put(m.as_bytes());
+            s.put(b"    ");
+            hex(s, pc);
+            s.put(b" ");
+            frame_text(s, snap, pc);
+            s.put(b"\n");
         }
     }
 }
@@ -361,5 +382,28 @@ mod tests {
         message(&mut v, 2, &|s| uint(s, 1, 150));
         // key(2, LEN), length 3, key(1, VARINT), 150 = 0x96 0x01
         assert_eq!(v.0, [0x12, 0x03, 0x08, 0x96, 0x01]);
+    }
+
+    #[test]
+    fn leak_order_is_largest_first_and_keeps_every_pair() {
+        let mut order = [(5, 0), (9, 1), (1, 2), (9, 3), (7, 4), (0, 5)];
+        select_largest(&mut order, 3);
+        assert_eq!(order[..3], [(9, 1), (9, 3), (7, 4)]);
+        let mut rest: std::vec::Vec<_> = order[3..].to_vec();
+        rest.sort();
+        assert_eq!(rest, [(0, 5), (1, 2), (5, 0)]);
+        select_largest(&mut order, 99);
+        assert_eq!(order, [(9, 1), (9, 3), (7, 4), (5, 0), (1, 2), (0, 5)]);
+    }
+
+    #[test]
+    fn numbers_stream_without_a_line_buffer() {
+        let mut v = Vec8(vec![]);
+        dec(&mut v, 0);
+        v.put(b" ");
+        dec(&mut v, 18_446_744_073_709_551_615);
+        v.put(b" ");
+        hex(&mut v, 0xdead_beef);
+        assert_eq!(v.0, b"0 18446744073709551615 0xdeadbeef");
     }
 }

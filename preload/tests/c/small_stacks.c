@@ -12,14 +12,21 @@
  *    minimum plus BOUND.
  * The program then runs itself again with the profiler on and sampling often (HAKMEM_PROF=1,
  * HAKMEM_PROF_SAMPLE=512), so that sampled allocations (the stack walk and the record) and
- * sampled frees are measured too. Built with frame pointers so that the walk has frames. */
+ * sampled frees are measured too. Built with frame pointers so that the walk has frames.
+ * 3. A third run measures the allocation that writes a dump a signal asked for while the
+ *    profiler's lock was held (HAKMEM_PROF_DUMP, HAKMEM_PROF_SIGNAL): see pending_dump. */
 #pragma GCC optimize("no-omit-frame-pointer")
 #include "common.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Bytes below its caller's frame that any malloc/free/realloc path may touch (docs/design.md). */
@@ -258,9 +265,164 @@ static void *orphaning(void *arg) {
     return NULL;
 }
 
+/* ---- a dump the next allocation writes ------------------------------------------------------
+ *
+ * HAKMEM_PROF_SIGNAL asks for a dump to HAKMEM_PROF_DUMP; when the signal lands while the
+ * profiler's lock is held, the handler only marks the dump pending and the next allocation that
+ * releases the lock writes it (prof::after_unlock). Here the lock is held by another thread's
+ * signal-requested dump, blocked opening the FIFO at HAKMEM_PROF_DUMP until a reader comes; the
+ * main thread's signal then finds it held. Then a reader is started and the measuring thread's
+ * sampled allocations run on a painted stack: the first writes the pending dump. No thread may
+ * allocate in between (a sampled allocation there would write it, unmeasured): every thread is
+ * created first and waits on a semaphore. */
+
+#define DUMP_FIFO "prof-dump" /* a FIFO; the exit's dump then writes a plain file there */
+static sem_t go_holder, go_reader, go_measure, go_exit;
+static volatile long holder_tid;
+static size_t dump_depth;
+static size_t dump_bytes;
+
+/* Takes the profiler's lock: its signal's dump blocks in open() until the FIFO has a reader. */
+static void *holder(void *arg) {
+    (void)arg;
+    holder_tid = syscall(SYS_gettid);
+    CHECK(sem_wait(&go_holder) == 0);
+    CHECK(raise(SIGUSR2) == 0);
+    CHECK(sem_wait(&go_exit) == 0);
+    return NULL;
+}
+
+/* Reads one dump from the FIFO (blocks until a writer opens it); counts its bytes. */
+static void *reader(void *arg) {
+    (void)arg;
+    CHECK(sem_wait(&go_reader) == 0);
+    int fd = open(DUMP_FIFO, O_RDONLY);
+    CHECK(fd >= 0);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) dump_bytes += (size_t)n;
+    CHECK(n == 0 && close(fd) == 0);
+    return NULL;
+}
+
+static void sampled_allocations(void *a) {
+    (void)a;
+    for (int i = 0; i < 64; i++) CHECK((slot[i] = malloc(200 + (size_t)i * 8)));
+    for (int i = 0; i < 64; i++) free(slot[i]);
+}
+
+static void *dump_measuring(void *arg) {
+    (void)arg;
+    void *warm = malloc(24); /* the thread's heap, made before the dump is pending */
+    CHECK(warm);
+    free(warm);
+    CHECK(sem_wait(&go_measure) == 0);
+    dump_depth = measure(sampled_allocations, NULL);
+    return NULL;
+}
+
+/* Whether thread `tid` sits in openat (syscall 257) — the holder's dump waiting for a reader
+ * (the dump's other openat, of /proc/self/maps, does not wait). Reads /proc with no malloc. */
+static int blocked_in_open(long tid) {
+    char path[64], text[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", tid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    text[n] = 0;
+    return strncmp(text, "257 ", 4) == 0;
+}
+
+static void pending_dump(void) {
+    CHECK(sem_init(&go_holder, 0, 0) == 0 && sem_init(&go_reader, 0, 0) == 0);
+    CHECK(sem_init(&go_measure, 0, 0) == 0 && sem_init(&go_exit, 0, 0) == 0);
+    unlink(DUMP_FIFO);
+    CHECK(mkfifo(DUMP_FIFO, 0600) == 0);
+    pthread_attr_t attr;
+    char *s = map_stack(&attr);
+    pthread_t m, r, h;
+    CHECK(pthread_create(&m, &attr, dump_measuring, NULL) == 0);
+    CHECK(pthread_create(&r, NULL, reader, NULL) == 0);
+    CHECK(pthread_create(&h, NULL, holder, NULL) == 0);
+    while (!holder_tid) sched_yield();
+
+    /* The holder's dump takes the lock and waits in open(); seen twice, 50 ms apart. */
+    CHECK(sem_post(&go_holder) == 0);
+    struct timespec tick = {0, 50 * 1000 * 1000};
+    for (int seen = 0, tries = 0; seen < 2; tries++) {
+        CHECK(tries < 200);
+        nanosleep(&tick, NULL);
+        int b = blocked_in_open(holder_tid);
+        if (b < 0) { /* no /proc syscall file: wait long enough instead */
+            nanosleep(&tick, NULL), nanosleep(&tick, NULL);
+            break;
+        }
+        seen = b ? seen + 1 : 0;
+    }
+    CHECK(raise(SIGUSR2) == 0); /* the lock is held: the dump is left pending */
+
+    /* Lets the holder's dump finish (it releases the lock; nothing allocates). */
+    int fd = open(DUMP_FIFO, O_RDONLY);
+    CHECK(fd >= 0);
+    char buf[4096];
+    ssize_t n;
+    size_t first = 0;
+    while ((n = read(fd, buf, sizeof buf)) > 0) first += (size_t)n;
+    CHECK(n == 0 && close(fd) == 0 && first > 0);
+
+    CHECK(sem_post(&go_reader) == 0);
+    CHECK(sem_post(&go_measure) == 0);
+    CHECK(pthread_join(m, NULL) == 0);
+    /* Unblocks the reader if no dump came (its open then sees this writer, and EOF). */
+    fd = open(DUMP_FIFO, O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) close(fd);
+    CHECK(pthread_join(r, NULL) == 0);
+    CHECK(sem_post(&go_exit) == 0);
+    CHECK(pthread_join(h, NULL) == 0);
+    pthread_attr_destroy(&attr);
+    CHECK(munmap(s, BIG_STACK) == 0);
+    /* The exit's dump then writes a plain file here. */
+    CHECK(unlink(DUMP_FIFO) == 0);
+
+    printf("pending dump: %zu bytes written by an allocation that reached %zu bytes\n",
+           dump_bytes, dump_depth);
+    if (dump_bytes == 0) fprintf(stderr, "FAIL: the allocation after the signal wrote no dump\n");
+    if (dump_depth > BOUND)
+        fprintf(stderr, "FAIL: the allocation writing the pending dump reached %zu bytes below "
+                        "its caller (bound %d)\n", dump_depth, BOUND);
+    CHECK(dump_bytes > 0 && dump_depth <= BOUND);
+}
+
+/* Runs this program again as `mode` with the profiler's environment; checks it succeeded. */
+static void rerun(char **argv, const char *mode) {
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        setenv("HAKMEM_PROF", "1", 1);
+        setenv("HAKMEM_PROF_SAMPLE", "512", 1);
+        if (strcmp(mode, "dumping") == 0) {
+            setenv("HAKMEM_PROF_DUMP", DUMP_FIFO, 1);
+            setenv("HAKMEM_PROF_SIGNAL", "12", 1); /* SIGUSR2 */
+        }
+        execl("/proc/self/exe", argv[0], mode, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(int argc, char **argv) {
     int hk = expect_allocator();
     int profiled = argc > 1 && strcmp(argv[1], "profiled") == 0;
+    if (argc > 1 && strcmp(argv[1], "dumping") == 0) {
+        CHECK(hk && SIGUSR2 == 12);
+        pending_dump();
+        return 0;
+    }
     for (int i = 0; i < N; i++) CHECK((foreign[i] = malloc(16 + (size_t)(i % 32) * 8)));
     for (int i = 512; i < N; i++) CHECK((orphans[i] = malloc(48)));
     /* Every entry point called once first: the measured calls must not include the dynamic
@@ -294,19 +456,9 @@ int main(int argc, char **argv) {
     run_on_small_stacks();
 
     if (hk && !profiled) {
-        /* Again with the profiler on (read when the process starts). */
-        fflush(stdout);
-        pid_t pid = fork();
-        CHECK(pid >= 0);
-        if (pid == 0) {
-            setenv("HAKMEM_PROF", "1", 1);
-            setenv("HAKMEM_PROF_SAMPLE", "512", 1);
-            execl("/proc/self/exe", argv[0], "profiled", (char *)NULL);
-            _exit(127);
-        }
-        int st;
-        CHECK(waitpid(pid, &st, 0) == pid);
-        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        /* Again with the profiler on (read when the process starts), then the pending dump. */
+        rerun(argv, "profiled");
+        rerun(argv, "dumping");
     }
     if (!profiled) printf("OK small_stacks\n");
     return 0;
