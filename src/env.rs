@@ -189,15 +189,25 @@ fn read_purge_delay() -> i64 {
     match parse_int(v) {
         Some(ms) if ms >= -1 => ms,
         _ => {
-            let mut m = Msg::new();
-            m.str("hakmem: env: HAKMEM_PURGE_DELAY_MS ignored: expected milliseconds >= 0 or -1")
-                .field_dec("default", PURGE_DELAY_MS as usize);
-            m.emit();
+            warn_purge_delay();
             PURGE_DELAY_MS
         }
     }
 }
 
+/// The warnings are out of line: their 512-byte line is not in `init`'s frame (docs/design.md,
+/// "Stack depth").
+#[cold]
+#[inline(never)]
+fn warn_purge_delay() {
+    let mut m = Msg::new();
+    m.str("hakmem: env: HAKMEM_PURGE_DELAY_MS ignored: expected milliseconds >= 0 or -1")
+        .field_dec("default", PURGE_DELAY_MS as usize);
+    m.emit();
+}
+
+#[cold]
+#[inline(never)]
 fn warn_compiled_out(var: &str, feature: &str) {
     let mut m = Msg::new();
     m.str("hakmem: env: ")
@@ -247,7 +257,8 @@ pub fn init() -> bool {
         (c"HAKMEM_THP", THP_BIT, true, ""),
     ];
     let mut b = DEFAULTS;
-    for (var, bit, compiled, feature) in VARS {
+    // By reference: iterating the array by value copies its 480 bytes onto the stack.
+    for &(var, bit, compiled, feature) in &VARS {
         match read(var) {
             Some(false) => b &= !bit,
             Some(true) if compiled => b |= bit,

@@ -476,8 +476,12 @@ unsafe fn clear(user: *mut u8, size: usize) {
 /// left alone: writing it would fault a fresh page in), runs of other pages by purging them, a
 /// chunk at a time.
 ///
+/// Out of line: its 512-byte residency map is not in `alloc_inner`'s frame (docs/design.md,
+/// "Stack depth").
+///
 /// # Safety
 /// As for `clear`, page-aligned.
+#[inline(never)]
 unsafe fn clear_resident(p: *mut u8, len: usize) {
     const CHUNK: usize = 512;
     // valgrind: the dead block's bytes are read here (the caller marks the block live after).

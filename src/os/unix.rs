@@ -172,8 +172,12 @@ pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
     }
 }
 
+/// Out of line: the 512-byte page vector is in this leaf's frame only, not in its callers'
+/// (`pool::take`, `span::count_fill`: docs/design.md, "Stack depth").
+///
 /// # Safety
 /// See `os::resident_pages` (which bounds `len` to `RESIDENT_MAX_PAGES` pages).
+#[inline(never)]
 pub unsafe fn resident_pages(ptr: NonNull<u8>, len: usize) -> Option<usize> {
     let mut vec = [0u8; super::RESIDENT_MAX_PAGES];
     let pages = len.div_ceil(crate::config::PAGE_SIZE);
