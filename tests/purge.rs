@@ -571,6 +571,28 @@ fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize, Vec<usize>) {
     grow_in(size, n, SUPERSLAB, false)
 }
 
+/// The dense half of `growth` and `span_growth`: with the policy on (`huge`) the region named
+/// by `what`, `resident` of its 512 pages resident, is one huge page — unless the kernel refused
+/// a huge page since `refused_before` (it lacked a free one; /proc/vmstat says so), which is
+/// returned; without the policy it stays on base pages (unless THP is `always`).
+fn assert_dense_growth(what: &str, huge: bool, resident: usize, refused_before: u64) -> bool {
+    if huge {
+        let refused = collapse_alloc_failures() > refused_before;
+        assert!(
+            resident == 512 || refused,
+            "dense {what} is one huge page ({resident} of 512 resident)\n{}",
+            hakmem::stats()
+        );
+        refused
+    } else {
+        assert!(
+            resident < 512 || thp_always(),
+            "without the policy: base pages ({resident} of 512)"
+        );
+        false
+    }
+}
+
 /// `config::THP_GROWTH`: a heap that grows sparsely (16 KiB blocks, the first page of each
 /// written: a quarter of each SuperSlab resident when it fills) stays on base pages; one that
 /// grows densely (64-byte blocks, every page written) gets its later SuperSlabs as one huge page
@@ -578,10 +600,9 @@ fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize, Vec<usize>) {
 /// neither.
 fn growth() {
     let huge = !cfg!(hakmem_no_thp_growth) && thp_available();
-    let always = thp_always();
     let (sparse, sparse_resident, _) = grow(16 * KIB, 5);
     assert!(
-        sparse_resident < 512 || always,
+        sparse_resident < 512 || thp_always(),
         "sparse growth stays on base pages ({sparse_resident} of 512 resident)"
     );
     let refused_before = collapse_alloc_failures();
@@ -589,24 +610,16 @@ fn growth() {
     // The second SuperSlab the dense blocks entered filled densely before the policy started
     // (the first may be the sparse run's last, shared): collapsed once the streak was complete.
     let early = resident_pages(entered[1], SUPERSLAB);
-    if huge {
-        // The kernel may lack a free huge page (then it says so in /proc/vmstat).
-        let refused = collapse_alloc_failures() > refused_before;
-        assert!(
-            dense_resident == 512 || refused,
-            "dense growth: the fifth new SuperSlab is one huge page ({dense_resident} of 512 resident)\n{}",
-            hakmem::stats()
-        );
-        assert!(
-            early == 512 || refused,
-            "dense growth: the streak's own SuperSlabs are collapsed too ({early} of 512 resident)"
-        );
-    } else {
-        assert!(
-            dense_resident < 512 || always,
-            "without the policy: base pages ({dense_resident} of 512)"
-        );
-    }
+    let refused = assert_dense_growth(
+        "growth: the fifth new SuperSlab",
+        huge,
+        dense_resident,
+        refused_before,
+    );
+    assert!(
+        !huge || early == 512 || refused,
+        "dense growth: the streak's own SuperSlabs are collapsed too ({early} of 512 resident)"
+    );
     for (blocks, size) in [(sparse, 16 * KIB), (dense, 64)] {
         let layout = Layout::from_size_align(size, 8).unwrap();
         for p in blocks {
@@ -629,28 +642,19 @@ fn span_growth() {
         return;
     }
     let huge = !cfg!(hakmem_no_span_thp_growth) && thp_available();
-    let always = thp_always();
     let (sparse, sparse_resident, _) = grow_in(64 * KIB, 4, MIN_SPAN_BYTES, false);
     assert!(
-        sparse_resident < 512 || always,
+        sparse_resident < 512 || thp_always(),
         "sparse medium growth stays on base pages ({sparse_resident} of 512 resident)"
     );
     let refused_before = collapse_alloc_failures();
     let (dense, dense_resident, _) = grow_in(40 * KIB, 2, MIN_SPAN_BYTES, true);
-    if huge {
-        // The kernel may lack a free huge page (then it says so in /proc/vmstat).
-        let refused = collapse_alloc_failures() > refused_before;
-        assert!(
-            dense_resident == 512 || refused,
-            "dense medium growth: the second new span is one huge page ({dense_resident} of 512 resident)\n{}",
-            hakmem::stats()
-        );
-    } else {
-        assert!(
-            dense_resident < 512 || always,
-            "without the policy: base pages ({dense_resident} of 512)"
-        );
-    }
+    assert_dense_growth(
+        "medium growth: the second new span",
+        huge,
+        dense_resident,
+        refused_before,
+    );
     for (blocks, size) in [(sparse, 64 * KIB), (dense, 40 * KIB)] {
         let layout = Layout::from_size_align(size, 8).unwrap();
         for p in blocks {
