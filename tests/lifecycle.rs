@@ -366,6 +366,7 @@ fn child() {
         "collect_empty" => collect_scenario(collect_on_empty),
         "collect_dead" => collect_scenario(collect_on_dead),
         "signal_in_heap_creation" => signal_in_heap_creation(),
+        "small_stack" => small_stack(),
         // Ran from the constructor; getting here means the double free went unnoticed.
         "free_key_race" => println!("{}", support::child::CONTINUED),
         "atexit_nested" => {
@@ -473,6 +474,91 @@ fn leak_report_survives_a_closed_stderr() {
         "no leak report on the child's stderr:\n{}",
         c.report()
     );
+}
+
+// ---- a thread with the smallest stack POSIX allows (docs/design.md, "Stack depth") -------------
+
+/// The small-stack thread's stack: `PTHREAD_STACK_MIN` in optimised builds, which the bound is
+/// for. Unoptimised builds' frames are several times larger (the thread dies of SIGSEGV at 24
+/// KiB there, the old code's too at 32 KiB): they get four times as much, a smoke test only — the
+/// check is `cargo test --release` (.ci/run, "stack depth").
+const SMALL_STACK: usize = if cfg!(debug_assertions) {
+    4 * libc::PTHREAD_STACK_MIN
+} else {
+    libc::PTHREAD_STACK_MIN
+};
+
+/// Set by `small_stack_thread` when every block it asked for came and read back right.
+static SMALL_STACK_OK: AtomicBool = AtomicBool::new(false);
+
+/// Runs on a `SMALL_STACK` stack (`PTHREAD_STACK_MIN` = 16 KiB, glibc's thread descriptor and
+/// this binary's static TLS included): its first allocation makes its heap and takes its first
+/// slab, then blocks of every tier are allocated, grown through the tiers by `realloc`, allocated
+/// zeroed and freed; its exit flushes the heap. Little stack of its own: no formatting, no panics.
+extern "C" fn small_stack_thread(_: *mut libc::c_void) -> *mut libc::c_void {
+    let mut ok = true;
+    for size in [24usize, 3000, 40 << 10, 300 << 10, 8 << 20] {
+        let Ok(l) = Layout::from_size_align(size, 16) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: non-zero sizes; every block is used within its size and freed once with the
+        // layout it has.
+        unsafe {
+            let p = GLOBAL.alloc(l);
+            let z = GLOBAL.alloc_zeroed(l);
+            if p.is_null() || z.is_null() {
+                return core::ptr::null_mut();
+            }
+            ok &= *z == 0 && *z.add(size - 1) == 0;
+            GLOBAL.dealloc(z, l);
+            p.write(7);
+            let q = GLOBAL.realloc(p, l, 3 * size);
+            if q.is_null() {
+                return core::ptr::null_mut();
+            }
+            ok &= *q == 7;
+            GLOBAL.dealloc(q, Layout::from_size_align_unchecked(3 * size, 16));
+        }
+    }
+    // ORDERING: Relaxed — read after `pthread_join`, which orders it.
+    SMALL_STACK_OK.store(ok, Ordering::Relaxed);
+    core::ptr::null_mut()
+}
+
+fn small_stack() {
+    // SAFETY: a zeroed attribute object is initialised by `pthread_attr_init` before use.
+    let mut attr: libc::pthread_attr_t = unsafe { core::mem::zeroed() };
+    let mut t: libc::pthread_t = 0;
+    // SAFETY: plain thread creation with a C entry point that ignores its argument; the attribute
+    // object is initialised, used and destroyed here.
+    unsafe {
+        assert_eq!(libc::pthread_attr_init(&mut attr), 0);
+        assert_eq!(libc::pthread_attr_setstacksize(&mut attr, SMALL_STACK), 0);
+        let rc = libc::pthread_create(&mut t, &attr, small_stack_thread, core::ptr::null_mut());
+        assert_eq!(rc, 0, "pthread_create");
+        assert_eq!(libc::pthread_join(t, core::ptr::null_mut()), 0);
+        libc::pthread_attr_destroy(&mut attr);
+    }
+    // ORDERING: Relaxed — see `small_stack_thread`.
+    assert!(
+        SMALL_STACK_OK.load(Ordering::Relaxed),
+        "a block on the small-stack thread was missing or read back wrong"
+    );
+}
+
+/// A thread created with a `PTHREAD_STACK_MIN` stack allocates in every tier and exits, with the
+/// profiler off and sampling often. Before session 12 its first allocation overflowed the stack
+/// (`pool::acquire_slab` had a 12.5 KiB frame): SIGSEGV.
+#[test]
+fn a_pthread_stack_min_thread_allocates_and_exits() {
+    support::child::run("small_stack", &[]).assert_passed();
+    if hakmem::config::PROFILE {
+        support::child::run(
+            "small_stack",
+            &[("HAKMEM_PROF", "1"), ("HAKMEM_PROF_SAMPLE", "512")],
+        )
+        .assert_passed();
+    }
 }
 
 // ---- a thread that only frees gets its own heap (`config::FREER_HEAP`) ---------------------------
