@@ -613,9 +613,10 @@ pub fn process_init() {
     let leaks = getenv(c"HAKMEM_PROF_LEAKS") == Some(b"1");
     if !PROFILE {
         if on || dump.is_some() || leaks {
-            let mut m = Msg::new();
-            m.str("hakmem: env: HAKMEM_PROF* ignored: built without the `profile` feature");
-            m.emit();
+            warn(
+                "hakmem: env: HAKMEM_PROF* ignored: built without the `profile` feature",
+                None,
+            );
         }
         return;
     }
@@ -635,10 +636,10 @@ pub fn process_init() {
         }
         if let Some(sig) = getenv(c"HAKMEM_PROF_SIGNAL").and_then(number) {
             if !os::install_signal(sig as i32, on_signal) {
-                let mut m = Msg::new();
-                m.str("hakmem: profile: cannot install HAKMEM_PROF_SIGNAL=")
-                    .dec(sig as usize);
-                m.emit();
+                warn(
+                    "hakmem: profile: cannot install HAKMEM_PROF_SIGNAL=",
+                    Some(sig as usize),
+                );
             }
         }
     }
@@ -680,10 +681,24 @@ pub fn register_exit() {
     }
     crate::hook::at(crate::hook::Point::ProcessInit);
     if !os::at_exit(at_exit) {
-        let mut m = Msg::new();
-        m.str("hakmem: profile: atexit refused: no exit dump or leak report");
-        m.emit();
+        warn(
+            "hakmem: profile: atexit refused: no exit dump or leak report",
+            None,
+        );
     }
+}
+
+/// Writes `what` (and `n`) to stderr; out of line, so that its 512-byte line is not in the frames
+/// of the process's first allocation (docs/design.md, "Stack depth").
+#[cold]
+#[inline(never)]
+fn warn(what: &str, n: Option<usize>) {
+    let mut m = Msg::new();
+    m.str(what);
+    if let Some(n) = n {
+        m.dec(n);
+    }
+    m.emit();
 }
 
 extern "C" fn at_exit() {
