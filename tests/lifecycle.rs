@@ -479,9 +479,9 @@ fn leak_report_survives_a_closed_stderr() {
 // ---- a thread with the smallest stack POSIX allows (docs/design.md, "Stack depth") -------------
 
 /// The small-stack thread's stack: `PTHREAD_STACK_MIN` in optimised builds, which the bound is
-/// for. Unoptimised builds' frames are several times larger (the thread dies of SIGSEGV at 24
-/// KiB there, the old code's too at 32 KiB): they get four times as much, a smoke test only — the
-/// check is `cargo test --release` (.ci/run, "stack depth").
+/// for. Unoptimised builds' frames are several times larger (there the thread dies of SIGSEGV at
+/// 24 KiB and lives at 32 KiB, as the old code's did): they get four times as much, a smoke test
+/// only — the check is `cargo test --release` (.ci/run, "stack depth").
 const SMALL_STACK: usize = if cfg!(debug_assertions) {
     4 * libc::PTHREAD_STACK_MIN
 } else {
