@@ -273,8 +273,10 @@ fn table() -> Option<&'static table::Entries> {
 /// interns it (through the thread's `last` stack), hands its record to `keep` (which places the
 /// block; `None`: it could not, and nothing is counted) and counts it. The request of `size`
 /// bytes was sampled as if it were `sampled_as` bytes (its weight; see `alloc_sampled_as`).
-/// `None` also when the table cannot be mapped.
-#[inline(always)]
+/// `None` also when the table cannot be mapped. Out of line: its caller writes a pending dump
+/// (`after_unlock`) after this frame, with its 512-byte capture buffer, is gone (docs/design.md,
+/// "Stack depth").
+#[inline(never)]
 fn sample_with<T>(
     size: usize,
     sampled_as: usize,
@@ -285,7 +287,7 @@ fn sample_with<T>(
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
     let frames = stack::capture(&mut buf);
     let weight = sampler::weight_now(sampled_as);
-    let kept = STATE.with(|st| {
+    STATE.with(|st| {
         // Under the lock (a fork's reset bumps the generation under it).
         let entries = table()?;
         let ep = epoch();
@@ -298,9 +300,7 @@ fn sample_with<T>(
         let kept = keep(st, rec)?;
         table::Table::add(entries, &rec, shard);
         Some(kept)
-    });
-    after_unlock();
-    kept
+    })
 }
 
 /// Serves a sampled request of at most `SLOT_SIZE` bytes and alignment from an arena slot:
@@ -332,10 +332,12 @@ pub fn alloc_sampled_as(
     shard: Shard,
 ) -> *mut u8 {
     debug_assert!(size <= SLOT_SIZE && align <= SLOT_SIZE);
-    sample_with(size, sampled_as, last, shard, |st, rec| {
+    let p = sample_with(size, sampled_as, last, shard, |st, rec| {
         st.arenas.alloc(rec, zero)
     })
-    .map_or(core::ptr::null_mut(), NonNull::as_ptr)
+    .map_or(core::ptr::null_mut(), NonNull::as_ptr);
+    after_unlock();
+    p
 }
 
 /// Starts the sample of a request of `size` bytes that the medium tier or the large box serves
@@ -364,6 +366,21 @@ pub fn begin_sample_into(
     last: &mut LastStack,
     shard: Shard,
 ) -> bool {
+    let kept = record_into(size, out, last, shard);
+    // After `record_into`'s frame, with its 512-byte capture buffer, is gone (docs/design.md,
+    // "Stack depth").
+    after_unlock();
+    kept
+}
+
+/// The sample of `begin_sample_into`: captures, interns and counts.
+#[inline(never)]
+fn record_into(
+    size: usize,
+    out: &mut MaybeUninit<Record>,
+    last: &mut LastStack,
+    shard: Shard,
+) -> bool {
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
     let frames = stack::capture(&mut buf);
     let weight = sampler::weight_now(size);
@@ -378,7 +395,6 @@ pub fn begin_sample_into(
         weight,
     ));
     table::Table::add(entries, rec, shard);
-    after_unlock();
     true
 }
 

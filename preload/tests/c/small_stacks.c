@@ -305,11 +305,27 @@ static void *reader(void *arg) {
     return NULL;
 }
 
-static void sampled_allocations(void *a) {
+/* The measured paths: the first sampled allocation writes the dump (at a mean interval of 512
+ * bytes a 200-byte request is sampled now and then, a medium or large one always). */
+static void sampled_small(void *a) {
     (void)a;
     for (int i = 0; i < 64; i++) CHECK((slot[i] = malloc(200 + (size_t)i * 8)));
     for (int i = 0; i < 64; i++) free(slot[i]);
 }
+
+static void sampled_medium(void *a) {
+    (void)a;
+    CHECK((sink = malloc(100000)));
+    free(sink);
+}
+
+static void sampled_large(void *a) {
+    (void)a;
+    CHECK((sink = malloc(8u << 20)));
+    free(sink);
+}
+
+static void (*dump_path)(void *);
 
 static void *dump_measuring(void *arg) {
     (void)arg;
@@ -317,7 +333,7 @@ static void *dump_measuring(void *arg) {
     CHECK(warm);
     free(warm);
     CHECK(sem_wait(&go_measure) == 0);
-    dump_depth = measure(sampled_allocations, NULL);
+    dump_depth = measure(dump_path, NULL);
     return NULL;
 }
 
@@ -335,18 +351,11 @@ static int blocked_in_open(long tid) {
     return strncmp(text, "257 ", 4) == 0;
 }
 
-static void pending_dump(void) {
-    /* The profiler installs its handler when the process starts (its first allocation); a build
-     * without the `profile` feature installs none (and says so): nothing to measure then. */
-    void *p = malloc(8);
-    CHECK(p);
-    free(p);
-    struct sigaction old;
-    CHECK(sigaction(SIGUSR2, NULL, &old) == 0);
-    if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {
-        printf("pending dump: skipped (no HAKMEM_PROF_SIGNAL handler: built without the profiler)\n");
-        return;
-    }
+/* One dump left pending, written by `path`'s first sampled allocation, measured. */
+static void pending_dump_by(const char *name, void (*path)(void *)) {
+    dump_path = path;
+    holder_tid = 0;
+    dump_bytes = 0;
     CHECK(sem_init(&go_holder, 0, 0) == 0 && sem_init(&go_reader, 0, 0) == 0);
     CHECK(sem_init(&go_measure, 0, 0) == 0 && sem_init(&go_exit, 0, 0) == 0);
     unlink(DUMP_FIFO);
@@ -397,13 +406,33 @@ static void pending_dump(void) {
     /* The exit's dump then writes a plain file here. */
     CHECK(unlink(DUMP_FIFO) == 0);
 
-    printf("pending dump: %zu bytes written by an allocation that reached %zu bytes\n",
-           dump_bytes, dump_depth);
-    if (dump_bytes == 0) fprintf(stderr, "FAIL: the allocation after the signal wrote no dump\n");
+    CHECK(sem_destroy(&go_holder) == 0 && sem_destroy(&go_reader) == 0);
+    CHECK(sem_destroy(&go_measure) == 0 && sem_destroy(&go_exit) == 0);
+
+    printf("pending dump: %zu bytes written by a %s allocation that reached %zu bytes\n",
+           dump_bytes, name, dump_depth);
+    if (dump_bytes == 0) fprintf(stderr, "FAIL: the %s allocation wrote no dump\n", name);
     if (dump_depth > BOUND)
-        fprintf(stderr, "FAIL: the allocation writing the pending dump reached %zu bytes below "
-                        "its caller (bound %d)\n", dump_depth, BOUND);
+        fprintf(stderr, "FAIL: the %s allocation writing the pending dump reached %zu bytes "
+                        "below its caller (bound %d)\n", name, dump_depth, BOUND);
     CHECK(dump_bytes > 0 && dump_depth <= BOUND);
+}
+
+static void pending_dump(void) {
+    /* The profiler installs its handler when the process starts (its first allocation); a build
+     * without the `profile` feature installs none (and says so): nothing to measure then. */
+    void *p = malloc(8);
+    CHECK(p);
+    free(p);
+    struct sigaction old;
+    CHECK(sigaction(SIGUSR2, NULL, &old) == 0);
+    if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {
+        printf("pending dump: skipped (no HAKMEM_PROF_SIGNAL handler: built without the profiler)\n");
+        return;
+    }
+    pending_dump_by("small", sampled_small);
+    pending_dump_by("medium", sampled_medium);
+    pending_dump_by("large", sampled_large);
 }
 
 /* Runs this program again as `mode` with the profiler's environment; checks it succeeded. */
