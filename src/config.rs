@@ -422,6 +422,23 @@ pub const TRIM_RESIDENCY_MAP: bool = !cfg!(hakmem_no_trim_residency_map);
 /// `RUSTFLAGS="--cfg hakmem_no_exit_trim_skips_empty"` compiles it out (A/B switch).
 pub const EXIT_TRIM_SKIPS_EMPTY: bool = !cfg!(hakmem_no_exit_trim_skips_empty);
 
+/// A new span of medium class `c` comes from the span cache's committed spans last bound to `c`
+/// first (`span::SpanCache::take_for`, among the `SPAN_AFFINE_SCAN` most recently cached of its
+/// size), then from the most recent one as before, as the pool prefers a slab last bound to the
+/// class asked for: a span bound to its last class again carves the same block boundaries, so
+/// the pages its last binding touched (each block's first page and whatever the program wrote)
+/// are touched again without a page fault; another class of the same span size touches other
+/// pages. mixed-stress (threads torn down every round, their empty spans cached and bound again
+/// by the next round's threads; about 50 medium classes) faulted about one page per medium
+/// allocation, ~3 µs each on this VM (docs/benchmarks.md, "Session 12: rows14").
+/// `RUSTFLAGS="--cfg hakmem_no_span_class_affine"` compiles it out (A/B switch): the most recently
+/// cached span of the size, whatever its last class.
+pub const SPAN_CLASS_AFFINE: bool = !cfg!(hakmem_no_span_class_affine);
+
+/// How many committed spans of one size `SPAN_CLASS_AFFINE` looks through (under the cache lock)
+/// for one last bound to the class asked for.
+pub const SPAN_AFFINE_SCAN: usize = 32;
+
 /// Bytes of free, unpurged medium blocks a heap keeps before `MEDIUM_TRIM` purges them (per
 /// heap: a thread's own hoard). 8 MiB (16 until session 9): with a 5 ms epoch, the spread-classes
 /// stress's peak RSS 142–181 → 118–121 MiB against glibc's 100 (docs/benchmarks.md, `medium9`).

@@ -31,14 +31,17 @@
 use core::ptr::NonNull;
 
 use crate::adopt::PublishList;
-use crate::config::{KEEP_SPAN_BYTES_COMMITTED, MAX_SPAN_BYTES, MIN_SPAN_BYTES, SPAN_HEADER_BYTES};
+use crate::config::{
+    KEEP_SPAN_BYTES_COMMITTED, MAX_SPAN_BYTES, MIN_SPAN_BYTES, SPAN_AFFINE_SCAN, SPAN_CLASS_AFFINE,
+    SPAN_HEADER_BYTES,
+};
 use crate::debug::Where;
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::mutant;
 use crate::os;
 use crate::purge::{self, Stamp, Sweep};
 use crate::slab::block::Block;
-use crate::slab::slab::Slab;
+use crate::slab::slab::{Slab, NO_CLASS};
 use crate::stats::GLOBALS;
 use crate::sync::plain::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{const_fn, UnsafeCell};
@@ -60,6 +63,9 @@ pub struct SpanLinks {
     /// `known_zero` reads it while the span is bound; it changes only while the span is held
     /// unbound (`SpanCache::put`, `purge_blocks`).
     unzeroed: usize,
+    /// The class the span was last bound to (`NO_CLASS` if never): written by `release` while the
+    /// caller holds the span, read under the cache lock (`SpanCache::take_for`).
+    last_class: u32,
 }
 
 /// The header at the start of every span.
@@ -103,6 +109,7 @@ impl SpanHeader {
                     emptied_at: 0,
                     dirty: 0,
                     unzeroed: 0,
+                    last_class: NO_CLASS,
                 }),
                 sampled: AtomicU64::new(0),
                 filled: AtomicBool::new(false),
@@ -199,6 +206,36 @@ unsafe fn pop(list: &mut *mut SpanHeader) -> Option<NonNull<SpanHeader>> {
     Some(span)
 }
 
+/// Unlinks from `list` the first span last bound to `class` among its first `SPAN_AFFINE_SCAN`.
+///
+/// # Safety
+/// The cache lock is held and `list` is one of its stacks.
+unsafe fn unlink_last_bound(list: &mut *mut SpanHeader, class: u32) -> Option<NonNull<SpanHeader>> {
+    let mut prev: Option<NonNull<SpanHeader>> = None;
+    let mut cur = *list;
+    for _ in 0..SPAN_AFFINE_SCAN {
+        let span = NonNull::new(cur)?;
+        // SAFETY: under the lock we hold every span on the lists.
+        let (next, last) = unsafe { span.as_ref().links.with(|k| ((*k).next, (*k).last_class)) };
+        if last == class {
+            // SAFETY: as above (`prev` is on the list too).
+            unsafe {
+                match prev {
+                    None => *list = next,
+                    Some(p) => p.as_ref().links.with_mut(|k| (*k).next = next),
+                }
+                span.as_ref()
+                    .links
+                    .with_mut(|k| (*k).next = core::ptr::null_mut());
+            }
+            return Some(span);
+        }
+        prev = Some(span);
+        cur = next;
+    }
+    None
+}
+
 /// Pushes `span` on `list`.
 ///
 /// # Safety
@@ -225,10 +262,27 @@ impl SpanCache {
         }
     }
 
-    /// Takes a cached span of `bytes` (a committed one first), or `None`.
+    /// Takes a cached span of `bytes` (a committed one first), or `None`: the models' entry
+    /// (the medium tier asks for a class, `take_for`).
+    #[cfg(hakmem_loom)]
     pub fn take(&self, bytes: usize) -> Option<NonNull<SpanHeader>> {
+        self.take_for(bytes, NO_CLASS)
+    }
+
+    /// Takes a cached span of `bytes` for class `class`: with `config::SPAN_CLASS_AFFINE`, a
+    /// committed one last bound to `class` among the `SPAN_AFFINE_SCAN` most recent first; then
+    /// as `take`.
+    pub fn take_for(&self, bytes: usize, class: u32) -> Option<NonNull<SpanHeader>> {
         self.lists.with(|l| {
             let b = bucket(bytes);
+            if SPAN_CLASS_AFFINE && class != NO_CLASS {
+                // SAFETY: under the lock.
+                if let Some(span) = unsafe { unlink_last_bound(&mut l.hot[b], class) } {
+                    // SAFETY: under the lock we hold the span.
+                    l.committed -= unsafe { span.as_ref().links.with(|k| (*k).dirty) };
+                    return Some(span);
+                }
+            }
             // SAFETY: under the lock.
             if let Some(span) = unsafe { pop(&mut l.hot[b]) } {
                 // SAFETY: under the lock we hold the span.
@@ -695,6 +749,11 @@ pub unsafe fn release(cache: &SpanCache, slab: &Slab, emptied_at: Stamp) {
     let span = unsafe { SpanHeader::of_slab(slab) };
     // SAFETY: the caller holds the slab (an unbound one has carved nothing since its bind).
     let carved = unsafe { slab.local(|l| l.carved_end as usize) };
+    // ORDERING: Relaxed — the caller holds the slab; its bind was ordered before by the hand-off
+    // that made the caller its holder.
+    let class = slab.class.load(Ordering::Relaxed);
+    // SAFETY: the caller holds the span; nobody else reads its links until it is cached.
+    unsafe { span.as_ref().links.with_mut(|k| (*k).last_class = class) };
     // SAFETY: the caller holds the slab and nothing is out; after `put` we do not touch it.
     unsafe {
         if mutant::SPAN_CACHE_BEFORE_UNBIND {

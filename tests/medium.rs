@@ -514,6 +514,37 @@ fn exit_skips_empty_spans() {
     );
 }
 
+/// Two classes of one span size (104 and 120 KiB blocks, 2 MiB spans): a thread carves one block
+/// of each and frees them, and its exit caches both spans; the next thread asks for the classes in
+/// one order, the one after in the other. Each class gets back the span it was last bound to
+/// (`config::SPAN_CLASS_AFFINE`): its first block at the same address. Most recent first, whatever
+/// the class, one of the two orders swaps the spans.
+fn spans_return_to_their_class() {
+    const A: usize = 100 * KIB;
+    const B: usize = 120 * KIB;
+    let on_thread = |first: usize, second: usize| {
+        thread::spawn(move || {
+            let p = alloc_block(first);
+            let q = alloc_block(second);
+            free_block(p, first);
+            free_block(q, second);
+            (p, q)
+        })
+        .join()
+        .expect("allocating thread")
+    };
+    let (a, b) = on_thread(A, B);
+    assert_ne!(a, b, "two classes, two spans");
+    let (a1, b1) = on_thread(A, B);
+    let (b2, a2) = on_thread(B, A);
+    assert_eq!(
+        (a1, b1, a2, b2),
+        (a, b, a, b),
+        "a class bound a cached span last bound to the other class (first blocks {a:#x} and \
+         {b:#x})"
+    );
+}
+
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
@@ -531,6 +562,7 @@ fn child() {
         "budget_local" => budget_local(),
         "exit_purge_queries" => exit_purge_queries(),
         "exit_skips_empty_spans" => exit_skips_empty_spans(),
+        "spans_return_to_their_class" => spans_return_to_their_class(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -544,6 +576,23 @@ fn many_live_blocks_keep_rss_and_mappings_bounded() {
         return;
     }
     support::child::run("many_live_rounds", &[]).assert_passed();
+}
+
+#[test]
+fn a_cached_span_goes_back_to_the_class_it_was_last_bound_to() {
+    if !MEDIUM {
+        eprintln!("skipped: needs `medium`");
+        return;
+    }
+    if !hakmem::config::SPAN_CLASS_AFFINE {
+        eprintln!("skipped: built with --cfg hakmem_no_span_class_affine");
+        return;
+    }
+    support::child::run(
+        "spans_return_to_their_class",
+        &[("HAKMEM_PURGE_DELAY_MS", "-1")],
+    )
+    .assert_passed();
 }
 
 #[test]

@@ -235,11 +235,11 @@ unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
         }
     }
     span::purge_due();
-    let span = match SPANS.take(bytes) {
+    let span = match SPANS.take_for(bytes, c as u32) {
         Some(s) => Some(s),
         None => {
             reclaim(usize::MAX);
-            SPANS.take(bytes).or_else(|| span::map(bytes))
+            SPANS.take_for(bytes, c as u32).or_else(|| span::map(bytes))
         }
     };
     let Some(span) = span else { return false };
