@@ -156,8 +156,14 @@ mod sizes {
     pub const MAX_SPAN_BYTES: usize = 32 << 20;
     /// A span holds at least this many blocks when `MAX_SPAN_BYTES` allows.
     pub const SPAN_MIN_BLOCKS: usize = 8;
-    /// Bytes of empty spans kept committed for reuse before further empty ones are decommitted.
-    pub const KEEP_SPAN_BYTES_COMMITTED: usize = 16 << 20;
+    /// Bytes of empty spans kept committed for reuse before further empty ones are decommitted
+    /// (counted as each span's highest carve, `span::SpanLinks::dirty`, which bounds what may be
+    /// resident: a 32 MiB span of 4 MiB blocks written at their ends counts its whole carve). 64
+    /// MiB (16 until session 12): mixed-stress, whose exiting threads cache about 50 spans each,
+    /// purged most of them and faulted their pages in again in the next round; with
+    /// `SPAN_CLASS_AFFINE` 8,093 -> 7,073 faults, task-clock 71.2 -> 64.2 ms (11 interleaved runs),
+    /// peak RSS 19.8 -> 22.6 MiB (23.4 before both; docs/benchmarks.md, "Session 12: rows14").
+    pub const KEEP_SPAN_BYTES_COMMITTED: usize = 64 << 20;
 }
 
 #[cfg(hakmem_loom)]
