@@ -271,7 +271,7 @@ impl SpanCache {
 
     /// Takes a cached span of `bytes` for class `class`: with `config::SPAN_CLASS_AFFINE`, a
     /// committed one last bound to `class` among the `SPAN_AFFINE_SCAN` most recent first; then
-    /// as `take`.
+    /// the most recent committed one, then a purged one (`NO_CLASS`: only those two).
     pub fn take_for(&self, bytes: usize, class: u32) -> Option<NonNull<SpanHeader>> {
         self.lists.with(|l| {
             let b = bucket(bytes);
