@@ -133,6 +133,11 @@ fn program() -> &'static Path {
 fn memcheck(mode: &str) -> (String, String) {
     let out = Command::new("valgrind")
         .args(["--tool=memcheck", "--leak-check=full", "--num-callers=16"])
+        // std's own thread handle, allocated with the System allocator (the file says why).
+        .arg(format!(
+            "--suppressions={}/tests/support/std-thread-handle.supp",
+            env!("CARGO_MANIFEST_DIR")
+        ))
         .arg(program())
         .arg(mode)
         .output()
