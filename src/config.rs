@@ -310,6 +310,13 @@ pub const PROF_OWNED_SHARDS: bool = !cfg!(hakmem_no_prof_owned_shards);
 /// Backout: `--cfg hakmem_no_prof_swap_miss`.
 pub const PROF_SWAP_MISS: bool = !cfg!(hakmem_no_prof_swap_miss);
 
+/// A miss's first step with no call on its paths (`front::alloc::miss_here`): a profiled heap's
+/// usual miss (`PROF_SWAP_MISS`) is served there and an unprofiled heap's goes straight to
+/// `alloc_slow`, so neither saves the registers the rest of the miss needs (~20 instructions a
+/// miss; docs/benchmarks.md "Session 13: prof14"). Backout (every live heap's miss through
+/// `alloc_miss_profiled`, as before): `--cfg hakmem_no_prof_miss_here`.
+pub const PROF_MISS_HERE: bool = !cfg!(hakmem_no_prof_miss_here);
+
 /// A SuperSlab's reservation first asks for the range right below the previous one
 /// (`os::unix::map_below_last`), so SuperSlabs lie back to back: over-reserving and trimming
 /// alone left one SuperSlab per 4 MiB, which halved the reach of the direct-mapped per-thread

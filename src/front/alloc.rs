@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 
 use crate::config::{
     FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE, MAX_SMALL_SIZE,
-    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_SWAP_MISS,
+    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_MISS_HERE, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -391,23 +391,83 @@ fn alloc_medium_sampled(h: &Heap, c: usize, size: usize, zero: bool) -> *mut u8 
     p
 }
 
-/// A small request whose pop missed (`profile` builds): a profiled heap's class countdown
-/// decides whether it is sampled (src/front/profiling.rs), then `alloc_slow` serves it; `errno`
-/// set to `ENOMEM` on null (C).
+/// A small request whose pop missed (`profile` builds): a profiled heap's usual miss is served
+/// here (`miss_here`), any other profiled miss by `alloc_miss_profiled`, an unprofiled one by
+/// `alloc_slow`; `errno` set to `ENOMEM` on null (C).
 #[cold]
 #[inline(never)]
 extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
-    enomem_if_null(alloc_miss(h, size, off))
+    match miss_here(h, off) {
+        Miss::Served(p) => p,
+        Miss::Profiled => enomem_if_null(alloc_miss_profiled(h, size, off)),
+        Miss::Plain => alloc_slow_errno(h, off),
+    }
 }
 
 /// See `alloc_miss_errno`.
 #[cold]
 #[inline(never)]
 extern "C" fn alloc_miss(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
+    match miss_here(h, off) {
+        Miss::Served(p) => p,
+        Miss::Profiled => alloc_miss_profiled(h, size, off),
+        Miss::Plain => alloc_slow_user(h, off),
+    }
+}
+
+/// Where a miss goes (`miss_here`).
+enum Miss {
+    /// The block handed out: a profiled heap's usual miss, done.
+    Served(*mut u8),
+    /// The heap is profiled, or is to be (the switch changed): `alloc_miss_profiled`.
+    Profiled,
+    /// Neither, or not a live heap: `alloc_slow`.
+    Plain,
+}
+
+/// The first step of a miss, with no call on its paths, so the miss function saves no register
+/// for them (`config::PROF_MISS_HERE`): a profiled heap whose switch is still on serves its
+/// usual miss here (`profiling::swap_miss`: the free side becomes the TLS list), and a heap that
+/// neither is nor is to be profiled goes straight to `alloc_slow`; every other miss — the
+/// sampling decision, a refill, a heap following the switch — continues in
+/// `alloc_miss_profiled`. With the backout every live heap's miss does (as before).
+#[inline(always)]
+fn miss_here(h: &'static Heap, off: usize) -> Miss {
+    if h.kind != HeapKind::Live {
+        return Miss::Plain;
+    }
+    if !PROF_MISS_HERE {
+        return Miss::Profiled;
+    }
+    let on = prof::is_on();
+    // SAFETY: the calling thread's own live heap; no reference to its local state is alive.
+    let profiled = unsafe { (*h.local_ptr()).profiled };
+    if !on && !profiled {
+        return Miss::Plain;
+    }
+    if PROF_SWAP_MISS && on && profiled {
+        let c = off / CLASS_STRIDE;
+        // SAFETY: as above; the heap is profiled and stays so (only its own thread switches
+        // it: `profiling::sync`, which has nothing to do while the switch is on), and its list
+        // of class `c` is empty (the pop missed).
+        if let Some(b) = NonNull::new(unsafe { profiling::swap_miss(h, c) }) {
+            h.counters.alloc_slow[c].bump();
+            return Miss::Served(finish_header(hand_out(b, c), c));
+        }
+    }
+    Miss::Profiled
+}
+
+/// A miss of a profiled heap that `miss_here` did not serve, or of a heap the switch changed: the
+/// heap follows the switch (`profiling::sync`); if profiled, its class countdown decides whether
+/// the request is sampled (src/front/profiling.rs), then its refill serves it; else `alloc_slow`.
+#[cold]
+#[inline(never)]
+extern "C" fn alloc_miss_profiled(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
     let c = off / CLASS_STRIDE;
     // SAFETY: the calling thread's own live heap; no reference to its local state is alive.
     if h.kind == HeapKind::Live && unsafe { profiling::sync(h) } {
-        if PROF_SWAP_MISS {
+        if PROF_SWAP_MISS && !PROF_MISS_HERE {
             // SAFETY: as above; the heap is profiled and its list of class `c` empty.
             if let Some(b) = NonNull::new(unsafe { profiling::swap_miss(h, c) }) {
                 h.counters.alloc_slow[c].bump();

@@ -25,7 +25,8 @@
 //!   the free side (or the slabs) and moves at most `ahead[c]` blocks onto `tls[c]` — in one
 //!   step (the two lists swap) when the free side fits, as usual. That usual case — the
 //!   countdown covers the request and the whole free side — is `swap_miss`, in one step inside
-//!   `alloc_miss` (`config::PROF_SWAP_MISS`).
+//!   `alloc_miss` (`config::PROF_SWAP_MISS`), before the miss makes any call
+//!   (`alloc::miss_here`, `config::PROF_MISS_HERE`).
 //!
 //! Requests that do not take the small fast path (aligned, large, medium, zero-size) are counted
 //! by the byte countdown at the top of `alloc_general`.
