@@ -24,7 +24,7 @@ export RUSTC_WRAPPER="$PWD/scripts/loom-rustc.sh"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 target_dir="${CARGO_TARGET_DIR:-target}/loom"
 
-all_models=(loom_remote loom_ownership loom_publish loom_hint loom_notify loom_span)
+all_models=(loom_remote loom_ownership loom_publish loom_hint loom_notify loom_span loom_pin)
 
 # mutant -> the model files whose tests catch it
 declare -A catchers=(
@@ -41,11 +41,12 @@ declare -A catchers=(
   [span_cache_before_unbind]="loom_span"
   [span_publish_before_drain]="loom_span"
   [span_purge_on_list]="loom_span"
+  [unpinned_release]="loom_pin"
 )
 mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_cas_relaxed
   release_ownership_relaxed publish_before_release skip_generation_check no_generation_bump
   notify_relaxed push_first_stale span_cache_before_unbind span_publish_before_drain
-  span_purge_on_list)
+  span_purge_on_list unpinned_release)
 
 # run LABEL MUTANT MODEL... : builds with HAKMEM_MUTANT=MUTANT (empty: none) and runs the models.
 run() {

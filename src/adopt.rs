@@ -124,7 +124,8 @@ impl PublishList {
                         s.drain_remote();
                         s.used()
                     };
-                    if used == 0 {
+                    // A pinned slab (front/foreign.rs) stays published, bound.
+                    if used == 0 && !s.pinned_keep() {
                         // SAFETY: `cur` is on the list we hold.
                         unsafe { list::unlink(&mut h.0, cur) };
                         // SAFETY: owned, empty and off every list.

@@ -354,6 +354,18 @@ pub const SPILL_TOP: bool = WHOLE_FREE_LIST && !cfg!(hakmem_no_spill_top);
 /// switch): one `put_local` and one owner-list update per block.
 pub const SPILL_RUNS: bool = !cfg!(hakmem_no_spill_runs);
 
+/// Foreign entries (front/foreign.rs): a thread freeing a block of another thread's slab keeps it
+/// on its own TLS list and enters the slab, pinned, in its owned-slab table, so that its later
+/// frees of the slab's blocks take the owner's fast path. Needs the 32-byte table entries and
+/// headerless blocks; not with remote batches. `RUSTFLAGS="--cfg hakmem_foreign_entries"`
+/// compiles it in (off by default).
+pub const FOREIGN_ENTRIES: bool =
+    cfg!(hakmem_foreign_entries) && OWNED_TABLE && TABLE32 && HEADERLESS && !REMOTE_BATCH;
+
+/// The slab pin protocol of foreign entries (`Slab::pinned_keep`, `unbind`'s check): compiled
+/// with them, and always under loom (loom_tests/pin.rs models it whatever the build's switches).
+pub const SLAB_PINS: bool = FOREIGN_ENTRIES || cfg!(hakmem_loom);
+
 /// Remote-free batching (front/remote_batch.rs): a thread collects the blocks it frees into
 /// another thread's slab per slab and pushes each batch with one CAS. Off by default:
 /// `RUSTFLAGS="--cfg hakmem_remote_batch"` compiles it in. Measured on the 2-core machine it did

@@ -45,6 +45,9 @@ pub const NO_GENERATION_BUMP: bool = cfg!(hakmem_mutant = "no_generation_bump");
 pub const SPAN_CACHE_BEFORE_UNBIND: bool = cfg!(hakmem_mutant = "span_cache_before_unbind");
 /// `span::retire_or_publish` publishes before draining the remote queue.
 pub const SPAN_PUBLISH_BEFORE_DRAIN: bool = cfg!(hakmem_mutant = "span_publish_before_drain");
+/// `Slab::pinned_keep` answers "not pinned" whatever the pin count: holders release pinned
+/// slabs.
+pub const UNPINNED_RELEASE: bool = cfg!(hakmem_mutant = "unpinned_release");
 /// `SpanCache::purge` purges a committed span while it is still on the cache's list, where a
 /// taker may already have it (instead of detaching it under the lock first).
 pub const SPAN_PURGE_ON_LIST: bool = cfg!(hakmem_mutant = "span_purge_on_list");

@@ -317,6 +317,17 @@ pub fn owned_table_holds(ptr: *const u8) -> bool {
     unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize).is_some() }
 }
 
+/// The pins of the slab containing `ptr` (front/foreign.rs): how many threads' owned-slab tables
+/// hold it without owning it. `None` unless `ptr` is in a bound data slab.
+pub fn slab_pins(ptr: *const u8) -> Option<u32> {
+    let info = block_info(ptr)?;
+    // SAFETY: the registry named the SuperSlab (block_info).
+    let s = unsafe { &superslab_at(info.superslab).slabs[info.slab] };
+    // ORDERING: Relaxed — a test's snapshot; the threads it observes were joined or synchronised
+    // by the test.
+    Some(s.pins.load(Ordering::Relaxed) & !crate::slab::slab::PIN_RELEASE_WANTED)
+}
+
 /// Takes the slab containing `ptr` out of the calling thread's owned-slab table, as another slab
 /// sharing its entry would (the slab stays owned). False unless the table held it.
 pub fn owned_table_evict(ptr: *const u8) -> bool {

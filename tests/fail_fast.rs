@@ -196,6 +196,21 @@ fn run_scenario(name: &str) {
                 unsafe { free(own, 64) };
             },
         ),
+        "double_free_kept_after_reuse" => with_live_owner(
+            || alloc_filled(64, 1) as usize,
+            |p| {
+                // With foreign entries (`--cfg hakmem_foreign_entries`) the first free keeps the
+                // block on this thread's list and enters its slab in this thread's table; the
+                // allocation hands it out again, and its free takes the owner's fast path through
+                // that entry: the second free of it finds the mark there.
+                // SAFETY: a live block of another thread: a remote free (kept).
+                unsafe { free(p as *mut u8, 64) };
+                let q = alloc_filled(64, 2);
+                // SAFETY: a live block (the kept one, handed out again, or another).
+                unsafe { free(q, 64) };
+                bad_free(q, 64);
+            },
+        ),
         "double_free_large" => {
             let p = alloc_filled(LARGE, 1);
             // SAFETY: a live block.
@@ -451,6 +466,17 @@ fn double_free_remote_twice() {
         return;
     }
     expect_abort("double_free_remote_twice", double_free(), true);
+}
+
+/// A block another thread owns, freed, handed out again to the freeing thread and freed twice:
+/// with foreign entries (front/foreign.rs) the first free keeps it, the reuse hands it out from
+/// the freer's list, and the second free is the fast path's through a foreign table entry.
+#[test]
+fn double_free_kept_after_reuse() {
+    if !double_free_detected() {
+        return;
+    }
+    expect_abort("double_free_kept_after_reuse", double_free(), true);
 }
 
 /// Two remote frees of one block by a thread with a heap: with `--cfg hakmem_remote_batch` the

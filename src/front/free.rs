@@ -9,11 +9,12 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    CHECKED, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY, OWNED_TABLE, OWNER_REMOTE_LINE,
-    PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32, TLS_HINT,
+    CHECKED, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY, OWNED_TABLE,
+    OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32, TLS_HINT,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
+use crate::front::foreign;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::hint::Hint;
 use crate::front::mark;
@@ -159,6 +160,11 @@ extern "C" fn free_entry_slow(h: &'static Heap, ptr: *mut u8) {
     unsafe {
         let slab =
             OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize).unwrap_unchecked();
+        // A foreign entry (front/foreign.rs): the remote free's full check, which keeps the
+        // block and rewrites the entry.
+        if FOREIGN_ENTRIES && !slab.is_owned_by(h.owner_ptr()) {
+            return free_remote_in::<true>(h, slab, ptr);
+        }
         free_local(h, slab, ptr);
         // A table entry means owned: a spill that released the slab took its entry out.
         h.local_mut().owned.refresh(slab);
@@ -218,7 +224,12 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
 extern "C" fn spill_owned(h: &'static Heap, slab: &Slab) {
     // SAFETY: we own the slab, and `h` is the calling thread's live heap.
     unsafe {
-        let c = slab.local(|l| l.class as usize);
+        // A foreign entry's slab (front/foreign.rs): its class from its shared line.
+        let c = if FOREIGN_ENTRIES && !slab.is_owned_by(h.owner_ptr()) {
+            slab.class.load(crate::sync::Ordering::Relaxed) as usize
+        } else {
+            slab.local(|l| l.class as usize)
+        };
         // A slow path: where a thread that mostly frees follows the profiler's switch, which may
         // move (and spill) the list just pushed on.
         if PROFILE {
@@ -256,6 +267,10 @@ extern "C" fn double_free_owned(slab: &Slab, ptr: *mut u8) {
 /// slab's and its limit at most the slab's.
 #[cold]
 fn check_owned(h: &Heap, e: &Entry, ptr: *mut u8) {
+    // SAFETY: the calling thread's own table (only a live heap's has entries).
+    if FOREIGN_ENTRIES && unsafe { (*h.local_ptr()).owned.is_foreign(ptr as usize) } {
+        return check_foreign(e, ptr);
+    }
     let ss = registry::lookup(ptr as usize).cast::<SuperSlab>();
     let ok = !ss.is_null()
         // SAFETY: a registered region starts with its magic.
@@ -282,6 +297,27 @@ fn check_owned(h: &Heap, e: &Entry, ptr: *mut u8) {
         fatal(
             "hint",
             "owned-slab table entry for a slab this thread does not own",
+            Where::ptr(ptr as usize),
+        );
+    }
+}
+
+/// `checked`, a foreign entry (front/foreign.rs): the slab is pinned, not ours, bound to the
+/// class the entry's divisor names, and the entry's limit at most its shared carve bound's.
+#[cold]
+fn check_foreign(e: &Entry, ptr: *mut u8) {
+    let slab = e.slab(ptr as usize);
+    // ORDERING: Relaxed — a check of values the pin keeps fixed (class) or growing (bound).
+    let class = slab.class.load(crate::sync::Ordering::Relaxed);
+    let pins = slab.pins.load(crate::sync::Ordering::Relaxed);
+    let ok = class != NO_CLASS
+        && (class as usize) < NUM_CLASSES
+        && pins & !crate::slab::slab::PIN_RELEASE_WANTED != 0
+        && crate::slab::slab::divisor_of(class_size(class as usize)) == e.divisor();
+    if !ok {
+        fatal(
+            "hint",
+            "foreign owned-slab table entry for a slab not pinned or rebound",
             Where::ptr(ptr as usize),
         );
     }
@@ -695,6 +731,18 @@ unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *
         }
     };
     h.count(|c| &c.free_remote[class]);
+    if FOREIGN_ENTRIES
+        && h.kind == HeapKind::Live
+        && env::tls_hint()
+        // SAFETY: a read of our own live heap's flag.
+        && !(PROFILE && unsafe { (*h.local_ptr()).profiled })
+        // A published slab (no owner) gets its blocks back through its queue, for the reclaim
+        // pass. ORDERING: Relaxed — a hint: either answer is correct.
+        && !slab.owner.load(crate::sync::Ordering::Relaxed).is_null()
+    {
+        // SAFETY: our own live, unprofiled heap; a checked, marked block of this slab.
+        return unsafe { foreign::keep(h, slab, block, class) };
+    }
     if REMOTE_BATCH && h.kind == HeapKind::Live {
         // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.
         return unsafe {

@@ -2,6 +2,7 @@
 //! built on them.
 
 pub mod alloc;
+pub mod foreign;
 pub mod free;
 pub mod heap;
 pub mod hint;

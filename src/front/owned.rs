@@ -14,12 +14,18 @@
 //! before it gives the slab up (`small::disown_slab`, before unbind or publish); adopt and
 //! reclaim only take slabs nobody owns. `checked` builds verify it on every hit.
 //!
+//! With foreign entries (`config::FOREIGN_ENTRIES`, front/foreign.rs) an entry may also name a
+//! slab the thread pins without owning it (its bit in `foreign` set): the invariant is then
+//! "owns or pins `s`", and a pinned slab stays bound to its class, so the entry's divisor,
+//! limit and list (the thread's own) are right for it as for an owned one.
+//!
 //! The table also carries the freed-block key (`front::free`), so that a hit finds everything the
 //! fast path needs next to the entry it read: only a heap that inserted a slab can hit, and
 //! inserting copies the key.
 
 use crate::config::{OWNED_ENTRIES, SLAB_SHIFT, SLAB_SIZE};
-use crate::slab::slab::Slab;
+use crate::slab::slab::{Slab, PIN_WANTED_EPOCH};
+use crate::sync::Ordering;
 
 /// Never a slab address (slabs are `SLAB_SIZE`-aligned): the key of an empty entry.
 const NO_KEY: usize = 1;
@@ -79,6 +85,23 @@ mod entry {
                 key: slab.data() as usize,
                 divisor,
                 limit,
+                tls,
+            }
+        }
+
+        /// The entry of a bound slab of class `class` the calling thread does not own but pins
+        /// (front/foreign.rs): its frees push on `tls`, the thread's own list of the class.
+        /// The divisor follows from the class, the limit from the shared carve bound (a lower
+        /// bound of the slab's `carve_limit`).
+        pub(super) fn foreign(slab: &Slab, class: usize, tls: *mut ()) -> Self {
+            let size = crate::size_class::class_size(class);
+            let divisor = crate::slab::slab::divisor_of(size);
+            // ORDERING: Relaxed — see `Slab::carve_bound`.
+            let carved = slab.carve_bound.load(crate::sync::Ordering::Relaxed) as usize / size;
+            Self {
+                key: slab.data() as usize,
+                divisor,
+                limit: crate::slab::slab::carve_limit_of(carved as u32, size, divisor),
                 tls,
             }
         }
@@ -162,6 +185,12 @@ mod entry {
             unsafe { self.slab.as_ref() }
         }
 
+        /// Never called: foreign entries need the 32-byte entry (`config::FOREIGN_ENTRIES`
+        /// requires `TABLE32`); this entry's list pointer would be the owner's.
+        pub(super) fn foreign(slab: &Slab, _class: usize, _tls: *mut ()) -> Self {
+            Self::of(slab)
+        }
+
         // The 32-byte entry's copies, read here through the slab (never called: `free` takes
         // this path only with `config::TABLE32`).
 
@@ -190,7 +219,15 @@ pub struct OwnedSlabs {
     /// The process's freed-block key (`front::mark::key`), copied by `insert`.
     pub key: usize,
     entries: [Entry; OWNED_ENTRIES],
+    /// Foreign entries (front/foreign.rs): bit `i` set iff entry `i` is a slab this thread pins
+    /// (and does not own); `foreign_count` of them.
+    foreign: [u64; FOREIGN_WORDS],
+    foreign_count: u32,
+    /// `slab::slab::PIN_WANTED_EPOCH` at the last scan of the foreign entries.
+    pub foreign_epoch: usize,
 }
+
+const FOREIGN_WORDS: usize = OWNED_ENTRIES / 64;
 
 const _: () = assert!(OWNED_ENTRIES.is_power_of_two());
 
@@ -210,6 +247,9 @@ impl OwnedSlabs {
         Self {
             key: 0,
             entries: [EMPTY; OWNED_ENTRIES],
+            foreign: [0; FOREIGN_WORDS],
+            foreign_count: 0,
+            foreign_epoch: 0,
         }
     }
 
@@ -249,9 +289,93 @@ impl OwnedSlabs {
     /// Enters a slab the calling thread has just bound or adopted (evicting whatever shared its
     /// entry).
     pub fn insert(&mut self, slab: &Slab, key: usize) {
+        if self.foreign_any() {
+            self.drop_foreign_at(slab.data() as usize);
+        }
         self.key = key;
         let i = index(slab.data() as usize);
         self.entries[i] = Entry::of(slab);
+    }
+
+    /// Enters (pinned) or rewrites a foreign slab's entry, its frees to push on `tls`, the
+    /// calling thread's list of `class`; a foreign entry it overwrites is dropped.
+    ///
+    /// The caller holds a block of `slab`, which is bound to `class`, and does not own it.
+    pub fn insert_foreign(&mut self, slab: &Slab, class: usize, key: usize, tls: *mut ()) {
+        let i = index(slab.data() as usize);
+        if self.entries[i].key != slab.data() as usize {
+            self.drop_foreign_at(slab.data() as usize);
+            // The caller holds a block of the slab: it is bound until after the pin.
+            slab.pin();
+            self.foreign[i / 64] |= 1 << (i % 64);
+            self.foreign_count += 1;
+        }
+        self.key = key;
+        self.entries[i] = Entry::foreign(slab, class, tls);
+    }
+
+    /// Whether the table holds foreign (pinned) entries.
+    #[inline]
+    pub fn foreign_any(&self) -> bool {
+        self.foreign_count != 0
+    }
+
+    /// Drops the foreign entry `addr` maps to, if there is one: the entry first, then the pin.
+    pub fn drop_foreign_at(&mut self, addr: usize) {
+        if self.is_foreign(addr) {
+            self.drop_foreign_index(index(addr));
+        }
+    }
+
+    fn drop_foreign_index(&mut self, i: usize) {
+        let key = self.entries[i].key;
+        let slab = self.entries[i].slab(key);
+        self.entries[i] = EMPTY;
+        self.foreign[i / 64] &= !(1 << (i % 64));
+        self.foreign_count -= 1;
+        slab.unpin();
+    }
+
+    /// Drops the pins of slabs whose holder wants them released (front/foreign.rs), once some
+    /// holder wanted a release since this table's last scan. Called on the heap's own slow
+    /// paths (`refill`, `spill`).
+    #[cold]
+    #[inline(never)]
+    pub fn drop_released(&mut self) {
+        // ORDERING: Relaxed — a hint: a scan that comes late only holds a pin longer.
+        let e = PIN_WANTED_EPOCH.load(Ordering::Relaxed);
+        if e != self.foreign_epoch {
+            self.foreign_epoch = e;
+            self.drop_foreign_where(|s| s.release_wanted());
+        }
+    }
+
+    /// Drops every pin (thread exit, `collect`, the heap becomes profiled).
+    pub fn drop_all_foreign(&mut self) {
+        if self.foreign_any() {
+            self.drop_foreign_where(|_| true);
+        }
+    }
+
+    /// Whether the entry `addr` maps to is a foreign one.
+    pub fn is_foreign(&self, addr: usize) -> bool {
+        let i = index(addr);
+        self.foreign[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// Drops every foreign entry whose slab `f` picks.
+    pub fn drop_foreign_where(&mut self, mut f: impl FnMut(&Slab) -> bool) {
+        for w in 0..FOREIGN_WORDS {
+            let mut bits = self.foreign[w];
+            while bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let key = self.entries[i].key;
+                if f(self.entries[i].slab(key)) {
+                    self.drop_foreign_index(i);
+                }
+            }
+        }
     }
 
     /// Rewrites a slab's entry from its record (if the table has it): after a carve raised its
@@ -281,6 +405,9 @@ impl OwnedSlabs {
         // SAFETY: per the contract; `entries` holds `OWNED_ENTRIES` entries.
         unsafe {
             (&raw mut (*p).key).write(0);
+            (&raw mut (*p).foreign).write([0; FOREIGN_WORDS]);
+            (&raw mut (*p).foreign_count).write(0);
+            (&raw mut (*p).foreign_epoch).write(0);
             let e = (&raw mut (*p).entries).cast::<Entry>();
             for i in 0..OWNED_ENTRIES {
                 e.add(i).write(EMPTY);
@@ -291,6 +418,7 @@ impl OwnedSlabs {
     /// Forgets everything (thread exit, or the runtime switch turned the hint off), in place:
     /// the thread exiting may have a small stack.
     pub fn clear(&mut self) {
+        self.drop_all_foreign();
         self.key = 0;
         for e in &mut self.entries {
             *e = EMPTY;

@@ -159,6 +159,11 @@ unsafe fn leave(h: &Heap) {
 /// its owned-slab table entry's copy with it (`config::TABLE32`: the free fast path pushes on the
 /// entry's pointer, not the slab's).
 fn relink(local: &mut HeapLocal) {
+    // A profiled heap keeps no foreign entries (front/foreign.rs): their list pointers name
+    // `tls`.
+    if crate::config::FOREIGN_ENTRIES {
+        local.owned.drop_all_foreign();
+    }
     for c in 0..NUM_CLASSES {
         let to = local.free_list(c).cast::<()>();
         let cs = local.slabs[c];

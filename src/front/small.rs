@@ -23,8 +23,8 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS,
-    SPILL_TOP, TABLE32, WHOLE_FREE_LIST,
+    ADOPT, FOREIGN_ENTRIES, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE,
+    SPILL_RUNS, SPILL_TOP, TABLE32, WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
 use crate::front::heap::{base_cap, batch, Heap, HeapLocal};
@@ -32,6 +32,7 @@ use crate::front::tls_sll::TlsList;
 use crate::list;
 use crate::pool;
 use crate::purge::{self, Stamp, Sweep};
+use crate::remote::Owner;
 use crate::size_class::NUM_CLASSES;
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::slab::{ListKind, RemoteTake, Slab};
@@ -52,6 +53,9 @@ use crate::sync::{AtomicUsize, Ordering};
 pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
+    if FOREIGN_ENTRIES && local.owned.foreign_any() {
+        local.owned.drop_released();
+    }
     if SPILL_TOP {
         // A cap `spill` raised ends with the blocks it covered: back to the class's own.
         for t in [&mut local.tls[c], &mut local.freed[c]] {
@@ -145,6 +149,11 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
             // SAFETY: the heap is ours.
             unsafe {
                 local.drain_notified(c, |local, s| {
+                    if (*s).pinned_keep() {
+                        // Another thread's table pins it (front/foreign.rs): kept bound.
+                        local.list_push(c, s, ListKind::Partial);
+                        return;
+                    }
                     disown_slab(local, s);
                     release_slab(s, purge::now());
                 })
@@ -281,8 +290,14 @@ fn slab_of(b: NonNull<Block>) -> *mut Slab {
 /// # Safety
 /// `b` came from a TLS list of `local`'s heap, of class `c`.
 #[inline]
-unsafe fn return_block(local: &mut HeapLocal, c: usize, b: NonNull<Block>) {
+unsafe fn return_block(me: *const Owner, local: &mut HeapLocal, c: usize, b: NonNull<Block>) {
     let s = slab_of(b);
+    // A kept block of a slab this heap does not own (front/foreign.rs) goes to its remote queue.
+    // SAFETY: slab metadata is never unmapped; the block is ours and counted in its slab's `used`.
+    if FOREIGN_ENTRIES && unsafe { !(*s).is_owned_by(me) } {
+        // SAFETY: as above; the block leaves this thread's list, freed and marked already.
+        return unsafe { (*s).free_remote(b, env::force_notify()) };
+    }
     // SAFETY: TLS lists only hold blocks of slabs this heap owns.
     unsafe { returned(local, c, s, (*s).put_local(b)) }
 }
@@ -295,7 +310,13 @@ unsafe fn return_block(local: &mut HeapLocal, c: usize, b: NonNull<Block>) {
 /// # Safety
 /// The chain's first `n` blocks (or all of them, if it is shorter) came off a TLS list of
 /// `local`'s heap, of class `c`.
-unsafe fn return_blocks(local: &mut HeapLocal, c: usize, head: BlockPtr, n: usize) -> BlockPtr {
+unsafe fn return_blocks(
+    me: *const Owner,
+    local: &mut HeapLocal,
+    c: usize,
+    head: BlockPtr,
+    n: usize,
+) -> BlockPtr {
     let mut rest = head;
     let mut left = n;
     // SAFETY: per the contract: `left` more blocks are linked from `rest`, each of a slab this
@@ -322,6 +343,12 @@ unsafe fn return_blocks(local: &mut HeapLocal, c: usize, head: BlockPtr, n: usiz
                 k += 1;
             }
             left -= k;
+            // A run of kept blocks of a slab this heap does not own (front/foreign.rs) goes to
+            // its slab's remote queue.
+            if FOREIGN_ENTRIES && !(*s).is_owned_by(me) {
+                (*s).free_remote_chain(first, last, k as u32, env::force_notify());
+                continue;
+            }
             returned(local, c, s, (*s).put_local_chain(first, last, k as u32));
         }
     }
@@ -337,7 +364,13 @@ unsafe fn returned(local: &mut HeapLocal, c: usize, s: *mut Slab, used: u32) {
     // SAFETY: per the contract.
     unsafe {
         let kind = (*s).local(|l| l.list);
-        if used == 0 && kind != ListKind::Current {
+        if used == 0 && kind != ListKind::Current && (*s).pinned_keep() {
+            // Another thread's table pins it (front/foreign.rs): kept bound, on the partial list.
+            if kind == ListKind::Full {
+                local.list_remove(c, s);
+                local.list_push(c, s, ListKind::Partial);
+            }
+        } else if used == 0 && kind != ListKind::Current {
             local.list_remove(c, s);
             disown_slab(local, s);
             release_slab(s, purge::now());
@@ -356,7 +389,8 @@ unsafe fn returned(local: &mut HeapLocal, c: usize, s: *mut Slab, used: u32) {
 /// # Safety
 /// `local` is the calling thread's heap state and `s` its current slab of class `c`, empty.
 unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: *mut Slab) {
-    if purge::background_wanted() {
+    // SAFETY: slab metadata is never unmapped.
+    if purge::background_wanted() && !unsafe { (*s).pinned_keep() } {
         // SAFETY: per the contract; off the list, nothing out.
         unsafe {
             local.list_remove(c, s);
@@ -379,6 +413,12 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
     // SAFETY: the calling thread's heap state; each slab given is ours, empty and off the lists.
     let released = unsafe {
         local.release_retired(0..NUM_CLASSES, sweep, |local, cur, at| {
+            if (*cur).pinned_keep() {
+                // Pinned (front/foreign.rs): kept bound, on the partial list.
+                let c = (*cur).local(|l| l.class as usize);
+                local.list_push(c, cur, ListKind::Partial);
+                return;
+            }
             disown_slab(local, cur);
             release_slab(cur, at);
         })
@@ -405,6 +445,9 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     let local = unsafe { h.local_mut() };
     let keep = batch(base_cap(c));
     h.counters.spills.bump();
+    if FOREIGN_ENTRIES && local.owned.foreign_any() {
+        local.owned.drop_released();
+    }
     // SAFETY: the list frees push on (a profiled heap's free side) is one of the heap's own.
     let t = unsafe { &mut *local.free_list(c) };
     if SPILL_TOP && local.taken[c] && !(PROFILE && local.profiled) && t.cap != base_cap(c) {
@@ -418,12 +461,12 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
         // SAFETY: the list holds more than `n` well-linked blocks of our own slabs.
         unsafe {
             if SPILL_RUNS {
-                rest = return_blocks(local, c, rest, n);
+                rest = return_blocks(h.owner_ptr(), local, c, rest, n);
             } else {
                 for _ in 0..n {
                     let b = NonNull::new_unchecked(rest);
                     rest = Block::next(b);
-                    return_block(local, c, b);
+                    return_block(h.owner_ptr(), local, c, b);
                 }
             }
             let t = &mut *local.free_list(c);
@@ -443,7 +486,7 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
                 t.cap = (len + keep) as u32;
                 t.set_len(len);
             }
-            return_block(local, c, b);
+            return_block(h.owner_ptr(), local, c, b);
         }
         return;
     }
@@ -459,13 +502,13 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
         let spilled = t.len() - keep;
         t.set_len(keep);
         if SPILL_RUNS {
-            let end = return_blocks(local, c, rest, spilled);
+            let end = return_blocks(h.owner_ptr(), local, c, rest, spilled);
             debug_assert!(end.is_null(), "TLS list longer than its length");
             return;
         }
         while let Some(b) = NonNull::new(rest) {
             rest = Block::next(b);
-            return_block(local, c, b);
+            return_block(h.owner_ptr(), local, c, b);
         }
     }
 }
@@ -479,6 +522,9 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
 pub unsafe fn flush(h: &Heap, publish: bool) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
+    if FOREIGN_ENTRIES {
+        local.owned.drop_all_foreign();
+    }
     // Every empty slab is released below, the retired current ones included.
     local.retired.clear(0..NUM_CLASSES);
     #[allow(clippy::needless_range_loop)] // `c` indexes the TLS lists and PUBLISHED alike
@@ -498,7 +544,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                 // SAFETY: blocks of our own TLS lists.
                 unsafe {
                     b = Block::next(blk);
-                    return_block(local, c, blk);
+                    return_block(h.owner_ptr(), local, c, blk);
                 }
             }
         }
@@ -514,7 +560,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                         next
                     };
                     (*s).drain_remote();
-                    if (*s).used() == 0 {
+                    if (*s).used() == 0 && !(*s).pinned_keep() {
                         local.list_remove(c, s);
                         disown_slab(local, s);
                         release_slab(s, purge::now());

@@ -124,7 +124,19 @@ pub struct Slab {
     /// resets it, and a slab with a block out is never unbound), so a freer of a block handed
     /// out from this binding reads a bound at or past that block.
     pub carve_bound: AtomicU32,
+    /// Foreign entries (front/foreign.rs): how many threads' owned-slab tables hold this slab
+    /// without owning it (the low bits), and `PIN_RELEASE_WANTED`. A pinned slab is never
+    /// unbound: `pinned_keep` before every release, and `unbind` checks it.
+    pub pins: AtomicU32,
 }
+
+/// Bumped whenever a holder keeps a pinned slab it would release, so that pinners scan their
+/// pins only after such an event (`front::owned::OwnedSlabs::drop_released`).
+pub static PIN_WANTED_EPOCH: crate::sync::plain::AtomicUsize =
+    crate::sync::plain::AtomicUsize::new(0);
+
+/// The bit of `Slab::pins` a holder sets when it would release the slab (`pinned_keep`).
+pub const PIN_RELEASE_WANTED: u32 = 1 << 31;
 
 /// `floor(2^64 / size) + 1`, the slab's `divisor` for blocks of `size` bytes (`2 <= size <=
 /// 2^31`): `off * divisor mod 2^64` is `k * excess` for `off = k * size`, where `excess = size *
@@ -210,6 +222,7 @@ impl Slab {
             remote: RemoteQueue::new(),
             class: AtomicU32::new(NO_CLASS),
             carve_bound: AtomicU32::new(0),
+            pins: AtomicU32::new(0),
             data,
             local: UnsafeCell::new(SlabLocal {
                 free: core::ptr::null_mut(),
@@ -366,6 +379,52 @@ impl Slab {
         }
     }
 
+    /// The holder of an empty slab would release it: true (the release is then wanted) if
+    /// another thread's table pins it, and the caller keeps it bound (front/foreign.rs).
+    pub fn pinned_keep(&self) -> bool {
+        if !crate::config::SLAB_PINS {
+            return false;
+        }
+        // ORDERING: AcqRel — Acquire pairs with the Release `unpin`: a count of zero read here
+        // means the unpinner's table no longer holds the slab. A pin is only added by a thread
+        // holding a block of the slab, so it happens before that block's return, which the
+        // caller's drain (Acquire) saw before finding the slab empty.
+        let w = self.pins.fetch_or(PIN_RELEASE_WANTED, Ordering::AcqRel);
+        let pinned = w & !PIN_RELEASE_WANTED != 0 && !crate::mutant::UNPINNED_RELEASE;
+        if pinned {
+            // ORDERING: Relaxed — a hint for the pinners' scans.
+            PIN_WANTED_EPOCH.fetch_add(1, Ordering::Relaxed);
+        }
+        pinned
+    }
+
+    /// A thread holding a block of this bound slab enters it in its table (front/foreign.rs).
+    pub fn pin(&self) {
+        // ORDERING: Relaxed — ordered before the block's return by program order and the
+        // return's Release push (see `pinned_keep`).
+        self.pins.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The pinner's table no longer holds the slab.
+    pub fn unpin(&self) {
+        // ORDERING: Release — pairs with `pinned_keep`'s and `unbind`'s Acquire.
+        self.pins.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Whether the slab's holder wants it released (its pinners drop their pins).
+    pub fn release_wanted(&self) -> bool {
+        // ORDERING: Relaxed — a hint; dropping a pin early or late is only slower.
+        self.pins.load(Ordering::Relaxed) & PIN_RELEASE_WANTED != 0
+    }
+
+    /// The holder uses the slab again: its release is no longer wanted.
+    pub fn release_unwanted(&self) {
+        if crate::config::SLAB_PINS {
+            // ORDERING: Relaxed — a hint (see `release_wanted`).
+            self.pins.fetch_and(!PIN_RELEASE_WANTED, Ordering::Relaxed);
+        }
+    }
+
     /// Marks a slab free again before it returns to the pool.
     ///
     /// # Safety
@@ -379,6 +438,18 @@ impl Slab {
                 fatal(
                     "slab",
                     "unbinding a slab with blocks out",
+                    self.whereis(self.data as usize, 0),
+                );
+            }
+        }
+        if crate::config::SLAB_PINS {
+            // ORDERING: Acquire — pairs with the Release `unpin` of the last pinner (the check
+            // that a table naming the slab is gone; the caller's `pinned_keep` decided).
+            let w = self.pins.swap(0, Ordering::Acquire);
+            if w & !PIN_RELEASE_WANTED != 0 {
+                fatal(
+                    "slab",
+                    "unbinding a pinned slab",
                     self.whereis(self.data as usize, 0),
                 );
             }

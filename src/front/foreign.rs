@@ -1,0 +1,79 @@
+//! Foreign entries (`config::FOREIGN_ENTRIES`): a thread that frees a block of a slab another
+//! thread owns keeps the block on its own TLS list and enters the slab, pinned, in its owned-slab
+//! table, so that its later frees of that slab's blocks — the program keeps a reused block and
+//! frees it on the same thread — take the owner's fast path unchanged (`front::free::free`:
+//! entry hit, fused block check on the entry's divisor and limit, freed mark, push on the entry's
+//! list, which is the freer's own). The table's invariant becomes: a matching entry is a slab the
+//! thread owns, or a slab it pins; for both the entry's divisor, limit and list are right.
+//!
+//! Boundary: this box (the free side: `keep`) and the table (front/owned.rs: the foreign bits,
+//! the pins' drops) are thread-private; the only shared state is the slab's pin word
+//! (`Slab::pins`, its methods `pin`, `unpin`, `pinned_keep`, `release_wanted`) and
+//! `slab::slab::PIN_WANTED_EPOCH`. In the box order it comes after `front::small` (a kept block
+//! may make the list spill), before `front::free`, its only caller.
+//!
+//! The protocol (docs/ordering.md, loom model `loom_tests/pin.rs`):
+//! 1. Pin. `keep` enters a foreign slab only while the calling thread holds a block of it (the one
+//!    it is freeing): the slab's `used` counts that block, so the slab is bound to the block's
+//!    class and no holder can release it; the pin is added before the block can leave the thread.
+//! 2. Release. Whoever would unbind an empty slab — its owner (`small::returned`,
+//!    `drain_notified`, `release_retired`, `retire_current`, `flush`) or the reclaim pass
+//!    (`PublishList::reclaim`) — asks `Slab::pinned_keep` first, one RMW that also marks the
+//!    release wanted. A pinned slab stays bound: on its owner's partial list (reused before a
+//!    new slab is bound), or published; a later check that finds it unpinned releases it (the
+//!    next time it empties, `collect`, the owner's exit, a reclaim pass).
+//! 3. Unpin. A pinner drops a pin (entry first, then `Slab::unpin`, Release) on its own slow
+//!    paths (`refill`, `spill`: `OwnedSlabs::drop_released`, after `PIN_WANTED_EPOCH` moved, the
+//!    pins whose slab wants its release), when a table insert overwrites the entry, and all of
+//!    them at `collect`, thread exit and when the heap becomes profiled
+//!    (`OwnedSlabs::drop_all_foreign`). So a pin lives until the
+//!    pinner's next slow path after its slab emptied, not until its entry is evicted.
+//!
+//! Why a holder never unbinds a slab a table names: the pin happens before the return of the
+//! pinner's block (program order, then a Release push on the slab's remote queue — the pinner's
+//! own, or that of whoever the program handed the block to), and a holder finds the slab empty
+//! only after its Acquire drain took that block back; so its `pinned_keep` reads the pin, or
+//! reads the count after the Release `unpin` that followed the entry's removal. While pinned, a
+//! slab keeps its class (its divisor) and its `carve_limit` only grows, so the entry's divisor is
+//! exact and its limit a lower bound. `Slab::unbind` aborts on a pinned slab.
+//!
+//! Kept blocks are counted in their slab's `used` like any block out; the pinner's spill and
+//! flush return them, a run per slab, to the slab's remote queue (`small::return_blocks`), never
+//! to the pinner's own slab lists. The block is checked and marked at the free (`free_remote`'s
+//! `retire`), so a second free finds the mark. Not kept: blocks of published slabs (their queue
+//! is what the reclaim pass reads), a profiled heap's frees (its free side is counted), header
+//! mode's (its header would have to be rewritten when a kept block is handed out), and with
+//! remote batches.
+
+use core::ptr::NonNull;
+
+use crate::front::heap::Heap;
+use crate::front::small;
+use crate::front::tls_sll::TlsList;
+use crate::slab::block::Block;
+use crate::slab::slab::Slab;
+
+/// The calling thread frees `b`, a checked and marked block of `slab`, bound to `class`, that it
+/// does not own: the block goes on the thread's own TLS list and the slab into its table,
+/// pinned (or its entry is rewritten, with the current carve bound).
+///
+/// # Safety
+/// `h` is the calling thread's live, unprofiled heap; `b` is a block of `slab` being freed by
+/// the caller (live until now, checked and marked, on no list).
+#[inline(never)]
+pub unsafe fn keep(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
+    // SAFETY: per the contract.
+    let local = unsafe { h.local_mut() };
+    let tls = &raw mut local.tls[class];
+    // We hold `b` (counted in the slab's `used`): the slab is bound to `class` until after the
+    // pin this may add.
+    local
+        .owned
+        .insert_foreign(slab, class, crate::front::mark::key(), tls.cast());
+    // SAFETY: our own live heap's list; `b` is ours.
+    unsafe {
+        if TlsList::push(tls, b) {
+            small::spill(h, class);
+        }
+    }
+}

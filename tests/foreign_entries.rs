@@ -1,0 +1,246 @@
+//! Foreign entries (front/foreign.rs, `--cfg hakmem_foreign_entries`): a thread that frees a
+//! block of another thread's slab keeps it and enters the slab, pinned, in its owned-slab table.
+//!
+//! Claims checked: the kept block is handed out again to the freer, and its next free takes the
+//! fast path through the table entry (no remote free counted); a slab emptied while pinned stays
+//! bound through its owner's `collect`, and is released by the next `collect` once the pinner's
+//! slow path dropped the pin; a pinner's exit returns its kept blocks to their slab and drops its
+//! pins, so the owner's `collect` releases the slab. (The double free of a kept block is
+//! tests/fail_fast.rs `double_free_kept_after_reuse`.) Without the cfg each test says so and
+//! checks nothing.
+//!
+//! Every wait is bounded (`recv_timeout`).
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::time::Duration;
+
+use hakmem::testing;
+use hakmem::HakMem;
+
+static A: HakMem = HakMem;
+
+/// One test at a time: one reads the process's remote-free count.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn on() -> bool {
+    let on = hakmem::config::FOREIGN_ENTRIES;
+    if !on {
+        eprintln!(
+            "foreign entries not compiled in (--cfg hakmem_foreign_entries): nothing to test"
+        );
+    }
+    on
+}
+
+/// A size no other test of this binary uses, so the owner's slab of its class holds only the
+/// test's blocks.
+fn layout() -> Layout {
+    Layout::from_size_align(1504, 16).unwrap()
+}
+
+fn other_layout() -> Layout {
+    Layout::from_size_align(72, 8).unwrap()
+}
+
+/// What the owner thread is asked to do.
+enum Ask {
+    /// Allocate a block of `layout()` and send its address.
+    Alloc,
+    /// Free the block at this address.
+    Free(usize),
+    /// `hakmem::collect()`, then report whether the block at this address is still in a bound
+    /// slab.
+    Collect(usize),
+    Exit,
+}
+
+/// A thread that owns the test's slab and stays alive until told to exit.
+struct Owner {
+    ask: Sender<Ask>,
+    reply: Receiver<usize>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Owner {
+    fn start() -> Self {
+        let (ask, asks) = channel::<Ask>();
+        let (tell, reply) = channel::<usize>();
+        let thread = std::thread::spawn(move || {
+            while let Ok(a) = asks.recv_timeout(WAIT) {
+                match a {
+                    Ask::Alloc => {
+                        // SAFETY: a valid layout.
+                        let p = unsafe { A.alloc(layout()) };
+                        assert!(!p.is_null());
+                        tell.send(p as usize).unwrap();
+                    }
+                    Ask::Free(p) => {
+                        // SAFETY: a live block of `layout()`, handed back to us.
+                        unsafe { A.dealloc(p as *mut u8, layout()) };
+                        tell.send(0).unwrap();
+                    }
+                    Ask::Collect(p) => {
+                        hakmem::collect();
+                        let bound = testing::block_info(p as *const u8).is_some();
+                        tell.send(bound as usize).unwrap();
+                    }
+                    Ask::Exit => return,
+                }
+            }
+            panic!("owner thread: no request within {WAIT:?}");
+        });
+        Self { ask, reply, thread }
+    }
+
+    fn call(&self, a: Ask) -> usize {
+        self.ask.send(a).unwrap();
+        self.reply.recv_timeout(WAIT).expect("owner thread answers")
+    }
+
+    fn exit(self) {
+        self.ask.send(Ask::Exit).unwrap();
+        self.thread.join().expect("owner thread");
+    }
+}
+
+/// Runs `f` on a fresh thread (a fresh heap) and returns its result.
+fn on_fresh_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(f).join().expect("freer thread")
+}
+
+#[test]
+fn a_kept_block_is_reused_and_freed_again_on_the_fast_path() {
+    let _serial = serial();
+    if !on() {
+        return;
+    }
+    let owner = Owner::start();
+    let x = owner.call(Ask::Alloc);
+    let back = on_fresh_thread(move || {
+        let p = x as *mut u8;
+        // The freer has a heap (and an owned-slab table) before the free.
+        // SAFETY: a valid layout; freed below.
+        let own = unsafe { A.alloc(other_layout()) };
+        assert!(!testing::owned_table_holds(p), "a slab of another thread");
+        // SAFETY: a live block of another thread: a remote free, kept.
+        unsafe { A.dealloc(p, layout()) };
+        assert!(
+            testing::owned_table_holds(p),
+            "the kept block's slab is entered in the freer's table"
+        );
+        assert_eq!(testing::slab_pins(p), Some(1), "and pinned once");
+        // SAFETY: a valid layout.
+        let q = unsafe { A.alloc(layout()) };
+        assert_eq!(q, p, "the kept block is handed out again to its freer");
+        let info = testing::block_info(q).unwrap();
+        assert!(!info.owned_by_caller, "the slab is still the owner's");
+        let remote_before = hakmem::stats().remote_frees;
+        // SAFETY: a live block: its free takes the fast path through the foreign entry.
+        unsafe { A.dealloc(q, layout()) };
+        assert_eq!(
+            hakmem::stats().remote_frees,
+            remote_before,
+            "the free of the reused block took the table's fast path, not the remote path"
+        );
+        // Handed out again, then back to its owner, which frees it.
+        // SAFETY: a valid layout; `own` is ours.
+        let r = unsafe {
+            A.dealloc(own, other_layout());
+            A.alloc(layout())
+        };
+        assert_eq!(r, p);
+        r as usize
+    });
+    owner.call(Ask::Free(back));
+    owner.exit();
+}
+
+#[test]
+fn a_slab_emptied_while_pinned_is_released_once_the_pin_drops() {
+    let _serial = serial();
+    if !on() {
+        return;
+    }
+    let owner = Owner::start();
+    let x = owner.call(Ask::Alloc);
+    let (to_freer, freer_asks) = channel::<()>();
+    let (tell, from_freer) = channel::<usize>();
+    let freer = std::thread::spawn(move || {
+        let p = x as *mut u8;
+        // SAFETY: a live block of another thread: kept, its slab pinned; then handed out again
+        // and sent back to its owner, which frees it: the slab empties while pinned.
+        let q = unsafe {
+            A.dealloc(p, layout());
+            A.alloc(layout())
+        };
+        assert_eq!(q, p);
+        tell.send(q as usize).unwrap();
+        freer_asks.recv_timeout(WAIT).unwrap();
+        // A slow path of this thread (a refill of another class): the pin of a slab whose
+        // release is wanted is dropped there.
+        // SAFETY: a valid layout, freed at once.
+        unsafe {
+            let o = A.alloc(other_layout());
+            A.dealloc(o, other_layout());
+        }
+        tell.send(testing::slab_pins(p).unwrap_or(0) as usize)
+            .unwrap();
+        freer_asks.recv_timeout(WAIT).unwrap();
+    });
+    let q = from_freer.recv_timeout(WAIT).unwrap();
+    owner.call(Ask::Free(q));
+    assert_eq!(testing::slab_pins(q as *const u8), Some(1));
+    assert_eq!(
+        owner.call(Ask::Collect(q)),
+        1,
+        "the owner's collect keeps the pinned empty slab bound"
+    );
+    to_freer.send(()).unwrap();
+    assert_eq!(
+        from_freer.recv_timeout(WAIT).unwrap(),
+        0,
+        "the pinner's slow path dropped the pin"
+    );
+    assert_eq!(
+        owner.call(Ask::Collect(q)),
+        0,
+        "the next collect released the slab (no leak)"
+    );
+    to_freer.send(()).unwrap();
+    freer.join().unwrap();
+    owner.exit();
+}
+
+#[test]
+fn thread_exit_returns_kept_blocks_and_drops_pins() {
+    let _serial = serial();
+    if !on() {
+        return;
+    }
+    let owner = Owner::start();
+    let x = owner.call(Ask::Alloc);
+    on_fresh_thread(move || {
+        // SAFETY: a live block of another thread: kept, its slab pinned.
+        unsafe { A.dealloc(x as *mut u8, layout()) };
+        assert_eq!(testing::slab_pins(x as *const u8), Some(1));
+        // The thread exits holding the kept block.
+    });
+    assert_eq!(
+        testing::slab_pins(x as *const u8),
+        Some(0),
+        "the exit dropped the pin"
+    );
+    assert_eq!(
+        owner.call(Ask::Collect(x)),
+        0,
+        "the kept block went back to its slab, which the owner's collect released"
+    );
+    owner.exit();
+}
