@@ -125,9 +125,10 @@ fn a_kept_block_is_reused_and_freed_again_on_the_fast_path() {
     let x = owner.call(Ask::Alloc);
     let back = on_fresh_thread(move || {
         let p = x as *mut u8;
-        // The freer has a heap (and an owned-slab table) before the free.
+        // The freer allocates the class first: only a thread that does keeps
+        // (`config::FOREIGN_REUSERS`).
         // SAFETY: a valid layout; freed below.
-        let own = unsafe { A.alloc(other_layout()) };
+        let own = unsafe { A.alloc(layout()) };
         assert!(!testing::owned_table_holds(p), "a slab of another thread");
         // SAFETY: a live block of another thread: a remote free, kept.
         unsafe { A.dealloc(p, layout()) };
@@ -152,8 +153,9 @@ fn a_kept_block_is_reused_and_freed_again_on_the_fast_path() {
         // Handed out again, then back to its owner, which frees it.
         // SAFETY: a valid layout; `own` is ours.
         let r = unsafe {
-            A.dealloc(own, other_layout());
-            A.alloc(layout())
+            let r = A.alloc(layout());
+            A.dealloc(own, layout());
+            r
         };
         assert_eq!(r, p);
         r as usize
@@ -174,6 +176,9 @@ fn a_slab_emptied_while_pinned_is_released_once_the_pin_drops() {
     let (tell, from_freer) = channel::<usize>();
     let freer = std::thread::spawn(move || {
         let p = x as *mut u8;
+        // This thread allocates the class (`config::FOREIGN_REUSERS`).
+        // SAFETY: a valid layout; freed at the end.
+        let own = unsafe { A.alloc(layout()) };
         // SAFETY: a live block of another thread: kept, its slab pinned; then handed out again
         // and sent back to its owner, which frees it: the slab empties while pinned.
         let q = unsafe {
@@ -193,6 +198,8 @@ fn a_slab_emptied_while_pinned_is_released_once_the_pin_drops() {
         tell.send(testing::slab_pins(p).unwrap_or(0) as usize)
             .unwrap();
         freer_asks.recv_timeout(WAIT).unwrap();
+        // SAFETY: our own block.
+        unsafe { A.dealloc(own, layout()) };
     });
     let q = from_freer.recv_timeout(WAIT).unwrap();
     owner.call(Ask::Free(q));
@@ -227,8 +234,12 @@ fn thread_exit_returns_kept_blocks_and_drops_pins() {
     let owner = Owner::start();
     let x = owner.call(Ask::Alloc);
     on_fresh_thread(move || {
-        // SAFETY: a live block of another thread: kept, its slab pinned.
-        unsafe { A.dealloc(x as *mut u8, layout()) };
+        // This thread allocates the class (`config::FOREIGN_REUSERS`), and keeps that block.
+        // SAFETY: a valid layout; a live block of another thread: kept, its slab pinned.
+        unsafe {
+            let _own = A.alloc(layout());
+            A.dealloc(x as *mut u8, layout());
+        }
         assert_eq!(testing::slab_pins(x as *const u8), Some(1));
         // The thread exits holding the kept block.
     });

@@ -37,6 +37,10 @@
 //! slab keeps its class (its divisor) and its `carve_limit` only grows, so the entry's divisor is
 //! exact and its limit a lower bound. `Slab::unbind` aborts on a pinned slab.
 //!
+//! Who keeps (`config::FOREIGN_REUSERS`): only a freer that allocates the block's class (it has
+//! a current slab of it), so that a kept block is likely to be handed out again; a thread that
+//! only frees a class (a consumer) pushes on the slab's queue as before.
+//!
 //! Kept blocks are counted in their slab's `used` like any block out; the pinner's spill and
 //! flush return them, a run per slab, to the slab's remote queue (`small::return_blocks`), never
 //! to the pinner's own slab lists. The block is checked and marked at the free (`free_remote`'s
