@@ -317,6 +317,12 @@ pub const PROF_SWAP_MISS: bool = !cfg!(hakmem_no_prof_swap_miss);
 /// `alloc_miss_profiled`, as before): `--cfg hakmem_no_prof_miss_here`.
 pub const PROF_MISS_HERE: bool = !cfg!(hakmem_no_prof_miss_here);
 
+/// A sample's weight for `x = size / mean` in [1/32, 16) (the medium tier's requests at the
+/// default mean) comes from a table of quadratics (`prof::sampler::WEIGHT_TABLE`) instead of the
+/// `1 - exp(-x)` series and a division. Backout (the series for every x): `--cfg
+/// hakmem_no_prof_weight_table`.
+pub const PROF_WEIGHT_TABLE: bool = !cfg!(hakmem_no_prof_weight_table);
+
 /// A SuperSlab's reservation first asks for the range right below the previous one
 /// (`os::unix::map_below_last`), so SuperSlabs lie back to back: over-reserving and trimming
 /// alone left one SuperSlab per 4 MiB, which halved the reach of the direct-mapped per-thread

@@ -11,6 +11,7 @@
 //! no locks, no allocation.
 
 use super::table::LastStack;
+use crate::config::PROF_WEIGHT_TABLE;
 use crate::sync::plain::{AtomicU64, Ordering};
 
 /// Mean bytes between samples (`HAKMEM_PROF_SAMPLE`, default 512 KiB as in jemalloc/tcmalloc).
@@ -85,12 +86,105 @@ fn weight_of_x(x: f64) -> f64 {
         // no division.
         return 1.0;
     }
+    if PROF_WEIGHT_TABLE && (WEIGHT_LO..WEIGHT_HI).contains(&x) {
+        return weight_from_table(x);
+    }
+    weight_by_series(x)
+}
+
+/// `weight_of_x` by `one_minus_exp_neg` and a division (relative error below 1e-9).
+#[inline(always)]
+fn weight_by_series(x: f64) -> f64 {
     let p = one_minus_exp_neg(x);
     if p > 0.0 {
         1.0 / p
     } else {
         1.0
     }
+}
+
+// ---- the weight's table (`config::PROF_WEIGHT_TABLE`) ------------------------------------------
+// A sampled medium request (x = size / mean between 1/32 and 16 at the default mean: 16 KiB to
+// 8 MiB) takes its weight from a table instead of the series and a division (~35 instructions
+// with a `divsd`, docs/benchmarks.md "Session 13: prof15"): `WEIGHT_STEPS` quadratics per octave
+// of x, each through the weight at the ends and the middle of its step, indexed by x's exponent
+// and top mantissa bits. Relative error below 2e-5 (`weight_table_matches_the_series`), of either
+// sign (a quadratic's error is cubic in the step): no bias a profile could see.
+
+/// Octaves of x the table covers: [2^WEIGHT_MIN_EXP, 2^(WEIGHT_MIN_EXP + WEIGHT_OCTAVES)).
+const WEIGHT_MIN_EXP: i32 = -5;
+const WEIGHT_OCTAVES: usize = 9;
+/// Quadratics per octave (a power of two: the index is x's top mantissa bits).
+const WEIGHT_STEP_BITS: u32 = 5;
+const WEIGHT_STEPS: usize = 1 << WEIGHT_STEP_BITS;
+const WEIGHT_LO: f64 = 1.0 / 32.0;
+const WEIGHT_HI: f64 = 16.0;
+const _: () = assert!(WEIGHT_LO == 1.0 / (1u64 << -WEIGHT_MIN_EXP) as f64);
+const _: () = assert!(WEIGHT_HI == WEIGHT_LO * (1u64 << WEIGHT_OCTAVES) as f64);
+const _: () = assert!(WEIGHT_HI < SURE);
+
+/// One step's quadratic `a + f·(b + f·c)` in the step's fraction `f` in [0, 1); one step per
+/// 32-byte line half, so a lookup reads one cache line.
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct Quad {
+    a: f64,
+    b: f64,
+    c: f64,
+}
+
+/// `1 / (1 - exp(-x))` at compile time, for `x` in (0, 32]: `exp(-x) = exp(-x/32)^32` (the
+/// series converges at |x/32| <= 1; five squarings keep ~15 digits).
+const fn weight_exact(x: f64) -> f64 {
+    let mut e = exp_series(-x / 32.0);
+    let mut k = 0;
+    while k < 5 {
+        e *= e;
+        k += 1;
+    }
+    1.0 / (1.0 - e)
+}
+
+static WEIGHT_TABLE: [Quad; WEIGHT_OCTAVES * WEIGHT_STEPS] = {
+    let mut t = [Quad {
+        a: 0.0,
+        b: 0.0,
+        c: 0.0,
+    }; WEIGHT_OCTAVES * WEIGHT_STEPS];
+    let mut i = 0;
+    while i < WEIGHT_OCTAVES * WEIGHT_STEPS {
+        let octave = WEIGHT_LO * (1u64 << (i / WEIGHT_STEPS)) as f64;
+        let h = octave / WEIGHT_STEPS as f64;
+        let x0 = octave + h * (i % WEIGHT_STEPS) as f64;
+        let (w0, wm, w1) = (
+            weight_exact(x0),
+            weight_exact(x0 + h / 2.0),
+            weight_exact(x0 + h),
+        );
+        // Through (0, w0), (1/2, wm), (1, w1).
+        t[i] = Quad {
+            a: w0,
+            b: 4.0 * wm - 3.0 * w0 - w1,
+            c: 2.0 * w0 + 2.0 * w1 - 4.0 * wm,
+        };
+        i += 1;
+    }
+    t
+};
+
+/// `weight_of_x` for `x` in [WEIGHT_LO, WEIGHT_HI) from `WEIGHT_TABLE`.
+#[inline(always)]
+fn weight_from_table(x: f64) -> f64 {
+    debug_assert!((WEIGHT_LO..WEIGHT_HI).contains(&x));
+    let bits = x.to_bits();
+    // x = 2^e · (1 + m / 2^52), e in [WEIGHT_MIN_EXP, WEIGHT_MIN_EXP + WEIGHT_OCTAVES): the
+    // index is (e - WEIGHT_MIN_EXP, m's top WEIGHT_STEP_BITS), the fraction m's rest.
+    const SHIFT: u32 = 52 - WEIGHT_STEP_BITS;
+    const FIRST: u64 = ((1023 + WEIGHT_MIN_EXP) as u64) << WEIGHT_STEP_BITS;
+    let i = ((bits >> SHIFT) - FIRST) as usize;
+    let f = (bits & ((1u64 << SHIFT) - 1)) as i64 as f64 * (1.0 / (1u64 << SHIFT) as f64);
+    let q = &WEIGHT_TABLE[i];
+    q.a + f * (q.b + f * q.c)
 }
 
 // ---- cheap math ---------------------------------------------------------------------------------
@@ -393,6 +487,39 @@ mod tests {
             );
             x *= 1.003;
         }
+    }
+
+    #[test]
+    fn weight_table_matches_the_series() {
+        // Every step of every octave at its ends, middle and a few inner points: within 2e-5 of
+        // the series (itself within 1e-9 of libm), and no bias: the mean relative error over the
+        // points is below 1e-6 in size.
+        let (mut n, mut sum) = (0u32, 0.0f64);
+        for i in 0..WEIGHT_OCTAVES * WEIGHT_STEPS {
+            let octave = WEIGHT_LO * (1u64 << (i / WEIGHT_STEPS)) as f64;
+            let h = octave / WEIGHT_STEPS as f64;
+            let x0 = octave + h * (i % WEIGHT_STEPS) as f64;
+            for f in [0.0, 0.1, 0.21, 0.3, 0.5, 0.66, 0.79, 0.9, 0.999_999] {
+                let x = x0 + h * f;
+                let (want, got) = (weight_by_series(x), weight_from_table(x));
+                let rel = (got - want) / want;
+                assert!(rel.abs() <= 2e-5, "weight at x = {x}: {got} vs {want}");
+                n += 1;
+                sum += rel;
+            }
+        }
+        assert!((sum / n as f64).abs() < 1e-6, "bias {}", sum / n as f64);
+        // The ends of the table's range and what `weight_of_x` takes from it.
+        let below = f64::from_bits(WEIGHT_HI.to_bits() - 1);
+        assert!((weight_from_table(below) - weight_by_series(below)).abs() < 2e-5);
+        assert_eq!(weight_from_table(WEIGHT_LO), weight_exact(WEIGHT_LO));
+        if PROF_WEIGHT_TABLE {
+            assert_eq!(weight_of_x(1.0), weight_from_table(1.0));
+        } else {
+            assert_eq!(weight_of_x(1.0), weight_by_series(1.0));
+        }
+        assert_eq!(weight_of_x(WEIGHT_HI), weight_by_series(WEIGHT_HI));
+        assert_eq!(weight_of_x(0.01), weight_by_series(0.01));
     }
 
     #[test]
