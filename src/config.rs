@@ -418,6 +418,16 @@ pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 /// it out (A/B switch): the block is copied.
 pub const LARGE_MOVE: bool = !cfg!(hakmem_no_large_move);
 
+/// When the OS refuses a reservation (a new SuperSlab, span or large mapping), the large cache's
+/// blocks are unmapped and the reservation is asked once more (`large::reserve_aligned`): under
+/// an address-space limit (`RLIMIT_AS`, `ulimit -v`) the up to `LARGE_CACHE_BYTES` of freed large
+/// blocks the cache keeps mapped for the purge delay would otherwise make every other size fail
+/// (a program that freed 400 MiB of 40 MiB blocks under a 512 MiB limit got 1 MiB blocks for
+/// only ~110 MiB more; docs/benchmarks.md, "Session 13: robust14"). Runs only after a refusal.
+/// `RUSTFLAGS="--cfg hakmem_no_oom_release"` compiles it out (A/B switch): the refusal is
+/// returned as null at once.
+pub const OOM_RELEASE: bool = !cfg!(hakmem_no_oom_release);
+
 /// `calloc` of a block from the large cache zeroes the pages the block's last users left
 /// resident by hand (`large::clear`, `mincore`), and purges only the others: purging every page
 /// made a program that writes its `calloc`ed block fault each one in again (the kernel zeroing it

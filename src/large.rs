@@ -42,8 +42,8 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_MAX_BLOCK, LARGE_PURGE_USERS, PAGE_SIZE,
-    SUPERSLAB_SIZE,
+    LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_MAX_BLOCK, LARGE_PURGE_USERS,
+    OOM_RELEASE, PAGE_SIZE, SUPERSLAB_SIZE,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -380,13 +380,13 @@ fn alloc_inner(size: usize, align: usize, zero: bool, magic: u64) -> *mut u8 {
                     }
                     (map_len, n.cast::<u8>(), users + 1)
                 }
-                None => match os::reserve_aligned(class_len, SUPERSLAB_SIZE) {
+                None => match reserve_aligned(class_len, SUPERSLAB_SIZE) {
                     Some(b) => (class_len, b, 0),
                     None => return core::ptr::null_mut(),
                 },
             }
         }
-        None => match os::reserve_aligned(need, align.max(SUPERSLAB_SIZE)) {
+        None => match reserve_aligned(need, align.max(SUPERSLAB_SIZE)) {
             Some(b) => (need, b, 0),
             None => return core::ptr::null_mut(),
         },
@@ -697,6 +697,37 @@ pub fn purge(sweep: Sweep) {
     unsafe { release_chain(chain) };
 }
 
+/// `os::reserve_aligned`, except that when the OS refuses and the cache holds blocks, they are
+/// all unmapped and the OS is asked once more (`config::OOM_RELEASE`): an address-space limit
+/// counts the cache's mappings, so under one the cache must not starve every other tier. The
+/// SuperSlab and span reservations go through here too (`front::small::carve_new_slab`,
+/// `span::map`). Call it with no lock held (it takes the cache's).
+pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
+    os::reserve_aligned(size, align).or_else(|| reserve_after_release(size, align))
+}
+
+#[cold]
+#[inline(never)]
+fn reserve_after_release(size: usize, align: usize) -> Option<NonNull<u8>> {
+    if OOM_RELEASE && release_cache() {
+        os::reserve_aligned(size, align)
+    } else {
+        None
+    }
+}
+
+/// Unmaps every cached block, whatever its age; false if the cache was empty. A block the OS
+/// refuses to unmap goes back into the cache (decommitted), as on any purge.
+pub fn release_cache() -> bool {
+    let chain = CACHE.with(|c| c.detach(Some(Sweep::All)));
+    if chain.is_null() {
+        return false;
+    }
+    // SAFETY: detached under the lock.
+    unsafe { release_chain(chain) };
+    true
+}
+
 /// On a slow path: purges what the clock says is due, at most once per tick process-wide.
 fn sweep_if_due() {
     if let Some(s) = Sweep::due_ticked(&TICKER) {
@@ -813,7 +844,7 @@ pub unsafe fn move_grow(head: NonNull<RegionHead>, ptr: *mut u8, new_size: usize
     // The old base's alignment: `SUPERSLAB_SIZE`, or the block's alignment when larger (then the
     // offset is that alignment; a colour offset is under two pages).
     let align = SUPERSLAB_SIZE.max(offset.next_power_of_two());
-    let Some(to) = os::reserve_aligned(new_len, align) else {
+    let Some(to) = reserve_aligned(new_len, align) else {
         return Moved::NoMemory;
     };
     let user = to.as_ptr().wrapping_add(offset);

@@ -54,7 +54,8 @@ pub enum Rank {
     /// `prof::STATE`: the profiler's tables, arenas and live medium records (nests nothing;
     /// taken while sampling, never while another box's lock is held).
     ProfTables = 8,
-    /// `large::CACHE`: cached large blocks (nests nothing; taken with no other lock held).
+    /// `large::CACHE`: cached large blocks (nests nothing; taken with no other lock held, or under
+    /// the fallback heap's when its refill is refused memory: `large::release_cache`).
     LargeCache = 9,
 }
 

@@ -837,7 +837,8 @@ pub fn purge_due() -> usize {
 pub fn map(bytes: usize) -> Option<NonNull<SpanHeader>> {
     use crate::config::SUPERSLAB_SIZE;
     use crate::registry::{self, RegionHead};
-    let base = os::reserve_aligned(bytes, MIN_SPAN_BYTES)?;
+    // Through the large box: under an address-space limit its cache gives way (`OOM_RELEASE`).
+    let base = crate::large::reserve_aligned(bytes, MIN_SPAN_BYTES)?;
     // SAFETY: a fresh reservation of `bytes`, ours alone.
     let span = unsafe { SpanHeader::init(base, bytes) };
     if crate::config::SPAN_THP_GROWTH && bytes <= crate::config::SPAN_THP_MAX_BYTES && growing() {

@@ -15,7 +15,9 @@
 //!   block in place and intact; after disarming the growth succeeds and keeps the contents;
 //! - in a fresh thread, allocating 4 KiB blocks until a new SuperSlab is needed returns null (at
 //!   most 64 MiB of blocks are tried, far beyond any cache of empty SuperSlabs); the blocks
-//!   obtained before stay usable, and after disarming the same number of allocations succeeds.
+//!   obtained before stay usable, and after disarming the same number of allocations succeeds;
+//! - a refused reservation while the large cache holds a freed block succeeds on the second try,
+//!   once the cache has unmapped its blocks (`config::OOM_RELEASE`; null under its backout).
 
 mod support;
 
@@ -194,10 +196,50 @@ fn small_superslab_fails_then_recovers() {
     );
 }
 
+/// `config::OOM_RELEASE`: a reservation the OS refuses while the large cache holds a freed block
+/// is asked once more after the cache has unmapped its blocks (an address-space limit counts
+/// them); with `--cfg hakmem_no_oom_release` it fails at once. The 8 MiB block cannot serve the
+/// 40 MiB request (the cache serves a class from its own bin and the next two), so the request
+/// needs a reservation of its own.
+fn refused_reservation_releases_the_large_cache() {
+    let cached = Layout::from_size_align(8 * MIB, 16).unwrap();
+    // SAFETY: non-zero size.
+    let c = black_box(unsafe { alloc(cached) });
+    assert!(!c.is_null());
+    // SAFETY: `c` came from `alloc(cached)`; freed within the purge delay, it stays cached.
+    unsafe { dealloc(c, cached) };
+
+    let layout = Layout::from_size_align(40 * MIB, 16).unwrap();
+    fail_next_reservations(1);
+    // SAFETY: non-zero size.
+    let p = black_box(unsafe { alloc(layout) });
+    fail_next_reservations(0);
+    if !p.is_null() {
+        // SAFETY: `p` is live for 40 MiB and is freed once with its layout.
+        unsafe {
+            fill_raw(p, 40 * MIB, 3);
+            verify_raw(p, 40 * MIB, 3, "after the cache gave way");
+            dealloc(p, layout);
+        }
+    }
+    if hakmem::config::OOM_RELEASE {
+        assert!(
+            !p.is_null(),
+            "alloc(40 MiB) failed although the large cache held a block to unmap"
+        );
+    } else {
+        assert!(
+            p.is_null(),
+            "alloc(40 MiB) succeeded although the OS refused (OOM_RELEASE off)"
+        );
+    }
+}
+
 #[test]
 fn os_failures_return_null_and_the_allocator_recovers() {
     large_reservation_fails_then_recovers();
     large_growth_fails_and_keeps_the_block();
     small_superslab_fails_then_recovers();
+    refused_reservation_releases_the_large_cache();
     hakmem::collect();
 }

@@ -95,6 +95,7 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("small_stacks.c", Lang::C),
     ("cxx.cpp", Lang::Cxx),
     ("invalid_free.c", Lang::C),
+    ("address_limit.c", Lang::C),
 ];
 /// Copies of preload/tests/c/tls_lib.c that `dlopen_tls` loads (more than the 14 spare DTV slots
 /// glibc starts a thread with, so the DTV is grown too).
@@ -655,6 +656,14 @@ fn c_signals_during_allocation() {
 #[test]
 fn c_small_stacks() {
     c_program("small_stacks", &[]);
+}
+
+/// An address-space limit (`RLIMIT_AS`): null with `ENOMEM` from every entry point, and the
+/// large cache's freed blocks unmapped when another tier's reservation is refused
+/// (`config::OOM_RELEASE`); alignments up to 1 GiB.
+#[test]
+fn c_address_limit() {
+    c_program("address_limit", &[]);
 }
 
 #[test]

@@ -23,12 +23,13 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, FOREIGN_ENTRIES, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE,
-    SPILL_RUNS, SPILL_TOP, TABLE32, WHOLE_FREE_LIST,
+    ADOPT, FOREIGN_ENTRIES, OOM_RELEASE, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, REUSE_BEFORE_CARVE,
+    SLAB_SIZE, SPILL_RUNS, SPILL_TOP, TABLE32, WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
 use crate::front::heap::{base_cap, batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
+use crate::large;
 use crate::list;
 use crate::pool;
 use crate::purge::{self, Stamp, Sweep};
@@ -213,7 +214,7 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
         Some(s) => Some(s),
         None => {
             reclaim(usize::MAX);
-            pool::acquire_slab(c, true)
+            pool::acquire_slab(c, true).or_else(|| acquire_after_release(c))
         }
     };
     let Some(s) = slab else { return false };
@@ -226,6 +227,18 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
         own_slab(local, s.as_ref());
     }
     true
+}
+
+/// The OS refused a new SuperSlab: once the large cache has unmapped its blocks (an address-space
+/// limit counts them; `config::OOM_RELEASE`), asks the pool once more.
+#[cold]
+#[inline(never)]
+fn acquire_after_release(c: usize) -> Option<NonNull<Slab>> {
+    if OOM_RELEASE && large::release_cache() {
+        pool::acquire_slab(c, true)
+    } else {
+        None
+    }
 }
 
 /// Enters a slab this heap has just bound or adopted in its owned-slab table (front/owned.rs),
