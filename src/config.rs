@@ -428,6 +428,15 @@ pub const LARGE_MOVE: bool = !cfg!(hakmem_no_large_move);
 /// returned as null at once.
 pub const OOM_RELEASE: bool = !cfg!(hakmem_no_oom_release);
 
+/// A thread that has waited long on a lock checks whether it is in a forked child whose fork
+/// handler has not run yet, and if so bumps the fork epoch itself (`lock::fork::catch_up`), so a
+/// lock a thread of the parent held at the fork instant is taken over: a program's own child
+/// handler that allocates and was registered before hakmem's (in a constructor, before the first
+/// allocation) otherwise spun forever in the child (preload/tests/c/atfork_early.c hung in round 4).
+/// Costs one `getpid` per 64 yields of a waiting thread. `RUSTFLAGS="--cfg hakmem_no_fork_catch_up"`
+/// compiles it out (A/B switch).
+pub const FORK_CATCH_UP: bool = !cfg!(hakmem_no_fork_catch_up);
+
 /// `calloc` of a block from the large cache zeroes the pages the block's last users left
 /// resident by hand (`large::clear`, `mincore`), and purges only the others: purging every page
 /// made a program that writes its `calloc`ed block fault each one in again (the kernel zeroing it

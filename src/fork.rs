@@ -16,6 +16,11 @@
 //! bump starts a fresh chunk — all leaks in the child only). A lock found free was free at the
 //! fork instant, so what it protects is consistent. The exit key is lock-free.
 //!
+//! A program's own child handler registered before hakmem's (in a constructor, before the first
+//! allocation) runs first in the child, before the epoch is bumped; if it allocates and meets a
+//! lock a thread of the parent held, the waiting thread notices the new process id and bumps the
+//! epoch itself (`lock::fork::catch_up`, `config::FORK_CATCH_UP`).
+//!
 //! Known limits, in the child only: slabs owned by the parent's other threads stay owned by heaps
 //! that do not run in the child, so the child's frees of those blocks go to remote queues nobody
 //! drains (a leak bounded by what those threads held); and a child forked from a signal handler
@@ -27,6 +32,7 @@ extern "C" fn child() {
 
 /// Registers the handler (once, from the first heap creation).
 pub fn register() {
+    crate::lock::fork::remember_pid();
     // SAFETY: a plain C callback that neither allocates nor unwinds.
     unsafe {
         libc::pthread_atfork(None, None, Some(child));

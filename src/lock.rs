@@ -188,6 +188,9 @@ impl<T: ForkReset> SpinLock<T> {
             if spins < 64 {
                 crate::sync::spin_loop();
             } else {
+                if spins % 64 == 0 {
+                    fork::catch_up();
+                }
                 crate::os::yield_now();
             }
         }
@@ -272,6 +275,17 @@ pub mod fork {
         FORK_EPOCH.load(Ordering::Relaxed)
     }
 
+    /// The process whose epoch `FORK_EPOCH` counts (0 until `remember_pid`).
+    static PID: crate::sync::plain::AtomicU32 = crate::sync::plain::AtomicU32::new(0);
+
+    /// Records the calling process as the one the epoch is for (`fork::register`, at the first
+    /// heap; the child handler records each child).
+    pub fn remember_pid() {
+        // ORDERING: Relaxed — as `FORK_EPOCH`: written before other threads exist or by the only
+        // thread of a new child.
+        PID.store(crate::os::getpid(), Ordering::Relaxed);
+    }
+
     /// The `pthread_atfork` child handler's part: every lock taken before this instant belongs to
     /// a thread of the parent. Also forgets the ranks the forking thread held (if `fork` was
     /// called from a signal handler that interrupted hakmem, the interrupted frame never resumes
@@ -279,7 +293,29 @@ pub mod fork {
     pub fn child() {
         // ORDERING: Relaxed — see `epoch`.
         FORK_EPOCH.fetch_add(1, Ordering::Relaxed);
+        remember_pid();
         super::held::forget_all();
+    }
+
+    /// For a thread that has waited long on a lock (`SpinLock::lock`, every 64th yield): if this
+    /// process is a forked child whose handler has not run yet, does the handler's epoch bump now,
+    /// so that a lock held at the fork instant by a thread of the parent is taken over instead of
+    /// waited on forever. That happens when a program's own child handler allocates and was
+    /// registered before hakmem's (glibc runs child handlers in registration order, and hakmem
+    /// registers at its first heap; preload/tests/c/atfork_early.c); until its handler has run,
+    /// a child has one thread, so nothing races this. The ranks are left alone: the caller may
+    /// hold locks it took in the child. `config::FORK_CATCH_UP` off: nothing.
+    #[cold]
+    #[inline(never)]
+    pub fn catch_up() {
+        // ORDERING: Relaxed — see `remember_pid`.
+        let pid = PID.load(Ordering::Relaxed);
+        if !crate::config::FORK_CATCH_UP || pid == 0 || crate::os::getpid() == pid {
+            return;
+        }
+        // ORDERING: Relaxed — see `epoch`.
+        FORK_EPOCH.fetch_add(1, Ordering::Relaxed);
+        remember_pid();
     }
 }
 

@@ -114,6 +114,23 @@ extern "C" fn thread_with_late_destructor(_: *mut libc::c_void) -> *mut libc::c_
     null_mut()
 }
 
+/// Fills `blocks` with blocks of about 3000 bytes (new slabs from the pool), each written, then
+/// checks and frees them; false if a block lost its contents.
+fn churn_3000(blocks: &mut [*mut u8]) -> bool {
+    let mut ok = true;
+    for (i, p) in blocks.iter_mut().enumerate() {
+        *p = alloc(3000 + i % 7);
+        // SAFETY: a fresh block of at least 3000 bytes.
+        unsafe { p.write_bytes(i as u8, 3000) };
+    }
+    for (i, p) in blocks.iter().enumerate() {
+        // SAFETY: as above.
+        ok &= unsafe { **p } == i as u8;
+        free(*p, 3000 + i % 7);
+    }
+    ok
+}
+
 /// A forked child's work: allocate and free much (new slabs: the slab pool), free the parent's
 /// blocks, collect (every publish list, the pool), run threads (the heap pool, metadata) and a
 /// thread-exit destructor that allocates (the fallback heap), then take metadata directly. Exits
@@ -121,18 +138,7 @@ extern "C" fn thread_with_late_destructor(_: *mut libc::c_void) -> *mut libc::c_
 fn child_work(parent_blocks: &[(usize, usize)], takeovers: usize) -> ! {
     // SAFETY: async-signal-safe; the default action kills a hung child.
     unsafe { libc::alarm(20) };
-    let mut ok = true;
-    let mut mine = [null_mut::<u8>(); 1400];
-    for (i, p) in mine.iter_mut().enumerate() {
-        *p = alloc(3000 + i % 7);
-        // SAFETY: a fresh block of at least 3000 bytes.
-        unsafe { p.write_bytes(i as u8, 3000) };
-    }
-    for (i, p) in mine.iter().enumerate() {
-        // SAFETY: as above.
-        ok &= unsafe { **p } == i as u8;
-        free(*p, 3000 + i % 7);
-    }
+    let mut ok = churn_3000(&mut [null_mut(); 1400]);
     for &(p, size) in parent_blocks {
         free(p as *mut u8, size);
     }
@@ -153,8 +159,38 @@ fn child_work(parent_blocks: &[(usize, usize)], takeovers: usize) -> ! {
     unsafe { libc::_exit(if ok { 0 } else { 1 }) }
 }
 
-/// Forks; the child runs `child_work`. Returns the child's pid.
+/// The child of a raw `fork` system call, in which no `pthread_atfork` child handler has run — as
+/// in a child while a program's own handler, registered before hakmem's, allocates (glibc runs
+/// child handlers in registration order; preload/tests/c/atfork_early.c): new slabs need the lock
+/// a thread of the parent held at the fork instant, which must be taken over, not waited on
+/// forever (`config::FORK_CATCH_UP`). Only the allocator and async-signal-safe calls: glibc's
+/// own child-side state was not reset either.
+fn raw_child_work() -> ! {
+    // SAFETY: async-signal-safe; the default action kills a hung child.
+    unsafe { libc::alarm(20) };
+    let mut ok = churn_3000(&mut [null_mut(); 4000]);
+    if testing::fork_takeovers() < 1 {
+        say("raw fork child: expected a lock taken over from a dead holder, none was\n");
+        ok = false;
+    }
+    // SAFETY: ends the child without running the parent's exit handlers.
+    unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+}
+
+/// Fork by the raw system call (`raw_child_work`) instead of `fork()`.
+static RAW_FORK: AtomicBool = AtomicBool::new(false);
+
+/// Forks; the child runs `child_work` (`raw_child_work` after a raw fork). Returns the child's pid.
 fn fork_worker(parent_blocks: &[(usize, usize)], takeovers: usize) -> libc::pid_t {
+    if RAW_FORK.load(Ordering::Relaxed) {
+        // SAFETY: the child only uses the allocator and async-signal-safe calls, then `_exit`s.
+        let pid = unsafe { libc::syscall(libc::SYS_fork) } as libc::pid_t;
+        assert!(pid >= 0, "fork system call");
+        if pid == 0 {
+            raw_child_work();
+        }
+        return pid;
+    }
     // SAFETY: the child only uses the allocator, libc and raw threads, then `_exit`s.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork");
@@ -506,6 +542,10 @@ fn child() {
         "takeover_pool" => takeover(POOL),
         "takeover_span" => takeover(SPAN),
         "takeover_meta" => takeover(META),
+        "takeover_pool_raw_fork" => {
+            RAW_FORK.store(true, Ordering::Relaxed);
+            takeover(POOL)
+        }
         "nest_in_order" => {
             for (outer, _) in testing::lock_ranks() {
                 for (inner, _) in testing::lock_ranks() {
@@ -553,6 +593,18 @@ fn child_takes_over_each_lock_left_held() {
         }
         support::child::run(&format!("takeover_{rank}"), &[]).assert_passed();
     }
+}
+
+/// A child in which no fork handler has run yet (a raw fork system call) takes over the pool lock
+/// a thread of the parent held at the fork instant, instead of spinning on it forever
+/// (`config::FORK_CATCH_UP`; the child was killed by its 20 s alarm before).
+#[test]
+fn a_child_before_its_fork_handler_takes_over_a_lock() {
+    if !hakmem::config::FORK_CATCH_UP {
+        eprintln!("skipped: built with --cfg hakmem_no_fork_catch_up");
+        return;
+    }
+    support::child::run("takeover_pool_raw_fork", &[]).assert_passed();
 }
 
 /// Locks nest only in increasing rank; the checker (debug and `checked` builds) aborts otherwise.

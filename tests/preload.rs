@@ -96,6 +96,7 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("cxx.cpp", Lang::Cxx),
     ("invalid_free.c", Lang::C),
     ("address_limit.c", Lang::C),
+    ("atfork_early.c", Lang::C),
 ];
 /// Copies of preload/tests/c/tls_lib.c that `dlopen_tls` loads (more than the 14 spare DTV slots
 /// glibc starts a thread with, so the DTV is grown too).
@@ -664,6 +665,13 @@ fn c_small_stacks() {
 #[test]
 fn c_address_limit() {
     c_program("address_limit", &[]);
+}
+
+/// A program's own fork child handler, registered before hakmem's, allocates while a thread of
+/// the parent held a hakmem lock at the fork instant (`config::FORK_CATCH_UP`).
+#[test]
+fn c_atfork_handler_registered_first_allocates() {
+    c_program("atfork_early", &[]);
 }
 
 #[test]
