@@ -422,8 +422,8 @@ pub const LARGE_MOVE: bool = !cfg!(hakmem_no_large_move);
 /// blocks are unmapped and the reservation is asked once more (`large::reserve_aligned`): under
 /// an address-space limit (`RLIMIT_AS`, `ulimit -v`) the up to `LARGE_CACHE_BYTES` of freed large
 /// blocks the cache keeps mapped for the purge delay would otherwise make every other size fail
-/// (a program that freed 400 MiB of 40 MiB blocks under a 512 MiB limit got 1 MiB blocks for
-/// only ~110 MiB more; docs/benchmarks.md, "Session 13: robust14"). Runs only after a refusal.
+/// (a program that freed ten 40 MiB blocks under a 512 MiB limit then got only 113 MB of
+/// 5000-byte blocks; docs/benchmarks.md, "Session 13: robust14"). Runs only after a refusal.
 /// `RUSTFLAGS="--cfg hakmem_no_oom_release"` compiles it out (A/B switch): the refusal is
 /// returned as null at once.
 pub const OOM_RELEASE: bool = !cfg!(hakmem_no_oom_release);
