@@ -429,12 +429,13 @@ pub const LARGE_MOVE: bool = !cfg!(hakmem_no_large_move);
 pub const OOM_RELEASE: bool = !cfg!(hakmem_no_oom_release);
 
 /// A thread that has waited long on a lock checks whether it is in a forked child whose fork
-/// handler has not run yet, and if so bumps the fork epoch itself (`lock::fork::catch_up`), so a
-/// lock a thread of the parent held at the fork instant is taken over: a program's own child
-/// handler that allocates and was registered before hakmem's (in a constructor, before the first
-/// allocation) otherwise spun forever in the child (preload/tests/c/atfork_early.c hung in round 4).
-/// Costs one `getpid` per 64 yields of a waiting thread. `RUSTFLAGS="--cfg hakmem_no_fork_catch_up"`
-/// compiles it out (A/B switch).
+/// handler has not run yet — a page mapped with `MADV_WIPEONFORK` at the first heap reads 0 there
+/// and 1 everywhere else, a `vfork` child included — and if so bumps the fork epoch itself
+/// (`lock::fork::catch_up`), so a lock a thread of the parent held at the fork instant is taken
+/// over: a program's own child handler that allocates and was registered before hakmem's (in a
+/// constructor, before the first allocation) otherwise spun forever in the child
+/// (preload/tests/c/atfork_early.c hung in round 1 or 4). Costs one load per 64 yields of a
+/// waiting thread. `RUSTFLAGS="--cfg hakmem_no_fork_catch_up"` compiles it out (A/B switch).
 pub const FORK_CATCH_UP: bool = !cfg!(hakmem_no_fork_catch_up);
 
 /// `calloc` of a block from the large cache zeroes the pages the block's last users left

@@ -18,8 +18,9 @@
 //!
 //! A program's own child handler registered before hakmem's (in a constructor, before the first
 //! allocation) runs first in the child, before the epoch is bumped; if it allocates and meets a
-//! lock a thread of the parent held, the waiting thread notices the new process id and bumps the
-//! epoch itself (`lock::fork::catch_up`, `config::FORK_CATCH_UP`).
+//! lock a thread of the parent held, the waiting thread finds a page that every forked child sees
+//! zeroed (`MADV_WIPEONFORK`) zeroed and bumps the epoch itself (`lock::fork::catch_up`,
+//! `config::FORK_CATCH_UP`); a `vfork` child shares the page and never does.
 //!
 //! Known limits, in the child only: slabs owned by the parent's other threads stay owned by heaps
 //! that do not run in the child, so the child's frees of those blocks go to remote queues nobody
@@ -32,7 +33,7 @@ extern "C" fn child() {
 
 /// Registers the handler (once, from the first heap creation).
 pub fn register() {
-    crate::lock::fork::remember_pid();
+    crate::lock::fork::arm();
     // SAFETY: a plain C callback that neither allocates nor unwinds.
     unsafe {
         libc::pthread_atfork(None, None, Some(child));

@@ -259,7 +259,7 @@ impl<T: ForkReset> SpinLock<T> {
 /// The fork epoch and the child handler.
 #[cfg(not(hakmem_loom))]
 pub mod fork {
-    use crate::sync::plain::{AtomicU64, Ordering};
+    use crate::sync::plain::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
     /// Forks survived by this process's line of descent (bumped in each child).
     static FORK_EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -275,15 +275,36 @@ pub mod fork {
         FORK_EPOCH.load(Ordering::Relaxed)
     }
 
-    /// The process whose epoch `FORK_EPOCH` counts (0 until `remember_pid`).
-    static PID: crate::sync::plain::AtomicU32 = crate::sync::plain::AtomicU32::new(0);
+    /// A page every forked child sees zeroed (`os::wipe_on_fork_page`; null until `arm`, or where
+    /// the OS refused): its first byte is 1 in a process whose epoch is current, 0 in a forked
+    /// child whose handler has not run yet. A `vfork` child, or a process sharing this memory by
+    /// `clone(CLONE_VM)`, sees the parent's 1: it must never bump the epoch the parent shares.
+    static FORKED: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 
-    /// Records the calling process as the one the epoch is for (`fork::register`, at the first
-    /// heap; the child handler records each child).
-    pub fn remember_pid() {
-        // ORDERING: Relaxed — as `FORK_EPOCH`: written before other threads exist or by the only
-        // thread of a new child.
-        PID.store(crate::os::getpid(), Ordering::Relaxed);
+    /// Maps the page and sets its byte (`fork::register`, once, by the thread that created the
+    /// exit key at its first heap).
+    pub fn arm() {
+        // ORDERING: Relaxed — only this function stores it, once per process.
+        if !FORKED.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        if let Some(p) = crate::os::wipe_on_fork_page() {
+            // SAFETY: our fresh page, not yet published; a byte is an `AtomicU8`.
+            unsafe { AtomicU8::from_ptr(p.as_ptr()) }.store(1, Ordering::Relaxed);
+            // ORDERING: Release — publishes the byte's 1 with the pointer; pairs with the Acquire
+            // load in `catch_up`, which must never read the fresh page's 0 as "forked".
+            FORKED.store(p.as_ptr(), Ordering::Release);
+        }
+    }
+
+    /// Sets the page's byte again in a child whose handler runs (one thread: nothing races).
+    fn rearm() {
+        // ORDERING: Relaxed — the child's only thread reads what it or its parent stored.
+        let p = FORKED.load(Ordering::Relaxed);
+        if !p.is_null() {
+            // SAFETY: the page is ours and mapped for the process's life; a byte is an `AtomicU8`.
+            unsafe { AtomicU8::from_ptr(p) }.store(1, Ordering::Relaxed);
+        }
     }
 
     /// The `pthread_atfork` child handler's part: every lock taken before this instant belongs to
@@ -293,29 +314,37 @@ pub mod fork {
     pub fn child() {
         // ORDERING: Relaxed — see `epoch`.
         FORK_EPOCH.fetch_add(1, Ordering::Relaxed);
-        remember_pid();
+        rearm();
         super::held::forget_all();
     }
 
     /// For a thread that has waited long on a lock (`SpinLock::lock`, every 64th yield): if this
-    /// process is a forked child whose handler has not run yet, does the handler's epoch bump now,
-    /// so that a lock held at the fork instant by a thread of the parent is taken over instead of
-    /// waited on forever. That happens when a program's own child handler allocates and was
-    /// registered before hakmem's (glibc runs child handlers in registration order, and hakmem
-    /// registers at its first heap; preload/tests/c/atfork_early.c); until its handler has run,
-    /// a child has one thread, so nothing races this. The ranks are left alone: the caller may
-    /// hold locks it took in the child. `config::FORK_CATCH_UP` off: nothing.
+    /// process is a forked child whose handler has not run yet (the page reads 0), does the
+    /// handler's epoch bump now, so that a lock held at the fork instant by a thread of the parent
+    /// is taken over instead of waited on forever. That happens when a program's own child
+    /// handler allocates and was registered before hakmem's (glibc runs child handlers in
+    /// registration order, and hakmem registers at its first heap; preload/tests/c/
+    /// atfork_early.c); until its handler has run, a child has one thread, so nothing races this.
+    /// The ranks are left alone: the caller may hold locks it took in the child.
+    /// `config::FORK_CATCH_UP` off, or no page: nothing.
     #[cold]
     #[inline(never)]
     pub fn catch_up() {
-        // ORDERING: Relaxed — see `remember_pid`.
-        let pid = PID.load(Ordering::Relaxed);
-        if !crate::config::FORK_CATCH_UP || pid == 0 || crate::os::getpid() == pid {
+        // ORDERING: Acquire — pairs with the Release store in `arm`: the byte reads 1 unless
+        // this is a forked child whose handler has not run.
+        let p = FORKED.load(Ordering::Acquire);
+        if !crate::config::FORK_CATCH_UP || p.is_null() {
+            return;
+        }
+        // SAFETY: as in `rearm`.
+        // ORDERING: Relaxed — the Acquire load above made the parent's 1 visible; a forked
+        // child's page was zeroed by the kernel.
+        if unsafe { AtomicU8::from_ptr(p) }.load(Ordering::Relaxed) != 0 {
             return;
         }
         // ORDERING: Relaxed — see `epoch`.
         FORK_EPOCH.fetch_add(1, Ordering::Relaxed);
-        remember_pid();
+        rearm();
     }
 }
 

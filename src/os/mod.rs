@@ -66,6 +66,22 @@ pub(crate) fn failed(call: &str) {
     }
 }
 
+/// A zeroed page that every forked child sees zeroed again (`MADV_WIPEONFORK`), while a `vfork`
+/// child, or another process sharing this memory, sees it as it is (`lock::fork::catch_up`).
+/// `None` where the OS refuses (the page is then given back).
+#[cfg(not(hakmem_loom))]
+pub fn wipe_on_fork_page() -> Option<NonNull<u8>> {
+    let page = crate::config::PAGE_SIZE;
+    let p = reserve_aligned(page, page)?;
+    // SAFETY: our fresh page.
+    if unsafe { unix::wipe_on_fork(p, page) } {
+        return Some(p);
+    }
+    // SAFETY: our fresh page, never handed out; a refused unmap is counted by `release`.
+    let _released = unsafe { release(p, page) };
+    None
+}
+
 /// Reserves `size` bytes aligned to `align` (a power of two, at least a page), readable and
 /// writable and zero-filled. `None` when the OS refuses.
 #[inline]

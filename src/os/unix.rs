@@ -396,6 +396,16 @@ pub fn close(fd: i32) -> bool {
     unsafe { libc::close(fd) == 0 }
 }
 
+/// Marks `[ptr, ptr + len)` to read as zero in every forked child (`MADV_WIPEONFORK`, Linux 4.14).
+/// False where the OS refuses.
+///
+/// # Safety
+/// The range is a reservation of ours.
+pub unsafe fn wipe_on_fork(ptr: NonNull<u8>, len: usize) -> bool {
+    // SAFETY: per the contract; the advice changes only what a forked child sees.
+    keep_errno(|| unsafe { libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_WIPEONFORK) == 0 })
+}
+
 pub fn getpid() -> u32 {
     // SAFETY: no preconditions.
     unsafe { libc::getpid() as u32 }
