@@ -418,6 +418,17 @@ pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 /// it out (A/B switch): the block is copied.
 pub const LARGE_MOVE: bool = !cfg!(hakmem_no_large_move);
 
+/// `realloc` of a large block that carries a profile sample (`HAKMEM_PROF=1`) resizes it in place
+/// or moves its pages as it does an unsampled one (`large::resize_in_place`, `large::move_grow`)
+/// and then re-decides its sample (`large::resample`: the old sample ends, the new size takes the
+/// sampler's decision like a new request, as the copy did), instead of copying every byte into a
+/// new block: with the profiler on, every block of a few MiB is sampled almost surely, and a
+/// growth loop on one was quadratic (512 MiB grown to 1 GiB: 514 MiB peak RSS and 0.49 s against
+/// 2 MiB and 0 s unprofiled; docs/benchmarks.md, "Session 13: large15").
+/// `RUSTFLAGS="--cfg hakmem_no_sampled_large_move"` compiles it out (A/B switch): a sampled large
+/// block is copied on every `realloc`.
+pub const SAMPLED_LARGE_MOVE: bool = !cfg!(hakmem_no_sampled_large_move);
+
 /// When the OS refuses a reservation (a new SuperSlab, span or large mapping), the large cache's
 /// blocks are unmapped and the reservation is asked once more (`large::reserve_aligned`): under
 /// an address-space limit (`RLIMIT_AS`, `ulimit -v`) the up to `LARGE_CACHE_BYTES` of freed large

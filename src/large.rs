@@ -43,7 +43,7 @@ use core::ptr::NonNull;
 
 use crate::config::{
     LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_MAX_BLOCK, LARGE_PURGE_USERS,
-    OOM_RELEASE, PAGE_SIZE, SUPERSLAB_SIZE,
+    OOM_RELEASE, PAGE_SIZE, SAMPLED_LARGE_MOVE, SUPERSLAB_SIZE,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -444,6 +444,63 @@ fn is_sampled_large(magic: u64) -> bool {
     crate::config::PROFILE && magic == prof::SAMPLED_LARGE_MAGIC
 }
 
+/// Whether `realloc` must copy the block at `head` (header magic `magic`): a profiler arena's
+/// block, or a sampled large block when `config::SAMPLED_LARGE_MOVE` is off. Otherwise a sampled
+/// large block resizes like any other, and `realloc` then calls `resample`.
+#[inline]
+fn copied_on_realloc(head: NonNull<RegionHead>, magic: u64) -> bool {
+    is_sampled(head) || (!SAMPLED_LARGE_MOVE && is_sampled_large(magic))
+}
+
+/// Whether the large block at `head` (the registry's answer for its user pointer) carries a
+/// sample that `realloc` keeps through `resize_in_place` or `move_grow` and must then re-decide
+/// (`resample`). False for a profiler arena (whose blocks are copied).
+///
+/// # Safety
+/// As for `free`.
+#[inline]
+pub unsafe fn resizes_sampled(head: NonNull<RegionHead>) -> bool {
+    // SAFETY: per the contract the header (or an arena's head) is mapped and starts with a magic.
+    SAMPLED_LARGE_MOVE && is_sampled_large(unsafe { head.as_ref().magic })
+}
+
+/// After `resize_in_place` or `move_grow` resized the sampled block at `ptr` to `new_size` bytes
+/// (`resizes_sampled` said so before): the profile counts the `realloc` as the free of the old
+/// block and the allocation of a new one, as the copy it replaces did (and as jemalloc and
+/// tcmalloc count a `realloc`). The old sample ends (counted on `shard`, the calling thread's
+/// heap's line); `next` is the sampler's decision on the new request (the calling thread's last
+/// stack if it took it): sampled, the block keeps its tag with a new record of `new_size` bytes
+/// and the calling stack; not (or the table cannot be had), it loses the tag and is from then on
+/// an unsampled block (`LARGE_MAGIC`). A new record rather than the old one resized: the old
+/// record's weight was drawn for the old size (a 40 KiB sample stands for about 13 requests at
+/// the default mean; kept at 4 MiB it would count 13 × 4 MiB).
+///
+/// # Safety
+/// `ptr` is the user pointer of a live large block the caller owns, tagged with
+/// `prof::SAMPLED_LARGE_MAGIC`.
+#[cold]
+#[inline(never)]
+pub unsafe fn resample(
+    ptr: *mut u8,
+    new_size: usize,
+    next: Option<&mut prof::LastStack>,
+    shard: prof::Shard,
+) {
+    let h = ptr.wrapping_sub(PAGE_SIZE).cast::<LargeHeader>();
+    let rec = prof::large_record(h.cast());
+    // SAFETY: the tagged block's record (written by `alloc_sampled` or an earlier `resample`;
+    // its header page moved with the block), inside the header page, 64-aligned.
+    prof::end_sample(&unsafe { rec.read() }, shard);
+    if let Some(new) = next.and_then(|last| prof::begin_sample(new_size, last, shard)) {
+        // SAFETY: as above; the caller owns the block.
+        unsafe { rec.write(new) };
+        return;
+    }
+    // SAFETY: the header page of a live block the caller owns. Only its owner reads the magic
+    // (`free`, `usable_size`, `sampled_size` of a live block), so a plain store is enough.
+    unsafe { (*h).magic = LARGE_MAGIC };
+}
+
 /// Zeroes `[user, user + size)` of a reused mapping, the partial first page by hand. Whole pages:
 /// with `config::LARGE_CLEAR_RESIDENT`, those resident (`mincore`) by hand and the others (never
 /// touched, or swapped out) by purging them; without, all by purging (no RSS, no memset, but a
@@ -763,8 +820,8 @@ pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
 pub unsafe fn resize_in_place(head: NonNull<RegionHead>, ptr: *mut u8, new_size: usize) -> bool {
     let h = head.cast::<LargeHeader>();
     // SAFETY: per the contract the header is mapped (an arena starts with its magic too).
-    if is_sampled(head) || is_sampled_large(unsafe { h.as_ref().magic }) {
-        // A sampled block moves, so its new size is what the profile counts.
+    if copied_on_realloc(head, unsafe { h.as_ref().magic }) {
+        // A copied block moves, so its new size is what the profile counts.
         return false;
     }
     // SAFETY: per the contract.
@@ -806,7 +863,7 @@ pub enum Moved {
     To(NonNull<u8>),
     /// The OS refused the new reservation: `realloc` returns null (a copy would need the same).
     NoMemory,
-    /// The block cannot be moved (sampled, a shrink, or the OS cannot move pages): it is
+    /// The block cannot be moved (copied on `realloc`, a shrink, or the OS cannot move pages): it is
     /// unchanged, and the caller copies it.
     No,
 }
@@ -826,8 +883,8 @@ pub enum Moved {
 pub unsafe fn move_grow(head: NonNull<RegionHead>, ptr: *mut u8, new_size: usize) -> Moved {
     let h = head.cast::<LargeHeader>();
     // SAFETY: per the contract the header is mapped (an arena starts with its magic too).
-    if is_sampled(head) || is_sampled_large(unsafe { h.as_ref().magic }) {
-        // A sampled block moves by copy, so its new size is what the profile counts.
+    if copied_on_realloc(head, unsafe { h.as_ref().magic }) {
+        // A copied block moves by copy, so its new size is what the profile counts.
         return Moved::No;
     }
     // SAFETY: per the contract.

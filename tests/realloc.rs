@@ -333,6 +333,66 @@ fn large_growth_moves_pages() {
     grow_blocked(5 * MIB, 70 * MIB, 4096, 7003);
 }
 
+/// With the profiler sampling every request, a sampled large block grows like an unsampled one
+/// (`config::SAMPLED_LARGE_MOVE`): in place, or its pages moved, not its bytes copied; and the
+/// profile counts the new size (the old sample ended, the new size sampled anew), or, with the
+/// profiler stopped, nothing (the block then frees as an unsampled one).
+#[cfg(feature = "profile")]
+fn sampled_large_growth_moves_pages() {
+    use hakmem::profile;
+    profile::set_sample_interval(1);
+    assert!(profile::start());
+    let live_bytes = || profile::totals().live_bytes;
+    let mut b = TestBlock::new(16 * MIB, 16, 7201);
+    let sampled = |b: &TestBlock| profile::sampled_size(b.addr() as *const u8);
+    assert_eq!(sampled(&b), Some(16 * MIB), "every request is sampled");
+    let guard = block_growth_at(mapping_end(b.addr()));
+    let (bytes0, rss0) = (live_bytes(), rss());
+    let at = b.addr();
+    b.resize(48 * MIB);
+    let rss1 = rss();
+    assert_ne!(
+        b.addr(),
+        at,
+        "the block grew in place past the page mapped after it"
+    );
+    b.verify("after the move");
+    assert!(
+        rss1 < rss0 + 36 * MIB,
+        "growing a filled sampled 16 MiB block to 48 MiB made RSS grow by {} KiB (32 MiB filled: \
+         the bytes were copied)",
+        (rss1 - rss0.min(rss1)) / KIB
+    );
+    assert_eq!(sampled(&b), Some(48 * MIB), "the new size is sampled anew");
+    assert_eq!(
+        live_bytes() - bytes0,
+        (32 * MIB) as f64,
+        "live bytes follow the new size"
+    );
+    // Grown in place (or moved again) from the new place.
+    b.resize(56 * MIB);
+    b.verify("after the second growth");
+    assert_eq!(sampled(&b), Some(56 * MIB));
+    assert_eq!(live_bytes() - bytes0, (40 * MIB) as f64);
+    // Shrunk in place.
+    b.resize(40 * MIB);
+    b.verify("after the shrink");
+    assert_eq!(sampled(&b), Some(40 * MIB));
+    assert_eq!(live_bytes() - bytes0, (24 * MIB) as f64);
+    // Stopped: the old sample ends, the new size is not sampled; the block frees unsampled.
+    profile::stop();
+    b.resize(64 * MIB);
+    b.verify("after the growth unprofiled");
+    assert_eq!(sampled(&b), None, "not sampled while stopped");
+    assert_eq!(live_bytes() - bytes0, -((16 * MIB) as f64));
+    drop(b);
+    assert_eq!(live_bytes() - bytes0, -((16 * MIB) as f64));
+    if let Some(g) = guard {
+        // SAFETY: the page `block_growth_at` mapped.
+        unsafe { libc::munmap(g as *mut libc::c_void, 4096) };
+    }
+}
+
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
 fn child() {
@@ -341,6 +401,8 @@ fn child() {
     };
     match name.as_str() {
         "large_growth_moves_pages" => large_growth_moves_pages(),
+        #[cfg(feature = "profile")]
+        "sampled_large_growth_moves_pages" => sampled_large_growth_moves_pages(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -349,6 +411,12 @@ fn child() {
 #[cfg(not(hakmem_no_large_move))]
 fn large_growth_moves_pages_instead_of_copying() {
     child::run("large_growth_moves_pages", &[]).assert_passed();
+}
+
+#[test]
+#[cfg(all(feature = "profile", not(hakmem_no_sampled_large_move)))]
+fn sampled_large_growth_moves_pages_instead_of_copying() {
+    child::run("sampled_large_growth_moves_pages", &[]).assert_passed();
 }
 
 #[test]

@@ -695,8 +695,15 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
         Region::Large(head) => {
             // SAFETY: the registry confirmed a large block.
             let usable = unsafe { large::usable_size(head, ptr) };
+            // A sampled block resizes like any other, then its sample is re-decided.
+            // SAFETY: as above.
+            let sampled = PROFILE && unsafe { large::resizes_sampled(head) };
             // SAFETY: as above.
             if new_size > MAX_SMALL_SIZE && unsafe { large::resize_in_place(head, ptr, new_size) } {
+                if sampled {
+                    // SAFETY: the block at `ptr` is ours, resized and still tagged.
+                    unsafe { resample_large(ptr, new_size) };
+                }
                 return ptr;
             }
             // A growth that stays large moves the pages, not the bytes.
@@ -707,7 +714,13 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             {
                 // SAFETY: as above.
                 match unsafe { large::move_grow(head, ptr, new_size) } {
-                    large::Moved::To(p) => return p.as_ptr(),
+                    large::Moved::To(p) => {
+                        if sampled {
+                            // SAFETY: the block moved to `p` is ours and still tagged.
+                            unsafe { resample_large(p.as_ptr(), new_size) };
+                        }
+                        return p.as_ptr();
+                    }
                     large::Moved::NoMemory => return core::ptr::null_mut(),
                     large::Moved::No => {}
                 }
@@ -740,6 +753,31 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
     };
     // SAFETY: forwarded contract.
     unsafe { realloc_move(ptr, old_usable, align, new_size) }
+}
+
+/// `realloc` resized the sampled large block at `ptr` in place or moved its pages
+/// (`config::SAMPLED_LARGE_MOVE`): the new size is counted against the calling thread's
+/// countdown as a new request's would be (`sample`), and the large box re-decides the block's
+/// sample (`large::resample`).
+///
+/// # Safety
+/// As for `large::resample`.
+#[cold]
+#[inline(never)]
+unsafe fn resample_large(ptr: *mut u8, new_size: usize) {
+    let h = thread::current();
+    // Sentinel heaps are shared and never written: as in `sample`, their requests go unsampled.
+    let next = if h.kind == HeapKind::Live && prof::is_on() {
+        // SAFETY: the calling thread's own live heap; no other reference to its local state is
+        // alive, and this one lives through a call of the large box (and the prof box), neither
+        // of which reaches the heap.
+        let sampler = unsafe { &mut h.local_mut().sampler };
+        sampler.take(new_size).then(|| sampler.last_stack())
+    } else {
+        None
+    };
+    // SAFETY: per the contract.
+    unsafe { large::resample(ptr, new_size, next, h.prof_shard) };
 }
 
 /// `realloc`'s move: a new block for `new_size`, the prefix copied, the old block freed.
