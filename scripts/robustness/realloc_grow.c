@@ -1,7 +1,7 @@
 /* realloc growth of one large block: malloc(n MiB, argv[1]), both ends written, realloc to 2n,
  * the new end written; prints the peak RSS (VmHWM). Without the profiler hakmem moves the pages
- * (mremap, as glibc); with HAKMEM_PROF=1 a sampled block is copied (docs/benchmarks.md,
- * "Session 13: robust14", found and left alone). */
+ * (mremap, as glibc); with HAKMEM_PROF=1 a sampled block moved by copy before
+ * config::SAMPLED_LARGE_MOVE (docs/benchmarks.md, "Session 13: robust14" and "large15"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
