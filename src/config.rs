@@ -323,6 +323,16 @@ pub const PROF_MISS_HERE: bool = !cfg!(hakmem_no_prof_miss_here);
 /// hakmem_no_prof_weight_table`.
 pub const PROF_WEIGHT_TABLE: bool = !cfg!(hakmem_no_prof_weight_table);
 
+/// A span's `sampled` bits (`span::SampledBits`): the holder's word is written by the span's
+/// holder alone, with a plain load and store, so a sampled medium block's mark and its holder's
+/// free of it take no locked instruction (`lock or`, `lock and`: a stall on the store buffer
+/// that instructions do not show; c-medium-churn profiled −5%, docs/benchmarks.md "Session 14:
+/// prof16"). A freer that does not hold the span sets its block's bit in a second word instead,
+/// which the holder merges before it hands a block out (`span::take_block`: one load when it is
+/// zero). Backout (one word, `fetch_or` to mark, `fetch_and` at every free, as before): `--cfg
+/// hakmem_no_prof_owner_bits`.
+pub const PROF_OWNER_BITS: bool = !cfg!(hakmem_no_prof_owner_bits);
+
 /// A SuperSlab's reservation first asks for the range right below the previous one
 /// (`os::unix::map_below_last`), so SuperSlabs lie back to back: over-reserving and trimming
 /// alone left one SuperSlab per 4 MiB, which halved the reach of the direct-mapped per-thread

@@ -51,3 +51,7 @@ pub const UNPINNED_RELEASE: bool = cfg!(hakmem_mutant = "unpinned_release");
 /// `SpanCache::purge` purges a committed span while it is still on the cache's list, where a
 /// taker may already have it (instead of detaching it under the lock first).
 pub const SPAN_PURGE_ON_LIST: bool = cfg!(hakmem_mutant = "span_purge_on_list");
+/// A freer that does not hold the span clears its sampled block's bit with a plain load and
+/// store, as the holder does (`span::SampledBits::clear_freed`): a concurrent mark by the holder
+/// can be lost.
+pub const SAMPLED_REMOTE_PLAIN_CLEAR: bool = cfg!(hakmem_mutant = "sampled_remote_plain_clear");

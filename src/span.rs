@@ -32,8 +32,8 @@ use core::ptr::NonNull;
 
 use crate::adopt::PublishList;
 use crate::config::{
-    KEEP_SPAN_BYTES_COMMITTED, MAX_SPAN_BYTES, MIN_SPAN_BYTES, SPAN_AFFINE_SCAN, SPAN_CLASS_AFFINE,
-    SPAN_HEADER_BYTES,
+    KEEP_SPAN_BYTES_COMMITTED, MAX_SPAN_BYTES, MIN_SPAN_BYTES, PROF_OWNER_BITS, SPAN_AFFINE_SCAN,
+    SPAN_CLASS_AFFINE, SPAN_HEADER_BYTES,
 };
 use crate::debug::Where;
 use crate::lock::{ForkReset, Rank, SpinLock};
@@ -43,7 +43,7 @@ use crate::purge::{self, Stamp, Sweep};
 use crate::slab::block::Block;
 use crate::slab::slab::{Slab, NO_CLASS};
 use crate::stats::GLOBALS;
-use crate::sync::plain::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use crate::sync::plain::{AtomicBool, AtomicU32, Ordering};
 use crate::sync::{const_fn, UnsafeCell};
 
 /// Magic of a span header.
@@ -76,10 +76,10 @@ pub struct SpanHeader {
     /// Bytes of the mapping.
     pub bytes: usize,
     links: UnsafeCell<SpanLinks>,
-    /// Bit `i`: block `i` is a live sampled block (the profiler's; `front::medium::mark_sampled`
-    /// sets it before the block is handed out, `front::medium::free` clears it). Zero when no
-    /// sampled block is live, so a free tests it with one load of a line it reads anyway.
-    pub sampled: AtomicU64,
+    /// The profiler's marks of sampled blocks (`SampledBits`): zero when no sampled block is live
+    /// (and none was freed by a thread that did not hold the span since its holder last handed
+    /// the block out), so a free tests it with one load of a line it reads anyway.
+    pub sampled: SampledBits,
     /// The span has filled up once (`count_fill`): later fills are not counted again.
     filled: AtomicBool,
     /// The span's metadata as a slab of its medium class.
@@ -91,6 +91,113 @@ const _: () = assert!(
     (MIN_SPAN_BYTES - SPAN_HEADER_BYTES) / (crate::config::MAX_SMALL_SIZE + 1) <= 64,
     "`sampled` has a bit for every block of the smallest medium class's smallest span"
 );
+
+/// Bit `i` of a span: block `i` is a sampled block (`front::medium::mark_sampled`).
+///
+/// With `PROF_OWNER_BITS` two words. `held`: written only by the span's holder, with a plain
+/// load and store (no locked instruction): it sets a block's bit before handing the block out
+/// (`mark_held`) and clears it when it frees the block itself (`clear_freed`). `remote`: a freer
+/// that does not hold the span sets its block's bit there (`fetch_or`, Relaxed) before pushing
+/// the block, and leaves `held` alone; the holder merges `remote` into `held` (takes it, clears
+/// those bits) before it hands out a block while `remote` is non-zero (`take_block`), and
+/// clears both when it releases the span. Invariant: a *live* block's bit in `held` is set iff
+/// it was handed out sampled (a stale bit belongs to a block that waits in the remote queue or
+/// on the free list, and the merge clears it before that block is handed out again); `held` is
+/// zero when no bit is set, so a free tests one word.
+///
+/// Why the holder's plain store loses nobody's bit: every writer of `held` is the holder, and a
+/// change of holder (bind, adopt, the cache) orders the old holder's stores before the new one's
+/// loads as for the slab's local state. A freer's load of its own bit sees the mark: the mark
+/// was stored before the block was handed out and the pointer reached the freer through a
+/// hand-off that orders it (as for the block's contents); the holder cannot clear it while the
+/// block is out. The merge sees a remote freer's bit before that block is handed out again: the
+/// `fetch_or` precedes the block's push (Release) in the freer's program order and the holder's
+/// drain (Acquire) precedes the hand-out, so the `swap` after the drain reads it.
+/// Backout (`--cfg hakmem_no_prof_owner_bits`): `held` alone, `fetch_or` to mark, `fetch_and`
+/// at every free. Model: loom_tests/span.rs `sampled_bits_remote_free_vs_mark`.
+pub struct SampledBits {
+    held: crate::sync::AtomicU64,
+    remote: crate::sync::AtomicU64,
+}
+
+impl SampledBits {
+    fn new() -> Self {
+        Self {
+            held: crate::sync::AtomicU64::new(0),
+            remote: crate::sync::AtomicU64::new(0),
+        }
+    }
+
+    /// The holder's word (any thread): zero when no block of the span is marked.
+    #[inline(always)]
+    pub fn word(&self) -> u64 {
+        // ORDERING: Relaxed — a block's own bit is ordered by the hand-off of the block (see the
+        // type); other bits are not read for their meaning.
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Marks a block the caller holds the span of and is about to hand out.
+    #[inline]
+    pub fn mark_held(&self, bit: u64) {
+        if PROF_OWNER_BITS {
+            // ORDERING: Relaxed — only the holder writes `held` (see the type).
+            self.held.store(self.word() | bit, Ordering::Relaxed);
+        } else {
+            // ORDERING: Relaxed — see `word`; an RMW: other blocks' bits change concurrently.
+            self.held.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    /// The sampled block of `bit` is being freed; `held`: by the span's holder (its bit is
+    /// cleared), else by another thread (its bit goes to `remote`, for the holder's merge).
+    #[inline]
+    pub fn clear_freed(&self, bit: u64, held: bool) {
+        if !PROF_OWNER_BITS {
+            // ORDERING: Relaxed — only the freeing thread clears its block's bit; the free puts
+            // the block back on a list after this, and that hand-off orders it before the next
+            // mark.
+            self.held.fetch_and(!bit, Ordering::Relaxed);
+        } else if held || mutant::SAMPLED_REMOTE_PLAIN_CLEAR {
+            // ORDERING: Relaxed — only the holder writes `held` (see the type).
+            self.held.store(self.word() & !bit, Ordering::Relaxed);
+        } else {
+            // ORDERING: Relaxed — the block's push (Release) follows in this thread, and the
+            // holder's drain of it (Acquire) precedes its merge (see the type).
+            self.remote.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    /// The holder of `span` is about to hand out a block: merges the bits of blocks freed by
+    /// other threads, if any, so that no stale bit marks the block.
+    #[inline(always)]
+    fn merge_remote(span: &SpanHeader) {
+        // ORDERING: Relaxed — see the type: a bit this load misses belongs to a block not yet
+        // drained, which is not the one handed out.
+        if PROF_OWNER_BITS && span.sampled.remote.load(Ordering::Relaxed) != 0 {
+            span.sampled.merge_remote_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn merge_remote_slow(&self) {
+        // ORDERING: Relaxed — see `merge_remote`.
+        let r = self.remote.swap(0, Ordering::Relaxed);
+        // ORDERING: Relaxed — only the holder writes `held` (see the type).
+        self.held.store(self.word() & !r, Ordering::Relaxed);
+    }
+
+    /// The holder releases the span with nothing out: no bit means anything any more.
+    fn reset(&self) {
+        if PROF_OWNER_BITS {
+            // ORDERING: Relaxed — with nothing out nobody else writes either word (every remote
+            // `fetch_or` preceded its block's push, drained before this); the span cache's lock
+            // orders these stores before the next holder's loads.
+            self.held.store(0, Ordering::Relaxed);
+            self.remote.store(0, Ordering::Relaxed);
+        }
+    }
+}
 
 impl SpanHeader {
     /// Writes a fresh header at `base` and returns it.
@@ -111,7 +218,7 @@ impl SpanHeader {
                     unzeroed: 0,
                     last_class: NO_CLASS,
                 }),
-                sampled: AtomicU64::new(0),
+                sampled: SampledBits::new(),
                 filled: AtomicBool::new(false),
                 slab: Slab::new(base.as_ptr().wrapping_add(SPAN_HEADER_BYTES)),
             })
@@ -754,6 +861,8 @@ pub unsafe fn release(cache: &SpanCache, slab: &Slab, emptied_at: Stamp) {
     let class = slab.class.load(Ordering::Relaxed);
     // SAFETY: the caller holds the span; nobody else reads its links until it is cached.
     unsafe { span.as_ref().links.with_mut(|k| (*k).last_class = class) };
+    // SAFETY: as above.
+    unsafe { span.as_ref() }.sampled.reset();
     // SAFETY: the caller holds the slab and nothing is out; after `put` we do not touch it.
     unsafe {
         if mutant::SPAN_CACHE_BEFORE_UNBIND {
@@ -803,7 +912,9 @@ pub unsafe fn retire_or_publish(slab: &Slab, list: &PublishList, cache: &SpanCac
     Exit::Published
 }
 
-/// Takes one block from a span the caller holds: the free list's first, else a fresh carve.
+/// Takes one block from a span the caller holds: the free list's first, else a fresh carve. With
+/// `PROF_OWNER_BITS` it first merges the sampled bits that other threads' frees left
+/// (`SampledBits::merge_remote`: one load when there are none).
 ///
 /// # Safety
 /// The caller holds the span's slab.
@@ -811,7 +922,10 @@ pub unsafe fn retire_or_publish(slab: &Slab, list: &PublishList, cache: &SpanCac
 pub unsafe fn take_block(slab: &Slab) -> Option<NonNull<Block>> {
     // SAFETY: per the contract.
     let (head, _, _) = unsafe { slab.take_batch(1) };
-    NonNull::new(head)
+    let b = NonNull::new(head)?;
+    // SAFETY: per the contract, `slab` is a span's.
+    SampledBits::merge_remote(unsafe { SpanHeader::of_slab(slab).as_ref() });
+    Some(b)
 }
 
 /// The process's span cache.

@@ -427,7 +427,7 @@ unsafe extern "C" fn free_slow(mut h: &'static Heap, ptr: *mut u8, stale: bool) 
         // SAFETY: the registry confirmed a large block.
         locate::Found::Large(r) => return unsafe { large::free(r, ptr, h.prof_shard) },
         locate::Found::Medium(s) => {
-            medium::end_sample_if_marked(s, ptr, h.prof_shard);
+            medium::end_sample_if_marked(s, ptr, h);
             // SAFETY: the registry confirmed a span.
             return unsafe { medium::free(h, s, ptr, mark::key()) };
         }

@@ -399,18 +399,15 @@ pub fn mark_sampled(span: &SpanHeader, ptr: *mut u8, class: usize) {
         unsafe { record_slot(ptr, class).read() }.size + prof::RECORD_BYTES <= class_size(class)
     );
     debug_assert_eq!(bound_class(span, ptr), class);
-    let bit = sample_bit(span, ptr, class);
-    // ORDERING: Relaxed — the block is ours until handed out; whoever frees it got the pointer
-    // through a hand-off that orders this store (and the record's) before its load (as for the
-    // block's contents). An RMW: other blocks' bits of the word change concurrently.
-    span.sampled.fetch_or(bit, Ordering::Relaxed);
+    // The block is ours until handed out; whoever frees it got the pointer through a hand-off
+    // that orders this mark (and the record's store) before its load (as for the block's
+    // contents): `SampledBits`.
+    span.sampled.mark_held(sample_bit(span, ptr, class));
 }
 
 /// The record of the live medium block `ptr` if it carries a sample.
 pub fn sampled_record(span: &SpanHeader, ptr: *mut u8) -> Option<prof::Record> {
-    // ORDERING: Relaxed — see `mark_sampled`.
-    let bits = span.sampled.load(Ordering::Relaxed);
-    if bits == 0 {
+    if span.sampled.word() == 0 {
         return None;
     }
     let class = bound_class(span, ptr);
@@ -429,36 +426,33 @@ fn marked_bit(span: &SpanHeader, ptr: *mut u8, class: usize) -> Option<u64> {
         return None;
     }
     let bit = 1u64 << idx;
-    // ORDERING: Relaxed — see `mark_sampled`.
-    (span.sampled.load(Ordering::Relaxed) & bit != 0).then_some(bit)
+    (span.sampled.word() & bit != 0).then_some(bit)
 }
 
 /// Whether the live medium block `ptr` carries a sample (`realloc` moves such a block, so that
 /// its new size is counted).
 pub fn is_sampled(span: &SpanHeader, ptr: *mut u8) -> bool {
-    // ORDERING: Relaxed — see `mark_sampled`.
-    span.sampled.load(Ordering::Relaxed) != 0
+    span.sampled.word() != 0
         && marked_bit(span, ptr, bound_class(span, ptr)).is_some()
 }
 
 /// Before `free` of the block at `ptr` in `span` (the registry's answer): if the span has a live
 /// sampled block and `ptr` is one, clears its bit and ends the sample. One load of a span header
 /// word when no sampled block of the span is live (the free path calls this before `free`, out
-/// of `free`'s own body, so that `free` keeps no extra registers for the rare case). `shard`:
-/// the freeing thread's heap's counter line (`Heap::prof_shard`).
+/// of `free`'s own body, so that `free` keeps no extra registers for the rare case). `h`: the
+/// freeing thread's heap (its counter line, `Heap::prof_shard`; whether it holds the span).
 #[inline(always)]
-pub fn end_sample_if_marked(span: NonNull<SpanHeader>, ptr: *mut u8, shard: prof::Shard) {
+pub fn end_sample_if_marked(span: NonNull<SpanHeader>, ptr: *mut u8, h: &Heap) {
     // SAFETY: registered span headers are mapped forever.
     let span = unsafe { span.as_ref() };
-    // ORDERING: Relaxed — see `mark_sampled`.
-    if PROFILE && span.sampled.load(Ordering::Relaxed) != 0 {
-        end_sample_slow(span, ptr, shard);
+    if PROFILE && span.sampled.word() != 0 {
+        end_sample_slow(span, ptr, h);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn end_sample_slow(span: &SpanHeader, ptr: *mut u8, shard: prof::Shard) {
+fn end_sample_slow(span: &SpanHeader, ptr: *mut u8, h: &Heap) {
     // Only the checks the bit needs: `free` makes the full ones next (and aborts on a free span
     // or a pointer off a block boundary, which then carries no sample here either).
     // ORDERING: Relaxed — see `bound_class`.
@@ -467,13 +461,14 @@ fn end_sample_slow(span: &SpanHeader, ptr: *mut u8, shard: prof::Shard) {
         return;
     }
     if let Some(bit) = marked_bit(span, ptr, class) {
-        // ORDERING: Relaxed — only the freeing thread clears its block's bit; `free` puts the
-        // block back on a list after this, and that hand-off orders it before the next mark.
-        span.sampled.fetch_and(!bit, Ordering::Relaxed);
+        // The holder clears the bit with a plain store; any other freer (another thread's heap,
+        // a heap that is not live) hands it to the holder's merge (`SampledBits`).
+        let held = h.kind == HeapKind::Live && span.slab.is_owned_by(h.owner_ptr());
+        span.sampled.clear_freed(bit, held);
         // SAFETY: a marked live block's tail holds its record (`mark_sampled`), still the
         // freeing thread's until `free` puts the block back on a list, after this (read in
         // place, not copied).
-        prof::end_sample(unsafe { &*record_slot(ptr, class) }, shard);
+        prof::end_sample(unsafe { &*record_slot(ptr, class) }, h.prof_shard);
     }
 }
 
