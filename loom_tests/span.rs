@@ -23,6 +23,13 @@
 //!   detached for its purge), the span is back in the cache afterwards, purged. The cache lock
 //!   alone orders the two: the purge detaches under it, and nobody can take a detached span.
 //!
+//! - **sampled bits: remote free vs mark** (`sampled_bits_remote_free_vs_mark`): the holder of a
+//!   span marks one block sampled and frees it itself (`span::SampledBits`: plain stores of the
+//!   holder's word) while another thread frees the holder's other sampled block remotely (sees
+//!   its mark, sets the remote word, pushes the block). No mark is lost, and when the holder
+//!   drains the block and hands it out again (`span::take_block`, which merges the remote word)
+//!   the block carries no stale mark.
+//!
 //! Bounds: 3 threads + the model thread, one span, `LOOM_MAX_PREEMPTIONS` (default 3).
 //!
 //! Mutants caught: `span_cache_before_unbind` (release caches the span before unbinding it: the
@@ -30,7 +37,9 @@
 //! the drain races the adopter's) and `span_purge_on_list` (the purge works on a span still on
 //! the list, which a taker may hold: loom reports the race on the span's cache links, which the
 //! purge reads and clears without holding the span; with that hidden, the taker's write is lost,
-//! "purge zeroed a span in use").
+//! "purge zeroed a span in use") and `sampled_remote_plain_clear` (the remote freer clears its
+//! bit in the holder's word with a plain load and store: the holder's concurrent mark is lost, or
+//! the freer's clear is undone and the block comes back marked).
 
 #![cfg(hakmem_loom)]
 
@@ -38,7 +47,7 @@ mod support;
 
 use std::ptr::NonNull;
 
-use hakmem::model::span::{self, Exit, SpanCache};
+use hakmem::model::span::{self, Exit, SampledBits, SpanCache};
 use hakmem::model::{blocks_per_slab, Block, Owner, PublishList, Sweep, LINK_BYTES, NO_CLASS};
 use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
@@ -298,5 +307,73 @@ fn span_purged_while_taken() {
                 assert_eq!(cache.take(BYTES), Some(s.span), "purged span lost");
             }
         }
+    });
+}
+
+/// The span's sampled bits.
+fn bits(s: &TestSpan) -> &SampledBits {
+    // SAFETY: the span's header lives as long as `s`.
+    unsafe { &s.span.as_ref().sampled }
+}
+
+/// The bit of block `b` in its span's `sampled` words (blocks of `stride` bytes).
+fn sample_bit(s: &TestSpan, b: Blk, stride: usize) -> u64 {
+    let data = s.span.as_ptr() as usize + hakmem::model::config::SPAN_HEADER_BYTES;
+    1 << ((b.addr() - data) / stride)
+}
+
+#[test]
+#[cfg_attr(
+    hakmem_mutant = "sampled_remote_plain_clear",
+    should_panic(expected = "sampled bits:")
+)]
+fn sampled_bits_remote_free_vs_mark() {
+    model(|| {
+        let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
+        let s = Arc::new(TestSpan::new());
+        // SAFETY: a fresh span held by this thread (the holder) for the whole model.
+        let (a, b) = unsafe {
+            s.slab().bind(MEDIUM_CLASS, &owners[0]);
+            (
+                take(&s, 1).expect("a fresh span has blocks"),
+                take(&s, 2).expect("a fresh span has blocks"),
+            )
+        };
+        let stride = b.addr() - a.addr();
+        let (bit_a, bit_b) = (sample_bit(&s, a, stride), sample_bit(&s, b, stride));
+        // Block `a` is handed out sampled to the freer (the spawn orders the mark before it).
+        bits(&s).mark_held(bit_a);
+        let freer = {
+            let s = s.clone();
+            thread::spawn(move || {
+                assert!(
+                    bits(&s).word() & bit_a != 0,
+                    "sampled bits: a remote freer missed its block's mark"
+                );
+                bits(&s).clear_freed(bit_a, false);
+                // SAFETY: block `a` was handed to this thread, which frees it once.
+                unsafe { s.slab().free_remote(a.0, false) };
+            })
+        };
+        // Meanwhile the holder samples block `b` and frees it itself.
+        bits(&s).mark_held(bit_b);
+        assert!(
+            bits(&s).word() & bit_b != 0,
+            "sampled bits: a sampled block's mark was lost"
+        );
+        bits(&s).clear_freed(bit_b, true);
+        freer.join().unwrap();
+        // The holder drains `a` and hands it out again (unsampled): no stale mark on it.
+        // SAFETY: this thread holds the span.
+        unsafe {
+            assert_eq!(s.slab().drain_remote(), 1);
+            let again = take(&s, 3).expect("the drained block");
+            assert_eq!(again.addr(), a.addr(), "the drained block comes back first");
+        }
+        assert_eq!(
+            bits(&s).word() & bit_a,
+            0,
+            "sampled bits: a block handed out again with a stale mark"
+        );
     });
 }

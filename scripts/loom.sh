@@ -42,11 +42,12 @@ declare -A catchers=(
   [span_publish_before_drain]="loom_span"
   [span_purge_on_list]="loom_span"
   [unpinned_release]="loom_pin"
+  [sampled_remote_plain_clear]="loom_span"
 )
 mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_cas_relaxed
   release_ownership_relaxed publish_before_release skip_generation_check no_generation_bump
   notify_relaxed push_first_stale span_cache_before_unbind span_publish_before_drain
-  span_purge_on_list unpinned_release)
+  span_purge_on_list unpinned_release sampled_remote_plain_clear)
 
 # run LABEL MUTANT MODEL... : builds with HAKMEM_MUTANT=MUTANT (empty: none) and runs the models.
 run() {

@@ -126,7 +126,8 @@ pub mod model {
     /// The medium tier's span box.
     pub mod span {
         pub use crate::span::{
-            known_zero, release, retire_or_publish, take_block, Exit, SpanCache, SpanHeader,
+            known_zero, release, retire_or_publish, take_block, Exit, SampledBits, SpanCache,
+            SpanHeader,
         };
     }
 }

@@ -269,6 +269,52 @@ fn freed_by_other_threads_and_thread_exit() {
     }
 }
 
+/// A sampled medium block freed by another thread leaves its mark in the span for the holder to
+/// clear (`span::SampledBits`: the freer does not write the holder's word); when this thread
+/// hands the block out again unsampled, the mark is gone: the block is not reported sampled, and
+/// its free ends no sample a second time.
+fn remotely_freed_medium_samples_leave_no_mark_on_reuse() {
+    const SIZE: usize = 100 << 10;
+    let theirs: Vec<Ptr> = (0..4).map(|_| Ptr(block(SIZE, 5))).collect();
+    let old: Vec<usize> = theirs.iter().map(|p| p.0 as usize).collect();
+    for p in &theirs {
+        assert_eq!(profile::sampled_size(p.0), Some(SIZE));
+    }
+    std::thread::spawn(move || {
+        for p in theirs {
+            release(p.0, SIZE);
+        }
+    })
+    .join()
+    .unwrap();
+    // Unsampled now: take blocks of the class until the freed ones come back (the span carves
+    // its fresh blocks first, then drains the remote queue).
+    profile::stop();
+    let after_free = profile::totals();
+    let mut mine = Vec::new();
+    let mut reused = 0;
+    while reused < old.len() && mine.len() < 256 {
+        let p = block(SIZE, 6);
+        assert_eq!(
+            profile::sampled_size(p),
+            None,
+            "an unsampled block handed out with its predecessor's mark (reused: {})",
+            old.contains(&(p as usize))
+        );
+        reused += usize::from(old.contains(&(p as usize)));
+        mine.push(p);
+    }
+    assert_eq!(reused, old.len(), "the remotely freed blocks came back");
+    for p in mine {
+        release(p, SIZE);
+    }
+    let now = profile::totals();
+    assert_eq!(now.samples, after_free.samples);
+    assert_eq!(now.live_samples, after_free.live_samples);
+    assert!((now.live_bytes - after_free.live_bytes).abs() < 1.0);
+    profile::start();
+}
+
 /// `start`/`stop` reach a thread that is already running at its next refill or spill
 /// (src/front/profiling.rs): within a TLS list's worth of requests of one class (a cap of at
 /// most 256 blocks), and every request after that follows the switch too.
@@ -704,6 +750,7 @@ fn main() {
     big_sampled_blocks_reuse_and_realloc();
     sampled_medium_block_usable_size_spares_its_record();
     freed_by_other_threads_and_thread_exit();
+    remotely_freed_medium_samples_leave_no_mark_on_reuse();
     running_threads_follow_the_switch();
     small_requests_estimated_without_bias();
     fork_child_keeps_and_frees_sampled_blocks();
