@@ -432,8 +432,7 @@ fn marked_bit(span: &SpanHeader, ptr: *mut u8, class: usize) -> Option<u64> {
 /// Whether the live medium block `ptr` carries a sample (`realloc` moves such a block, so that
 /// its new size is counted).
 pub fn is_sampled(span: &SpanHeader, ptr: *mut u8) -> bool {
-    span.sampled.word() != 0
-        && marked_bit(span, ptr, bound_class(span, ptr)).is_some()
+    span.sampled.word() != 0 && marked_bit(span, ptr, bound_class(span, ptr)).is_some()
 }
 
 /// Before `free` of the block at `ptr` in `span` (the registry's answer): if the span has a live
