@@ -920,12 +920,12 @@ pub unsafe fn retire_or_publish(slab: &Slab, list: &PublishList, cache: &SpanCac
 /// The caller holds the span's slab.
 #[inline]
 pub unsafe fn take_block(slab: &Slab) -> Option<NonNull<Block>> {
-    // SAFETY: per the contract.
-    let (head, _, _) = unsafe { slab.take_batch(1) };
-    let b = NonNull::new(head)?;
+    // Before the pop: whichever block it takes was drained before this merge.
     // SAFETY: per the contract, `slab` is a span's.
     SampledBits::merge_remote(unsafe { SpanHeader::of_slab(slab).as_ref() });
-    Some(b)
+    // SAFETY: per the contract.
+    let (head, _, _) = unsafe { slab.take_batch(1) };
+    NonNull::new(head)
 }
 
 /// The process's span cache.
