@@ -32,8 +32,8 @@ use core::ptr::NonNull;
 
 use crate::adopt::PublishList;
 use crate::config::{
-    KEEP_SPAN_BYTES_COMMITTED, MAX_SPAN_BYTES, MIN_SPAN_BYTES, PROF_OWNER_BITS, SPAN_AFFINE_SCAN,
-    SPAN_CLASS_AFFINE, SPAN_HEADER_BYTES,
+    KEEP_SPAN_BYTES_COMMITTED, MAX_SPAN_BYTES, MIN_SPAN_BYTES, PROFILE, PROF_OWNER_BITS,
+    SPAN_AFFINE_SCAN, SPAN_CLASS_AFFINE, SPAN_HEADER_BYTES,
 };
 use crate::debug::Where;
 use crate::lock::{ForkReset, Rank, SpinLock};
@@ -173,7 +173,8 @@ impl SampledBits {
     fn merge_remote(span: &SpanHeader) {
         // ORDERING: Relaxed — see the type: a bit this load misses belongs to a block not yet
         // drained, which is not the one handed out.
-        if PROF_OWNER_BITS && span.sampled.remote.load(Ordering::Relaxed) != 0 {
+        // (Without the profiler no bit is ever set: nothing to load.)
+        if PROFILE && PROF_OWNER_BITS && span.sampled.remote.load(Ordering::Relaxed) != 0 {
             span.sampled.merge_remote_slow();
         }
     }
