@@ -69,6 +69,13 @@ pub const THP_GROWTH_DENSE: usize = 384;
 /// Dense fills in a row after which new SuperSlabs are collapsed (`THP_GROWTH`).
 pub const THP_GROWTH_STREAK: u32 = 2;
 
+/// A SuperSlab whose first fill counted sparse is counted once more at the next dense fill
+/// (`pool::count_fill`): a growing heap's first SuperSlab fills while every class's first slab is
+/// still being carved (rust-btreemap: 378 of 512 pages resident then, below `THP_GROWTH_DENSE`,
+/// all of them soon after), so without the recount its streak starts a SuperSlab late and the
+/// heap's first 6 MiB stay on base pages. Backout: `--cfg hakmem_no_thp_growth_recount`.
+pub const THP_GROWTH_RECOUNT: bool = THP_GROWTH && !cfg!(hakmem_no_thp_growth_recount);
+
 /// A growing medium heap's new spans are backed by transparent huge pages at birth (`span::map`),
 /// as `THP_GROWTH` does for SuperSlabs: once `SPAN_THP_GROWTH_STREAK` spans in a row filled up for the
 /// first time (their owner found every block carved and live, `span::count_fill`) with at least

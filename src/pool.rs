@@ -71,6 +71,10 @@ struct Pool {
     growth: u32,
     /// The SuperSlabs whose dense fills make up the streak (the first `THP_GROWTH_STREAK`).
     dense: Due,
+    /// The SuperSlab whose first fill just counted sparse, recounted at the next dense fill
+    /// (`config::THP_GROWTH_RECOUNT`); null where none, and cleared by a slab given back or a
+    /// refused collapse.
+    sparse: *mut SuperSlab,
     /// SuperSlabs to collapse once the lock is dropped (`take_due`): the streak's own, when it
     /// reaches `THP_GROWTH_STREAK`.
     due: Due,
@@ -101,6 +105,7 @@ impl ForkReset for Pool {
         self.warm = [core::ptr::null_mut(); NUM_CLASSES];
         self.growth = 0;
         self.dense = NO_DUE;
+        self.sparse = core::ptr::null_mut();
         self.due = NO_DUE;
         self.refused = false;
     }
@@ -116,6 +121,7 @@ static POOL: SpinLock<Pool> = SpinLock::new(
         warm: [core::ptr::null_mut(); NUM_CLASSES],
         growth: 0,
         dense: NO_DUE,
+        sparse: core::ptr::null_mut(),
         due: NO_DUE,
         refused: false,
     },
@@ -245,28 +251,54 @@ unsafe fn take(p: &mut Pool, ss: *mut SuperSlab, idx: usize) -> NonNull<Slab> {
 /// Counts a SuperSlab that just filled up for the first time towards `Pool::growth`: dense (most
 /// of its pages resident) extends the streak, sparse resets it. One `mincore` per SuperSlab
 /// mapped or reused, under the pool lock (it reads page tables only; the owners of its slabs may
-/// be writing to them meanwhile). If the OS cannot say, the streak resets.
+/// be writing to them meanwhile). If the OS cannot say, the streak resets. A dense fill that
+/// starts a streak first recounts the SuperSlab that filled sparse just before it
+/// (`config::THP_GROWTH_RECOUNT`: a second `mincore`): dense by now, it starts the streak.
 ///
 /// # Safety
 /// The pool lock is held; `ss` is a SuperSlab of the pool (mapped for good).
 unsafe fn count_fill(p: &mut Pool, ss: *mut SuperSlab) {
     // SAFETY: a SuperSlab is never unmapped, so its range is ours to ask about.
+    if !unsafe { is_dense(ss) } {
+        p.growth = 0;
+        p.sparse = if crate::config::THP_GROWTH_RECOUNT {
+            ss
+        } else {
+            core::ptr::null_mut()
+        };
+        return;
+    }
+    let sparse = core::mem::replace(&mut p.sparse, core::ptr::null_mut());
+    // SAFETY: `sparse` filled before `ss`, and SuperSlabs are never unmapped.
+    if p.growth == 0 && !sparse.is_null() && unsafe { is_dense(sparse) } {
+        dense_fill(p, sparse);
+    }
+    dense_fill(p, ss);
+}
+
+/// Whether 3/4 or more of the pages of `ss` are resident (`config::THP_GROWTH_DENSE`): one
+/// `mincore`. False if the OS cannot say.
+///
+/// # Safety
+/// `ss` is a SuperSlab of the pool (mapped for good).
+unsafe fn is_dense(ss: *mut SuperSlab) -> bool {
+    // SAFETY: per the contract, the range is ours to ask about.
     let resident = unsafe { os::resident_pages(NonNull::new_unchecked(ss.cast()), SUPERSLAB_SIZE) };
     let pages = SUPERSLAB_SIZE / crate::config::PAGE_SIZE;
-    match resident {
-        Some(r) if r * 512 >= crate::config::THP_GROWTH_DENSE * pages => {
-            if let Some(slot) = p.dense.get_mut(p.growth as usize) {
-                *slot = ss;
-            }
-            p.growth = p.growth.saturating_add(1);
-            if p.growth == crate::config::THP_GROWTH_STREAK && !p.refused {
-                // The streak's own SuperSlabs are full and dense: collapse them too (their rest,
-                // a quarter at most, becomes resident), so that the whole growing heap, not only
-                // what comes after them, sits on huge pages.
-                p.due = p.dense;
-            }
-        }
-        _ => p.growth = 0,
+    resident.is_some_and(|r| r * 512 >= crate::config::THP_GROWTH_DENSE * pages)
+}
+
+/// Extends the streak by the dense fill of `ss` (under the pool lock).
+fn dense_fill(p: &mut Pool, ss: *mut SuperSlab) {
+    if let Some(slot) = p.dense.get_mut(p.growth as usize) {
+        *slot = ss;
+    }
+    p.growth = p.growth.saturating_add(1);
+    if p.growth == crate::config::THP_GROWTH_STREAK && !p.refused {
+        // The streak's own SuperSlabs are full and dense: collapse them too (their rest,
+        // a quarter at most, becomes resident), so that the whole growing heap, not only
+        // what comes after them, sits on huge pages.
+        p.due = p.dense;
     }
 }
 
@@ -437,6 +469,7 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
                 // and collapse no more full SuperSlabs, so that a refusing kernel is asked for one
                 // SuperSlab in three at most.
                 p.growth = 0;
+                p.sparse = core::ptr::null_mut();
                 p.refused = true;
             }
             push(&mut p.partial, ss.as_ptr(), LIST_PARTIAL);
@@ -479,6 +512,7 @@ pub unsafe fn release_slab_at(slab: &Slab, class: usize, emptied_at: purge::Stam
             }
             // The heap gave a slab back: it is not only growing (`config::THP_GROWTH`).
             p.growth = 0;
+            p.sparse = core::ptr::null_mut();
             let (was_full, mask) = links(ss, |l| {
                 let was_full = l.free_mask == 0;
                 l.free_mask |= 1u64 << idx;
