@@ -17,6 +17,7 @@
 //! | `same_class` | a free slab goes back to the class it last served (`HAKMEM_PURGE_DELAY_MS=-1`, so both stay dirty): a thread empties a slab of each of two classes and exits, a second asks for the second class and gets that class's slab, not the lower one |
 //! | `thp` | `HAKMEM_THP=1`: a SuperSlab is all resident from its first block on (one huge page), and a slab purged out of it leaves RSS (the split is accounted); without the switch only the touched pages are resident |
 //! | `growth` | `config::THP_GROWTH`: a heap growing sparsely (16 KiB blocks, one page of each written) stays on base pages; one growing densely (64-byte blocks) gets its fifth new SuperSlab as one huge page from its first block on (`mincore`: 512 of 512); with `--cfg hakmem_no_thp_growth`, base pages |
+//! | `growth_recount` | `config::THP_GROWTH_RECOUNT`: a SuperSlab that filled sparse (16 KiB blocks, one page of each written), all its blocks written since, and the next filling densely (64-byte blocks) make the streak: the sixth new SuperSlab is one huge page from its first block on; with `--cfg hakmem_no_thp_growth_recount`, base pages |
 //! | `span_growth` | `config::SPAN_THP_GROWTH`: a medium heap growing sparsely (64 KiB blocks, one page of each written) keeps its new spans on base pages; one growing densely (40 KiB blocks, every page written) gets its fifth new span as one huge page from its first block on (`mincore`: 512 of 512); with `--cfg hakmem_no_span_thp_growth`, base pages |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
@@ -629,6 +630,50 @@ fn growth() {
     }
 }
 
+/// `config::THP_GROWTH_RECOUNT`: a SuperSlab that filled sparse and is dense by the next fill
+/// (a growing heap's first SuperSlab, its classes' slabs still being carved) starts the streak
+/// there. 16 KiB blocks (the first page of each written) fill four SuperSlabs sparse; then every
+/// page of the fourth's blocks is written; 64-byte blocks (every page written) fill the fifth
+/// densely: with the recount the fourth and fifth make the streak, and the sixth new SuperSlab
+/// is one huge page from its first block on; without (`--cfg hakmem_no_thp_growth_recount`) the
+/// streak has one fill and the sixth is on base pages.
+fn growth_recount() {
+    let huge = hakmem::config::THP_GROWTH_RECOUNT && thp_available();
+    let (sparse, _, entered) = grow(16 * KIB, 5);
+    let fourth = entered[3];
+    for &p in &sparse {
+        if p as usize & !(SUPERSLAB - 1) == fourth {
+            for off in (0..16 * KIB).step_by(4 * KIB) {
+                // SAFETY: inside a live 16 KiB block of `grow`'s.
+                unsafe { p.add(off).write(1) };
+            }
+        }
+    }
+    let refused_before = collapse_alloc_failures();
+    // The blocks leave the fifth (the only SuperSlab with free slabs) for a new one: the sixth.
+    let (dense, resident, _) = grow_in(64, 2, SUPERSLAB, true);
+    let refused = collapse_alloc_failures() > refused_before;
+    if huge {
+        assert!(
+            resident == 512 || refused,
+            "recount: the sixth new SuperSlab is one huge page ({resident} of 512 resident)\n{}",
+            hakmem::stats()
+        );
+    } else {
+        assert!(
+            resident < 512 || thp_always(),
+            "without the recount the streak is one fill short: base pages ({resident} of 512)"
+        );
+    }
+    for (blocks, size) in [(sparse, 16 * KIB), (dense, 64)] {
+        let layout = Layout::from_size_align(size, 8).unwrap();
+        for p in blocks {
+            // SAFETY: allocated by `grow` / `grow_in` with this layout, freed once.
+            unsafe { dealloc(p, layout) };
+        }
+    }
+}
+
 /// `config::SPAN_THP_GROWTH`: a medium heap that grows sparsely (64 KiB blocks, the first page
 /// of each written) keeps its new spans on base pages; one that grows densely (40 KiB blocks,
 /// every page written) gets its second new span as one huge page from its first block on (the
@@ -768,6 +813,7 @@ fn child() {
         "same_class" => same_class(),
         "thp" => thp(),
         "growth" => growth(),
+        "growth_recount" => growth_recount(),
         "span_growth" => span_growth(),
         "munmap_refused" => munmap_refused(),
         other => panic!("unknown scenario {other:?}"),
@@ -783,6 +829,11 @@ fn thp_backs_superslabs_with_huge_pages_and_purges_still_show() {
 #[test]
 fn a_growing_heap_gets_huge_pages_once_its_superslabs_fill_densely() {
     child::run("growth", &[]).assert_passed();
+}
+
+#[test]
+fn a_superslab_that_filled_sparse_and_is_dense_by_the_next_fill_starts_the_streak() {
+    child::run("growth_recount", &[]).assert_passed();
 }
 
 #[test]
