@@ -47,6 +47,20 @@ pub const GROWTH_LADDER_HALF_STEPS: bool = false;
 /// pages"), so off. Spans are never collapsed (their pages are too sparse: 11x the RSS).
 pub const THP: bool = false;
 
+/// A refill carves at most `CARVE_BYTES` of fresh blocks (at least `CARVE_MIN_BLOCKS`) from its
+/// slab, as mimalloc extends a page's free list 4 KiB at a time (`Slab::take_batch`): a class
+/// whose live blocks are few (sh8bench's 129-2048 B, spread over 60 classes) touches only the
+/// pages it uses, where a full batch (32 KiB for blocks of 512 B and up) faulted in eight pages
+/// per class and thread at its first refill. A growing class refills more often instead.
+/// Backout: `--cfg hakmem_no_carve_page`.
+pub const CARVE_PAGE: bool = !cfg!(hakmem_no_carve_page);
+
+/// Fresh bytes one refill carves at most (`CARVE_PAGE`).
+pub const CARVE_BYTES: usize = 4096;
+
+/// Fresh blocks one refill may always carve (`CARVE_PAGE`), whatever their size.
+pub const CARVE_MIN_BLOCKS: usize = 4;
+
 /// A pop from a TLS list prefetches the new head's line (`front::tls_sll::prefetch`), so that the
 /// next pop's read of its link does not wait for memory: in mstress that read (of a block another
 /// thread freed) was 89% of `malloc`'s samples. Backout: `--cfg hakmem_no_prefetch_pop`.

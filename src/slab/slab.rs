@@ -16,7 +16,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::VALIDATE;
+use crate::config::{CARVE_BYTES, CARVE_MIN_BLOCKS, CARVE_PAGE, VALIDATE};
 use crate::debug::{fatal, Where};
 use crate::list::{self, Links};
 use crate::mutant;
@@ -968,7 +968,14 @@ impl Slab {
                 }
                 let from_pending = n - from_free;
                 let size = class_size(l.class as usize);
-                while n < max && l.carved < l.capacity {
+                // `config::CARVE_PAGE`: fresh blocks a page's worth at a time.
+                let carve_end = if CARVE_PAGE {
+                    let most = (CARVE_BYTES / size).max(CARVE_MIN_BLOCKS) as u32;
+                    l.capacity.min(l.carved.saturating_add(most))
+                } else {
+                    l.capacity
+                };
+                while n < max && l.carved < carve_end {
                     // Strict provenance: blocks are derived from the slab's data pointer.
                     let b = self
                         .data
