@@ -639,6 +639,9 @@ fn growth() {
 /// streak has one fill and the sixth is on base pages.
 fn growth_recount() {
     let huge = hakmem::config::THP_GROWTH_RECOUNT && thp_available();
+    // Read before the SuperSlabs below: reading /proc/vmstat grows a buffer through a dozen
+    // classes, whose slabs would land sparse in the fifth.
+    let refused_before = collapse_alloc_failures();
     let (sparse, _, entered) = grow(16 * KIB, 5);
     let fourth = entered[3];
     for &p in &sparse {
@@ -649,9 +652,28 @@ fn growth_recount() {
             }
         }
     }
-    let refused_before = collapse_alloc_failures();
-    // The blocks leave the fifth (the only SuperSlab with free slabs) for a new one: the sixth.
-    let (dense, resident, _) = grow_in(64, 2, SUPERSLAB, true);
+    // The 64-byte blocks come from the fifth SuperSlab (the only one with free slabs) once their
+    // class's current slab, wherever it is, runs out; they leave it when it is full, for a new
+    // one: the sixth.
+    let fifth = entered[4];
+    let layout = Layout::from_size_align(64, 8).unwrap();
+    let mut dense = Vec::with_capacity(1 << 20);
+    let mut in_fifth = false;
+    let resident = loop {
+        // SAFETY: a non-zero size; freed below with the same layout.
+        let p = unsafe { alloc(layout) };
+        assert!(!p.is_null(), "alloc(64)");
+        // SAFETY: inside the block, ours.
+        unsafe { p.write_bytes(1, 64) };
+        dense.push(p);
+        let r = p as usize & !(SUPERSLAB - 1);
+        if r == fifth {
+            in_fifth = true;
+        } else if in_fifth {
+            break resident_pages(r, SUPERSLAB);
+        }
+        assert!(dense.len() < 1 << 20, "64-byte blocks never left the fifth SuperSlab");
+    };
     let refused = collapse_alloc_failures() > refused_before;
     if huge {
         assert!(
@@ -668,7 +690,7 @@ fn growth_recount() {
     for (blocks, size) in [(sparse, 16 * KIB), (dense, 64)] {
         let layout = Layout::from_size_align(size, 8).unwrap();
         for p in blocks {
-            // SAFETY: allocated by `grow` / `grow_in` with this layout, freed once.
+            // SAFETY: allocated above or by `grow` with this layout, freed once.
             unsafe { dealloc(p, layout) };
         }
     }
