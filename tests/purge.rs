@@ -18,6 +18,7 @@
 //! | `thp` | `HAKMEM_THP=1`: a SuperSlab is all resident from its first block on (one huge page), and a slab purged out of it leaves RSS (the split is accounted); without the switch only the touched pages are resident |
 //! | `growth` | `config::THP_GROWTH`: a heap growing sparsely (16 KiB blocks, one page of each written) stays on base pages; one growing densely (64-byte blocks) gets its fifth new SuperSlab as one huge page from its first block on (`mincore`: 512 of 512); with `--cfg hakmem_no_thp_growth`, base pages |
 //! | `growth_recount` | `config::THP_GROWTH_RECOUNT`: a SuperSlab that filled sparse (16 KiB blocks, one page of each written), all its blocks written since, and the next filling densely (64-byte blocks) make the streak: the sixth new SuperSlab is one huge page from its first block on; with `--cfg hakmem_no_thp_growth_recount`, base pages |
+//! | `carve_page` | `config::CARVE_PAGE`: one 1280-byte block, the first of its class, leaves one page of its fresh slab resident (the refill carved 4 blocks, 4 KiB at most); with `--cfg hakmem_no_carve_page`, 8 (a 32 KiB batch) |
 //! | `span_growth` | `config::SPAN_THP_GROWTH`: a medium heap growing sparsely (64 KiB blocks, one page of each written) keeps its new spans on base pages; one growing densely (40 KiB blocks, every page written) gets its fifth new span as one huge page from its first block on (`mincore`: 512 of 512); with `--cfg hakmem_no_span_thp_growth`, base pages |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
@@ -696,6 +697,32 @@ fn growth_recount() {
     }
 }
 
+/// `config::CARVE_PAGE`: the first refill of a class carves 4 KiB of fresh blocks, 4 at least:
+/// one block of 1280 bytes (a class nothing before it used, in a fresh slab) leaves one page of
+/// its slab resident (the links of the 4 blocks carved); with `--cfg hakmem_no_carve_page` the
+/// batch (25 blocks, 32 KiB) faulted in 8.
+fn carve_page() {
+    let layout = Layout::from_size_align(1280, 8).unwrap();
+    // SAFETY: a non-zero size; freed below.
+    let p = unsafe { alloc(layout) };
+    assert!(!p.is_null(), "alloc(1280)");
+    let slab = p as usize & !(SLAB - 1);
+    let resident = resident_pages(slab, SLAB);
+    if hakmem::config::CARVE_PAGE {
+        assert!(
+            resident <= 2 || thp_always(),
+            "one refill of 1280-byte blocks touches one page of its slab ({resident} of 16 resident)"
+        );
+    } else {
+        assert!(
+            resident >= 8,
+            "without CARVE_PAGE a refill carves 32 KiB ({resident} of 16 resident)"
+        );
+    }
+    // SAFETY: allocated above with this layout.
+    unsafe { dealloc(p, layout) };
+}
+
 /// `config::SPAN_THP_GROWTH`: a medium heap that grows sparsely (64 KiB blocks, the first page
 /// of each written) keeps its new spans on base pages; one that grows densely (40 KiB blocks,
 /// every page written) gets its second new span as one huge page from its first block on (the
@@ -836,6 +863,7 @@ fn child() {
         "thp" => thp(),
         "growth" => growth(),
         "growth_recount" => growth_recount(),
+        "carve_page" => carve_page(),
         "span_growth" => span_growth(),
         "munmap_refused" => munmap_refused(),
         other => panic!("unknown scenario {other:?}"),
@@ -856,6 +884,11 @@ fn a_growing_heap_gets_huge_pages_once_its_superslabs_fill_densely() {
 #[test]
 fn a_superslab_that_filled_sparse_and_is_dense_by_the_next_fill_starts_the_streak() {
     child::run("growth_recount", &[]).assert_passed();
+}
+
+#[test]
+fn a_first_refill_touches_one_page_of_a_fresh_slab() {
+    child::run("carve_page", &[]).assert_passed();
 }
 
 #[test]
