@@ -673,7 +673,10 @@ fn growth_recount() {
         } else if in_fifth {
             break resident_pages(r, SUPERSLAB);
         }
-        assert!(dense.len() < 1 << 20, "64-byte blocks never left the fifth SuperSlab");
+        assert!(
+            dense.len() < 1 << 20,
+            "64-byte blocks never left the fifth SuperSlab"
+        );
     };
     let refused = collapse_alloc_failures() > refused_before;
     if huge {
