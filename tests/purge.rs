@@ -573,7 +573,18 @@ fn grow(size: usize, n: usize) -> (Vec<*mut u8>, usize, Vec<usize>) {
     grow_in(size, n, SUPERSLAB, false)
 }
 
-/// The dense half of `growth` and `span_growth`: with the policy on (`huge`) the region named
+/// Frees the blocks `grow_in` (or a loop like it) allocated, each set with its block size.
+fn free_blocks<const N: usize>(sets: [(Vec<*mut u8>, usize); N]) {
+    for (blocks, size) in sets {
+        let layout = Layout::from_size_align(size, 8).unwrap();
+        for p in blocks {
+            // SAFETY: allocated with this layout by the caller's scenario, freed once.
+            unsafe { dealloc(p, layout) };
+        }
+    }
+}
+
+/// The dense half of `growth`, `growth_recount` and `span_growth`: with the policy on (`huge`) the region named
 /// by `what`, `resident` of its 512 pages resident, is one huge page — unless the kernel refused
 /// a huge page since `refused_before` (it lacked a free one; /proc/vmstat says so), which is
 /// returned; without the policy it stays on base pages (unless THP is `always`).
@@ -622,13 +633,7 @@ fn growth() {
         !huge || early == 512 || refused,
         "dense growth: the streak's own SuperSlabs are collapsed too ({early} of 512 resident)"
     );
-    for (blocks, size) in [(sparse, 16 * KIB), (dense, 64)] {
-        let layout = Layout::from_size_align(size, 8).unwrap();
-        for p in blocks {
-            // SAFETY: allocated by `grow` with this layout, freed once.
-            unsafe { dealloc(p, layout) };
-        }
-    }
+    free_blocks([(sparse, 16 * KIB), (dense, 64)]);
 }
 
 /// `config::THP_GROWTH_RECOUNT`: a SuperSlab that filled sparse and is dense by the next fill
@@ -678,26 +683,13 @@ fn growth_recount() {
             "64-byte blocks never left the fifth SuperSlab"
         );
     };
-    let refused = collapse_alloc_failures() > refused_before;
-    if huge {
-        assert!(
-            resident == 512 || refused,
-            "recount: the sixth new SuperSlab is one huge page ({resident} of 512 resident)\n{}",
-            hakmem::stats()
-        );
-    } else {
-        assert!(
-            resident < 512 || thp_always(),
-            "without the recount the streak is one fill short: base pages ({resident} of 512)"
-        );
-    }
-    for (blocks, size) in [(sparse, 16 * KIB), (dense, 64)] {
-        let layout = Layout::from_size_align(size, 8).unwrap();
-        for p in blocks {
-            // SAFETY: allocated above or by `grow` with this layout, freed once.
-            unsafe { dealloc(p, layout) };
-        }
-    }
+    assert_dense_growth(
+        "recount: the sixth new SuperSlab",
+        huge,
+        resident,
+        refused_before,
+    );
+    free_blocks([(sparse, 16 * KIB), (dense, 64)]);
 }
 
 /// `config::CARVE_PAGE`: the first refill of a class carves 4 KiB of fresh blocks, 4 at least:
@@ -752,13 +744,7 @@ fn span_growth() {
         dense_resident,
         refused_before,
     );
-    for (blocks, size) in [(sparse, 64 * KIB), (dense, 40 * KIB)] {
-        let layout = Layout::from_size_align(size, 8).unwrap();
-        for p in blocks {
-            // SAFETY: allocated by `grow_in` with this layout, freed once.
-            unsafe { dealloc(p, layout) };
-        }
-    }
+    free_blocks([(sparse, 64 * KIB), (dense, 40 * KIB)]);
 }
 
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
