@@ -638,7 +638,7 @@ fn growth() {
 
 /// `config::THP_GROWTH_RECOUNT`: a SuperSlab that filled sparse and is dense by the next fill
 /// (a growing heap's first SuperSlab, its classes' slabs still being carved) starts the streak
-/// there. 16 KiB blocks (the first page of each written) fill four SuperSlabs sparse; then every
+/// there. 16 KiB blocks (less a header; the first page of each written) fill four SuperSlabs sparse; then every
 /// page of the fourth's blocks is written; 64-byte blocks (every page written) fill the fifth
 /// densely: with the recount the fourth and fifth make the streak, and the sixth new SuperSlab
 /// is one huge page from its first block on; without (`--cfg hakmem_no_thp_growth_recount`) the
@@ -648,12 +648,15 @@ fn growth_recount() {
     // Read before the SuperSlabs below: reading /proc/vmstat grows a buffer through a dozen
     // classes, whose slabs would land sparse in the fifth.
     let refused_before = collapse_alloc_failures();
-    let (sparse, _, entered) = grow(16 * KIB, 5);
+    // 16 KiB less a header: the blocks tile their slabs in header mode too, so that writing
+    // every page of each block makes the fourth all resident.
+    let size = 16 * KIB - 16;
+    let (sparse, _, entered) = grow(size, 5);
     let fourth = entered[3];
     for &p in &sparse {
         if p as usize & !(SUPERSLAB - 1) == fourth {
-            for off in (0..16 * KIB).step_by(4 * KIB) {
-                // SAFETY: inside a live 16 KiB block of `grow`'s.
+            for off in (0..size).step_by(4 * KIB) {
+                // SAFETY: inside a live block of `grow`'s, `size` bytes.
                 unsafe { p.add(off).write(1) };
             }
         }
@@ -689,7 +692,7 @@ fn growth_recount() {
         resident,
         refused_before,
     );
-    free_blocks([(sparse, 16 * KIB), (dense, 64)]);
+    free_blocks([(sparse, size), (dense, 64)]);
 }
 
 /// `config::CARVE_PAGE`: the first refill of a class carves 4 KiB of fresh blocks, 4 at least:
