@@ -404,6 +404,18 @@ pub const FOREIGN_ENTRIES: bool =
 /// entries): `--cfg hakmem_no_foreign_reusers`.
 pub const FOREIGN_REUSERS: bool = !cfg!(hakmem_no_foreign_reusers);
 
+/// Foreign entries follow reuse (front/foreign.rs, `KeepBackoff`): a spill that returns more
+/// kept (foreign) blocks than own ones shows the thread frees the class faster than it reuses
+/// the kept blocks, so its next `FOREIGN_BACKOFF_FREES << level` remote frees of the class keep
+/// nothing (the level rises with each such spill, falls with each refill of the class).
+/// Backout (within foreign entries): `--cfg hakmem_no_foreign_backoff`.
+pub const FOREIGN_BACKOFF: bool = !cfg!(hakmem_no_foreign_backoff);
+/// The remote frees of a class a first backoff skips; each further level doubles it.
+pub const FOREIGN_BACKOFF_FREES: u32 = 64;
+/// The highest backoff level: at most `FOREIGN_BACKOFF_FREES << FOREIGN_BACKOFF_MAX_LEVEL`
+/// (65,536) remote frees of a class skipped at once.
+pub const FOREIGN_BACKOFF_MAX_LEVEL: u8 = 10;
+
 /// The slab pin protocol of foreign entries (`Slab::pinned_keep`, `unbind`'s check): compiled
 /// with them, and always under loom (loom_tests/pin.rs models it whatever the build's switches).
 pub const SLAB_PINS: bool = FOREIGN_ENTRIES || cfg!(hakmem_loom);

@@ -255,3 +255,58 @@ fn thread_exit_returns_kept_blocks_and_drops_pins() {
     );
     owner.exit();
 }
+
+/// A freer that allocates the class but frees far more of another thread's blocks than it
+/// reuses backs off (`config::FOREIGN_BACKOFF`, front/foreign.rs `KeepBackoff`): its spills,
+/// which return unreused kept blocks, start a backoff that doubles, so they stay few.
+#[test]
+fn a_freer_that_does_not_reuse_backs_off() {
+    let _serial = serial();
+    if !on() {
+        return;
+    }
+    if !hakmem::config::FOREIGN_BACKOFF {
+        eprintln!("the backoff is backed out (--cfg hakmem_no_foreign_backoff): nothing to test");
+        return;
+    }
+    const N: usize = 4096;
+    let (tell, blocks) = channel::<Vec<usize>>();
+    let (done, owner_waits) = channel::<()>();
+    // The owner allocates `N` blocks and lives until the freer is done, so the slabs keep an
+    // owner (a published slab's blocks are never kept).
+    let owner = std::thread::spawn(move || {
+        let v: Vec<usize> = (0..N)
+            .map(|_| {
+                // SAFETY: a valid layout; the block is freed by the freer.
+                let p = unsafe { A.alloc(layout()) };
+                assert!(!p.is_null());
+                p as usize
+            })
+            .collect();
+        tell.send(v).unwrap();
+        owner_waits.recv_timeout(WAIT).unwrap();
+    });
+    let v = blocks.recv_timeout(WAIT).unwrap();
+    let spills = on_fresh_thread(move || {
+        // This thread allocates the class (`config::FOREIGN_REUSERS`), so its remote frees of
+        // the class may keep; it reuses none of them.
+        // SAFETY: a valid layout; freed at the end.
+        let own = unsafe { A.alloc(layout()) };
+        let before = hakmem::stats().spills;
+        for p in v {
+            // SAFETY: a live block of another thread, freed once.
+            unsafe { A.dealloc(p as *mut u8, layout()) };
+        }
+        let spills = hakmem::stats().spills - before;
+        // SAFETY: our own block.
+        unsafe { A.dealloc(own, layout()) };
+        spills
+    });
+    done.send(()).unwrap();
+    owner.join().unwrap();
+    eprintln!("{N} remote frees, none reused: {spills} spills");
+    assert!(
+        spills <= 12,
+        "{spills} spills for {N} remote frees of a class the freer never reuses: no backoff"
+    );
+}

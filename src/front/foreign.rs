@@ -41,6 +41,15 @@
 //! a current slab of it), so that a kept block is likely to be handed out again; a thread that
 //! only frees a class (a consumer) pushes on the slab's queue as before.
 //!
+//! Following reuse (`config::FOREIGN_BACKOFF`, `KeepBackoff`): a freer that allocates the class
+//! may still free it faster than it reuses what it keeps (a consumer that also allocates a
+//! little: xmalloc, c-xmalloc); its kept blocks then fill its list and go back through the
+//! spill, one more pass over each block than the direct push. A spill that returns more kept
+//! blocks than own ones sets a per-class backoff: the next `FOREIGN_BACKOFF_FREES << level`
+//! remote frees of the class are pushed on their slab's queue; each such spill raises the
+//! level, each refill of the class (the thread ran its list dry: it reuses) lowers it. All of
+//! it on slow paths (`free_remote`, `spill`, `refill`); the fast paths are unchanged.
+//!
 //! Kept blocks are counted in their slab's `used` like any block out; the pinner's spill and
 //! flush return them, a run per slab, to the slab's remote queue (`small::return_blocks`), never
 //! to the pinner's own slab lists. The block is checked and marked at the free (`free_remote`'s
@@ -51,11 +60,17 @@
 
 use core::ptr::NonNull;
 
-use crate::front::heap::Heap;
+use crate::config::{
+    FOREIGN_BACKOFF, FOREIGN_BACKOFF_FREES, FOREIGN_BACKOFF_MAX_LEVEL, FOREIGN_REUSERS, PROFILE,
+};
+use crate::env;
+use crate::front::heap::{Heap, HeapKind};
 use crate::front::small;
 use crate::front::tls_sll::TlsList;
+use crate::size_class::NUM_CLASSES;
 use crate::slab::block::Block;
 use crate::slab::slab::Slab;
+use crate::sync::Ordering;
 
 /// The calling thread frees `b`, a checked and marked block of `slab`, bound to `class`, that it
 /// does not own: the block goes on the thread's own TLS list and the slab into its table,
@@ -80,4 +95,91 @@ pub unsafe fn keep(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
             small::spill(h, class);
         }
     }
+}
+
+/// Per small class: how many more remote frees keep nothing, and the backoff's level (see the
+/// module's "Following reuse"). Thread-private (a field of `HeapLocal`).
+pub struct KeepBackoff {
+    skip: [u32; NUM_CLASSES],
+    level: [u8; NUM_CLASSES],
+}
+
+impl KeepBackoff {
+    pub const fn new() -> Self {
+        KeepBackoff {
+            skip: [0; NUM_CLASSES],
+            level: [0; NUM_CLASSES],
+        }
+    }
+
+    /// A spill of class `c` returned `foreign` kept blocks among `spilled`: more kept than own
+    /// ones starts (or lengthens) the class's backoff.
+    #[inline]
+    pub fn spilled(&mut self, c: usize, spilled: usize, foreign: usize) {
+        if FOREIGN_BACKOFF && foreign * 2 > spilled {
+            let level = self.level[c];
+            self.skip[c] = FOREIGN_BACKOFF_FREES << level;
+            self.level[c] = (level + 1).min(FOREIGN_BACKOFF_MAX_LEVEL);
+        }
+    }
+
+    /// Class `c`'s list ran dry: the thread reuses the class, its backoff level falls.
+    #[inline]
+    pub fn refilled(&mut self, c: usize) {
+        if FOREIGN_BACKOFF {
+            self.level[c] = self.level[c].saturating_sub(1);
+        }
+    }
+
+    /// Whether this remote free of class `c` may keep its block; counts a skipped one.
+    #[inline]
+    fn take(&mut self, c: usize) -> bool {
+        if FOREIGN_BACKOFF && self.skip[c] != 0 {
+            self.skip[c] -= 1;
+            return false;
+        }
+        true
+    }
+}
+
+impl Default for KeepBackoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `free_remote`'s first test, in line: whether the calling thread may keep a block of class
+/// `class` — it allocates the class (`config::FOREIGN_REUSERS`: it has a current slab of it).
+/// The one test a consumer pays; the others are `keep_or_push`'s.
+#[inline(always)]
+pub fn may_keep(h: &Heap, class: usize) -> bool {
+    // SAFETY: a read of the heap's own list head: a live heap is the calling thread's; a
+    // sentinel heap is never written (it owns nothing: `cur` is null).
+    !FOREIGN_REUSERS || unsafe { !(*h.local_ptr()).slabs[class].cur.is_null() }
+}
+
+/// The rest of the keep test, out of line (`may_keep` passed): a live, unprofiled heap with the
+/// TLS hint, a slab with an owner (a published slab gets its blocks back through its queue, for
+/// the reclaim pass), a class not backing off (`KeepBackoff`); then `keep`, else the push on the
+/// slab's remote queue that `free_remote` would have made.
+///
+/// # Safety
+/// `h` is the calling thread's heap; `b` is a checked, marked block of `slab` (bound to `class`)
+/// being freed by the caller, which does not own the slab.
+#[inline(never)]
+pub unsafe fn keep_or_push(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
+    if h.kind == HeapKind::Live
+        && env::tls_hint()
+        // SAFETY: a read of our own live heap's flag.
+        && !(PROFILE && unsafe { (*h.local_ptr()).profiled })
+        // ORDERING: Relaxed — a hint: either answer is correct.
+        && !slab.owner.load(Ordering::Relaxed).is_null()
+        // SAFETY: our own live heap's state; no other reference to it is live here.
+        && unsafe { h.local_mut() }.keep.take(class)
+    {
+        // SAFETY: our own live, unprofiled heap; a checked, marked block of this slab.
+        return unsafe { keep(h, slab, b, class) };
+    }
+    // SAFETY: a checked block of this slab, being freed by the caller.
+    unsafe { slab.free_remote(b, env::force_notify()) };
 }

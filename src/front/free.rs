@@ -9,8 +9,8 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    CHECKED, FOREIGN_ENTRIES, FOREIGN_REUSERS, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY,
-    OWNED_TABLE, OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32, TLS_HINT,
+    CHECKED, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY, OWNED_TABLE,
+    OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32, TLS_HINT,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -731,21 +731,12 @@ unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *
         }
     };
     h.count(|c| &c.free_remote[class]);
-    if FOREIGN_ENTRIES
-        && h.kind == HeapKind::Live
-        && env::tls_hint()
-        // SAFETY: a read of our own live heap's flag.
-        && !(PROFILE && unsafe { (*h.local_ptr()).profiled })
-        // A published slab (no owner) gets its blocks back through its queue, for the reclaim
-        // pass. ORDERING: Relaxed — a hint: either answer is correct.
-        && !slab.owner.load(crate::sync::Ordering::Relaxed).is_null()
-        // Only a freer that allocates the class (it has a current slab of it) reuses a kept
-        // block; a thread that only frees the class pushes on the queue as before.
-        // SAFETY: a read of our own live heap's list head.
-        && (!FOREIGN_REUSERS || unsafe { !(*h.local_ptr()).slabs[class].cur.is_null() })
-    {
-        // SAFETY: our own live, unprofiled heap; a checked, marked block of this slab.
-        return unsafe { foreign::keep(h, slab, block, class) };
+    // A freer that allocates the class (`config::FOREIGN_REUSERS`) may keep the block
+    // (front/foreign.rs, whose `keep_or_push` tests the rest out of line); a thread that only
+    // frees the class (a consumer) pays this one test and pushes on the queue as before.
+    if FOREIGN_ENTRIES && foreign::may_keep(h, class) {
+        // SAFETY: a checked, marked block of this slab, being freed by the caller.
+        return unsafe { foreign::keep_or_push(h, slab, block, class) };
     }
     if REMOTE_BATCH && h.kind == HeapKind::Live {
         // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.

@@ -94,6 +94,9 @@ pub struct HeapLocal {
     pub medium_freed: usize,
     pub medium_epoch: u64,
     pub medium_epoch_at: crate::purge::Stamp,
+    /// Per small class, whether this thread's remote frees keep blocks (front/foreign.rs,
+    /// `config::FOREIGN_BACKOFF`): the backoff its spills of unreused kept blocks set.
+    pub keep: crate::front::foreign::KeepBackoff,
 }
 
 /// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
@@ -241,6 +244,7 @@ impl Heap {
                 medium_freed: 0,
                 medium_epoch: 0,
                 medium_epoch_at: 0,
+                keep: crate::front::foreign::KeepBackoff::new(),
             }),
         }
     }
@@ -289,6 +293,7 @@ impl Heap {
             addr_of_mut!((*l).medium_freed).write(0);
             addr_of_mut!((*l).medium_epoch).write(0);
             addr_of_mut!((*l).medium_epoch_at).write(0);
+            addr_of_mut!((*l).keep).write(crate::front::foreign::KeepBackoff::new());
         }
     }
 
@@ -678,5 +683,6 @@ fn _every_field_written(h: Heap) {
         medium_freed,
         medium_epoch,
         medium_epoch_at,
+        keep,
     } = local.into_inner();
 }

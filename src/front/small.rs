@@ -54,8 +54,12 @@ use crate::sync::{AtomicUsize, Ordering};
 pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
-    if FOREIGN_ENTRIES && local.owned.foreign_any() {
-        local.owned.drop_released();
+    if FOREIGN_ENTRIES {
+        // The list ran dry: the thread reuses the class (front/foreign.rs).
+        local.keep.refilled(c);
+        if local.owned.foreign_any() {
+            local.owned.drop_released();
+        }
     }
     if SPILL_TOP {
         // A cap `spill` raised ends with the blocks it covered: back to the class's own.
@@ -332,6 +336,7 @@ unsafe fn return_blocks(
 ) -> BlockPtr {
     let mut rest = head;
     let mut left = n;
+    let mut foreign = 0;
     // SAFETY: per the contract: `left` more blocks are linked from `rest`, each of a slab this
     // heap owns.
     unsafe {
@@ -360,10 +365,15 @@ unsafe fn return_blocks(
             // its slab's remote queue.
             if FOREIGN_ENTRIES && !(*s).is_owned_by(me) {
                 (*s).free_remote_chain(first, last, k as u32, env::force_notify());
+                foreign += k;
                 continue;
             }
             returned(local, c, s, (*s).put_local_chain(first, last, k as u32));
         }
+    }
+    if FOREIGN_ENTRIES {
+        // Kept blocks spilled unreused: the class may back off (front/foreign.rs).
+        local.keep.spilled(c, n - left, foreign);
     }
     rest
 }
@@ -537,6 +547,8 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
     let local = unsafe { h.local_mut() };
     if FOREIGN_ENTRIES {
         local.owned.drop_all_foreign();
+        // A heap is reused by the next thread (the heap pool): backoffs start over.
+        local.keep = crate::front::foreign::KeepBackoff::new();
     }
     // Every empty slab is released below, the retired current ones included.
     local.retired.clear(0..NUM_CLASSES);
