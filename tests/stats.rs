@@ -493,6 +493,45 @@ fn bytes_in_use() {
     .expect("thread");
 }
 
+/// `quiesce` waits for threads still running, not only for counters that held still: a thread
+/// that runs 200 ms without allocating (as the harness's main thread does when the scheduler
+/// preempts it on a loaded machine) and then allocates does so before `quiesce` returns, not
+/// between the caller's snapshots. (With the counters alone, `quiesce` returned after 20 ms and
+/// this counted the late allocation.)
+fn quiesce_waits() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&done);
+    let worker = thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(200) {
+            std::hint::spin_loop();
+        }
+        let late = alloc_block(100);
+        while !seen.load(Ordering::Acquire) {
+            thread::park();
+        }
+        free_block(late, 100);
+    });
+    workloads::quiesce();
+    let s0 = hakmem::stats();
+    thread::sleep(std::time::Duration::from_millis(300));
+    let s1 = hakmem::stats();
+    let d = delta(&s0, &s1);
+    assert_eq!(
+        d.allocs, 0,
+        "an allocation between the snapshots: quiesce returned while a thread still ran\n{d}"
+    );
+    assert_eq!(
+        s1.bytes_in_use, s0.bytes_in_use,
+        "bytes between the snapshots"
+    );
+    done.store(true, Ordering::Release);
+    worker.thread().unpark();
+    worker.join().expect("worker");
+}
+
 /// Without the `stats` feature: every counter reads zero.
 fn disabled() {
     for _ in 0..100 {
@@ -522,6 +561,7 @@ fn child() {
         "threads" => threads(),
         "publish_adopt" => publish_adopt(),
         "bytes_in_use" => bytes_in_use(),
+        "quiesce_waits" => quiesce_waits(),
         "owned_table" => owned_table(),
         "disabled" => disabled(),
         other => panic!("unknown scenario {other:?}"),
@@ -588,6 +628,11 @@ fn exit_publishes_and_next_thread_adopts() {
 #[test]
 fn bytes_in_use_returns_to_baseline() {
     run_counting("bytes_in_use");
+}
+
+#[test]
+fn quiesce_waits_for_running_threads() {
+    run_counting("quiesce_waits");
 }
 
 #[test]

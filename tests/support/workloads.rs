@@ -51,16 +51,52 @@ pub fn slab_of(p: usize) -> usize {
 /// Waits (at most about 5 s) until no other thread of the process allocates or frees: the test
 /// harness's main thread does a little of both just after it has started the test's thread.
 /// Counting workloads start with this, so their snapshots see only their own operations.
+///
+/// Quiet is both: the counters held still for 20 ms, and then every other thread is blocked
+/// (`others_blocked`). The counters alone are not enough on a loaded machine: the harness's
+/// main thread, preempted (or stalled on a page fault) between starting the test's thread and
+/// its last allocation, can hold still for 20 ms and allocate later, inside the workload's
+/// snapshots (tests/stats.rs `bytes_in_use` and `medium` then counted its 144 bytes).
 pub fn quiesce() {
     let busy = |s: &Stats| (s.allocs, s.local_frees + s.remote_frees, s.large_allocs);
     for _ in 0..250 {
         let a = hakmem::stats();
         thread::sleep(std::time::Duration::from_millis(20));
-        if busy(&a) == busy(&hakmem::stats()) {
+        if busy(&a) == busy(&hakmem::stats()) && others_blocked() {
             return;
         }
     }
-    panic!("the process never became quiet: some thread keeps allocating");
+    panic!("the process never became quiet: some thread keeps allocating or running");
+}
+
+/// Whether every thread of the process but the caller is blocked: its state in
+/// `/proc/self/task/TID/stat` is neither `R` (running or runnable: a preempted thread is mid-work)
+/// nor `D` (uninterruptible, e.g. a page fault waiting on the disk). `true` where `/proc` cannot
+/// tell (not Linux): there the counters alone decide, as before.
+pub fn others_blocked() -> bool {
+    let Ok(me) = std::fs::read_link("/proc/thread-self") else {
+        return true;
+    };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return true;
+    };
+    for task in tasks.flatten() {
+        if Some(task.file_name().as_os_str()) == me.file_name() {
+            continue;
+        }
+        // A thread that exited since the listing has no stat left: not running.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "tid (comm) S ...": the state follows the last ')' (a name may hold parentheses).
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next());
+        if matches!(state, Some('R' | 'D')) {
+            return false;
+        }
+    }
+    true
 }
 
 /// `b - a`, field by field (counters only grow, except the gauges, which may wrap here).
