@@ -7,7 +7,12 @@
  * freed by the thread generation after the one that allocated them, and the first frees are of
  * blocks the (sleeping, alive) main thread owns. Prints the throughput in wall time
  * (allocations per second), as the original does. Written for hakmem's throughput table
- * (docs/benchmarks.md); not the original's code. */
+ * (docs/benchmarks.md); not the original's code.
+ *
+ * LARSON_DENSITY=1 (a diagnostic; its counting costs CPU time, so the throughput it prints is not
+ * comparable): at each generation's end the worker counts the distinct 4 KiB pages and 64 KiB
+ * slabs holding its SLOTS live blocks, and the averages are printed at the end (how densely the
+ * allocator packs a thread's live set; docs/benchmarks.md, session 14: xt16). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/resource.h>
@@ -15,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include "clock.h"
@@ -28,6 +34,37 @@ typedef struct {
 } area_t;
 
 static volatile int stop;
+static int density;
+static long pages_sum, slabs_sum, density_samples;
+
+static int cmp_ulong(const void *x, const void *y) {
+    unsigned long u = *(const unsigned long *)x, v = *(const unsigned long *)y;
+    return u < v ? -1 : u > v;
+}
+
+/* Distinct values of `v[0..n]` (sorted in place). */
+static long distinct(unsigned long *v, long n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_ulong);
+    long d = n > 0;
+    for (long i = 1; i < n; i++) d += v[i] != v[i - 1];
+    return d;
+}
+
+/* LARSON_DENSITY: adds the pages and slabs holding `a`'s live blocks to the sums. Its buffer is
+ * mapped, not malloc'd, so the allocator under test sees nothing of it. */
+static void count_density(area_t *a) {
+    size_t bytes = sizeof(unsigned long) * 2 * (size_t)a->nslots;
+    unsigned long *v = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (v == MAP_FAILED) return;
+    for (long i = 0; i < a->nslots; i++) {
+        v[i] = (unsigned long)a->slots[i] >> 12;
+        v[a->nslots + i] = (unsigned long)a->slots[i] >> 16;
+    }
+    __atomic_fetch_add(&pages_sum, distinct(v, a->nslots), __ATOMIC_RELAXED);
+    __atomic_fetch_add(&slabs_sum, distinct(v + a->nslots, a->nslots), __ATOMIC_RELAXED);
+    __atomic_fetch_add(&density_samples, 1, __ATOMIC_RELAXED);
+    munmap(v, bytes);
+}
 
 static unsigned long long next(unsigned long long *s) {
     *s ^= *s << 13;
@@ -59,6 +96,7 @@ static void *worker(void *arg) {
         a->allocs++;
         if (stop) break;
     }
+    if (density) count_density(a);
     a->finished = 1;
     if (!stop) {
         pthread_t t;
@@ -83,6 +121,8 @@ int main(int argc, char **argv) {
     long min = atol(argv[2]), max = atol(argv[3]), slots = atol(argv[4]), rounds = atol(argv[5]);
     unsigned long long rng = (unsigned long long)atol(argv[6]) * 0x9E3779B97F4A7C15ull + 1;
     int threads = atoi(argv[7]);
+    const char *dv = getenv("LARSON_DENSITY");
+    density = dv && *dv == '1';
     long n = slots * threads, range = max > min ? max - min : 1;
     char **blocks = malloc(sizeof(char *) * (size_t)n);
     for (long i = 0; i < n; i++) blocks[i] = malloc((size_t)(min + (long)(next(&rng) % range)));
@@ -119,5 +159,8 @@ int main(int argc, char **argv) {
     for (int t = 0; t < threads; t++) allocs += areas[t].allocs, gens += areas[t].generations;
     double c = cpu();
     printf("larson threads=%d ops_per_s=%.0f ops_per_cpu_s=%.0f generations=%ld\n", threads, (double)allocs / wall, (double)allocs / c, gens);
+    if (density && density_samples)
+        printf("larson live set per generation: pages4k=%.0f slabs64k=%.0f generations_counted=%ld\n",
+               (double)pages_sum / (double)density_samples, (double)slabs_sum / (double)density_samples, density_samples);
     return 0;
 }
