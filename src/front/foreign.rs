@@ -60,14 +60,11 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{
-    FOREIGN_BACKOFF, FOREIGN_BACKOFF_FREES, FOREIGN_BACKOFF_MAX_LEVEL, FOREIGN_REUSERS, PROFILE,
-};
+use crate::config::{FOREIGN_REUSERS, PROFILE};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::small;
 use crate::front::tls_sll::TlsList;
-use crate::size_class::NUM_CLASSES;
 use crate::slab::block::Block;
 use crate::slab::slab::Slab;
 use crate::sync::Ordering;
@@ -94,57 +91,6 @@ pub unsafe fn keep(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
         if TlsList::push(tls, b) {
             small::spill(h, class);
         }
-    }
-}
-
-/// Per small class: how many more remote frees keep nothing, and the backoff's level (see the
-/// module's "Following reuse"). Thread-private (a field of `HeapLocal`).
-pub struct KeepBackoff {
-    skip: [u32; NUM_CLASSES],
-    level: [u8; NUM_CLASSES],
-}
-
-impl KeepBackoff {
-    pub const fn new() -> Self {
-        KeepBackoff {
-            skip: [0; NUM_CLASSES],
-            level: [0; NUM_CLASSES],
-        }
-    }
-
-    /// A spill of class `c` returned `foreign` kept blocks among `spilled`: more kept than own
-    /// ones starts (or lengthens) the class's backoff.
-    #[inline]
-    pub fn spilled(&mut self, c: usize, spilled: usize, foreign: usize) {
-        if FOREIGN_BACKOFF && foreign * 2 > spilled {
-            let level = self.level[c];
-            self.skip[c] = FOREIGN_BACKOFF_FREES << level;
-            self.level[c] = (level + 1).min(FOREIGN_BACKOFF_MAX_LEVEL);
-        }
-    }
-
-    /// Class `c`'s list ran dry: the thread reuses the class, its backoff level falls.
-    #[inline]
-    pub fn refilled(&mut self, c: usize) {
-        if FOREIGN_BACKOFF {
-            self.level[c] = self.level[c].saturating_sub(1);
-        }
-    }
-
-    /// Whether this remote free of class `c` may keep its block; counts a skipped one.
-    #[inline]
-    fn take(&mut self, c: usize) -> bool {
-        if FOREIGN_BACKOFF && self.skip[c] != 0 {
-            self.skip[c] -= 1;
-            return false;
-        }
-        true
-    }
-}
-
-impl Default for KeepBackoff {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

@@ -18,7 +18,10 @@
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
-use crate::config::{MAG_BATCH_MAX, REMOTE_UNWALKED, TLS_BYTES, TLS_CAP_MAX};
+use crate::config::{
+    FOREIGN_BACKOFF, FOREIGN_BACKOFF_FREES, FOREIGN_BACKOFF_MAX_LEVEL, MAG_BATCH_MAX,
+    REMOTE_UNWALKED, TLS_BYTES, TLS_CAP_MAX,
+};
 use crate::debug::{fatal, Where};
 use crate::front::hint::HintCache;
 use crate::front::owned::OwnedSlabs;
@@ -96,7 +99,7 @@ pub struct HeapLocal {
     pub medium_epoch_at: crate::purge::Stamp,
     /// Per small class, whether this thread's remote frees keep blocks (front/foreign.rs,
     /// `config::FOREIGN_BACKOFF`): the backoff its spills of unreused kept blocks set.
-    pub keep: crate::front::foreign::KeepBackoff,
+    pub keep: KeepBackoff,
 }
 
 /// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
@@ -244,7 +247,7 @@ impl Heap {
                 medium_freed: 0,
                 medium_epoch: 0,
                 medium_epoch_at: 0,
-                keep: crate::front::foreign::KeepBackoff::new(),
+                keep: KeepBackoff::new(),
             }),
         }
     }
@@ -293,7 +296,7 @@ impl Heap {
             addr_of_mut!((*l).medium_freed).write(0);
             addr_of_mut!((*l).medium_epoch).write(0);
             addr_of_mut!((*l).medium_epoch_at).write(0);
-            addr_of_mut!((*l).keep).write(crate::front::foreign::KeepBackoff::new());
+            addr_of_mut!((*l).keep).write(KeepBackoff::new());
         }
     }
 
@@ -685,4 +688,55 @@ fn _every_field_written(h: Heap) {
         medium_epoch_at,
         keep,
     } = local.into_inner();
+}
+
+/// Per small class: how many more remote frees keep nothing, and the backoff's level (see
+/// front/foreign.rs, "Following reuse"). Thread-private (a field of `HeapLocal`).
+pub struct KeepBackoff {
+    skip: [u32; NUM_CLASSES],
+    level: [u8; NUM_CLASSES],
+}
+
+impl KeepBackoff {
+    pub const fn new() -> Self {
+        KeepBackoff {
+            skip: [0; NUM_CLASSES],
+            level: [0; NUM_CLASSES],
+        }
+    }
+
+    /// A spill of class `c` returned `foreign` kept blocks among `spilled`: more kept than own
+    /// ones starts (or lengthens) the class's backoff.
+    #[inline]
+    pub fn spilled(&mut self, c: usize, spilled: usize, foreign: usize) {
+        if FOREIGN_BACKOFF && foreign * 2 > spilled {
+            let level = self.level[c];
+            self.skip[c] = FOREIGN_BACKOFF_FREES << level;
+            self.level[c] = (level + 1).min(FOREIGN_BACKOFF_MAX_LEVEL);
+        }
+    }
+
+    /// Class `c`'s list ran dry: the thread reuses the class, its backoff level falls.
+    #[inline]
+    pub fn refilled(&mut self, c: usize) {
+        if FOREIGN_BACKOFF {
+            self.level[c] = self.level[c].saturating_sub(1);
+        }
+    }
+
+    /// Whether this remote free of class `c` may keep its block; counts a skipped one.
+    #[inline]
+    pub fn take(&mut self, c: usize) -> bool {
+        if FOREIGN_BACKOFF && self.skip[c] != 0 {
+            self.skip[c] -= 1;
+            return false;
+        }
+        true
+    }
+}
+
+impl Default for KeepBackoff {
+    fn default() -> Self {
+        Self::new()
+    }
 }
