@@ -338,6 +338,13 @@ pub const PROF_SWAP_MISS: bool = !cfg!(hakmem_no_prof_swap_miss);
 /// `alloc_miss_profiled`, as before): `--cfg hakmem_no_prof_miss_here`.
 pub const PROF_MISS_HERE: bool = !cfg!(hakmem_no_prof_miss_here);
 
+/// A profiled heap swaps its two lists of a class (its usual miss, its refill) field by field,
+/// each read at the width it was stored with (`front::profiling::swap_lists`), instead of a
+/// 16-byte `mem::swap` whose reads follow a 4-byte store of `room` (the pop's, the free push's,
+/// `small::refill`'s): reads the store buffer cannot forward (docs/benchmarks.md "Session 15:
+/// prof17"). Backout: `--cfg hakmem_no_prof_field_swap`.
+pub const PROF_FIELD_SWAP: bool = !cfg!(hakmem_no_prof_field_swap);
+
 /// A sample's weight for `x = size / mean` in [1/32, 16) (the medium tier's requests at the
 /// default mean) comes from a table of quadratics (`prof::sampler::WEIGHT_TABLE`) instead of the
 /// `1 - exp(-x)` series and a division. Backout (the series for every x): `--cfg

@@ -47,7 +47,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::TABLE32;
+use crate::config::{PROF_FIELD_SWAP, TABLE32};
 use crate::front::heap::{Heap, HeapLocal, UNDRAWN};
 use crate::front::small;
 use crate::front::tls_sll::TlsList;
@@ -111,7 +111,7 @@ fn enter(local: &mut HeapLocal) {
     local.sampler = prof::Sampler::new();
     for c in 0..NUM_CLASSES {
         debug_assert!(local.freed[c].head.is_null());
-        core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        swap_lists(&mut local.tls[c], &mut local.freed[c]);
         // `taken` described the list that now is the free side; left set, `spill` would return
         // one block per free past the cap there until a refill found the free side empty (as in
         // `refill`).
@@ -230,10 +230,65 @@ pub unsafe fn swap_miss(h: &Heap, c: usize) -> BlockPtr {
     }
     debug_assert!(local.tls[c].head.is_null());
     local.ahead[c] = a - n;
-    // SAFETY: per the contract, the heap's own list, not empty.
-    let b = unsafe { TlsList::pop(&mut local.freed[c]) };
-    core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+    if !PROF_FIELD_SWAP {
+        // SAFETY: per the contract, the heap's own list, not empty.
+        let b = unsafe { TlsList::pop(&mut local.freed[c]) };
+        core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        return b;
+    }
+    // The pop and the swap in one, every field read at the width it was last written with
+    // (`swap_lists`). The TLS list is empty, so its `room` is its `cap`.
+    let (tls, freed) = (&mut local.tls[c], &mut local.freed[c]);
+    // SAFETY: reads of initialised fields through valid references; volatile as in `swap_lists`.
+    let (tls_cap, freed_cap) = unsafe {
+        (
+            core::ptr::read_volatile(&tls.cap),
+            core::ptr::read_volatile(&freed.cap),
+        )
+    };
+    let b = freed.head;
+    // SAFETY: per the contract, the free side's top block (`n >= 1`), of the heap's own slabs.
+    let next = unsafe { Block::next(NonNull::new_unchecked(b)) };
+    if crate::config::PREFETCH_POP {
+        crate::front::tls_sll::prefetch(next);
+    }
+    tls.head = next;
+    tls.cap = freed_cap;
+    tls.set_len(n - 1);
+    freed.head = core::ptr::null_mut();
+    freed.cap = tls_cap;
+    freed.set_len(0);
     b
+}
+
+/// Swaps a heap's two lists of one class (`config::PROF_FIELD_SWAP`: field by field, each read
+/// at its own width). `mem::swap` reads each list as 16 bytes; the pop, the free fast path's push
+/// and `small::refill` have just stored its `room` with 4 bytes (and `head` with 8), and a load
+/// wider than the store it overlaps cannot be forwarded from the store buffer: it waits for the
+/// store to reach the cache (perf `cpu-clock`: half of `alloc_miss`'s and of
+/// `profiling::refill`'s samples on that load; docs/benchmarks.md "Session 15: prof17").
+#[inline(always)]
+fn swap_lists(a: &mut TlsList, b: &mut TlsList) {
+    if !PROF_FIELD_SWAP {
+        core::mem::swap(a, b);
+        return;
+    }
+    // SAFETY: reads of initialised fields through valid references. Volatile only so that the
+    // compiler keeps `room` and `cap` two 4-byte reads instead of merging them into one 8-byte
+    // read (which `room`'s 4-byte store could not forward either).
+    let (a_room, a_cap, b_room, b_cap) = unsafe {
+        (
+            core::ptr::read_volatile(&a.room),
+            core::ptr::read_volatile(&a.cap),
+            core::ptr::read_volatile(&b.room),
+            core::ptr::read_volatile(&b.cap),
+        )
+    };
+    core::mem::swap(&mut a.head, &mut b.head);
+    a.room = b_room;
+    a.cap = b_cap;
+    b.room = a_room;
+    b.cap = a_cap;
 }
 
 /// A profiled heap's refill of class `c`, whose TLS list is empty: one block (not counted here:
@@ -252,7 +307,7 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
         b = unsafe { small::refill(h, c) };
         // SAFETY: per the contract; `small::refill`'s reference has ended.
         let local = unsafe { h.local_mut() };
-        core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        swap_lists(&mut local.tls[c], &mut local.freed[c]);
         // `taken` tells `spill` that the list frees push on holds a slab's whole free list
         // (`small::refill`); here that list goes to the alloc side (`fill` swaps it back, or
         // leaves its rest on the free side, which the general spill handles), never under the
@@ -276,7 +331,7 @@ fn fill(local: &mut HeapLocal, c: usize) {
         return;
     }
     if n <= k {
-        core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        swap_lists(&mut local.tls[c], &mut local.freed[c]);
         local.ahead[c] = k - n;
         return;
     }
@@ -295,4 +350,37 @@ fn fill(local: &mut HeapLocal, c: usize) {
     local.tls[c].head = head;
     local.tls[c].set_len(k);
     local.ahead[c] = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field travels with its list: the heads, and each list's `room` with its own `cap`
+    /// (so `len` stays the number of blocks on it). A mix-up of fields would hand the TLS list
+    /// the free side's blocks with the old TLS list's length.
+    #[test]
+    fn swap_lists_moves_every_field_with_its_list() {
+        let mut blocks = [[0u64; 2]; 3];
+        let [b0, b1, b2] = blocks.each_mut().map(|b| NonNull::from(b).cast::<Block>());
+        let mut tls = TlsList::new(8);
+        let mut freed = TlsList::new(5);
+        // (No `pop`: in checked builds it verifies that a link lies in a SuperSlab.)
+        // SAFETY: the blocks are 16-byte, 8-aligned locals that outlive the lists.
+        unsafe {
+            TlsList::push(&mut tls, b2);
+            TlsList::push(&mut freed, b0);
+            TlsList::push(&mut freed, b1);
+        }
+        // tls: [b2], cap 8; freed: [b1, b0], cap 5.
+        swap_lists(&mut tls, &mut freed);
+        assert_eq!((tls.head, tls.len(), tls.cap), (b1.as_ptr(), 2, 5));
+        assert_eq!((freed.head, freed.len(), freed.cap), (b2.as_ptr(), 1, 8));
+        // SAFETY: as above; the links were written by the pushes.
+        unsafe {
+            assert_eq!(Block::next(b1), b0.as_ptr());
+            assert!(Block::next(b0).is_null());
+            assert!(Block::next(b2).is_null());
+        }
+    }
 }

@@ -151,7 +151,7 @@ impl TlsList {
 /// reads its link there. A hint only: never faults, whatever `p` is (null or a corrupt link
 /// included), and reads nothing the program can see.
 #[inline(always)]
-fn prefetch(p: *mut Block) {
+pub fn prefetch(p: *mut Block) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` is a hint: it neither faults nor changes memory, for any address.
     unsafe {
