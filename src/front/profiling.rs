@@ -249,6 +249,10 @@ pub unsafe fn swap_miss(h: &Heap, c: usize) -> BlockPtr {
     let b = freed.head;
     // SAFETY: per the contract, the free side's top block (`n >= 1`), of the heap's own slabs.
     let next = unsafe { Block::next(NonNull::new_unchecked(b)) };
+    if crate::config::CHECKED {
+        // SAFETY: `b` is not null (above); as `TlsList::pop` checks the link it follows.
+        crate::front::tls_sll::check_link(unsafe { NonNull::new_unchecked(b) }, next);
+    }
     if crate::config::PREFETCH_POP {
         crate::front::tls_sll::prefetch(next);
     }

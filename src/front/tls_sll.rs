@@ -34,7 +34,7 @@ pub struct TlsList {
 /// free block) at the pop instead of at a later crash.
 #[cold]
 #[inline(never)]
-fn check_link(b: NonNull<Block>, next: BlockPtr) {
+pub fn check_link(b: NonNull<Block>, next: BlockPtr) {
     let Some(n) = NonNull::new(next) else { return };
     let class_of = |p: NonNull<Block>| -> Option<u32> {
         let ss = p
