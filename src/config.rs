@@ -423,6 +423,14 @@ pub const FOREIGN_BACKOFF_FREES: u32 = 64;
 /// (65,536) remote frees of a class skipped at once.
 pub const FOREIGN_BACKOFF_MAX_LEVEL: u8 = 10;
 
+/// Foreign entries end with their slab's owner (front/foreign.rs): an exiting owner that
+/// publishes a pinned slab marks its release wanted, so that its pinners drop their entries at
+/// their next slow path and the slab's later frees go to its queue, for the adopter, instead of
+/// spreading the pinners' live sets over the exited thread's slabs (larson). Backout (within
+/// foreign entries): `--cfg hakmem_no_foreign_unpin_published`.
+pub const FOREIGN_UNPIN_PUBLISHED: bool =
+    FOREIGN_ENTRIES && !cfg!(hakmem_no_foreign_unpin_published);
+
 /// The slab pin protocol of foreign entries (`Slab::pinned_keep`, `unbind`'s check): compiled
 /// with them, and always under loom (loom_tests/pin.rs models it whatever the build's switches).
 pub const SLAB_PINS: bool = FOREIGN_ENTRIES || cfg!(hakmem_loom);

@@ -45,6 +45,15 @@ fn layout() -> Layout {
     Layout::from_size_align(1504, 16).unwrap()
 }
 
+/// The classes of the tests whose owner's slab ends published (`start_with`).
+fn exit_layout() -> Layout {
+    Layout::from_size_align(1168, 16).unwrap()
+}
+
+fn pinner_exit_layout() -> Layout {
+    Layout::from_size_align(880, 16).unwrap()
+}
+
 fn other_layout() -> Layout {
     Layout::from_size_align(72, 8).unwrap()
 }
@@ -70,6 +79,12 @@ struct Owner {
 
 impl Owner {
     fn start() -> Self {
+        Self::start_with(layout())
+    }
+
+    /// An owner whose blocks are of `layout` (a test whose owner exits with blocks out, so that
+    /// its slab is published, uses a class of its own: the next test's owner would adopt it).
+    fn start_with(layout: Layout) -> Self {
         let (ask, asks) = channel::<Ask>();
         let (tell, reply) = channel::<usize>();
         let thread = std::thread::spawn(move || {
@@ -77,13 +92,13 @@ impl Owner {
                 match a {
                     Ask::Alloc => {
                         // SAFETY: a valid layout.
-                        let p = unsafe { A.alloc(layout()) };
+                        let p = unsafe { A.alloc(layout) };
                         assert!(!p.is_null());
                         tell.send(p as usize).unwrap();
                     }
                     Ask::Free(p) => {
-                        // SAFETY: a live block of `layout()`, handed back to us.
-                        unsafe { A.dealloc(p as *mut u8, layout()) };
+                        // SAFETY: a live block of `layout`, handed back to us.
+                        unsafe { A.dealloc(p as *mut u8, layout) };
                         tell.send(0).unwrap();
                     }
                     Ask::Collect(p) => {
@@ -309,4 +324,122 @@ fn a_freer_that_does_not_reuse_backs_off() {
         spills <= 12,
         "{spills} spills for {N} remote frees of a class the freer never reuses: no backoff"
     );
+}
+
+/// `config::FOREIGN_UNPIN_PUBLISHED`: a foreign entry ends with its slab's owner. The owner
+/// exits and publishes the slab its freer pins; the freer's next slow path drops the entry, so
+/// its later frees of the slab's blocks go to the slab's queue (for the slab's adopter, whole)
+/// instead of onto its own list through the entry (larson's spread live set, docs/benchmarks.md
+/// "Session 15: xt17").
+#[test]
+fn an_owners_exit_ends_the_pins_of_its_published_slab() {
+    let _serial = serial();
+    if !on() {
+        return;
+    }
+    if !hakmem::config::FOREIGN_UNPIN_PUBLISHED {
+        eprintln!("backed out (--cfg hakmem_no_foreign_unpin_published): nothing to test");
+        return;
+    }
+    let owner = Owner::start_with(exit_layout());
+    let x = owner.call(Ask::Alloc);
+    let y = owner.call(Ask::Alloc);
+    assert_eq!(
+        x >> 16,
+        y >> 16,
+        "the owner's first two blocks share a slab"
+    );
+    let (to_freer, freer_asks) = channel::<()>();
+    let (tell, from_freer) = channel::<()>();
+    let freer = std::thread::spawn(move || {
+        // This thread allocates the class (`config::FOREIGN_REUSERS`), and keeps `x`.
+        // SAFETY: a valid layout; a live block of another thread: kept, its slab pinned.
+        let own = unsafe {
+            let own = A.alloc(exit_layout());
+            A.dealloc(x as *mut u8, exit_layout());
+            own
+        };
+        assert!(testing::owned_table_holds(y as *const u8));
+        tell.send(()).unwrap();
+        // The owner has exited and published the slab.
+        freer_asks.recv_timeout(WAIT).unwrap();
+        // A slow path of this thread (a refill of another class).
+        // SAFETY: a valid layout, freed at once.
+        unsafe {
+            let o = A.alloc(other_layout());
+            A.dealloc(o, other_layout());
+        }
+        let held = testing::owned_table_holds(y as *const u8);
+        let pins = testing::slab_pins(y as *const u8);
+        let remote_before = hakmem::stats().remote_frees;
+        // SAFETY: a live block of the exited owner, freed once; then our own block.
+        unsafe {
+            A.dealloc(y as *mut u8, exit_layout());
+            A.dealloc(own, exit_layout());
+        }
+        let remote = hakmem::stats().remote_frees - remote_before;
+        (held, pins, remote)
+    });
+    from_freer.recv_timeout(WAIT).unwrap();
+    owner.exit();
+    to_freer.send(()).unwrap();
+    let (held, pins, remote) = freer.join().unwrap();
+    assert!(
+        !held,
+        "the freer's slow path dropped the published slab's entry"
+    );
+    assert_eq!(pins, Some(0), "and its pin");
+    assert_eq!(
+        remote, 1,
+        "the next free of the slab's block went to its queue"
+    );
+}
+
+/// `config::FOREIGN_UNPIN_PUBLISHED`: a pinner's exit ends keeping for the slabs it pinned:
+/// their release is marked wanted, so another thread's frees of their blocks go back to the
+/// owner instead of starting a new entry (larson: the sleeping main thread's slabs would pass
+/// from each generation of freers to the next, docs/benchmarks.md "Session 15: xt17").
+#[test]
+fn a_pinners_exit_ends_keeping_of_its_slabs() {
+    let _serial = serial();
+    if !on() {
+        return;
+    }
+    if !hakmem::config::FOREIGN_UNPIN_PUBLISHED {
+        eprintln!("backed out (--cfg hakmem_no_foreign_unpin_published): nothing to test");
+        return;
+    }
+    let owner = Owner::start_with(pinner_exit_layout());
+    let x = owner.call(Ask::Alloc);
+    let y = owner.call(Ask::Alloc);
+    assert_eq!(
+        x >> 16,
+        y >> 16,
+        "the owner's first two blocks share a slab"
+    );
+    on_fresh_thread(move || {
+        // SAFETY: a valid layout; a live block of another thread: kept, its slab pinned.
+        unsafe {
+            let _own = A.alloc(pinner_exit_layout());
+            A.dealloc(x as *mut u8, pinner_exit_layout());
+        }
+        assert_eq!(testing::slab_pins(x as *const u8), Some(1));
+    });
+    let (pins, remote) = on_fresh_thread(move || {
+        // A second freer that allocates the class frees the owner's other block.
+        // SAFETY: a valid layout; a live block of another thread, freed once; our own block.
+        let remote_before = hakmem::stats().remote_frees;
+        let own = unsafe { A.alloc(pinner_exit_layout()) };
+        // SAFETY: as above.
+        unsafe { A.dealloc(y as *mut u8, pinner_exit_layout()) };
+        let pins = testing::slab_pins(y as *const u8);
+        let remote = hakmem::stats().remote_frees - remote_before;
+        // SAFETY: our own block.
+        unsafe { A.dealloc(own, pinner_exit_layout()) };
+        (pins, remote)
+    });
+    assert_eq!(pins, Some(0), "the second freer did not pin the slab");
+    assert_eq!(remote, 1, "its free went to the slab's queue");
+    owner.call(Ask::Collect(x));
+    owner.exit();
 }

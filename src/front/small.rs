@@ -23,8 +23,9 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, FOREIGN_ENTRIES, OOM_RELEASE, OWNED_TABLE, PROFILE, REMOTE_UNWALKED, REUSE_BEFORE_CARVE,
-    SLAB_SIZE, SPILL_RUNS, SPILL_TOP, TABLE32, WHOLE_FREE_LIST,
+    ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, OOM_RELEASE, OWNED_TABLE, PROFILE,
+    REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS, SPILL_TOP, TABLE32,
+    WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
 use crate::front::heap::{base_cap, batch, Heap, HeapLocal};
@@ -546,6 +547,14 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     if FOREIGN_ENTRIES {
+        if publish && FOREIGN_UNPIN_PUBLISHED {
+            // This thread's pins end with it: their slabs' blocks go back to their owners,
+            // not to the next thread that frees one (config::FOREIGN_UNPIN_PUBLISHED).
+            local.owned.drop_foreign_where(|s| {
+                s.unpin_wanted();
+                true
+            });
+        }
         local.owned.drop_all_foreign();
         // A heap is reused by the next thread (the heap pool): backoffs start over.
         local.keep = crate::front::heap::KeepBackoff::new();
@@ -593,6 +602,9 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                         local.list_remove(c, s);
                         disown_slab(local, s);
                         (*s).trace(crate::trace::Event::Publish, s as usize, c);
+                        if FOREIGN_UNPIN_PUBLISHED {
+                            (*s).unpin_wanted();
+                        }
                         PUBLISHED[c].publish(&*s);
                         GLOBALS.publishes.bump_shared();
                     }

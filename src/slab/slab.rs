@@ -411,6 +411,22 @@ impl Slab {
         self.pins.fetch_sub(1, Ordering::Release);
     }
 
+    /// Its exiting owner publishes the slab (`small::flush`): if a table pins it, the release
+    /// is marked wanted, so that the pinners drop their entries at their next scan
+    /// (`OwnedSlabs::drop_released`) and the blocks they free go back on the slab's queue, for
+    /// its adopter, instead of onto their own lists (config::FOREIGN_UNPIN_PUBLISHED).
+    pub fn unpin_wanted(&self) {
+        // ORDERING: Relaxed — a hint: a pinner that reads it late only keeps blocks longer; the
+        // release itself is decided by `pinned_keep` (AcqRel), never here.
+        if crate::config::SLAB_PINS {
+            let w = self.pins.fetch_or(PIN_RELEASE_WANTED, Ordering::Relaxed);
+            if w & !PIN_RELEASE_WANTED != 0 {
+                // ORDERING: Relaxed — a hint for the pinners' scans.
+                PIN_WANTED_EPOCH.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Whether the slab's holder wants it released (its pinners drop their pins).
     pub fn release_wanted(&self) -> bool {
         // ORDERING: Relaxed — a hint; dropping a pin early or late is only slower.
