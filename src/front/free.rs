@@ -694,11 +694,13 @@ unsafe extern "C" fn free_remote_header(h: &'static Heap, slab: &Slab, ptr: *mut
 /// `ptr` lies in `slab`, a data slab of ours that the calling thread does not own.
 #[inline(always)]
 unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
-    let class = slab.class.load(crate::sync::Ordering::Relaxed);
-    if class == NO_CLASS || class as usize >= NUM_CLASSES {
+    let class = slab.class.load(crate::sync::Ordering::Relaxed) as usize;
+    // One compare: `NO_CLASS` (unbound) is above every class. Spelled as two, the build with
+    // foreign entries kept both (two more instructions per remote free).
+    const _: () = assert!(NO_CLASS as usize >= NUM_CLASSES);
+    if class >= NUM_CLASSES {
         free_in_unbound_slab(ptr);
     }
-    let class = class as usize;
     // The slab's data address: the record's `data` (on the holder's line), or the same value
     // from the freed pointer, which `locate::data_slab` placed in this slab
     // (`config::OWNER_REMOTE_LINE`: no read of the holder's line).
