@@ -427,10 +427,10 @@ fn a_pinners_exit_ends_keeping_of_its_slabs() {
     });
     let (pins, remote) = on_fresh_thread(move || {
         // A second freer that allocates the class frees the owner's other block.
-        // SAFETY: a valid layout; a live block of another thread, freed once; our own block.
         let remote_before = hakmem::stats().remote_frees;
+        // SAFETY: a valid layout; freed below.
         let own = unsafe { A.alloc(pinner_exit_layout()) };
-        // SAFETY: as above.
+        // SAFETY: a live block of another thread, freed once.
         unsafe { A.dealloc(y as *mut u8, pinner_exit_layout()) };
         let pins = testing::slab_pins(y as *const u8);
         let remote = hakmem::stats().remote_frees - remote_before;
