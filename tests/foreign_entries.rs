@@ -326,6 +326,28 @@ fn a_freer_that_does_not_reuse_backs_off() {
     );
 }
 
+/// For the `config::FOREIGN_UNPIN_PUBLISHED` tests: an owner of blocks of `layout` and its
+/// first two blocks, which share a slab; `None` (nothing to test) without the cfg or with the
+/// switch backed out.
+fn owner_of_two(layout: Layout) -> Option<(Owner, usize, usize)> {
+    if !on() {
+        return None;
+    }
+    if !hakmem::config::FOREIGN_UNPIN_PUBLISHED {
+        eprintln!("backed out (--cfg hakmem_no_foreign_unpin_published): nothing to test");
+        return None;
+    }
+    let owner = Owner::start_with(layout);
+    let x = owner.call(Ask::Alloc);
+    let y = owner.call(Ask::Alloc);
+    assert_eq!(
+        x >> 16,
+        y >> 16,
+        "the owner's first two blocks share a slab"
+    );
+    Some((owner, x, y))
+}
+
 /// `config::FOREIGN_UNPIN_PUBLISHED`: a foreign entry ends with its slab's owner. The owner
 /// exits and publishes the slab its freer pins; the freer's next slow path drops the entry, so
 /// its later frees of the slab's blocks go to the slab's queue (for the slab's adopter, whole)
@@ -334,21 +356,9 @@ fn a_freer_that_does_not_reuse_backs_off() {
 #[test]
 fn an_owners_exit_ends_the_pins_of_its_published_slab() {
     let _serial = serial();
-    if !on() {
+    let Some((owner, x, y)) = owner_of_two(exit_layout()) else {
         return;
-    }
-    if !hakmem::config::FOREIGN_UNPIN_PUBLISHED {
-        eprintln!("backed out (--cfg hakmem_no_foreign_unpin_published): nothing to test");
-        return;
-    }
-    let owner = Owner::start_with(exit_layout());
-    let x = owner.call(Ask::Alloc);
-    let y = owner.call(Ask::Alloc);
-    assert_eq!(
-        x >> 16,
-        y >> 16,
-        "the owner's first two blocks share a slab"
-    );
+    };
     let (to_freer, freer_asks) = channel::<()>();
     let (tell, from_freer) = channel::<()>();
     let freer = std::thread::spawn(move || {
@@ -402,21 +412,9 @@ fn an_owners_exit_ends_the_pins_of_its_published_slab() {
 #[test]
 fn a_pinners_exit_ends_keeping_of_its_slabs() {
     let _serial = serial();
-    if !on() {
+    let Some((owner, x, y)) = owner_of_two(pinner_exit_layout()) else {
         return;
-    }
-    if !hakmem::config::FOREIGN_UNPIN_PUBLISHED {
-        eprintln!("backed out (--cfg hakmem_no_foreign_unpin_published): nothing to test");
-        return;
-    }
-    let owner = Owner::start_with(pinner_exit_layout());
-    let x = owner.call(Ask::Alloc);
-    let y = owner.call(Ask::Alloc);
-    assert_eq!(
-        x >> 16,
-        y >> 16,
-        "the owner's first two blocks share a slab"
-    );
+    };
     on_fresh_thread(move || {
         // SAFETY: a valid layout; a live block of another thread: kept, its slab pinned.
         unsafe {
