@@ -90,6 +90,18 @@ pub const THP_GROWTH_STREAK: u32 = 2;
 /// heap's first 6 MiB stay on base pages. Backout: `--cfg hakmem_no_thp_growth_recount`.
 pub const THP_GROWTH_RECOUNT: bool = THP_GROWTH && !cfg!(hakmem_no_thp_growth_recount);
 
+/// The process's first SuperSlab fill completes the streak by itself (`pool::count_fill`) when at
+/// least `THP_GROWTH_FIRST_DENSE` of its 512 pages are resident: that SuperSlab holds every class's
+/// first slab, still being carved, so a heap that filled it this densely anyway is growing in few
+/// classes (rust-btreemap: 378; the other rows' first fills 100-210, docs/benchmarks.md "Session
+/// 15: rows16"), and its second SuperSlab is born one huge page instead of faulting page by page
+/// until the recount collapses it. Backout: `--cfg hakmem_no_thp_growth_first`.
+pub const THP_GROWTH_FIRST: bool = THP_GROWTH && !cfg!(hakmem_no_thp_growth_first);
+
+/// Resident pages (of 512) for the process's first fill to complete the streak
+/// (`THP_GROWTH_FIRST`): 5/8.
+pub const THP_GROWTH_FIRST_DENSE: usize = 320;
+
 /// A growing medium heap's new spans are backed by transparent huge pages at birth (`span::map`),
 /// as `THP_GROWTH` does for SuperSlabs: once `SPAN_THP_GROWTH_STREAK` spans in a row filled up for the
 /// first time (their owner found every block carved and live, `span::count_fill`) with at least

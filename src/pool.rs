@@ -75,6 +75,9 @@ struct Pool {
     /// (`config::THP_GROWTH_RECOUNT`); null where none, and cleared by a slab given back or a
     /// refused collapse.
     sparse: *mut SuperSlab,
+    /// A first fill was counted (`config::THP_GROWTH_FIRST`: only the process's first may complete
+    /// the streak alone). Not reset by a fork: the child's heap is its parent's, not young.
+    counted: bool,
     /// SuperSlabs to collapse once the lock is dropped (`take_due`): the streak's own, when it
     /// reaches `THP_GROWTH_STREAK`.
     due: Due,
@@ -122,6 +125,7 @@ static POOL: SpinLock<Pool> = SpinLock::new(
         growth: 0,
         dense: NO_DUE,
         sparse: core::ptr::null_mut(),
+        counted: false,
         due: NO_DUE,
         refused: false,
     },
@@ -259,7 +263,24 @@ unsafe fn take(p: &mut Pool, ss: *mut SuperSlab, idx: usize) -> NonNull<Slab> {
 /// The pool lock is held; `ss` is a SuperSlab of the pool (mapped for good).
 unsafe fn count_fill(p: &mut Pool, ss: *mut SuperSlab) {
     // SAFETY: a SuperSlab is never unmapped, so its range is ours to ask about.
-    if !unsafe { is_dense(ss) } {
+    let resident = unsafe { resident_pages(ss) };
+    let first = !core::mem::replace(&mut p.counted, true);
+    if crate::config::THP_GROWTH_FIRST
+        && first
+        && resident >= crate::config::THP_GROWTH_FIRST_DENSE
+    {
+        // The process's first fill, dense though it holds every class's first slab: the streak
+        // is complete at once (`config::THP_GROWTH_FIRST`).
+        p.sparse = core::ptr::null_mut();
+        p.dense = NO_DUE;
+        p.dense[0] = ss;
+        p.growth = crate::config::THP_GROWTH_STREAK;
+        if !p.refused {
+            p.due = p.dense;
+        }
+        return;
+    }
+    if resident < crate::config::THP_GROWTH_DENSE {
         p.growth = 0;
         p.sparse = if crate::config::THP_GROWTH_RECOUNT {
             ss
@@ -282,10 +303,20 @@ unsafe fn count_fill(p: &mut Pool, ss: *mut SuperSlab) {
 /// # Safety
 /// `ss` is a SuperSlab of the pool (mapped for good).
 unsafe fn is_dense(ss: *mut SuperSlab) -> bool {
+    // SAFETY: per the contract.
+    unsafe { resident_pages(ss) >= crate::config::THP_GROWTH_DENSE }
+}
+
+/// How many of the 512 pages of `ss` are resident (scaled to 512 for other page sizes): one
+/// `mincore`; 0 if the OS cannot say.
+///
+/// # Safety
+/// `ss` is a SuperSlab of the pool (mapped for good).
+unsafe fn resident_pages(ss: *mut SuperSlab) -> usize {
     // SAFETY: per the contract, the range is ours to ask about.
     let resident = unsafe { os::resident_pages(NonNull::new_unchecked(ss.cast()), SUPERSLAB_SIZE) };
     let pages = SUPERSLAB_SIZE / crate::config::PAGE_SIZE;
-    resident.is_some_and(|r| r * 512 >= crate::config::THP_GROWTH_DENSE * pages)
+    resident.map_or(0, |r| r * 512 / pages)
 }
 
 /// Extends the streak by the dense fill of `ss` (under the pool lock).
