@@ -93,9 +93,10 @@ pub const THP_GROWTH_RECOUNT: bool = THP_GROWTH && !cfg!(hakmem_no_thp_growth_re
 /// The process's first SuperSlab fill completes the streak by itself (`pool::count_fill`) when at
 /// least `THP_GROWTH_FIRST_DENSE` of its 512 pages are resident: that SuperSlab holds every class's
 /// first slab, still being carved, so a heap that filled it this densely anyway is growing in few
-/// classes (rust-btreemap: 378; the other rows' first fills 100-210, docs/benchmarks.md "Session
-/// 15: rows16"), and its second SuperSlab is born one huge page instead of faulting page by page
-/// until the recount collapses it. Backout: `--cfg hakmem_no_thp_growth_first`.
+/// classes (rust-btreemap: 371; the other Rust rows' first fills 33-73, realloc-growth's 281:
+/// docs/benchmarks.md, "Session 15: rows16"), and its second SuperSlab is born one huge page
+/// instead of faulting page by page until the recount collapses it. Backout:
+/// `--cfg hakmem_no_thp_growth_first`.
 pub const THP_GROWTH_FIRST: bool = THP_GROWTH && !cfg!(hakmem_no_thp_growth_first);
 
 /// Resident pages (of 512) for the process's first fill to complete the streak

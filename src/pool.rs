@@ -26,7 +26,8 @@
 //! last free slab handed out), `mincore` says how many of its pages are resident; two dense fills
 //! in a row (3/4 of the pages or more) with no slab given back in between, and each new
 //! SuperSlab is collapsed into one transparent huge page at birth (`os::collapse`), until a
-//! sparse fill, a slab given back or a refused collapse resets the streak. `HAKMEM_THP=1`
+//! sparse fill, a slab given back or a refused collapse resets the streak; the process's first
+//! fill, if 5/8 dense, makes the streak alone (`config::THP_GROWTH_FIRST`). `HAKMEM_THP=1`
 //! collapses every new SuperSlab regardless.
 //!
 //! Invariants: `dirty ⊆ free_mask` per SuperSlab; `Pool::dirty_slabs == Σ |dirty|`; a slab is on
@@ -257,7 +258,9 @@ unsafe fn take(p: &mut Pool, ss: *mut SuperSlab, idx: usize) -> NonNull<Slab> {
 /// mapped or reused, under the pool lock (it reads page tables only; the owners of its slabs may
 /// be writing to them meanwhile). If the OS cannot say, the streak resets. A dense fill that
 /// starts a streak first recounts the SuperSlab that filled sparse just before it
-/// (`config::THP_GROWTH_RECOUNT`: a second `mincore`): dense by now, it starts the streak.
+/// (`config::THP_GROWTH_RECOUNT`: a second `mincore`): dense by now, it starts the streak. The
+/// process's first fill completes the streak alone at `THP_GROWTH_FIRST_DENSE`
+/// (`config::THP_GROWTH_FIRST`).
 ///
 /// # Safety
 /// The pool lock is held; `ss` is a SuperSlab of the pool (mapped for good).
@@ -265,9 +268,7 @@ unsafe fn count_fill(p: &mut Pool, ss: *mut SuperSlab) {
     // SAFETY: a SuperSlab is never unmapped, so its range is ours to ask about.
     let resident = unsafe { resident_pages(ss) };
     let first = !core::mem::replace(&mut p.counted, true);
-    if crate::config::THP_GROWTH_FIRST
-        && first
-        && resident >= crate::config::THP_GROWTH_FIRST_DENSE
+    if crate::config::THP_GROWTH_FIRST && first && resident >= crate::config::THP_GROWTH_FIRST_DENSE
     {
         // The process's first fill, dense though it holds every class's first slab: the streak
         // is complete at once (`config::THP_GROWTH_FIRST`).

@@ -4,6 +4,7 @@
 //!   purpose, or count process-wide events);
 //! - `pattern`: id-derived fill patterns, their check, and `TestBlock` (a verified block of the
 //!   global allocator);
+//! - `thp`: residency (`mincore`) and the kernel's transparent huge pages, for the RSS tests;
 //! - `workloads`: small workloads whose counters the statistics and switch tests compare;
 //! - here: sizes, the soak scale, a watchdog, the core count, and the deterministic generator —
 //!   the benchmark crate's (`hakmem_bench::workloads::rng`), so tests and benchmarks share one.
@@ -12,6 +13,7 @@
 
 pub mod child;
 pub mod pattern;
+pub mod thp;
 pub mod workloads;
 
 use std::sync::Once;

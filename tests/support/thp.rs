@@ -1,0 +1,74 @@
+//! Transparent huge pages and residency, for the tests that check which memory is resident
+//! (`tests/purge.rs`, `tests/thp_first.rs`): `mincore`, whether the kernel can collapse at all,
+//! its THP mode, and its count of refused collapses.
+
+use super::MIB;
+
+/// A SuperSlab's size and alignment (`config::SUPERSLAB_SIZE`).
+pub const SUPERSLAB: usize = 2 * MIB;
+
+/// Pages of `[base, base + len)` resident now (`mincore`).
+pub fn resident_pages(base: usize, len: usize) -> usize {
+    let pages = len / 4096;
+    let mut vec = vec![0u8; pages];
+    // SAFETY: a page-aligned range of this process's mappings; `vec` holds one byte per page.
+    let r = unsafe { libc::mincore(base as *mut libc::c_void, len, vec.as_mut_ptr()) };
+    assert_eq!(r, 0, "mincore failed");
+    vec.iter().filter(|&&v| v & 1 != 0).count()
+}
+
+/// Whether the kernel can back memory with transparent huge pages at all, and knows
+/// `MADV_COLLAPSE` (Linux 6.1): probed on a mapping of our own, so a kernel that predates it (EINVAL)
+/// is told apart from hakmem not asking.
+pub fn thp_available() -> bool {
+    let enabled = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|mode| !mode.contains("[never]"));
+    enabled && collapse_known()
+}
+
+/// THP mode `always`: the kernel may back any aligned 2 MiB at its first fault, whatever hakmem
+/// asks; only the huge-page claims can be checked there.
+pub fn thp_always() -> bool {
+    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|mode| mode.contains("[always]"))
+}
+
+/// Whether `madvise(MADV_COLLAPSE)` is a known advice here (any answer but EINVAL).
+pub fn collapse_known() -> bool {
+    const MADV_COLLAPSE: libc::c_int = 25;
+    let len = 2 * SUPERSLAB;
+    // SAFETY: a fresh private anonymous mapping of our own, unmapped below.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED, "probe mapping");
+    let aligned = (p as usize + SUPERSLAB - 1) & !(SUPERSLAB - 1);
+    // A range with no page present is not collapsed (EINVAL on some kernels): touch one.
+    // SAFETY: inside the mapping above, writable.
+    unsafe { (aligned as *mut u8).write(1) };
+    // SAFETY: `aligned..aligned + SUPERSLAB` lies inside the mapping above.
+    let r = unsafe { libc::madvise(aligned as *mut libc::c_void, SUPERSLAB, MADV_COLLAPSE) };
+    let known = r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL);
+    // SAFETY: the mapping made above, not used afterwards.
+    assert_eq!(unsafe { libc::munmap(p, len) }, 0, "probe unmapping");
+    known
+}
+
+/// Huge-page allocations for a collapse that failed, system-wide (`/proc/vmstat`; 0 if unknown).
+pub fn collapse_alloc_failures() -> u64 {
+    std::fs::read_to_string("/proc/vmstat")
+        .ok()
+        .and_then(|v| {
+            v.lines()
+                .find_map(|l| l.strip_prefix("thp_collapse_alloc_failed "))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
