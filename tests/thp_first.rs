@@ -21,7 +21,8 @@ static GLOBAL: hakmem::HakMem = hakmem::HakMem;
 fn main() {
     // Probed first: their buffers' classes land in the first SuperSlab, before any fill.
     let available = thp_available();
-    let always = thp_always();
+    // THP mode `always` or `HAKMEM_THP=1`: huge pages whatever the policy says.
+    let always = thp_always() || hakmem::switches().thp;
     let refused_before = collapse_alloc_failures();
     let huge = hakmem::config::THP_GROWTH_FIRST && available;
     let layout = Layout::from_size_align(64, 8).unwrap();
