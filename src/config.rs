@@ -41,12 +41,6 @@ pub const LARGE_PURGE_USERS: usize = 32;
 /// -6% and -9% (docs/benchmarks.md, "realloc's growth ladder: one rung per doubling").
 pub const GROWTH_LADDER_HALF_STEPS: bool = false;
 
-/// Rust's `realloc` (`GlobalAlloc::realloc`, which passes the old layout) copies, on a move, at
-/// most the old layout's size, not the old block's usable size (`front::alloc::realloc_move`); C's
-/// `realloc` knows no old size and copies the usable size either way.
-/// `RUSTFLAGS="--cfg hakmem_no_realloc_copy_old_size"` compiles it out (A/B switch).
-pub const REALLOC_COPY_OLD_SIZE: bool = !cfg!(hakmem_no_realloc_copy_old_size);
-
 /// Default of `HAKMEM_THP`: each new SuperSlab is backed by one transparent huge page at once
 /// (`os::collapse`). Fewer TLB misses and page faults, against the whole 2 MiB resident from the
 /// start: on `mixed-stress` CPU −25%, peak RSS +55% (docs/benchmarks.md, "Transparent huge

@@ -35,7 +35,7 @@ unsafe impl GlobalAlloc for HakMem {
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller passes a live block of ours allocated with `layout`.
-        unsafe { alloc::realloc(ptr, layout.align(), layout.size(), new_size) }
+        unsafe { alloc::realloc(ptr, layout.align(), new_size) }
     }
 }
 

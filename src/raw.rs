@@ -52,9 +52,8 @@ pub unsafe fn realloc(p: *mut u8, size: usize) -> *mut u8 {
         return core::ptr::null_mut();
     }
     // SAFETY: per the contract; C blocks are 16-aligned unless they came from an aligned call,
-    // and realloc of those is not required to keep the alignment. C knows no old size: a move
-    // keeps the whole usable size (`malloc_usable_size` promised every byte of it).
-    unsafe { alloc::realloc(p, MIN_ALIGN, usize::MAX, size) }
+    // and realloc of those is not required to keep the alignment.
+    unsafe { alloc::realloc(p, MIN_ALIGN, size) }
 }
 
 /// `free`: null is a no-op.

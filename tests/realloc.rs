@@ -50,47 +50,6 @@ fn small_step_growth_through_the_small_classes_moves_rarely() {
     assert!(moves <= 30, "{moves} moves for eleven doublings");
 }
 
-/// A move copies the old layout's bytes, not the slack of the old block's class
-/// (`config::REALLOC_COPY_OLD_SIZE`): a fresh thread fills a 100-byte block (a 112- or 128-byte
-/// class) and the slack past its 100 bytes, frees a block of the 1 KiB class filled with another
-/// byte (it is the next block of that class the thread gets, the top of its TLS list), and grows
-/// the first block to 1000 bytes. The new block holds the 100 bytes; past them it still holds what
-/// it held, never the old block's slack. Copying the usable size (main before session 15) put the
-/// slack there, and failed here.
-#[test]
-fn growth_copies_the_old_layout_not_the_slack() {
-    use std::alloc::{alloc, dealloc, realloc, Layout};
-    const OLD: usize = 100;
-    const NEW: usize = 1000;
-    std::thread::spawn(|| {
-        let old = Layout::from_size_align(OLD, 8).unwrap();
-        let new = Layout::from_size_align(NEW, 8).unwrap();
-        // SAFETY: live blocks of the layouts given, written within their usable sizes.
-        unsafe {
-            let p = alloc(old);
-            let usable = hakmem::raw::usable_size(p);
-            assert!(usable > OLD, "{usable}: the class has slack past {OLD} bytes");
-            p.write_bytes(0x11, OLD);
-            p.add(OLD).write_bytes(0xB7, usable - OLD);
-            let q = alloc(new);
-            q.write_bytes(0x5C, NEW);
-            dealloc(q, new);
-            let r = realloc(p, old, NEW);
-            assert_eq!(r, q, "the move took the block just freed (the top of the TLS list)");
-            let got = std::slice::from_raw_parts(r, usable);
-            assert!(got[..OLD].iter().all(|&b| b == 0x11), "the prefix is kept");
-            assert!(
-                got[OLD..].iter().all(|&b| b != 0xB7),
-                "bytes past the old layout were copied: {:x?}",
-                &got[OLD..]
-            );
-            dealloc(r, new);
-        }
-    })
-    .join()
-    .unwrap();
-}
-
 /// The same buffer moves about once per doubling (`front::alloc::grown_size`: one rung per
 /// doubling, `2^k`), so its chain passes through one class per doubling. With the two-rung ladder
 /// of session 4 (`config::GROWTH_LADDER_HALF_STEPS`) it moved 21 times, with a move at 1.5x a

@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 
 use crate::config::{
     FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE, MAX_SMALL_SIZE,
-    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_MISS_HERE, PROF_SWAP_MISS, REALLOC_COPY_OLD_SIZE,
+    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_MISS_HERE, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -668,14 +668,11 @@ fn grown_size(old_usable: usize, new_size: usize) -> usize {
 }
 
 /// Resizes the block at `ptr` (allocated with alignment `align`) to `new_size` bytes, keeping the
-/// prefix: its first `old_size` bytes, the caller's size (Rust's `GlobalAlloc::realloc` passes
-/// its layout's), or, with `usize::MAX` (C's `realloc`, which knows no old size), the whole
-/// usable size. A move copies at most that prefix, not the slack of the old block's class.
-/// Returns null (leaving the old block intact) when memory cannot be had.
+/// prefix. Returns null (leaving the old block intact) when memory cannot be had.
 ///
 /// # Safety
 /// `ptr` is a live block of this allocator allocated with alignment `align`.
-pub unsafe fn realloc(ptr: *mut u8, align: usize, old_size: usize, new_size: usize) -> *mut u8 {
+pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
     // A block of a slab this thread owns (the owned-slab table, as `free` asks it): its class
     // (and in header mode its header) gives its size without the registry.
     if OWNED_TABLE {
@@ -690,7 +687,7 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, old_size: usize, new_size: usi
                 return ptr;
             }
             // SAFETY: forwarded contract.
-            return unsafe { realloc_move(ptr, usable, old_size, align, new_size) };
+            return unsafe { realloc_move(ptr, usable, align, new_size) };
         }
     }
     // SAFETY: per the contract.
@@ -755,7 +752,7 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, old_size: usize, new_size: usi
         }
     };
     // SAFETY: forwarded contract.
-    unsafe { realloc_move(ptr, old_usable, old_size, align, new_size) }
+    unsafe { realloc_move(ptr, old_usable, align, new_size) }
 }
 
 /// `realloc` resized the sampled large block at `ptr` in place or moved its pages
@@ -783,31 +780,19 @@ unsafe fn resample_large(ptr: *mut u8, new_size: usize) {
     unsafe { large::resample(ptr, new_size, next, h.prof_shard) };
 }
 
-/// `realloc`'s move: a new block for `new_size`, the prefix (at most `old_size` bytes) copied,
-/// the old block freed.
+/// `realloc`'s move: a new block for `new_size`, the prefix copied, the old block freed.
 ///
 /// # Safety
 /// As for `realloc`; `old_usable` is the usable size of the block at `ptr`.
 #[inline]
-unsafe fn realloc_move(
-    ptr: *mut u8,
-    old_usable: usize,
-    old_size: usize,
-    align: usize,
-    new_size: usize,
-) -> *mut u8 {
+unsafe fn realloc_move(ptr: *mut u8, old_usable: usize, align: usize, new_size: usize) -> *mut u8 {
     let new = alloc(grown_size(old_usable, new_size), align);
     if new.is_null() {
         return new;
     }
-    let keep = if REALLOC_COPY_OLD_SIZE {
-        old_usable.min(old_size)
-    } else {
-        old_usable
-    };
     // SAFETY: both blocks are live and distinct; the copy stays inside both.
     unsafe {
-        core::ptr::copy_nonoverlapping(ptr, new, keep.min(new_size));
+        core::ptr::copy_nonoverlapping(ptr, new, old_usable.min(new_size));
         free::free(ptr);
     }
     new
