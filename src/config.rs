@@ -405,18 +405,6 @@ pub const WHOLE_FREE_LIST: bool = !cfg!(hakmem_no_whole_free_list);
 /// free). `RUSTFLAGS="--cfg hakmem_no_spill_top"` compiles it out (A/B switch).
 pub const SPILL_TOP: bool = WHOLE_FREE_LIST && !cfg!(hakmem_no_spill_top);
 
-/// With `SPILL_TOP`: the first spill after a refill that took a slab's whole free list, if
-/// nothing was pushed since that refill (the list is still over the class's cap below the block
-/// just freed, so it is the rest of the taken list), gives that rest back to its slab unwalked
-/// (`Slab::put_local_list`, when the slab's free list is empty) and keeps the block just freed,
-/// at the class's cap (`small::spill`). Then the frees that follow are the list's top and the
-/// next allocations reuse them, hot in cache, while the taken blocks, freed long ago, wait in the
-/// slab below the blocks later spills return; without it the list keeps them under a raised cap
-/// and returns the hot top, so that a batch of allocations after a batch of frees past the cap
-/// pops the cold ones (glibc-simple; docs/benchmarks.md, "Session 15: rows17").
-/// `RUSTFLAGS="--cfg hakmem_no_spill_cold"` compiles it out (A/B switch).
-pub const SPILL_COLD: bool = SPILL_TOP && !cfg!(hakmem_no_spill_cold);
-
 /// A spill returns its blocks to their slabs a run at a time: consecutive blocks of one slab are
 /// spliced onto its free list together, with one owner-list update (`small::return_blocks`,
 /// `Slab::put_local_chain`). `RUSTFLAGS="--cfg hakmem_no_spill_runs"` compiles it out (A/B

@@ -24,7 +24,7 @@ use core::ptr::NonNull;
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, OOM_RELEASE, OWNED_TABLE, PROFILE,
-    REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_COLD, SPILL_RUNS, SPILL_TOP, TABLE32,
+    REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS, SPILL_TOP, TABLE32,
     WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
@@ -502,10 +502,6 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
         // SAFETY: the list holds more than `cap >= 1` well-linked blocks of our own slabs.
         unsafe {
             let b = NonNull::new_unchecked(t.head);
-            if SPILL_COLD && !(PROFILE && local.profiled) && give_back_taken(local, c, b) {
-                return;
-            }
-            let t = &mut *local.free_list(c);
             t.head = Block::next(b);
             t.set_len(t.len() - 1);
             if SPILL_TOP && !(PROFILE && local.profiled) {
@@ -539,39 +535,6 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
             return_block(h.owner_ptr(), local, c, b);
         }
     }
-}
-
-/// `config::SPILL_COLD`: the first spill since a refill that took a slab's whole free list, on a
-/// list that was not pushed on since (below `b`, the block just freed, it is still over the
-/// class's cap: a push that left it at most at the cap came first otherwise, and any push past
-/// the cap spilled): the rest of the taken list goes back to its slab unwalked, `b` stays, and
-/// the list is an ordinary one at the class's cap. False, nothing done, when the list below `b`
-/// may hold pushed blocks or the slab's free list is not empty.
-///
-/// # Safety
-/// `local` is the calling thread's heap state, not profiled; `b` is the top of `tls[c]`, which
-/// is over its cap and has `taken[c]` set.
-unsafe fn give_back_taken(local: &mut HeapLocal, c: usize, b: NonNull<Block>) -> bool {
-    let t = &mut local.tls[c];
-    let rest = t.len() - 1;
-    if t.cap != base_cap(c) || rest <= t.cap as usize {
-        return false;
-    }
-    // SAFETY: per the contract, `b` is on the list, which holds `rest > 0` more blocks.
-    let first = unsafe { NonNull::new_unchecked(Block::next(b)) };
-    let s = slab_of(first);
-    // SAFETY: the blocks below `b` are the rest of the list the last refill took from `s` (see
-    // above): out, null-terminated, `rest` of them, on no other list.
-    let Some(used) = (unsafe { (*s).put_local_list(first, rest as u32) }) else {
-        return false;
-    };
-    // SAFETY: `b` is ours; the list is now `b` alone.
-    unsafe { Block::set_next(b, core::ptr::null_mut()) };
-    t.set_len(1);
-    local.taken[c] = false;
-    // SAFETY: `s` is a slab this heap owns, of class `c` (the refill took its list).
-    unsafe { returned(local, c, s, used) };
-    true
 }
 
 /// Returns every TLS block of every class to its slab and drains the owned slabs' remote queues.

@@ -1086,39 +1086,6 @@ impl Slab {
         }
     }
 
-    /// Gives back, unwalked, the rest of a list `take_free_all` took: the null-terminated chain
-    /// of `n` blocks at `head` becomes the local free list, if that is empty (`small::spill`,
-    /// `config::SPILL_COLD`). Returns the new `used`, or `None` (nothing done) when the free list
-    /// holds blocks: the chain's tail, unknown without a walk, would have to link to them.
-    ///
-    /// # Safety
-    /// The caller holds the slab; the chain's blocks are its blocks that are out (counted in
-    /// `used`) and on no list, `n` of them, the last one's link null.
-    #[inline]
-    pub unsafe fn put_local_list(&self, head: NonNull<Block>, n: u32) -> Option<u32> {
-        // SAFETY: the caller holds the slab and the blocks.
-        unsafe {
-            self.local(|l| {
-                if !l.free.is_null() {
-                    return None;
-                }
-                if l.used < n {
-                    fatal(
-                        "small",
-                        "slab used count underflow (double free?)",
-                        self.whereis(head.as_ptr() as usize, l.class as usize),
-                    );
-                }
-                l.free = head.as_ptr();
-                l.used -= n;
-                if VALIDATE {
-                    self.check_free_len(l.free, l.carved - l.used, l.class as usize);
-                }
-                Some(l.used)
-            })
-        }
-    }
-
     /// Blocks out (see the conservation equation).
     ///
     /// # Safety
