@@ -84,9 +84,11 @@ pub fn tls_hint() -> bool {
 pub fn adopt() -> bool {
     bits() & ADOPT_BIT != 0
 }
+/// The bit is set only where the build compiled the switch in (`DEFAULTS`, `init`), so a build
+/// without it folds the test away: the remote free path (`free_remote`) reads no switch.
 #[inline]
 pub fn force_notify() -> bool {
-    bits() & FORCE_NOTIFY_BIT != 0
+    FORCE_NOTIFY && bits() & FORCE_NOTIFY_BIT != 0
 }
 #[inline]
 pub fn must_adopt() -> bool {
