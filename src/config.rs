@@ -419,8 +419,8 @@ pub const SPILL_RUNS: bool = !cfg!(hakmem_no_spill_runs);
 pub const FOREIGN_ENTRIES: bool =
     cfg!(hakmem_foreign_entries) && OWNED_TABLE && TABLE32 && HEADERLESS && !REMOTE_BATCH;
 
-/// Foreign entries only for a freer that allocates the block's class (it has a current slab of
-/// it): a thread that only frees a class (a consumer) keeps nothing. Backout (within foreign
+/// Foreign entries only for a freer that allocates the block's class (its heap refilled the
+/// class: `KeepBackoff::reuses`): a thread that only frees a class (a consumer) keeps nothing. Backout (within foreign
 /// entries): `--cfg hakmem_no_foreign_reusers`.
 pub const FOREIGN_REUSERS: bool = !cfg!(hakmem_no_foreign_reusers);
 

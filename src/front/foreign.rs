@@ -37,8 +37,8 @@
 //! slab keeps its class (its divisor) and its `carve_limit` only grows, so the entry's divisor is
 //! exact and its limit a lower bound. `Slab::unbind` aborts on a pinned slab.
 //!
-//! Who keeps (`config::FOREIGN_REUSERS`): only a freer that allocates the block's class (it has
-//! a current slab of it), so that a kept block is likely to be handed out again; a thread that
+//! Who keeps (`config::FOREIGN_REUSERS`): only a freer that allocates the block's class (its
+//! heap refilled the class since it started: `KeepBackoff::reuses`), so that a kept block is likely to be handed out again; a thread that
 //! only frees a class (a consumer) pushes on the slab's queue as before.
 //!
 //! Following reuse (`config::FOREIGN_BACKOFF`, `KeepBackoff`): a freer that allocates the class
@@ -105,13 +105,15 @@ pub unsafe fn keep(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
 }
 
 /// `free_remote`'s first test, in line: whether the calling thread may keep a block of class
-/// `class` — it allocates the class (`config::FOREIGN_REUSERS`: it has a current slab of it).
-/// The one test a consumer pays; the others are `keep_or_push`'s.
+/// `class` — it allocates the class (`config::FOREIGN_REUSERS`: it refilled the class,
+/// `KeepBackoff::reuses`; a byte per class, one compare where the current slab's pointer,
+/// 24 bytes apart per class, took an address computation too). The one test a consumer pays;
+/// the others are `keep_or_push`'s.
 #[inline(always)]
 pub fn may_keep(h: &Heap, class: usize) -> bool {
-    // SAFETY: a read of the heap's own list head: a live heap is the calling thread's; a
-    // sentinel heap is never written (it owns nothing: `cur` is null).
-    !FOREIGN_REUSERS || unsafe { !(*h.local_ptr()).slabs[class].cur.is_null() }
+    // SAFETY: a read of the heap's own state: a live heap is the calling thread's; a sentinel
+    // heap is never written (it refills nothing: every byte stays zero).
+    !FOREIGN_REUSERS || unsafe { (*h.local_ptr()).keep.reuses(class) }
 }
 
 /// The rest of the keep test, out of line (`may_keep` passed): a live, unprofiled heap with the

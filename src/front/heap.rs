@@ -690,11 +690,15 @@ fn _every_field_written(h: Heap) {
     } = local.into_inner();
 }
 
-/// Per small class: how many more remote frees keep nothing, and the backoff's level (see
-/// front/foreign.rs, "Following reuse"). Thread-private (a field of `HeapLocal`).
+/// Per small class: how many more remote frees keep nothing, the backoff's level (see
+/// front/foreign.rs, "Following reuse"), and whether the heap allocates the class (it refilled
+/// it: `config::FOREIGN_REUSERS`). Thread-private (a field of `HeapLocal`).
 pub struct KeepBackoff {
     skip: [u32; NUM_CLASSES],
     level: [u8; NUM_CLASSES],
+    /// Nonzero once the class was refilled (its first allocation on this heap did): one byte per
+    /// class, so `free_remote`'s keep test is a single compare with no index arithmetic.
+    reuses: [u8; NUM_CLASSES],
 }
 
 impl KeepBackoff {
@@ -702,7 +706,14 @@ impl KeepBackoff {
         KeepBackoff {
             skip: [0; NUM_CLASSES],
             level: [0; NUM_CLASSES],
+            reuses: [0; NUM_CLASSES],
         }
+    }
+
+    /// Whether the heap allocates class `c` (refilled it since it started).
+    #[inline(always)]
+    pub fn reuses(&self, c: usize) -> bool {
+        self.reuses[c] != 0
     }
 
     /// A spill of class `c` returned `foreign` kept blocks among `spilled`: more kept than own
@@ -719,6 +730,7 @@ impl KeepBackoff {
     /// Class `c`'s list ran dry: the thread reuses the class, its backoff level falls.
     #[inline]
     pub fn refilled(&mut self, c: usize) {
+        self.reuses[c] = 1;
         if FOREIGN_BACKOFF {
             self.level[c] = self.level[c].saturating_sub(1);
         }
