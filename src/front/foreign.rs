@@ -38,8 +38,9 @@
 //! exact and its limit a lower bound. `Slab::unbind` aborts on a pinned slab.
 //!
 //! Who keeps (`config::FOREIGN_REUSERS`): only a freer that allocates the block's class (its
-//! heap refilled the class since it started: `KeepBackoff::reuses`), so that a kept block is likely to be handed out again; a thread that
-//! only frees a class (a consumer) pushes on the slab's queue as before.
+//! heap refilled the class since it started: `KeepBackoff::reuses`), so that a kept block is
+//! likely to be handed out again; a thread that only frees a class (a consumer) pushes on the
+//! slab's queue as before.
 //!
 //! Following reuse (`config::FOREIGN_BACKOFF`, `KeepBackoff`): a freer that allocates the class
 //! may still free it faster than it reuses what it keeps (a consumer that also allocates a
@@ -107,12 +108,13 @@ pub unsafe fn keep(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
 /// `free_remote`'s first test, in line: whether the calling thread may keep a block of class
 /// `class` — it allocates the class (`config::FOREIGN_REUSERS`: it refilled the class,
 /// `KeepBackoff::reuses`; a byte per class, one compare where the current slab's pointer,
-/// 24 bytes apart per class, took an address computation too). The one test a consumer pays;
-/// the others are `keep_or_push`'s.
+/// 24 bytes apart per class, took an address computation too) — or its heap is a sentinel.
+/// False says the heap is live: `free_remote` then bumps the heap's own counter, with no test of
+/// its kind. The one test a consumer pays; the others are `keep_or_push`'s.
 #[inline(always)]
 pub fn may_keep(h: &Heap, class: usize) -> bool {
     // SAFETY: a read of the heap's own state: a live heap is the calling thread's; a sentinel
-    // heap is never written (it refills nothing: every byte stays zero).
+    // heap is never written (its bytes are the constant 1).
     !FOREIGN_REUSERS || unsafe { (*h.local_ptr()).keep.reuses(class) }
 }
 
@@ -126,6 +128,8 @@ pub fn may_keep(h: &Heap, class: usize) -> bool {
 /// being freed by the caller, which does not own the slab.
 #[inline(never)]
 pub unsafe fn keep_or_push(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
+    // `free_remote` counts only the frees `may_keep` sends straight to the queue.
+    h.count(|c| &c.free_remote[class]);
     if h.kind == HeapKind::Live
         && env::tls_hint()
         // SAFETY: a read of our own live heap's flag.

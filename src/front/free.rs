@@ -732,13 +732,19 @@ unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *
             None => return unsafe { free_remote_header(h, slab, ptr) },
         }
     };
-    h.count(|c| &c.free_remote[class]);
     // A freer that allocates the class (`config::FOREIGN_REUSERS`) may keep the block
-    // (front/foreign.rs, whose `keep_or_push` tests the rest out of line); a thread that only
-    // frees the class (a consumer) pays this one test and pushes on the queue as before.
-    if FOREIGN_ENTRIES && foreign::may_keep(h, class) {
-        // SAFETY: a checked, marked block of this slab, being freed by the caller.
-        return unsafe { foreign::keep_or_push(h, slab, block, class) };
+    // (front/foreign.rs, whose `keep_or_push` counts the free and tests the rest out of line);
+    // a thread that only frees the class (a consumer) pays this one test, which also says its
+    // heap is live (a sentinel's bytes are set), and pushes on the queue as before.
+    if FOREIGN_ENTRIES {
+        if foreign::may_keep(h, class) {
+            // SAFETY: a checked, marked block of this slab, being freed by the caller.
+            return unsafe { foreign::keep_or_push(h, slab, block, class) };
+        }
+        debug_assert!(h.kind == HeapKind::Live);
+        h.counters.free_remote[class].bump();
+    } else {
+        h.count(|c| &c.free_remote[class]);
     }
     if REMOTE_BATCH && h.kind == HeapKind::Live {
         // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.

@@ -247,7 +247,7 @@ impl Heap {
                 medium_freed: 0,
                 medium_epoch: 0,
                 medium_epoch_at: 0,
-                keep: KeepBackoff::new(),
+                keep: KeepBackoff::new_for(kind),
             }),
         }
     }
@@ -296,7 +296,7 @@ impl Heap {
             addr_of_mut!((*l).medium_freed).write(0);
             addr_of_mut!((*l).medium_epoch).write(0);
             addr_of_mut!((*l).medium_epoch_at).write(0);
-            addr_of_mut!((*l).keep).write(KeepBackoff::new());
+            addr_of_mut!((*l).keep).write(KeepBackoff::new_for(kind));
         }
     }
 
@@ -691,26 +691,37 @@ fn _every_field_written(h: Heap) {
 }
 
 /// Per small class: how many more remote frees keep nothing, the backoff's level (see
-/// front/foreign.rs, "Following reuse"), and whether the heap allocates the class (it refilled
-/// it: `config::FOREIGN_REUSERS`). Thread-private (a field of `HeapLocal`).
+/// front/foreign.rs, "Following reuse"), and whether a remote free of the class takes the keep
+/// path (`config::FOREIGN_REUSERS`). Thread-private (a field of `HeapLocal`).
 pub struct KeepBackoff {
     skip: [u32; NUM_CLASSES],
     level: [u8; NUM_CLASSES],
-    /// Nonzero once the class was refilled (its first allocation on this heap did): one byte per
-    /// class, so `free_remote`'s keep test is a single compare with no index arithmetic.
+    /// Nonzero when a remote free of the class goes to `foreign::keep_or_push`: on a live heap
+    /// once the class was refilled (its first allocation on this heap did); on a sentinel heap
+    /// always (a constant, never written), so that a zero byte also says "a live heap" and
+    /// `free_remote`'s one compare replaces both its keep test and its live-or-shared counter
+    /// test (a byte per class: no index arithmetic).
     reuses: [u8; NUM_CLASSES],
 }
 
 impl KeepBackoff {
+    /// A live heap's: nothing refilled yet.
     pub const fn new() -> Self {
+        Self::new_for(HeapKind::Live)
+    }
+
+    /// A heap of kind `kind`'s (see `reuses`).
+    pub const fn new_for(kind: HeapKind) -> Self {
+        let live = matches!(kind, HeapKind::Live);
         KeepBackoff {
             skip: [0; NUM_CLASSES],
             level: [0; NUM_CLASSES],
-            reuses: [0; NUM_CLASSES],
+            reuses: [if live { 0 } else { 1 }; NUM_CLASSES],
         }
     }
 
-    /// Whether the heap allocates class `c` (refilled it since it started).
+    /// Whether a remote free of class `c` takes the keep path: the (live) heap refilled the
+    /// class since it started, or the heap is a sentinel. False says the heap is live.
     #[inline(always)]
     pub fn reuses(&self, c: usize) -> bool {
         self.reuses[c] != 0
@@ -750,5 +761,26 @@ impl KeepBackoff {
 impl Default for KeepBackoff {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HeapKind, KeepBackoff};
+    use crate::size_class::NUM_CLASSES;
+
+    /// `free_remote` bumps the heap's own counter, unsynchronised, when `reuses` is false: that
+    /// must mean a live heap, so a sentinel's bytes are all set, and a live heap's all clear
+    /// until its first refill of the class.
+    #[test]
+    fn only_a_live_heap_starts_with_clear_keep_bytes() {
+        for kind in [HeapKind::Empty, HeapKind::Dead] {
+            let k = KeepBackoff::new_for(kind);
+            assert!((0..NUM_CLASSES).all(|c| k.reuses(c)));
+        }
+        let mut k = KeepBackoff::new();
+        assert!((0..NUM_CLASSES).all(|c| !k.reuses(c)));
+        k.refilled(3);
+        assert!(k.reuses(3) && !k.reuses(2) && !k.reuses(4));
     }
 }
