@@ -414,14 +414,14 @@ pub const SPILL_RUNS: bool = !cfg!(hakmem_no_spill_runs);
 /// Foreign entries (front/foreign.rs): a thread freeing a block of another thread's slab keeps it
 /// on its own TLS list and enters the slab, pinned, in its owned-slab table, so that its later
 /// frees of the slab's blocks take the owner's fast path. Needs the 32-byte table entries and
-/// headerless blocks; not with remote batches. `RUSTFLAGS="--cfg hakmem_foreign_entries"`
-/// compiles it in (off by default).
+/// headerless blocks; not with remote batches. On by default since session 15 (docs/benchmarks.md,
+/// "Session 15: xt18"); `RUSTFLAGS="--cfg hakmem_no_foreign_entries"` compiles it out (backout).
 pub const FOREIGN_ENTRIES: bool =
-    cfg!(hakmem_foreign_entries) && OWNED_TABLE && TABLE32 && HEADERLESS && !REMOTE_BATCH;
+    !cfg!(hakmem_no_foreign_entries) && OWNED_TABLE && TABLE32 && HEADERLESS && !REMOTE_BATCH;
 
 /// Foreign entries only for a freer that allocates the block's class (its heap refilled the
-/// class: `KeepBackoff::reuses`): a thread that only frees a class (a consumer) keeps nothing. Backout (within foreign
-/// entries): `--cfg hakmem_no_foreign_reusers`.
+/// class: `KeepBackoff::reuses`): a thread that only frees a class (a consumer) keeps nothing.
+/// Backout (within foreign entries): `--cfg hakmem_no_foreign_reusers`.
 pub const FOREIGN_REUSERS: bool = !cfg!(hakmem_no_foreign_reusers);
 
 /// Foreign entries follow reuse (front/foreign.rs, `KeepBackoff`): a spill that returns more

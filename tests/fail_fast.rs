@@ -199,11 +199,12 @@ fn run_scenario(name: &str) {
         "double_free_kept_after_reuse" => with_live_owner(
             || alloc_filled(64, 1) as usize,
             |p| {
-                // With foreign entries (`--cfg hakmem_foreign_entries`) the first free keeps the
-                // block on this thread's list and enters its slab in this thread's table; the
-                // allocation hands it out again, and its free takes the owner's fast path through
-                // that entry: the second free of it finds the mark there. This thread allocates
-                // the class first: only a thread that does keeps (`config::FOREIGN_REUSERS`).
+                // With foreign entries (on by default; backout `--cfg hakmem_no_foreign_entries`)
+                // the first free keeps the block on this thread's list and enters its slab in
+                // this thread's table; the allocation hands it out again, and its free takes the
+                // owner's fast path through that entry: the second free of it finds the mark
+                // there. This thread allocates the class first: only a thread that does keeps
+                // (`config::FOREIGN_REUSERS`).
                 let _own = alloc_filled(64, 3);
                 // SAFETY: a live block of another thread: a remote free (kept).
                 unsafe { free(p as *mut u8, 64) };

@@ -1,5 +1,6 @@
-//! Foreign entries (front/foreign.rs, `--cfg hakmem_foreign_entries`): a thread that frees a
-//! block of another thread's slab keeps it and enters the slab, pinned, in its owned-slab table.
+//! Foreign entries (front/foreign.rs; on by default, backout `--cfg hakmem_no_foreign_entries`):
+//! a thread that frees a block of another thread's slab keeps it and enters the slab, pinned, in
+//! its owned-slab table.
 //!
 //! Claims checked: the kept block is handed out again to the freer, and its next free takes the
 //! fast path through the table entry (no remote free counted); a slab emptied while pinned stays
@@ -33,7 +34,8 @@ fn on() -> bool {
     let on = hakmem::config::FOREIGN_ENTRIES;
     if !on {
         eprintln!(
-            "foreign entries not compiled in (--cfg hakmem_foreign_entries): nothing to test"
+            "foreign entries compiled out (--cfg hakmem_no_foreign_entries, or header mode, \
+             remote batches): nothing to test"
         );
     }
     on
