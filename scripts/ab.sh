@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Same-run A/B of two commits of hakmem on the bench workloads: CPU time (user + sys) of
-# `wl-hakmem` built from each, runs interleaved (A, B, A, B, …), medians printed.
+# `wl-hakmem` built from each, runs interleaved (A, B, B, A, …), medians and the paired ratio
+# printed (scripts/paired.py).
 #
 #   scripts/ab.sh BASE_REV [NEW_REV] [-- WORKLOAD...]
 #
@@ -57,32 +58,11 @@ if [ ${#workloads[@]} -eq 0 ]; then
   mapfile -t workloads < <("$base_dir/wl-hakmem" --list | awk '{print $1}')
 fi
 
-cpu() { # cpu BIN WORKLOAD → "user+sys" seconds
-  local t
-  t=$(mktemp)
-  if ! /usr/bin/time -o "$t" -f "%U %S" "$1" "$2" --scale "$scale" --threads "$threads" \
-    >/dev/null 2>&1; then
-    echo "FAIL: $1 $2" >&2
-    rm -f "$t"
-    exit 1
-  fi
-  tail -1 "$t" | awk '{printf "%.2f", $1 + $2}'
-  rm -f "$t"
-}
-
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-
-echo "| workload | A: $base | B: ${new:-worktree} | B/A |"
+# scripts/paired.py: interleaved runs, CPU time from the kernel's rusage (microseconds; the
+# `/usr/bin/time` this script used rounds to 10 ms), the median of the per-round ratios.
+echo "| workload | A: $base | B: ${new:-worktree} | B/A (paired median) |"
 echo "|---|---|---|---|"
 for w in "${workloads[@]}"; do
-  a=() b=()
-  for _ in $(seq 1 "$reps"); do
-    a+=("$(cpu "$base_dir/wl-hakmem" "$w")")
-    b+=("$(cpu "$new_dir/wl-hakmem" "$w")")
-  done
-  ma=$(printf '%s\n' "${a[@]}" | median)
-  mb=$(printf '%s\n' "${b[@]}" | median)
-  ratio=$(awk -v a="$ma" -v b="$mb" 'BEGIN {if (a > 0) printf "%.2f", b / a; else print "-"}')
-  echo "| $w | $ma | $mb | $ratio |"
-  echo "  $w A: ${a[*]}  B: ${b[*]}" >&2
+  python3 "$root/scripts/paired.py" --row --runs "$reps" --scale "$scale" --threads "$threads" \
+    "$w" "$base_dir/wl-hakmem" "$new_dir/wl-hakmem"
 done

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Paired, interleaved CPU-time comparison of bench workload binaries.
+
+    scripts/paired.py [--runs N] [--scale S] [--threads T] [--row] WORKLOAD BIN [BIN...]
+
+Runs `BIN WORKLOAD --scale S --threads T` for every BIN in turn, N rounds (the order alternates
+each round: A B, B A, ... so neither side always runs first on a warm or cold machine). Each run's
+CPU time (user + sys) comes from the kernel's rusage of the child (`os.wait4`), with microsecond
+resolution; `/usr/bin/time` rounds to 10 ms, too coarse for rows of 100-300 ms. For every BIN it
+prints the median and minimum CPU time, the median of the per-round ratios over the first BIN
+(paired: both runs of a round saw the same load) and the median minor page faults. No peak RSS:
+a child's `ru_maxrss` starts at its forking parent's (Python's ~15 MiB), so small rows would
+read the interpreter's size; the runner measures RSS.
+`--row` prints one markdown table row instead: `| WORKLOAD | median A | median B | paired B/A |`
+(two binaries).
+
+The bench binaries are `target/bench/release/wl-<alloc>` (built by the runner) or any
+`cargo build --release -p hakmem-bench --bin wl-hakmem` output; scripts/ab.sh uses this script to
+compare two commits. A failing run stops the comparison with its exit status.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+
+def run_once(binary, workload, scale, threads):
+    """CPU seconds and minor faults of one run of BINARY."""
+    proc = subprocess.Popen(
+        [binary, workload, "--scale", scale, "--threads", threads],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"paired.py: {binary} {workload} exited with {code}\n{err}")
+    return usage.ru_utime + usage.ru_stime, usage.ru_minflt
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--scale", default="1")
+    ap.add_argument("--threads", default="2")
+    ap.add_argument("--row", action="store_true", help="one markdown row (two binaries)")
+    ap.add_argument("workload")
+    ap.add_argument("bins", nargs="+")
+    a = ap.parse_args()
+    if a.row and len(a.bins) != 2:
+        ap.error("--row compares exactly two binaries")
+
+    cpu = {b: [] for b in a.bins}
+    faults = {b: [] for b in a.bins}
+    for i in range(a.runs):
+        order = a.bins if i % 2 == 0 else list(reversed(a.bins))
+        for b in order:
+            c, f = run_once(b, a.workload, a.scale, a.threads)
+            cpu[b].append(c)
+            faults[b].append(f)
+
+    first = a.bins[0]
+    paired = {b: statistics.median(x / y for x, y in zip(cpu[b], cpu[first])) for b in a.bins}
+    if a.row:
+        b = a.bins[1]
+        print(
+            f"| {a.workload} | {statistics.median(cpu[first]) * 1e3:.1f} ms "
+            f"| {statistics.median(cpu[b]) * 1e3:.1f} ms | {paired[b]:.3f} |"
+        )
+        return
+    for b in a.bins:
+        print(
+            f"{a.workload:16s} {b:50s} median {statistics.median(cpu[b]) * 1e3:8.1f} ms"
+            f"  min {min(cpu[b]) * 1e3:8.1f}  paired/first {paired[b]:.3f}"
+            f"  faults {statistics.median(faults[b]):8.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
