@@ -27,14 +27,16 @@ use crate::size_class::class_size;
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::slab::Slab;
 
-/// One slab's batch: `count` blocks linked from `head` to `tail` through `Block::next`.
+/// One slab's batch: `limit - left` blocks linked from `head` to `tail` through `Block::next`.
 #[derive(Clone, Copy)]
 struct Batch {
     /// The slab the blocks belong to; null when the entry is empty.
     slab: *const Slab,
     head: BlockPtr,
     tail: BlockPtr,
-    count: u32,
+    /// Blocks the batch takes before it is pushed: `limit - left` blocks are in it. A
+    /// countdown, so that `add` tests the bound with one decrement (no load of the limit).
+    left: u32,
     /// Blocks after which the batch is pushed (by the class size).
     limit: u32,
 }
@@ -43,7 +45,7 @@ const EMPTY: Batch = Batch {
     slab: core::ptr::null(),
     head: core::ptr::null_mut(),
     tail: core::ptr::null_mut(),
-    count: 0,
+    left: 0,
     limit: 0,
 };
 
@@ -78,8 +80,8 @@ impl RemoteBatches {
             // SAFETY: the caller owns `b`; the batch's blocks are ours until the push.
             unsafe { Block::set_next(b, e.head) };
             e.head = b.as_ptr();
-            e.count += 1;
-            if e.count >= e.limit {
+            e.left -= 1;
+            if e.left == 0 {
                 // SAFETY: a batch of ours.
                 unsafe { flush(e, force_notify) };
             }
@@ -127,7 +129,7 @@ unsafe fn start(e: &mut Batch, slab: &Slab, b: NonNull<Block>, class: usize, for
         slab,
         head: b.as_ptr(),
         tail: b.as_ptr(),
-        count: 1,
+        left: limit - 1,
         limit,
     };
 }
@@ -145,7 +147,7 @@ unsafe fn flush(e: &mut Batch, force_notify: bool) {
         (*b.slab).free_remote_chain(
             NonNull::new_unchecked(b.head),
             NonNull::new_unchecked(b.tail),
-            b.count,
+            b.limit - b.left,
             force_notify,
         )
     };

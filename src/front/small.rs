@@ -554,8 +554,9 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                 s.unpin_wanted();
                 true
             });
+        } else {
+            local.owned.drop_all_foreign();
         }
-        local.owned.drop_all_foreign();
         // A heap is reused by the next thread (the heap pool): backoffs start over.
         local.keep = crate::front::heap::KeepBackoff::new();
     }
