@@ -444,13 +444,6 @@ pub const FOREIGN_BACKOFF_MAX_LEVEL: u8 = 10;
 pub const FOREIGN_UNPIN_PUBLISHED: bool =
     FOREIGN_ENTRIES && !cfg!(hakmem_no_foreign_unpin_published);
 
-/// With foreign entries, a live heap's remote frees that keep nothing (a class the thread does
-/// not allocate: a consumer's; a backoff's skipped frees) go through the thread's remote-free
-/// batches (front/remote_batch.rs): one CAS per slab batch instead of one per block. The kept
-/// blocks of a reusing freer are unchanged. Measured on rust-json (a consumer that only frees),
-/// docs/benchmarks.md, "Session 16: rows18". Backout: `--cfg hakmem_no_consumer_batch`.
-pub const CONSUMER_BATCH: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_consumer_batch);
-
 /// The slab pin protocol of foreign entries (`Slab::pinned_keep`, `unbind`'s check): compiled
 /// with them, and always under loom (loom_tests/pin.rs models it whatever the build's switches).
 pub const SLAB_PINS: bool = FOREIGN_ENTRIES || cfg!(hakmem_loom);
