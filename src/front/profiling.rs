@@ -246,23 +246,18 @@ pub unsafe fn swap_miss(h: &Heap, c: usize) -> BlockPtr {
             core::ptr::read_volatile(&freed.cap),
         )
     };
-    let b = freed.head;
     // SAFETY: per the contract, the free side's top block (`n >= 1`), of the heap's own slabs.
-    let next = unsafe { Block::next(NonNull::new_unchecked(b)) };
-    if crate::config::CHECKED {
-        // SAFETY: `b` is not null (above); as `TlsList::pop` checks the link it follows.
-        crate::front::tls_sll::check_link(unsafe { NonNull::new_unchecked(b) }, next);
-    }
-    if crate::config::PREFETCH_POP {
-        crate::front::tls_sll::prefetch(next);
-    }
+    let b = unsafe { NonNull::new_unchecked(freed.head) };
+    // SAFETY: as above.
+    let next = unsafe { Block::next(b) };
     tls.head = next;
     tls.cap = freed_cap;
     tls.set_len(n - 1);
     freed.head = core::ptr::null_mut();
     freed.cap = tls_cap;
     freed.set_len(0);
-    b
+    TlsList::popped(b, next);
+    b.as_ptr()
 }
 
 /// Swaps a heap's two lists of one class (`config::PROF_FIELD_SWAP`: field by field, each read

@@ -100,16 +100,25 @@ impl TlsList {
             let head = (*this).head;
             if let Some(b) = NonNull::new(head) {
                 let next = Block::next(b);
-                if CHECKED {
-                    check_link(b, next);
-                }
                 (*this).head = next;
                 (*this).room += 1;
-                if crate::config::PREFETCH_POP {
-                    prefetch(next);
-                }
+                Self::popped(b, next);
             }
             head
+        }
+    }
+
+    /// What every pop does with the link `next` of the block `b` it takes, after storing it as
+    /// the new head: checks it (`checked`) and prefetches the block it names
+    /// (`config::PREFETCH_POP`). `pop`'s, and the profiler's fused pop-and-swap's
+    /// (`front::profiling::swap_miss`).
+    #[inline(always)]
+    pub fn popped(b: NonNull<Block>, next: BlockPtr) {
+        if CHECKED {
+            check_link(b, next);
+        }
+        if crate::config::PREFETCH_POP {
+            prefetch(next);
         }
     }
 
