@@ -358,6 +358,13 @@ pub const PROF_MISS_HERE: bool = !cfg!(hakmem_no_prof_miss_here);
 /// prof17"). Backout: `--cfg hakmem_no_prof_field_swap`.
 pub const PROF_FIELD_SWAP: bool = !cfg!(hakmem_no_prof_field_swap);
 
+/// A small sample claims its arena slot and its free releases it lock-free (`prof::slots`: one
+/// CAS and one `fetch_and` of the arena's used-slot word), and counts itself in the lock-free
+/// stack table as a medium sample does, instead of taking the profiler's global lock (`STATE`)
+/// twice, once on each side (docs/benchmarks.md "Session 16: prof18"). Backout (the lock around
+/// both, the word still atomic): `--cfg hakmem_no_prof_lockfree_slots`.
+pub const PROF_LOCKFREE_SLOTS: bool = !cfg!(hakmem_no_prof_lockfree_slots);
+
 /// A sample's weight for `x = size / mean` in [1/32, 16) (the medium tier's requests at the
 /// default mean) comes from a table of quadratics (`prof::sampler::WEIGHT_TABLE`) instead of the
 /// `1 - exp(-x)` series and a division. Backout (the series for every x): `--cfg

@@ -97,6 +97,12 @@ mod meta;
 mod pool;
 #[cfg(not(hakmem_loom))]
 mod prof;
+/// Under loom only the arenas' used-slot word of the profiler is compiled (the rest needs the OS
+/// box and statics).
+#[cfg(hakmem_loom)]
+mod prof {
+    pub mod slots;
+}
 #[cfg(not(hakmem_loom))]
 pub mod raw;
 #[cfg(not(hakmem_loom))]
@@ -122,6 +128,8 @@ pub mod model {
     pub use crate::slab::block::{Block, LINK_BYTES};
     pub use crate::slab::slab::{RemoteTake, Slab, NO_CLASS};
     pub use crate::slab::superslab::SuperSlab;
+
+    pub use crate::prof::slots::SlotMask;
 
     /// The medium tier's span box.
     pub mod span {

@@ -24,6 +24,8 @@ pub const REMOTE_PUSH: Ordering = ordering(cfg!(hakmem_mutant = "remote_push_rel
 pub const TAKE_ALL: Ordering = ordering(cfg!(hakmem_mutant = "take_all_relaxed"), AcqRel);
 /// Ordering of `Owner::notify`'s `fetch_or` (mutant `notify_relaxed`).
 pub const NOTIFY: Ordering = ordering(cfg!(hakmem_mutant = "notify_relaxed"), Release);
+/// Success ordering of `prof::slots::SlotMask::claim`'s CAS (mutant `slot_claim_relaxed`).
+pub const SLOT_CLAIM: Ordering = ordering(cfg!(hakmem_mutant = "slot_claim_relaxed"), Acquire);
 /// Success ordering of the ownership CAS in `Slab::try_acquire` (mutant `acquire_cas_relaxed`).
 pub const ACQUIRE_CAS: Ordering = ordering(cfg!(hakmem_mutant = "acquire_cas_relaxed"), Acquire);
 /// Ordering of `Slab::release_ownership`'s store (mutant `release_ownership_relaxed`).
@@ -55,3 +57,6 @@ pub const SPAN_PURGE_ON_LIST: bool = cfg!(hakmem_mutant = "span_purge_on_list");
 /// store, as the holder does (`span::SampledBits::clear_freed`): a concurrent mark by the holder
 /// can be lost.
 pub const SAMPLED_REMOTE_PLAIN_CLEAR: bool = cfg!(hakmem_mutant = "sampled_remote_plain_clear");
+/// `SlotMask::claim` sets the slot's bit with a load and a store instead of one CAS: two
+/// claimers can take one slot.
+pub const SLOT_CLAIM_PLAIN_STORE: bool = cfg!(hakmem_mutant = "slot_claim_plain_store");

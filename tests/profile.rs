@@ -488,10 +488,11 @@ fn pause_while_counting(p: HookPoint) {
     }
 }
 
-/// A fork while another thread holds the profile lock in the middle of counting a sample: the
-/// child takes the lock over and starts a new, consistent profile (the torn counts would
-/// otherwise stay in it: a live sample without its bytes), and still frees the blocks sampled
-/// before the fork without counting them.
+/// A fork while another thread is in the middle of counting a small sample. With the profile
+/// lock held there (`config::PROF_LOCKFREE_SLOTS` off) the child takes the lock over and starts a
+/// new, consistent profile (the torn counts would otherwise stay in it: a live sample without its
+/// bytes), and still frees the blocks sampled before the fork without counting them; lock-free,
+/// the child keeps the profile torn by that one sample and counts on it exactly.
 fn fork_child_after_a_torn_sample() {
     let p = block(200, 9);
     // SAFETY: no preconditions.
@@ -523,17 +524,11 @@ fn fork_child_after_a_torn_sample() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
-        let fresh = profile::totals() == profile::Totals::default();
-        let blocks = [block(1000, 4), block(1000, 4), block(1000, 4)];
-        let t3 = profile::totals();
-        // At an interval of 1 byte a 1000-byte sample stands for exactly one request.
-        let counted =
-            (t3.samples, t3.live_samples, t3.live_objects, t3.live_bytes) == (3, 3, 3.0, 3000.0);
-        release(p, 200);
-        let old_block_uncounted = profile::totals() == t3;
-        blocks.iter().for_each(|&b| release(b, 1000));
-        let all_freed = profile::totals().live_bytes == 0.0;
-        let ok = fresh && counted && old_block_uncounted && all_freed;
+        let ok = if hakmem::config::PROF_LOCKFREE_SLOTS {
+            child_keeps_its_profile(p)
+        } else {
+            child_starts_afresh(p)
+        };
         // SAFETY: leaves the child at once.
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };
     }
@@ -548,6 +543,45 @@ fn fork_child_after_a_torn_sample() {
         "the child's profile after the takeover is not a fresh, consistent one (status {status})"
     );
     release(p, 200);
+}
+
+/// The forked child of `fork_child_after_a_torn_sample` when the paused sample held the profile
+/// lock (`config::PROF_LOCKFREE_SLOTS` off): it starts a new profile, in which the block `p`
+/// sampled before the fork counts nothing.
+fn child_starts_afresh(p: *mut u8) -> bool {
+    let fresh = profile::totals() == profile::Totals::default();
+    let blocks = [block(1000, 4), block(1000, 4), block(1000, 4)];
+    let t3 = profile::totals();
+    // At an interval of 1 byte a 1000-byte sample stands for exactly one request.
+    let counted =
+        (t3.samples, t3.live_samples, t3.live_objects, t3.live_bytes) == (3, 3, 3.0, 3000.0);
+    release(p, 200);
+    let old_block_uncounted = profile::totals() == t3;
+    blocks.iter().for_each(|&b| release(b, 1000));
+    let all_freed = profile::totals().live_bytes == 0.0;
+    fresh && counted && old_block_uncounted && all_freed
+}
+
+/// The forked child of `fork_child_after_a_torn_sample` when the paused small sample held no
+/// lock (`config::PROF_LOCKFREE_SLOTS`, as a medium or large sample): the child keeps the
+/// profile, torn by that one sample, and counts on it exactly — its own samples and frees, and
+/// the free of the block `p` sampled before the fork.
+fn child_keeps_its_profile(p: *mut u8) -> bool {
+    let t0 = profile::totals();
+    let blocks = [block(1000, 4), block(1000, 4), block(1000, 4)];
+    let t3 = profile::totals();
+    // At an interval of 1 byte a 1000-byte sample stands for exactly one request.
+    let counted = (
+        t3.samples - t0.samples,
+        t3.live_samples - t0.live_samples,
+        t3.live_objects - t0.live_objects,
+        t3.live_bytes - t0.live_bytes,
+    ) == (3, 3, 3.0, 3000.0);
+    release(p, 200);
+    let old_block_counted = t3.live_bytes - profile::totals().live_bytes == 200.0;
+    blocks.iter().for_each(|&b| release(b, 1000));
+    let all_freed = t0.live_bytes - profile::totals().live_bytes == 200.0;
+    counted && old_block_counted && all_freed
 }
 
 fn dumps_write_both_formats() {

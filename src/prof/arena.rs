@@ -10,16 +10,21 @@
 //! are large blocks tagged with `SAMPLED_LARGE_MAGIC` (`prof::large_record`). Arenas are never
 //! unmapped; freed slots are reused.
 //!
-//! Invariant: a slot's bit in `used` is set iff its record describes a live sampled block, and
-//! that block's weight is counted in the stack table entry its record names.
-//! Used under the profile lock only.
+//! Invariant: a slot's bit in `used` is set iff its record describes a live sampled block (or
+//! its claimer is about to write the record), and that block's weight is counted in the stack
+//! table entry its record names (or its sampler is about to count it). No lock: a slot is
+//! claimed and released in its arena's used-slot word (`prof::slots::SlotMask`, whose orderings
+//! hand the record from one holder to the next); with `config::PROF_LOCKFREE_SLOTS` off the
+//! callers hold the profile lock around both.
 
 use core::ptr::NonNull;
 
+use super::slots::SlotMask;
 use crate::config::SUPERSLAB_SIZE;
 use crate::debug::{fatal, Where};
 use crate::os;
 use crate::registry::{self, RegionHead};
+use crate::sync::plain::{AtomicPtr, Ordering};
 use crate::valgrind;
 
 pub const SAMPLED_MAGIC: u64 = 0x4841_4b4d_5341_4d50; // "HAKMSAMP"
@@ -92,63 +97,81 @@ const NO_RECORD: Record = Record {
 struct Arena {
     /// `SAMPLED_MAGIC` (a `RegionHead`).
     magic: u64,
+    /// The next older arena; written once, before the arena is published on `ARENAS`.
     next: *mut Arena,
     /// Bit `i`: slot `i` holds a live block (bit 0, the header slot, always set).
-    used: u64,
+    used: SlotMask,
+    /// Slot `i`'s record: written by the slot's claimer after its claim, read by the block's
+    /// holder (its freer) before the release (`SlotMask` orders the two holders).
     records: [Record; SLOTS],
 }
 
-/// Every arena, newest first.
-pub struct Arenas {
-    arenas: *mut Arena,
+/// Every arena, newest first; arenas are pushed and never taken off.
+static ARENAS: AtomicPtr<Arena> = AtomicPtr::new(core::ptr::null_mut());
+
+/// A slot for a sampled request of at most `SLOT_SIZE` bytes and alignment, its record set to
+/// `rec`, all zeros if `zero`. `None` if the OS refuses. No lock: the slot is claimed in its
+/// arena's used-slot word (`SlotMask`), a new arena published with one CAS; two threads finding
+/// every arena full at once may both map one (one more 2 MiB reservation, used later). (A
+/// fork while another thread was between its claim and its record's store leaves that slot
+/// never freed in the child.)
+pub fn alloc(rec: Record, zero: bool) -> Option<NonNull<u8>> {
+    debug_assert!(rec.size <= SLOT_SIZE);
+    let p = alloc_slot(rec)?;
+    if zero {
+        // SAFETY: a slot of `SLOT_SIZE >= size` bytes, ours (live to memcheck already).
+        unsafe { core::ptr::write_bytes(p.as_ptr(), 0, rec.size) };
+    }
+    Some(p)
 }
 
-// SAFETY: arenas are only touched under the profile lock.
-unsafe impl Send for Arenas {}
-
-impl Arenas {
-    pub const fn new() -> Self {
-        Self {
-            arenas: core::ptr::null_mut(),
+fn alloc_slot(rec: Record) -> Option<NonNull<u8>> {
+    // ORDERING: Acquire — pairs with the Release CAS that published each arena (`new_arena`'s
+    // caller below): its header is initialised before this thread reads it; the `next` links
+    // were written before each arena's publication too.
+    let mut a = ARENAS.load(Ordering::Acquire);
+    while !a.is_null() {
+        // SAFETY: a published arena (never unmapped), its header initialised (above).
+        if let Some(slot) = unsafe { (*a).used.claim(SLOTS) } {
+            // SAFETY: as above; the slot is ours from its claim.
+            return Some(unsafe { place(a, slot, rec) });
+        }
+        // SAFETY: as above.
+        a = unsafe { (*a).next };
+    }
+    let a = new_arena()?.as_ptr();
+    // SAFETY: a fresh arena, not yet published: only this thread sees it.
+    let slot = unsafe { (*a).used.claim(SLOTS) }.unwrap_or_else(|| {
+        not_a_block("a fresh arena has no free slot", a.cast());
+    });
+    // SAFETY: as above; the slot is ours from its claim.
+    let p = unsafe { place(a, slot, rec) };
+    // ORDERING: Relaxed — a guess at the head; the CAS decides.
+    let mut head = ARENAS.load(Ordering::Relaxed);
+    loop {
+        // SAFETY: not yet published (above).
+        unsafe { (*a).next = head };
+        // ORDERING: Release on success — publishes the arena's header and `next` (pairs with
+        // the Acquire load above). Relaxed on failure: only a new guess.
+        match ARENAS.compare_exchange_weak(head, a, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => return Some(p),
+            Err(now) => head = now,
         }
     }
+}
 
-    /// A slot for a sampled request of at most `SLOT_SIZE` bytes and alignment, its record set
-    /// to `rec`, all zeros if `zero`. `None` if the OS refuses. (A torn slot after a fork — the
-    /// bit and the record are each written once — is at worst a slot never freed.)
-    pub fn alloc(&mut self, rec: Record, zero: bool) -> Option<NonNull<u8>> {
-        debug_assert!(rec.size <= SLOT_SIZE);
-        let p = self.alloc_slot(rec)?;
-        if zero {
-            // SAFETY: a slot of `SLOT_SIZE >= size` bytes, ours (live to memcheck already).
-            unsafe { core::ptr::write_bytes(p.as_ptr(), 0, rec.size) };
-        }
-        Some(p)
-    }
-
-    fn alloc_slot(&mut self, rec: Record) -> Option<NonNull<u8>> {
-        let full = u64::MAX >> (64 - SLOTS);
-        let mut a = self.arenas;
-        // SAFETY: arenas are never unmapped; we hold the profile lock.
-        while !a.is_null() && unsafe { (*a).used } == full {
-            // SAFETY: as above.
-            a = unsafe { (*a).next };
-        }
-        if a.is_null() {
-            a = new_arena()?.as_ptr();
-            // SAFETY: a fresh arena, not yet on the list.
-            unsafe { (*a).next = self.arenas };
-            self.arenas = a;
-        }
-        // SAFETY: a registered arena; we hold the profile lock.
-        let arena = unsafe { &mut *a };
-        let slot = (!arena.used).trailing_zeros() as usize;
-        arena.used |= 1 << slot;
-        arena.records[slot] = rec;
-        let p = (a as *mut u8).wrapping_add(slot << SLOT_SHIFT);
-        valgrind::malloclike(p, rec.size, false);
-        NonNull::new(p)
-    }
+/// Writes the record of the block in `slot` of `a` and hands the block out.
+///
+/// # Safety
+/// `a` is a live arena and the caller has just claimed `slot` in it.
+unsafe fn place(a: *mut Arena, slot: usize, rec: Record) -> NonNull<u8> {
+    // SAFETY: per the contract the record is the caller's until it hands the block out; a raw
+    // place write, no reference to the shared header.
+    unsafe { (&raw mut (*a).records[slot]).write(rec) };
+    let p = a.cast::<u8>().wrapping_add(slot << SLOT_SHIFT);
+    valgrind::malloclike(p, rec.size, false);
+    // SAFETY: inside a non-null mapping.
+    unsafe { NonNull::new_unchecked(p) }
 }
 
 fn new_arena() -> Option<NonNull<Arena>> {
@@ -159,7 +182,7 @@ fn new_arena() -> Option<NonNull<Arena>> {
         a.as_ptr().write(Arena {
             magic: SAMPLED_MAGIC,
             next: core::ptr::null_mut(),
-            used: 1,
+            used: SlotMask::new(),
             records: [NO_RECORD; SLOTS],
         })
     };
@@ -172,19 +195,26 @@ fn new_arena() -> Option<NonNull<Arena>> {
     Some(a)
 }
 
-impl Arenas {
-    /// Frees the sampled block at `ptr`; returns its record.
-    ///
-    /// # Safety
-    /// As for `record`; the block is not used afterwards.
-    pub unsafe fn free(&mut self, head: NonNull<RegionHead>, ptr: *mut u8) -> Record {
-        // SAFETY: an arena header per the contract; we hold the profile lock.
-        let a = unsafe { head.cast::<Arena>().as_mut() };
-        let slot = slot_of(a, ptr);
-        valgrind::freelike(ptr);
-        a.used &= !(1 << slot);
-        core::mem::replace(&mut a.records[slot], NO_RECORD)
+/// Frees the sampled block at `ptr`; returns its record.
+///
+/// # Safety
+/// As for `record`, less the lock; the caller holds the block (it is not used afterwards).
+pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8) -> Record {
+    let a = head.cast::<Arena>().as_ptr();
+    // SAFETY: an arena per the contract (arenas are never unmapped).
+    let slot = unsafe { slot_of(a, ptr) };
+    // SAFETY: the caller holds the slot's block, so its record is stable until the release.
+    let rec = unsafe { (&raw const (*a).records[slot]).read() };
+    valgrind::freelike(ptr);
+    // SAFETY: as above; the word is atomic.
+    if !unsafe { &(*a).used }.release(slot) {
+        // Another free of the same block got there between `slot_of`'s check and here.
+        not_a_block(
+            "sampled block freed twice (its slot is free; double free)",
+            ptr,
+        );
     }
+    rec
 }
 
 fn not_a_block(what: &str, ptr: *mut u8) -> ! {
@@ -192,13 +222,17 @@ fn not_a_block(what: &str, ptr: *mut u8) -> ! {
 }
 
 /// The arena slot index of `ptr`, checked to be a live block's start.
-fn slot_of(a: &Arena, ptr: *mut u8) -> usize {
-    let off = ptr as usize - a as *const Arena as usize;
+///
+/// # Safety
+/// `a` is a live arena.
+unsafe fn slot_of(a: *const Arena, ptr: *mut u8) -> usize {
+    let off = (ptr as usize).wrapping_sub(a as usize);
     let slot = off >> SLOT_SHIFT;
     if off & (SLOT_SIZE - 1) != 0 || slot == 0 || slot >= SLOTS {
         not_a_block("pointer is not the start of a sampled block", ptr);
     }
-    if a.used & (1 << slot) == 0 {
+    // SAFETY: per the contract; the word is atomic (no reference to the records is made).
+    if !unsafe { &(*a).used }.held(slot) {
         not_a_block(
             "sampled block freed twice (its slot is free; double free)",
             ptr,
@@ -210,12 +244,13 @@ fn slot_of(a: &Arena, ptr: *mut u8) -> usize {
 /// The record of the live sampled block at `ptr`.
 ///
 /// # Safety
-/// `head` is the registry's answer for `ptr` and carries `SAMPLED_MAGIC`; the profile lock is
-/// held.
+/// `head` is the registry's answer for `ptr` and carries `SAMPLED_MAGIC`; the caller holds the
+/// block (it stays live meanwhile).
 pub unsafe fn record(head: NonNull<RegionHead>, ptr: *mut u8) -> Record {
-    // SAFETY: an arena header per the contract.
-    let a = unsafe { head.cast::<Arena>().as_ref() };
-    a.records[slot_of(a, ptr)]
+    let a = head.cast::<Arena>().as_ptr();
+    // SAFETY: an arena per the contract; the caller holds the slot's block, so its record is
+    // stable (raw place reads: other slots' records may be written meanwhile).
+    unsafe { (&raw const (*a).records[slot_of(a, ptr)]).read() }
 }
 
 /// The record of `ptr` if it is the start of a live sampled block (no abort otherwise).
@@ -223,10 +258,11 @@ pub unsafe fn record(head: NonNull<RegionHead>, ptr: *mut u8) -> Record {
 /// # Safety
 /// As for `record`.
 pub unsafe fn peek(head: NonNull<RegionHead>, ptr: *mut u8) -> Option<Record> {
-    // SAFETY: an arena header per the contract.
-    let a = unsafe { head.cast::<Arena>().as_ref() };
-    let off = (ptr as usize).wrapping_sub(a as *const Arena as usize);
+    let a = head.cast::<Arena>().as_ptr();
+    let off = (ptr as usize).wrapping_sub(a as usize);
     let slot = off >> SLOT_SHIFT;
     let live = off & (SLOT_SIZE - 1) == 0 && slot > 0 && slot < SLOTS;
-    (live && a.used & (1 << slot) != 0).then(|| a.records[slot])
+    // SAFETY: as for `record`.
+    (live && unsafe { &(*a).used }.held(slot))
+        .then(|| unsafe { (&raw const (*a).records[slot]).read() })
 }

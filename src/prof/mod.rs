@@ -30,6 +30,7 @@ mod arena;
 mod maps;
 mod pprof;
 mod sampler;
+pub mod slots;
 mod stack;
 mod table;
 
@@ -41,7 +42,7 @@ pub use sampler::{Sampler, DEFAULT_MEAN};
 pub use stack::MAX_FRAMES;
 pub use table::{claim_shard, LastStack, Shard};
 
-use crate::config::{MIN_ALIGN, PAGE_SIZE, PROFILE};
+use crate::config::{MIN_ALIGN, PAGE_SIZE, PROFILE, PROF_LOCKFREE_SLOTS};
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::msg::Msg;
 use crate::os;
@@ -147,9 +148,9 @@ pub fn sampled_size(ptr: *const u8) -> Option<usize> {
     let head = NonNull::new(registry::lookup(ptr as usize))?;
     // SAFETY: registered regions start with a magic and are mapped while registered.
     match unsafe { head.as_ref().magic } {
-        SAMPLED_MAGIC => STATE.with(|_| {
-            // SAFETY: a registered arena holding `ptr` (arenas are never unmapped); the lock is
-            // held.
+        SAMPLED_MAGIC => slots_locked(|| {
+            // SAFETY: a registered arena holding `ptr` (arenas are never unmapped), live per the
+            // contract.
             unsafe { arena::peek(head, ptr as *mut u8) }.map(|r| r.size)
         }),
         SAMPLED_LARGE_MAGIC if head.as_ptr() as usize + PAGE_SIZE == ptr as usize => {
@@ -197,7 +198,6 @@ struct Scratch {
 }
 
 struct State {
-    arenas: arena::Arenas,
     scratch: *mut Scratch,
     /// `HAKMEM_PROF_DUMP`, NUL-terminated (empty: none).
     dump_path: [u8; PATH_MAX],
@@ -248,12 +248,22 @@ impl ForkReset for State {
 static STATE: SpinLock<State> = SpinLock::new(
     Rank::ProfTables,
     State {
-        arenas: arena::Arenas::new(),
         scratch: core::ptr::null_mut(),
         dump_path: [0; PATH_MAX],
         init_pid: 0,
     },
 );
+
+/// Runs `f`, an arena slot's claim or release and its counting, under the profile lock only with
+/// `config::PROF_LOCKFREE_SLOTS` off (both are lock-free: `arena`, `table`).
+#[inline(always)]
+fn slots_locked<R>(f: impl FnOnce() -> R) -> R {
+    if PROF_LOCKFREE_SLOTS {
+        f()
+    } else {
+        STATE.with(|_| f())
+    }
+}
 
 /// A signal asked for a dump while the lock was held; the next holder writes it.
 static DUMP_PENDING: AtomicU8 = AtomicU8::new(0);
@@ -282,13 +292,14 @@ fn sample_with<T>(
     sampled_as: usize,
     last: &mut LastStack,
     shard: Shard,
-    keep: impl FnOnce(&mut State, Record) -> Option<T>,
+    keep: impl FnOnce(Record) -> Option<T>,
 ) -> Option<T> {
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
     let frames = stack::capture(&mut buf);
     let weight = sampler::weight_now(sampled_as);
-    STATE.with(|st| {
-        // Under the lock (a fork's reset bumps the generation under it).
+    slots_locked(|| {
+        // Lock-free, as a medium sample (`record_into`); with `PROF_LOCKFREE_SLOTS` off, under
+        // the lock (a fork's reset bumps the generation under it).
         let entries = table()?;
         let ep = epoch();
         let rec = Record::new(
@@ -297,7 +308,7 @@ fn sample_with<T>(
             size,
             weight,
         );
-        let kept = keep(st, rec)?;
+        let kept = keep(rec)?;
         table::Table::add(entries, &rec, shard);
         Some(kept)
     })
@@ -332,10 +343,8 @@ pub fn alloc_sampled_as(
     shard: Shard,
 ) -> *mut u8 {
     debug_assert!(size <= SLOT_SIZE && align <= SLOT_SIZE);
-    let p = sample_with(size, sampled_as, last, shard, |st, rec| {
-        st.arenas.alloc(rec, zero)
-    })
-    .map_or(core::ptr::null_mut(), NonNull::as_ptr);
+    let p = sample_with(size, sampled_as, last, shard, |rec| arena::alloc(rec, zero))
+        .map_or(core::ptr::null_mut(), NonNull::as_ptr);
     after_unlock();
     p
 }
@@ -433,9 +442,9 @@ pub fn cancel_sample(rec: &Record, shard: Shard) {
 /// # Safety
 /// `head` is the registry's answer for `ptr` and carries `SAMPLED_MAGIC`.
 pub unsafe fn free_sampled(head: NonNull<RegionHead>, ptr: *mut u8, shard: Shard) {
-    STATE.with(|st| {
-        // SAFETY: per the contract; the lock is held.
-        let rec = unsafe { st.arenas.free(head, ptr) };
+    slots_locked(|| {
+        // SAFETY: per the contract.
+        let rec = unsafe { arena::free(head, ptr) };
         if let Some(entries) = table_of(&rec) {
             table::Table::remove(entries, &rec, shard);
         }
@@ -454,8 +463,8 @@ pub fn usable_of(size: usize) -> usize {
 /// # Safety
 /// As for `free_sampled`; the block is live.
 pub unsafe fn usable_size(head: NonNull<RegionHead>, ptr: *mut u8) -> usize {
-    // SAFETY: per the contract; the lock is held.
-    STATE.with(|_| usable_of(unsafe { arena::record(head, ptr) }.size))
+    // SAFETY: per the contract.
+    slots_locked(|| usable_of(unsafe { arena::record(head, ptr) }.size))
 }
 
 /// Writes a dump a signal asked for while the lock was held (after each sample and free: the
