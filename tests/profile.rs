@@ -273,6 +273,74 @@ fn freed_by_other_threads_and_thread_exit() {
 /// clear (`span::SampledBits`: the freer does not write the holder's word); when this thread
 /// hands the block out again unsampled, the mark is gone: the block is not reported sampled, and
 /// its free ends no sample a second time.
+/// Small samples of four threads at once, every request sampled: each claims its own arena slot
+/// (lock-free with `config::PROF_LOCKFREE_SLOTS`), across several arenas mapped concurrently;
+/// the blocks are then freed by other threads while those threads still sample. A slot handed
+/// to two claimers would show as a block whose words another thread overwrote, or as a count
+/// that does not come back to where it started.
+fn concurrent_small_samples_take_distinct_slots() {
+    const THREADS: usize = 4;
+    const BLOCKS: usize = 150;
+    let before = live();
+    let size = |t: usize, i: usize| 16 + 16 * ((t * BLOCKS + i) % 20);
+    let fill = move |t: usize| {
+        (0..BLOCKS)
+            .map(|i| {
+                let n = size(t, i);
+                let p = block(n, 0);
+                let word = (t * BLOCKS + i) as u64 | 0xA5 << 56;
+                // SAFETY: a fresh block of `n >= 16` bytes, 16-aligned.
+                unsafe { p.cast::<u64>().write(word) };
+                Ptr(p)
+            })
+            .collect::<Vec<_>>()
+    };
+    let check = move |t: usize, ptrs: &[Ptr]| {
+        for (i, p) in ptrs.iter().enumerate() {
+            // SAFETY: a live block written above.
+            let word = unsafe { p.0.cast::<u64>().read() };
+            assert_eq!(word, (t * BLOCKS + i) as u64 | 0xA5 << 56, "a slot given twice");
+            assert_eq!(profile::sampled_size(p.0), Some(size(t, i)));
+        }
+    };
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(THREADS));
+    let mut handles = Vec::new();
+    for t in 0..THREADS {
+        let barrier = barrier.clone();
+        handles.push(std::thread::spawn(move || {
+            barrier.wait();
+            let ptrs = fill(t);
+            barrier.wait();
+            check(t, &ptrs);
+            ptrs
+        }));
+    }
+    let all: Vec<Vec<Ptr>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // Each thread frees the next one's blocks while sampling blocks of its own.
+    let mut handles = Vec::new();
+    for (t, theirs) in all.into_iter().enumerate() {
+        handles.push(std::thread::spawn(move || {
+            let owner = t;
+            let mine = fill(THREADS + t);
+            for (i, p) in theirs.iter().enumerate() {
+                release(p.0, size(owner, i));
+            }
+            check(THREADS + t, &mine);
+            for (i, p) in mine.iter().enumerate() {
+                release(p.0, size(THREADS + t, i));
+            }
+        }));
+    }
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    // Every thread's own allocations (its Vecs, its set-up) were sampled and freed too, but a
+    // thread may leave some live at exit (std's thread-locals): count with a margin of those.
+    let after = live();
+    assert!(
+        after <= before + 4 * THREADS as u64,
+        "sampled blocks left live: {before} -> {after}"
+    );
+}
+
 fn remotely_freed_medium_samples_leave_no_mark_on_reuse() {
     const SIZE: usize = 100 << 10;
     let theirs: Vec<Ptr> = (0..4).map(|_| Ptr(block(SIZE, 5))).collect();
@@ -784,6 +852,7 @@ fn main() {
     big_sampled_blocks_reuse_and_realloc();
     sampled_medium_block_usable_size_spares_its_record();
     freed_by_other_threads_and_thread_exit();
+    concurrent_small_samples_take_distinct_slots();
     remotely_freed_medium_samples_leave_no_mark_on_reuse();
     running_threads_follow_the_switch();
     small_requests_estimated_without_bias();
