@@ -51,8 +51,9 @@ pub enum Rank {
     Meta = 6,
     /// `front::profiling::SWITCH`: the profiler's on/off switch (nests nothing).
     ProfSwitch = 7,
-    /// `prof::STATE`: the profiler's tables, arenas and live medium records (nests nothing;
-    /// taken while sampling, never while another box's lock is held).
+    /// `prof::STATE`: the profiler's dumps and totals (and its arenas' slots with
+    /// `config::PROF_LOCKFREE_SLOTS` off) (nests nothing; never taken while another box's lock is
+    /// held).
     ProfTables = 8,
     /// `large::CACHE`: cached large blocks (nests nothing; taken with no other lock held, or under
     /// the fallback heap's when its refill is refused memory: `large::release_cache`).

@@ -299,7 +299,11 @@ fn concurrent_small_samples_take_distinct_slots() {
         for (i, p) in ptrs.iter().enumerate() {
             // SAFETY: a live block written above.
             let word = unsafe { p.0.cast::<u64>().read() };
-            assert_eq!(word, (t * BLOCKS + i) as u64 | 0xA5 << 56, "a slot given twice");
+            assert_eq!(
+                word,
+                (t * BLOCKS + i) as u64 | 0xA5 << 56,
+                "a slot given twice"
+            );
             assert_eq!(profile::sampled_size(p.0), Some(size(t, i)));
         }
     };

@@ -22,8 +22,10 @@
 //! it); the medium tier and the large box call `begin_sample`/`cancel_sample`/`end_sample`
 //! around the blocks they mark or tag, and the large box forwards registry hits carrying
 //! `SAMPLED_MAGIC` to `free_sampled`/`usable_size`. One lock
-//! (`STATE`) guards the arenas, dumps and the table's reset after a fork: a leaf lock, never held
-//! while another box's lock is taken.
+//! (`STATE`) guards dumps and the table's reset after a fork (and the arenas' slots with
+//! `config::PROF_LOCKFREE_SLOTS` off): a leaf lock, never held while another box's lock is taken.
+//! Samples and their frees take no lock: a small one claims and releases its arena slot in the
+//! arena's used-slot word (`slots`), every one counts in the lock-free table.
 //! Nothing here allocates through the global allocator, panics or formats.
 
 mod arena;
@@ -233,10 +235,10 @@ unsafe impl Send for State {}
 /// written once, so a torn slot is at worst a slot never freed; the others are written once at
 /// start-up, or rewritten by each dump).
 ///
-/// Medium and large samples count themselves without the lock (`table`): a thread that was in
-/// the middle of that at the fork leaves at most its one sample's counters torn in the child
-/// (a stack whose live samples and bytes disagree by that one sample); the lock is not held then,
-/// so the table is kept.
+/// Samples count themselves without the lock (`table`; small ones too since session 16,
+/// `config::PROF_LOCKFREE_SLOTS`): a thread that was in the middle of that at the fork leaves at
+/// most its one sample's counters torn in the child (a stack whose live samples and bytes
+/// disagree by that one sample); the lock is not held then, so the table is kept.
 impl ForkReset for State {
     fn reset_after_fork(&mut self) {
         TABLE.clear();
@@ -279,8 +281,8 @@ fn table() -> Option<&'static table::Entries> {
     }
 }
 
-/// A sample in an arena slot: captures the calling stack (outside the lock), then under the lock
-/// interns it (through the thread's `last` stack), hands its record to `keep` (which places the
+/// A sample in an arena slot: captures the calling stack, then (under the lock only with
+/// `config::PROF_LOCKFREE_SLOTS` off) interns it (through the thread's `last` stack), hands its record to `keep` (which places the
 /// block; `None`: it could not, and nothing is counted) and counts it. The request of `size`
 /// bytes was sampled as if it were `sampled_as` bytes (its weight; see `alloc_sampled_as`).
 /// `None` also when the table cannot be mapped. Out of line: its caller writes a pending dump
