@@ -10,7 +10,7 @@
 //! - every claimed slot is released again: the word ends with only slot 0 (the header) held;
 //! - a claimer that finds every slot held gets `None`.
 //!
-//! Mutants caught, each by both models with loom's causality check: `slot_claim_plain_store`
+//! Mutants caught by `slot_claims_race`, with loom's causality check: `slot_claim_plain_store`
 //! (the claim a load and a store: two claimers take one slot and write its record at once) and
 //! `slot_claim_relaxed` (the claim's CAS Relaxed: the next holder's record write races the
 //! previous holder's read).
@@ -78,23 +78,24 @@ impl<const SLOTS: usize> Arena<SLOTS> {
     }
 }
 
-#[test]
-#[cfg_attr(
-    any(
-        hakmem_mutant = "slot_claim_relaxed",
-        hakmem_mutant = "slot_claim_plain_store"
-    ),
-    should_panic(expected = "Causality violation")
-)]
-fn one_slot_passes_between_holders() {
-    model(|| {
-        let a = Arc::new(Arena::<2>::new());
-        let a2 = a.clone();
-        let t = thread::spawn(move || a2.sample_and_free(1));
-        a.sample_and_free(2);
-        // The main thread takes the slot again, after the other's release or while it holds it.
-        a.sample_and_free(3);
-        t.join().unwrap();
+/// `others` threads and the model thread each take a slot of an arena of `SLOTS - 1` and give
+/// it back; the model thread does so `rounds` times (after the others' releases or while they
+/// hold theirs).
+fn race<const SLOTS: usize>(others: usize, rounds: usize) {
+    model(move || {
+        let a = Arc::new(Arena::<SLOTS>::new());
+        let ts: Vec<_> = (1..=others)
+            .map(|me| {
+                let a = a.clone();
+                thread::spawn(move || a.sample_and_free(me))
+            })
+            .collect();
+        for r in 0..rounds {
+            a.sample_and_free(others + 1 + r);
+        }
+        for t in ts {
+            t.join().unwrap();
+        }
         assert!(a.all_free(), "a slot left held");
     });
 }
@@ -107,21 +108,11 @@ fn one_slot_passes_between_holders() {
     ),
     should_panic(expected = "Causality violation")
 )]
-fn two_slots_three_claimers() {
-    model(|| {
-        let a = Arc::new(Arena::<3>::new());
-        let ts: Vec<_> = (1..3)
-            .map(|me| {
-                let a = a.clone();
-                thread::spawn(move || a.sample_and_free(me))
-            })
-            .collect();
-        a.sample_and_free(3);
-        for t in ts {
-            t.join().unwrap();
-        }
-        assert!(a.all_free(), "a slot left held");
-    });
+fn slot_claims_race() {
+    // One slot passing between two holders, the model thread's twice.
+    race::<2>(1, 2);
+    // Three claimers of two slots.
+    race::<3>(2, 1);
 }
 
 #[test]
