@@ -133,6 +133,16 @@ pub const SPAN_THP_MAX_BYTES: usize = 4 << 20;
 /// Minimum alignment of every block (C callers expect 16).
 pub const MIN_ALIGN: usize = 16;
 
+/// TLS lists of 128 KiB of blocks instead of 64 KiB (`TLS_BYTES`; the cap stays at most
+/// `TLS_CAP_MAX` blocks, so only classes above 256 B hold more: a 16 KiB class 8 blocks instead
+/// of 4, a 2 KiB class 64 instead of 32). A class whose frees and allocations alternate at random
+/// (random replacement over many sizes) walks its list between empty and the cap; a longer list
+/// absorbs more of the walk, so fewer blocks go back to their slabs and come out again cold.
+/// rreplace-x (callgrind/cachegrind, per replacement): 209 -> 189 instructions, 1.48 -> 1.28
+/// last-level misses (1 MiB model); refills 1.7% -> 0.3% of allocations (docs/benchmarks.md,
+/// "Session 16: xt19"). Backout: `RUSTFLAGS="--cfg hakmem_no_wide_tls"`.
+pub const WIDE_TLS_LISTS: bool = !cfg!(hakmem_no_wide_tls);
+
 #[cfg(not(hakmem_loom))]
 mod sizes {
     /// log2 of a SuperSlab's size and alignment (2 MiB).
@@ -145,8 +155,13 @@ mod sizes {
     pub const MAG_BATCH_MAX: usize = 64;
     /// Upper bound on the number of blocks a TLS list may hold before it spills.
     pub const TLS_CAP_MAX: usize = 256;
-    /// Byte budget of one TLS list: its cap is `TLS_BYTES / block size`, clamped.
-    pub const TLS_BYTES: usize = 64 * 1024;
+    /// Byte budget of one TLS list: its cap is `TLS_BYTES / block size`, clamped
+    /// (`super::WIDE_TLS_LISTS`: 128 KiB, else 64 KiB).
+    pub const TLS_BYTES: usize = if super::WIDE_TLS_LISTS {
+        128 * 1024
+    } else {
+        64 * 1024
+    };
     /// Entries of the per-thread hint cache (direct-mapped by SuperSlab address: 64 × 2 MiB
     /// covers 128 MiB of SuperSlabs without a collision; 1 KiB per heap). SuperSlabs are not
     /// mapped back to back (other mappings fall between them), so at 16 entries a dozen of them
