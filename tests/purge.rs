@@ -337,15 +337,16 @@ const SMALL_SIZES: [usize; 3] = [2 * KIB, 4 * KIB, 8 * KIB];
 /// A slab's size and alignment (`config::SLAB_SIZE`).
 const SLAB: usize = 64 * KIB;
 
-/// Allocates six slabs' worth of blocks of each `SMALL_SIZES` on this thread (every page
+/// Allocates twelve slabs' worth of blocks of each `SMALL_SIZES` on this thread (every page
 /// touched) and frees them newest first: the current slab's blocks are freed first, so the TLS
 /// list's first spills return them and that slab empties while it is still the current one (the
-/// TLS list keeps the oldest slab's blocks). Returns the base of each class's current slab (the
+/// TLS list keeps the oldest slab's blocks). Twelve, not six: with 128 KiB TLS lists
+/// (`config::WIDE_TLS_LISTS`) six left the 8 KiB class's current slab on the list. Returns the base of each class's current slab (the
 /// slab of its last block) and the pages of those slabs resident after the frees.
 fn empty_current_small_slabs() -> (Vec<usize>, usize) {
     let mut bases = Vec::with_capacity(SMALL_SIZES.len());
     for &size in &SMALL_SIZES {
-        let live: Vec<Blk> = (0..6 * SLAB / size).map(|_| Blk::new(size)).collect();
+        let live: Vec<Blk> = (0..12 * SLAB / size).map(|_| Blk::new(size)).collect();
         bases.push(live.last().expect("blocks").0 as usize & !(SLAB - 1));
         for b in live.into_iter().rev() {
             drop(b);
