@@ -13,6 +13,10 @@ a child's `ru_maxrss` starts at its forking parent's (Python's ~15 MiB), so smal
 read the interpreter's size; the runner measures RSS.
 `--row` prints one markdown table row instead: `| WORKLOAD | median A | median B | paired B/A |`
 (two binaries).
+`--spread` adds, for every BIN, the distribution of its runs (CPU ms: min, quartiles, 90th
+percentile, max, and p90/median; the same for minor faults) and the 10th/90th percentiles of the
+per-round ratios over the first BIN: whether one allocator's run-to-run spread is wider than
+another's, which decides how often a 5-rep median crosses a bar.
 
 The bench binaries are `target/bench/release/wl-<alloc>` (built by the runner) or any
 `cargo build --release -p hakmem-bench --bin wl-hakmem` output; scripts/ab.sh uses this script to
@@ -48,11 +52,14 @@ def main():
     ap.add_argument("--scale", default="1")
     ap.add_argument("--threads", default="2")
     ap.add_argument("--row", action="store_true", help="one markdown row (two binaries)")
+    ap.add_argument("--spread", action="store_true", help="quantiles of every BIN's runs")
     ap.add_argument("workload")
     ap.add_argument("bins", nargs="+")
     a = ap.parse_args()
     if a.row and len(a.bins) != 2:
         ap.error("--row compares exactly two binaries")
+    if a.spread and a.runs < 2:
+        ap.error("--spread needs two runs or more")
 
     cpu = {b: [] for b in a.bins}
     faults = {b: [] for b in a.bins}
@@ -78,6 +85,31 @@ def main():
             f"  min {min(cpu[b]) * 1e3:8.1f}  paired/first {paired[b]:.3f}"
             f"  faults {statistics.median(faults[b]):8.0f}"
         )
+    if a.spread:
+        for b in a.bins:
+            ratios = [x / y for x, y in zip(cpu[b], cpu[first])]
+            print(f"  {b}\n    cpu ms {spread([x * 1e3 for x in cpu[b]])}")
+            print(f"    faults {spread(faults[b])}")
+            if b != first:
+                q = quantiles(ratios)
+                print(f"    paired/first p10 {q[0]:.3f}  p90 {q[3]:.3f}")
+
+
+def quantiles(xs):
+    """10th, 25th, 75th and 90th percentiles of XS (inclusive method: exact for few runs)."""
+    dec = statistics.quantiles(xs, n=10, method="inclusive")
+    quart = statistics.quantiles(xs, n=4, method="inclusive")
+    return dec[0], quart[0], quart[2], dec[8]
+
+
+def spread(xs):
+    """One line: min, quartiles, p90, max and p90 over the median of XS."""
+    _, q1, q3, p90 = quantiles(xs)
+    med = statistics.median(xs)
+    return (
+        f"min {min(xs):8.1f}  q1 {q1:8.1f}  median {med:8.1f}  q3 {q3:8.1f}"
+        f"  p90 {p90:8.1f}  max {max(xs):8.1f}  p90/median {p90 / med:.3f}"
+    )
 
 
 if __name__ == "__main__":
