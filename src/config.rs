@@ -359,6 +359,14 @@ pub const PROF_OWNED_SHARDS: bool = !cfg!(hakmem_no_prof_owned_shards);
 /// Backout: `--cfg hakmem_no_prof_swap_miss`.
 pub const PROF_SWAP_MISS: bool = !cfg!(hakmem_no_prof_swap_miss);
 
+/// A profiled heap's free side spills as an unprofiled heap's TLS list does after a refill that
+/// took a slab's whole free list (`SPILL_TOP`): the first spill returns the block just freed and
+/// raises the free side's cap by a batch, each later one the batch freed since. Without it
+/// `profiling::refill` cleared `HeapLocal::taken`, so the free side spilled down to half its base
+/// cap each time: glibc-thread's large classes kept fewer blocks and refilled their slabs 28%
+/// more often (docs/benchmarks.md "Session 16: prof19"). Backout: `--cfg hakmem_no_prof_spill_top`.
+pub const PROF_SPILL_TOP: bool = SPILL_TOP && !cfg!(hakmem_no_prof_spill_top);
+
 /// A miss's first step with no call on its paths (`front::alloc::miss_here`): a profiled heap's
 /// usual miss (`PROF_SWAP_MISS`) is served there and an unprofiled heap's goes straight to
 /// `alloc_slow`, so neither saves the registers the rest of the miss needs (~20 instructions a

@@ -47,7 +47,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{PROF_FIELD_SWAP, TABLE32};
+use crate::config::{PROF_FIELD_SWAP, PROF_SPILL_TOP, TABLE32};
 use crate::front::heap::{Heap, HeapLocal, UNDRAWN};
 use crate::front::small;
 use crate::front::tls_sll::TlsList;
@@ -144,6 +144,9 @@ unsafe fn leave(h: &Heap) {
                 }
                 TlsList::push_batch(&mut local.tls[c], first.as_ptr(), tail.as_ptr(), n);
             }
+            // The free side's `taken` (`config::PROF_SPILL_TOP`) does not describe the joined
+            // list: it spills as a general one.
+            local.taken[c] = false;
             local.tls[c].len() > local.tls[c].cap as usize
         };
         if over {
@@ -313,7 +316,12 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
         // frees pushed from now on. Left set, every free past the cap spilled the one block it
         // had just pushed (the cap is not raised on a profiled heap): glibc-simple made a
         // `spill` call for one free in five (tests/profile.rs `profiled_frees_spill_in_batches`).
-        local.taken[c] = false;
+        // With `config::PROF_SPILL_TOP` it stays set: the free side then spills as that list
+        // would (a raised cap, a batch per spill; `small::spill`), which is safe on the free side
+        // whatever it holds — every block on it was pushed since the last swap.
+        if !PROF_SPILL_TOP {
+            local.taken[c] = false;
+        }
     }
     // SAFETY: per the contract.
     fill(unsafe { h.local_mut() }, c);

@@ -24,7 +24,7 @@ use core::ptr::NonNull;
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, OOM_RELEASE, OWNED_TABLE, PROFILE,
-    REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS, SPILL_TOP, TABLE32,
+    PROF_SPILL_TOP, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS, SPILL_TOP, TABLE32,
     WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
@@ -474,11 +474,17 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     }
     // SAFETY: the list frees push on (a profiled heap's free side) is one of the heap's own.
     let t = unsafe { &mut *local.free_list(c) };
-    if SPILL_TOP && local.taken[c] && !(PROFILE && local.profiled) && t.cap != base_cap(c) {
+    if SPILL_TOP
+        && local.taken[c]
+        && !(PROFILE && !PROF_SPILL_TOP && local.profiled)
+        && t.cap != base_cap(c)
+    {
         // A later spill of a list holding a slab's whole free list: its cap was raised by `keep`
         // when it was `cap - keep` long, so (pops only shorten a stack, pushes only add on top)
         // its top `keep + 1` blocks were all freed since — recently, so hot in cache. They go
-        // back, the taken blocks below stay, and the next `keep` frees fit again.
+        // back, the taken blocks below stay, and the next `keep` frees fit again. A profiled
+        // heap's free side (`config::PROF_SPILL_TOP`) may carry a cap raised before its last
+        // swap: it has only been pushed on since, and `len > cap > keep` all the same.
         let n = keep + 1;
         let mut rest = t.head;
         t.set_len(t.len() - n);
@@ -504,7 +510,7 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
             let b = NonNull::new_unchecked(t.head);
             t.head = Block::next(b);
             t.set_len(t.len() - 1);
-            if SPILL_TOP && !(PROFILE && local.profiled) {
+            if SPILL_TOP && !(PROFILE && !PROF_SPILL_TOP && local.profiled) {
                 // The first such spill: the next `keep` frees gather on top (see above).
                 let len = t.len();
                 t.cap = (len + keep) as u32;
