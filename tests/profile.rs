@@ -778,8 +778,10 @@ fn entering_with_a_whole_free_list_spills_in_batches() {
 /// TLS caps of 4–21 blocks, make most of its refills). The profiled heap's free side used to
 /// spill down to half its base cap every time (`profiling::refill` cleared `HeapLocal::taken`, so
 /// the raised cap of `config::SPILL_TOP` never applied there): it kept fewer blocks and refilled
-/// its slabs more often. Seen failing under `--cfg hakmem_no_prof_spill_top`: 4,571 refills and
-/// 525 slab binds against the unprofiled 3,572 and 397 (1.28×, 1.32×); now 3,092 and 370.
+/// its slabs more often. Seen failing under `--cfg hakmem_no_prof_spill_top` (the gate below
+/// lifted): 3,090 refills and 458 slab binds against the unprofiled 2,310 and 338 (1.34×, 1.36×;
+/// 64 KiB lists, `--cfg hakmem_no_wide_tls`: 4,571 and 525 against 3,572 and 397); now 2,021
+/// and 325.
 #[cfg(feature = "profile")]
 fn profiled_heap_refills_no_more_than_unprofiled() {
     fn run() -> (u64, u64) {
