@@ -143,6 +143,24 @@ pub const MIN_ALIGN: usize = 16;
 /// "Session 16: xt19"). Backout: `RUSTFLAGS="--cfg hakmem_no_wide_tls"`.
 pub const WIDE_TLS_LISTS: bool = !cfg!(hakmem_no_wide_tls);
 
+/// TLS list caps that grow with use under a per-thread byte budget (front/tls_limit.rs, tcmalloc's
+/// slow start): each class starts at `TLS_START_BYTES` of blocks; a refill that follows a spill of
+/// the class raises its cap by a batch, up to `TLS_GROW_MAX_BYTES` (`TLS_GROW_MAX_BLOCKS`), while
+/// the thread's growth stays within `TLS_GROW_BUDGET`; classes idle over `TLS_DECAY_REFILLS`
+/// refills drop back. Opt-in: `RUSTFLAGS="--cfg hakmem_tls_slow_start"`.
+pub const TLS_SLOW_START: bool = cfg!(hakmem_tls_slow_start);
+/// A class's TLS cap before it grows (`TLS_SLOW_START`).
+pub const TLS_START_BYTES: usize = 64 * 1024;
+/// The most one class's TLS list grows to (`TLS_SLOW_START`), in bytes and in blocks.
+pub const TLS_GROW_MAX_BYTES: usize = 512 * 1024;
+pub const TLS_GROW_MAX_BLOCKS: usize = 1024;
+/// Bytes of TLS cap a thread may hold above its classes' start caps (`TLS_SLOW_START`).
+pub const TLS_GROW_BUDGET: usize = 2 << 20;
+/// Refills of a heap between two decay clocks (`TLS_SLOW_START`).
+pub const TLS_DECAY_REFILLS: u32 = 1024;
+const _: () =
+    assert!(TLS_GROW_MAX_BYTES <= TLS_GROW_BUDGET && TLS_START_BYTES <= TLS_GROW_MAX_BYTES);
+
 #[cfg(not(hakmem_loom))]
 mod sizes {
     /// log2 of a SuperSlab's size and alignment (2 MiB).

@@ -31,7 +31,7 @@
 //!     empty spans); the optional purger thread.
 //! 13. `locate` — address → the region holding it (small slab and class, medium span, large or
 //!     sampled block).
-//! 14. `front::mark`, `front::tls_sll`, `front::hint`, `front::owned`, `front::remote_batch`,
+//! 14. `front::mark`, `front::tls_sll`, `front::tls_limit`, `front::hint`, `front::owned`, `front::remote_batch`,
 //!     `front::heap`, `front::small`, `front::foreign`, `front::profiling`, `front::medium`,
 //!     `front::thread`, `front::free`, `front::alloc` — the thread front end: the freed-block
 //!     mark's key, TLS SLL, hint cache, owned-slab table, remote-free batches, thread heaps,

@@ -309,6 +309,15 @@ pub fn slab_carved(ptr: *const u8) -> Option<(usize, usize)> {
     })
 }
 
+/// The calling thread's TLS list caps by small class, and the bytes they grew by over their start
+/// caps (`config::TLS_SLOW_START`, front/tls_limit.rs; without it, the fixed caps and 0).
+pub fn tls_caps() -> ([u32; crate::size_class::NUM_CLASSES], usize) {
+    let h = thread::current();
+    // SAFETY: read-only access to the calling thread's own heap state (sentinels included).
+    let l = unsafe { &*h.local_ptr() };
+    (core::array::from_fn(|c| l.cap(c)), l.limits.grown())
+}
+
 /// Whether the calling thread's owned-slab table (front/owned.rs) holds the slab containing
 /// `ptr`, i.e. whether a free of `ptr` now takes the free fast path.
 pub fn owned_table_holds(ptr: *const u8) -> bool {

@@ -19,8 +19,8 @@ use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
 use crate::config::{
-    FOREIGN_BACKOFF, FOREIGN_BACKOFF_FREES, FOREIGN_BACKOFF_MAX_LEVEL, MAG_BATCH_MAX,
-    REMOTE_UNWALKED, TLS_BYTES, TLS_CAP_MAX,
+    FOREIGN_BACKOFF, FOREIGN_BACKOFF_FREES, FOREIGN_BACKOFF_MAX_LEVEL, REMOTE_UNWALKED, TLS_BYTES,
+    TLS_CAP_MAX, TLS_SLOW_START, TLS_START_BYTES,
 };
 use crate::debug::{fatal, Where};
 use crate::front::hint::HintCache;
@@ -100,6 +100,9 @@ pub struct HeapLocal {
     /// Per small class, whether this thread's remote frees keep blocks (front/foreign.rs,
     /// `config::FOREIGN_BACKOFF`): the backoff its spills of unreused kept blocks set.
     pub keep: KeepBackoff,
+    /// Per small class, the TLS list's cap when it grows with use (front/tls_limit.rs,
+    /// `config::TLS_SLOW_START`; read through `HeapLocal::cap`).
+    pub limits: crate::front::tls_limit::TlsLimits,
 }
 
 /// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
@@ -162,13 +165,13 @@ impl TlsList {
 unsafe impl Sync for Heap {}
 
 const fn tls_cap(size: u32) -> u32 {
-    let c = TLS_BYTES as u32 / size;
-    let c = if c < 4 { 4 } else { c };
-    if c > TLS_CAP_MAX as u32 {
-        TLS_CAP_MAX as u32
+    // `TLS_SLOW_START`: the class's start cap (front/tls_limit.rs), which grows with use.
+    let bytes = if TLS_SLOW_START {
+        TLS_START_BYTES
     } else {
-        c
-    }
+        TLS_BYTES
+    };
+    crate::front::tls_limit::cap_for(size, bytes, TLS_CAP_MAX)
 }
 
 /// The TLS cap of small class `c`: `TLS_BYTES` of its blocks, clamped. A list's `cap` is this,
@@ -178,11 +181,7 @@ pub fn base_cap(c: usize) -> u32 {
     tls_cap(CLASS_SIZES[c])
 }
 
-/// Blocks moved per refill/spill for a class: half the TLS cap, at most `MAG_BATCH_MAX`.
-#[inline]
-pub fn batch(cap: u32) -> usize {
-    (cap as usize / 2).clamp(1, MAG_BATCH_MAX)
-}
+pub use crate::front::tls_limit::batch;
 
 /// A new heap's TLS lists and free-side lists (empty; capped for a live heap).
 const fn new_lists(kind: HeapKind) -> [TlsList; NUM_CLASSES] {
@@ -248,6 +247,7 @@ impl Heap {
                 medium_epoch: 0,
                 medium_epoch_at: 0,
                 keep: KeepBackoff::new_for(kind),
+                limits: crate::front::tls_limit::TlsLimits::new(),
             }),
         }
     }
@@ -297,6 +297,7 @@ impl Heap {
             addr_of_mut!((*l).medium_epoch).write(0);
             addr_of_mut!((*l).medium_epoch_at).write(0);
             addr_of_mut!((*l).keep).write(KeepBackoff::new_for(kind));
+            addr_of_mut!((*l).limits).write(crate::front::tls_limit::TlsLimits::new());
         }
     }
 
@@ -362,6 +363,17 @@ impl Heap {
 pub const UNDRAWN: usize = usize::MAX;
 
 impl HeapLocal {
+    /// The cap a refill gives class `c`'s list, and of which a spill keeps a batch: the class's
+    /// grown cap (`config::TLS_SLOW_START`, not while profiled), else its fixed one.
+    #[inline]
+    pub fn cap(&self, c: usize) -> u32 {
+        if TLS_SLOW_START && !(crate::config::PROFILE && self.profiled) {
+            self.limits.cap(c)
+        } else {
+            base_cap(c)
+        }
+    }
+
     /// `n` blocks of class `c` left a profiled heap's TLS list other than by the fast path's pop
     /// (the general path took one for a request the byte countdown counts; `small::flush`
     /// returned them): they go back on the class countdown (src/front/profiling.rs). Nothing
@@ -687,6 +699,7 @@ fn _every_field_written(h: Heap) {
         medium_epoch,
         medium_epoch_at,
         keep,
+        limits,
     } = local.into_inner();
 }
 

@@ -13,4 +13,5 @@ pub mod profiling;
 pub mod remote_batch;
 pub mod small;
 pub mod thread;
+pub mod tls_limit;
 pub mod tls_sll;

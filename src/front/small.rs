@@ -25,10 +25,10 @@ use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, OOM_RELEASE, OWNED_TABLE, PROFILE,
     PROF_SPILL_TOP, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS, SPILL_TOP, TABLE32,
-    WHOLE_FREE_LIST,
+    TLS_SLOW_START, WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
-use crate::front::heap::{base_cap, batch, Heap, HeapLocal};
+use crate::front::heap::{batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
 use crate::large;
 use crate::list;
@@ -62,11 +62,17 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
             local.owned.drop_released();
         }
     }
-    if SPILL_TOP {
+    if TLS_SLOW_START && !(PROFILE && local.profiled) {
+        // The class's cap may grow (a spill came before this refill) and idle classes' shrink
+        // (front/tls_limit.rs); the list is empty, so its new cap is all room.
+        local.limits.refilled(c, &mut local.tls);
+    }
+    if SPILL_TOP || TLS_SLOW_START {
         // A cap `spill` raised ends with the blocks it covered: back to the class's own.
+        let cap = local.cap(c);
         for t in [&mut local.tls[c], &mut local.freed[c]] {
             let len = t.len();
-            t.cap = base_cap(c);
+            t.cap = cap;
             t.set_len(len);
         }
     }
@@ -467,8 +473,12 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
-    let keep = batch(base_cap(c));
+    let cap = local.cap(c);
+    let keep = batch(cap);
     h.counters.spills.bump();
+    if TLS_SLOW_START {
+        local.limits.spilled(c);
+    }
     if FOREIGN_ENTRIES && local.owned.foreign_any() {
         local.owned.drop_released();
     }
@@ -477,7 +487,7 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     if SPILL_TOP
         && local.taken[c]
         && !(PROFILE && !PROF_SPILL_TOP && local.profiled)
-        && t.cap != base_cap(c)
+        && t.cap != cap
     {
         // A later spill of a list holding a slab's whole free list: its cap was raised by `keep`
         // when it was `cap - keep` long, so (pops only shorten a stack, pushes only add on top)
