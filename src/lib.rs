@@ -31,10 +31,10 @@
 //!     empty spans); the optional purger thread.
 //! 13. `locate` — address → the region holding it (small slab and class, medium span, large or
 //!     sampled block).
-//! 14. `front::mark`, `front::tls_sll`, `front::tls_limit`, `front::hint`, `front::owned`, `front::remote_batch`,
-//!     `front::heap`, `front::small`, `front::foreign`, `front::profiling`, `front::medium`,
-//!     `front::thread`, `front::free`, `front::alloc` — the thread front end: the freed-block
-//!     mark's key, TLS SLL, hint cache, owned-slab table, remote-free batches, thread heaps,
+//! 14. `front::mark`, `front::tls_sll`, `front::tls_limit`, `front::hint`, `front::owned`,
+//!     `front::remote_batch`, `front::heap`, `front::small`, `front::foreign`, `front::profiling`,
+//!     `front::medium`, `front::thread`, `front::free`, `front::alloc` — the thread front end: the
+//!     freed-block mark's key, TLS SLL, TLS caps that grow with use, hint cache, owned-slab table, remote-free batches, thread heaps,
 //!     small-class refill/spill, the freer's kept blocks of other threads' slabs, the profiler's class countdowns on the TLS lists, medium refill and free, the
 //!     thread's heap (and the profiler's `start`/`stop`), the free paths, the alloc paths (realloc
 //!     frees).

@@ -164,15 +164,14 @@ impl TlsLimits {
             return;
         }
         let mut sum = 0;
-        for c in 0..NUM_CLASSES {
-            let l = self.limit[c];
+        for (c, &l) in self.limit.iter().enumerate() {
             debug_assert!(
                 start_cap(c) <= l && l <= max_cap(c),
                 "tls_limit: cap out of range"
             );
             sum += (l - start_cap(c)) as usize * CLASS_SIZES[c] as usize;
         }
-        debug_assert!(sum == self.grown, "tls_limit: growth miscounted");
+        debug_assert!(sum == self.grown(), "tls_limit: growth miscounted");
         debug_assert!(sum <= TLS_GROW_BUDGET, "tls_limit: growth over the budget");
     }
 }
