@@ -924,7 +924,10 @@ fn main() {
     dumps_write_both_formats();
     profiled_frees_spill_in_batches();
     entering_with_a_whole_free_list_spills_in_batches();
-    if hakmem::config::PROF_SPILL_TOP {
+    // Under the opt-in `--cfg hakmem_tls_slow_start` only unprofiled heaps' caps grow
+    // (front/tls_limit.rs): a profiled heap refills more there by design (docs/benchmarks.md,
+    // "Session 16: xt20").
+    if hakmem::config::PROF_SPILL_TOP && !hakmem::config::TLS_SLOW_START {
         // Its regression: it fails under the backout (see there).
         profiled_heap_refills_no_more_than_unprofiled();
     }
