@@ -51,13 +51,18 @@ fn free_all(layout: Layout, live: Vec<*mut u8>) {
     }
 }
 
-#[test]
-fn a_walk_of_24_16k_blocks_grows_its_list_until_it_stays_there() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+/// Takes `SERIAL`; `None` (nothing to test) without the switch.
+fn serial_if_on() -> Option<std::sync::MutexGuard<'static, ()>> {
     if !TLS_SLOW_START {
         eprintln!("fixed TLS caps (no --cfg hakmem_tls_slow_start): nothing to test");
-        return;
+        return None;
     }
+    Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+#[test]
+fn a_walk_of_24_16k_blocks_grows_its_list_until_it_stays_there() {
+    let Some(_g) = serial_if_on() else { return };
     let layout = Layout::from_size_align(16 * 1024, 16).unwrap();
     const WALK: usize = 24;
     let (spills, refills, cap) = thread::spawn(move || {
@@ -87,11 +92,7 @@ fn a_walk_of_24_16k_blocks_grows_its_list_until_it_stays_there() {
 
 #[test]
 fn many_busy_classes_grow_within_the_budget_and_idle_ones_shrink_back() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if !TLS_SLOW_START {
-        eprintln!("fixed TLS caps (no --cfg hakmem_tls_slow_start): nothing to test");
-        return;
-    }
+    let Some(_g) = serial_if_on() else { return };
     let n = testing::tls_caps().0.len();
     let size = |c: usize| testing::class_size(c);
     let start = |c: usize| (TLS_START_BYTES / size(c)).clamp(4, TLS_CAP_MAX);
