@@ -41,13 +41,31 @@ fn on() -> bool {
     on
 }
 
-/// A size no other test of this binary uses, so the owner's slab of its class holds only the
-/// test's blocks.
-fn layout() -> Layout {
+// Each test has a class of its own (`every_test_has_a_class_of_its_own`), so the owner's slab of
+// it holds only the test's blocks. With one class shared, a test's owner could adopt the slab an
+// earlier test's owner left published (blocks still out, or its remote frees not yet drained):
+// a published slab's release is wanted (`config::FOREIGN_UNPIN_PUBLISHED`), so no free of its
+// blocks is kept ("assertion `left == right`", the freer's next allocation not its kept block),
+// and its leftover blocks kept it from emptying. Which test ran first decided it: libtest's
+// threads take the `SERIAL` lock in any order (seen in about 1 debug run of the file in 40;
+// never with `--test-threads 1`, which runs them in name order).
+
+fn kept_layout() -> Layout {
     Layout::from_size_align(1504, 16).unwrap()
 }
 
-/// The classes of the tests whose owner's slab ends published (`start_with`).
+fn emptied_layout() -> Layout {
+    Layout::from_size_align(1792, 16).unwrap()
+}
+
+fn exit_returns_layout() -> Layout {
+    Layout::from_size_align(2560, 16).unwrap()
+}
+
+fn backoff_layout() -> Layout {
+    Layout::from_size_align(3584, 16).unwrap()
+}
+
 fn exit_layout() -> Layout {
     Layout::from_size_align(1168, 16).unwrap()
 }
@@ -60,9 +78,28 @@ fn other_layout() -> Layout {
     Layout::from_size_align(72, 8).unwrap()
 }
 
+/// Makes the calling thread refill `other_layout()`'s class at least once: more allocations
+/// than its TLS list can hold (the largest cap, or a slab's whole free list and a raised cap),
+/// then their frees. One allocation is not enough: the thread's list of that class may hold
+/// blocks already (std allocates on this thread too, some of it only when a channel's receive
+/// has to wait), and then it takes no slow path.
+fn refill_another_class() {
+    const N: usize = 4096;
+    let mut held = [core::ptr::null_mut::<u8>(); N];
+    for p in held.iter_mut() {
+        // SAFETY: a valid layout; freed below.
+        *p = unsafe { A.alloc(other_layout()) };
+        assert!(!p.is_null());
+    }
+    for p in held {
+        // SAFETY: allocated above with this layout, freed once.
+        unsafe { A.dealloc(p, other_layout()) };
+    }
+}
+
 /// What the owner thread is asked to do.
 enum Ask {
-    /// Allocate a block of `layout()` and send its address.
+    /// Allocate a block of the owner's layout and send its address.
     Alloc,
     /// Free the block at this address.
     Free(usize),
@@ -80,12 +117,7 @@ struct Owner {
 }
 
 impl Owner {
-    fn start() -> Self {
-        Self::start_with(layout())
-    }
-
-    /// An owner whose blocks are of `layout` (a test whose owner exits with blocks out, so that
-    /// its slab is published, uses a class of its own: the next test's owner would adopt it).
+    /// An owner whose blocks are of `layout` (each test a class of its own: see `kept_layout`).
     fn start_with(layout: Layout) -> Self {
         let (ask, asks) = channel::<Ask>();
         let (tell, reply) = channel::<usize>();
@@ -138,30 +170,30 @@ fn a_kept_block_is_reused_and_freed_again_on_the_fast_path() {
     if !on() {
         return;
     }
-    let owner = Owner::start();
+    let owner = Owner::start_with(kept_layout());
     let x = owner.call(Ask::Alloc);
     let back = on_fresh_thread(move || {
         let p = x as *mut u8;
         // The freer allocates the class first: only a thread that does keeps
         // (`config::FOREIGN_REUSERS`).
         // SAFETY: a valid layout; freed below.
-        let own = unsafe { A.alloc(layout()) };
+        let own = unsafe { A.alloc(kept_layout()) };
         assert!(!testing::owned_table_holds(p), "a slab of another thread");
         // SAFETY: a live block of another thread: a remote free, kept.
-        unsafe { A.dealloc(p, layout()) };
+        unsafe { A.dealloc(p, kept_layout()) };
         assert!(
             testing::owned_table_holds(p),
             "the kept block's slab is entered in the freer's table"
         );
         assert_eq!(testing::slab_pins(p), Some(1), "and pinned once");
         // SAFETY: a valid layout.
-        let q = unsafe { A.alloc(layout()) };
+        let q = unsafe { A.alloc(kept_layout()) };
         assert_eq!(q, p, "the kept block is handed out again to its freer");
         let info = testing::block_info(q).unwrap();
         assert!(!info.owned_by_caller, "the slab is still the owner's");
         let remote_before = hakmem::stats().remote_frees;
         // SAFETY: a live block: its free takes the fast path through the foreign entry.
-        unsafe { A.dealloc(q, layout()) };
+        unsafe { A.dealloc(q, kept_layout()) };
         assert_eq!(
             hakmem::stats().remote_frees,
             remote_before,
@@ -170,8 +202,8 @@ fn a_kept_block_is_reused_and_freed_again_on_the_fast_path() {
         // Handed out again, then back to its owner, which frees it.
         // SAFETY: a valid layout; `own` is ours.
         let r = unsafe {
-            let r = A.alloc(layout());
-            A.dealloc(own, layout());
+            let r = A.alloc(kept_layout());
+            A.dealloc(own, kept_layout());
             r
         };
         assert_eq!(r, p);
@@ -187,7 +219,7 @@ fn a_slab_emptied_while_pinned_is_released_once_the_pin_drops() {
     if !on() {
         return;
     }
-    let owner = Owner::start();
+    let owner = Owner::start_with(emptied_layout());
     let x = owner.call(Ask::Alloc);
     let (to_freer, freer_asks) = channel::<()>();
     let (tell, from_freer) = channel::<usize>();
@@ -195,28 +227,24 @@ fn a_slab_emptied_while_pinned_is_released_once_the_pin_drops() {
         let p = x as *mut u8;
         // This thread allocates the class (`config::FOREIGN_REUSERS`).
         // SAFETY: a valid layout; freed at the end.
-        let own = unsafe { A.alloc(layout()) };
+        let own = unsafe { A.alloc(emptied_layout()) };
         // SAFETY: a live block of another thread: kept, its slab pinned; then handed out again
         // and sent back to its owner, which frees it: the slab empties while pinned.
         let q = unsafe {
-            A.dealloc(p, layout());
-            A.alloc(layout())
+            A.dealloc(p, emptied_layout());
+            A.alloc(emptied_layout())
         };
         assert_eq!(q, p);
         tell.send(q as usize).unwrap();
         freer_asks.recv_timeout(WAIT).unwrap();
         // A slow path of this thread (a refill of another class): the pin of a slab whose
         // release is wanted is dropped there.
-        // SAFETY: a valid layout, freed at once.
-        unsafe {
-            let o = A.alloc(other_layout());
-            A.dealloc(o, other_layout());
-        }
+        refill_another_class();
         tell.send(testing::slab_pins(p).unwrap_or(0) as usize)
             .unwrap();
         freer_asks.recv_timeout(WAIT).unwrap();
         // SAFETY: our own block.
-        unsafe { A.dealloc(own, layout()) };
+        unsafe { A.dealloc(own, emptied_layout()) };
     });
     let q = from_freer.recv_timeout(WAIT).unwrap();
     owner.call(Ask::Free(q));
@@ -248,14 +276,14 @@ fn thread_exit_returns_kept_blocks_and_drops_pins() {
     if !on() {
         return;
     }
-    let owner = Owner::start();
+    let owner = Owner::start_with(exit_returns_layout());
     let x = owner.call(Ask::Alloc);
     on_fresh_thread(move || {
         // This thread allocates the class (`config::FOREIGN_REUSERS`), and keeps that block.
         // SAFETY: a valid layout; a live block of another thread: kept, its slab pinned.
         unsafe {
-            let _own = A.alloc(layout());
-            A.dealloc(x as *mut u8, layout());
+            let _own = A.alloc(exit_returns_layout());
+            A.dealloc(x as *mut u8, exit_returns_layout());
         }
         assert_eq!(testing::slab_pins(x as *const u8), Some(1));
         // The thread exits holding the kept block.
@@ -295,7 +323,7 @@ fn a_freer_that_does_not_reuse_backs_off() {
         let v: Vec<usize> = (0..N)
             .map(|_| {
                 // SAFETY: a valid layout; the block is freed by the freer.
-                let p = unsafe { A.alloc(layout()) };
+                let p = unsafe { A.alloc(backoff_layout()) };
                 assert!(!p.is_null());
                 p as usize
             })
@@ -308,15 +336,15 @@ fn a_freer_that_does_not_reuse_backs_off() {
         // This thread allocates the class (`config::FOREIGN_REUSERS`), so its remote frees of
         // the class may keep; it reuses none of them.
         // SAFETY: a valid layout; freed at the end.
-        let own = unsafe { A.alloc(layout()) };
+        let own = unsafe { A.alloc(backoff_layout()) };
         let before = hakmem::stats().spills;
         for p in v {
             // SAFETY: a live block of another thread, freed once.
-            unsafe { A.dealloc(p as *mut u8, layout()) };
+            unsafe { A.dealloc(p as *mut u8, backoff_layout()) };
         }
         let spills = hakmem::stats().spills - before;
         // SAFETY: our own block.
-        unsafe { A.dealloc(own, layout()) };
+        unsafe { A.dealloc(own, backoff_layout()) };
         spills
     });
     done.send(()).unwrap();
@@ -376,11 +404,7 @@ fn an_owners_exit_ends_the_pins_of_its_published_slab() {
         // The owner has exited and published the slab.
         freer_asks.recv_timeout(WAIT).unwrap();
         // A slow path of this thread (a refill of another class).
-        // SAFETY: a valid layout, freed at once.
-        unsafe {
-            let o = A.alloc(other_layout());
-            A.dealloc(o, other_layout());
-        }
+        refill_another_class();
         let held = testing::owned_table_holds(y as *const u8);
         let pins = testing::slab_pins(y as *const u8);
         let remote_before = hakmem::stats().remote_frees;
@@ -442,4 +466,26 @@ fn a_pinners_exit_ends_keeping_of_its_slabs() {
     assert_eq!(remote, 1, "its free went to the slab's queue");
     owner.call(Ask::Collect(x));
     owner.exit();
+}
+
+#[test]
+fn every_test_has_a_class_of_its_own() {
+    let layouts = [
+        kept_layout(),
+        emptied_layout(),
+        exit_returns_layout(),
+        backoff_layout(),
+        exit_layout(),
+        pinner_exit_layout(),
+        other_layout(),
+    ];
+    for (i, a) in layouts.iter().enumerate() {
+        for b in &layouts[i + 1..] {
+            assert_ne!(
+                testing::class_for(a.size(), a.align()),
+                testing::class_for(b.size(), b.align()),
+                "{a:?} and {b:?} share a class"
+            );
+        }
+    }
 }
