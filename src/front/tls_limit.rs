@@ -18,7 +18,7 @@
 
 use crate::config::{
     MAG_BATCH_MAX, TLS_CAP_MAX, TLS_DECAY_REFILLS, TLS_GROW_BUDGET, TLS_GROW_MAX_BLOCKS,
-    TLS_GROW_MAX_BYTES, TLS_START_BYTES,
+    TLS_GROW_MAX_BYTES, TLS_SLOW_START, TLS_START_BYTES,
 };
 use crate::front::tls_sll::TlsList;
 use crate::size_class::{CLASS_SIZES, NUM_CLASSES};
@@ -58,6 +58,13 @@ pub const fn max_cap(c: usize) -> u32 {
     }
 }
 
+/// Classes with a state: every small class with `TLS_SLOW_START`, none without it, so that a
+/// build without the switch carries no state in `HeapLocal` (~520 bytes otherwise, written
+/// through a stack temporary at every heap's start: a thread's first call went 2,120 bytes
+/// deep, over preload's `c_small_stacks` bound of 2,048). Only code behind the switch indexes
+/// the arrays.
+const SLOTS: usize = if TLS_SLOW_START { NUM_CLASSES } else { 0 };
+
 /// What the class did when it last took the slow path.
 const NONE: u8 = 0;
 const REFILL: u8 = 1;
@@ -67,11 +74,11 @@ const SPILL: u8 = 2;
 pub struct TlsLimits {
     /// The class's cap: what a refill gives its list (`small::refill`) and what `small::spill`
     /// keeps a batch of.
-    limit: [u32; NUM_CLASSES],
+    limit: [u32; SLOTS],
     /// `NONE`, `REFILL` or `SPILL`: the class's last slow-path event.
-    last: [u8; NUM_CLASSES],
+    last: [u8; SLOTS],
     /// Refilled since the last decay clock.
-    busy: [bool; NUM_CLASSES],
+    busy: [bool; SLOTS],
     /// Bytes of cap above the start caps, over every class (see the invariant).
     grown: usize,
     /// Refills left until the next decay.
@@ -86,16 +93,16 @@ impl Default for TlsLimits {
 
 impl TlsLimits {
     pub const fn new() -> Self {
-        let mut limit = [0; NUM_CLASSES];
+        let mut limit = [0; SLOTS];
         let mut c = 0;
-        while c < NUM_CLASSES {
+        while c < limit.len() {
             limit[c] = start_cap(c);
             c += 1;
         }
         TlsLimits {
             limit,
-            last: [NONE; NUM_CLASSES],
-            busy: [false; NUM_CLASSES],
+            last: [NONE; SLOTS],
+            busy: [false; SLOTS],
             grown: 0,
             clock: TLS_DECAY_REFILLS,
         }
