@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Paired, interleaved CPU-time comparison of bench workload binaries.
 
-    scripts/paired.py [--runs N] [--scale S] [--threads T] [--row] WORKLOAD BIN [BIN...]
+    scripts/paired.py [--runs N] [--scale S] [--threads T] [--row] [--spread] WORKLOAD BIN [BIN...]
 
 Runs `BIN WORKLOAD --scale S --threads T` for every BIN in turn, N rounds (the order alternates
 each round: A B, B A, ... so neither side always runs first on a warm or cold machine). Each run's
@@ -21,6 +21,10 @@ another's, which decides how often a 5-rep median crosses a bar.
 The bench binaries are `target/bench/release/wl-<alloc>` (built by the runner) or any
 `cargo build --release -p hakmem-bench --bin wl-hakmem` output; scripts/ab.sh uses this script to
 compare two commits. A failing run stops the comparison with its exit status.
+
+A BIN may carry environment settings for its runs only: `NAME=VALUE[,NAME=VALUE...]:PATH`, e.g.
+`HAKMEM_PROF=1:target/bench/release/wl-hakmem` against the plain path (the profiler's A/B on one
+binary). The spec, not the path, names the BIN in the output.
 """
 
 import argparse
@@ -30,12 +34,28 @@ import subprocess
 import sys
 
 
-def run_once(binary, workload, scale, threads):
-    """CPU seconds and minor faults of one run of BINARY."""
+def split_spec(spec):
+    """(environment, path) of a BIN spec: `NAME=VALUE[,NAME=VALUE...]:PATH` or a plain PATH."""
+    head, sep, path = spec.partition(":")
+    if not sep or "=" not in head:
+        return os.environ, spec
+    env = dict(os.environ)
+    for item in head.split(","):
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            sys.exit(f"paired.py: bad environment setting {item!r} in {spec!r}")
+        env[name] = value
+    return env, path
+
+
+def run_once(spec, workload, scale, threads):
+    """CPU seconds and minor faults of one run of the BIN SPEC."""
+    env, binary = split_spec(spec)
     proc = subprocess.Popen(
         [binary, workload, "--scale", scale, "--threads", threads],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        env=env,
     )
     _, status, usage = os.wait4(proc.pid, 0)
     err = proc.stderr.read().decode(errors="replace")
