@@ -25,6 +25,11 @@ compare two commits. A failing run stops the comparison with its exit status.
 A BIN may carry environment settings for its runs only: `NAME=VALUE[,NAME=VALUE...]:PATH`, e.g.
 `HAKMEM_PROF=1:target/bench/release/wl-hakmem` against the plain path (the profiler's A/B on one
 binary). The spec, not the path, names the BIN in the output.
+
+A BIN named after WORKLOAD is a C workload (`target/bench/c/W`, built by the runner): it runs
+without the workload argument, under the environment its spec gives, e.g. the profiler's A/B
+under LD_PRELOAD (C=target/bench/c/c-medium-churn): `scripts/paired.py c-medium-churn
+LD_PRELOAD=$PWD/a.so:$C LD_PRELOAD=$PWD/a.so,HAKMEM_PROF=1:$C`.
 """
 
 import argparse
@@ -51,8 +56,11 @@ def split_spec(spec):
 def run_once(spec, workload, scale, threads):
     """CPU seconds and minor faults of one run of the BIN SPEC."""
     env, binary = split_spec(spec)
+    # A C workload binary (bench/c, `target/bench/c/W`) is named after its workload and takes
+    # none as an argument.
+    named = [] if os.path.basename(binary) == workload else [workload]
     proc = subprocess.Popen(
-        [binary, workload, "--scale", scale, "--threads", threads],
+        [binary, *named, "--scale", scale, "--threads", threads],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
