@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Paired, interleaved A/B of scripts/throughput.sh's rows: ops per CPU second per round.
+
+    scripts/throughput-paired.py ROW ROUNDS LABEL=LIB [LABEL=LIB ...]
+
+ROW is one of throughput.sh's rows (larson xmalloc-w1 xmalloc-w2 rreplace rreplace-x), run
+exactly as that script runs it (2 threads, 2 s); build the binaries first with
+`scripts/throughput.sh` (they land in target/throughput/). Each LIB is LD_PRELOADed; a LIB may
+carry one environment setting, `NAME=VALUE:PATH` (e.g. `thp=HAKMEM_THP=1:/tmp/main.so`). Every
+round runs each LIB once, the order rotated and reversed every other round, so no library always
+runs first on a warm or cold machine. Prints, for each LIB, the median ops per CPU second, the
+median of its per-round ratios over the first LIB with the 10th-90th percentiles and how many
+rounds were below 1, and the raw series (a Python dict, for pooling several invocations).
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "throughput")
+T, SECS = 2, 2
+ROWS = {
+    "larson": f"larson {SECS} 8 1000 5000 100 4141 {T}",
+    "xmalloc-w1": f"xmalloc-test 1 {SECS} 64",
+    "xmalloc-w2": f"xmalloc-test {T} {SECS} 64",
+    "rreplace": f"rreplace {T} {SECS} 5000 16 1000 0",
+    "rreplace-x": f"rreplace {T} {SECS} 5000 16 16000 8",
+}
+
+
+def run_once(row, lib):
+    env = dict(os.environ)
+    head, sep, path = lib.partition(":")
+    if sep and "=" in head:
+        name, _, value = head.partition("=")
+        env[name] = value
+        lib = path
+    env["LD_PRELOAD"] = lib
+    argv = ROWS[row].split()
+    argv[0] = os.path.join(BIN, argv[0])
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"ops_per_cpu_s=(\d+)", out).group(1))
+
+
+def main():
+    if len(sys.argv) < 4 or sys.argv[1] not in ROWS:
+        sys.exit(__doc__)
+    row, rounds = sys.argv[1], int(sys.argv[2])
+    libs = [a.split("=", 1) for a in sys.argv[3:]]
+    res = {label: [] for label, _ in libs}
+    for r in range(rounds):
+        k = r % len(libs)
+        order = libs[k:] + libs[:k]
+        if r % 2:
+            order.reverse()
+        for label, lib in order:
+            res[label].append(run_once(row, lib))
+    base = libs[0][0]
+    print(f"{row}: {rounds} rounds, median ops per CPU s (M); paired ratio over {base}: "
+          "median [p10-p90] (rounds < 1)")
+    for label, _ in libs:
+        rat = sorted(a / b for a, b in zip(res[label], res[base]))
+        n = len(rat)
+        lo, hi = rat[n // 10], rat[min(n - 1, (9 * n) // 10)]
+        below = sum(x < 1 for x in rat)
+        print(f"  {label:10s} {statistics.median(res[label]) / 1e6:7.2f}  "
+              f"{statistics.median(rat):.3f} [{lo:.2f}-{hi:.2f}] ({below} <1)")
+    print("  raw", {k: [round(x / 1e6, 2) for x in v] for k, v in res.items()})
+
+
+if __name__ == "__main__":
+    main()
