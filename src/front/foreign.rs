@@ -65,13 +65,14 @@
 //! flush return them, a run per slab, to the slab's remote queue (`small::return_blocks`), never
 //! to the pinner's own slab lists. The block is checked and marked at the free (`free_remote`'s
 //! `retire`), so a second free finds the mark. Not kept: blocks of published slabs (their queue
-//! is what the reclaim pass reads), a profiled heap's frees (its free side is counted), header
+//! is what the reclaim pass reads), a profiled heap's frees under the backout
+//! `--cfg hakmem_no_prof_foreign` (with `config::PROF_FOREIGN` they go on its free side), header
 //! mode's (its header would have to be rewritten when a kept block is handed out), and with
 //! remote batches.
 
 use core::ptr::NonNull;
 
-use crate::config::{FOREIGN_REUSERS, FOREIGN_UNPIN_PUBLISHED, PROFILE};
+use crate::config::{FOREIGN_REUSERS, FOREIGN_UNPIN_PUBLISHED, PROFILE, PROF_FOREIGN};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::small;
@@ -81,17 +82,22 @@ use crate::slab::slab::Slab;
 use crate::sync::Ordering;
 
 /// The calling thread frees `b`, a checked and marked block of `slab`, bound to `class`, that it
-/// does not own: the block goes on the thread's own TLS list and the slab into its table,
-/// pinned (or its entry is rewritten, with the current carve bound).
+/// does not own: the block goes on the list the thread's frees push on (its TLS list; a
+/// profiled heap's free side, `config::PROF_FOREIGN`) and the slab into its table, pinned (or
+/// its entry is rewritten, with the current carve bound), naming that list.
 ///
 /// # Safety
-/// `h` is the calling thread's live, unprofiled heap; `b` is a block of `slab` being freed by
-/// the caller (live until now, checked and marked, on no list).
+/// `h` is the calling thread's live heap (unprofiled, or `config::PROF_FOREIGN`); `b` is a block
+/// of `slab` being freed by the caller (live until now, checked and marked, on no list).
 #[inline(never)]
 pub unsafe fn keep(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
-    let tls = &raw mut local.tls[class];
+    // A profiled heap's free side: its blocks reach the TLS list only through `profiling::fill`
+    // and `swap_miss`, which debit them from the countdown like any freed block. Its entries
+    // are dropped when the heap switches (`profiling::relink`), so an entry names the list of
+    // the heap's current mode.
+    let tls = local.free_list(class);
     // We hold `b` (counted in the slab's `used`): the slab is bound to `class` until after the
     // pin this may add.
     local
@@ -118,8 +124,8 @@ pub fn may_keep(h: &Heap, class: usize) -> bool {
     !FOREIGN_REUSERS || unsafe { (*h.local_ptr()).keep.reuses(class) }
 }
 
-/// The rest of the keep test, out of line (`may_keep` passed): a live, unprofiled heap with the
-/// TLS hint, a slab with an owner (a published slab gets its blocks back through its queue, for
+/// The rest of the keep test, out of line (`may_keep` passed): a live heap (unprofiled, or
+/// `config::PROF_FOREIGN`) with the TLS hint, a slab with an owner (a published slab gets its blocks back through its queue, for
 /// the reclaim pass) whose release is not wanted, a class not backing off (`KeepBackoff`); then
 /// `keep`, else the push on the slab's remote queue that `free_remote` would have made.
 ///
@@ -133,7 +139,7 @@ pub unsafe fn keep_or_push(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usiz
     if h.kind == HeapKind::Live
         && env::tls_hint()
         // SAFETY: a read of our own live heap's flag.
-        && !(PROFILE && unsafe { (*h.local_ptr()).profiled })
+        && !(PROFILE && !PROF_FOREIGN && unsafe { (*h.local_ptr()).profiled })
         // ORDERING: Relaxed — a hint: either answer is correct.
         && !slab.owner.load(Ordering::Relaxed).is_null()
         // Not a slab whose release is wanted: an exited owner published it (its blocks go to
@@ -142,7 +148,8 @@ pub unsafe fn keep_or_push(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usiz
         // SAFETY: our own live heap's state; no other reference to it is live here.
         && unsafe { h.local_mut() }.keep.take(class)
     {
-        // SAFETY: our own live, unprofiled heap; a checked, marked block of this slab.
+        // SAFETY: our own live heap, unprofiled or `PROF_FOREIGN`; a checked, marked block of
+        // this slab.
         return unsafe { keep(h, slab, b, class) };
     }
     // SAFETY: a checked block of this slab, being freed by the caller.
