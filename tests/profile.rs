@@ -832,6 +832,70 @@ fn profiled_heap_refills_no_more_than_unprofiled() {
     );
 }
 
+/// A profiled heap keeps the blocks it frees for another thread's slabs on its free side, as an
+/// unprofiled heap keeps them on its TLS list (front/foreign.rs, `config::PROF_FOREIGN`): on a
+/// ring of two threads that each allocate a batch, free half of it and hand the other half to
+/// the other thread to free (the runner's sh8bench), the profiled heaps refill about as often as
+/// unprofiled ones. A profiled heap that keeps nothing pushes every such free on the slab's
+/// queue, and the owner takes them back a refill at a time. Seen failing under
+/// `--cfg hakmem_no_prof_foreign` (the gate below lifted): 1,140 refills against the unprofiled
+/// 24 (release); now 23.
+#[cfg(feature = "profile")]
+fn profiled_heap_keeps_foreign_blocks() {
+    fn run() -> u64 {
+        use std::sync::mpsc::sync_channel;
+        const ROUNDS: usize = 200;
+        const BATCH: usize = 256;
+        let (to_b, from_a) = sync_channel::<Vec<usize>>(4);
+        let (to_a, from_b) = sync_channel::<Vec<usize>>(4);
+        let before = hakmem::stats().refills;
+        let ends = [(to_b, from_b), (to_a, from_a)];
+        let handles: Vec<_> = ends
+            .into_iter()
+            .enumerate()
+            .map(|(t, (tx, rx))| {
+                std::thread::spawn(move || {
+                    for round in 0..ROUNDS {
+                        let mut batch: Vec<usize> = (0..BATCH)
+                            .map(|i| block(16 + 16 * ((i + round + t) % 8), t as u8) as usize)
+                            .collect();
+                        let mut theirs = Vec::with_capacity(BATCH / 2);
+                        while let Some(p) = batch.pop() {
+                            let size = 16 + 16 * ((batch.len() + round + t) % 8);
+                            if batch.len() % 2 == 0 {
+                                release(p as *mut u8, size);
+                            } else {
+                                theirs.push((p, size));
+                            }
+                        }
+                        tx.send(theirs.iter().flat_map(|&(p, n)| [p, n]).collect())
+                            .unwrap();
+                        let got = rx.recv().unwrap();
+                        for pair in got.chunks(2) {
+                            release(pair[0] as *mut u8, pair[1]);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        hakmem::stats().refills - before
+    }
+    // No sampling while it counts (a sampled block takes the profiler's slot path).
+    profile::set_sample_interval(1 << 60);
+    profile::stop();
+    let off = run();
+    assert!(profile::start());
+    let on = run();
+    profile::set_sample_interval(1);
+    assert!(
+        on <= off * 2 + 64,
+        "profiled heaps refilled {on} times, unprofiled ones {off}, on the same ring"
+    );
+}
+
 /// The switch moves the owned slabs' TLS list pointers (`profiling::relink`), and with them the
 /// copies the owned-slab table's entries carry (`config::TABLE32`: the free fast path pushes on
 /// the entry's pointer, never reading the slab's). Blocks allocated unprofiled and freed after
@@ -930,6 +994,11 @@ fn main() {
     if hakmem::config::PROF_SPILL_TOP && !hakmem::config::TLS_SLOW_START {
         // Its regression: it fails under the backout (see there).
         profiled_heap_refills_no_more_than_unprofiled();
+    }
+    // Foreign entries need headerless blocks and the owned-slab table; its regression: it fails
+    // under the backout (see there).
+    if hakmem::config::PROF_FOREIGN && !hakmem::config::TLS_SLOW_START {
+        profiled_heap_keeps_foreign_blocks();
     }
     switch_moves_the_table_entries_list_pointers();
     profile::stop();
