@@ -495,7 +495,7 @@ pub const FOREIGN_UNPIN_PUBLISHED: bool =
 /// A profiled heap keeps foreign blocks too (front/foreign.rs): a kept block goes on the list
 /// its frees push on (the free side, `HeapLocal::free_list`) and the slab's entry names that
 /// list. Without it a profiled heap pushed every remote free on the slab's queue, and its owner
-/// drained them back one refill at a time: sh8bench's profiled heaps made x24 the refills and
+/// drained them back one refill at a time: sh8bench's profiled heaps made x25 the refills and
 /// x580 the remote frees of the unprofiled ones (docs/benchmarks.md "Session 17: prof20").
 /// Backout (within foreign entries): `--cfg hakmem_no_prof_foreign`.
 pub const PROF_FOREIGN: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_prof_foreign);

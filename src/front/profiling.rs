@@ -162,8 +162,10 @@ unsafe fn leave(h: &Heap) {
 /// its owned-slab table entry's copy with it (`config::TABLE32`: the free fast path pushes on the
 /// entry's pointer, not the slab's).
 fn relink(local: &mut HeapLocal) {
-    // A profiled heap keeps no foreign entries (front/foreign.rs): their list pointers name
-    // `tls`.
+    // Foreign entries (front/foreign.rs) name the list the heap's frees pushed on before the
+    // switch (`tls`, or with `config::PROF_FOREIGN` a profiled heap's free side): all dropped, so
+    // that `foreign::keep` enters them afresh with the new one. Their kept blocks stay on the
+    // lists, counted in their slabs' `used`.
     if crate::config::FOREIGN_ENTRIES {
         local.owned.drop_all_foreign();
     }
