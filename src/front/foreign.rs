@@ -125,9 +125,10 @@ pub fn may_keep(h: &Heap, class: usize) -> bool {
 }
 
 /// The rest of the keep test, out of line (`may_keep` passed): a live heap (unprofiled, or
-/// `config::PROF_FOREIGN`) with the TLS hint, a slab with an owner (a published slab gets its blocks back through its queue, for
-/// the reclaim pass) whose release is not wanted, a class not backing off (`KeepBackoff`); then
-/// `keep`, else the push on the slab's remote queue that `free_remote` would have made.
+/// `config::PROF_FOREIGN`) with the TLS hint, a slab with an owner (a published slab gets its
+/// blocks back through its queue, for the reclaim pass) whose release is not wanted, a class not
+/// backing off (`KeepBackoff`); then `keep`, else the push on the slab's remote queue that
+/// `free_remote` would have made.
 ///
 /// # Safety
 /// `h` is the calling thread's heap; `b` is a checked, marked block of `slab` (bound to `class`)
