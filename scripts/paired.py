@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Paired, interleaved CPU-time comparison of bench workload binaries.
 
-    scripts/paired.py [--runs N] [--scale S] [--threads T] [--row] [--spread] WORKLOAD BIN [BIN...]
+    scripts/paired.py [--runs N] [--scale S] [--threads T] [--row] [--spread] [--sched MODE]
+                      WORKLOAD BIN [BIN...]
 
 Runs `BIN WORKLOAD --scale S --threads T` for every BIN in turn, N rounds (the order alternates
 each round: A B, B A, ... so neither side always runs first on a warm or cold machine). Each run's
@@ -30,6 +31,13 @@ A BIN named after WORKLOAD is a C workload (`target/bench/c/W`, built by the run
 without the workload argument, under the environment its spec gives, e.g. the profiler's A/B
 under LD_PRELOAD (C=target/bench/c/c-medium-churn): `scripts/paired.py c-medium-churn
 LD_PRELOAD=$PWD/a.so:$C LD_PRELOAD=$PWD/a.so,HAKMEM_PROF=1:$C`.
+
+`--sched shared|parallel` fixes how a 2-thread row's threads meet (rows20): a cross-thread row
+such as xmalloc costs a different allocator the most in each of two modes that a loaded host
+mixes at random. `shared` pins every run to CPU 0 (the threads take turns on one core, as under
+other helpers' load); `parallel` runs it SCHED_FIFO (priority 10; root), so that nothing
+preempts either thread and both run at once on two cores (as on an idle host; the real-time
+throttle, sched_rt_runtime_us, leaves the host 5%). Default: neither (the host decides).
 """
 
 import argparse
@@ -51,6 +59,16 @@ def split_spec(spec):
             sys.exit(f"paired.py: bad environment setting {item!r} in {spec!r}")
         env[name] = value
     return env, path
+
+
+def sched_setup(mode):
+    """Puts this process, and so every run it starts, in `--sched` MODE (None: nothing). Set on
+    the parent, not in a `preexec_fn`: that would make `subprocess` fork the interpreter, whose
+    copy-on-write faults before the exec would count in the run's faults."""
+    if mode == "shared":
+        os.sched_setaffinity(0, {0})
+    elif mode == "parallel":
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
 
 
 def run_once(spec, workload, scale, threads):
@@ -81,6 +99,11 @@ def main():
     ap.add_argument("--threads", default="2")
     ap.add_argument("--row", action="store_true", help="one markdown row (two binaries)")
     ap.add_argument("--spread", action="store_true", help="quantiles of every BIN's runs")
+    ap.add_argument(
+        "--sched",
+        choices=["shared", "parallel"],
+        help="shared: every run on CPU 0; parallel: SCHED_FIFO (root), both threads at once",
+    )
     ap.add_argument("workload")
     ap.add_argument("bins", nargs="+")
     a = ap.parse_args()
@@ -89,6 +112,7 @@ def main():
     if a.spread and a.runs < 2:
         ap.error("--spread needs two runs or more")
 
+    sched_setup(a.sched)
     cpu = {b: [] for b in a.bins}
     faults = {b: [] for b in a.bins}
     for i in range(a.runs):
