@@ -500,6 +500,16 @@ pub const FOREIGN_UNPIN_PUBLISHED: bool =
 /// Backout (within foreign entries): `--cfg hakmem_no_prof_foreign`.
 pub const PROF_FOREIGN: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_prof_foreign);
 
+/// With foreign entries, a live heap's remote frees that keep nothing (a class the thread does
+/// not allocate: a consumer's; a backoff's skipped frees) go through the thread's remote-free
+/// batches (front/remote_batch.rs): one CAS per slab batch instead of one per block. The kept
+/// blocks of a reusing freer are unchanged. Opt-in, `--cfg hakmem_consumer_batch`: a trade
+/// between the two ways a 2-thread row's threads meet (docs/benchmarks.md, "Session 17:
+/// rows20"): xmalloc 0.80-0.90 of main when both run at once (`scripts/paired.py --sched
+/// parallel`, where main is 1.06-1.12 of jemalloc), 1.02-1.05 when they take turns on one core
+/// (`--sched shared`, main 0.80 of jemalloc); the other thread rows within the noise.
+pub const CONSUMER_BATCH: bool = FOREIGN_ENTRIES && cfg!(hakmem_consumer_batch);
+
 /// The slab pin protocol of foreign entries (`Slab::pinned_keep`, `unbind`'s check): compiled
 /// with them, and always under loom (loom_tests/pin.rs models it whatever the build's switches).
 pub const SLAB_PINS: bool = FOREIGN_ENTRIES || cfg!(hakmem_loom);

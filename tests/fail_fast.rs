@@ -196,6 +196,20 @@ fn run_scenario(name: &str) {
                 unsafe { free(own, 64) };
             },
         ),
+        "double_free_consumer_batched" => with_live_owner(
+            || alloc_filled(64, 1) as usize,
+            |p| {
+                // The freeing thread has a heap but never allocated the block's class (a
+                // consumer of it): with `config::CONSUMER_BATCH` the first free leaves the block
+                // in its remote-free batch (front/remote_batch.rs), not on the slab's queue.
+                let own = alloc_filled(16, 2);
+                // SAFETY: a live block of another thread: a remote free (batched).
+                unsafe { free(p as *mut u8, 64) };
+                bad_free(p as *mut u8, 64);
+                // SAFETY: our own live block (not reached: the second free aborts).
+                unsafe { free(own, 16) };
+            },
+        ),
         "double_free_kept_after_reuse" => with_live_owner(
             || alloc_filled(64, 1) as usize,
             |p| {
@@ -491,6 +505,17 @@ fn double_free_remote_while_batched() {
         return;
     }
     expect_abort("double_free_remote_batched", double_free(), true);
+}
+
+/// Two remote frees of one block by a thread that has a heap but never allocated the block's
+/// class: with `config::CONSUMER_BATCH` the first leaves the block in the thread's batch for its
+/// slab, and the second is still caught (the freed mark is written before the batch takes it).
+#[test]
+fn double_free_consumer_batched() {
+    if !double_free_detected() {
+        return;
+    }
+    expect_abort("double_free_consumer_batched", double_free(), true);
 }
 
 /// The first free unmapped the block and removed it from the registry: the second is "not ours".

@@ -9,8 +9,8 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    CHECKED, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY, OWNED_TABLE,
-    OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32, TLS_HINT,
+    CHECKED, CONSUMER_BATCH, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY,
+    OWNED_TABLE, OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32, TLS_HINT,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -746,7 +746,8 @@ unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *
     } else {
         h.count(|c| &c.free_remote[class]);
     }
-    if REMOTE_BATCH && h.kind == HeapKind::Live {
+    // `config::CONSUMER_BATCH`: `may_keep` said the heap is live.
+    if CONSUMER_BATCH || REMOTE_BATCH && h.kind == HeapKind::Live {
         // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.
         return unsafe {
             h.local_mut()
