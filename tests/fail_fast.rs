@@ -113,6 +113,18 @@ fn last_block_of_a_slab(size: usize, class_size: usize, unit: usize) -> *mut u8 
     std::process::exit(3);
 }
 
+/// Two remote frees of the 64-byte block `p` by a thread that first allocates one block of `own`
+/// bytes (so it has a heap); the second free must abort. The thread's own block is freed after
+/// (not reached).
+fn batched_double_free(p: usize, own: usize) {
+    let mine = alloc_filled(own, 2);
+    // SAFETY: a live block of another thread: a remote free (batched with a batching build).
+    unsafe { free(p as *mut u8, 64) };
+    bad_free(p as *mut u8, 64);
+    // SAFETY: our own live block (not reached: the second free aborts).
+    unsafe { free(mine, own) };
+}
+
 fn run_scenario(name: &str) {
     match name {
         // -- double frees
@@ -182,33 +194,19 @@ fn run_scenario(name: &str) {
                 bad_free(p as *mut u8, 64);
             },
         ),
+        // The freeing thread allocates first, so it has a heap; with `--cfg hakmem_remote_batch`
+        // it batches its remote frees (front/remote_batch.rs) and the first free leaves the
+        // block in its batch.
         "double_free_remote_batched" => with_live_owner(
             || alloc_filled(64, 1) as usize,
-            |p| {
-                // The freeing thread allocates first, so it has a heap; with `--cfg
-                // hakmem_remote_batch` it batches its remote frees (front/remote_batch.rs) and the
-                // first free leaves the block in its batch.
-                let own = alloc_filled(64, 2);
-                // SAFETY: a live block of another thread: a remote free (batched).
-                unsafe { free(p as *mut u8, 64) };
-                bad_free(p as *mut u8, 64);
-                // SAFETY: our own live block (not reached: the second free aborts).
-                unsafe { free(own, 64) };
-            },
+            |p| batched_double_free(p, 64),
         ),
+        // The freeing thread has a heap but never allocated the block's class (a consumer of
+        // it): with `config::CONSUMER_BATCH` the first free leaves the block in its remote-free
+        // batch (front/remote_batch.rs), not on the slab's queue.
         "double_free_consumer_batched" => with_live_owner(
             || alloc_filled(64, 1) as usize,
-            |p| {
-                // The freeing thread has a heap but never allocated the block's class (a
-                // consumer of it): with `config::CONSUMER_BATCH` the first free leaves the block
-                // in its remote-free batch (front/remote_batch.rs), not on the slab's queue.
-                let own = alloc_filled(16, 2);
-                // SAFETY: a live block of another thread: a remote free (batched).
-                unsafe { free(p as *mut u8, 64) };
-                bad_free(p as *mut u8, 64);
-                // SAFETY: our own live block (not reached: the second free aborts).
-                unsafe { free(own, 16) };
-            },
+            |p| batched_double_free(p, 16),
         ),
         "double_free_kept_after_reuse" => with_live_owner(
             || alloc_filled(64, 1) as usize,
