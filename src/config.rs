@@ -103,32 +103,6 @@ pub const THP_GROWTH_FIRST: bool = THP_GROWTH && !cfg!(hakmem_no_thp_growth_firs
 /// (`THP_GROWTH_FIRST`): 5/8.
 pub const THP_GROWTH_FIRST_DENSE: usize = 320;
 
-/// Huge pages for a churning heap spread over many SuperSlabs (`pool::recount_churn`): a
-/// SuperSlab that filled up for the first time on base pages is remembered (`THP_CHURN_SLOTS` at
-/// most); once the process has counted `THP_CHURN_MIN_FILLS` first fills, every
-/// `THP_CHURN_PERIOD_MS` the pool recounts a few of them (`mincore`) and collapses (`os::collapse`)
-/// those still full with at least `THP_CHURN_DENSE` of their 512 pages resident. `THP_GROWTH`
-/// never fires on such a heap: its SuperSlabs fill while their slabs are still being carved, and
-/// slabs come back to the pool all the time. Backout: `--cfg hakmem_no_thp_churn`.
-pub const THP_CHURN: bool = !cfg!(hakmem_no_thp_churn);
-
-/// First fills counted before `THP_CHURN` recounts anything: a heap of 16 MiB of SuperSlabs.
-pub const THP_CHURN_MIN_FILLS: usize = 8;
-
-/// Resident pages (of 512) for a full SuperSlab to be collapsed by `THP_CHURN`: 3/4, as
-/// `THP_GROWTH_DENSE` (rreplace-x's full SuperSlabs sit at 260-450; 11/16 collapsed more of them,
-/// peak RSS +21%).
-pub const THP_CHURN_DENSE: usize = THP_GROWTH_DENSE;
-
-/// How often `THP_CHURN` recounts (milliseconds on the purge clock).
-pub const THP_CHURN_PERIOD_MS: u64 = 32;
-
-/// SuperSlabs one `THP_CHURN` recount asks `mincore` about at most (under the pool lock).
-pub const THP_CHURN_BATCH: usize = 8;
-
-/// SuperSlabs `THP_CHURN` remembers: 128 MiB of them.
-pub const THP_CHURN_SLOTS: usize = 64;
-
 /// A growing medium heap's new spans are backed by transparent huge pages at birth (`span::map`),
 /// as `THP_GROWTH` does for SuperSlabs: once `SPAN_THP_GROWTH_STREAK` spans in a row filled up for the
 /// first time (their owner found every block carved and live, `span::count_fill`) with at least

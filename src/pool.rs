@@ -30,14 +30,6 @@
 //! fill, if 5/8 dense, makes the streak alone (`config::THP_GROWTH_FIRST`). `HAKMEM_THP=1`
 //! collapses every new SuperSlab regardless.
 //!
-//! Huge pages for a churning heap (`config::THP_CHURN`): a heap that replaces blocks at random over
-//! many SuperSlabs fills each one while its slabs are still being carved and gives slabs back all
-//! the time, so the streak never starts. Every SuperSlab that fills up for the first time on base
-//! pages is remembered; once the process counted 8 first fills, `acquire_slab` recounts a few of
-//! them every 32 ms (`recount_churn`: one `mincore` each) and collapses those still full with 3/4
-//! or more of their pages resident (outside the lock, `collapse_churn`): at most a quarter of each
-//! becomes resident, and the densest SuperSlabs are those holding the most blocks.
-//!
 //! Invariants: `dirty ⊆ free_mask` per SuperSlab; `Pool::dirty_slabs == Σ |dirty|`; a slab is on
 //! `warm[c]` ⇔ it is dirty, `PoolLinks::class` says `c`, and its SuperSlab is on the partial
 //! list (the slabs of a retired SuperSlab leave the warm lists and come back on its reuse).
@@ -93,22 +85,7 @@ struct Pool {
     /// A collapse was refused: the streak's own SuperSlabs are no longer collapsed (only new ones,
     /// one attempt per streak), so a kernel short of huge pages is asked rarely.
     refused: bool,
-    /// `config::THP_CHURN`: first fills counted (not reset), the SuperSlabs that filled on base
-    /// pages (the first `churn_len`), the next one to recount, and when the next recount is due.
-    fills: usize,
-    churn: Churn,
-    churn_len: usize,
-    churn_next: usize,
-    churn_at: purge::Stamp,
 }
-
-/// SuperSlabs `config::THP_CHURN` remembers, null where none.
-type Churn = [*mut SuperSlab; crate::config::THP_CHURN_SLOTS];
-
-/// SuperSlabs one `THP_CHURN` recount collapses, null where none.
-type ChurnDue = [*mut SuperSlab; crate::config::THP_CHURN_BATCH];
-
-const NO_CHURN_DUE: ChurnDue = [core::ptr::null_mut(); crate::config::THP_CHURN_BATCH];
 
 /// SuperSlabs to collapse, null where none.
 type Due = [*mut SuperSlab; crate::config::THP_GROWTH_STREAK as usize];
@@ -135,8 +112,6 @@ impl ForkReset for Pool {
         self.sparse = core::ptr::null_mut();
         self.due = NO_DUE;
         self.refused = false;
-        self.churn_len = 0;
-        self.churn_next = 0;
     }
 }
 
@@ -154,11 +129,6 @@ static POOL: SpinLock<Pool> = SpinLock::new(
         counted: false,
         due: NO_DUE,
         refused: false,
-        fills: 0,
-        churn: [core::ptr::null_mut(); crate::config::THP_CHURN_SLOTS],
-        churn_len: 0,
-        churn_next: 0,
-        churn_at: 0,
     },
 );
 
@@ -279,9 +249,6 @@ unsafe fn take(p: &mut Pool, ss: *mut SuperSlab, idx: usize) -> NonNull<Slab> {
         if crate::config::THP_GROWTH && first_fill {
             count_fill(p, ss);
         }
-        if crate::config::THP_CHURN && first_fill {
-            churn_note(p, ss);
-        }
         NonNull::new_unchecked(slab_at(ss, idx))
     }
 }
@@ -390,86 +357,6 @@ fn collapse_due(due: Due) {
     }
 }
 
-/// Remembers `ss`, which just filled up for the first time on base pages, for `recount_churn`
-/// (`config::THP_CHURN`); ignored once `THP_CHURN_SLOTS` are remembered. Under the pool lock.
-fn churn_note(p: &mut Pool, ss: *mut SuperSlab) {
-    p.fills = p.fills.saturating_add(1);
-    let known = &p.churn[..p.churn_len];
-    if p.churn_len < crate::config::THP_CHURN_SLOTS && !known.contains(&ss) {
-        p.churn[p.churn_len] = ss;
-        p.churn_len += 1;
-    }
-}
-
-/// `config::THP_CHURN`: at most once per `THP_CHURN_PERIOD_MS`, once `THP_CHURN_MIN_FILLS` first
-/// fills were counted, asks `mincore` about the next `THP_CHURN_BATCH` remembered SuperSlabs and
-/// returns those full and dense (`THP_CHURN_DENSE`) for `collapse_churn`. A SuperSlab collapsed,
-/// all resident already, retired or abandoned by a fork is forgotten (a reused one is remembered
-/// again at its next first fill); one with a free slab, or sparse, is kept for a later recount.
-///
-/// # Safety
-/// The pool lock is held (through `p`).
-unsafe fn recount_churn(p: &mut Pool) -> ChurnDue {
-    let mut due = NO_CHURN_DUE;
-    if p.fills < crate::config::THP_CHURN_MIN_FILLS || p.churn_len == 0 {
-        return due;
-    }
-    let now = purge::now();
-    if now < p.churn_at {
-        return due;
-    }
-    p.churn_at = now.saturating_add(crate::config::THP_CHURN_PERIOD_MS);
-    let mut n = 0;
-    for _ in 0..crate::config::THP_CHURN_BATCH.min(p.churn_len) {
-        if p.churn_next >= p.churn_len {
-            p.churn_next = 0;
-        }
-        let i = p.churn_next;
-        let ss = p.churn[i];
-        // SAFETY: under the pool lock; a SuperSlab is never unmapped.
-        let (full, live) = unsafe {
-            links(ss, |l| {
-                (
-                    l.free_mask == 0,
-                    l.pool_epoch == p.epoch && l.list != LIST_EMPTY,
-                )
-            })
-        };
-        let forget = if !live {
-            true
-        } else if !full {
-            false
-        } else {
-            // SAFETY: a SuperSlab of the pool, mapped for good.
-            let resident = unsafe { resident_pages(ss) };
-            if resident >= crate::config::THP_CHURN_DENSE && resident < 512 {
-                due[n] = ss;
-                n += 1;
-            }
-            resident >= crate::config::THP_CHURN_DENSE
-        };
-        if forget {
-            p.churn_len -= 1;
-            p.churn[i] = p.churn[p.churn_len];
-            p.churn[p.churn_len] = core::ptr::null_mut();
-        } else {
-            p.churn_next += 1;
-        }
-    }
-    due
-}
-
-/// Collapses the SuperSlabs `recount_churn` gave, outside the pool lock (as `collapse_due`; a
-/// refusal leaves one on base pages, forgotten).
-fn collapse_churn(due: ChurnDue) {
-    for ss in due {
-        if let Some(base) = NonNull::new(ss.cast::<u8>()) {
-            // SAFETY: as in `collapse_due`.
-            let _huge = unsafe { os::collapse(base, SUPERSLAB_SIZE) };
-        }
-    }
-}
-
 /// The class nearest to `class` (itself first, then its neighbours, whose blocks touch the most
 /// similar pages) with a slab on its warm list. At most `NUM_CLASSES` loads, once per slab.
 fn nearest_warm(p: &Pool, class: usize) -> Option<usize> {
@@ -565,19 +452,12 @@ static THP_REFUSED: crate::env::OneShot = crate::env::OneShot::new();
 /// mapped when none is free. `None` when none is free and mapping is not allowed or the OS
 /// refuses.
 pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
-    let (taken, growth, due, churn) = POOL.with(|p| {
+    let (taken, growth, due) = POOL.with(|p| {
         sweep_if_due(p);
         let s = take_free_slab(p, class);
-        let churn = if crate::config::THP_CHURN {
-            // SAFETY: under the pool lock.
-            unsafe { recount_churn(p) }
-        } else {
-            NO_CHURN_DUE
-        };
-        (s, p.growth, take_due(p), churn)
+        (s, p.growth, take_due(p))
     });
     collapse_due(due);
-    collapse_churn(churn);
     if taken.is_some() {
         return taken;
     }
