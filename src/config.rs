@@ -113,6 +113,14 @@ pub const THP_GROWTH_FIRST_DENSE: usize = 320;
 /// (docs/benchmarks.md, "Session 11: rows11"). Backout: `--cfg hakmem_no_span_thp_growth`.
 pub const SPAN_THP_GROWTH: bool = MEDIUM && !cfg!(hakmem_no_span_thp_growth);
 
+/// The first time a heap's current span of a medium class empties, it goes to the span cache
+/// purged at once (`front::medium::retire_current`) instead of staying resident on the purge
+/// clock; from the second time on it is kept, as before. A class a program uses once (sqlite3's
+/// sorter buffer grown by `realloc` through 64 KiB .. 2 MiB) then does not hold the freed
+/// rungs resident for the whole purge delay, while a churning class pays one purge and one
+/// refault per thread. Backout: `--cfg hakmem_no_span_purge_first`.
+pub const SPAN_PURGE_FIRST_EMPTY: bool = MEDIUM && !cfg!(hakmem_no_span_purge_first);
+
 /// Resident pages (of 512) for a span filled up to count as dense (`SPAN_THP_GROWTH`): 1/2. A
 /// span fills when its last block is handed out, before that block's owner has written it, and
 /// a growing buffer's block is written up to its length only (realloc-growth's spans fill at

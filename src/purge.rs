@@ -179,6 +179,9 @@ const RETIRED_WORDS: usize = TOTAL_CLASSES.div_ceil(64);
 pub struct Retired {
     bits: [u64; RETIRED_WORDS],
     at: [Stamp; TOTAL_CLASSES],
+    /// A bit per class id whose current slab (span) emptied at least once in this heap
+    /// (`first_empty`, `config::SPAN_PURGE_FIRST_EMPTY`); never cleared.
+    emptied: [u64; RETIRED_WORDS],
 }
 
 impl Retired {
@@ -186,7 +189,18 @@ impl Retired {
         Self {
             bits: [0; RETIRED_WORDS],
             at: [0; TOTAL_CLASSES],
+            emptied: [0; RETIRED_WORDS],
         }
+    }
+
+    /// Whether this is the first time class `c`'s current slab (span) emptied in this heap;
+    /// remembers that it has.
+    #[inline]
+    pub fn first_empty(&mut self, c: usize) -> bool {
+        let (w, bit) = (c / 64, 1u64 << (c % 64));
+        let first = self.emptied[w] & bit == 0;
+        self.emptied[w] |= bit;
+        first
     }
 
     /// Class `c`'s current slab (span) emptied at `now`; an older stamp is kept.

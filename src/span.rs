@@ -406,11 +406,18 @@ impl SpanCache {
     /// `carved` bytes: committed and stamped, or purged first (outside the lock: nobody else can
     /// reach the span yet) when the delay is 0 or the committed budget is spent. The budget counts
     /// the bytes that may be dirty (`SpanLinks::dirty`), not the span's length: a 32 MiB span
-    /// that served one block costs that block.
+    /// that served one block costs that block. `purge_now` purges it whatever the delay and the
+    /// budget (`config::SPAN_PURGE_FIRST_EMPTY`).
     ///
     /// # Safety
     /// The caller holds `span` (it is unbound, nothing is out) and does not touch it afterwards.
-    pub unsafe fn put(&self, span: NonNull<SpanHeader>, emptied_at: Stamp, carved: usize) {
+    pub unsafe fn put(
+        &self,
+        span: NonNull<SpanHeader>,
+        emptied_at: Stamp,
+        carved: usize,
+        purge_now: bool,
+    ) {
         // SAFETY: the caller holds the span; `bytes` never changes.
         let bytes = unsafe { span.as_ref().bytes };
         // SAFETY: the caller holds the span; nobody else reads its links until it is cached.
@@ -421,7 +428,7 @@ impl SpanCache {
                 (*k).dirty
             })
         };
-        let at_once = purge::delay() == Some(0);
+        let at_once = purge_now || purge::delay() == Some(0);
         let keep = !at_once
             && self.lists.with(|l| {
                 let keep = KEEP_SPAN_BYTES_COMMITTED
@@ -853,6 +860,25 @@ pub unsafe fn trim_free(
 /// # Safety
 /// The caller holds the span's slab, nothing is out and it is on no owner or publish list.
 pub unsafe fn release(cache: &SpanCache, slab: &Slab, emptied_at: Stamp) {
+    // SAFETY: forwarded contract.
+    unsafe { release_as(cache, slab, emptied_at, false) }
+}
+
+/// As `release`, the span purged before it is cached whatever the delay
+/// (`config::SPAN_PURGE_FIRST_EMPTY`).
+///
+/// # Safety
+/// As `release`.
+pub unsafe fn release_purged(cache: &SpanCache, slab: &Slab, emptied_at: Stamp) {
+    // SAFETY: forwarded contract.
+    unsafe { release_as(cache, slab, emptied_at, true) }
+}
+
+/// `release` and `release_purged`.
+///
+/// # Safety
+/// As `release`.
+unsafe fn release_as(cache: &SpanCache, slab: &Slab, emptied_at: Stamp, purge_now: bool) {
     // SAFETY: per the contract.
     let span = unsafe { SpanHeader::of_slab(slab) };
     // SAFETY: the caller holds the slab (an unbound one has carved nothing since its bind).
@@ -869,11 +895,11 @@ pub unsafe fn release(cache: &SpanCache, slab: &Slab, emptied_at: Stamp) {
         if mutant::SPAN_CACHE_BEFORE_UNBIND {
             // Mutant: the span is in the cache (another thread may take and bind it) while this
             // thread still writes its local state.
-            cache.put(span, emptied_at, carved);
+            cache.put(span, emptied_at, carved, purge_now);
             slab.unbind();
         } else {
             slab.unbind();
-            cache.put(span, emptied_at, carved);
+            cache.put(span, emptied_at, carved, purge_now);
         }
     }
 }

@@ -1,0 +1,73 @@
+//! `config::SPAN_PURGE_FIRST_EMPTY`: the first time a heap's current span of a medium class
+//! empties, it is purged at once instead of staying resident for the purge delay. A block grown
+//! by `realloc` through medium classes it never used before (sqlite3's sorter buffer: 64 KiB to
+//! 2 MiB) leaves no freed rung resident behind it; without the policy (`--cfg
+//! hakmem_no_span_purge_first`) every rung stays resident until the delay passes and the heap binds
+//! again. Without the test harness (`harness = false`): no harness thread may use these classes
+//! first in this process.
+
+mod support;
+
+use std::alloc::{alloc, dealloc, realloc, Layout};
+
+use support::thp::resident_pages;
+
+#[global_allocator]
+static GLOBAL: hakmem::HakMem = hakmem::HakMem;
+
+const PAGE: usize = 4096;
+
+/// Resident pages of the block `[p, p + size)` (whole pages inside it only).
+fn resident_in(p: usize, size: usize) -> usize {
+    let (start, end) = (p.next_multiple_of(PAGE), (p + size) & !(PAGE - 1));
+    resident_pages(start, end - start)
+}
+
+fn main() {
+    if !cfg!(feature = "medium") {
+        println!("span_purge_first: skipped (no medium tier: these sizes take the large path)");
+        return;
+    }
+    // The delay as the policy-off run needs it: with 0 every emptied span is purged anyway.
+    let delay_zero = std::env::var("HAKMEM_PURGE_DELAY_MS").is_ok_and(|v| v == "0");
+    let policy = hakmem::config::SPAN_PURGE_FIRST_EMPTY;
+    let mut size = 64 << 10;
+    let mut layout = Layout::from_size_align(size, 16).unwrap();
+    // SAFETY: a non-zero size.
+    let mut p = unsafe { alloc(layout) };
+    assert!(!p.is_null(), "alloc({size})");
+    // SAFETY: the block is ours, `size` bytes.
+    unsafe { p.write_bytes(1, size) };
+    let mut rungs = Vec::new();
+    while size < 2 << 20 {
+        let new_size = size * 2;
+        // SAFETY: `p` was allocated with `layout`; the new size is non-zero.
+        let q = unsafe { realloc(p, layout, new_size) };
+        assert!(!q.is_null(), "realloc({new_size})");
+        // SAFETY: the block is ours, `new_size` bytes.
+        unsafe { q.write_bytes(2, new_size) };
+        assert_ne!(q, p, "a medium block of {size} grew in place");
+        let left = resident_in(p as usize, size);
+        rungs.push((size, left));
+        if policy {
+            assert_eq!(
+                left,
+                0,
+                "the freed rung of {size} bytes emptied its class's first span: purged at once \
+                 ({left} pages resident)\n{}",
+                hakmem::stats()
+            );
+        } else if !delay_zero {
+            assert_eq!(
+                left,
+                size / PAGE,
+                "without the policy the freed rung of {size} bytes stays resident ({left} pages)"
+            );
+        }
+        (p, size) = (q, new_size);
+        layout = Layout::from_size_align(size, 16).unwrap();
+    }
+    // SAFETY: allocated above with `layout`, freed once.
+    unsafe { dealloc(p, layout) };
+    println!("span_purge_first: ok (policy {policy}; freed rungs' resident pages {rungs:?})");
+}
