@@ -379,7 +379,8 @@ impl SpanCache {
 
     /// Takes a cached span of `bytes` for class `class`: with `config::SPAN_CLASS_AFFINE`, a
     /// committed one last bound to `class` among the `SPAN_AFFINE_SCAN` most recent first; then
-    /// the most recent committed one, then a purged one (`NO_CLASS`: only those two).
+    /// the most recent committed one, then a purged one last bound to `class`, then any purged
+    /// one (`NO_CLASS`: only the most recent committed, then purged).
     pub fn take_for(&self, bytes: usize, class: u32) -> Option<NonNull<SpanHeader>> {
         self.lists.with(|l| {
             let b = bucket(bytes);
@@ -396,6 +397,14 @@ impl SpanCache {
                 // SAFETY: under the lock we hold the span.
                 l.committed -= unsafe { span.as_ref().links.with(|k| (*k).dirty) };
                 return Some(span);
+            }
+            if SPAN_CLASS_AFFINE && class != NO_CLASS {
+                // A purged span last bound to `class` (`SPAN_PURGE_FIRST_EMPTY` purges a class's
+                // first emptied span at once): its class still gets it back first.
+                // SAFETY: under the lock.
+                if let Some(span) = unsafe { unlink_last_bound(&mut l.cold[b], class) } {
+                    return Some(span);
+                }
             }
             // SAFETY: under the lock.
             unsafe { pop(&mut l.cold[b]) }
