@@ -118,8 +118,15 @@ pub const SPAN_THP_GROWTH: bool = MEDIUM && !cfg!(hakmem_no_span_thp_growth);
 /// clock; from the second time on it is kept, as before. A class a program uses once (sqlite3's
 /// sorter buffer grown by `realloc` through 64 KiB .. 2 MiB) then does not hold the freed
 /// rungs resident for the whole purge delay, while a churning class pays one purge and one
-/// refault per thread. Backout: `--cfg hakmem_no_span_purge_first`.
+/// refault per thread; only classes of at most `SPAN_PURGE_FIRST_MAX_BLOCKS` blocks a span (128 KiB
+/// and up), whose blocks a program holds few of. Backout: `--cfg hakmem_no_span_purge_first`.
 pub const SPAN_PURGE_FIRST_EMPTY: bool = MEDIUM && !cfg!(hakmem_no_span_purge_first);
+
+/// The most blocks a span of a class may hold for `SPAN_PURGE_FIRST_EMPTY` to purge its first
+/// emptying: 15, the classes of 128 KiB and up. medium-churn's minor faults: 1,843 on main, 1,986
+/// with every medium class, 1,940 with these; sqlite3's max RSS the same either way
+/// (docs/benchmarks.md, "Session 17: rss22").
+pub const SPAN_PURGE_FIRST_MAX_BLOCKS: usize = 15;
 
 /// Resident pages (of 512) for a span filled up to count as dense (`SPAN_THP_GROWTH`): 1/2. A
 /// span fills when its last block is handed out, before that block's owner has written it, and

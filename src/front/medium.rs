@@ -28,6 +28,7 @@ use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
     MEDIUM_TRIM_AGE_MS, PROFILE, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY,
+    SPAN_PURGE_FIRST_MAX_BLOCKS,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -189,7 +190,10 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
 /// # Safety
 /// `local` is the calling thread's heap state and `s` its current span of class `c`, empty.
 unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
-    if SPAN_PURGE_FIRST_EMPTY && local.retired.first_empty(c) {
+    if SPAN_PURGE_FIRST_EMPTY
+        && blocks_per_slab(c) <= SPAN_PURGE_FIRST_MAX_BLOCKS
+        && local.retired.first_empty(c)
+    {
         // SAFETY: per the contract; off the list, nothing out.
         unsafe {
             local.list_remove(c, s as *const Slab as *mut Slab);
