@@ -515,15 +515,17 @@ pub const FOREIGN_UNPIN_PUBLISHED: bool =
 /// Backout (within foreign entries): `--cfg hakmem_no_prof_foreign`.
 pub const PROF_FOREIGN: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_prof_foreign);
 
-/// With foreign entries, a live heap's remote frees that keep nothing (a class the thread does
-/// not allocate: a consumer's; a backoff's skipped frees) go through the thread's remote-free
-/// batches (front/remote_batch.rs): one CAS per slab batch instead of one per block. The kept
-/// blocks of a reusing freer are unchanged. Opt-in, `--cfg hakmem_consumer_batch`: a trade
-/// between the two ways a 2-thread row's threads meet (docs/benchmarks.md, "Session 17:
-/// rows20"): xmalloc 0.80-0.90 of main when both run at once (`scripts/paired.py --sched
-/// parallel`, where main is 1.06-1.12 of jemalloc), 1.02-1.05 when they take turns on one core
-/// (`--sched shared`, main 0.80 of jemalloc); the other thread rows within the noise.
-pub const CONSUMER_BATCH: bool = FOREIGN_ENTRIES && cfg!(hakmem_consumer_batch);
+/// With foreign entries, a consumer's remote frees (a live heap freeing a class it does not
+/// allocate, so it keeps none of them) go through the thread's remote-free batches
+/// (front/remote_batch.rs): one CAS per slab batch instead of one per block. A reusing freer's
+/// frees are unchanged, kept or (backoff, published slab, release wanted) pushed one by one.
+/// A trade between the two ways a 2-thread row's threads meet (docs/benchmarks.md, "Session 17:
+/// rows20" and "consumer batches on by default"): xmalloc 0.79-0.83 of the build without it when
+/// both threads run at once (`scripts/paired.py --sched parallel`, where that build is 1.06-1.12
+/// of jemalloc), 1.01-1.07 when they take turns on one core (`--sched shared`); larson 1.01-1.02.
+/// On by default (threads of a producer/consumer program run at once on any machine with the
+/// cores for them); backout `--cfg hakmem_no_consumer_batch`.
+pub const CONSUMER_BATCH: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_consumer_batch);
 
 /// The slab pin protocol of foreign entries (`Slab::pinned_keep`, `unbind`'s check): compiled
 /// with them, and always under loom (loom_tests/pin.rs models it whatever the build's switches).

@@ -286,8 +286,8 @@ fn pipeline_with_forwarding() {
 /// (src/front/remote_batch.rs): a few frees by a thread with a heap into another thread's slab
 /// stay in that thread's batch — the slab's queue stays empty — until `collect` (or the batch
 /// filling, or the thread's exit) pushes them, all at once and none lost. (Without batches each
-/// free reaches the queue at once: the first check reads 5.) With `--cfg hakmem_consumer_batch`
-/// (`config::CONSUMER_BATCH`, with foreign entries) the same holds for this freer, which has a
+/// free reaches the queue at once: the first check reads 5.) With `config::CONSUMER_BATCH` (on
+/// by default with foreign entries) the same holds for this freer, which has a
 /// heap but never allocated the blocks' class (a consumer of it: it keeps none of them). The owner
 /// is a thread of its own, so no block of the test harness shares its slab (the harness frees its
 /// blocks from its own threads: they would land in the same queue).
@@ -296,8 +296,8 @@ fn remote_frees_are_batched_until_flushed() {
     let _serial = serial();
     if !hakmem::config::REMOTE_BATCH && !hakmem::config::CONSUMER_BATCH {
         eprintln!(
-            "skipped: remote batching is off (on with --cfg hakmem_remote_batch or --cfg \
-             hakmem_consumer_batch; .ci/run runs both)"
+            "skipped: remote batching is off (--cfg hakmem_no_consumer_batch or no foreign \
+             entries, and no --cfg hakmem_remote_batch)"
         );
         return;
     }

@@ -72,9 +72,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{
-    CONSUMER_BATCH, FOREIGN_REUSERS, FOREIGN_UNPIN_PUBLISHED, PROFILE, PROF_FOREIGN,
-};
+use crate::config::{FOREIGN_REUSERS, FOREIGN_UNPIN_PUBLISHED, PROFILE, PROF_FOREIGN};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::small;
@@ -154,14 +152,6 @@ pub unsafe fn keep_or_push(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usiz
         // SAFETY: our own live heap, unprofiled or `PROF_FOREIGN`; a checked, marked block of
         // this slab.
         return unsafe { keep(h, slab, b, class) };
-    }
-    if CONSUMER_BATCH && h.kind == HeapKind::Live {
-        // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.
-        return unsafe {
-            h.local_mut()
-                .remote
-                .add(slab, b, class, env::force_notify())
-        };
     }
     // SAFETY: a checked block of this slab, being freed by the caller.
     unsafe { slab.free_remote(b, env::force_notify()) };
