@@ -524,7 +524,8 @@ pub const PROF_FOREIGN: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_prof_foreign);
 /// both threads run at once (`scripts/paired.py --sched parallel`, where that build is 1.06-1.12
 /// of jemalloc), 1.01-1.07 when they take turns on one core (`--sched shared`); larson 1.01-1.02.
 /// On by default (threads of a producer/consumer program run at once on any machine with the
-/// cores for them); backout `--cfg hakmem_no_consumer_batch`.
+/// cores for them); backout `--cfg hakmem_no_consumer_batch`. Not while notifications are
+/// forced (the `force-notify` feature's switch on): every remote free then pushes and notifies.
 pub const CONSUMER_BATCH: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_consumer_batch);
 
 /// The slab pin protocol of foreign entries (`Slab::pinned_keep`, `unbind`'s check): compiled

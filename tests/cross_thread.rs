@@ -294,10 +294,12 @@ fn pipeline_with_forwarding() {
 #[test]
 fn remote_frees_are_batched_until_flushed() {
     let _serial = serial();
-    if !hakmem::config::REMOTE_BATCH && !hakmem::config::CONSUMER_BATCH {
+    // Forced notifications (the `force-notify` feature) push a consumer's every free at once.
+    let consumer_batch = hakmem::config::CONSUMER_BATCH && !cfg!(feature = "force-notify");
+    if !hakmem::config::REMOTE_BATCH && !consumer_batch {
         eprintln!(
-            "skipped: remote batching is off (--cfg hakmem_no_consumer_batch or no foreign \
-             entries, and no --cfg hakmem_remote_batch)"
+            "skipped: remote batching is off (--cfg hakmem_no_consumer_batch, the force-notify \
+             feature or no foreign entries, and no --cfg hakmem_remote_batch)"
         );
         return;
     }

@@ -746,8 +746,10 @@ unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *
     } else {
         h.count(|c| &c.free_remote[class]);
     }
-    // `config::CONSUMER_BATCH`: `may_keep` said the heap is live.
-    if CONSUMER_BATCH || REMOTE_BATCH && h.kind == HeapKind::Live {
+    // `config::CONSUMER_BATCH`: `may_keep` said the heap is live. Forced notifications (the
+    // `force-notify` feature's switch, folded to false without it) push every block at once:
+    // one notification per remote free, as that switch promises.
+    if CONSUMER_BATCH && !env::force_notify() || REMOTE_BATCH && h.kind == HeapKind::Live {
         // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.
         return unsafe {
             h.local_mut()

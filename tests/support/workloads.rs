@@ -188,6 +188,12 @@ pub fn remote_frees(n: usize, size: usize) -> RemoteFrees {
             let s1 = hakmem::stats();
             during = delta(&s0, &s1);
             end = s1;
+            // A consumer's frees may wait in its remote-free batches (`config::CONSUMER_BATCH`,
+            // `REMOTE_BATCH`) until its exit, which races the owner's: pushed now, so that the
+            // owner's exit finds every block on its queue.
+            if hakmem::config::CONSUMER_BATCH || hakmem::config::REMOTE_BATCH {
+                hakmem::collect();
+            }
             freed.wait();
         });
         before = owner.join().expect("owner thread");
