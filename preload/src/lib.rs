@@ -32,6 +32,7 @@ compile_error!("libhakmem.so supports x86_64 Linux (glibc) only");
 
 mod c_api;
 mod cxx;
+mod no_unwind;
 
 #[global_allocator]
 static GLOBAL: hakmem_core::HakMem = hakmem_core::HakMem;
