@@ -606,6 +606,35 @@ fn no_general_dynamic_tls_on_the_allocation_paths() {
     );
 }
 
+/// The library brings no unwinder with it (preload/src/no_unwind.rs): a preloaded process maps
+/// no `libgcc_s`, which glibc's `cat` does not load on its own either. With the backout
+/// (`--cfg hakmem_no_unwind_stubs`) it maps it again, and this asserts that instead.
+#[test]
+fn loads_no_unwinder_library() {
+    let Some(s) = setup() else { return };
+    let dir = Scratch::new(s, "no_unwinder");
+    let mut c = plain("cat");
+    c.arg("/proc/self/maps");
+    let base = run(c, &dir.0, "glibc", Duration::from_secs(60));
+    assert_ok(&base, "cat /proc/self/maps");
+    let maps = |r: &Run| String::from_utf8_lossy(&r.stdout).contains("libgcc_s");
+    assert!(!maps(&base), "cat loads libgcc_s on its own:\n{}", base.describe());
+    let mut c = plain("cat");
+    c.arg("/proc/self/maps");
+    let r = run(preloaded(s, c, &dir.0), &dir.0, "hakmem", Duration::from_secs(60));
+    assert_ok(&r, "cat /proc/self/maps under the preload");
+    assert_served(s, &dir.0, &r, "cat /proc/self/maps");
+    let stubs = !cfg!(hakmem_no_unwind_stubs);
+    assert_eq!(
+        maps(&r),
+        !stubs,
+        "libgcc_s mapped under the preload: {} (unwinder stubs {}):\n{}",
+        maps(&r),
+        if stubs { "on" } else { "off" },
+        r.describe()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // C and C++ test programs
 
