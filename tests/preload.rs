@@ -618,10 +618,19 @@ fn loads_no_unwinder_library() {
     let base = run(c, &dir.0, "glibc", Duration::from_secs(60));
     assert_ok(&base, "cat /proc/self/maps");
     let maps = |r: &Run| String::from_utf8_lossy(&r.stdout).contains("libgcc_s");
-    assert!(!maps(&base), "cat loads libgcc_s on its own:\n{}", base.describe());
+    assert!(
+        !maps(&base),
+        "cat loads libgcc_s on its own:\n{}",
+        base.describe()
+    );
     let mut c = plain("cat");
     c.arg("/proc/self/maps");
-    let r = run(preloaded(s, c, &dir.0), &dir.0, "hakmem", Duration::from_secs(60));
+    let r = run(
+        preloaded(s, c, &dir.0),
+        &dir.0,
+        "hakmem",
+        Duration::from_secs(60),
+    );
     assert_ok(&r, "cat /proc/self/maps under the preload");
     assert_served(s, &dir.0, &r, "cat /proc/self/maps");
     let stubs = !cfg!(hakmem_no_unwind_stubs);
