@@ -647,8 +647,9 @@ fn loads_no_unwinder_library() {
 /// A short program keeps little of the library's text resident: its start-up functions sit
 /// together at the head of the text (preload/startup.ld), so the kernel's fault-around (64 KiB
 /// of neighbours per file page fault) maps few pages it never runs. `cat /proc/self/smaps` reads
-/// its own account; without the script 324-356 KiB of the 388 KiB text were resident, with it
-/// about 120.
+/// its own account. The windows are aligned in virtual memory, so the count moves with the
+/// load address: 30 runs without the script 280-340 KiB of the 388 KiB text, with it 92-196
+/// (196 in 9 of 30: one more window). The bound, 60%, lies between.
 #[test]
 fn text_resident_at_start_up() {
     let Some(s) = setup() else { return };
@@ -688,8 +689,8 @@ fn text_resident_at_start_up() {
     }
     let (size, rss) = text.unwrap_or_else(|| panic!("no executable mapping of {so}:\n{out}"));
     assert!(
-        rss * 2 <= size,
-        "{rss} KiB of the library's {size} KiB text resident in `cat` (at most half expected; \
+        rss * 5 <= size * 3,
+        "{rss} KiB of the library's {size} KiB text resident in `cat` (at most 60% expected; \
          preload/startup.ld no longer groups the start-up functions?)"
     );
 }
