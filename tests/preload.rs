@@ -606,6 +606,20 @@ fn no_general_dynamic_tls_on_the_allocation_paths() {
     );
 }
 
+/// Runs `cat file` in `dir`, under the preload or not, and asserts that it succeeded.
+fn cat(s: &Setup, dir: &Path, file: &str, preload: bool) -> Run {
+    let mut c = plain("cat");
+    c.arg(file);
+    let (c, tag) = if preload {
+        (preloaded(s, c, dir), "hakmem")
+    } else {
+        (c, "glibc")
+    };
+    let r = run(c, dir, tag, Duration::from_secs(60));
+    assert_ok(&r, &format!("cat {file} ({tag})"));
+    r
+}
+
 /// The library brings no unwinder with it (preload/src/no_unwind.rs): a preloaded process maps
 /// no `libgcc_s`, which glibc's `cat` does not load on its own either. With the backout
 /// (`--cfg hakmem_no_unwind_stubs`) it maps it again, and this asserts that instead.
@@ -613,25 +627,14 @@ fn no_general_dynamic_tls_on_the_allocation_paths() {
 fn loads_no_unwinder_library() {
     let Some(s) = setup() else { return };
     let dir = Scratch::new(s, "no_unwinder");
-    let mut c = plain("cat");
-    c.arg("/proc/self/maps");
-    let base = run(c, &dir.0, "glibc", Duration::from_secs(60));
-    assert_ok(&base, "cat /proc/self/maps");
+    let base = cat(s, &dir.0, "/proc/self/maps", false);
     let maps = |r: &Run| String::from_utf8_lossy(&r.stdout).contains("libgcc_s");
     assert!(
         !maps(&base),
         "cat loads libgcc_s on its own:\n{}",
         base.describe()
     );
-    let mut c = plain("cat");
-    c.arg("/proc/self/maps");
-    let r = run(
-        preloaded(s, c, &dir.0),
-        &dir.0,
-        "hakmem",
-        Duration::from_secs(60),
-    );
-    assert_ok(&r, "cat /proc/self/maps under the preload");
+    let r = cat(s, &dir.0, "/proc/self/maps", true);
     assert_served(s, &dir.0, &r, "cat /proc/self/maps");
     let stubs = !cfg!(hakmem_no_unwind_stubs);
     assert_eq!(
@@ -654,15 +657,7 @@ fn loads_no_unwinder_library() {
 fn text_resident_at_start_up() {
     let Some(s) = setup() else { return };
     let dir = Scratch::new(s, "text_resident");
-    let mut c = plain("cat");
-    c.arg("/proc/self/smaps");
-    let r = run(
-        preloaded(s, c, &dir.0),
-        &dir.0,
-        "hakmem",
-        Duration::from_secs(60),
-    );
-    assert_ok(&r, "cat /proc/self/smaps under the preload");
+    let r = cat(s, &dir.0, "/proc/self/smaps", true);
     let out = String::from_utf8_lossy(&r.stdout).into_owned();
     let so = s.so.to_string_lossy().into_owned();
     // The executable mapping of the library: its `Size:` and `Rss:` lines follow the header.
@@ -670,9 +665,11 @@ fn text_resident_at_start_up() {
     let mut in_text = false;
     let mut size = 0;
     for line in out.lines() {
-        let head = line.split_whitespace().collect::<Vec<_>>();
-        if head.len() >= 5 && head[0].contains('-') && !line.contains(':') || line.ends_with(&so) {
-            in_text = line.ends_with(&so) && head.get(1).is_some_and(|p| p.contains('x'));
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            // A mapping's header: `start-end perms offset dev inode [path]`.
+            in_text = line.ends_with(&so) && fields.next().is_some_and(|p| p.contains('x'));
             continue;
         }
         let kib = || {
