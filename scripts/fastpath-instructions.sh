@@ -34,8 +34,10 @@ MAX_BATCH=${FASTPATH_MAX_BATCH:-40}
 # Remote and heapless limits: 103.0 measured on main after 17b2343 (session 6), 104.9 at session 14's
 # end, 102.1 with foreign entries on (session 15, xt18; 101.9-102.1 in session 16, CI included);
 # about two instructions of margin so a CI toolchain's different code layout does not fail the
-# run on its own (105 until session 16).
-MAX_REMOTE=${FASTPATH_MAX_REMOTE:-104}
+# run on its own (105 until session 16). Session 17's consumer batches (config::CONSUMER_BATCH)
+# made it vary with how callgrind interleaves the two threads: 101.8-104.0 over seven runs (a
+# round's last blocks may wait in the freer's batch), so 106.
+MAX_REMOTE=${FASTPATH_MAX_REMOTE:-106}
 # The "heapless freer" (a thread that never allocated) gets its heap at its first free
 # (config::FREER_HEAP): 101.4 like the remote pair; 148.4 with --cfg hakmem_no_freer_heap.
 MAX_HEAPLESS=${FASTPATH_MAX_HEAPLESS:-104}
