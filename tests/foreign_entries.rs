@@ -50,35 +50,23 @@ fn on() -> bool {
 // threads take the `SERIAL` lock in any order (seen in about 1 debug run of the file in 40;
 // never with `--test-threads 1`, which runs them in name order).
 
-fn kept_layout() -> Layout {
-    Layout::from_size_align(1504, 16).unwrap()
+/// `Layout::from_size_align` in a constant (its `unwrap` is not `const`).
+const fn layout(size: usize, align: usize) -> Layout {
+    match Layout::from_size_align(size, align) {
+        Ok(l) => l,
+        Err(_) => panic!("a test layout is invalid"),
+    }
 }
 
-fn emptied_layout() -> Layout {
-    Layout::from_size_align(1792, 16).unwrap()
-}
+const KEPT: Layout = layout(1504, 16);
+const EMPTIED: Layout = layout(1792, 16);
+const EXIT_RETURNS: Layout = layout(2560, 16);
+const BACKOFF: Layout = layout(3584, 16);
+const EXIT: Layout = layout(1168, 16);
+const PINNER_EXIT: Layout = layout(880, 16);
+const OTHER: Layout = layout(72, 8);
 
-fn exit_returns_layout() -> Layout {
-    Layout::from_size_align(2560, 16).unwrap()
-}
-
-fn backoff_layout() -> Layout {
-    Layout::from_size_align(3584, 16).unwrap()
-}
-
-fn exit_layout() -> Layout {
-    Layout::from_size_align(1168, 16).unwrap()
-}
-
-fn pinner_exit_layout() -> Layout {
-    Layout::from_size_align(880, 16).unwrap()
-}
-
-fn other_layout() -> Layout {
-    Layout::from_size_align(72, 8).unwrap()
-}
-
-/// Makes the calling thread refill `other_layout()`'s class at least once: more allocations
+/// Makes the calling thread refill `OTHER`'s class at least once: more allocations
 /// than its TLS list can hold (the largest cap, or a slab's whole free list and a raised cap),
 /// then their frees. One allocation is not enough: the thread's list of that class may hold
 /// blocks already (std allocates on this thread too, some of it only when a channel's receive
@@ -88,12 +76,12 @@ fn refill_another_class() {
     let mut held = [core::ptr::null_mut::<u8>(); N];
     for p in held.iter_mut() {
         // SAFETY: a valid layout; freed below.
-        *p = unsafe { A.alloc(other_layout()) };
+        *p = unsafe { A.alloc(OTHER) };
         assert!(!p.is_null());
     }
     for p in held {
         // SAFETY: allocated above with this layout, freed once.
-        unsafe { A.dealloc(p, other_layout()) };
+        unsafe { A.dealloc(p, OTHER) };
     }
 }
 
@@ -170,30 +158,30 @@ fn a_kept_block_is_reused_and_freed_again_on_the_fast_path() {
     if !on() {
         return;
     }
-    let owner = Owner::start_with(kept_layout());
+    let owner = Owner::start_with(KEPT);
     let x = owner.call(Ask::Alloc);
     let back = on_fresh_thread(move || {
         let p = x as *mut u8;
         // The freer allocates the class first: only a thread that does keeps
         // (`config::FOREIGN_REUSERS`).
         // SAFETY: a valid layout; freed below.
-        let own = unsafe { A.alloc(kept_layout()) };
+        let own = unsafe { A.alloc(KEPT) };
         assert!(!testing::owned_table_holds(p), "a slab of another thread");
         // SAFETY: a live block of another thread: a remote free, kept.
-        unsafe { A.dealloc(p, kept_layout()) };
+        unsafe { A.dealloc(p, KEPT) };
         assert!(
             testing::owned_table_holds(p),
             "the kept block's slab is entered in the freer's table"
         );
         assert_eq!(testing::slab_pins(p), Some(1), "and pinned once");
         // SAFETY: a valid layout.
-        let q = unsafe { A.alloc(kept_layout()) };
+        let q = unsafe { A.alloc(KEPT) };
         assert_eq!(q, p, "the kept block is handed out again to its freer");
         let info = testing::block_info(q).unwrap();
         assert!(!info.owned_by_caller, "the slab is still the owner's");
         let remote_before = hakmem::stats().remote_frees;
         // SAFETY: a live block: its free takes the fast path through the foreign entry.
-        unsafe { A.dealloc(q, kept_layout()) };
+        unsafe { A.dealloc(q, KEPT) };
         assert_eq!(
             hakmem::stats().remote_frees,
             remote_before,
@@ -202,8 +190,8 @@ fn a_kept_block_is_reused_and_freed_again_on_the_fast_path() {
         // Handed out again, then back to its owner, which frees it.
         // SAFETY: a valid layout; `own` is ours.
         let r = unsafe {
-            let r = A.alloc(kept_layout());
-            A.dealloc(own, kept_layout());
+            let r = A.alloc(KEPT);
+            A.dealloc(own, KEPT);
             r
         };
         assert_eq!(r, p);
@@ -219,7 +207,7 @@ fn a_slab_emptied_while_pinned_is_released_once_the_pin_drops() {
     if !on() {
         return;
     }
-    let owner = Owner::start_with(emptied_layout());
+    let owner = Owner::start_with(EMPTIED);
     let x = owner.call(Ask::Alloc);
     let (to_freer, freer_asks) = channel::<()>();
     let (tell, from_freer) = channel::<usize>();
@@ -227,12 +215,12 @@ fn a_slab_emptied_while_pinned_is_released_once_the_pin_drops() {
         let p = x as *mut u8;
         // This thread allocates the class (`config::FOREIGN_REUSERS`).
         // SAFETY: a valid layout; freed at the end.
-        let own = unsafe { A.alloc(emptied_layout()) };
+        let own = unsafe { A.alloc(EMPTIED) };
         // SAFETY: a live block of another thread: kept, its slab pinned; then handed out again
         // and sent back to its owner, which frees it: the slab empties while pinned.
         let q = unsafe {
-            A.dealloc(p, emptied_layout());
-            A.alloc(emptied_layout())
+            A.dealloc(p, EMPTIED);
+            A.alloc(EMPTIED)
         };
         assert_eq!(q, p);
         tell.send(q as usize).unwrap();
@@ -244,7 +232,7 @@ fn a_slab_emptied_while_pinned_is_released_once_the_pin_drops() {
             .unwrap();
         freer_asks.recv_timeout(WAIT).unwrap();
         // SAFETY: our own block.
-        unsafe { A.dealloc(own, emptied_layout()) };
+        unsafe { A.dealloc(own, EMPTIED) };
     });
     let q = from_freer.recv_timeout(WAIT).unwrap();
     owner.call(Ask::Free(q));
@@ -276,14 +264,14 @@ fn thread_exit_returns_kept_blocks_and_drops_pins() {
     if !on() {
         return;
     }
-    let owner = Owner::start_with(exit_returns_layout());
+    let owner = Owner::start_with(EXIT_RETURNS);
     let x = owner.call(Ask::Alloc);
     on_fresh_thread(move || {
         // This thread allocates the class (`config::FOREIGN_REUSERS`), and keeps that block.
         // SAFETY: a valid layout; a live block of another thread: kept, its slab pinned.
         unsafe {
-            let _own = A.alloc(exit_returns_layout());
-            A.dealloc(x as *mut u8, exit_returns_layout());
+            let _own = A.alloc(EXIT_RETURNS);
+            A.dealloc(x as *mut u8, EXIT_RETURNS);
         }
         assert_eq!(testing::slab_pins(x as *const u8), Some(1));
         // The thread exits holding the kept block.
@@ -323,7 +311,7 @@ fn a_freer_that_does_not_reuse_backs_off() {
         let v: Vec<usize> = (0..N)
             .map(|_| {
                 // SAFETY: a valid layout; the block is freed by the freer.
-                let p = unsafe { A.alloc(backoff_layout()) };
+                let p = unsafe { A.alloc(BACKOFF) };
                 assert!(!p.is_null());
                 p as usize
             })
@@ -336,15 +324,15 @@ fn a_freer_that_does_not_reuse_backs_off() {
         // This thread allocates the class (`config::FOREIGN_REUSERS`), so its remote frees of
         // the class may keep; it reuses none of them.
         // SAFETY: a valid layout; freed at the end.
-        let own = unsafe { A.alloc(backoff_layout()) };
+        let own = unsafe { A.alloc(BACKOFF) };
         let before = hakmem::stats().spills;
         for p in v {
             // SAFETY: a live block of another thread, freed once.
-            unsafe { A.dealloc(p as *mut u8, backoff_layout()) };
+            unsafe { A.dealloc(p as *mut u8, BACKOFF) };
         }
         let spills = hakmem::stats().spills - before;
         // SAFETY: our own block.
-        unsafe { A.dealloc(own, backoff_layout()) };
+        unsafe { A.dealloc(own, BACKOFF) };
         spills
     });
     done.send(()).unwrap();
@@ -386,7 +374,7 @@ fn owner_of_two(layout: Layout) -> Option<(Owner, usize, usize)> {
 #[test]
 fn an_owners_exit_ends_the_pins_of_its_published_slab() {
     let _serial = serial();
-    let Some((owner, x, y)) = owner_of_two(exit_layout()) else {
+    let Some((owner, x, y)) = owner_of_two(EXIT) else {
         return;
     };
     let (to_freer, freer_asks) = channel::<()>();
@@ -395,8 +383,8 @@ fn an_owners_exit_ends_the_pins_of_its_published_slab() {
         // This thread allocates the class (`config::FOREIGN_REUSERS`), and keeps `x`.
         // SAFETY: a valid layout; a live block of another thread: kept, its slab pinned.
         let own = unsafe {
-            let own = A.alloc(exit_layout());
-            A.dealloc(x as *mut u8, exit_layout());
+            let own = A.alloc(EXIT);
+            A.dealloc(x as *mut u8, EXIT);
             own
         };
         assert!(testing::owned_table_holds(y as *const u8));
@@ -410,8 +398,8 @@ fn an_owners_exit_ends_the_pins_of_its_published_slab() {
         let remote_before = hakmem::stats().remote_frees;
         // SAFETY: a live block of the exited owner, freed once; then our own block.
         unsafe {
-            A.dealloc(y as *mut u8, exit_layout());
-            A.dealloc(own, exit_layout());
+            A.dealloc(y as *mut u8, EXIT);
+            A.dealloc(own, EXIT);
         }
         let remote = hakmem::stats().remote_frees - remote_before;
         (held, pins, remote)
@@ -438,14 +426,14 @@ fn an_owners_exit_ends_the_pins_of_its_published_slab() {
 #[test]
 fn a_pinners_exit_ends_keeping_of_its_slabs() {
     let _serial = serial();
-    let Some((owner, x, y)) = owner_of_two(pinner_exit_layout()) else {
+    let Some((owner, x, y)) = owner_of_two(PINNER_EXIT) else {
         return;
     };
     on_fresh_thread(move || {
         // SAFETY: a valid layout; a live block of another thread: kept, its slab pinned.
         unsafe {
-            let _own = A.alloc(pinner_exit_layout());
-            A.dealloc(x as *mut u8, pinner_exit_layout());
+            let _own = A.alloc(PINNER_EXIT);
+            A.dealloc(x as *mut u8, PINNER_EXIT);
         }
         assert_eq!(testing::slab_pins(x as *const u8), Some(1));
     });
@@ -453,13 +441,13 @@ fn a_pinners_exit_ends_keeping_of_its_slabs() {
         // A second freer that allocates the class frees the owner's other block.
         let remote_before = hakmem::stats().remote_frees;
         // SAFETY: a valid layout; freed below.
-        let own = unsafe { A.alloc(pinner_exit_layout()) };
+        let own = unsafe { A.alloc(PINNER_EXIT) };
         // SAFETY: a live block of another thread, freed once.
-        unsafe { A.dealloc(y as *mut u8, pinner_exit_layout()) };
+        unsafe { A.dealloc(y as *mut u8, PINNER_EXIT) };
         let pins = testing::slab_pins(y as *const u8);
         let remote = hakmem::stats().remote_frees - remote_before;
         // SAFETY: our own block.
-        unsafe { A.dealloc(own, pinner_exit_layout()) };
+        unsafe { A.dealloc(own, PINNER_EXIT) };
         (pins, remote)
     });
     assert_eq!(pins, Some(0), "the second freer did not pin the slab");
@@ -471,13 +459,13 @@ fn a_pinners_exit_ends_keeping_of_its_slabs() {
 #[test]
 fn every_test_has_a_class_of_its_own() {
     let layouts = [
-        kept_layout(),
-        emptied_layout(),
-        exit_returns_layout(),
-        backoff_layout(),
-        exit_layout(),
-        pinner_exit_layout(),
-        other_layout(),
+        KEPT,
+        EMPTIED,
+        EXIT_RETURNS,
+        BACKOFF,
+        EXIT,
+        PINNER_EXIT,
+        OTHER,
     ];
     for (i, a) in layouts.iter().enumerate() {
         for b in &layouts[i + 1..] {
