@@ -4,12 +4,13 @@
 //! to in any Rust program).
 //!
 //! ```text
-//! cargo run --release --example fastpath -- pair|pair0|batch|batch0 N
+//! cargo run --release --example fastpath -- pair|pair0|batch|batch0|grow|grow0 N
 //! ```
 //! `pair`: N × (allocate 32 B, free); `batch`: N rounds of 1,000 allocations of mixed 16–512 B
-//! then 1,000 frees in allocation order; `pair0`/`batch0`: the same loops without the allocator
-//! calling empty functions instead (the loop and call overhead the script
-//! subtracts). Only `fastpath_run` is measured.
+//! then 1,000 frees in allocation order; `grow`: N × (allocate 8 B, `realloc` to 16 B — in
+//! place: the 16-byte class holds it, as a `String`'s first growth — free); `pair0`/`batch0`/
+//! `grow0`: the same loops without the allocator calling empty functions instead (the loop and
+//! call overhead the script subtracts). Only `fastpath_run` is measured.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::hint::black_box;
@@ -48,6 +49,13 @@ unsafe fn nop_dealloc(p: *mut u8, l: Layout) {
 
 type AllocFn = unsafe fn(Layout) -> *mut u8;
 type DeallocFn = unsafe fn(*mut u8, Layout);
+type ReallocFn = unsafe fn(*mut u8, Layout, usize) -> *mut u8;
+
+#[inline(never)]
+unsafe fn nop_realloc(p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
+    black_box((l, new_size));
+    p
+}
 
 /// `HakMem`'s `GlobalAlloc` methods — what `__rust_alloc`/`__rust_dealloc` forward to — as
 /// functions the loops call through pointers.
@@ -63,6 +71,12 @@ unsafe fn global_dealloc(p: *mut u8, l: Layout) {
     unsafe { GLOBAL.dealloc(p, l) }
 }
 
+#[inline(never)]
+unsafe fn global_realloc(p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
+    // SAFETY: forwarded contract.
+    unsafe { GLOBAL.realloc(p, l, new_size) }
+}
+
 /// The measured loops (callgrind `--toggle-collect=fastpath_run`). The allocator is called
 /// through function pointers to its `GlobalAlloc` methods, so the compiler cannot fold the size
 /// class of the 32 B pair into the loop, and the count is the allocator's own: std's
@@ -72,13 +86,25 @@ unsafe fn global_dealloc(p: *mut u8, l: Layout) {
 #[inline(never)]
 pub fn fastpath_run(mode: u32, n: u64, layouts: &[Layout], ptrs: &mut [*mut u8]) {
     let pair = Layout::from_size_align(32, 8).unwrap();
-    let (a, d): (AllocFn, DeallocFn) = if mode % 2 == 0 {
-        (global_alloc, global_dealloc)
+    let (a, d, r): (AllocFn, DeallocFn, ReallocFn) = if mode % 2 == 0 {
+        (global_alloc, global_dealloc, global_realloc)
     } else {
-        (nop_alloc, nop_dealloc)
+        (nop_alloc, nop_dealloc, nop_realloc)
     };
-    let (a, d) = black_box((a, d));
-    if mode < 2 {
+    let (a, d, r) = black_box((a, d, r));
+    if mode >= 4 {
+        let small = Layout::from_size_align(8, 1).unwrap();
+        let grown = Layout::from_size_align(16, 1).unwrap();
+        for _ in 0..n {
+            // SAFETY: a non-zero-sized layout; the block is resized with the layout it has and
+            // freed with the layout it was resized to.
+            unsafe {
+                let p = black_box(a(small));
+                let p = black_box(r(p, small, grown.size()));
+                d(p, grown);
+            }
+        }
+    } else if mode < 2 {
         for _ in 0..n {
             // SAFETY: a non-zero-sized layout; the block is freed with the same layout.
             unsafe {
@@ -103,7 +129,7 @@ pub fn fastpath_run(mode: u32, n: u64, layouts: &[Layout], ptrs: &mut [*mut u8])
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let usage = || -> ! {
-        eprintln!("usage: fastpath pair|pair0|batch|batch0 N");
+        eprintln!("usage: fastpath pair|pair0|batch|batch0|grow|grow0 N");
         std::process::exit(2)
     };
     if args.len() != 3 {
@@ -114,6 +140,8 @@ fn main() {
         "pair0" => 1,
         "batch" => 2,
         "batch0" => 3,
+        "grow" => 4,
+        "grow0" => 5,
         _ => usage(),
     };
     let Ok(n) = args[2].parse::<u64>() else {
