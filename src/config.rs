@@ -515,6 +515,15 @@ pub const FOREIGN_UNPIN_PUBLISHED: bool =
 /// Backout (within foreign entries): `--cfg hakmem_no_prof_foreign`.
 pub const PROF_FOREIGN: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_prof_foreign);
 
+/// A sampled medium block's profile record lives in its span's header page (one slot per block
+/// bit, `front::medium::record_slot`), not in the block's tail, so a sampled request takes the
+/// class an unsampled one of its size takes. With the record in the tail a request within
+/// `RECORD_BYTES` of its class's size (every power of two: `Vec` growth, realloc ladders) landed
+/// one class up when sampled, a profiled heap alternated between neighbouring classes and
+/// `SPAN_PURGE_FIRST_EMPTY` purged and refaulted each one's first emptied span
+/// (docs/benchmarks.md "Session 18: prof22"). Backout: `--cfg hakmem_no_prof_header_records`.
+pub const PROF_HEADER_RECORDS: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_header_records);
+
 /// With foreign entries, a consumer's remote frees (a live heap freeing a class it does not
 /// allocate, so it keeps none of them) go through the thread's remote-free batches
 /// (front/remote_batch.rs): one CAS per slab batch instead of one per block. A reusing freer's

@@ -960,6 +960,55 @@ fn switch_moves_the_table_entries_list_pointers() {
     );
 }
 
+/// A sampled medium request takes the class an unsampled one of its size takes: its record sits
+/// in the span's header page (`config::PROF_HEADER_RECORDS`). With the record in the block's
+/// tail, a request of a class's exact size (256 KiB) went one class up when sampled, so a
+/// profiled heap alternating it with a smaller request of the same class (252 KiB) held spans of
+/// two classes, and the first-empty purge (`config::SPAN_PURGE_FIRST_EMPTY`) purged (and the next
+/// request refaulted) a first-emptied span of each. Seen failing under `--cfg
+/// hakmem_no_prof_header_records` (the gate below lifted): 2 spans held and 288 KiB decommitted
+/// against the unprofiled 1 and 256 KiB (release; the second class's first-emptied span); now 1
+/// and 0.
+#[cfg(feature = "profile")]
+fn sampled_medium_requests_keep_their_class() {
+    const BIG: usize = 256 << 10;
+    const SMALL: usize = BIG - (4 << 10);
+    fn run(profiled: bool) -> (u64, u64) {
+        std::thread::spawn(move || {
+            let before = hakmem::stats();
+            for i in 0..32u8 {
+                for size in [BIG, SMALL] {
+                    let p = block(size, i);
+                    let sampled = profile::sampled_size(p);
+                    assert_eq!(sampled, profiled.then_some(size), "sampled as the run says");
+                    release(p, size);
+                }
+            }
+            let after = hakmem::stats();
+            (
+                after.spans_in_use - before.spans_in_use,
+                after.span_bytes_decommitted - before.span_bytes_decommitted,
+            )
+        })
+        .join()
+        .unwrap()
+    }
+    profile::stop();
+    let (bound_off, purged_off) = run(false);
+    profile::set_sample_interval(1);
+    assert!(profile::start());
+    let (bound_on, purged_on) = run(true);
+    assert!(
+        bound_on <= bound_off && purged_on <= purged_off,
+        "a profiled heap held {bound_on} spans and decommitted {purged_on} bytes of spans, an \
+         unprofiled one {bound_off} and {purged_off}, on one medium class's requests"
+    );
+    println!(
+        "profile: one medium class's requests: spans held {bound_on} (unprofiled {bound_off}), \
+         decommitted {purged_on} (unprofiled {purged_off})"
+    );
+}
+
 #[cfg(not(feature = "profile"))]
 fn main() {
     assert!(
@@ -1001,6 +1050,10 @@ fn main() {
         profiled_heap_keeps_foreign_blocks();
     }
     switch_moves_the_table_entries_list_pointers();
+    // Its regression: it fails under the backout (see there).
+    if hakmem::config::PROF_HEADER_RECORDS {
+        sampled_medium_requests_keep_their_class();
+    }
     profile::stop();
     profile::set_sample_interval(profile::DEFAULT_MEAN);
     let p = block(100, 1);

@@ -348,7 +348,7 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
             unsafe { h.local_mut() }.sampler.last_stack(),
             h.prof_shard,
         )
-    } else if let Some(c) = medium_class_for(size.saturating_add(prof::RECORD_BYTES), align) {
+    } else if let Some(c) = medium_class_for(size.saturating_add(medium::SAMPLE_EXTRA), align) {
         alloc_medium_sampled(h, c, size, zero)
     } else {
         // SAFETY: see above.
@@ -363,9 +363,9 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
     (!p.is_null()).then_some(p)
 }
 
-/// A sampled medium request: a block of class `c` (room for the request and the profile box's
-/// record) like any other, marked in its span with the record in its tail (unsampled if the
-/// profile's table cannot be mapped).
+/// A sampled medium request: a block of class `c` (room for the request, and for the profile
+/// box's record where `medium::SAMPLE_EXTRA` says it goes in the tail) like any other, marked in
+/// its span with the record in its slot (unsampled if the profile's table cannot be mapped).
 ///
 /// `h` is the calling thread's own live heap.
 #[cold]
@@ -375,9 +375,9 @@ fn alloc_medium_sampled(h: &Heap, c: usize, size: usize, zero: bool) -> *mut u8 
     let Some((p, span)) = (unsafe { medium::alloc_with_span(h, c) }) else {
         return core::ptr::null_mut();
     };
-    // SAFETY: a block of class `c` just taken for this request (`c` holds it and the record),
-    // not yet handed out; the reference ends with the call.
-    let rec = unsafe { medium::record_of_new(p, c) };
+    // SAFETY: a block of class `c` in `span` just taken for this request (`c` holds it and
+    // `SAMPLE_EXTRA`), not yet handed out; the reference ends with the call.
+    let rec = unsafe { medium::record_of_new(span, p, c) };
     // SAFETY: per the contract; the reference lives through `begin_sample_into`, which does not
     // reach the heap.
     let last = unsafe { h.local_mut() }.sampler.last_stack();

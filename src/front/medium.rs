@@ -27,7 +27,7 @@ use core::ptr::NonNull;
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
-    MEDIUM_TRIM_AGE_MS, PROFILE, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY,
+    MEDIUM_TRIM_AGE_MS, PROFILE, PROF_HEADER_RECORDS, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY,
     SPAN_PURGE_FIRST_MAX_BLOCKS,
 };
 use crate::debug::fatal;
@@ -311,7 +311,7 @@ fn check_boundary(span: &SpanHeader, ptr: *mut u8, class: usize, carved: usize) 
 }
 
 /// Usable bytes of a live medium block: its class size, or the request of a sampled one (whose
-/// tail holds the profiler's record).
+/// tail may hold the profiler's record: `record_slot`).
 pub fn usable_size(span: &SpanHeader, ptr: *mut u8) -> usize {
     let class = bound_class(span, ptr);
     check_boundary(span, ptr, class, blocks_per_slab(class));
@@ -369,10 +369,12 @@ pub unsafe fn free(h: &'static Heap, span: NonNull<SpanHeader>, ptr: *mut u8, ke
 }
 
 // ---- sampled blocks (profiler) -----------------------------------------------------------------
-// A sampled medium request is served by this tier from a class with room for the profiler's
-// record after the request (front::alloc::sample): the record is the block's last
-// `prof::RECORD_BYTES` (`record_slot`), past anything the program was given, and the block is
-// marked in its span's `sampled` bits. `free` ends the sample before the block goes back to a
+// A sampled medium request is served by this tier from the class an unsampled one takes
+// (front::alloc::sample, `SAMPLE_EXTRA`): the profiler's record sits in the span's header page,
+// in the slot of the block's `sampled` bit (`record_slot`, `config::PROF_HEADER_RECORDS`;
+// without it, or where the header page has no room, the block's last `prof::RECORD_BYTES`, past
+// anything the program was given, from a class with room for them), and the block is marked in
+// its span's `sampled` bits. `free` ends the sample before the block goes back to a
 // list, so the block cannot be handed out (and marked) again before its record is read.
 // `usable_size` of a marked block is its request (rounded up to `MIN_ALIGN`), never the record.
 
@@ -384,33 +386,66 @@ fn sample_bit(span: &SpanHeader, ptr: *mut u8, class: usize) -> u64 {
     1 << idx
 }
 
-/// Where the profiler's record of the marked block `ptr` of class `class` lives: its last
-/// `RECORD_BYTES` (8-aligned: medium class sizes are multiples of 4 KiB).
+/// The records of a span's sampled blocks are in its header page, one slot per `sampled` bit
+/// after the header (`config::PROF_HEADER_RECORDS`, where the page has room for them: not in
+/// loom's small header).
+const RECORDS_IN_HEADER: bool = PROF_HEADER_RECORDS
+    && core::mem::size_of::<SpanHeader>() + 64 * prof::RECORD_BYTES <= SPAN_HEADER_BYTES;
+
+const _: () = assert!(
+    !PROF_HEADER_RECORDS || cfg!(hakmem_loom) || RECORDS_IN_HEADER,
+    "a span's header page has room for a record per `sampled` bit"
+);
+
+/// Bytes a sampled medium request needs beyond an unsampled one of its size: none when the
+/// record is in the span's header page, else the record in the block's tail.
+pub const SAMPLE_EXTRA: usize = if RECORDS_IN_HEADER {
+    0
+} else {
+    prof::RECORD_BYTES
+};
+
+/// Where the profiler's record of the marked block `ptr` of class `class` in `span` lives: the
+/// slot of its bit at the end of the span's header page (`RECORDS_IN_HEADER`; written only while
+/// the block is out, so slots of different blocks never meet), else the block's last
+/// `RECORD_BYTES` (8-aligned either way: the header page and medium class sizes are multiples of
+/// 4 KiB).
 #[inline]
-fn record_slot(ptr: *mut u8, class: usize) -> *mut prof::Record {
-    ptr.wrapping_add(class_size(class) - prof::RECORD_BYTES)
-        .cast()
+fn record_slot(span: &SpanHeader, ptr: *mut u8, class: usize) -> *mut prof::Record {
+    if RECORDS_IN_HEADER {
+        let idx = block_index(class, ptr as usize - span.base() - SPAN_HEADER_BYTES);
+        debug_assert!(idx < 64, "const-asserted in span.rs");
+        (span.base() + SPAN_HEADER_BYTES - (64 - idx) * prof::RECORD_BYTES) as *mut prof::Record
+    } else {
+        ptr.wrapping_add(class_size(class) - prof::RECORD_BYTES)
+            .cast()
+    }
 }
 
-/// Where `prof::begin_sample_into` writes the record of a sampled medium block: its tail.
+/// Where `prof::begin_sample_into` writes the record of a sampled medium block (`record_slot`).
 ///
 /// # Safety
-/// `ptr` is a medium block of class `class` (`alloc_with_span`), just allocated by this thread
-/// for a sampled request of at most `class_size(class) - RECORD_BYTES` bytes and not yet handed
-/// out; the reference is dropped before it is (`mark_sampled` follows at once).
-pub unsafe fn record_of_new<'a>(ptr: *mut u8, class: usize) -> &'a mut MaybeUninit<prof::Record> {
-    // SAFETY: per the contract: the block's tail past the request (8-aligned: medium class sizes
-    // are multiples of 4 KiB), ours alone until the block is handed out.
-    unsafe { &mut *record_slot(ptr, class).cast::<MaybeUninit<prof::Record>>() }
+/// `ptr` is a medium block of class `class` in `span` (`alloc_with_span`), just allocated by
+/// this thread for a sampled request of at most `class_size(class) - SAMPLE_EXTRA` bytes and not
+/// yet handed out; the reference is dropped before it is (`mark_sampled` follows at once).
+pub unsafe fn record_of_new<'a>(
+    span: &SpanHeader,
+    ptr: *mut u8,
+    class: usize,
+) -> &'a mut MaybeUninit<prof::Record> {
+    // SAFETY: per the contract: the block's slot (in the span's header page, mapped while the
+    // span is, or the block's tail past the request; 8-aligned), ours alone until the block is
+    // handed out: no other block uses it, and the block's previous sample ended at its free.
+    unsafe { &mut *record_slot(span, ptr, class).cast::<MaybeUninit<prof::Record>>() }
 }
 
 /// Marks the live medium block `ptr` of class `class` in `span` (`alloc_with_span`), just
 /// allocated by this thread for a sampled request and not yet handed out, whose record
-/// `prof::begin_sample_into` wrote in its tail (`record_of_new`).
+/// `prof::begin_sample_into` wrote in its slot (`record_of_new`).
 pub fn mark_sampled(span: &SpanHeader, ptr: *mut u8, class: usize) {
     debug_assert!(
         // SAFETY: written by `begin_sample_into` (per the contract).
-        unsafe { record_slot(ptr, class).read() }.size + prof::RECORD_BYTES <= class_size(class)
+        unsafe { record_slot(span, ptr, class).read() }.size + SAMPLE_EXTRA <= class_size(class)
     );
     debug_assert_eq!(bound_class(span, ptr), class);
     // The block is ours until handed out; whoever frees it got the pointer through a hand-off
@@ -426,8 +461,8 @@ pub fn sampled_record(span: &SpanHeader, ptr: *mut u8) -> Option<prof::Record> {
     }
     let class = bound_class(span, ptr);
     marked_bit(span, ptr, class)?;
-    // SAFETY: a marked live block's tail holds its record (`mark_sampled`).
-    Some(unsafe { record_slot(ptr, class).read() })
+    // SAFETY: a marked live block's slot holds its record (`mark_sampled`).
+    Some(unsafe { record_slot(span, ptr, class).read() })
 }
 
 /// The `sampled` bit of the block at `ptr` in `span` (of medium class `class`) if `ptr` is a
@@ -478,10 +513,10 @@ fn end_sample_slow(span: &SpanHeader, ptr: *mut u8, h: &Heap) {
         // a heap that is not live) hands it to the holder's merge (`SampledBits`).
         let held = h.kind == HeapKind::Live && span.slab.is_owned_by(h.owner_ptr());
         span.sampled.clear_freed(bit, held);
-        // SAFETY: a marked live block's tail holds its record (`mark_sampled`), still the
+        // SAFETY: a marked live block's slot holds its record (`mark_sampled`), still the
         // freeing thread's until `free` puts the block back on a list, after this (read in
         // place, not copied).
-        prof::end_sample(unsafe { &*record_slot(ptr, class) }, h.prof_shard);
+        prof::end_sample(unsafe { &*record_slot(span, ptr, class) }, h.prof_shard);
     }
 }
 

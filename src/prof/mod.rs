@@ -5,7 +5,8 @@
 //! - **Capture** (`stack`): the sampled request's call stack, by walking frame pointers.
 //! - **Storage** (`arena`, `table`): a sampled request of at most `SLOT_SIZE` bytes gets a slot
 //!   in a registered arena of its own; a medium one is a block of the medium tier marked in its
-//!   span, its `Record` in the block's last `RECORD_BYTES` (front::medium); a bigger one is a
+//!   span, its `Record` in the span's header page (or the block's last `RECORD_BYTES`:
+//!   front::medium, `record_slot`); a bigger one is a
 //!   large block whose header carries `SAMPLED_LARGE_MAGIC` and whose `Record` follows the
 //!   header (`large_record`; the large box maps, caches and frees it like any large block).
 //!   `free` recognises each on the registry path (never on the hinted fast path). Its stack is interned in
