@@ -671,9 +671,18 @@ pub const SPAN_CLASS_AFFINE: bool = !cfg!(hakmem_no_span_class_affine);
 pub const SPAN_AFFINE_SCAN: usize = 32;
 
 /// Bytes of free, unpurged medium blocks a heap keeps before `MEDIUM_TRIM` purges them (per
-/// heap: a thread's own hoard). 8 MiB (16 until session 9): with a 5 ms epoch, the spread-classes
-/// stress's peak RSS 142–181 → 118–121 MiB against glibc's 100 (docs/benchmarks.md, `medium9`).
-pub const MEDIUM_DIRTY_BYTES: usize = 8 << 20;
+/// heap: a thread's own hoard); also how many bytes of local frees run the next trim check.
+/// 16 MiB until session 9, then 8 MiB (with a 5 ms epoch, the spread-classes stress's peak RSS
+/// 142–181 → 118–121 MiB against glibc's 100; docs/benchmarks.md, `medium9`), 4 MiB since
+/// session 18 (`rss25`): a program whose medium hoard is 4–8 MiB of freed blocks of many classes
+/// (perl's growing strings and hash arrays, git's pack buffers) never reached the 8 MiB check
+/// and kept all of it resident. `RUSTFLAGS="--cfg hakmem_no_medium_dirty_4mib"` compiles it out
+/// (A/B switch): 8 MiB.
+pub const MEDIUM_DIRTY_BYTES: usize = if cfg!(hakmem_no_medium_dirty_4mib) {
+    8 << 20
+} else {
+    4 << 20
+};
 
 /// A heap's trim epoch (`MEDIUM_TRIM`): its trims run at most once per epoch and purge only
 /// blocks that stayed free through a whole epoch, so a block the program reuses within this many
