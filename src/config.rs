@@ -625,8 +625,8 @@ pub const LARGE_CLEAR_RESIDENT: bool = !cfg!(hakmem_no_large_clear_resident);
 /// (`front::medium::trim`): a span keeps every block its class ever carved, so a program whose
 /// sizes spread over many medium classes kept the sum of every class's high-water resident (a
 /// ~50 MiB live set at 480 MiB peak RSS, docs/benchmarks.md, session 8 `medium8`). Every
-/// `MEDIUM_DIRTY_BYTES` of local frees, at most once per `MEDIUM_TRIM_AGE_MS`, a heap drains its
-/// spans' remote queues and counts its free blocks not yet purged; over `MEDIUM_DIRTY_BYTES` it
+/// `MEDIUM_TRIM_CHECK_BYTES` of local frees, at most once per `MEDIUM_TRIM_AGE_MS`, a heap drains
+/// its spans' remote queues and counts its free blocks not yet purged; over `MEDIUM_DIRTY_BYTES` it
 /// purges the pages past the first (which holds the links) of those that stayed free through a
 /// whole epoch, largest classes first, down to half of it. An exiting thread purges all of them
 /// before it publishes its spans. `RUSTFLAGS="--cfg hakmem_no_medium_trim"` compiles it out (A/B
@@ -671,18 +671,25 @@ pub const SPAN_CLASS_AFFINE: bool = !cfg!(hakmem_no_span_class_affine);
 pub const SPAN_AFFINE_SCAN: usize = 32;
 
 /// Bytes of free, unpurged medium blocks a heap keeps before `MEDIUM_TRIM` purges them (per
-/// heap: a thread's own hoard); also how many bytes of local frees run the next trim check.
-/// 16 MiB until session 9, then 8 MiB (with a 5 ms epoch, the spread-classes stress's peak RSS
-/// 142–181 → 118–121 MiB against glibc's 100; docs/benchmarks.md, `medium9`), 4 MiB since
-/// session 18 (`rss25`): a program whose medium hoard is 4–8 MiB of freed blocks of many classes
-/// (perl's growing strings and hash arrays, git's pack buffers) never reached the 8 MiB check
-/// and kept all of it resident. `RUSTFLAGS="--cfg hakmem_no_medium_dirty_4mib"` compiles it out
-/// (A/B switch): 8 MiB.
+/// heap: a thread's own hoard; looked at every `MEDIUM_TRIM_CHECK_BYTES` of local frees). 16 MiB
+/// until session 9, then 8 MiB (with a 5 ms epoch, the spread-classes stress's peak RSS 142–181
+/// → 118–121 MiB against glibc's 100; docs/benchmarks.md, `medium9`), 4 MiB since session 18
+/// (`rss25`): a hoard of 4–8 MiB of freed blocks of many classes stayed resident (git log's pack
+/// and delta buffers: max RSS 54.3 → 52.3 MiB). `RUSTFLAGS="--cfg hakmem_no_medium_dirty_4mib"`
+/// compiles it out (A/B switch): 8 MiB.
 pub const MEDIUM_DIRTY_BYTES: usize = if cfg!(hakmem_no_medium_dirty_4mib) {
     8 << 20
 } else {
     4 << 20
 };
+
+/// Bytes of a heap's local medium frees between two trim checks (`MEDIUM_TRIM`): 8 MiB, the
+/// old `MEDIUM_DIRTY_BYTES`, which set both until session 18. A check drains every medium
+/// class's remote queues and walks every free list: one per 4 MiB cost mixed-stress 5–6% CPU
+/// (paired, docs/benchmarks.md, "Session 18: rss25"), while one per 8 MiB finds a hoard over
+/// the 4 MiB limit as well (it is then purged down to half the limit).
+pub const MEDIUM_TRIM_CHECK_BYTES: usize = 8 << 20;
+const _: () = assert!(MEDIUM_DIRTY_BYTES <= MEDIUM_TRIM_CHECK_BYTES);
 
 /// A heap's trim epoch (`MEDIUM_TRIM`): its trims run at most once per epoch and purge only
 /// blocks that stayed free through a whole epoch, so a block the program reuses within this many

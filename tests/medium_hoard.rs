@@ -1,10 +1,11 @@
 //! `config::MEDIUM_DIRTY_BYTES`: a heap's hoard of free, unpurged medium blocks is trimmed once
 //! it holds more than that many bytes. A hoard between 4 and 8 MiB — 37 freed 128 KiB blocks,
 //! every page written, each span kept by one live block so that no span empties — is purged
-//! (down to half the limit) by the trim checks the later frees run with 4 MiB, and stays
-//! resident with 8 MiB (`--cfg hakmem_no_medium_dirty_4mib`): perl's and git's medium hoard
-//! (docs/benchmarks.md, "Session 18: rss25"). Without the test harness (`harness = false`): the
-//! trim check counts the heap's local frees, so no harness thread may share the scenario's heap.
+//! (down to half the limit) by the trim checks later frees run (one per
+//! `MEDIUM_TRIM_CHECK_BYTES`) with 4 MiB, and stays resident with 8 MiB (`--cfg
+//! hakmem_no_medium_dirty_4mib`): git log's medium hoard (docs/benchmarks.md, "Session 18:
+//! rss25"). Without the test harness (`harness = false`): the trim check counts the heap's local
+//! frees, so no harness thread may share the scenario's heap.
 
 mod support;
 
@@ -26,7 +27,8 @@ const BLOCKS: usize = 40;
 const KEEP_EVERY: usize = 15;
 
 /// The churning block: its class's span is held by a second live block, so that the churn's frees
-/// only run trim checks (one per `MEDIUM_DIRTY_BYTES` of local frees) and empty nothing.
+/// only run trim checks (one per `MEDIUM_TRIM_CHECK_BYTES` of local frees) and empty nothing:
+/// 32 MiB of frees, four checks at 8 MiB.
 const CHURN: usize = 512 << 10;
 const CHURN_FREES: usize = 64;
 
@@ -70,9 +72,9 @@ fn main() {
     }
     let hoard = freed.len() * BLOCK;
     assert!(hoard > 4 << 20 && hoard < 8 << 20, "hoard {hoard}");
-    // Local frees of another class, a few milliseconds apart: each `MEDIUM_DIRTY_BYTES` of them
-    // runs a trim check (at most one per `MEDIUM_TRIM_AGE_MS` epoch), and the hoard, freed before
-    // the last check but one, counts as free through a whole epoch.
+    // Local frees of another class, a few milliseconds apart: each `MEDIUM_TRIM_CHECK_BYTES` of
+    // them runs a trim check (at most one per `MEDIUM_TRIM_AGE_MS` epoch), and the hoard, freed
+    // before the last check but one, counts as free through a whole epoch.
     for _ in 0..CHURN_FREES {
         // `black_box`: an allocation freed unread may be removed by the compiler (a release build
         // dropped this whole loop, and the trim checks with it).

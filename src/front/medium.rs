@@ -27,8 +27,8 @@ use core::ptr::NonNull;
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
-    MEDIUM_TRIM_AGE_MS, PROFILE, PROF_HEADER_RECORDS, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY,
-    SPAN_PURGE_FIRST_MAX_BLOCKS,
+    MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, PROFILE, PROF_HEADER_RECORDS, SPAN_HEADER_BYTES,
+    SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -563,7 +563,7 @@ unsafe fn free_local(h: &Heap, s: &Slab, class: usize, b: NonNull<Block>) {
         }
         if MEDIUM_TRIM {
             local.medium_freed += class_size(class);
-            if local.medium_freed > MEDIUM_DIRTY_BYTES {
+            if local.medium_freed > MEDIUM_TRIM_CHECK_BYTES {
                 trim(local, b.as_ptr());
             }
         }
@@ -572,7 +572,7 @@ unsafe fn free_local(h: &Heap, s: &Slab, class: usize, b: NonNull<Block>) {
 
 // ---- trimming free blocks (`config::MEDIUM_TRIM`) ---------------------------------------------
 // A span keeps every block its class carved, so a heap whose requests spread over many medium
-// classes held each class's high-water resident. Every `MEDIUM_DIRTY_BYTES` of local frees, at
+// classes held each class's high-water resident. Every `MEDIUM_TRIM_CHECK_BYTES` of local frees, at
 // most once per trim epoch (`MEDIUM_TRIM_AGE_MS`), the heap drains its spans' remote queues and
 // walks their free lists; if the free blocks not yet purged (not clean, `span::trim_free`) come to
 // more than `MEDIUM_DIRTY_BYTES`, it purges those that stayed free through the whole last epoch,
@@ -618,7 +618,7 @@ unsafe fn drain_all(local: &mut HeapLocal, c: usize) {
     }
 }
 
-/// The trim check (see above), run by a local free of `keep` once `MEDIUM_DIRTY_BYTES` were
+/// The trim check (see above), run by a local free of `keep` once `MEDIUM_TRIM_CHECK_BYTES` were
 /// freed locally since the last one.
 ///
 /// # Safety
