@@ -691,6 +691,17 @@ pub const MEDIUM_DIRTY_BYTES: usize = if cfg!(hakmem_no_medium_dirty_4mib) {
 pub const MEDIUM_TRIM_CHECK_BYTES: usize = 8 << 20;
 const _: () = assert!(MEDIUM_DIRTY_BYTES <= MEDIUM_TRIM_CHECK_BYTES);
 
+/// A heap about to bind a new medium span runs a trim check (`MEDIUM_TRIM`,
+/// `front::medium::trim_on_bind`) when the unclean free bytes its last check left plus the bytes
+/// freed locally since come to more than half of `MEDIUM_DIRTY_BYTES`, and if its free blocks not
+/// clean are over that, purges every one that stayed free through the whole last epoch: growing
+/// while holding free blocks is a hoard's signature, and a program that frees its hoard with few
+/// medium frees after it (perl's realloc ladders and hash doublings, 30 medium allocations a run)
+/// never reaches the next check by its frees (max RSS 112.6 -> 110.2 MiB; docs/benchmarks.md,
+/// "Session 18: rss26"). `RUSTFLAGS="--cfg hakmem_no_medium_trim_on_bind"` compiles it out (A/B
+/// switch).
+pub const MEDIUM_TRIM_ON_BIND: bool = !cfg!(hakmem_no_medium_trim_on_bind);
+
 /// A heap's trim epoch (`MEDIUM_TRIM`): its trims run at most once per epoch and purge only
 /// blocks that stayed free through a whole epoch, so a block the program reuses within this many
 /// milliseconds of freeing it is not purged and refaulted. 20 ms: peak RSS of the spread-classes

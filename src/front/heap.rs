@@ -95,6 +95,9 @@ pub struct HeapLocal {
     /// Bytes of medium blocks freed locally since the last trim check, the heap's trim epoch and
     /// when it began (`front::medium::trim`, `config::MEDIUM_TRIM`).
     pub medium_freed: usize,
+    /// Bytes of free medium blocks the last trim check left not clean (`front::medium::trim`):
+    /// with `medium_freed`, a bound on what the heap holds free now (`config::MEDIUM_TRIM_ON_BIND`).
+    pub medium_unclean: usize,
     pub medium_epoch: u64,
     pub medium_epoch_at: crate::purge::Stamp,
     /// Per small class, whether this thread's remote frees keep blocks (front/foreign.rs,
@@ -244,6 +247,7 @@ impl Heap {
                 retired: crate::purge::Retired::new(),
                 taken: [false; NUM_CLASSES],
                 medium_freed: 0,
+                medium_unclean: 0,
                 medium_epoch: 0,
                 medium_epoch_at: 0,
                 keep: KeepBackoff::new_for(kind),
@@ -294,6 +298,7 @@ impl Heap {
             addr_of_mut!((*l).retired).write(crate::purge::Retired::new());
             addr_of_mut!((*l).taken).write([false; NUM_CLASSES]);
             addr_of_mut!((*l).medium_freed).write(0);
+            addr_of_mut!((*l).medium_unclean).write(0);
             addr_of_mut!((*l).medium_epoch).write(0);
             addr_of_mut!((*l).medium_epoch_at).write(0);
             addr_of_mut!((*l).keep).write(KeepBackoff::new_for(kind));
@@ -696,6 +701,7 @@ fn _every_field_written(h: Heap) {
         retired,
         taken,
         medium_freed,
+        medium_unclean,
         medium_epoch,
         medium_epoch_at,
         keep,

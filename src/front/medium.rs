@@ -27,8 +27,8 @@ use core::ptr::NonNull;
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
-    MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, PROFILE, PROF_HEADER_RECORDS, SPAN_HEADER_BYTES,
-    SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
+    MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE, PROF_HEADER_RECORDS,
+    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -242,6 +242,10 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 /// `local` is `h`'s local state and `h` is the calling thread's heap.
 unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     let bytes = span_bytes(c);
+    if MEDIUM_TRIM && MEDIUM_TRIM_ON_BIND {
+        // SAFETY: per the contract.
+        unsafe { trim_on_bind(local) };
+    }
     if local.retired.any(MEDIUM_CLASSES) {
         if let Some(sweep) = Sweep::due() {
             // SAFETY: per the contract.
@@ -631,6 +635,40 @@ unsafe fn trim(local: &mut HeapLocal, keep: *mut Block) {
     if now.wrapping_sub(local.medium_epoch_at) < MEDIUM_TRIM_AGE_MS {
         return;
     }
+    // SAFETY: per the contract.
+    unsafe { trim_now(local, keep, now, false) };
+}
+
+/// The trim check a heap about to bind a new span runs when what it may hold free (the unclean
+/// bytes the last check left and the bytes freed since) is over half of `MEDIUM_DIRTY_BYTES`: a
+/// heap that grows while it holds free blocks is hoarding them (`MEDIUM_TRIM_ON_BIND`). If the
+/// free blocks not clean are over half the limit, it purges every one that stayed free through
+/// the whole last epoch. Within the epoch nothing is done and the count of frees is kept.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+#[cold]
+#[inline(never)]
+unsafe fn trim_on_bind(local: &mut HeapLocal) {
+    if local.medium_unclean + local.medium_freed <= MEDIUM_DIRTY_BYTES / 2 {
+        return;
+    }
+    let now = purge::now();
+    if now.wrapping_sub(local.medium_epoch_at) < MEDIUM_TRIM_AGE_MS {
+        return;
+    }
+    local.medium_freed = 0;
+    // SAFETY: per the contract.
+    unsafe { trim_now(local, core::ptr::null_mut(), now, true) };
+}
+
+/// A trim check past its epoch gate: a new epoch begins at `now`. A check on `bind`
+/// (`trim_on_bind`) purges all blocks old enough once over half the limit; one by frees purges
+/// down to half the limit once over it.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+unsafe fn trim_now(local: &mut HeapLocal, keep: *mut Block, now: purge::Stamp, bind: bool) {
     local.medium_epoch += 1;
     local.medium_epoch_at = now;
     for c in MEDIUM_CLASSES {
@@ -638,11 +676,17 @@ unsafe fn trim(local: &mut HeapLocal, keep: *mut Block) {
         unsafe { drain_all(local, c) };
     }
     // SAFETY: per the contract.
-    let unclean = unsafe { purge_free(local, keep, 0, false) };
-    if unclean > MEDIUM_DIRTY_BYTES {
+    let mut unclean = unsafe { purge_free(local, keep, 0, false) };
+    let (limit, left) = if bind {
+        (MEDIUM_DIRTY_BYTES / 2, 0)
+    } else {
+        (MEDIUM_DIRTY_BYTES, MEDIUM_DIRTY_BYTES / 2)
+    };
+    if unclean > limit {
         // SAFETY: per the contract.
-        unsafe { purge_free(local, keep, unclean - MEDIUM_DIRTY_BYTES / 2, false) };
+        unclean = unsafe { purge_free(local, keep, unclean - left, false) };
     }
+    local.medium_unclean = unclean;
 }
 
 /// Walks the free lists of `local`'s spans, the largest classes first, purging up to `excess`
