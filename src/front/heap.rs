@@ -98,6 +98,9 @@ pub struct HeapLocal {
     /// Bytes of free medium blocks the last trim check left not clean (`front::medium::trim`):
     /// with `medium_freed`, a bound on what the heap holds free now (`config::MEDIUM_TRIM_ON_BIND`).
     pub medium_unclean: usize,
+    /// `medium_freed` when the last check ran (0 after a check by frees, which zeroes it; a check
+    /// on bind leaves the count of frees to the checks by frees).
+    pub medium_freed_at: usize,
     pub medium_epoch: u64,
     pub medium_epoch_at: crate::purge::Stamp,
     /// Per small class, whether this thread's remote frees keep blocks (front/foreign.rs,
@@ -248,6 +251,7 @@ impl Heap {
                 taken: [false; NUM_CLASSES],
                 medium_freed: 0,
                 medium_unclean: 0,
+                medium_freed_at: 0,
                 medium_epoch: 0,
                 medium_epoch_at: 0,
                 keep: KeepBackoff::new_for(kind),
@@ -299,6 +303,7 @@ impl Heap {
             addr_of_mut!((*l).taken).write([false; NUM_CLASSES]);
             addr_of_mut!((*l).medium_freed).write(0);
             addr_of_mut!((*l).medium_unclean).write(0);
+            addr_of_mut!((*l).medium_freed_at).write(0);
             addr_of_mut!((*l).medium_epoch).write(0);
             addr_of_mut!((*l).medium_epoch_at).write(0);
             addr_of_mut!((*l).keep).write(KeepBackoff::new_for(kind));
@@ -702,6 +707,7 @@ fn _every_field_written(h: Heap) {
         taken,
         medium_freed,
         medium_unclean,
+        medium_freed_at,
         medium_epoch,
         medium_epoch_at,
         keep,

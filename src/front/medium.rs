@@ -631,6 +631,7 @@ unsafe fn drain_all(local: &mut HeapLocal, c: usize) {
 #[inline(never)]
 unsafe fn trim(local: &mut HeapLocal, keep: *mut Block) {
     local.medium_freed = 0;
+    local.medium_freed_at = 0;
     let now = purge::now();
     if now.wrapping_sub(local.medium_epoch_at) < MEDIUM_TRIM_AGE_MS {
         return;
@@ -643,21 +644,23 @@ unsafe fn trim(local: &mut HeapLocal, keep: *mut Block) {
 /// bytes the last check left and the bytes freed since) is over half of `MEDIUM_DIRTY_BYTES`: a
 /// heap that grows while it holds free blocks is hoarding them (`MEDIUM_TRIM_ON_BIND`). If the
 /// free blocks not clean are over half the limit, it purges every one that stayed free through
-/// the whole last epoch. Within the epoch nothing is done and the count of frees is kept.
+/// the whole last epoch. Within the epoch nothing is done; the count of frees that drives the
+/// checks by frees is left as it is either way.
 ///
 /// # Safety
 /// `local` is the calling thread's heap state.
 #[cold]
 #[inline(never)]
 unsafe fn trim_on_bind(local: &mut HeapLocal) {
-    if local.medium_unclean + local.medium_freed <= MEDIUM_DIRTY_BYTES / 2 {
+    if local.medium_unclean + (local.medium_freed - local.medium_freed_at) <= MEDIUM_DIRTY_BYTES / 2
+    {
         return;
     }
     let now = purge::now();
     if now.wrapping_sub(local.medium_epoch_at) < MEDIUM_TRIM_AGE_MS {
         return;
     }
-    local.medium_freed = 0;
+    local.medium_freed_at = local.medium_freed;
     // SAFETY: per the contract.
     unsafe { trim_now(local, core::ptr::null_mut(), now, true) };
 }
