@@ -12,7 +12,7 @@ mod support;
 use std::alloc::{alloc, dealloc, Layout};
 use std::time::Duration;
 
-use support::thp::resident_pages;
+use support::thp::{medium_hoard, resident_pages};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
@@ -44,32 +44,11 @@ fn main() {
     }
     let layout = Layout::from_size_align(BLOCK, 16).unwrap();
     let churn_layout = Layout::from_size_align(CHURN, 16).unwrap();
-    // All blocks first, written afterwards: each span fills with only its blocks' first pages
-    // resident, so no span counts as a dense fill (`config::SPAN_THP_GROWTH`) and none is born
-    // a huge page, which a purge of a block's interior would only split.
-    // SAFETY: non-zero sizes.
-    let blocks: Vec<*mut u8> = (0..BLOCKS).map(|_| unsafe { alloc(layout) }).collect();
-    // SAFETY: as above.
+    // SAFETY: a non-zero size.
     let churn_keeper = unsafe { alloc(churn_layout) };
-    assert!(!churn_keeper.is_null() && blocks.iter().all(|p| !p.is_null()));
-    for &p in &blocks {
-        // SAFETY: the block is ours, `BLOCK` bytes.
-        unsafe { p.write_bytes(1, BLOCK) };
-    }
+    assert!(!churn_keeper.is_null());
+    let (blocks, freed) = medium_hoard(layout, BLOCKS, KEEP_EVERY);
     let interior = BLOCK / PAGE - 1;
-    let mut freed = Vec::new();
-    for (i, &p) in blocks.iter().enumerate() {
-        if i % KEEP_EVERY != 0 {
-            assert_eq!(
-                interior_resident(p),
-                interior,
-                "a written block is resident"
-            );
-            // SAFETY: allocated above with `layout`, freed once.
-            unsafe { dealloc(p, layout) };
-            freed.push(p);
-        }
-    }
     let hoard = freed.len() * BLOCK;
     assert!(hoard > 4 << 20 && hoard < 8 << 20, "hoard {hoard}");
     // Local frees of another class, a few milliseconds apart: each `MEDIUM_TRIM_CHECK_BYTES` of

@@ -14,7 +14,7 @@ mod support;
 use std::alloc::{alloc, dealloc, Layout};
 use std::time::Duration;
 
-use support::thp::resident_pages;
+use support::thp::{medium_hoard, resident_pages};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
@@ -43,30 +43,8 @@ fn main() {
         return;
     }
     let layout = Layout::from_size_align(BLOCK, 16).unwrap();
-    // All blocks first, written afterwards: each span fills with only its blocks' first pages
-    // resident, so no span counts as a dense fill (`config::SPAN_THP_GROWTH`) and none is born
-    // a huge page, which a purge of a block's interior would only split.
-    // SAFETY: non-zero sizes.
-    let blocks: Vec<*mut u8> = (0..BLOCKS).map(|_| unsafe { alloc(layout) }).collect();
-    assert!(blocks.iter().all(|p| !p.is_null()));
-    for &p in &blocks {
-        // SAFETY: the block is ours, `BLOCK` bytes.
-        unsafe { p.write_bytes(1, BLOCK) };
-    }
+    let (blocks, freed) = medium_hoard(layout, BLOCKS, KEEP_EVERY);
     let interior = BLOCK / PAGE - 1;
-    let mut freed = Vec::new();
-    for (i, &p) in blocks.iter().enumerate() {
-        if i % KEEP_EVERY != 0 {
-            assert_eq!(
-                interior_resident(p),
-                interior,
-                "a written block is resident"
-            );
-            // SAFETY: allocated above with `layout`, freed once.
-            unsafe { dealloc(p, layout) };
-            freed.push(p);
-        }
-    }
     let hoard = freed.len() * BLOCK;
     let limit = hakmem::config::MEDIUM_DIRTY_BYTES;
     assert!(

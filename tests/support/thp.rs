@@ -72,3 +72,41 @@ pub fn collapse_alloc_failures() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// A medium hoard for the trim tests (tests/medium_hoard.rs, tests/medium_hoard_bind.rs): `count`
+/// blocks of `layout`, all allocated before any is written (so that each span fills with only its
+/// blocks' first pages resident, no span counts as a dense fill and none is born a huge page,
+/// which a purge of a block's interior would only split), every page written, then every block
+/// but one in `keep_every` freed (the kept ones hold their spans, so none empties into the span
+/// cache, whose own clock would purge it). Returns all the blocks and the freed ones.
+pub fn medium_hoard(
+    layout: std::alloc::Layout,
+    count: usize,
+    keep_every: usize,
+) -> (Vec<*mut u8>, Vec<*mut u8>) {
+    // SAFETY: non-zero sizes (the callers' medium layouts).
+    let blocks: Vec<*mut u8> = (0..count)
+        .map(|_| unsafe { std::alloc::alloc(layout) })
+        .collect();
+    assert!(blocks.iter().all(|p| !p.is_null()));
+    for &p in &blocks {
+        // SAFETY: the block is ours, `layout.size()` bytes.
+        unsafe { p.write_bytes(1, layout.size()) };
+    }
+    let page = 4096;
+    let interior = layout.size() / page - 1;
+    let mut freed = Vec::new();
+    for (i, &p) in blocks.iter().enumerate() {
+        if i % keep_every != 0 {
+            assert_eq!(
+                resident_pages(p as usize + page, layout.size() - page),
+                interior,
+                "a written block is resident"
+            );
+            // SAFETY: allocated above with `layout`, freed once.
+            unsafe { std::alloc::dealloc(p, layout) };
+            freed.push(p);
+        }
+    }
+    (blocks, freed)
+}
