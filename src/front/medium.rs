@@ -646,6 +646,8 @@ unsafe fn trim(local: &mut HeapLocal, keep: *mut Block) {
 /// free blocks not clean are over half the limit, it purges every one that stayed free through
 /// the whole last epoch. Within the epoch nothing is done; the count of frees that drives the
 /// checks by frees is left as it is either way.
+/// The fallback heap (whose spans see only remote frees, so no check ever runs on it) never
+/// passes the estimate: as before, only a thread's own heap trims.
 ///
 /// # Safety
 /// `local` is the calling thread's heap state.
