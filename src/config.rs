@@ -524,6 +524,16 @@ pub const PROF_FOREIGN: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_prof_foreign);
 /// (docs/benchmarks.md "Session 18: prof22"). Backout: `--cfg hakmem_no_prof_header_records`.
 pub const PROF_HEADER_RECORDS: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_header_records);
 
+/// `realloc` of a sampled medium block within its class keeps it in place, as an unsampled
+/// block's does, when the calling thread holds its span: the old sample ends and the new size is
+/// drawn and recorded in the block's slot (`front::medium::resample_in_place`); a sampled block
+/// that moves takes its next size from its class on the growth ladder, as an unsampled one does.
+/// Without it every realloc of a sampled medium block moved it, sized from its request:
+/// realloc-growth made 291-316 medium allocations profiled against 214 unprofiled
+/// (docs/benchmarks.md "Session 18: prof23"). Backout: `--cfg hakmem_no_prof_realloc_in_place`.
+pub const PROF_REALLOC_IN_PLACE: bool =
+    PROF_HEADER_RECORDS && !cfg!(hakmem_no_prof_realloc_in_place);
+
 /// With foreign entries, a consumer's remote frees (a live heap freeing a class it does not
 /// allocate, so it keeps none of them) go through the thread's remote-free batches
 /// (front/remote_batch.rs): one CAS per slab batch instead of one per block. A reusing freer's

@@ -1009,6 +1009,116 @@ fn sampled_medium_requests_keep_their_class() {
     );
 }
 
+/// A sampled medium block's `realloc` within its class stays in place, as an unsampled one's
+/// does, and the profile counts its new size (`config::PROF_REALLOC_IN_PLACE`); a block whose
+/// span another thread holds still moves, counted right. Seen failing under `--cfg
+/// hakmem_no_prof_realloc_in_place` (the gate below lifted): the 252 -> 256 KiB realloc moved
+/// the block.
+#[cfg(feature = "profile")]
+fn sampled_medium_realloc_in_place() {
+    const OLD: usize = 252 << 10;
+    const NEW: usize = 256 << 10;
+    const LESS: usize = 140 << 10;
+    let in_place = hakmem::config::PROF_REALLOC_IN_PLACE;
+    let before = profile::totals();
+    let bytes = |t: &profile::Totals| t.live_bytes - before.live_bytes;
+    let p = block(OLD, 6);
+    assert_eq!(profile::sampled_size(p), Some(OLD));
+    // SAFETY: a live block with this layout.
+    let q = unsafe { GLOBAL.realloc(p, layout(OLD), NEW) };
+    assert!(
+        !in_place || q == p,
+        "a sampled block's realloc within its class moved it"
+    );
+    assert_eq!(
+        profile::sampled_size(q),
+        Some(NEW),
+        "the new size is counted"
+    );
+    // SAFETY: a live block of this allocator.
+    assert_eq!(unsafe { hakmem::raw::usable_size(q) }, NEW);
+    let now = profile::totals();
+    assert_eq!(now.live_samples, before.live_samples + 1);
+    assert!(
+        (bytes(&now) - NEW as f64).abs() < NEW as f64 / 100.0,
+        "{}",
+        bytes(&now)
+    );
+    // Shrunk within the class: still in place, the prefix kept.
+    // SAFETY: as above.
+    let r = unsafe { GLOBAL.realloc(q, layout(NEW), LESS) };
+    assert!(!in_place || r == p);
+    assert_eq!(profile::sampled_size(r), Some(LESS));
+    // SAFETY: the first `OLD` bytes were written, `LESS` of them kept.
+    assert!(unsafe { std::slice::from_raw_parts(r, LESS) }
+        .iter()
+        .all(|&b| b == 6));
+    let now = profile::totals();
+    assert_eq!(now.live_samples, before.live_samples + 1);
+    assert!((bytes(&now) - LESS as f64).abs() < LESS as f64 / 100.0);
+    // Another thread does not hold the span: its realloc moves the block, counted as well.
+    let handed = Ptr(r);
+    let moved = std::thread::spawn(move || {
+        // SAFETY: a live block with this layout, handed to this thread alone.
+        let s = unsafe { GLOBAL.realloc({ handed }.0, layout(LESS), NEW) };
+        assert_eq!(profile::sampled_size(s), Some(NEW));
+        Ptr(s)
+    })
+    .join()
+    .unwrap()
+    .0;
+    let now = profile::totals();
+    assert_eq!(now.live_samples, before.live_samples + 1);
+    assert!((bytes(&now) - NEW as f64).abs() < NEW as f64 / 100.0);
+    // SAFETY: as above.
+    assert!(unsafe { std::slice::from_raw_parts(moved, LESS) }
+        .iter()
+        .all(|&b| b == 6));
+    release(moved, NEW);
+    let now = profile::totals();
+    assert_eq!(now.live_samples, before.live_samples);
+    assert!(bytes(&now).abs() < 1.0);
+}
+
+/// A buffer grown by `realloc` 4 KiB at a time from just past the small sizes to 1 MiB, on a
+/// fresh thread, makes no more medium allocations profiled (every block sampled) than
+/// unprofiled: a sampled block stays in place within its class and its move takes its next size
+/// from its class on the growth ladder (`config::PROF_REALLOC_IN_PLACE`). Seen failing under
+/// `--cfg hakmem_no_prof_realloc_in_place` (the gate below lifted): 248 medium allocations profiled against
+/// 6 unprofiled (release); now 6 and 6.
+#[cfg(feature = "profile")]
+fn sampled_medium_growth_takes_the_ladder() {
+    fn grow() -> u64 {
+        std::thread::spawn(|| {
+            let before = hakmem::stats().medium_allocs;
+            let mut size = 36 << 10;
+            let mut p = block(size, 3);
+            while size < 1 << 20 {
+                // SAFETY: a live block with this layout.
+                p = unsafe { GLOBAL.realloc(p, layout(size), size + (4 << 10)) };
+                assert!(!p.is_null());
+                size += 4 << 10;
+            }
+            let made = hakmem::stats().medium_allocs - before;
+            release(p, size);
+            made
+        })
+        .join()
+        .unwrap()
+    }
+    profile::stop();
+    let off = grow();
+    assert!(profile::start());
+    let on = grow();
+    assert!(
+        !hakmem::config::PROF_REALLOC_IN_PLACE || on <= off,
+        "a grown buffer made {on} medium allocations profiled, {off} unprofiled"
+    );
+    println!(
+        "profile: a buffer grown to 1 MiB: {on} medium allocations profiled, {off} unprofiled"
+    );
+}
+
 #[cfg(not(feature = "profile"))]
 fn main() {
     assert!(
@@ -1027,6 +1137,8 @@ fn main() {
     realloc_of_sampled_block();
     big_sampled_blocks_reuse_and_realloc();
     sampled_medium_block_usable_size_spares_its_record();
+    sampled_medium_realloc_in_place();
+    sampled_medium_growth_takes_the_ladder();
     freed_by_other_threads_and_thread_exit();
     concurrent_small_samples_take_distinct_slots();
     remotely_freed_medium_samples_leave_no_mark_on_reuse();

@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 
 use crate::config::{
     FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE, MAX_SMALL_SIZE,
-    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_MISS_HERE, PROF_SWAP_MISS,
+    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_MISS_HERE, PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -755,16 +755,19 @@ unsafe fn realloc_located(ptr: *mut u8, align: usize, new_size: usize) -> *mut u
         }
         Region::Medium(span) => {
             // SAFETY: the registry confirmed a span, mapped forever.
-            let usable = medium::usable_size(unsafe { span.as_ref() }, ptr);
+            let span = unsafe { span.as_ref() };
+            let usable = medium::usable_size(span, ptr);
             // In place while the class still fits and is not more than twice what is asked for
             // (a smaller medium or small class then gives the memory back). A sampled block
-            // moves, so its new size is what the profile counts.
-            if new_size <= usable
-                && new_size >= usable / 2
-                // SAFETY: as above.
-                && !(PROFILE && medium::is_sampled(unsafe { span.as_ref() }, ptr))
-            {
+            // stays in place only when its sample is redrawn there (its new size is what the
+            // profile counts), else moves.
+            let sampled = PROFILE && medium::is_sampled(span, ptr);
+            if new_size <= usable && new_size >= usable / 2 && !sampled {
                 return ptr;
+            }
+            if PROF_REALLOC_IN_PLACE && sampled {
+                // SAFETY: forwarded contract.
+                return unsafe { realloc_sampled_medium(span, ptr, usable, align, new_size) };
             }
             usable
         }
@@ -798,13 +801,61 @@ unsafe fn resample_large(ptr: *mut u8, new_size: usize) {
     unsafe { large::resample(ptr, new_size, next, h.prof_shard) };
 }
 
+/// `realloc` of the sampled medium block at `ptr` in `span` (`usable`: its request's usable
+/// bytes) with `config::PROF_REALLOC_IN_PLACE`: in place within its class where the calling
+/// thread holds the span (`medium::resample_in_place`), else moved with the next size taken from
+/// its class on the growth ladder, as an unsampled block of the class would be.
+///
+/// # Safety
+/// As for `realloc`; `span` is the registry's answer for `ptr`.
+#[cold]
+#[inline(never)]
+unsafe fn realloc_sampled_medium(
+    span: &crate::span::SpanHeader,
+    ptr: *mut u8,
+    usable: usize,
+    align: usize,
+    new_size: usize,
+) -> *mut u8 {
+    if medium::resample_in_place(span, ptr, new_size, thread::current()) {
+        return ptr;
+    }
+    // SAFETY: forwarded contract; `usable` bytes of the block are the program's.
+    unsafe {
+        realloc_move_as(
+            ptr,
+            usable,
+            medium::class_usable(span, ptr),
+            align,
+            new_size,
+        )
+    }
+}
+
 /// `realloc`'s move: a new block for `new_size`, the prefix copied, the old block freed.
 ///
 /// # Safety
 /// As for `realloc`; `old_usable` is the usable size of the block at `ptr`.
 #[inline(never)]
 unsafe fn realloc_move(ptr: *mut u8, old_usable: usize, align: usize, new_size: usize) -> *mut u8 {
-    let new = alloc(grown_size(old_usable, new_size), align);
+    // SAFETY: forwarded contract.
+    unsafe { realloc_move_as(ptr, old_usable, old_usable, align, new_size) }
+}
+
+/// `realloc_move` with the new block sized on the growth ladder from `ladder` bytes (`grown_size`)
+/// and `old_usable` bytes of the old block kept.
+///
+/// # Safety
+/// As for `realloc_move`; `ladder >= old_usable`.
+#[inline(always)]
+unsafe fn realloc_move_as(
+    ptr: *mut u8,
+    old_usable: usize,
+    ladder: usize,
+    align: usize,
+    new_size: usize,
+) -> *mut u8 {
+    let new = alloc(grown_size(ladder, new_size), align);
     if new.is_null() {
         return new;
     }

@@ -28,7 +28,7 @@ use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
     MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE, PROF_HEADER_RECORDS,
-    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
+    PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -327,6 +327,12 @@ pub fn usable_size(span: &SpanHeader, ptr: *mut u8) -> usize {
     class_size(class)
 }
 
+/// The class size of the live medium block `ptr` of `span`, whether sampled or not (the rung a
+/// sampled block's `realloc` move grows from, as an unsampled one's does).
+pub fn class_usable(span: &SpanHeader, ptr: *mut u8) -> usize {
+    class_size(bound_class(span, ptr))
+}
+
 /// Frees a medium block: local if the calling thread owns its span, else remote. `key` is the
 /// process's freed-block key (`front::free`): medium blocks always carry the freed mark.
 ///
@@ -486,6 +492,50 @@ fn marked_bit(span: &SpanHeader, ptr: *mut u8, class: usize) -> Option<u64> {
 /// its new size is counted).
 pub fn is_sampled(span: &SpanHeader, ptr: *mut u8) -> bool {
     span.sampled.word() != 0 && marked_bit(span, ptr, bound_class(span, ptr)).is_some()
+}
+
+/// Whether `realloc` of the live medium block `ptr` of `span` to `new_size` bytes keeps it in
+/// place as a sampled block (`config::PROF_REALLOC_IN_PLACE`): true when the block is marked,
+/// `new_size` fits its class (and its record, `SAMPLE_EXTRA`) and is at least half of it, and the
+/// calling thread (`h`) holds the span; else false and nothing is done (the block moves). In
+/// place, its sample ends and the new size is drawn against the thread's countdown as a new
+/// request's would be (`front::alloc::sample`): recorded anew in the block's slot, or the bit
+/// cleared. Only the holder writes `held` (`SampledBits`), hence the holder check; the slot is
+/// written while the caller holds the block, as `record_of_new`'s is.
+#[cold]
+#[inline(never)]
+pub fn resample_in_place(span: &SpanHeader, ptr: *mut u8, new_size: usize, h: &Heap) -> bool {
+    if !PROF_REALLOC_IN_PLACE || h.kind != HeapKind::Live || !span.slab.is_owned_by(h.owner_ptr()) {
+        return false;
+    }
+    let class = bound_class(span, ptr);
+    let room = class_size(class) - SAMPLE_EXTRA;
+    let Some(bit) = marked_bit(span, ptr, class) else {
+        return false;
+    };
+    if new_size > room || new_size < class_size(class) / 2 {
+        return false;
+    }
+    let slot = record_slot(span, ptr, class);
+    // SAFETY: a marked live block's slot holds its record (`mark_sampled`, or an earlier
+    // `resample_in_place`); the caller holds the block, so nobody else reads or writes it.
+    prof::end_sample(unsafe { &*slot }, h.prof_shard);
+    if prof::is_on() {
+        // SAFETY: the calling thread's own live heap; no other reference to its local state is
+        // alive, and this one lives through `begin_sample_into`, which does not reach the heap.
+        let sampler = unsafe { &mut h.local_mut().sampler };
+        if sampler.take(new_size) {
+            // SAFETY: as above: the block's slot, ours while we hold the block (its record was
+            // read by `end_sample` and is not referenced any more); 8-aligned.
+            let out = unsafe { &mut *slot.cast::<MaybeUninit<prof::Record>>() };
+            if prof::begin_sample_into(new_size, out, sampler.last_stack(), h.prof_shard) {
+                return true;
+            }
+        }
+    }
+    // Unsampled from here on, as if handed out unsampled: the holder clears its bit.
+    span.sampled.clear_freed(bit, true);
+    true
 }
 
 /// Before `free` of the block at `ptr` in `span` (the registry's answer): if the span has a live
