@@ -1030,20 +1030,18 @@ fn sampled_medium_realloc_in_place() {
         !in_place || q == p,
         "a sampled block's realloc within its class moved it"
     );
-    assert_eq!(
-        profile::sampled_size(q),
-        Some(NEW),
+    // Under the backout a moved block is sampled at its rung on the growth ladder.
+    let counted = profile::sampled_size(q).unwrap();
+    assert!(
+        counted == NEW || !in_place && counted > NEW,
         "the new size is counted"
     );
     // SAFETY: a live block of this allocator.
-    assert_eq!(unsafe { hakmem::raw::usable_size(q) }, NEW);
+    assert_eq!(unsafe { hakmem::raw::usable_size(q) }, counted);
     let now = profile::totals();
     assert_eq!(now.live_samples, before.live_samples + 1);
-    assert!(
-        (bytes(&now) - NEW as f64).abs() < NEW as f64 / 100.0,
-        "{}",
-        bytes(&now)
-    );
+    let near = |got: f64, want: usize| (got - want as f64).abs() < want as f64 / 100.0;
+    assert!(near(bytes(&now), counted), "{}", bytes(&now));
     // Shrunk within the class: still in place, the prefix kept.
     // SAFETY: as above.
     let r = unsafe { GLOBAL.realloc(q, layout(NEW), LESS) };
@@ -1055,7 +1053,7 @@ fn sampled_medium_realloc_in_place() {
         .all(|&b| b == 6));
     let now = profile::totals();
     assert_eq!(now.live_samples, before.live_samples + 1);
-    assert!((bytes(&now) - LESS as f64).abs() < LESS as f64 / 100.0);
+    assert!(near(bytes(&now), LESS));
     // Another thread does not hold the span: its realloc moves the block, counted as well.
     let handed = Ptr(r);
     let moved = std::thread::spawn(move || {
@@ -1069,7 +1067,7 @@ fn sampled_medium_realloc_in_place() {
     .0;
     let now = profile::totals();
     assert_eq!(now.live_samples, before.live_samples + 1);
-    assert!((bytes(&now) - NEW as f64).abs() < NEW as f64 / 100.0);
+    assert!(near(bytes(&now), NEW));
     // SAFETY: as above.
     assert!(unsafe { std::slice::from_raw_parts(moved, LESS) }
         .iter()
