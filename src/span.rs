@@ -96,7 +96,9 @@ const _: () = assert!(
 ///
 /// With `PROF_OWNER_BITS` two words. `held`: written only by the span's holder, with a plain
 /// load and store (no locked instruction): it sets a block's bit before handing the block out
-/// (`mark_held`) and clears it when it frees the block itself (`clear_freed`). `remote`: a freer
+/// (`mark_held`) and clears it when it frees the block itself (`clear_freed`; also when its
+/// `realloc` of its own block in place redraws it unsampled, `front::medium::resample_in_place`:
+/// the block then is live as if handed out unsampled). `remote`: a freer
 /// that does not hold the span sets its block's bit there (`fetch_or`, Relaxed) before pushing
 /// the block, and leaves `held` alone; the holder merges `remote` into `held` (takes it, clears
 /// those bits) before it hands out a block while `remote` is non-zero (`take_block`), and

@@ -488,8 +488,8 @@ fn marked_bit(span: &SpanHeader, ptr: *mut u8, class: usize) -> Option<u64> {
     (span.sampled.word() & bit != 0).then_some(bit)
 }
 
-/// Whether the live medium block `ptr` carries a sample (`realloc` moves such a block, so that
-/// its new size is counted).
+/// Whether the live medium block `ptr` carries a sample (`realloc` redraws such a block's sample
+/// in place, `resample_in_place`, or moves it, so that its new size is counted).
 pub fn is_sampled(span: &SpanHeader, ptr: *mut u8) -> bool {
     span.sampled.word() != 0 && marked_bit(span, ptr, bound_class(span, ptr)).is_some()
 }

@@ -456,7 +456,8 @@ pub unsafe fn free_sampled(head: NonNull<RegionHead>, ptr: *mut u8, shard: Shard
 }
 
 /// Usable bytes of a sampled block of `size` requested bytes: the request rounded up to
-/// `MIN_ALIGN`, so a `realloc` that grows it moves it and its new size is counted.
+/// `MIN_ALIGN`, so a `realloc` that grows it moves it (or, a medium block within its class,
+/// redraws its sample in place: `front::medium::resample_in_place`) and its new size is counted.
 pub fn usable_of(size: usize) -> usize {
     size.next_multiple_of(MIN_ALIGN)
 }
