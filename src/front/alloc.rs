@@ -25,6 +25,7 @@ use crate::size_class::{
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::header;
 use crate::slab::slab::Slab;
+use crate::span::SpanHeader;
 use crate::valgrind;
 
 /// Allocates `size` bytes aligned to `align` (a power of two). Null when memory cannot be had.
@@ -811,7 +812,7 @@ unsafe fn resample_large(ptr: *mut u8, new_size: usize) {
 #[cold]
 #[inline(never)]
 unsafe fn realloc_sampled_medium(
-    span: &crate::span::SpanHeader,
+    span: &SpanHeader,
     ptr: *mut u8,
     usable: usize,
     align: usize,
