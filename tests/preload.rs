@@ -46,6 +46,8 @@ const EXPORTS: &[&str] = &[
     "pvalloc",
     "malloc_usable_size",
     "malloc_trim",
+    "mallinfo",
+    "mallinfo2",
     "cfree",
     // glibc's aliases
     "__libc_malloc",
@@ -56,6 +58,7 @@ const EXPORTS: &[&str] = &[
     "__libc_valloc",
     "__libc_pvalloc",
     "__libc_cfree",
+    "__libc_mallinfo",
     "__posix_memalign",
     // C++: new (plain, array) × (-, nothrow, aligned, aligned nothrow)
     "_Znwm",
@@ -403,6 +406,8 @@ fn plain(program: impl AsRef<std::ffi::OsStr>) -> Command {
 fn preloaded(s: &Setup, mut c: Command, dir: &Path) -> Command {
     c.env("LD_PRELOAD", &s.so)
         .env("HAKMEM_STATS", "1")
+        // `mallinfo2` reports hakmem's counters only with `stats` (basic.c).
+        .env("HAKMEM_EXPECT_STATS", if s.stats { "1" } else { "0" })
         .env("LD_DEBUG", "bindings")
         .env("LD_DEBUG_OUTPUT", dir.join("ld"));
     c

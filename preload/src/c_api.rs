@@ -19,9 +19,12 @@
 //! The aliases (`__libc_malloc`, `__libc_free`, …, `__posix_memalign`, `cfree`) are exported so
 //! that no caller reaches glibc's heap through a name we do not define: a glibc block handed to
 //! hakmem's `free` aborts ("not ours"), and a hakmem block handed to glibc's `free` corrupts.
-//! glibc's statistics and tuning calls (`mallinfo`, `mallopt`, `malloc_stats`, `malloc_info`)
-//! are left to glibc: they only look at glibc's own heap, which stays empty. `malloc_trim`
-//! returns hakmem's free pages to the OS (`hakmem::collect`).
+//! `mallinfo2` and `mallinfo` answer from hakmem's counters (`hakmem::stats()`): a program that
+//! watches its heap with them (glibc's tst-mallinfo2 checks that `uordblks` grows by what was
+//! allocated) sees hakmem's heap, not glibc's empty one. glibc's other statistics and tuning calls
+//! (`mallopt`, `malloc_stats`, `malloc_info`) are left to glibc: they only look at glibc's own
+//! heap, which stays empty. `malloc_trim` returns hakmem's free pages to the OS
+//! (`hakmem::collect`).
 
 use core::ffi::{c_int, c_void};
 
@@ -205,6 +208,54 @@ pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> size_t {
 pub extern "C" fn malloc_trim(_pad: size_t) -> c_int {
     hakmem_core::collect();
     1
+}
+
+/// glibc's `mallinfo2` from hakmem's counters: `arena` is the footprint (bound slabs, spans and
+/// large mappings), `uordblks` the bytes handed out and not freed (at their class size),
+/// `fordblks` the rest of the footprint; the fields that describe glibc's bins and mmap
+/// threshold are 0. All zero without the `stats` feature.
+#[no_mangle]
+pub extern "C" fn mallinfo2() -> libc::mallinfo2 {
+    // Lock-free and allocation-free: sums the counters of every heap (`front::thread::for_each_heap`).
+    let st = hakmem_core::stats();
+    let arena = st.footprint_bytes as size_t;
+    let used = st.bytes_in_use as size_t;
+    libc::mallinfo2 {
+        arena,
+        ordblks: 0,
+        smblks: 0,
+        hblks: 0,
+        hblkhd: 0,
+        usmblks: 0,
+        fsmblks: 0,
+        uordblks: used,
+        fordblks: arena.saturating_sub(used),
+        keepcost: 0,
+    }
+}
+
+/// glibc's `mallinfo`: `mallinfo2`'s fields truncated to `int`, as glibc truncates them.
+#[no_mangle]
+pub extern "C" fn mallinfo() -> libc::mallinfo {
+    let m = mallinfo2();
+    libc::mallinfo {
+        arena: m.arena as c_int,
+        ordblks: m.ordblks as c_int,
+        smblks: m.smblks as c_int,
+        hblks: m.hblks as c_int,
+        hblkhd: m.hblkhd as c_int,
+        usmblks: m.usmblks as c_int,
+        fsmblks: m.fsmblks as c_int,
+        uordblks: m.uordblks as c_int,
+        fordblks: m.fordblks as c_int,
+        keepcost: m.keepcost as c_int,
+    }
+}
+
+/// glibc's alias of `mallinfo`, kept so that no caller reaches glibc's through this name.
+#[no_mangle]
+pub extern "C" fn __libc_mallinfo() -> libc::mallinfo {
+    mallinfo()
 }
 
 /// Defines `$alias` with the same signature and behaviour as `$target`.

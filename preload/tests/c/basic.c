@@ -321,8 +321,29 @@ static void test_libc_internal(void) {
     CHECK(malloc_trim(0) >= 0);
 }
 
+/* glibc's tst-mallinfo2: after 19 allocations of 160 * i bytes, `uordblks` has grown by at least
+ * their total, and `arena` covers it. On hakmem these are its counters (none without `stats`:
+ * HAKMEM_EXPECT_STATS=0 from the harness). */
+static void test_mallinfo(void) {
+    const char *st = getenv("HAKMEM_EXPECT_STATS");
+    if (hk && st && st[0] == '0') return;
+    struct mallinfo2 a = mallinfo2();
+    void *volatile ps[20];
+    size_t total = 0;
+    for (int i = 1; i < 20; i++) {
+        ps[i] = malloc(160 * i);
+        CHECK(ps[i]);
+        total += 160 * i;
+    }
+    struct mallinfo2 b = mallinfo2();
+    CHECK(b.uordblks >= a.uordblks + total);
+    CHECK(b.arena >= b.uordblks);
+    for (int i = 1; i < 20; i++) free(ps[i]);
+}
+
 int main(void) {
     hk = expect_allocator();
+    test_mallinfo(); /* first: glibc counts its tcache's free blocks as in use */
     at_exit_block = malloc(12345);
     CHECK(atexit(at_exit) == 0);
     test_early();
