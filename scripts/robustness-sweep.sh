@@ -102,6 +102,9 @@ gcc -O2 -fPIC -shared -pthread "$rsrc/dtor_lib.c" -o "$work/dtor_lib.so"
 g++ -O2 -pthread "$rsrc/tlsdtor.cpp" -o "$work/tlsdtor"
 gcc -O2 -pthread "$rsrc/exitrace.c" -o "$work/exitrace"
 gcc -O2 "$rsrc/misc.c" -o "$work/misc"
+gcc -O2 -w "$rsrc/api_limits.c" -o "$work/api_limits"
+gcc -O2 -pthread "$rsrc/oom_threads.c" -o "$work/oom_threads"
+gcc -O2 -pthread "$rsrc/sigfork.c" -o "$work/sigfork"
 
 cat > "$work/py_mix.py" <<'EOF'
 import asyncio, ctypes, ctypes.util, multiprocessing as mp, subprocess, threading, json, hashlib
@@ -201,6 +204,9 @@ cases=(
     "tls-dtors|g++|nocmp|$work/tlsdtor 2000"
     "exit-race|gcc|cmp|for i in 1 2 3 4 5 6 7 8; do $work/exitrace exit; $work/exitrace quick; done; $work/exitrace pexit"
     "libc-internal|gcc|cmp|$work/misc"
+    "api-limits|gcc|cmp|$work/api_limits"
+    "oom-threads|gcc|cmp|$work/oom_threads"
+    "sigfork|gcc|cmp|$work/sigfork 0 1000"
 )
 modes=(glibc default header prof thp bg purge0)
 
