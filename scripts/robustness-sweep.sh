@@ -206,7 +206,7 @@ cases=(
     "libc-internal|gcc|cmp|$work/misc"
     "api-limits|gcc|cmp|$work/api_limits"
     "oom-threads|gcc|cmp|$work/oom_threads"
-    "sigfork|gcc|cmp|$work/sigfork 0 1000"
+    "sigfork|gcc|cmp|$work/sigfork 0 500"
 )
 modes=(glibc default header prof thp bg purge0)
 
