@@ -36,6 +36,8 @@ const EXPORTS: &[&str] = &[
     // C, with glibc's semantics
     "malloc",
     "free",
+    "free_sized",
+    "free_aligned_sized",
     "calloc",
     "realloc",
     "reallocarray",

@@ -10,7 +10,7 @@
 //! | `memalign` with an alignment above `SIZE_MAX / 2 + 1` | null | `EINVAL` |
 //! | `aligned_alloc` with an alignment that is not a power of two (glibc ≥ 2.38) | null | `EINVAL` |
 //! | `posix_memalign` bad alignment / no memory | returns `EINVAL` / `ENOMEM` | unchanged / `ENOMEM` |
-//! | `free`, `cfree` | — | preserved, even when the free unmaps memory |
+//! | `free`, `cfree`, `free_sized`, `free_aligned_sized` | — | preserved, even when the free unmaps memory |
 //!
 //! `malloc(0)` (and every other zero-size request) returns a unique pointer; `free(NULL)` is a
 //! no-op; `realloc(p, 0)` frees `p` and returns null; `memalign` rounds an alignment that is not
@@ -100,6 +100,29 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
     // (`os::unix::keep_errno`), so the fast path need not touch errno here.
     // SAFETY: per the contract.
     unsafe { raw::free(p.cast()) };
+}
+
+/// C23's `free_sized` (glibc 2.43): `free` that is told the block's size. hakmem finds the size
+/// itself, so this is `free`. Exported so that a program built against a glibc that has it never
+/// hands one of our blocks to glibc's `free_sized` (which would corrupt glibc's heap).
+///
+/// # Safety
+/// As C's `free`; `size` is the size the block was requested with (not checked).
+#[no_mangle]
+pub unsafe extern "C" fn free_sized(p: *mut c_void, _size: size_t) {
+    // SAFETY: per the contract.
+    unsafe { free(p) };
+}
+
+/// C23's `free_aligned_sized` (glibc 2.43): `free` of a block from `aligned_alloc`, told its
+/// alignment and size; `free` here, as for `free_sized`.
+///
+/// # Safety
+/// As C's `free`; `alignment` and `size` are those the block was requested with (not checked).
+#[no_mangle]
+pub unsafe extern "C" fn free_aligned_sized(p: *mut c_void, _alignment: size_t, _size: size_t) {
+    // SAFETY: per the contract.
+    unsafe { free(p) };
 }
 
 /// # Safety

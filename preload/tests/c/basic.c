@@ -285,6 +285,26 @@ static void test_aliases(void) {
         }
         void (*cf)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "cfree");
         cf(malloc(10));
+        /* C23's sized frees (glibc 2.43; this glibc may lack them): hakmem's, and the block goes
+         * back to hakmem's heap (the thread's list hands it out again at once). */
+        void (*fs)(void *, size_t) = (void (*)(void *, size_t))dlsym(RTLD_DEFAULT, "free_sized");
+        void (*fas)(void *, size_t, size_t) =
+            (void (*)(void *, size_t, size_t))dlsym(RTLD_DEFAULT, "free_aligned_sized");
+        Dl_info info;
+        if (!(fs && fas && dladdr((void *)fs, &info) && strstr(info.dli_fname, "libhakmem"))) {
+            fprintf(stderr, "FAIL: free_sized/free_aligned_sized do not resolve to libhakmem\n");
+            exit(1);
+        }
+        void *q = malloc(40);
+        CHECK(q);
+        fs(q, 40);
+        CHECK(malloc(40) == q);
+        free(q);
+        q = aligned_alloc(64, 128);
+        CHECK(q && aligned(q, 64));
+        fas(q, 64, 128);
+        fs(NULL, 0);
+        fas(NULL, 64, 0);
     }
 }
 
