@@ -16,7 +16,8 @@
 # timeout (300 s; the machine may be shared) hits, or stderr mentions hakmem / abort / a signal. One line per row in
 # OUT_DIR/summary.tsv; the failures' stderr in OUT_DIR/<case>.<mode>.err.
 # Cases whose tool is not installed are skipped (listed as SKIP). Known and expected: none of the
-# rows fail on 2026-12 main plus robust14's fix (docs/benchmarks.md, "Session 13: robust14"); the
+# rows fail on 2026-12 main plus robust14's fix (docs/benchmarks.md, "Session 13: robust14"), nor
+# robust18's three cases (api-limits, oom-threads, sigfork: "Session 18: robust18"); the
 # `rlimit` orders that fill the limit with small or medium blocks, free them, and then need a
 # larger tier (ORDER=0126, 36, 46, 56, 3456) fail by design (SuperSlabs and spans are never
 # unmapped, so their address space serves only their own tier) and are left out.
