@@ -50,6 +50,8 @@ const EXPORTS: &[&str] = &[
     "malloc_trim",
     "mallinfo",
     "mallinfo2",
+    "malloc_stats",
+    "malloc_info",
     "cfree",
     // glibc's aliases
     "__libc_malloc",

@@ -21,10 +21,10 @@
 //! hakmem's `free` aborts ("not ours"), and a hakmem block handed to glibc's `free` corrupts.
 //! `mallinfo2` and `mallinfo` answer from hakmem's counters (`hakmem::stats()`): a program that
 //! watches its heap with them (glibc's tst-mallinfo2 checks that `uordblks` grows by what was
-//! allocated) sees hakmem's heap, not glibc's empty one. glibc's other statistics and tuning calls
-//! (`mallopt`, `malloc_stats`, `malloc_info`) are left to glibc: they only look at glibc's own
-//! heap, which stays empty. `malloc_trim` returns hakmem's free pages to the OS
-//! (`hakmem::collect`).
+//! allocated) sees hakmem's heap, not glibc's empty one. So do `malloc_stats` and `malloc_info`:
+//! they print glibc's report and XML with hakmem's figures, as one arena. `mallopt` is left to
+//! glibc (its parameters tune glibc's own heap, which stays empty). `malloc_trim` returns
+//! hakmem's free pages to the OS (`hakmem::collect`).
 
 use core::ffi::{c_int, c_void};
 
@@ -273,6 +273,101 @@ pub extern "C" fn mallinfo() -> libc::mallinfo {
         fordblks: m.fordblks as c_int,
         keepcost: m.keepcost as c_int,
     }
+}
+
+extern "C" {
+    /// glibc's standard error stream (a data symbol of libc).
+    static mut stderr: *mut libc::FILE;
+}
+
+/// glibc's `malloc_stats` report on stderr, with hakmem's figures for its one arena: `system
+/// bytes` is the footprint, `in use bytes` the bytes handed out and not freed (`mallinfo2`'s
+/// `arena` and `uordblks`). hakmem has no mmap threshold, so both mmap lines read 0.
+#[no_mangle]
+pub extern "C" fn malloc_stats() {
+    let m = mallinfo2();
+    // SAFETY: `stderr` is libc's stream, valid for the process's life; the format strings are
+    // NUL-terminated and each `%zu` is given a `size_t`. stdio may allocate: that is hakmem's
+    // `malloc`, re-entered from outside the allocator, which is allowed.
+    unsafe {
+        let err = stderr;
+        for (head, a, u) in [
+            (c"Arena 0:\n", m.arena, m.uordblks),
+            (c"Total (incl. mmap):\n", m.arena, m.uordblks),
+        ] {
+            libc::fputs(head.as_ptr(), err);
+            libc::fprintf(err, c"system bytes     = %10zu\n".as_ptr(), a);
+            libc::fprintf(err, c"in use bytes     = %10zu\n".as_ptr(), u);
+        }
+        libc::fprintf(err, c"max mmap regions = %10zu\n".as_ptr(), 0 as size_t);
+        libc::fprintf(err, c"max mmap bytes   = %10zu\n".as_ptr(), 0 as size_t);
+    }
+}
+
+/// glibc's `malloc_info`: its XML (`<malloc version="1">`, one heap) with hakmem's figures:
+/// `system` current and max are the footprint and its peak, the free bytes of the footprint are
+/// the `rest` total. `options` must be 0: anything else returns `EINVAL` (as glibc, without
+/// touching `errno`).
+///
+/// # Safety
+/// `fp` is a stream open for writing.
+#[no_mangle]
+pub unsafe extern "C" fn malloc_info(options: c_int, fp: *mut libc::FILE) -> c_int {
+    if options != 0 {
+        return libc::EINVAL;
+    }
+    let st = hakmem_core::stats();
+    let foot = st.footprint_bytes as size_t;
+    let peak = (st.peak_footprint_bytes as size_t).max(foot);
+    let free = foot.saturating_sub(st.bytes_in_use as size_t);
+    // SAFETY: `fp` is writable per the contract; the format strings are NUL-terminated and each
+    // `%zu` is given a `size_t`.
+    unsafe {
+        libc::fputs(
+            c"<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n</sizes>\n".as_ptr(),
+            fp,
+        );
+        let totals = |fp: *mut libc::FILE| {
+            libc::fputs(
+                c"<total type=\"fast\" count=\"0\" size=\"0\"/>\n".as_ptr(),
+                fp,
+            );
+            libc::fprintf(
+                fp,
+                c"<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n".as_ptr(),
+                free,
+            );
+        };
+        let system = |fp: *mut libc::FILE| {
+            libc::fprintf(
+                fp,
+                c"<system type=\"current\" size=\"%zu\"/>\n".as_ptr(),
+                foot,
+            );
+            libc::fprintf(fp, c"<system type=\"max\" size=\"%zu\"/>\n".as_ptr(), peak);
+            libc::fprintf(
+                fp,
+                c"<aspace type=\"total\" size=\"%zu\"/>\n".as_ptr(),
+                foot,
+            );
+            libc::fprintf(
+                fp,
+                c"<aspace type=\"mprotect\" size=\"%zu\"/>\n".as_ptr(),
+                foot,
+            );
+        };
+        totals(fp);
+        system(fp);
+        libc::fputs(c"</heap>\n".as_ptr(), fp);
+        totals(fp);
+        libc::fputs(
+            c"<total type=\"mmap\" count=\"0\" size=\"0\"/>\n".as_ptr(),
+            fp,
+        );
+        system(fp);
+        libc::fputs(c"</malloc>\n".as_ptr(), fp);
+    }
+    0
 }
 
 /// glibc's alias of `mallinfo`, kept so that no caller reaches glibc's through this name.

@@ -7,7 +7,7 @@
  * free keeps errno; mallopt/mallinfo2/malloc_info/malloc_stats/malloc_trim callable.
  * Prints "errors 0". Where glibc 2.36 and hakmem differ on purpose (aligned_alloc with a
  * non-power-of-two alignment: glibc >= 2.38's EINVAL; pvalloc(0)'s usable size) the line goes
- * to stderr, with malloc_stats' glibc-heap report. */
+ * to stderr, with malloc_stats' report of hakmem's heap. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
