@@ -164,6 +164,9 @@ pub struct Stats {
     pub threads_started: u64,
     /// Thread heaps torn down at thread exit.
     pub threads_exited: u64,
+    /// Threads that took an exited thread's heap from the heap pool (reset for them,
+    /// `Heap::reset_for_reuse`) instead of a new one.
+    pub heaps_reused: u64,
 }
 
 impl fmt::Display for Stats {
@@ -224,6 +227,7 @@ impl Stats {
         f("os_failures", self.os_failures);
         f("threads_started", self.threads_started);
         f("threads_exited", self.threads_exited);
+        f("heaps_reused", self.heaps_reused);
     }
 }
 
@@ -329,6 +333,7 @@ pub struct Globals {
     pub purged_bytes: Counter,
     pub threads_started: Counter,
     pub threads_exited: Counter,
+    pub heaps_reused: Counter,
 }
 
 pub static GLOBALS: Globals = Globals {
@@ -366,6 +371,7 @@ pub static GLOBALS: Globals = Globals {
     purged_bytes: Counter::new(),
     threads_started: Counter::new(),
     threads_exited: Counter::new(),
+    heaps_reused: Counter::new(),
 };
 
 /// Footprint grew by `n` bytes (a slab bound, a large block mapped).
@@ -462,6 +468,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st.os_failures = if STATS { crate::os::failures() } else { 0 };
     st.threads_started = g.threads_started.get();
     st.threads_exited = g.threads_exited.get();
+    st.heaps_reused = g.heaps_reused.get();
     st
 }
 

@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 43] = [
+const NAMES: [&str; 44] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -71,6 +71,7 @@ const NAMES: [&str; 43] = [
     "os_failures",
     "threads_started",
     "threads_exited",
+    "heaps_reused",
 ];
 
 // ---- child side ------------------------------------------------------------------------------

@@ -311,6 +311,73 @@ impl Heap {
         }
     }
 
+    /// Makes a heap its exited thread left in the pool what the next thread must find: what
+    /// `init(p, Live)` writes, except the totals and what the heap keeps for its whole life. The
+    /// reset half of "a heap is reused by the next thread" (`thread::recycle_heap`); without it a
+    /// reused heap carried its last thread's per-thread decisions and clocks over (session 19:
+    /// `Retired`'s first-empty bits, so the next thread never purged a class's first emptied span
+    /// at once, and the trim estimate, so a stale `medium_unclean` ran an extra bind check).
+    ///
+    /// Every field is named below, so a new one does not compile until it is decided here.
+    /// Reset (per-thread decisions, clocks and hints): `retired` (the purge clock's marks and the
+    /// first-empty bits, `front::medium::retire_current`), `taken`, the `medium_*` trim estimate
+    /// and epoch clock, `keep` (the foreign-entry backoffs), `limits` (the slow-start caps grow
+    /// again from the start caps, as for a new heap), and the TLS lists' caps (a cap `spill`
+    /// raised). Kept, with the invariant that lets them stay:
+    /// - `owner`, `hint`, `owned`: emptied by `small::flush(h, true)` (`Owner::clear`, whose
+    ///   atomic stores are the only writes a stale remote freer may race with);
+    /// - `slabs`: every list null, `remote`: every batch flushed — the exit's flushes released or
+    ///   published every slab and span (the census check in `on_thread_exit` under `VALIDATE`);
+    /// - `sampler`, `ahead`, `profiled`: the profiler's state, kept consistent with its switch by
+    ///   `profiling::sync` when the next thread takes the heap; the countdowns are memoryless, so
+    ///   one carried over is as good a draw as a fresh one, and the lists they debit are empty
+    ///   (`small::flush` credited them);
+    /// - `next_free`: the pool's link; `kind`, `prof_shard`, `next_all`: fixed for the heap's life;
+    /// - `counters`: totals that `stats()` sums over every heap ever created: never reset.
+    ///
+    /// # Safety
+    /// Nobody uses the heap: its thread has exited after `small::flush` and `medium::flush` with
+    /// `publish`, and it is not yet in the pool.
+    pub unsafe fn reset_for_reuse(&self) {
+        // SAFETY: per the contract, nobody else reads or writes the local state.
+        let local = unsafe { self.local_mut() };
+        let HeapLocal {
+            tls,
+            freed,
+            owned: _,
+            slabs: _,
+            hint: _,
+            remote: _,
+            next_free: _,
+            sampler: _,
+            ahead: _,
+            profiled: _,
+            retired,
+            taken,
+            medium_freed,
+            medium_unclean,
+            medium_freed_at,
+            medium_epoch,
+            medium_epoch_at,
+            keep,
+            limits,
+        } = local;
+        for (c, &size) in CLASS_SIZES.iter().enumerate().take(NUM_CLASSES) {
+            debug_assert!(tls[c].head.is_null() && freed[c].head.is_null());
+            tls[c] = TlsList::new(tls_cap(size));
+            freed[c] = TlsList::new(tls_cap(size));
+        }
+        *retired = crate::purge::Retired::new();
+        *taken = [false; NUM_CLASSES];
+        *medium_freed = 0;
+        *medium_unclean = 0;
+        *medium_freed_at = 0;
+        *medium_epoch = 0;
+        *medium_epoch_at = 0;
+        *keep = KeepBackoff::new();
+        *limits = crate::front::tls_limit::TlsLimits::new();
+    }
+
     /// Bumps the counter `f` selects: in this heap if it is live, else in the process-wide
     /// heapless counters (sentinel heaps are shared by many threads and never written).
     #[inline]

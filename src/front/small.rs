@@ -573,8 +573,6 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
         } else {
             local.owned.drop_all_foreign();
         }
-        // A heap is reused by the next thread (the heap pool): backoffs start over.
-        local.keep = crate::front::heap::KeepBackoff::new();
     }
     // Every empty slab is released below, the retired current ones included.
     local.retired.clear(0..NUM_CLASSES);

@@ -99,6 +99,7 @@ fn new_heap() -> Option<NonNull<Heap>> {
         Some(h)
     });
     if recycled.is_some() {
+        GLOBALS.heaps_reused.bump_shared();
         return recycled;
     }
     let mem = meta::alloc(core::mem::size_of::<Heap>())?.cast::<Heap>();
@@ -143,6 +144,8 @@ pub fn for_each_heap(mut f: impl FnMut(&Heap)) {
 /// # Safety
 /// Nobody uses `h` any more: its thread has exited and it owns no slab.
 unsafe fn recycle_heap(h: NonNull<Heap>) {
+    // SAFETY: per the contract; the heap is not in the pool yet.
+    unsafe { h.as_ref().reset_for_reuse() };
     HEAP_POOL.with(|p| {
         // SAFETY: per the contract.
         unsafe { h.as_ref().local_mut().next_free = p.0 };

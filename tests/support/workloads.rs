@@ -142,6 +142,7 @@ pub fn delta(a: &Stats, b: &Stats) -> Stats {
         medium_bytes_trimmed,
         threads_started,
         threads_exited,
+        heaps_reused,
     )
 }
 
