@@ -318,6 +318,21 @@ pub fn tls_caps() -> ([u32; crate::size_class::NUM_CLASSES], usize) {
     (core::array::from_fn(|c| l.cap(c)), l.limits.grown())
 }
 
+/// The calling thread's medium trim state (`front::medium::trim`, `config::MEDIUM_TRIM`):
+/// `[medium_freed, medium_unclean, medium_freed_at, medium_epoch, medium_epoch_at]`.
+pub fn medium_trim_state() -> [u64; 5] {
+    let h = thread::current();
+    // SAFETY: read-only access to the calling thread's own heap state (sentinels included).
+    let l = unsafe { &*h.local_ptr() };
+    [
+        l.medium_freed as u64,
+        l.medium_unclean as u64,
+        l.medium_freed_at as u64,
+        l.medium_epoch,
+        l.medium_epoch_at,
+    ]
+}
+
 /// Whether the calling thread's owned-slab table (front/owned.rs) holds the slab containing
 /// `ptr`, i.e. whether a free of `ptr` now takes the free fast path.
 pub fn owned_table_holds(ptr: *const u8) -> bool {

@@ -1,60 +1,70 @@
 //! A heap its exited thread left in the heap pool is reset before the next thread takes it
-//! (`Heap::reset_for_reuse`, session 19). Thread A empties the first span of a medium class of
-//! few blocks a span (`config::SPAN_PURGE_FIRST_EMPTY`: purged at once) and exits; thread B gets
-//! A's heap from the pool (the `heaps_reused` counter says so) and empties its own first span of
-//! the same class: purged at once too. Before the reset, B's heap still carried A's first-empty
-//! bit (`purge::Retired`), so B's span stayed resident for the purge delay. Without the test
-//! harness (`harness = false`): no harness thread may use the class first, exit, or leave a heap
-//! in the pool.
-
-mod support;
+//! (`Heap::reset_for_reuse`, session 19). Thread A frees medium blocks locally — past a trim
+//! check (`config::MEDIUM_TRIM`), so its heap holds a trim epoch, its clock and a count of frees
+//! — and, with `--cfg hakmem_tls_slow_start`, grows a small class's TLS cap; then it exits.
+//! Thread B gets A's heap from the pool (the `heaps_reused` counter says so) and must find it as
+//! a new thread finds a new heap: no trim estimate, epoch or clock, start caps. Before the reset
+//! B found A's (a stale `medium_freed` / `medium_unclean` made B's first bind run a trim check its
+//! own frees did not call for; a stale epoch clock refused its first check by frees).
+//! Without the test harness (`harness = false`): no harness thread may exit first and leave a
+//! heap in the pool.
 
 use std::alloc::{alloc, dealloc, Layout};
 
-use support::thp::resident_pages;
+use hakmem::config::{MEDIUM_TRIM, MEDIUM_TRIM_CHECK_BYTES, TLS_SLOW_START};
+use hakmem::testing;
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
 
-const PAGE: usize = 4096;
+/// A medium size.
+const MEDIUM: usize = 256 << 10;
 
-/// A medium size whose class holds at most `SPAN_PURGE_FIRST_MAX_BLOCKS` blocks a span (see
-/// tests/span_purge_first.rs).
-const SIZE: usize = 256 << 10;
-
-/// On a thread of its own: allocates one block of `SIZE`, touches every page, frees it (the
-/// class's current span empties: the thread's first of the class) and returns how many of its
-/// whole pages stayed resident.
-fn empty_first_span() -> usize {
-    let layout = Layout::from_size_align(SIZE, 16).unwrap();
-    // SAFETY: a non-zero size.
-    let p = unsafe { alloc(layout) };
-    assert!(!p.is_null(), "alloc({SIZE})");
-    for i in (0..SIZE).step_by(PAGE) {
-        // SAFETY: inside the block, which is ours. Volatile: a plain write just before the free
-        // is a dead store the compiler drops, and the pages would never become resident.
-        unsafe { p.add(i).write_volatile(1) };
+/// Thread A: local medium frees past one trim check and then some; `rounds` walks of a small
+/// class's TLS list that grow its cap under slow start (tests/tls_slow_start.rs's pattern: frees
+/// and allocations alternate past the cap). Returns its trim state and grown bytes.
+fn thread_a() -> ([u64; 5], usize) {
+    // The check's epoch gate counts from the clock's start: let it pass.
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    let layout = Layout::from_size_align(MEDIUM, 16).unwrap();
+    for _ in 0..MEDIUM_TRIM_CHECK_BYTES / MEDIUM + 4 {
+        // SAFETY: a non-zero size; freed once just below.
+        // `black_box`: an allocation freed unused is a pair the compiler may drop.
+        let p = std::hint::black_box(unsafe { alloc(layout) });
+        assert!(!p.is_null(), "alloc({MEDIUM})");
+        // SAFETY: allocated above with `layout`.
+        unsafe { dealloc(p, layout) };
     }
-    // SAFETY: allocated above with `layout`, freed once.
-    unsafe { dealloc(p, layout) };
-    let (start, end) = (
-        (p as usize).next_multiple_of(PAGE),
-        (p as usize + SIZE) & !(PAGE - 1),
-    );
-    resident_pages(start, end - start)
+    let small = Layout::from_size_align(64, 16).unwrap();
+    let cap = testing::tls_caps().0[testing::class_for(64, 16).unwrap()] as usize;
+    // SAFETY: a valid layout; every block is freed once below.
+    let mut live: Vec<*mut u8> = (0..4 * cap).map(|_| unsafe { alloc(small) }).collect();
+    for _ in 0..64 {
+        for p in live.drain(live.len() - 2 * cap..) {
+            // SAFETY: allocated with `small`, freed once.
+            unsafe { dealloc(p, small) };
+        }
+        // SAFETY: a valid layout.
+        live.extend((0..2 * cap).map(|_| unsafe { alloc(small) }));
+    }
+    let state = (testing::medium_trim_state(), testing::tls_caps().1);
+    for p in live {
+        // SAFETY: allocated with `small`, freed once.
+        unsafe { dealloc(p, small) };
+    }
+    state
+}
+
+/// Thread B: what its heap holds before it frees anything.
+fn thread_b() -> ([u64; 5], usize) {
+    (testing::medium_trim_state(), testing::tls_caps().1)
 }
 
 fn main() {
-    if !cfg!(feature = "medium") {
-        println!("heap_reuse: skipped (no medium tier: this size takes the large path)");
-        return;
-    }
-    let delay_zero = std::env::var("HAKMEM_PURGE_DELAY_MS").is_ok_and(|v| v == "0");
-    let policy = hakmem::config::SPAN_PURGE_FIRST_EMPTY;
     let before = hakmem::stats();
-    let a = std::thread::spawn(empty_first_span).join().unwrap();
+    let (a_trim, a_grown) = std::thread::spawn(thread_a).join().unwrap();
     let mid = hakmem::stats();
-    let b = std::thread::spawn(empty_first_span).join().unwrap();
+    let (b_trim, b_grown) = std::thread::spawn(thread_b).join().unwrap();
     let after = hakmem::stats();
     assert_eq!(
         (
@@ -64,23 +74,23 @@ fn main() {
         (0, 1),
         "thread A gets a new heap, thread B the heap A left in the pool\n{after}"
     );
-    let full = SIZE / PAGE - 1;
-    if policy || delay_zero {
-        assert_eq!(
-            a, 0,
-            "A's first emptied span is purged at once ({a} pages resident)"
-        );
-        assert_eq!(
-            b, 0,
-            "B, on A's recycled heap, empties its own first span of the class: purged at once \
-             ({b} of {full}+ pages resident; a reused heap that kept A's first-empty bit leaves \
-             it on the purge clock)\n{after}"
-        );
-    } else {
+    if MEDIUM_TRIM && cfg!(feature = "medium") {
         assert!(
-            a >= full && b >= full,
-            "without the policy both stay resident for the purge delay ({a}, {b} pages)"
+            a_trim[0] > 0 && a_trim[3] > 0 && a_trim[4] > 0,
+            "A ran a trim check and freed since: [freed, unclean, freed_at, epoch, epoch_at] \
+             {a_trim:?}"
         );
     }
-    println!("heap_reuse: ok (policy {policy}; resident pages after A's free {a}, after B's {b})");
+    assert_eq!(
+        b_trim, [0; 5],
+        "B finds no trim estimate, epoch or clock on A's recycled heap (A left {a_trim:?})"
+    );
+    if TLS_SLOW_START {
+        assert!(a_grown > 0, "A's walks grew a TLS cap");
+    }
+    assert_eq!(
+        b_grown, 0,
+        "B starts at the start caps (A grew them by {a_grown} bytes)"
+    );
+    println!("heap_reuse: ok (A left trim state {a_trim:?}, grown caps {a_grown} B; B found none)");
 }

@@ -312,18 +312,24 @@ impl Heap {
     }
 
     /// Makes a heap its exited thread left in the pool what the next thread must find: what
-    /// `init(p, Live)` writes, except the totals and what the heap keeps for its whole life. The
-    /// reset half of "a heap is reused by the next thread" (`thread::recycle_heap`); without it a
-    /// reused heap carried its last thread's per-thread decisions and clocks over (session 19:
-    /// `Retired`'s first-empty bits, so the next thread never purged a class's first emptied span
-    /// at once, and the trim estimate, so a stale `medium_unclean` ran an extra bind check).
+    /// `init(p, Live)` writes, except the totals, what the heap keeps for its whole life, and
+    /// the first-empty bits (below). The reset half of "a heap is reused by the next thread"
+    /// (`thread::recycle_heap`); without it a reused heap carried its last thread's trim
+    /// estimate and clock over (a stale `medium_unclean` / `medium_freed` ran a bind check the
+    /// new thread's own frees did not call for, a stale `medium_epoch_at` refused its first
+    /// check by frees), and its slow-start caps (`--cfg hakmem_tls_slow_start`).
     ///
     /// Every field is named below, so a new one does not compile until it is decided here.
-    /// Reset (per-thread decisions, clocks and hints): `retired` (the purge clock's marks and the
-    /// first-empty bits, `front::medium::retire_current`), `taken`, the `medium_*` trim estimate
-    /// and epoch clock, `keep` (the foreign-entry backoffs), `limits` (the slow-start caps grow
-    /// again from the start caps, as for a new heap), and the TLS lists' caps (a cap `spill`
-    /// raised). Kept, with the invariant that lets them stay:
+    /// Reset (per-thread estimates, clocks and hints): `taken`, the `medium_*` trim estimate and
+    /// epoch clock, `keep` (the foreign-entry backoffs; `small::flush` reset them before),
+    /// `limits` (the slow-start caps grow again from the start caps, as for a new heap), and the
+    /// TLS lists' caps (a cap `spill` raised). Kept, with the invariant that lets them stay:
+    /// - `retired`: its marks were cleared by the exit's flushes (every emptied current slab and
+    ///   span released); its first-empty bits (`Retired::first_empty`) stay, on purpose: the
+    ///   policy purges a class's first emptied span once per heap, not once per thread. Re-armed
+    ///   per thread (session 19, docs/benchmarks.md), mixed-stress — threads recreated — cost
+    ///   1.12-1.27x CPU and 1.3x page faults (each new thread purged its first emptied span of
+    ///   every class and faulted it back in) for 10% less peak RSS;
     /// - `owner`, `hint`, `owned`: emptied by `small::flush(h, true)` (`Owner::clear`, whose
     ///   atomic stores are the only writes a stale remote freer may race with);
     /// - `slabs`: every list null, `remote`: every batch flushed — the exit's flushes released or
@@ -352,7 +358,7 @@ impl Heap {
             sampler: _,
             ahead: _,
             profiled: _,
-            retired,
+            retired: _,
             taken,
             medium_freed,
             medium_unclean,
@@ -367,7 +373,6 @@ impl Heap {
             tls[c] = TlsList::new(tls_cap(size));
             freed[c] = TlsList::new(tls_cap(size));
         }
-        *retired = crate::purge::Retired::new();
         *taken = [false; NUM_CLASSES];
         *medium_freed = 0;
         *medium_unclean = 0;
