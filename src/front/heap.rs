@@ -319,7 +319,7 @@ impl Heap {
     /// new thread's own frees did not call for, a stale `medium_epoch_at` refused its first
     /// check by frees), and its slow-start caps (`--cfg hakmem_tls_slow_start`).
     ///
-    /// Every field is named below, so a new one does not compile until it is decided here.
+    /// A new field stops `_every_field_written` compiling: decide it here too.
     /// Reset (per-thread estimates, clocks and hints): `taken`, the `medium_*` trim estimate and
     /// epoch clock, `keep` (the foreign-entry backoffs; `small::flush` reset them before),
     /// `limits` (the slow-start caps grow again from the start caps, as for a new heap), and the
@@ -347,40 +347,19 @@ impl Heap {
     pub unsafe fn reset_for_reuse(&self) {
         // SAFETY: per the contract, nobody else reads or writes the local state.
         let local = unsafe { self.local_mut() };
-        let HeapLocal {
-            tls,
-            freed,
-            owned: _,
-            slabs: _,
-            hint: _,
-            remote: _,
-            next_free: _,
-            sampler: _,
-            ahead: _,
-            profiled: _,
-            retired: _,
-            taken,
-            medium_freed,
-            medium_unclean,
-            medium_freed_at,
-            medium_epoch,
-            medium_epoch_at,
-            keep,
-            limits,
-        } = local;
         for (c, &size) in CLASS_SIZES.iter().enumerate().take(NUM_CLASSES) {
-            debug_assert!(tls[c].head.is_null() && freed[c].head.is_null());
-            tls[c] = TlsList::new(tls_cap(size));
-            freed[c] = TlsList::new(tls_cap(size));
+            debug_assert!(local.tls[c].head.is_null() && local.freed[c].head.is_null());
+            local.tls[c] = TlsList::new(tls_cap(size));
+            local.freed[c] = TlsList::new(tls_cap(size));
         }
-        *taken = [false; NUM_CLASSES];
-        *medium_freed = 0;
-        *medium_unclean = 0;
-        *medium_freed_at = 0;
-        *medium_epoch = 0;
-        *medium_epoch_at = 0;
-        *keep = KeepBackoff::new();
-        *limits = crate::front::tls_limit::TlsLimits::new();
+        local.taken = [false; NUM_CLASSES];
+        local.medium_freed = 0;
+        local.medium_unclean = 0;
+        local.medium_freed_at = 0;
+        local.medium_epoch = 0;
+        local.medium_epoch_at = 0;
+        local.keep = KeepBackoff::new();
+        local.limits = crate::front::tls_limit::TlsLimits::new();
     }
 
     /// Bumps the counter `f` selects: in this heap if it is live, else in the process-wide
@@ -752,7 +731,8 @@ fn count_in(list: &TlsList, f: impl Fn(usize) -> bool) -> usize {
 }
 
 /// `Heap::init` writes every field: this exhaustive destructuring (never called) stops compiling
-/// when a field is added to `Heap` or `HeapLocal`, until `init` writes it too.
+/// when a field is added to `Heap` or `HeapLocal`, until `init` writes it too — and
+/// `Heap::reset_for_reuse` says whether a reused heap's next thread finds it reset or kept.
 #[allow(dead_code, unused_variables)]
 fn _every_field_written(h: Heap) {
     let Heap {
