@@ -164,8 +164,8 @@ pub struct Stats {
     pub threads_started: u64,
     /// Thread heaps torn down at thread exit.
     pub threads_exited: u64,
-    /// Threads that took an exited thread's heap from the heap pool (reset for them,
-    /// `Heap::reset_for_reuse`) instead of a new one.
+    /// Heaps taken from the heap pool (an exited thread's, reset by `Heap::reset_for_reuse`) by a
+    /// new thread, or as the fallback heap, instead of a new heap.
     pub heaps_reused: u64,
 }
 
