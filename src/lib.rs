@@ -105,7 +105,6 @@ mod prof {
 }
 #[cfg(not(hakmem_loom))]
 pub mod raw;
-#[cfg(not(hakmem_loom))]
 mod registry;
 mod span;
 /// Test hooks for the integration tests, only with the `fault-injection` feature (which the
@@ -130,6 +129,7 @@ pub mod model {
     pub use crate::slab::superslab::SuperSlab;
 
     pub use crate::prof::slots::SlotMask;
+    pub use crate::registry::{RegionHead, Table as RegistryTable};
 
     /// The medium tier's span box.
     pub mod span {

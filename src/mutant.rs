@@ -31,6 +31,10 @@ pub const ACQUIRE_CAS: Ordering = ordering(cfg!(hakmem_mutant = "acquire_cas_rel
 /// Ordering of `Slab::release_ownership`'s store (mutant `release_ownership_relaxed`).
 pub const RELEASE_OWNERSHIP: Ordering =
     ordering(cfg!(hakmem_mutant = "release_ownership_relaxed"), Release);
+/// Success ordering of the leaf-installing CAS in `registry::Table::register` (mutant
+/// `registry_leaf_relaxed`).
+pub const REGISTRY_LEAF_INSTALL: Ordering =
+    ordering(cfg!(hakmem_mutant = "registry_leaf_relaxed"), Release);
 
 /// `RemoteQueue::push` reports "first" from its initial guess of the head instead of the value
 /// its CAS replaced.
@@ -60,3 +64,6 @@ pub const SAMPLED_REMOTE_PLAIN_CLEAR: bool = cfg!(hakmem_mutant = "sampled_remot
 /// `SlotMask::claim` sets the slot's bit with a load and a store instead of one CAS: two
 /// claimers can take one slot.
 pub const SLOT_CLAIM_PLAIN_STORE: bool = cfg!(hakmem_mutant = "slot_claim_plain_store");
+/// `registry::Table::register` installs a missing leaf with a load and a store instead of one
+/// CAS: two installers of one leaf both install, and the earlier one's registration is lost.
+pub const REGISTRY_LEAF_PLAIN_STORE: bool = cfg!(hakmem_mutant = "registry_leaf_plain_store");

@@ -17,7 +17,8 @@
 use core::ptr::NonNull;
 
 use crate::config::SUPERSLAB_SHIFT;
-use crate::sync::{AtomicPtr, Ordering};
+use crate::mutant;
+use crate::sync::{const_fn, AtomicPtr, Ordering};
 
 /// The first word of every registered region: its magic.
 #[repr(C)]
@@ -30,95 +31,159 @@ const LEAF_BITS: usize = 14;
 const ROOT_BITS: usize = ADDR_BITS - SUPERSLAB_SHIFT - LEAF_BITS;
 const LEAF_LEN: usize = 1 << LEAF_BITS;
 const ROOT_LEN: usize = 1 << ROOT_BITS;
+const _: () = assert!(ROOT_BITS + LEAF_BITS + SUPERSLAB_SHIFT == ADDR_BITS);
 
-struct Leaf {
-    slots: [AtomicPtr<RegionHead>; LEAF_LEN],
+/// A radix table of `ROOT` leaves of `LEAF` chunks each (powers of two): the process's table
+/// (`TABLE`) covers the 48-bit address space; the loom model (`loom_tests/registry.rs`) races
+/// the same code on a table of a few chunks.
+pub struct Table<const ROOT: usize, const LEAF: usize> {
+    root: [AtomicPtr<Leaf<LEAF>>; ROOT],
 }
 
-static ROOT: [AtomicPtr<Leaf>; ROOT_LEN] =
-    [const { AtomicPtr::new(core::ptr::null_mut()) }; ROOT_LEN];
-
-#[inline(always)]
-fn split(addr: usize) -> Option<(usize, usize)> {
-    if addr >> ADDR_BITS != 0 {
-        return None;
-    }
-    let chunk = addr >> SUPERSLAB_SHIFT;
-    Some((chunk >> LEAF_BITS, chunk & (LEAF_LEN - 1)))
+struct Leaf<const LEAF: usize> {
+    slots: [AtomicPtr<RegionHead>; LEAF],
 }
 
-/// The region registered for the chunk containing `addr`, or null ("not ours").
-#[inline(always)]
-pub fn lookup(addr: usize) -> *mut RegionHead {
-    let Some((r, l)) = split(addr) else {
-        return core::ptr::null_mut();
-    };
-    // ORDERING: Acquire — pairs with the Release CAS installing the leaf, so its zeroed slots are
-    // visible.
-    let leaf = ROOT[r].load(Ordering::Acquire);
-    if leaf.is_null() {
-        return core::ptr::null_mut();
-    }
-    // SAFETY: leaves are never freed once installed.
-    // ORDERING: Acquire — pairs with the Release store in `register`, so the region's header
-    // (magic, generation, slab metadata) written before registration is visible.
-    unsafe { (*leaf).slots[l].load(Ordering::Acquire) }
-}
+impl<const ROOT: usize, const LEAF: usize> Table<ROOT, LEAF> {
+    /// Bytes mapped for one leaf.
+    const LEAF_BYTES: usize =
+        core::mem::size_of::<Leaf<LEAF>>().next_multiple_of(crate::config::PAGE_SIZE);
 
-/// Registers `head` for the chunk at `base`. False if a leaf could not be mapped.
-pub fn register(base: usize, head: NonNull<RegionHead>) -> bool {
-    let Some((r, l)) = split(base) else {
-        return false;
-    };
-    // ORDERING: Acquire — as in `lookup`.
-    let mut leaf = ROOT[r].load(Ordering::Acquire);
-    if leaf.is_null() {
-        let Some(fresh) = crate::os::reserve_aligned(
-            core::mem::size_of::<Leaf>().next_multiple_of(crate::config::PAGE_SIZE),
-            crate::config::PAGE_SIZE,
-        ) else {
-            return false;
-        };
-        let fresh = fresh.as_ptr().cast::<Leaf>();
-        // ORDERING: Release on success — publishes the zeroed leaf (zero is a valid null
-        // AtomicPtr); Acquire on failure — we then use the winner's leaf.
-        match ROOT[r].compare_exchange(
-            core::ptr::null_mut(),
-            fresh,
-            Ordering::Release,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => leaf = fresh,
-            Err(winner) => {
-                // SAFETY: our leaf was never published. A refused release is counted and
-                // decommitted by `os`; the untouched leaf costs address space only.
-                let _released = unsafe {
-                    crate::os::release(
-                        NonNull::new_unchecked(fresh.cast()),
-                        core::mem::size_of::<Leaf>().next_multiple_of(crate::config::PAGE_SIZE),
-                    )
-                };
-                leaf = winner;
+    const_fn! {
+        /// An empty table: every chunk "not ours".
+        pub fn new() -> Self {
+            Self {
+                root: crate::sync::null_ptrs(),
             }
         }
     }
-    // SAFETY: leaves are never freed once installed.
-    // ORDERING: Release — publishes the region header written before registration; pairs with
-    // the Acquire in `lookup`.
-    unsafe { (*leaf).slots[l].store(head.as_ptr(), Ordering::Release) };
-    true
+
+    #[inline(always)]
+    fn split(addr: usize) -> Option<(usize, usize)> {
+        let chunk = addr >> SUPERSLAB_SHIFT;
+        if chunk >> (ROOT * LEAF).trailing_zeros() != 0 {
+            return None;
+        }
+        Some((chunk / LEAF, chunk % LEAF))
+    }
+
+    /// The region registered for the chunk containing `addr`, or null ("not ours").
+    #[inline(always)]
+    pub fn lookup(&self, addr: usize) -> *mut RegionHead {
+        let Some((r, l)) = Self::split(addr) else {
+            return core::ptr::null_mut();
+        };
+        // ORDERING: Acquire — pairs with the Release CAS installing the leaf, so its zeroed
+        // slots are visible.
+        let leaf = self.root[r].load(Ordering::Acquire);
+        if leaf.is_null() {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: leaves are never freed once installed.
+        // ORDERING: Acquire — pairs with the Release store in `register`, so the region's header
+        // (magic, generation, slab metadata) written before registration is visible.
+        unsafe { (*leaf).slots[l].load(Ordering::Acquire) }
+    }
+
+    /// Registers `head` for the chunk at `base`. False if a leaf could not be mapped.
+    pub fn register(&self, base: usize, head: NonNull<RegionHead>) -> bool {
+        let Some((r, l)) = Self::split(base) else {
+            return false;
+        };
+        // ORDERING: Acquire — as in `lookup`.
+        let mut leaf = self.root[r].load(Ordering::Acquire);
+        if leaf.is_null() {
+            let Some(fresh) =
+                crate::os::reserve_aligned(Self::LEAF_BYTES, crate::config::PAGE_SIZE)
+            else {
+                return false;
+            };
+            let fresh = fresh.as_ptr().cast::<Leaf<LEAF>>();
+            // SAFETY: a fresh zeroed mapping of `LEAF_BYTES`, ours alone until published.
+            unsafe {
+                crate::sync::init_zeroed_ptrs(
+                    core::ptr::addr_of_mut!((*fresh).slots).cast::<AtomicPtr<RegionHead>>(),
+                    LEAF,
+                )
+            };
+            let installed = if mutant::REGISTRY_LEAF_PLAIN_STORE {
+                // Mutant: check, then store: two installers both install, the later leaf
+                // replacing the earlier with its registrations.
+                // ORDERING: Acquire — as in `lookup`.
+                let seen = self.root[r].load(Ordering::Acquire);
+                if seen.is_null() {
+                    // ORDERING: Release — publishes the leaf as the CAS would.
+                    self.root[r].store(fresh, Ordering::Release);
+                    Ok(seen)
+                } else {
+                    Err(seen)
+                }
+            } else {
+                // ORDERING: Release on success — publishes the zeroed leaf (zero is a valid null
+                // AtomicPtr; under loom, the slots `init_zeroed_ptrs` made); Acquire on failure —
+                // we then use the winner's leaf, whose slots its CAS published.
+                self.root[r].compare_exchange(
+                    core::ptr::null_mut(),
+                    fresh,
+                    mutant::REGISTRY_LEAF_INSTALL,
+                    Ordering::Acquire,
+                )
+            };
+            match installed {
+                Ok(_) => leaf = fresh,
+                Err(winner) => {
+                    // SAFETY: our leaf was never published. A refused release is counted and
+                    // decommitted by `os`; the untouched leaf costs address space only.
+                    let _released = unsafe {
+                        crate::os::release(NonNull::new_unchecked(fresh.cast()), Self::LEAF_BYTES)
+                    };
+                    leaf = winner;
+                }
+            }
+        }
+        // SAFETY: leaves are never freed once installed.
+        // ORDERING: Release — publishes the region header written before registration; pairs
+        // with the Acquire in `lookup`.
+        unsafe { (*leaf).slots[l].store(head.as_ptr(), Ordering::Release) };
+        true
+    }
+
+    /// Clears the entry for the chunk at `base` (the region is retired or unmapped next).
+    pub fn unregister(&self, base: usize) {
+        let Some((r, l)) = Self::split(base) else {
+            return;
+        };
+        // ORDERING: Acquire — as in `lookup`.
+        let leaf = self.root[r].load(Ordering::Acquire);
+        if !leaf.is_null() {
+            // SAFETY: leaves are never freed.
+            // ORDERING: Release — orders the retire's earlier writes before "not ours" is seen.
+            unsafe { (*leaf).slots[l].store(core::ptr::null_mut(), Ordering::Release) };
+        }
+    }
+}
+
+/// The process's table over the 48-bit address space.
+#[cfg(not(hakmem_loom))]
+static TABLE: Table<ROOT_LEN, LEAF_LEN> = Table::new();
+
+/// The region registered for the chunk containing `addr`, or null ("not ours").
+#[cfg(not(hakmem_loom))]
+#[inline(always)]
+pub fn lookup(addr: usize) -> *mut RegionHead {
+    TABLE.lookup(addr)
+}
+
+/// Registers `head` for the chunk at `base`. False if a leaf could not be mapped.
+#[cfg(not(hakmem_loom))]
+pub fn register(base: usize, head: NonNull<RegionHead>) -> bool {
+    TABLE.register(base, head)
 }
 
 /// Clears the entry for the chunk at `base` (the region is retired or unmapped next).
+#[cfg(not(hakmem_loom))]
 pub fn unregister(base: usize) {
-    let Some((r, l)) = split(base) else { return };
-    // ORDERING: Acquire — as in `lookup`.
-    let leaf = ROOT[r].load(Ordering::Acquire);
-    if !leaf.is_null() {
-        // SAFETY: leaves are never freed.
-        // ORDERING: Release — orders the retire's earlier writes before "not ours" is seen.
-        unsafe { (*leaf).slots[l].store(core::ptr::null_mut(), Ordering::Release) };
-    }
+    TABLE.unregister(base)
 }
 
 #[cfg(all(test, not(hakmem_loom)))]

@@ -13,7 +13,7 @@
 pub(crate) use inner::const_fn;
 #[cfg(hakmem_loom)]
 pub use inner::Mutex;
-pub use inner::{atomic, link, spin_loop, UnsafeCell};
+pub use inner::{atomic, init_zeroed_ptrs, link, null_ptrs, spin_loop, UnsafeCell};
 
 pub use atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -45,6 +45,19 @@ mod inner {
     pub fn spin_loop() {
         core::hint::spin_loop();
     }
+
+    /// `N` null atomic pointers (a static's table).
+    pub const fn null_ptrs<T, const N: usize>() -> [atomic::AtomicPtr<T>; N] {
+        [const { atomic::AtomicPtr::new(core::ptr::null_mut()) }; N]
+    }
+
+    /// Makes the `n` atomic pointers at `p` usable: nothing to do, zeroed memory is `n` null
+    /// pointers already.
+    ///
+    /// # Safety
+    /// `p` is zeroed memory for `n` pointers that nobody else reaches yet.
+    #[inline(always)]
+    pub unsafe fn init_zeroed_ptrs<T>(_p: *mut atomic::AtomicPtr<T>, _n: usize) {}
 
     /// A cell whose accesses loom can check for races: here `core::cell::UnsafeCell` behind
     /// loom's closure API, so both builds compile the same call sites.
@@ -117,6 +130,26 @@ mod inner {
     #[inline]
     pub fn spin_loop() {
         loom::thread::yield_now();
+    }
+
+    pub fn null_ptrs<T, const N: usize>() -> [atomic::AtomicPtr<T>; N] {
+        core::array::from_fn(|_| atomic::AtomicPtr::new(core::ptr::null_mut()))
+    }
+
+    /// Places a fresh loom atomic in each of the `n` slots at `p`: loom records this thread's
+    /// creation of each, so a thread that reaches them without a happens-before edge to this
+    /// one is reported ("Causality violation").
+    ///
+    /// # Safety
+    /// `p` is memory for `n` pointers that nobody else reaches yet.
+    pub unsafe fn init_zeroed_ptrs<T>(p: *mut atomic::AtomicPtr<T>, n: usize) {
+        for i in 0..n {
+            // SAFETY: per the contract.
+            unsafe {
+                p.add(i)
+                    .write(atomic::AtomicPtr::new(core::ptr::null_mut()))
+            };
+        }
     }
 
     #[derive(Debug)]
