@@ -126,11 +126,19 @@ impl PublishList {
                     };
                     // A pinned slab (front/foreign.rs) stays published, bound.
                     if used == 0 && !s.pinned_keep() {
+                        if mutant::RECLAIM_RELEASE_BEFORE_UNLINK {
+                            // Mutant: the pool's next taker may bind the slab while we still
+                            // unlink and unbind it.
+                            release(s);
+                        }
                         // SAFETY: `cur` is on the list we hold.
                         unsafe { list::unlink(&mut h.0, cur) };
                         // SAFETY: owned, empty and off every list.
                         unsafe { s.unbind() };
-                        release(s);
+                        // Last: once released, the slab is the pool's next taker's.
+                        if !mutant::RECLAIM_RELEASE_BEFORE_UNLINK {
+                            release(s);
+                        }
                         released += 1;
                         cur = next;
                         continue;

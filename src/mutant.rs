@@ -35,6 +35,9 @@ pub const RELEASE_OWNERSHIP: Ordering =
 /// `registry_leaf_relaxed`).
 pub const REGISTRY_LEAF_INSTALL: Ordering =
     ordering(cfg!(hakmem_mutant = "registry_leaf_relaxed"), Release);
+/// Ordering of `registry::Table::register`'s store of the region (mutant `registry_slot_relaxed`).
+pub const REGISTRY_SLOT: Ordering =
+    ordering(cfg!(hakmem_mutant = "registry_slot_relaxed"), Release);
 
 /// `RemoteQueue::push` reports "first" from its initial guess of the head instead of the value
 /// its CAS replaced.
@@ -67,3 +70,7 @@ pub const SLOT_CLAIM_PLAIN_STORE: bool = cfg!(hakmem_mutant = "slot_claim_plain_
 /// `registry::Table::register` installs a missing leaf with a load and a store instead of one
 /// CAS: two installers of one leaf both install, and the earlier one's registration is lost.
 pub const REGISTRY_LEAF_PLAIN_STORE: bool = cfg!(hakmem_mutant = "registry_leaf_plain_store");
+/// `PublishList::reclaim` gives an emptied slab back (`release`) before unlinking and unbinding
+/// it: the pool's next taker binds it while the pass still writes its links and state.
+pub const RECLAIM_RELEASE_BEFORE_UNLINK: bool =
+    cfg!(hakmem_mutant = "reclaim_release_before_unlink");

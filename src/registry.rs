@@ -142,9 +142,9 @@ impl<const ROOT: usize, const LEAF: usize> Table<ROOT, LEAF> {
             }
         }
         // SAFETY: leaves are never freed once installed.
-        // ORDERING: Release — publishes the region header written before registration; pairs
-        // with the Acquire in `lookup`.
-        unsafe { (*leaf).slots[l].store(head.as_ptr(), Ordering::Release) };
+        // ORDERING: Release (`mutant::REGISTRY_SLOT`) — publishes the region header written
+        // before registration; pairs with the Acquire in `lookup`.
+        unsafe { (*leaf).slots[l].store(head.as_ptr(), mutant::REGISTRY_SLOT) };
         true
     }
 
