@@ -163,6 +163,12 @@ impl<const ROOT: usize, const LEAF: usize> Table<ROOT, LEAF> {
     }
 }
 
+impl<const ROOT: usize, const LEAF: usize> Default for Table<ROOT, LEAF> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The process's table over the 48-bit address space.
 #[cfg(not(hakmem_loom))]
 static TABLE: Table<ROOT_LEN, LEAF_LEN> = Table::new();
