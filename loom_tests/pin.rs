@@ -34,29 +34,23 @@ use support::{model, take_blocks, used, Blk, TestSlab, CLASS, OTHER_CLASS};
 
 const FREED: u64 = 9;
 
-/// The class as a free through a table entry relies on it.
-fn class_of(s: &TestSlab) -> u32 {
-    // ORDERING: Relaxed — as `free_remote` reads it.
-    s.slab.class.load(loom::sync::atomic::Ordering::Relaxed)
-}
-
 /// The pinner: pin while holding `b`, return `b` remotely, then drop the pin on a slow path that
 /// finds the release wanted, or at exit. Every class read while the pin is held must see
 /// `CLASS`.
 fn pinner(s: &TestSlab, b: Blk) {
     s.slab.pin();
-    assert_eq!(class_of(s), CLASS as u32, "pinned slab not bound");
+    assert_eq!(s.class(), CLASS as u32, "pinned slab not bound");
     // SAFETY: the block was handed to this thread live; it writes and frees it once.
     unsafe {
         b.user_write(FREED);
         s.slab.free_remote(b.0, false);
     }
     // A later free through the entry would rely on the class.
-    assert_eq!(class_of(s), CLASS as u32, "entry stale while pinned");
+    assert_eq!(s.class(), CLASS as u32, "entry stale while pinned");
     // A slow path: drop the pin if the release is wanted; else at exit.
     let early = s.slab.release_wanted();
     if !early {
-        assert_eq!(class_of(s), CLASS as u32, "entry stale while pinned");
+        assert_eq!(s.class(), CLASS as u32, "entry stale while pinned");
     }
     s.slab.unpin();
 }
@@ -92,7 +86,7 @@ fn bound_slab_with_a_block(n: usize) -> (Arc<Vec<Owner>>, Arc<TestSlab>, Blk) {
 /// # Safety
 /// The calling thread holds the slab; every other thread has exited.
 unsafe fn next_check_releases(s: &TestSlab, next_owner: &Owner) {
-    assert_eq!(class_of(s), CLASS as u32, "a pinned slab was unbound");
+    assert_eq!(s.class(), CLASS as u32, "a pinned slab was unbound");
     // SAFETY: per the contract.
     unsafe {
         s.slab.drain_remote();
@@ -148,7 +142,7 @@ fn owner_releases_only_unpinned() {
             // SAFETY: the joins hand the owner's slab to this thread.
             unsafe { next_check_releases(&s, &owners[1]) };
         }
-        assert_eq!(class_of(&s), OTHER_CLASS as u32);
+        assert_eq!(s.class(), OTHER_CLASS as u32);
     });
 }
 
@@ -214,6 +208,6 @@ fn exit_publish_reclaim_adopt() {
             // SAFETY: adopt made this thread the owner; every other thread has exited.
             unsafe { next_check_releases(&s, &owners[3]) };
         }
-        assert_eq!(class_of(&s), OTHER_CLASS as u32);
+        assert_eq!(s.class(), OTHER_CLASS as u32);
     });
 }

@@ -31,11 +31,6 @@ use support::{free_list, model, take_blocks, used, TestSlab, CLASS, OTHER_CLASS}
 
 const FREED: u64 = 7;
 
-fn class_of(s: &TestSlab) -> u32 {
-    // ORDERING: Relaxed — read by this thread after the joins, or by the slab's holder.
-    s.slab.class.load(Ordering::Relaxed)
-}
-
 #[test]
 #[cfg_attr(
     hakmem_mutant = "reclaim_release_before_unlink",
@@ -90,7 +85,7 @@ fn reclaim_vs_free_adopt_and_pool_taker() {
                     return false;
                 }
                 assert!(std::ptr::eq(p, &s.slab), "the pool gave another slab");
-                assert_eq!(class_of(&s), NO_CLASS, "a given-back slab still bound");
+                assert_eq!(s.class(), NO_CLASS, "a given-back slab still bound");
                 // SAFETY: the pool's taker holds the free slab.
                 unsafe {
                     assert_eq!(used(&s.slab), 0, "a given-back slab had blocks out");
@@ -114,7 +109,7 @@ fn reclaim_vs_free_adopt_and_pool_taker() {
         if n == 1 {
             let expect = if taken { OTHER_CLASS as u32 } else { NO_CLASS };
             assert_eq!(
-                class_of(&s),
+                s.class(),
                 expect,
                 "a given-back slab changed after the pass"
             );
@@ -137,6 +132,6 @@ fn reclaim_vs_free_adopt_and_pool_taker() {
             );
             assert_eq!(b.user_read(), FREED, "payload lost");
         }
-        assert_eq!(class_of(&s), CLASS as u32);
+        assert_eq!(s.class(), CLASS as u32);
     });
 }

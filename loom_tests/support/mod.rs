@@ -79,6 +79,12 @@ impl TestSlab {
             _mem: mem,
         }
     }
+
+    /// The slab's class, as a free through a table entry, or the pool's next taker, reads it.
+    pub fn class(&self) -> u32 {
+        // ORDERING: Relaxed — as `free_remote` reads it; the models order it otherwise.
+        self.slab.class.load(loom::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A block that crosses threads in a model. The model's protocol decides who may touch it.
