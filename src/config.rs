@@ -29,6 +29,18 @@ pub const PROFILE: bool = cfg!(feature = "profile");
 pub const LARGE_CACHE_BYTES: usize = 384 << 20;
 pub const LARGE_CACHE_MAX_BLOCK: usize = 64 << 20;
 pub const LARGE_BINS_PER_OCTAVE: usize = 4;
+/// The cache's committed bytes also follow the program: at most `max(LARGE_CACHE_MAX_BLOCK, live
+/// large bytes / LARGE_CACHE_LIVE_DIV)` (and never over `LARGE_CACHE_BYTES`), so a program whose
+/// large sizes keep changing does not keep up to 384 MiB of blocks nobody reuses, while one block
+/// of any cacheable size always fits (a free/malloc loop of one block still reuses it). Measured
+/// in docs/benchmarks.md, "Session 19: rss27". Backout: `--cfg hakmem_no_large_cache_live_bound`.
+pub const LARGE_CACHE_LIVE_BOUND: bool = !cfg!(hakmem_no_large_cache_live_bound);
+pub const LARGE_CACHE_LIVE_DIV: usize = 1;
+/// A cached block reused for a request shorter by at least an eighth of its mapping has its
+/// tail beyond the request purged at once (one `madvise`): the earlier user's pages there would
+/// otherwise stay resident under a live block, counted nowhere. Backout:
+/// `--cfg hakmem_no_large_reuse_tail`.
+pub const LARGE_REUSE_TAIL: bool = !cfg!(hakmem_no_large_reuse_tail);
 /// A cached large mapping has the pages beyond its user's first page purged when its
 /// `LARGE_PURGE_USERS`-th user since the last purge frees it (0 = only on the clock): each user
 /// touches pages of its own (the tail of a different size), which would otherwise stay resident

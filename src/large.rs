@@ -18,8 +18,11 @@
 //! power of two; mappings of cacheable blocks are rounded up to their class, at most 25% extra
 //! address space and no extra RSS, so blocks of a class are interchangeable). An allocation takes
 //! a block from its own class or the next two (at most about 1.5x its length) before it maps.
-//! The cache holds at most `LARGE_CACHE_BYTES`; beyond that the oldest blocks are unmapped, and on
-//! the purge clock (`purge`) a block cached for the purge delay is unmapped too, so an idle
+//! The cache's committed bytes stay within `bound()`: `LARGE_CACHE_BYTES`, and (with
+//! `config::LARGE_CACHE_LIVE_BOUND`) a quarter of the live large bytes or one largest cacheable
+//! block, whichever is more, so the cache follows what the program's large blocks need now: a
+//! program whose sizes keep changing frees blocks nobody reuses, and they no longer pile up to
+//! 384 MiB. Beyond the bound the oldest blocks are unmapped, and on the purge clock (`purge`) a block cached for the purge delay is unmapped too, so an idle
 //! program gives it all back. `HAKMEM_LARGE_CACHE=0` (runtime) or delay 0 turns the cache off.
 //! Each user of a cached mapping touches pages of its own (the tail of a different size); so that
 //! these do not pile up as RSS until the clock, every `LARGE_PURGE_USERS`-th user's `free` purges
@@ -29,7 +32,9 @@
 //! Invariants (under `CACHE`): every cached block is on exactly one bin list (that of the
 //! largest class ≤ its `map_len`) and on the age list (newest first, stamps non-increasing up to
 //! clock skew between threads); `Cache::bytes == Σ map_len` of cached blocks; a cached block is
-//! unregistered and its `CacheNode` sits at its base. A block is unmapped, reused or re-cached
+//! unregistered and its `CacheNode` sits at its base; after every `detach`, `Cache::committed ≤
+//! bound()` as it read `LIVE`. Outside the lock: `LIVE == Σ map_len` of registered (live) large
+//! blocks, counted once each returned by `alloc_inner` and uncounted in `free` before caching. A block is unmapped, reused or re-cached
 //! only after it has been unlinked under the lock, so no purge races a reuse.
 //!
 //! No silent OS failure: a refused `munmap` leaves the block mapped and decommitted by `os`; it is
@@ -42,8 +47,9 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_MAX_BLOCK, LARGE_PURGE_USERS,
-    OOM_RELEASE, PAGE_SIZE, SAMPLED_LARGE_MOVE, SUPERSLAB_SIZE,
+    LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_LIVE_BOUND, LARGE_CACHE_LIVE_DIV,
+    LARGE_CACHE_MAX_BLOCK, LARGE_PURGE_USERS, LARGE_REUSE_TAIL, OOM_RELEASE, PAGE_SIZE,
+    SAMPLED_LARGE_MOVE, SUPERSLAB_SIZE,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -180,6 +186,35 @@ impl ForkReset for Cache {
 
 static TICKER: Ticker = Ticker::new();
 static COLOUR: AtomicUsize = AtomicUsize::new(0);
+/// Bytes of the live large mappings (`config::LARGE_CACHE_LIVE_BOUND`; otherwise untouched).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts `delta` bytes of mappings as live (`grow`) or no longer live.
+fn live_add(delta: usize, grow: bool) {
+    if !LARGE_CACHE_LIVE_BOUND {
+        return;
+    }
+    // ORDERING: Relaxed — a sizing hint read by `bound`; each block's add happens before its
+    // sub (the pointer reaches its freer through the program's own synchronisation), and a
+    // stale read only moves the bound for one `detach`.
+    if grow {
+        LIVE.fetch_add(delta, Ordering::Relaxed);
+    } else {
+        LIVE.fetch_sub(delta, Ordering::Relaxed);
+    }
+}
+
+/// The most committed bytes the cache keeps: `LARGE_CACHE_BYTES`, or (`LARGE_CACHE_LIVE_BOUND`)
+/// a `1 / LARGE_CACHE_LIVE_DIV` share of the live large bytes with one largest cacheable block
+/// as the floor, whichever is less.
+fn bound() -> usize {
+    if !LARGE_CACHE_LIVE_BOUND {
+        return LARGE_CACHE_BYTES;
+    }
+    // ORDERING: Relaxed — as in `live_add`.
+    let live = LIVE.load(Ordering::Relaxed);
+    (live / LARGE_CACHE_LIVE_DIV).clamp(LARGE_CACHE_MAX_BLOCK, LARGE_CACHE_BYTES)
+}
 
 impl Cache {
     /// Links `n` (at the base of a dead, unregistered mapping) as the newest block.
@@ -268,13 +303,14 @@ impl Cache {
     /// committed bytes exceed the bound, and chains them through `age_next` for the caller to
     /// unmap outside the lock. Decommitted blocks (a refused unmap) are retried only by a sweep.
     fn detach(&mut self, sweep: Option<Sweep>) -> *mut CacheNode {
+        let bound = bound();
         let mut chain: *mut CacheNode = core::ptr::null_mut();
         let mut n = self.oldest;
         while !n.is_null() {
             // SAFETY: a cached node.
             let (newer, freed_at, decommitted) =
                 unsafe { ((*n).age_prev, (*n).freed_at, (*n).decommitted) };
-            let over = self.committed > LARGE_CACHE_BYTES;
+            let over = self.committed > bound;
             let due = sweep.is_some_and(|s| s.covers(freed_at));
             if !over && !due {
                 break;
@@ -397,6 +433,8 @@ fn alloc_inner(size: usize, align: usize, zero: bool, magic: u64) -> *mut u8 {
     let users = users.max(1);
     if reused {
         GLOBALS.large_reused.bump_shared();
+        // SAFETY: the mapping is ours and dead; `need` is page-rounded and at most `map_len`.
+        unsafe { purge_tail(base, need, map_len) };
         if zero {
             // SAFETY: `[user, user + size)` lies inside the mapping, which is ours and dead.
             unsafe { clear(user, size) };
@@ -425,6 +463,7 @@ fn alloc_inner(size: usize, align: usize, zero: bool, magic: u64) -> *mut u8 {
     }
     GLOBALS.large_allocs.bump_shared();
     GLOBALS.large_bytes.add_shared((map_len - offset) as u64);
+    live_add(map_len, true);
     // valgrind: the usable part is a live block (zeroed when fresh or asked for).
     valgrind::malloclike(user, map_len - offset, zero || !reused);
     user
@@ -644,6 +683,7 @@ pub unsafe fn free(head: NonNull<RegionHead>, ptr: *mut u8, shard: prof::Shard) 
     // was not live).
     valgrind::freelike(ptr);
     registry::unregister(ptr as usize);
+    live_add(map_len, false);
     GLOBALS.large_frees.bump_shared();
     GLOBALS
         .large_bytes_freed
@@ -689,6 +729,26 @@ unsafe fn purge_touched(base: NonNull<u8>, user: *mut u8, map_len: usize, users:
         };
     }
     0
+}
+
+/// A reused mapping of `map_len` bytes that now serves `need` (`config::LARGE_REUSE_TAIL`):
+/// when the part beyond `need` is at least an eighth of the mapping, purges it, so the pages an
+/// earlier, longer user touched there do not stay resident under the new block.
+///
+/// # Safety
+/// The mapping `[base, base + map_len)` is ours and dead; `need` is page-rounded, `<= map_len`.
+unsafe fn purge_tail(base: NonNull<u8>, need: usize, map_len: usize) {
+    if !LARGE_REUSE_TAIL || map_len - need < map_len / 8 {
+        return;
+    }
+    // SAFETY: page-aligned, inside the mapping, holding nothing anyone reads again. A refused
+    // madvise is counted and reported by `os`; the pages then stay committed, as before.
+    let _purged = unsafe {
+        purge::pages(
+            NonNull::new_unchecked(base.as_ptr().wrapping_add(need)),
+            map_len - need,
+        )
+    };
 }
 
 /// Puts the dead mapping at `base` into the cache.
@@ -841,6 +901,7 @@ pub unsafe fn resize_in_place(head: NonNull<RegionHead>, ptr: *mut u8, new_size:
         unsafe { (*h.as_ptr()).map_len = new_len };
         // valgrind: the live block's usable size changed with the mapping.
         valgrind::resize_in_place(ptr, map_len - offset, new_len - offset);
+        live_add(new_len.abs_diff(map_len), new_len > map_len);
         if new_len > map_len {
             GLOBALS.large_bytes.add_shared((new_len - map_len) as u64);
             stats::footprint_add(new_len - map_len);
@@ -941,6 +1002,7 @@ pub unsafe fn move_grow(head: NonNull<RegionHead>, ptr: *mut u8, new_size: usize
     valgrind::make_defined(user, map_len - offset);
     GLOBALS.large_bytes.add_shared((new_len - map_len) as u64);
     stats::footprint_add(new_len - map_len);
+    live_add(new_len - map_len, true);
     // SAFETY: inside the new mapping, non-null.
     Moved::To(unsafe { NonNull::new_unchecked(user) })
 }
