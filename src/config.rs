@@ -29,18 +29,23 @@ pub const PROFILE: bool = cfg!(feature = "profile");
 pub const LARGE_CACHE_BYTES: usize = 384 << 20;
 pub const LARGE_CACHE_MAX_BLOCK: usize = 64 << 20;
 pub const LARGE_BINS_PER_OCTAVE: usize = 4;
-/// The cache's committed bytes also follow the program: at most `max(LARGE_CACHE_MAX_BLOCK, live
-/// large bytes / LARGE_CACHE_LIVE_DIV)` (and never over `LARGE_CACHE_BYTES`), so a program whose
-/// large sizes keep changing does not keep up to 384 MiB of blocks nobody reuses, while one block
-/// of any cacheable size always fits (a free/malloc loop of one block still reuses it). Measured
-/// in docs/benchmarks.md, "Session 19: rss27". Backout: `--cfg hakmem_no_large_cache_live_bound`.
+/// The cache's committed bytes also follow the program: at most `max(LARGE_CACHE_MAX_BLOCK,
+/// LARGE_CACHE_LIVE_MUL * live large bytes)` (and never over `LARGE_CACHE_BYTES`), so a program
+/// whose large sizes keep changing does not keep up to 384 MiB of blocks nobody reuses, while one
+/// block of any cacheable size always fits (a free/malloc loop of one block still reuses it).
+/// Twice, not once, the live bytes: at once, large-churn (20 live blocks of 5-25 MiB) missed the
+/// cache 300 more times a run, 1.13x CPU; at twice it is level and edge usable keeps the gain
+/// (329 -> 139 MB). Measured in docs/benchmarks.md, "Session 19: rss27". Backout: `--cfg
+/// hakmem_no_large_cache_live_bound`.
 pub const LARGE_CACHE_LIVE_BOUND: bool = !cfg!(hakmem_no_large_cache_live_bound);
-pub const LARGE_CACHE_LIVE_DIV: usize = 1;
+pub const LARGE_CACHE_LIVE_MUL: usize = 2;
 /// A cached block reused for a request shorter by at least an eighth of its mapping has its
 /// tail beyond the request purged at once (one `madvise`): the earlier user's pages there would
-/// otherwise stay resident under a live block, counted nowhere. Backout:
-/// `--cfg hakmem_no_large_reuse_tail`.
-pub const LARGE_REUSE_TAIL: bool = !cfg!(hakmem_no_large_reuse_tail);
+/// otherwise stay resident under a live block, counted nowhere. Opt-in (`--cfg
+/// hakmem_large_reuse_tail`), off by default: on malloc-large's shape (20 live blocks of 5-25 MiB
+/// replaced at random) it took peak RSS 587 -> 515 MB but system time 0.44 -> 0.62 s, the
+/// longer requests that reuse the block faulting the tail back in (session 19, coordinator).
+pub const LARGE_REUSE_TAIL: bool = cfg!(hakmem_large_reuse_tail);
 /// A cached large mapping has the pages beyond its user's first page purged when its
 /// `LARGE_PURGE_USERS`-th user since the last purge frees it (0 = only on the clock): each user
 /// touches pages of its own (the tail of a different size), which would otherwise stay resident

@@ -19,7 +19,7 @@
 //! address space and no extra RSS, so blocks of a class are interchangeable). An allocation takes
 //! a block from its own class or the next two (at most about 1.5x its length) before it maps.
 //! The cache's committed bytes stay within `bound()`: `LARGE_CACHE_BYTES`, and (with
-//! `config::LARGE_CACHE_LIVE_BOUND`) a quarter of the live large bytes or one largest cacheable
+//! `config::LARGE_CACHE_LIVE_BOUND`) twice the live large bytes or one largest cacheable
 //! block, whichever is more, so the cache follows what the program's large blocks need now: a
 //! program whose sizes keep changing frees blocks nobody reuses, and they no longer pile up to
 //! 384 MiB. Beyond the bound the oldest blocks are unmapped, and on the purge clock (`purge`) a block cached for the purge delay is unmapped too, so an idle
@@ -47,7 +47,7 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_LIVE_BOUND, LARGE_CACHE_LIVE_DIV,
+    LARGE_BINS_PER_OCTAVE, LARGE_CACHE_BYTES, LARGE_CACHE_LIVE_BOUND, LARGE_CACHE_LIVE_MUL,
     LARGE_CACHE_MAX_BLOCK, LARGE_PURGE_USERS, LARGE_REUSE_TAIL, OOM_RELEASE, PAGE_SIZE,
     SAMPLED_LARGE_MOVE, SUPERSLAB_SIZE,
 };
@@ -205,7 +205,7 @@ fn live_add(delta: usize, grow: bool) {
 }
 
 /// The most committed bytes the cache keeps: `LARGE_CACHE_BYTES`, or (`LARGE_CACHE_LIVE_BOUND`)
-/// a `1 / LARGE_CACHE_LIVE_DIV` share of the live large bytes with one largest cacheable block
+/// `LARGE_CACHE_LIVE_MUL` times the live large bytes with one largest cacheable block
 /// as the floor, whichever is less.
 fn bound() -> usize {
     if !LARGE_CACHE_LIVE_BOUND {
@@ -213,7 +213,8 @@ fn bound() -> usize {
     }
     // ORDERING: Relaxed — as in `live_add`.
     let live = LIVE.load(Ordering::Relaxed);
-    (live / LARGE_CACHE_LIVE_DIV).clamp(LARGE_CACHE_MAX_BLOCK, LARGE_CACHE_BYTES)
+    live.saturating_mul(LARGE_CACHE_LIVE_MUL)
+        .clamp(LARGE_CACHE_MAX_BLOCK, LARGE_CACHE_BYTES)
 }
 
 impl Cache {
