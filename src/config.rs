@@ -551,6 +551,15 @@ pub const PROF_HEADER_RECORDS: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_
 pub const PROF_REALLOC_IN_PLACE: bool =
     PROF_HEADER_RECORDS && !cfg!(hakmem_no_prof_realloc_in_place);
 
+/// A medium free ends its block's sample inside `front::medium::free`, after the boundary check,
+/// from the block index that check computed: a free in a span with a live sampled block tests its
+/// own `sampled` bit in line, and only a sampled block's free leaves the path
+/// (`front::medium::end_sample_marked`). Without it the free path called
+/// `front::medium::end_sample_slow` for every free in such a span, which found the class and the
+/// index again: 11,282 of c-medium-churn's 48,405 such calls were for unsampled blocks
+/// (docs/benchmarks.md "Session 19: prof24"). Backout: `--cfg hakmem_no_prof_end_in_free`.
+pub const PROF_END_IN_FREE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_end_in_free);
+
 /// With foreign entries, a consumer's remote frees (a live heap freeing a class it does not
 /// allocate, so it keeps none of them) go through the thread's remote-free batches
 /// (front/remote_batch.rs): one CAS per slab batch instead of one per block. A reusing freer's

@@ -136,6 +136,10 @@ pub struct Stats {
     pub medium_local_frees: u64,
     /// Medium blocks freed by another thread (remote-queue pushes).
     pub medium_remote_frees: u64,
+    /// Medium frees that took the profiler's out-of-line sample end (`front::medium`): with
+    /// `config::PROF_END_IN_FREE` only those of sampled blocks, without it every free in a span
+    /// with a live sampled block.
+    pub medium_sample_ends: u64,
     /// Spans mapped from the OS (one mapping each; never unmapped).
     pub spans_mapped: u64,
     /// Spans bound to a medium class now (held by a heap or published).
@@ -214,6 +218,7 @@ impl Stats {
         f("medium_allocs", self.medium_allocs);
         f("medium_local_frees", self.medium_local_frees);
         f("medium_remote_frees", self.medium_remote_frees);
+        f("medium_sample_ends", self.medium_sample_ends);
         f("spans_mapped", self.spans_mapped);
         f("spans_in_use", self.spans_in_use);
         f("span_cache_bytes", self.span_cache_bytes);
@@ -258,6 +263,7 @@ pub struct HeapCounters {
     pub medium_allocs: Counter,
     pub medium_local_frees: Counter,
     pub medium_remote_frees: Counter,
+    pub medium_sample_ends: Counter,
     /// Bytes of medium blocks handed out / freed (at their class size).
     pub medium_bytes: Counter,
     pub medium_bytes_freed: Counter,
@@ -284,6 +290,7 @@ impl HeapCounters {
             medium_allocs: Counter::new(),
             medium_local_frees: Counter::new(),
             medium_remote_frees: Counter::new(),
+            medium_sample_ends: Counter::new(),
             medium_bytes: Counter::new(),
             medium_bytes_freed: Counter::new(),
         }
@@ -424,6 +431,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
         st.medium_allocs += h.medium_allocs.get();
         st.medium_local_frees += h.medium_local_frees.get();
         st.medium_remote_frees += h.medium_remote_frees.get();
+        st.medium_sample_ends += h.medium_sample_ends.get();
         medium += h.medium_bytes.get() as i128 - h.medium_bytes_freed.get() as i128;
     };
     for_each_heap(&mut add);

@@ -1117,6 +1117,51 @@ fn sampled_medium_growth_takes_the_ladder() {
     );
 }
 
+/// A free in a span with a live sampled block ends a sample only for a sampled block
+/// (`config::PROF_END_IN_FREE`): unsampled blocks beside a sampled one are freed without the
+/// out-of-line sample end (`Stats::medium_sample_ends`). Seen failing under `--cfg
+/// hakmem_no_prof_end_in_free` with the expectation below forced to the new one: the two
+/// unsampled frees took the out-of-line call (2, not 0).
+#[cfg(feature = "profile")]
+fn unsampled_frees_beside_a_sample_stay_inline() {
+    const SIZE: usize = 64 << 10;
+    let ends = || hakmem::stats().medium_sample_ends;
+    profile::set_sample_interval(1);
+    let (unsampled_ends, sampled_ends) = std::thread::spawn(move || {
+        // A fresh thread: the four blocks come from one span of their class. At a mean of 1 byte
+        // `a` is sampled; `b` crosses the countdown left by it and draws at the huge mean, which
+        // `c` and `d` then count against, unsampled.
+        let a = block(SIZE, 1);
+        profile::set_sample_interval(1 << 40);
+        let b = block(SIZE, 2);
+        let (c, d) = (block(SIZE, 3), block(SIZE, 4));
+        assert_eq!(profile::sampled_size(a), Some(SIZE));
+        assert_eq!(profile::sampled_size(b), Some(SIZE));
+        assert_eq!(profile::sampled_size(c), None);
+        assert_eq!(profile::sampled_size(d), None);
+        let before = ends();
+        release(c, SIZE);
+        release(d, SIZE);
+        let mid = ends();
+        release(a, SIZE);
+        release(b, SIZE);
+        (mid - before, ends() - mid)
+    })
+    .join()
+    .unwrap();
+    profile::set_sample_interval(1);
+    let want = if hakmem::config::PROF_END_IN_FREE {
+        0
+    } else {
+        2
+    };
+    assert_eq!(
+        unsampled_ends, want,
+        "unsampled frees in a span with a sampled block took the out-of-line sample end"
+    );
+    assert_eq!(sampled_ends, 2, "each sampled free ends its sample once");
+}
+
 #[cfg(not(feature = "profile"))]
 fn main() {
     assert!(
@@ -1164,6 +1209,7 @@ fn main() {
     if hakmem::config::PROF_HEADER_RECORDS {
         sampled_medium_requests_keep_their_class();
     }
+    unsampled_frees_beside_a_sample_stay_inline();
     profile::stop();
     profile::set_sample_interval(profile::DEFAULT_MEAN);
     let p = block(100, 1);

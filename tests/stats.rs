@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 44] = [
+const NAMES: [&str; 45] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -58,6 +58,7 @@ const NAMES: [&str; 44] = [
     "medium_allocs",
     "medium_local_frees",
     "medium_remote_frees",
+    "medium_sample_ends",
     "spans_mapped",
     "spans_in_use",
     "span_cache_bytes",

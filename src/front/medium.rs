@@ -27,8 +27,9 @@ use core::ptr::NonNull;
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
-    MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE, PROF_HEADER_RECORDS,
-    PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
+    MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE,
+    PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY,
+    SPAN_PURGE_FIRST_MAX_BLOCKS,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -351,6 +352,22 @@ pub unsafe fn free(h: &'static Heap, span: NonNull<SpanHeader>, ptr: *mut u8, ke
         blocks_per_slab(class)
     };
     check_boundary(span, ptr, class, carved);
+    if PROFILE && PROF_END_IN_FREE {
+        // A checked block boundary: its index is below `carved` (at most 64, const-asserted in
+        // span.rs). The sample ends before the block goes back to a list (see "sampled
+        // blocks"); a block freed twice finds its bit clear the second time, as before.
+        let word = span.sampled.word();
+        if word != 0 {
+            // The index as `check_boundary` computed it (the same expression: no second
+            // multiplication).
+            let off = (ptr as usize).wrapping_sub(s.data() as usize);
+            let bit = 1u64 << block_index(class, off.min(MAX_BLOCK_OFFSET - 1));
+            debug_assert_eq!(bit, sample_bit(span, ptr, class));
+            if word & bit != 0 {
+                end_sample_marked(span, ptr, class, bit, owned, h);
+            }
+        }
+    }
     valgrind::freelike(ptr);
     // SAFETY: a checked block boundary inside the span, far larger than 16 bytes.
     let b = unsafe { NonNull::new_unchecked(ptr.cast::<Block>()) };
@@ -543,18 +560,42 @@ pub fn resample_in_place(span: &SpanHeader, ptr: *mut u8, new_size: usize, h: &H
 /// word when no sampled block of the span is live (the free path calls this before `free`, out
 /// of `free`'s own body, so that `free` keeps no extra registers for the rare case). `h`: the
 /// freeing thread's heap (its counter line, `Heap::prof_shard`; whether it holds the span).
+/// With `config::PROF_END_IN_FREE` this does nothing: `free` ends the sample itself.
 #[inline(always)]
 pub fn end_sample_if_marked(span: NonNull<SpanHeader>, ptr: *mut u8, h: &Heap) {
     // SAFETY: registered span headers are mapped forever.
     let span = unsafe { span.as_ref() };
-    if PROFILE && span.sampled.word() != 0 {
+    if PROFILE && !PROF_END_IN_FREE && span.sampled.word() != 0 {
         end_sample_slow(span, ptr, h);
     }
+}
+
+/// `free`'s end of the sample of the marked block `ptr` (a checked boundary of class `class`,
+/// `bit` its set `sampled` bit) before the block goes back to a list
+/// (`config::PROF_END_IN_FREE`). `held`: the freeing heap `h` holds the span (so it is live).
+#[cold]
+#[inline(never)]
+fn end_sample_marked(
+    span: &SpanHeader,
+    ptr: *mut u8,
+    class: usize,
+    bit: u64,
+    held: bool,
+    h: &Heap,
+) {
+    h.count(|c| &c.medium_sample_ends);
+    // The holder clears the bit with a plain store; any other freer (another thread's heap, a
+    // heap that is not live) hands it to the holder's merge (`SampledBits`).
+    span.sampled.clear_freed(bit, held);
+    // SAFETY: a marked live block's slot holds its record (`mark_sampled`), still the freeing
+    // thread's until `free` puts the block back on a list, after this (read in place).
+    prof::end_sample(unsafe { &*record_slot(span, ptr, class) }, h.prof_shard);
 }
 
 #[cold]
 #[inline(never)]
 fn end_sample_slow(span: &SpanHeader, ptr: *mut u8, h: &Heap) {
+    h.count(|c| &c.medium_sample_ends);
     // Only the checks the bit needs: `free` makes the full ones next (and aborts on a free span
     // or a pointer off a block boundary, which then carries no sample here either).
     // ORDERING: Relaxed — see `bound_class`.

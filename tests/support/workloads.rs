@@ -137,6 +137,7 @@ pub fn delta(a: &Stats, b: &Stats) -> Stats {
         medium_allocs,
         medium_local_frees,
         medium_remote_frees,
+        medium_sample_ends,
         spans_mapped,
         span_bytes_decommitted,
         medium_bytes_trimmed,
