@@ -38,7 +38,7 @@ use hakmem::model::{Hint, HintCache};
 use loom::sync::atomic::{AtomicPtr, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use support::{free_list, model, used, Blk, Region, CLASS, OTHER_CLASS};
+use support::{free_list, model_reaching, used, Blk, Region, CLASS, OTHER_CLASS};
 
 /// The data slab the models use.
 const SLAB: usize = FIRST_DATA_SLAB;
@@ -137,6 +137,11 @@ fn reuse_and_drain(
     let slab = &ss.slabs[SLAB];
     // SAFETY: this thread holds the slab.
     let mut drained = unsafe { slab.drain_remote() };
+    support::reach(if drained > 0 {
+        "owner drained it before the join"
+    } else {
+        "drained after the join"
+    });
     a.join().expect("thread A panicked");
     // SAFETY: as above.
     unsafe {
@@ -178,24 +183,28 @@ fn setup() -> (Arc<TestSuperSlab>, Arc<Owner>, Arc<AtomicPtr<Block>>) {
     should_panic(expected = "stale hint used after SuperSlab reuse")
 )]
 fn stale_hint_after_reuse_is_never_used() {
-    model(|| {
-        let (t, owner, slot) = setup();
-        // A's hint was recorded in the first incarnation (the registry vouched for S then).
-        let g1 = t.get().generation();
-        let a = {
-            let (t, slot) = (t.clone(), slot.clone());
-            thread::spawn(move || {
-                let ss = t.get();
-                let mut hint = HintCache::new();
-                hint.insert(ss as *const SuperSlab, g1);
-                let p = receive(&slot);
-                let first = hint.lookup(p.addr());
-                assert_eq!(first, Hint::Stale, "stale hint used after SuperSlab reuse");
-                free_through_hint(&mut hint, ss, p, first);
-            })
-        };
-        reuse_and_drain(&t, &owner, &slot, a);
-    });
+    model_reaching(
+        "hint stale",
+        &["owner drained it before the join", "drained after the join"],
+        || {
+            let (t, owner, slot) = setup();
+            // A's hint was recorded in the first incarnation (the registry vouched for S then).
+            let g1 = t.get().generation();
+            let a = {
+                let (t, slot) = (t.clone(), slot.clone());
+                thread::spawn(move || {
+                    let ss = t.get();
+                    let mut hint = HintCache::new();
+                    hint.insert(ss as *const SuperSlab, g1);
+                    let p = receive(&slot);
+                    let first = hint.lookup(p.addr());
+                    assert_eq!(first, Hint::Stale, "stale hint used after SuperSlab reuse");
+                    free_through_hint(&mut hint, ss, p, first);
+                })
+            };
+            reuse_and_drain(&t, &owner, &slot, a);
+        },
+    );
 }
 
 #[test]
@@ -204,29 +213,51 @@ fn stale_hint_after_reuse_is_never_used() {
     should_panic(expected = "hint hit with a stale generation")
 )]
 fn hint_recorded_while_superslab_reused() {
-    model(|| {
-        let (t, owner, slot) = setup();
-        let a = {
-            let (t, slot) = (t.clone(), slot.clone());
-            thread::spawn(move || {
-                let ss = t.get();
-                let mut hint = HintCache::new();
-                // Races with the retire and reuse: records generation 1, 2 or 3.
-                let recorded = ss.generation();
-                hint.insert(ss as *const SuperSlab, recorded);
-                let p = receive(&slot);
-                let first = hint.lookup(p.addr());
-                let now = ss.generation();
-                match first {
-                    Hint::Hit(_) => {
-                        assert_eq!(recorded, now, "hint hit with a stale generation")
+    model_reaching(
+        "hint racing",
+        &[
+            "recorded gen 1",
+            "recorded gen 2",
+            "recorded gen 3",
+            "Hit",
+            "Stale",
+        ],
+        || {
+            let (t, owner, slot) = setup();
+            let a = {
+                let (t, slot) = (t.clone(), slot.clone());
+                thread::spawn(move || {
+                    let ss = t.get();
+                    let mut hint = HintCache::new();
+                    // Races with the retire and reuse: records generation 1, 2 or 3.
+                    let recorded = ss.generation();
+                    support::reach(
+                        [
+                            "recorded gen 0",
+                            "recorded gen 1",
+                            "recorded gen 2",
+                            "recorded gen 3",
+                        ][recorded as usize],
+                    );
+                    hint.insert(ss as *const SuperSlab, recorded);
+                    let p = receive(&slot);
+                    let first = hint.lookup(p.addr());
+                    let now = ss.generation();
+                    match first {
+                        Hint::Hit(_) => {
+                            support::reach("Hit");
+                            assert_eq!(recorded, now, "hint hit with a stale generation")
+                        }
+                        Hint::Stale => {
+                            support::reach("Stale");
+                            assert_ne!(recorded, now, "current hint reported stale");
+                        }
+                        Hint::Miss => panic!("hint for S missed an address of S"),
                     }
-                    Hint::Stale => assert_ne!(recorded, now, "current hint reported stale"),
-                    Hint::Miss => panic!("hint for S missed an address of S"),
-                }
-                free_through_hint(&mut hint, ss, p, first);
-            })
-        };
-        reuse_and_drain(&t, &owner, &slot, a);
-    });
+                    free_through_hint(&mut hint, ss, p, first);
+                })
+            };
+            reuse_and_drain(&t, &owner, &slot, a);
+        },
+    );
 }

@@ -29,54 +29,72 @@ mod support;
 use hakmem::model::Owner;
 use loom::sync::Arc;
 use loom::thread;
-use support::{free_list, model, take_blocks, used, TestSlab, CLASS};
+use support::{free_list, model_reaching, take_blocks, used, TestSlab, CLASS};
 
 const LOST: &str = "lost wake-up: a block waits in the queue and the owner was not notified";
 
 fn notified_drain(force_notify: bool) {
-    model(move || {
-        let owner = Arc::new(Owner::new());
-        let s = Arc::new(TestSlab::new());
-        // SAFETY: a fresh slab, bound and held by this thread (the owner).
-        let blocks = unsafe {
-            s.slab.bind(CLASS, &*owner);
-            take_blocks(&s.slab, 2)
-        };
-        let freers: Vec<_> = blocks
-            .iter()
-            .map(|&b| {
-                let (s, owner) = (s.clone(), owner.clone());
-                thread::spawn(move || {
-                    // SAFETY: the block was handed to this thread live; it frees it once.
-                    unsafe { s.slab.free_remote(b.0, force_notify) };
-                    drop(owner);
+    let name = if force_notify {
+        "notify force-notify"
+    } else {
+        "notify"
+    };
+    model_reaching(
+        name,
+        &[
+            "refill drained 0",
+            "refill drained 1",
+            "refill drained 2",
+            "queued after the joins",
+        ],
+        move || {
+            let owner = Arc::new(Owner::new());
+            let s = Arc::new(TestSlab::new());
+            // SAFETY: a fresh slab, bound and held by this thread (the owner).
+            let blocks = unsafe {
+                s.slab.bind(CLASS, &*owner);
+                take_blocks(&s.slab, 2)
+            };
+            let freers: Vec<_> = blocks
+                .iter()
+                .map(|&b| {
+                    let (s, owner) = (s.clone(), owner.clone());
+                    thread::spawn(move || {
+                        // SAFETY: the block was handed to this thread live; it frees it once.
+                        unsafe { s.slab.free_remote(b.0, force_notify) };
+                        drop(owner);
+                    })
                 })
-            })
-            .collect();
+                .collect();
 
-        // The owner's refill step for a full slab (HeapLocal::drain_notified): its free list is
-        // empty (the two blocks were carved as they were taken), so the queue becomes the free
-        // list unwalked.
-        let mut drained = 0;
-        if owner.take_pending(CLASS) && s.slab.remote.is_nonempty() {
-            // SAFETY: this thread holds the slab.
-            drained += unsafe { s.slab.drain_remote_unwalked() };
-        }
+            // The owner's refill step for a full slab (HeapLocal::drain_notified): its free list is
+            // empty (the two blocks were carved as they were taken), so the queue becomes the free
+            // list unwalked.
+            let mut drained = 0;
+            if owner.take_pending(CLASS) && s.slab.remote.is_nonempty() {
+                // SAFETY: this thread holds the slab.
+                drained += unsafe { s.slab.drain_remote_unwalked() };
+            }
 
-        for f in freers {
-            f.join().expect("freer panicked");
-        }
-        if s.slab.remote.is_nonempty() {
-            assert!(owner.take_pending(CLASS), "{LOST}");
-        }
-        // SAFETY: as above.
-        unsafe {
-            drained += s.slab.drain_remote();
-            assert_eq!(drained, 2, "blocks lost or drained twice");
-            assert_eq!(used(&s.slab), 0);
-            assert_eq!(free_list(&s.slab).len(), 2);
-        }
-    });
+            support::reach(
+                ["refill drained 0", "refill drained 1", "refill drained 2"][drained as usize],
+            );
+            for f in freers {
+                f.join().expect("freer panicked");
+            }
+            if s.slab.remote.is_nonempty() {
+                support::reach("queued after the joins");
+                assert!(owner.take_pending(CLASS), "{LOST}");
+            }
+            // SAFETY: as above.
+            unsafe {
+                drained += s.slab.drain_remote();
+                assert_eq!(drained, 2, "blocks lost or drained twice");
+                assert_eq!(used(&s.slab), 0);
+                assert_eq!(free_list(&s.slab).len(), 2);
+            }
+        },
+    );
 }
 
 #[test]
@@ -101,38 +119,50 @@ fn notified_drain_loses_no_wakeup_force_notify() {
 /// slab's owner now), or the block may wait on a slab the adopter keeps on its full list with no
 /// wake-up. The freer learns who the owner is by loading `Slab::owner` after its push.
 fn notify_reaches_adopter(force_notify: bool) {
-    model(move || {
-        let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
-        let s = Arc::new(TestSlab::new());
-        // SAFETY: a fresh slab, bound and held by this thread, then published (released).
-        let b = unsafe {
-            s.slab.bind(CLASS, &owners[0]);
-            let b = take_blocks(&s.slab, 1)[0];
-            s.slab.release_ownership();
-            b
-        };
-        let adopter = {
-            let (s, owners) = (s.clone(), owners.clone());
-            thread::spawn(move || {
-                assert!(s.slab.try_acquire(&owners[1]), "nobody else adopts");
-                // SAFETY: we own the slab now.
-                unsafe { s.slab.drain_remote() };
-            })
-        };
-        let freer = {
-            let (s, owners) = (s.clone(), owners.clone());
-            thread::spawn(move || {
-                // SAFETY: the block was handed to this thread live; it frees it once.
-                unsafe { s.slab.free_remote(b.0, force_notify) };
-                drop(owners);
-            })
-        };
-        adopter.join().expect("adopter panicked");
-        freer.join().expect("freer panicked");
-        if s.slab.remote.is_nonempty() {
-            assert!(owners[1].take_pending(CLASS), "{LOST}");
-        }
-    });
+    let name = if force_notify {
+        "notify adopter force-notify"
+    } else {
+        "notify adopter"
+    };
+    model_reaching(
+        name,
+        &["adopter drained the block", "queued after the joins"],
+        move || {
+            let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
+            let s = Arc::new(TestSlab::new());
+            // SAFETY: a fresh slab, bound and held by this thread, then published (released).
+            let b = unsafe {
+                s.slab.bind(CLASS, &owners[0]);
+                let b = take_blocks(&s.slab, 1)[0];
+                s.slab.release_ownership();
+                b
+            };
+            let adopter = {
+                let (s, owners) = (s.clone(), owners.clone());
+                thread::spawn(move || {
+                    assert!(s.slab.try_acquire(&owners[1]), "nobody else adopts");
+                    // SAFETY: we own the slab now.
+                    if unsafe { s.slab.drain_remote() } > 0 {
+                        support::reach("adopter drained the block");
+                    }
+                })
+            };
+            let freer = {
+                let (s, owners) = (s.clone(), owners.clone());
+                thread::spawn(move || {
+                    // SAFETY: the block was handed to this thread live; it frees it once.
+                    unsafe { s.slab.free_remote(b.0, force_notify) };
+                    drop(owners);
+                })
+            };
+            adopter.join().expect("adopter panicked");
+            freer.join().expect("freer panicked");
+            if s.slab.remote.is_nonempty() {
+                support::reach("queued after the joins");
+                assert!(owners[1].take_pending(CLASS), "{LOST}");
+            }
+        },
+    );
 }
 
 // Open problem (docs/verification.md, "Known gaps"): loom finds the freer reading the owner from

@@ -30,7 +30,7 @@ use hakmem::model::{Owner, PublishList, NO_CLASS};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use support::{model, take_blocks, used, Blk, TestSlab, CLASS, OTHER_CLASS};
+use support::{model_reaching, take_blocks, used, Blk, TestSlab, CLASS, OTHER_CLASS};
 
 const FREED: u64 = 9;
 
@@ -49,6 +49,9 @@ fn pinner(s: &TestSlab, b: Blk) {
     assert_eq!(s.class(), CLASS as u32, "entry stale while pinned");
     // A slow path: drop the pin if the release is wanted; else at exit.
     let early = s.slab.release_wanted();
+    if early {
+        support::reach("pinner saw release wanted");
+    }
     if !early {
         assert_eq!(s.class(), CLASS as u32, "entry stale while pinned");
     }
@@ -102,48 +105,61 @@ unsafe fn next_check_releases(s: &TestSlab, next_owner: &Owner) {
     should_panic(expected = "fail-fast abort")
 )]
 fn owner_releases_only_unpinned() {
-    model(|| {
-        let (owners, s, b) = bound_slab_with_a_block(2);
-        let released = Arc::new(AtomicUsize::new(0));
+    model_reaching(
+        "pin owner",
+        &[
+            "owner kept it (pinned)",
+            "owner released it",
+            "released after the joins",
+            "pinner saw release wanted",
+        ],
+        || {
+            let (owners, s, b) = bound_slab_with_a_block(2);
+            let released = Arc::new(AtomicUsize::new(0));
 
-        let p = {
-            let s = s.clone();
-            thread::spawn(move || pinner(&s, b))
-        };
-        let owner = {
-            let (s, owners, released) = (s.clone(), owners.clone(), released.clone());
-            thread::spawn(move || {
-                // Two checks (a refill's drain, then the next one): each releases the slab if
-                // it is empty and unpinned.
-                for _ in 0..2 {
-                    // SAFETY: this thread holds the slab.
-                    unsafe {
-                        s.slab.drain_remote();
-                        if used(&s.slab) == 0 {
-                            for x in support::free_list(&s.slab) {
-                                assert_eq!(x.user_read(), FREED, "payload lost");
-                            }
-                            if !s.slab.pinned_keep() {
-                                release_and_rebind(&s, &owners[1]);
-                                released.fetch_add(1, Ordering::Relaxed);
-                                return;
+            let p = {
+                let s = s.clone();
+                thread::spawn(move || pinner(&s, b))
+            };
+            let owner = {
+                let (s, owners, released) = (s.clone(), owners.clone(), released.clone());
+                thread::spawn(move || {
+                    // Two checks (a refill's drain, then the next one): each releases the slab if
+                    // it is empty and unpinned.
+                    for _ in 0..2 {
+                        // SAFETY: this thread holds the slab.
+                        unsafe {
+                            s.slab.drain_remote();
+                            if used(&s.slab) == 0 {
+                                for x in support::free_list(&s.slab) {
+                                    assert_eq!(x.user_read(), FREED, "payload lost");
+                                }
+                                if s.slab.pinned_keep() {
+                                    support::reach("owner kept it (pinned)");
+                                } else {
+                                    support::reach("owner released it");
+                                    release_and_rebind(&s, &owners[1]);
+                                    released.fetch_add(1, Ordering::Relaxed);
+                                    return;
+                                }
                             }
                         }
+                        thread::yield_now();
                     }
-                    thread::yield_now();
-                }
-            })
-        };
-        p.join().expect("pinner panicked");
-        owner.join().expect("owner panicked");
-        let n = released.load(Ordering::Relaxed);
-        assert!(n <= 1, "released twice");
-        if n == 0 {
-            // SAFETY: the joins hand the owner's slab to this thread.
-            unsafe { next_check_releases(&s, &owners[1]) };
-        }
-        assert_eq!(s.class(), OTHER_CLASS as u32);
-    });
+                })
+            };
+            p.join().expect("pinner panicked");
+            owner.join().expect("owner panicked");
+            let n = released.load(Ordering::Relaxed);
+            assert!(n <= 1, "released twice");
+            if n == 0 {
+                support::reach("released after the joins");
+                // SAFETY: the joins hand the owner's slab to this thread.
+                unsafe { next_check_releases(&s, &owners[1]) };
+            }
+            assert_eq!(s.class(), OTHER_CLASS as u32);
+        },
+    );
 }
 
 #[test]
@@ -152,62 +168,77 @@ fn owner_releases_only_unpinned() {
     should_panic(expected = "fail-fast abort")
 )]
 fn exit_publish_reclaim_adopt() {
-    model(|| {
-        let (owners, s, b) = bound_slab_with_a_block(4);
-        let list = Arc::new(PublishList::new());
-        let released = Arc::new(AtomicUsize::new(0));
+    model_reaching(
+        "pin exit",
+        &[
+            "exit released",
+            "exit published",
+            "reclaim gave it back",
+            "adopted after the joins",
+        ],
+        || {
+            let (owners, s, b) = bound_slab_with_a_block(4);
+            let list = Arc::new(PublishList::new());
+            let released = Arc::new(AtomicUsize::new(0));
 
-        let p = {
-            let s = s.clone();
-            thread::spawn(move || pinner(&s, b))
-        };
-        let exiting = {
-            let (s, list, owners, released) =
-                (s.clone(), list.clone(), owners.clone(), released.clone());
-            thread::spawn(move || {
-                // What `small::flush(publish)` does with the slab.
-                // SAFETY: this thread owns the slab until it publishes or releases it.
-                unsafe {
-                    s.slab.drain_remote();
-                    if used(&s.slab) == 0 && !s.slab.pinned_keep() {
-                        release_and_rebind(&s, &owners[3]);
-                        released.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        list.publish(&s.slab);
+            let p = {
+                let s = s.clone();
+                thread::spawn(move || pinner(&s, b))
+            };
+            let exiting = {
+                let (s, list, owners, released) =
+                    (s.clone(), list.clone(), owners.clone(), released.clone());
+                thread::spawn(move || {
+                    // What `small::flush(publish)` does with the slab.
+                    // SAFETY: this thread owns the slab until it publishes or releases it.
+                    unsafe {
+                        s.slab.drain_remote();
+                        if used(&s.slab) == 0 && !s.slab.pinned_keep() {
+                            release_and_rebind(&s, &owners[3]);
+                            released.fetch_add(1, Ordering::Relaxed);
+                            support::reach("exit released");
+                        } else {
+                            support::reach("exit published");
+                            list.publish(&s.slab);
+                        }
                     }
-                }
-            })
-        };
-        let reclaimer = {
-            let (s, list, owners, released) =
-                (s.clone(), list.clone(), owners.clone(), released.clone());
-            thread::spawn(move || {
-                let (_, n) = list.reclaim(&owners[1], 1, |slab| {
-                    assert!(std::ptr::eq(slab, &s.slab));
-                    assert_eq!(
-                        slab.class.load(loom::sync::atomic::Ordering::Relaxed),
-                        NO_CLASS
-                    );
-                    // The pool's next taker binds it again.
-                    // SAFETY: the reclaimer holds the unbound, empty slab.
-                    unsafe { slab.bind(OTHER_CLASS, &owners[3]) };
-                });
-                released.fetch_add(n, Ordering::Relaxed);
-            })
-        };
-        p.join().expect("pinner panicked");
-        exiting.join().expect("exiting owner panicked");
-        reclaimer.join().expect("reclaimer panicked");
-        let n = released.load(Ordering::Relaxed);
-        assert!(n <= 1, "released twice");
-        if n == 0 {
-            // Published, pinned when its holders looked: an adopter (this thread) takes it, and
-            // finds it bound, empty once drained, and unpinned: its release goes ahead.
-            let got = list.adopt(&owners[2]).expect("published slab lost");
-            assert!(std::ptr::eq(got.as_ptr(), &s.slab));
-            // SAFETY: adopt made this thread the owner; every other thread has exited.
-            unsafe { next_check_releases(&s, &owners[3]) };
-        }
-        assert_eq!(s.class(), OTHER_CLASS as u32);
-    });
+                })
+            };
+            let reclaimer = {
+                let (s, list, owners, released) =
+                    (s.clone(), list.clone(), owners.clone(), released.clone());
+                thread::spawn(move || {
+                    let (_, n) = list.reclaim(&owners[1], 1, |slab| {
+                        assert!(std::ptr::eq(slab, &s.slab));
+                        assert_eq!(
+                            slab.class.load(loom::sync::atomic::Ordering::Relaxed),
+                            NO_CLASS
+                        );
+                        // The pool's next taker binds it again.
+                        // SAFETY: the reclaimer holds the unbound, empty slab.
+                        unsafe { slab.bind(OTHER_CLASS, &owners[3]) };
+                    });
+                    released.fetch_add(n, Ordering::Relaxed);
+                    if n > 0 {
+                        support::reach("reclaim gave it back");
+                    }
+                })
+            };
+            p.join().expect("pinner panicked");
+            exiting.join().expect("exiting owner panicked");
+            reclaimer.join().expect("reclaimer panicked");
+            let n = released.load(Ordering::Relaxed);
+            assert!(n <= 1, "released twice");
+            if n == 0 {
+                // Published, pinned when its holders looked: an adopter (this thread) takes it, and
+                // finds it bound, empty once drained, and unpinned: its release goes ahead.
+                support::reach("adopted after the joins");
+                let got = list.adopt(&owners[2]).expect("published slab lost");
+                assert!(std::ptr::eq(got.as_ptr(), &s.slab));
+                // SAFETY: adopt made this thread the owner; every other thread has exited.
+                unsafe { next_check_releases(&s, &owners[3]) };
+            }
+            assert_eq!(s.class(), OTHER_CLASS as u32);
+        },
+    );
 }

@@ -29,7 +29,7 @@ use hakmem::model::{RegionHead, RegistryTable};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
-use support::model;
+use support::model_reaching;
 
 type Table = RegistryTable<2, 2>;
 
@@ -102,45 +102,60 @@ fn look(t: &Table, c: usize) -> Option<Reg> {
     should_panic(expected = "Causality violation")
 )]
 fn two_installers_one_leaf_and_a_reader() {
-    model(|| {
-        let t = Arc::new(Table::new());
-        let installers: Vec<_> = [0, 1]
-            .into_iter()
-            .map(|c| {
-                let t = t.clone();
-                thread::spawn(move || make_and_register(&t, c))
-            })
-            .collect();
-        // The reader: both chunks while the installers run. The yield lets the installers run
-        // first: without it loom (DPOR under the preemption bound) never ran a whole install
-        // before the reader's loads, and the reader only ever saw "not ours" (96 executions,
-        // `registry_slot_relaxed` uncaught; 4,801 with it).
-        thread::yield_now();
-        let early = [look(&t, 1), look(&t, 0)];
-        let regs: Vec<Reg> = installers
-            .into_iter()
-            .map(|h| h.join().expect("installer panicked"))
-            .collect();
-        for (c, seen) in [(1, early[0]), (0, early[1])] {
-            if let Some(r) = seen {
-                assert_eq!(r, regs[c], "lookup found another chunk's region");
+    model_reaching(
+        "registry",
+        &[
+            "reader saw neither",
+            "reader saw chunk 0 only",
+            "reader saw chunk 1 only",
+            "reader saw both",
+        ],
+        || {
+            let t = Arc::new(Table::new());
+            let installers: Vec<_> = [0, 1]
+                .into_iter()
+                .map(|c| {
+                    let t = t.clone();
+                    thread::spawn(move || make_and_register(&t, c))
+                })
+                .collect();
+            // The reader: both chunks while the installers run. The yield lets the installers run
+            // first: without it loom (DPOR under the preemption bound) never ran a whole install
+            // before the reader's loads, and the reader only ever saw "not ours" (96 executions,
+            // `registry_slot_relaxed` uncaught; 4,801 with it).
+            thread::yield_now();
+            let early = [look(&t, 1), look(&t, 0)];
+            support::reach(match (early[1].is_some(), early[0].is_some()) {
+                (false, false) => "reader saw neither",
+                (true, false) => "reader saw chunk 0 only",
+                (false, true) => "reader saw chunk 1 only",
+                (true, true) => "reader saw both",
+            });
+            let regs: Vec<Reg> = installers
+                .into_iter()
+                .map(|h| h.join().expect("installer panicked"))
+                .collect();
+            for (c, seen) in [(1, early[0]), (0, early[1])] {
+                if let Some(r) = seen {
+                    assert_eq!(r, regs[c], "lookup found another chunk's region");
+                }
             }
-        }
-        for (c, r) in regs.iter().enumerate() {
-            assert_eq!(look(&t, c), Some(*r), "registration lost");
-        }
-        assert_eq!(
-            look(&t, 2),
-            None,
-            "a chunk of another leaf reads registered"
-        );
-        for c in 0..2 {
-            t.unregister(chunk(c));
-            assert_eq!(look(&t, c), None, "unregistered chunk still found");
-        }
-        for r in regs {
-            // SAFETY: unregistered, and every reader has joined.
-            drop(unsafe { Box::from_raw(r.0) });
-        }
-    });
+            for (c, r) in regs.iter().enumerate() {
+                assert_eq!(look(&t, c), Some(*r), "registration lost");
+            }
+            assert_eq!(
+                look(&t, 2),
+                None,
+                "a chunk of another leaf reads registered"
+            );
+            for c in 0..2 {
+                t.unregister(chunk(c));
+                assert_eq!(look(&t, c), None, "unregistered chunk still found");
+            }
+            for r in regs {
+                // SAFETY: unregistered, and every reader has joined.
+                drop(unsafe { Box::from_raw(r.0) });
+            }
+        },
+    );
 }

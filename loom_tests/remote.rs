@@ -57,7 +57,7 @@ use std::ptr::NonNull;
 use hakmem::model::{blocks_per_slab, Block, Owner, RemoteTake};
 use loom::sync::Arc;
 use loom::thread;
-use support::{free_list, model, take_blocks, used, TestSlab, CLASS};
+use support::{free_list, model_reaching, take_blocks, used, TestSlab, CLASS};
 
 /// Payload a freeing thread writes into block `i` just before freeing it.
 fn freed_value(i: usize) -> u64 {
@@ -65,70 +65,80 @@ fn freed_value(i: usize) -> u64 {
 }
 
 fn two_freers_while_owner_drains(force_notify: bool) {
-    model(move || {
-        let owner = Arc::new(Owner::new());
-        let s = Arc::new(TestSlab::new());
-        // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on.
-        let blocks = unsafe {
-            s.slab.bind(CLASS, &*owner);
-            take_blocks(&s.slab, 2)
-        };
+    let name = if force_notify {
+        "remote force-notify"
+    } else {
+        "remote"
+    };
+    model_reaching(
+        name,
+        &["drain saw 0", "drain saw 1", "drain saw 2"],
+        move || {
+            let owner = Arc::new(Owner::new());
+            let s = Arc::new(TestSlab::new());
+            // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on.
+            let blocks = unsafe {
+                s.slab.bind(CLASS, &*owner);
+                take_blocks(&s.slab, 2)
+            };
 
-        let freers: Vec<_> = blocks
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                let (s, owner) = (s.clone(), owner.clone());
-                thread::spawn(move || {
-                    // SAFETY: the block was handed to this thread live; it writes, then frees it
-                    // once. The owner outlives the model threads (joined below).
-                    unsafe {
-                        b.user_write(freed_value(i));
-                        s.slab.free_remote(b.0, force_notify);
-                    }
-                    drop(owner);
-                })
-            })
-            .collect();
-
-        // The owner drains while the frees are in flight, and reads what it drained: the
-        // payload must carry the freer's write (happens-before through the queue).
-        // SAFETY: this thread holds the slab.
-        let mut drained = unsafe { s.slab.drain_remote() };
-        // SAFETY: as above.
-        for b in unsafe { free_list(&s.slab) } {
-            let i = blocks
+            let freers: Vec<_> = blocks
                 .iter()
-                .position(|&x| x == b)
-                .expect("foreign block drained");
-            // SAFETY: a block of this model, drained into our free list.
-            assert_eq!(unsafe { b.user_read() }, freed_value(i), "payload lost");
-        }
+                .enumerate()
+                .map(|(i, &b)| {
+                    let (s, owner) = (s.clone(), owner.clone());
+                    thread::spawn(move || {
+                        // SAFETY: the block was handed to this thread live; it writes, then frees it
+                        // once. The owner outlives the model threads (joined below).
+                        unsafe {
+                            b.user_write(freed_value(i));
+                            s.slab.free_remote(b.0, force_notify);
+                        }
+                        drop(owner);
+                    })
+                })
+                .collect();
 
-        for f in freers {
-            f.join().expect("freer panicked");
-        }
-        // SAFETY: as above.
-        drained += unsafe { s.slab.drain_remote() };
+            // The owner drains while the frees are in flight, and reads what it drained: the
+            // payload must carry the freer's write (happens-before through the queue).
+            // SAFETY: this thread holds the slab.
+            let mut drained = unsafe { s.slab.drain_remote() };
+            support::reach(["drain saw 0", "drain saw 1", "drain saw 2"][drained as usize]);
+            // SAFETY: as above.
+            for b in unsafe { free_list(&s.slab) } {
+                let i = blocks
+                    .iter()
+                    .position(|&x| x == b)
+                    .expect("foreign block drained");
+                // SAFETY: a block of this model, drained into our free list.
+                assert_eq!(unsafe { b.user_read() }, freed_value(i), "payload lost");
+            }
 
-        assert_eq!(
-            drained, 2,
-            "drains returned {drained} blocks for 2 remote frees"
-        );
-        assert!(!s.slab.remote.is_nonempty(), "a block stayed in the queue");
-        // SAFETY: as above.
-        let mut list = unsafe { free_list(&s.slab) };
-        list.sort();
-        let mut expected = blocks.clone();
-        expected.sort();
-        assert_eq!(
-            list, expected,
-            "each freed block on the free list exactly once"
-        );
-        // SAFETY: as above.
-        let used = unsafe { used(&s.slab) };
-        assert_eq!(used, 0, "used count does not match the drains");
-    });
+            for f in freers {
+                f.join().expect("freer panicked");
+            }
+            // SAFETY: as above.
+            drained += unsafe { s.slab.drain_remote() };
+
+            assert_eq!(
+                drained, 2,
+                "drains returned {drained} blocks for 2 remote frees"
+            );
+            assert!(!s.slab.remote.is_nonempty(), "a block stayed in the queue");
+            // SAFETY: as above.
+            let mut list = unsafe { free_list(&s.slab) };
+            list.sort();
+            let mut expected = blocks.clone();
+            expected.sort();
+            assert_eq!(
+                list, expected,
+                "each freed block on the free list exactly once"
+            );
+            // SAFETY: as above.
+            let used = unsafe { used(&s.slab) };
+            assert_eq!(used, 0, "used count does not match the drains");
+        },
+    );
 }
 
 caught_by_both_mutants! {
@@ -145,80 +155,97 @@ caught_by_both_mutants! {
 
 /// Model 1b (see the module doc).
 fn chain_and_single_freer_while_owner_drains() {
-    model(|| {
-        let owner = Arc::new(Owner::new());
-        let s = Arc::new(TestSlab::new());
-        // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on.
-        let blocks = unsafe {
-            s.slab.bind(CLASS, &*owner);
-            take_blocks(&s.slab, 3)
-        };
-        let (b0, b1, b2) = (blocks[0], blocks[1], blocks[2]);
+    model_reaching(
+        "remote chain",
+        &[
+            "chain drain saw 0",
+            "chain drain saw 1",
+            "chain drain saw 2",
+            "chain drain saw 3",
+        ],
+        || {
+            let owner = Arc::new(Owner::new());
+            let s = Arc::new(TestSlab::new());
+            // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on.
+            let blocks = unsafe {
+                s.slab.bind(CLASS, &*owner);
+                take_blocks(&s.slab, 3)
+            };
+            let (b0, b1, b2) = (blocks[0], blocks[1], blocks[2]);
 
-        let batcher = {
-            let s = s.clone();
-            thread::spawn(move || {
-                // SAFETY: blocks 0 and 1 were handed to this thread live; it writes both, links
-                // them into its batch (0 -> 1) and frees the batch once.
-                unsafe {
-                    b0.user_write(freed_value(0));
-                    b1.user_write(freed_value(1));
-                    Block::set_next(b0.0, b1.0.as_ptr());
-                    s.slab.free_remote_chain(b0.0, b1.0, 2, false);
-                }
-            })
-        };
-        let single = {
-            let s = s.clone();
-            thread::spawn(move || {
-                // SAFETY: block 2 was handed to this thread live; written, then freed once.
-                unsafe {
-                    b2.user_write(freed_value(2));
-                    s.slab.free_remote(b2.0, false);
-                }
-            })
-        };
+            let batcher = {
+                let s = s.clone();
+                thread::spawn(move || {
+                    // SAFETY: blocks 0 and 1 were handed to this thread live; it writes both, links
+                    // them into its batch (0 -> 1) and frees the batch once.
+                    unsafe {
+                        b0.user_write(freed_value(0));
+                        b1.user_write(freed_value(1));
+                        Block::set_next(b0.0, b1.0.as_ptr());
+                        s.slab.free_remote_chain(b0.0, b1.0, 2, false);
+                    }
+                })
+            };
+            let single = {
+                let s = s.clone();
+                thread::spawn(move || {
+                    // SAFETY: block 2 was handed to this thread live; written, then freed once.
+                    unsafe {
+                        b2.user_write(freed_value(2));
+                        s.slab.free_remote(b2.0, false);
+                    }
+                })
+            };
 
-        let check = |drained_blocks: Vec<support::Blk>| {
-            for b in drained_blocks {
-                let i = blocks
-                    .iter()
-                    .position(|&x| x == b)
-                    .expect("foreign block drained");
-                // SAFETY: a block of this model, drained into our free list.
-                assert_eq!(unsafe { b.user_read() }, freed_value(i), "payload lost");
-            }
-        };
-        // SAFETY: this thread holds the slab.
-        let mut drained = unsafe { s.slab.drain_remote() };
-        // SAFETY: as above.
-        check(unsafe { free_list(&s.slab) });
-        batcher.join().expect("batcher panicked");
-        single.join().expect("single freer panicked");
-        // SAFETY: as above.
-        drained += unsafe { s.slab.drain_remote() };
-        assert_eq!(
-            drained, 3,
-            "drains returned {drained} blocks for 3 remote frees"
-        );
-        // SAFETY: as above.
-        let mut list = unsafe { free_list(&s.slab) };
-        check(list.clone());
-        list.sort();
-        let mut expected = blocks.clone();
-        expected.sort();
-        assert_eq!(
-            list, expected,
-            "each freed block on the free list exactly once"
-        );
-        // SAFETY: as above.
-        assert_eq!(
-            unsafe { used(&s.slab) },
-            0,
-            "used count does not match the drains"
-        );
-        drop(owner);
-    });
+            let check = |drained_blocks: Vec<support::Blk>| {
+                for b in drained_blocks {
+                    let i = blocks
+                        .iter()
+                        .position(|&x| x == b)
+                        .expect("foreign block drained");
+                    // SAFETY: a block of this model, drained into our free list.
+                    assert_eq!(unsafe { b.user_read() }, freed_value(i), "payload lost");
+                }
+            };
+            // SAFETY: this thread holds the slab.
+            let mut drained = unsafe { s.slab.drain_remote() };
+            support::reach(
+                [
+                    "chain drain saw 0",
+                    "chain drain saw 1",
+                    "chain drain saw 2",
+                    "chain drain saw 3",
+                ][drained as usize],
+            );
+            // SAFETY: as above.
+            check(unsafe { free_list(&s.slab) });
+            batcher.join().expect("batcher panicked");
+            single.join().expect("single freer panicked");
+            // SAFETY: as above.
+            drained += unsafe { s.slab.drain_remote() };
+            assert_eq!(
+                drained, 3,
+                "drains returned {drained} blocks for 3 remote frees"
+            );
+            // SAFETY: as above.
+            let mut list = unsafe { free_list(&s.slab) };
+            check(list.clone());
+            list.sort();
+            let mut expected = blocks.clone();
+            expected.sort();
+            assert_eq!(
+                list, expected,
+                "each freed block on the free list exactly once"
+            );
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { used(&s.slab) },
+                0,
+                "used count does not match the drains"
+            );
+            drop(owner);
+        },
+    );
 }
 
 caught_by_both_mutants! {
@@ -262,59 +289,64 @@ unsafe fn refill_from_queue(slab: &hakmem::model::Slab, max: u32) -> Vec<support
 }
 
 fn two_freers_while_owner_refills(max: u32) {
-    model(move || {
-        let owner = Arc::new(Owner::new());
-        let s = Arc::new(TestSlab::new());
-        let cap = blocks_per_slab(CLASS);
-        // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on. It
-        // carves every block, so the free list stays empty.
-        let blocks = unsafe {
-            s.slab.bind(CLASS, &*owner);
-            take_blocks(&s.slab, cap)
-        };
-        let freers: Vec<_> = blocks[..2]
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                let s = s.clone();
-                thread::spawn(move || {
-                    // SAFETY: the block was handed to this thread live; it writes, then frees it
-                    // once.
-                    unsafe {
-                        b.user_write(freed_value(i));
-                        s.slab.free_remote(b.0, false);
-                    }
-                })
-            })
-            .collect();
-        // SAFETY: this thread holds the slab, fully carved, free list empty.
-        let mut taken = unsafe { refill_from_queue(&s.slab, max) };
-        for f in freers {
-            f.join().expect("freer panicked");
-        }
-        // SAFETY: as above; what the first refill took is out, not on the free list.
-        taken.extend(unsafe { refill_from_queue(&s.slab, max) });
-        for &b in &taken {
-            let i = blocks[..2]
+    model_reaching(
+        if max == 0 { "refill" } else { "take chain" },
+        &["refill took 0", "refill took 1", "refill took 2"],
+        move || {
+            let owner = Arc::new(Owner::new());
+            let s = Arc::new(TestSlab::new());
+            let cap = blocks_per_slab(CLASS);
+            // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on. It
+            // carves every block, so the free list stays empty.
+            let blocks = unsafe {
+                s.slab.bind(CLASS, &*owner);
+                take_blocks(&s.slab, cap)
+            };
+            let freers: Vec<_> = blocks[..2]
                 .iter()
-                .position(|&x| x == b)
-                .expect("a block that was not freed came out of the queue");
-            // SAFETY: a block of this model, handed out by take_batch.
-            assert_eq!(unsafe { b.user_read() }, freed_value(i), "payload lost");
-        }
-        let mut sorted = taken.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted.len(), taken.len(), "a block came out twice");
-        assert_eq!(taken.len(), 2, "a freed block was lost");
-        assert!(!s.slab.remote.is_nonempty(), "a block stayed in the queue");
-        // SAFETY: as above.
-        let used = unsafe { used(&s.slab) };
-        assert_eq!(
-            used as usize, cap,
-            "every block is out again: used must be the capacity"
-        );
-    });
+                .enumerate()
+                .map(|(i, &b)| {
+                    let s = s.clone();
+                    thread::spawn(move || {
+                        // SAFETY: the block was handed to this thread live; it writes, then frees it
+                        // once.
+                        unsafe {
+                            b.user_write(freed_value(i));
+                            s.slab.free_remote(b.0, false);
+                        }
+                    })
+                })
+                .collect();
+            // SAFETY: this thread holds the slab, fully carved, free list empty.
+            let mut taken = unsafe { refill_from_queue(&s.slab, max) };
+            support::reach(["refill took 0", "refill took 1", "refill took 2"][taken.len()]);
+            for f in freers {
+                f.join().expect("freer panicked");
+            }
+            // SAFETY: as above; what the first refill took is out, not on the free list.
+            taken.extend(unsafe { refill_from_queue(&s.slab, max) });
+            for &b in &taken {
+                let i = blocks[..2]
+                    .iter()
+                    .position(|&x| x == b)
+                    .expect("a block that was not freed came out of the queue");
+                // SAFETY: a block of this model, handed out by take_batch.
+                assert_eq!(unsafe { b.user_read() }, freed_value(i), "payload lost");
+            }
+            let mut sorted = taken.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(sorted.len(), taken.len(), "a block came out twice");
+            assert_eq!(taken.len(), 2, "a freed block was lost");
+            assert!(!s.slab.remote.is_nonempty(), "a block stayed in the queue");
+            // SAFETY: as above.
+            let used = unsafe { used(&s.slab) };
+            assert_eq!(
+                used as usize, cap,
+                "every block is out again: used must be the capacity"
+            );
+        },
+    );
 }
 
 caught_by_both_mutants! {

@@ -26,7 +26,7 @@ use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use support::model;
+use support::{model, model_reaching};
 
 /// An arena of `SLOTS - 1` usable slots (slot 0 is the header's): the word, each slot's record
 /// and a count of its holders.
@@ -34,6 +34,10 @@ struct Arena<const SLOTS: usize> {
     used: SlotMask,
     records: [UnsafeCell<usize>; SLOTS],
     holders: [AtomicUsize; SLOTS],
+    /// Bookkeeping outside the model (std atomics, no loom operation) for the vacuity check: the
+    /// last holder of each slot, and how many slots are held.
+    last: [std::sync::atomic::AtomicUsize; SLOTS],
+    held_now: std::sync::atomic::AtomicUsize,
 }
 
 impl<const SLOTS: usize> Arena<SLOTS> {
@@ -42,14 +46,24 @@ impl<const SLOTS: usize> Arena<SLOTS> {
             used: SlotMask::new(),
             records: core::array::from_fn(|_| UnsafeCell::new(0)),
             holders: core::array::from_fn(|_| AtomicUsize::new(0)),
+            last: core::array::from_fn(|_| std::sync::atomic::AtomicUsize::new(0)),
+            held_now: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     /// A small sample and its free: claim a slot, write its record, read it back, release.
     fn sample_and_free(&self, me: usize) {
+        use std::sync::atomic::Ordering::Relaxed; // bookkeeping on one OS thread
         let Some(slot) = self.used.claim(SLOTS) else {
+            support::reach("arena full");
             return;
         };
+        if self.last[slot].swap(me, Relaxed) != 0 {
+            support::reach("slot passed between holders");
+        }
+        if self.held_now.fetch_add(1, Relaxed) > 0 {
+            support::reach("two slots held at once");
+        }
         assert!(slot > 0 && slot < SLOTS, "slot {slot} out of range");
         assert!(self.used.held(slot), "a claimed slot reads free");
         // ORDERING: Relaxed — only counts; it must not order the records itself (that is the
@@ -67,6 +81,7 @@ impl<const SLOTS: usize> Arena<SLOTS> {
         assert_eq!(seen, me, "record overwritten while held");
         // ORDERING: Relaxed — as above.
         self.holders[slot].fetch_sub(1, Ordering::Relaxed);
+        self.held_now.fetch_sub(1, Relaxed);
         assert!(
             self.used.release(slot),
             "a held slot was not held at its release"
@@ -81,8 +96,8 @@ impl<const SLOTS: usize> Arena<SLOTS> {
 /// `others` threads and the model thread each take a slot of an arena of `SLOTS - 1` and give
 /// it back; the model thread does so `rounds` times (after the others' releases or while they
 /// hold theirs).
-fn race<const SLOTS: usize>(others: usize, rounds: usize) {
-    model(move || {
+fn race<const SLOTS: usize>(name: &str, expected: &[&'static str], others: usize, rounds: usize) {
+    model_reaching(name, expected, move || {
         let a = Arc::new(Arena::<SLOTS>::new());
         let ts: Vec<_> = (1..=others)
             .map(|me| {
@@ -110,9 +125,23 @@ fn race<const SLOTS: usize>(others: usize, rounds: usize) {
 )]
 fn slot_claims_race() {
     // One slot passing between two holders, the model thread's twice.
-    race::<2>(1, 2);
+    race::<2>(
+        "slots 1 x 2",
+        &["arena full", "slot passed between holders"],
+        1,
+        2,
+    );
     // Three claimers of two slots.
-    race::<3>(2, 1);
+    race::<3>(
+        "slots 2 x 3",
+        &[
+            "arena full",
+            "slot passed between holders",
+            "two slots held at once",
+        ],
+        2,
+        1,
+    );
 }
 
 #[test]

@@ -52,7 +52,7 @@ use hakmem::model::{blocks_per_slab, Block, Owner, PublishList, Sweep, LINK_BYTE
 use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
 use loom::thread;
-use support::{free_list, model, used, Blk, TestSpan, MEDIUM_CLASS, OTHER_MEDIUM_CLASS};
+use support::{free_list, model_reaching, used, Blk, TestSpan, MEDIUM_CLASS, OTHER_MEDIUM_CLASS};
 
 const FREED: u64 = 7;
 
@@ -75,7 +75,7 @@ unsafe fn take(s: &TestSpan, payload: u64) -> Option<Blk> {
     should_panic(expected = "span taken before it was unbound")
 )]
 fn span_released_while_taken() {
-    model(|| {
+    model_reaching("span release", &["taken", "not taken"], || {
         let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
         let s = Arc::new(TestSpan::new());
         let cache = Arc::new(SpanCache::new());
@@ -130,6 +130,7 @@ fn span_released_while_taken() {
         };
         owner.join().expect("owner panicked");
         let took = taker.join().expect("taker panicked").is_some();
+        support::reach(if took { "taken" } else { "not taken" });
         let slab = s.slab();
         if took {
             assert_eq!(
@@ -163,94 +164,109 @@ fn span_released_while_taken() {
     should_panic(expected = "Causality violation")
 )]
 fn span_exit_remote_free_adopt() {
-    model(|| {
-        let owners: Arc<Vec<Owner>> = Arc::new((0..3).map(|_| Owner::new()).collect());
-        let s = Arc::new(TestSpan::new());
-        let list = Arc::new(PublishList::new());
-        let cache = Arc::new(SpanCache::new());
-        // SAFETY: a fresh span held by this thread until the owner's thread takes over.
-        let b = unsafe {
-            s.slab().bind(MEDIUM_CLASS, &owners[0]);
-            take(&s, 1).expect("a fresh span has blocks")
-        };
-        let exiting = {
-            let (s, list, cache) = (s.clone(), list.clone(), cache.clone());
-            // SAFETY: the owner's exit; it does not touch the span afterwards.
-            thread::spawn(move || unsafe { span::retire_or_publish(s.slab(), &list, &cache) })
-        };
-        let freer = {
-            let s = s.clone();
-            thread::spawn(move || {
-                // SAFETY: the block was handed to this thread live; it writes and frees it once.
-                unsafe {
-                    b.user_write(FREED);
-                    s.slab().free_remote(b.0, false);
-                }
-            })
-        };
-        let adopter = {
-            let (s, list, owners) = (s.clone(), list.clone(), owners.clone());
-            thread::spawn(move || {
-                let got = list.adopt(&owners[1])?;
-                assert!(
-                    std::ptr::eq(got.as_ptr(), s.slab()),
-                    "adopted a foreign span"
-                );
-                // Refill as the medium front does: take the drained block if adopt's drain got
-                // it (its payload is the freer's), else a fresh one.
-                // SAFETY: adopt made us the owner.
-                unsafe {
-                    let drained = free_list(s.slab());
-                    let next = span::take_block(s.slab()).expect("span has blocks");
-                    if let Some(&d) = drained.first() {
-                        assert_eq!(d, b);
-                        assert_eq!(Blk(next), b, "the drained block is handed out first");
-                        assert_eq!(b.user_read(), FREED, "payload lost");
-                    } else {
-                        assert_ne!(Blk(next), b, "block handed out before it was freed");
+    model_reaching(
+        "span exit",
+        &[
+            "released",
+            "published, adopted",
+            "published, not adopted",
+            "adopter drained the block",
+        ],
+        || {
+            let owners: Arc<Vec<Owner>> = Arc::new((0..3).map(|_| Owner::new()).collect());
+            let s = Arc::new(TestSpan::new());
+            let list = Arc::new(PublishList::new());
+            let cache = Arc::new(SpanCache::new());
+            // SAFETY: a fresh span held by this thread until the owner's thread takes over.
+            let b = unsafe {
+                s.slab().bind(MEDIUM_CLASS, &owners[0]);
+                take(&s, 1).expect("a fresh span has blocks")
+            };
+            let exiting = {
+                let (s, list, cache) = (s.clone(), list.clone(), cache.clone());
+                // SAFETY: the owner's exit; it does not touch the span afterwards.
+                thread::spawn(move || unsafe { span::retire_or_publish(s.slab(), &list, &cache) })
+            };
+            let freer = {
+                let s = s.clone();
+                thread::spawn(move || {
+                    // SAFETY: the block was handed to this thread live; it writes and frees it once.
+                    unsafe {
+                        b.user_write(FREED);
+                        s.slab().free_remote(b.0, false);
                     }
-                    s.slab().put_local(next);
-                }
-                Some(())
-            })
-        };
-        let exit = exiting.join().expect("exiting owner panicked");
-        freer.join().expect("freer panicked");
-        let adopted = adopter.join().expect("adopter panicked").is_some();
-        if exit == Exit::Released {
-            assert!(!adopted, "a released span was adopted");
-            assert!(
-                list.adopt(&owners[2]).is_none(),
-                "a released span is published"
-            );
-            assert_eq!(
-                cache.take(hakmem::model::config::MIN_SPAN_BYTES),
-                Some(s.span),
-                "released span not cached"
-            );
-            assert!(
-                !s.slab().remote.is_nonempty(),
-                "block drained and still queued"
-            );
-            return;
-        }
-        if !adopted {
-            let got = list.adopt(&owners[2]).expect("published span lost");
-            assert!(std::ptr::eq(got.as_ptr(), s.slab()));
-        } else {
-            assert!(
-                list.adopt(&owners[2]).is_none(),
-                "adopted span still on the list"
-            );
-        }
-        // SAFETY: the joins order the adopter's ownership before this thread's accesses.
-        unsafe {
-            s.slab().drain_remote();
-            assert_eq!(used(s.slab()), 0, "block not drained exactly once");
-            assert!(free_list(s.slab()).contains(&b), "block lost");
-        }
-        assert!(!s.slab().remote.is_nonempty(), "block on two lists");
-    });
+                })
+            };
+            let adopter = {
+                let (s, list, owners) = (s.clone(), list.clone(), owners.clone());
+                thread::spawn(move || {
+                    let got = list.adopt(&owners[1])?;
+                    assert!(
+                        std::ptr::eq(got.as_ptr(), s.slab()),
+                        "adopted a foreign span"
+                    );
+                    // Refill as the medium front does: take the drained block if adopt's drain got
+                    // it (its payload is the freer's), else a fresh one.
+                    // SAFETY: adopt made us the owner.
+                    unsafe {
+                        let drained = free_list(s.slab());
+                        let next = span::take_block(s.slab()).expect("span has blocks");
+                        if let Some(&d) = drained.first() {
+                            assert_eq!(d, b);
+                            assert_eq!(Blk(next), b, "the drained block is handed out first");
+                            assert_eq!(b.user_read(), FREED, "payload lost");
+                            support::reach("adopter drained the block");
+                        } else {
+                            assert_ne!(Blk(next), b, "block handed out before it was freed");
+                        }
+                        s.slab().put_local(next);
+                    }
+                    Some(())
+                })
+            };
+            let exit = exiting.join().expect("exiting owner panicked");
+            freer.join().expect("freer panicked");
+            let adopted = adopter.join().expect("adopter panicked").is_some();
+            support::reach(match (exit == Exit::Released, adopted) {
+                (true, _) => "released",
+                (false, true) => "published, adopted",
+                (false, false) => "published, not adopted",
+            });
+            if exit == Exit::Released {
+                assert!(!adopted, "a released span was adopted");
+                assert!(
+                    list.adopt(&owners[2]).is_none(),
+                    "a released span is published"
+                );
+                assert_eq!(
+                    cache.take(hakmem::model::config::MIN_SPAN_BYTES),
+                    Some(s.span),
+                    "released span not cached"
+                );
+                assert!(
+                    !s.slab().remote.is_nonempty(),
+                    "block drained and still queued"
+                );
+                return;
+            }
+            if !adopted {
+                let got = list.adopt(&owners[2]).expect("published span lost");
+                assert!(std::ptr::eq(got.as_ptr(), s.slab()));
+            } else {
+                assert!(
+                    list.adopt(&owners[2]).is_none(),
+                    "adopted span still on the list"
+                );
+            }
+            // SAFETY: the joins order the adopter's ownership before this thread's accesses.
+            unsafe {
+                s.slab().drain_remote();
+                assert_eq!(used(s.slab()), 0, "block not drained exactly once");
+                assert!(free_list(s.slab()).contains(&b), "block lost");
+            }
+            assert!(!s.slab().remote.is_nonempty(), "block on two lists");
+        },
+    );
 }
 
 #[test]
@@ -261,53 +277,67 @@ fn span_exit_remote_free_adopt() {
 fn span_purged_while_taken() {
     const MARK: u8 = 0xAB;
     const BYTES: usize = hakmem::model::config::MIN_SPAN_BYTES;
-    model(|| {
-        let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
-        let s = Arc::new(TestSpan::new());
-        let cache = Arc::new(SpanCache::new());
-        // SAFETY: a fresh span, bound, one block carved and freed, released with nothing out: it
-        // waits in the cache, committed (the loom build keeps one span's worth), stamped 0.
-        unsafe {
-            s.slab().bind(MEDIUM_CLASS, &owners[0]);
-            let b = span::take_block(s.slab()).expect("a fresh span has blocks");
-            s.slab().put_local(b);
-            span::release(&cache, s.slab(), 0);
-        }
-        let purger = {
-            let cache = cache.clone();
-            thread::spawn(move || cache.purge(Sweep::All))
-        };
-        let taker = {
-            let (s, cache, owners) = (s.clone(), cache.clone(), owners.clone());
-            thread::spawn(move || {
-                let got = cache.take(BYTES)?;
-                assert_eq!(got, s.span, "took a foreign span");
-                // SAFETY: the cache handed the unbound span to us; the mark lies in the block
-                // (after its link), which is ours.
-                unsafe {
-                    s.slab().bind(OTHER_MEDIUM_CLASS, &owners[1]);
-                    let b = span::take_block(s.slab()).expect("a rebound span has blocks");
-                    let p = b.as_ptr().cast::<u8>().wrapping_add(LINK_BYTES);
-                    p.write_volatile(MARK);
-                    Some(p as usize)
+    model_reaching(
+        "span purge",
+        &[
+            "taken, purge found it",
+            "taken, purge found nothing",
+            "not taken",
+        ],
+        || {
+            let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
+            let s = Arc::new(TestSpan::new());
+            let cache = Arc::new(SpanCache::new());
+            // SAFETY: a fresh span, bound, one block carved and freed, released with nothing out: it
+            // waits in the cache, committed (the loom build keeps one span's worth), stamped 0.
+            unsafe {
+                s.slab().bind(MEDIUM_CLASS, &owners[0]);
+                let b = span::take_block(s.slab()).expect("a fresh span has blocks");
+                s.slab().put_local(b);
+                span::release(&cache, s.slab(), 0);
+            }
+            let purger = {
+                let cache = cache.clone();
+                thread::spawn(move || cache.purge(Sweep::All))
+            };
+            let taker = {
+                let (s, cache, owners) = (s.clone(), cache.clone(), owners.clone());
+                thread::spawn(move || {
+                    let got = cache.take(BYTES)?;
+                    assert_eq!(got, s.span, "took a foreign span");
+                    // SAFETY: the cache handed the unbound span to us; the mark lies in the block
+                    // (after its link), which is ours.
+                    unsafe {
+                        s.slab().bind(OTHER_MEDIUM_CLASS, &owners[1]);
+                        let b = span::take_block(s.slab()).expect("a rebound span has blocks");
+                        let p = b.as_ptr().cast::<u8>().wrapping_add(LINK_BYTES);
+                        p.write_volatile(MARK);
+                        Some(p as usize)
+                    }
+                })
+            };
+            let purged = purger.join().expect("purger panicked");
+            match taker.join().expect("taker panicked") {
+                Some(p) => {
+                    support::reach(if purged > 0 {
+                        "taken, purge found it"
+                    } else {
+                        "taken, purge found nothing"
+                    });
+                    // SAFETY: the joins order the taker's write before this read; the block is live.
+                    let v = unsafe { (p as *const u8).read_volatile() };
+                    assert_eq!(v, MARK, "purge zeroed a span in use");
+                    assert!(cache.take(BYTES).is_none(), "a taken span is still cached");
                 }
-            })
-        };
-        let purged = purger.join().expect("purger panicked");
-        match taker.join().expect("taker panicked") {
-            Some(p) => {
-                // SAFETY: the joins order the taker's write before this read; the block is live.
-                let v = unsafe { (p as *const u8).read_volatile() };
-                assert_eq!(v, MARK, "purge zeroed a span in use");
-                assert!(cache.take(BYTES).is_none(), "a taken span is still cached");
+                None => {
+                    support::reach("not taken");
+                    // The taker came while the span was detached for its purge.
+                    assert_eq!(purged, BYTES, "the cache was empty, yet nothing was purged");
+                    assert_eq!(cache.take(BYTES), Some(s.span), "purged span lost");
+                }
             }
-            None => {
-                // The taker came while the span was detached for its purge.
-                assert_eq!(purged, BYTES, "the cache was empty, yet nothing was purged");
-                assert_eq!(cache.take(BYTES), Some(s.span), "purged span lost");
-            }
-        }
-    });
+        },
+    );
 }
 
 /// The span's sampled bits.
@@ -328,52 +358,67 @@ fn sample_bit(s: &TestSpan, b: Blk, stride: usize) -> u64 {
     should_panic(expected = "sampled bits:")
 )]
 fn sampled_bits_remote_free_vs_mark() {
-    model(|| {
-        let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
-        let s = Arc::new(TestSpan::new());
-        // SAFETY: a fresh span held by this thread (the holder) for the whole model.
-        let (a, b) = unsafe {
-            s.slab().bind(MEDIUM_CLASS, &owners[0]);
-            (
-                take(&s, 1).expect("a fresh span has blocks"),
-                take(&s, 2).expect("a fresh span has blocks"),
-            )
-        };
-        let stride = b.addr() - a.addr();
-        let (bit_a, bit_b) = (sample_bit(&s, a, stride), sample_bit(&s, b, stride));
-        // Block `a` is handed out sampled to the freer (the spawn orders the mark before it).
-        bits(&s).mark_held(bit_a);
-        let freer = {
-            let s = s.clone();
-            thread::spawn(move || {
-                assert!(
-                    bits(&s).word() & bit_a != 0,
-                    "sampled bits: a remote freer missed its block's mark"
-                );
-                bits(&s).clear_freed(bit_a, false);
-                // SAFETY: block `a` was handed to this thread, which frees it once.
-                unsafe { s.slab().free_remote(a.0, false) };
-            })
-        };
-        // Meanwhile the holder samples block `b` and frees it itself.
-        bits(&s).mark_held(bit_b);
-        assert!(
-            bits(&s).word() & bit_b != 0,
-            "sampled bits: a sampled block's mark was lost"
-        );
-        bits(&s).clear_freed(bit_b, true);
-        freer.join().unwrap();
-        // The holder drains `a` and hands it out again (unsampled): no stale mark on it.
-        // SAFETY: this thread holds the span.
-        unsafe {
-            assert_eq!(s.slab().drain_remote(), 1);
-            let again = take(&s, 3).expect("the drained block");
-            assert_eq!(again.addr(), a.addr(), "the drained block comes back first");
-        }
-        assert_eq!(
-            bits(&s).word() & bit_a,
-            0,
-            "sampled bits: a block handed out again with a stale mark"
-        );
-    });
+    model_reaching(
+        "sampled bits",
+        &[
+            "freer cleared before the second mark",
+            "freer cleared after the second mark",
+        ],
+        || {
+            let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
+            let s = Arc::new(TestSpan::new());
+            // SAFETY: a fresh span held by this thread (the holder) for the whole model.
+            let (a, b) = unsafe {
+                s.slab().bind(MEDIUM_CLASS, &owners[0]);
+                (
+                    take(&s, 1).expect("a fresh span has blocks"),
+                    take(&s, 2).expect("a fresh span has blocks"),
+                )
+            };
+            let stride = b.addr() - a.addr();
+            let (bit_a, bit_b) = (sample_bit(&s, a, stride), sample_bit(&s, b, stride));
+            // Block `a` is handed out sampled to the freer (the spawn orders the mark before it).
+            bits(&s).mark_held(bit_a);
+            // Bookkeeping outside the model (a std atomic: no loom operation): the second mark done.
+            let marked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let freer = {
+                let (s, marked) = (s.clone(), marked.clone());
+                thread::spawn(move || {
+                    assert!(
+                        bits(&s).word() & bit_a != 0,
+                        "sampled bits: a remote freer missed its block's mark"
+                    );
+                    support::reach(if marked.load(std::sync::atomic::Ordering::Relaxed) {
+                        "freer cleared after the second mark"
+                    } else {
+                        "freer cleared before the second mark"
+                    });
+                    bits(&s).clear_freed(bit_a, false);
+                    // SAFETY: block `a` was handed to this thread, which frees it once.
+                    unsafe { s.slab().free_remote(a.0, false) };
+                })
+            };
+            // Meanwhile the holder samples block `b` and frees it itself.
+            bits(&s).mark_held(bit_b);
+            marked.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(
+                bits(&s).word() & bit_b != 0,
+                "sampled bits: a sampled block's mark was lost"
+            );
+            bits(&s).clear_freed(bit_b, true);
+            freer.join().unwrap();
+            // The holder drains `a` and hands it out again (unsampled): no stale mark on it.
+            // SAFETY: this thread holds the span.
+            unsafe {
+                assert_eq!(s.slab().drain_remote(), 1);
+                let again = take(&s, 3).expect("the drained block");
+                assert_eq!(again.addr(), a.addr(), "the drained block comes back first");
+            }
+            assert_eq!(
+                bits(&s).word() & bit_a,
+                0,
+                "sampled bits: a block handed out again with a stale mark"
+            );
+        },
+    );
 }

@@ -237,3 +237,46 @@ impl TestSpan {
 /// The medium class ids of the loom build (96- and 128-byte blocks, 10 and 8 to a span).
 pub const MEDIUM_CLASS: usize = hakmem::model::NUM_CLASSES;
 pub const OTHER_MEDIUM_CLASS: usize = hakmem::model::NUM_CLASSES + 1;
+
+thread_local! {
+    /// The outcomes `reach` recorded in the current `model_reaching` call, with the number of
+    /// executions that reached each. loom runs every model thread of an execution on the test's
+    /// own OS thread (as coroutines), so a std thread-local sees all of them; it is bookkeeping
+    /// outside the model (no loom operation, no scheduling point).
+    static OUTCOMES: std::cell::RefCell<std::collections::BTreeMap<&'static str, usize>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+    /// Executions `model_reaching` ran.
+    static EXECUTIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Records that this execution reached `outcome` (an execution that reaches it twice counts once
+/// more; the counts are for the audit, the check is only "reached at all").
+pub fn reach(outcome: &'static str) {
+    OUTCOMES.with(|o| *o.borrow_mut().entry(outcome).or_insert(0) += 1);
+}
+
+/// `model`, then a check that the exploration was not vacuous: every outcome in `expected` was
+/// reached (`reach`) in at least one execution. A model whose claim is about a race must see the
+/// race's every side, or a mutant that only shows on the unexplored side goes uncaught (session
+/// 19, loom20: docs/verification.md, "Vacuity audit"). Prints the executions and the outcome
+/// counts (`cargo test -- --nocapture` shows them).
+pub fn model_reaching<F>(name: &str, expected: &[&'static str], f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    OUTCOMES.with(|o| o.borrow_mut().clear());
+    EXECUTIONS.with(|e| e.set(0));
+    model(move || {
+        EXECUTIONS.with(|e| e.set(e.get() + 1));
+        f();
+    });
+    let runs = EXECUTIONS.with(|e| e.get());
+    let seen = OUTCOMES.with(|o| o.borrow().clone());
+    eprintln!("loom outcomes: {name}: {runs} executions, {seen:?}");
+    for want in expected {
+        assert!(
+            seen.contains_key(want),
+            "vacuous model {name}: outcome \"{want}\" never reached in {runs} executions ({seen:?})"
+        );
+    }
+}
