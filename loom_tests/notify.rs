@@ -20,7 +20,10 @@
 //! and skips the drain), `push_first_stale` (force-notify off only).
 //!
 //! A second model (`adopted_slab_notifies_adopter`) checks that a remote free after an adoption
-//! notifies the adopter; it is `#[ignore]`d while it fails (see below).
+//! notifies the adopter, a heap its own thread made (so only the adoption CAS publishes it).
+//! Mutants caught: `acquire_cas_no_release` (the adoption CAS Acquire only: "Causality
+//! violation" on the adopter heap's pending word; found in session 19, loom20),
+//! `acquire_cas_relaxed`.
 
 #![cfg(hakmem_loom)]
 
@@ -128,38 +131,45 @@ fn notify_reaches_adopter(force_notify: bool) {
         name,
         &["adopter drained the block", "queued after the joins"],
         move || {
-            let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
+            let first = Arc::new(Owner::new());
             let s = Arc::new(TestSlab::new());
             // SAFETY: a fresh slab, bound and held by this thread, then published (released).
             let b = unsafe {
-                s.slab.bind(CLASS, &owners[0]);
+                s.slab.bind(CLASS, &*first);
                 let b = take_blocks(&s.slab, 1)[0];
                 s.slab.release_ownership();
                 b
             };
             let adopter = {
-                let (s, owners) = (s.clone(), owners.clone());
+                let s = s.clone();
                 thread::spawn(move || {
-                    assert!(s.slab.try_acquire(&owners[1]), "nobody else adopts");
+                    // The adopting heap is made by its own thread (as a thread's heap is, and a
+                    // new thread's first refill may adopt): only the adoption CAS publishes it to
+                    // the freer, which loads the owner and notifies it (session 19, loom20: with
+                    // an Acquire-only CAS, "Causality violation" on the heap's pending word).
+                    // Never freed, as heaps are not.
+                    let me: &'static Owner = Box::leak(Box::new(Owner::new()));
+                    assert!(s.slab.try_acquire(me), "nobody else adopts");
                     // SAFETY: we own the slab now.
                     if unsafe { s.slab.drain_remote() } > 0 {
                         support::reach("adopter drained the block");
                     }
+                    me as *const Owner as usize
                 })
             };
             let freer = {
-                let (s, owners) = (s.clone(), owners.clone());
+                let s = s.clone();
                 thread::spawn(move || {
                     // SAFETY: the block was handed to this thread live; it frees it once.
                     unsafe { s.slab.free_remote(b.0, force_notify) };
-                    drop(owners);
                 })
             };
-            adopter.join().expect("adopter panicked");
+            let adopter_heap = adopter.join().expect("adopter panicked") as *const Owner;
             freer.join().expect("freer panicked");
             if s.slab.remote.is_nonempty() {
                 support::reach("queued after the joins");
-                assert!(owners[1].take_pending(CLASS), "{LOST}");
+                // SAFETY: leaked by the adopter, never freed.
+                assert!(unsafe { &*adopter_heap }.take_pending(CLASS), "{LOST}");
             }
         },
     );
@@ -171,11 +181,25 @@ fn notify_reaches_adopter(force_notify: bool) {
 // block then waits on the adopter's slab without a notification (bounded: the adopter drains it
 // when that slab is current, at `collect` or at exit). AcqRel on both RMWs makes these pass.
 #[test]
+#[cfg_attr(
+    any(
+        hakmem_mutant = "acquire_cas_no_release",
+        hakmem_mutant = "acquire_cas_relaxed"
+    ),
+    should_panic(expected = "Causality violation")
+)]
 fn adopted_slab_notifies_adopter() {
     notify_reaches_adopter(false);
 }
 
 #[test]
+#[cfg_attr(
+    any(
+        hakmem_mutant = "acquire_cas_no_release",
+        hakmem_mutant = "acquire_cas_relaxed"
+    ),
+    should_panic(expected = "Causality violation")
+)]
 fn adopted_slab_notifies_adopter_force_notify() {
     notify_reaches_adopter(true);
 }

@@ -31,7 +31,8 @@ declare -A catchers=(
   [remote_push_relaxed]="loom_remote loom_publish"
   [take_all_relaxed]="loom_remote loom_publish"
   [acquire_plain_store]="loom_ownership"
-  [acquire_cas_relaxed]="loom_ownership"
+  [acquire_cas_relaxed]="loom_ownership loom_notify"
+  [acquire_cas_no_release]="loom_notify"
   [release_ownership_relaxed]="loom_ownership"
   [publish_before_release]="loom_publish"
   [skip_generation_check]="loom_hint"
@@ -51,6 +52,7 @@ declare -A catchers=(
   [reclaim_release_before_unlink]="loom_reclaim"
 )
 mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_cas_relaxed
+  acquire_cas_no_release
   release_ownership_relaxed publish_before_release skip_generation_check no_generation_bump
   notify_relaxed push_first_stale span_cache_before_unbind span_publish_before_drain
   span_purge_on_list unpinned_release sampled_remote_plain_clear slot_claim_plain_store

@@ -26,8 +26,13 @@ pub const TAKE_ALL: Ordering = ordering(cfg!(hakmem_mutant = "take_all_relaxed")
 pub const NOTIFY: Ordering = ordering(cfg!(hakmem_mutant = "notify_relaxed"), Release);
 /// Success ordering of `prof::slots::SlotMask::claim`'s CAS (mutant `slot_claim_relaxed`).
 pub const SLOT_CLAIM: Ordering = ordering(cfg!(hakmem_mutant = "slot_claim_relaxed"), Acquire);
-/// Success ordering of the ownership CAS in `Slab::try_acquire` (mutant `acquire_cas_relaxed`).
-pub const ACQUIRE_CAS: Ordering = ordering(cfg!(hakmem_mutant = "acquire_cas_relaxed"), Acquire);
+/// Success ordering of the ownership CAS in `Slab::try_acquire` (mutants `acquire_cas_relaxed`,
+/// and `acquire_cas_no_release`: Acquire alone, the ordering before session 19's loom20).
+pub const ACQUIRE_CAS: Ordering = if cfg!(hakmem_mutant = "acquire_cas_no_release") {
+    Acquire
+} else {
+    ordering(cfg!(hakmem_mutant = "acquire_cas_relaxed"), AcqRel)
+};
 /// Ordering of `Slab::release_ownership`'s store (mutant `release_ownership_relaxed`).
 pub const RELEASE_OWNERSHIP: Ordering =
     ordering(cfg!(hakmem_mutant = "release_ownership_relaxed"), Release);

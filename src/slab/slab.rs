@@ -499,9 +499,14 @@ impl Slab {
             }
             return false;
         }
-        // ORDERING: Acquire on success (`mutant::ACQUIRE_CAS`) — makes the previous holder's local
-        // state (written before its Release in `release_ownership`) visible to the new owner.
-        // Relaxed on failure: the loser touches nothing.
+        // ORDERING: AcqRel on success (`mutant::ACQUIRE_CAS`). Acquire: makes the previous
+        // holder's local state (written before its Release in `release_ownership`) visible to the
+        // new owner. Release: the stored pointer names the adopter's heap, which a remote freer
+        // loads (Acquire, `free_remote`) and notifies; the Release makes the heap's initialisation
+        // happen-before that use, as `bind`'s Release store does for a bind (loom
+        // `notify.rs` `adopted_slab_notifies_adopter`, mutant `acquire_cas_no_release`: with Acquire alone the
+        // freer's `notify` reads the heap's pending word unordered with its creation). On x86 the
+        // same `lock cmpxchg`. Relaxed on failure: the loser touches nothing.
         let won = self
             .owner
             .compare_exchange(
