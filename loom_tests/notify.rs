@@ -79,9 +79,7 @@ fn notified_drain(force_notify: bool) {
                 drained += unsafe { s.slab.drain_remote_unwalked() };
             }
 
-            support::reach(
-                ["refill drained 0", "refill drained 1", "refill drained 2"][drained as usize],
-            );
+            support::reach(["refill drained 0", "refill drained 1", "refill drained 2"][drained]);
             for f in freers {
                 f.join().expect("freer panicked");
             }

@@ -49,120 +49,107 @@ fn owner_exits_while_block_freed_and_adopted(force_notify: bool) {
     } else {
         "publish"
     };
-    model_reaching(
-        name,
-        &[
-            "released",
-            "published, adopted",
-            "published, not adopted",
-            "adopter drained the block",
-        ],
-        move || {
-            let owners: Arc<Vec<Owner>> = Arc::new((0..3).map(|_| Owner::new()).collect());
-            let s = Arc::new(TestSlab::new());
-            let list = Arc::new(PublishList::new());
-            // SAFETY: a fresh slab, bound and held by this thread until the owner's thread takes over.
-            let b = unsafe {
-                s.slab.bind(CLASS, &owners[0]);
-                take_blocks(&s.slab, 1)[0]
-            };
+    model_reaching(name, support::EXIT_OUTCOMES, move || {
+        let owners: Arc<Vec<Owner>> = Arc::new((0..3).map(|_| Owner::new()).collect());
+        let s = Arc::new(TestSlab::new());
+        let list = Arc::new(PublishList::new());
+        // SAFETY: a fresh slab, bound and held by this thread until the owner's thread takes over.
+        let b = unsafe {
+            s.slab.bind(CLASS, &owners[0]);
+            take_blocks(&s.slab, 1)[0]
+        };
 
-            let exiting = {
-                let (s, list) = (s.clone(), list.clone());
-                thread::spawn(move || {
-                    // SAFETY: this thread owns the slab until it publishes or releases it.
-                    unsafe {
-                        s.slab.drain_remote();
-                        if s.slab.used() == 0 {
-                            s.slab.unbind();
-                            Exit::Released
-                        } else {
-                            list.publish(&s.slab);
-                            Exit::Published
-                        }
+        let exiting = {
+            let (s, list) = (s.clone(), list.clone());
+            thread::spawn(move || {
+                // SAFETY: this thread owns the slab until it publishes or releases it.
+                unsafe {
+                    s.slab.drain_remote();
+                    if s.slab.used() == 0 {
+                        s.slab.unbind();
+                        Exit::Released
+                    } else {
+                        list.publish(&s.slab);
+                        Exit::Published
                     }
-                })
-            };
-            let freer = {
-                let (s, owners) = (s.clone(), owners.clone());
-                thread::spawn(move || {
-                    // SAFETY: the block was handed to this thread live; it writes and frees it once.
-                    unsafe {
-                        b.user_write(FREED);
-                        s.slab.free_remote(b.0, force_notify);
-                    }
-                    drop(owners);
-                })
-            };
-            let adopter = {
-                let (s, list, owners) = (s.clone(), list.clone(), owners.clone());
-                thread::spawn(move || {
-                    let got = list.adopt(&owners[1])?;
-                    assert!(
-                        std::ptr::eq(got.as_ptr(), &s.slab),
-                        "adopted a foreign slab"
-                    );
-                    // If adopt's drain took the block, its payload is the freer's.
-                    // SAFETY: adopt made us the owner.
-                    for x in unsafe { free_list(&s.slab) } {
-                        assert_eq!(x, b);
-                        // SAFETY: a block of this model, on our free list.
-                        assert_eq!(unsafe { x.user_read() }, FREED, "payload lost");
-                        support::reach("adopter drained the block");
-                    }
-                    Some(())
-                })
-            };
+                }
+            })
+        };
+        let freer = {
+            let (s, owners) = (s.clone(), owners.clone());
+            thread::spawn(move || {
+                // SAFETY: the block was handed to this thread live; it writes and frees it once.
+                unsafe {
+                    b.user_write(FREED);
+                    s.slab.free_remote(b.0, force_notify);
+                }
+                drop(owners);
+            })
+        };
+        let adopter = {
+            let (s, list, owners) = (s.clone(), list.clone(), owners.clone());
+            thread::spawn(move || {
+                let got = list.adopt(&owners[1])?;
+                assert!(
+                    std::ptr::eq(got.as_ptr(), &s.slab),
+                    "adopted a foreign slab"
+                );
+                // If adopt's drain took the block, its payload is the freer's.
+                // SAFETY: adopt made us the owner.
+                for x in unsafe { free_list(&s.slab) } {
+                    assert_eq!(x, b);
+                    // SAFETY: a block of this model, on our free list.
+                    assert_eq!(unsafe { x.user_read() }, FREED, "payload lost");
+                    support::reach("adopter drained the block");
+                }
+                Some(())
+            })
+        };
 
-            let exit = exiting.join().expect("exiting owner panicked");
-            freer.join().expect("freer panicked");
-            let adopted = adopter.join().expect("adopter panicked").is_some();
+        let exit = exiting.join().expect("exiting owner panicked");
+        freer.join().expect("freer panicked");
+        let adopted = adopter.join().expect("adopter panicked").is_some();
 
-            support::reach(match (exit == Exit::Released, adopted) {
-                (true, _) => "released",
-                (false, true) => "published, adopted",
-                (false, false) => "published, not adopted",
-            });
-            if exit == Exit::Released {
-                assert!(!adopted, "a released slab was adopted");
-                assert!(
-                    list.adopt(&owners[2]).is_none(),
-                    "a released slab is on the list"
-                );
-                // SAFETY: every other thread has exited.
-                assert_eq!(unsafe { used(&s.slab) }, 0);
-                assert!(
-                    !s.slab.remote.is_nonempty(),
-                    "block drained and still queued"
-                );
-                return;
-            }
-            if !adopted {
-                // The adopter ran before the publish; a later adopter (this thread) finds the slab.
-                let got = list.adopt(&owners[2]).expect("published slab lost");
-                assert!(std::ptr::eq(got.as_ptr(), &s.slab));
-            } else {
-                assert!(
-                    list.adopt(&owners[2]).is_none(),
-                    "adopted slab still on the list"
-                );
-            }
-            // The adopter's next drain (done here, on its behalf, after the joins) takes a block
-            // that arrived after adoption.
-            // SAFETY: the joins order the adopter's ownership before this thread's accesses.
-            unsafe {
-                s.slab.drain_remote();
-                assert_eq!(used(&s.slab), 0, "block not drained exactly once");
-                assert_eq!(
-                    free_list(&s.slab),
-                    vec![b],
-                    "block not on the free list once"
-                );
-                assert_eq!(b.user_read(), FREED);
-            }
-            assert!(!s.slab.remote.is_nonempty(), "block on two lists");
-        },
-    );
+        support::reach_exit(exit == Exit::Released, adopted);
+        if exit == Exit::Released {
+            assert!(!adopted, "a released slab was adopted");
+            assert!(
+                list.adopt(&owners[2]).is_none(),
+                "a released slab is on the list"
+            );
+            // SAFETY: every other thread has exited.
+            assert_eq!(unsafe { used(&s.slab) }, 0);
+            assert!(
+                !s.slab.remote.is_nonempty(),
+                "block drained and still queued"
+            );
+            return;
+        }
+        if !adopted {
+            // The adopter ran before the publish; a later adopter (this thread) finds the slab.
+            let got = list.adopt(&owners[2]).expect("published slab lost");
+            assert!(std::ptr::eq(got.as_ptr(), &s.slab));
+        } else {
+            assert!(
+                list.adopt(&owners[2]).is_none(),
+                "adopted slab still on the list"
+            );
+        }
+        // The adopter's next drain (done here, on its behalf, after the joins) takes a block
+        // that arrived after adoption.
+        // SAFETY: the joins order the adopter's ownership before this thread's accesses.
+        unsafe {
+            s.slab.drain_remote();
+            assert_eq!(used(&s.slab), 0, "block not drained exactly once");
+            assert_eq!(
+                free_list(&s.slab),
+                vec![b],
+                "block not on the free list once"
+            );
+            assert_eq!(b.user_read(), FREED);
+        }
+        assert!(!s.slab.remote.is_nonempty(), "block on two lists");
+    });
 }
 
 #[test]

@@ -103,7 +103,7 @@ fn two_freers_while_owner_drains(force_notify: bool) {
             // payload must carry the freer's write (happens-before through the queue).
             // SAFETY: this thread holds the slab.
             let mut drained = unsafe { s.slab.drain_remote() };
-            support::reach(["drain saw 0", "drain saw 1", "drain saw 2"][drained as usize]);
+            support::reach(["drain saw 0", "drain saw 1", "drain saw 2"][drained]);
             // SAFETY: as above.
             for b in unsafe { free_list(&s.slab) } {
                 let i = blocks
@@ -215,7 +215,7 @@ fn chain_and_single_freer_while_owner_drains() {
                     "chain drain saw 1",
                     "chain drain saw 2",
                     "chain drain saw 3",
-                ][drained as usize],
+                ][drained],
             );
             // SAFETY: as above.
             check(unsafe { free_list(&s.slab) });
@@ -237,8 +237,8 @@ fn chain_and_single_freer_while_owner_drains() {
                 list, expected,
                 "each freed block on the free list exactly once"
             );
-            // SAFETY: as above.
             assert_eq!(
+                // SAFETY: as above.
                 unsafe { used(&s.slab) },
                 0,
                 "used count does not match the drains"

@@ -164,109 +164,96 @@ fn span_released_while_taken() {
     should_panic(expected = "Causality violation")
 )]
 fn span_exit_remote_free_adopt() {
-    model_reaching(
-        "span exit",
-        &[
-            "released",
-            "published, adopted",
-            "published, not adopted",
-            "adopter drained the block",
-        ],
-        || {
-            let owners: Arc<Vec<Owner>> = Arc::new((0..3).map(|_| Owner::new()).collect());
-            let s = Arc::new(TestSpan::new());
-            let list = Arc::new(PublishList::new());
-            let cache = Arc::new(SpanCache::new());
-            // SAFETY: a fresh span held by this thread until the owner's thread takes over.
-            let b = unsafe {
-                s.slab().bind(MEDIUM_CLASS, &owners[0]);
-                take(&s, 1).expect("a fresh span has blocks")
-            };
-            let exiting = {
-                let (s, list, cache) = (s.clone(), list.clone(), cache.clone());
-                // SAFETY: the owner's exit; it does not touch the span afterwards.
-                thread::spawn(move || unsafe { span::retire_or_publish(s.slab(), &list, &cache) })
-            };
-            let freer = {
-                let s = s.clone();
-                thread::spawn(move || {
-                    // SAFETY: the block was handed to this thread live; it writes and frees it once.
-                    unsafe {
-                        b.user_write(FREED);
-                        s.slab().free_remote(b.0, false);
+    model_reaching("span exit", support::EXIT_OUTCOMES, || {
+        let owners: Arc<Vec<Owner>> = Arc::new((0..3).map(|_| Owner::new()).collect());
+        let s = Arc::new(TestSpan::new());
+        let list = Arc::new(PublishList::new());
+        let cache = Arc::new(SpanCache::new());
+        // SAFETY: a fresh span held by this thread until the owner's thread takes over.
+        let b = unsafe {
+            s.slab().bind(MEDIUM_CLASS, &owners[0]);
+            take(&s, 1).expect("a fresh span has blocks")
+        };
+        let exiting = {
+            let (s, list, cache) = (s.clone(), list.clone(), cache.clone());
+            // SAFETY: the owner's exit; it does not touch the span afterwards.
+            thread::spawn(move || unsafe { span::retire_or_publish(s.slab(), &list, &cache) })
+        };
+        let freer = {
+            let s = s.clone();
+            thread::spawn(move || {
+                // SAFETY: the block was handed to this thread live; it writes and frees it once.
+                unsafe {
+                    b.user_write(FREED);
+                    s.slab().free_remote(b.0, false);
+                }
+            })
+        };
+        let adopter = {
+            let (s, list, owners) = (s.clone(), list.clone(), owners.clone());
+            thread::spawn(move || {
+                let got = list.adopt(&owners[1])?;
+                assert!(
+                    std::ptr::eq(got.as_ptr(), s.slab()),
+                    "adopted a foreign span"
+                );
+                // Refill as the medium front does: take the drained block if adopt's drain got
+                // it (its payload is the freer's), else a fresh one.
+                // SAFETY: adopt made us the owner.
+                unsafe {
+                    let drained = free_list(s.slab());
+                    let next = span::take_block(s.slab()).expect("span has blocks");
+                    if let Some(&d) = drained.first() {
+                        assert_eq!(d, b);
+                        assert_eq!(Blk(next), b, "the drained block is handed out first");
+                        assert_eq!(b.user_read(), FREED, "payload lost");
+                        support::reach("adopter drained the block");
+                    } else {
+                        assert_ne!(Blk(next), b, "block handed out before it was freed");
                     }
-                })
-            };
-            let adopter = {
-                let (s, list, owners) = (s.clone(), list.clone(), owners.clone());
-                thread::spawn(move || {
-                    let got = list.adopt(&owners[1])?;
-                    assert!(
-                        std::ptr::eq(got.as_ptr(), s.slab()),
-                        "adopted a foreign span"
-                    );
-                    // Refill as the medium front does: take the drained block if adopt's drain got
-                    // it (its payload is the freer's), else a fresh one.
-                    // SAFETY: adopt made us the owner.
-                    unsafe {
-                        let drained = free_list(s.slab());
-                        let next = span::take_block(s.slab()).expect("span has blocks");
-                        if let Some(&d) = drained.first() {
-                            assert_eq!(d, b);
-                            assert_eq!(Blk(next), b, "the drained block is handed out first");
-                            assert_eq!(b.user_read(), FREED, "payload lost");
-                            support::reach("adopter drained the block");
-                        } else {
-                            assert_ne!(Blk(next), b, "block handed out before it was freed");
-                        }
-                        s.slab().put_local(next);
-                    }
-                    Some(())
-                })
-            };
-            let exit = exiting.join().expect("exiting owner panicked");
-            freer.join().expect("freer panicked");
-            let adopted = adopter.join().expect("adopter panicked").is_some();
-            support::reach(match (exit == Exit::Released, adopted) {
-                (true, _) => "released",
-                (false, true) => "published, adopted",
-                (false, false) => "published, not adopted",
-            });
-            if exit == Exit::Released {
-                assert!(!adopted, "a released span was adopted");
-                assert!(
-                    list.adopt(&owners[2]).is_none(),
-                    "a released span is published"
-                );
-                assert_eq!(
-                    cache.take(hakmem::model::config::MIN_SPAN_BYTES),
-                    Some(s.span),
-                    "released span not cached"
-                );
-                assert!(
-                    !s.slab().remote.is_nonempty(),
-                    "block drained and still queued"
-                );
-                return;
-            }
-            if !adopted {
-                let got = list.adopt(&owners[2]).expect("published span lost");
-                assert!(std::ptr::eq(got.as_ptr(), s.slab()));
-            } else {
-                assert!(
-                    list.adopt(&owners[2]).is_none(),
-                    "adopted span still on the list"
-                );
-            }
-            // SAFETY: the joins order the adopter's ownership before this thread's accesses.
-            unsafe {
-                s.slab().drain_remote();
-                assert_eq!(used(s.slab()), 0, "block not drained exactly once");
-                assert!(free_list(s.slab()).contains(&b), "block lost");
-            }
-            assert!(!s.slab().remote.is_nonempty(), "block on two lists");
-        },
-    );
+                    s.slab().put_local(next);
+                }
+                Some(())
+            })
+        };
+        let exit = exiting.join().expect("exiting owner panicked");
+        freer.join().expect("freer panicked");
+        let adopted = adopter.join().expect("adopter panicked").is_some();
+        support::reach_exit(exit == Exit::Released, adopted);
+        if exit == Exit::Released {
+            assert!(!adopted, "a released span was adopted");
+            assert!(
+                list.adopt(&owners[2]).is_none(),
+                "a released span is published"
+            );
+            assert_eq!(
+                cache.take(hakmem::model::config::MIN_SPAN_BYTES),
+                Some(s.span),
+                "released span not cached"
+            );
+            assert!(
+                !s.slab().remote.is_nonempty(),
+                "block drained and still queued"
+            );
+            return;
+        }
+        if !adopted {
+            let got = list.adopt(&owners[2]).expect("published span lost");
+            assert!(std::ptr::eq(got.as_ptr(), s.slab()));
+        } else {
+            assert!(
+                list.adopt(&owners[2]).is_none(),
+                "adopted span still on the list"
+            );
+        }
+        // SAFETY: the joins order the adopter's ownership before this thread's accesses.
+        unsafe {
+            s.slab().drain_remote();
+            assert_eq!(used(s.slab()), 0, "block not drained exactly once");
+            assert!(free_list(s.slab()).contains(&b), "block lost");
+        }
+        assert!(!s.slab().remote.is_nonempty(), "block on two lists");
+    });
 }
 
 #[test]

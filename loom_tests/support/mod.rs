@@ -280,3 +280,21 @@ where
         );
     }
 }
+
+/// The outcomes of the exit models (3 and 6's `span_exit_remote_free_adopt`): how the exiting
+/// owner left the slab, and whether the adopter drained the freed block.
+pub const EXIT_OUTCOMES: &[&str] = &[
+    "released",
+    "published, adopted",
+    "published, not adopted",
+    "adopter drained the block",
+];
+
+/// Records how an exit model's execution ended (`EXIT_OUTCOMES`, all but the last).
+pub fn reach_exit(released: bool, adopted: bool) {
+    reach(match (released, adopted) {
+        (true, _) => "released",
+        (false, true) => "published, adopted",
+        (false, false) => "published, not adopted",
+    });
+}
