@@ -19,6 +19,14 @@ pub struct SlotMask {
     used: AtomicU64,
 }
 
+impl Default for SlotMask {
+    /// As `new` (clippy's `new_without_default` under `--cfg hakmem_loom`, where `new` is not a
+    /// `const fn`).
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SlotMask {
     crate::sync::const_fn! {
         /// No slot held but slot 0 (an arena's header).
