@@ -126,14 +126,7 @@ fn two_freers_while_owner_drains(force_notify: bool) {
             );
             assert!(!s.slab.remote.is_nonempty(), "a block stayed in the queue");
             // SAFETY: as above.
-            let mut list = unsafe { free_list(&s.slab) };
-            list.sort();
-            let mut expected = blocks.clone();
-            expected.sort();
-            assert_eq!(
-                list, expected,
-                "each freed block on the free list exactly once"
-            );
+            assert_each_once(unsafe { free_list(&s.slab) }, &blocks);
             // SAFETY: as above.
             let used = unsafe { used(&s.slab) };
             assert_eq!(used, 0, "used count does not match the drains");
@@ -228,15 +221,9 @@ fn chain_and_single_freer_while_owner_drains() {
                 "drains returned {drained} blocks for 3 remote frees"
             );
             // SAFETY: as above.
-            let mut list = unsafe { free_list(&s.slab) };
+            let list = unsafe { free_list(&s.slab) };
             check(list.clone());
-            list.sort();
-            let mut expected = blocks.clone();
-            expected.sort();
-            assert_eq!(
-                list, expected,
-                "each freed block on the free list exactly once"
-            );
+            assert_each_once(list, &blocks);
             assert_eq!(
                 // SAFETY: as above.
                 unsafe { used(&s.slab) },
@@ -252,6 +239,18 @@ caught_by_both_mutants! {
     fn remote_queue_chain_and_single_freer_owner_drains() {
         chain_and_single_freer_while_owner_drains();
     }
+}
+
+/// Asserts that the slab's free list `list` holds exactly the freed `blocks`, each once, in any
+/// order.
+fn assert_each_once(mut list: Vec<support::Blk>, blocks: &[support::Blk]) {
+    list.sort();
+    let mut expected = blocks.to_vec();
+    expected.sort();
+    assert_eq!(
+        list, expected,
+        "each freed block on the free list exactly once"
+    );
 }
 
 /// Hands out every queued block once the queue is taken (model 1c): `take_remote(max)`, then
