@@ -32,7 +32,7 @@ mod support;
 use hakmem::model::Owner;
 use loom::sync::Arc;
 use loom::thread;
-use support::{free_list, model_reaching, take_blocks, used, TestSlab, CLASS};
+use support::{free_list, model_reaching, owned_slab, take_blocks, used, TestSlab, CLASS};
 
 const LOST: &str = "lost wake-up: a block waits in the queue and the owner was not notified";
 
@@ -51,13 +51,7 @@ fn notified_drain(force_notify: bool) {
             "queued after the joins",
         ],
         move || {
-            let owner = Arc::new(Owner::new());
-            let s = Arc::new(TestSlab::new());
-            // SAFETY: a fresh slab, bound and held by this thread (the owner).
-            let blocks = unsafe {
-                s.slab.bind(CLASS, &*owner);
-                take_blocks(&s.slab, 2)
-            };
+            let (owner, s, blocks) = owned_slab(2);
             let freers: Vec<_> = blocks
                 .iter()
                 .map(|&b| {

@@ -54,10 +54,9 @@ macro_rules! caught_by_both_mutants {
 
 use std::ptr::NonNull;
 
-use hakmem::model::{blocks_per_slab, Block, Owner, RemoteTake};
-use loom::sync::Arc;
+use hakmem::model::{blocks_per_slab, Block, RemoteTake};
 use loom::thread;
-use support::{free_list, model_reaching, take_blocks, used, TestSlab, CLASS};
+use support::{free_list, model_reaching, owned_slab, used, CLASS};
 
 /// Payload a freeing thread writes into block `i` just before freeing it.
 fn freed_value(i: usize) -> u64 {
@@ -74,13 +73,7 @@ fn two_freers_while_owner_drains(force_notify: bool) {
         name,
         &["drain saw 0", "drain saw 1", "drain saw 2"],
         move || {
-            let owner = Arc::new(Owner::new());
-            let s = Arc::new(TestSlab::new());
-            // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on.
-            let blocks = unsafe {
-                s.slab.bind(CLASS, &*owner);
-                take_blocks(&s.slab, 2)
-            };
+            let (owner, s, blocks) = owned_slab(2);
 
             let freers: Vec<_> = blocks
                 .iter()
@@ -157,13 +150,7 @@ fn chain_and_single_freer_while_owner_drains() {
             "chain drain saw 3",
         ],
         || {
-            let owner = Arc::new(Owner::new());
-            let s = Arc::new(TestSlab::new());
-            // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on.
-            let blocks = unsafe {
-                s.slab.bind(CLASS, &*owner);
-                take_blocks(&s.slab, 3)
-            };
+            let (owner, s, blocks) = owned_slab(3);
             let (b0, b1, b2) = (blocks[0], blocks[1], blocks[2]);
 
             let batcher = {
@@ -292,15 +279,9 @@ fn two_freers_while_owner_refills(max: u32) {
         if max == 0 { "refill" } else { "take chain" },
         &["refill took 0", "refill took 1", "refill took 2"],
         move || {
-            let owner = Arc::new(Owner::new());
-            let s = Arc::new(TestSlab::new());
             let cap = blocks_per_slab(CLASS);
-            // SAFETY: a fresh slab; this thread (the owner) binds it and holds it from now on. It
-            // carves every block, so the free list stays empty.
-            let blocks = unsafe {
-                s.slab.bind(CLASS, &*owner);
-                take_blocks(&s.slab, cap)
-            };
+            // Every block carved, so the free list stays empty.
+            let (_owner, s, blocks) = owned_slab(cap);
             let freers: Vec<_> = blocks[..2]
                 .iter()
                 .enumerate()

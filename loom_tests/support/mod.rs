@@ -64,6 +64,25 @@ impl Drop for Region {
     }
 }
 
+/// A fresh owner and a fresh slab bound to it, held by the calling thread (the owner) from now
+/// on, with its first `n` blocks carved and handed out: the start of the remote-free models.
+pub fn owned_slab(
+    n: usize,
+) -> (
+    loom::sync::Arc<hakmem::model::Owner>,
+    loom::sync::Arc<TestSlab>,
+    Vec<Blk>,
+) {
+    let owner = loom::sync::Arc::new(hakmem::model::Owner::new());
+    let s = loom::sync::Arc::new(TestSlab::new());
+    // SAFETY: a fresh slab; this thread binds it and holds it from now on.
+    let blocks = unsafe {
+        s.slab.bind(CLASS, &*owner);
+        take_blocks(&s.slab, n)
+    };
+    (owner, s, blocks)
+}
+
 /// A slab whose blocks live in their own `SLAB_SIZE` region (models 1–3 need no SuperSlab).
 pub struct TestSlab {
     pub slab: Slab,
