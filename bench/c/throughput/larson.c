@@ -9,6 +9,15 @@
  * (allocations per second), as the original does. Written for hakmem's throughput table
  * (docs/benchmarks.md); not the original's code.
  *
+ * Each worker's area_t (its slot pointer, counters and generator, written on every replacement)
+ * sits on its own 128 bytes of a mapped buffer, so no two workers' areas share a cache line (or an
+ * adjacent-line prefetch pair). The areas were a calloc'd, packed array of 72-byte records, and in
+ * the parallel mode (both threads at once) a worker's every-operation writes of its generator and
+ * count then shared a line with the other worker's every-operation reads: what that cost depended
+ * only on the 144-byte block's offset in its cache line, i.e. on the allocator under test, and
+ * halved the row's throughput (docs/benchmarks.md, session 20: xt25). LARSON_PACKED=1 restores
+ * the packed calloc'd array, to compare with numbers taken before the change.
+ *
  * LARSON_DENSITY=1 (a diagnostic; its counting costs CPU time, so the throughput it prints is not
  * comparable): at each generation's end the worker counts the distinct 4 KiB pages and 64 KiB
  * slabs holding its SLOTS live blocks, and the averages are printed at the end (how densely the
@@ -32,6 +41,9 @@ typedef struct {
     volatile long allocs, generations;
     volatile int finished;
 } area_t;
+
+_Static_assert(sizeof(area_t) <= 128, "an area fits its stride");
+#define AREA_STRIDE 128
 
 static volatile int stop;
 static int density;
@@ -137,9 +149,25 @@ int main(int argc, char **argv) {
         free(blocks[v]);
         blocks[v] = malloc((size_t)(min + (long)(next(&rng) % range)));
     }
-    area_t *areas = calloc((size_t)threads, sizeof(area_t));
+    /* The workers' areas: one per AREA_STRIDE bytes of a mapped buffer (see the top comment), or
+     * with LARSON_PACKED=1 the packed calloc'd array these numbers were once taken with. */
+    const char *pv = getenv("LARSON_PACKED");
+    int packed = pv && *pv == '1';
+    size_t stride = packed ? sizeof(area_t) : AREA_STRIDE;
+    char *area_buf;
+    if (packed) {
+        area_buf = calloc((size_t)threads, sizeof(area_t));
+    } else {
+        area_buf = mmap(NULL, stride * (size_t)threads, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (area_buf == MAP_FAILED) area_buf = NULL;
+    }
+    if (!area_buf) {
+        fprintf(stderr, "error: no memory for the workers' areas\n");
+        return 2;
+    }
+#define AREA(t) ((area_t *)(area_buf + (size_t)(t) * stride))
     for (int t = 0; t < threads; t++) {
-        areas[t] = (area_t){blocks + t * slots, slots, rounds * slots, min, range, next(&rng) | 1, 0, 0, 0};
+        *AREA(t) = (area_t){blocks + t * slots, slots, rounds * slots, min, range, next(&rng) | 1, 0, 0, 0};
     }
     double start = now();
     for (int t = 0; t < threads; t++) {
@@ -147,16 +175,16 @@ int main(int argc, char **argv) {
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&th, &at, worker, &areas[t])) return 2;
+        if (pthread_create(&th, &at, worker, AREA(t))) return 2;
     }
     struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
     nanosleep(&ts, NULL);
     stop = 1;
     for (int t = 0; t < threads; t++)
-        while (!areas[t].finished) sched_yield();
+        while (!AREA(t)->finished) sched_yield();
     double wall = now() - start;
     long allocs = 0, gens = 0;
-    for (int t = 0; t < threads; t++) allocs += areas[t].allocs, gens += areas[t].generations;
+    for (int t = 0; t < threads; t++) allocs += AREA(t)->allocs, gens += AREA(t)->generations;
     double c = cpu();
     printf("larson threads=%d ops_per_s=%.0f ops_per_cpu_s=%.0f generations=%ld\n", threads, (double)allocs / wall, (double)allocs / c, gens);
     if (density && density_samples)
