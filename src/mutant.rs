@@ -36,6 +36,11 @@ pub const ACQUIRE_CAS: Ordering = if cfg!(hakmem_mutant = "acquire_cas_no_releas
 /// Ordering of `Slab::release_ownership`'s store (mutant `release_ownership_relaxed`).
 pub const RELEASE_OWNERSHIP: Ordering =
     ordering(cfg!(hakmem_mutant = "release_ownership_relaxed"), Release);
+/// Ordering of `Slab::bind`'s store of the owner (mutant `bind_owner_relaxed`).
+pub const BIND_OWNER: Ordering = ordering(cfg!(hakmem_mutant = "bind_owner_relaxed"), Release);
+/// Ordering of `Slab::free_remote_chain`'s load of the owner (mutant `free_remote_owner_relaxed`).
+pub const FREE_REMOTE_OWNER: Ordering =
+    ordering(cfg!(hakmem_mutant = "free_remote_owner_relaxed"), Acquire);
 /// Success ordering of the leaf-installing CAS in `registry::Table::register` (mutant
 /// `registry_leaf_relaxed`).
 pub const REGISTRY_LEAF_INSTALL: Ordering =

@@ -289,8 +289,11 @@ impl Slab {
         // later (larger) bound.
         self.carve_bound.store(0, Ordering::Relaxed);
         // ORDERING: Release — publishes the local state above to any later adopter (pairs with
-        // the Acquire adopt CAS) and the class to remote freers that read the owner.
-        self.owner.store(owner as *mut Owner, Ordering::Release);
+        // the Acquire adopt CAS) and the class to remote freers that read the owner; and the heap
+        // behind `owner` (made by this thread) to a freer whose block belonged to an earlier
+        // binding and who loads the owner after this rebind: it has no other edge to this heap
+        // (loom `rebind.rs`, mutant `bind_owner_relaxed`).
+        self.owner.store(owner as *mut Owner, mutant::BIND_OWNER);
         self.trace(Event::Bind, owner as usize, class);
     }
 
@@ -590,9 +593,12 @@ impl Slab {
             );
         }
         if first || force_notify {
-            // ORDERING: Acquire — pairs with the Release in `bind`; the heap behind the pointer is
-            // initialised before it is ever stored (and never freed).
-            let owner = self.owner.load(Ordering::Acquire);
+            // ORDERING: Acquire — pairs with the Release in `bind` (or the adoption CAS); the heap
+            // behind the pointer is initialised before it is ever stored (and never freed). After
+            // the push the slab may have been drained, unbound and rebound by another thread's
+            // heap, to which only this pair orders the `notify` (loom `rebind.rs`, mutant
+            // `free_remote_owner_relaxed`).
+            let owner = self.owner.load(mutant::FREE_REMOTE_OWNER);
             if !owner.is_null() {
                 // ORDERING: Relaxed — see `bind`.
                 let class = self.class.load(Ordering::Relaxed);
