@@ -7,9 +7,15 @@
 //! list means (which kind, which counts) stays with its user. No atomics: whoever holds the list
 //! (a heap's owner, or the holder of the publish-list or pool lock) is the only thread touching its links.
 //!
+//! Also the push-only lock-free list (`PushList`: the profiler's arenas), whose one CAS is
+//! model-checked by loom (`loom_tests/push_list.rs`).
+//!
 //! Invariant: for every node `n` on a list with head `h`: `n.prev == null` ⇔ `h == n`, and
 //! `n.next.prev == n` when `n.next != null`; a node not on any list has both links null
 //! (checked by `push_front` in debug builds).
+
+use crate::mutant;
+use crate::sync::{const_fn, AtomicPtr, Ordering};
 
 /// A node's two links.
 #[derive(Debug)]
@@ -160,5 +166,72 @@ mod tests {
             unlink(&mut head, p[2]);
         }
         assert!(head.is_null());
+    }
+}
+
+/// A node of a `PushList`: its link to the next older node, written before each push attempt
+/// and never again once the node is on the list.
+pub trait Pushed: Sized {
+    /// Sets `node`'s link.
+    ///
+    /// # Safety
+    /// `node` is live and not on the list yet: only the caller reaches it.
+    unsafe fn set_next(node: *mut Self, next: *mut Self);
+
+    /// `node`'s link.
+    ///
+    /// # Safety
+    /// `node` was reached from `PushList::head` (or a link after it) of a list it was pushed on.
+    unsafe fn next(node: *mut Self) -> *mut Self;
+}
+
+/// A lock-free list that only grows: nodes are pushed at the head with one CAS and never taken
+/// off, so a reader walks it without a lock and without ABA (the profiler's arenas; the same
+/// shape as the heaps' `ALL_HEAPS`). Whatever a pusher wrote to its node before `push` (its
+/// initialisation, its link) happens-before a reader's access through `head` and the links.
+pub struct PushList<T> {
+    head: AtomicPtr<T>,
+}
+
+impl<T: Pushed> PushList<T> {
+    const_fn! {
+        pub fn new() -> Self {
+            Self {
+                head: AtomicPtr::new(core::ptr::null_mut()),
+            }
+        }
+    }
+
+    /// The newest node (null when empty); older ones through `Pushed::next`.
+    #[inline(always)]
+    pub fn head(&self) -> *mut T {
+        // ORDERING: Acquire — pairs with the Release CAS in `push`: the node's initialisation
+        // and link are seen. Older nodes too: each later push is an RMW of the head, so it
+        // continues the release sequence of every earlier push, and this load synchronises
+        // with all of them.
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Puts `node` at the head.
+    ///
+    /// # Safety
+    /// `node` is live, never freed, not on the list, and only the caller reaches it.
+    #[inline(always)]
+    pub unsafe fn push(&self, node: *mut T) {
+        // ORDERING: Relaxed — a guess at the head; the CAS decides.
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: not yet published (the contract).
+            unsafe { T::set_next(node, head) };
+            // ORDERING: Release on success — publishes the node and its link (pairs with
+            // `head`'s Acquire). Relaxed on failure: only a new guess.
+            match self
+                .head
+                .compare_exchange_weak(head, node, mutant::PUSH_LIST, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
     }
 }

@@ -41,6 +41,8 @@ pub const BIND_OWNER: Ordering = ordering(cfg!(hakmem_mutant = "bind_owner_relax
 /// Ordering of `Slab::free_remote_chain`'s load of the owner (mutant `free_remote_owner_relaxed`).
 pub const FREE_REMOTE_OWNER: Ordering =
     ordering(cfg!(hakmem_mutant = "free_remote_owner_relaxed"), Acquire);
+/// Success ordering of `list::PushList::push`'s CAS (mutant `push_list_relaxed`).
+pub const PUSH_LIST: Ordering = ordering(cfg!(hakmem_mutant = "push_list_relaxed"), Release);
 /// Success ordering of the leaf-installing CAS in `registry::Table::register` (mutant
 /// `registry_leaf_relaxed`).
 pub const REGISTRY_LEAF_INSTALL: Ordering =

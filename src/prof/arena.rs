@@ -22,9 +22,9 @@ use core::ptr::NonNull;
 use super::slots::SlotMask;
 use crate::config::SUPERSLAB_SIZE;
 use crate::debug::{fatal, Where};
+use crate::list::{PushList, Pushed};
 use crate::os;
 use crate::registry::{self, RegionHead};
-use crate::sync::plain::{AtomicPtr, Ordering};
 use crate::valgrind;
 
 pub const SAMPLED_MAGIC: u64 = 0x4841_4b4d_5341_4d50; // "HAKMSAMP"
@@ -107,7 +107,21 @@ struct Arena {
 }
 
 /// Every arena, newest first; arenas are pushed and never taken off.
-static ARENAS: AtomicPtr<Arena> = AtomicPtr::new(core::ptr::null_mut());
+static ARENAS: PushList<Arena> = PushList::new();
+
+impl Pushed for Arena {
+    #[inline(always)]
+    unsafe fn set_next(node: *mut Self, next: *mut Self) {
+        // SAFETY: not yet published (the trait's contract).
+        unsafe { (*node).next = next };
+    }
+
+    #[inline(always)]
+    unsafe fn next(node: *mut Self) -> *mut Self {
+        // SAFETY: a published arena (never unmapped); `next` was written before its push.
+        unsafe { (*node).next }
+    }
+}
 
 /// A slot for a sampled request of at most `SLOT_SIZE` bytes and alignment, its record set to
 /// `rec`, all zeros if `zero`. `None` if the OS refuses. No lock: the slot is claimed in its
@@ -126,10 +140,8 @@ pub fn alloc(rec: Record, zero: bool) -> Option<NonNull<u8>> {
 }
 
 fn alloc_slot(rec: Record) -> Option<NonNull<u8>> {
-    // ORDERING: Acquire — pairs with the Release CAS that published each arena (`new_arena`'s
-    // caller below): its header is initialised before this thread reads it; the `next` links
-    // were written before each arena's publication too.
-    let mut a = ARENAS.load(Ordering::Acquire);
+    // Every arena's header and link were written before its push (`PushList::head`'s Acquire).
+    let mut a = ARENAS.head();
     while !a.is_null() {
         // SAFETY: a published arena (never unmapped), its header initialised (above).
         if let Some(slot) = unsafe { (*a).used.claim(SLOTS) } {
@@ -137,7 +149,7 @@ fn alloc_slot(rec: Record) -> Option<NonNull<u8>> {
             return Some(unsafe { place(a, slot, rec) });
         }
         // SAFETY: as above.
-        a = unsafe { (*a).next };
+        a = unsafe { Arena::next(a) };
     }
     let a = new_arena()?.as_ptr();
     // SAFETY: a fresh arena, not yet published: only this thread sees it.
@@ -146,18 +158,9 @@ fn alloc_slot(rec: Record) -> Option<NonNull<u8>> {
     });
     // SAFETY: as above; the slot is ours from its claim.
     let p = unsafe { place(a, slot, rec) };
-    // ORDERING: Relaxed — a guess at the head; the CAS decides.
-    let mut head = ARENAS.load(Ordering::Relaxed);
-    loop {
-        // SAFETY: not yet published (above).
-        unsafe { (*a).next = head };
-        // ORDERING: Release on success — publishes the arena's header and `next` (pairs with
-        // the Acquire load above). Relaxed on failure: only a new guess.
-        match ARENAS.compare_exchange_weak(head, a, Ordering::Release, Ordering::Relaxed) {
-            Ok(_) => return Some(p),
-            Err(now) => head = now,
-        }
-    }
+    // SAFETY: not yet published (above); arenas are never unmapped.
+    unsafe { ARENAS.push(a) };
+    Some(p)
 }
 
 /// Writes the record of the block in `slot` of `a` and hands the block out.
