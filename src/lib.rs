@@ -121,7 +121,7 @@ pub mod model {
     pub use crate::adopt::PublishList;
     pub use crate::config;
     pub use crate::front::hint::{Hint, HintCache};
-    pub use crate::list::{PushList, Pushed};
+    pub use crate::list::{OncePtr, PushList, Pushed, Seal};
     pub use crate::purge::Sweep;
     pub use crate::remote::Owner;
     pub use crate::size_class::{blocks_per_slab, NUM_CLASSES};

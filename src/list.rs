@@ -7,15 +7,17 @@
 //! list means (which kind, which counts) stays with its user. No atomics: whoever holds the list
 //! (a heap's owner, or the holder of the publish-list or pool lock) is the only thread touching its links.
 //!
-//! Also the push-only lock-free list (`PushList`: the profiler's arenas), whose one CAS is
-//! model-checked by loom (`loom_tests/push_list.rs`).
+//! Also the profiler's lock-free publication words, written once here so that loom checks them
+//! through the sync shim: the push-only list (`PushList`: the arenas; `loom_tests/push_list.rs`),
+//! the pointer installed once (`OncePtr`: the stack table's mapping) and the word claimed, then
+//! sealed with a value (`Seal`: a stack table entry's hash; both `loom_tests/once.rs`).
 //!
 //! Invariant: for every node `n` on a list with head `h`: `n.prev == null` ⇔ `h == n`, and
 //! `n.next.prev == n` when `n.next != null`; a node not on any list has both links null
 //! (checked by `push_front` in debug builds).
 
 use crate::mutant;
-use crate::sync::{const_fn, AtomicPtr, Ordering};
+use crate::sync::{const_fn, AtomicPtr, AtomicU64, Ordering};
 
 /// A node's two links.
 #[derive(Debug)]
@@ -233,5 +235,100 @@ impl<T: Pushed> PushList<T> {
                 Err(now) => head = now,
             }
         }
+    }
+}
+
+/// A pointer installed at most once, lock-free: whoever needs the object makes one and tries to
+/// install it; a loser gives its own back and uses the winner's (the profiler's stack table).
+pub struct OncePtr<T> {
+    p: AtomicPtr<T>,
+}
+
+impl<T> OncePtr<T> {
+    const_fn! {
+        pub fn new() -> Self {
+            Self {
+                p: AtomicPtr::new(core::ptr::null_mut()),
+            }
+        }
+    }
+
+    /// The installed object, or null.
+    #[inline(always)]
+    pub fn get(&self) -> *mut T {
+        // ORDERING: Acquire — pairs with the Release CAS in `install`: the object's
+        // initialisation is seen.
+        self.p.load(Ordering::Acquire)
+    }
+
+    /// Installs `p` if nothing is installed; false if another object was first (`p` stays the
+    /// caller's, never seen by anyone else; `get` gives the winner's).
+    #[inline(always)]
+    pub fn install(&self, p: *mut T) -> bool {
+        // ORDERING: Release on success — publishes `p`'s initialisation (pairs with `get`).
+        // Relaxed on failure: the loser reads the winner's object through `get`.
+        self.p
+            .compare_exchange(
+                core::ptr::null_mut(),
+                p,
+                mutant::ONCE_INSTALL,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// The installed object or null, on a process's only thread (a forked child's reset).
+    pub fn get_alone(&self) -> *mut T {
+        // ORDERING: Relaxed — no other thread exists.
+        self.p.load(Ordering::Relaxed)
+    }
+
+    /// Forgets the installed object, on a process's only thread.
+    pub fn forget_alone(&self) {
+        // ORDERING: Relaxed — no other thread exists.
+        self.p.store(core::ptr::null_mut(), Ordering::Relaxed);
+    }
+}
+
+/// A word that is 0 (empty), then `Seal::BUSY` (claimed: its holder writes the record the word
+/// guards), then a value (odd, never 0 nor `BUSY`) sealed for good: whoever loads the value sees
+/// the record written before the seal (a stack table entry's hash guarding its frames).
+#[repr(transparent)]
+pub struct Seal(AtomicU64);
+
+impl Seal {
+    /// The claimed, not yet sealed, state.
+    pub const BUSY: u64 = 2;
+
+    /// An empty word (the models'; the table's entries are mapped zeros, which are empty words).
+    #[cfg(hakmem_loom)]
+    pub fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+
+    /// 0, `BUSY`, or the sealed value (then its record is seen).
+    #[inline(always)]
+    pub fn load(&self) -> u64 {
+        // ORDERING: Acquire — pairs with the Release store in `seal`.
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Claims an empty word for the caller, who writes the record and then `seal`s it; else the
+    /// word as found (a sealed value's record is seen).
+    #[inline(always)]
+    pub fn claim(&self) -> Result<(), u64> {
+        // ORDERING: Relaxed on success — the word is the claimer's, nothing is read through it.
+        // Acquire on failure — pairs with `seal`: a found value's record is read next.
+        self.0
+            .compare_exchange(0, Self::BUSY, Ordering::Relaxed, Ordering::Acquire)
+            .map(|_| ())
+    }
+
+    /// Seals the claimed word with `v`: the record written before is published.
+    #[inline(always)]
+    pub fn seal(&self, v: u64) {
+        debug_assert!(v & 1 == 1, "a sealed value is odd");
+        // ORDERING: Release — publishes the record (pairs with `load` and `claim`'s failure).
+        self.0.store(v, mutant::SEAL);
     }
 }

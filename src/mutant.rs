@@ -43,6 +43,10 @@ pub const FREE_REMOTE_OWNER: Ordering =
     ordering(cfg!(hakmem_mutant = "free_remote_owner_relaxed"), Acquire);
 /// Success ordering of `list::PushList::push`'s CAS (mutant `push_list_relaxed`).
 pub const PUSH_LIST: Ordering = ordering(cfg!(hakmem_mutant = "push_list_relaxed"), Release);
+/// Success ordering of `list::OncePtr::install`'s CAS (mutant `once_install_relaxed`).
+pub const ONCE_INSTALL: Ordering = ordering(cfg!(hakmem_mutant = "once_install_relaxed"), Release);
+/// Ordering of `list::Seal::seal`'s store (mutant `seal_relaxed`).
+pub const SEAL: Ordering = ordering(cfg!(hakmem_mutant = "seal_relaxed"), Release);
 /// Success ordering of the leaf-installing CAS in `registry::Table::register` (mutant
 /// `registry_leaf_relaxed`).
 pub const REGISTRY_LEAF_INSTALL: Ordering =

@@ -39,15 +39,15 @@ use core::ptr::NonNull;
 use super::arena::Record;
 use super::stack::MAX_FRAMES;
 use crate::config::{LAST_STACK, PROF_OWNED_SHARDS, PROF_SHARDS};
+use crate::list::{OncePtr, Seal};
 use crate::os;
-use crate::sync::plain::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::plain::{AtomicU64, AtomicUsize, Ordering};
 
 /// Entries of the table (distinct stacks kept, entry 0 included).
 pub const CAPACITY: usize = 1 << 13;
 /// The table refuses new stacks beyond this fill (keeps probe sequences short).
 const MAX_USED: usize = CAPACITY * 7 / 8;
 /// An entry claimed by a thread that is writing its frames (hashes are odd).
-const BUSY: u64 = 2;
 /// The objects counters count requests in units of 1/`OBJECT_UNIT` (a weight is fractional).
 pub const OBJECT_UNIT: f64 = 256.0;
 
@@ -122,8 +122,9 @@ struct Counters {
 /// line per shard, written by the samples and frees of the threads that chose it.
 #[repr(C, align(64))]
 pub struct Entry {
-    /// 0: empty; `BUSY`: being written; else the frames' hash (odd), published.
-    hash: AtomicU64,
+    /// 0: empty; `Seal::BUSY`: being written; else the frames' hash (odd), published (the
+    /// claim, seal and loads are `list::Seal`'s, model-checked by loom).
+    hash: Seal,
     depth: AtomicUsize,
     frames: [AtomicUsize; MAX_FRAMES],
     shards: [Counters; SHARDS + OWNED],
@@ -143,9 +144,9 @@ pub struct Counts {
 impl Entry {
     /// The stack's frames: empty for the overflow entry and for an entry not yet published.
     pub fn frames(&self) -> &[usize] {
-        // ORDERING: Acquire — pairs with the Release store of the hash in `Table::insert`: the
-        // frames and depth written before it are visible.
-        if self.hash.load(Ordering::Acquire) & 1 == 0 {
+        // `Seal::load` (Acquire) — pairs with the seal in `Table::insert`: the frames and depth
+        // written before it are visible.
+        if self.hash.load() & 1 == 0 {
             return &[];
         }
         // ORDERING: Relaxed — ordered by the Acquire above; written once, before publication.
@@ -228,7 +229,8 @@ impl LastStack {
 }
 
 pub struct Table {
-    entries: AtomicPtr<Entry>,
+    /// The mapping, installed once (`list::OncePtr`, model-checked by loom).
+    entries: OncePtr<Entry>,
     used: AtomicUsize,
 }
 
@@ -237,7 +239,7 @@ const BYTES: usize = CAPACITY * core::mem::size_of::<Entry>();
 impl Table {
     pub const fn new() -> Self {
         Self {
-            entries: AtomicPtr::new(core::ptr::null_mut()),
+            entries: OncePtr::new(),
             used: AtomicUsize::new(0),
         }
     }
@@ -245,8 +247,9 @@ impl Table {
     /// The entries, or `None` before the table is mapped (`map`).
     #[inline(always)]
     pub fn get(&self) -> Option<&Entries> {
-        // ORDERING: Acquire — pairs with the Release CAS in `map`: the mapping's zeros are seen.
-        let p = NonNull::new(self.entries.load(Ordering::Acquire))?;
+        // `OncePtr::get` (Acquire) — pairs with the install in `map`: the mapping's zeros are
+        // seen.
+        let p = NonNull::new(self.entries.get())?;
         // SAFETY: `CAPACITY` entries, zero-initialised (an all-empty table), mapped until a
         // forked child clears the table (single-threaded); every field is atomic.
         Some(unsafe { &*p.as_ptr().cast::<Entries>() })
@@ -257,17 +260,8 @@ impl Table {
     pub fn map(&self) -> Option<&Entries> {
         if self.get().is_none() {
             let p = os::reserve_aligned(BYTES.next_multiple_of(4096), 4096)?;
-            // ORDERING: Release — publishes the zeroed mapping; pairs with `get`'s Acquire.
-            if self
-                .entries
-                .compare_exchange(
-                    core::ptr::null_mut(),
-                    p.as_ptr().cast(),
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                )
-                .is_err()
-            {
+            // `OncePtr::install` (Release) — publishes the zeroed mapping; pairs with `get`.
+            if !self.entries.install(p.as_ptr().cast()) {
                 // Another thread mapped it first.
                 // SAFETY: our own mapping, never published.
                 let _released = unsafe { os::release(p, BYTES.next_multiple_of(4096)) };
@@ -281,13 +275,11 @@ impl Table {
     /// all-empty table; if the OS refuses, the table is abandoned and a fresh one mapped on the
     /// next `map`. Single-threaded (the child's only thread).
     pub fn clear(&self) {
-        // ORDERING: Relaxed — the child's only thread.
-        if let Some(p) = NonNull::new(self.entries.load(Ordering::Relaxed)) {
+        if let Some(p) = NonNull::new(self.entries.get_alone()) {
             // SAFETY: the table's own mapping; nothing refers into it once `used` is 0 (indices
             // held by records are ignored after a reset: see `prof::EPOCH`).
             if !unsafe { os::decommit(p.cast(), BYTES.next_multiple_of(4096)) } {
-                // ORDERING: Relaxed — as above.
-                self.entries.store(core::ptr::null_mut(), Ordering::Relaxed);
+                self.entries.forget_alone();
             }
         }
         // ORDERING: Relaxed — as above.
@@ -304,8 +296,8 @@ impl Table {
         let mut i = ((hash >> 32) as usize & (CAPACITY - 1)).max(1);
         loop {
             let e = &entries[i & (CAPACITY - 1)];
-            // ORDERING: Acquire — see `Entry::frames`.
-            let h = e.hash.load(Ordering::Acquire);
+            // `Seal::load` (Acquire) — see `Entry::frames`.
+            let h = e.hash.load();
             if h == hash && same_frames(e, frames) {
                 return i as u32;
             }
@@ -357,12 +349,9 @@ impl Table {
         }
         loop {
             let e = &entries[i & (CAPACITY - 1)];
-            // ORDERING: Acquire on failure — see `Entry::frames` (the entry's hash is compared
-            // with ours and its frames read); Relaxed on success: the entry is ours to write.
-            match e
-                .hash
-                .compare_exchange(0, BUSY, Ordering::Relaxed, Ordering::Acquire)
-            {
+            // `Seal::claim`: Acquire on failure — see `Entry::frames` (the entry's hash is
+            // compared with ours and its frames read); Relaxed on success: ours to write.
+            match e.hash.claim() {
                 Ok(_) => {
                     // ORDERING: Relaxed — published by the Release store of the hash below.
                     e.depth.store(frames.len(), Ordering::Relaxed);
@@ -370,9 +359,9 @@ impl Table {
                         // ORDERING: Relaxed — as above.
                         slot.store(f, Ordering::Relaxed);
                     }
-                    // ORDERING: Release — publishes depth and frames; pairs with the Acquire
-                    // loads of `intern`, `insert` and `Entry::frames`.
-                    e.hash.store(hash, Ordering::Release);
+                    // `Seal::seal` (Release) — publishes depth and frames; pairs with the
+                    // Acquire loads of `intern`, `insert` and `Entry::frames`.
+                    e.hash.seal(hash);
                     return i as u32;
                 }
                 Err(h) if h == hash && same_frames(e, frames) => {
@@ -793,12 +782,7 @@ mod tests {
         t.clear();
         let e = t.map().unwrap();
         let i = t.intern_cached(e, &[], &mut last, 1);
-        // ORDERING: Relaxed — this thread wrote it.
-        assert_eq!(
-            e[i as usize].hash.load(Ordering::Relaxed) & 1,
-            1,
-            "published"
-        );
+        assert_eq!(e[i as usize].hash.load() & 1, 1, "published");
         assert_eq!(t.intern_cached(e, &[], &mut last, 1), i);
     }
 
