@@ -11,10 +11,11 @@
 //! ## Boxes, in dependency order (a module uses only those listed before it)
 //! 1. `config`, `sync`, `mutant`, `list`, `tls_slot`, `hook`, `os`, `msg`, `trace`, `lock`,
 //!    `fork`, `debug`, `env`, `valgrind` — constants and A/B switches; the loom shim; the loom
-//!    models' seeded mutants; the intrusive doubly-linked list; initial-exec TLS words; test
-//!    hooks; the OS contract; the allocation-free message writer; the event ring; the lock
-//!    (ranks, checker, fork takeover); the atfork handler; fail-fast reports; runtime switches;
-//!    memcheck requests.
+//!    models' seeded mutants; the intrusive doubly-linked list (and the profiler's lock-free
+//!    publication words: push-only list, once-installed pointer, sealed word); initial-exec
+//!    TLS words; test hooks; the OS contract; the allocation-free message writer; the event
+//!    ring; the lock (ranks, checker, fork takeover); the atfork handler; fail-fast reports;
+//!    runtime switches; memcheck requests.
 //! 2. `size_class` — request size → class.
 //! 3. `stats` — the counters (some per class).
 //! 4. `purge` — the decay clock: when emptied memory goes back to the OS.
