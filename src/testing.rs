@@ -352,6 +352,16 @@ pub fn slab_pins(ptr: *const u8) -> Option<u32> {
     Some(s.pins.load(Ordering::Relaxed) & !crate::slab::slab::PIN_RELEASE_WANTED)
 }
 
+/// Whether the release of the slab containing `ptr` is wanted (`Slab::release_wanted`): an
+/// exited owner published it, or its holder would release it. A slab adopted from an exited
+/// thread keeps the mark until it is used again from its holder's partial list, and foreign
+/// freers keep none of its blocks (front/foreign.rs). `None` unless `ptr` is in a bound data slab.
+pub fn slab_release_wanted(ptr: *const u8) -> Option<bool> {
+    let info = block_info(ptr)?;
+    // SAFETY: the registry named the SuperSlab (block_info).
+    Some(unsafe { &superslab_at(info.superslab).slabs[info.slab] }.release_wanted())
+}
+
 /// Takes the slab containing `ptr` out of the calling thread's owned-slab table, as another slab
 /// sharing its entry would (the slab stays owned). False unless the table held it.
 pub fn owned_table_evict(ptr: *const u8) -> bool {

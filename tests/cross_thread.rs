@@ -134,6 +134,44 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Leaves published slabs of `size`'s class that refills adopt: a thread allocates `count`
+/// blocks, then frees every other one itself and exits holding the rest, so its slabs are published
+/// with free blocks (an earlier test's exited threads may leave such slabs too, and the test
+/// harness's own threads do: each test's thread exits while the next test runs). Returns the
+/// live blocks, for `free_all`.
+fn leave_published(size: usize, count: usize) -> Vec<usize> {
+    let layout = std::alloc::Layout::from_size_align(size, 16).unwrap();
+    join(
+        thread::spawn(move || {
+            // SAFETY: non-zero size; each block is freed once, here or by `free_all`.
+            let all: Vec<*mut u8> = (0..count)
+                .map(|_| unsafe { std::alloc::alloc(layout) })
+                .collect();
+            assert!(all.iter().all(|p| !p.is_null()), "allocation failed");
+            let mut live = Vec::with_capacity(count / 2 + 1);
+            for (i, p) in all.into_iter().enumerate() {
+                if i % 2 == 0 {
+                    // SAFETY: a live block of this thread, freed once.
+                    unsafe { std::alloc::dealloc(p, layout) };
+                } else {
+                    live.push(p as usize);
+                }
+            }
+            live
+        }),
+        "publisher",
+    )
+}
+
+/// Frees the blocks `leave_published(size, _)` returned.
+fn free_all(blocks: Vec<usize>, size: usize) {
+    let layout = std::alloc::Layout::from_size_align(size, 16).unwrap();
+    for p in blocks {
+        // SAFETY: live blocks of `size`, each freed once.
+        unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+    }
+}
+
 #[test]
 fn producers_exit_before_consumers_free() {
     let _serial = serial();
@@ -304,27 +342,44 @@ fn remote_frees_are_batched_until_flushed() {
         return;
     }
     arm_watchdog("remote_frees_are_batched_until_flushed", 60);
+    // Published slabs of the class, half free, that the owner's first refills adopt.
+    let left = leave_published(176, 3 * 372);
     join(thread::spawn(batched_remote_frees_owner), "owner");
+    free_all(left, 176);
 }
 
 /// The owner's side of `remote_frees_are_batched_until_flushed`.
 fn batched_remote_frees_owner() {
     // Batches of this class hold at least 4096 / 192 = 21 blocks (header mode adds 16 bytes).
     let layout = std::alloc::Layout::from_size_align(176, 16).unwrap();
-    // Blocks of one slab, owned by this thread.
-    let blocks: Vec<usize> = (0..8)
-        // SAFETY: non-zero size; each block is freed once below.
-        .map(|_| unsafe { std::alloc::alloc(layout) } as usize)
-        .collect();
     let slab_of = |p: usize| {
         let i = hakmem::testing::block_info(p as *const u8).expect("a small block");
         (i.superslab, i.slab)
     };
-    let blocks: Vec<usize> = blocks
-        .iter()
-        .copied()
-        .filter(|&p| slab_of(p) == slab_of(blocks[0]))
-        .collect();
+    // Five blocks of one slab this thread bound itself. A slab its refill adopted from an exited
+    // thread (this test leaves some, as earlier tests' threads may) keeps its "release wanted"
+    // mark while current, and a freer keeps none of its blocks (front/foreign.rs): they reach
+    // the queue at once. Such slabs' blocks are held aside until a fresh slab comes.
+    let alloc = || {
+        // SAFETY: non-zero size; every block is freed once below.
+        let p = unsafe { std::alloc::alloc(layout) } as usize;
+        assert_ne!(p, 0, "allocation failed");
+        p
+    };
+    let mut aside = Vec::new();
+    let blocks: Vec<usize> = loop {
+        let p = alloc();
+        if hakmem::testing::slab_release_wanted(p as *const u8) == Some(false) {
+            let mut v = vec![p];
+            v.extend((0..7).map(|_| alloc()));
+            let (ours, rest): (Vec<usize>, Vec<usize>) =
+                v.into_iter().partition(|&q| slab_of(q) == slab_of(p));
+            aside.extend(rest);
+            break ours;
+        }
+        aside.push(p);
+        assert!(aside.len() < 1 << 20, "a slab without the release mark");
+    };
     assert!(blocks.len() >= 5, "five blocks of one slab");
     let first = blocks[0] as *const u8;
     let queued = || hakmem::testing::drain_remote_of(first).expect("we own the slab");
@@ -352,7 +407,7 @@ fn batched_remote_frees_owner() {
     from_freer.recv_timeout(RECV_TIMEOUT).expect("freer");
     assert_eq!(queued(), 5, "collect pushed the batch: every block, once");
     join(freer, "freer");
-    for &p in &blocks[5..] {
+    for &p in blocks[5..].iter().chain(&aside) {
         // SAFETY: live blocks of this thread.
         unsafe { std::alloc::dealloc(p as *mut u8, layout) };
     }
@@ -389,9 +444,14 @@ fn full_slab_owner() {
     // every block of it is out and the refill has moved it to the full list.
     let mut held: Vec<usize> = (0..2 * 1366 + 64).map(|_| alloc()).collect();
     let first = slab_of(held[0]);
-    let (theirs, ours): (Vec<usize>, Vec<usize>) =
+    let (mut theirs, ours): (Vec<usize>, Vec<usize>) =
         held.drain(..).partition(|&p| slab_of(p) == first);
     held = ours;
+    // One block of it stays out, so that the drain of the notified slab leaves it partial and the
+    // next refill makes it current. Emptied, it would go to the pool, and the refill would adopt
+    // a published slab or bind another pooled one before the pool handed it back — the blocks
+    // would come back late or never, through the pool, not the notification.
+    held.push(theirs.pop().expect("a block of the first slab"));
     assert!(
         theirs.len() > 64,
         "the first slab handed out all its blocks"
@@ -413,6 +473,10 @@ fn full_slab_owner() {
         }),
         "freer",
     );
+    // Published slabs of the class, with free blocks, which the owner's refills would adopt
+    // before they bind a pooled slab (the test harness's exiting threads leave such slabs at any
+    // time).
+    let left = leave_published(48, 8 * 1366);
     let census = hakmem::testing::debug_check();
     // (The spawn's own blocks, freed by the freer, wait in queues too.)
     assert!(
@@ -443,5 +507,6 @@ fn full_slab_owner() {
         // SAFETY: live blocks of this thread, each freed once.
         unsafe { std::alloc::dealloc(p as *mut u8, layout) };
     }
+    free_all(left, 48);
     hakmem::testing::debug_check();
 }
