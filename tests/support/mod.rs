@@ -16,8 +16,10 @@ pub mod pattern;
 pub mod thp;
 pub mod workloads;
 
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use hakmem_bench::workloads::rng::{mix, Rng};
 
@@ -47,15 +49,30 @@ pub fn scale() -> usize {
 
 /// Aborts the whole test binary with a message if it is still running after `base_secs` ×
 /// `HAKMEM_TEST_SCALE` seconds, so that a hang in the allocator (a lost wake-up, a spinning
-/// drain, a lock never released) fails the run instead of stalling CI. Armed once per binary.
+/// drain, a lock never released) fails the run instead of stalling CI. Armed once per binary,
+/// from its first call; a later call with a longer limit extends it (the binary's limit is the
+/// longest any of its tests asked for: a short one armed first no longer cut the others' time,
+/// which under load aborted `cross_thread` in `pipeline_with_forwarding` after the 60 s of
+/// `full_slab_comes_back_through_its_notification`). The message goes to stderr directly: an
+/// `eprintln!` from a thread a test spawned is captured with the test's output, and lost when
+/// the process aborts.
 pub fn arm_watchdog(name: &'static str, base_secs: u64) {
     static WATCHDOG: Once = Once::new();
+    static LIMIT_SECS: AtomicU64 = AtomicU64::new(0);
+    LIMIT_SECS.fetch_max(base_secs * scale() as u64, Ordering::Relaxed);
     WATCHDOG.call_once(|| {
-        let limit = Duration::from_secs(base_secs * scale() as u64);
-        std::thread::spawn(move || {
-            std::thread::sleep(limit);
-            eprintln!("{name}: watchdog fired after {limit:?}; a test is hung");
-            std::process::abort();
+        let start = Instant::now();
+        std::thread::spawn(move || loop {
+            let limit = Duration::from_secs(LIMIT_SECS.load(Ordering::Relaxed));
+            let elapsed = start.elapsed();
+            if elapsed >= limit {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{name}: watchdog fired after {limit:?}; a test is hung"
+                );
+                std::process::abort();
+            }
+            std::thread::sleep(limit - elapsed);
         });
     });
 }
