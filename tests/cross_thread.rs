@@ -415,8 +415,8 @@ fn batched_remote_frees_owner() {
 
 /// A full slab's remote frees come back through its owner's notification: the owner carves a
 /// slab to the end (it goes on the full list), another thread frees every block of it but one,
-/// and the owner's refills — once its newer slabs run out — drain the notified slab (its queue becomes
-/// the free list unwalked, `Slab::drain_remote_unwalked`; walked with `--cfg
+/// and the owner's refills — once its newer slabs run out — drain the notified slab (its queue
+/// becomes the free list unwalked, `Slab::drain_remote_unwalked`; walked with `--cfg
 /// hakmem_no_remote_unwalked`) and hand each of its blocks out again exactly once, with the
 /// heap's conservation equation holding throughout (`testing::debug_check`). The owner is a
 /// thread of its own, so no block of the test harness shares its slabs. Published slabs of the
