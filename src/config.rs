@@ -560,6 +560,11 @@ pub const PROF_REALLOC_IN_PLACE: bool =
 /// (docs/benchmarks.md "Session 19: prof24"). Backout: `--cfg hakmem_no_prof_end_in_free`.
 pub const PROF_END_IN_FREE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_end_in_free);
 
+/// A sampled medium request finds its class in line in `front::alloc::sample` (out of line it
+/// was a call of its own, 26 instructions a sample against the 13 the unsampled path pays in
+/// line; docs/benchmarks.md "Session 20: prof25"). Backout: `--cfg hakmem_no_prof_flat_sample`.
+pub const PROF_FLAT_SAMPLE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_flat_sample);
+
 /// With foreign entries, a consumer's remote frees (a live heap freeing a class it does not
 /// allocate, so it keeps none of them) go through the thread's remote-free batches
 /// (front/remote_batch.rs): one CAS per slab batch instead of one per block. A reusing freer's

@@ -6,7 +6,8 @@ use core::ptr::NonNull;
 
 use crate::config::{
     FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE, MAX_SMALL_SIZE,
-    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_MISS_HERE, PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
+    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE, PROF_MISS_HERE,
+    PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -263,6 +264,12 @@ extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
 /// the tier is built in and the alignment fits.
 #[inline]
 fn medium_class_for(size: usize, align: usize) -> Option<usize> {
+    medium_class_in_line(size, align)
+}
+
+/// `medium_class_for`, always in line (the sampled path's, `config::PROF_FLAT_SAMPLE`).
+#[inline(always)]
+fn medium_class_in_line(size: usize, align: usize) -> Option<usize> {
     if !MEDIUM {
         return None;
     }
@@ -349,7 +356,11 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
             unsafe { h.local_mut() }.sampler.last_stack(),
             h.prof_shard,
         )
-    } else if let Some(c) = medium_class_for(size.saturating_add(medium::SAMPLE_EXTRA), align) {
+    } else if let Some(c) = if PROF_FLAT_SAMPLE {
+        medium_class_in_line(size.saturating_add(medium::SAMPLE_EXTRA), align)
+    } else {
+        medium_class_for(size.saturating_add(medium::SAMPLE_EXTRA), align)
+    } {
         alloc_medium_sampled(h, c, size, zero)
     } else {
         // SAFETY: see above.

@@ -370,8 +370,10 @@ pub fn begin_sample(size: usize, last: &mut LastStack, shard: Shard) -> Option<R
 
 /// `begin_sample` that writes the record straight where the block keeps it (a medium block's
 /// tail): no copies of it on the way, counted on `shard` (the calling thread's heap's). False
-/// (nothing written): serve the request unsampled.
-#[inline(never)]
+/// (nothing written): serve the request unsampled. In line in its callers
+/// (`config::PROF_FLAT_SAMPLE`: a call less a sample; `record_into` keeps its own frame).
+#[cfg_attr(not(hakmem_no_prof_flat_sample), inline(always))]
+#[cfg_attr(hakmem_no_prof_flat_sample, inline(never))]
 pub fn begin_sample_into(
     size: usize,
     out: &mut MaybeUninit<Record>,
