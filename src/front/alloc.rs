@@ -390,10 +390,11 @@ fn alloc_medium_sampled(h: &Heap, c: usize, size: usize, zero: bool) -> *mut u8 
     // SAFETY: a block of class `c` in `span` just taken for this request (`c` holds it and
     // `SAMPLE_EXTRA`), not yet handed out; the reference ends with the call.
     let rec = unsafe { medium::record_of_new(span, p, c) };
-    // SAFETY: per the contract; the reference lives through `begin_sample_into`, which does not
-    // reach the heap.
-    let last = unsafe { h.local_mut() }.sampler.last_stack();
-    if prof::begin_sample_into(size, rec, last, h.prof_shard) {
+    // SAFETY: per the contract; the reference lives through `begin_medium_sample_into`, which
+    // does not reach the heap.
+    let local = unsafe { h.local_mut() };
+    let (last, buf) = (local.sampler.last_stack(), &mut local.prof_frames);
+    if prof::begin_medium_sample_into(size, rec, last, buf, h.prof_shard) {
         medium::mark_sampled(span, p, c);
     }
     if zero {

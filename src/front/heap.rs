@@ -76,6 +76,12 @@ pub struct HeapLocal {
     /// The profiler's byte countdown for requests off the small fast path, and the random
     /// source of the class countdowns (used only while profiling).
     pub sampler: crate::prof::Sampler,
+    /// The capture buffer of a sampled medium request's stack (`config::PROF_FLAT_SAMPLE`): off
+    /// the stack, so that the sample runs in line in `front::alloc::alloc_medium_sampled`, in the
+    /// frame that also reaches `alloc_with_span`'s refills, within the stack bound (docs/design.md,
+    /// "Stack depth"). Scratch, never initialised: written and read within one sample by the
+    /// heap's thread.
+    pub prof_frames: [core::mem::MaybeUninit<usize>; crate::prof::MAX_FRAMES],
     /// Profiled heaps: per small class, how many more fast-path requests of the class go
     /// unsampled once `tls[c]` is empty (the blocks on `tls[c]` are already debited); the
     /// request that finds both at zero is sampled (src/front/profiling.rs).
@@ -245,6 +251,7 @@ impl Heap {
                 remote: RemoteBatches::new(),
                 next_free: core::ptr::null_mut(),
                 sampler: crate::prof::Sampler::new(),
+                prof_frames: [core::mem::MaybeUninit::uninit(); crate::prof::MAX_FRAMES],
                 ahead: [0; NUM_CLASSES],
                 profiled: false,
                 retired: crate::purge::Retired::new(),
@@ -297,6 +304,7 @@ impl Heap {
             addr_of_mut!((*l).remote).write(RemoteBatches::new());
             addr_of_mut!((*l).next_free).write(core::ptr::null_mut());
             addr_of_mut!((*l).sampler).write(crate::prof::Sampler::new());
+            // `prof_frames`: scratch, left uninitialised (`MaybeUninit`).
             addr_of_mut!((*l).ahead).write([0; NUM_CLASSES]);
             addr_of_mut!((*l).profiled).write(false);
             addr_of_mut!((*l).retired).write(crate::purge::Retired::new());
@@ -753,6 +761,7 @@ fn _every_field_written(h: Heap) {
         remote,
         next_free,
         sampler,
+        prof_frames,
         ahead,
         profiled,
         retired,

@@ -45,7 +45,7 @@ pub use sampler::{Sampler, DEFAULT_MEAN};
 pub use stack::MAX_FRAMES;
 pub use table::{claim_shard, LastStack, Shard};
 
-use crate::config::{MIN_ALIGN, PAGE_SIZE, PROFILE, PROF_LOCKFREE_SLOTS};
+use crate::config::{MIN_ALIGN, PAGE_SIZE, PROFILE, PROF_FLAT_SAMPLE, PROF_LOCKFREE_SLOTS};
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::msg::Msg;
 use crate::os;
@@ -395,8 +395,45 @@ fn record_into(
     last: &mut LastStack,
     shard: Shard,
 ) -> bool {
-    let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
-    let frames = stack::capture(&mut buf);
+    record_with(
+        size,
+        out,
+        last,
+        &mut [MaybeUninit::uninit(); MAX_FRAMES],
+        shard,
+    )
+}
+
+/// `begin_sample_into` for a sampled medium request (`front::alloc::alloc_medium_sampled`): with
+/// `config::PROF_FLAT_SAMPLE` the sample is taken in line, its stack captured into `buf` (the
+/// heap's `prof_frames`, not the stack: the caller's frame stays small), one call and one
+/// prologue less a sample.
+#[inline(always)]
+pub fn begin_medium_sample_into(
+    size: usize,
+    out: &mut MaybeUninit<Record>,
+    last: &mut LastStack,
+    buf: &mut [MaybeUninit<usize>; MAX_FRAMES],
+    shard: Shard,
+) -> bool {
+    if !PROF_FLAT_SAMPLE {
+        return begin_sample_into(size, out, last, shard);
+    }
+    let kept = record_with(size, out, last, buf, shard);
+    after_unlock();
+    kept
+}
+
+/// `record_into` capturing into `buf`.
+#[inline(always)]
+fn record_with(
+    size: usize,
+    out: &mut MaybeUninit<Record>,
+    last: &mut LastStack,
+    buf: &mut [MaybeUninit<usize>; MAX_FRAMES],
+    shard: Shard,
+) -> bool {
+    let frames = stack::capture(buf);
     let weight = sampler::weight_now(size);
     let Some(entries) = table() else {
         return false;
