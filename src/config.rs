@@ -560,9 +560,12 @@ pub const PROF_REALLOC_IN_PLACE: bool =
 /// (docs/benchmarks.md "Session 19: prof24"). Backout: `--cfg hakmem_no_prof_end_in_free`.
 pub const PROF_END_IN_FREE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_end_in_free);
 
-/// A sampled medium request finds its class in line in `front::alloc::sample` (out of line it
-/// was a call of its own, 26 instructions a sample against the 13 the unsampled path pays in
-/// line; docs/benchmarks.md "Session 20: prof25"). Backout: `--cfg hakmem_no_prof_flat_sample`.
+/// A sampled medium request's calls flattened: `front::alloc::sample` finds its class in line,
+/// `alloc_medium_sampled` takes the sample in line with the stack captured into the heap's
+/// `prof_frames` (not a 512-byte buffer on the stack, which above `alloc_with_span`'s refills
+/// broke the 2 KiB stack bound), and `prof::begin_sample_into` is in line in its callers:
+/// −31 to −33 of ~300 instructions a sample (docs/benchmarks.md "Session 20: prof25").
+/// Backout: `--cfg hakmem_no_prof_flat_sample`.
 pub const PROF_FLAT_SAMPLE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_flat_sample);
 
 /// With foreign entries, a consumer's remote frees (a live heap freeing a class it does not
