@@ -396,10 +396,10 @@ fn record_into(
     shard: Shard,
 ) -> bool {
     record_with(
+        &mut [MaybeUninit::uninit(); MAX_FRAMES],
         size,
         out,
         last,
-        &mut [MaybeUninit::uninit(); MAX_FRAMES],
         shard,
     )
 }
@@ -419,7 +419,7 @@ pub fn begin_medium_sample_into(
     if !PROF_FLAT_SAMPLE {
         return begin_sample_into(size, out, last, shard);
     }
-    let kept = record_with(size, out, last, buf, shard);
+    let kept = record_with(buf, size, out, last, shard);
     after_unlock();
     kept
 }
@@ -427,10 +427,10 @@ pub fn begin_medium_sample_into(
 /// `record_into` capturing into `buf`.
 #[inline(always)]
 fn record_with(
+    buf: &mut [MaybeUninit<usize>; MAX_FRAMES],
     size: usize,
     out: &mut MaybeUninit<Record>,
     last: &mut LastStack,
-    buf: &mut [MaybeUninit<usize>; MAX_FRAMES],
     shard: Shard,
 ) -> bool {
     let frames = stack::capture(buf);
