@@ -10,6 +10,10 @@ scripts/xcore-probe.c (built into /tmp) and prints the probe's ns per round trip
 CPU and wall ms. A run whose probes both read under 150 ns is `near`, both over 300 ns `far`,
 else `switch` (the placement changed during the run). At the end: every BIN's median CPU per
 mode and the paired median over the first BIN of the rounds where both runs had one mode.
+
+BINs are specs as in scripts/paired.py: `NAME=VALUE[,...]:PATH` sets the environment of its runs,
+and a BIN named after W is a C workload run without the workload argument, e.g. `--workload
+c-xmalloc LD_PRELOAD=$PWD/target/release/libhakmem.so:target/bench/c/c-xmalloc`.
 """
 
 import argparse
@@ -20,6 +24,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from paired import split_spec  # noqa: E402  (scripts/ is not a package)
 PROBE = "/tmp/xcore-probe"
 
 
@@ -50,11 +56,14 @@ def main():
     runs = {b: [] for b in a.bins}
     for i in range(a.runs):
         for b in a.bins if i % 2 == 0 else list(reversed(a.bins)):
+            env, binary = split_spec(b)
+            named = [] if os.path.basename(binary) == a.workload else [a.workload]
             before = probe()
             proc = subprocess.Popen(
-                [b, a.workload, "--scale", "1", "--threads", "2"],
+                [binary, *named, "--scale", "1", "--threads", "2"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                env=env,
             )
             start = time.monotonic()
             _, status, usage = os.wait4(proc.pid, 0)
