@@ -85,7 +85,8 @@ def main():
             xs = [c for mm, c in runs[b] if mm == m]
             if not xs:
                 continue
-            line = f"{m:6s} {b:40s} runs {len(xs):3d}  median cpu {statistics.median(xs) * 1e3:6.1f} ms"
+            med = statistics.median(xs) * 1e3
+            line = f"{m:6s} {b:40s} runs {len(xs):3d}  median cpu {med:6.1f} ms"
             pairs = [
                 x[1] / y[1]
                 for x, y in zip(runs[b], runs[first])
