@@ -24,6 +24,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the tree
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from paired import split_spec  # noqa: E402  (scripts/ is not a package)
 PROBE = "/tmp/xcore-probe"
