@@ -24,8 +24,10 @@
 //!
 //! Known limits, in the child only: slabs owned by the parent's other threads stay owned by heaps
 //! that do not run in the child, so the child's frees of those blocks go to remote queues nobody
-//! drains (a leak bounded by what those threads held); and a child forked from a signal handler
-//! that interrupted hakmem must not return into the interrupted call (see `lock`).
+//! drains (a leak bounded by what those threads held; measured, and what a safe takeover would
+//! need, in docs/design.md, "A forked child and the parent's other threads' heaps"); and a child
+//! forked from a signal handler that interrupted hakmem must not return into the interrupted call
+//! (see `lock`).
 
 extern "C" fn child() {
     crate::lock::fork::child();
