@@ -524,15 +524,6 @@ pub const FOREIGN_BACKOFF_MAX_LEVEL: u8 = 10;
 pub const FOREIGN_UNPIN_PUBLISHED: bool =
     FOREIGN_ENTRIES && !cfg!(hakmem_no_foreign_unpin_published);
 
-/// An adopter clears the "release wanted" mark of the slab it adopts (`front::small::
-/// adopt_published`), as `next_partial` does for a partial slab it uses again: the mark an
-/// exiting owner's publish set (`FOREIGN_UNPIN_PUBLISHED`) is for the slab's published time,
-/// when its blocks should go back whole to whoever adopts it. Without it an adopted slab kept
-/// the mark while it was its adopter's current slab, so `keep_or_push` kept none of its blocks
-/// and every foreign free of them went to its queue. Backout (within foreign entries):
-/// `--cfg hakmem_no_adopt_unmark`.
-pub const ADOPT_UNMARK: bool = FOREIGN_UNPIN_PUBLISHED && !cfg!(hakmem_no_adopt_unmark);
-
 /// A profiled heap keeps foreign blocks too (front/foreign.rs): a kept block goes on the list
 /// its frees push on (the free side, `HeapLocal::free_list`) and the slab's entry names that
 /// list. Without it a profiled heap pushed every remote free on the slab's queue, and its owner

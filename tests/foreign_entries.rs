@@ -64,7 +64,6 @@ const EXIT_RETURNS: Layout = layout(2560, 16);
 const BACKOFF: Layout = layout(3584, 16);
 const EXIT: Layout = layout(1168, 16);
 const PINNER_EXIT: Layout = layout(880, 16);
-const ADOPTED: Layout = layout(448, 16);
 const OTHER: Layout = layout(72, 8);
 
 /// Makes the calling thread refill `OTHER`'s class at least once: more allocations
@@ -457,73 +456,6 @@ fn a_pinners_exit_ends_keeping_of_its_slabs() {
     owner.exit();
 }
 
-/// `config::ADOPT_UNMARK`: the "release wanted" mark an exiting owner's publish set ends with
-/// the slab's adoption. The owner exits holding two blocks of its slab (published, marked); a
-/// second thread's refill adopts the slab as its current slab; a third thread that allocates the
-/// class frees one of the two blocks: it keeps it, as it would a block of any live thread's slab.
-/// Backed out (`--cfg hakmem_no_adopt_unmark`) the adopted slab kept the mark until a refill
-/// found it partial again, and the free went to its queue (checked too, so the backout's CI step
-/// sees the difference).
-#[test]
-fn a_foreign_freer_keeps_a_block_of_an_adopted_slab() {
-    let _serial = serial();
-    if !cfg!(feature = "adopt") {
-        eprintln!("built without `adopt`: nothing to test");
-        return;
-    }
-    let Some((owner, x, y)) = owner_of_two(ADOPTED) else {
-        return;
-    };
-    owner.exit();
-    assert_eq!(
-        testing::slab_release_wanted(x as *const u8),
-        Some(true),
-        "the exited owner's publish marked its slab"
-    );
-    let adopter = Owner::start_with(ADOPTED);
-    let p = adopter.call(Ask::Alloc);
-    assert_eq!(
-        p >> 16,
-        x >> 16,
-        "the adopter's first block is from the published slab"
-    );
-    let wanted = testing::slab_release_wanted(x as *const u8);
-    let (held, again) = on_fresh_thread(move || {
-        // This thread allocates the class (`config::FOREIGN_REUSERS`).
-        // SAFETY: a valid layout; freed below.
-        let own = unsafe { A.alloc(ADOPTED) };
-        // SAFETY: a live block of the adopted slab, freed once.
-        unsafe { A.dealloc(x as *mut u8, ADOPTED) };
-        let held = testing::owned_table_holds(x as *const u8);
-        // SAFETY: a valid layout; then both blocks are freed once.
-        unsafe {
-            let again = A.alloc(ADOPTED);
-            A.dealloc(again, ADOPTED);
-            A.dealloc(own, ADOPTED);
-            (held, again as usize)
-        }
-    });
-    adopter.call(Ask::Free(p));
-    adopter.call(Ask::Free(y));
-    adopter.exit();
-    if hakmem::config::ADOPT_UNMARK {
-        assert_eq!(wanted, Some(false), "the adoption cleared the mark");
-        assert!(
-            held,
-            "the freer kept the adopted slab's block: the slab is in its table"
-        );
-        assert_eq!(again, x, "the kept block is handed out again to its freer");
-    } else {
-        eprintln!("backed out (--cfg hakmem_no_adopt_unmark): the mark stays, nothing kept");
-        assert_eq!(wanted, Some(true), "the adopted slab kept its mark");
-        assert!(
-            !held,
-            "no entry for the adopted slab: its block went to the slab's queue"
-        );
-        assert_ne!(again, x, "and is not handed out to its freer");
-    }
-}
-
 #[test]
 fn every_test_has_a_class_of_its_own() {
     let layouts = [
@@ -533,7 +465,6 @@ fn every_test_has_a_class_of_its_own() {
         BACKOFF,
         EXIT,
         PINNER_EXIT,
-        ADOPTED,
         OTHER,
     ];
     for (i, a) in layouts.iter().enumerate() {

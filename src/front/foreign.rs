@@ -59,8 +59,7 @@
 //! `PIN_WANTED_EPOCH` when pinned); the pinners drop their entries at their next slow path, and
 //! `keep_or_push` keeps no block of a slab whose release is wanted, so its blocks go back
 //! through its queue to its owner or, whole, to its adopter, until its holder takes it from its
-//! partial list again (`next_partial`) or adopts it (`small::adopt_published`,
-//! `config::ADOPT_UNMARK`); a bind starts with no mark.
+//! partial list again (`next_partial`; a bind starts with no mark).
 //!
 //! Kept blocks are counted in their slab's `used` like any block out; the pinner's spill and
 //! flush return them, a run per slab, to the slab's remote queue (`small::return_blocks`), never

@@ -199,16 +199,10 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
                 "first slab adopted from an exited thread",
                 s.as_ptr() as usize,
             );
-            // SAFETY: published slabs live in SuperSlab headers, never unmapped.
-            let slab = unsafe { s.as_ref() };
-            // Used again, by its adopter: the mark its publish set is spent
-            // (config::ADOPT_UNMARK), so foreign freers keep its blocks again.
-            if crate::config::ADOPT_UNMARK && slab.release_wanted() {
-                slab.release_unwanted();
-            }
             // SAFETY: adopt made us the owner; the slab is on no list of ours.
             unsafe { local.list_push(c, s.as_ptr(), ListKind::Current) };
-            own_slab(local, slab);
+            // SAFETY: as above.
+            own_slab(local, unsafe { s.as_ref() });
             true
         }
         None => false,
