@@ -49,8 +49,11 @@ pub const LARGE_REUSE_TAIL: bool = cfg!(hakmem_large_reuse_tail);
 /// A cached large mapping has the pages beyond its user's first page purged when its
 /// `LARGE_PURGE_USERS`-th user since the last purge frees it (0 = only on the clock): each user
 /// touches pages of its own (the tail of a different size), which would otherwise stay resident
-/// in the cache until the purge delay.
-pub const LARGE_PURGE_USERS: usize = 32;
+/// in the cache until the purge delay. 64, not 32 (session 20, rows24; docs/benchmarks.md): each
+/// purge costs a `madvise` over the whole mapping and refaults ~2.5 pages, so halving them took
+/// large-churn's CPU 0.975x and malloc-large's 0.855x (paired, 21-31 rounds) for peak RSS 6.1 ->
+/// 9.3 MiB and 8.0 -> 10.8 MiB (at most 64 stale pages per cached mapping).
+pub const LARGE_PURGE_USERS: usize = 64;
 
 /// `realloc`'s growth ladder for a block growing in small steps (`front::alloc::grown_size`):
 /// false, one rung per doubling (`2^k`); true, two (`2^k` and `1.5 * 2^k`, the ladder before

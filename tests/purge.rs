@@ -240,9 +240,14 @@ fn idle_background() {
 fn tails() {
     use hakmem::config::LARGE_PURGE_USERS;
     let users = 3 * LARGE_PURGE_USERS.max(8);
+    // One page apart, so that every user's last page is its own and all stay in the 7 MiB class.
+    assert!(
+        6 * MIB + 64 * KIB + users * 4 * KIB <= 7 * MIB - 4 * KIB,
+        "{users} users do not fit one cache class"
+    );
     let mut base = None;
     for i in 0..users {
-        let size = 6 * MIB + 64 * KIB + i * 8 * KIB;
+        let size = 6 * MIB + 64 * KIB + i * 4 * KIB;
         let l = Layout::from_size_align(size, 16).unwrap();
         // SAFETY: non-zero size; the writes are inside the block; freed once.
         let p = unsafe {
