@@ -171,6 +171,9 @@ pub fn switches() -> Switches {
 /// thread's own and those of exited threads) back to the pool and the span cache, returns the
 /// pages of free slabs, retired SuperSlabs and cached spans to the OS and unmaps every cached large
 /// block, whatever the purge delay. Like `mi_collect(true)`; never needed for correctness.
+/// The thread's foreign-entry backoffs (front/foreign.rs, `KeepBackoff`) stay as they are: a
+/// speed policy, not memory, and a reset one would keep more of other threads' blocks on this
+/// thread's lists (tests/foreign_entries.rs `collect_keeps_the_foreign_backoff`).
 #[cfg(not(hakmem_loom))]
 pub fn collect() {
     if config::VALIDATE {

@@ -333,6 +333,16 @@ pub fn medium_trim_state() -> [u64; 5] {
     ]
 }
 
+/// The calling thread's foreign-entry backoff of small class `class` (front/foreign.rs,
+/// `KeepBackoff`): `(remote frees still skipped, level, reuses)`. A sentinel heap's reads
+/// `(0, 0, true)`.
+pub fn keep_backoff(class: usize) -> (u32, u8, bool) {
+    let h = thread::current();
+    // SAFETY: read-only access to the calling thread's own heap state (sentinels included).
+    let l = unsafe { &*h.local_ptr() };
+    l.keep.state(class)
+}
+
 /// Whether the calling thread's owned-slab table (front/owned.rs) holds the slab containing
 /// `ptr`, i.e. whether a free of `ptr` now takes the free fast path.
 pub fn owned_table_holds(ptr: *const u8) -> bool {

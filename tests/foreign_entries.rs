@@ -64,6 +64,7 @@ const EXIT_RETURNS: Layout = layout(2560, 16);
 const BACKOFF: Layout = layout(3584, 16);
 const EXIT: Layout = layout(1168, 16);
 const PINNER_EXIT: Layout = layout(880, 16);
+const COLLECT_BACKOFF: Layout = layout(2048, 16);
 const OTHER: Layout = layout(72, 8);
 
 /// Makes the calling thread refill `OTHER`'s class at least once: more allocations
@@ -289,6 +290,54 @@ fn thread_exit_returns_kept_blocks_and_drops_pins() {
     owner.exit();
 }
 
+/// Runs `freer` on a fresh thread with `n` blocks of `layout` that another thread allocated and
+/// keeps alive (so their slabs keep an owner: a published slab's blocks are never kept) until
+/// `freer` returns; `freer` frees them.
+fn with_foreign_blocks<T: Send + 'static>(
+    layout: Layout,
+    n: usize,
+    freer: impl FnOnce(Vec<usize>) -> T + Send + 'static,
+) -> T {
+    let (tell, blocks) = channel::<Vec<usize>>();
+    let (done, owner_waits) = channel::<()>();
+    let owner = std::thread::spawn(move || {
+        let v: Vec<usize> = (0..n)
+            .map(|_| {
+                // SAFETY: a valid layout; the block is freed by the freer.
+                let p = unsafe { A.alloc(layout) };
+                assert!(!p.is_null());
+                p as usize
+            })
+            .collect();
+        tell.send(v).unwrap();
+        owner_waits.recv_timeout(WAIT).unwrap();
+    });
+    let v = blocks.recv_timeout(WAIT).unwrap();
+    let out = on_fresh_thread(move || freer(v));
+    done.send(()).unwrap();
+    owner.join().unwrap();
+    out
+}
+
+/// On the freer's thread: allocates one block of `layout` (so the thread allocates the class,
+/// `config::FOREIGN_REUSERS`, and its remote frees of the class may keep), frees the foreign
+/// blocks `v` (reusing none), runs `then`, frees its own block; returns the spills the frees
+/// made and `then`'s result.
+fn free_foreign_unreused<T>(layout: Layout, v: Vec<usize>, then: impl FnOnce() -> T) -> (u64, T) {
+    // SAFETY: a valid layout; freed at the end.
+    let own = unsafe { A.alloc(layout) };
+    let before = hakmem::stats().spills;
+    for p in v {
+        // SAFETY: a live block of another thread, freed once.
+        unsafe { A.dealloc(p as *mut u8, layout) };
+    }
+    let spills = hakmem::stats().spills - before;
+    let out = then();
+    // SAFETY: our own block.
+    unsafe { A.dealloc(own, layout) };
+    (spills, out)
+}
+
 /// A freer that allocates the class but frees far more of another thread's blocks than it
 /// reuses backs off (`config::FOREIGN_BACKOFF`, front/foreign.rs `KeepBackoff`): its spills,
 /// which return unreused kept blocks, start a backoff that doubles, so they stay few.
@@ -303,45 +352,43 @@ fn a_freer_that_does_not_reuse_backs_off() {
         return;
     }
     const N: usize = 4096;
-    let (tell, blocks) = channel::<Vec<usize>>();
-    let (done, owner_waits) = channel::<()>();
-    // The owner allocates `N` blocks and lives until the freer is done, so the slabs keep an
-    // owner (a published slab's blocks are never kept).
-    let owner = std::thread::spawn(move || {
-        let v: Vec<usize> = (0..N)
-            .map(|_| {
-                // SAFETY: a valid layout; the block is freed by the freer.
-                let p = unsafe { A.alloc(BACKOFF) };
-                assert!(!p.is_null());
-                p as usize
-            })
-            .collect();
-        tell.send(v).unwrap();
-        owner_waits.recv_timeout(WAIT).unwrap();
-    });
-    let v = blocks.recv_timeout(WAIT).unwrap();
-    let spills = on_fresh_thread(move || {
-        // This thread allocates the class (`config::FOREIGN_REUSERS`), so its remote frees of
-        // the class may keep; it reuses none of them.
-        // SAFETY: a valid layout; freed at the end.
-        let own = unsafe { A.alloc(BACKOFF) };
-        let before = hakmem::stats().spills;
-        for p in v {
-            // SAFETY: a live block of another thread, freed once.
-            unsafe { A.dealloc(p as *mut u8, BACKOFF) };
-        }
-        let spills = hakmem::stats().spills - before;
-        // SAFETY: our own block.
-        unsafe { A.dealloc(own, BACKOFF) };
-        spills
-    });
-    done.send(()).unwrap();
-    owner.join().unwrap();
+    let (spills, ()) =
+        with_foreign_blocks(BACKOFF, N, |v| free_foreign_unreused(BACKOFF, v, || ()));
     eprintln!("{N} remote frees, none reused: {spills} spills");
     assert!(
         spills <= 12,
         "{spills} spills for {N} remote frees of a class the freer never reuses: no backoff"
     );
+}
+
+/// `hakmem::collect()` leaves the calling thread's foreign-entry backoff as it is (its doc
+/// comment says why: the backoff is a speed policy, and a reset one keeps more foreign blocks).
+/// Until session 19 `small::flush` reset it, and `collect` with it; this pins the choice.
+#[test]
+fn collect_keeps_the_foreign_backoff() {
+    let _serial = serial();
+    if !on() {
+        return;
+    }
+    if !hakmem::config::FOREIGN_BACKOFF {
+        eprintln!("the backoff is backed out (--cfg hakmem_no_foreign_backoff): nothing to test");
+        return;
+    }
+    const N: usize = 4096;
+    let class = testing::class_for(COLLECT_BACKOFF.size(), COLLECT_BACKOFF.align()).unwrap();
+    let (_, (before, after)) = with_foreign_blocks(COLLECT_BACKOFF, N, move |v| {
+        free_foreign_unreused(COLLECT_BACKOFF, v, || {
+            let before = testing::keep_backoff(class);
+            hakmem::collect();
+            (before, testing::keep_backoff(class))
+        })
+    });
+    eprintln!("(skip, level, reuses) before collect {before:?}, after {after:?}");
+    assert!(
+        before.1 > 0 && before.2,
+        "{N} unreused remote frees set no backoff: {before:?}"
+    );
+    assert_eq!(after, before, "collect() changed the foreign-entry backoff");
 }
 
 /// For the `config::FOREIGN_UNPIN_PUBLISHED` tests: an owner of blocks of `layout` and its
@@ -465,6 +512,7 @@ fn every_test_has_a_class_of_its_own() {
         BACKOFF,
         EXIT,
         PINNER_EXIT,
+        COLLECT_BACKOFF,
         OTHER,
     ];
     for (i, a) in layouts.iter().enumerate() {

@@ -833,6 +833,12 @@ impl KeepBackoff {
         }
     }
 
+    /// Class `c`'s state, for `testing::keep_backoff`: the remote frees still skipped, the
+    /// level, and `reuses`.
+    pub fn state(&self, c: usize) -> (u32, u8, bool) {
+        (self.skip[c], self.level[c], self.reuses(c))
+    }
+
     /// Whether this remote free of class `c` may keep its block; counts a skipped one.
     #[inline]
     pub fn take(&mut self, c: usize) -> bool {
