@@ -834,7 +834,8 @@ impl KeepBackoff {
     }
 
     /// Class `c`'s state, for `testing::keep_backoff`: the remote frees still skipped, the
-    /// level, and `reuses`.
+    /// level, and `reuses` (its only reader, built with the hooks).
+    #[cfg(feature = "fault-injection")]
     pub fn state(&self, c: usize) -> (u32, u8, bool) {
         (self.skip[c], self.level[c], self.reuses(c))
     }
