@@ -338,19 +338,27 @@ fn free_foreign_unreused<T>(layout: Layout, v: Vec<usize>, then: impl FnOnce() -
     (spills, out)
 }
 
+/// For the backoff tests: the `SERIAL` guard, or `None` (nothing to test) unless foreign entries
+/// and their keep backoff are both built in (`on`, `config::FOREIGN_BACKOFF`).
+fn backoff_test() -> Option<std::sync::MutexGuard<'static, ()>> {
+    if !on() {
+        return None;
+    }
+    if !hakmem::config::FOREIGN_BACKOFF {
+        eprintln!("the backoff is backed out (--cfg hakmem_no_foreign_backoff): nothing to test");
+        return None;
+    }
+    Some(serial())
+}
+
 /// A freer that allocates the class but frees far more of another thread's blocks than it
 /// reuses backs off (`config::FOREIGN_BACKOFF`, front/foreign.rs `KeepBackoff`): its spills,
 /// which return unreused kept blocks, start a backoff that doubles, so they stay few.
 #[test]
 fn a_freer_that_does_not_reuse_backs_off() {
-    let _serial = serial();
-    if !on() {
+    let Some(_serial) = backoff_test() else {
         return;
-    }
-    if !hakmem::config::FOREIGN_BACKOFF {
-        eprintln!("the backoff is backed out (--cfg hakmem_no_foreign_backoff): nothing to test");
-        return;
-    }
+    };
     const N: usize = 4096;
     let (spills, ()) =
         with_foreign_blocks(BACKOFF, N, |v| free_foreign_unreused(BACKOFF, v, || ()));
@@ -366,14 +374,9 @@ fn a_freer_that_does_not_reuse_backs_off() {
 /// Until session 19 `small::flush` reset it, and `collect` with it; this pins the choice.
 #[test]
 fn collect_keeps_the_foreign_backoff() {
-    let _serial = serial();
-    if !on() {
+    let Some(_serial) = backoff_test() else {
         return;
-    }
-    if !hakmem::config::FOREIGN_BACKOFF {
-        eprintln!("the backoff is backed out (--cfg hakmem_no_foreign_backoff): nothing to test");
-        return;
-    }
+    };
     const N: usize = 4096;
     let class = testing::class_for(COLLECT_BACKOFF.size(), COLLECT_BACKOFF.align()).unwrap();
     let (_, (before, after)) = with_foreign_blocks(COLLECT_BACKOFF, N, move |v| {
