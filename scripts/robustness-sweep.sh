@@ -106,6 +106,9 @@ gcc -O2 "$rsrc/misc.c" -o "$work/misc"
 gcc -O2 -w "$rsrc/api_limits.c" -o "$work/api_limits"
 gcc -O2 -pthread "$rsrc/oom_threads.c" -o "$work/oom_threads"
 gcc -O2 -pthread "$rsrc/sigfork.c" -o "$work/sigfork"
+gcc -O2 -pthread "$rsrc/smallstack.c" -o "$work/smallstack"
+gcc -O2 -pthread "$rsrc/manythreads.c" -o "$work/manythreads"
+gcc -O2 "$rsrc/align_sweep.c" -o "$work/align_sweep"
 
 cat > "$work/py_mix.py" <<'EOF'
 import asyncio, ctypes, ctypes.util, multiprocessing as mp, subprocess, threading, json, hashlib
@@ -174,6 +177,25 @@ dict for {k v} $d { incr s [string length $v] }
 puts "[dict size $d] $s"
 EOF
 
+# CPython's own test suite (needs its `test` package: pyenv builds and libpython3.*-testsuite have it),
+# PYTHONMALLOC=malloc so that every object comes from the allocator under test; only the totals are
+# compared. test_import_from_another_thread fails under glibc here too (a site hook imports
+# threading first), so it is left out.
+pysuite="python3 -c 'import test.libregrtest' 2>/dev/null || { echo 'no test package'; exit 0; }; \
+    PYTHONMALLOC=malloc python3 -m test -j2 --timeout 240 -i test_import_from_another_thread \
+    test_threading test_threading_local test_thread test_subprocess test_os test_signal test_mmap \
+    test_ctypes test_gc test_weakref test_tracemalloc test_capi test_fork1 test_posix \
+    test_faulthandler test_queue test_sys > log 2>&1; rc=\$?; grep -E '^(Total tests|Result)' log; exit \$rc"
+# GLib's installed tests (Debian: libglib2.0-tests) that stress threads, locks, GSlice, refcounts,
+# main loops and spawning; one line per test with its exit code, compared with glibc's.
+glib_dir=/usr/libexec/installed-tests/glib
+glib_tests="1bit-mutex asyncqueue atomic bitlock cancellable closure-refcount cond contexts dataset
+    gsubprocess hash list mainloop objects-refcount1 once onceinit private properties-refcount1
+    queue rcbox rec-mutex refstring rwlock signals-refcount1 slice slice-concurrent slice-glib
+    slice-malloc slice-slab spawn-multithreaded spawn-singlethread task thread thread-pool threadtests"
+glibsuite="for t in $(echo $glib_tests); do G_TEST_SRCDIR=$glib_dir G_TEST_BUILDDIR=$glib_dir HOME=\$PWD \
+    XDG_RUNTIME_DIR=\$PWD timeout 120 $glib_dir/\$t > \$t.out 2>&1 < /dev/null; echo \$t \$?; done"
+
 # ---- cases: name | needs | compare? | command (run with cwd $work/run-<case>-<mode>) --------------
 cases=(
     "py-mix|python3|cmp|python3 $work/py_mix.py"
@@ -208,6 +230,11 @@ cases=(
     "api-limits|gcc|cmp|$work/api_limits"
     "oom-threads|gcc|cmp|$work/oom_threads"
     "sigfork|gcc|cmp|$work/sigfork 0 500"
+    "small-stack|gcc|cmp|$work/smallstack"
+    "many-threads|gcc|cmp|$work/manythreads 3000 2"
+    "align-sweep|gcc|cmp|$work/align_sweep"
+    "py-suite|python3|cmp|$pysuite"
+    "glib-tests|$glib_dir/thread|cmp|$glibsuite"
 )
 modes=(glibc default header prof thp bg purge0)
 
