@@ -13,6 +13,13 @@
 //! it not running, so the child starts its own at its next thread-heap creation or `collect()`.
 //! A sweep in progress holds the pool or cache lock, which the fork prepare handler takes like
 //! any other, so `fork` waits for the sweep to finish and the child inherits released locks.
+//!
+//! Last thread: glibc ends a process when its last thread exits (`pthread_exit` from main, or a
+//! return from a start routine: the last one calls `exit(0)`); the purger counts among those
+//! threads, so after each sleep it reads `/proc/self/stat` and, when the thread-group leader has
+//! exited (state `Z`, which only a leader whose group still has threads shows) and it is the only
+//! other thread, returns, and glibc's `exit(0)` runs on it (`config::BG_LAST_THREAD`). A fork
+//! child of a worker thread never exited before (session 20, bgfork20).
 
 use crate::env::OneShot;
 use crate::purge::{self, Sweep};
@@ -98,6 +105,9 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
         };
         // SAFETY: a valid timespec; an early wake-up (signal) only sweeps sooner.
         unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+        if crate::config::BG_LAST_THREAD && last_thread() {
+            break;
+        }
         if let Some(sweep) = Sweep::due() {
             sweep_all(sweep);
         }
@@ -105,6 +115,27 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
     // ORDERING: Relaxed — see `running`.
     STATE.store(IDLE, Ordering::Relaxed);
     core::ptr::null_mut()
+}
+
+/// Whether the purger is the process's last live thread: `/proc/self/stat` shows the leader
+/// exited (`Z`) and 2 threads (the zombie leader and the purger). Once true it stays true (no
+/// other thread is left to create one). An unreadable file answers false (the old behaviour).
+fn last_thread() -> bool {
+    let mut buf = [0u8; 512];
+    let n = crate::os::read_file(c"/proc/self/stat", &mut buf);
+    let text = &buf[..n];
+    // The command name (field 2) is in parentheses and may hold any byte: fields after its
+    // last `)` are state (3) .. num_threads (20).
+    let Some(close) = text.iter().rposition(|&b| b == b')') else {
+        return false;
+    };
+    let mut fields = text[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    if fields.next() != Some(b"Z".as_slice()) {
+        return false;
+    }
+    fields.nth(16) == Some(b"2".as_slice())
 }
 
 /// One sweep of every box that holds emptied memory.

@@ -168,6 +168,13 @@ pub const SPAN_THP_MAX_BYTES: usize = 4 << 20;
 /// Minimum alignment of every block (C callers expect 16).
 pub const MIN_ALIGN: usize = 16;
 
+/// The background purger (`HAKMEM_BACKGROUND=1`) exits when it finds it is the process's last
+/// live thread (`/proc/self/stat`: the thread-group leader a zombie and 2 threads), so glibc's
+/// "the last thread to exit calls exit(0)" ends the process as it would without the purger; before
+/// (session 20, bgfork20), a fork child of a worker thread, or a process whose main called
+/// `pthread_exit`, never exited. Backout: `--cfg hakmem_no_bg_last_thread` (the old hang).
+pub const BG_LAST_THREAD: bool = !cfg!(hakmem_no_bg_last_thread);
+
 /// TLS lists of 128 KiB of blocks instead of 64 KiB (`TLS_BYTES`; the cap stays at most
 /// `TLS_CAP_MAX` blocks, so only classes above 256 B hold more: a 16 KiB class 8 blocks instead
 /// of 4, a 2 KiB class 64 instead of 32). A class whose frees and allocations alternate at random

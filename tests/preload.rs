@@ -104,6 +104,7 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("invalid_free.c", Lang::C),
     ("address_limit.c", Lang::C),
     ("atfork_early.c", Lang::C),
+    ("bg_last_thread.c", Lang::C),
 ];
 /// Copies of preload/tests/c/tls_lib.c that `dlopen_tls` loads (more than the 14 spare DTV slots
 /// glibc starts a thread with, so the DTV is grown too).
@@ -484,13 +485,20 @@ fn assert_ok(run: &Run, what: &str) {
 
 /// Runs a C test program on glibc's malloc, then on hakmem.
 fn c_program(name: &str, args: &[PathBuf]) {
+    c_program_env(name, args, &[]);
+}
+
+/// `c_program` with extra environment variables (both runs).
+fn c_program_env(name: &str, args: &[PathBuf], envs: &[(&str, &str)]) {
     let Some(s) = setup() else { return };
     let dir = Scratch::new(s, name);
     let exe = s.bin.join(name);
     let expect = format!("OK {name}");
 
     let mut base = plain(&exe);
-    base.args(args).env("HAKMEM_EXPECT", "0");
+    base.args(args)
+        .envs(envs.iter().copied())
+        .env("HAKMEM_EXPECT", "0");
     let b = run(base, &dir.0, "glibc", Duration::from_secs(120));
     assert_ok(
         &b,
@@ -498,7 +506,9 @@ fn c_program(name: &str, args: &[PathBuf]) {
     );
 
     let mut pre = preloaded(s, plain(&exe), &dir.0);
-    pre.args(args).env("HAKMEM_EXPECT", "1");
+    pre.args(args)
+        .envs(envs.iter().copied())
+        .env("HAKMEM_EXPECT", "1");
     let p = run(pre, &dir.0, "hakmem", Duration::from_secs(120));
     assert_ok(&p, &format!("{name} on hakmem"));
     assert!(
@@ -762,6 +772,13 @@ fn c_small_stacks() {
 #[test]
 fn c_address_limit() {
     c_program("address_limit", &[]);
+}
+
+/// Session 20 (bgfork20): with `HAKMEM_BACKGROUND=1` the purger thread kept a process alive after
+/// its last application thread exited (a fork child of a worker thread; `pthread_exit` from main).
+#[test]
+fn c_background_purger_does_not_outlive_the_last_thread() {
+    c_program_env("bg_last_thread", &[], &[("HAKMEM_BACKGROUND", "1")]);
 }
 
 /// A program's own fork child handler, registered before hakmem's, allocates while a thread of
