@@ -86,7 +86,10 @@ fn spawn() -> bool {
         let mut ok = libc::pthread_attr_init(&mut attr) == 0;
         if ok {
             libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
-            libc::pthread_attr_setstacksize(&mut attr, 64 * 1024);
+            // 1 MiB of address space (pages fault in only when touched): with BG_LAST_THREAD the
+            // process's `exit(0)` — the program's atexit handlers and stdio flush — may run on
+            // this thread, and they expect an ordinary stack, not the purger's own few KiB.
+            libc::pthread_attr_setstacksize(&mut attr, 1024 * 1024);
             let mut tid: libc::pthread_t = core::mem::zeroed();
             ok = libc::pthread_create(&mut tid, &attr, run, core::ptr::null_mut()) == 0;
             libc::pthread_attr_destroy(&mut attr);
