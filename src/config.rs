@@ -627,6 +627,13 @@ pub const FREER_HEAP: bool = !cfg!(hakmem_no_freer_heap);
 /// cleared.
 pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 
+/// `alloc_zeroed` of a medium block a trim purged with `MADV_DONTNEED` (`MEDIUM_TRIM`,
+/// `span::purged_zero`) clears only its first page, which the trim keeps: the rest reads as zero.
+/// Without it a `calloc` churn faulted every purged page back in to write zeroes over zeroes
+/// (docs/benchmarks.md, "Session 20: calloc20"). `RUSTFLAGS="--cfg hakmem_no_trim_known_zero"`
+/// compiles it out (A/B switch): such a block is cleared whole.
+pub const TRIM_KNOWN_ZERO: bool = KNOWN_ZERO && !cfg!(hakmem_no_trim_known_zero);
+
 /// `realloc` growing a large block that cannot grow in place moves its pages to a new mapping
 /// (`large::move_grow`, `mremap` onto a fresh aligned reservation) instead of copying its bytes
 /// into a new block, as glibc's `realloc` of an mmapped chunk does: no copy, no page faults for

@@ -29,7 +29,7 @@ use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
     MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE,
     PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY,
-    SPAN_PURGE_FIRST_MAX_BLOCKS,
+    SPAN_PURGE_FIRST_MAX_BLOCKS, TRIM_KNOWN_ZERO,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -77,16 +77,36 @@ pub unsafe fn alloc_zeroed(h: &Heap, c: usize, size: usize) -> *mut u8 {
         return core::ptr::null_mut();
     };
     let p = hand_out(b, c);
-    if zero {
-        // SAFETY: a block just taken from a span we hold, far larger than 16 bytes.
-        unsafe { core::ptr::write_bytes(p, 0, 2 * core::mem::size_of::<usize>()) };
-        // valgrind: the rest reads as the zeroes the OS left there.
-        valgrind::make_defined(p, size);
-    } else {
-        // SAFETY: a block just taken from a span we hold, of at least `size` bytes.
-        unsafe { core::ptr::write_bytes(p, 0, size) };
+    match zero {
+        Zeroes::PastTwoWords => {
+            // SAFETY: a block just taken from a span we hold, far larger than 16 bytes.
+            unsafe { core::ptr::write_bytes(p, 0, 2 * core::mem::size_of::<usize>()) };
+            // valgrind: the rest reads as the zeroes the OS left there.
+            valgrind::make_defined(p, size);
+        }
+        Zeroes::PastFirstPage => {
+            // SAFETY: a block just taken from a span we hold, of at least `size` bytes.
+            unsafe { core::ptr::write_bytes(p, 0, size.min(crate::config::PAGE_SIZE)) };
+            // valgrind: the rest reads as the zeroes the trim's purge left there.
+            valgrind::make_defined(p, size);
+        }
+        Zeroes::No => {
+            // SAFETY: a block just taken from a span we hold, of at least `size` bytes.
+            unsafe { core::ptr::write_bytes(p, 0, size) };
+        }
     }
     p
+}
+
+/// What `alloc_in::<true>` knows of a block's zeroes.
+#[derive(Clone, Copy)]
+enum Zeroes {
+    /// Nothing: cleared whole.
+    No,
+    /// Carved where the span held zeroes (`span::known_zero`): all but its first two words.
+    PastTwoWords,
+    /// Purged by a trim past its first page (`span::purged_zero`, `config::TRIM_KNOWN_ZERO`).
+    PastFirstPage,
 }
 
 /// `alloc` for a sampled request: the block and the span it came from, in which the profiler
@@ -119,13 +139,13 @@ fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
 
 /// Takes one block of class `c` from `h`'s spans, following the fallbacks in order. Inline in
 /// its callers: out of line (it has several since `alloc_with_span`) it cost every medium
-/// request a call, ~7 instructions. With `ZERO`, the flag says whether the block is known to be
-/// zero apart from its first two words (`span::known_zero`); without, it is false.
+/// request a call, ~7 instructions. With `ZERO`, the flag says which of the block's bytes are
+/// known to be zero (`Zeroes`); without, it is `Zeroes::No`.
 ///
 /// # Safety
 /// `h` is the calling thread's live heap (or the fallback heap under its lock).
 #[inline(always)]
-unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Block>, bool)> {
+unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Block>, Zeroes)> {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     loop {
@@ -142,7 +162,16 @@ unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Bloc
                 if let Some(b) = span::take_block(s) {
                     h.counters.medium_allocs.bump();
                     h.counters.medium_bytes.add(class_size(c) as u64);
-                    return Some((b, ZERO && span::known_zero(s, b, carved_before)));
+                    let zero = if !ZERO {
+                        Zeroes::No
+                    } else if span::known_zero(s, b, carved_before) {
+                        Zeroes::PastTwoWords
+                    } else if TRIM_KNOWN_ZERO && span::purged_zero(s, b, carved_before) {
+                        Zeroes::PastFirstPage
+                    } else {
+                        Zeroes::No
+                    };
+                    return Some((b, zero));
                 }
                 if s.remote.is_nonempty() && s.drain_remote() > 0 {
                     continue;
