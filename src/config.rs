@@ -634,6 +634,14 @@ pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 /// compiles it out (A/B switch): such a block is cleared whole.
 pub const TRIM_KNOWN_ZERO: bool = KNOWN_ZERO && !cfg!(hakmem_no_trim_known_zero);
 
+/// `alloc_zeroed` of a reused medium block of 16 pages or more not known to be zero clears it as
+/// `LARGE_CLEAR_RESIDENT` clears a large block (`large::clear_resident`): resident pages that are
+/// not zero by hand, the others purged (a swapped-out page is not resident and not zero), so the
+/// pages a block's earlier user never touched (or a trim left out) are not faulted in to be
+/// written with zeroes. `RUSTFLAGS="--cfg hakmem_no_medium_clear_resident"` compiles it out (A/B
+/// switch): such a block is cleared whole by hand.
+pub const MEDIUM_CLEAR_RESIDENT: bool = !cfg!(hakmem_no_medium_clear_resident);
+
 /// `realloc` growing a large block that cannot grow in place moves its pages to a new mapping
 /// (`large::move_grow`, `mremap` onto a fresh aligned reservation) instead of copying its bytes
 /// into a new block, as glibc's `realloc` of an mmapped chunk does: no copy, no page faults for

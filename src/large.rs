@@ -579,7 +579,7 @@ unsafe fn clear(user: *mut u8, size: usize) {
 /// # Safety
 /// As for `clear`, page-aligned.
 #[inline(never)]
-unsafe fn clear_resident(p: *mut u8, len: usize) {
+pub(crate) unsafe fn clear_resident(p: *mut u8, len: usize) {
     const CHUNK: usize = 512;
     // valgrind: the dead block's bytes are read here (the caller marks the block live after).
     valgrind::make_defined(p, len);

@@ -712,6 +712,49 @@ fn calloc_of_a_trimmed_block_leaves_its_purged_pages_out() {
     support::child::run("budget_calloc", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
 }
 
+/// A 1 MiB block (another live in its span) of which the program wrote two pages (the first and the middle one), freed and
+/// `calloc`ed again (the same block, off the free list): `alloc_zeroed` clears the two resident
+/// pages by hand and leaves the other 254 out of memory (`config::MEDIUM_CLEAR_RESIDENT`,
+/// `mincore` before anything reads them); every byte reads as zero. Session 20 (calloc20): before,
+/// the block was cleared whole, faulting all 256 pages in (the test saw 256 resident), which made
+/// a `calloc` churn (scripts/robustness/sigstorm.c) run at 8.3 s system time, 0.1 s after.
+#[test]
+fn calloc_of_a_reused_block_leaves_its_untouched_pages_out() {
+    if !MEDIUM {
+        eprintln!("skipped: without `medium` 1 MiB is a large block");
+        return;
+    }
+    if !hakmem::config::MEDIUM_CLEAR_RESIDENT {
+        eprintln!("skipped: built with --cfg hakmem_no_medium_clear_resident");
+        return;
+    }
+    let layout = std::alloc::Layout::from_size_align(MIB, 16).expect("layout");
+    // A live block beside it, so that its span does not empty (and get purged whole).
+    // SAFETY: non-zero sizes.
+    let (keep, p) = unsafe { (std::alloc::alloc(layout), std::alloc::alloc(layout)) };
+    assert!(!keep.is_null() && !p.is_null());
+    // SAFETY: a live block of `MIB` bytes.
+    unsafe {
+        p.write(1);
+        p.add(MIB / 2).write(2);
+        std::alloc::dealloc(p, layout);
+    }
+    // SAFETY: a non-zero size.
+    let q = unsafe { std::alloc::alloc_zeroed(layout) };
+    assert_eq!(q, p, "the freed block did not serve again");
+    let resident = resident_pages(q as usize, MIB);
+    assert!(
+        resident <= 4,
+        "calloc of a reused block faulted its untouched pages in: {resident} of 256 resident"
+    );
+    check_filled(q as usize, MIB, 0);
+    // SAFETY: the live blocks.
+    unsafe {
+        std::alloc::dealloc(q, layout);
+        std::alloc::dealloc(keep, layout);
+    }
+}
+
 #[test]
 fn blocks_freed_by_other_threads_are_trimmed_too() {
     if trimmed() {

@@ -26,10 +26,10 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
-    MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE,
-    PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY,
-    SPAN_PURGE_FIRST_MAX_BLOCKS, TRIM_KNOWN_ZERO,
+    ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT,
+    MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES,
+    MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE,
+    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS, TRIM_KNOWN_ZERO,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -90,6 +90,14 @@ pub unsafe fn alloc_zeroed(h: &Heap, c: usize, size: usize) -> *mut u8 {
             // valgrind: the rest reads as the zeroes the trim's purge left there.
             valgrind::make_defined(p, size);
         }
+        Zeroes::No if MEDIUM_CLEAR_RESIDENT && size >= CLEAR_RESIDENT_MIN_BYTES => {
+            // SAFETY: a block just taken from a span we hold; medium blocks are page-aligned and
+            // a whole number of pages, so the rounded length stays in the block.
+            unsafe {
+                crate::large::clear_resident(p, size.next_multiple_of(crate::config::PAGE_SIZE))
+            };
+            valgrind::make_defined(p, size);
+        }
         Zeroes::No => {
             // SAFETY: a block just taken from a span we hold, of at least `size` bytes.
             unsafe { core::ptr::write_bytes(p, 0, size) };
@@ -97,6 +105,10 @@ pub unsafe fn alloc_zeroed(h: &Heap, c: usize, size: usize) -> *mut u8 {
     }
     p
 }
+
+/// The smallest `alloc_zeroed` cleared by residency (`config::MEDIUM_CLEAR_RESIDENT`): 16 pages,
+/// below which the `mincore` costs about what the faults it saves do.
+const CLEAR_RESIDENT_MIN_BYTES: usize = 16 * crate::config::PAGE_SIZE;
 
 /// What `alloc_in::<true>` knows of a block's zeroes.
 #[derive(Clone, Copy)]
