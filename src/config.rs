@@ -627,13 +627,6 @@ pub const FREER_HEAP: bool = !cfg!(hakmem_no_freer_heap);
 /// cleared.
 pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 
-/// `alloc_zeroed` of a medium block a trim purged with `MADV_DONTNEED` (`MEDIUM_TRIM`,
-/// `span::purged_zero`) clears only its first page, which the trim keeps: the rest reads as zero.
-/// Without it a `calloc` churn faulted every purged page back in to write zeroes over zeroes
-/// (docs/benchmarks.md, "Session 20: calloc20"). `RUSTFLAGS="--cfg hakmem_no_trim_known_zero"`
-/// compiles it out (A/B switch): such a block is cleared whole.
-pub const TRIM_KNOWN_ZERO: bool = KNOWN_ZERO && !cfg!(hakmem_no_trim_known_zero);
-
 /// `alloc_zeroed` of a reused medium block of 16 pages or more not known to be zero clears it as
 /// `LARGE_CLEAR_RESIDENT` clears a large block (`large::clear_resident`): resident pages that are
 /// not zero by hand, the others purged (a swapped-out page is not resident and not zero), so the

@@ -598,30 +598,6 @@ pub unsafe fn known_zero(slab: &Slab, b: NonNull<Block>, carved_before: usize) -
     off >= carved_before && off >= unsafe { span.links.with(|k| (*k).unzeroed) }
 }
 
-/// Whether block `b`, just taken by `take_block` from span slab `slab` whose `carved_end` was
-/// `carved_before` before the take, came off the free list with its pages past the first purged
-/// by a trim with `MADV_DONTNEED` (`PURGED`), so that only its first page needs clearing
-/// (`config::TRIM_KNOWN_ZERO`). A block carved by this take is never: its word 3 is whatever an
-/// earlier life of the span left there. A block on the free list went through a free (`note_free`,
-/// `clear_clean`), which cleared the tag, before a trim wrote it; nobody writes a free block.
-///
-/// # Safety
-/// As for `known_zero`.
-#[inline]
-pub unsafe fn purged_zero(slab: &Slab, b: NonNull<Block>, carved_before: usize) -> bool {
-    // SAFETY: per the contract.
-    let span = unsafe { SpanHeader::of_slab(slab).as_ref() };
-    let off = b.as_ptr() as usize - (span.base() + SPAN_HEADER_BYTES);
-    if off >= carved_before {
-        return false;
-    }
-    open_words(b, true);
-    // SAFETY: a block of the span just taken by the caller; word 3 lies in its first page.
-    let tag = unsafe { word(b, 3).read() };
-    open_words(b, false);
-    tag == PURGED
-}
-
 // ---- trim marks (`config::MEDIUM_TRIM`, `front::medium::trim`) ----------------------------------
 // A free medium block carries, besides its link (word 0) and freed mark (word 1), the trim epoch
 // of its holder when it reached the free list (word 2: written by a local free or a trim's drain)
@@ -633,10 +609,6 @@ pub unsafe fn purged_zero(slab: &Slab, b: NonNull<Block>, carved_before: usize) 
 
 /// The clean tag (word 3 of a free medium block).
 const CLEAN: usize = 0x4841_4b4d_434c_454e; // "HAKMCLEN"
-
-/// The clean tag of a block whose pages past the first a trim purged with `MADV_DONTNEED`: they
-/// read as zero until the block is handed out again (`config::TRIM_KNOWN_ZERO`, `purged_zero`).
-const PURGED: usize = 0x4841_4b4d_5a45_524f; // "HAKMZERO"
 
 /// Word `i` (2 or 3) of free block `b`.
 #[inline(always)]
@@ -848,7 +820,7 @@ pub unsafe fn trim_free(
         // SAFETY: a free block of the span, ours; words 2 and 3 lie in its first page.
         let (freed_in, tag) = unsafe { (word(b, 2).read() as u64, word(b, 3).read()) };
         open_words(b, false);
-        if tag == CLEAN || tag == PURGED {
+        if tag == CLEAN {
             continue;
         }
         let old = epoch.wrapping_sub(freed_in) >= 2;
@@ -884,12 +856,9 @@ pub unsafe fn trim_free(
                 .medium_bytes_trimmed
                 .add_shared((size - PAGE_SIZE) as u64);
         }
-        // `MADV_DONTNEED` on private anonymous pages: they read back as zero; `MADV_FREE` may
-        // leave their old bytes.
-        let zeroed = resident && crate::config::TRIM_KNOWN_ZERO && !crate::env::madv_free();
         open_words(b, true);
         // SAFETY: as above.
-        unsafe { word(b, 3).write(if zeroed { PURGED } else { CLEAN }) };
+        unsafe { word(b, 3).write(CLEAN) };
         open_words(b, false);
         *excess = excess.saturating_sub(size);
     }

@@ -360,12 +360,11 @@ fn budget_local() {
     }
 }
 
-/// As `budget_local`, then the 13 freed blocks serve 13 `calloc`s: the trim's purge left the
-/// pages past the first of at least 5 MiB of them zero (`MADV_DONTNEED`), so `alloc_zeroed`
-/// clears only their first page (`config::TRIM_KNOWN_ZERO`) and those pages stay out of memory
-/// (`mincore`, before anything reads them). Session 20 (calloc20): before, every block was cleared
-/// whole, faulting all 13 MiB back in (0 of 3328 pages left out: a `calloc` churn ran at 9.7 s
-/// system time). Then every byte reads as zero.
+/// As `budget_local`, then the 13 freed blocks serve 13 `calloc`s: the trim purged the pages past
+/// the first of at least 5 MiB of them, and `alloc_zeroed` leaves those out of memory (purges them
+/// again rather than writing zeroes over them: `config::MEDIUM_CLEAR_RESIDENT`; `mincore`, before
+/// anything reads them). Session 20 (calloc20): before, every block was cleared whole, faulting
+/// all 13 MiB back in (0 of 3328 pages left out). Then every byte reads as zero.
 fn budget_calloc() {
     const N: usize = 14;
     let blocks: Vec<usize> = (0..N).map(|i| alloc_filled(MIB, i as u8)).collect();
@@ -705,8 +704,8 @@ fn calloc_of_a_trimmed_block_leaves_its_purged_pages_out() {
     if !trimmed() {
         return;
     }
-    if !hakmem::config::TRIM_KNOWN_ZERO {
-        eprintln!("skipped: built with --cfg hakmem_no_trim_known_zero (or hakmem_no_known_zero)");
+    if !hakmem::config::MEDIUM_CLEAR_RESIDENT {
+        eprintln!("skipped: built with --cfg hakmem_no_medium_clear_resident");
         return;
     }
     support::child::run("budget_calloc", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();

@@ -29,7 +29,7 @@ use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT,
     MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES,
     MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE,
-    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS, TRIM_KNOWN_ZERO,
+    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -84,12 +84,6 @@ pub unsafe fn alloc_zeroed(h: &Heap, c: usize, size: usize) -> *mut u8 {
             // valgrind: the rest reads as the zeroes the OS left there.
             valgrind::make_defined(p, size);
         }
-        Zeroes::PastFirstPage => {
-            // SAFETY: a block just taken from a span we hold, of at least `size` bytes.
-            unsafe { core::ptr::write_bytes(p, 0, size.min(crate::config::PAGE_SIZE)) };
-            // valgrind: the rest reads as the zeroes the trim's purge left there.
-            valgrind::make_defined(p, size);
-        }
         Zeroes::No if MEDIUM_CLEAR_RESIDENT && size >= CLEAR_RESIDENT_MIN_BYTES => {
             // SAFETY: a block just taken from a span we hold; medium blocks are page-aligned and
             // a whole number of pages, so the rounded length stays in the block.
@@ -117,8 +111,6 @@ enum Zeroes {
     No,
     /// Carved where the span held zeroes (`span::known_zero`): all but its first two words.
     PastTwoWords,
-    /// Purged by a trim past its first page (`span::purged_zero`, `config::TRIM_KNOWN_ZERO`).
-    PastFirstPage,
 }
 
 /// `alloc` for a sampled request: the block and the span it came from, in which the profiler
@@ -178,8 +170,6 @@ unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Bloc
                         Zeroes::No
                     } else if span::known_zero(s, b, carved_before) {
                         Zeroes::PastTwoWords
-                    } else if TRIM_KNOWN_ZERO && span::purged_zero(s, b, carved_before) {
-                        Zeroes::PastFirstPage
                     } else {
                         Zeroes::No
                     };
