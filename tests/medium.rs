@@ -701,14 +701,18 @@ fn a_heap_keeps_at_most_8_mib_of_free_medium_blocks_resident() {
 
 #[test]
 fn calloc_of_a_trimmed_block_leaves_its_purged_pages_out() {
-    if !trimmed() {
-        return;
+    if trimmed() && clears_by_residency() {
+        support::child::run("budget_calloc", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
     }
+}
+
+/// Whether `alloc_zeroed` of a reused medium block clears it by residency
+/// (`config::MEDIUM_CLEAR_RESIDENT`), else why not.
+fn clears_by_residency() -> bool {
     if !hakmem::config::MEDIUM_CLEAR_RESIDENT {
         eprintln!("skipped: built with --cfg hakmem_no_medium_clear_resident");
-        return;
     }
-    support::child::run("budget_calloc", &[("HAKMEM_PURGE_DELAY_MS", "-1")]).assert_passed();
+    hakmem::config::MEDIUM_CLEAR_RESIDENT
 }
 
 /// A 1 MiB block (another live in its span) of which the program wrote two pages (the first and the middle one), freed and
@@ -723,8 +727,7 @@ fn calloc_of_a_reused_block_leaves_its_untouched_pages_out() {
         eprintln!("skipped: without `medium` 1 MiB is a large block");
         return;
     }
-    if !hakmem::config::MEDIUM_CLEAR_RESIDENT {
-        eprintln!("skipped: built with --cfg hakmem_no_medium_clear_resident");
+    if !clears_by_residency() {
         return;
     }
     let layout = std::alloc::Layout::from_size_align(MIB, 16).expect("layout");
