@@ -15,6 +15,7 @@ mod support;
 use std::thread;
 
 use support::pattern::TestBlock;
+use support::thp::thp_always;
 use support::workloads::{alloc_block, delta, free_block};
 use support::{arm_watchdog, Rng, KIB, MIB};
 
@@ -386,8 +387,9 @@ fn budget_calloc() {
         "{out} of {} pages of the calloc'd blocks not resident",
         (N - 1) * MIB / (4 * KIB)
     );
+    // THP `always`: khugepaged may collapse the purged ranges back (as tests/purge.rs's checks).
     assert!(
-        out >= 5 * MIB / (4 * KIB),
+        out >= 5 * MIB / (4 * KIB) || thp_always(),
         "calloc of trimmed blocks faulted their purged pages back in: {out} pages left out"
     );
     for (i, &p) in again.iter().enumerate() {
@@ -745,8 +747,10 @@ fn calloc_of_a_reused_block_leaves_its_untouched_pages_out() {
     let q = unsafe { std::alloc::alloc_zeroed(layout) };
     assert_eq!(q, p, "the freed block did not serve again");
     let resident = resident_pages(q as usize, MIB);
+    // THP `always`: the kernel may back the span's first fault with a huge page, all of it
+    // resident whatever calloc does (as tests/purge.rs's residency checks).
     assert!(
-        resident <= 4,
+        resident <= 4 || thp_always(),
         "calloc of a reused block faulted its untouched pages in: {resident} of 256 resident"
     );
     check_filled(q as usize, MIB, 0);
