@@ -77,25 +77,19 @@ pub unsafe fn alloc_zeroed(h: &Heap, c: usize, size: usize) -> *mut u8 {
         return core::ptr::null_mut();
     };
     let p = hand_out(b, c);
-    match zero {
-        Zeroes::PastTwoWords => {
-            // SAFETY: a block just taken from a span we hold, far larger than 16 bytes.
-            unsafe { core::ptr::write_bytes(p, 0, 2 * core::mem::size_of::<usize>()) };
-            // valgrind: the rest reads as the zeroes the OS left there.
-            valgrind::make_defined(p, size);
-        }
-        Zeroes::No if MEDIUM_CLEAR_RESIDENT && size >= CLEAR_RESIDENT_MIN_BYTES => {
-            // SAFETY: a block just taken from a span we hold; medium blocks are page-aligned and
-            // a whole number of pages, so the rounded length stays in the block.
-            unsafe {
-                crate::large::clear_resident(p, size.next_multiple_of(crate::config::PAGE_SIZE))
-            };
-            valgrind::make_defined(p, size);
-        }
-        Zeroes::No => {
-            // SAFETY: a block just taken from a span we hold, of at least `size` bytes.
-            unsafe { core::ptr::write_bytes(p, 0, size) };
-        }
+    if zero {
+        // SAFETY: a block just taken from a span we hold, far larger than 16 bytes.
+        unsafe { core::ptr::write_bytes(p, 0, 2 * core::mem::size_of::<usize>()) };
+        // valgrind: the rest reads as the zeroes the OS left there.
+        valgrind::make_defined(p, size);
+    } else if MEDIUM_CLEAR_RESIDENT && size >= CLEAR_RESIDENT_MIN_BYTES {
+        // SAFETY: a block just taken from a span we hold; medium blocks are page-aligned and a
+        // whole number of pages, so the rounded length stays in the block.
+        unsafe { crate::large::clear_resident(p, size.next_multiple_of(crate::config::PAGE_SIZE)) };
+        valgrind::make_defined(p, size);
+    } else {
+        // SAFETY: a block just taken from a span we hold, of at least `size` bytes.
+        unsafe { core::ptr::write_bytes(p, 0, size) };
     }
     p
 }
@@ -103,15 +97,6 @@ pub unsafe fn alloc_zeroed(h: &Heap, c: usize, size: usize) -> *mut u8 {
 /// The smallest `alloc_zeroed` cleared by residency (`config::MEDIUM_CLEAR_RESIDENT`): 16 pages,
 /// below which the `mincore` costs about what the faults it saves do.
 const CLEAR_RESIDENT_MIN_BYTES: usize = 16 * crate::config::PAGE_SIZE;
-
-/// What `alloc_in::<true>` knows of a block's zeroes.
-#[derive(Clone, Copy)]
-enum Zeroes {
-    /// Nothing: cleared whole.
-    No,
-    /// Carved where the span held zeroes (`span::known_zero`): all but its first two words.
-    PastTwoWords,
-}
 
 /// `alloc` for a sampled request: the block and the span it came from, in which the profiler
 /// marks it (`mark_sampled`) without a registry lookup. Null if memory cannot be had.
@@ -143,13 +128,13 @@ fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
 
 /// Takes one block of class `c` from `h`'s spans, following the fallbacks in order. Inline in
 /// its callers: out of line (it has several since `alloc_with_span`) it cost every medium
-/// request a call, ~7 instructions. With `ZERO`, the flag says which of the block's bytes are
-/// known to be zero (`Zeroes`); without, it is `Zeroes::No`.
+/// request a call, ~7 instructions. With `ZERO`, the flag says whether the block is known to be
+/// zero apart from its first two words (`span::known_zero`); without, it is false.
 ///
 /// # Safety
 /// `h` is the calling thread's live heap (or the fallback heap under its lock).
 #[inline(always)]
-unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Block>, Zeroes)> {
+unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Block>, bool)> {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     loop {
@@ -166,14 +151,7 @@ unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Bloc
                 if let Some(b) = span::take_block(s) {
                     h.counters.medium_allocs.bump();
                     h.counters.medium_bytes.add(class_size(c) as u64);
-                    let zero = if !ZERO {
-                        Zeroes::No
-                    } else if span::known_zero(s, b, carved_before) {
-                        Zeroes::PastTwoWords
-                    } else {
-                        Zeroes::No
-                    };
-                    return Some((b, zero));
+                    return Some((b, ZERO && span::known_zero(s, b, carved_before)));
                 }
                 if s.remote.is_nonempty() && s.drain_remote() > 0 {
                     continue;
