@@ -6,8 +6,8 @@ use core::ptr::NonNull;
 
 use crate::config::{
     FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE, MAX_SMALL_SIZE,
-    MEDIUM, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE, PROF_MISS_HERE,
-    PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
+    MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE,
+    PROF_MISS_HERE, PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -571,14 +571,15 @@ unsafe fn refill_own(h: &'static Heap, c: usize) -> BlockPtr {
 }
 
 /// `alloc` followed by zeroing; large blocks zero themselves (fresh mappings come zeroed from the
-/// OS; reused ones purge their pages), and so do medium blocks with `KNOWN_ZERO` (one carved
-/// where its span holds zeroes is not cleared: `medium::alloc_zeroed`). Small blocks (and medium
-/// ones without `KNOWN_ZERO`) are cleared here.
+/// OS; reused ones purge their pages), and so do medium blocks with `KNOWN_ZERO` or
+/// `MEDIUM_CLEAR_RESIDENT` (`medium::alloc_zeroed`: one carved where its span holds zeroes is not
+/// cleared, a large one clears only its resident pages). Small blocks (and medium ones with both
+/// switches off) are cleared here.
 #[inline]
 pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
     if size > MAX_SMALL_SIZE && class_for(size, align.max(MIN_ALIGN)).is_none() {
         let medium = medium_class_for(size, align);
-        if medium.is_none() || KNOWN_ZERO {
+        if medium.is_none() || KNOWN_ZERO || MEDIUM_CLEAR_RESIDENT {
             if PROFILE && medium.is_some() && thread::current().kind == HeapKind::Empty {
                 // As in `alloc_general` (a medium block needs the heap anyway): the environment
                 // is read when the heap is created.
