@@ -20,7 +20,7 @@
 //!   (`HAKMEM_EXPECT`, see preload/tests/c/common.h).
 //!
 //! Tools: `cc`/`c++` (or `$CC`/`$CXX`), `nm`, `objdump`, `python3`, `sqlite3`, `git`, `gcc`,
-//! `rustc`, `sort`. A missing tool fails the test when `CI=true` and skips it loudly otherwise.
+//! `rustc`, `sort`, `valgrind` (callgrind). A missing tool fails the test when `CI=true` and skips it loudly otherwise.
 #![cfg(all(target_os = "linux", target_arch = "x86_64", not(hakmem_loom)))]
 
 use std::collections::BTreeSet;
@@ -711,6 +711,278 @@ fn text_resident_at_start_up() {
         "{rss} KiB of the library's {size} KiB text resident in `cat` (at most 50% expected; \
          preload/startup.ld no longer groups the start-up functions?)"
     );
+}
+
+/// Every function of the library that `cat /proc/self/smaps` runs sits in the start-up group:
+/// `cat` runs under callgrind (`--demangle=no`), and each function of libhakmem.so it ran is
+/// looked up in the library's symbol table (`nm`); one whose address lies in the default `.text`
+/// output section, not in `.text.hakmem_startup` (`objdump -h`), is one that preload/startup.ld
+/// does not place — whatever its patterns say, this asks the linker's result. Functions that
+/// callgrind names by address only (crtbegin's) are found by address too: relative to the
+/// library, or absolute through its mappings in `cat`'s own smaps. The failure names each such
+/// function and the line to add (every name of a merged body: its section carries one of them);
+/// `scripts/startup-list.sh` (this test with `HAKMEM_STARTUP_LIST=1`) prints just those lines.
+/// `text_resident_at_start_up` measures the effect; this one says what to add. The callgrind run
+/// takes about a second. Session 21: the `stats`-only build failed it, `free` merged with
+/// `cfree` and `_ZdlPv` into one body whose section `*(.text.free)` did not match; deleting the
+/// `front::small::refill` line fails it naming that line.
+#[test]
+fn start_up_functions_are_in_the_start_up_group() {
+    let Some(s) = setup() else { return };
+    if !have("valgrind") || !have("nm") || !have("objdump") {
+        return;
+    }
+    let dir = Scratch::new(s, "start_up_group");
+    let cg = dir.0.join("callgrind.out");
+    let mut c = plain("valgrind");
+    c.args(["--tool=callgrind", "--demangle=no"])
+        .arg(format!("--callgrind-out-file={}", cg.display()))
+        .args(["cat", "/proc/self/smaps"])
+        .env("LD_PRELOAD", &s.so);
+    let r = run(c, &dir.0, "callgrind", Duration::from_secs(120));
+    assert_ok(&r, "valgrind --tool=callgrind cat /proc/self/smaps");
+    let so = s.so.to_string_lossy().into_owned();
+    let smaps = String::from_utf8_lossy(&r.stdout).into_owned();
+    // The library's mappings in `cat`: its load address (the mapping at file offset 0) and its
+    // executable ranges (callgrind's `???` object holds other unnamed code too).
+    let mut base = None;
+    let mut exec = Vec::new();
+    for l in smaps.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() < 6 || f[5] != so {
+            continue;
+        }
+        let Some((start, end)) = f[0].split_once('-') else {
+            continue;
+        };
+        let (start, end) = (
+            u64::from_str_radix(start, 16).expect("mapping start"),
+            u64::from_str_radix(end, 16).expect("mapping end"),
+        );
+        if f[2].bytes().all(|b| b == b'0') {
+            base = Some(start);
+        }
+        if f[1].contains('x') {
+            exec.push(start..end);
+        }
+    }
+    let base = base.unwrap_or_else(|| panic!("{so} not mapped in `cat` under callgrind:\n{smaps}"));
+    let group = section(&s.so, ".text.hakmem_startup");
+    let text = section(&s.so, ".text");
+    // Text symbols of the library, by name and by address.
+    let nm = Command::new("nm")
+        .args(["--defined-only", "--print-size"])
+        .arg(&s.so)
+        .output()
+        .expect("run nm");
+    assert!(nm.status.success(), "nm {so} failed");
+    // Several names at one address are one body: rustc merges identical functions
+    // (`free`, `cfree` and `_ZdlPv` in some builds), and the body's section is named after one
+    // of them, which the symbol table does not say.
+    let mut by_name = std::collections::HashMap::new();
+    let mut aliases: std::collections::BTreeMap<u64, (u64, BTreeSet<String>)> = Default::default();
+    for l in String::from_utf8_lossy(&nm.stdout).lines() {
+        // `address size type name`; symbols without a size (crtbegin's, `_init`) have no size
+        // field and are matched by name only.
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() == 4 && (f[2] == "t" || f[2] == "T") {
+            let a = u64::from_str_radix(f[0], 16).expect("nm address");
+            let size = u64::from_str_radix(f[1], 16).expect("nm size");
+            by_name.insert(f[3].to_string(), a);
+            let e = aliases.entry(a).or_default();
+            e.0 = e.0.max(size);
+            e.1.insert(f[3].to_string());
+        } else if f.len() == 3 && (f[1] == "t" || f[1] == "T") {
+            let a = u64::from_str_radix(f[0], 16).expect("nm address");
+            by_name.insert(f[2].to_string(), a);
+            aliases.entry(a).or_default().1.insert(f[2].to_string());
+        }
+    }
+    let ran = callgrind_functions(&fs::read_to_string(&cg).expect("read the callgrind output"));
+    let mut missing = BTreeSet::new();
+    for (object, name) in &ran {
+        // Callgrind does not always name this library's object (its reader warns "ELF section
+        // outside all mapped regions"): a function is the library's when its object is the
+        // library or unnamed and its name is one of the library's symbols. A function without a
+        // symbol it names by address: relative to the object when it knows the object (the
+        // library's crtbegin functions), else absolute (checked against the mappings).
+        let ours = object.ends_with("/libhakmem.so");
+        if !(ours || object == "???") {
+            continue;
+        }
+        let found = if let Some(hex) = name.strip_prefix("0x") {
+            let Ok(addr) = u64::from_str_radix(hex, 16) else {
+                continue;
+            };
+            let off = if ours {
+                addr
+            } else if exec.iter().any(|m| m.contains(&addr)) {
+                addr - base
+            } else {
+                continue;
+            };
+            aliases
+                .range(..=off)
+                .next_back()
+                .filter(|(&a, (size, _))| off < a + (*size).max(1))
+                .map(|(&a, _)| a)
+        } else {
+            by_name.get(name).copied()
+        };
+        let Some(addr) = found else { continue };
+        if text.contains(&addr) && !group.contains(&addr) {
+            missing.insert(startup_line(&aliases[&addr].1));
+        }
+    }
+    let ld = fs::read_to_string(s.root.join("preload/startup.ld")).expect("read startup.ld");
+    if std::env::var("HAKMEM_STARTUP_LIST").is_ok_and(|v| v == "1") {
+        for line in &missing {
+            println!("STARTUP.LD: {line}");
+        }
+        return;
+    }
+    // A line whose pattern is in the script already: the section is named otherwise.
+    let listed: Vec<&String> = missing
+        .iter()
+        .filter(|l| {
+            l.trim()
+                .trim_start_matches("*(")
+                .trim_end_matches(')')
+                .split(' ')
+                .any(|p| ld.contains(&format!("({p}")) || ld.contains(&format!(" {p}")))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} function(s) of libhakmem.so that `cat` runs at start-up lie outside preload/startup.ld's \
+         group (features [{}]); add these lines to startup.ld (scripts/startup-list.sh prints \
+         them for a build; a C name from an object built without a section per function, like \
+         crtbegin's `frame_dummy`, needs a file rule like `*crtbeginS.o(.text .text.*)` \
+         instead):\n{}{}",
+        missing.len(),
+        s.features,
+        missing.iter().cloned().collect::<Vec<_>>().join("\n"),
+        if listed.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\n(a pattern of these is in startup.ld already but did not place the \
+                 function: its section is named otherwise, e.g. after another of its merged \
+                 names: {listed:?})"
+            )
+        }
+    );
+}
+
+/// The address range of section `name` of `so` (`objdump -h`).
+fn section(so: &Path, name: &str) -> std::ops::Range<u64> {
+    let out = Command::new("objdump")
+        .arg("-h")
+        .arg(so)
+        .output()
+        .expect("run objdump");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| {
+            // `Idx Name Size VMA LMA File-off Algn`
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 4 && f[1] == name).then(|| {
+                let size = u64::from_str_radix(f[2], 16).expect("section size");
+                let vma = u64::from_str_radix(f[3], 16).expect("section address");
+                vma..vma + size
+            })
+        })
+        .unwrap_or_else(|| panic!("no section {name} in {}:\n{text}", so.display()))
+}
+
+/// The functions a callgrind output file has costs for, as (object, name): `fn=` records, with
+/// its name compression (`fn=(id) name` the first time, `fn=(id)` after; `cfn=` and `cob=` define
+/// ids too, `ob=` sets the object of the `fn=` records that follow).
+fn callgrind_functions(out: &str) -> BTreeSet<(String, String)> {
+    let mut objects = std::collections::HashMap::new();
+    let mut functions = std::collections::HashMap::new();
+    let mut object = String::new();
+    let mut ran = BTreeSet::new();
+    for line in out.lines() {
+        let Some((key, rest)) = line.split_once('=') else {
+            continue;
+        };
+        if !matches!(key, "ob" | "cob" | "fn" | "cfn") {
+            continue;
+        }
+        let (id, name) = match rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
+            Some((id, name)) => (Some(id.to_string()), name.trim_start()),
+            None => (None, rest),
+        };
+        let table = if key.ends_with("ob") {
+            &mut objects
+        } else {
+            &mut functions
+        };
+        let name = match (id, name.is_empty()) {
+            (Some(id), false) => {
+                table.insert(id, name.to_string());
+                name.to_string()
+            }
+            (Some(id), true) => table.get(&id).cloned().unwrap_or_default(),
+            (None, _) => name.to_string(),
+        };
+        match key {
+            "ob" => object = name,
+            "fn" => {
+                ran.insert((object.clone(), name));
+            }
+            _ => {}
+        }
+    }
+    ran
+}
+
+/// The startup.ld line that places the section of a function with these names (one, or several
+/// merged into one body: the line names each, the section is one of them).
+fn startup_line(names: &BTreeSet<String>) -> String {
+    let mut patterns: Vec<String> = Vec::new();
+    for name in names {
+        for p in section_patterns(name) {
+            if !patterns.contains(&p) {
+                patterns.push(p);
+            }
+        }
+    }
+    format!("    *({})", patterns.join(" "))
+}
+
+/// The section patterns of symbol `sym`: a Rust symbol by its path with the hash as `*` (legacy
+/// `…17h<hash>E`, a `.llvm.N` suffix after it; v0 crate disambiguators `Cs<hash>_`), under
+/// `.text.` and `.text.unlikely.` (LLVM's place for a `#[cold]` function); a C symbol by its name.
+fn section_patterns(sym: &str) -> Vec<String> {
+    let pattern = if sym.starts_with("_ZN") {
+        sym.rfind("17h")
+            .map(|i| format!("{}17h*", &sym[..i]))
+            .unwrap_or_else(|| sym.to_string())
+    } else if sym.starts_with("_R") {
+        let mut p = String::new();
+        let mut rest = sym;
+        while let Some(i) = rest.find("Cs") {
+            p.push_str(&rest[..i + 2]);
+            rest = &rest[i + 2..];
+            match rest.find('_') {
+                Some(j) if j > 0 && rest[..j].chars().all(|c| c.is_ascii_alphanumeric()) => {
+                    p.push('*');
+                    rest = &rest[j..];
+                }
+                _ => {}
+            }
+        }
+        p.push_str(rest);
+        p.split(".llvm.").next().unwrap_or(&p).to_string()
+    } else {
+        return vec![format!(".text.{sym}")];
+    };
+    vec![
+        format!(".text.{pattern}"),
+        format!(".text.unlikely.{pattern}"),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------------
