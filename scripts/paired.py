@@ -22,6 +22,15 @@ another's, which decides how often a 5-rep median crosses a bar.
 The bench binaries are `target/bench/release/wl-<alloc>` (built by the runner) or any
 `cargo build --release -p hakmem-bench --bin wl-hakmem` output; scripts/ab.sh uses this script to
 compare two commits. A failing run stops the comparison with its exit status.
+Build the peers only as the runner does (bench/src/runner/builder.rs, `release_cargo`): a plain
+`cargo build --release ... --features ...,snmalloc` inherits the workspace's `debug = 1`, cargo
+tells build scripts `DEBUG=true`, and snmalloc-sys then builds snmalloc without `NDEBUG` (its
+debug checks on: 1.5x the CPU of the runner's build on cfrac and glibc-simple; rows21, session
+21). By hand:
+`CXXFLAGS=-DNDEBUG cargo build --release --config 'profile.release.package."*".debug=false'
+-p hakmem-bench --no-default-features --features hakmem-default,mimalloc,jemalloc,snmalloc
+--target-dir target/bench --bin wl-hakmem --bin wl-snmalloc ...`. A BIN holding snmalloc's
+assertion text (`assert fail: `) is refused unless `--allow-debug-peers` is given.
 
 A BIN may carry environment settings for its runs only: `NAME=VALUE[,NAME=VALUE...]:PATH`, e.g.
 `HAKMEM_PROF=1:target/bench/release/wl-hakmem` against the plain path (the profiler's A/B on one
@@ -71,6 +80,17 @@ def sched_setup(mode):
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
 
 
+# snmalloc's `SNMALLOC_ASSERT_MSG` format, compiled in only without `NDEBUG` (ds_core/defines.h).
+DEBUG_PEER_MARKER = b"assert fail: {} in {} on {} "
+
+
+def debug_peer(path):
+    """True if the binary at PATH carries snmalloc's assertion text: a peer built without
+    `NDEBUG`, whose times are not the peer's (see the module doc)."""
+    with open(path, "rb") as f:
+        return DEBUG_PEER_MARKER in f.read()
+
+
 def run_once(spec, workload, scale, threads):
     """CPU seconds and minor faults of one run of the BIN SPEC."""
     env, binary = split_spec(spec)
@@ -104,6 +124,11 @@ def main():
         choices=["shared", "parallel"],
         help="shared: every run on CPU 0; parallel: SCHED_FIFO (root), both threads at once",
     )
+    ap.add_argument(
+        "--allow-debug-peers",
+        action="store_true",
+        help="run a BIN that holds snmalloc's debug assertions (built without NDEBUG)",
+    )
     ap.add_argument("workload")
     ap.add_argument("bins", nargs="+")
     a = ap.parse_args()
@@ -111,6 +136,17 @@ def main():
         ap.error("--row compares exactly two binaries")
     if a.spread and a.runs < 2:
         ap.error("--spread needs two runs or more")
+
+    if not a.allow_debug_peers:
+        for b in a.bins:
+            path = split_spec(b)[1]
+            if debug_peer(path):
+                sys.exit(
+                    f"paired.py: {path} holds snmalloc's debug assertions (built without "
+                    "NDEBUG: a plain cargo build of the peers); build it as the runner does "
+                    "(scripts/paired.py's module doc gives the command) "
+                    "or pass --allow-debug-peers"
+                )
 
     sched_setup(a.sched)
     cpu = {b: [] for b in a.bins}
