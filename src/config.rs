@@ -472,6 +472,14 @@ pub const PROF_OWNER_BITS: bool = !cfg!(hakmem_no_prof_owner_bits);
 /// every time.
 pub const MMAP_NEXT_HINT: bool = !cfg!(hakmem_no_mmap_hint);
 
+/// The large tier maps a block without `MAP_NORESERVE` (`os::reserve_charged`), so that the
+/// kernel's overcommit policy judges it as it judges glibc's mmap of the same request: under the
+/// default heuristic a `malloc` (or `memalign`'s over-reservation) larger than RAM + swap fails
+/// with `ENOMEM` on both, where with `MAP_NORESERVE` hakmem's succeeded (`malloc(2^35)` on a 23 GiB
+/// machine; preload test `c_edge_cases_match_glibc`). SuperSlabs, spans and tables keep
+/// `MAP_NORESERVE`. `RUSTFLAGS="--cfg hakmem_no_large_charged"` compiles it out (A/B switch).
+pub const LARGE_CHARGED: bool = !cfg!(hakmem_no_large_charged);
+
 /// A refill whose current slab has no local free blocks takes the blocks other threads freed
 /// into it (its remote queue) before it carves fresh ones (`small::refill`), as mimalloc
 /// collects a page's thread-free list before extending it: a slab whose blocks come back from

@@ -417,13 +417,13 @@ fn alloc_inner(size: usize, align: usize, zero: bool, magic: u64) -> *mut u8 {
                     }
                     (map_len, n.cast::<u8>(), users + 1)
                 }
-                None => match reserve_aligned(class_len, SUPERSLAB_SIZE) {
+                None => match reserve_block(class_len, SUPERSLAB_SIZE) {
                     Some(b) => (class_len, b, 0),
                     None => return core::ptr::null_mut(),
                 },
             }
         }
-        None => match reserve_aligned(need, align.max(SUPERSLAB_SIZE)) {
+        None => match reserve_block(need, align.max(SUPERSLAB_SIZE)) {
             Some(b) => (need, b, 0),
             None => return core::ptr::null_mut(),
         },
@@ -824,6 +824,18 @@ pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
     os::reserve_aligned(size, align).or_else(|| reserve_after_release(size, align))
 }
 
+/// `reserve_aligned` for a large block's own mapping: charged to the kernel's overcommit
+/// accounting (`os::reserve_charged`, `config::LARGE_CHARGED`), as glibc's mmap of the request is.
+fn reserve_block(size: usize, align: usize) -> Option<NonNull<u8>> {
+    os::reserve_charged(size, align).or_else(|| {
+        if OOM_RELEASE && release_cache() {
+            os::reserve_charged(size, align)
+        } else {
+            None
+        }
+    })
+}
+
 #[cold]
 #[inline(never)]
 fn reserve_after_release(size: usize, align: usize) -> Option<NonNull<u8>> {
@@ -963,7 +975,7 @@ pub unsafe fn move_grow(head: NonNull<RegionHead>, ptr: *mut u8, new_size: usize
     // The old base's alignment: `SUPERSLAB_SIZE`, or the block's alignment when larger (then the
     // offset is that alignment; a colour offset is under two pages).
     let align = SUPERSLAB_SIZE.max(offset.next_power_of_two());
-    let Some(to) = reserve_aligned(new_len, align) else {
+    let Some(to) = reserve_block(new_len, align) else {
         return Moved::NoMemory;
     };
     let user = to.as_ptr().wrapping_add(offset);

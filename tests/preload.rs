@@ -105,6 +105,7 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("address_limit.c", Lang::C),
     ("atfork_early.c", Lang::C),
     ("bg_last_thread.c", Lang::C),
+    ("edge_compare.c", Lang::C),
 ];
 /// Copies of preload/tests/c/tls_lib.c that `dlopen_tls` loads (more than the 14 spare DTV slots
 /// glibc starts a thread with, so the DTV is grown too).
@@ -1051,6 +1052,65 @@ fn c_address_limit() {
 #[test]
 fn c_background_purger_does_not_outlive_the_last_thread() {
     c_program_env("bg_last_thread", &[], &[("HAKMEM_BACKGROUND", "1")]);
+}
+
+/// Session 21 (edge21): every edge case of the C API (`edge_compare.c`: huge and overflowing
+/// sizes, `PTRDIFF_MAX`, odd and huge alignments, zero sizes, `posix_memalign`'s codes,
+/// `valloc`/`pvalloc`, `realloc(p, 0)`, errno after each call) gives the same result and errno on
+/// hakmem as on glibc, line by line. Lines tagged `v2.38` (`aligned_alloc` with an alignment that is
+/// not a power of two, 0 included) follow glibc >= 2.38 and C17: hakmem must answer null with
+/// `EINVAL`, and equal glibc's line only when the baseline glibc is that new. On the old library
+/// `malloc(2^35)` … `malloc(2^46)` and `memalign(2^40, …)` succeeded (`MAP_NORESERVE`) where glibc
+/// fails with `ENOMEM` on a machine with less RAM + swap (`config::LARGE_CHARGED`).
+#[test]
+fn c_edge_cases_match_glibc() {
+    let Some(s) = setup() else { return };
+    let dir = Scratch::new(s, "edge_compare");
+    let exe = s.bin.join("edge_compare");
+    let b = run(plain(&exe), &dir.0, "glibc", Duration::from_secs(60));
+    assert_ok(&b, "edge_compare on glibc");
+    let mut pre = preloaded(s, plain(&exe), &dir.0);
+    pre.env("HAKMEM_EXPECT", "1");
+    let p = run(pre, &dir.0, "hakmem", Duration::from_secs(60));
+    assert_ok(&p, "edge_compare on hakmem");
+    assert_served(s, &dir.0, &p, "edge_compare");
+    // "glibc 2.36" on stderr: the baseline's version.
+    let new_glibc = b
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("glibc "))
+        .and_then(|v| {
+            let mut it = v.trim().split('.').map(|x| x.parse::<u32>().unwrap_or(0));
+            Some((it.next()?, it.next()?))
+        })
+        .is_some_and(|v| v >= (2, 38));
+    let (bo, po) = (
+        String::from_utf8_lossy(&b.stdout).into_owned(),
+        String::from_utf8_lossy(&p.stdout).into_owned(),
+    );
+    let (bl, pl): (Vec<&str>, Vec<&str>) = (bo.lines().collect(), po.lines().collect());
+    assert_eq!(
+        bl.len(),
+        pl.len(),
+        "edge_compare: different numbers of cases\n{bo}\n---\n{po}"
+    );
+    assert_eq!(pl.last(), Some(&"OK edge_compare"), "{}", p.describe());
+    let mut differ = Vec::new();
+    for (g, h) in bl.iter().zip(&pl) {
+        let ok = match h.strip_prefix("v2.38 ") {
+            Some(rest) => rest.ends_with(": null errno EINVAL") && (!new_glibc || g == h),
+            None => g == h,
+        };
+        if !ok {
+            differ.push(format!("glibc:  {g}\nhakmem: {h}"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "edge_compare: {} case(s) differ from glibc:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
 }
 
 /// A program's own fork child handler, registered before hakmem's, allocates while a thread of

@@ -4,7 +4,8 @@
 use core::ptr::NonNull;
 use std::alloc::{GlobalAlloc, Layout, System};
 
-pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
+/// `_charged` has no meaning here: the system allocator has no overcommit accounting to ask.
+pub fn reserve_aligned(size: usize, align: usize, _charged: bool) -> Option<NonNull<u8>> {
     let layout = Layout::from_size_align(size, align).ok()?;
     // SAFETY: the layout has a nonzero size (callers reserve at least a page).
     NonNull::new(unsafe { System.alloc_zeroed(layout) })

@@ -90,7 +90,22 @@ pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
     if fault::take_failure() {
         return None;
     }
-    backend::reserve_aligned(size, align)
+    backend::reserve_aligned(size, align, false)
+}
+
+/// `reserve_aligned` for a block a caller asked for by size (the large tier's mappings): the
+/// mapping is charged to the kernel's overcommit accounting (no `MAP_NORESERVE`), as glibc's
+/// mmap of a large chunk is. Under the default heuristic mode (`vm.overcommit_memory = 0`) a single
+/// request larger than RAM + swap then fails with `ENOMEM` as it does on glibc, instead of
+/// succeeding and being killed on touch; in mode 1 both succeed, and in mode 2 the kernel ignores
+/// `MAP_NORESERVE` anyway. `config::LARGE_CHARGED` (A/B switch) falls back to `reserve_aligned`.
+#[inline]
+pub fn reserve_charged(size: usize, align: usize) -> Option<NonNull<u8>> {
+    #[cfg(feature = "fault-injection")]
+    if fault::take_failure() {
+        return None;
+    }
+    backend::reserve_aligned(size, align, crate::config::LARGE_CHARGED)
 }
 
 /// Gives the pages of `[ptr, ptr + len)` back to the OS (`MADV_DONTNEED`); the range stays mapped

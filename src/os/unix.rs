@@ -8,12 +8,14 @@ use core::ptr::NonNull;
 /// the range is free, and a reservation that lands elsewhere is checked for alignment like any.
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
+/// `charged`: map without `MAP_NORESERVE`, so that the kernel's overcommit accounting sees the
+/// mapping (`os::reserve_charged`).
+pub fn reserve_aligned(size: usize, align: usize, charged: bool) -> Option<NonNull<u8>> {
     debug_assert!(align.is_power_of_two() && size % crate::config::PAGE_SIZE == 0);
     if align <= crate::config::PAGE_SIZE {
-        return map(size);
+        return map(size, charged);
     }
-    let hinted = crate::config::MMAP_NEXT_HINT && size == align;
+    let hinted = crate::config::MMAP_NEXT_HINT && size == align && !charged;
     if hinted {
         if let Some(p) = map_below_last(size) {
             return Some(p);
@@ -21,7 +23,7 @@ pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
     }
     // Over-reserve, then trim the misaligned head and the unused tail.
     let span = size.checked_add(align)?;
-    let raw = map(span)?;
+    let raw = map(span, charged)?;
     let base = raw.as_ptr() as usize;
     let aligned = (base + align - 1) & !(align - 1);
     let head = aligned - base;
@@ -84,14 +86,15 @@ fn map_below_last(size: usize) -> Option<NonNull<u8>> {
     None
 }
 
-fn map(size: usize) -> Option<NonNull<u8>> {
+fn map(size: usize, charged: bool) -> Option<NonNull<u8>> {
+    let noreserve = if charged { 0 } else { libc::MAP_NORESERVE };
     // SAFETY: an anonymous private mapping at a kernel-chosen address touches no existing memory.
     let p = unsafe {
         libc::mmap(
             core::ptr::null_mut(),
             size,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | noreserve,
             -1,
             0,
         )
