@@ -1,6 +1,7 @@
 //! The OS box: the one narrow contract through which hakmem gets address space.
 //!
-//! Boundary: reserve (mapped read-write, committed lazily by the kernel), decommit (give the pages
+//! Boundary: reserve (mapped read-write, committed lazily by the kernel; `reserve_charged` for a
+//! user's large block, seen by the kernel's overcommit accounting as glibc's mmap is), decommit (give the pages
 //! back, keep the range mapped), release (unmap), in-place resize, and the few process-level calls
 //! the other boxes need (yield, write to stderr, abort). No `cfg(target_os)` exists outside this
 //! module. Every failure is a `None`/`false` for the caller to turn into a null return: this box
