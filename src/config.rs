@@ -434,6 +434,14 @@ pub const PROF_SPILL_TOP: bool = SPILL_TOP && !cfg!(hakmem_no_prof_spill_top);
 /// `alloc_miss_profiled`, as before): `--cfg hakmem_no_prof_miss_here`.
 pub const PROF_MISS_HERE: bool = !cfg!(hakmem_no_prof_miss_here);
 
+/// `front::alloc::miss_here` without its two guards that the profiled swap does not need: the
+/// heap's kind (a sentinel's `profiled` flag is false, so a sentinel's miss leaves by the
+/// callees that test the kind anyway) and the class's bounds check (the fast path's offset is a
+/// class's by contract): −6 of ~44 instructions on every profiled heap's usual miss, the largest
+/// instruction item of the profiler's cost on the small-object rows (docs/benchmarks.md
+/// "Session 21: prof21"). Backout: `--cfg hakmem_no_prof_lean_miss`.
+pub const PROF_LEAN_MISS: bool = !cfg!(hakmem_no_prof_lean_miss);
+
 /// A profiled heap swaps its two lists of a class (its usual miss, its refill) field by field,
 /// each read at the width it was stored with (`front::profiling::swap_lists`), instead of a
 /// 16-byte `mem::swap` whose reads follow a 4-byte store of `room` (the pop's, the free push's,

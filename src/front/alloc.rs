@@ -7,7 +7,7 @@ use core::ptr::NonNull;
 use crate::config::{
     FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE, MAX_SMALL_SIZE,
     MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE,
-    PROF_MISS_HERE, PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
+    PROF_LEAN_MISS, PROF_MISS_HERE, PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -21,7 +21,7 @@ use crate::large;
 use crate::locate::{self, Region};
 use crate::prof;
 use crate::size_class::{
-    class_for, class_of_coarse, class_size, medium_align_ok, medium_class_of, FINE_MAX,
+    class_for, class_of_coarse, class_size, medium_align_ok, medium_class_of, FINE_MAX, NUM_CLASSES,
 };
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::header;
@@ -113,9 +113,11 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
     // holding the list's offset is then the only one the class needs (no copy kept for a shift).
     if PROFILE {
         if ERRNO {
-            return alloc_miss_errno(h, size, off);
+            // SAFETY: `off` addresses the TLS list of class `c` (see above).
+            return unsafe { alloc_miss_errno(h, size, off) };
         }
-        return alloc_miss(h, size, off);
+        // SAFETY: as above.
+        return unsafe { alloc_miss(h, size, off) };
     }
     if ERRNO {
         return alloc_slow_errno(h, off);
@@ -407,10 +409,15 @@ fn alloc_medium_sampled(h: &Heap, c: usize, size: usize, zero: bool) -> *mut u8 
 /// A small request whose pop missed (`profile` builds): a profiled heap's usual miss is served
 /// here (`miss_here`), any other profiled miss by `alloc_miss_profiled`, an unprofiled one by
 /// `alloc_slow`; `errno` set to `ENOMEM` on null (C).
+///
+/// # Safety
+/// `off` is the offset of a class's TLS list (`alloc_fast`: a multiple of `CLASS_STRIDE`, below
+/// `NUM_CLASSES * CLASS_STRIDE`); `miss_here` relies on it.
 #[cold]
 #[inline(never)]
-extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
-    match miss_here(h, off) {
+unsafe extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
+    // SAFETY: per the contract.
+    match unsafe { miss_here(h, off) } {
         Miss::Served(p) => p,
         Miss::Profiled => enomem_if_null(alloc_miss_profiled(h, size, off)),
         Miss::Plain => alloc_slow_errno(h, off),
@@ -418,10 +425,14 @@ extern "C" fn alloc_miss_errno(h: &'static Heap, size: usize, off: usize) -> *mu
 }
 
 /// See `alloc_miss_errno`.
+///
+/// # Safety
+/// As for `alloc_miss_errno`.
 #[cold]
 #[inline(never)]
-extern "C" fn alloc_miss(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
-    match miss_here(h, off) {
+unsafe extern "C" fn alloc_miss(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
+    // SAFETY: per the contract.
+    match unsafe { miss_here(h, off) } {
         Miss::Served(p) => p,
         Miss::Profiled => alloc_miss_profiled(h, size, off),
         Miss::Plain => alloc_slow_user(h, off),
@@ -444,22 +455,44 @@ enum Miss {
 /// neither is nor is to be profiled goes straight to `alloc_slow`; every other miss — the
 /// sampling decision, a refill, a heap following the switch — continues in
 /// `alloc_miss_profiled`. With the backout every live heap's miss does (as before).
+///
+/// With `config::PROF_LEAN_MISS` it asks neither the heap's kind nor the class's bounds: a
+/// sentinel heap's `profiled` is false and only read (as `Heap::free_list` relies on), so a
+/// sentinel goes `Plain` while the switch is off and `Profiled` while it is on, whose callees
+/// test the kind themselves (`alloc_slow`, `alloc_miss_profiled`); and `off` is a fast path's
+/// class offset (`alloc_fast`), in bounds by its contract (−6 instructions a profiled swap).
+///
+/// # Safety
+/// As for `alloc_miss_errno`.
 #[inline(always)]
-fn miss_here(h: &'static Heap, off: usize) -> Miss {
-    if h.kind != HeapKind::Live {
+unsafe fn miss_here(h: &'static Heap, off: usize) -> Miss {
+    if !PROF_LEAN_MISS && h.kind != HeapKind::Live {
         return Miss::Plain;
     }
     if !PROF_MISS_HERE {
+        if PROF_LEAN_MISS && h.kind != HeapKind::Live {
+            return Miss::Plain;
+        }
         return Miss::Profiled;
     }
     let on = prof::is_on();
-    // SAFETY: the calling thread's own live heap; no reference to its local state is alive.
+    // SAFETY: the calling thread's heap, or a sentinel (whose flag is false and only read); no
+    // reference to its local state is alive.
     let profiled = unsafe { (*h.local_ptr()).profiled };
+    debug_assert!(
+        !profiled || h.kind == HeapKind::Live,
+        "a sentinel heap is never profiled"
+    );
     if !on && !profiled {
         return Miss::Plain;
     }
     if PROF_SWAP_MISS && on && profiled {
         let c = off / CLASS_STRIDE;
+        if PROF_LEAN_MISS {
+            // SAFETY: `off` is the offset of a class's TLS list (the contract): a multiple of
+            // the stride, and `c` a class.
+            unsafe { core::hint::assert_unchecked(off % CLASS_STRIDE == 0 && c < NUM_CLASSES) };
+        }
         // SAFETY: as above; the heap is profiled and stays so (only its own thread switches
         // it: `profiling::sync`, which has nothing to do while the switch is on), and its list
         // of class `c` is empty (the pop missed).
