@@ -634,6 +634,16 @@ pub const REMOTE_UNWALKED: bool = !cfg!(hakmem_no_remote_unwalked);
 /// such a thread then frees heapless for its whole life (A/B in docs/benchmarks.md).
 pub const FREER_HEAP: bool = !cfg!(hakmem_no_freer_heap);
 
+/// A forked child takes over the heaps of the parent's other threads, which do not exist in it:
+/// at its first small refill (or `collect`) after the fork, every such heap whose thread was not
+/// inside a slow path at the fork instant (`Heap::busy`) is flushed as thread exit flushes it,
+/// minus its TLS lists (leaked: a list caught mid-push is not walkable), so its slabs and spans
+/// are released or published for the child's threads (`thread::take_over_dead_heaps`; design in
+/// docs/design.md, "A forked child and the parent's other threads' heaps").
+/// `RUSTFLAGS="--cfg hakmem_no_fork_takeover"` compiles it out (A/B switch): those heaps leak what
+/// they held, in the child only, as before.
+pub const FORK_TAKEOVER: bool = !cfg!(hakmem_no_fork_takeover);
+
 /// `alloc_zeroed` (C's `calloc`) of a medium block carved where its span has not been written
 /// since it was mapped or last purged with `MADV_DONTNEED` clears only the two words the carve
 /// and the freed mark wrote, not the block (`span::known_zero`, as mimalloc's `is_zero` and

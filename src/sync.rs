@@ -22,6 +22,7 @@ pub use atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Order
 /// structures; the profiler's stack table publishes its entries' frames with them
 /// (src/prof/table.rs, docs/ordering.md); each use says so at its call site.
 pub mod plain {
+    pub use core::sync::atomic::fence;
     pub use core::sync::atomic::{
         AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8,
         AtomicUsize, Ordering,

@@ -5,9 +5,9 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE, MAX_SMALL_SIZE,
-    MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE,
-    PROF_LEAN_MISS, PROF_MISS_HERE, PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
+    FORK_TAKEOVER, FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE,
+    MAX_SMALL_SIZE, MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN, OWNED_TABLE, PROFILE,
+    PROF_FLAT_SAMPLE, PROF_LEAN_MISS, PROF_MISS_HERE, PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind};
@@ -511,6 +511,8 @@ unsafe fn miss_here(h: &'static Heap, off: usize) -> Miss {
 #[inline(never)]
 extern "C" fn alloc_miss_profiled(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
     let c = off / CLASS_STRIDE;
+    // The profiler's list moves and refills change the heap's state (`Heap::busy`).
+    let _busy = h.busy();
     // SAFETY: the calling thread's own live heap; no reference to its local state is alive.
     if h.kind == HeapKind::Live && unsafe { profiling::sync(h) } {
         if PROF_SWAP_MISS && !PROF_MISS_HERE {
@@ -594,6 +596,13 @@ fn refill_any(h: &'static Heap, c: usize) -> BlockPtr {
 /// `h` is the calling thread's own live heap; no reference to its local state is alive.
 #[inline]
 unsafe fn refill_own(h: &'static Heap, c: usize) -> BlockPtr {
+    let _busy = h.busy();
+    // A forked child's first refill takes over the parent's other threads' heaps, from the
+    // thread's outermost slow path (no lock of ours held; `thread::take_over_if_forked`).
+    // ORDERING: Relaxed — the thread's own word.
+    if FORK_TAKEOVER && h.busy.load(crate::sync::plain::Ordering::Relaxed) == 1 {
+        thread::take_over_if_forked();
+    }
     // SAFETY: per the contract (a sentinel's flag is never set; this heap is live).
     if PROFILE && unsafe { (*h.local_ptr()).profiled } {
         // SAFETY: per the contract.
@@ -755,6 +764,8 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
 /// As for `realloc`.
 #[inline(never)]
 unsafe fn realloc_located(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
+    // A medium block's resize in place changes its span's state (`Heap::busy`).
+    let _busy = thread::current().busy();
     // SAFETY: per the contract.
     let old_usable = match unsafe { locate::locate(ptr) } {
         Region::Large(head) => {

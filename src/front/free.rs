@@ -155,6 +155,7 @@ unsafe fn mark_and_push(
 #[cold]
 #[inline(never)]
 extern "C" fn free_entry_slow(h: &'static Heap, ptr: *mut u8) {
+    let _busy = h.busy();
     // SAFETY: `free_entry`'s contract: `h` is the calling thread's live heap, its table holds the
     // slab of `ptr`, which it owns.
     unsafe {
@@ -250,6 +251,7 @@ extern "C" fn spill_owned(h: &'static Heap, slab: &Slab) {
 #[cold]
 #[inline(never)]
 unsafe extern "C" fn free_owned_header(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
+    let _busy = h.busy();
     // SAFETY: forwarded contract.
     unsafe { free_local(h, slab, ptr) }
 }
@@ -407,6 +409,9 @@ unsafe extern "C" fn free_slow(mut h: &'static Heap, ptr: *mut u8, stale: bool) 
             h = live;
         }
     }
+    // Everything below may change the heap's state (its hint cache, a medium span's lists, its
+    // owned table, its remote batches): a slow-path window (`Heap::busy`).
+    let _busy = h.busy();
     if TLS_HINT {
         if stale {
             h.count(|c| &c.hint_stale);
@@ -467,6 +472,7 @@ unsafe extern "C" fn free_owned_untabled(h: &'static Heap, slab: &Slab, ptr: *mu
         // An owned slab the table does not hold (another slab took its entry): enter it again,
         // so that the next free of its blocks takes the fast path. Only a live heap owns slabs,
         // so this is our own live heap.
+        let _busy = h.busy();
         // SAFETY: as above; the calling thread's heap.
         small::own_slab(unsafe { h.local_mut() }, slab);
     }
@@ -738,6 +744,7 @@ unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *
     // heap is live (a sentinel's bytes are set), and pushes on the queue as before.
     if FOREIGN_ENTRIES {
         if foreign::may_keep(h, class) {
+            let _busy = h.busy();
             // SAFETY: a checked, marked block of this slab, being freed by the caller.
             return unsafe { foreign::keep_or_push(h, slab, block, class) };
         }
@@ -750,6 +757,7 @@ unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *
     // `force-notify` feature's switch, folded to false without it) push every block at once:
     // one notification per remote free, as that switch promises.
     if CONSUMER_BATCH && !env::force_notify() || REMOTE_BATCH && h.kind == HeapKind::Live {
+        let _busy = h.busy();
         // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.
         return unsafe {
             h.local_mut()

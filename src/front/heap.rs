@@ -33,6 +33,7 @@ use crate::size_class::{CLASS_SIZES, NUM_CLASSES, TOTAL_CLASSES};
 use crate::slab::block::Block;
 use crate::slab::slab::{ListKind, Slab};
 use crate::stats::{Counter, HeapCounters, GLOBALS};
+use crate::sync::plain::{fence, AtomicU32, AtomicU64, Ordering};
 use crate::sync::AtomicPtr;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -136,6 +137,34 @@ pub struct Heap {
     pub counters: HeapCounters,
     /// Link of the list of every heap ever created (never unlinked; heaps are never freed).
     pub next_all: AtomicPtr<Heap>,
+    /// Fork takeover (`config::FORK_TAKEOVER`, `thread::take_over_dead_heaps`): how deep the
+    /// heap's thread is inside a slow path (`Heap::busy`), so that a forked child can tell a heap
+    /// caught mid-update (left alone) from a quiescent one (taken over). Written only by the
+    /// heap's thread (and its signal handlers, which restore it), read by a forked child.
+    pub busy: AtomicU32,
+    /// The fork epoch plus one at which a thread took the heap (`thread::create_current`); 0
+    /// while no thread has it (new, pooled, exiting, the fallback heap); `BOUND_TAKEN` once a
+    /// forked child took it over (never used again).
+    pub bound: AtomicU64,
+}
+
+/// `Heap::bound` of a heap a forked child took over.
+pub const BOUND_TAKEN: u64 = u64::MAX;
+
+/// A slow-path window of a live heap (`Heap::busy`); ends when dropped.
+pub struct Busy<'a>(Option<&'a Heap>);
+
+impl Drop for Busy<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(h) = self.0 {
+            // ORDERING: Relaxed load — only this thread writes the word. Release store — every
+            // state store of the window is ordered before the word drops, so a fork snapshot
+            // that shows the word lower shows all of them.
+            let n = h.busy.load(Ordering::Relaxed);
+            h.busy.store(n.wrapping_sub(1), Ordering::Release);
+        }
+    }
 }
 
 /// Zero-sized marker whose alignment starts a new cache line in a `repr(C)` struct.
@@ -238,6 +267,8 @@ impl Heap {
             prof_shard: crate::prof::Shard::SHARED,
             counters: HeapCounters::new(),
             next_all: AtomicPtr::new(core::ptr::null_mut()),
+            busy: AtomicU32::new(0),
+            bound: AtomicU64::new(0),
             local: UnsafeCell::new(HeapLocal {
                 tls,
                 freed,
@@ -289,6 +320,8 @@ impl Heap {
             });
             addr_of_mut!((*p).counters).write(HeapCounters::new());
             addr_of_mut!((*p).next_all).write(AtomicPtr::new(core::ptr::null_mut()));
+            addr_of_mut!((*p).busy).write(AtomicU32::new(0));
+            addr_of_mut!((*p).bound).write(AtomicU64::new(0));
             let l = UnsafeCell::raw_get(&raw const (*p).local);
             init_lists(addr_of_mut!((*l).tls), kind);
             init_lists(addr_of_mut!((*l).freed), kind);
@@ -412,6 +445,27 @@ impl Heap {
     pub fn tls(&self, c: usize) -> *mut TlsList {
         // SAFETY: in bounds (callers pass a valid class); no reference is created.
         unsafe { core::ptr::addr_of_mut!((*self.local.get()).tls[c]) }
+    }
+
+    /// Marks a slow-path window of a live heap until the returned value is dropped
+    /// (`config::FORK_TAKEOVER`; a sentinel's word is never written). Every operation that
+    /// changes the heap's slab or span lists, its slabs' owner state, its owned table, remote
+    /// batches or retired marks runs inside one; the small fast paths, which touch only the TLS
+    /// lists and their counters, do not (a forked child never walks those lists). Nested windows
+    /// (a slow path inside another, a signal handler's) count up.
+    #[inline(always)]
+    pub fn busy(&self) -> Busy<'_> {
+        if !crate::config::FORK_TAKEOVER || self.kind != HeapKind::Live {
+            return Busy(None);
+        }
+        // ORDERING: Relaxed load and store — only this heap's thread writes the word (a signal
+        // handler that interrupts between them leaves it as it found it).
+        let n = self.busy.load(Ordering::Relaxed);
+        self.busy.store(n + 1, Ordering::Relaxed);
+        // ORDERING: Release fence — the mark above is ordered before every store of the window
+        // below, so a fork snapshot holding any of those holds the mark (x86: a compiler fence).
+        fence(Ordering::Release);
+        Busy(Some(self))
     }
 
     /// The local state, for slow paths of a live heap.
@@ -751,6 +805,8 @@ fn _every_field_written(h: Heap) {
         prof_shard,
         counters,
         next_all,
+        busy,
+        bound,
     } = h;
     let HeapLocal {
         tls,

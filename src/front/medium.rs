@@ -135,6 +135,7 @@ fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
 /// `h` is the calling thread's live heap (or the fallback heap under its lock).
 #[inline(always)]
 unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Block>, bool)> {
+    let _busy = h.busy();
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     loop {
@@ -349,6 +350,7 @@ pub fn class_usable(span: &SpanHeader, ptr: *mut u8) -> usize {
 /// # Safety
 /// `span` came from the registry for `ptr`; `ptr` is claimed to be a live block.
 pub unsafe fn free(h: &'static Heap, span: NonNull<SpanHeader>, ptr: *mut u8, key: usize) {
+    let _busy = h.busy();
     // SAFETY: registered span headers are mapped forever.
     let span = unsafe { span.as_ref() };
     let s = &span.slab;

@@ -53,6 +53,7 @@ use crate::sync::{AtomicUsize, Ordering};
 #[cold]
 #[inline(never)]
 pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
+    let _busy = h.busy();
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     if FOREIGN_ENTRIES {
@@ -471,6 +472,7 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 #[cold]
 #[inline(never)]
 pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
+    let _busy = h.busy();
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     let cap = local.cap(c);
@@ -557,9 +559,13 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
 /// Slabs left with nothing out go back to the pool. With `publish`, every other owned slab is
 /// published (thread exit); otherwise the heap keeps them (`collect`).
 ///
+/// Without `tls` (a forked child taking over a dead heap, `thread::take_over_dead_heaps`), the TLS
+/// lists are left alone: their blocks stay counted as out in their slabs (leaked).
+///
 /// # Safety
-/// `h` is the calling thread's live heap (or an exiting thread's).
-pub unsafe fn flush(h: &Heap, publish: bool) {
+/// `h` is the calling thread's live heap (or an exiting thread's, or a quiescent heap of a thread
+/// that did not survive a fork, which nothing else uses).
+pub unsafe fn flush(h: &Heap, publish: bool, tls: bool) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     if FOREIGN_ENTRIES {
@@ -578,6 +584,11 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
     local.retired.clear(0..NUM_CLASSES);
     #[allow(clippy::needless_range_loop)] // `c` indexes the TLS lists and PUBLISHED alike
     for c in 0..NUM_CLASSES {
+        if !tls {
+            // SAFETY: per the contract.
+            unsafe { flush_slabs(local, c, publish) };
+            continue;
+        }
         // The TLS list's blocks were debited from the class countdown, never handed out.
         local.credit(c, local.tls[c].len());
         // The TLS list, then a profiled heap's free side (front/profiling.rs).
@@ -597,41 +608,51 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
                 }
             }
         }
-        let cs = local.slabs[c];
-        for mut s in [cs.cur, cs.partial, cs.full] {
-            while !s.is_null() {
-                // SAFETY: slabs on our lists are ours.
-                unsafe {
-                    let next = list::next(s);
-                    let next = if (*s).local(|l| l.list) == ListKind::Current {
-                        core::ptr::null_mut()
-                    } else {
-                        next
-                    };
-                    (*s).drain_remote();
-                    if (*s).used() == 0 && !(*s).pinned_keep() {
-                        local.list_remove(c, s);
-                        disown_slab(local, s);
-                        release_slab(s, purge::now());
-                    } else if publish {
-                        local.list_remove(c, s);
-                        disown_slab(local, s);
-                        (*s).trace(crate::trace::Event::Publish, s as usize, c);
-                        if FOREIGN_UNPIN_PUBLISHED {
-                            (*s).unpin_wanted();
-                        }
-                        PUBLISHED[c].publish(&*s);
-                        GLOBALS.publishes.bump_shared();
-                    }
-                    s = next;
-                }
-            }
-        }
+        // SAFETY: per the contract.
+        unsafe { flush_slabs(local, c, publish) };
     }
     if publish {
         h.owner.clear();
         local.hint.clear();
         local.owned.clear();
+    }
+}
+
+/// `flush`'s part for class `c`'s owned slabs: each one's remote queue drained; an empty one
+/// released, any other published (with `publish`) or kept.
+///
+/// # Safety
+/// As for `flush`; `local` is the heap's local state.
+unsafe fn flush_slabs(local: &mut HeapLocal, c: usize, publish: bool) {
+    let cs = local.slabs[c];
+    for mut s in [cs.cur, cs.partial, cs.full] {
+        while !s.is_null() {
+            // SAFETY: slabs on our lists are ours.
+            unsafe {
+                let next = list::next(s);
+                let next = if (*s).local(|l| l.list) == ListKind::Current {
+                    core::ptr::null_mut()
+                } else {
+                    next
+                };
+                (*s).drain_remote();
+                if (*s).used() == 0 && !(*s).pinned_keep() {
+                    local.list_remove(c, s);
+                    disown_slab(local, s);
+                    release_slab(s, purge::now());
+                } else if publish {
+                    local.list_remove(c, s);
+                    disown_slab(local, s);
+                    (*s).trace(crate::trace::Event::Publish, s as usize, c);
+                    if FOREIGN_UNPIN_PUBLISHED {
+                        (*s).unpin_wanted();
+                    }
+                    PUBLISHED[c].publish(&*s);
+                    GLOBALS.publishes.bump_shared();
+                }
+                s = next;
+            }
+        }
     }
 }
 

@@ -232,6 +232,101 @@ mod creating {
 /// held are taken over there), so the child's thread may create a heap.
 extern "C" fn forget_creation_after_fork() {
     creating::set(false);
+    // The forking thread's heap is the one heap bound before the fork that still has its thread
+    // (`take_over_dead_heaps`): a TLS read and a store, nothing that allocates or locks.
+    // ORDERING: Relaxed — the child has one thread now; every later one is created after this.
+    SURVIVOR.store(slot::get().cast_mut(), Ordering::Relaxed);
+}
+
+/// The heap of the thread that forked this process (set in the child by its handler).
+static SURVIVOR: AtomicPtr<Heap> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The fork epoch whose dead heaps were taken over (or are being taken over).
+static TAKEN_OVER_AT: crate::sync::plain::AtomicU64 = crate::sync::plain::AtomicU64::new(0);
+
+/// Heaps taken over in this process (tests).
+pub static HEAPS_TAKEN_OVER: crate::sync::plain::AtomicUsize =
+    crate::sync::plain::AtomicUsize::new(0);
+/// Dead heaps left alone in this process because their thread was inside a slow path at the
+/// fork (tests).
+pub static HEAPS_LEFT_BUSY: crate::sync::plain::AtomicUsize =
+    crate::sync::plain::AtomicUsize::new(0);
+
+/// In a forked child, once per fork epoch: takes over the heaps of the parent's threads that do
+/// not exist here (`config::FORK_TAKEOVER`). Called from `alloc_slow` (the calling thread's
+/// outermost slow path: no lock of ours held) and `collect`. Two loads in the parent.
+#[inline]
+pub fn take_over_if_forked() {
+    if !crate::config::FORK_TAKEOVER {
+        return;
+    }
+    let e = crate::lock::fork::epoch();
+    // ORDERING: Relaxed — a hint; the CAS in `take_over_dead_heaps` elects the one taker.
+    if e != TAKEN_OVER_AT.load(crate::sync::plain::Ordering::Relaxed) {
+        take_over_dead_heaps(e);
+    }
+}
+
+/// The takeover (docs/design.md, "A forked child and the parent's other threads' heaps"). Every
+/// heap bound to a thread before fork epoch `e` (`Heap::bound`), other than the forking thread's
+/// (`SURVIVOR`), belongs to a thread that does not exist in this process. Such a heap whose
+/// `busy` word is 0 was quiescent at the fork instant (its thread was on a fast path, which
+/// touches only its TLS lists, or outside the allocator): it is flushed as thread exit flushes a
+/// heap, minus the TLS lists (`small::flush(h, true, false)`): remote batches pushed, empty slabs
+/// and spans released, the others published for the child's threads to adopt. A busy one is
+/// left alone (leaked, in the child only). Taken heaps are marked `BOUND_TAKEN` before the flush
+/// and never recycled (their TLS lists are unknown), so a fork during the takeover leaves them
+/// alone in the grandchild. Lock-free election: the CAS winner takes over; other threads go on
+/// (their refill may find the published slabs a moment later). Heaps bound in this child (bound
+/// `e + 1`), pooled (0), the fallback heap (0) and the sentinels are skipped.
+#[cold]
+#[inline(never)]
+fn take_over_dead_heaps(e: u64) {
+    use crate::front::heap::BOUND_TAKEN;
+    use crate::sync::plain::Ordering as O;
+    // ORDERING: Relaxed — the CAS only elects one taker per epoch; the heaps' state it reads was
+    // written by threads of the parent (the fork's copy is complete before any child thread
+    // runs) or by this child's threads before they created this thread or under
+    // `for_each_heap`'s Acquire loads.
+    let seen = TAKEN_OVER_AT.load(O::Relaxed);
+    if seen == e
+        || TAKEN_OVER_AT
+            .compare_exchange(seen, e, O::Relaxed, O::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    // ORDERING: Relaxed — written by the child handler, before this thread existed or on it.
+    let survivor = SURVIVOR.load(O::Relaxed).cast_const();
+    for_each_heap(|h| {
+        if h.kind != HeapKind::Live || core::ptr::eq(h, survivor) {
+            return;
+        }
+        // ORDERING: Relaxed — a dead thread's words, frozen at the fork; a child thread's own
+        // heap reads `e + 1` (it stored it before using the heap) or 0 (still creating it).
+        let b = h.bound.load(O::Relaxed);
+        if b == 0 || b == BOUND_TAKEN || b > e {
+            return;
+        }
+        if h.busy.load(O::Relaxed) != 0 {
+            HEAPS_LEFT_BUSY.fetch_add(1, O::Relaxed);
+            return;
+        }
+        h.bound.store(BOUND_TAKEN, O::Relaxed);
+        // ORDERING: Release fence — the mark is ordered before the flush's stores, so a
+        // grandchild forked during the flush sees the heap taken and leaves it alone.
+        crate::sync::plain::fence(O::Release);
+        // SAFETY: the heap's thread does not exist in this process and was outside every slow
+        // path at the fork instant (busy 0), so its slab and span lists, owned table and remote
+        // batches are consistent; nobody else uses the heap (not pooled, not current anywhere,
+        // marked taken). Its TLS lists are not touched.
+        unsafe {
+            h.local_mut().remote.flush_all(env::force_notify());
+            small::flush(h, true, false);
+            medium::flush(h, true);
+        }
+        HEAPS_TAKEN_OVER.fetch_add(1, O::Relaxed);
+    });
 }
 
 /// Creates the calling thread's heap. `None` if metadata memory cannot be had, or if the calling
@@ -272,6 +367,14 @@ fn create_current() -> Option<&'static Heap> {
     // The slot first: anything below that re-enters the allocator (the pthread key's second-level
     // table is allocated with calloc, `atexit` may allocate) then finds a live heap.
     set_current(h.as_ptr());
+    // SAFETY: heaps are never freed.
+    let hr = unsafe { h.as_ref() };
+    // ORDERING: Relaxed — read by a forked child of this process (a snapshot) or, in this
+    // process, by `take_over_dead_heaps`, which skips both 0 and this value.
+    hr.bound.store(
+        crate::lock::fork::epoch() + 1,
+        crate::sync::plain::Ordering::Relaxed,
+    );
     if let Some(key) = exit_key() {
         // SAFETY: the key exists; the value is our heap pointer.
         unsafe { libc::pthread_setspecific(key, h.as_ptr().cast()) };
@@ -361,13 +464,20 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
     GLOBALS.threads_exited.bump_shared();
     // SAFETY: the exiting thread's own heap; the slot no longer points at it.
     unsafe {
+        // Unbound before the flush changes anything: a child forked from now on leaves the heap
+        // alone (`take_over_dead_heaps`).
+        // ORDERING: Relaxed store, Release fence — ordered before every store of the flush.
+        h.as_ref()
+            .bound
+            .store(0, crate::sync::plain::Ordering::Relaxed);
+        crate::sync::plain::fence(crate::sync::plain::Ordering::Release);
         if VALIDATE {
             // The structural validator where the heap retires: what the thread left behind is
             // well formed before the flush spreads it over the pool and the publish lists.
             h.as_ref().debug_check();
         }
         h.as_ref().local_mut().remote.flush_all(env::force_notify());
-        small::flush(h.as_ref(), true);
+        small::flush(h.as_ref(), true, true);
         small::reclaim(64);
         medium::flush(h.as_ref(), true);
         medium::reclaim(64);
@@ -430,6 +540,7 @@ fn switch_profiling(on: bool) {
     crate::front::profiling::set_switch(on);
     let h = current();
     if h.kind == HeapKind::Live {
+        let _busy = h.busy();
         // SAFETY: the calling thread's own live heap.
         unsafe { crate::front::profiling::sync(h) };
     }
@@ -439,10 +550,12 @@ fn switch_profiling(on: bool) {
 pub fn flush_current() {
     let h = current();
     if h.kind == HeapKind::Live {
+        let _busy = h.busy();
+        take_over_if_forked();
         // SAFETY: our own live heap.
         unsafe {
             h.local_mut().remote.flush_all(env::force_notify());
-            small::flush(h, false);
+            small::flush(h, false, true);
             medium::flush(h, false);
         }
     }
