@@ -409,9 +409,9 @@ unsafe extern "C" fn free_slow(mut h: &'static Heap, ptr: *mut u8, stale: bool) 
             h = live;
         }
     }
-    // Everything below may change the heap's state (its hint cache, a medium span's lists, its
-    // owned table, its remote batches): a slow-path window (`Heap::busy`).
-    let _busy = h.busy();
+    // No `Heap::busy` window here: what below changes a forked child's takeover reads marks its
+    // own (`medium::free`, `small::spill`, `own_slab` in `free_owned_untabled`, a foreign keep);
+    // the hint cache is only cleared by the takeover, never read.
     if TLS_HINT {
         if stale {
             h.count(|c| &c.hint_stale);
@@ -757,7 +757,8 @@ unsafe fn free_remote_in<const FULL: bool>(h: &'static Heap, slab: &Slab, ptr: *
     // `force-notify` feature's switch, folded to false without it) push every block at once:
     // one notification per remote free, as that switch promises.
     if CONSUMER_BATCH && !env::force_notify() || REMOTE_BATCH && h.kind == HeapKind::Live {
-        let _busy = h.busy();
+        // No `Heap::busy` window: the batches are thread-private and a forked child's takeover
+        // leaves them alone (their blocks stay counted in their slabs: leaked, bounded).
         // SAFETY: our own live heap; a checked block of this slab, being freed by the caller.
         return unsafe {
             h.local_mut()

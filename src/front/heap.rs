@@ -449,9 +449,9 @@ impl Heap {
 
     /// Marks a slow-path window of a live heap until the returned value is dropped
     /// (`config::FORK_TAKEOVER`; a sentinel's word is never written). Every operation that
-    /// changes the heap's slab or span lists, its slabs' owner state, its owned table, remote
-    /// batches or retired marks runs inside one; the small fast paths, which touch only the TLS
-    /// lists and their counters, do not (a forked child never walks those lists). Nested windows
+    /// changes the heap's slab or span lists, its slabs' owner state, its owned table or retired
+    /// marks runs inside one; the small fast paths, which touch only the TLS lists and their
+    /// counters, and the remote batches do not (a forked child never walks those). Nested windows
     /// (a slow path inside another, a signal handler's) count up.
     #[inline(always)]
     pub fn busy(&self) -> Busy<'_> {

@@ -271,9 +271,12 @@ pub fn take_over_if_forked() {
 /// heap bound to a thread before fork epoch `e` (`Heap::bound`), other than the forking thread's
 /// (`SURVIVOR`), belongs to a thread that does not exist in this process. Such a heap whose
 /// `busy` word is 0 was quiescent at the fork instant (its thread was on a fast path, which
-/// touches only its TLS lists, or outside the allocator): it is flushed as thread exit flushes a
-/// heap, minus the TLS lists (`small::flush(h, true, false)`): remote batches pushed, empty slabs
-/// and spans released, the others published for the child's threads to adopt. A busy one is
+/// touches only its TLS lists and remote batches, or outside the allocator): it is flushed as
+/// thread exit flushes a heap, minus the TLS lists and the remote batches
+/// (`small::flush(h, true, false)`; a list or batch caught mid-push is not walkable, and their
+/// blocks stay counted in their slabs: leaked, at most `TLS_BYTES` per class and
+/// `REMOTE_BATCH_ENTRIES * REMOTE_BATCH_BYTES` per heap): empty slabs and spans released, the
+/// others published for the child's threads to adopt. A busy one is
 /// left alone (leaked, in the child only). Taken heaps are marked `BOUND_TAKEN` before the flush
 /// and never recycled (their TLS lists are unknown), so a fork during the takeover leaves them
 /// alone in the grandchild. Lock-free election: the CAS winner takes over; other threads go on
@@ -321,7 +324,6 @@ fn take_over_dead_heaps(e: u64) {
         // batches are consistent; nobody else uses the heap (not pooled, not current anywhere,
         // marked taken). Its TLS lists are not touched.
         unsafe {
-            h.local_mut().remote.flush_all(env::force_notify());
             small::flush(h, true, false);
             medium::flush(h, true);
         }

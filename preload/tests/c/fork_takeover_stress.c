@@ -1,0 +1,159 @@
+/* Fork takeover under load (docs/design.md, "A forked child and the parent's other threads'
+ * heaps"): worker threads allocate, free, realloc and hand blocks to each other (small and medium
+ * sizes, so their heaps are often inside a refill, a spill, a remote batch or a medium span
+ * update) while the main thread forks FORKS times at random moments. Each child takes over the
+ * workers' heaps (those not caught mid-operation) at its first refill: it checks and frees every
+ * worker's stable blocks (allocated before the storm, never touched after), then two threads of
+ * its own allocate, check and free blocks of every size, and everything the child keeps must
+ * still hold its pattern at the end (a block handed out twice, or a slab released while it still
+ * held live blocks, breaks one). Each child arms an alarm, so a hang fails the run. */
+#include "common.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORKERS 4
+#define SLOTS 512
+#define STABLE 256
+#define HANDOFF 128
+#define FORKS 150
+#define CHILD_OPS 20000
+#define KEEP 512
+
+static atomic_int stop;
+static _Atomic(void *) handoff[HANDOFF];
+static void *stable[WORKERS][STABLE];
+
+static uint32_t next(uint32_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* Mostly small, some up to 32 KiB, some medium (up to 256 KiB). */
+static size_t pick(uint32_t *s) {
+    uint32_t r = next(s) % 100;
+    if (r < 80) return 1 + next(s) % 1024;
+    if (r < 95) return 1024 + next(s) % (32 << 10);
+    return (32 << 10) + next(s) % (224 << 10);
+}
+
+/* The block's size and seed in its first 8 bytes, a pattern in the next (up to) 56. */
+static void *make(size_t n, uint32_t seed) {
+    if (n < 16) n = 16;
+    uint32_t *p = malloc(n);
+    CHECK(p != NULL);
+    p[0] = (uint32_t)n;
+    p[1] = seed;
+    fill(p + 2, (n < 64 ? n : 64) - 8, seed);
+    return p;
+}
+static int intact(const void *v) {
+    const uint32_t *p = v;
+    size_t n = p[0];
+    return n >= 16 && check_fill(p + 2, (n < 64 ? n : 64) - 8, p[1]);
+}
+
+static void *worker(void *arg) {
+    int w = (int)(long)arg;
+    uint32_t s = 0x9e3779b9u * (uint32_t)(w + 1);
+    void *slot[SLOTS] = {0};
+    for (int i = 0; i < STABLE; i++) stable[w][i] = make(pick(&s), s);
+    while (!atomic_load(&stop)) {
+        uint32_t r = next(&s);
+        int i = (int)(r % SLOTS);
+        if (slot[i]) {
+            CHECK(intact(slot[i]));
+            if (r & (1u << 20)) {
+                free(slot[i]);
+            } else if (r & (1u << 21)) {
+                void *old = atomic_exchange(&handoff[r % HANDOFF], slot[i]);
+                if (old) {
+                    CHECK(intact(old));
+                    free(old);
+                }
+            } else {
+                size_t n = pick(&s);
+                uint32_t *q = realloc(slot[i], n < 16 ? 16 : n);
+                CHECK(q != NULL);
+                free(q);
+            }
+            slot[i] = NULL;
+        } else {
+            slot[i] = make(pick(&s), s);
+        }
+    }
+    for (int i = 0; i < SLOTS; i++) free(slot[i]);
+    return NULL;
+}
+
+static void *child_thread(void *arg) {
+    uint32_t s = 0x1234567u + (uint32_t)(long)arg;
+    void *keep[KEEP] = {0};
+    for (int k = 0; k < CHILD_OPS; k++) {
+        int i = (int)(next(&s) % KEEP);
+        if (keep[i]) {
+            if (!intact(keep[i])) _exit(3);
+            free(keep[i]);
+        }
+        keep[i] = make(pick(&s), s);
+    }
+    for (int i = 0; i < KEEP; i++) {
+        if (!intact(keep[i])) _exit(3);
+        free(keep[i]);
+    }
+    return NULL;
+}
+
+static void child(void) {
+    alarm(30);
+    /* The main thread's first allocations: its first refill takes the workers' heaps over. */
+    void *first[64];
+    uint32_t s = 77;
+    for (int i = 0; i < 64; i++) first[i] = make(pick(&s), s);
+    for (int w = 0; w < WORKERS; w++)
+        for (int i = 0; i < STABLE; i++) {
+            if (!intact(stable[w][i])) _exit(2);
+            free(stable[w][i]);
+        }
+    pthread_t t[2];
+    for (long i = 0; i < 2; i++)
+        if (pthread_create(&t[i], NULL, child_thread, (void *)i) != 0) _exit(4);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 64; i++) {
+        if (!intact(first[i])) _exit(5);
+        free(first[i]);
+    }
+    _exit(0);
+}
+
+int main(void) {
+    expect_allocator();
+    pthread_t th[WORKERS];
+    for (long w = 0; w < WORKERS; w++) CHECK(pthread_create(&th[w], NULL, worker, (void *)w) == 0);
+    usleep(20000);
+    uint32_t s = 99;
+    for (int f = 0; f < FORKS; f++) {
+        struct timespec d = {0, (long)(next(&s) % 2000) * 1000};
+        nanosleep(&d, NULL);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) child();
+        int st;
+        CHECK(waitpid(pid, &st, 0) == pid);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "FAIL: child %d: %s %d\n", f, WIFEXITED(st) ? "exit" : "signal",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+            return 1;
+        }
+    }
+    atomic_store(&stop, 1);
+    for (int w = 0; w < WORKERS; w++) CHECK(pthread_join(th[w], NULL) == 0);
+    for (int i = 0; i < HANDOFF; i++) free(atomic_exchange(&handoff[i], NULL));
+    printf("OK fork_takeover_stress\n");
+    return 0;
+}
