@@ -97,6 +97,8 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("churn.c", Lang::C),
     ("fork.c", Lang::C),
     ("fork_torture.c", Lang::C),
+    ("fork_reuse.c", Lang::C),
+    ("fork_takeover_stress.c", Lang::C),
     ("dlopen_tls.c", Lang::C),
     ("signals.c", Lang::C),
     ("small_stacks.c", Lang::C),
@@ -1016,6 +1018,29 @@ fn c_fork_from_threaded_parent() {
 #[test]
 fn c_fork_torture() {
     c_program("fork_torture", &[]);
+}
+
+/// The fork takeover (`config::FORK_TAKEOVER`): four parent threads keep 64 MiB across the fork;
+/// a child that frees it all and allocates it again (from its one thread, then from four) grows
+/// under a quarter of it, because it took over those threads' heaps and reuses their slabs
+/// (before: 78-87 MiB, the whole of it plus a new copy). The backout build expects the old leak.
+#[test]
+fn c_fork_child_reuses_the_parent_threads_memory() {
+    let expect = if cfg!(hakmem_no_fork_takeover) {
+        "0"
+    } else {
+        "1"
+    };
+    c_program_env("fork_reuse", &[], &[("HAKMEM_EXPECT_TAKEOVER", expect)]);
+}
+
+/// The fork takeover under load: 150 forks while four threads allocate, free, realloc and hand
+/// blocks over (small and medium); every child takes the heaps over, checks and frees the
+/// workers' stable blocks and allocates from two threads of its own, with every block's pattern
+/// checked; no crash, hang or corruption.
+#[test]
+fn c_fork_takeover_under_load() {
+    c_program("fork_takeover_stress", &[]);
 }
 
 #[test]

@@ -23,7 +23,7 @@
 #define CHILD_OPS 20000
 #define KEEP 512
 
-static atomic_int stop;
+static atomic_int stop, made_stable;
 static _Atomic(void *) handoff[HANDOFF];
 static void *stable[WORKERS][STABLE];
 
@@ -63,6 +63,7 @@ static void *worker(void *arg) {
     uint32_t s = 0x9e3779b9u * (uint32_t)(w + 1);
     void *slot[SLOTS] = {0};
     for (int i = 0; i < STABLE; i++) stable[w][i] = make(pick(&s), s);
+    atomic_fetch_add(&made_stable, 1);
     while (!atomic_load(&stop)) {
         uint32_t r = next(&s);
         int i = (int)(r % SLOTS);
@@ -135,7 +136,7 @@ int main(void) {
     expect_allocator();
     pthread_t th[WORKERS];
     for (long w = 0; w < WORKERS; w++) CHECK(pthread_create(&th[w], NULL, worker, (void *)w) == 0);
-    usleep(20000);
+    while (atomic_load(&made_stable) < WORKERS) usleep(1000);
     uint32_t s = 99;
     for (int f = 0; f < FORKS; f++) {
         struct timespec d = {0, (long)(next(&s) % 2000) * 1000};
