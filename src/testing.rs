@@ -75,6 +75,17 @@ pub fn fork_takeovers() -> usize {
     crate::lock::fork::TAKEOVERS.load(Ordering::Relaxed)
 }
 
+/// Heaps of threads that did not survive a `fork`, in this process: (taken over, left alone
+/// because their thread was inside a slow path at the fork instant). See
+/// `front::thread::take_over_dead_heaps`.
+pub fn fork_heaps() -> (usize, usize) {
+    // ORDERING: Relaxed — counters read after the events they count, on the same thread.
+    (
+        crate::front::thread::HEAPS_TAKEN_OVER.load(Ordering::Relaxed),
+        crate::front::thread::HEAPS_LEFT_BUSY.load(Ordering::Relaxed),
+    )
+}
+
 /// The ranks of hakmem's locks, lowest first, by name (`Rank::name`).
 pub fn lock_ranks() -> [(u8, &'static str); 10] {
     crate::lock::Rank::ALL.map(|r| (r as u8, r.name()))

@@ -517,6 +517,93 @@ fn takeover(rank: u8) {
     testing::set_hook(None);
 }
 
+// ---- scenario: the heaps of threads that did not survive the fork --------------------------------
+
+const QUIET_BLOCKS: usize = 300;
+const QUIET_SIZE: usize = 48;
+static QUIET: [AtomicUsize; QUIET_BLOCKS] = [const { AtomicUsize::new(0) }; QUIET_BLOCKS];
+static QUIET_READY: AtomicBool = AtomicBool::new(false);
+
+/// Allocates and fills `QUIET_BLOCKS` blocks, then waits outside the allocator across the fork.
+extern "C" fn quiet_thread(_: *mut libc::c_void) -> *mut libc::c_void {
+    for (i, q) in QUIET.iter().enumerate() {
+        let p = alloc(QUIET_SIZE);
+        // SAFETY: a fresh block of `QUIET_SIZE` bytes.
+        unsafe { p.write_bytes(i as u8, QUIET_SIZE) };
+        q.store(p as usize, Ordering::Relaxed);
+    }
+    QUIET_READY.store(true, Ordering::Release);
+    wait_until(|| RESUME.load(Ordering::Acquire));
+    null_mut()
+}
+
+/// A fresh thread whose first refill takes the pool lock, where `pause_in_target` holds it until
+/// the main thread has forked: its heap is inside a slow path (`Heap::busy`) at the fork instant.
+extern "C" fn busy_thread(_: *mut libc::c_void) -> *mut libc::c_void {
+    free(alloc(2000), 2000);
+    null_mut()
+}
+
+/// The grandchild: its first refill takes over the quiet thread's heap (and any other quiescent
+/// one of the parent's threads) and leaves the busy thread's alone; the quiet thread's blocks are
+/// intact and free normally, and allocation goes on. Backout: nothing is taken over.
+fn heaps_child() -> ! {
+    // SAFETY: async-signal-safe; the default action kills a hung child.
+    unsafe { libc::alarm(20) };
+    let mut ok = churn_3000(&mut [null_mut(); 1400]);
+    let (taken, left) = testing::fork_heaps();
+    if hakmem::config::FORK_TAKEOVER {
+        if taken < 1 {
+            say("fork heaps child: the quiet thread's heap was not taken over\n");
+            ok = false;
+        }
+        if left != 1 {
+            say("fork heaps child: the busy thread's heap was not (only) the one left alone\n");
+            ok = false;
+        }
+    } else if taken != 0 || left != 0 {
+        say("fork heaps child: the backout took heaps over\n");
+        ok = false;
+    }
+    for (i, q) in QUIET.iter().enumerate() {
+        let p = q.load(Ordering::Relaxed) as *mut u8;
+        // SAFETY: a live block of `QUIET_SIZE` bytes the quiet thread filled.
+        let intact = unsafe { core::slice::from_raw_parts(p, QUIET_SIZE) }
+            .iter()
+            .all(|&b| b == i as u8);
+        if !intact {
+            say("fork heaps child: a quiet thread's block was overwritten\n");
+            ok = false;
+            break;
+        }
+        free(p, QUIET_SIZE);
+    }
+    ok &= churn_3000(&mut [null_mut(); 1400]);
+    // SAFETY: ends the child without running the parent's exit handlers.
+    unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+}
+
+fn dead_heaps() {
+    MAIN_ID.store(self_id() as usize, Ordering::Relaxed);
+    let quiet = spawn(quiet_thread);
+    wait_until(|| QUIET_READY.load(Ordering::Acquire));
+    TARGET.store(POOL, Ordering::Relaxed);
+    testing::set_hook(Some(pause_in_target));
+    let busy = spawn(busy_thread);
+    wait_until(|| PAUSED.load(Ordering::Acquire));
+    // SAFETY: the child only uses the allocator and async-signal-safe calls, then `_exit`s.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        heaps_child();
+    }
+    RESUME.store(true, Ordering::Release);
+    wait_ok(pid);
+    join(busy);
+    join(quiet);
+    testing::set_hook(None);
+}
+
 // ---- scenario: the lock-order checker ------------------------------------------------------------
 
 fn nest(outer: u8, inner: u8) {
@@ -555,6 +642,7 @@ fn child() {
                 }
             }
         }
+        "dead_heaps" => dead_heaps(),
         "nest_out_of_order" => nest(POOL, HEAP_POOL),
         "nest_same_rank" => nest(PUBLISHED, PUBLISHED),
         other => panic!("unknown scenario {other}"),
@@ -593,6 +681,15 @@ fn child_takes_over_each_lock_left_held() {
         }
         support::child::run(&format!("takeover_{rank}"), &[]).assert_passed();
     }
+}
+
+/// The fork takeover (`config::FORK_TAKEOVER`): a forked child takes over the heap of a parent
+/// thread that was outside the allocator at the fork instant (its blocks stay intact and free
+/// normally there) and leaves alone the heap of one paused inside a refill (holding the pool
+/// lock: `Heap::busy`). Backout: neither is taken over.
+#[test]
+fn child_takes_over_quiet_dead_heaps_and_leaves_busy_ones() {
+    support::child::run("dead_heaps", &[]).assert_passed();
 }
 
 /// A child in which no fork handler has run yet (a raw fork system call) takes over the pool lock
