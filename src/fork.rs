@@ -22,12 +22,13 @@
 //! zeroed (`MADV_WIPEONFORK`) zeroed and bumps the epoch itself (`lock::fork::catch_up`,
 //! `config::FORK_CATCH_UP`); a `vfork` child shares the page and never does.
 //!
-//! Known limits, in the child only: slabs owned by the parent's other threads stay owned by heaps
-//! that do not run in the child, so the child's frees of those blocks go to remote queues nobody
-//! drains (a leak bounded by what those threads held; measured, and what a safe takeover would
-//! need, in docs/design.md, "A forked child and the parent's other threads' heaps"); and a child
-//! forked from a signal handler that interrupted hakmem must not return into the interrupted call
-//! (see `lock`).
+//! The parent's other threads' heaps are taken over lazily, at the child's first refill
+//! (`front::thread::take_over_dead_heaps`, `config::FORK_TAKEOVER`); the handler only records the
+//! forking thread's heap. Known limits, in the child only: a heap whose thread was inside a slow
+//! path at the fork instant (`Heap::busy`) is left alone, and a taken heap's TLS lists and remote
+//! batches are leaked (docs/design.md, "A forked child and the parent's other threads' heaps");
+//! and a child forked from a signal handler that interrupted hakmem must not return into the
+//! interrupted call (see `lock`).
 
 extern "C" fn child() {
     crate::lock::fork::child();
