@@ -282,6 +282,10 @@ pub fn take_over_if_forked() {
 /// alone in the grandchild. Lock-free election: the CAS winner takes over; other threads go on
 /// (their refill may find the published slabs a moment later). Heaps bound in this child (bound
 /// `e + 1`), pooled (0), the fallback heap (0) and the sentinels are skipped.
+///
+/// The caller is inside its own heap's slow-path window (`busy >= 1`), so the calling thread's
+/// heap is never taken even where `SURVIVOR` is not set yet: a child whose handler has not run
+/// (`lock::fork::catch_up` bumped the epoch) has one thread, the forking one, and it is the taker.
 #[cold]
 #[inline(never)]
 fn take_over_dead_heaps(e: u64) {
