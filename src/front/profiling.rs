@@ -77,6 +77,9 @@ pub unsafe fn sync(h: &Heap) -> bool {
     // SAFETY: per the contract.
     let profiled = unsafe { (*h.local_ptr()).profiled };
     if on != profiled {
+        // Entering or leaving rewrites the owned table's entries and drops its foreign ones
+        // (`relink`), which a forked child's takeover reads: a slow-path window (`Heap::busy`).
+        let _busy = h.busy();
         if on {
             // SAFETY: per the contract.
             enter(unsafe { h.local_mut() });
