@@ -11,6 +11,7 @@
 use core::ptr::NonNull;
 
 use crate::config::{FIRST_DATA_SLAB, SUPERSLAB_MASK};
+use crate::front::heap::HeapLocal;
 use crate::front::hint::Hint;
 use crate::front::owned::OwnedSlabs;
 use crate::front::thread;
@@ -359,7 +360,7 @@ pub fn keep_backoff(class: usize) -> (u32, u8, bool) {
 pub fn owned_table_holds(ptr: *const u8) -> bool {
     let h = thread::current();
     // SAFETY: read-only access to the calling thread's own table (sentinels included).
-    unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize).is_some() }
+    unsafe { OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize).is_some() }
 }
 
 /// The pins of the slab containing `ptr` (front/foreign.rs): how many threads' owned-slab tables
@@ -388,11 +389,13 @@ pub fn slab_release_wanted(ptr: *const u8) -> Option<bool> {
 pub fn owned_table_evict(ptr: *const u8) -> bool {
     let h = thread::current();
     // SAFETY: the calling thread's own table.
-    let hit = unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize) };
+    let hit = unsafe { OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
     match hit {
         Some(slab) => {
+            // A change of the owned table, as a slow path's (the fork takeover reads the table).
+            let _busy = h.busy();
             // SAFETY: only a live heap's table holds entries, and it is the calling thread's.
-            unsafe { h.local_mut().owned.remove(slab) };
+            unsafe { h.local_mut().owned_mut().remove(slab) };
             true
         }
         None => false,

@@ -10,7 +10,7 @@ use crate::config::{
     PROF_FLAT_SAMPLE, PROF_LEAN_MISS, PROF_MISS_HERE, PROF_REALLOC_IN_PLACE, PROF_SWAP_MISS,
 };
 use crate::front::free;
-use crate::front::heap::{Heap, HeapKind};
+use crate::front::heap::{Heap, HeapKind, HeapLocal};
 use crate::front::medium;
 use crate::front::owned::OwnedSlabs;
 use crate::front::profiling;
@@ -742,7 +742,7 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
     if OWNED_TABLE {
         let h = thread::current();
         // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
-        let hit = unsafe { OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize) };
+        let hit = unsafe { OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
         if let Some(slab) = hit {
             // SAFETY: the table holds only slabs this thread owns, bound while owned; `ptr` is a
             // block pointer in its data (the contract).

@@ -101,7 +101,7 @@ pub unsafe fn keep(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
     // We hold `b` (counted in the slab's `used`): the slab is bound to `class` until after the
     // pin this may add.
     local
-        .owned
+        .owned_mut()
         .insert_foreign(slab, class, crate::front::mark::key(), tls.cast());
     // SAFETY: our own live heap's list; `b` is ours.
     unsafe {

@@ -15,7 +15,7 @@ use crate::config::{
 use crate::debug::{fatal, Where};
 use crate::env;
 use crate::front::foreign;
-use crate::front::heap::{Heap, HeapKind};
+use crate::front::heap::{Heap, HeapKind, HeapLocal};
 use crate::front::hint::Hint;
 use crate::front::mark;
 use crate::front::medium;
@@ -45,7 +45,7 @@ pub unsafe fn free(ptr: *mut u8) {
     if OWNED_TABLE {
         // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
         let hit =
-            unsafe { OwnedSlabs::lookup_entry(&raw const (*h.local_ptr()).owned, ptr as usize) };
+            unsafe { OwnedSlabs::lookup_entry(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
         if let Some(e) = hit {
             if CHECKED {
                 check_owned(h, e, ptr);
@@ -131,7 +131,7 @@ unsafe fn mark_and_push(
     let b = unsafe { NonNull::new_unchecked(block.cast::<Block>()) };
     if FREE_MARK {
         // SAFETY: our own table; it holds the key since a slab was inserted.
-        let key = unsafe { (*h.local_ptr()).owned.key };
+        let key = unsafe { (*HeapLocal::owned_ptr(h.local_ptr())).key };
         // SAFETY: as above.
         unsafe {
             if Block::is_marked_free(b, key) {
@@ -159,8 +159,8 @@ extern "C" fn free_entry_slow(h: &'static Heap, ptr: *mut u8) {
     // SAFETY: `free_entry`'s contract: `h` is the calling thread's live heap, its table holds the
     // slab of `ptr`, which it owns.
     unsafe {
-        let slab =
-            OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize).unwrap_unchecked();
+        let slab = OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize)
+            .unwrap_unchecked();
         // A foreign entry (front/foreign.rs): the remote free's full check, which keeps the
         // block and rewrites the entry.
         if FOREIGN_ENTRIES && !slab.is_owned_by(h.owner_ptr()) {
@@ -168,7 +168,7 @@ extern "C" fn free_entry_slow(h: &'static Heap, ptr: *mut u8) {
         }
         free_local(h, slab, ptr);
         // A table entry means owned: a spill that released the slab took its entry out.
-        h.local_mut().owned.refresh(slab);
+        h.local_mut().owned_mut().refresh(slab);
     }
 }
 
@@ -178,7 +178,7 @@ extern "C" fn free_entry_slow(h: &'static Heap, ptr: *mut u8) {
 extern "C" fn free_entry_spill(h: &'static Heap, ptr: *mut u8) {
     // SAFETY: the block was just pushed: the heap's table still holds its slab, which we own.
     let slab = unsafe {
-        OwnedSlabs::lookup(&raw const (*h.local_ptr()).owned, ptr as usize).unwrap_unchecked()
+        OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize).unwrap_unchecked()
     };
     spill_owned(h, slab)
 }
@@ -270,7 +270,8 @@ extern "C" fn double_free_owned(slab: &Slab, ptr: *mut u8) {
 #[cold]
 fn check_owned(h: &Heap, e: &Entry, ptr: *mut u8) {
     // SAFETY: the calling thread's own table (only a live heap's has entries).
-    if FOREIGN_ENTRIES && unsafe { (*h.local_ptr()).owned.is_foreign(ptr as usize) } {
+    if FOREIGN_ENTRIES && unsafe { (*HeapLocal::owned_ptr(h.local_ptr())).is_foreign(ptr as usize) }
+    {
         return check_foreign(e, ptr);
     }
     let ss = registry::lookup(ptr as usize).cast::<SuperSlab>();

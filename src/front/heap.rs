@@ -65,8 +65,10 @@ pub struct HeapLocal {
     /// blocks already counted against the class's countdown (src/front/profiling.rs). Empty
     /// otherwise.
     pub freed: [TlsList; NUM_CLASSES],
-    /// Slabs this heap owns, for the free fast path.
-    pub owned: OwnedSlabs,
+    /// Slabs this heap owns, for the free fast path. Private, so that every change goes through
+    /// `owned_mut` (checked to be inside a busy window, `expect_busy`); read through `owned` and
+    /// `owned_ptr`.
+    owned: OwnedSlabs,
     /// Owned slabs per small class id and owned spans per medium class id.
     pub slabs: [ClassSlabs; TOTAL_CLASSES],
     pub hint: HintCache,
@@ -481,6 +483,46 @@ impl Heap {
     }
 }
 
+const _: () = assert!(core::mem::offset_of!(Heap, local) == 0);
+
+impl HeapLocal {
+    /// Fork takeover check (`config::CHECKED` builds, `config::FORK_TAKEOVER`): aborts unless the
+    /// heap holding this state is inside a `Heap::busy` window, when it is a heap a forked child
+    /// could take over (live, bound to a thread, not taken). Called by every mutator of what the
+    /// takeover reads — the slab and span lists (`list_push`, `list_remove`), the owned table
+    /// (every change goes through `owned_mut`) and the retired marks (`retire`,
+    /// `clear_retired`, `release_retired`) — so that a change made outside a window (which a
+    /// child could see half done and flush) fails the test that reaches it instead of a rare
+    /// fork. The TLS lists, their counters and the remote batches are deliberately outside.
+    /// Heaps with `bound` 0 (new, pooled, exiting) or `BOUND_TAKEN` are never taken over, so
+    /// their changes need no window. Nothing in release builds without `checked`.
+    #[inline(always)]
+    pub fn expect_busy(&self, what: &str) {
+        if !(crate::config::CHECKED && crate::config::FORK_TAKEOVER) {
+            return;
+        }
+        // SAFETY: a `HeapLocal` lives only at offset 0 of a `Heap` (`Heap::new` and `Heap::init`
+        // are the only places that build one; the const assert above), so the heap is readable.
+        let h = unsafe { &*(self as *const HeapLocal).cast::<Heap>() };
+        expect_busy_slow(h, what);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn expect_busy_slow(h: &Heap, what: &str) {
+    if h.kind != HeapKind::Live {
+        return;
+    }
+    // ORDERING: Relaxed — the calling thread is the heap's (or the words are 0 or BOUND_TAKEN,
+    // which skip the check); it reads its own stores.
+    let bound = h.bound.load(Ordering::Relaxed);
+    if bound == 0 || bound == BOUND_TAKEN || h.busy.load(Ordering::Relaxed) != 0 {
+        return;
+    }
+    fatal("heap", what, Where::ptr(h as *const Heap as usize));
+}
+
 /// `HeapLocal::ahead` of a class not drawn since the heap was profiled: drawn at its first use
 /// (`profiling::drawn`), so that a new thread pays only for the classes it uses.
 pub const UNDRAWN: usize = usize::MAX;
@@ -577,11 +619,51 @@ impl HeapLocal {
         }
         true
     }
+    /// The owned-slab table, for reading.
+    #[inline(always)]
+    pub fn owned(&self) -> &OwnedSlabs {
+        &self.owned
+    }
+
+    /// The owned-slab table of the local state at `this`, as a raw pointer (the fast paths read
+    /// it through raw places, so that a sentinel heap's is only ever read).
+    ///
+    /// # Safety
+    /// `this` points at a `HeapLocal`.
+    #[inline(always)]
+    pub unsafe fn owned_ptr(this: *const HeapLocal) -> *const OwnedSlabs {
+        // SAFETY: per the contract; no reference is created.
+        unsafe { &raw const (*this).owned }
+    }
+
+    /// The owned-slab table, for changing it: only inside a busy window (`expect_busy`), as the
+    /// fork takeover reads it.
+    #[inline(always)]
+    pub fn owned_mut(&mut self) -> &mut OwnedSlabs {
+        self.expect_busy("owned table changed outside a busy window (fork takeover)");
+        &mut self.owned
+    }
+
+    /// Marks class `c`'s current slab (span) retired at `now` (`purge::Retired::mark`).
+    #[inline]
+    pub fn retire(&mut self, c: usize, now: crate::purge::Stamp) {
+        self.expect_busy("retired mark outside a busy window (fork takeover)");
+        self.retired.mark(c, now);
+    }
+
+    /// Forgets the retired marks of `classes` (`purge::Retired::clear`).
+    #[inline]
+    pub fn clear_retired(&mut self, classes: core::ops::Range<usize>) {
+        self.expect_busy("retired clear outside a busy window (fork takeover)");
+        self.retired.clear(classes);
+    }
+
     /// Pushes `s` on list `kind` of class `c`.
     ///
     /// # Safety
     /// The heap owns `s` and `s` is on no list.
     pub unsafe fn list_push(&mut self, c: usize, s: *mut Slab, kind: ListKind) {
+        self.expect_busy("slab list push outside a busy window (fork takeover)");
         let cs = &mut self.slabs[c];
         let head = match kind {
             ListKind::Partial => &mut cs.partial,
@@ -625,6 +707,7 @@ impl HeapLocal {
             if empty && !sweep.covers(at) {
                 continue;
             }
+            self.expect_busy("retired unmark outside a busy window (fork takeover)");
             self.retired.unmark(c);
             if empty {
                 // SAFETY: our current slab, empty: off the list, nothing out.
@@ -641,6 +724,7 @@ impl HeapLocal {
     /// # Safety
     /// The heap owns `s`.
     pub unsafe fn list_remove(&mut self, c: usize, s: *mut Slab) {
+        self.expect_busy("slab list remove outside a busy window (fork takeover)");
         // SAFETY: the heap owns `s` and every slab on its lists.
         unsafe {
             let kind = (*s).local(|l| core::mem::replace(&mut l.list, ListKind::None));

@@ -222,7 +222,7 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
         }
         return;
     }
-    local.retired.mark(c, purge::now());
+    local.retire(c, purge::now());
 }
 
 /// Gives the span cache every retired current span that is still empty and that `sweep` covers
@@ -847,7 +847,7 @@ pub unsafe fn flush(h: &Heap, publish: bool) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     // Every empty span is released below, the retired current ones included.
-    local.retired.clear(MEDIUM_CLASSES);
+    local.clear_retired(MEDIUM_CLASSES);
     if publish && MEDIUM_TRIM {
         // The spans published below wait for an adopter with their free blocks resident: purge
         // those now (nobody takes them before an adoption).

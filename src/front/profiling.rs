@@ -170,7 +170,7 @@ fn relink(local: &mut HeapLocal) {
     // that `foreign::keep` enters them afresh with the new one. Their kept blocks stay on the
     // lists, counted in their slabs' `used`.
     if crate::config::FOREIGN_ENTRIES {
-        local.owned.drop_all_foreign();
+        local.owned_mut().drop_all_foreign();
     }
     for c in 0..NUM_CLASSES {
         let to = local.free_list(c).cast::<()>();
@@ -180,7 +180,7 @@ fn relink(local: &mut HeapLocal) {
             unsafe { (*cs.cur).local(|l| l.tls = to) };
             if TABLE32 {
                 // SAFETY: as above.
-                local.owned.refresh(unsafe { &*cs.cur });
+                local.owned_mut().refresh(unsafe { &*cs.cur });
             }
         }
         for head in [cs.partial, cs.full] {
@@ -190,7 +190,7 @@ fn relink(local: &mut HeapLocal) {
                 unsafe {
                     (*s).local(|l| l.tls = to);
                     if TABLE32 {
-                        local.owned.refresh(&*s);
+                        local.owned_mut().refresh(&*s);
                     }
                     s = list::next(s);
                 }

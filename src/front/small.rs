@@ -59,8 +59,8 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
     if FOREIGN_ENTRIES {
         // The list ran dry: the thread reuses the class (front/foreign.rs).
         local.keep.refilled(c);
-        if local.owned.foreign_any() {
-            local.owned.drop_released();
+        if local.owned().foreign_any() {
+            local.owned_mut().drop_released();
         }
     }
     if TLS_SLOW_START && !(PROFILE && local.profiled) {
@@ -109,7 +109,7 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
                     // follows (`config::TABLE32`), else the slab's new blocks would take the
                     // slow free until one of them refreshed it.
                     if OWNED_TABLE && TABLE32 {
-                        local.owned.refresh(s);
+                        local.owned_mut().refresh(s);
                     }
                     batch
                 };
@@ -263,7 +263,7 @@ pub fn own_slab(local: &mut HeapLocal, s: &Slab) {
             let class = s.local(|l| l.class as usize);
             s.local(|l| l.tls = local.free_list(class).cast());
         }
-        local.owned.insert(s, crate::front::mark::key());
+        local.owned_mut().insert(s, crate::front::mark::key());
         let ss = s
             .data()
             .map_addr(|a| a & !crate::config::SUPERSLAB_MASK)
@@ -279,7 +279,7 @@ pub fn own_slab(local: &mut HeapLocal, s: &Slab) {
 fn disown_slab(local: &mut HeapLocal, s: *mut Slab) {
     if OWNED_TABLE {
         // SAFETY: slab metadata is never unmapped.
-        local.owned.remove(unsafe { &*s });
+        local.owned_mut().remove(unsafe { &*s });
     }
 }
 
@@ -430,7 +430,7 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: *mut Slab) {
         }
         return;
     }
-    local.retired.mark(c, purge::now());
+    local.retire(c, purge::now());
 }
 
 /// Gives the pool every retired current slab that is still empty and that `sweep` covers (the
@@ -481,8 +481,8 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     if TLS_SLOW_START {
         local.limits.spilled(c);
     }
-    if FOREIGN_ENTRIES && local.owned.foreign_any() {
-        local.owned.drop_released();
+    if FOREIGN_ENTRIES && local.owned().foreign_any() {
+        local.owned_mut().drop_released();
     }
     // SAFETY: the list frees push on (a profiled heap's free side) is one of the heap's own.
     let t = unsafe { &mut *local.free_list(c) };
@@ -572,16 +572,16 @@ pub unsafe fn flush(h: &Heap, publish: bool, tls: bool) {
         if publish && FOREIGN_UNPIN_PUBLISHED {
             // This thread's pins end with it: their slabs' blocks go back to their owners,
             // not to the next thread that frees one (config::FOREIGN_UNPIN_PUBLISHED).
-            local.owned.drop_foreign_where(|s| {
+            local.owned_mut().drop_foreign_where(|s| {
                 s.unpin_wanted();
                 true
             });
         } else {
-            local.owned.drop_all_foreign();
+            local.owned_mut().drop_all_foreign();
         }
     }
     // Every empty slab is released below, the retired current ones included.
-    local.retired.clear(0..NUM_CLASSES);
+    local.clear_retired(0..NUM_CLASSES);
     #[allow(clippy::needless_range_loop)] // `c` indexes the TLS lists and PUBLISHED alike
     for c in 0..NUM_CLASSES {
         if !tls {
@@ -614,7 +614,7 @@ pub unsafe fn flush(h: &Heap, publish: bool, tls: bool) {
     if publish {
         h.owner.clear();
         local.hint.clear();
-        local.owned.clear();
+        local.owned_mut().clear();
     }
 }
 
