@@ -99,6 +99,7 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("fork_torture.c", Lang::C),
     ("fork_reuse.c", Lang::C),
     ("fork_takeover_stress.c", Lang::C),
+    ("fork_takeover_stack.c", Lang::C),
     ("dlopen_tls.c", Lang::C),
     ("signals.c", Lang::C),
     ("small_stacks.c", Lang::C),
@@ -1041,6 +1042,13 @@ fn c_fork_child_reuses_the_parent_threads_memory() {
 #[test]
 fn c_fork_takeover_under_load() {
     c_program("fork_takeover_stress", &[]);
+}
+
+/// The fork takeover runs on the stack of the child's first small refill: within 2 KiB of the
+/// caller (docs/design.md, "Stack depth").
+#[test]
+fn c_fork_takeover_within_the_stack_bound() {
+    c_program("fork_takeover_stack", &[]);
 }
 
 #[test]
