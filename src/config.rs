@@ -797,6 +797,31 @@ pub const MEDIUM_TRIM_ON_BIND: bool = !cfg!(hakmem_no_medium_trim_on_bind);
 /// `MEDIUM_DIRTY_BYTES`): 118–121 MiB for 45% more faults than 20 ms (docs/benchmarks.md,
 /// sessions 8 and 9): the blocks freed within the last epoch were most of what stayed resident.
 pub const MEDIUM_TRIM_AGE_MS: u64 = 5;
+
+/// A heap's trim backs off when the program takes back the blocks it just purged
+/// (`front::medium::trim`, in the spirit of jemalloc's decay and tcmalloc's release rate): a
+/// purge the program faults back in within the next epoch saved no memory and cost a page fault
+/// per page. The trim tags each block it purges with its epoch (`span::trim_free`) and the
+/// medium allocation path counts the bytes it hands out of blocks the current epoch's trim
+/// purged or the one before (two loads of the block's first line, which the pop reads anyway); a
+/// trim that finds them three quarters or more of what those two purged raises the heap's hoard
+/// allowance (`MEDIUM_DIRTY_BYTES << level`) `TRIM_BACKOFF_STEP` levels, up to
+/// `TRIM_BACKOFF_MAX`, and `TRIM_BACKOFF_QUIET` trims in a row without that signal lower it one. lua's hash-part doubling (blocks of one
+/// class freed and taken again a few epochs later) refaulted ~6,000 pages a run that saved no
+/// peak RSS (docs/benchmarks.md, "Session 21: real21" and "trim21").
+/// `RUSTFLAGS="--cfg hakmem_no_trim_backoff"` compiles it out (A/B switch): a fixed allowance.
+pub const TRIM_BACKOFF: bool = !cfg!(hakmem_no_trim_backoff);
+
+/// The most doublings of the hoard allowance `TRIM_BACKOFF` makes: 4 MiB << 4 = 64 MiB per heap.
+pub const TRIM_BACKOFF_MAX: u32 = 4;
+
+/// Levels `TRIM_BACKOFF` rises by on one trim's refaults: 2, a fourfold allowance (lua's hoard
+/// grew past a doubled allowance by the next trim: ~17.5 of its 33.6 MB of purges stayed with
+/// one level a step).
+pub const TRIM_BACKOFF_STEP: u32 = 2;
+
+/// Trims in a row without refaults after which `TRIM_BACKOFF` halves the allowance again.
+pub const TRIM_BACKOFF_QUIET: u32 = 8;
 const _: () = assert!(REMOTE_BATCH_ENTRIES.is_power_of_two() && REMOTE_BATCH_MAX >= 1);
 
 /// Per-box counters (`stats` feature); without it every bump compiles to nothing.

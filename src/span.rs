@@ -601,14 +601,34 @@ pub unsafe fn known_zero(slab: &Slab, b: NonNull<Block>, carved_before: usize) -
 // ---- trim marks (`config::MEDIUM_TRIM`, `front::medium::trim`) ----------------------------------
 // A free medium block carries, besides its link (word 0) and freed mark (word 1), the trim epoch
 // of its holder when it reached the free list (word 2: written by a local free or a trim's drain)
-// and the clean tag (word 3: `CLEAN` once a trim purged its pages past the first or found them
-// nearly untouched; cleared by every free, local or remote, so a block handed out and freed again
-// is not clean). All four lie in the block's first page, which a trim never purges. A block a
+// and the clean tag (word 3: `CLEAN` once a trim found its pages past the first nearly untouched,
+// `PURGED` once it purged them, word 2 then holding the trim's epoch (`config::TRIM_BACKOFF`);
+// cleared by every free, local or remote, so a block handed out and freed again is not clean). All four lie in the block's first page, which a trim never purges. A block a
 // remote freer queued and a refill's drain moved carries in word 2 whatever the program left
 // there: a trim takes it for old, which only changes when it is purged.
 
 /// The clean tag (word 3 of a free medium block).
 const CLEAN: usize = 0x4841_4b4d_434c_454e; // "HAKMCLEN"
+/// The clean tag of a block a trim purged (word 2 then holds the trim's epoch).
+const PURGED: usize = 0x4841_4b4d_5055_5247; // "HAKMPURG"
+
+/// Whether free block `b`, just taken off its span's free list by its holder, was purged by the
+/// trim that began epoch `epoch` or the one before (`config::TRIM_BACKOFF`): the program is about
+/// to fault its pages past the first back in. A block carved from a span whose last binding left
+/// such a tag reads as one too, which it is (the span cache would have zeroed the words had it
+/// purged the span since).
+///
+/// # Safety
+/// The caller holds the block's span and `b` is a medium block of it not yet handed out.
+#[inline(always)]
+pub unsafe fn purged_since(b: NonNull<Block>, epoch: u64) -> bool {
+    open_words(b, true);
+    // SAFETY: per the contract; words 2 and 3 lie in the block's first page.
+    let hit =
+        unsafe { word(b, 3).read() == PURGED && epoch.wrapping_sub(word(b, 2).read() as u64) <= 1 };
+    open_words(b, false);
+    hit
+}
 
 /// Word `i` (2 or 3) of free block `b`.
 #[inline(always)]
@@ -789,13 +809,17 @@ const MIN_TRIM_PAGES: usize = 16;
 /// resident (a program that writes only part of its blocks, such as their ends) is tagged clean
 /// without a purge: the system call (and the TLB shootdown a multithreaded process pays for it)
 /// would cost more than those pages are worth. Returns the bytes of the free blocks left not
-/// clean. A purge the OS refuses leaves the block as it was (counted by the os box). The resident
-/// pages are counted from `map` (`config::TRIM_RESIDENCY_MAP`; not at all for a block with fewer
+/// clean. The bytes it purged are added to `purged`, and a purged block is tagged with `epoch`
+/// (`purged_since`). A purge the OS refuses leaves the block as it was (counted by the os box). The
+/// resident pages are counted from `map` (`config::TRIM_RESIDENCY_MAP`; not at all for a block with fewer
 /// than `MIN_TRIM_PAGES` pages past its first, which is never purged), else asked per block.
 ///
 /// # Safety
 /// The caller holds `s`, a span's slab of class `c` bound to its heap; nothing on its free list
 /// is read as data again before it is handed out; `map` is `s`'s span's (`ResidencyMap::of`).
+// The walk's inputs and its two running totals (`excess`, `purged`) are the trim's, passed
+// through: a struct for them would be built at its one call site only to be taken apart here.
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn trim_free(
     s: &Slab,
     c: usize,
@@ -803,6 +827,7 @@ pub unsafe fn trim_free(
     epoch: u64,
     all: bool,
     excess: &mut usize,
+    purged: &mut usize,
     map: &mut ResidencyMap,
 ) -> usize {
     use crate::config::PAGE_SIZE;
@@ -820,7 +845,7 @@ pub unsafe fn trim_free(
         // SAFETY: a free block of the span, ours; words 2 and 3 lie in its first page.
         let (freed_in, tag) = unsafe { (word(b, 2).read() as u64, word(b, 3).read()) };
         open_words(b, false);
-        if tag == CLEAN {
+        if tag == CLEAN || tag == PURGED {
             continue;
         }
         let old = epoch.wrapping_sub(freed_in) >= 2;
@@ -855,10 +880,18 @@ pub unsafe fn trim_free(
             GLOBALS
                 .medium_bytes_trimmed
                 .add_shared((size - PAGE_SIZE) as u64);
+            *purged += size - PAGE_SIZE;
         }
         open_words(b, true);
         // SAFETY: as above.
-        unsafe { word(b, 3).write(CLEAN) };
+        unsafe {
+            if resident {
+                word(b, 2).write(epoch as usize);
+                word(b, 3).write(PURGED);
+            } else {
+                word(b, 3).write(CLEAN);
+            }
+        }
         open_words(b, false);
         *excess = excess.saturating_sub(size);
     }

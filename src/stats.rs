@@ -151,6 +151,9 @@ pub struct Stats {
     /// Bytes of free medium blocks purged in place while their spans stayed bound, in total
     /// (`config::MEDIUM_TRIM`).
     pub medium_bytes_trimmed: u64,
+    /// Times a heap's trim backed off, its hoard allowance doubled because the program took back
+    /// the blocks the last trim purged (`config::TRIM_BACKOFF`).
+    pub medium_trim_backoffs: u64,
     /// Bytes handed to the program and not yet freed (small blocks at their class size, large
     /// blocks at their usable size).
     pub bytes_in_use: u64,
@@ -224,6 +227,7 @@ impl Stats {
         f("span_cache_bytes", self.span_cache_bytes);
         f("span_bytes_decommitted", self.span_bytes_decommitted);
         f("medium_bytes_trimmed", self.medium_bytes_trimmed);
+        f("medium_trim_backoffs", self.medium_trim_backoffs);
         f("bytes_in_use", self.bytes_in_use);
         f("footprint_bytes", self.footprint_bytes);
         f("peak_footprint_bytes", self.peak_footprint_bytes);
@@ -332,6 +336,7 @@ pub struct Globals {
     pub span_bytes_released: Counter,
     pub span_bytes_decommitted: Counter,
     pub medium_bytes_trimmed: Counter,
+    pub medium_trim_backoffs: Counter,
     pub footprint: Counter,
     pub footprint_freed: Counter,
     pub peak_footprint: Counter,
@@ -370,6 +375,7 @@ pub static GLOBALS: Globals = Globals {
     span_bytes_released: Counter::new(),
     span_bytes_decommitted: Counter::new(),
     medium_bytes_trimmed: Counter::new(),
+    medium_trim_backoffs: Counter::new(),
     footprint: Counter::new(),
     footprint_freed: Counter::new(),
     peak_footprint: Counter::new(),
@@ -462,6 +468,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st.span_cache_bytes = g.span_bytes_mapped.get().saturating_sub(span_bytes_in_use);
     st.span_bytes_decommitted = g.span_bytes_decommitted.get();
     st.medium_bytes_trimmed = g.medium_bytes_trimmed.get();
+    st.medium_trim_backoffs = g.medium_trim_backoffs.get();
     let small: i128 = live
         .iter()
         .enumerate()

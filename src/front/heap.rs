@@ -112,6 +112,15 @@ pub struct HeapLocal {
     pub medium_freed_at: usize,
     pub medium_epoch: u64,
     pub medium_epoch_at: crate::purge::Stamp,
+    /// The trim's backoff (`config::TRIM_BACKOFF`, `front::medium::adapt`): bytes of blocks the
+    /// last two trims purged that were handed out again since the last; bytes those two trims
+    /// purged (the last, the one before); the level (the hoard allowance is
+    /// `MEDIUM_DIRTY_BYTES << medium_backoff`); trims in a row without refaults.
+    pub medium_refaulted: usize,
+    pub medium_purged: usize,
+    pub medium_purged_before: usize,
+    pub medium_backoff: u32,
+    pub medium_quiet: u32,
     /// Per small class, whether this thread's remote frees keep blocks (front/foreign.rs,
     /// `config::FOREIGN_BACKOFF`): the backoff its spills of unreused kept blocks set.
     pub keep: KeepBackoff,
@@ -294,6 +303,11 @@ impl Heap {
                 medium_freed_at: 0,
                 medium_epoch: 0,
                 medium_epoch_at: 0,
+                medium_refaulted: 0,
+                medium_purged: 0,
+                medium_purged_before: 0,
+                medium_backoff: 0,
+                medium_quiet: 0,
                 keep: KeepBackoff::new_for(kind),
                 limits: crate::front::tls_limit::TlsLimits::new(),
             }),
@@ -349,6 +363,11 @@ impl Heap {
             addr_of_mut!((*l).medium_freed_at).write(0);
             addr_of_mut!((*l).medium_epoch).write(0);
             addr_of_mut!((*l).medium_epoch_at).write(0);
+            addr_of_mut!((*l).medium_refaulted).write(0);
+            addr_of_mut!((*l).medium_purged).write(0);
+            addr_of_mut!((*l).medium_purged_before).write(0);
+            addr_of_mut!((*l).medium_backoff).write(0);
+            addr_of_mut!((*l).medium_quiet).write(0);
             addr_of_mut!((*l).keep).write(KeepBackoff::new_for(kind));
             addr_of_mut!((*l).limits).write(crate::front::tls_limit::TlsLimits::new());
         }
@@ -363,8 +382,8 @@ impl Heap {
     /// check by frees), and its slow-start caps (`--cfg hakmem_tls_slow_start`).
     ///
     /// A new field stops `_every_field_written` compiling: decide it here too.
-    /// Reset (per-thread estimates, clocks and hints): `taken`, the `medium_*` trim estimate and
-    /// epoch clock, `keep` (the foreign-entry backoffs; `small::flush` reset them before),
+    /// Reset (per-thread estimates, clocks and hints): `taken`, the `medium_*` trim estimate,
+    /// epoch clock and backoff, `keep` (the foreign-entry backoffs; `small::flush` reset them before),
     /// `limits` (the slow-start caps grow again from the start caps, as for a new heap), and the
     /// TLS lists' caps (a cap `spill` raised). Kept, with the invariant that lets them stay:
     /// - `retired`: its marks were cleared by the exit's flushes (every emptied current slab and
@@ -401,6 +420,11 @@ impl Heap {
         local.medium_freed_at = 0;
         local.medium_epoch = 0;
         local.medium_epoch_at = 0;
+        local.medium_refaulted = 0;
+        local.medium_purged = 0;
+        local.medium_purged_before = 0;
+        local.medium_backoff = 0;
+        local.medium_quiet = 0;
         local.keep = KeepBackoff::new();
         local.limits = crate::front::tls_limit::TlsLimits::new();
     }
@@ -911,6 +935,11 @@ fn _every_field_written(h: Heap) {
         medium_freed_at,
         medium_epoch,
         medium_epoch_at,
+        medium_refaulted,
+        medium_purged,
+        medium_purged_before,
+        medium_backoff,
+        medium_quiet,
         keep,
         limits,
     } = local.into_inner();

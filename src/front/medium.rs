@@ -29,7 +29,8 @@ use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT,
     MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES,
     MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE,
-    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
+    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS, TRIM_BACKOFF,
+    TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -150,6 +151,9 @@ unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Bloc
                     0
                 };
                 if let Some(b) = span::take_block(s) {
+                    if MEDIUM_TRIM && TRIM_BACKOFF && span::purged_since(b, local.medium_epoch) {
+                        local.medium_refaulted += class_size(c);
+                    }
                     h.counters.medium_allocs.bump();
                     h.counters.medium_bytes.add(class_size(c) as u64);
                     return Some((b, ZERO && span::known_zero(s, b, carved_before)));
@@ -756,7 +760,7 @@ unsafe fn trim(local: &mut HeapLocal, keep: *mut Block) {
 #[cold]
 #[inline(never)]
 unsafe fn trim_on_bind(local: &mut HeapLocal) {
-    if local.medium_unclean + (local.medium_freed - local.medium_freed_at) <= MEDIUM_DIRTY_BYTES / 2
+    if local.medium_unclean + (local.medium_freed - local.medium_freed_at) <= dirty_bytes(local) / 2
     {
         return;
     }
@@ -776,6 +780,9 @@ unsafe fn trim_on_bind(local: &mut HeapLocal) {
 /// # Safety
 /// `local` is the calling thread's heap state.
 unsafe fn trim_now(local: &mut HeapLocal, keep: *mut Block, now: purge::Stamp, bind: bool) {
+    if TRIM_BACKOFF {
+        adapt(local);
+    }
     local.medium_epoch += 1;
     local.medium_epoch_at = now;
     for c in MEDIUM_CLASSES {
@@ -784,16 +791,58 @@ unsafe fn trim_now(local: &mut HeapLocal, keep: *mut Block, now: purge::Stamp, b
     }
     // SAFETY: per the contract.
     let mut unclean = unsafe { purge_free(local, keep, 0, false) };
+    let dirty = dirty_bytes(local);
     let (limit, left) = if bind {
-        (MEDIUM_DIRTY_BYTES / 2, 0)
+        (dirty / 2, 0)
     } else {
-        (MEDIUM_DIRTY_BYTES, MEDIUM_DIRTY_BYTES / 2)
+        (dirty, dirty / 2)
     };
     if unclean > limit {
         // SAFETY: per the contract.
         unclean = unsafe { purge_free(local, keep, unclean - left, false) };
     }
     local.medium_unclean = unclean;
+}
+
+/// Bytes of free blocks not clean the heap keeps: `MEDIUM_DIRTY_BYTES`, doubled per level of
+/// the trim's backoff (`config::TRIM_BACKOFF`).
+/// Inline in its callers: no function of its own in the start-up text (preload/startup.ld).
+#[inline(always)]
+fn dirty_bytes(local: &HeapLocal) -> usize {
+    if TRIM_BACKOFF {
+        MEDIUM_DIRTY_BYTES << local.medium_backoff
+    } else {
+        MEDIUM_DIRTY_BYTES
+    }
+}
+
+/// The trim's backoff (`config::TRIM_BACKOFF`), run as a trim begins a new epoch: if the program
+/// took back three quarters or more of what the last two trims purged (a block freed for a
+/// doubling is often taken again only after the next bind's trim), those purges saved no memory
+/// and cost a page fault per page: the heap's hoard allowance rises `TRIM_BACKOFF_STEP` levels
+/// (up to `TRIM_BACKOFF_MAX`; a quarter, as first tried, also fired on the spread-classes
+/// stress, whose purges do lower its peak: 125 -> 180 MiB). `TRIM_BACKOFF_QUIET` trims in a row without that halve it again, so a heap that stops
+/// taking back what it frees returns to `MEDIUM_DIRTY_BYTES`.
+/// Inline in `trim_now`: no function of its own in the start-up text (preload/startup.ld).
+#[inline(always)]
+fn adapt(local: &mut HeapLocal) {
+    let window = local.medium_purged + local.medium_purged_before;
+    if window > 0 && local.medium_refaulted >= window / 4 * 3 {
+        local.medium_quiet = 0;
+        if local.medium_backoff < TRIM_BACKOFF_MAX {
+            local.medium_backoff = (local.medium_backoff + TRIM_BACKOFF_STEP).min(TRIM_BACKOFF_MAX);
+            GLOBALS.medium_trim_backoffs.bump_shared();
+        }
+    } else if local.medium_backoff > 0 {
+        local.medium_quiet += 1;
+        if local.medium_quiet >= TRIM_BACKOFF_QUIET {
+            local.medium_quiet = 0;
+            local.medium_backoff -= 1;
+        }
+    }
+    local.medium_refaulted = 0;
+    local.medium_purged_before = local.medium_purged;
+    local.medium_purged = 0;
 }
 
 /// Walks the free lists of `local`'s spans, the largest classes first, purging up to `excess`
@@ -809,6 +858,7 @@ unsafe fn purge_free(
     all: bool,
 ) -> usize {
     let mut left = 0;
+    let mut purged = 0;
     let epoch = local.medium_epoch;
     for c in MEDIUM_CLASSES.rev() {
         let cs = local.slabs[c];
@@ -828,13 +878,23 @@ unsafe fn purge_free(
                     // emptied on a live thread (`config::EXIT_TRIM_SKIPS_EMPTY`).
                     if !(EXIT_TRIM_SKIPS_EMPTY && all && (*s).used() == 0) {
                         let mut map = span::ResidencyMap::of(&*s);
-                        left += span::trim_free(&*s, c, keep, epoch, all, &mut excess, &mut map);
+                        left += span::trim_free(
+                            &*s,
+                            c,
+                            keep,
+                            epoch,
+                            all,
+                            &mut excess,
+                            &mut purged,
+                            &mut map,
+                        );
                     }
                     s = next;
                 }
             }
         }
     }
+    local.medium_purged += purged;
     left
 }
 

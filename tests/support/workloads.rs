@@ -141,6 +141,7 @@ pub fn delta(a: &Stats, b: &Stats) -> Stats {
         spans_mapped,
         span_bytes_decommitted,
         medium_bytes_trimmed,
+        medium_trim_backoffs,
         threads_started,
         threads_exited,
         heaps_reused,
