@@ -148,6 +148,16 @@ pub const SPAN_PURGE_FIRST_EMPTY: bool = MEDIUM && !cfg!(hakmem_no_span_purge_fi
 /// (docs/benchmarks.md, "Session 17: rss22").
 pub const SPAN_PURGE_FIRST_MAX_BLOCKS: usize = 15;
 
+/// `SPAN_PURGE_FIRST_EMPTY` purges a class's first emptied span only when that span served a
+/// single block (carved one): a rung of a `realloc` ladder, the block of a class used once. A
+/// first span that carved more was a class in use, whose next blocks land on the same pages: it
+/// stays on the purge clock, as later emptyings do. git `log -p` (its delta and strbuf classes
+/// empty their first span after several blocks and take it back): minor faults 32,300-32,600 ->
+/// 31,000-31,600; lua `churn.lua` 16,100 -> 13,550; sqlite3's ladder keeps its 9.8 MiB peak
+/// (docs/benchmarks.md, "Session 21: span21"). Backout: `--cfg hakmem_no_span_purge_first_single`.
+pub const SPAN_PURGE_FIRST_SINGLE: bool =
+    SPAN_PURGE_FIRST_EMPTY && !cfg!(hakmem_no_span_purge_first_single);
+
 /// Resident pages (of 512) for a span filled up to count as dense (`SPAN_THP_GROWTH`): 1/2. A
 /// span fills when its last block is handed out, before that block's owner has written it, and
 /// a growing buffer's block is written up to its length only (realloc-growth's spans fill at

@@ -74,5 +74,55 @@ fn main() {
     }
     // SAFETY: allocated above with `layout`, freed once.
     unsafe { dealloc(p, layout) };
-    println!("span_purge_first: ok (policy {policy}; freed rungs' resident pages {rungs:?})");
+    let kept = class_in_use(delay_zero);
+    println!(
+        "span_purge_first: ok (policy {policy}; freed rungs' resident pages {rungs:?}; a class \
+         in use kept {kept} pages)"
+    );
+}
+
+/// `config::SPAN_PURGE_FIRST_SINGLE`: a class whose first span served several blocks before it
+/// emptied (git's delta buffers) is a class in use, and its span stays resident on the purge
+/// clock; without the rule (`--cfg hakmem_no_span_purge_first_single`) it was purged at once and
+/// its next blocks faulted the same pages in again. Returns the pages the first block kept.
+fn class_in_use(delay_zero: bool) -> usize {
+    // A class of 2 MiB spans of at most 15 blocks that the ladder above never used (its rungs are
+    // powers of two: 128 KiB, 256 KiB, ...), between 144 and 160 KiB.
+    const SIZE: usize = 150_000;
+    let layout = Layout::from_size_align(SIZE, 16).unwrap();
+    let blocks: Vec<*mut u8> = (0..4)
+        .map(|_| {
+            // SAFETY: a non-zero size.
+            let p = unsafe { alloc(layout) };
+            assert!(!p.is_null(), "alloc({SIZE})");
+            // SAFETY: the block is ours, `SIZE` bytes.
+            unsafe { p.write_bytes(3, SIZE) };
+            p
+        })
+        .collect();
+    let first = blocks[0] as usize;
+    let pages = resident_in(first, SIZE);
+    for &p in &blocks {
+        // SAFETY: allocated above with `layout`, freed once; the last free empties the span.
+        unsafe { dealloc(p, layout) };
+    }
+    let left = resident_in(first, SIZE);
+    let purge_first = hakmem::config::SPAN_PURGE_FIRST_EMPTY;
+    if !purge_first || hakmem::config::SPAN_PURGE_FIRST_SINGLE {
+        if !delay_zero {
+            assert_eq!(
+                left,
+                pages,
+                "a class's first span emptied after serving 4 blocks stays resident \
+                 ({left} of {pages} pages)\n{}",
+                hakmem::stats()
+            );
+        }
+    } else {
+        assert_eq!(
+            left, 0,
+            "without SPAN_PURGE_FIRST_SINGLE the first emptied span is purged at once ({left} pages)"
+        );
+    }
+    left
 }

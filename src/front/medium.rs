@@ -29,8 +29,8 @@ use crate::config::{
     ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT,
     MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES,
     MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE,
-    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS, TRIM_BACKOFF,
-    TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
+    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
+    SPAN_PURGE_FIRST_SINGLE, TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -208,6 +208,8 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
     if SPAN_PURGE_FIRST_EMPTY
         && blocks_per_slab(c) <= SPAN_PURGE_FIRST_MAX_BLOCKS
         && local.retired.first_empty(c)
+        // SAFETY: our current span (the contract).
+        && (!SPAN_PURGE_FIRST_SINGLE || unsafe { s.local(|l| l.carved) } <= 1)
     {
         // SAFETY: per the contract; off the list, nothing out.
         unsafe {
