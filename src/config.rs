@@ -139,7 +139,8 @@ pub const SPAN_THP_GROWTH: bool = MEDIUM && !cfg!(hakmem_no_span_thp_growth);
 /// sorter buffer grown by `realloc` through 64 KiB .. 2 MiB) then does not hold the freed
 /// rungs resident for the whole purge delay, while a churning class pays one purge and one
 /// refault per thread; only classes of at most `SPAN_PURGE_FIRST_MAX_BLOCKS` blocks a span (128 KiB
-/// and up), whose blocks a program holds few of. Backout: `--cfg hakmem_no_span_purge_first`.
+/// and up), whose blocks a program holds few of, and only a span that served a single block
+/// (`SPAN_PURGE_FIRST_SINGLE`). Backout: `--cfg hakmem_no_span_purge_first`.
 pub const SPAN_PURGE_FIRST_EMPTY: bool = MEDIUM && !cfg!(hakmem_no_span_purge_first);
 
 /// The most blocks a span of a class may hold for `SPAN_PURGE_FIRST_EMPTY` to purge its first
@@ -152,9 +153,9 @@ pub const SPAN_PURGE_FIRST_MAX_BLOCKS: usize = 15;
 /// single block (carved one): a rung of a `realloc` ladder, the block of a class used once. A
 /// first span that carved more was a class in use, whose next blocks land on the same pages: it
 /// stays on the purge clock, as later emptyings do. git `log -p` (its delta and strbuf classes
-/// empty their first span after several blocks and take it back): minor faults 32,300-32,600 ->
-/// 31,000-31,600; lua `churn.lua` 16,100 -> 13,550; sqlite3's ladder keeps its 9.8 MiB peak
-/// (docs/benchmarks.md, "Session 21: span21"). Backout: `--cfg hakmem_no_span_purge_first_single`.
+/// empty their first span after several blocks and take it back): minor faults 32,287 -> 31,555
+/// (median of 5); lua `churn.lua` 16,109 -> 13,551, python 75,777 -> 74,200, peak RSS level;
+/// sqlite3's ladder keeps its 9.8 MiB peak (docs/benchmarks.md, "Session 21: span21"). Backout: `--cfg hakmem_no_span_purge_first_single`.
 pub const SPAN_PURGE_FIRST_SINGLE: bool =
     SPAN_PURGE_FIRST_EMPTY && !cfg!(hakmem_no_span_purge_first_single);
 
