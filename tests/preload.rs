@@ -1036,8 +1036,9 @@ fn c_fork_child_reuses_the_parent_threads_memory() {
 }
 
 /// The fork takeover under load: 150 forks while four threads allocate, free, realloc and hand
-/// blocks over (small and medium); every child takes the heaps over, checks and frees the
-/// workers' stable blocks and allocates from two threads of its own, with every block's pattern
+/// blocks over (small, medium up to 4 MiB, a few large); every child takes the heaps over, checks
+/// and frees the workers' stable blocks and the parked hand-off blocks, and allocates, reallocs
+/// and hands blocks over from two threads of its own, with both ends of every block's pattern
 /// checked; no crash, hang or corruption.
 #[test]
 fn c_fork_takeover_under_load() {
