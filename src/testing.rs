@@ -331,8 +331,10 @@ pub fn tls_caps() -> ([u32; crate::size_class::NUM_CLASSES], usize) {
 }
 
 /// The calling thread's medium trim state (`front::medium::trim`, `config::MEDIUM_TRIM`):
-/// `[medium_freed, medium_unclean, medium_freed_at, medium_epoch, medium_epoch_at]`.
-pub fn medium_trim_state() -> [u64; 5] {
+/// `[medium_freed, medium_unclean, medium_freed_at, medium_epoch, medium_epoch_at]`, then the
+/// backoff's (`config::TRIM_BACKOFF`) `[medium_refaulted, medium_purged, medium_purged_before,
+/// medium_backoff, medium_quiet]`.
+pub fn medium_trim_state() -> [u64; 10] {
     let h = thread::current();
     // SAFETY: read-only access to the calling thread's own heap state (sentinels included).
     let l = unsafe { &*h.local_ptr() };
@@ -342,7 +344,31 @@ pub fn medium_trim_state() -> [u64; 5] {
         l.medium_freed_at as u64,
         l.medium_epoch,
         l.medium_epoch_at,
+        l.medium_refaulted as u64,
+        l.medium_purged as u64,
+        l.medium_purged_before as u64,
+        u64::from(l.medium_backoff),
+        u64::from(l.medium_quiet),
     ]
+}
+
+/// Sets the calling thread's trim backoff state (`config::TRIM_BACKOFF`) as a program that took
+/// back what the trims purged leaves it: `level` steps up, with `bytes` refaulted and purged in
+/// the current and the last window and one quiet trim. For tests of the state's lifetime (a heap
+/// recycled to another thread starts from none: tests/heap_reuse.rs); the mechanism itself is
+/// tested through real trims (tests/medium_trim_backoff.rs). No-op on a sentinel heap.
+pub fn set_trim_backoff(level: u32, bytes: usize) {
+    let h = thread::current();
+    if h.kind != crate::front::heap::HeapKind::Live {
+        return;
+    }
+    // SAFETY: the calling thread's own live heap; no other reference to its local state is alive.
+    let l = unsafe { h.local_mut() };
+    l.medium_refaulted = bytes;
+    l.medium_purged = bytes;
+    l.medium_purged_before = bytes;
+    l.medium_backoff = level;
+    l.medium_quiet = 1;
 }
 
 /// The calling thread's foreign-entry backoff of small class `class` (front/foreign.rs,

@@ -3,7 +3,8 @@
 //! check (`config::MEDIUM_TRIM`), so its heap holds a trim epoch, its clock and a count of frees
 //! — and, with `--cfg hakmem_tls_slow_start`, grows a small class's TLS cap; then it exits.
 //! Thread B gets A's heap from the pool (the `heaps_reused` counter says so) and must find it as
-//! a new thread finds a new heap: no trim estimate, epoch or clock, start caps. Before the reset
+//! a new thread finds a new heap: no trim estimate, epoch, clock or backoff (`config::TRIM_BACKOFF`,
+//! set in A through a test hook), start caps. Before the reset
 //! B found A's (a stale `medium_freed` / `medium_unclean` made B's first bind run a trim check its
 //! own frees did not call for; a stale epoch clock refused its first check by frees).
 //! Without the test harness (`harness = false`): no harness thread may exit first and leave a
@@ -11,7 +12,7 @@
 
 use std::alloc::{alloc, dealloc, Layout};
 
-use hakmem::config::{MEDIUM_TRIM, MEDIUM_TRIM_CHECK_BYTES, TLS_SLOW_START};
+use hakmem::config::{MEDIUM_TRIM, MEDIUM_TRIM_CHECK_BYTES, TLS_SLOW_START, TRIM_BACKOFF};
 use hakmem::testing;
 
 #[global_allocator]
@@ -23,7 +24,7 @@ const MEDIUM: usize = 256 << 10;
 /// Thread A: local medium frees past one trim check and then some; `rounds` walks of a small
 /// class's TLS list that grow its cap under slow start (tests/tls_slow_start.rs's pattern: frees
 /// and allocations alternate past the cap). Returns its trim state and grown bytes.
-fn thread_a() -> ([u64; 5], usize) {
+fn thread_a() -> ([u64; 10], usize) {
     // The check's epoch gate counts from the clock's start: let it pass.
     std::thread::sleep(std::time::Duration::from_millis(10));
     let layout = Layout::from_size_align(MEDIUM, 16).unwrap();
@@ -47,6 +48,11 @@ fn thread_a() -> ([u64; 5], usize) {
         // SAFETY: a valid layout.
         live.extend((0..2 * cap).map(|_| unsafe { alloc(small) }));
     }
+    if TRIM_BACKOFF {
+        // The backoff's state, as a program whose purged blocks came back leaves it (reaching it
+        // through real trims takes tests/medium_trim_backoff.rs's sixteen rounds).
+        testing::set_trim_backoff(2, 1 << 20);
+    }
     let state = (testing::medium_trim_state(), testing::tls_caps().1);
     for p in live {
         // SAFETY: allocated with `small`, freed once.
@@ -56,7 +62,7 @@ fn thread_a() -> ([u64; 5], usize) {
 }
 
 /// Thread B: what its heap holds before it frees anything.
-fn thread_b() -> ([u64; 5], usize) {
+fn thread_b() -> ([u64; 10], usize) {
     (testing::medium_trim_state(), testing::tls_caps().1)
 }
 
@@ -82,9 +88,16 @@ fn main() {
              {a_trim:?}"
         );
     }
+    if TRIM_BACKOFF && cfg!(feature = "medium") {
+        assert!(
+            a_trim[5..].iter().all(|&v| v > 0),
+            "A left a trim backoff: [refaulted, purged, purged_before, level, quiet] {:?}",
+            &a_trim[5..]
+        );
+    }
     assert_eq!(
-        b_trim, [0; 5],
-        "B finds no trim estimate, epoch or clock on A's recycled heap (A left {a_trim:?})"
+        b_trim, [0; 10],
+        "B finds no trim estimate, epoch, clock or backoff on A's recycled heap (A left {a_trim:?})"
     );
     if TLS_SLOW_START {
         assert!(a_grown > 0, "A's walks grew a TLS cap");
