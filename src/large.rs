@@ -821,26 +821,28 @@ pub fn purge(sweep: Sweep) {
 /// SuperSlab and span reservations go through here too (`front::small::carve_new_slab`,
 /// `span::map`). Call it with no lock held (it takes the cache's).
 pub fn reserve_aligned(size: usize, align: usize) -> Option<NonNull<u8>> {
-    os::reserve_aligned(size, align).or_else(|| reserve_after_release(size, align))
+    os::reserve_aligned(size, align)
+        .or_else(|| reserve_after_release(os::reserve_aligned, size, align))
 }
 
 /// `reserve_aligned` for a large block's own mapping: charged to the kernel's overcommit
 /// accounting (`os::reserve_charged`, `config::LARGE_CHARGED`), as glibc's mmap of the request is.
 fn reserve_block(size: usize, align: usize) -> Option<NonNull<u8>> {
-    os::reserve_charged(size, align).or_else(|| {
-        if OOM_RELEASE && release_cache() {
-            os::reserve_charged(size, align)
-        } else {
-            None
-        }
-    })
+    os::reserve_charged(size, align)
+        .or_else(|| reserve_after_release(os::reserve_charged, size, align))
 }
 
+/// The second try of `reserve_aligned` and `reserve_block`: `reserve` again once the cache's
+/// blocks are unmapped (`config::OOM_RELEASE`); `None` if the cache was empty.
 #[cold]
 #[inline(never)]
-fn reserve_after_release(size: usize, align: usize) -> Option<NonNull<u8>> {
+fn reserve_after_release(
+    reserve: fn(usize, usize) -> Option<NonNull<u8>>,
+    size: usize,
+    align: usize,
+) -> Option<NonNull<u8>> {
     if OOM_RELEASE && release_cache() {
-        os::reserve_aligned(size, align)
+        reserve(size, align)
     } else {
         None
     }
