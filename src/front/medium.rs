@@ -456,9 +456,18 @@ pub const SAMPLE_EXTRA: usize = if RECORDS_IN_HEADER {
 /// 4 KiB).
 #[inline]
 fn record_slot(span: &SpanHeader, ptr: *mut u8, class: usize) -> *mut prof::Record {
+    record_at(span, ptr, class, sample_bit(span, ptr, class))
+}
+
+/// `record_slot` of the block whose `sampled` bit is `bit` (`sample_bit`), for the ends of a
+/// sample, which have the bit already: the slot from a bit scan of it, not from the block's
+/// index again (a multiplication by the class's reciprocal; `alloc_medium_sampled`, where
+/// `record_slot` and `mark_sampled` are inlined, computes the index once either way).
+#[inline(always)]
+fn record_at(span: &SpanHeader, ptr: *mut u8, class: usize, bit: u64) -> *mut prof::Record {
+    debug_assert_eq!(bit, sample_bit(span, ptr, class));
     if RECORDS_IN_HEADER {
-        let idx = block_index(class, ptr as usize - span.base() - SPAN_HEADER_BYTES);
-        debug_assert!(idx < 64, "const-asserted in span.rs");
+        let idx = bit.trailing_zeros() as usize;
         (span.base() + SPAN_HEADER_BYTES - (64 - idx) * prof::RECORD_BYTES) as *mut prof::Record
     } else {
         ptr.wrapping_add(class_size(class) - prof::RECORD_BYTES)
@@ -605,8 +614,9 @@ fn end_sample_marked(
     // heap that is not live) hands it to the holder's merge (`SampledBits`).
     span.sampled.clear_freed(bit, held);
     // SAFETY: a marked live block's slot holds its record (`mark_sampled`), still the freeing
-    // thread's until `free` puts the block back on a list, after this (read in place).
-    prof::end_sample(unsafe { &*record_slot(span, ptr, class) }, h.prof_shard);
+    // thread's until `free` puts the block back on a list, after this (read in place; its slot
+    // from `bit`, a bit scan, not the index's multiplication again).
+    prof::end_sample(unsafe { &*record_at(span, ptr, class, bit) }, h.prof_shard);
 }
 
 #[cold]
@@ -628,7 +638,7 @@ fn end_sample_slow(span: &SpanHeader, ptr: *mut u8, h: &Heap) {
         // SAFETY: a marked live block's slot holds its record (`mark_sampled`), still the
         // freeing thread's until `free` puts the block back on a list, after this (read in
         // place, not copied).
-        prof::end_sample(unsafe { &*record_slot(span, ptr, class) }, h.prof_shard);
+        prof::end_sample(unsafe { &*record_at(span, ptr, class, bit) }, h.prof_shard);
     }
 }
 
