@@ -605,6 +605,16 @@ pub const PROF_END_IN_FREE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_end
 /// Backout: `--cfg hakmem_no_prof_flat_sample`.
 pub const PROF_FLAT_SAMPLE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_flat_sample);
 
+/// A sampled medium request takes its block in line (`front::medium::alloc_with_span`, with
+/// `alloc_in` and `span::take_block`, inlined into `front::alloc::alloc_medium_sampled`): the
+/// sampled path makes one call less and saves its registers once, not twice: c-medium-churn
+/// 262.5 → 237.6 instructions a sample (docs/benchmarks.md "Session 22: prof22"). The frame of
+/// `alloc_medium_sampled` grows by 16 bytes, and `alloc_with_span`'s goes (tests/preload.rs
+/// `c_small_stacks` holds the 2 KiB bound). Only the inlining attribute depends on it (an item's
+/// attribute cannot read a const); the const says which build this is. Backout: `--cfg
+/// hakmem_no_prof_inline_take`.
+pub const PROF_INLINE_TAKE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_inline_take);
+
 /// With foreign entries, a consumer's remote frees (a live heap freeing a class it does not
 /// allocate, so it keeps none of them) go through the thread's remote-free batches
 /// (front/remote_batch.rs): one CAS per slab batch instead of one per block. A reusing freer's

@@ -100,10 +100,12 @@ pub unsafe fn alloc_zeroed(h: &Heap, c: usize, size: usize) -> *mut u8 {
 const CLEAR_RESIDENT_MIN_BYTES: usize = 16 * crate::config::PAGE_SIZE;
 
 /// `alloc` for a sampled request: the block and the span it came from, in which the profiler
-/// marks it (`mark_sampled`) without a registry lookup. Null if memory cannot be had.
+/// marks it (`mark_sampled`) without a registry lookup. Null if memory cannot be had. In line in
+/// its one caller, `front::alloc::alloc_medium_sampled` (`config::PROF_INLINE_TAKE`).
 ///
 /// # Safety
 /// As for `alloc`.
+#[cfg_attr(not(hakmem_no_prof_inline_take), inline(always))]
 pub unsafe fn alloc_with_span(h: &Heap, c: usize) -> Option<(*mut u8, &'static SpanHeader)> {
     // SAFETY: forwarded contract.
     let (b, _) = unsafe { alloc_in::<false>(h, c) }?;
