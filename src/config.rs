@@ -371,6 +371,16 @@ pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 /// front/owned.rs.
 pub const TABLE32: bool = !cfg!(hakmem_no_table32) && (HEADERLESS || !cfg!(hakmem_no_header_entry));
 
+/// A new heap's owned-slab table is left as the fresh metadata memory holds it, zero, instead of
+/// being written entry by entry (front/owned.rs, `OwnedSlabs::init`): an all-zero 32-byte entry
+/// is empty as well as `NO_KEY`'s (no address but one below `SLAB_SIZE` maps its slab to key 0,
+/// and those map to entry 0, which still gets `NO_KEY`). The table is 32 KiB of the heap's 47;
+/// writing it made every thread resident in all of it, an idle one using a page or two (a thread
+/// doing one malloc: 60 -> 31 KiB of RSS, docs/benchmarks.md, "Session 22: thread22"). Only
+/// with `TABLE32`: the 16-byte entry holds a `NonNull`, which zero is not.
+/// `RUSTFLAGS="--cfg hakmem_no_lazy_table"` writes every entry again (A/B switch).
+pub const LAZY_TABLE: bool = TABLE32 && !cfg!(hakmem_no_lazy_table);
+
 /// Header mode's free fast path from the 32-byte owned-slab table entry (`TABLE32`'s entry and
 /// `front::free::free_entry`): the block check against the entry's divisor and limit, then the
 /// header check against the tag that divisor names (`slab::header::tag_of_divisor`: one `xor`,

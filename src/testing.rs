@@ -495,3 +495,35 @@ pub fn set_purge_delay_ms(ms: i64) {
 pub fn background_running() -> bool {
     crate::background::running()
 }
+
+/// The pages of the calling thread's heap (`front::heap::Heap`, a live one) and which of them
+/// are resident (`mincore`): `(heap address, heap bytes, pages, resident)`, the pages counted
+/// from the one holding the heap's first byte to the one holding its last, bit `i` of
+/// `resident` set when page `i` is resident. `None` for a
+/// sentinel heap or when the query fails. Memory per thread (docs/benchmarks.md, "Session 22:
+/// thread22"; `config::LAZY_TABLE`).
+pub fn heap_residency() -> Option<(usize, usize, usize, u64)> {
+    use crate::config::PAGE_SIZE;
+    let h = thread::current();
+    if h.kind != crate::front::heap::HeapKind::Live {
+        return None;
+    }
+    let addr = h as *const crate::front::heap::Heap as usize;
+    let size = core::mem::size_of::<crate::front::heap::Heap>();
+    let first = addr & !(PAGE_SIZE - 1);
+    let pages = (addr + size - first).div_ceil(PAGE_SIZE);
+    let mut out = [0u8; 64];
+    assert!(pages <= out.len());
+    // Strict provenance: the page-aligned start derived from the heap's pointer.
+    let base = core::ptr::NonNull::new((h as *const _ as *mut u8).wrapping_sub(addr - first))?;
+    // SAFETY: page-aligned, inside the metadata chunk that holds the heap (a chunk is
+    // page-aligned and the heap lies inside it), one byte of `out` per page.
+    if !unsafe { crate::os::residency(base, pages * PAGE_SIZE, &mut out[..pages]) } {
+        return None;
+    }
+    let resident = out[..pages]
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (i, &b)| m | (u64::from(b & 1) << i));
+    Some((addr, size, pages, resident))
+}

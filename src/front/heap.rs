@@ -320,9 +320,13 @@ impl Heap {
     /// 16-byte table entries, 136 KiB with 32-byte ones; tests/owned_table.rs). Every field is
     /// written: `_every_field_written` below fails to compile when a field is added.
     ///
+    /// `zeroed`: the memory at `p` reads as zero (fresh metadata memory), so that the owned-slab
+    /// table need not be written (`config::LAZY_TABLE`, `OwnedSlabs::init`).
+    ///
     /// # Safety
-    /// `p` is valid for writes of a `Heap` and aligned; what it held is overwritten, not dropped.
-    pub unsafe fn init(p: *mut Heap, kind: HeapKind) {
+    /// `p` is valid for writes of a `Heap` and aligned; what it held is overwritten, not dropped;
+    /// with `zeroed`, its bytes are zero.
+    pub unsafe fn init(p: *mut Heap, kind: HeapKind, zeroed: bool) {
         use core::ptr::addr_of_mut;
         // SAFETY: per the contract; every place below is a field of `*p` (or of its `local`),
         // written without reading or dropping what was there.
@@ -341,7 +345,7 @@ impl Heap {
             let l = UnsafeCell::raw_get(&raw const (*p).local);
             init_lists(addr_of_mut!((*l).tls), kind);
             init_lists(addr_of_mut!((*l).freed), kind);
-            OwnedSlabs::init(addr_of_mut!((*l).owned));
+            OwnedSlabs::init(addr_of_mut!((*l).owned), zeroed);
             addr_of_mut!((*l).slabs).write(
                 [ClassSlabs {
                     cur: core::ptr::null_mut(),

@@ -397,11 +397,22 @@ impl OwnedSlabs {
     }
 
     /// Writes an empty table at `p` in place, entry by entry (the table, 32 KiB, is never a
-    /// value on the stack: `Heap::init`).
+    /// value on the stack: `Heap::init`). With `zeroed` (the memory at `p` reads as zero, as
+    /// fresh metadata memory does) and `config::LAZY_TABLE`, only entry 0 is written: the others
+    /// stay zero, which is empty too, so their pages stay untouched until a slab's entry lands
+    /// on them (an idle thread's heap is then resident in a page or two of the table, not 8).
+    ///
+    /// Why an all-zero entry is empty: `lookup_entry` matches entry `i` when its key equals
+    /// `addr & !(SLAB_SIZE - 1)` for an `addr` with `index(addr) == i`; key 0 equals it only for
+    /// `addr < SLAB_SIZE`, whose index is 0, and entry 0 holds `NO_KEY`. The other readers
+    /// compare a key with a slab's data address (never 0) or read foreign entries (bit set, so
+    /// written by `insert_foreign`). Every field of the 32-byte entry is an integer or a raw
+    /// pointer, for which zero is a valid value.
     ///
     /// # Safety
-    /// `p` is valid for writes of an `OwnedSlabs` and aligned.
-    pub unsafe fn init(p: *mut Self) {
+    /// `p` is valid for writes of an `OwnedSlabs` and aligned; with `zeroed`, its bytes are zero.
+    pub unsafe fn init(p: *mut Self, zeroed: bool) {
+        const _: () = assert!(!crate::config::LAZY_TABLE || crate::config::TABLE32);
         // SAFETY: per the contract; `entries` holds `OWNED_ENTRIES` entries.
         unsafe {
             (&raw mut (*p).key).write(0);
@@ -409,7 +420,12 @@ impl OwnedSlabs {
             (&raw mut (*p).foreign_count).write(0);
             (&raw mut (*p).foreign_epoch).write(0);
             let e = (&raw mut (*p).entries).cast::<Entry>();
-            for i in 0..OWNED_ENTRIES {
+            let n = if zeroed && crate::config::LAZY_TABLE {
+                1
+            } else {
+                OWNED_ENTRIES
+            };
+            for i in 0..n {
                 e.add(i).write(EMPTY);
             }
         }
@@ -417,11 +433,18 @@ impl OwnedSlabs {
 
     /// Forgets everything (thread exit, or the runtime switch turned the hint off), in place:
     /// the thread exiting may have a small stack.
+    ///
+    /// With `config::LAZY_TABLE` it writes only the entries that hold a slab: an empty one (all
+    /// zero, or `EMPTY`, which every other write of `NO_KEY` is) stays as it is, so a page of the
+    /// table the thread never used is read (the kernel's zero page: no memory) but not made
+    /// resident by the exit.
     pub fn clear(&mut self) {
         self.drop_all_foreign();
         self.key = 0;
         for e in &mut self.entries {
-            *e = EMPTY;
+            if !crate::config::LAZY_TABLE || e.key > NO_KEY {
+                *e = EMPTY;
+            }
         }
     }
 }

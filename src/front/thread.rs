@@ -103,8 +103,8 @@ fn new_heap() -> Option<NonNull<Heap>> {
         return recycled;
     }
     let mem = meta::alloc(core::mem::size_of::<Heap>())?.cast::<Heap>();
-    // SAFETY: fresh metadata memory, 64-byte aligned and large enough.
-    unsafe { Heap::init(mem.as_ptr(), HeapKind::Live) };
+    // SAFETY: fresh metadata memory, 64-byte aligned, large enough and zeroed (`meta::alloc`).
+    unsafe { Heap::init(mem.as_ptr(), HeapKind::Live, true) };
     // Link it into the list of every heap (for `stats()`); never unlinked.
     // ORDERING: Relaxed load — only a CAS expected value; the Release CAS publishes the heap's
     // initialisation to `for_each_heap`'s Acquire loads.
