@@ -256,8 +256,9 @@ mod sizes {
     /// replacement of 16-16,000 B (25-30 SuperSlabs, the threads' slabs interleaved) still sent
     /// 13-19% of its local frees there (`Stats::owned_misses`), at 1,024 4%, at 2,048 none:
     /// docs/benchmarks.md, session 8 (fast8). With 32-byte entries (`TABLE32`) 1,024 entries
-    /// keep the table at 32 KiB per heap (every entry is written when the heap is made, so a
-    /// larger table is resident in every thread): with the SuperSlabs back to back
+    /// keep the table at 32 KiB per heap (every entry was written when the heap was made, so a
+    /// larger table was resident in every thread; with `LAZY_TABLE` only the pages of entries in
+    /// use are): with the SuperSlabs back to back
     /// (`MMAP_NEXT_HINT`) 1,024 entries missed 8,287 of 26.8 M local frees over three runs of
     /// the random replacement of 16-16,000 B, and none in larson, rreplace and c-thread
     /// (docs/benchmarks.md, session 10, fast10).
