@@ -382,6 +382,15 @@ pub const TABLE32: bool = !cfg!(hakmem_no_table32) && (HEADERLESS || !cfg!(hakme
 /// `RUSTFLAGS="--cfg hakmem_no_lazy_table"` writes every entry again (A/B switch).
 pub const LAZY_TABLE: bool = TABLE32 && !cfg!(hakmem_no_lazy_table);
 
+/// A heap's slab lists and hint cache come after the fields an idle thread never writes
+/// (front/heap.rs: the remote batches, the profiler's sampler, frames and countdowns, the retired
+/// marks), and a new heap leaves those as its zeroed memory holds them (`Heap::init`): with
+/// `LAZY_TABLE`, they share pages with the table's untouched end instead of with the fields every
+/// thread writes. docs/benchmarks.md, "Session 22: thread22". `RUSTFLAGS="--cfg
+/// hakmem_no_cold_first"` puts the slab lists and the hint cache back after the table and writes
+/// every field (A/B switch); the fields' places are chosen by the same `cfg` in front/heap.rs.
+pub const COLD_FIRST: bool = !cfg!(hakmem_no_cold_first);
+
 /// Header mode's free fast path from the 32-byte owned-slab table entry (`TABLE32`'s entry and
 /// `front::free::free_entry`): the block check against the entry's divisor and limit, then the
 /// header check against the tag that divisor names (`slab::header::tag_of_divisor`: one `xor`,

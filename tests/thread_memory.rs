@@ -1,8 +1,8 @@
 //! Memory per thread: what a new thread's heap makes resident (`config::LAZY_TABLE`,
-//! docs/benchmarks.md, "Session 22: thread22"). A heap is 47 KiB (12-13 pages), 32 KiB of it the
-//! owned-slab table; writing every table entry when the heap was made left all of it resident
-//! in every thread, so 2,000 threads that each did one malloc cost 60 KiB of RSS a thread
-//! (glibc: 9, jemalloc 22.5). Two checks:
+//! `config::COLD_FIRST`, docs/benchmarks.md, "Session 22: thread22"). A heap is 47 KiB (12-13
+//! pages), 32 KiB of it the owned-slab table; writing every table entry when the heap was made
+//! left all of it resident in every thread, so 2,000 threads that each did one malloc cost 60 KiB
+//! of RSS a thread (glibc: 9, jemalloc 22.5). Two checks:
 //! - `idle_heap_pages`: a thread that did one small allocation (and one that used 8 classes)
 //!   has at most `MAX_IDLE_PAGES` of its heap's pages resident (`testing::heap_residency`,
 //!   `mincore`);
@@ -30,7 +30,8 @@ const MAX_IDLE_PAGES: usize = 8;
 
 const THREADS: usize = 1000;
 /// KiB of RSS a live thread's heap adds, over a thread that never allocates (release builds):
-/// 27 measured with `LAZY_TABLE`, 52 without (docs/benchmarks.md, "Session 22: thread22").
+/// 24 measured with `LAZY_TABLE` and `COLD_FIRST`, 27 with `LAZY_TABLE` alone, 51 with neither
+/// (docs/benchmarks.md, "Session 22: thread22").
 const MAX_HEAP_KIB_PER_THREAD: usize = 36;
 
 fn rss_kib() -> usize {

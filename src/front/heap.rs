@@ -69,8 +69,11 @@ pub struct HeapLocal {
     /// `owned_mut` (checked to be inside a busy window, `expect_busy`); read through `owned` and
     /// `owned_ptr`.
     owned: OwnedSlabs,
-    /// Owned slabs per small class id and owned spans per medium class id.
+    /// Owned slabs per small class id and owned spans per medium class id. Here with `--cfg
+    /// hakmem_no_cold_first`; after `retired` otherwise (`config::COLD_FIRST`).
+    #[cfg(hakmem_no_cold_first)]
     pub slabs: [ClassSlabs; TOTAL_CLASSES],
+    #[cfg(hakmem_no_cold_first)]
     pub hint: HintCache,
     /// Blocks this heap's thread freed into other threads' slabs, batched per slab.
     pub remote: RemoteBatches,
@@ -96,6 +99,14 @@ pub struct HeapLocal {
     /// Current slabs and spans that emptied, waiting out the purge delay (`front::small`,
     /// `front::medium`).
     pub retired: crate::purge::Retired,
+    /// `slabs` and `hint` (above), after the fields an idle thread leaves as a new heap's zeroed
+    /// memory holds them (`config::COLD_FIRST`: `remote`, `sampler`, `prof_frames`, `ahead`,
+    /// `retired`), so that those share pages with the table's untouched end, not with the
+    /// fields every thread writes.
+    #[cfg(not(hakmem_no_cold_first))]
+    pub slabs: [ClassSlabs; TOTAL_CLASSES],
+    #[cfg(not(hakmem_no_cold_first))]
+    pub hint: HintCache,
     /// Per small class: the TLS list holds a slab's whole free list, taken by the last refill
     /// (`config::WHOLE_FREE_LIST`), so `small::spill` returns only blocks freed since the refill
     /// (the one just freed, or the batch on the list's top). A hint for the spill policy only:
@@ -354,13 +365,17 @@ impl Heap {
                 }; TOTAL_CLASSES],
             );
             addr_of_mut!((*l).hint).write(HintCache::new());
-            addr_of_mut!((*l).remote).write(RemoteBatches::new());
-            addr_of_mut!((*l).next_free).write(core::ptr::null_mut());
-            addr_of_mut!((*l).sampler).write(crate::prof::Sampler::new());
+            // `COLD_FIRST`: on zeroed memory these all-zero values (null pointers and zero
+            // integers only) are left to the memory, so that their pages stay untouched.
+            if !(zeroed && crate::config::COLD_FIRST) {
+                addr_of_mut!((*l).remote).write(RemoteBatches::new());
+                addr_of_mut!((*l).sampler).write(crate::prof::Sampler::new());
+                addr_of_mut!((*l).ahead).write([0; NUM_CLASSES]);
+                addr_of_mut!((*l).retired).write(crate::purge::Retired::new());
+                addr_of_mut!((*l).next_free).write(core::ptr::null_mut());
+            }
             // `prof_frames`: scratch, left uninitialised (`MaybeUninit`).
-            addr_of_mut!((*l).ahead).write([0; NUM_CLASSES]);
             addr_of_mut!((*l).profiled).write(false);
-            addr_of_mut!((*l).retired).write(crate::purge::Retired::new());
             addr_of_mut!((*l).taken).write([false; NUM_CLASSES]);
             addr_of_mut!((*l).medium_freed).write(0);
             addr_of_mut!((*l).medium_unclean).write(0);
@@ -1032,8 +1047,86 @@ impl Default for KeepBackoff {
 
 #[cfg(test)]
 mod tests {
-    use super::{HeapKind, KeepBackoff};
+    use super::{Heap, HeapKind, HeapLocal, KeepBackoff};
+    use crate::config::{OWNED_ENTRIES, SLAB_SIZE};
+    use crate::front::owned::OwnedSlabs;
     use crate::size_class::NUM_CLASSES;
+
+    /// `Heap::init` on zeroed memory (`zeroed`: `config::LAZY_TABLE`, `config::COLD_FIRST`)
+    /// leaves fields to the memory: the heap must read as the one a full init writes over
+    /// garbage. The fields left alone hold the same bytes (none has padding), and the table,
+    /// whose entries differ (0 against `NO_KEY`), misses every address in both, the ones below
+    /// `SLAB_SIZE` (entry 0) included.
+    #[test]
+    fn init_on_zeroed_memory_reads_as_a_full_init() {
+        use core::mem::{offset_of, size_of};
+        let layout = std::alloc::Layout::new::<Heap>();
+        // SAFETY: fresh allocations of a heap's layout, written by `init` before any read, read
+        // within their bounds, freed once.
+        unsafe {
+            let a = std::alloc::alloc_zeroed(layout).cast::<Heap>();
+            let b = std::alloc::alloc(layout);
+            assert!(!a.is_null() && !b.is_null());
+            b.write_bytes(0xa5, layout.size());
+            let b = b.cast::<Heap>();
+            Heap::init(a, HeapKind::Live, true);
+            Heap::init(b, HeapKind::Live, false);
+            let fields = [
+                (
+                    "remote",
+                    offset_of!(HeapLocal, remote),
+                    size_of::<super::RemoteBatches>(),
+                ),
+                (
+                    "sampler",
+                    offset_of!(HeapLocal, sampler),
+                    size_of::<crate::prof::Sampler>(),
+                ),
+                (
+                    "ahead",
+                    offset_of!(HeapLocal, ahead),
+                    size_of::<[usize; NUM_CLASSES]>(),
+                ),
+                (
+                    "retired",
+                    offset_of!(HeapLocal, retired),
+                    size_of::<crate::purge::Retired>(),
+                ),
+                (
+                    "next_free",
+                    offset_of!(HeapLocal, next_free),
+                    size_of::<*mut Heap>(),
+                ),
+            ];
+            for (name, off, len) in fields {
+                let (x, y) = ((*a).local_ptr().cast::<u8>(), (*b).local_ptr().cast::<u8>());
+                let (x, y) = (
+                    core::slice::from_raw_parts(x.add(off), len),
+                    core::slice::from_raw_parts(y.add(off), len),
+                );
+                assert_eq!(x, y, "{name}");
+            }
+            for h in [a, b] {
+                let t = HeapLocal::owned_ptr((*h).local_ptr());
+                assert!(!(*t).foreign_any());
+                for addr in [
+                    0,
+                    8,
+                    0x100,
+                    SLAB_SIZE - 1,
+                    SLAB_SIZE,
+                    5 * SLAB_SIZE + 7,
+                    OWNED_ENTRIES * SLAB_SIZE,
+                    (OWNED_ENTRIES - 1) * SLAB_SIZE + 16,
+                    0x7f00_0000_0000,
+                ] {
+                    assert!(OwnedSlabs::lookup(t, addr).is_none(), "{addr:#x}");
+                }
+            }
+            std::alloc::dealloc(a.cast(), layout);
+            std::alloc::dealloc(b.cast(), layout);
+        }
+    }
 
     /// `free_remote` bumps the heap's own counter, unsynchronised, when `reuses` is false: that
     /// must mean a live heap, so a sentinel's bytes are all set, and a live heap's all clear

@@ -415,16 +415,16 @@ impl OwnedSlabs {
         const _: () = assert!(!crate::config::LAZY_TABLE || crate::config::TABLE32);
         // SAFETY: per the contract; `entries` holds `OWNED_ENTRIES` entries.
         unsafe {
+            let lazy = zeroed && crate::config::LAZY_TABLE;
             (&raw mut (*p).key).write(0);
-            (&raw mut (*p).foreign).write([0; FOREIGN_WORDS]);
-            (&raw mut (*p).foreign_count).write(0);
-            (&raw mut (*p).foreign_epoch).write(0);
+            // After the entries, on the table's last page: zero already when `lazy`.
+            if !lazy {
+                (&raw mut (*p).foreign).write([0; FOREIGN_WORDS]);
+                (&raw mut (*p).foreign_count).write(0);
+                (&raw mut (*p).foreign_epoch).write(0);
+            }
             let e = (&raw mut (*p).entries).cast::<Entry>();
-            let n = if zeroed && crate::config::LAZY_TABLE {
-                1
-            } else {
-                OWNED_ENTRIES
-            };
+            let n = if lazy { 1 } else { OWNED_ENTRIES };
             for i in 0..n {
                 e.add(i).write(EMPTY);
             }
