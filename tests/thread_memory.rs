@@ -34,6 +34,14 @@ const THREADS: usize = 1000;
 /// (docs/benchmarks.md, "Session 22: thread22").
 const MAX_HEAP_KIB_PER_THREAD: usize = 36;
 
+/// Whether the kernel backs anonymous memory with transparent huge pages unasked (`[always]`):
+/// a heap's first write may then fault in a whole huge page, and neither page count means what
+/// the checks assume. They are reported, not asserted, there.
+fn thp_always() -> bool {
+    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|s| s.contains("[always]"))
+}
+
 fn rss_kib() -> usize {
     let s = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
     let pages: usize = s.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -70,7 +78,7 @@ fn idle_heap_pages() {
             "{name}: heap {addr:#x}, {size} bytes over {pages} pages, {resident} resident \
              (pages {mask:#b}, bit 0 the first)"
         );
-        if LAZY_TABLE {
+        if LAZY_TABLE && !thp_always() {
             assert!(
                 resident <= MAX_IDLE_PAGES,
                 "{name}: {resident} of the heap's {pages} pages resident (at most \
@@ -156,7 +164,7 @@ fn many_threads_rss() {
     );
     // Release builds only: a debug build's new thread writes about 20 KiB more (its `checked`
     // carve), which says nothing about the heap's layout (the page check above covers it).
-    if LAZY_TABLE && !cfg!(debug_assertions) {
+    if LAZY_TABLE && !cfg!(debug_assertions) && !thp_always() {
         assert!(
             heap <= MAX_HEAP_KIB_PER_THREAD,
             "{heap} KiB of RSS per live thread's heap (at most {MAX_HEAP_KIB_PER_THREAD} expected)"
@@ -169,6 +177,12 @@ fn main() {
     if args.len() == 3 && args[1] == "rss" {
         println!("{}", rss_per_thread(args[2] == "alloc"));
         return;
+    }
+    if thp_always() {
+        eprintln!(
+            "\n!!! transparent huge pages are `always` here: thread_memory reports its numbers \
+             but does NOT assert them !!!\n"
+        );
     }
     idle_heap_pages();
     many_threads_rss();
