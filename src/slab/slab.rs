@@ -995,8 +995,10 @@ impl Slab {
                 }
                 let from_pending = n - from_free;
                 let size = class_size(l.class as usize);
-                // `config::CARVE_PAGE`: fresh blocks a page's worth at a time.
-                let carve_end = if CARVE_PAGE {
+                // `config::CARVE_PAGE`: fresh blocks a page's worth at a time. The bound (a
+                // division) is computed only when the loop below carves: a medium span's
+                // `take_batch(1)` is served by its free list on almost every call.
+                let carve_end = if CARVE_PAGE && n < max && l.carved < l.capacity {
                     let most = (CARVE_BYTES / size).max(CARVE_MIN_BLOCKS) as u32;
                     l.capacity.min(l.carved.saturating_add(most))
                 } else {
