@@ -98,6 +98,8 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("fork.c", Lang::C),
     ("fork_torture.c", Lang::C),
     ("fork_reuse.c", Lang::C),
+    ("fork_reuse_medium.c", Lang::C),
+    ("fork_reuse_prof.c", Lang::C),
     ("fork_takeover_stress.c", Lang::C),
     ("fork_takeover_stack.c", Lang::C),
     ("dlopen_tls.c", Lang::C),
@@ -1033,6 +1035,41 @@ fn c_fork_child_reuses_the_parent_threads_memory() {
         "1"
     };
     c_program_env("fork_reuse", &[], &[("HAKMEM_EXPECT_TAKEOVER", expect)]);
+}
+
+/// The fork takeover from the medium tier's refill (session 22): the parent threads keep 64 MiB
+/// of medium blocks, the child frees them and allocates medium blocks only; its growth stays
+/// under a quarter of that (fork_reuse.c's bound). Before, the takeover started from the small
+/// refill only and this child grew by the whole 64 MiB each round.
+#[test]
+fn c_fork_child_medium_only_reuses_the_parent_threads_heaps() {
+    let expect = if cfg!(hakmem_no_fork_takeover) {
+        "0"
+    } else {
+        "1"
+    };
+    c_program_env(
+        "fork_reuse_medium",
+        &[],
+        &[("HAKMEM_EXPECT_TAKEOVER", expect)],
+    );
+}
+
+/// The fork takeover from the profiled miss (session 22): fork_reuse.c with the heap profiler
+/// on (`HAKMEM_PROF=1`), whose small misses go through `alloc_miss_profiled`, not the small
+/// refill. Before, the one-thread child grew by the whole 64 MiB.
+#[test]
+fn c_fork_profiled_child_reuses_the_parent_threads_heaps() {
+    let expect = if cfg!(hakmem_no_fork_takeover) {
+        "0"
+    } else {
+        "1"
+    };
+    c_program_env(
+        "fork_reuse_prof",
+        &[],
+        &[("HAKMEM_EXPECT_TAKEOVER", expect), ("HAKMEM_PROF", "1")],
+    );
 }
 
 /// The fork takeover under load: 150 forks while four threads allocate, free, realloc and hand

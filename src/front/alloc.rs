@@ -284,7 +284,21 @@ fn medium_class_in_line(size: usize, align: usize) -> Option<usize> {
 fn alloc_beyond_small(size: usize, align: usize) -> *mut u8 {
     match medium_class_for(size, align) {
         Some(c) => alloc_medium(c),
-        None => large::alloc(size, align),
+        None => alloc_large(size, align, false),
+    }
+}
+
+/// A large block (`large::alloc`, or `large::alloc_zeroed` with `zero`); a forked child's first
+/// one takes over the parent's other threads' heaps first (`thread::takeover_due`: two loads).
+#[inline]
+fn alloc_large(size: usize, align: usize, zero: bool) -> *mut u8 {
+    if thread::takeover_due() {
+        thread::take_over_for_large();
+    }
+    if zero {
+        large::alloc_zeroed(size, align)
+    } else {
+        large::alloc(size, align)
     }
 }
 
@@ -297,14 +311,14 @@ fn alloc_medium(c: usize) -> *mut u8 {
     // fallback heap under its lock.
     match h.kind {
         // SAFETY: see above.
-        HeapKind::Live => unsafe { medium::alloc(h, c) },
+        HeapKind::Live => unsafe { medium::alloc(h, c, thread::take_over_if_forked_from) },
         HeapKind::Empty => match thread::init_current() {
             // SAFETY: see above.
-            Some(h) => unsafe { medium::alloc(h, c) },
+            Some(h) => unsafe { medium::alloc(h, c, thread::take_over_if_forked_from) },
             None => core::ptr::null_mut(),
         },
         // SAFETY: see above.
-        HeapKind::Dead => thread::with_fallback(|fh| unsafe { medium::alloc(fh, c) })
+        HeapKind::Dead => thread::with_fallback(|fh| unsafe { medium::alloc(fh, c, |_| {}) })
             .unwrap_or(core::ptr::null_mut()),
     }
 }
@@ -318,15 +332,19 @@ fn alloc_medium_zeroed(c: usize, size: usize) -> *mut u8 {
     // fallback heap under its lock.
     match h.kind {
         // SAFETY: see above.
-        HeapKind::Live => unsafe { medium::alloc_zeroed(h, c, size) },
+        HeapKind::Live => unsafe {
+            medium::alloc_zeroed(h, c, size, thread::take_over_if_forked_from)
+        },
         HeapKind::Empty => match thread::init_current() {
             // SAFETY: see above.
-            Some(h) => unsafe { medium::alloc_zeroed(h, c, size) },
+            Some(h) => unsafe {
+                medium::alloc_zeroed(h, c, size, thread::take_over_if_forked_from)
+            },
             None => core::ptr::null_mut(),
         },
         HeapKind::Dead => {
             // SAFETY: see above.
-            thread::with_fallback(|fh| unsafe { medium::alloc_zeroed(fh, c, size) })
+            thread::with_fallback(|fh| unsafe { medium::alloc_zeroed(fh, c, size, |_| {}) })
                 .unwrap_or(core::ptr::null_mut())
         }
     }
@@ -386,7 +404,9 @@ fn sample(size: usize, align: usize, zero: bool) -> Option<*mut u8> {
 #[inline(never)]
 fn alloc_medium_sampled(h: &Heap, c: usize, size: usize, zero: bool) -> *mut u8 {
     // SAFETY: per the contract (`sample` checked the heap is live).
-    let Some((p, span)) = (unsafe { medium::alloc_with_span(h, c) }) else {
+    let Some((p, span)) =
+        (unsafe { medium::alloc_with_span(h, c, thread::take_over_if_forked_from) })
+    else {
         return core::ptr::null_mut();
     };
     // SAFETY: a block of class `c` in `span` just taken for this request (`c` holds it and
@@ -535,7 +555,8 @@ extern "C" fn alloc_miss_profiled(h: &'static Heap, size: usize, off: usize) -> 
         }
         // `alloc_slow`'s work for a profiled live heap, without its layers: a profiled heap
         // misses a few times as often (its list runs dry while the blocks freed meanwhile wait
-        // on the free side).
+        // on the free side). A forked child's first profiled refill takes over, as `refill_own`.
+        thread::take_over_if_forked_from(h);
         // SAFETY: as above.
         return match NonNull::new(unsafe { profiling::refill(h, c) }) {
             Some(b) => {
@@ -635,7 +656,7 @@ pub fn alloc_zeroed(size: usize, align: usize) -> *mut u8 {
             }
             return match medium {
                 Some(c) => alloc_medium_zeroed(c, size),
-                None => large::alloc_zeroed(size, align),
+                None => alloc_large(size, align, true),
             };
         }
     }

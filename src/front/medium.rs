@@ -53,12 +53,15 @@ use crate::valgrind;
 const MEDIUM_CLASSES: core::ops::Range<usize> = NUM_CLASSES..TOTAL_CLASSES;
 
 /// Allocates one block of medium class id `c` from `h`'s spans. Null when memory cannot be had.
+/// `before_adopt` runs on the refill's slow part, before it adopts a published span: the layer
+/// above passes the fork takeover's trigger (`front::thread::take_over_if_forked_from`) for the
+/// calling thread's own heap, a no-op for the fallback heap.
 ///
 /// # Safety
 /// `h` is the calling thread's live heap (or the fallback heap under its lock).
-pub unsafe fn alloc(h: &Heap, c: usize) -> *mut u8 {
+pub unsafe fn alloc(h: &Heap, c: usize, before_adopt: impl Fn(&Heap)) -> *mut u8 {
     // SAFETY: forwarded contract.
-    match unsafe { alloc_in::<false>(h, c) } {
+    match unsafe { alloc_in::<false>(h, c, before_adopt) } {
         Some((b, _)) => hand_out(b, c),
         None => core::ptr::null_mut(),
     }
@@ -71,10 +74,15 @@ pub unsafe fn alloc(h: &Heap, c: usize) -> *mut u8 {
 ///
 /// # Safety
 /// As for `alloc`.
-pub unsafe fn alloc_zeroed(h: &Heap, c: usize, size: usize) -> *mut u8 {
+pub unsafe fn alloc_zeroed(
+    h: &Heap,
+    c: usize,
+    size: usize,
+    before_adopt: impl Fn(&Heap),
+) -> *mut u8 {
     debug_assert!(size <= class_size(c));
     // SAFETY: forwarded contract.
-    let Some((b, zero)) = (unsafe { alloc_in::<KNOWN_ZERO>(h, c) }) else {
+    let Some((b, zero)) = (unsafe { alloc_in::<KNOWN_ZERO>(h, c, before_adopt) }) else {
         return core::ptr::null_mut();
     };
     let p = hand_out(b, c);
@@ -106,9 +114,13 @@ const CLEAR_RESIDENT_MIN_BYTES: usize = 16 * crate::config::PAGE_SIZE;
 /// # Safety
 /// As for `alloc`.
 #[cfg_attr(not(hakmem_no_prof_inline_take), inline(always))]
-pub unsafe fn alloc_with_span(h: &Heap, c: usize) -> Option<(*mut u8, &'static SpanHeader)> {
+pub unsafe fn alloc_with_span(
+    h: &Heap,
+    c: usize,
+    before_adopt: impl Fn(&Heap),
+) -> Option<(*mut u8, &'static SpanHeader)> {
     // SAFETY: forwarded contract.
-    let (b, _) = unsafe { alloc_in::<false>(h, c) }?;
+    let (b, _) = unsafe { alloc_in::<false>(h, c, before_adopt) }?;
     // SAFETY: per the contract; `alloc_in` returns only a block it took from the current span of
     // class `c`, which is still current (a span of this heap: its header is mapped forever).
     let span = unsafe { SpanHeader::of_slab(&*h.local_mut().slabs[c].cur).as_ref() };
@@ -137,7 +149,11 @@ fn hand_out(b: NonNull<Block>, c: usize) -> *mut u8 {
 /// # Safety
 /// `h` is the calling thread's live heap (or the fallback heap under its lock).
 #[inline(always)]
-unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Block>, bool)> {
+unsafe fn alloc_in<const ZERO: bool>(
+    h: &Heap,
+    c: usize,
+    before_adopt: impl Fn(&Heap),
+) -> Option<(NonNull<Block>, bool)> {
     let _busy = h.busy();
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
@@ -176,6 +192,10 @@ unsafe fn alloc_in<const ZERO: bool>(h: &Heap, c: usize) -> Option<(NonNull<Bloc
         if unsafe { local.next_partial(c) } {
             continue;
         }
+        // A forked child's first medium refill takes over the parent's other threads' heaps
+        // (their spans published for the adoption below; `alloc`'s `before_adopt`); nothing on
+        // the carve path above.
+        before_adopt(h);
         if ADOPT && adopt_published(h, local, c) {
             continue;
         }

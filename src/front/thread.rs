@@ -254,7 +254,8 @@ pub static HEAPS_LEFT_BUSY: crate::sync::plain::AtomicUsize =
 
 /// In a forked child, once per fork epoch: takes over the heaps of the parent's threads that do
 /// not exist here (`config::FORK_TAKEOVER`). Called from `alloc_slow` (the calling thread's
-/// outermost slow path: no lock of ours held) and `collect`. Two loads in the parent.
+/// outermost slow path: no lock of ours held), `take_over_if_forked_from` (the medium refill,
+/// the profiled miss, a large request) and `collect`. Two loads in the parent.
 #[inline]
 pub fn take_over_if_forked() {
     if !crate::config::FORK_TAKEOVER {
@@ -265,6 +266,54 @@ pub fn take_over_if_forked() {
     if e != TAKEN_OVER_AT.load(crate::sync::plain::Ordering::Relaxed) {
         take_over_dead_heaps(e);
     }
+}
+
+/// `take_over_if_forked` from a slow path of heap `h` that may be the calling thread's own heap
+/// or the fallback heap (under its lock): only from the outermost window of the thread's own
+/// heap (`busy == 1`: no lock of ours held, not a signal handler nested in a slow path). The
+/// medium tier's refill calls it (`medium::alloc`'s `before_adopt`, passed by `front::alloc`:
+/// `medium` is below this module), and so do the profiled
+/// miss (`alloc_miss_profiled`) and large requests (`take_over_for_large`): a child that only
+/// makes those requests takes over too (session 22, take22).
+#[inline]
+pub fn take_over_if_forked_from(h: &Heap) {
+    if takeover_due() {
+        take_over_from(h);
+    }
+}
+
+/// `take_over_if_forked_from` once a takeover is due: out of line, so that its callers' frames
+/// (the profiled miss, `alloc_general` through `medium::alloc`) do not grow.
+#[cold]
+#[inline(never)]
+fn take_over_from(h: &Heap) {
+    // ORDERING: Relaxed — the thread's own word.
+    if h.busy.load(crate::sync::plain::Ordering::Relaxed) == 1 && core::ptr::eq(h, current()) {
+        take_over_if_forked();
+    }
+}
+
+/// Whether this process forked since the last takeover (`config::FORK_TAKEOVER`): two loads, for
+/// a path with no heap window of its own (the large path) to test before `take_over_for_large`.
+#[inline(always)]
+pub fn takeover_due() -> bool {
+    // ORDERING: Relaxed — a hint, as in `take_over_if_forked`.
+    crate::config::FORK_TAKEOVER
+        && crate::lock::fork::epoch() != TAKEN_OVER_AT.load(crate::sync::plain::Ordering::Relaxed)
+}
+
+/// The takeover from a large request (`takeover_due`), which holds no lock of ours: inside a
+/// window of the calling thread's own live heap (so the takeover never takes it), and only where
+/// that window is the outermost one. A thread with no heap yet leaves it to a later request.
+#[cold]
+#[inline(never)]
+pub fn take_over_for_large() {
+    let h = current();
+    if h.kind != HeapKind::Live {
+        return;
+    }
+    let _busy = h.busy();
+    take_over_if_forked_from(h);
 }
 
 /// The takeover (docs/design.md, "A forked child and the parent's other threads' heaps"). Every

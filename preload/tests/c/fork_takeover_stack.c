@@ -3,10 +3,10 @@
  * threads' heaps (thread::take_over_dead_heaps, small::flush and medium::flush with publish) on
  * the caller's stack. Four parent threads allocate small and medium blocks, free three quarters
  * of them (partial slabs, free spans and remote frees to their neighbours' slabs), and park on a
- * barrier (quiet heaps, taken over); the main thread forks; the child paints 16 KiB below its
- * frame, mallocs a size the main thread never asked for (a refill, so the takeover runs there)
- * and checks that the deepest overwritten word lies within 2,048 bytes of the caller's frame
- * (on hakmem; glibc: printed only). */
+ * barrier (quiet heaps, taken over); the main thread forks three children; each paints 16 KiB
+ * below its frame, mallocs a size the main thread never asked for (a small refill, a medium
+ * refill, a large block: the takeover runs there) and checks that the deepest overwritten word
+ * lies within 2,048 bytes of the caller's frame (on hakmem; glibc: printed only). */
 #include "common.h"
 
 #include <pthread.h>
@@ -23,7 +23,8 @@ static void *blocks[T][NB];
 static void *worker(void *arg) {
     long t = (long)arg;
     for (int i = 0; i < NB; i++) {
-        size_t sz = (i % 8 == 7) ? 20000 + 1000 * (i % 5) : 16 + 16 * (i % 40);
+        size_t sz = (i % 64 == 63) ? 40000 + 30000 * (i % 5)
+                    : (i % 8 == 7) ? 20000 + 1000 * (i % 5) : 16 + 16 * (i % 40);
         blocks[t][i] = malloc(sz);
         CHECK(blocks[t][i] != NULL);
         memset(blocks[t][i], 1, 16);
@@ -64,18 +65,24 @@ int main(void) {
     pthread_barrier_wait(&made);
     usleep(20000); /* the workers park in the barrier: their heaps are quiet */
     size_t parent = measure(2000);
-    pid_t p = fork();
-    CHECK(p >= 0);
-    if (p == 0) {
-        size_t child = measure(1500);
-        printf("fork_takeover_stack: child's first small refill %zu bytes, parent's refill %zu\n",
-               child, parent);
-        fflush(stdout);
-        _exit(hk && child > 2048 ? 1 : 0);
+    /* The child's first request of each kind starts the takeover: a small refill, a medium
+     * refill (a class the main thread never used), a large block (session 22). */
+    static const size_t first[] = {1500, 100000, 8u << 20};
+    static const char *what[] = {"small refill", "medium refill", "large block"};
+    for (int k = 0; k < 3; k++) {
+        pid_t p = fork();
+        CHECK(p >= 0);
+        if (p == 0) {
+            size_t child = measure(first[k]);
+            printf("fork_takeover_stack: child's first %s %zu bytes, parent's small refill %zu\n",
+                   what[k], child, parent);
+            fflush(stdout);
+            _exit(hk && child > 2048 ? 1 : 0);
+        }
+        int st;
+        CHECK(waitpid(p, &st, 0) == p);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    int st;
-    CHECK(waitpid(p, &st, 0) == p);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     pthread_barrier_wait(&done);
     for (int t = 0; t < T; t++) pthread_join(th[t], 0);
     printf("OK fork_takeover_stack\n");
