@@ -364,7 +364,7 @@ impl Heap {
                     full: core::ptr::null_mut(),
                 }; TOTAL_CLASSES],
             );
-            addr_of_mut!((*l).hint).write(HintCache::new());
+            HintCache::init(addr_of_mut!((*l).hint));
             // `COLD_FIRST`: on zeroed memory these all-zero values (null pointers and zero
             // integers only) are left to the memory, so that their pages stay untouched.
             if !(zeroed && crate::config::COLD_FIRST) {
@@ -387,7 +387,7 @@ impl Heap {
             addr_of_mut!((*l).medium_purged_before).write(0);
             addr_of_mut!((*l).medium_backoff).write(0);
             addr_of_mut!((*l).medium_quiet).write(0);
-            addr_of_mut!((*l).keep).write(KeepBackoff::new_for(kind));
+            KeepBackoff::init(addr_of_mut!((*l).keep), kind);
             addr_of_mut!((*l).limits).write(crate::front::tls_limit::TlsLimits::new());
         }
     }
@@ -979,6 +979,22 @@ pub struct KeepBackoff {
 }
 
 impl KeepBackoff {
+    /// Writes `new_for(kind)` at `p` in place, field by field (`Heap::init`): writing the value
+    /// built its 504 bytes on the stack and copied them (docs/design.md, "Stack depth").
+    ///
+    /// # Safety
+    /// `p` is valid for writes of a `KeepBackoff` and aligned; what it held is not dropped.
+    pub unsafe fn init(p: *mut KeepBackoff, kind: HeapKind) {
+        use core::ptr::addr_of_mut;
+        let live = matches!(kind, HeapKind::Live);
+        // SAFETY: per the contract; each place is a field of `*p`.
+        unsafe {
+            addr_of_mut!((*p).skip).write([0; NUM_CLASSES]);
+            addr_of_mut!((*p).level).write([0; NUM_CLASSES]);
+            addr_of_mut!((*p).reuses).write([if live { 0 } else { 1 }; NUM_CLASSES]);
+        }
+    }
+
     /// A live heap's: nothing refilled yet.
     pub const fn new() -> Self {
         Self::new_for(HeapKind::Live)

@@ -57,6 +57,22 @@ pub enum Hint {
 }
 
 impl HintCache {
+    /// Writes an empty cache at `p` in place, entry by entry (`Heap::init`): `p.write(new())`
+    /// built the 1 KiB value on the stack and copied it, the largest part of a thread's first
+    /// call's stack (docs/design.md, "Stack depth").
+    ///
+    /// # Safety
+    /// `p` is valid for writes of a `HintCache` and aligned; what it held is not dropped.
+    pub unsafe fn init(p: *mut HintCache) {
+        // SAFETY: per the contract; each place is an element of `(*p).entries`.
+        unsafe {
+            let e = core::ptr::addr_of_mut!((*p).entries).cast::<Entry>();
+            for i in 0..HINT_ENTRIES {
+                e.add(i).write(EMPTY);
+            }
+        }
+    }
+
     pub const fn new() -> Self {
         Self {
             entries: [EMPTY; HINT_ENTRIES],
