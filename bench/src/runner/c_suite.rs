@@ -48,6 +48,18 @@ pub const C_WORKLOADS: &[CWorkload] = &[
         about: "c-medium-churn on every thread",
     },
     CWorkload {
+        name: "c-cache-thrash",
+        about: "cache-thrash/cache-scratch-like: one 8-64 B block at a time, written 64 times",
+    },
+    CWorkload {
+        name: "c-alloc-test",
+        about: "alloc-test-like: 8 B..4 KiB, short, medium and long lifetimes interleaved",
+    },
+    CWorkload {
+        name: "c-sh6bench",
+        about: "sh6bench-like batches of 1..1000 B freed LIFO, FIFO or odd-then-even",
+    },
+    CWorkload {
         name: "c-large-churn",
         about: "20 live blocks of 5-25 MiB replaced round-robin, ends touched",
     },
