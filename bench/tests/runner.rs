@@ -125,7 +125,7 @@ fn c_workloads_pass_and_catch_an_injected_fault() {
         })
         .collect();
     names.sort();
-    assert!(names.len() >= 9, "C workloads missing: {names:?}");
+    assert!(names.len() >= 12, "C workloads missing: {names:?}");
     for name in names {
         let exe = out.join(&name);
         let cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))

@@ -49,7 +49,7 @@ pub const C_WORKLOADS: &[CWorkload] = &[
     },
     CWorkload {
         name: "c-cache-thrash",
-        about: "cache-thrash/cache-scratch-like: one 8-64 B block at a time, written 64 times",
+        about: "cache-thrash/cache-scratch-like: one 24-64 B block at a time, written 64 times",
     },
     CWorkload {
         name: "c-alloc-test",
