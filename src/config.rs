@@ -97,6 +97,22 @@ pub const PREFETCH_POP: bool = !cfg!(hakmem_no_prefetch_pop);
 /// Backout: `--cfg hakmem_no_thp_growth`.
 pub const THP_GROWTH: bool = !cfg!(hakmem_no_thp_growth);
 
+/// A SuperSlab born in a `THP_GROWTH` streak is collapsed not at birth but when its bound slabs
+/// reach `THP_COLLAPSE_AT_SLABS` (`pool::take`; the collapse runs outside the pool lock, as the
+/// streak's own do): a heap that stops growing inside it leaves it on base pages, where a
+/// collapse at birth made all 2 MiB resident. c-alloc-test (grows to ~10 MiB, then plateaus):
+/// the newest SuperSlab had 11 of 31 data slabs bound and 20 resident unused, peak RSS 12.46 MiB
+/// against 10.84 with `THP_GROWTH` off (docs/benchmarks.md, "Session 22: gap22").
+/// With it: 11.01 MiB, and 2 threads 20.45 -> 19.16 (mimalloc 19.19). Opt-in,
+/// `RUSTFLAGS="--cfg hakmem_thp_half_collapse"`, until its cost on the rows that grow densely
+/// (the faults of each streak SuperSlab's first half, one ~1 MiB copy by MADV_COLLAPSE; session
+/// 8's rust-btreemap) is measured; off, a streak's SuperSlab is collapsed at birth.
+pub const THP_HALF_COLLAPSE: bool = THP_GROWTH && cfg!(hakmem_thp_half_collapse);
+
+/// Bound slabs (of `SLABS_PER_SUPERSLAB`, the header's included) at which a streak's SuperSlab is
+/// collapsed (`THP_HALF_COLLAPSE`): half.
+pub const THP_COLLAPSE_AT_SLABS: u32 = (SLABS_PER_SUPERSLAB / 2) as u32;
+
 /// Resident pages (of 512) for a SuperSlab filled up to count as dense (`THP_GROWTH`): 3/4.
 pub const THP_GROWTH_DENSE: usize = 384;
 

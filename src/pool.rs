@@ -231,15 +231,30 @@ unsafe fn take(p: &mut Pool, ss: *mut SuperSlab, idx: usize) -> NonNull<Slab> {
     let bit = 1u64 << idx;
     // SAFETY: per the contract.
     unsafe {
-        let (was_dirty, now_full, first_fill) = links(ss, |l| {
+        let (was_dirty, now_full, first_fill, collapse) = links(ss, |l| {
             let was_dirty = l.dirty & bit != 0;
             l.free_mask &= !bit;
             l.dirty &= !bit;
             let now_full = l.free_mask == 0;
             let first_fill = now_full && !l.filled;
             l.filled |= now_full;
-            (was_dirty, now_full, first_fill)
+            // `config::THP_HALF_COLLAPSE`: bound = every slab but the free ones.
+            let collapse = crate::config::THP_HALF_COLLAPSE
+                && l.collapse_pending
+                && crate::config::SLABS_PER_SUPERSLAB as u32 - l.free_mask.count_ones()
+                    >= crate::config::THP_COLLAPSE_AT_SLABS;
+            if collapse {
+                l.collapse_pending = false;
+            }
+            (was_dirty, now_full, first_fill, collapse)
         });
+        if collapse && !p.refused {
+            // Collapsed by the caller once the lock is dropped (`take_due`, `collapse_due`); with
+            // no slot free (the streak's own are due), it stays on base pages.
+            if let Some(slot) = p.due.iter_mut().find(|d| d.is_null()) {
+                *slot = ss;
+            }
+        }
         if was_dirty {
             p.dirty_slabs -= 1;
         }
@@ -421,6 +436,7 @@ fn take_free_slab(p: &mut Pool, class: usize) -> Option<NonNull<Slab>> {
             links(ss, |l| {
                 l.free_mask = ALL_FREE;
                 l.filled = false;
+                l.collapse_pending = false;
             });
             push(&mut p.partial, ss, LIST_PARTIAL);
             warm_all(p, ss, true);
@@ -468,8 +484,10 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
     // SAFETY: a fresh reservation of the right size and alignment, ours alone.
     let ss = unsafe { SuperSlab::init(base) };
     let growing = crate::config::THP_GROWTH && growth >= crate::config::THP_GROWTH_STREAK;
+    // `config::THP_HALF_COLLAPSE`: a streak's SuperSlab is collapsed when half of it is bound.
+    let defer = growing && crate::config::THP_HALF_COLLAPSE && !crate::env::thp();
     let mut huge = false;
-    if crate::env::thp() || growing {
+    if crate::env::thp() || (growing && !defer) {
         // SAFETY: the fresh reservation, ours alone. Refused: the SuperSlab stays on base pages
         // (a refusal while growing is not reported: it asked unprompted).
         huge = unsafe { os::collapse(base, SUPERSLAB_SIZE) };
@@ -495,8 +513,9 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
                 l.pool_epoch = p.epoch;
                 // Born one huge page: all resident, says nothing about how the heap fills it.
                 l.filled = huge;
+                l.collapse_pending = defer;
             });
-            if growing && !huge {
+            if growing && !huge && !defer {
                 // Refused (no free huge page, say): ask again only after two more dense fills,
                 // and collapse no more full SuperSlabs, so that a refusing kernel is asked for one
                 // SuperSlab in three at most.

@@ -559,7 +559,9 @@ fn assert_dense_growth(what: &str, huge: bool, resident: usize, refused_before: 
 /// each, all 512 pages resident from their first block on. With `--cfg hakmem_no_thp_growth`,
 /// neither.
 fn growth() {
-    let huge = !cfg!(hakmem_no_thp_growth) && thp_available();
+    // `config::THP_HALF_COLLAPSE`: not at the first block, once half the SuperSlab is bound.
+    let half = hakmem::config::THP_HALF_COLLAPSE;
+    let huge = !cfg!(hakmem_no_thp_growth) && thp_available() && !half;
     let (sparse, sparse_resident, _) = grow(16 * KIB, 5);
     assert!(
         sparse_resident < 512 || thp_always(),
@@ -580,7 +582,44 @@ fn growth() {
         !huge || early == 512 || refused,
         "dense growth: the streak's own SuperSlabs are collapsed too ({early} of 512 resident)"
     );
-    free_blocks([(sparse, 16 * KIB), (dense, 64)]);
+    let mut more = Vec::new();
+    if half && thp_available() {
+        // Born on base pages (checked above, at its first block); 64-byte blocks go on filling
+        // it, slab by slab in address order (a new SuperSlab's free slabs are handed out lowest
+        // first), so a block in slab `THP_COLLAPSE_AT_SLABS - 1` or later means half of its slabs
+        // (the header's included) are bound: it is one huge page by then.
+        let fifth = entered[4];
+        let at = (hakmem::config::THP_COLLAPSE_AT_SLABS as usize - 1) * hakmem::config::SLAB_SIZE;
+        let layout = Layout::from_size_align(64, 8).unwrap();
+        more.reserve(1 << 20);
+        let (resident, slab) = loop {
+            // SAFETY: a non-zero size; freed below with the same layout.
+            let p = unsafe { alloc(layout) };
+            assert!(!p.is_null(), "alloc(64)");
+            // SAFETY: inside the block, ours.
+            unsafe { p.write(1) };
+            more.push(p);
+            let off = (p as usize).wrapping_sub(fifth);
+            if off < SUPERSLAB && off >= at {
+                break (
+                    resident_pages(fifth, SUPERSLAB),
+                    off / hakmem::config::SLAB_SIZE,
+                );
+            }
+            assert!(
+                more.len() < 1 << 20,
+                "64-byte blocks never reached the middle of the fifth SuperSlab"
+            );
+        };
+        let refused = collapse_alloc_failures() > refused_before;
+        assert!(
+            resident == 512 || refused,
+            "half collapse: the fifth new SuperSlab is one huge page once slab {slab} is bound \
+             ({resident} of 512 resident)\n{}",
+            hakmem::stats()
+        );
+    }
+    free_blocks([(sparse, 16 * KIB), (dense, 64), (more, 64)]);
 }
 
 /// `config::THP_GROWTH_RECOUNT`: a SuperSlab that filled sparse and is dense by the next fill
@@ -591,7 +630,9 @@ fn growth() {
 /// is one huge page from its first block on; without (`--cfg hakmem_no_thp_growth_recount`) the
 /// streak has one fill and the sixth is on base pages.
 fn growth_recount() {
-    let huge = hakmem::config::THP_GROWTH_RECOUNT && thp_available();
+    // `config::THP_HALF_COLLAPSE`: base pages at the first block (`growth` checks the collapse).
+    let huge =
+        hakmem::config::THP_GROWTH_RECOUNT && thp_available() && !hakmem::config::THP_HALF_COLLAPSE;
     // Read before the SuperSlabs below: reading /proc/vmstat grows a buffer through a dozen
     // classes, whose slabs would land sparse in the fifth.
     let refused_before = collapse_alloc_failures();

@@ -24,7 +24,9 @@ fn main() {
     // THP mode `always` or `HAKMEM_THP=1`: huge pages whatever the policy says.
     let always = thp_always() || hakmem::switches().thp;
     let refused_before = collapse_alloc_failures();
-    let huge = hakmem::config::THP_GROWTH_FIRST && available;
+    // `config::THP_HALF_COLLAPSE` collapses it only once half of it is bound (tests/purge.rs
+    // `growth`): base pages at its first block.
+    let huge = hakmem::config::THP_GROWTH_FIRST && available && !hakmem::config::THP_HALF_COLLAPSE;
     let layout = Layout::from_size_align(64, 8).unwrap();
     // Room for every block up front: the vector's own growth is no small allocation.
     let mut blocks: Vec<*mut u8> = Vec::with_capacity(1 << 16);

@@ -46,6 +46,9 @@ pub struct PoolLinks {
     /// Filled up once since it was mapped or reused (or born a huge page): its density was
     /// counted for `config::THP_GROWTH`, and is not counted again.
     pub filled: bool,
+    /// Born in a `config::THP_GROWTH` streak and not collapsed yet: collapsed when its bound
+    /// slabs reach `config::THP_COLLAPSE_AT_SLABS` (`config::THP_HALF_COLLAPSE`).
+    pub collapse_pending: bool,
 }
 
 #[repr(C)]
@@ -107,6 +110,7 @@ impl SuperSlab {
                 freed_at: [0; SLABS_PER_SUPERSLAB],
                 class: [0; SLABS_PER_SUPERSLAB],
                 filled: false,
+                collapse_pending: false,
             }));
             let slabs = addr_of_mut!((*p).slabs).cast::<Slab>();
             for i in 0..SLABS_PER_SUPERSLAB {
