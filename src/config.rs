@@ -104,9 +104,10 @@ pub const THP_GROWTH: bool = !cfg!(hakmem_no_thp_growth);
 /// the newest SuperSlab had 11 of 31 data slabs bound and 20 resident unused, peak RSS 12.46 MiB
 /// against 10.84 with `THP_GROWTH` off (docs/benchmarks.md, "Session 22: gap22").
 /// With it: 11.01 MiB, and 2 threads 20.45 -> 19.16 (mimalloc 19.19). Opt-in,
-/// `RUSTFLAGS="--cfg hakmem_thp_half_collapse"`, until its cost on the rows that grow densely
-/// (the faults of each streak SuperSlab's first half, one ~1 MiB copy by MADV_COLLAPSE; session
-/// 8's rust-btreemap) is measured; off, a streak's SuperSlab is collapsed at birth.
+/// `RUSTFLAGS="--cfg hakmem_thp_half_collapse"`: a heap that keeps growing faults each streak
+/// SuperSlab's first half page by page and pays one MADV_COLLAPSE copy of it (CPU paired:
+/// rust-btreemap 1.052, faults 494 -> 2,076; mixed-stress 1.069; c-alloc-test 1.022). Off, a
+/// streak's SuperSlab is collapsed at birth.
 pub const THP_HALF_COLLAPSE: bool = THP_GROWTH && cfg!(hakmem_thp_half_collapse);
 
 /// Bound slabs (of `SLABS_PER_SUPERSLAB`, the header's included) at which a streak's SuperSlab is
