@@ -176,6 +176,15 @@ pub const SPAN_PURGE_FIRST_MAX_BLOCKS: usize = 15;
 pub const SPAN_PURGE_FIRST_SINGLE: bool =
     SPAN_PURGE_FIRST_EMPTY && !cfg!(hakmem_no_span_purge_first_single);
 
+/// A heap about to bind a new span of a size whose span cache holds no committed span first
+/// rebinds one of its own retired current spans of another class of that span size: emptied,
+/// still resident, waiting out the purge delay (`front::medium::rebind_retired`). Without it the
+/// new class carved an untouched span (or a purged one) and faulted every page its blocks were
+/// written to, while the emptied span's resident pages waited for the clock to purge them: git
+/// `log -p`'s strbuf and delta buffers grow through many 32 KiB-1 MiB classes, each emptying its
+/// span before the next size is asked for. Backout: `--cfg hakmem_no_span_rebind_retired`.
+pub const SPAN_REBIND_RETIRED: bool = MEDIUM && !cfg!(hakmem_no_span_rebind_retired);
+
 /// Resident pages (of 512) for a span filled up to count as dense (`SPAN_THP_GROWTH`): 1/2. A
 /// span fills when its last block is handed out, before that block's owner has written it, and
 /// a growing buffer's block is written up to its length only (realloc-growth's spans fill at

@@ -413,6 +413,12 @@ impl SpanCache {
         })
     }
 
+    /// Whether a committed span of `bytes` waits in the cache (`config::SPAN_REBIND_RETIRED`: a
+    /// heap rebinds one of its own retired spans only when none does).
+    pub fn has_committed(&self, bytes: usize) -> bool {
+        self.lists.with(|l| !l.hot[bucket(bytes)].is_null())
+    }
+
     /// Caches an empty, unbound span, empty since `emptied_at`, whose last binding carved
     /// `carved` bytes: committed and stamped, or purged first (outside the lock: nobody else can
     /// reach the span yet) when the delay is 0 or the committed budget is spent. The budget counts

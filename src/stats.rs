@@ -154,6 +154,8 @@ pub struct Stats {
     /// Times a heap's trim backed off, its hoard allowance doubled because the program took back
     /// the blocks the last trim purged (`config::TRIM_BACKOFF`).
     pub medium_trim_backoffs: u64,
+    /// Retired spans a heap gave to another class of their span size (`config::SPAN_REBIND_RETIRED`).
+    pub spans_rebound: u64,
     /// Bytes handed to the program and not yet freed (small blocks at their class size, large
     /// blocks at their usable size).
     pub bytes_in_use: u64,
@@ -228,6 +230,7 @@ impl Stats {
         f("span_bytes_decommitted", self.span_bytes_decommitted);
         f("medium_bytes_trimmed", self.medium_bytes_trimmed);
         f("medium_trim_backoffs", self.medium_trim_backoffs);
+        f("spans_rebound", self.spans_rebound);
         f("bytes_in_use", self.bytes_in_use);
         f("footprint_bytes", self.footprint_bytes);
         f("peak_footprint_bytes", self.peak_footprint_bytes);
@@ -337,6 +340,7 @@ pub struct Globals {
     pub span_bytes_decommitted: Counter,
     pub medium_bytes_trimmed: Counter,
     pub medium_trim_backoffs: Counter,
+    pub spans_rebound: Counter,
     pub footprint: Counter,
     pub footprint_freed: Counter,
     pub peak_footprint: Counter,
@@ -376,6 +380,7 @@ pub static GLOBALS: Globals = Globals {
     span_bytes_decommitted: Counter::new(),
     medium_bytes_trimmed: Counter::new(),
     medium_trim_backoffs: Counter::new(),
+    spans_rebound: Counter::new(),
     footprint: Counter::new(),
     footprint_freed: Counter::new(),
     peak_footprint: Counter::new(),
@@ -469,6 +474,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st.span_bytes_decommitted = g.span_bytes_decommitted.get();
     st.medium_bytes_trimmed = g.medium_bytes_trimmed.get();
     st.medium_trim_backoffs = g.medium_trim_backoffs.get();
+    st.spans_rebound = g.spans_rebound.get();
     let small: i128 = live
         .iter()
         .enumerate()

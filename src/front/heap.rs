@@ -762,6 +762,38 @@ impl HeapLocal {
         released
     }
 
+    /// Takes off its list the first retired current slab (span) of `classes` that is still empty
+    /// and that `wanted` accepts (by class id), unmarked, with the stamp it emptied at; retired
+    /// ones it passes that were used again are unmarked, as `release_retired` does. The caller
+    /// owns what it gets: empty, off every list (`front::medium::rebind_retired`).
+    ///
+    /// # Safety
+    /// `self` is the calling thread's heap state.
+    pub unsafe fn take_retired(
+        &mut self,
+        classes: core::ops::Range<usize>,
+        wanted: impl Fn(usize) -> bool,
+    ) -> Option<(*mut Slab, crate::purge::Stamp)> {
+        let mut from = classes.start;
+        while let Some((c, at)) = self.retired.first(from..classes.end) {
+            from = c + 1;
+            let cur = self.slabs[c].cur;
+            // SAFETY: `cur` is owned by this heap.
+            let empty = !cur.is_null() && unsafe { (*cur).used() } == 0;
+            if empty && !wanted(c) {
+                continue;
+            }
+            self.expect_busy("retired unmark outside a busy window (fork takeover)");
+            self.retired.unmark(c);
+            if empty {
+                // SAFETY: our current slab, empty: off the list, nothing out.
+                unsafe { self.list_remove(c, cur) };
+                return Some((cur, at));
+            }
+        }
+        None
+    }
+
     /// Removes `s` from whichever list of class `c` holds it.
     ///
     /// # Safety

@@ -30,7 +30,8 @@ use crate::config::{
     MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES,
     MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE,
     SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
-    SPAN_PURGE_FIRST_SINGLE, TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
+    SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_RETIRED, TRIM_BACKOFF, TRIM_BACKOFF_MAX,
+    TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -274,6 +275,24 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
     }
 }
 
+/// `config::SPAN_REBIND_RETIRED`: gives the span cache one of the heap's retired current spans of
+/// another class than `c` whose span size is `bytes` (emptied, still resident, not yet due), with
+/// the stamp it emptied at, so that the `take_for` right after binds its resident pages to `c`
+/// instead of carving an untouched span. Counts `spans_rebound`.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+unsafe fn rebind_retired(local: &mut HeapLocal, c: usize, bytes: usize) {
+    // SAFETY: per the contract.
+    let taken = unsafe { local.take_retired(MEDIUM_CLASSES, |k| k != c && span_bytes(k) == bytes) };
+    if let Some((s, at)) = taken {
+        // SAFETY: ours, empty and off every list (`take_retired`).
+        unsafe { span::release(&SPANS, &*s, at) };
+        count_release(bytes);
+        GLOBALS.spans_rebound.bump_shared();
+    }
+}
+
 /// Binds a span from the cache (after a reclaim pass, a fresh mapping) as the current span of
 /// class `c`. False when the OS refuses memory.
 ///
@@ -290,6 +309,10 @@ unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
             // SAFETY: per the contract.
             unsafe { release_retired(local, sweep) };
         }
+    }
+    if SPAN_REBIND_RETIRED && local.retired.any(MEDIUM_CLASSES) && !SPANS.has_committed(bytes) {
+        // SAFETY: per the contract.
+        unsafe { rebind_retired(local, c, bytes) };
     }
     span::purge_due();
     let span = match SPANS.take_for(bytes, c as u32) {

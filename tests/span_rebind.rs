@@ -1,0 +1,102 @@
+//! `config::SPAN_REBIND_RETIRED`: a heap about to bind a new span of a size the span cache holds
+//! no committed span of first rebinds one of its own retired current spans of another class of
+//! that span size (emptied, still resident, waiting out the purge delay). Class A's blocks are
+//! written and freed, so its current span empties and is retired; class B, never used before,
+//! then gets A's span: its first block lies in A's span and its pages are resident before B's
+//! block is written (no page fault, no fresh mapping). Without the rebind (`--cfg
+//! hakmem_no_span_rebind_retired`) B carved an untouched span: another base, no page resident,
+//! one more span mapped — the backout arm asserts that. Without the test harness (`harness =
+//! false`): the process's first medium spans are bound here, in the main thread.
+
+mod support;
+
+use std::alloc::{alloc, dealloc, Layout};
+
+use support::thp::resident_pages;
+
+#[global_allocator]
+static GLOBAL: hakmem::HakMem = hakmem::HakMem;
+
+const PAGE: usize = 4096;
+
+/// Class A's and class B's sizes: both in 2 MiB spans (many blocks a span, so the first-empty
+/// purge, `SPAN_PURGE_FIRST_EMPTY`, leaves them alone).
+const A: usize = 48 << 10;
+const B: usize = 64 << 10;
+const SPAN: usize = 2 << 20;
+
+fn main() {
+    if !cfg!(feature = "medium") {
+        println!("span_rebind: skipped (no medium tier: these sizes take the large path)");
+        return;
+    }
+    // With a purge delay of 0 the emptied span is purged when the heap next binds, rebound or not.
+    let delay_zero = std::env::var("HAKMEM_PURGE_DELAY_MS").is_ok_and(|v| v == "0");
+    let stats = cfg!(feature = "stats");
+    let rebind = hakmem::config::SPAN_REBIND_RETIRED;
+    let la = Layout::from_size_align(A, 16).unwrap();
+    let lb = Layout::from_size_align(B, 16).unwrap();
+    let blocks: Vec<*mut u8> = (0..4)
+        .map(|_| {
+            // SAFETY: a non-zero size.
+            let p = unsafe { alloc(la) };
+            assert!(!p.is_null(), "alloc({A})");
+            // SAFETY: the block is ours, `A` bytes.
+            unsafe { p.write_bytes(1, A) };
+            p
+        })
+        .collect();
+    let span_a = blocks[0] as usize & !(SPAN - 1);
+    for &p in &blocks {
+        // SAFETY: allocated above with `la`, freed once; the last free empties A's current span.
+        unsafe { dealloc(p, la) };
+    }
+    let before = hakmem::stats();
+    // SAFETY: a non-zero size.
+    let q = unsafe { alloc(lb) };
+    assert!(!q.is_null(), "alloc({B})");
+    let after = hakmem::stats();
+    let span_b = q as usize & !(SPAN - 1);
+    // B's first block, before anything writes it (its first page holds the carve's words).
+    let resident = resident_pages(q as usize, B);
+    let mapped = after.spans_mapped - before.spans_mapped;
+    let rebound = after.spans_rebound - before.spans_rebound;
+    if rebind {
+        assert_eq!(
+            span_b, span_a,
+            "class B took class A's retired span ({span_a:#x}), not {span_b:#x}\n{after}"
+        );
+        if !delay_zero {
+            assert_eq!(
+                resident,
+                B / PAGE,
+                "B's first block lies on A's resident pages ({resident} of {} resident)",
+                B / PAGE
+            );
+        }
+        if stats {
+            assert_eq!(
+                (mapped, rebound),
+                (0, 1),
+                "no span mapped, one rebound\n{after}"
+            );
+        }
+    } else {
+        assert_ne!(span_b, span_a, "without the rebind B carves another span");
+        assert!(
+            resident <= 1,
+            "without the rebind B's block is untouched ({resident} pages resident)"
+        );
+        if stats {
+            assert_eq!((mapped, rebound), (1, 0), "a fresh span mapped\n{after}");
+        }
+    }
+    // SAFETY: allocated above with `lb`, freed once.
+    unsafe { dealloc(q, lb) };
+    println!(
+        "span_rebind: ok (rebind {rebind}; B's block in A's span: {}, {resident} of {} pages \
+         resident, {mapped} span mapped)",
+        span_b == span_a,
+        B / PAGE
+    );
+}
