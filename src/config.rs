@@ -185,6 +185,14 @@ pub const SPAN_PURGE_FIRST_SINGLE: bool =
 /// span before the next size is asked for. Backout: `--cfg hakmem_no_span_rebind_retired`.
 pub const SPAN_REBIND_RETIRED: bool = MEDIUM && !cfg!(hakmem_no_span_rebind_retired);
 
+/// `SPAN_REBIND_RETIRED` counts the free blocks of the span it rebinds that the last two trims
+/// purged as taken back (`TRIM_BACKOFF`'s `medium_refaulted`): the new class carves over them at
+/// its own block boundaries, where the allocation path's `span::purged_since` cannot see their
+/// tags, so without it a program that grows back into trimmed spans through other classes never
+/// raised its trim allowance. Backout: `--cfg hakmem_no_span_rebind_counts_purged`.
+pub const SPAN_REBIND_COUNTS_PURGED: bool =
+    SPAN_REBIND_RETIRED && !cfg!(hakmem_no_span_rebind_counts_purged);
+
 /// Resident pages (of 512) for a span filled up to count as dense (`SPAN_THP_GROWTH`): 1/2. A
 /// span fills when its last block is handed out, before that block's owner has written it, and
 /// a growing buffer's block is written up to its length only (realloc-growth's spans fill at

@@ -636,6 +636,32 @@ pub unsafe fn purged_since(b: NonNull<Block>, epoch: u64) -> bool {
     hit
 }
 
+/// The bytes of the free blocks of `s` (class `c`) that the trim beginning epoch `epoch` or the
+/// one before purged (`purged_since`): a heap giving its retired span to another class
+/// (`config::SPAN_REBIND_RETIRED`) counts them as taken back (`config::TRIM_BACKOFF`), since the
+/// new class carves over them at other boundaries, where `purged_since` cannot see the tags.
+///
+/// # Safety
+/// The caller holds `s`, a span's slab of class `c` with nothing out, bound to its heap.
+pub unsafe fn purged_free_bytes(s: &Slab, c: usize, epoch: u64) -> usize {
+    let size = crate::size_class::class_size(c);
+    // SAFETY: per the contract.
+    let (mut cur, cap) = unsafe { s.local(|l| (l.free, l.capacity as usize)) };
+    let mut bytes = 0;
+    // The free list holds at most `cap` blocks; a longer walk is a corrupted list, left to the
+    // slab's own checks.
+    for _ in 0..cap {
+        let Some(b) = NonNull::new(cur) else { break };
+        // SAFETY: blocks on the local free list were linked by the holder.
+        cur = unsafe { Block::next(b) };
+        // SAFETY: a free block of the span, which the caller holds; not handed out.
+        if unsafe { purged_since(b, epoch) } {
+            bytes += size;
+        }
+    }
+    bytes
+}
+
 /// Word `i` (2 or 3) of free block `b`.
 #[inline(always)]
 fn word(b: NonNull<Block>, i: usize) -> *mut usize {

@@ -763,7 +763,7 @@ impl HeapLocal {
     }
 
     /// Takes off its list the first retired current slab (span) of `classes` that is still empty
-    /// and that `wanted` accepts (by class id), unmarked, with the stamp it emptied at; retired
+    /// and that `wanted` accepts (by class id), unmarked: its class, itself and the stamp it emptied at; retired
     /// ones it passes that were used again are unmarked, as `release_retired` does. The caller
     /// owns what it gets: empty, off every list (`front::medium::rebind_retired`).
     ///
@@ -773,7 +773,7 @@ impl HeapLocal {
         &mut self,
         classes: core::ops::Range<usize>,
         wanted: impl Fn(usize) -> bool,
-    ) -> Option<(*mut Slab, crate::purge::Stamp)> {
+    ) -> Option<(usize, *mut Slab, crate::purge::Stamp)> {
         let mut from = classes.start;
         while let Some((c, at)) = self.retired.first(from..classes.end) {
             from = c + 1;
@@ -788,7 +788,7 @@ impl HeapLocal {
             if empty {
                 // SAFETY: our current slab, empty: off the list, nothing out.
                 unsafe { self.list_remove(c, cur) };
-                return Some((cur, at));
+                return Some((c, cur, at));
             }
         }
         None

@@ -10,8 +10,9 @@
 //! Boundary: `alloc` is the refill side of the single drain -> bind -> owner-acquire boundary for
 //! spans; it reads as its fallbacks in order: `take_from_current` → drain the current span's
 //! remote queue → `drain_notified` → `next_partial` → `adopt_published` → `new_span` (span
-//! cache, after a reclaim pass, then a fresh mapping). `free_local` touches only spans the
-//! calling heap owns; `free_remote` only pushes.
+//! cache — a retired span of another class of the size rebound first when the cache holds no
+//! committed one, `rebind_retired` —, after a reclaim pass, then a fresh mapping). `free_local`
+//! touches only spans the calling heap owns; `free_remote` only pushes.
 //!
 //! Release rule: a span whose last block comes back goes to the span cache unless it is the
 //! current span of its class. The current span is kept, so a churning size does not bounce a span
@@ -30,8 +31,8 @@ use crate::config::{
     MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES,
     MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE,
     SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
-    SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_RETIRED, TRIM_BACKOFF, TRIM_BACKOFF_MAX,
-    TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
+    SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED, TRIM_BACKOFF,
+    TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -278,19 +279,26 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 /// `config::SPAN_REBIND_RETIRED`: gives the span cache one of the heap's retired current spans of
 /// another class than `c` whose span size is `bytes` (emptied, still resident, not yet due), with
 /// the stamp it emptied at, so that the `take_for` right after binds its resident pages to `c`
-/// instead of carving an untouched span. Counts `spans_rebound`.
+/// instead of carving an untouched span. Counts `spans_rebound`, and the span's free blocks the last
+/// two trims purged as taken back (`config::SPAN_REBIND_COUNTS_PURGED`). Whether it gave one.
 ///
 /// # Safety
 /// `local` is the calling thread's heap state.
-unsafe fn rebind_retired(local: &mut HeapLocal, c: usize, bytes: usize) {
+unsafe fn rebind_retired(local: &mut HeapLocal, c: usize, bytes: usize) -> bool {
     // SAFETY: per the contract.
     let taken = unsafe { local.take_retired(MEDIUM_CLASSES, |k| k != c && span_bytes(k) == bytes) };
-    if let Some((s, at)) = taken {
+    if let Some((k, s, at)) = taken {
+        if MEDIUM_TRIM && TRIM_BACKOFF && SPAN_REBIND_COUNTS_PURGED {
+            // SAFETY: ours, class `k`, nothing out (`take_retired`).
+            local.medium_refaulted +=
+                unsafe { span::purged_free_bytes(&*s, k, local.medium_epoch) };
+        }
         // SAFETY: ours, empty and off every list (`take_retired`).
         unsafe { span::release(&SPANS, &*s, at) };
         count_release(bytes);
         GLOBALS.spans_rebound.bump_shared();
     }
+    taken.is_some()
 }
 
 /// Binds a span from the cache (after a reclaim pass, a fresh mapping) as the current span of
@@ -300,7 +308,14 @@ unsafe fn rebind_retired(local: &mut HeapLocal, c: usize, bytes: usize) {
 /// `local` is `h`'s local state and `h` is the calling thread's heap.
 unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     let bytes = span_bytes(c);
-    if MEDIUM_TRIM && MEDIUM_TRIM_ON_BIND {
+    // First, before the trim and the due release could purge it: a rebind is no growth, so the
+    // trim on bind (a hoard growing) does not run for it.
+    let rebound = SPAN_REBIND_RETIRED
+        && local.retired.any(MEDIUM_CLASSES)
+        && !SPANS.has_committed(bytes)
+        // SAFETY: per the contract.
+        && unsafe { rebind_retired(local, c, bytes) };
+    if MEDIUM_TRIM && MEDIUM_TRIM_ON_BIND && !rebound {
         // SAFETY: per the contract.
         unsafe { trim_on_bind(local) };
     }
@@ -309,10 +324,6 @@ unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
             // SAFETY: per the contract.
             unsafe { release_retired(local, sweep) };
         }
-    }
-    if SPAN_REBIND_RETIRED && local.retired.any(MEDIUM_CLASSES) && !SPANS.has_committed(bytes) {
-        // SAFETY: per the contract.
-        unsafe { rebind_retired(local, c, bytes) };
     }
     span::purge_due();
     let span = match SPANS.take_for(bytes, c as u32) {
