@@ -185,6 +185,16 @@ pub const SPAN_PURGE_FIRST_SINGLE: bool =
 /// span before the next size is asked for. Backout: `--cfg hakmem_no_span_rebind_retired`.
 pub const SPAN_REBIND_RETIRED: bool = MEDIUM && !cfg!(hakmem_no_span_rebind_retired);
 
+/// How long a retired span must have stayed empty (the coarse purge clock, ms) before
+/// `SPAN_REBIND_RETIRED` gives it to another class. Without it a churning heap passed its spans
+/// round: a class whose span went to another class found none when it allocated again a moment
+/// later and took a third class's, and so on — medium-churn rebound 12,265 times in a 10 ms run,
+/// its peak RSS 9.5 -> 19.2 MiB (each class carving every span at its own boundaries) and CPU
+/// doubled. At 1-4 ms it rebinds none there; git `log -p` still rebinds 55 (29,300 faults, as at
+/// 0), lua 19-27; at 10-30 ms git loses half its gain, at 100 ms all (docs/benchmarks.md,
+/// "Session 22: span22").
+pub const SPAN_REBIND_AGE_MS: u64 = 4;
+
 /// `SPAN_REBIND_RETIRED` counts the free blocks of the span it rebinds that the last two trims
 /// purged as taken back (`TRIM_BACKOFF`'s `medium_refaulted`): the new class carves over them at
 /// its own block boundaries, where the allocation path's `span::purged_since` cannot see their

@@ -1,9 +1,10 @@
 //! `config::SPAN_REBIND_RETIRED`: a heap about to bind a new span of a size the span cache holds
 //! no committed span of first rebinds one of its own retired current spans of another class of
-//! that span size (emptied, still resident, waiting out the purge delay). Class A's blocks are
-//! written and freed, so its current span empties and is retired; class B, never used before,
-//! then gets A's span: its first block lies in A's span and its pages are resident before B's
-//! block is written (no page fault, no fresh mapping). Without the rebind (`--cfg
+//! that span size (emptied at least `SPAN_REBIND_AGE_MS` ago, still resident, waiting out the
+//! purge delay). Class A's blocks are written and freed, so its current span empties and is
+//! retired; class C, asked for at once, does not get it; class B, never used before, asked for
+//! after a sleep, gets A's span: its first block lies in A's span and its pages are resident
+//! before B's block is written (no page fault, no fresh mapping). Without the rebind (`--cfg
 //! hakmem_no_span_rebind_retired`) B carved an untouched span: another base, no page resident,
 //! one more span mapped — the backout arm asserts that. Without the test harness (`harness =
 //! false`): the process's first medium spans are bound here, in the main thread.
@@ -11,6 +12,7 @@
 mod support;
 
 use std::alloc::{alloc, dealloc, Layout};
+use std::time::{Duration, Instant};
 
 use support::thp::resident_pages;
 
@@ -23,6 +25,8 @@ const PAGE: usize = 4096;
 /// purge, `SPAN_PURGE_FIRST_EMPTY`, leaves them alone).
 const A: usize = 48 << 10;
 const B: usize = 64 << 10;
+/// A third class of 2 MiB spans, asked for at once after A's span emptied.
+const C: usize = 80 << 10;
 const SPAN: usize = 2 << 20;
 
 fn main() {
@@ -36,6 +40,7 @@ fn main() {
     let rebind = hakmem::config::SPAN_REBIND_RETIRED;
     let la = Layout::from_size_align(A, 16).unwrap();
     let lb = Layout::from_size_align(B, 16).unwrap();
+    let lc = Layout::from_size_align(C, 16).unwrap();
     let blocks: Vec<*mut u8> = (0..4)
         .map(|_| {
             // SAFETY: a non-zero size.
@@ -51,6 +56,25 @@ fn main() {
         // SAFETY: allocated above with `la`, freed once; the last free empties A's current span.
         unsafe { dealloc(p, la) };
     }
+    // At once, class C gets no span of A's (`SPAN_REBIND_AGE_MS`: a class churning its span is
+    // not robbed of it); asserted only when nothing stalled this thread for a millisecond.
+    let t = Instant::now();
+    // SAFETY: a non-zero size.
+    let r = unsafe { alloc(lc) };
+    let quick = t.elapsed() < Duration::from_millis(1);
+    assert!(!r.is_null(), "alloc({C})");
+    if quick {
+        assert_ne!(
+            r as usize & !(SPAN - 1),
+            span_a,
+            "class C, at once, took A's span emptied under {} ms ago",
+            hakmem::config::SPAN_REBIND_AGE_MS
+        );
+    }
+    // Then A's span has been empty for longer than the age.
+    std::thread::sleep(Duration::from_millis(
+        4 * hakmem::config::SPAN_REBIND_AGE_MS + 10,
+    ));
     let before = hakmem::stats();
     // SAFETY: a non-zero size.
     let q = unsafe { alloc(lb) };
@@ -91,8 +115,11 @@ fn main() {
             assert_eq!((mapped, rebound), (1, 0), "a fresh span mapped\n{after}");
         }
     }
-    // SAFETY: allocated above with `lb`, freed once.
-    unsafe { dealloc(q, lb) };
+    // SAFETY: allocated above with `lb` and `lc`, freed once.
+    unsafe {
+        dealloc(q, lb);
+        dealloc(r, lc);
+    }
     println!(
         "span_rebind: ok (rebind {rebind}; B's block in A's span: {}, {resident} of {} pages \
          resident, {mapped} span mapped)",

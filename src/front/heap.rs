@@ -763,7 +763,7 @@ impl HeapLocal {
     }
 
     /// Takes off its list the first retired current slab (span) of `classes` that is still empty
-    /// and that `wanted` accepts (by class id), unmarked: its class, itself and the stamp it emptied at; retired
+    /// and that `wanted` accepts (by class id and stamp), unmarked: its class, itself and the stamp it emptied at; retired
     /// ones it passes that were used again are unmarked, as `release_retired` does. The caller
     /// owns what it gets: empty, off every list (`front::medium::rebind_retired`).
     ///
@@ -772,7 +772,7 @@ impl HeapLocal {
     pub unsafe fn take_retired(
         &mut self,
         classes: core::ops::Range<usize>,
-        wanted: impl Fn(usize) -> bool,
+        wanted: impl Fn(usize, crate::purge::Stamp) -> bool,
     ) -> Option<(usize, *mut Slab, crate::purge::Stamp)> {
         let mut from = classes.start;
         while let Some((c, at)) = self.retired.first(from..classes.end) {
@@ -780,7 +780,7 @@ impl HeapLocal {
             let cur = self.slabs[c].cur;
             // SAFETY: `cur` is owned by this heap.
             let empty = !cur.is_null() && unsafe { (*cur).used() } == 0;
-            if empty && !wanted(c) {
+            if empty && !wanted(c, at) {
                 continue;
             }
             self.expect_busy("retired unmark outside a busy window (fork takeover)");

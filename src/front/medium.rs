@@ -31,8 +31,8 @@ use crate::config::{
     MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES,
     MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE,
     SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
-    SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED, TRIM_BACKOFF,
-    TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
+    SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED,
+    TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -277,16 +277,22 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 }
 
 /// `config::SPAN_REBIND_RETIRED`: gives the span cache one of the heap's retired current spans of
-/// another class than `c` whose span size is `bytes` (emptied, still resident, not yet due), with
-/// the stamp it emptied at, so that the `take_for` right after binds its resident pages to `c`
-/// instead of carving an untouched span. Counts `spans_rebound`, and the span's free blocks the last
-/// two trims purged as taken back (`config::SPAN_REBIND_COUNTS_PURGED`). Whether it gave one.
+/// another class than `c` whose span size is `bytes` (emptied at least `SPAN_REBIND_AGE_MS` ago,
+/// still resident, not yet due), with the stamp it emptied at, so that the `take_for` right after
+/// binds its resident pages to `c` instead of carving an untouched span. Counts `spans_rebound`,
+/// and the span's free blocks the last two trims purged as taken back
+/// (`config::SPAN_REBIND_COUNTS_PURGED`). Whether it gave one.
 ///
 /// # Safety
 /// `local` is the calling thread's heap state.
 unsafe fn rebind_retired(local: &mut HeapLocal, c: usize, bytes: usize) -> bool {
+    let now = purge::now();
     // SAFETY: per the contract.
-    let taken = unsafe { local.take_retired(MEDIUM_CLASSES, |k| k != c && span_bytes(k) == bytes) };
+    let taken = unsafe {
+        local.take_retired(MEDIUM_CLASSES, |k, at| {
+            k != c && span_bytes(k) == bytes && now.wrapping_sub(at) >= SPAN_REBIND_AGE_MS
+        })
+    };
     if let Some((k, s, at)) = taken {
         if MEDIUM_TRIM && TRIM_BACKOFF && SPAN_REBIND_COUNTS_PURGED {
             // SAFETY: ours, class `k`, nothing out (`take_retired`).
