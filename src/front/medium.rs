@@ -287,10 +287,24 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 /// `local` is the calling thread's heap state.
 unsafe fn rebind_retired(local: &mut HeapLocal, c: usize, bytes: usize) -> bool {
     let now = purge::now();
+    // Whether the cache lacks a committed span of the size: asked (under its lock) only once a
+    // candidate is found, so a heap whose retired spans are all too young takes no lock.
+    let cache_lacks = core::cell::Cell::new(None);
+    let lacks = || match cache_lacks.get() {
+        Some(v) => v,
+        None => {
+            let v = !SPANS.has_committed(bytes);
+            cache_lacks.set(Some(v));
+            v
+        }
+    };
     // SAFETY: per the contract.
     let taken = unsafe {
         local.take_retired(MEDIUM_CLASSES, |k, at| {
-            k != c && span_bytes(k) == bytes && now.wrapping_sub(at) >= SPAN_REBIND_AGE_MS
+            k != c
+                && span_bytes(k) == bytes
+                && now.wrapping_sub(at) >= SPAN_REBIND_AGE_MS
+                && lacks()
         })
     };
     if let Some((k, s, at)) = taken {
@@ -318,7 +332,6 @@ unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     // trim on bind (a hoard growing) does not run for it.
     let rebound = SPAN_REBIND_RETIRED
         && local.retired.any(MEDIUM_CLASSES)
-        && !SPANS.has_committed(bytes)
         // SAFETY: per the contract.
         && unsafe { rebind_retired(local, c, bytes) };
     if MEDIUM_TRIM && MEDIUM_TRIM_ON_BIND && !rebound {
