@@ -203,6 +203,18 @@ pub const SPAN_REBIND_AGE_MS: u64 = 4;
 pub const SPAN_REBIND_COUNTS_PURGED: bool =
     SPAN_REBIND_RETIRED && !cfg!(hakmem_no_span_rebind_counts_purged);
 
+/// Small classes per doubling of the size above `size_class::FINE_MAX` (1-32 KiB): 8, worst-case
+/// internal fragmentation 1/9 (11.1%) of the block, as the medium classes'; 4 before session 22
+/// (1/5, 20%). Real programs' buffers cluster just above a power of two (sqlite3's page cache:
+/// 51,000 blocks of 1,032 bytes and 17,000 of 4,104, all live at its peak): with 4 steps they took
+/// 1,280- and 5,120-byte blocks, with 8 1,152 and 4,608. sqlite3's peak of live blocks rounded
+/// to the classes (a counting shim over glibc) 77.8 -> 70.0 MiB against 64.6 MiB requested
+/// (docs/benchmarks.md, "Session 22: rss22"). The size-to-class lookup is the same arithmetic
+/// with another shift and mask. Backout: `--cfg hakmem_no_coarse8`.
+pub const COARSE8: bool = !cfg!(hakmem_no_coarse8);
+/// See `COARSE8`.
+pub const COARSE_STEPS: usize = if COARSE8 { 8 } else { 4 };
+
 /// Resident pages (of 512) for a span filled up to count as dense (`SPAN_THP_GROWTH`): 1/2. A
 /// span fills when its last block is handed out, before that block's owner has written it, and
 /// a growing buffer's block is written up to its length only (realloc-growth's spans fill at

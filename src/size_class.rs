@@ -1,4 +1,4 @@
-//! Size classes: fine steps of 16 bytes up to 1 KiB, then four classes per doubling up to
+//! Size classes: fine steps of 16 bytes up to 1 KiB, then `COARSE_STEPS` classes per doubling up to
 //! `MAX_SMALL_SIZE` (the small classes, served from slabs); then `MEDIUM_STEPS` classes per
 //! doubling up to `MAX_MEDIUM_SIZE` (the medium classes, served from spans, `span`).
 //!
@@ -12,19 +12,19 @@
 //! - `class_size(c)` is a multiple of 16 and strictly increasing in `c`;
 //! - `class_of(n)` is the smallest class with `class_size >= n`;
 //! - internal fragmentation `(class_size(class_of(n)) - n) / class_size(...)` is at most 25% for
-//!   every `n > 48`, and under 16 bytes for every `n <= 1 KiB`. Below 49 bytes the 16-byte minimum
+//!   every `n > 48` (`1 / (COARSE_STEPS + 1)` above `FINE_MAX`), and under 16 bytes for every `n <= 1 KiB`. Below 49 bytes the 16-byte minimum
 //!   alignment (which C callers rely on) dominates: a 17-byte request needs a 32-byte block.
 //! - medium: `medium_class_of(n)` is the smallest medium class with size `>= n`; its waste is at
 //!   most `1 / (MEDIUM_STEPS + 1)` of the block (11.1% with 8 steps), and every medium size is a
 //!   multiple of `SPAN_HEADER_BYTES`' alignment unit (16 under loom, 4 KiB otherwise).
 
 use crate::config::{
-    MAX_BLOCK_OFFSET, MAX_MEDIUM_SIZE, MAX_SMALL_SIZE, MAX_SPAN_BYTES, MEDIUM_STEPS, MIN_ALIGN,
-    MIN_SPAN_BYTES, SLAB_SIZE, SPAN_HEADER_BYTES, SPAN_MIN_BLOCKS,
+    COARSE_STEPS, MAX_BLOCK_OFFSET, MAX_MEDIUM_SIZE, MAX_SMALL_SIZE, MAX_SPAN_BYTES, MEDIUM_STEPS,
+    MIN_ALIGN, MIN_SPAN_BYTES, SLAB_SIZE, SPAN_HEADER_BYTES, SPAN_MIN_BLOCKS,
 };
 
-/// Largest size served by the fine classes (16-byte steps); above it the coarse classes (4 per
-/// doubling).
+/// Largest size served by the fine classes (16-byte steps); above it the coarse classes
+/// (`COARSE_STEPS` per doubling).
 pub const FINE_MAX: usize = if MAX_SMALL_SIZE < 1024 {
     MAX_SMALL_SIZE
 } else {
@@ -36,7 +36,7 @@ const fn count_coarse() -> usize {
     let mut n = 0;
     let mut base = FINE_MAX;
     while base < MAX_SMALL_SIZE {
-        n += 4;
+        n += COARSE_STEPS;
         base *= 2;
     }
     n
@@ -54,9 +54,9 @@ const fn build_sizes() -> [u32; NUM_CLASSES] {
     }
     let mut base = FINE_MAX;
     while i < NUM_CLASSES {
-        let step = base / 4;
+        let step = base / COARSE_STEPS;
         let mut k = 1;
-        while k <= 4 {
+        while k <= COARSE_STEPS {
             t[i] = (base + k * step) as u32;
             i += 1;
             k += 1;
@@ -182,6 +182,7 @@ pub fn is_block_offset(c: usize, off: usize, end: usize) -> bool {
     off < end && (off as u64).wrapping_mul(d) < d
 }
 
+const _: () = assert!(COARSE_STEPS.is_power_of_two() && FINE_MAX / COARSE_STEPS >= 16);
 const _: () = assert!(build_sizes()[NUM_CLASSES - 1] as usize == MAX_SMALL_SIZE);
 const _: () = assert!(build_all_sizes()[TOTAL_CLASSES - 1] as usize == MAX_MEDIUM_SIZE);
 const _: () = assert!((SLAB_SIZE as u64) * (MAX_SMALL_SIZE as u64) < (1u64 << 32));
@@ -242,9 +243,9 @@ pub fn class_of(size: usize) -> Option<usize> {
 pub fn class_of_coarse(size: usize) -> usize {
     let s = size - 1;
     let bit = (usize::BITS - 1 - s.leading_zeros()) as usize;
-    let shift = bit - 2;
+    let shift = bit - COARSE_STEPS.trailing_zeros() as usize;
     let fine_bit = FINE_MAX.trailing_zeros() as usize;
-    FINE_CLASSES + (bit - fine_bit) * 4 + ((s >> shift) & 3)
+    FINE_CLASSES + (bit - fine_bit) * COARSE_STEPS + ((s >> shift) & (COARSE_STEPS - 1))
 }
 
 /// The medium class id serving `size` bytes (`MAX_SMALL_SIZE < size <= MAX_MEDIUM_SIZE`), at any
@@ -315,8 +316,33 @@ mod tests {
                 let waste = (class_size(c) - n) as f64 / class_size(c) as f64;
                 assert!(waste <= 0.25, "n={n} waste={waste}");
             }
+            if n > FINE_MAX {
+                let waste = (class_size(c) - n) * (COARSE_STEPS + 1);
+                assert!(
+                    waste <= class_size(c),
+                    "n={n}: over 1/(COARSE_STEPS+1) wasted"
+                );
+            }
         }
         assert_eq!(class_of(MAX_SMALL_SIZE + 1), None);
+    }
+
+    /// sqlite3's page-cache blocks (a page plus 8 bytes) take the class 1/8 of a doubling above
+    /// the power of two, not 1/4 (`config::COARSE8`): 1,032 -> 1,152 and 4,104 -> 4,608 bytes.
+    #[test]
+    fn just_above_a_power_of_two_wastes_an_eighth() {
+        let fit = |n| class_size(class_of(n).unwrap());
+        if crate::config::COARSE8 {
+            assert_eq!(
+                (fit(1032), fit(2056), fit(4104), fit(8200)),
+                (1152, 2304, 4608, 9216)
+            );
+        } else {
+            assert_eq!(
+                (fit(1032), fit(2056), fit(4104), fit(8200)),
+                (1280, 2560, 5120, 10240)
+            );
+        }
     }
 
     #[test]
