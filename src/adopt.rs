@@ -96,6 +96,51 @@ impl PublishList {
         }
     }
 
+    /// Adopts for `me` one published slab that has blocks freed into it (its remote queue is not
+    /// empty), looking at up to `budget` of the list's slabs: unlink, ownership CAS, drain, as
+    /// `adopt`. `None` if none of them has frees waiting. The medium tier calls it before it
+    /// carves a fresh block of a span (`config::ADOPT_FREE_FIRST`): a freed block of a published
+    /// span is resident, a fresh carve is not.
+    pub fn adopt_freed(&self, me: *const Owner, budget: usize) -> Option<NonNull<Slab>> {
+        let slab = self.head.with(|h| {
+            let mut cur = h.0;
+            let mut seen = 0;
+            while !cur.is_null() && seen < budget {
+                seen += 1;
+                // SAFETY: slabs on the list are held by us (the list lock) and never unmapped.
+                let s = unsafe { &*cur };
+                if s.remote.is_nonempty() {
+                    // SAFETY: `cur` is on the list we hold.
+                    unsafe { list::unlink(&mut h.0, cur) };
+                    return NonNull::new(cur);
+                }
+                // SAFETY: as above.
+                cur = unsafe { list::next(cur) };
+            }
+            None
+        })?;
+        // SAFETY: published slabs live in SuperSlab or span headers, which are never unmapped.
+        let s = unsafe { slab.as_ref() };
+        if !s.try_acquire(me) {
+            // Cannot happen while unlinks are exclusive (as in `adopt`): the list held it, so
+            // nobody owns it. Fail fast rather than leak it off every list.
+            crate::debug::fatal(
+                "adopt",
+                "a published slab was owned when adopted",
+                crate::debug::Where::ptr(s.data() as usize),
+            );
+        }
+        // SAFETY: we are the owner now.
+        unsafe { s.drain_remote() };
+        s.trace(
+            crate::trace::Event::Adopt,
+            me as usize,
+            s.class.load(crate::sync::Ordering::Relaxed) as usize,
+        );
+        crate::stats::GLOBALS.adopts.bump_shared();
+        Some(slab)
+    }
+
     /// Examines up to `budget` published slabs: each one with remote frees waiting or nothing out is
     /// claimed (CAS), drained, and either released to the pool (empty) or published again.
     /// Returns `(examined, released to the pool)`.

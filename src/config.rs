@@ -741,6 +741,29 @@ pub const FREER_HEAP: bool = !cfg!(hakmem_no_freer_heap);
 /// they held, in the child only, as before.
 pub const FORK_TAKEOVER: bool = !cfg!(hakmem_no_fork_takeover);
 
+/// Before a heap carves a fresh block of a medium span, it adopts a published span of the class
+/// that has blocks freed into it, if there is one (`PublishList::adopt_freed`, looking at up to
+/// `ADOPT_FREE_BUDGET` of the list's spans), and serves that span's freed blocks first; the span
+/// it was carving waits on its partial list. Threads that exit with medium blocks live publish
+/// spans with a few blocks carved each; the thread that frees those blocks and allocates the
+/// same sizes again adopted one span per class and carved its untouched rest while the other
+/// spans' freed, resident blocks waited (`preload/tests/c/exit_reuse_medium.c`: RSS growth 35 /
+/// 57 / 64 MiB over three rounds of 64 MiB, glibc 0.4; docs/benchmarks.md, "Session 22: med22").
+/// `RUSTFLAGS="--cfg hakmem_no_adopt_free_first"` compiles it out (A/B switch).
+pub const ADOPT_FREE_FIRST: bool = ADOPT && !cfg!(hakmem_no_adopt_free_first);
+/// Before a heap carves a fresh block of a medium span (past the pages an earlier binding of the
+/// span dirtied, `span::carve_is_fresh`) and after `ADOPT_FREE_FIRST` found no published span
+/// with frees, it binds a committed cached span last bound to the class, if there is one
+/// (`SpanCache::take_resident`): its blocks of that class are resident at the same boundaries.
+/// The span it was carving waits on its partial list. A heap that freed all its blocks of a
+/// class (the spans other than the current one go to the cache) and allocated them again carved
+/// its current span's untouched rest while the cached spans' resident blocks waited
+/// (`exit_reuse_medium.c`'s rounds after the first: 35 / 41 MiB with `ADOPT_FREE_FIRST` alone).
+/// `RUSTFLAGS="--cfg hakmem_no_cache_before_carve"` compiles it out (A/B switch).
+pub const CACHE_BEFORE_CARVE: bool = !cfg!(hakmem_no_cache_before_carve);
+/// How many published spans `ADOPT_FREE_FIRST` looks at under the list lock per carve.
+pub const ADOPT_FREE_BUDGET: usize = 16;
+
 /// `alloc_zeroed` (C's `calloc`) of a medium block carved where its span has not been written
 /// since it was mapped or last purged with `MADV_DONTNEED` clears only the two words the carve
 /// and the freed mark wrote, not the block (`span::known_zero`, as mimalloc's `is_zero` and

@@ -419,6 +419,20 @@ impl SpanCache {
         self.lists.with(|l| !l.hot[bucket(bytes)].is_null())
     }
 
+    /// Takes a committed cached span of `bytes` last bound to `class`, among the
+    /// `SPAN_AFFINE_SCAN` most recent: its dirty bytes are the blocks that class carved there,
+    /// resident and at the same boundaries (`config::CACHE_BEFORE_CARVE`). `None` if there is
+    /// none; never a purged span or one of another class.
+    pub fn take_resident(&self, bytes: usize, class: u32) -> Option<NonNull<SpanHeader>> {
+        self.lists.with(|l| {
+            // SAFETY: under the lock.
+            let span = unsafe { unlink_last_bound(&mut l.hot[bucket(bytes)], class) }?;
+            // SAFETY: under the lock we hold the span.
+            l.committed -= unsafe { span.as_ref().links.with(|k| (*k).dirty) };
+            Some(span)
+        })
+    }
+
     /// Caches an empty, unbound span, empty since `emptied_at`, whose last binding carved
     /// `carved` bytes: committed and stamped, or purged first (outside the lock: nobody else can
     /// reach the span yet) when the delay is 0 or the committed budget is spent. The budget counts
@@ -602,6 +616,19 @@ pub unsafe fn known_zero(slab: &Slab, b: NonNull<Block>, carved_before: usize) -
     let off = b.as_ptr() as usize - (span.base() + SPAN_HEADER_BYTES);
     // SAFETY: per the contract (a read; no writer while the span is bound).
     off >= carved_before && off >= unsafe { span.links.with(|k| (*k).unzeroed) }
+}
+
+/// Whether the next block `slab` carves lies past what its span may hold resident from earlier
+/// bindings (`SpanLinks::dirty`): a fresh carve faults its pages in.
+///
+/// # Safety
+/// As `known_zero`: the caller holds `slab`, a span's slab bound to the caller's heap.
+#[inline]
+pub unsafe fn carve_is_fresh(slab: &Slab) -> bool {
+    // SAFETY: per the contract.
+    let span = unsafe { SpanHeader::of_slab(slab).as_ref() };
+    // SAFETY: per the contract (the holder's own field; a read of the links, as `known_zero`).
+    unsafe { slab.local(|l| l.carved_end as usize) >= span.links.with(|k| (*k).dirty) }
 }
 
 // ---- trim marks (`config::MEDIUM_TRIM`, `front::medium::trim`) ----------------------------------

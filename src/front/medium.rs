@@ -27,12 +27,13 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT,
-    MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES,
-    MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE,
-    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
-    SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED,
-    TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
+    ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, EXIT_TRIM_SKIPS_EMPTY,
+    KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
+    MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE,
+    PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY,
+    SPAN_PURGE_FIRST_MAX_BLOCKS, SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS,
+    SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED, TRIM_BACKOFF, TRIM_BACKOFF_MAX,
+    TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -170,6 +171,12 @@ unsafe fn alloc_in<const ZERO: bool>(
                 } else {
                     0
                 };
+                if (ADOPT_FREE_FIRST || CACHE_BEFORE_CARVE)
+                    && s.carves_next()
+                    && reuse_before_carve(h, local, c, cur)
+                {
+                    continue;
+                }
                 if let Some(b) = span::take_block(s) {
                     if MEDIUM_TRIM && TRIM_BACKOFF && span::purged_since(b, local.medium_epoch) {
                         local.medium_refaulted += class_size(c);
@@ -221,6 +228,53 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
         }
         None => false,
     }
+}
+
+/// Before the current span `cur` of class `c` carves a fresh block (past what earlier bindings
+/// dirtied, `span::carve_is_fresh`): a span whose blocks are resident becomes current instead, and
+/// `cur` waits on the partial list with its uncarved rest. First a published span of the class
+/// with blocks freed into it (`config::ADOPT_FREE_FIRST`, `PublishList::adopt_freed`), then a
+/// committed cached span last bound to the class (`config::CACHE_BEFORE_CARVE`,
+/// `SpanCache::take_resident`). False (carve) when there is neither.
+///
+/// # Safety
+/// `local` is `h`'s local state, `h` the calling thread's heap, `cur` its current span of `c`.
+#[cold]
+#[inline(never)]
+unsafe fn reuse_before_carve(h: &Heap, local: &mut HeapLocal, c: usize, cur: *mut Slab) -> bool {
+    // SAFETY: `cur` is our current span (the contract).
+    if !unsafe { span::carve_is_fresh(&*cur) } {
+        return false;
+    }
+    let next = if ADOPT_FREE_FIRST && env::adopt() {
+        PUBLISHED[c].adopt_freed(h.owner_ptr(), ADOPT_FREE_BUDGET)
+    } else {
+        None
+    };
+    let next = match next {
+        Some(s) => s,
+        None if CACHE_BEFORE_CARVE => {
+            let Some(span) = SPANS.take_resident(span_bytes(c), c as u32) else {
+                return false;
+            };
+            GLOBALS.spans_bound.bump_shared();
+            GLOBALS.span_bytes_bound.add_shared(span_bytes(c) as u64);
+            stats::footprint_add(span_bytes(c));
+            // SAFETY: the cache handed the unbound span to us (as in `new_span`).
+            let s = unsafe { &span.as_ref().slab };
+            // SAFETY: as above.
+            unsafe { s.bind(c, h.owner_ptr()) };
+            NonNull::from(s)
+        }
+        None => return false,
+    };
+    // SAFETY: `cur` is ours (the contract); `next` is ours now (adopted or bound) and on no list.
+    unsafe {
+        local.list_remove(c, cur);
+        local.list_push(c, cur, ListKind::Partial);
+        local.list_push(c, next.as_ptr(), ListKind::Current);
+    }
+    true
 }
 
 /// The current span `s` of class `c` just emptied: on the clock (or, with the background purger,
