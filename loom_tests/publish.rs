@@ -43,11 +43,11 @@ enum Exit {
     Published,
 }
 
-fn owner_exits_while_block_freed_and_adopted(force_notify: bool) {
-    let name = if force_notify {
-        "publish force-notify"
-    } else {
-        "publish"
+fn owner_exits_while_block_freed_and_adopted(force_notify: bool, freed_first: bool) {
+    let name = match (force_notify, freed_first) {
+        (true, _) => "publish force-notify",
+        (false, true) => "publish adopt_freed",
+        (false, false) => "publish",
     };
     model_reaching(name, support::EXIT_OUTCOMES, move || {
         let owners: Arc<Vec<Owner>> = Arc::new((0..3).map(|_| Owner::new()).collect());
@@ -89,14 +89,28 @@ fn owner_exits_while_block_freed_and_adopted(force_notify: bool) {
         let adopter = {
             let (s, list, owners) = (s.clone(), list.clone(), owners.clone());
             thread::spawn(move || {
-                let got = list.adopt(&owners[1])?;
+                // `adopt_freed` (config::ADOPT_FREE_FIRST) takes the slab only with the freer's
+                // block queued, and its drain must then hand that block over.
+                let got = if freed_first {
+                    list.adopt_freed(&owners[1], 4)?
+                } else {
+                    list.adopt(&owners[1])?
+                };
                 assert!(
                     std::ptr::eq(got.as_ptr(), &s.slab),
                     "adopted a foreign slab"
                 );
                 // If adopt's drain took the block, its payload is the freer's.
                 // SAFETY: adopt made us the owner.
-                for x in unsafe { free_list(&s.slab) } {
+                let drained = unsafe { free_list(&s.slab) };
+                if freed_first {
+                    assert_eq!(
+                        drained,
+                        vec![b],
+                        "adopt_freed took a slab without its frees"
+                    );
+                }
+                for x in drained {
                     assert_eq!(x, b);
                     // SAFETY: a block of this model, on our free list.
                     assert_eq!(unsafe { x.user_read() }, FREED, "payload lost");
@@ -165,7 +179,26 @@ fn owner_exits_while_block_freed_and_adopted(force_notify: bool) {
     should_panic(expected = "published slab lost")
 )]
 fn publish_remote_free_adopt() {
-    owner_exits_while_block_freed_and_adopted(false);
+    owner_exits_while_block_freed_and_adopted(false, false);
+}
+
+/// The same race with the adopter in `PublishList::adopt_freed` (`config::ADOPT_FREE_FIRST`):
+/// it takes the slab only when the freer's block is queued, drains it at adoption, and the slab
+/// is otherwise left on the list for a later adopter (session 22, med22).
+#[test]
+#[cfg_attr(
+    any(
+        hakmem_mutant = "remote_push_relaxed",
+        hakmem_mutant = "take_all_relaxed"
+    ),
+    should_panic(expected = "Causality violation")
+)]
+#[cfg_attr(
+    hakmem_mutant = "publish_before_release",
+    should_panic(expected = "published slab lost")
+)]
+fn publish_remote_free_adopt_freed() {
+    owner_exits_while_block_freed_and_adopted(false, true);
 }
 
 #[test]
@@ -181,5 +214,5 @@ fn publish_remote_free_adopt() {
     should_panic(expected = "published slab lost")
 )]
 fn publish_remote_free_adopt_force_notify() {
-    owner_exits_while_block_freed_and_adopted(true);
+    owner_exits_while_block_freed_and_adopted(true, false);
 }

@@ -4,19 +4,21 @@
  * rounds: no small request before the last measurement). The takeover must start from the
  * medium refill (medium::alloc_in, session 22): before, such a child never took the dead
  * threads' heaps over and grew by 84-88 MiB each round (HAKMEM_EXPECT_TAKEOVER=1 failed).
- * The bound is three quarters of the data, not fork_reuse.c's one quarter: with the takeover
- * the one-thread child grows 30-41 MiB, as the medium tier does without any fork when the
- * threads exit instead (their spans published; 64 MiB for the same program, glibc 0.4;
- * docs/benchmarks.md, "Session 22: take22"). Taken over before the child's frees (a small
+ * The bound is fork_reuse.c's one quarter of the data since med22 (session 22): with the
+ * takeover alone the one-thread child grew 30-41 MiB (three quarters was the bound), because the
+ * spans it adopted or took from the cache carved untouched blocks while other spans' freed,
+ * resident blocks waited; with config::ADOPT_FREE_FIRST and config::CACHE_BEFORE_CARVE it grows
+ * 0.6-1.2 MiB (exit_reuse_medium.c is the same program with the threads exiting instead of a
+ * fork; docs/benchmarks.md, "Session 22: med22"). Taken over before the child's frees (a small
  * request first, as fork_reuse.c's fopen is), the heaps' spans are published with their blocks
- * out and the child grows as after a thread exit (34-64 MiB, over the bound); taken over after
- * them, the emptied spans go to the span cache. */
+ * out; taken over after them, the emptied spans go to the span cache. */
 #include "common.h"
 #define REUSE_NAME "fork_reuse_medium"
-#define REUSE_QUARTERS 3
+#define REUSE_QUARTERS 1
 #define REUSE_NO_SMALL_REQUESTS 1
 /* The four-thread child is printed, not bounded: its growth varies from 1 to 52 MiB run to run
- * (its threads adopt and carve the published spans in whatever order they get there). */
+ * (its threads adopt and carve the published spans in whatever order they get there; med22:
+ * still 18-39 MiB in rounds 1 and 2). */
 #define REUSE_CHECK_THREADED 0
 static size_t size_of(size_t i) { return 40000 + (i * 104729) % 400000; }
 #include "fork_reuse.c"
