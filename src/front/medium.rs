@@ -172,7 +172,7 @@ unsafe fn alloc_in<const ZERO: bool>(
                     0
                 };
                 if (ADOPT_FREE_FIRST || CACHE_BEFORE_CARVE)
-                    && s.carves_next()
+                    && s.free_is_empty()
                     && reuse_before_carve(h, local, c, cur)
                 {
                     continue;
@@ -230,8 +230,9 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     }
 }
 
-/// Before the current span `cur` of class `c` carves a fresh block (past what earlier bindings
-/// dirtied, `span::carve_is_fresh`): a span whose blocks are resident becomes current instead, and
+/// Called when the current span `cur` of class `c` has an empty free list; acts only before it
+/// carves a fresh block (`Slab::carves_next`, and past what earlier bindings dirtied,
+/// `span::carve_is_fresh`): a span whose blocks are resident becomes current instead, and
 /// `cur` waits on the partial list with its uncarved rest. First a published span of the class
 /// with blocks freed into it (`config::ADOPT_FREE_FIRST`, `PublishList::adopt_freed`), then a
 /// committed cached span last bound to the class (`config::CACHE_BEFORE_CARVE`,
@@ -243,7 +244,7 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
 #[inline(never)]
 unsafe fn reuse_before_carve(h: &Heap, local: &mut HeapLocal, c: usize, cur: *mut Slab) -> bool {
     // SAFETY: `cur` is our current span (the contract).
-    if !unsafe { span::carve_is_fresh(&*cur) } {
+    if !unsafe { (*cur).carves_next() && span::carve_is_fresh(&*cur) } {
         return false;
     }
     let next = if ADOPT_FREE_FIRST && env::adopt() {

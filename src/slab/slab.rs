@@ -1033,6 +1033,17 @@ impl Slab {
         }
     }
 
+    /// Whether the local free list is empty: `take_batch(1)` goes on to the pending chain or a
+    /// carve. One load, for a fast path that tests `carves_next` only when this holds.
+    ///
+    /// # Safety
+    /// The caller holds the slab.
+    #[inline(always)]
+    pub unsafe fn free_is_empty(&self) -> bool {
+        // SAFETY: the caller holds the slab.
+        unsafe { self.local(|l| l.free.is_null()) }
+    }
+
     /// Whether `take_batch` would carve before anything else: the local free list and the
     /// pending chain are empty and blocks are left to carve.
     ///
