@@ -66,7 +66,9 @@ static void *worker(void *arg) {
 int main(void) {
     int hk = expect_allocator();
     const char *e = getenv("HAKMEM_EXPECT_REUSE");
-    int expect_reuse = !e || e[0] != '0';
+    /* 1 (default): bounded; 0: the old growth expected; "-": printed only (a build without the
+     * adopt feature, whose published spans wait for a reclaim pass: 27 MiB). */
+    int expect_reuse = !e ? 1 : e[0] == '1' ? 1 : e[0] == '0' ? 0 : -1;
     for (int t = 0; t < N; t++) {
         blocks[t] = mmap(NULL, MAXB * sizeof(void *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         CHECK(blocks[t] != MAP_FAILED);
@@ -88,8 +90,8 @@ int main(void) {
     for (int round = 0; round < ROUNDS; round++)
         printf("round %d: rss growth %ld KiB (the exited threads' data %d MiB)\n", round,
                growth[round], N * MIB);
-    if (hk && expect_reuse) CHECK(worst < (long)N * MIB * 1024 / 4);
-    if (hk && !expect_reuse) CHECK(worst > (long)N * MIB * 1024 / 4);
+    if (hk && expect_reuse == 1) CHECK(worst < (long)N * MIB * 1024 / 4);
+    if (hk && expect_reuse == 0) CHECK(worst > (long)N * MIB * 1024 / 4);
     for (int t = 0; t < N; t++)
         for (size_t i = 0; i < count[t]; i++) free(blocks[t][i]);
     printf("OK exit_reuse_medium\n");
