@@ -16,12 +16,7 @@ typedef struct {
     uint64_t tag;
 } slot_t;
 
-typedef struct {
-    const params_t *p;
-    int id;
-    size_t steps;
-    uint64_t ops, sum;
-} arg_t;
+typedef worker_arg_t arg_t;
 
 static void put(slot_t *s, size_t size, uint64_t tag) {
     if (s->p) {
@@ -71,19 +66,5 @@ static void *worker(void *a_) {
 
 int main(int argc, char **argv) {
     params_t p = parse_args(argc, argv);
-    pthread_t th[p.threads];
-    arg_t args[p.threads];
-    uint64_t start = now_ns();
-    for (int t = 0; t < p.threads; t++) {
-        args[t] = (arg_t){&p, t, scaled(&p, 8000000.0 / p.threads), 0, 0};
-        if (pthread_create(&th[t], NULL, worker, &args[t])) FAIL("pthread_create failed");
-    }
-    uint64_t ops = 0, sum = 0;
-    for (int t = 0; t < p.threads; t++) {
-        pthread_join(th[t], NULL);
-        ops += args[t].ops;
-        sum += args[t].sum;
-    }
-    report("c-alloc-test", &p, now_ns() - start, ops, sum);
-    return 0;
+    return run_workers("c-alloc-test", &p, worker, 8000000.0);
 }

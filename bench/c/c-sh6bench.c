@@ -13,12 +13,7 @@ typedef struct {
     uint64_t tag;
 } blk_t;
 
-typedef struct {
-    const params_t *p;
-    int id;
-    size_t rounds;
-    uint64_t ops, sum;
-} arg_t;
+typedef worker_arg_t arg_t;
 
 static void release(blk_t *b) {
     check("c-sh6bench", b->p, b->size, b->tag);
@@ -33,7 +28,7 @@ static void *worker(void *a_) {
     if (!batch || !kept) FAIL("calloc of the batch arrays failed");
     size_t nkept = 0;
     uint64_t rng = 0x56B + (uint64_t)a->id * 0xA0761D6478BD642Full;
-    for (size_t r = 0; r < a->rounds; r++) {
+    for (size_t r = 0; r < a->steps; r++) {
         size_t n = rng_range(&rng, 10, MAX_BATCH);
         for (size_t i = 0; i < n; i++) {
             size_t size = rng_range(&rng, 1, 1000);
@@ -69,19 +64,5 @@ static void *worker(void *a_) {
 
 int main(int argc, char **argv) {
     params_t p = parse_args(argc, argv);
-    pthread_t th[p.threads];
-    arg_t args[p.threads];
-    uint64_t start = now_ns();
-    for (int t = 0; t < p.threads; t++) {
-        args[t] = (arg_t){&p, t, scaled(&p, 30000.0 / p.threads), 0, 0};
-        if (pthread_create(&th[t], NULL, worker, &args[t])) FAIL("pthread_create failed");
-    }
-    uint64_t ops = 0, sum = 0;
-    for (int t = 0; t < p.threads; t++) {
-        pthread_join(th[t], NULL);
-        ops += args[t].ops;
-        sum += args[t].sum;
-    }
-    report("c-sh6bench", &p, now_ns() - start, ops, sum);
-    return 0;
+    return run_workers("c-sh6bench", &p, worker, 30000.0);
 }

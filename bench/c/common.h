@@ -162,4 +162,33 @@ static void report(const char *name, const params_t *p, uint64_t wall_ns, uint64
            (unsigned long long)checksum, peak_rss_kib(), malloc_from());
 }
 
+/* The argument of a workload whose threads each run `steps` independent steps (c-thread,
+ * c-alloc-test, c-sh6bench): thread `id` adds what it did to `ops` and `sum`. */
+typedef struct {
+    const params_t *p;
+    int id;
+    size_t steps;
+    uint64_t ops, sum;
+} worker_arg_t;
+
+/* Runs `p->threads` threads of `worker`, each on `total / threads` steps (scaled), joins them
+ * and prints NAME's result line: the main function of such a workload. */
+static inline int run_workers(const char *name, const params_t *p, void *(*worker)(void *), double total) {
+    pthread_t th[p->threads];
+    worker_arg_t args[p->threads];
+    uint64_t start = now_ns();
+    for (int t = 0; t < p->threads; t++) {
+        args[t] = (worker_arg_t){p, t, scaled(p, total / p->threads), 0, 0};
+        if (pthread_create(&th[t], NULL, worker, &args[t])) FAIL("pthread_create failed");
+    }
+    uint64_t ops = 0, sum = 0;
+    for (int t = 0; t < p->threads; t++) {
+        pthread_join(th[t], NULL);
+        ops += args[t].ops;
+        sum += args[t].sum;
+    }
+    report(name, p, now_ns() - start, ops, sum);
+    return 0;
+}
+
 #endif
