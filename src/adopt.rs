@@ -83,13 +83,7 @@ impl PublishList {
             let s = unsafe { slab.as_ref() };
             if s.try_acquire(me) {
                 // SAFETY: we are the owner now.
-                unsafe { s.drain_remote() };
-                s.trace(
-                    crate::trace::Event::Adopt,
-                    me as usize,
-                    s.class.load(crate::sync::Ordering::Relaxed) as usize,
-                );
-                crate::stats::GLOBALS.adopts.bump_shared();
+                unsafe { adopted(s, me) };
                 return Some(slab);
             }
             // Someone else owns it (cannot happen while pops are exclusive; kept as the arbiter).
@@ -131,13 +125,7 @@ impl PublishList {
             );
         }
         // SAFETY: we are the owner now.
-        unsafe { s.drain_remote() };
-        s.trace(
-            crate::trace::Event::Adopt,
-            me as usize,
-            s.class.load(crate::sync::Ordering::Relaxed) as usize,
-        );
-        crate::stats::GLOBALS.adopts.bump_shared();
+        unsafe { adopted(s, me) };
         Some(slab)
     }
 
@@ -195,6 +183,23 @@ impl PublishList {
         });
         (seen, released)
     }
+}
+
+/// The end of an adoption (`PublishList::adopt`, `adopt_freed`) once `me` owns `s`: the drain of
+/// its remote queue (drain -> bind -> owner acquire happens here and in the refill only), the
+/// trace event and the count.
+///
+/// # Safety
+/// `me` owns `s`: its ownership CAS (`Slab::try_acquire`) just succeeded.
+unsafe fn adopted(s: &Slab, me: *const Owner) {
+    // SAFETY: per the contract, we are the owner.
+    unsafe { s.drain_remote() };
+    s.trace(
+        crate::trace::Event::Adopt,
+        me as usize,
+        s.class.load(crate::sync::Ordering::Relaxed) as usize,
+    );
+    crate::stats::GLOBALS.adopts.bump_shared();
 }
 
 impl Default for PublishList {
