@@ -68,4 +68,46 @@ static inline uint32_t rnd(uint32_t *s) {
     return *s = x;
 }
 
+/* Resident KiB (/proc/self/statm), read with open/read: no malloc, so a program that must make
+ * no small request before it measures (a FILE is one) can still read it. */
+#include <fcntl.h>
+#include <unistd.h>
+static inline long statm_rss_kib(void) {
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    long a = 0, b = 0;
+    if (sscanf(buf, "%ld %ld", &a, &b) != 2) b = 0;
+    return b * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Allocates blocks of size_of(0), size_of(1), ... into v until `cap` bytes or `max` blocks: each
+ * block's first min(size, 64) bytes hold fill(seed + i), the rest ones (every page written).
+ * Returns the count; check_sized checks them. */
+static inline size_t fill_sized(void **v, size_t cap, size_t max, size_t (*size_of)(size_t),
+                                uint32_t seed) {
+    size_t used = 0, n = 0;
+    while (used < cap && n < max) {
+        size_t s = size_of(n), head = s < 64 ? s : 64;
+        v[n] = malloc(s);
+        CHECK(v[n] != NULL);
+        fill(v[n], head, seed + (uint32_t)n);
+        memset((char *)v[n] + head, 1, s - head);
+        used += s;
+        n++;
+    }
+    return n;
+}
+
+static inline void check_sized(void **v, size_t n, size_t (*size_of)(size_t), uint32_t seed) {
+    for (size_t i = 0; i < n; i++) {
+        size_t s = size_of(i);
+        CHECK(check_fill(v[i], s < 64 ? s : 64, seed + (uint32_t)i));
+    }
+}
+
 #endif

@@ -13,8 +13,6 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #define N 4
 #define MIB 16
@@ -26,40 +24,9 @@ static size_t count[N];
 
 static size_t size_of(size_t i) { return 40000 + (i * 104729) % 400000; }
 
-static long rss_kib(void) {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    long a = 0, b = 0;
-    if (sscanf(buf, "%ld %ld", &a, &b) != 2) b = 0;
-    return b * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static size_t fill_blocks(void **v, uint32_t seed) {
-    size_t cap = (size_t)MIB << 20, used = 0, n = 0;
-    while (used < cap && n < MAXB) {
-        size_t s = size_of(n);
-        v[n] = malloc(s);
-        CHECK(v[n] != NULL);
-        fill(v[n], 64, seed + (uint32_t)n);
-        memset((char *)v[n] + 64, 1, s - 64);
-        used += s;
-        n++;
-    }
-    return n;
-}
-
-static void check_blocks(void **v, size_t n, uint32_t seed) {
-    for (size_t i = 0; i < n; i++) CHECK(check_fill(v[i], 64, seed + (uint32_t)i));
-}
-
 static void *worker(void *arg) {
     int t = (int)(long)arg;
-    count[t] = fill_blocks(blocks[t], 1000u * (uint32_t)t);
+    count[t] = fill_sized(blocks[t], (size_t)MIB << 20, MAXB, size_of, 1000u * (uint32_t)t);
     return NULL; /* exits with its blocks live: its spans are published */
 }
 
@@ -76,15 +43,15 @@ int main(void) {
     pthread_t th[N];
     for (int t = 0; t < N; t++) CHECK(pthread_create(&th[t], NULL, worker, (void *)(long)t) == 0);
     for (int t = 0; t < N; t++) CHECK(pthread_join(th[t], NULL) == 0);
-    long r0 = rss_kib();
+    long r0 = statm_rss_kib();
     long worst = 0, growth[ROUNDS];
     for (int round = 0; round < ROUNDS; round++) {
         for (int t = 0; t < N; t++) {
-            check_blocks(blocks[t], count[t], (round == 0 ? 0u : 7u) + 1000u * (uint32_t)t);
+            check_sized(blocks[t], count[t], size_of, (round == 0 ? 0u : 7u) + 1000u * (uint32_t)t);
             for (size_t i = 0; i < count[t]; i++) free(blocks[t][i]);
         }
-        for (int t = 0; t < N; t++) count[t] = fill_blocks(blocks[t], 7u + 1000u * (uint32_t)t);
-        growth[round] = rss_kib() - r0;
+        for (int t = 0; t < N; t++) count[t] = fill_sized(blocks[t], (size_t)MIB << 20, MAXB, size_of, 7u + 1000u * (uint32_t)t);
+        growth[round] = statm_rss_kib() - r0;
         if (growth[round] > worst) worst = growth[round];
     }
     for (int round = 0; round < ROUNDS; round++)

@@ -29,20 +29,9 @@ static pthread_barrier_t ready, done;
 static int hk, expect_takeover;
 
 #ifdef REUSE_NO_SMALL_REQUESTS
-/* Resident KiB, read with open/read: no malloc (a FILE is a small request, which would start
- * the takeover from the small refill in the medium variant). */
-static long rss_kib(void) {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    long a = 0, b = 0;
-    if (sscanf(buf, "%ld %ld", &a, &b) != 2) b = 0;
-    return b * (sysconf(_SC_PAGESIZE) / 1024);
-}
+/* No malloc: a FILE is a small request, which would start the takeover from the small refill
+ * in the medium variant. */
+static long rss_kib(void) { return statm_rss_kib(); }
 #else
 static long rss_kib(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -67,26 +56,9 @@ static long rss_kib(void) {
 static size_t size_of(size_t i) { return (i % 16 == 0) ? 4096 + (i * 577) % 28000 : 16 + (i * 37) % 1000; }
 #endif
 
-static size_t fill_blocks(void **v, uint32_t seed) {
-    size_t cap = (size_t)MIB << 20, used = 0, n = 0;
-    while (used < cap && n < MAXB) {
-        size_t s = size_of(n);
-        v[n] = malloc(s);
-        CHECK(v[n] != NULL);
-        fill(v[n], s < 64 ? s : 64, seed + (uint32_t)n);
-        memset((char *)v[n] + (s < 64 ? s : 64), 1, s - (s < 64 ? s : 64));
-        used += s;
-        n++;
-    }
-    return n;
-}
+static size_t fill_blocks(void **v, uint32_t seed) { return fill_sized(v, (size_t)MIB << 20, MAXB, size_of, seed); }
 
-static void check_blocks(void **v, size_t n, uint32_t seed) {
-    for (size_t i = 0; i < n; i++) {
-        size_t s = size_of(i);
-        CHECK(check_fill(v[i], s < 64 ? s : 64, seed + (uint32_t)i));
-    }
-}
+static void check_blocks(void **v, size_t n, uint32_t seed) { check_sized(v, n, size_of, seed); }
 
 static void *worker(void *arg) {
     int t = (int)(long)arg;
