@@ -154,8 +154,6 @@ pub struct Stats {
     /// Times a heap's trim backed off, its hoard allowance doubled because the program took back
     /// the blocks the last trim purged (`config::TRIM_BACKOFF`).
     pub medium_trim_backoffs: u64,
-    /// Retired spans a heap gave to another class of their span size (`config::SPAN_REBIND_RETIRED`).
-    pub spans_rebound: u64,
     /// Bytes handed to the program and not yet freed (small blocks at their class size, large
     /// blocks at their usable size).
     pub bytes_in_use: u64,
@@ -230,7 +228,6 @@ impl Stats {
         f("span_bytes_decommitted", self.span_bytes_decommitted);
         f("medium_bytes_trimmed", self.medium_bytes_trimmed);
         f("medium_trim_backoffs", self.medium_trim_backoffs);
-        f("spans_rebound", self.spans_rebound);
         f("bytes_in_use", self.bytes_in_use);
         f("footprint_bytes", self.footprint_bytes);
         f("peak_footprint_bytes", self.peak_footprint_bytes);
@@ -474,7 +471,6 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st.span_bytes_decommitted = g.span_bytes_decommitted.get();
     st.medium_bytes_trimmed = g.medium_bytes_trimmed.get();
     st.medium_trim_backoffs = g.medium_trim_backoffs.get();
-    st.spans_rebound = g.spans_rebound.get();
     let small: i128 = live
         .iter()
         .enumerate()

@@ -70,6 +70,13 @@ pub fn sentinels_untouched() -> bool {
     })
 }
 
+/// Retired spans a heap gave to another class of their span size (`config::SPAN_REBIND_RETIRED`).
+/// A global counter read here, not a `Stats` field: docs/debugging.md, "The freed mark and stale
+/// stack bytes" (session 22), says why `Stats` did not grow.
+pub fn spans_rebound() -> u64 {
+    crate::stats::GLOBALS.spans_rebound.get()
+}
+
 /// Locks taken over in this process from a holder that did not survive a `fork` (see src/lock.rs).
 pub fn fork_takeovers() -> usize {
     // ORDERING: Relaxed — a counter read after the events it counts, on the same thread.

@@ -82,6 +82,7 @@ fn main() {
         4 * hakmem::config::SPAN_REBIND_AGE_MS + 10,
     ));
     let before = hakmem::stats();
+    let rebound_before = hakmem::testing::spans_rebound();
     // SAFETY: a non-zero size.
     let q = unsafe { alloc(lb) };
     assert!(!q.is_null(), "alloc({B})");
@@ -90,7 +91,7 @@ fn main() {
     // B's first block, before anything writes it (its first page holds the carve's words).
     let resident = resident_pages(q as usize, B);
     let mapped = after.spans_mapped - before.spans_mapped;
-    let rebound = after.spans_rebound - before.spans_rebound;
+    let rebound = hakmem::testing::spans_rebound() - rebound_before;
     if rebind {
         assert_eq!(
             span_b, span_a,

@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 47] = [
+const NAMES: [&str; 46] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -65,7 +65,6 @@ const NAMES: [&str; 47] = [
     "span_bytes_decommitted",
     "medium_bytes_trimmed",
     "medium_trim_backoffs",
-    "spans_rebound",
     "bytes_in_use",
     "footprint_bytes",
     "peak_footprint_bytes",

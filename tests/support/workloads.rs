@@ -142,7 +142,6 @@ pub fn delta(a: &Stats, b: &Stats) -> Stats {
         span_bytes_decommitted,
         medium_bytes_trimmed,
         medium_trim_backoffs,
-        spans_rebound,
         threads_started,
         threads_exited,
         heaps_reused,
