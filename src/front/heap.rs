@@ -742,22 +742,13 @@ impl HeapLocal {
     ) -> bool {
         let mut released = false;
         let mut from = classes.start;
-        while let Some((c, at)) = self.retired.first(from..classes.end) {
+        while let Some((c, cur, at)) =
+            // SAFETY: per the contract (the calling thread's heap state).
+            unsafe { self.take_retired(from..classes.end, |_, at| sweep.covers(at)) }
+        {
             from = c + 1;
-            let cur = self.slabs[c].cur;
-            // SAFETY: `cur` is owned by this heap.
-            let empty = !cur.is_null() && unsafe { (*cur).used() } == 0;
-            if empty && !sweep.covers(at) {
-                continue;
-            }
-            self.expect_busy("retired unmark outside a busy window (fork takeover)");
-            self.retired.unmark(c);
-            if empty {
-                // SAFETY: our current slab, empty: off the list, nothing out.
-                unsafe { self.list_remove(c, cur) };
-                release(self, cur, at);
-                released = true;
-            }
+            release(self, cur, at);
+            released = true;
         }
         released
     }

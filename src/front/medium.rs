@@ -258,14 +258,8 @@ unsafe fn reuse_before_carve(h: &Heap, local: &mut HeapLocal, c: usize, cur: *mu
             let Some(span) = SPANS.take_resident(span_bytes(c), c as u32) else {
                 return false;
             };
-            GLOBALS.spans_bound.bump_shared();
-            GLOBALS.span_bytes_bound.add_shared(span_bytes(c) as u64);
-            stats::footprint_add(span_bytes(c));
-            // SAFETY: the cache handed the unbound span to us (as in `new_span`).
-            let s = unsafe { &span.as_ref().slab };
-            // SAFETY: as above.
-            unsafe { s.bind(c, h.owner_ptr()) };
-            NonNull::from(s)
+            // SAFETY: the cache handed the unbound span to us.
+            NonNull::from(unsafe { bind_span(h, span, c) })
         }
         None => return false,
     };
@@ -408,16 +402,31 @@ unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
         }
     };
     let Some(span) = span else { return false };
-    GLOBALS.spans_bound.bump_shared();
-    GLOBALS.span_bytes_bound.add_shared(bytes as u64);
-    stats::footprint_add(bytes);
     // SAFETY: the cache (or the fresh mapping) handed the unbound span to us.
     unsafe {
-        let s = &span.as_ref().slab;
-        s.bind(c, h.owner_ptr());
+        let s = bind_span(h, span, c);
         local.list_push(c, s as *const Slab as *mut Slab, ListKind::Current);
     }
     true
+}
+
+/// Binds `span`, unbound and handed to the caller by the span cache or a fresh mapping, to class
+/// `c` for `h` (`new_span`, `reuse_before_carve`): the bound-span counters and the footprint, then
+/// `Slab::bind`. The caller puts the slab on a list.
+///
+/// # Safety
+/// `span` is unbound, the caller's alone, of class `c`'s span size; `h` is the calling thread's
+/// heap.
+unsafe fn bind_span(h: &Heap, span: NonNull<SpanHeader>, c: usize) -> &'static Slab {
+    let bytes = span_bytes(c);
+    GLOBALS.spans_bound.bump_shared();
+    GLOBALS.span_bytes_bound.add_shared(bytes as u64);
+    stats::footprint_add(bytes);
+    // SAFETY: per the contract; span headers are mapped forever.
+    let s = unsafe { &span.as_ref().slab };
+    // SAFETY: per the contract: unbound and ours.
+    unsafe { s.bind(c, h.owner_ptr()) };
+    s
 }
 
 /// Gives an empty span, empty since `emptied_at`, to the span cache.
