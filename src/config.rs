@@ -413,6 +413,16 @@ const _: () = assert!(MIN_ALIGN.is_power_of_two());
 /// measuring its cost). Header mode detects double frees through the header instead.
 pub const FREE_MARK: bool = HEADERLESS && !cfg!(hakmem_no_free_mark);
 
+/// The freed mark binds the key to the block: a freed block's second word is `key ^ address`, not
+/// the bare key. The bare key sits in registers across the allocator's calls and so lands on the
+/// stack (spilled callee-saved registers); a program that builds a value there and moves it, with
+/// its uninitialised padding, into a heap block carried the key into a live block, whose free then
+/// aborted as a double free (session 22: std's mpmc channel under `force-notify`,
+/// docs/debugging.md "The freed mark and stale stack bytes"). `key ^ address` is computed just
+/// before its store and matches only the one block it was made for. One instruction per free.
+/// `RUSTFLAGS="--cfg hakmem_no_mark_address"` goes back to the bare key (A/B).
+pub const MARK_ADDRESS: bool = !cfg!(hakmem_no_mark_address);
+
 /// The owned-slab table (front/owned.rs): part of the hint box, so on with `tls-hint`;
 /// `RUSTFLAGS="--cfg hakmem_no_owned_table"` compiles it out (A/B switch), leaving the free fast
 /// path to the SuperSlab hint cache and the owner compare.

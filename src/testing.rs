@@ -77,6 +77,12 @@ pub fn spans_rebound() -> u64 {
     crate::stats::GLOBALS.spans_rebound.get()
 }
 
+/// The freed-block mark's key (`front::mark`): what a headerless free writes into a freed block's
+/// second word. For the test that a live block holding it is not taken for a freed one.
+pub fn freed_mark_key() -> usize {
+    crate::front::mark::key()
+}
+
 /// Locks taken over in this process from a holder that did not survive a `fork` (see src/lock.rs).
 pub fn fork_takeovers() -> usize {
     // ORDERING: Relaxed — a counter read after the events it counts, on the same thread.

@@ -45,14 +45,9 @@ impl Block {
         next
     }
 
-    /// Marks a block as freed: its second word becomes `key` (headerless mode's cheap double-free
-    /// detector; `key` is a per-process random value, as glibc's tcache key). No-op under loom,
-    /// whose links occupy more than one word (`link::MARK_WORD`).
-    ///
-    /// The mark was `key ^ address` until the fast-path work of issue 13: binding it to the
-    /// address only guarded against a program that copies a freed block's bytes (a use after
-    /// free) into another block's second word and then frees that block, and cost one
-    /// instruction on every free.
+    /// Marks a block as freed: its second word becomes `mark(b, key)` (headerless mode's cheap
+    /// double-free detector; `key` is a per-process random value, as glibc's tcache key). No-op
+    /// under loom, whose links occupy more than one word (`link::MARK_WORD`).
     ///
     /// # Safety
     /// `b` is a block of at least 16 bytes the caller owns.
@@ -64,12 +59,14 @@ impl Block {
         // valgrind: called after `freelike`; open the block's words for this write.
         valgrind::open_block(b.as_ptr().cast());
         // SAFETY: blocks are at least 16 bytes; the caller owns this one.
-        unsafe { b.as_ptr().cast::<usize>().add(1).write(key) };
+        unsafe { b.as_ptr().cast::<usize>().add(1).write(Self::mark(b, key)) };
         valgrind::close_block(b.as_ptr().cast());
     }
 
     /// True if the block carries the freed mark (it is free, or the program wrote exactly
-    /// `key` there — a 2^-64 chance for a random key it never saw).
+    /// `key ^ address` there — a 2^-64 chance for a random key it never saw, and a value the
+    /// allocator computes only just before it stores it, so no stale stack copy of it is left
+    /// for a program to carry into a live block).
     ///
     /// # Safety
     /// `b` is a readable block of at least 16 bytes.
@@ -84,7 +81,17 @@ impl Block {
         // SAFETY: per the contract.
         let mark = unsafe { b.as_ptr().cast::<usize>().add(1).read() };
         valgrind::close_block(b.as_ptr().cast());
-        mark == key
+        mark == Self::mark(b, key)
+    }
+
+    /// The freed mark of block `b`: `key ^ address` (`config::MARK_ADDRESS`), else the bare key.
+    #[inline(always)]
+    fn mark(b: NonNull<Block>, key: usize) -> usize {
+        if crate::config::MARK_ADDRESS {
+            key ^ b.as_ptr() as usize
+        } else {
+            key
+        }
     }
 
     /// Clears the freed mark of a block being handed out.
