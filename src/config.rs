@@ -539,6 +539,16 @@ pub const PROF_MISS_HERE: bool = !cfg!(hakmem_no_prof_miss_here);
 /// "Session 21: prof21"). Backout: `--cfg hakmem_no_prof_lean_miss`.
 pub const PROF_LEAN_MISS: bool = !cfg!(hakmem_no_prof_lean_miss);
 
+/// `front::alloc::miss_here` tries a profiled heap's swap on the free side's length alone while
+/// the switch is on, without loading the heap's `profiled` flag first: a heap's free side holds
+/// blocks only while the heap is profiled (`profiling::enter` finds it empty and `leave` empties
+/// it; a sentinel's is always empty), so a non-empty one answers the flag, and an empty one goes
+/// to `alloc_miss_profiled` as an unprofiled heap's did (which follows the switch there). One
+/// load, on a line of its own that nothing else on the swap reads, and its branch fewer per
+/// profiled miss (docs/benchmarks.md "Session 23: prof23"). Backout (the flag first, as
+/// before): `--cfg hakmem_no_prof_swap_first`.
+pub const PROF_SWAP_FIRST: bool = !cfg!(hakmem_no_prof_swap_first);
+
 /// A profiled heap swaps its two lists of a class (its usual miss, its refill) field by field,
 /// each read at the width it was stored with (`front::profiling::swap_lists`), instead of a
 /// 16-byte `mem::swap` whose reads follow a 4-byte store of `room` (the pop's, the free push's,
