@@ -18,7 +18,9 @@ fn main() {
         (c::TLS_HINT, "tls-hint"),
         (c::ADOPT, "adopt"),
         (c::FORCE_NOTIFY, "force-notify"),
+        (c::MEDIUM, "medium"),
         (c::STATS, "stats"),
+        (c::PROFILE, "profile"),
         (c::CHECKED, "checked"),
     ];
     let config: Vec<&str> = on.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
