@@ -457,6 +457,21 @@ pub const LAZY_TABLE: bool = TABLE32 && !cfg!(hakmem_no_lazy_table);
 /// every field (A/B switch); the fields' places are chosen by the same `cfg` in front/heap.rs.
 pub const COLD_FIRST: bool = !cfg!(hakmem_no_cold_first);
 
+/// The pool's dirty free slabs are purged at once, whatever the purge delay, when they pass a
+/// budget: more than `DIRTY_BUDGET_MIN_SLABS` and more than the slabs handed out (pool.rs,
+/// `over_dirty_budget`). Threads that come and go in rounds leave every slab they held dirty at
+/// their exit; the next round's threads bind them to other classes, or carve further into them,
+/// and touch new pages, so a churning program's RSS climbed round by round towards the pool's
+/// whole address space until the delay ran out (thread-rounds, 64 threads x 6 rounds in ~0.2 s:
+/// 131 -> 263 MiB; docs/benchmarks.md, "Session 23: mem23"). Off with the delay -1 (never).
+/// `RUSTFLAGS="--cfg hakmem_no_dirty_budget"` waits out the delay again (A/B switch).
+pub const DIRTY_BUDGET: bool = !cfg!(hakmem_no_dirty_budget);
+
+/// The floor of the dirty-slab budget (`DIRTY_BUDGET`): 512 slabs, 32 MiB of slab space (its
+/// resident part is what the slabs' users touched, often less), kept for reuse whatever the
+/// program holds. Shrunk under loom (the pool has 2 slabs per SuperSlab there).
+pub const DIRTY_BUDGET_MIN_SLABS: usize = if cfg!(hakmem_loom) { 4 } else { 512 };
+
 /// Header mode's free fast path from the 32-byte owned-slab table entry (`TABLE32`'s entry and
 /// `front::free::free_entry`): the block check against the entry's divisor and limit, then the
 /// header check against the tag that divisor names (`slab::header::tag_of_divisor`: one `xor`,

@@ -13,7 +13,9 @@
 //! stayed free for the purge delay its pages go back to the OS (`purge::pages`), checked when the
 //! pool is entered anyway (`acquire_slab`, `release_slab`, at most once per tick), by `collect()`
 //! and by the background purger. Purging happens under the pool lock, so a slab is never purged
-//! while it is handed out again.
+//! while it is handed out again. Before the delay, on a budget (`config::DIRTY_BUDGET`): when a
+//! release leaves more dirty free slabs than `DIRTY_BUDGET_MIN_SLABS` and than the slabs handed
+//! out, every dirty slab is purged at once (threads exiting in rounds).
 //!
 //! Which free slab: `take_free_slab` prefers a dirty slab last bound to the class asked for (the
 //! warm list of that class), then any dirty slab, then a clean one. A slab's resident pages are
@@ -30,7 +32,8 @@
 //! fill, if 5/8 dense, makes the streak alone (`config::THP_GROWTH_FIRST`). `HAKMEM_THP=1`
 //! collapses every new SuperSlab regardless.
 //!
-//! Invariants: `dirty ⊆ free_mask` per SuperSlab; `Pool::dirty_slabs == Σ |dirty|`; a slab is on
+//! Invariants: `dirty ⊆ free_mask` per SuperSlab; `Pool::dirty_slabs == Σ |dirty|`;
+//! `Pool::handed_out` == the data slabs of this epoch's SuperSlabs that are not free; a slab is on
 //! `warm[c]` ⇔ it is dirty, `PoolLinks::class` says `c`, and its SuperSlab is on the partial
 //! list (the slabs of a retired SuperSlab leave the warm lists and come back on its reuse).
 
@@ -60,6 +63,9 @@ struct Pool {
     empty: *mut SuperSlab,
     /// Free slabs that may hold committed pages, over all SuperSlabs.
     dirty_slabs: usize,
+    /// Slabs handed out (`take`) and not given back yet, of this epoch's SuperSlabs: the measure
+    /// of the dirty-slab budget (`config::DIRTY_BUDGET`).
+    handed_out: usize,
     /// Bumped when a forked child abandons the lists; every SuperSlab records the epoch in which
     /// it joined (`PoolLinks::pool_epoch`), and the pool ignores those of older epochs.
     epoch: u32,
@@ -105,6 +111,8 @@ impl ForkReset for Pool {
         self.partial = core::ptr::null_mut();
         self.empty = core::ptr::null_mut();
         self.dirty_slabs = 0;
+        // The parent's slabs are of the old epoch: their release is ignored, not counted.
+        self.handed_out = 0;
         self.epoch = self.epoch.wrapping_add(1);
         self.warm = [core::ptr::null_mut(); NUM_CLASSES];
         self.growth = 0;
@@ -121,6 +129,7 @@ static POOL: SpinLock<Pool> = SpinLock::new(
         partial: core::ptr::null_mut(),
         empty: core::ptr::null_mut(),
         dirty_slabs: 0,
+        handed_out: 0,
         epoch: 0,
         warm: [core::ptr::null_mut(); NUM_CLASSES],
         growth: 0,
@@ -258,6 +267,7 @@ unsafe fn take(p: &mut Pool, ss: *mut SuperSlab, idx: usize) -> NonNull<Slab> {
         if was_dirty {
             p.dirty_slabs -= 1;
         }
+        p.handed_out += 1;
         if now_full {
             unlink(&mut p.partial, ss);
         }
@@ -573,6 +583,7 @@ pub unsafe fn release_slab_at(slab: &Slab, class: usize, emptied_at: purge::Stam
                 (was_full, l.free_mask)
             });
             p.dirty_slabs += 1;
+            p.handed_out = p.handed_out.saturating_sub(1);
             if was_full {
                 push(&mut p.partial, ss, LIST_PARTIAL);
             }
@@ -584,8 +595,26 @@ pub unsafe fn release_slab_at(slab: &Slab, class: usize, emptied_at: purge::Stam
                 retire(p, ss);
             }
         }
-        sweep_if_due(p);
+        if over_dirty_budget(p) {
+            GLOBALS.dirty_budget_sweeps.bump_shared();
+            sweep_pool(p, Sweep::All);
+        } else {
+            sweep_if_due(p);
+        }
     });
+}
+
+/// Whether the dirty free slabs have passed their budget (`config::DIRTY_BUDGET`): more than
+/// `DIRTY_BUDGET_MIN_SLABS` and more than the slabs handed out, i.e. most of the pool's bound
+/// space lies free, as after a round of threads exited. Then they are all purged at once: at
+/// least `DIRTY_BUDGET_MIN_SLABS` releases come before the next such sweep, so its cost (one
+/// `madvise` per run of adjacent slabs) is spread over as many slab releases. Never with the
+/// delay -1 (purge nothing on the clock).
+fn over_dirty_budget(p: &Pool) -> bool {
+    crate::config::DIRTY_BUDGET
+        && p.dirty_slabs > crate::config::DIRTY_BUDGET_MIN_SLABS
+        && p.dirty_slabs > p.handed_out
+        && purge::delay().is_some()
 }
 
 /// # Safety

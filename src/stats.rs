@@ -124,6 +124,8 @@ pub struct Stats {
     pub superslabs_retired: u64,
     /// Retired SuperSlabs reused.
     pub superslabs_reused: u64,
+    /// Pool sweeps forced by the dirty-slab budget (`config::DIRTY_BUDGET`), before the delay.
+    pub dirty_budget_sweeps: u64,
     /// Large allocations (own mapping).
     pub large_allocs: u64,
     /// Large frees.
@@ -215,6 +217,7 @@ impl Stats {
         f("superslabs_mapped", self.superslabs_mapped);
         f("superslabs_retired", self.superslabs_retired);
         f("superslabs_reused", self.superslabs_reused);
+        f("dirty_budget_sweeps", self.dirty_budget_sweeps);
         f("large_allocs", self.large_allocs);
         f("large_frees", self.large_frees);
         f("large_reused", self.large_reused);
@@ -323,6 +326,7 @@ pub struct Globals {
     pub superslabs_mapped: Counter,
     pub superslabs_retired: Counter,
     pub superslabs_reused: Counter,
+    pub dirty_budget_sweeps: Counter,
     pub large_allocs: Counter,
     pub large_frees: Counter,
     pub large_reused: Counter,
@@ -363,6 +367,7 @@ pub static GLOBALS: Globals = Globals {
     superslabs_mapped: Counter::new(),
     superslabs_retired: Counter::new(),
     superslabs_reused: Counter::new(),
+    dirty_budget_sweeps: Counter::new(),
     large_allocs: Counter::new(),
     large_frees: Counter::new(),
     large_reused: Counter::new(),
@@ -458,6 +463,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st.superslabs_mapped = g.superslabs_mapped.get();
     st.superslabs_retired = g.superslabs_retired.get();
     st.superslabs_reused = g.superslabs_reused.get();
+    st.dirty_budget_sweeps = g.dirty_budget_sweeps.get();
     st.large_allocs = g.large_allocs.get();
     st.large_frees = g.large_frees.get();
     st.large_reused = g.large_reused.get();

@@ -52,6 +52,7 @@ const NAMES: [&str; 46] = [
     "superslabs_mapped",
     "superslabs_retired",
     "superslabs_reused",
+    "dirty_budget_sweeps",
     "large_allocs",
     "large_frees",
     "large_reused",

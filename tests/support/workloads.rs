@@ -131,6 +131,7 @@ pub fn delta(a: &Stats, b: &Stats) -> Stats {
         superslabs_mapped,
         superslabs_retired,
         superslabs_reused,
+        dirty_budget_sweeps,
         large_allocs,
         large_frees,
         large_reused,
