@@ -20,6 +20,7 @@
 //! | `growth_recount` | `config::THP_GROWTH_RECOUNT`: a SuperSlab that filled sparse (16 KiB blocks, one page of each written), all its blocks written since, and the next filling densely (64-byte blocks) make the streak: the sixth new SuperSlab is one huge page from its first block on; with `--cfg hakmem_no_thp_growth_recount`, base pages |
 //! | `carve_page` | `config::CARVE_PAGE`: one 1280-byte block, the first of its class, leaves one page of its fresh slab resident (the refill carved 4 blocks, 4 KiB at most); with `--cfg hakmem_no_carve_page`, 8 (a 32 KiB batch) |
 //! | `span_growth` | `config::SPAN_THP_GROWTH`: a medium heap growing sparsely (64 KiB blocks, one page of each written) keeps its new spans on base pages; one growing densely (40 KiB blocks, every page written) gets its fifth new span as one huge page from its first block on (`mincore`: 512 of 512); with `--cfg hakmem_no_span_thp_growth`, base pages |
+//! | `thread_rounds` | `config::DIRTY_BUDGET`: three rounds of 32 threads, each writing 16 KiB or more in slabs of 64 small classes, then freeing it all and exiting, with the delay at 10 minutes: after each round RSS keeps at most a third of the round's growth (the slabs the exits left dirty pass the budget and are purged before the delay); with `--cfg hakmem_no_dirty_budget` all of it stays |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
 #![cfg(unix)]
@@ -738,6 +739,87 @@ fn span_growth() {
     free_blocks([(sparse, 64 * KIB), (dense, 40 * KIB)]);
 }
 
+/// One round of `THREADS` threads, each allocating blocks of 64 small sizes (512 B to 32 KiB,
+/// 16 KiB or one block of each, a byte of every page written: a slab of each class with 16 KiB
+/// or more of it resident), waiting until all have allocated, then freeing everything and exiting. Returns
+/// the RSS while all hold their blocks.
+fn thread_round() -> usize {
+    const THREADS: usize = 32;
+    let all = std::sync::Arc::new(std::sync::Barrier::new(THREADS + 1));
+    let done = std::sync::Arc::new(std::sync::Barrier::new(THREADS + 1));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (all, done) = (all.clone(), done.clone());
+            thread::spawn(move || {
+                let mut live = Vec::new();
+                for size in (1..=64).map(|i| i * 512) {
+                    for _ in 0..(16 * KIB).div_ceil(size) {
+                        live.push(Blk::new(size));
+                    }
+                }
+                all.wait();
+                done.wait();
+                drop(live);
+            })
+        })
+        .collect();
+    all.wait();
+    let peak = rss();
+    done.wait();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    peak
+}
+
+/// `config::DIRTY_BUDGET`, the delay at 10 minutes (so the clock purges nothing): a round of
+/// threads that exit leaves its slabs dirty; past the budget they are purged at once, so RSS
+/// after each round keeps at most a third of the round's growth (the budget may keep up to 512
+/// slabs, a quarter of the round's). With the backout it keeps it all.
+fn thread_rounds() {
+    // Thread stacks cached by libc and the heaps made, with nothing of the workload's.
+    thread::scope(|s| {
+        for _ in 0..32 {
+            s.spawn(|| drop(black_box(Box::new(1u64))));
+        }
+    });
+    let start = rss();
+    for round in 0..3 {
+        let peak = thread_round();
+        let after = rss();
+        let grown = peak.saturating_sub(start);
+        assert!(
+            grown > 24 * MIB,
+            "round {round}: the workload grew RSS by {} KiB only",
+            grown / KIB
+        );
+        let kept = after.saturating_sub(start);
+        let purged = kept <= grown / 3;
+        if cfg!(hakmem_no_dirty_budget) {
+            assert!(
+                !purged,
+                "backout: round {round} kept only {} of {} KiB",
+                kept / KIB,
+                grown / KIB
+            );
+        } else {
+            assert!(
+                purged,
+                "round {round}: RSS kept {} KiB of the round's {} KiB after its threads exited \
+                 (at most a third expected: their dirty slabs pass the budget)\n{}",
+                kept / KIB,
+                grown / KIB,
+                hakmem::stats()
+            );
+        }
+    }
+}
+
+#[test]
+fn slabs_left_dirty_by_exiting_threads_are_purged_past_the_budget() {
+    child::run("thread_rounds", &[("HAKMEM_PURGE_DELAY_MS", "600000")]).assert_passed();
+}
+
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
 fn never() {
     let start = warm_up();
@@ -834,6 +916,7 @@ fn child() {
         "after_collect" => after_collect(),
         "idle_background" => idle_background(),
         "never" => never(),
+        "thread_rounds" => thread_rounds(),
         "tails" => tails(),
         "live_spans" => live_spans(),
         "idle_main" => idle_main(),
