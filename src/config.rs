@@ -457,6 +457,15 @@ pub const LAZY_TABLE: bool = TABLE32 && !cfg!(hakmem_no_lazy_table);
 /// every field (A/B switch); the fields' places are chosen by the same `cfg` in front/heap.rs.
 pub const COLD_FIRST: bool = !cfg!(hakmem_no_cold_first);
 
+/// A heap recycled at its thread's exit gives the whole pages of its owned-slab table past entry
+/// 0 back to the OS (front/owned.rs, `OwnedSlabs::decommit_interior`, one `madvise` per thread
+/// exit): each thread that reused a pooled heap made the table pages of its own slabs resident,
+/// and a pooled heap kept the union of every earlier thread's, so RSS climbed with every round
+/// of threads (3,000 threads x 4 rounds: docs/benchmarks.md, "Session 23: mem23"). Needs
+/// `LAZY_TABLE` (a zero entry is empty). `RUSTFLAGS="--cfg hakmem_no_recycle_purge"` keeps them
+/// (A/B switch).
+pub const RECYCLE_PURGE: bool = LAZY_TABLE && !cfg!(hakmem_no_recycle_purge);
+
 /// The pool's dirty free slabs are purged at once, whatever the purge delay, when they pass a
 /// budget: more than `DIRTY_BUDGET_MIN_SLABS` and more than the slabs handed out (pool.rs,
 /// `over_dirty_budget`). Threads that come and go in rounds leave every slab they held dirty at

@@ -8,7 +8,11 @@
 //!   `mincore`);
 //! - `many_threads_rss`: `THREADS` threads alive at once, each holding one small block, add at
 //!   most `MAX_HEAP_KIB_PER_THREAD` KiB of RSS each over as many threads that never allocate
-//!   (their stacks and glibc's per-thread state), in release builds.
+//!   (their stacks and glibc's per-thread state), in release builds;
+//! - `recycled_heaps_rss` (`config::RECYCLE_PURGE`, docs/benchmarks.md, "Session 23: mem23"):
+//!   `ROUNDS` rounds of `THREADS` threads, each holding blocks of 4 classes at once and exiting:
+//!   after the first round, RSS grows by at most `MAX_ROUND_GROWTH_KIB` KiB per thread a round
+//!   (their heaps are recycled; each kept the owned-table pages of every earlier thread's slabs).
 //!
 //! Without the test harness (`harness = false`): the checks run one after the other in the
 //! main thread, and no harness thread's heap or stack is counted; the RSS runs are child
@@ -33,6 +37,11 @@ const THREADS: usize = 1000;
 /// 24 measured with `LAZY_TABLE` and `COLD_FIRST`, 27 with `LAZY_TABLE` alone, 51 with neither
 /// (docs/benchmarks.md, "Session 22: thread22").
 const MAX_HEAP_KIB_PER_THREAD: usize = 36;
+/// Rounds of `THREADS` threads in `recycled_heaps_rss`, and the RSS growth allowed per thread
+/// and round after the first (release builds, KiB): measured ~0.1 with `RECYCLE_PURGE`, ~2.5-3
+/// without (3,000 threads in C, docs/benchmarks.md, "Session 23: mem23").
+const ROUNDS: usize = 4;
+const MAX_ROUND_GROWTH_KIB: f64 = 1.0;
 
 /// Whether the kernel backs anonymous memory with transparent huge pages unasked (`[always]`):
 /// a heap's first write may then fault in a whole huge page, and neither page count means what
@@ -102,6 +111,90 @@ extern "C" fn rss_thread(arg: *mut libc::c_void) -> *mut libc::c_void {
     b.wait();
     drop(keep);
     core::ptr::null_mut()
+}
+
+/// A thread of `recycled_heaps_rss`: blocks of 4 classes picked by `arg`'s low bits (the thread's
+/// number), held until all threads have allocated (the barrier, leaked, is in `ROUND_BARRIER`).
+extern "C" fn round_thread(arg: *mut libc::c_void) -> *mut libc::c_void {
+    let mut x = (arg as usize as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let keep: Vec<Vec<u8>> = (0..4)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vec![1u8; 16 + (x % 4000) as usize]
+        })
+        .collect();
+    // ORDERING: Acquire — pairs with the Release store of the leaked barrier before the threads
+    // were created (thread creation orders it anyway).
+    let b = ROUND_BARRIER.load(Ordering::Acquire);
+    // SAFETY: leaked, never freed.
+    unsafe { (*b).wait() };
+    drop(std::hint::black_box(keep));
+    core::ptr::null_mut()
+}
+
+static ROUND_BARRIER: std::sync::atomic::AtomicPtr<Barrier> =
+    std::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// `ROUNDS` rounds of `THREADS` raw threads (64 KiB stacks) alive at once (`round_thread`), all
+/// joined after each: the RSS after each round, KiB. Run in a child process.
+fn rss_after_rounds() -> Vec<usize> {
+    let barrier: &'static Barrier = Box::leak(Box::new(Barrier::new(THREADS)));
+    // ORDERING: Release — see `round_thread`.
+    ROUND_BARRIER.store(barrier as *const Barrier as *mut Barrier, Ordering::Release);
+    // SAFETY: a plain attribute object, initialised before use and destroyed after.
+    let mut attr: libc::pthread_attr_t = unsafe { core::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(libc::pthread_attr_init(&mut attr), 0);
+        assert_eq!(libc::pthread_attr_setstacksize(&mut attr, 64 << 10), 0);
+    }
+    let mut threads = vec![0 as libc::pthread_t; THREADS];
+    let mut rss = Vec::new();
+    for round in 0..ROUNDS {
+        for (i, t) in threads.iter_mut().enumerate() {
+            let arg = (round * THREADS + i) as *mut libc::c_void;
+            // SAFETY: a C entry point that takes a number.
+            let rc = unsafe { libc::pthread_create(t, &attr, round_thread, arg) };
+            assert_eq!(rc, 0, "pthread_create");
+        }
+        for &t in &threads {
+            // SAFETY: a joinable thread created above, joined once.
+            assert_eq!(unsafe { libc::pthread_join(t, core::ptr::null_mut()) }, 0);
+        }
+        rss.push(rss_kib());
+    }
+    // SAFETY: initialised above, no longer used.
+    unsafe { libc::pthread_attr_destroy(&mut attr) };
+    rss
+}
+
+/// `rss_after_rounds` in a child process: after the first round (the heaps made), recycled heaps
+/// grow RSS by at most `MAX_ROUND_GROWTH_KIB` per thread a round.
+fn recycled_heaps_rss() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("rounds")
+        .output()
+        .expect("run the child");
+    assert!(out.status.success(), "child rounds: {out:?}");
+    let rss: Vec<usize> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let growth = (rss[ROUNDS - 1] as f64 - rss[0] as f64) / THREADS as f64 / (ROUNDS - 1) as f64;
+    eprintln!(
+        "{ROUNDS} rounds of {THREADS} threads: RSS after each {rss:?} KiB, {growth:.2} KiB per \
+         thread a round after the first"
+    );
+    if hakmem::config::RECYCLE_PURGE && !cfg!(debug_assertions) && !thp_always() {
+        assert!(
+            growth <= MAX_ROUND_GROWTH_KIB,
+            "recycled heaps: RSS grew {growth:.2} KiB per thread a round after the first (at most \
+             {MAX_ROUND_GROWTH_KIB} expected): {rss:?} KiB"
+        );
+    }
 }
 
 /// `THREADS` threads alive at once (stacks of 64 KiB), each allocating one small block when
@@ -178,6 +271,17 @@ fn main() {
         println!("{}", rss_per_thread(args[2] == "alloc"));
         return;
     }
+    if args.len() == 2 && args[1] == "rounds" {
+        let rss = rss_after_rounds();
+        println!(
+            "{}",
+            rss.iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        return;
+    }
     if thp_always() {
         eprintln!(
             "\n!!! transparent huge pages are `always` here: thread_memory reports its numbers \
@@ -186,5 +290,6 @@ fn main() {
     }
     idle_heap_pages();
     many_threads_rss();
+    recycled_heaps_rss();
     eprintln!("thread_memory: ok");
 }

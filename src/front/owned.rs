@@ -449,6 +449,34 @@ impl OwnedSlabs {
     }
 }
 
+impl OwnedSlabs {
+    /// `config::RECYCLE_PURGE`: after `clear` (thread exit), gives the table's whole pages past
+    /// entry 0 back to the OS, so that a pooled heap keeps only the pages its next thread writes.
+    /// They read zero afterwards, which is an empty entry (`config::LAZY_TABLE`; entry 0, which
+    /// must say `NO_KEY`, is not in the range). False if the OS refused (counted by `os`): the
+    /// entries stay as `clear` left them, empty too.
+    pub fn decommit_interior(&mut self) -> bool {
+        let page = crate::config::PAGE_SIZE;
+        let base = self.entries.as_mut_ptr().cast::<u8>();
+        let first = base as usize + core::mem::size_of::<Entry>();
+        let end = base as usize + core::mem::size_of_val(&self.entries);
+        let (lo, hi) = (first.next_multiple_of(page), end & !(page - 1));
+        if hi <= lo {
+            return true;
+        }
+        // SAFETY: `lo..hi` lies inside `entries` (derived from its pointer: strict provenance),
+        // whole pages that hold only entries 1.., which nobody reads while the heap is recycled
+        // (the exiting thread's slot points at `DEAD`; the fork takeover skips unbound heaps); a
+        // decommitted page reads zero, an empty entry (see above). Non-null: inside a reference.
+        unsafe {
+            crate::os::decommit(
+                core::ptr::NonNull::new_unchecked(base.map_addr(|_| lo)),
+                hi - lo,
+            )
+        }
+    }
+}
+
 impl Default for OwnedSlabs {
     fn default() -> Self {
         Self::new()

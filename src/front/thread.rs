@@ -146,6 +146,10 @@ pub fn for_each_heap(mut f: impl FnMut(&Heap)) {
 unsafe fn recycle_heap(h: NonNull<Heap>) {
     // SAFETY: per the contract; the heap is not in the pool yet.
     unsafe { h.as_ref().reset_for_reuse() };
+    if crate::config::RECYCLE_PURGE {
+        // SAFETY: per the contract. A refusal is counted by `os` and harmless (see the callee).
+        let _ = unsafe { h.as_ref().local_mut().owned_mut().decommit_interior() };
+    }
     HEAP_POOL.with(|p| {
         // SAFETY: per the contract.
         unsafe { h.as_ref().local_mut().next_free = p.0 };
