@@ -75,8 +75,8 @@ fn set_current(h: *const Heap) {
     slot::set(h);
 }
 
-/// Recycled heaps.
-struct HeapPool(*mut Heap);
+/// Recycled heaps: the stack's top, and how many it holds (`config::RECYCLE_PURGE_DEPTH`).
+struct HeapPool(*mut Heap, usize);
 // SAFETY: only touched under the lock.
 unsafe impl Send for HeapPool {}
 /// Fork: a holder that did not survive the fork may have been relinking the stack; the child
@@ -84,10 +84,11 @@ unsafe impl Send for HeapPool {}
 impl ForkReset for HeapPool {
     fn reset_after_fork(&mut self) {
         self.0 = core::ptr::null_mut();
+        self.1 = 0;
     }
 }
 static HEAP_POOL: SpinLock<HeapPool> =
-    SpinLock::new(Rank::HeapPool, HeapPool(core::ptr::null_mut()));
+    SpinLock::new(Rank::HeapPool, HeapPool(core::ptr::null_mut(), 0));
 
 fn new_heap() -> Option<NonNull<Heap>> {
     let recycled = HEAP_POOL.with(|p| {
@@ -96,6 +97,7 @@ fn new_heap() -> Option<NonNull<Heap>> {
         p.0 = unsafe {
             core::mem::replace(&mut h.as_ref().local_mut().next_free, core::ptr::null_mut())
         };
+        p.1 = p.1.saturating_sub(1);
         Some(h)
     });
     if recycled.is_some() {
@@ -146,7 +148,10 @@ pub fn for_each_heap(mut f: impl FnMut(&Heap)) {
 unsafe fn recycle_heap(h: NonNull<Heap>) {
     // SAFETY: per the contract; the heap is not in the pool yet.
     unsafe { h.as_ref().reset_for_reuse() };
-    if crate::config::RECYCLE_PURGE {
+    // Read apart from the push, so that the `madvise` runs without the lock: a heuristic, a
+    // race with another exit or a new thread only moves the depth by one.
+    if crate::config::RECYCLE_PURGE && HEAP_POOL.with(|p| p.1) >= crate::config::RECYCLE_PURGE_DEPTH
+    {
         // SAFETY: per the contract. A refusal is counted by `os` and harmless (see the callee).
         let _ = unsafe { h.as_ref().local_mut().owned_mut().decommit_interior() };
     }
@@ -154,6 +159,7 @@ unsafe fn recycle_heap(h: NonNull<Heap>) {
         // SAFETY: per the contract.
         unsafe { h.as_ref().local_mut().next_free = p.0 };
         p.0 = h.as_ptr();
+        p.1 += 1;
     });
 }
 
