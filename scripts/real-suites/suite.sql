@@ -1,0 +1,22 @@
+PRAGMA cache_size=-20000;
+CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT, c REAL, d BLOB);
+WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM n WHERE x<200000)
+INSERT INTO t SELECT x, printf('row-%d-%s', x, hex(x%251)||substr('abcdefghijklmnopqrstuvwxyz', x%26+1)), x*1.5, zeroblob(x%700) FROM n;
+CREATE INDEX tb ON t(b);
+CREATE INDEX tc ON t(c DESC);
+SELECT count(*), sum(length(d)), max(b) FROM t;
+SELECT substr(b,1,6), count(*), avg(c) FROM t GROUP BY substr(b,-1) ORDER BY 1,2 LIMIT 30;
+CREATE TABLE u AS SELECT a%1000 AS k, group_concat(b, ',') AS g FROM t GROUP BY a%1000;
+SELECT k, length(g) FROM u ORDER BY length(g) DESC, k LIMIT 10;
+SELECT count(*) FROM t JOIN u ON t.a%1000 = u.k WHERE t.a % 97 = 0;
+SELECT json_group_array(json_object('a', a, 'b', b)) FROM (SELECT * FROM t WHERE a % 5000 = 0);
+CREATE VIRTUAL TABLE f USING fts5(body);
+INSERT INTO f SELECT g FROM u;
+SELECT count(*) FROM f WHERE f MATCH 'row';
+UPDATE t SET d = cast(printf('%.*c', a%300, 'z') AS BLOB), b = b || b WHERE a % 3 = 0;
+DELETE FROM t WHERE a % 7 = 0;
+SELECT count(*), sum(length(b)) FROM t;
+VACUUM;
+PRAGMA integrity_check;
+SELECT a, b FROM t ORDER BY b DESC LIMIT 5;
+WITH RECURSIVE w(x, s) AS (SELECT 1, '' UNION ALL SELECT x+1, s || char(65 + x%26) FROM w WHERE x < 3000) SELECT length(s) FROM w ORDER BY x DESC LIMIT 1;
