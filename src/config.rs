@@ -755,6 +755,19 @@ pub const PROF_INLINE_TAKE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_inl
 /// forced (the `force-notify` feature's switch on): every remote free then pushes and notifies.
 pub const CONSUMER_BATCH: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_consumer_batch);
 
+/// A free into a slab whose remote batch the thread holds (front/remote_batch.rs) is linked into
+/// the batch right after `free_unowned`'s hint-cache hit: the batch entry, direct-mapped
+/// by slab address, carries the slab's data address, class, divisor and a carve limit (copies
+/// taken when the batch started; the slab stays bound to the class while the batch holds a
+/// block of it), so the free needs no hint, no SuperSlab or slab record, no owner compare
+/// (docs/benchmarks.md, "Session 23: remote23"). A free the entry's (possibly stale, lower)
+/// limit refuses, or that finds the freed mark, takes the full path as before. After the hint (the
+/// first placement, before it, cost `free(NULL)` and medium frees ~7 instructions: rreplace-x's
+/// `free_unowned` instructions per operation doubled). Headerless, with the TLS hint (header
+/// mode's remote frees check the header). Backout `--cfg hakmem_no_batch_hit`.
+pub const BATCH_HIT: bool =
+    HEADERLESS && TLS_HINT && (CONSUMER_BATCH || REMOTE_BATCH) && !cfg!(hakmem_no_batch_hit);
+
 /// The slab pin protocol of foreign entries (`Slab::pinned_keep`, `unbind`'s check): compiled
 /// with them, and always under loom (loom_tests/pin.rs models it whatever the build's switches).
 pub const SLAB_PINS: bool = FOREIGN_ENTRIES || cfg!(hakmem_loom);

@@ -171,6 +171,28 @@ const fn build_divisors() -> [u64; NUM_CLASSES] {
 /// fused with its carve limit).
 static CLASS_DIVISOR: [u64; NUM_CLASSES] = build_divisors();
 
+/// `floor(2^64 / class size) + 1` of each small class: the slab's fused-check divisor
+/// (`slab::divisor_of`, which `Slab::bind` computes for its holder), for a remote freer's batch
+/// entry (`front::remote_batch`, `config::BATCH_HIT`), which reads no holder state.
+static FUSED_DIVISOR: [u64; NUM_CLASSES] = build_fused_divisors();
+
+const fn build_fused_divisors() -> [u64; NUM_CLASSES] {
+    let sizes = build_sizes();
+    let mut div = [0u64; NUM_CLASSES];
+    let mut i = 0;
+    while i < NUM_CLASSES {
+        div[i] = ((1u128 << 64) / sizes[i] as u128 + 1) as u64;
+        i += 1;
+    }
+    div
+}
+
+/// The fused-check divisor of small class `c` (see `FUSED_DIVISOR`).
+#[inline]
+pub fn fused_divisor(c: usize) -> u64 {
+    FUSED_DIVISOR[c]
+}
+
 /// True if `off` (a block's offset in its slab) is a block boundary of small class `c` below
 /// `end` — a remote freer's check, with the slab's shared carve bound as `end`
 /// (`Slab::carve_bound`, at most the capacity's end): `check_block`'s verdict by the bound and

@@ -413,6 +413,110 @@ fn batched_remote_frees_owner() {
     }
 }
 
+/// `config::BATCH_HIT`: a consumer's batch entry copies its slab's carve bound when the batch
+/// starts; blocks the owner carves later fail the entry's check and take the full remote path,
+/// which adds them to the same batch. So a batch started on a slab's first block collects the
+/// slab's later blocks too — the queue stays empty until `collect` pushes them all, none lost
+/// and none twice (the backout `--cfg hakmem_no_batch_hit`, .ci/run, runs it on the full path).
+#[test]
+fn batch_takes_blocks_carved_after_it_started() {
+    let _serial = serial();
+    let consumer_batch = hakmem::config::CONSUMER_BATCH && !cfg!(feature = "force-notify");
+    if !hakmem::config::REMOTE_BATCH && !consumer_batch {
+        eprintln!("skipped: remote batching is off");
+        return;
+    }
+    arm_watchdog("batch_takes_blocks_carved_after_it_started", 60);
+    join(thread::spawn(late_carved_owner), "owner");
+}
+
+/// The owner's side of `batch_takes_blocks_carved_after_it_started`.
+fn late_carved_owner() {
+    // 176 bytes (192 with header mode): a batch holds 21-23 blocks; a slab 341-372.
+    let layout = std::alloc::Layout::from_size_align(176, 16).unwrap();
+    let slab_of = |p: usize| {
+        let i = hakmem::testing::block_info(p as *const u8).expect("a small block");
+        (i.superslab, i.slab)
+    };
+    let alloc = || {
+        // SAFETY: non-zero size; every block is freed once below.
+        let p = unsafe { std::alloc::alloc(layout) } as usize;
+        assert_ne!(p, 0, "allocation failed");
+        p
+    };
+    // A block of a slab this thread bound itself (see `batched_remote_frees_owner`).
+    let mut aside = Vec::new();
+    let first = loop {
+        let p = alloc();
+        if hakmem::testing::slab_release_wanted(p as *const u8) == Some(false) {
+            break p;
+        }
+        aside.push(p);
+        assert!(aside.len() < 1 << 20, "a slab without the release mark");
+    };
+    let queued = || hakmem::testing::drain_remote_of(first as *const u8).expect("we own it");
+    assert_eq!(queued(), 0, "nobody else frees into this thread's slab");
+    let (to_main, from_freer) = mpsc::channel::<()>();
+    let (to_freer, from_main) = mpsc::channel::<Vec<usize>>();
+    let freer = thread::spawn(move || {
+        let own = Box::new(7u64);
+        for round in 0..3 {
+            for p in from_main.recv_timeout(RECV_TIMEOUT).expect("owner thread") {
+                // SAFETY: a live block of the owner thread, freed once.
+                unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+            }
+            if round == 1 {
+                hakmem::collect();
+            }
+            to_main.send(()).unwrap();
+        }
+        drop(own);
+    });
+    // The batch starts with the slab's first carved blocks.
+    to_freer.send(vec![first]).unwrap();
+    from_freer.recv_timeout(RECV_TIMEOUT).expect("freer");
+    assert_eq!(queued(), 0, "the first free waits in the freer's batch");
+    // A refill carves at most a page (`config::CARVE_PAGE`): the batch's copy of the carve bound
+    // leaves out the slab's last blocks, which the frees below then pass over.
+    let (carved, capacity) = hakmem::testing::slab_carved(first as *const u8).expect("ours");
+    assert!(
+        carved + 10 <= capacity,
+        "{carved} of {capacity} blocks carved at the batch's start"
+    );
+    // Carve the slab to its end (the refills carve it batch by batch): the last blocks lie past
+    // the carve bound the batch copied.
+    let mut rest = Vec::new();
+    let mut late = Vec::new();
+    for _ in 0..4096 {
+        let p = alloc();
+        if slab_of(p) == slab_of(first) {
+            late.push(p);
+        } else {
+            rest.push(p);
+        }
+    }
+    assert!(
+        late.len() > 300,
+        "the slab carved to its end ({} blocks)",
+        late.len()
+    );
+    let freed: Vec<usize> = late.split_off(late.len() - 10);
+    to_freer.send(freed).unwrap();
+    from_freer.recv_timeout(RECV_TIMEOUT).expect("freer");
+    assert_eq!(
+        queued(),
+        11,
+        "collect pushed the batch: the first block and the 10 carved later"
+    );
+    to_freer.send(Vec::new()).unwrap();
+    from_freer.recv_timeout(RECV_TIMEOUT).expect("freer");
+    join(freer, "freer");
+    for &p in late.iter().chain(&rest).chain(&aside) {
+        // SAFETY: live blocks of this thread.
+        unsafe { std::alloc::dealloc(p as *mut u8, layout) };
+    }
+}
+
 /// A full slab's remote frees come back through its owner's notification: the owner carves a
 /// slab to the end (it goes on the full list), another thread frees every block of it but one,
 /// and the owner's refills — once its newer slabs run out — drain the notified slab (its queue

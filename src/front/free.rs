@@ -9,8 +9,9 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    CHECKED, CONSUMER_BATCH, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK, HEADERLESS, NULL_FREE_EARLY,
-    OWNED_TABLE, OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32, TLS_HINT,
+    BATCH_HIT, CHECKED, CONSUMER_BATCH, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK, HEADERLESS,
+    NULL_FREE_EARLY, OWNED_TABLE, OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32,
+    TLS_HINT,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -21,6 +22,7 @@ use crate::front::mark;
 use crate::front::medium;
 use crate::front::owned::{Entry, OwnedSlabs};
 use crate::front::profiling;
+use crate::front::remote_batch;
 use crate::front::small;
 use crate::front::thread;
 use crate::front::tls_sll::TlsList;
@@ -367,6 +369,17 @@ unsafe extern "C" fn free_unowned(ptr: *mut u8, h: &'static Heap) {
             if CHECKED {
                 check_hint(ss, ptr);
             }
+            // A block of a slab whose batch this thread holds joins it here, before the slab
+            // record is read (`config::BATCH_HIT`; after the hint, so that the frees that miss
+            // it — `free(NULL)`, medium and large blocks — pay nothing for it).
+            if BATCH_HIT {
+                let local = h.local_ptr();
+                // SAFETY: our own live heap's batches (only a live heap has hint entries).
+                if let Some(e) = unsafe { remote_batch::hit(&raw const (*local).remote, ptr) } {
+                    // SAFETY: `hit` found `ptr` a carved block of the batch's slab.
+                    return unsafe { free_batched(h, e.as_ptr(), ptr) };
+                }
+            }
             // SAFETY: the hint confirmed the SuperSlab at its current generation.
             return unsafe { free_small(h, &*ss, ptr) };
         }
@@ -378,6 +391,61 @@ unsafe extern "C" fn free_unowned(ptr: *mut u8, h: &'static Heap) {
     }
     // SAFETY: forwarded contract.
     unsafe { free_slow(h, ptr, hint == Hint::Stale) }
+}
+
+/// `config::BATCH_HIT`: the remote free of a block of a slab whose batch the calling thread
+/// holds: `retire`'s steps after the boundary check (`remote_batch::hit` made it: a carved
+/// block boundary of the batch's slab, which stays bound to the batch's class), the count
+/// `free_remote` makes, the link into the batch. What `free_remote` does for a consumer's free,
+/// less the hint, the slab record's loads and the owner compare. A heap that started to reuse the
+/// class since the batch started (`foreign::may_keep`) keeps the block only after the batch is
+/// pushed (at most `REMOTE_BATCH_MAX` blocks later).
+///
+/// # Safety
+/// `e` is a batch of the calling thread's live heap `h` that `remote_batch::hit` returned for
+/// `ptr`.
+#[inline(always)]
+unsafe fn free_batched(h: &'static Heap, e: *mut remote_batch::Batch, ptr: *mut u8) {
+    // SAFETY: a batch of ours (the contract).
+    let class = unsafe { (*e).class() };
+    if CHECKED {
+        // SAFETY: as above.
+        check_batch_hit(unsafe { (*e).slab() }, ptr, class);
+    }
+    // SAFETY: `ptr` is a carved block boundary of the batch's slab (the contract); the boundary
+    // check is `hit`'s.
+    let block = unsafe { retire_block(ptr, ptr, class, |_| {}) };
+    debug_assert!(h.kind == HeapKind::Live && class < NUM_CLASSES);
+    // SAFETY: the batch's class is its slab's, a bound class, below `NUM_CLASSES` (`start`
+    // took it from `free_remote`, which checked it); no bounds check, no panic path.
+    unsafe { h.counters.free_remote.get_unchecked(class) }.bump();
+    // SAFETY: a block of the batch's slab, checked and marked free above.
+    unsafe { remote_batch::link(e, block, env::force_notify()) };
+}
+
+/// `checked`: a batch hit must be a small block of a bound slab of the batch's class, by the
+/// registry and the slab's full check. (The calling thread may own the slab: an adoption since
+/// the batch started; its blocks then reach it through its own queue.)
+#[cold]
+fn check_batch_hit(slab: *const Slab, ptr: *mut u8, class: usize) {
+    let ss = match locate::lookup(ptr) {
+        locate::Found::Small(ss) => ss.as_ptr(),
+        _ => fatal(
+            "remote",
+            "batch hit outside a SuperSlab",
+            Where::ptr(ptr as usize),
+        ),
+    };
+    // SAFETY: a registered SuperSlab.
+    let s = locate::data_slab(unsafe { &*ss }, ptr);
+    if !core::ptr::eq(s, slab) || s.class.load(crate::sync::Ordering::Relaxed) as usize != class {
+        fatal(
+            "remote",
+            "batch hit disagrees with its slab",
+            Where::ptr(ptr as usize),
+        );
+    }
+    s.check_block("remote", ptr as usize, class, blocks_per_slab(class));
 }
 
 /// `checked`: a hinted SuperSlab must still be the registry's answer and carry its magic.

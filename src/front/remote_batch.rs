@@ -23,31 +23,66 @@
 use core::ptr::NonNull;
 
 use crate::config::{REMOTE_BATCH_BYTES, REMOTE_BATCH_ENTRIES, REMOTE_BATCH_MAX, SLAB_SIZE};
-use crate::size_class::class_size;
+use crate::size_class::{block_index, class_size, fused_divisor};
 use crate::slab::block::{Block, BlockPtr};
-use crate::slab::slab::Slab;
+use crate::slab::slab::{carve_limit_of, divisor_of, Slab};
+use crate::sync::Ordering;
 
 /// One slab's batch: `limit - left` blocks linked from `head` to `tail` through `Block::next`.
+/// One cache line: `config::BATCH_HIT`'s test reads `data`, `divisor`, `carve`, `head`, `left`
+/// and `class` together.
 #[derive(Clone, Copy)]
-struct Batch {
+#[repr(C, align(64))]
+pub struct Batch {
+    /// The slab's data address (`Slab::data`); 0 when the entry is empty.
+    data: usize,
+    /// The class's fused-check divisor (`slab::divisor_of`); 0 when empty.
+    divisor: u64,
+    /// `carve_limit_of` the slab's carve bound when the batch started: `off * divisor` (wrapping)
+    /// is below it iff `off` is a block boundary of the class carved by then (a lower bound of
+    /// the slab's carved blocks, which only grow while the slab is bound). 0 when empty, which
+    /// refuses every offset (so does a stale entry's `data` never matching a pointer of ours).
+    carve: u64,
+    head: BlockPtr,
     /// The slab the blocks belong to; null when the entry is empty.
     slab: *const Slab,
-    head: BlockPtr,
     tail: BlockPtr,
     /// Blocks the batch takes before it is pushed: `limit - left` blocks are in it. A
     /// countdown, so that `add` tests the bound with one decrement (no load of the limit).
     left: u32,
     /// Blocks after which the batch is pushed (by the class size).
-    limit: u32,
+    limit: u16,
+    /// The slab's class.
+    class: u16,
 }
 
+const _: () = assert!(crate::size_class::NUM_CLASSES <= u16::MAX as usize);
+const _: () = assert!(REMOTE_BATCH_MAX <= u16::MAX as usize);
+
 const EMPTY: Batch = Batch {
+    data: 0,
+    divisor: 0,
+    carve: 0,
     slab: core::ptr::null(),
     head: core::ptr::null_mut(),
     tail: core::ptr::null_mut(),
     left: 0,
     limit: 0,
+    class: 0,
 };
+
+impl Batch {
+    /// The class of the batch's slab.
+    #[inline(always)]
+    pub fn class(&self) -> usize {
+        self.class as usize
+    }
+
+    /// The batch's slab (null when empty).
+    pub fn slab(&self) -> *const Slab {
+        self.slab
+    }
+}
 
 /// A thread's batches, direct-mapped by slab address.
 pub struct RemoteBatches {
@@ -75,17 +110,10 @@ impl RemoteBatches {
     /// no list); `force_notify` as for `Slab::free_remote`.
     #[inline(always)]
     pub unsafe fn add(&mut self, slab: &Slab, b: NonNull<Block>, class: usize, force_notify: bool) {
-        let e = &mut self.e[(b.as_ptr() as usize / SLAB_SIZE) % REMOTE_BATCH_ENTRIES];
+        let e = &mut self.e[index(b.as_ptr() as usize)];
         if core::ptr::eq(e.slab, slab) {
-            // SAFETY: the caller owns `b`; the batch's blocks are ours until the push.
-            unsafe { Block::set_next(b, e.head) };
-            e.head = b.as_ptr();
-            e.left -= 1;
-            if e.left == 0 {
-                // SAFETY: a batch of ours.
-                unsafe { flush(e, force_notify) };
-            }
-            return;
+            // SAFETY: forwarded contract: a block of the entry's slab.
+            return unsafe { link(e, b, force_notify) };
         }
         // SAFETY: forwarded contract.
         unsafe { start(e, slab, b, class, force_notify) };
@@ -99,6 +127,61 @@ impl RemoteBatches {
                 unsafe { flush(e, force_notify) };
             }
         }
+    }
+}
+
+/// The entry a block of the slab at `addr` maps to.
+#[inline(always)]
+fn index(addr: usize) -> usize {
+    (addr / SLAB_SIZE) % REMOTE_BATCH_ENTRIES
+}
+
+/// `config::BATCH_HIT`: the batch that a free of `ptr` joins, if the calling thread holds one for
+/// the slab holding `ptr` and `ptr` is a block boundary among the blocks carved when the batch
+/// started (the fused check of the owned fast path, on the entry's copies). `None` for anything
+/// else (no batch of that slab, an empty entry — its zero limit refuses every offset, null
+/// included — a block carved since, a pointer off the grid): the caller takes the full path.
+/// Reads only: a sentinel heap's batches are empty and never written.
+///
+/// Why a hit is a block of a bound slab of the entry's class, not owned by a batch of anyone
+/// else: the batch holds at least one block of the slab, counted in the slab's `used` as a live
+/// block, so the slab stays bound to its class (not unbound, released or unmapped) until the
+/// batch is pushed, and the entry is emptied when it is.
+///
+/// # Safety
+/// `batches` is the calling thread's heap's batches (a sentinel's are only read).
+#[inline(always)]
+pub unsafe fn hit(batches: *const RemoteBatches, ptr: *mut u8) -> Option<NonNull<Batch>> {
+    let addr = ptr as usize;
+    // SAFETY: the caller's heap's batches, read in place.
+    let e = unsafe { &raw const (*batches).e[index(addr)] };
+    // SAFETY: as above.
+    let (data, divisor, carve) = unsafe { ((*e).data, (*e).divisor, (*e).carve) };
+    // `off < SLAB_SIZE <= 2^16`: the fused check's range (`slab::carve_limit_of`).
+    if data != addr & !(SLAB_SIZE - 1)
+        || ((addr & (SLAB_SIZE - 1)) as u64).wrapping_mul(divisor) >= carve
+    {
+        return None;
+    }
+    NonNull::new(e.cast_mut())
+}
+
+/// Links `b` into the batch `e` (its slab's), pushing the batch when it is full.
+///
+/// # Safety
+/// `e` is a non-empty batch of the calling thread's; `b` is a block of its slab, checked and
+/// marked free by the caller (live until now, on no list).
+#[inline(always)]
+pub unsafe fn link(e: *mut Batch, b: NonNull<Block>, force_notify: bool) {
+    // SAFETY: the calling thread's batch (thread-private).
+    let e = unsafe { &mut *e };
+    // SAFETY: the caller owns `b`; the batch's blocks are ours until the push.
+    unsafe { Block::set_next(b, e.head) };
+    e.head = b.as_ptr();
+    e.left -= 1;
+    if e.left == 0 {
+        // SAFETY: a batch of ours.
+        unsafe { flush(e, force_notify) };
     }
 }
 
@@ -125,12 +208,27 @@ unsafe fn start(e: &mut Batch, slab: &Slab, b: NonNull<Block>, class: usize, for
         // SAFETY: forwarded contract.
         return unsafe { slab.free_remote(b, force_notify) };
     }
+    let size = class_size(class);
+    let divisor = fused_divisor(class);
+    debug_assert_eq!(divisor, divisor_of(size));
+    // ORDERING: Relaxed — see `Slab::carve_bound`: a lower bound is enough (a block carved
+    // later fails the entry's check and takes the full path, whose own load of the bound is
+    // the authority).
+    let end = slab.carve_bound.load(Ordering::Relaxed) as usize;
+    // The carved blocks: `end` is a multiple of the size below `SLAB_SIZE`, where `block_index`
+    // is the exact quotient.
+    let carved = block_index(class, end);
+    debug_assert_eq!(carved, end / size);
     *e = Batch {
+        data: slab.data() as usize,
+        divisor,
+        carve: carve_limit_of(carved as u32, size, divisor),
         slab,
         head: b.as_ptr(),
         tail: b.as_ptr(),
         left: limit - 1,
-        limit,
+        limit: limit as u16,
+        class: class as u16,
     };
 }
 
@@ -147,7 +245,7 @@ unsafe fn flush(e: &mut Batch, force_notify: bool) {
         (*b.slab).free_remote_chain(
             NonNull::new_unchecked(b.head),
             NonNull::new_unchecked(b.tail),
-            b.limit - b.left,
+            u32::from(b.limit) - b.left,
             force_notify,
         )
     };
