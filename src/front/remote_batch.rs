@@ -15,6 +15,12 @@
 //! `REMOTE_BATCH_ENTRIES * REMOTE_BATCH_BYTES` bytes of other threads' freed blocks, and a thread
 //! that stops freeing keeps them until it exits or calls `collect`.
 //!
+//! The hit path (`config::BATCH_HIT`): each entry also carries copies of its slab's data address,
+//! class, fused divisor and carve limit, so that `free_unowned` links a block of a slab whose
+//! batch the thread holds right after its hint hit (`hit`, `link`), with no read of the slab's
+//! record. The copies are exact while the batch holds a block (below); the carve limit is a
+//! lower bound, and a block it refuses takes the full path into the same batch.
+//!
 //! Invariant (the slab's conservation equation, src/slab/slab.rs): a batched block is counted
 //! in its slab's `used` as a live block, so the slab cannot be emptied or unbound while a batch
 //! holds any of its blocks; the `*const Slab` of an entry stays valid (slab metadata lives in
