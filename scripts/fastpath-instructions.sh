@@ -42,13 +42,13 @@ MAX_BATCH=${FASTPATH_MAX_BATCH:-41}
 # round's last blocks may wait in the freer's batch), so 106. Session 23's mark `key ^ address`
 # adds one: 103.7-105.9 (main before it 104.3-104.9 on the same machine), so 107.
 # Session 23 (remote23): a free into a slab whose batch the thread holds joins it right after
-# the hint (config::BATCH_HIT): 86.8, the heapless freer 83.1 (backout 102.1 / 101.4), before
-# the mark's xor; so 91 and 88 with it.
-MAX_REMOTE=${FASTPATH_MAX_REMOTE:-91}
+# the hint (config::BATCH_HIT): 84.0, the heapless freer 81.3 (backout 102.1 / 101.4), before
+# the mark's xor; so 89 and 86 with it.
+MAX_REMOTE=${FASTPATH_MAX_REMOTE:-89}
 # The "heapless freer" (a thread that never allocated) gets its heap at its first free
 # (config::FREER_HEAP): 101.4 like the remote pair; 148.4 with --cfg hakmem_no_freer_heap.
 # 102.8 → 103.8 with session 23's mark `key ^ address`.
-MAX_HEAPLESS=${FASTPATH_MAX_HEAPLESS:-88}
+MAX_HEAPLESS=${FASTPATH_MAX_HEAPLESS:-86}
 # Rust's grow (alloc + in-place realloc + free): 59.0 since session 18 (rows21: realloc's
 # owned-slab part inlined into __rust_realloc, no frame); 78.0 before it. Two of margin, as for the remote pair.
 MAX_GROW=${FASTPATH_MAX_GROW:-61}

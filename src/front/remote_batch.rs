@@ -64,6 +64,12 @@ pub struct Batch {
 
 const _: () = assert!(crate::size_class::NUM_CLASSES <= u16::MAX as usize);
 const _: () = assert!(REMOTE_BATCH_MAX <= u16::MAX as usize);
+const _: () = assert!(
+    core::mem::size_of::<Batch>().is_power_of_two()
+        && SLAB_SIZE.is_power_of_two()
+        && SLAB_SIZE >= core::mem::size_of::<Batch>(),
+    "`hit` computes an entry's offset with one shift and one mask"
+);
 
 const EMPTY: Batch = Batch {
     data: 0,
@@ -159,8 +165,20 @@ fn index(addr: usize) -> usize {
 #[inline(always)]
 pub unsafe fn hit(batches: *const RemoteBatches, ptr: *mut u8) -> Option<NonNull<Batch>> {
     let addr = ptr as usize;
-    // SAFETY: the caller's heap's batches, read in place.
-    let e = unsafe { &raw const (*batches).e[index(addr)] };
+    // The entry's byte offset straight from the address (one shift and one mask: `index(addr)
+    // * size_of::<Batch>()`, which the compiler spelled as shift, mask, copy, shift and then
+    // added the array's offset twice).
+    const LINE_SHIFT: u32 = core::mem::size_of::<Batch>().trailing_zeros();
+    let off = (addr >> (SLAB_SIZE.trailing_zeros() - LINE_SHIFT))
+        & ((REMOTE_BATCH_ENTRIES - 1) << LINE_SHIFT);
+    debug_assert_eq!(off, index(addr) * core::mem::size_of::<Batch>());
+    // SAFETY: the caller's heap's batches, read in place; `off` is inside the array (masked).
+    let e = unsafe {
+        (&raw const (*batches).e)
+            .cast::<u8>()
+            .add(off)
+            .cast::<Batch>()
+    };
     // SAFETY: as above.
     let (data, divisor, carve) = unsafe { ((*e).data, (*e).divisor, (*e).carve) };
     // `off < SLAB_SIZE <= 2^16`: the fused check's range (`slab::carve_limit_of`).
