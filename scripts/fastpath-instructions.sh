@@ -43,7 +43,7 @@ MAX_BATCH=${FASTPATH_MAX_BATCH:-41}
 # adds one: 103.7-105.9 (main before it 104.3-104.9 on the same machine), so 107.
 # Session 23 (remote23): a free into a slab whose batch the thread holds joins it right after
 # the hint (config::BATCH_HIT): 84.0, the heapless freer 81.3 (backout 102.1 / 101.4), before
-# the mark's xor; so 89 and 86 with it.
+# the mark's xor; with it 81.1-86.0 and 82.2 (three runs), so 89 and 86.
 MAX_REMOTE=${FASTPATH_MAX_REMOTE:-89}
 # The "heapless freer" (a thread that never allocated) gets its heap at its first free
 # (config::FREER_HEAP): 101.4 like the remote pair; 148.4 with --cfg hakmem_no_freer_heap.
