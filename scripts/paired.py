@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Paired, interleaved CPU-time comparison of bench workload binaries.
 
-    scripts/paired.py [--runs N] [--scale S] [--threads T] [--row] [--spread] [--sched MODE]
+    scripts/paired.py [--runs N] [--scale S] [--threads T] [--row] [--spread] [--runs-csv FILE]
+                      [--sched MODE]
                       WORKLOAD BIN [BIN...]
 
 Runs `BIN WORKLOAD --scale S --threads T` for every BIN in turn, N rounds (the order alternates
@@ -18,6 +19,8 @@ read the interpreter's size; the runner measures RSS.
 percentile, max, and p90/median; the same for minor faults) and the 10th/90th percentiles of the
 per-round ratios over the first BIN: whether one allocator's run-to-run spread is wider than
 another's, which decides how often a 5-rep median crosses a bar.
+`--runs-csv FILE` writes every run (round,bin,cpu_ms,faults): `scripts/draw-odds.py` reads it to
+say how often a runner draw of this row crosses 1.05 (rows23, session 23).
 
 The bench binaries are `target/bench/release/wl-<alloc>` (built by the runner) or any
 `cargo build --release -p hakmem-bench --bin wl-hakmem` output; scripts/ab.sh uses this script to
@@ -50,6 +53,7 @@ throttle, sched_rt_runtime_us, leaves the host 5%). Default: neither (the host d
 """
 
 import argparse
+import csv
 import os
 import statistics
 import subprocess
@@ -119,6 +123,7 @@ def main():
     ap.add_argument("--threads", default="2")
     ap.add_argument("--row", action="store_true", help="one markdown row (two binaries)")
     ap.add_argument("--spread", action="store_true", help="quantiles of every BIN's runs")
+    ap.add_argument("--runs-csv", metavar="FILE", help="every run: round,bin,cpu_ms,faults")
     ap.add_argument(
         "--sched",
         choices=["shared", "parallel"],
@@ -157,6 +162,13 @@ def main():
             c, f = run_once(b, a.workload, a.scale, a.threads)
             cpu[b].append(c)
             faults[b].append(f)
+    if a.runs_csv:
+        with open(a.runs_csv, "w", newline="") as out:
+            w = csv.writer(out)  # quotes a spec's commas (`NAME=VALUE,NAME=VALUE:PATH`)
+            w.writerow(["round", "bin", "cpu_ms", "faults"])
+            for b in a.bins:
+                for i, (c, f) in enumerate(zip(cpu[b], faults[b])):
+                    w.writerow([i, b, f"{c * 1e3:.2f}", f])
 
     first = a.bins[0]
     paired = {b: statistics.median(x / y for x, y in zip(cpu[b], cpu[first])) for b in a.bins}
