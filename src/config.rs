@@ -136,9 +136,19 @@ pub const THP_GROWTH_RECOUNT: bool = THP_GROWTH && !cfg!(hakmem_no_thp_growth_re
 /// `--cfg hakmem_no_thp_growth_first`.
 pub const THP_GROWTH_FIRST: bool = THP_GROWTH && !cfg!(hakmem_no_thp_growth_first);
 
+/// The process's first fill completes the streak at half its pages resident, not 5/8
+/// (`THP_GROWTH_FIRST_DENSE`): realloc-growth's first two fills (281 and 280 of 512: a heap growing
+/// in a few medium-sized small classes) missed 320, so both SuperSlabs faulted page by page (1,321
+/// faults a run against mimalloc's 116) and the row took 1.053x mimalloc's CPU pinned to one core;
+/// at 256 the second SuperSlab is born huge: faults 856, CPU paired 0.960 (level with mimalloc),
+/// peak RSS 17.6 -> 18.8 MiB (mimalloc 37 MiB). c-realloc (286) alike; every other Rust and C row's
+/// first fill is below 256 and its collapses unchanged (docs/benchmarks.md, "Session 23: rows23").
+/// Backout: `--cfg hakmem_no_thp_first_half` (5/8).
+pub const THP_FIRST_HALF: bool = THP_GROWTH_FIRST && !cfg!(hakmem_no_thp_first_half);
+
 /// Resident pages (of 512) for the process's first fill to complete the streak
-/// (`THP_GROWTH_FIRST`): 5/8.
-pub const THP_GROWTH_FIRST_DENSE: usize = 320;
+/// (`THP_GROWTH_FIRST`): 1/2 (`THP_FIRST_HALF`), else 5/8.
+pub const THP_GROWTH_FIRST_DENSE: usize = if THP_FIRST_HALF { 256 } else { 320 };
 
 /// A growing medium heap's new spans are backed by transparent huge pages at birth (`span::map`),
 /// as `THP_GROWTH` does for SuperSlabs: once `SPAN_THP_GROWTH_STREAK` spans in a row filled up for the
