@@ -141,8 +141,10 @@ pub const THP_GROWTH_FIRST: bool = THP_GROWTH && !cfg!(hakmem_no_thp_growth_firs
 /// in a few medium-sized small classes) missed 320, so both SuperSlabs faulted page by page (1,321
 /// faults a run against mimalloc's 116) and the row took 1.053x mimalloc's CPU pinned to one core;
 /// at 256 the second SuperSlab is born huge: faults 856, CPU paired 0.960 (level with mimalloc),
-/// peak RSS 17.6 -> 18.8 MiB (mimalloc 37 MiB). c-realloc (286) alike; every other Rust and C row's
-/// first fill is below 256 and its collapses unchanged (docs/benchmarks.md, "Session 23: rows23").
+/// peak RSS 17.6 -> 18.8 MiB (mimalloc 37 MiB). c-realloc (286) alike. Every other Rust and C
+/// row's collapses are unchanged, but c-alloc-test's first fill crosses 256 in some schedules
+/// (faults 4,832 -> 3,413-3,913, peak RSS 20.1 -> 21.1-23.2 MiB in 2 of 5 runs) (docs/benchmarks.md,
+/// "Session 23: rows23"; test `tests/thp_first_half.rs`).
 /// Backout: `--cfg hakmem_no_thp_first_half` (5/8).
 pub const THP_FIRST_HALF: bool = THP_GROWTH_FIRST && !cfg!(hakmem_no_thp_first_half);
 
