@@ -330,7 +330,15 @@ mod sizes {
     /// (`MMAP_NEXT_HINT`) 1,024 entries missed 8,287 of 26.8 M local frees over three runs of
     /// the random replacement of 16-16,000 B, and none in larson, rreplace and c-thread
     /// (docs/benchmarks.md, session 10, fast10).
-    pub const OWNED_ENTRIES: usize = if super::TABLE32 { 1024 } else { 2048 };
+    /// With foreign entries the table also holds the slabs a thread pins (front/foreign.rs), so
+    /// two threads' live sets share it: `super::TABLE_2K` gives the 32-byte table 2,048 entries
+    /// (64 KiB of address space per heap; with `LAZY_TABLE` only the pages of entries in use are
+    /// resident).
+    pub const OWNED_ENTRIES: usize = if super::TABLE32 && !super::TABLE_2K {
+        1024
+    } else {
+        2048
+    };
     /// Largest block size served by the medium classes; larger requests go to `large`.
     pub const MAX_MEDIUM_SIZE: usize = 4 << 20;
     /// Medium classes per doubling of the size: worst-case internal fragmentation
@@ -449,6 +457,18 @@ pub const OWNED_TABLE: bool = TLS_HINT && !cfg!(hakmem_no_owned_table);
 /// (the 16-byte entry everywhere). The entry layout itself is chosen by the same `cfg`s in
 /// front/owned.rs.
 pub const TABLE32: bool = !cfg!(hakmem_no_table32) && (HEADERLESS || !cfg!(hakmem_no_header_entry));
+
+/// The 32-byte owned-slab table gets 2,048 entries, not 1,024 (`sizes::OWNED_ENTRIES`). With
+/// foreign entries (front/foreign.rs) a thread's table holds its own slabs and those of other
+/// threads it keeps blocks of; in the 2-thread random replacement with cross-thread frees
+/// (throughput.sh's rreplace-x) both threads' slabs then collide in 1,024 direct-mapped entries,
+/// and every collision is a slow free (`free_owned_untabled`'s re-entry, or `keep`'s pin and the
+/// evicted pin's unpin, atomic RMWs on another thread's slab line). 2,048 entries: rreplace-x of
+/// 1-16 KiB blocks +20% ops per CPU s, both threads on their own cores (docs/benchmarks.md,
+/// "Session 23: xt23"). The heap grows by 32 KiB of address space; with `LAZY_TABLE` an entry's
+/// page is touched only when a slab that maps there is entered. Backout:
+/// `RUSTFLAGS="--cfg hakmem_no_table_2k"`.
+pub const TABLE_2K: bool = TABLE32 && !cfg!(hakmem_no_table_2k);
 
 /// A new heap's owned-slab table is left as the fresh metadata memory holds it, zero, instead of
 /// being written entry by entry (front/owned.rs, `OwnedSlabs::init`): an all-zero 32-byte entry

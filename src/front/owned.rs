@@ -482,3 +482,28 @@ impl Default for OwnedSlabs {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::index;
+    use crate::config::{SLAB_SIZE, TABLE_2K};
+
+    /// `config::TABLE_2K`: slabs up to 128 MiB apart (2,048 slabs: two threads' interleaved
+    /// SuperSlabs, a thread's own and those it pins) take different entries; with 1,024 entries
+    /// two slabs 64 MiB apart shared one, and each free of one evicted the other.
+    #[test]
+    fn slabs_64_mib_apart_take_different_entries() {
+        if !TABLE_2K {
+            return;
+        }
+        let a = 0x7f12_3450_0000usize;
+        for apart in [1024, 1536, 2047] {
+            assert_ne!(
+                index(a),
+                index(a + apart * SLAB_SIZE),
+                "{apart} slabs apart"
+            );
+        }
+        assert_eq!(index(a), index(a + 2048 * SLAB_SIZE));
+    }
+}
