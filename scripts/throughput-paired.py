@@ -4,7 +4,7 @@
     scripts/throughput-paired.py [--sched shared|parallel] ROW ROUNDS LABEL=LIB [LABEL=LIB ...]
 
 ROW is one of throughput.sh's rows (larson xmalloc-w1 xmalloc-w2 rreplace rreplace-x), run
-exactly as that script runs it (2 threads, 2 s); build the binaries first with
+exactly as that script runs it (2 threads, 2 s), or rreplace-xl (rreplace-x of 1-16 KiB blocks); build the binaries first with
 `scripts/throughput.sh` (they land in target/throughput/). Each LIB is LD_PRELOADed; a LIB may
 carry one environment setting, `NAME=VALUE:PATH` (e.g. `thp=HAKMEM_THP=1:/tmp/main.so`). Every
 round runs each LIB once, the order rotated and reversed every other round, so no library always
@@ -34,6 +34,9 @@ ROWS = {
     "xmalloc-w2": f"xmalloc-test {T} {SECS} 64",
     "rreplace": f"rreplace {T} {SECS} 5000 16 1000 0",
     "rreplace-x": f"rreplace {T} {SECS} 5000 16 16000 8",
+    # Not a throughput.sh row: rreplace-x's blocks of 1-16 KiB only (few blocks a slab, so many
+    # slabs per thread: the owned-slab table's collisions, docs/benchmarks.md "Session 23: xt23").
+    "rreplace-xl": f"rreplace {T} {SECS} 5000 1024 16000 8",
 }
 
 
