@@ -957,6 +957,18 @@ pub const TRIM_RESIDENCY_MAP: bool = !cfg!(hakmem_no_trim_residency_map);
 /// `RUSTFLAGS="--cfg hakmem_no_exit_trim_skips_empty"` compiles it out (A/B switch).
 pub const EXIT_TRIM_SKIPS_EMPTY: bool = !cfg!(hakmem_no_exit_trim_skips_empty);
 
+/// The reclaim pass an exiting thread runs over the medium publish lists (`front::medium::
+/// reclaim_at_exit`) purges each span it empties before caching it (`span::release_purged`), as
+/// the exit's flush purges the free blocks of the spans it publishes. Such a span's blocks were
+/// freed by other threads after its owner left, and no live heap adopted it meanwhile
+/// (`ADOPT_FREE_FIRST` takes those first): kept committed, it sat in the cache's 64 MiB budget
+/// for the purge delay while the live threads refaulted the purged free blocks of the spans they
+/// adopted — a four-thread fork child, or four threads started after four exited, grew 18-39 MiB
+/// per round with 64 MiB of data (`preload/tests/c/fork_reuse_medium.c`; docs/benchmarks.md,
+/// "Session 23: fork23"). The other reclaim passes (`new_span`'s, which binds what it releases at
+/// once, and `collect`'s) keep the cache's policy. Backout: `--cfg hakmem_no_exit_reclaim_purge`.
+pub const EXIT_RECLAIM_PURGE: bool = !cfg!(hakmem_no_exit_reclaim_purge);
+
 /// A new span of medium class `c` comes from the span cache's committed spans last bound to `c`
 /// first (`span::SpanCache::take_for`, among the `SPAN_AFFINE_SCAN` most recently cached of its
 /// size), then from the most recent one as before, as the pool prefers a slab last bound to the

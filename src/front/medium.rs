@@ -27,13 +27,13 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, EXIT_TRIM_SKIPS_EMPTY,
-    KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM,
-    MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE,
-    PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY,
-    SPAN_PURGE_FIRST_MAX_BLOCKS, SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS,
-    SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED, TRIM_BACKOFF, TRIM_BACKOFF_MAX,
-    TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
+    ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, EXIT_RECLAIM_PURGE,
+    EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT, MEDIUM_DIRTY_BYTES,
+    MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE,
+    PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES,
+    SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS, SPAN_PURGE_FIRST_SINGLE,
+    SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED, TRIM_BACKOFF,
+    TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -1107,6 +1107,17 @@ static RECLAIM_CURSOR: AtomicUsize = AtomicUsize::new(0);
 /// Reclaim pass over the medium publish lists: examines up to `budget` published spans and gives
 /// the emptied ones to the span cache.
 pub fn reclaim(budget: usize) -> usize {
+    reclaim_as(budget, false)
+}
+
+/// The reclaim pass of an exiting thread (`thread::on_thread_exit`): as `reclaim`, the spans it
+/// empties purged before they are cached (`config::EXIT_RECLAIM_PURGE`).
+pub fn reclaim_at_exit(budget: usize) -> usize {
+    reclaim_as(budget, EXIT_RECLAIM_PURGE)
+}
+
+/// `reclaim` and `reclaim_at_exit`: `purged` purges each emptied span as it is cached.
+fn reclaim_as(budget: usize, purged: bool) -> usize {
     let first = crate::size_class::NUM_CLASSES;
     let n = TOTAL_CLASSES - first;
     // ORDERING: Relaxed — a round-robin starting point; any value is correct.
@@ -1118,11 +1129,18 @@ pub fn reclaim(budget: usize) -> usize {
             break;
         }
         let c = first + (start + k) % n;
-        // SAFETY: reclaimed spans are unbound, empty and off every list; `release` unbinds again
-        // (idempotent) before caching.
+        // SAFETY: reclaimed spans are unbound, empty and off every list; `release` and
+        // `span::release_purged` unbind again (idempotent) before caching.
         let (seen, rel) = PUBLISHED[c].reclaim(&RECLAIMER, left, |s| unsafe {
             s.trace(crate::trace::Event::Reclaim, s as *const Slab as usize, c);
-            release(s, purge::now());
+            if purged {
+                let bytes = SpanHeader::of_slab(s).as_ref().bytes;
+                span::release_purged(&SPANS, s, purge::now());
+                count_release(bytes);
+                span::purge_due();
+            } else {
+                release(s, purge::now());
+            }
             GLOBALS.reclaims.bump_shared();
         });
         released += rel;

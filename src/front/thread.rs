@@ -545,7 +545,7 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
         small::flush(h.as_ref(), true, true);
         small::reclaim(64);
         medium::flush(h.as_ref(), true);
-        medium::reclaim(64);
+        medium::reclaim_at_exit(64);
         if VALIDATE && h.as_ref().debug_check() != HeapCensus::default() {
             fatal(
                 "heap",
