@@ -138,6 +138,19 @@ impl PublishList {
         budget: usize,
         release: impl Fn(&Slab),
     ) -> (usize, usize) {
+        self.reclaim_filtered(me, budget, true, release)
+    }
+
+    /// As `reclaim`; with `take_freed` false, only the slabs with nothing out are claimed, and
+    /// those with remote frees waiting stay published for an adopter (an exiting thread's medium
+    /// pass, `config::EXIT_RECLAIM_LEAVES_FREED`).
+    pub fn reclaim_filtered(
+        &self,
+        me: *const Owner,
+        budget: usize,
+        take_freed: bool,
+        release: impl Fn(&Slab),
+    ) -> (usize, usize) {
         let mut released = 0;
         let mut seen = 0;
         self.head.with(|h| {
@@ -150,7 +163,7 @@ impl PublishList {
                 let next = unsafe { list::next(cur) };
                 // SAFETY: as above.
                 let idle = unsafe { s.used() } == 0;
-                if (idle || s.remote.is_nonempty()) && s.try_acquire(me) {
+                if (idle || (take_freed && s.remote.is_nonempty())) && s.try_acquire(me) {
                     crate::hook::at(crate::hook::Point::ReclaimAcquired(s.data() as usize));
                     // SAFETY: we own it now.
                     let used = unsafe {

@@ -958,16 +958,18 @@ pub const TRIM_RESIDENCY_MAP: bool = !cfg!(hakmem_no_trim_residency_map);
 pub const EXIT_TRIM_SKIPS_EMPTY: bool = !cfg!(hakmem_no_exit_trim_skips_empty);
 
 /// The reclaim pass an exiting thread runs over the medium publish lists (`front::medium::
-/// reclaim_at_exit`) purges each span it empties before caching it (`span::release_purged`), as
-/// the exit's flush purges the free blocks of the spans it publishes. Such a span's blocks were
-/// freed by other threads after its owner left, and no live heap adopted it meanwhile
-/// (`ADOPT_FREE_FIRST` takes those first): kept committed, it sat in the cache's 64 MiB budget
-/// for the purge delay while the live threads refaulted the purged free blocks of the spans they
-/// adopted — a four-thread fork child, or four threads started after four exited, grew 18-39 MiB
-/// per round with 64 MiB of data (`preload/tests/c/fork_reuse_medium.c`; docs/benchmarks.md,
-/// "Session 23: fork23"). The other reclaim passes (`new_span`'s, which binds what it releases at
-/// once, and `collect`'s) keep the cache's policy. Backout: `--cfg hakmem_no_exit_reclaim_purge`.
-pub const EXIT_RECLAIM_PURGE: bool = !cfg!(hakmem_no_exit_reclaim_purge);
+/// reclaim_at_exit`) leaves the spans with frees waiting in their remote queues to the adopters
+/// when adoption is on (`ADOPT`, `HAKMEM_TINY_SS_ADOPT`): it takes only the idle ones (nothing
+/// out). Those spans' blocks were freed by other threads after their owner left; they are what a
+/// live heap's refill adopts first (`ADOPT_FREE_FIRST`: their freed blocks are resident). Taken by
+/// the exit pass, drained and cached, they sat committed in the cache's 64 MiB budget for the
+/// purge delay while the live threads adopted other published spans and refaulted the free blocks
+/// the exits had purged: four threads started after four exited, or a four-thread fork child,
+/// grew 18-40 MiB per round with 64 MiB of data and took 2.4x the page faults of one thread doing
+/// the same (`preload/tests/c/fork_reuse_medium.c`; docs/benchmarks.md, "Session 23: fork23").
+/// They still leave the list through an adoption, `new_span`'s reclaim pass (before a span is
+/// mapped) and `collect`'s. Backout: `--cfg hakmem_no_exit_reclaim_leaves_freed`.
+pub const EXIT_RECLAIM_LEAVES_FREED: bool = !cfg!(hakmem_no_exit_reclaim_leaves_freed);
 
 /// A new span of medium class `c` comes from the span cache's committed spans last bound to `c`
 /// first (`span::SpanCache::take_for`, among the `SPAN_AFFINE_SCAN` most recently cached of its

@@ -1042,7 +1042,7 @@ fn c_fork_child_reuses_the_parent_threads_memory() {
 /// of medium blocks, the child frees them and allocates medium blocks only; its one-thread
 /// child's growth stays under a quarter of that (fork_reuse.c's bound; 0.6-1.2 MiB since med22). Before, the takeover started from the small
 /// refill only and this child grew by the whole 64 MiB each round. The four-thread child's stays
-/// under an eighth since fork23 (session 23, `config::EXIT_RECLAIM_PURGE`; 18-40 MiB before).
+/// under an eighth since fork23 (session 23, `config::EXIT_RECLAIM_LEAVES_FREED`; 18-40 MiB before).
 #[test]
 fn c_fork_child_medium_only_reuses_the_parent_threads_heaps() {
     let expect = if cfg!(hakmem_no_fork_takeover) {
@@ -1058,10 +1058,11 @@ fn c_fork_child_medium_only_reuses_the_parent_threads_heaps() {
     } else {
         "1"
     };
-    // The four-thread child under an eighth since fork23's `EXIT_RECLAIM_PURGE` (1.0-2.4 MiB);
+    // The four-thread child under an eighth since fork23's `EXIT_RECLAIM_LEAVES_FREED` (1-3.5 MiB);
     // its backout grows 18-40 MiB (worst round 22.7-39.6 MiB), `CACHE_BEFORE_CARVE`'s is not
     // measured: printed only.
-    let eighths = if cfg!(hakmem_no_exit_reclaim_purge) || cfg!(hakmem_no_cache_before_carve) {
+    let eighths = if cfg!(hakmem_no_exit_reclaim_leaves_freed) || cfg!(hakmem_no_cache_before_carve)
+    {
         "0"
     } else {
         "1"

@@ -27,7 +27,7 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, EXIT_RECLAIM_PURGE,
+    ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, EXIT_RECLAIM_LEAVES_FREED,
     EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT, MEDIUM_DIRTY_BYTES,
     MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE,
     PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES,
@@ -1107,17 +1107,19 @@ static RECLAIM_CURSOR: AtomicUsize = AtomicUsize::new(0);
 /// Reclaim pass over the medium publish lists: examines up to `budget` published spans and gives
 /// the emptied ones to the span cache.
 pub fn reclaim(budget: usize) -> usize {
-    reclaim_as(budget, false)
+    reclaim_as(budget, true)
 }
 
-/// The reclaim pass of an exiting thread (`thread::on_thread_exit`): as `reclaim`, the spans it
-/// empties purged before they are cached (`config::EXIT_RECLAIM_PURGE`).
+/// The reclaim pass of an exiting thread (`thread::on_thread_exit`): as `reclaim`, but with
+/// adoption on it takes only the idle spans and leaves those with frees waiting to the adopters
+/// (`config::EXIT_RECLAIM_LEAVES_FREED`).
 pub fn reclaim_at_exit(budget: usize) -> usize {
-    reclaim_as(budget, EXIT_RECLAIM_PURGE)
+    let adopters = ADOPT && env::adopt();
+    reclaim_as(budget, !(EXIT_RECLAIM_LEAVES_FREED && adopters))
 }
 
-/// `reclaim` and `reclaim_at_exit`: `purged` purges each emptied span as it is cached.
-fn reclaim_as(budget: usize, purged: bool) -> usize {
+/// `reclaim` and `reclaim_at_exit`: `take_freed` also takes the spans with frees waiting.
+fn reclaim_as(budget: usize, take_freed: bool) -> usize {
     let first = crate::size_class::NUM_CLASSES;
     let n = TOTAL_CLASSES - first;
     // ORDERING: Relaxed — a round-robin starting point; any value is correct.
@@ -1129,18 +1131,11 @@ fn reclaim_as(budget: usize, purged: bool) -> usize {
             break;
         }
         let c = first + (start + k) % n;
-        // SAFETY: reclaimed spans are unbound, empty and off every list; `release` and
-        // `span::release_purged` unbind again (idempotent) before caching.
-        let (seen, rel) = PUBLISHED[c].reclaim(&RECLAIMER, left, |s| unsafe {
+        // SAFETY: reclaimed spans are unbound, empty and off every list; `release` unbinds again
+        // (idempotent) before caching.
+        let (seen, rel) = PUBLISHED[c].reclaim_filtered(&RECLAIMER, left, take_freed, |s| unsafe {
             s.trace(crate::trace::Event::Reclaim, s as *const Slab as usize, c);
-            if purged {
-                let bytes = SpanHeader::of_slab(s).as_ref().bytes;
-                span::release_purged(&SPANS, s, purge::now());
-                count_release(bytes);
-                span::purge_due();
-            } else {
-                release(s, purge::now());
-            }
+            release(s, purge::now());
             GLOBALS.reclaims.bump_shared();
         });
         released += rel;

@@ -17,10 +17,11 @@
 #define REUSE_QUARTERS 1
 #define REUSE_NO_SMALL_REQUESTS 1
 /* The four-thread child's bound is an eighth of the data (8 MiB) since fork23 (session 23,
- * config::EXIT_RECLAIM_PURGE): it grows 1.0-2.4 MiB a round. Before, it grew 18-40 MiB in rounds
- * 1 and 2 (worst round 22.7-39.6 MiB over 8 runs): the round's first thread to exit reclaimed the
- * spans the main thread had emptied and cached them committed, up to the cache's 64 MiB budget,
- * while the other threads refaulted the purged free blocks of the spans they adopted. */
+ * config::EXIT_RECLAIM_LEAVES_FREED): it grows 1-3.5 MiB a round. Before, it grew 18-40 MiB in
+ * rounds 1 and 2 (worst round 22.7-39.6 MiB over 8 runs): those rounds' threads start after the
+ * last round's exited, and the first of them to exit reclaimed the spans the main thread had
+ * emptied, cached them committed (the cache keeps 64 MiB for the purge delay) and left the other
+ * threads to adopt spans whose free blocks the exits had purged. */
 #define REUSE_THREADED_EIGHTHS 1
 static size_t size_of(size_t i) { return 40000 + (i * 104729) % 400000; }
 #include "fork_reuse.c"
