@@ -1058,7 +1058,7 @@ fn c_fork_child_medium_only_reuses_the_parent_threads_heaps() {
     } else {
         "1"
     };
-    // The four-thread child under an eighth since fork23's `EXIT_RECLAIM_LEAVES_FREED` (1-3.5 MiB);
+    // The four-thread child under an eighth since fork23's `EXIT_RECLAIM_LEAVES_FREED` (1-4.3 MiB);
     // its backout grows 18-40 MiB (worst round 22.7-39.6 MiB), `CACHE_BEFORE_CARVE`'s is not
     // measured, and a library without the `adopt` feature (its rounds' exited threads' spans wait
     // for a reclaim pass) grows 16-21 MiB: printed only.

@@ -17,7 +17,7 @@
 #define REUSE_QUARTERS 1
 #define REUSE_NO_SMALL_REQUESTS 1
 /* The four-thread child's bound is an eighth of the data (8 MiB) since fork23 (session 23,
- * config::EXIT_RECLAIM_LEAVES_FREED): it grows 1-3.5 MiB a round. Before, it grew 18-40 MiB in
+ * config::EXIT_RECLAIM_LEAVES_FREED): it grows 1-4.3 MiB a round. Before, it grew 18-40 MiB in
  * rounds 1 and 2 (worst round 22.7-39.6 MiB over 8 runs): those rounds' threads start after the
  * last round's exited, and the first of them to exit reclaimed the spans the main thread had
  * emptied, cached them committed (the cache keeps 64 MiB for the purge delay) and left the other
