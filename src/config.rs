@@ -1020,6 +1020,16 @@ const _: () = assert!(MEDIUM_DIRTY_BYTES <= MEDIUM_TRIM_CHECK_BYTES);
 /// switch).
 pub const MEDIUM_TRIM_ON_BIND: bool = !cfg!(hakmem_no_medium_trim_on_bind);
 
+/// A heap about to bind a new medium span that it does not rebind (`SPAN_REBIND_RETIRED`) first
+/// gives the span cache, purged, every retired current span of its own of another span size
+/// (`front::medium::purge_retired_on_bind`; those of the size it binds stay for the rebind): the
+/// spans of classes it stopped using no longer stay resident for the whole purge delay while it
+/// touches new memory for other classes. cc1 (gcc -O2) allocates and frees blocks of ever new classes, a few at a
+/// time, and kept each class's emptied span resident: peak RSS ~7 MiB over glibc's
+/// (docs/benchmarks.md, "Session 23: span23"); glibc reuses that memory for the next size.
+/// `RUSTFLAGS="--cfg hakmem_no_retired_purge_on_bind"` waits out the delay again (A/B switch).
+pub const RETIRED_PURGE_ON_BIND: bool = MEDIUM && !cfg!(hakmem_no_retired_purge_on_bind);
+
 /// A heap's trim epoch (`MEDIUM_TRIM`): its trims run at most once per epoch and purge only
 /// blocks that stayed free through a whole epoch, so a block the program reuses within this many
 /// milliseconds of freeing it is not purged and refaulted. 20 ms: peak RSS of the spread-classes

@@ -126,6 +126,8 @@ pub struct Stats {
     pub superslabs_reused: u64,
     /// Pool sweeps forced by the dirty-slab budget (`config::DIRTY_BUDGET`), before the delay.
     pub dirty_budget_sweeps: u64,
+    /// Binds that gave the heap's retired spans back purged (`config::RETIRED_PURGE_ON_BIND`).
+    pub retired_purges_on_bind: u64,
     /// Large allocations (own mapping).
     pub large_allocs: u64,
     /// Large frees.
@@ -218,6 +220,7 @@ impl Stats {
         f("superslabs_retired", self.superslabs_retired);
         f("superslabs_reused", self.superslabs_reused);
         f("dirty_budget_sweeps", self.dirty_budget_sweeps);
+        f("retired_purges_on_bind", self.retired_purges_on_bind);
         f("large_allocs", self.large_allocs);
         f("large_frees", self.large_frees);
         f("large_reused", self.large_reused);
@@ -327,6 +330,7 @@ pub struct Globals {
     pub superslabs_retired: Counter,
     pub superslabs_reused: Counter,
     pub dirty_budget_sweeps: Counter,
+    pub retired_purges_on_bind: Counter,
     pub large_allocs: Counter,
     pub large_frees: Counter,
     pub large_reused: Counter,
@@ -368,6 +372,7 @@ pub static GLOBALS: Globals = Globals {
     superslabs_retired: Counter::new(),
     superslabs_reused: Counter::new(),
     dirty_budget_sweeps: Counter::new(),
+    retired_purges_on_bind: Counter::new(),
     large_allocs: Counter::new(),
     large_frees: Counter::new(),
     large_reused: Counter::new(),
@@ -464,6 +469,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     st.superslabs_retired = g.superslabs_retired.get();
     st.superslabs_reused = g.superslabs_reused.get();
     st.dirty_budget_sweeps = g.dirty_budget_sweeps.get();
+    st.retired_purges_on_bind = g.retired_purges_on_bind.get();
     st.large_allocs = g.large_allocs.get();
     st.large_frees = g.large_frees.get();
     st.large_reused = g.large_reused.get();

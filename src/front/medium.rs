@@ -30,10 +30,10 @@ use crate::config::{
     ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, EXIT_RECLAIM_LEAVES_FREED,
     EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT, MEDIUM_DIRTY_BYTES,
     MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE,
-    PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, SPAN_HEADER_BYTES,
-    SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS, SPAN_PURGE_FIRST_SINGLE,
-    SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED, TRIM_BACKOFF,
-    TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
+    PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, RETIRED_PURGE_ON_BIND,
+    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
+    SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED,
+    TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -325,6 +325,33 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
     }
 }
 
+/// `config::RETIRED_PURGE_ON_BIND`: gives the span cache, purged, every retired current span of
+/// the heap that is still empty and whose span size is not `bytes`, the size of the span the heap
+/// is about to bind (those of that size stay for `rebind_retired` and for their class, which may
+/// be churning its span). Called by `new_span` when it did not rebind: a heap that needs new
+/// memory for one class should not keep the emptied spans of other sizes resident for the whole
+/// purge delay.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+#[cold]
+#[inline(never)]
+unsafe fn purge_retired_on_bind(local: &mut HeapLocal, bytes: usize) {
+    let mut any = false;
+    loop {
+        // SAFETY: per the contract (the calling thread's heap state).
+        let taken = unsafe { local.take_retired(MEDIUM_CLASSES, |k, _| span_bytes(k) != bytes) };
+        let Some((k, s, at)) = taken else { break };
+        // SAFETY: a span of class `k`, ours, empty and off every list (`take_retired`).
+        unsafe { span::release_purged(&SPANS, &*s, at) };
+        count_release(span_bytes(k));
+        any = true;
+    }
+    if any {
+        GLOBALS.retired_purges_on_bind.bump_shared();
+    }
+}
+
 /// `config::SPAN_REBIND_RETIRED`: gives the span cache one of the heap's retired current spans of
 /// another class than `c` whose span size is `bytes` (emptied at least `SPAN_REBIND_AGE_MS` ago,
 /// still resident, not yet due), with the stamp it emptied at, so that the `take_for` right after
@@ -386,6 +413,10 @@ unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     if MEDIUM_TRIM && MEDIUM_TRIM_ON_BIND && !rebound {
         // SAFETY: per the contract.
         unsafe { trim_on_bind(local) };
+    }
+    if RETIRED_PURGE_ON_BIND && !rebound && local.retired.any(MEDIUM_CLASSES) {
+        // SAFETY: per the contract.
+        unsafe { purge_retired_on_bind(local, bytes) };
     }
     if local.retired.any(MEDIUM_CLASSES) {
         if let Some(sweep) = Sweep::due() {
