@@ -123,6 +123,9 @@ pub struct HeapLocal {
     pub medium_freed_at: usize,
     pub medium_epoch: u64,
     pub medium_epoch_at: crate::purge::Stamp,
+    /// When `front::medium::purge_retired_on_bind` last gave retired spans back
+    /// (`config::RETIRED_PURGE_ON_BIND`: at most once per `RETIRED_PURGE_INTERVAL_MS`).
+    pub retired_purged_at: crate::purge::Stamp,
     /// The trim's backoff (`config::TRIM_BACKOFF`, `front::medium::adapt`): bytes of blocks the
     /// last two trims purged that were handed out again since the last; bytes those two trims
     /// purged (the last, the one before); the level (the hoard allowance is
@@ -314,6 +317,7 @@ impl Heap {
                 medium_freed_at: 0,
                 medium_epoch: 0,
                 medium_epoch_at: 0,
+                retired_purged_at: 0,
                 medium_refaulted: 0,
                 medium_purged: 0,
                 medium_purged_before: 0,
@@ -382,6 +386,7 @@ impl Heap {
             addr_of_mut!((*l).medium_freed_at).write(0);
             addr_of_mut!((*l).medium_epoch).write(0);
             addr_of_mut!((*l).medium_epoch_at).write(0);
+            addr_of_mut!((*l).retired_purged_at).write(0);
             addr_of_mut!((*l).medium_refaulted).write(0);
             addr_of_mut!((*l).medium_purged).write(0);
             addr_of_mut!((*l).medium_purged_before).write(0);
@@ -439,6 +444,7 @@ impl Heap {
         local.medium_freed_at = 0;
         local.medium_epoch = 0;
         local.medium_epoch_at = 0;
+        local.retired_purged_at = 0;
         local.medium_refaulted = 0;
         local.medium_purged = 0;
         local.medium_purged_before = 0;
@@ -977,6 +983,7 @@ fn _every_field_written(h: Heap) {
         medium_freed_at,
         medium_epoch,
         medium_epoch_at,
+        retired_purged_at,
         medium_refaulted,
         medium_purged,
         medium_purged_before,

@@ -30,8 +30,8 @@ use crate::config::{
     ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, EXIT_RECLAIM_LEAVES_FREED,
     EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT, MEDIUM_DIRTY_BYTES,
     MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE,
-    PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, RETIRED_PURGE_ON_BIND,
-    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
+    PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, RETIRED_PURGE_INTERVAL_MS,
+    RETIRED_PURGE_ON_BIND, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
     SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED,
     TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
@@ -337,6 +337,10 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 #[cold]
 #[inline(never)]
 unsafe fn purge_retired_on_bind(local: &mut HeapLocal, bytes: usize) {
+    let now = purge::now();
+    if now.wrapping_sub(local.retired_purged_at) < RETIRED_PURGE_INTERVAL_MS {
+        return;
+    }
     let mut any = false;
     loop {
         // SAFETY: per the contract (the calling thread's heap state).
@@ -348,6 +352,7 @@ unsafe fn purge_retired_on_bind(local: &mut HeapLocal, bytes: usize) {
         any = true;
     }
     if any {
+        local.retired_purged_at = now;
         GLOBALS.retired_purges_on_bind.bump_shared();
     }
 }
