@@ -11,9 +11,12 @@
 
 mod support;
 
-use std::alloc::{alloc, dealloc, Layout};
+use std::alloc::Layout;
 
-use support::thp::{collapse_alloc_failures, resident_pages, thp_always, thp_available, SUPERSLAB};
+use support::thp::{
+    collapse_alloc_failures, fill_to_second_superslab, free_fill, resident_pages, thp_always,
+    thp_available, SUPERSLAB,
+};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
@@ -28,29 +31,12 @@ fn main() {
     // `growth`): base pages at its first block.
     let huge = hakmem::config::THP_GROWTH_FIRST && available && !hakmem::config::THP_HALF_COLLAPSE;
     let layout = Layout::from_size_align(64, 8).unwrap();
-    // Room for every block up front: the vector's own growth is no small allocation.
-    let mut blocks: Vec<*mut u8> = Vec::with_capacity(1 << 16);
-    let mut regions: Vec<usize> = Vec::with_capacity(4);
-    let resident = loop {
-        // SAFETY: a non-zero size; freed below with the same layout.
-        let p = unsafe { alloc(layout) };
-        assert!(!p.is_null(), "alloc(64)");
+    let fill = fill_to_second_superslab(layout, 1 << 16, |_, p| {
         // SAFETY: inside the block, ours; the first byte of each block touches every page.
         unsafe { p.write(1) };
-        blocks.push(p);
-        let r = p as usize & !(SUPERSLAB - 1);
-        if !regions.contains(&r) {
-            regions.push(r);
-            if regions.len() == 2 {
-                break resident_pages(r, SUPERSLAB);
-            }
-        }
-        assert!(
-            blocks.len() < 1 << 16,
-            "64-byte blocks never left their first SuperSlab"
-        );
-    };
-    let first = resident_pages(regions[0], SUPERSLAB);
+    });
+    let resident = fill.second_resident;
+    let first = resident_pages(fill.regions[0], SUPERSLAB);
     if huge {
         let refused = collapse_alloc_failures() > refused_before;
         assert!(
@@ -65,10 +51,7 @@ fn main() {
             "without the policy one dense fill is no streak: base pages ({resident} of 512)"
         );
     }
-    for p in blocks {
-        // SAFETY: allocated above with this layout, freed once.
-        unsafe { dealloc(p, layout) };
-    }
+    free_fill(fill, layout);
     println!(
         "thp_first: ok (huge pages expected: {huge}; first SuperSlab {first} of 512 resident, \
          second {resident} at its first block)"

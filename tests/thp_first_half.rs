@@ -14,9 +14,12 @@
 
 mod support;
 
-use std::alloc::{alloc, dealloc, Layout};
+use std::alloc::Layout;
 
-use support::thp::{collapse_alloc_failures, resident_pages, thp_always, thp_available, SUPERSLAB};
+use support::thp::{
+    collapse_alloc_failures, fill_to_second_superslab, free_fill, resident_pages, thp_always,
+    thp_available, SUPERSLAB,
+};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
@@ -33,33 +36,17 @@ fn main() {
     let streak = hakmem::config::THP_FIRST_HALF && available;
     let huge = streak && !hakmem::config::THP_HALF_COLLAPSE;
     let layout = Layout::from_size_align(BLOCK, 8).unwrap();
-    let mut blocks: Vec<*mut u8> = Vec::with_capacity(1 << 12);
-    let mut regions: Vec<usize> = Vec::with_capacity(4);
-    let resident = loop {
-        // SAFETY: a non-zero size; freed below with the same layout.
-        let p = unsafe { alloc(layout) };
-        assert!(!p.is_null(), "alloc({BLOCK})");
+    let fill = fill_to_second_superslab(layout, 1 << 12, |i, p| {
         // SAFETY: inside the block, ours: its first page, and for six blocks in eight its second.
         unsafe {
             p.write(1);
-            if blocks.len() % 8 < 6 {
+            if i % 8 < 6 {
                 p.add(PAGE).write(1);
             }
         }
-        blocks.push(p);
-        let r = p as usize & !(SUPERSLAB - 1);
-        if !regions.contains(&r) {
-            regions.push(r);
-            if regions.len() == 2 {
-                break resident_pages(r, SUPERSLAB);
-            }
-        }
-        assert!(
-            blocks.len() < 1 << 12,
-            "{BLOCK}-byte blocks never left their first SuperSlab"
-        );
-    };
-    let first = resident_pages(regions[0], SUPERSLAB);
+    });
+    let resident = fill.second_resident;
+    let first = resident_pages(fill.regions[0], SUPERSLAB);
     let refused = collapse_alloc_failures() > refused_before;
     if huge {
         assert!(
@@ -87,10 +74,7 @@ fn main() {
             "at 5/8 a first fill of {first} is no streak: base pages ({resident} of 512)"
         );
     }
-    for p in blocks {
-        // SAFETY: allocated above with this layout, freed once.
-        unsafe { dealloc(p, layout) };
-    }
+    free_fill(fill, layout);
     println!(
         "thp_first_half: ok (huge pages expected: {huge}; first SuperSlab {first} of 512 resident, \
          second {resident} at its first block)"

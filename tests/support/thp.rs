@@ -110,3 +110,57 @@ pub fn medium_hoard(
     }
     (blocks, freed)
 }
+
+/// What `fill_to_second_superslab` leaves: the blocks it allocated (still live), the SuperSlabs
+/// they lie in, in order, and the pages of the second one resident at its first block.
+pub struct Fill {
+    pub blocks: Vec<*mut u8>,
+    pub regions: Vec<usize>,
+    pub second_resident: usize,
+}
+
+/// Allocates blocks of `layout` through the global allocator, `touch`ing each (its index and
+/// address), until one lies in a second SuperSlab; then reads that SuperSlab's resident pages.
+/// Panics after `max` blocks in the first. The blocks stay live: the caller frees them with
+/// `free_fill`. Room for `max` pointers is reserved up front: the vector's own growth is no
+/// small allocation of the scenario.
+pub fn fill_to_second_superslab(
+    layout: std::alloc::Layout,
+    max: usize,
+    touch: impl Fn(usize, *mut u8),
+) -> Fill {
+    let mut blocks: Vec<*mut u8> = Vec::with_capacity(max);
+    let mut regions: Vec<usize> = Vec::with_capacity(4);
+    let second_resident = loop {
+        // SAFETY: a non-zero size; freed by `free_fill` with the same layout.
+        let p = unsafe { std::alloc::alloc(layout) };
+        assert!(!p.is_null(), "alloc({})", layout.size());
+        touch(blocks.len(), p);
+        blocks.push(p);
+        let r = p as usize & !(SUPERSLAB - 1);
+        if !regions.contains(&r) {
+            regions.push(r);
+            if regions.len() == 2 {
+                break resident_pages(r, SUPERSLAB);
+            }
+        }
+        assert!(
+            blocks.len() < max,
+            "{}-byte blocks never left their first SuperSlab",
+            layout.size()
+        );
+    };
+    Fill {
+        blocks,
+        regions,
+        second_resident,
+    }
+}
+
+/// Frees `fill`'s blocks (allocated with `layout`).
+pub fn free_fill(fill: Fill, layout: std::alloc::Layout) {
+    for p in fill.blocks {
+        // SAFETY: allocated by `fill_to_second_superslab` with this layout, freed once.
+        unsafe { std::alloc::dealloc(p, layout) };
+    }
+}
