@@ -122,6 +122,35 @@ fn join<T>(handle: thread::JoinHandle<T>, who: &str) -> T {
 
 // ---- tests -----------------------------------------------------------------------------------
 
+/// The SuperSlab and slab index of small block `p`.
+fn slab_of(p: usize) -> (usize, usize) {
+    let i = hakmem::testing::block_info(p as *const u8).expect("a small block");
+    (i.superslab, i.slab)
+}
+
+/// One block of `layout` from the global allocator (the caller frees it once).
+fn alloc_block(layout: std::alloc::Layout) -> usize {
+    // SAFETY: non-zero size (every caller's layout); the caller frees the block once.
+    let p = unsafe { std::alloc::alloc(layout) } as usize;
+    assert_ne!(p, 0, "allocation failed");
+    p
+}
+
+/// Allocates blocks of `layout` until one lies in a slab without the "release wanted" mark (a
+/// slab this thread bound itself; one its refill adopted from an exited thread keeps the mark
+/// while current, and a freer keeps none of its blocks), and returns it; the blocks passed over
+/// go to `aside`, live, for the caller to free.
+fn block_of_unmarked_slab(layout: std::alloc::Layout, aside: &mut Vec<usize>) -> usize {
+    loop {
+        let p = alloc_block(layout);
+        if hakmem::testing::slab_release_wanted(p as *const u8) == Some(false) {
+            return p;
+        }
+        aside.push(p);
+        assert!(aside.len() < 1 << 20, "a slab without the release mark");
+    }
+}
+
 /// The tests of this file run one at a time: `full_slab_comes_back_through_its_notification`
 /// counts on its owner's refills finding no slab of its class but its own. A notified slab whose
 /// blocks all came back is released to the pool and taken again from there, and slabs the other
@@ -352,34 +381,18 @@ fn remote_frees_are_batched_until_flushed() {
 fn batched_remote_frees_owner() {
     // Batches of this class hold at least 4096 / 192 = 21 blocks (header mode adds 16 bytes).
     let layout = std::alloc::Layout::from_size_align(176, 16).unwrap();
-    let slab_of = |p: usize| {
-        let i = hakmem::testing::block_info(p as *const u8).expect("a small block");
-        (i.superslab, i.slab)
-    };
     // Five blocks of one slab this thread bound itself. A slab its refill adopted from an exited
     // thread (this test leaves some, as earlier tests' threads may) keeps its "release wanted"
     // mark while current, and a freer keeps none of its blocks (front/foreign.rs): they reach
     // the queue at once. Such slabs' blocks are held aside until a fresh slab comes.
-    let alloc = || {
-        // SAFETY: non-zero size; every block is freed once below.
-        let p = unsafe { std::alloc::alloc(layout) } as usize;
-        assert_ne!(p, 0, "allocation failed");
-        p
-    };
+    let alloc = || alloc_block(layout);
     let mut aside = Vec::new();
-    let blocks: Vec<usize> = loop {
-        let p = alloc();
-        if hakmem::testing::slab_release_wanted(p as *const u8) == Some(false) {
-            let mut v = vec![p];
-            v.extend((0..7).map(|_| alloc()));
-            let (ours, rest): (Vec<usize>, Vec<usize>) =
-                v.into_iter().partition(|&q| slab_of(q) == slab_of(p));
-            aside.extend(rest);
-            break ours;
-        }
-        aside.push(p);
-        assert!(aside.len() < 1 << 20, "a slab without the release mark");
-    };
+    let p = block_of_unmarked_slab(layout, &mut aside);
+    let mut v = vec![p];
+    v.extend((0..7).map(|_| alloc()));
+    let (blocks, rest): (Vec<usize>, Vec<usize>) =
+        v.into_iter().partition(|&q| slab_of(q) == slab_of(p));
+    aside.extend(rest);
     assert!(blocks.len() >= 5, "five blocks of one slab");
     let first = blocks[0] as *const u8;
     let queued = || hakmem::testing::drain_remote_of(first).expect("we own the slab");
@@ -434,26 +447,10 @@ fn batch_takes_blocks_carved_after_it_started() {
 fn late_carved_owner() {
     // 176 bytes (192 with header mode): a batch holds 21-23 blocks; a slab 341-372.
     let layout = std::alloc::Layout::from_size_align(176, 16).unwrap();
-    let slab_of = |p: usize| {
-        let i = hakmem::testing::block_info(p as *const u8).expect("a small block");
-        (i.superslab, i.slab)
-    };
-    let alloc = || {
-        // SAFETY: non-zero size; every block is freed once below.
-        let p = unsafe { std::alloc::alloc(layout) } as usize;
-        assert_ne!(p, 0, "allocation failed");
-        p
-    };
+    let alloc = || alloc_block(layout);
     // A block of a slab this thread bound itself (see `batched_remote_frees_owner`).
     let mut aside = Vec::new();
-    let first = loop {
-        let p = alloc();
-        if hakmem::testing::slab_release_wanted(p as *const u8) == Some(false) {
-            break p;
-        }
-        aside.push(p);
-        assert!(aside.len() < 1 << 20, "a slab without the release mark");
-    };
+    let first = block_of_unmarked_slab(layout, &mut aside);
     let queued = || hakmem::testing::drain_remote_of(first as *const u8).expect("we own it");
     assert_eq!(queued(), 0, "nobody else frees into this thread's slab");
     let (to_main, from_freer) = mpsc::channel::<()>();
@@ -537,16 +534,7 @@ fn full_slab_comes_back_through_its_notification() {
 /// The owner's side of `full_slab_comes_back_through_its_notification`.
 fn full_slab_owner() {
     let layout = std::alloc::Layout::from_size_align(48, 16).unwrap();
-    let alloc = || {
-        // SAFETY: non-zero size; every block is freed once below.
-        let p = unsafe { std::alloc::alloc(layout) } as usize;
-        assert_ne!(p, 0, "allocation failed");
-        p
-    };
-    let slab_of = |p: usize| {
-        let i = hakmem::testing::block_info(p as *const u8).expect("a small block");
-        (i.superslab, i.slab)
-    };
+    let alloc = || alloc_block(layout);
     // Carve past the first slab (a slab of this class holds at most 64 KiB / 48 blocks), so that
     // every block of it is out and the refill has moved it to the full list.
     let mut held: Vec<usize> = (0..2 * 1366 + 64).map(|_| alloc()).collect();
