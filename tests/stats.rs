@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 47] = [
+const NAMES: [&str; 48] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -53,6 +53,7 @@ const NAMES: [&str; 47] = [
     "superslabs_retired",
     "superslabs_reused",
     "dirty_budget_sweeps",
+    "retired_purges_on_bind",
     "large_allocs",
     "large_frees",
     "large_reused",
