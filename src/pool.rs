@@ -15,7 +15,9 @@
 //! and by the background purger. Purging happens under the pool lock, so a slab is never purged
 //! while it is handed out again. Before the delay, on a budget (`config::DIRTY_BUDGET`): when a
 //! release leaves more dirty free slabs than `DIRTY_BUDGET_MIN_SLABS` and than the slabs handed
-//! out, every dirty slab is purged at once (threads exiting in rounds).
+//! out, every dirty slab is purged at once (threads exiting in rounds) — once a thread has exited
+//! since the budget's last sweep (`config::DIRTY_BUDGET_AFTER_EXIT`, `note_thread_exit`), so that
+//! a live program's phases keep their slabs for the delay.
 //!
 //! Which free slab: `take_free_slab` prefers a dirty slab last bound to the class asked for (the
 //! warm list of that class), then any dirty slab, then a clean one. A slab's resident pages are
@@ -50,6 +52,7 @@ use crate::size_class::NUM_CLASSES;
 use crate::slab::slab::Slab;
 use crate::slab::superslab::{PoolLinks, SuperSlab, ALL_FREE};
 use crate::stats::GLOBALS;
+use crate::sync::plain::{AtomicBool, Ordering as PlainOrdering};
 use crate::trace::{self, Event};
 
 const LIST_NONE: u8 = 0;
@@ -615,6 +618,24 @@ fn over_dirty_budget(p: &Pool) -> bool {
         && p.dirty_slabs > crate::config::DIRTY_BUDGET_MIN_SLABS
         && p.dirty_slabs > p.handed_out
         && purge::delay().is_some()
+        && (!crate::config::DIRTY_BUDGET_AFTER_EXIT
+            // ORDERING: Relaxed — a hint for a purge policy; a sweep that comes one release
+            // late or early changes no block's state.
+            || EXITED_SINCE_SWEEP.swap(false, PlainOrdering::Relaxed))
+}
+
+/// A thread exited since the last sweep the dirty-slab budget made
+/// (`config::DIRTY_BUDGET_AFTER_EXIT`). A plain flag, no lock: a forked child inherits it as a
+/// hint like any other.
+static EXITED_SINCE_SWEEP: AtomicBool = AtomicBool::new(false);
+
+/// Called by a thread's exit, before its heap's slabs come back: the dirty-slab budget may sweep
+/// the slabs it leaves (`config::DIRTY_BUDGET_AFTER_EXIT`).
+pub fn note_thread_exit() {
+    if crate::config::DIRTY_BUDGET && crate::config::DIRTY_BUDGET_AFTER_EXIT {
+        // ORDERING: Relaxed — see `over_dirty_budget`.
+        EXITED_SINCE_SWEEP.store(true, PlainOrdering::Relaxed);
+    }
 }
 
 /// # Safety

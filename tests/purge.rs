@@ -20,6 +20,7 @@
 //! | `growth_recount` | `config::THP_GROWTH_RECOUNT`: a SuperSlab that filled sparse (16 KiB blocks, one page of each written), all its blocks written since, and the next filling densely (64-byte blocks) make the streak: the sixth new SuperSlab is one huge page from its first block on; with `--cfg hakmem_no_thp_growth_recount`, base pages |
 //! | `carve_page` | `config::CARVE_PAGE`: one 1280-byte block, the first of its class, leaves one page of its fresh slab resident (the refill carved 4 blocks, 4 KiB at most); with `--cfg hakmem_no_carve_page`, 8 (a 32 KiB batch) |
 //! | `span_growth` | `config::SPAN_THP_GROWTH`: a medium heap growing sparsely (64 KiB blocks, one page of each written) keeps its new spans on base pages; one growing densely (40 KiB blocks, every page written) gets its fifth new span as one huge page from its first block on (`mincore`: 512 of 512); with `--cfg hakmem_no_span_thp_growth`, base pages |
+//! | `phases` | `config::DIRTY_BUDGET_AFTER_EXIT`: one live thread builds 48 MiB of 1 KiB blocks, frees them and builds them again, three times, with the delay at 10 minutes: RSS keeps the whole phase (no budget sweep without a thread exit); with `--cfg hakmem_no_dirty_budget_after_exit` about a third |
 //! | `thread_rounds` | `config::DIRTY_BUDGET`: three rounds of 32 threads, each writing 16 KiB or more in slabs of 64 small classes, then freeing it all and exiting, with the delay at 10 minutes: after each round RSS keeps at most a third of the round's growth (the slabs the exits left dirty pass the budget and are purged before the delay); with `--cfg hakmem_no_dirty_budget` all of it stays |
 //! | `never` | `HAKMEM_PURGE_DELAY_MS=-1`: waiting purges nothing (the cache keeps its blocks); `collect()` still does |
 
@@ -820,6 +821,53 @@ fn slabs_left_dirty_by_exiting_threads_are_purged_past_the_budget() {
     child::run("thread_rounds", &[("HAKMEM_PURGE_DELAY_MS", "600000")]).assert_passed();
 }
 
+/// `config::DIRTY_BUDGET_AFTER_EXIT`, the delay at 10 minutes: one live thread builds 48 MiB of
+/// small blocks, frees them all and builds them again, three times (a program's phases, as
+/// CPython's between its passes). No thread exits, so the dirty-slab budget never sweeps: the
+/// slabs stay resident for the next phase, which reuses them instead of faulting them back.
+/// `--cfg hakmem_no_dirty_budget_after_exit` sweeps at every phase's end (the python-malloc
+/// refaults of session 23).
+fn phases() {
+    let start = rss();
+    for round in 0..3 {
+        let live: Vec<Blk> = (0..48 * MIB / 1024).map(|_| Blk::new(1024)).collect();
+        let peak = rss();
+        drop(live);
+        let kept = rss().saturating_sub(start);
+        let grown = peak.saturating_sub(start);
+        assert!(
+            grown > 24 * MIB,
+            "round {round}: the phase grew RSS by {} KiB only",
+            grown / KIB
+        );
+        // A sweep comes once the dirty slabs outnumber those still out, about halfway through
+        // the drop: what the phase freed before it is purged (the backout kept about a third).
+        let swept = kept < grown / 2;
+        let expected = hakmem::config::DIRTY_BUDGET && cfg!(hakmem_no_dirty_budget_after_exit);
+        assert_eq!(
+            swept,
+            expected,
+            "round {round}: RSS kept {} of the phase's {} KiB (swept: {swept})\n{}",
+            kept / KIB,
+            grown / KIB,
+            hakmem::stats()
+        );
+    }
+    if STATS {
+        let sweeps = hakmem::stats().dirty_budget_sweeps;
+        if hakmem::config::DIRTY_BUDGET && cfg!(hakmem_no_dirty_budget_after_exit) {
+            assert!(sweeps > 0, "backout: the budget swept no phase");
+        } else {
+            assert_eq!(sweeps, 0, "the budget swept a live thread's phase");
+        }
+    }
+}
+
+#[test]
+fn a_live_threads_phases_keep_their_slabs_for_the_delay() {
+    child::run("phases", &[("HAKMEM_PURGE_DELAY_MS", "600000")]).assert_passed();
+}
+
 /// `HAKMEM_PURGE_DELAY_MS=-1`: nothing is purged on the clock; `collect()` still purges.
 fn never() {
     let start = warm_up();
@@ -917,6 +965,7 @@ fn child() {
         "idle_background" => idle_background(),
         "never" => never(),
         "thread_rounds" => thread_rounds(),
+        "phases" => phases(),
         "tails" => tails(),
         "live_spans" => live_spans(),
         "idle_main" => idle_main(),

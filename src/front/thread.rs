@@ -527,6 +527,7 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
     };
     set_current(&raw const DEAD);
     GLOBALS.threads_exited.bump_shared();
+    crate::pool::note_thread_exit();
     // SAFETY: the exiting thread's own heap; the slot no longer points at it.
     unsafe {
         // Unbound before the flush changes anything: a child forked from now on leaves the heap
