@@ -1059,13 +1059,15 @@ fn c_fork_child_medium_only_reuses_the_parent_threads_heaps() {
         "1"
     };
     // The four-thread child under an eighth since fork23's `EXIT_RECLAIM_LEAVES_FREED` (1-4.3 MiB);
-    // its backout grows 18-40 MiB (worst round 22.7-39.6 MiB), `CACHE_BEFORE_CARVE`'s is not
-    // measured, and a library without the `adopt` feature (its rounds' exited threads' spans wait
-    // for a reclaim pass) grows 16-21 MiB: printed only.
+    // its backout grows 18-40 MiB (worst round 22.7-39.6 MiB), `ADOPT_FREE_FIRST`'s 13-27 MiB
+    // (clean-clone CI, session 23), `CACHE_BEFORE_CARVE`'s is not measured, and a library without
+    // the `adopt` feature (its rounds' exited threads' spans wait for a reclaim pass) grows
+    // 16-21 MiB: printed only.
     let adopt = feature_set().is_some_and(|f| f.iter().any(|x| x == "adopt"));
     let eighths = if !adopt
         || cfg!(hakmem_no_exit_reclaim_leaves_freed)
         || cfg!(hakmem_no_cache_before_carve)
+        || cfg!(hakmem_no_adopt_free_first)
     {
         "0"
     } else {
