@@ -6,20 +6,8 @@
  *   cc -std=gnu11 -O2 -pthread -I preload/tests/c scripts/fork-memory/exit_refill_threads.c \
  *     -o exit_refill_threads -ldl && LD_PRELOAD=.../libhakmem.so ./exit_refill_threads 1 */
 #include "common.h"
-#include <pthread.h>
-#include <sys/mman.h>
-#define N 4
-#define MIB 16
-#define MAXB (1 << 16)
+#include "medium_exit.h"
 #define ROUNDS 4
-static void **blocks[N];
-static size_t count[N];
-static size_t size_of(size_t i) { return 40000 + (i * 104729) % 400000; }
-static void *worker(void *arg) {
-    int t = (int)(long)arg;
-    count[t] = fill_sized(blocks[t], (size_t)MIB << 20, MAXB, size_of, 1000u * (uint32_t)t);
-    return NULL;
-}
 static void *refill(void *arg) {
     int t = (int)(long)arg;
     count[t] = fill_sized(blocks[t], (size_t)MIB << 20, MAXB, size_of, 7u + 1000u * (uint32_t)t);
@@ -27,12 +15,8 @@ static void *refill(void *arg) {
 }
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 1;
-    for (int t = 0; t < N; t++) {
-        blocks[t] = mmap(NULL, MAXB * sizeof(void *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    }
+    fill_from_exiting_threads();
     pthread_t th[N];
-    for (int t = 0; t < N; t++) CHECK(pthread_create(&th[t], NULL, worker, (void *)(long)t) == 0);
-    for (int t = 0; t < N; t++) CHECK(pthread_join(th[t], NULL) == 0);
     long r0 = statm_rss_kib();
     long growth[ROUNDS];
     for (int round = 0; round < ROUNDS; round++) {

@@ -10,25 +10,9 @@
  * old growth instead: some round over a quarter. No small request before the last measurement
  * (RSS read with open/read, printed after the rounds). */
 #include "common.h"
+#include "medium_exit.h"
 
-#include <pthread.h>
-#include <sys/mman.h>
-
-#define N 4
-#define MIB 16
-#define MAXB (1 << 16)
 #define ROUNDS 3
-
-static void **blocks[N];
-static size_t count[N];
-
-static size_t size_of(size_t i) { return 40000 + (i * 104729) % 400000; }
-
-static void *worker(void *arg) {
-    int t = (int)(long)arg;
-    count[t] = fill_sized(blocks[t], (size_t)MIB << 20, MAXB, size_of, 1000u * (uint32_t)t);
-    return NULL; /* exits with its blocks live: its spans are published */
-}
 
 int main(void) {
     int hk = expect_allocator();
@@ -36,13 +20,7 @@ int main(void) {
     /* 1 (default): bounded; 0: the old growth expected; "-": printed only (a build without the
      * adopt feature, whose published spans wait for a reclaim pass: 27 MiB). */
     int expect_reuse = !e ? 1 : e[0] == '1' ? 1 : e[0] == '0' ? 0 : -1;
-    for (int t = 0; t < N; t++) {
-        blocks[t] = mmap(NULL, MAXB * sizeof(void *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        CHECK(blocks[t] != MAP_FAILED);
-    }
-    pthread_t th[N];
-    for (int t = 0; t < N; t++) CHECK(pthread_create(&th[t], NULL, worker, (void *)(long)t) == 0);
-    for (int t = 0; t < N; t++) CHECK(pthread_join(th[t], NULL) == 0);
+    fill_from_exiting_threads();
     long r0 = statm_rss_kib();
     long worst = 0, growth[ROUNDS];
     for (int round = 0; round < ROUNDS; round++) {
