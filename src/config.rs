@@ -443,6 +443,19 @@ pub const FREE_MARK: bool = HEADERLESS && !cfg!(hakmem_no_free_mark);
 /// `RUSTFLAGS="--cfg hakmem_no_mark_address"` goes back to the bare key (A/B).
 pub const MARK_ADDRESS: bool = !cfg!(hakmem_no_mark_address);
 
+/// The free fast path finds its owned-slab table entry by `addr ^ key < SLAB_SIZE` instead of
+/// `key == addr & !(SLAB_SIZE - 1)` (front/owned.rs, `OwnedSlabs::probe`): the xor is at once
+/// the match and, on a hit, the block's offset in its slab, which the block check multiplies, so
+/// the mask of the address and the separate zero-extension of its low 16 bits become one xor
+/// (C batch 41 -> 40 instructions per pair, session 24, docs/benchmarks.md "Session 24:
+/// batch24"). An empty entry's key (`NO_KEY`, all ones under this switch) matches only the
+/// top 64 KiB of the address space, never a user pointer, and its zero limit sends such a
+/// pointer to the full check, which finds no entry and takes the unowned path. Headerless with
+/// 32-byte entries only (header mode's block lies 16 bytes below the pointer, in the previous
+/// slab for a bad pointer). `RUSTFLAGS="--cfg hakmem_no_xor_lookup"` goes back to the masked
+/// compare (A/B).
+pub const XOR_LOOKUP: bool = OWNED_TABLE && TABLE32 && HEADERLESS && !cfg!(hakmem_no_xor_lookup);
+
 /// The owned-slab table (front/owned.rs): part of the hint box, so on with `tls-hint`;
 /// `RUSTFLAGS="--cfg hakmem_no_owned_table"` compiles it out (A/B switch), leaving the free fast
 /// path to the SuperSlab hint cache and the owner compare.

@@ -278,6 +278,10 @@ fn run_scenario(name: &str) {
         "free_far_low" => bad_free(0x10 as *mut u8, 16),
         "free_far_high" => bad_free(0x7fff_0000_0000 as *mut u8, 64),
         "free_non_canonical" => bad_free(0xdead_beef_0000_0000_u64 as usize as *mut u8, 64),
+        // The top 64 KiB: the one range whose pointers match an empty owned-slab table entry
+        // under `config::XOR_LOOKUP` (key `usize::MAX`; its entry is written empty at a heap's
+        // start with `--cfg hakmem_no_lazy_table`, and after its slab is given up).
+        "free_top_of_address_space" => bad_free(usize::MAX as *mut u8, 16),
         "free_foreign" => {
             // SAFETY: plain C malloc (glibc's, not hakmem's).
             let p = unsafe { libc::malloc(64) }.cast::<u8>();
@@ -596,6 +600,14 @@ fn free_far_high_address() {
 #[test]
 fn free_non_canonical_address() {
     expect_abort("free_non_canonical", NOT_OURS, true);
+}
+
+/// The last slab-sized range of the address space: an empty table entry matches it under
+/// `config::XOR_LOOKUP`, and the free must still end as "not ours" (the block check refuses the
+/// empty entry and the full check finds no slab), not in a lookup that assumes a slab.
+#[test]
+fn free_top_of_address_space() {
+    expect_abort("free_top_of_address_space", NOT_OURS, true);
 }
 
 #[test]

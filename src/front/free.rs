@@ -11,7 +11,7 @@ use core::ptr::NonNull;
 use crate::config::{
     BATCH_HIT, CHECKED, CONSUMER_BATCH, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK, HEADERLESS,
     NULL_FREE_EARLY, OWNED_TABLE, OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32,
-    TLS_HINT,
+    TLS_HINT, XOR_LOOKUP,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -44,7 +44,26 @@ use crate::valgrind;
 #[inline(always)]
 pub unsafe fn free(ptr: *mut u8) {
     let h = thread::current();
-    if OWNED_TABLE {
+    if XOR_LOOKUP {
+        // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
+        let (e, off) =
+            unsafe { OwnedSlabs::probe(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
+        // A hit, or an empty entry for a pointer in the top 64 KiB, whose zero limit sends it
+        // to `free_entry_slow` (see `OwnedSlabs::probe`).
+        if off < SLAB_SIZE {
+            if CHECKED {
+                // SAFETY: as above.
+                let t = unsafe { HeapLocal::owned_ptr(h.local_ptr()) };
+                // SAFETY: as above.
+                if unsafe { OwnedSlabs::lookup_entry(t, ptr as usize) }.is_some() {
+                    check_owned(h, e, ptr);
+                }
+            }
+            // SAFETY: a matching entry holds a slab the calling thread owns (or pins); an empty
+            // one fails the block check.
+            return unsafe { free_entry(h, e, ptr, off) };
+        }
+    } else if OWNED_TABLE {
         // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
         let hit =
             unsafe { OwnedSlabs::lookup_entry(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
@@ -54,7 +73,7 @@ pub unsafe fn free(ptr: *mut u8) {
             }
             if TABLE32 {
                 // SAFETY: the table holds only slabs this thread owns.
-                return unsafe { free_entry(h, e, ptr) };
+                return unsafe { free_entry(h, e, ptr, 0) };
             }
             // SAFETY: as above.
             return unsafe { free_owned(h, e.slab(ptr as usize), ptr) };
@@ -72,10 +91,15 @@ pub unsafe fn free(ptr: *mut u8) {
 /// written, header mode's larger alignments), that finds the mark or whose header does not pass
 /// takes `free_local`'s full check, which aborts or frees (and refreshes the entry).
 ///
+/// With `config::XOR_LOOKUP`, `xor_off` is `OwnedSlabs::probe`'s `ptr ^ key` (below `SLAB_SIZE`):
+/// the block's offset, the mask already done; `e` may then also be an empty entry (zero limit),
+/// which `free_entry_slow` tells apart. Otherwise `xor_off` is unused.
+///
 /// # Safety
-/// `e` is the calling thread's entry of the slab holding `ptr`, which it owns.
+/// `e` is the calling thread's entry of the slab holding `ptr`, which it owns, or (with
+/// `XOR_LOOKUP`) an empty entry of its table.
 #[inline(always)]
-unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8) {
+unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8, xor_off: usize) {
     // Header mode: the block of a request aligned to at most 16 (any other offset fails the
     // block check or the header check below, and the full check finds the block).
     let block = if HEADERLESS {
@@ -83,7 +107,11 @@ unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8) {
     } else {
         ptr.wrapping_sub(header::HEADER_SIZE)
     };
-    let off = block as usize & (SLAB_SIZE - 1);
+    let off = if XOR_LOOKUP {
+        xor_off
+    } else {
+        block as usize & (SLAB_SIZE - 1)
+    };
     // The fused check (`Slab::is_carved_block`) against the entry's copies; `off < 2^SLAB_SHIFT`.
     if (off as u64).wrapping_mul(e.divisor()) >= e.limit() {
         return free_entry_slow(h, ptr);
@@ -157,12 +185,18 @@ unsafe fn mark_and_push(
 #[cold]
 #[inline(never)]
 extern "C" fn free_entry_slow(h: &'static Heap, ptr: *mut u8) {
+    // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
+    let hit = unsafe { OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
+    let Some(slab) = hit else {
+        // `config::XOR_LOOKUP`: an empty entry matched a pointer in the top 64 KiB (never a
+        // block): the path of a table miss, which aborts on it.
+        // SAFETY: `free`'s contract, forwarded.
+        return unsafe { free_unowned(ptr, h) };
+    };
     let _busy = h.busy();
     // SAFETY: `free_entry`'s contract: `h` is the calling thread's live heap, its table holds the
     // slab of `ptr`, which it owns.
     unsafe {
-        let slab = OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize)
-            .unwrap_unchecked();
         // A foreign entry (front/foreign.rs): the remote free's full check, which keeps the
         // block and rewrites the entry.
         if FOREIGN_ENTRIES && !slab.is_owned_by(h.owner_ptr()) {

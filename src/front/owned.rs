@@ -27,8 +27,16 @@ use crate::config::{OWNED_ENTRIES, SLAB_SHIFT, SLAB_SIZE};
 use crate::slab::slab::{Slab, PIN_WANTED_EPOCH};
 use crate::sync::Ordering;
 
-/// Never a slab address (slabs are `SLAB_SIZE`-aligned): the key of an empty entry.
-const NO_KEY: usize = 1;
+/// Never a slab address (slabs are `SLAB_SIZE`-aligned): the key of an empty entry. With
+/// `config::XOR_LOOKUP` all ones, so that `probe`'s `addr ^ key < SLAB_SIZE` matches it only for
+/// an address in the top 64 KiB (kernel space: never a block; such a pointer reaches the full
+/// check through the empty entry's zero limit); 1 would match every address below 64 KiB, null
+/// included, whose free then left the fast path through that check instead of the table miss.
+const NO_KEY: usize = if crate::config::XOR_LOOKUP {
+    usize::MAX
+} else {
+    1
+};
 
 pub use entry::Entry;
 use entry::{EMPTY, ENTRY_SHIFT};
@@ -276,6 +284,28 @@ impl OwnedSlabs {
         }
     }
 
+    /// `config::XOR_LOOKUP`: the entry `addr` maps to, and `addr ^ key`, which is below
+    /// `SLAB_SIZE` exactly when `lookup_entry` would return the entry (a slab's key has its low
+    /// `SLAB_SHIFT` bits clear, so the xor clears the bits above them iff they equal `addr`'s)
+    /// and is then `addr`'s offset in the slab. Compiles to a shift, a mask, a copy and an xor
+    /// with the entry's key; the caller compares. An empty entry reads `NO_KEY` (or zero, for
+    /// entries past 0 of a lazily written table, which `addr < SLAB_SIZE` alone would match,
+    /// and those index entry 0): below `SLAB_SIZE` only for an address in the top 64 KiB, with
+    /// the empty entry's zero divisor and limit.
+    ///
+    /// # Safety
+    /// As for `lookup_entry`.
+    #[inline(always)]
+    pub unsafe fn probe<'a>(this: *const Self, addr: usize) -> (&'a Entry, usize) {
+        let off = core::mem::offset_of!(Self, entries)
+            + ((addr >> (SLAB_SHIFT - ENTRY_SHIFT)) & ((OWNED_ENTRIES - 1) << ENTRY_SHIFT));
+        let e = this.cast::<u8>().wrapping_add(off);
+        // SAFETY: in bounds (masked index); a raw place read, so a sentinel's table is only read.
+        // Every field of an entry is an integer or a raw pointer, so an empty one is a valid
+        // `Entry` too; only the calling thread writes its table, not while the caller holds it.
+        unsafe { (&*e.cast::<Entry>(), addr ^ e.cast::<usize>().read()) }
+    }
+
     /// The owned slab holding `addr`, if the table has it.
     ///
     /// # Safety
@@ -442,7 +472,7 @@ impl OwnedSlabs {
         self.drop_all_foreign();
         self.key = 0;
         for e in &mut self.entries {
-            if !crate::config::LAZY_TABLE || e.key > NO_KEY {
+            if !crate::config::LAZY_TABLE || (e.key != 0 && e.key != NO_KEY) {
                 *e = EMPTY;
             }
         }
