@@ -10,6 +10,7 @@
 #   pair   malloc(32) + free, repeated;
 #   grow   (Rust only) alloc(8) + realloc to 16 (in place: the 16-byte class) + free, repeated;
 #   batch  1,000 mallocs of mixed 16–512 B (a fixed sequence), then 1,000 frees in allocation order;
+#   null   (C) free(NULL), repeated (cleanup code, programs that free the slot they empty);
 #   remote (C only, scripts/fastpath/remote.c) the batch's 1,000 mallocs on one thread, their
 #          1,000 frees on a second thread (every free remote, as in xmalloc-test), the next
 #          round's mallocs taking them back; both threads' calls are counted.
@@ -123,7 +124,7 @@ ir() {
 # per_pair PRELOAD BIN MODE: instructions per malloc+free pair, loop overhead subtracted.
 per_pair() {
   local n1 n2 pairs
-  if [ "$3" = pair ] || [ "$3" = grow ]; then n1=20000; n2=60000; pairs=1; else n1=10; n2=40; pairs=1000; fi
+  if [ "$3" = pair ] || [ "$3" = grow ] || [ "$3" = null ]; then n1=20000; n2=60000; pairs=1; else n1=10; n2=40; pairs=1000; fi
   local a b a0 b0
   a=$(ir "$1" "$2" "$3" $n1)
   b=$(ir "$1" "$2" "$3" $n2)
@@ -143,7 +144,7 @@ check() { # NAME VALUE LIMIT
   fi
 }
 
-printf '%-16s %10s %10s %12s\n' "allocator" "32B pair" "batch pair" "remote pair"
+printf '%-16s %10s %10s %12s %11s\n' "allocator" "32B pair" "batch pair" "remote pair" "free(NULL)"
 for a in "${order[@]}"; do
   p=${lib[$a]-missing}
   if [ "$p" = missing ]; then echo "unknown allocator $a" >&2; exit 2; fi
@@ -154,7 +155,8 @@ for a in "${order[@]}"; do
   pp=$(per_pair "$p" "$out/fastpath-c" pair)
   bp=$(per_pair "$p" "$out/fastpath-c" batch)
   xp=$(per_pair "$p" "$out/remote-c" remote)
-  printf '%-16s %10s %10s %12s\n' "$a (C)" "$pp" "$bp" "$xp"
+  np=$(per_pair "$p" "$out/fastpath-c" null)
+  printf '%-16s %10s %10s %12s %11s\n' "$a (C)" "$pp" "$bp" "$xp" "$np"
   if [ "$a" = hakmem ]; then
     check "hakmem C pair" "$pp" "$MAX_PAIR"
     check "hakmem C batch" "$bp" "$MAX_BATCH"

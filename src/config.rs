@@ -566,6 +566,19 @@ pub const FUSED_BLOCK_CHECK: bool = !cfg!(hakmem_no_fused_block_check);
 /// hakmem_no_null_free_early"` compiles it out (A/B switch).
 pub const NULL_FREE_EARLY: bool = !cfg!(hakmem_no_null_free_early);
 
+/// `free(NULL)` returns at the owned-slab table's miss, in `front::free::free` itself, before the
+/// jump to `free_unowned` and its hint-cache lookup: null never matches the table (with
+/// `config::XOR_LOOKUP` it indexes entry 0, whose key — a slab address or the empty entry's all
+/// ones — is at least `SLAB_SIZE`, so `0 ^ key` misses), so the test costs the owner's fast path
+/// nothing; the frees that miss the table (remote, heapless, medium, large) pay a test and a
+/// branch (+2 instructions), and `free(NULL)` drops from 24 to 12 instructions (C, callgrind,
+/// `scripts/fastpath-instructions.sh`, docs/benchmarks.md "Session 24: null24"). Programs that
+/// free the slot they empty, and cleanup code, call it often. With it, `free_unowned` no longer
+/// tests null (`NULL_FREE_EARLY`'s test is then dead: nothing passes it null). Only with the
+/// table (`config::OWNED_TABLE`); without it `NULL_FREE_EARLY` applies. Backout:
+/// `RUSTFLAGS="--cfg hakmem_no_null_free_miss"`.
+pub const NULL_FREE_MISS: bool = OWNED_TABLE && !cfg!(hakmem_no_null_free_miss);
+
 /// A slab's owner pointer sits on its record's second line, with the remote queue head, the
 /// class and the carve bound (`slab::slab::Slab`), not on the holder's first line, and
 /// `front::free::free_remote` bounds the block by the freed pointer's slab address instead of the

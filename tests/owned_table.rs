@@ -156,3 +156,45 @@ fn blocks_carved_since_the_entry_was_written_free_through_the_full_check() {
     .join()
     .unwrap();
 }
+
+/// `free(NULL)` is a no-op as a new thread's first call (its heap is still the sentinel: an empty
+/// table and hint cache; it gets no heap from it) and on a live heap: it frees nothing, counts
+/// nothing and leaves the thread's lists as they were. Since `config::NULL_FREE_MISS` it returns
+/// at the owned-slab table's miss, before the hint cache and `free_slow` (which gives a freeing
+/// thread its heap, `config::FREER_HEAP`) see it.
+#[test]
+fn free_null_is_a_no_op_as_a_threads_first_call_and_on_a_live_heap() {
+    let _serial = serial();
+    std::thread::spawn(|| {
+        let before = hakmem::stats();
+        for _ in 0..1000 {
+            // SAFETY: null is always a valid argument of `free`.
+            unsafe { hakmem::raw::free(std::ptr::null_mut()) };
+        }
+        assert_eq!(
+            hakmem::stats(),
+            before,
+            "free(NULL) as a thread's first calls changed the counters (a heap, a free)"
+        );
+        let layout = Layout::from_size_align(48, 16).unwrap();
+        // SAFETY: a valid layout; freed once below.
+        let p = unsafe { A.alloc(layout) };
+        assert!(!p.is_null());
+        let before = hakmem::stats();
+        for _ in 0..1000 {
+            // SAFETY: as above.
+            unsafe { hakmem::raw::free(std::ptr::null_mut()) };
+        }
+        assert_eq!(hakmem::stats(), before, "free(NULL) on a live heap");
+        // SAFETY: allocated above with `layout`, freed once.
+        unsafe { A.dealloc(p, layout) };
+        // The list is as the one free left it: its block comes back first.
+        // SAFETY: as above.
+        let q = unsafe { A.alloc(layout) };
+        assert_eq!(q, p, "the block freed last is handed out first");
+        // SAFETY: as above.
+        unsafe { A.dealloc(q, layout) };
+    })
+    .join()
+    .unwrap();
+}

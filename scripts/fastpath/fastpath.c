@@ -4,7 +4,8 @@
  *   MODE pair    N times: malloc(32), free
  *   MODE batch   N rounds: 1,000 mallocs of mixed 16-512 B (fixed sequence), then 1,000 frees
  *                in allocation order
- *   MODE pair0, batch0: the same loops calling empty functions instead of malloc/free (the
+ *   MODE null    N times: free(NULL) (programs that free empty slots and cleanup code)
+ *   MODE pair0, batch0, null0: the same loops calling empty functions instead of malloc/free (the
  *                loop and call overhead the script subtracts: what is left is the allocator's
  *                own instructions and the PLT jump)
  *
@@ -66,18 +67,34 @@ __attribute__((noinline)) void fastpath_run(int mode, long n) {
         nop_free(ptrs[i]);
     }
     break;
+  case 4: /* null */
+    for (long i = 0; i < n; i++) {
+      void *p = NULL;
+      KEEP(p);
+      free(p);
+    }
+    break;
+  case 5: /* null0 */
+    for (long i = 0; i < n; i++) {
+      void *p = NULL;
+      KEEP(p);
+      nop_free(p);
+    }
+    break;
   }
 }
 
 int main(int argc, char **argv) {
   if (argc != 3) {
-    fprintf(stderr, "usage: %s pair|pair0|batch|batch0 N\n", argv[0]);
+    fprintf(stderr, "usage: %s pair|pair0|batch|batch0|null|null0 N\n", argv[0]);
     return 2;
   }
   int mode = !strcmp(argv[1], "pair")     ? 0
              : !strcmp(argv[1], "pair0")  ? 1
              : !strcmp(argv[1], "batch")  ? 2
              : !strcmp(argv[1], "batch0") ? 3
+             : !strcmp(argv[1], "null")   ? 4
+             : !strcmp(argv[1], "null0")  ? 5
                                           : -1;
   if (mode < 0) {
     fprintf(stderr, "unknown mode %s\n", argv[1]);

@@ -10,8 +10,8 @@ use core::ptr::NonNull;
 
 use crate::config::{
     BATCH_HIT, CHECKED, CONSUMER_BATCH, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK, HEADERLESS,
-    NULL_FREE_EARLY, OWNED_TABLE, OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH, SLAB_SIZE, TABLE32,
-    TLS_HINT, XOR_LOOKUP,
+    NULL_FREE_EARLY, NULL_FREE_MISS, OWNED_TABLE, OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH,
+    SLAB_SIZE, TABLE32, TLS_HINT, XOR_LOOKUP,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -78,6 +78,11 @@ pub unsafe fn free(ptr: *mut u8) {
             // SAFETY: as above.
             return unsafe { free_owned(h, e.slab(ptr as usize), ptr) };
         }
+    }
+    // A table miss: `free(NULL)` ends here, before the jump to `free_unowned` and its hint lookup
+    // (null never matches the table; `config::NULL_FREE_MISS`).
+    if NULL_FREE_MISS && ptr.is_null() {
+        return;
     }
     // SAFETY: forwarded contract.
     unsafe { free_unowned(ptr, h) }
@@ -420,7 +425,8 @@ unsafe extern "C" fn free_unowned(ptr: *mut u8, h: &'static Heap) {
     }
     // `free(NULL)` ends here, before `free_slow`'s frame is set up: programs that free every
     // slot they replace, empty or not, make it once per operation (`config::NULL_FREE_EARLY`).
-    if NULL_FREE_EARLY && ptr.is_null() {
+    // (With `config::NULL_FREE_MISS` nothing passes null here: `free` returned at its table miss.)
+    if NULL_FREE_EARLY && !NULL_FREE_MISS && ptr.is_null() {
         return;
     }
     // SAFETY: forwarded contract.
