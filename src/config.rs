@@ -227,6 +227,21 @@ pub const COARSE8: bool = !cfg!(hakmem_no_coarse8);
 /// See `COARSE8`.
 pub const COARSE_STEPS: usize = if COARSE8 { 8 } else { 4 };
 
+/// One more small class 16 bytes above each of 1, 2 and 4 KiB (1,040, 2,064 and 4,112 bytes): a
+/// request of a power of two plus a small header (sqlite3's 8-byte size prefix on its 1 KiB and
+/// 4 KiB page buffers: 1,032 and 4,104 bytes, most of its live bytes at its peak) takes a block
+/// 1.6% over it instead of 11-12% (1,152 and 4,608). Not above 4 KiB: there the slab's tail eats
+/// the gain (7 blocks of 8,208 bytes leave 8 KiB of a 64 KiB slab unused, as 7 of 9,216 do).
+/// `size_class::class_of_coarse` adds one compare for sizes in 1-8 KiB. Backout:
+/// `--cfg hakmem_no_pow2_header_classes` (docs/benchmarks.md, "Session 24: mem24").
+pub const POW2_HEADER_CLASSES: bool = COARSE8 && !cfg!(hakmem_no_pow2_header_classes);
+/// Doublings above `size_class::FINE_MAX` that start with a power-of-two-plus-header class
+/// (`POW2_HEADER_CLASSES`): those of 1, 2 and 4 KiB.
+pub const POW2_HEADER_DOUBLINGS: usize = if POW2_HEADER_CLASSES { 3 } else { 0 };
+/// Bytes above the power of two that the power-of-two-plus-header class serves
+/// (`POW2_HEADER_CLASSES`).
+pub const POW2_HEADER_BYTES: usize = 16;
+
 /// Resident pages (of 512) for a span filled up to count as dense (`SPAN_THP_GROWTH`): 1/2. A
 /// span fills when its last block is handed out, before that block's owner has written it, and
 /// a growing buffer's block is written up to its length only (realloc-growth's spans fill at

@@ -20,7 +20,8 @@
 
 use crate::config::{
     COARSE_STEPS, MAX_BLOCK_OFFSET, MAX_MEDIUM_SIZE, MAX_SMALL_SIZE, MAX_SPAN_BYTES, MEDIUM_STEPS,
-    MIN_ALIGN, MIN_SPAN_BYTES, SLAB_SIZE, SPAN_HEADER_BYTES, SPAN_MIN_BLOCKS,
+    MIN_ALIGN, MIN_SPAN_BYTES, POW2_HEADER_BYTES, POW2_HEADER_DOUBLINGS, SLAB_SIZE,
+    SPAN_HEADER_BYTES, SPAN_MIN_BLOCKS,
 };
 
 /// Largest size served by the fine classes (16-byte steps); above it the coarse classes
@@ -32,12 +33,21 @@ pub const FINE_MAX: usize = if MAX_SMALL_SIZE < 1024 {
 };
 const FINE_CLASSES: usize = FINE_MAX / 16;
 
+/// Classes per doubling above `FINE_MAX`, the `d`-th doubling (0: 1-2 KiB): `COARSE_STEPS`, plus
+/// the power-of-two-plus-header class (`config::POW2_HEADER_CLASSES`) in the first
+/// `POW2_HEADER_DOUBLINGS`.
+const fn classes_in_doubling(d: usize) -> usize {
+    COARSE_STEPS + (d < POW2_HEADER_DOUBLINGS) as usize
+}
+
 const fn count_coarse() -> usize {
     let mut n = 0;
     let mut base = FINE_MAX;
+    let mut d = 0;
     while base < MAX_SMALL_SIZE {
-        n += COARSE_STEPS;
+        n += classes_in_doubling(d);
         base *= 2;
+        d += 1;
     }
     n
 }
@@ -53,7 +63,13 @@ const fn build_sizes() -> [u32; NUM_CLASSES] {
         i += 1;
     }
     let mut base = FINE_MAX;
+    let mut d = 0;
     while i < NUM_CLASSES {
+        if classes_in_doubling(d) > COARSE_STEPS {
+            t[i] = (base + POW2_HEADER_BYTES) as u32;
+            i += 1;
+        }
+        d += 1;
         let step = base / COARSE_STEPS;
         let mut k = 1;
         while k <= COARSE_STEPS {
@@ -263,14 +279,23 @@ pub fn class_of(size: usize) -> Option<usize> {
     }
 }
 
-/// `class_of` for `FINE_MAX < size <= MAX_SMALL_SIZE`.
+/// `class_of` for `FINE_MAX < size <= MAX_SMALL_SIZE`. In a doubling with a
+/// power-of-two-plus-header class (`config::POW2_HEADER_CLASSES`; `size` in 1-8 KiB) one compare
+/// more: sizes up to `base + POW2_HEADER_BYTES` take that class, the steps above it shift by one.
 #[inline]
 pub fn class_of_coarse(size: usize) -> usize {
     let s = size - 1;
     let bit = (usize::BITS - 1 - s.leading_zeros()) as usize;
     let shift = bit - COARSE_STEPS.trailing_zeros() as usize;
-    let fine_bit = FINE_MAX.trailing_zeros() as usize;
-    FINE_CLASSES + (bit - fine_bit) * COARSE_STEPS + ((s >> shift) & (COARSE_STEPS - 1))
+    let d = bit - FINE_MAX.trailing_zeros() as usize;
+    let step = (s >> shift) & (COARSE_STEPS - 1);
+    if d < POW2_HEADER_DOUBLINGS {
+        // `s - base >= POW2_HEADER_BYTES` (`base = 1 << bit`): above the header class.
+        let above = (s & ((1 << bit) - 1)) >= POW2_HEADER_BYTES;
+        FINE_CLASSES + d * (COARSE_STEPS + 1) + above as usize + step
+    } else {
+        FINE_CLASSES + d * COARSE_STEPS + POW2_HEADER_DOUBLINGS + step
+    }
 }
 
 /// The medium class id serving `size` bytes (`MAX_SMALL_SIZE < size <= MAX_MEDIUM_SIZE`), at any
@@ -352,12 +377,25 @@ mod tests {
         assert_eq!(class_of(MAX_SMALL_SIZE + 1), None);
     }
 
-    /// sqlite3's page-cache blocks (a page plus 8 bytes) take the class 1/8 of a doubling above
-    /// the power of two, not 1/4 (`config::COARSE8`): 1,032 -> 1,152 and 4,104 -> 4,608 bytes.
+    /// sqlite3's page-cache blocks (a page plus 8 bytes) take the class 16 bytes above the power
+    /// of two in 1-4 KiB (`config::POW2_HEADER_CLASSES`), else 1/8 of a doubling above it, not 1/4
+    /// (`config::COARSE8`): 1,032 -> 1,040 / 1,152 / 1,280 bytes.
     #[test]
     fn just_above_a_power_of_two_wastes_an_eighth() {
         let fit = |n| class_size(class_of(n).unwrap());
-        if crate::config::COARSE8 {
+        if crate::config::POW2_HEADER_CLASSES {
+            assert_eq!(
+                (
+                    fit(1032),
+                    fit(1040),
+                    fit(1041),
+                    fit(2056),
+                    fit(4104),
+                    fit(8200)
+                ),
+                (1040, 1040, 1152, 2064, 4112, 9216)
+            );
+        } else if crate::config::COARSE8 {
             assert_eq!(
                 (fit(1032), fit(2056), fit(4104), fit(8200)),
                 (1152, 2304, 4608, 9216)
