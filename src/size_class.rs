@@ -279,23 +279,24 @@ pub fn class_of(size: usize) -> Option<usize> {
     }
 }
 
-/// `class_of` for `FINE_MAX < size <= MAX_SMALL_SIZE`. In a doubling with a
-/// power-of-two-plus-header class (`config::POW2_HEADER_CLASSES`; `size` in 1-8 KiB) one compare
-/// more: sizes up to `base + POW2_HEADER_BYTES` take that class, the steps above it shift by one.
+/// `class_of` for `FINE_MAX < size <= MAX_SMALL_SIZE`: the arithmetic of `COARSE_STEPS` per
+/// doubling, plus one for each power-of-two-plus-header class below `size`
+/// (`config::POW2_HEADER_CLASSES`: a compare and an add each, on `size` alone, so the fast path
+/// keeps no other value live).
 #[inline]
 pub fn class_of_coarse(size: usize) -> usize {
     let s = size - 1;
     let bit = (usize::BITS - 1 - s.leading_zeros()) as usize;
     let shift = bit - COARSE_STEPS.trailing_zeros() as usize;
-    let d = bit - FINE_MAX.trailing_zeros() as usize;
-    let step = (s >> shift) & (COARSE_STEPS - 1);
-    if d < POW2_HEADER_DOUBLINGS {
-        // `s - base >= POW2_HEADER_BYTES` (`base = 1 << bit`): above the header class.
-        let above = (s & ((1 << bit) - 1)) >= POW2_HEADER_BYTES;
-        FINE_CLASSES + d * (COARSE_STEPS + 1) + above as usize + step
-    } else {
-        FINE_CLASSES + d * COARSE_STEPS + POW2_HEADER_DOUBLINGS + step
+    let fine_bit = FINE_MAX.trailing_zeros() as usize;
+    let mut c =
+        FINE_CLASSES + (bit - fine_bit) * COARSE_STEPS + ((s >> shift) & (COARSE_STEPS - 1));
+    let mut d = 0;
+    while d < POW2_HEADER_DOUBLINGS {
+        c += (size > (FINE_MAX << d) + POW2_HEADER_BYTES) as usize;
+        d += 1;
     }
+    c
 }
 
 /// The medium class id serving `size` bytes (`MAX_SMALL_SIZE < size <= MAX_MEDIUM_SIZE`), at any
