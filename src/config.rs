@@ -232,7 +232,7 @@ pub const COARSE_STEPS: usize = if COARSE8 { 8 } else { 4 };
 /// 4 KiB page buffers: 1,032 and 4,104 bytes, most of its live bytes at its peak) takes a block
 /// 1.6% over it instead of 11-12% (1,152 and 4,608). Not above 4 KiB: there the slab's tail eats
 /// the gain (7 blocks of 8,208 bytes leave 8 KiB of a 64 KiB slab unused, as 7 of 9,216 do).
-/// `size_class::class_of_coarse` adds one compare for sizes in 1-8 KiB. Backout:
+/// `size_class::class_of_coarse` adds three compares of the size for sizes above 1 KiB. Backout:
 /// `--cfg hakmem_no_pow2_header_classes` (docs/benchmarks.md, "Session 24: mem24").
 pub const POW2_HEADER_CLASSES: bool = COARSE8 && !cfg!(hakmem_no_pow2_header_classes);
 /// Doublings above `size_class::FINE_MAX` that start with a power-of-two-plus-header class
