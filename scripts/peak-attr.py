@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Which of hakmem's mappings hold a program's peak RSS: SuperSlabs (small tier) or spans (medium).
+
+    scripts/peak-attr.py LIB -- ARGV...
+
+Runs ARGV (stdout discarded) with LD_PRELOAD=LIB, polls /proc/PID/smaps_rollup every 3 ms, and
+at each new Rss maximum walks the child's private anonymous mappings: every 2 MiB-aligned chunk
+whose first word is `SUPERSLAB_MAGIC` counts 2 MiB as SuperSlab, one with `SPAN_MAGIC` counts its
+span's `bytes` (the header's second word) as span; the rest is "other". Resident pages come from
+/proc/PID/pagemap (needs root). A walk the child's exit cut short is dropped, so the printed one
+is the last complete walk at the largest Rss. Written in session 24 (git24, docs/benchmarks.md
+"Session 24: git24"); it reads hakmem's headers, so it knows nothing of other allocators.
+"""
+import os
+import struct
+import subprocess
+import sys
+import time
+
+SUPERSLAB_MAGIC = 0x48414B4D53534C42  # src/slab/superslab.rs
+SPAN_MAGIC = 0x48414B4D5350414E  # src/span.rs
+CHUNK = 2 << 20  # SUPERSLAB_BYTES and MIN_SPAN_BYTES (src/config.rs)
+PAGE = 4096
+
+
+def walk(pid):
+    out = {"superslab": 0, "span": 0, "other": 0}
+    spans = 0
+    with open(f"/proc/{pid}/mem", "rb", 0) as mem, open(f"/proc/{pid}/pagemap", "rb", 0) as pm:
+        for line in open(f"/proc/{pid}/maps").read().splitlines():
+            f = line.split()
+            if f[1] != "rw-p" or len(f) > 5:
+                continue
+            a, b = (int(x, 16) for x in f[0].split("-"))
+            pm.seek(a // PAGE * 8)
+            raw = pm.read((b - a) // PAGE * 8)
+            present = [(v >> 63) & 1 for (v,) in struct.iter_unpack("<Q", raw)]
+            x = a
+            while x < b:
+                magic, size = 0, 0
+                if x % CHUNK == 0:
+                    mem.seek(x)
+                    hdr = mem.read(16)
+                    if len(hdr) == 16:
+                        magic, size = struct.unpack("<QQ", hdr)
+                if magic == SUPERSLAB_MAGIC:
+                    n, kind = CHUNK, "superslab"
+                elif magic == SPAN_MAGIC and size > 0:
+                    n, kind = size, "span"
+                    spans += 1
+                else:
+                    n, kind = CHUNK - x % CHUNK, "other"
+                n = min(n, b - x)
+                i = (x - a) // PAGE
+                out[kind] += sum(present[i : i + n // PAGE]) * 4
+                x += n
+    return out, spans
+
+
+def main():
+    if len(sys.argv) < 4 or sys.argv[2] != "--":
+        sys.exit(__doc__)
+    env = dict(os.environ, LD_PRELOAD=sys.argv[1])
+    p = subprocess.Popen(sys.argv[3:], env=env, stdout=subprocess.DEVNULL)
+    best = (0, None)
+    while p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/smaps_rollup") as f:
+                rss = int(next(l for l in f if l.startswith("Rss:")).split()[1])
+            if rss > best[0]:
+                w = walk(p.pid)
+                if p.poll() is None:  # the walk finished before the child exited
+                    best = (rss, w)
+        except (OSError, StopIteration, ValueError):
+            pass
+        time.sleep(0.003)
+    rss, w = best
+    if w is None:
+        sys.exit("no complete walk (the program ran too briefly?)")
+    out, spans = w
+    print(f"Rss {rss} KiB; resident KiB: SuperSlabs {out['superslab']}, spans {out['span']} "
+          f"({spans} spans), other private anonymous {out['other']}")
+
+
+main()
