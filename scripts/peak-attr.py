@@ -9,7 +9,8 @@ whose first word is `SUPERSLAB_MAGIC` counts 2 MiB as SuperSlab, one with `SPAN_
 span's `bytes` (the header's second word) as span; the rest is "other". Resident pages come from
 /proc/PID/pagemap (needs root). A walk the child's exit cut short is dropped, so the printed one
 is the last complete walk at the largest Rss. Written in session 24 (git24, docs/benchmarks.md
-"Session 24: git24"); it reads hakmem's headers, so it knows nothing of other allocators.
+"Session 24: git24"); PEAK_ATTR=--slabs also prints each SuperSlab's resident pages per 64 KiB
+slab (16 = all; slab 0 holds the header). It reads hakmem's headers, so it knows nothing of other allocators.
 """
 import os
 import struct
@@ -21,11 +22,13 @@ SUPERSLAB_MAGIC = 0x48414B4D53534C42  # src/slab/superslab.rs
 SPAN_MAGIC = 0x48414B4D5350414E  # src/span.rs
 CHUNK = 2 << 20  # SUPERSLAB_BYTES and MIN_SPAN_BYTES (src/config.rs)
 PAGE = 4096
+SLAB = 64 << 10  # 1 << SLAB_SHIFT
 
 
 def walk(pid):
     out = {"superslab": 0, "span": 0, "other": 0}
     spans = 0
+    slab_pages = []  # resident pages of each 64 KiB slab of each SuperSlab
     with open(f"/proc/{pid}/mem", "rb", 0) as mem, open(f"/proc/{pid}/pagemap", "rb", 0) as pm:
         for line in open(f"/proc/{pid}/maps").read().splitlines():
             f = line.split()
@@ -45,6 +48,10 @@ def walk(pid):
                         magic, size = struct.unpack("<QQ", hdr)
                 if magic == SUPERSLAB_MAGIC:
                     n, kind = CHUNK, "superslab"
+                    i = (x - a) // PAGE
+                    slab_pages.append(
+                        [sum(present[i + k : i + k + SLAB // PAGE]) for k in range(0, CHUNK // PAGE, SLAB // PAGE)]
+                    )
                 elif magic == SPAN_MAGIC and size > 0:
                     n, kind = size, "span"
                     spans += 1
@@ -54,7 +61,7 @@ def walk(pid):
                 i = (x - a) // PAGE
                 out[kind] += sum(present[i : i + n // PAGE]) * 4
                 x += n
-    return out, spans
+    return out, spans, slab_pages
 
 
 def main():
@@ -77,9 +84,12 @@ def main():
     rss, w = best
     if w is None:
         sys.exit("no complete walk (the program ran too briefly?)")
-    out, spans = w
+    out, spans, slab_pages = w
     print(f"Rss {rss} KiB; resident KiB: SuperSlabs {out['superslab']}, spans {out['span']} "
           f"({spans} spans), other private anonymous {out['other']}")
+    if "--slabs" in os.environ.get("PEAK_ATTR", ""):
+        for n, pages in enumerate(slab_pages):
+            print(f"SuperSlab {n}: resident pages per slab " + " ".join(map(str, pages)))
 
 
 main()
