@@ -663,6 +663,20 @@ pub const PROF_LEAN_MISS: bool = !cfg!(hakmem_no_prof_lean_miss);
 /// before): `--cfg hakmem_no_prof_swap_first`.
 pub const PROF_SWAP_FIRST: bool = !cfg!(hakmem_no_prof_swap_first);
 
+/// The profiler's class countdowns sit where the alloc fast path's stats counter was
+/// (`HeapCounters::class[c].alloc_fast`, next to the TLS list): the pop decrements it and, when it
+/// goes negative, tail-calls `front::alloc::pop_trap` with the popped block, which serves the
+/// sampled request (src/front/profiling.rs). A profiled heap then keeps one LIFO list per class,
+/// as an unprofiled one: no free side, no swaps, no relink; `alloc_fast` for stats is derived
+/// (`HeapCounters::alloc_fast_now`). Unprofiled heaps' countdowns sit at `COUNTDOWN_OFF`. Costs
+/// the pop a `js` (stats on: `incq` becomes `decq`; stats off: `decq` + `js`). Backout (the
+/// free side and its swaps): `--cfg hakmem_no_prof_pop_countdown`.
+pub const PROF_POP_COUNTDOWN: bool = PROFILE && !cfg!(hakmem_no_prof_pop_countdown);
+
+/// A profiled heap's frees go to a free side (`HeapLocal::freed`) that swaps with the TLS list at
+/// a miss: the design `PROF_POP_COUNTDOWN` replaces (its backout).
+pub const PROF_FREE_SIDE: bool = PROFILE && !PROF_POP_COUNTDOWN;
+
 /// A profiled heap swaps its two lists of a class (its usual miss, its refill) field by field,
 /// each read at the width it was stored with (`front::profiling::swap_lists`), instead of a
 /// 16-byte `mem::swap` whose reads follow a 4-byte store of `room` (the pop's, the free push's,

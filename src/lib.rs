@@ -153,6 +153,7 @@ pub use stats::Stats;
 /// the `stats` feature.
 #[cfg(not(hakmem_loom))]
 pub fn stats() -> Stats {
+    front::thread::publish_own_pops();
     stats::snapshot(|f| front::thread::for_each_heap(|h| f(&h.counters)))
 }
 

@@ -70,7 +70,39 @@ impl Counter {
         // ORDERING: Relaxed — a statistic.
         self.0.load(Ordering::Relaxed)
     }
+
+    /// A counter starting at `v`.
+    pub const fn starting_at(v: u64) -> Self {
+        Self(AtomicU64::new(v))
+    }
+
+    /// The counter's word, for the class countdown (`config::PROF_POP_COUNTDOWN`), which only
+    /// the heap's thread ever touches: it reads and writes the word through this pointer,
+    /// non-atomically (so that the pop's step compiles to `decq` on memory and a `js`), and no
+    /// other thread reads it (stats read `HeapCounters::pop_base`, which the owner publishes).
+    #[inline(always)]
+    pub fn word(&self) -> *mut u64 {
+        self.0.as_ptr()
+    }
+
+    /// The class countdown's step, whatever `STATS`: one down; true when it went below zero.
+    ///
+    /// # Safety
+    /// The calling thread owns the heap whose countdown this is (no other thread touches it).
+    #[inline(always)]
+    pub unsafe fn count_down(&self) -> bool {
+        // SAFETY: per the contract, a plain access to a word only this thread touches.
+        unsafe {
+            let w = self.word();
+            *w = (*w).wrapping_sub(1);
+            (*w as i64) < 0
+        }
+    }
 }
+
+/// An unprofiled heap's class countdown (`config::PROF_POP_COUNTDOWN`): never reaches zero in
+/// practice (2^62 pops); if it ever did, `front::alloc::pop_trap` resets it.
+pub const COUNTDOWN_OFF: u64 = 1 << 62;
 
 /// A snapshot of every counter, summed over all threads (exited ones included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -250,6 +282,9 @@ impl Stats {
 /// the TLS lists, so the fast paths index both with the same scaled class.
 #[repr(C)]
 pub struct ClassCounters {
+    /// The pops of the TLS list; with `config::PROF_POP_COUNTDOWN` the class countdown instead
+    /// (the one decision a counter slot drives: it is kept whatever `STATS`), from which
+    /// `HeapCounters::alloc_fast_now` derives the pops.
     pub alloc_fast: Counter,
     pub free_local: Counter,
 }
@@ -277,14 +312,122 @@ pub struct HeapCounters {
     /// Bytes of medium blocks handed out / freed (at their class size).
     pub medium_bytes: Counter,
     pub medium_bytes_freed: Counter,
+    /// `config::PROF_POP_COUNTDOWN`, per class: the pops published so far (`pop_base`, the only
+    /// part other threads read) and the countdown's value when they were (`pop_start`, the
+    /// heap's thread only). The pops are `pop_base + (pop_start - countdown)`.
+    pub pop_base: [Counter; NUM_CLASSES],
+    pub pop_start: [Counter; NUM_CLASSES],
 }
 
+/// The value a class countdown starts at in a new heap (`HeapCounters::new`).
+const COUNTDOWN_START: u64 = if crate::config::PROF_POP_COUNTDOWN {
+    COUNTDOWN_OFF
+} else {
+    0
+};
+
 impl HeapCounters {
+    /// The pops of TLS list `c` (stats `tls_hits`) published so far: the counter, or with
+    /// `config::PROF_POP_COUNTDOWN` what the heap's thread published (`publish_pops`: at each
+    /// countdown reset, miss, thread exit and `stats()` call of its own), so exact for the
+    /// calling thread's heap and for exited threads', and as of the last miss for the others.
+    pub fn alloc_fast_now(&self, c: usize) -> u64 {
+        if crate::config::PROF_POP_COUNTDOWN {
+            self.pop_base[c].get()
+        } else {
+            self.class[c].alloc_fast.get()
+        }
+    }
+
+    /// The countdown of class `c` (`config::PROF_POP_COUNTDOWN`), signed.
+    ///
+    /// # Safety
+    /// As for `Counter::count_down`.
+    #[inline]
+    pub unsafe fn countdown(&self, c: usize) -> i64 {
+        // SAFETY: per the contract.
+        unsafe { *self.class[c].alloc_fast.word() as i64 }
+    }
+
+    /// Publishes the pops of class `c` counted by its countdown since the last publication
+    /// (`config::PROF_POP_COUNTDOWN`), less `excluded` (a trapping pop whose block went back).
+    ///
+    /// # Safety
+    /// As for `Counter::count_down`.
+    #[inline]
+    pub unsafe fn publish_pops(&self, c: usize, excluded: u64) {
+        if !crate::config::PROF_POP_COUNTDOWN {
+            return;
+        }
+        // SAFETY: per the contract.
+        let now = unsafe { *self.class[c].alloc_fast.word() };
+        // `pop_start` too is the heap's thread's only (as the countdown).
+        let start = self.pop_start[c].word();
+        // SAFETY: per the contract.
+        let run = unsafe { (*start).wrapping_sub(now) }.wrapping_sub(excluded);
+        self.pop_base[c].add(run);
+        // SAFETY: per the contract.
+        unsafe { *start = now };
+    }
+
+    /// Publishes every class's pops (`publish_pops`): thread exit, `stats()` on the heap's own
+    /// thread.
+    ///
+    /// # Safety
+    /// As for `Counter::count_down`.
+    pub unsafe fn publish_all_pops(&self) {
+        for c in 0..NUM_CLASSES {
+            // SAFETY: per the contract.
+            unsafe { self.publish_pops(c, 0) };
+        }
+    }
+
+    /// Restarts class `c`'s countdown at `v` after publishing its pops (less `excluded`).
+    ///
+    /// # Safety
+    /// As for `Counter::count_down`.
+    pub unsafe fn reset_countdown(&self, c: usize, v: u64, excluded: u64) {
+        // SAFETY: per the contract.
+        unsafe {
+            self.publish_pops(c, excluded);
+            *self.pop_start[c].word() = v;
+            *self.class[c].alloc_fast.word() = v;
+        }
+    }
+
+    /// One pop of TLS list `c` outside the fast path's countdown (`alloc_general`'s).
+    #[inline]
+    pub fn count_pop(&self, c: usize) {
+        if crate::config::PROF_POP_COUNTDOWN {
+            self.pop_base[c].bump();
+        } else {
+            self.class[c].alloc_fast.bump();
+        }
+    }
+
+    /// One request of class `c` that missed the pop, counted down by a profiled heap's slow path
+    /// (`config::PROF_POP_COUNTDOWN`) without counting as a pop; true when it is the sampled one
+    /// (the caller resets the countdown).
+    ///
+    /// # Safety
+    /// As for `Counter::count_down`.
+    #[inline]
+    pub unsafe fn count_down_miss(&self, c: usize) -> bool {
+        // SAFETY: per the contract.
+        unsafe {
+            let start = self.pop_start[c].word();
+            *start = (*start).wrapping_sub(1);
+            self.class[c].alloc_fast.count_down()
+        }
+    }
+
     pub const fn new() -> Self {
         Self {
+            pop_base: [const { Counter::new() }; NUM_CLASSES],
+            pop_start: [const { Counter::starting_at(COUNTDOWN_START) }; NUM_CLASSES],
             class: [const {
                 ClassCounters {
-                    alloc_fast: Counter::new(),
+                    alloc_fast: Counter::starting_at(COUNTDOWN_START),
                     free_local: Counter::new(),
                 }
             }; 2 * NUM_CLASSES],
@@ -426,7 +569,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
     let mut add = |h: &HeapCounters| {
         #[allow(clippy::needless_range_loop)] // `c` indexes four counter arrays and `live`
         for c in 0..NUM_CLASSES {
-            let fast = h.class[c].alloc_fast.get();
+            let fast = h.alloc_fast_now(c);
             let slow = h.alloc_slow[c].get();
             let local = h.class[c].free_local.get() + h.class[NUM_CLASSES + c].free_local.get();
             let remote = h.free_remote[c].get();

@@ -719,6 +719,52 @@ fn profiled_frees_spill_in_batches() {
     }
 }
 
+/// A profiled heap's next requests reuse the blocks it freed last, as an unprofiled heap's do
+/// (`config::PROF_POP_COUNTDOWN`: one LIFO list per class, the sampling decision on the pop's
+/// class countdown): 64 blocks freed while the TLS list still holds older ones all come back to
+/// the next 64 requests. With the free side (`--cfg hakmem_no_prof_pop_countdown`) the frees wait
+/// there while the requests take the older blocks the last swap brought: 2 of the 64.
+#[cfg(feature = "profile")]
+fn profiled_requests_reuse_the_blocks_freed_last() {
+    profile::set_sample_interval(1 << 60);
+    let reused = std::thread::spawn(|| {
+        const N: usize = 64;
+        let mut older = Vec::with_capacity(300);
+        let mut freed = Vec::with_capacity(N);
+        let mut again = Vec::with_capacity(N);
+        // 300 blocks freed (spilled down past the cap); the next request's list then holds more
+        // than N older blocks.
+        older.extend((0..300).map(|i| block(64, i as u8)));
+        for p in older.drain(..) {
+            release(p, 64);
+        }
+        let first = block(64, 0);
+        freed.extend((0..N).map(|i| block(64, i as u8)));
+        for &p in &freed {
+            release(p, 64);
+        }
+        again.extend((0..N).map(|i| block(64, i as u8)));
+        let reused = again.iter().filter(|p| freed.contains(p)).count();
+        for p in again {
+            release(p, 64);
+        }
+        release(first, 64);
+        reused
+    })
+    .join()
+    .unwrap();
+    profile::set_sample_interval(1);
+    println!("profile: a profiled heap reused {reused} of the 64 blocks it had just freed");
+    if !hakmem::config::PROF_POP_COUNTDOWN {
+        return;
+    }
+    assert_eq!(
+        reused, 64,
+        "a profiled heap handed out {reused} of the 64 blocks it had just freed to the next 64 \
+         requests (older blocks first)"
+    );
+}
+
 /// A heap whose TLS list holds a slab's whole free list (`HeapLocal::taken`) when profiling
 /// starts: that list becomes the free side, and frees past its cap must still spill in batches
 /// (before the fix, `enter` left `taken` set and every free past the cap spilled one block, until
@@ -1191,6 +1237,8 @@ fn main() {
     fork_child_after_a_torn_sample();
     dumps_write_both_formats();
     profiled_frees_spill_in_batches();
+    // Asserted with `config::PROF_POP_COUNTDOWN`; the backout prints its count (2 of 64).
+    profiled_requests_reuse_the_blocks_freed_last();
     entering_with_a_whole_free_list_spills_in_batches();
     // Under the opt-in `--cfg hakmem_tls_slow_start` only unprofiled heaps' caps grow
     // (front/tls_limit.rs): a profiled heap refills more there by design (docs/benchmarks.md,

@@ -7,8 +7,8 @@ use core::ptr::NonNull;
 use crate::config::{
     FORK_TAKEOVER, FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE,
     MAX_SMALL_SIZE, MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN, OWNED_TABLE, PROFILE,
-    PROF_FLAT_SAMPLE, PROF_LEAN_MISS, PROF_MISS_HERE, PROF_REALLOC_IN_PLACE, PROF_SWAP_FIRST,
-    PROF_SWAP_MISS,
+    PROF_FLAT_SAMPLE, PROF_FREE_SIDE, PROF_LEAN_MISS, PROF_MISS_HERE, PROF_POP_COUNTDOWN,
+    PROF_REALLOC_IN_PLACE, PROF_SWAP_FIRST, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
@@ -101,12 +101,22 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
     let c = off / CLASS_STRIDE;
     // SAFETY: `off` addresses the TLS list of class `c` of the calling thread's heap (a
     // sentinel's lists are always empty, so a pop there only reads and never reaches the
-    // counters), and its counters; both arrays have a class's stride.
+    // counters), and its counters; both arrays have a class's stride. A pop that found a block
+    // is on the calling thread's own live heap, whose countdown only this thread touches
+    // (`Counter::count_down`).
     unsafe {
         let t = h.tls(0).byte_add(off);
         let b = TlsList::pop(t);
         if let Some(b) = NonNull::new(b) {
-            (*TlsList::counters(t)).alloc_fast.bump();
+            if PROF_POP_COUNTDOWN {
+                // The class countdown: negative at the sampled request of a profiled heap
+                // (src/front/profiling.rs); an unprofiled heap's never gets there in practice.
+                if (*TlsList::counters(t)).alloc_fast.count_down() {
+                    return pop_trap(h, size, off, b);
+                }
+            } else {
+                (*TlsList::counters(t)).alloc_fast.bump();
+            }
             return finish_header_at(hand_out(b, c), off);
         }
     }
@@ -124,6 +134,34 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
         return alloc_slow_errno(h, off);
     }
     alloc_slow_user(h, off)
+}
+
+/// The pop of `alloc_fast` took block `b` of class `off / CLASS_STRIDE` and its class countdown
+/// went negative (`config::PROF_POP_COUNTDOWN`): on a profiled heap this request is the sampled
+/// one — served by the prof box, `b` going back on the list, and the countdown redrawn
+/// (src/front/profiling.rs); otherwise (an unprofiled heap's countdown ran out, or the switch
+/// changed) the heap follows the switch and `b` is handed out. Never null: `b` is there.
+///
+/// The arguments come in the registers the fast path holds them in (`size` where it arrived),
+/// and the heap is looked up again, so that the fast path moves nothing for the call.
+///
+/// # Safety
+/// The calling thread's heap is live (its pop found a block); `b` was just popped from its TLS
+/// list of that class.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn pop_trap(
+    h: &'static Heap,
+    size: usize,
+    off: usize,
+    b: NonNull<Block>,
+) -> *mut u8 {
+    let c = off / CLASS_STRIDE;
+    // SAFETY: per the contract.
+    if let Some(p) = unsafe { profiling::trap(h, b, c, size) } {
+        return p;
+    }
+    finish_header_at(hand_out(b, c), off)
 }
 
 /// Header mode: writes the header of a block of class `c` handed out for alignment ≤ 16 and
@@ -236,8 +274,8 @@ extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
     let b = unsafe { TlsList::pop(h.tls(c)) };
     let block = match NonNull::new(b) {
         Some(b) => {
-            h.counters.class[c].alloc_fast.bump();
-            if PROFILE {
+            h.counters.count_pop(c);
+            if PROF_FREE_SIDE {
                 // A block popped from a live heap's list (a sentinel's are empty), counted by the
                 // byte countdown above, not by the class countdown that debited it.
                 // SAFETY: the calling thread's own live heap; no other reference to its local
@@ -492,6 +530,15 @@ enum Miss {
 /// As for `alloc_miss_errno`.
 #[inline(always)]
 unsafe fn miss_here(h: &'static Heap, off: usize) -> Miss {
+    if PROF_POP_COUNTDOWN {
+        // No free side: a profiled miss counts down (`alloc_miss_profiled`) and refills as any.
+        // SAFETY: the calling thread's heap, or a sentinel (whose flag is false and only read).
+        let profiled = unsafe { (*h.local_ptr()).profiled };
+        if !prof::is_on() && !profiled {
+            return Miss::Plain;
+        }
+        return Miss::Profiled;
+    }
     if !PROF_LEAN_MISS && h.kind != HeapKind::Live {
         return Miss::Plain;
     }
@@ -569,6 +616,31 @@ extern "C" fn alloc_miss_profiled(h: &'static Heap, size: usize, off: usize) -> 
     let _busy = h.busy();
     // SAFETY: the calling thread's own live heap; no reference to its local state is alive.
     if h.kind == HeapKind::Live && unsafe { profiling::sync(h) } {
+        if PROF_POP_COUNTDOWN {
+            // The pop missed: this request still counts down (src/front/profiling.rs).
+            // SAFETY: the calling thread's own heap's countdown.
+            if unsafe { h.counters.count_down_miss(c) } {
+                // SAFETY: as above; the heap is profiled.
+                let draw = unsafe { profiling::redraw(h, c) };
+                // SAFETY: as above.
+                unsafe { h.counters.reset_countdown(c, draw, 0) };
+                // SAFETY: as below.
+                let last = unsafe { h.local_mut() }.sampler.last_stack();
+                let p = prof::alloc_sampled_as(
+                    size,
+                    MIN_ALIGN,
+                    false,
+                    class_size(c),
+                    last,
+                    h.prof_shard,
+                );
+                if !p.is_null() {
+                    return p;
+                }
+            }
+            drop(_busy);
+            return alloc_slow_user(h, off);
+        }
         if PROF_SWAP_MISS && !PROF_MISS_HERE {
             // SAFETY: as above; the heap is profiled and its list of class `c` empty.
             if let Some(b) = NonNull::new(unsafe { profiling::swap_miss(h, c) }) {
@@ -626,8 +698,14 @@ fn refill_any(h: &'static Heap, c: usize) -> BlockPtr {
         b
     };
     match h.kind {
-        // SAFETY: see above.
-        HeapKind::Live => served(h, unsafe { refill_own(h, c) }),
+        HeapKind::Live => {
+            // A miss: the pops counted down since the last one become visible to stats readers
+            // on other threads (`HeapCounters::alloc_fast_now`).
+            // SAFETY: the calling thread's own heap's countdown.
+            unsafe { h.counters.publish_pops(c, 0) };
+            // SAFETY: see above.
+            served(h, unsafe { refill_own(h, c) })
+        }
         HeapKind::Empty => match thread::init_current() {
             // SAFETY: see above.
             Some(h) => served(h, unsafe { refill_own(h, c) }),
@@ -659,7 +737,7 @@ unsafe fn refill_own(h: &'static Heap, c: usize) -> BlockPtr {
         thread::take_over_if_forked();
     }
     // SAFETY: per the contract (a sentinel's flag is never set; this heap is live).
-    if PROFILE && unsafe { (*h.local_ptr()).profiled } {
+    if PROF_FREE_SIDE && unsafe { (*h.local_ptr()).profiled } {
         // SAFETY: per the contract.
         return unsafe { profiling::refill(h, c) };
     }

@@ -72,7 +72,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{FOREIGN_REUSERS, FOREIGN_UNPIN_PUBLISHED, PROFILE, PROF_FOREIGN};
+use crate::config::{FOREIGN_REUSERS, FOREIGN_UNPIN_PUBLISHED, PROF_FOREIGN, PROF_FREE_SIDE};
 use crate::env;
 use crate::front::heap::{Heap, HeapKind};
 use crate::front::small;
@@ -140,7 +140,7 @@ pub unsafe fn keep_or_push(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usiz
     if h.kind == HeapKind::Live
         && env::tls_hint()
         // SAFETY: a read of our own live heap's flag.
-        && !(PROFILE && !PROF_FOREIGN && unsafe { (*h.local_ptr()).profiled })
+        && !(PROF_FREE_SIDE && !PROF_FOREIGN && unsafe { (*h.local_ptr()).profiled })
         // ORDERING: Relaxed — a hint: either answer is correct.
         && !slab.owner.load(Ordering::Relaxed).is_null()
         // Not a slab whose release is wanted: an exited owner published it (its blocks go to

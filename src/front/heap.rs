@@ -484,7 +484,7 @@ impl Heap {
         // SAFETY: in bounds (callers pass a valid class); a read of the heap's own flag (a
         // sentinel's is false and only read).
         unsafe {
-            if crate::config::PROFILE && (*self.local.get()).profiled {
+            if crate::config::PROF_FREE_SIDE && (*self.local.get()).profiled {
                 return core::ptr::addr_of_mut!((*self.local.get()).freed[c]);
             }
         }
@@ -594,7 +594,7 @@ impl HeapLocal {
     /// when the heap is not profiled.
     #[inline]
     pub fn credit(&mut self, c: usize, n: usize) {
-        if self.profiled && self.ahead[c] != UNDRAWN {
+        if crate::config::PROF_FREE_SIDE && self.profiled && self.ahead[c] != UNDRAWN {
             self.ahead[c] = self.ahead[c].saturating_add(n).min(UNDRAWN - 1);
         }
     }
@@ -602,7 +602,7 @@ impl HeapLocal {
     /// `Heap::free_list`, for slow paths holding the local state.
     #[inline]
     pub fn free_list(&mut self, c: usize) -> *mut TlsList {
-        if crate::config::PROFILE && self.profiled {
+        if crate::config::PROF_FREE_SIDE && self.profiled {
             &raw mut self.freed[c]
         } else {
             &raw mut self.tls[c]

@@ -13,7 +13,24 @@
 //! size, weighted by the class's `1 / p` (`prof::alloc_sampled_as`), which keeps byte and object
 //! estimates unbiased.
 //!
-//! Mechanism (a heap is *profiled* while the profiler is on; `sync` switches it):
+//! Mechanism (a heap is *profiled* while the profiler is on; `sync` switches it), with
+//! `config::PROF_POP_COUNTDOWN` (the default):
+//! - Each class's countdown sits in the pop's stats slot (`HeapCounters::class[c].alloc_fast`,
+//!   next to the TLS list); the pop decrements it and, when it goes below zero, tail-calls
+//!   `alloc::pop_trap` with the block it took (`trap` here). A profiled heap's countdown is the
+//!   class's unsampled run, `floor(E / class size)` (`draw`); at the trap the block goes back on
+//!   the list, the prof box serves the request (`prof::alloc_sampled_as`) and the countdown is
+//!   redrawn. Requests whose pop misses count down in `alloc::alloc_miss_profiled`, without
+//!   counting as pops. An unprofiled heap's countdown sits at `COUNTDOWN_OFF` (2^62 pops).
+//! - So a profiled heap keeps one LIFO list per class exactly as an unprofiled one: no free
+//!   side, no relink, no swaps; the next request takes the block freed last (tests/profile.rs
+//!   `profiled_requests_reuse_the_blocks_freed_last`). `enter`/`leave` only set the countdowns
+//!   (`switch_countdowns`).
+//! - The pops for stats are derived (`HeapCounters::alloc_fast_now`): the countdown is touched by
+//!   its thread only (plain accesses, so that the step is one `decq` on memory), which publishes
+//!   what it counted at each reset, miss, thread exit and own `stats()` call.
+//!
+//! With the backout (`--cfg hakmem_no_prof_pop_countdown`, `config::PROF_FREE_SIDE`):
 //! - Frees push on `freed[c]`, not on `tls[c]`: every owned slab's list pointer names the
 //!   free-side list (`relink`, and `small::own_slab` through `HeapLocal::free_list`), and the
 //!   out-of-line frees push on `Heap::free_list`. So `tls[c]` only shrinks between refills.
@@ -26,18 +43,20 @@
 //!   step (the two lists swap) when the free side fits, as usual. That usual case — the
 //!   countdown covers the request and the whole free side — is `swap_miss`, in one step inside
 //!   `alloc_miss` (`config::PROF_SWAP_MISS`), before the miss makes any call
-//!   (`alloc::miss_here`, `config::PROF_MISS_HERE`).
+//!   (`alloc::miss_here`, `config::PROF_MISS_HERE`). The pops hand out blocks freed a swap ago
+//!   (cold: docs/benchmarks.md "Session 23: prof23").
 //!
 //! Requests that do not take the small fast path (aligned, large, medium, zero-size) are counted
 //! by the byte countdown at the top of `alloc_general`.
 //!
-//! Cost when off: nothing on the fast paths (callgrind: the same instructions per malloc+free
-//! pair as the build without `profile`, docs/benchmarks.md); one flag test on the general path and
-//! on each refill. When on: the fast paths are unchanged; a refill swaps two lists; the free
-//! side's blocks return to the alloc side in batches of up to a list's length, not one by one.
+//! Cost when off: one instruction on the alloc fast path (the countdown's `js`; its `decq`
+//! replaces the stats `incq`, or is new without `stats`), and one flag test on the general path
+//! and on each miss (callgrind per malloc+free pair: docs/benchmarks.md "Session 24: pop24").
+//! When on: the sampled request's trap; the fast paths and lists are as when off. (Backout: the
+//! fast paths as without the feature; a refill swaps two lists.)
 //!
 //! Switching: a heap is switched by its own thread only (its lists are thread-owned), on the
-//! slow paths — each refill and spill, heap creation, and `thread::start_profiling`/
+//! slow paths — each refill and spill, each countdown trap, heap creation, and `thread::start_profiling`/
 //! `stop_profiling` (`hakmem::profile::start`/`stop`) for the calling thread.
 //! Other running threads follow at their next refill or spill (jemalloc's `prof.active` likewise
 //! reaches a thread at its next sample event).
@@ -47,7 +66,7 @@
 
 use core::ptr::NonNull;
 
-use crate::config::{PROF_FIELD_SWAP, PROF_SPILL_TOP, TABLE32};
+use crate::config::{PROF_FIELD_SWAP, PROF_POP_COUNTDOWN, PROF_SPILL_TOP, TABLE32};
 use crate::front::heap::{Heap, HeapLocal, UNDRAWN};
 use crate::front::small;
 use crate::front::tls_sll::TlsList;
@@ -57,6 +76,7 @@ use crate::prof;
 use crate::size_class::{class_size, NUM_CLASSES};
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::slab::Slab;
+use crate::stats::COUNTDOWN_OFF;
 
 /// Serialises the switch's writers (`thread::start_profiling`/`stop_profiling`).
 static SWITCH: SpinLock<()> = SpinLock::new(Rank::ProfSwitch, ());
@@ -80,7 +100,10 @@ pub unsafe fn sync(h: &Heap) -> bool {
         // Entering or leaving rewrites the owned table's entries and drops its foreign ones
         // (`relink`), which a forked child's takeover reads: a slow-path window (`Heap::busy`).
         let _busy = h.busy();
-        if on {
+        if PROF_POP_COUNTDOWN {
+            // SAFETY: per the contract.
+            unsafe { switch_countdowns(h, on) };
+        } else if on {
             // SAFETY: per the contract.
             enter(unsafe { h.local_mut() });
         } else {
@@ -89,6 +112,96 @@ pub unsafe fn sync(h: &Heap) -> bool {
         }
     }
     on
+}
+
+/// `config::PROF_POP_COUNTDOWN`: profiles the heap (`on`: the byte countdown starts afresh and
+/// every class countdown at a fresh draw) or stops (every class countdown at `COUNTDOWN_OFF`).
+/// The lists stay as they are.
+///
+/// # Safety
+/// As for `sync`.
+unsafe fn switch_countdowns(h: &Heap, on: bool) {
+    // SAFETY: per the contract; the reference ends before the function does.
+    let local = unsafe { h.local_mut() };
+    if on {
+        local.sampler = prof::Sampler::new();
+    }
+    local.profiled = on;
+    for c in 0..NUM_CLASSES {
+        let v = if on {
+            draw_countdown(local, c)
+        } else {
+            COUNTDOWN_OFF
+        };
+        // SAFETY: per the contract, the calling thread's own heap.
+        unsafe { h.counters.reset_countdown(c, v, 0) };
+    }
+}
+
+/// `draw` as a class countdown's value (`config::PROF_POP_COUNTDOWN`), below `COUNTDOWN_OFF`.
+fn draw_countdown(local: &mut HeapLocal, c: usize) -> u64 {
+    (draw(local, c) as u64).min(COUNTDOWN_OFF - 1)
+}
+
+/// A fresh class countdown for class `c` of the calling thread's profiled heap
+/// (`config::PROF_POP_COUNTDOWN`), for `HeapCounters::reset_countdown`.
+///
+/// # Safety
+/// `h` is the calling thread's own live heap; no reference to its local state is alive.
+pub unsafe fn redraw(h: &Heap, c: usize) -> u64 {
+    // SAFETY: per the contract.
+    draw_countdown(unsafe { h.local_mut() }, c)
+}
+
+/// The pop of block `b` of class `c` sent its class countdown below zero
+/// (`config::PROF_POP_COUNTDOWN`; `front::alloc::pop_trap`). The heap follows the switch first.
+/// Profiled, with the countdown still below zero: this request (of `size` bytes) is the sampled
+/// one; the prof box serves it, `b` goes back on the list (as before the pop, so the trapping
+/// pop does not count as one), the countdown is redrawn, and the sampled pointer is returned.
+/// `None`: hand `b` out (unprofiled — its countdown, if still below zero, restarts at
+/// `COUNTDOWN_OFF` —, just profiled with a fresh countdown, or no memory for the sample).
+///
+/// # Safety
+/// `h` is the calling thread's own live heap; no reference to its local state is alive; `b` was
+/// just popped from its TLS list of class `c`.
+pub unsafe fn trap(h: &Heap, b: NonNull<Block>, c: usize, size: usize) -> Option<*mut u8> {
+    // SAFETY: per the contract.
+    let on = unsafe { sync(h) };
+    // SAFETY: per the contract (here and for every countdown access below).
+    let below = unsafe { h.counters.countdown(c) } < 0;
+    if !below {
+        // `sync` just profiled the heap and drew it; the trapping pop was counted in the run
+        // that the reset closed.
+        return None;
+    }
+    if !on {
+        // SAFETY: see above.
+        unsafe { h.counters.reset_countdown(c, COUNTDOWN_OFF, 0) };
+        return None;
+    }
+    // SAFETY: per the contract; the reference lives through the prof box's call and the draw,
+    // neither of which reaches the heap otherwise.
+    let local = unsafe { h.local_mut() };
+    let p = prof::alloc_sampled_as(
+        size,
+        crate::config::MIN_ALIGN,
+        false,
+        class_size(c),
+        local.sampler.last_stack(),
+        h.prof_shard,
+    );
+    let v = draw_countdown(local, c);
+    if p.is_null() {
+        // SAFETY: see above.
+        unsafe { h.counters.reset_countdown(c, v, 0) };
+        return None;
+    }
+    // SAFETY: `b` was just popped from this list of the calling thread's heap, so pushing it
+    // back restores the list as it was (its length included: never over a cap it was not over).
+    unsafe { TlsList::push(h.tls(c), b) };
+    // SAFETY: see above.
+    unsafe { h.counters.reset_countdown(c, v, 1) };
+    Some(p)
 }
 
 /// An unsampled run of class `c`: `floor(E / class size)` requests for a fresh exponential draw

@@ -23,7 +23,7 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, OOM_RELEASE, OWNED_TABLE, PROFILE,
+    ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, OOM_RELEASE, OWNED_TABLE, PROF_FREE_SIDE,
     PROF_SPILL_TOP, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS, SPILL_TOP, TABLE32,
     TLS_SLOW_START, WHOLE_FREE_LIST,
 };
@@ -63,7 +63,7 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
             local.owned_mut().drop_released();
         }
     }
-    if TLS_SLOW_START && !(PROFILE && local.profiled) {
+    if TLS_SLOW_START && !(PROF_FREE_SIDE && local.profiled) {
         // The class's cap may grow (a spill came before this refill) and idle classes' shrink
         // (front/tls_limit.rs); the list is empty, so its new cap is all room.
         local.limits.refilled(c, &mut local.tls);
@@ -488,7 +488,7 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     let t = unsafe { &mut *local.free_list(c) };
     if SPILL_TOP
         && local.taken[c]
-        && !(PROFILE && !PROF_SPILL_TOP && local.profiled)
+        && !(PROF_FREE_SIDE && !PROF_SPILL_TOP && local.profiled)
         && t.cap != cap
     {
         // A later spill of a list holding a slab's whole free list: its cap was raised by `keep`
@@ -522,7 +522,7 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
             let b = NonNull::new_unchecked(t.head);
             t.head = Block::next(b);
             t.set_len(t.len() - 1);
-            if SPILL_TOP && !(PROFILE && !PROF_SPILL_TOP && local.profiled) {
+            if SPILL_TOP && !(PROF_FREE_SIDE && !PROF_SPILL_TOP && local.profiled) {
                 // The first such spill: the next `keep` frees gather on top (see above).
                 let len = t.len();
                 t.cap = (len + keep) as u32;

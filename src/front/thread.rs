@@ -542,6 +542,9 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
             // well formed before the flush spreads it over the pool and the publish lists.
             h.as_ref().debug_check();
         }
+        // Its pops as the class countdowns counted them (`config::PROF_POP_COUNTDOWN`), for
+        // stats readers; the next thread to take the heap goes on from there.
+        h.as_ref().counters.publish_all_pops();
         h.as_ref().local_mut().remote.flush_all(env::force_notify());
         small::flush(h.as_ref(), true, true);
         small::reclaim(64);
@@ -583,6 +586,16 @@ pub fn with_fallback<R>(f: impl FnOnce(&Heap) -> R) -> Option<R> {
         // SAFETY: heaps are never freed; the lock makes us its only user.
         Some(f(unsafe { &*fb.0 }))
     })
+}
+
+/// Publishes the calling thread's heap's pops (`HeapCounters::publish_pops`), so that its own
+/// `stats()` call counts them all.
+pub fn publish_own_pops() {
+    let h = current();
+    if crate::config::PROF_POP_COUNTDOWN && h.kind == HeapKind::Live {
+        // SAFETY: the calling thread's own live heap.
+        unsafe { h.counters.publish_all_pops() };
+    }
 }
 
 /// Starts the sampled heap profiler (`hakmem::profile::start`): the calling thread's heap at

@@ -178,6 +178,10 @@ pub fn remote_frees(n: usize, size: usize) -> RemoteFrees {
             for slot in &slots {
                 slot.store(alloc_block(size), Ordering::Relaxed);
             }
+            // With `config::PROF_POP_COUNTDOWN` another thread's `stats()` sees this thread's
+            // pops as of its last miss (`HeapCounters::alloc_fast_now`); its own call publishes
+            // them all, so the freeing thread's snapshots count every block allocated here.
+            let _ = hakmem::stats();
             allocated.wait();
             freed.wait();
             b
