@@ -1,8 +1,11 @@
 //! Stats box: counters per box, merged on read.
 //!
-//! Boundary: counting only; no decision anywhere depends on a counter. Counters bumped on fast
-//! paths live in the thread's heap and are bumped with a Relaxed load and store (no atomic
-//! read-modify-write: only the owning thread writes them; `stats()` reads them from any thread).
+//! Boundary: counting only; no decision anywhere depends on a counter — except the profiler's
+//! class countdown, which with `config::PROF_POP_COUNTDOWN` takes the pop's counter slot
+//! (`ClassCounters::alloc_fast`; the pops are then derived, `HeapCounters::alloc_fast_now`).
+//! Counters bumped on fast paths live in the thread's heap and are bumped with a Relaxed load and
+//! store (no atomic read-modify-write: only the owning thread writes them; `stats()` reads them
+//! from any thread).
 //! Slow-path and cross-thread events use process-wide atomics. `stats()` sums every heap ever
 //! created (heaps are never freed, so exited threads' counts stay in the sum) and the globals.
 //!
