@@ -142,8 +142,9 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
 /// (src/front/profiling.rs); otherwise (an unprofiled heap's countdown ran out, or the switch
 /// changed) the heap follows the switch and `b` is handed out. Never null: `b` is there.
 ///
-/// The arguments come in the registers the fast path holds them in (`size` where it arrived),
-/// and the heap is looked up again, so that the fast path moves nothing for the call.
+/// The arguments come in the order of `alloc_miss`'s (the heap, the size, the offset, then the
+/// block): in another order (`size` first) the register allocator copied `size` aside on the
+/// fast path itself, one more instruction a pop (docs/benchmarks.md "Session 24: pop24").
 ///
 /// # Safety
 /// The calling thread's heap is live (its pop found a block); `b` was just popped from its TLS
@@ -624,7 +625,8 @@ extern "C" fn alloc_miss_profiled(h: &'static Heap, size: usize, off: usize) -> 
                 let draw = unsafe { profiling::redraw(h, c) };
                 // SAFETY: as above.
                 unsafe { h.counters.reset_countdown(c, draw, 0) };
-                // SAFETY: as below.
+                // SAFETY: as above; the reference lives through the prof box's call, which does
+                // not reach the heap.
                 let last = unsafe { h.local_mut() }.sampler.last_stack();
                 let p = prof::alloc_sampled_as(
                     size,
