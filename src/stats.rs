@@ -424,6 +424,30 @@ impl HeapCounters {
         }
     }
 
+    /// Writes a new heap's counters in place (`Heap::init`): zero bytes, then the class
+    /// countdowns' start (`COUNTDOWN_START`). Not `p.write(Self::new())`: with non-zero fields
+    /// the compiler builds the value on the stack first (about 7 KiB more stack on a thread's
+    /// first call, which preload/tests/c/small_stacks.c bounds to 2 KiB).
+    ///
+    /// # Safety
+    /// `p` is valid for writes of a `HeapCounters` and aligned; what it held is overwritten.
+    pub unsafe fn init(p: *mut Self) {
+        // SAFETY: per the contract; every field is a `Counter` (an `AtomicU64`), for which zero
+        // bytes are a valid value, and the places written below are fields of `*p`.
+        unsafe {
+            p.write_bytes(0, 1);
+            if COUNTDOWN_START != 0 {
+                for c in 0..2 * NUM_CLASSES {
+                    (&raw mut (*p).class[c].alloc_fast)
+                        .write(Counter::starting_at(COUNTDOWN_START));
+                }
+                for c in 0..NUM_CLASSES {
+                    (&raw mut (*p).pop_start[c]).write(Counter::starting_at(COUNTDOWN_START));
+                }
+            }
+        }
+    }
+
     pub const fn new() -> Self {
         Self {
             pop_base: [const { Counter::new() }; NUM_CLASSES],

@@ -106,18 +106,24 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
     // (`Counter::count_down`).
     unsafe {
         let t = h.tls(0).byte_add(off);
-        let b = TlsList::pop(t);
-        if let Some(b) = NonNull::new(b) {
-            if PROF_POP_COUNTDOWN {
-                // The class countdown: negative at the sampled request of a profiled heap
-                // (src/front/profiling.rs); an unprofiled heap's never gets there in practice.
+        if PROF_POP_COUNTDOWN {
+            if let Some(b) = NonNull::new((*t).head) {
+                // The class countdown, between the head's load and the pop: negative at the
+                // sampled request of a profiled heap (src/front/profiling.rs); an unprofiled
+                // heap's never gets there in practice. Before the pop, so that the trap takes
+                // the list as it is and the block stays free to sit in the return register.
                 if (*TlsList::counters(t)).alloc_fast.count_down() {
-                    return pop_trap(h, size, off, b);
+                    return pop_trap(h, size, off);
                 }
-            } else {
-                (*TlsList::counters(t)).alloc_fast.bump();
+                TlsList::take(t, b);
+                return finish_header_at(hand_out(b, c), off);
             }
-            return finish_header_at(hand_out(b, c), off);
+        } else {
+            let b = TlsList::pop(t);
+            if let Some(b) = NonNull::new(b) {
+                (*TlsList::counters(t)).alloc_fast.bump();
+                return finish_header_at(hand_out(b, c), off);
+            }
         }
     }
     // Tail calls, so the fast path keeps no stack frame. They take `off`, not `c`: the register
@@ -136,28 +142,34 @@ fn alloc_fast<const ERRNO: bool>(off: usize, size: usize) -> *mut u8 {
     alloc_slow_user(h, off)
 }
 
-/// The pop of `alloc_fast` took block `b` of class `off / CLASS_STRIDE` and its class countdown
-/// went negative (`config::PROF_POP_COUNTDOWN`): on a profiled heap this request is the sampled
-/// one — served by the prof box, `b` going back on the list, and the countdown redrawn
-/// (src/front/profiling.rs); otherwise (an unprofiled heap's countdown ran out, or the switch
-/// changed) the heap follows the switch and `b` is handed out. Never null: `b` is there.
+/// `alloc_fast` found a block at the head of the TLS list of class `off / CLASS_STRIDE` and the
+/// class countdown went negative (`config::PROF_POP_COUNTDOWN`): this trap pops the block `b`;
+/// on a profiled heap this request is the sampled one — served by the prof box, `b` going back
+/// on the list, and the countdown redrawn (src/front/profiling.rs); otherwise (an unprofiled
+/// heap's countdown ran out, or the switch changed) the heap follows the switch and `b` is
+/// handed out. Never null: `b` is there.
 ///
-/// The arguments come in the order of `alloc_miss`'s (the heap, the size, the offset, then the
-/// block): in another order (`size` first) the register allocator copied `size` aside on the
-/// fast path itself, one more instruction a pop (docs/benchmarks.md "Session 24: pop24").
+/// The fast path leaves the pop to the trap (it counts down between the head's load and the
+/// pop) so that the block is not an argument: passed as one, it sat in the argument's register
+/// and the fast path paid a copy to the return register, one more instruction a pop; and the
+/// arguments come in `alloc_miss`'s order (the heap, the size, the offset): with `size` first
+/// the register allocator copied `size` aside on the fast path itself (docs/benchmarks.md
+/// "Session 24: pop24").
 ///
 /// # Safety
-/// The calling thread's heap is live (its pop found a block); `b` was just popped from its TLS
-/// list of that class.
+/// The calling thread's heap is live and its TLS list of that class is not empty.
 #[cold]
 #[inline(never)]
-unsafe extern "C" fn pop_trap(
-    h: &'static Heap,
-    size: usize,
-    off: usize,
-    b: NonNull<Block>,
-) -> *mut u8 {
+unsafe extern "C" fn pop_trap(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
     let c = off / CLASS_STRIDE;
+    // SAFETY: per the contract, the list of class `c` of the calling thread's live heap, which
+    // is not empty (`alloc_fast` found its head): the pop the fast path left to this trap.
+    let b = unsafe {
+        let t = h.tls(0).byte_add(off);
+        let b = NonNull::new_unchecked((*t).head);
+        TlsList::take(t, b);
+        b
+    };
     // SAFETY: per the contract.
     if let Some(p) = unsafe { profiling::trap(h, b, c, size) } {
         return p;

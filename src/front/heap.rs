@@ -353,7 +353,7 @@ impl Heap {
             } else {
                 crate::prof::Shard::SHARED
             });
-            addr_of_mut!((*p).counters).write(HeapCounters::new());
+            HeapCounters::init(addr_of_mut!((*p).counters));
             addr_of_mut!((*p).next_all).write(AtomicPtr::new(core::ptr::null_mut()));
             addr_of_mut!((*p).busy).write(AtomicU32::new(0));
             addr_of_mut!((*p).bound).write(AtomicU64::new(0));

@@ -99,12 +99,26 @@ impl TlsList {
         unsafe {
             let head = (*this).head;
             if let Some(b) = NonNull::new(head) {
-                let next = Block::next(b);
-                (*this).head = next;
-                (*this).room += 1;
-                Self::popped(b, next);
+                Self::take(this, b);
             }
             head
+        }
+    }
+
+    /// Takes the list's head `b` off it: the pop once its head was loaded and found non-null
+    /// (`front::alloc::alloc_fast` decides on the class countdown between the two,
+    /// `config::PROF_POP_COUNTDOWN`).
+    ///
+    /// # Safety
+    /// The list belongs to the calling thread and `b` is its head.
+    #[inline(always)]
+    pub unsafe fn take(this: *mut TlsList, b: NonNull<Block>) {
+        // SAFETY: per the contract.
+        unsafe {
+            let next = Block::next(b);
+            (*this).head = next;
+            (*this).room += 1;
+            Self::popped(b, next);
         }
     }
 
