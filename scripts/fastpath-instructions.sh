@@ -35,12 +35,13 @@ cd "$(dirname "$0")/.."
 # free, the fix of a false double-free abort; 40 / 34 with --cfg hakmem_no_mark_address).
 # 40 / 40 (C), 34 / 34 (Rust) since session 24's xor lookup (config::XOR_LOOKUP: the free's
 # table match `ptr ^ key < 64 KiB` is also the block's offset; 41 / 35 with --cfg
-# hakmem_no_xor_lookup).
-# 41 / 41 (C), 35 / 35 (Rust) since session 24's pop countdown (config::PROF_POP_COUNTDOWN: the
-# pop's stats `incq` became the profiler's class countdown `decq` and its `js`; 40 / 34 with
-# --cfg hakmem_no_prof_pop_countdown): both limits raised by that one instruction.
-MAX_PAIR=${FASTPATH_MAX_PAIR:-41}
-MAX_BATCH=${FASTPATH_MAX_BATCH:-41}
+# hakmem_no_xor_lookup). Session 24: the derived local-free count (config::DERIVED_FREE_COUNT:
+# the free's counter bump is gone, -1) and the profiler's pop countdown
+# (config::PROF_POP_COUNTDOWN: the pop's stats `incq` became the countdown's `decq` and `js`,
+# +1) together keep 40 / 40 (C), 34 / 34 (Rust); 39 / 33 under --cfg hakmem_no_prof_pop_countdown,
+# 41 / 35 under --cfg hakmem_no_derived_free_count.
+MAX_PAIR=${FASTPATH_MAX_PAIR:-40}
+MAX_BATCH=${FASTPATH_MAX_BATCH:-40}
 # Remote and heapless limits: 103.0 measured on main after 17b2343 (session 6), 104.9 at session 14's
 # end, 102.1 with foreign entries on (session 15, xt18; 101.9-102.1 in session 16, CI included);
 # about two instructions of margin so a CI toolchain's different code layout does not fail the
@@ -55,7 +56,11 @@ MAX_REMOTE=${FASTPATH_MAX_REMOTE:-89}
 # The "heapless freer" (a thread that never allocated) gets its heap at its first free
 # (config::FREER_HEAP): 101.4 like the remote pair; 148.4 with --cfg hakmem_no_freer_heap.
 # 102.8 → 103.8 with session 23's mark `key ^ address`.
-MAX_HEAPLESS=${FASTPATH_MAX_HEAPLESS:-86}
+# Session 24: 82.2 -> 84.2 with the null test at the table miss (config::NULL_FREE_MISS), and
+# 85.4-85.8 with the pop countdown's publication at each refill and the derived local-free
+# count's settles (config::PROF_POP_COUNTDOWN, DERIVED_FREE_COUNT): slow-path instructions
+# spread over the loop's pairs, none on its fast path. So 87.
+MAX_HEAPLESS=${FASTPATH_MAX_HEAPLESS:-87}
 # Rust's grow (alloc + in-place realloc + free): 59.0 since session 18 (rows21: realloc's
 # owned-slab part inlined into __rust_realloc, no frame); 78.0 before it. Two of margin, as for the remote pair.
 MAX_GROW=${FASTPATH_MAX_GROW:-61}

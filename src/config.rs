@@ -1149,3 +1149,13 @@ pub const TRACE: bool = cfg!(feature = "trace") || CHECKED;
 pub const VALGRIND: bool = cfg!(feature = "valgrind");
 /// Entries of the recent-event ring.
 pub const EVENT_RING: usize = 256;
+
+/// The count of local frees per TLS list is derived, not bumped per free (src/stats.rs,
+/// `HeapCounters::free_local`): a list's `room` goes down by one at each counted push (a local
+/// free) and up by one at each counted pop (`alloc_fast`), so pushes = pops + the room at the
+/// last settle − the room now. Every other change of a list's room (refill, spill, flush, the
+/// profiler's swaps, a kept foreign block, the cap's decay, heap reuse) is bracketed by
+/// `Heap::rooms`/`Heap::settle`, which fold it out. The free fast path loses its counter
+/// bump: one instruction per free (C batch 40 -> 39, session 24 "count24"). Only with `stats`.
+/// `RUSTFLAGS="--cfg hakmem_no_derived_free_count"` bumps the counter on every free again (A/B).
+pub const DERIVED_FREE_COUNT: bool = STATS && !cfg!(hakmem_no_derived_free_count);

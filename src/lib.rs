@@ -154,7 +154,7 @@ pub use stats::Stats;
 #[cfg(not(hakmem_loom))]
 pub fn stats() -> Stats {
     front::thread::publish_own_pops();
-    stats::snapshot(|f| front::thread::for_each_heap(|h| f(&h.counters)))
+    stats::snapshot(|f| front::thread::for_each_heap(|h| f(&h.counters, &|i| h.room(i))))
 }
 
 /// Writes the recent-event ring to stderr (events are recorded with `trace`, `checked`, and in

@@ -13,7 +13,7 @@
 
 use core::fmt;
 
-use crate::config::STATS;
+use crate::config::{DERIVED_FREE_COUNT, STATS};
 use crate::msg::Msg;
 use crate::size_class::{class_size, NUM_CLASSES};
 use crate::sync::plain::{AtomicU64, Ordering};
@@ -65,6 +65,16 @@ impl Counter {
         if STATS {
             // ORDERING: Relaxed — a statistic.
             self.0.fetch_max(v, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets the counter, from the only thread that writes it (`config::DERIVED_FREE_COUNT`'s
+    /// settle).
+    #[inline]
+    pub fn set(&self, v: u64) {
+        if STATS {
+            // ORDERING: Relaxed — a statistic; single writer.
+            self.0.store(v, Ordering::Relaxed);
         }
     }
 
@@ -281,8 +291,20 @@ impl Stats {
     }
 }
 
-/// The two counters of a class that the fast paths bump, side by side: 16 bytes, the stride of
-/// the TLS lists, so the fast paths index both with the same scaled class.
+/// The two counters of a TLS list, side by side: 16 bytes, the stride of the TLS lists, so the
+/// fast paths index both with the same scaled class.
+///
+/// `free_local`, with `config::DERIVED_FREE_COUNT`, is not bumped by the frees: it holds `S`
+/// with `local frees = S + pops − room`, where `pops` is `HeapCounters::pops` and `room` the
+/// list's `TlsList::room` (a counted pop adds one to both `pops` and `room`, a counted push takes
+/// one from `room`). Every other change of the room is folded into `S` by the heap's thread
+/// (`Heap::rooms` before, `Heap::settle` after: `S += room after − room before`). A new heap's `S` is its list's room.
+/// Read from the heap's thread the formula is exact; from another thread (`stats()` while the
+/// heap's thread runs) its three words are read at slightly different times, so the count may
+/// be off by the pops or pushes of the moment and by one settle in flight — at most a list's
+/// length — and is clamped at zero, never wrapped (`HeapCounters::free_local`). With
+/// `config::PROF_POP_COUNTDOWN` another thread's pops are those it published (at its last miss),
+/// so its local frees read as of then too, give or take a list's length.
 #[repr(C)]
 pub struct ClassCounters {
     /// The pops of the TLS list; with `config::PROF_POP_COUNTDOWN` the class countdown instead
@@ -290,6 +312,17 @@ pub struct ClassCounters {
     /// `HeapCounters::alloc_fast_now` derives the pops.
     pub alloc_fast: Counter,
     pub free_local: Counter,
+}
+
+impl ClassCounters {
+    /// A change of the room by `delta` that no pop or push counted (with no counted pop or push
+    /// in between): the derived count stays. The heap's thread only.
+    #[inline]
+    pub fn room_moved(&self, delta: i64) {
+        if DERIVED_FREE_COUNT {
+            self.free_local.add(delta as u64);
+        }
+    }
 }
 
 /// Counters kept in each thread heap (single writer: the heap's thread).
@@ -340,6 +373,37 @@ impl HeapCounters {
         } else {
             self.class[c].alloc_fast.get()
         }
+    }
+
+    /// The counted pops of list `i` (`class[i]`) for the derived local-free count
+    /// (`config::DERIVED_FREE_COUNT`): `alloc_fast_now` for a TLS list, none for a free-side
+    /// list (the fast path pops only the TLS lists; with `config::PROF_POP_COUNTDOWN` the
+    /// free-side slots hold a countdown that never moves). Any constant offset would do: `S`
+    /// only ever takes room deltas.
+    fn pops(&self, i: usize) -> u64 {
+        if i < NUM_CLASSES {
+            self.alloc_fast_now(i)
+        } else if crate::config::PROF_POP_COUNTDOWN {
+            0
+        } else {
+            self.class[i].alloc_fast.get()
+        }
+    }
+
+    /// Local frees pushed on list `i` so far, given its `room` now (`room` is ignored without
+    /// `config::DERIVED_FREE_COUNT`). Never negative: a racy read is clamped (see
+    /// `ClassCounters`).
+    #[inline]
+    pub fn free_local(&self, i: usize, room: i32) -> u64 {
+        if !DERIVED_FREE_COUNT {
+            return self.class[i].free_local.get();
+        }
+        let v = self.class[i]
+            .free_local
+            .get()
+            .wrapping_add(self.pops(i))
+            .wrapping_sub(room as i64 as u64) as i64;
+        v.max(0) as u64
     }
 
     /// The countdown of class `c` (`config::PROF_POP_COUNTDOWN`), signed.
@@ -588,17 +652,22 @@ pub fn footprint_sub(n: usize) {
     GLOBALS.footprint_freed.add_shared(n as u64);
 }
 
-/// Sums the heaps' counters (visited by `for_each_heap`) and the globals.
-pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> Stats {
+/// The rooms of a heap's lists, by `HeapCounters::class` index (`config::DERIVED_FREE_COUNT`).
+pub type Rooms<'a> = &'a dyn Fn(usize) -> i32;
+
+/// Sums the heaps' counters (visited by `for_each_heap`, each with the rooms of its lists) and
+/// the globals.
+pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters, Rooms<'_>))) -> Stats {
     let mut st = Stats::default();
     let mut live = [0i128; NUM_CLASSES];
     let mut medium = 0i128;
-    let mut add = |h: &HeapCounters| {
+    let mut add = |h: &HeapCounters, rooms: Rooms<'_>| {
+        let frees = |i: usize| h.free_local(i, rooms(i));
         #[allow(clippy::needless_range_loop)] // `c` indexes four counter arrays and `live`
         for c in 0..NUM_CLASSES {
             let fast = h.alloc_fast_now(c);
             let slow = h.alloc_slow[c].get();
-            let local = h.class[c].free_local.get() + h.class[NUM_CLASSES + c].free_local.get();
+            let local = frees(c) + frees(NUM_CLASSES + c);
             let remote = h.free_remote[c].get();
             st.tls_hits += fast;
             st.tls_misses += slow;
@@ -610,7 +679,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
         st.spills += h.spills.get();
         // Hint hits: the SuperSlab hint cache's, and the owned-slab table's (every local free
         // that did not come through the cache or the registry).
-        let local: u64 = h.class.iter().map(|k| k.free_local.get()).sum();
+        let local: u64 = (0..2 * NUM_CLASSES).map(frees).sum();
         st.hint_hits += h.hint_hits.get() + local.saturating_sub(h.local_unowned.get());
         st.hint_misses += h.hint_misses.get();
         st.hint_stale += h.hint_stale.get();
@@ -623,7 +692,8 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters))) -> St
         medium += h.medium_bytes.get() as i128 - h.medium_bytes_freed.get() as i128;
     };
     for_each_heap(&mut add);
-    add(&GLOBALS.heapless);
+    // No live heap: its lists never change, and nothing counts a local free there.
+    add(&GLOBALS.heapless, &|_| 0);
     st.allocs = st.tls_hits + st.tls_misses;
     let g = &GLOBALS;
     st.remote_drains = g.remote_drains.get();

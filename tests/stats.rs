@@ -547,6 +547,149 @@ fn disabled() {
     assert_eq!(s, Stats::default(), "{s}");
 }
 
+/// Local frees counted exactly across every change of a TLS list's length that no free made
+/// (`config::DERIVED_FREE_COUNT`: the count is derived from the lists' rooms, settled at each
+/// refill, spill, swap, flush and heap reuse): a fresh thread runs patterns that cross refills
+/// and spills in several classes — all out then all back, a sliding window, frees between
+/// allocations —, unprofiled and profiled (`hakmem::profile::start`: the free side and its
+/// swaps), keeps another thread's blocks (a remote free the freer keeps, `config::FOREIGN_ENTRIES`,
+/// which pushes on its list and counts as remote, not local), exits (the flush) and a second thread
+/// takes its heap (the reuse). Each phase's `local_frees` is checked against the frees made.
+fn derived_free_count() {
+    const SIZES: [usize; 5] = [16, 48, 64, 200, 1024];
+    /// Runs the patterns on the calling thread; returns the local frees they made.
+    fn patterns(round: usize) -> u64 {
+        let mut frees = 0u64;
+        let mut check = |s0: &Stats, made: u64, what: &str| {
+            let d = delta(s0, &hakmem::stats());
+            assert_eq!(d.local_frees, made, "round {round}, {what}\n{d}");
+            frees += made;
+        };
+        // Frees `p`; 1 if that is a local free of a small block (a sampled request, round 1's,
+        // is the profiler's block, not one of a TLS list).
+        let free = |p: usize, size: usize| -> u64 {
+            let sampled = hakmem::profile::sampled_size(p as *const u8).is_some();
+            free_block(p, size);
+            u64::from(!sampled)
+        };
+        for &size in &SIZES {
+            // All out, then all back: refills, then spills (a taken list's too).
+            for n in [1usize, 7, 300, 2500] {
+                let v: Vec<usize> = (0..n).map(|_| alloc_block(size)).collect();
+                let s0 = hakmem::stats();
+                let made = v.iter().map(|&p| free(p, size)).sum();
+                check(&s0, made, "all back");
+            }
+            // A sliding window: frees between allocations, across refills and spills.
+            // (Room for every block up front: the window's own growth would free.)
+            let mut window = std::collections::VecDeque::with_capacity(5000);
+            let s0 = hakmem::stats();
+            let mut made = 0u64;
+            for i in 0..5000 {
+                window.push_back(alloc_block(size));
+                if window.len() > 100 + (i % 700) {
+                    for _ in 0..(1 + i % 50).min(window.len()) {
+                        made += free(window.pop_front().unwrap(), size);
+                    }
+                }
+            }
+            for p in window.drain(..) {
+                made += free(p, size);
+            }
+            check(&s0, made, "sliding window");
+        }
+        frees
+    }
+    let made = thread::spawn(|| {
+        let mut made = patterns(0);
+        // Profiled: frees go to the free side, which swaps with the TLS list at a miss or
+        // fills it up to the class countdown; a small mean samples often.
+        let mean = hakmem::profile::sample_interval();
+        hakmem::profile::set_sample_interval(4096);
+        let profiling = hakmem::profile::start();
+        made += patterns(1);
+        if profiling {
+            hakmem::profile::stop();
+        }
+        hakmem::profile::set_sample_interval(mean);
+        // Leaving joins the free side to the TLS lists (and spills them).
+        let s = hakmem::stats();
+        for _ in 0..3 {
+            free_block(alloc_block(64), 64);
+        }
+        let d = delta(&s, &hakmem::stats());
+        assert_eq!(d.local_frees, 3, "after the profiler stopped\n{d}");
+        assert_eq!(d.medium_local_frees, 0, "{d}");
+        made += 3;
+        // Another thread's blocks, freed here after this thread refilled their class: remote
+        // frees (kept or not), never local.
+        // Their owner stays alive meanwhile (a published slab's blocks are not kept).
+        let (give, theirs) = std::sync::mpsc::channel();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let owner = thread::spawn(move || {
+            let v: Vec<usize> = (0..200).map(|_| alloc_block(48)).collect();
+            give.send(v).expect("send");
+            wait.recv().expect("recv");
+        });
+        let theirs = theirs.recv().expect("their blocks");
+        let keep = alloc_block(48);
+        let s = hakmem::stats();
+        for &p in &theirs {
+            free_block(p, 48);
+        }
+        // The first free of a slab's block is remote (and kept, `config::FOREIGN_ENTRIES`:
+        // the push on this thread's list is no local free); the slab's entry in the table
+        // then sends the others down the owner's fast path, counted local.
+        let d = delta(&s, &hakmem::stats());
+        assert_eq!(
+            d.local_frees + d.remote_frees,
+            200,
+            "another thread's blocks\n{d}"
+        );
+        assert!(d.remote_frees >= 1, "{d}");
+        // Kept blocks handed out here and freed again: local frees now (the slab's pin makes
+        // them ours to push), or remote ones if not kept.
+        let s = hakmem::stats();
+        let v: Vec<usize> = (0..300).map(|_| alloc_block(48)).collect();
+        for &p in &v {
+            free_block(p, 48);
+        }
+        free_block(keep, 48);
+        let d = delta(&s, &hakmem::stats());
+        assert_eq!(d.local_frees + d.remote_frees, 301, "{d}");
+        assert!(made > 0);
+        done.send(()).expect("send");
+        owner.join().expect("owner thread");
+        drop((theirs, v));
+        // The thread's last count, read by itself.
+        hakmem::stats()
+    })
+    .join()
+    .expect("freeing thread");
+    // Read from another thread after the exit's flush (which empties the lists): the same
+    // count, give or take the frees of the thread's own teardown (std's thread data), and
+    // (`config::PROF_POP_COUNTDOWN`) the reading thread's own pops since its last miss, which
+    // `last` (read on the other thread) saw only as published then: this thread's derived
+    // local frees lagged by them there, and its own `stats()` call publishes them (they show as
+    // its `tls_hits` in the delta).
+    let exited = |last: Stats, what: &str| {
+        let d = delta(&last, &hakmem::stats());
+        assert!(
+            d.local_frees <= 8 + d.tls_hits,
+            "{what}: after the exit\n{d}"
+        );
+    };
+    exited(made, "the first thread");
+    // The next thread takes the exited thread's heap (`Heap::reset_for_reuse`).
+    let last = thread::spawn(|| {
+        patterns(2);
+        hakmem::stats()
+    })
+    .join()
+    .expect("next thread");
+    exited(last, "a reused heap");
+}
+
 /// The child entry point (see `support`): runs the scenario named in the environment.
 #[test]
 #[ignore = "child process entry point; run by the other tests"]
@@ -569,6 +712,7 @@ fn child() {
         "quiesce_waits" => quiesce_waits(),
         "owned_table" => owned_table(),
         "disabled" => disabled(),
+        "derived_free_count" => derived_free_count(),
         other => panic!("unknown scenario {other:?}"),
     }
 }
@@ -584,6 +728,11 @@ fn run_counting(scenario: &str) {
 #[test]
 fn remote_frees_counted_exactly() {
     run_counting("remote_frees");
+}
+
+#[test]
+fn local_frees_counted_exactly_across_refills_spills_and_swaps() {
+    run_counting("derived_free_count");
 }
 
 #[test]

@@ -728,7 +728,10 @@ fn refill_any(h: &'static Heap, c: usize) -> BlockPtr {
         HeapKind::Dead => thread::with_fallback(|fh| {
             // SAFETY: see above.
             unsafe {
+                // The pop is counted as a miss, not a fast pop (`config::DERIVED_FREE_COUNT`).
+                let frees = fh.rooms_now(c);
                 let b = TlsList::pop(fh.tls(c));
+                fh.settle_now(c, frees);
                 served(fh, if b.is_null() { small::refill(fh, c) } else { b })
             }
         })

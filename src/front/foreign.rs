@@ -105,7 +105,15 @@ pub unsafe fn keep(h: &Heap, slab: &Slab, b: NonNull<Block>, class: usize) {
         .insert_foreign(slab, class, crate::front::mark::key(), tls.cast());
     // SAFETY: our own live heap's list; `b` is ours.
     unsafe {
-        if TlsList::push(tls, b) {
+        let over = TlsList::push(tls, b);
+        // A remote free (counted so): the push is no local free (`config::DERIVED_FREE_COUNT`).
+        let i = if PROF_FREE_SIDE && local.profiled {
+            crate::size_class::NUM_CLASSES + class
+        } else {
+            class
+        };
+        h.counters.class[i].room_moved(-1);
+        if over {
             small::spill(h, class);
         }
     }

@@ -9,9 +9,9 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    BATCH_HIT, CHECKED, CONSUMER_BATCH, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK, HEADERLESS,
-    NULL_FREE_EARLY, NULL_FREE_MISS, OWNED_TABLE, OWNER_REMOTE_LINE, PROFILE, REMOTE_BATCH,
-    SLAB_SIZE, TABLE32, TLS_HINT, XOR_LOOKUP,
+    BATCH_HIT, CHECKED, CONSUMER_BATCH, DERIVED_FREE_COUNT, FOREIGN_ENTRIES, FREER_HEAP, FREE_MARK,
+    HEADERLESS, NULL_FREE_EARLY, NULL_FREE_MISS, OWNED_TABLE, OWNER_REMOTE_LINE, PROFILE,
+    REMOTE_BATCH, SLAB_SIZE, TABLE32, TLS_HINT, XOR_LOOKUP,
 };
 use crate::debug::{fatal, Where};
 use crate::env;
@@ -177,7 +177,10 @@ unsafe fn mark_and_push(
     }
     // SAFETY: `tls` is the slab's list of this live heap (the contract).
     unsafe {
-        (*TlsList::counters(tls)).free_local.bump();
+        // `config::DERIVED_FREE_COUNT`: the push's room is the count.
+        if !DERIVED_FREE_COUNT {
+            (*TlsList::counters(tls)).free_local.bump();
+        }
         if TlsList::push(tls, b) {
             spill();
         }
@@ -749,7 +752,9 @@ unsafe fn free_local(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
             slab.check_block("free", b, class, carved)
         })
     };
-    h.counters.class[class].free_local.bump();
+    if !DERIVED_FREE_COUNT {
+        h.counters.class[class].free_local.bump();
+    }
     // SAFETY: a checked block of a slab we own, pushed on our own live heap's list (only a live
     // heap can own a slab).
     unsafe {

@@ -19,8 +19,8 @@ use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
 use crate::config::{
-    FOREIGN_BACKOFF, FOREIGN_BACKOFF_FREES, FOREIGN_BACKOFF_MAX_LEVEL, REMOTE_UNWALKED, TLS_BYTES,
-    TLS_CAP_MAX, TLS_SLOW_START, TLS_START_BYTES,
+    DERIVED_FREE_COUNT, FOREIGN_BACKOFF, FOREIGN_BACKOFF_FREES, FOREIGN_BACKOFF_MAX_LEVEL,
+    REMOTE_UNWALKED, TLS_BYTES, TLS_CAP_MAX, TLS_SLOW_START, TLS_START_BYTES,
 };
 use crate::debug::{fatal, Where};
 use crate::front::hint::HintCache;
@@ -360,6 +360,15 @@ impl Heap {
             let l = UnsafeCell::raw_get(&raw const (*p).local);
             init_lists(addr_of_mut!((*l).tls), kind);
             init_lists(addr_of_mut!((*l).freed), kind);
+            // `config::DERIVED_FREE_COUNT`: no local free yet, so `S` is each list's room.
+            if DERIVED_FREE_COUNT && kind == HeapKind::Live {
+                let first = addr_of_mut!((*l).tls).cast::<TlsList>();
+                for i in 0..2 * NUM_CLASSES {
+                    (*p).counters.class[i]
+                        .free_local
+                        .set((*first.add(i)).room as i64 as u64);
+                }
+            }
             OwnedSlabs::init(addr_of_mut!((*l).owned), zeroed);
             addr_of_mut!((*l).slabs).write(
                 [ClassSlabs {
@@ -435,8 +444,10 @@ impl Heap {
         let local = unsafe { self.local_mut() };
         for (c, &size) in CLASS_SIZES.iter().enumerate().take(NUM_CLASSES) {
             debug_assert!(local.tls[c].head.is_null() && local.freed[c].head.is_null());
+            let frees = self.rooms(local, c);
             local.tls[c] = TlsList::new(tls_cap(size));
             local.freed[c] = TlsList::new(tls_cap(size));
+            self.settle(local, c, frees);
         }
         local.taken = [false; NUM_CLASSES];
         local.medium_freed = 0;
@@ -452,6 +463,66 @@ impl Heap {
         local.medium_quiet = 0;
         local.keep = KeepBackoff::new();
         local.limits = crate::front::tls_limit::TlsLimits::new();
+    }
+
+    /// The room of the heap's list `i` (a `HeapCounters::class` index: `tls[i]`, or
+    /// `freed[i - NUM_CLASSES]`), for `stats()` from any thread (`config::DERIVED_FREE_COUNT`):
+    /// a volatile read of a word the heap's thread may be writing, a statistic's racy read (see
+    /// `ClassCounters`). 0 for an `i` past the lists (no panic inside the allocator).
+    pub fn room(&self, i: usize) -> i32 {
+        if i >= 2 * NUM_CLASSES {
+            return 0;
+        }
+        // SAFETY: `freed` follows `tls` (asserted at `TLS_TO_COUNTERS`), so `i` names one of
+        // the `2 * NUM_CLASSES` lists; a 4-byte aligned read of an initialised integer, which
+        // may be stale but never torn.
+        unsafe {
+            let first = core::ptr::addr_of!((*self.local_ptr()).tls).cast::<TlsList>();
+            core::ptr::read_volatile(core::ptr::addr_of!((*first.add(i)).room))
+        }
+    }
+
+    /// `config::DERIVED_FREE_COUNT`: the rooms of class `c`'s two lists (`tls[c]`, `freed[c]`),
+    /// read before a change of them that no counted pop or push makes; `settle` after the change
+    /// folds it out of the derived counts. `local` is this heap's local state, and the calling
+    /// thread the heap's.
+    #[inline]
+    pub fn rooms(&self, local: &HeapLocal, c: usize) -> [i32; 2] {
+        [local.tls[c].room, local.freed[c].room]
+    }
+
+    /// Ends what `rooms` began (`before`): each list's change of room since is no free. No
+    /// counted pop or push may come between the two (it would be folded out with the rest), and
+    /// no other settle of the class (brackets do not nest: both would add the change).
+    #[inline]
+    pub fn settle(&self, local: &HeapLocal, c: usize, before: [i32; 2]) {
+        if DERIVED_FREE_COUNT {
+            let now = self.rooms(local, c);
+            self.counters.class[c].room_moved(now[0] as i64 - before[0] as i64);
+            self.counters.class[NUM_CLASSES + c].room_moved(now[1] as i64 - before[1] as i64);
+        }
+    }
+
+    /// `rooms` through the heap, for a caller that holds no reference to its local state.
+    ///
+    /// # Safety
+    /// The calling thread is the heap's (or holds the fallback heap's lock).
+    #[inline]
+    pub unsafe fn rooms_now(&self, c: usize) -> [i32; 2] {
+        // SAFETY: the heap's own thread (the contract); the reference ends here.
+        self.rooms(unsafe { &*self.local_ptr() }, c)
+    }
+
+    /// `settle` through the heap (as `rooms_now`).
+    ///
+    /// # Safety
+    /// As for `rooms_now`.
+    #[inline]
+    pub unsafe fn settle_now(&self, c: usize, before: [i32; 2]) {
+        if DERIVED_FREE_COUNT {
+            // SAFETY: as in `rooms_now`.
+            self.settle(unsafe { &*self.local_ptr() }, c, before);
+        }
     }
 
     /// Bumps the counter `f` selects: in this heap if it is live, else in the process-wide

@@ -105,7 +105,7 @@ pub unsafe fn sync(h: &Heap) -> bool {
             unsafe { switch_countdowns(h, on) };
         } else if on {
             // SAFETY: per the contract.
-            enter(unsafe { h.local_mut() });
+            enter(h, unsafe { h.local_mut() });
         } else {
             // SAFETY: per the contract.
             unsafe { leave(h) };
@@ -222,12 +222,15 @@ fn drawn(local: &mut HeapLocal, c: usize) -> usize {
 
 /// Profiles the heap: what its TLS lists hold goes to the free side (uncounted), every countdown
 /// starts at a fresh draw (the class countdowns at their first use), and the owned slabs' list pointers move to the free side.
-fn enter(local: &mut HeapLocal) {
+fn enter(h: &Heap, local: &mut HeapLocal) {
     // The byte countdown too starts afresh (at the current interval).
     local.sampler = prof::Sampler::new();
     for c in 0..NUM_CLASSES {
         debug_assert!(local.freed[c].head.is_null());
+        // The swap is no free (`config::DERIVED_FREE_COUNT`).
+        let frees = h.rooms(local, c);
         swap_lists(&mut local.tls[c], &mut local.freed[c]);
+        h.settle(local, c, frees);
         // `taken` described the list that now is the free side; left set, `spill` would return
         // one block per free past the cap there until a refill found the free side empty (as in
         // `refill`).
@@ -250,6 +253,8 @@ unsafe fn leave(h: &Heap) {
         // SAFETY: per the contract; the reference ends before `spill` takes its own.
         let over = unsafe {
             let local = h.local_mut();
+            // Joining the lists is no free (`config::DERIVED_FREE_COUNT`).
+            let frees = h.rooms(local, c);
             let freed = core::mem::replace(&mut local.freed[c].head, core::ptr::null_mut());
             let n = local.freed[c].len();
             local.freed[c].set_len(0);
@@ -263,6 +268,7 @@ unsafe fn leave(h: &Heap) {
             // The free side's `taken` (`config::PROF_SPILL_TOP`) does not describe the joined
             // list: it spills as a general one.
             local.taken[c] = false;
+            h.settle(local, c, frees);
             local.tls[c].len() > local.tls[c].cap as usize
         };
         if over {
@@ -351,10 +357,13 @@ pub unsafe fn swap_miss(h: &Heap, c: usize) -> BlockPtr {
     }
     debug_assert!(local.tls[c].head.is_null());
     local.ahead[c] = a - n;
+    // The pop and the swap are no free (`config::DERIVED_FREE_COUNT`).
+    let frees = h.rooms(local, c);
     if !PROF_FIELD_SWAP {
         // SAFETY: per the contract, the heap's own list, not empty.
         let b = unsafe { TlsList::pop(&mut local.freed[c]) };
         core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        h.settle(local, c, frees);
         return b;
     }
     // The pop and the swap in one, every field read at the width it was last written with
@@ -377,6 +386,7 @@ pub unsafe fn swap_miss(h: &Heap, c: usize) -> BlockPtr {
     freed.head = core::ptr::null_mut();
     freed.cap = tls_cap;
     freed.set_len(0);
+    h.settle(local, c, frees);
     TlsList::popped(b, next);
     b.as_ptr()
 }
@@ -419,6 +429,10 @@ fn swap_lists(a: &mut TlsList, b: &mut TlsList) {
 /// # Safety
 /// As for `countdown`.
 pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
+    // The pop, the swap and the fill are no free (`config::DERIVED_FREE_COUNT`); `small::refill`
+    // settles its own change (settles do not nest).
+    // SAFETY: per the contract.
+    let mut rooms = unsafe { h.rooms_now(c) };
     // SAFETY: per the contract.
     let mut b = unsafe { TlsList::pop(&mut h.local_mut().freed[c]) };
     if b.is_null() {
@@ -427,6 +441,7 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
         b = unsafe { small::refill(h, c) };
         // SAFETY: per the contract; `small::refill`'s reference has ended.
         let local = unsafe { h.local_mut() };
+        rooms = h.rooms(local, c);
         swap_lists(&mut local.tls[c], &mut local.freed[c]);
         // `taken` tells `spill` that the list frees push on holds a slab's whole free list
         // (`small::refill`); here that list goes to the alloc side (`fill` swaps it back, or
@@ -442,7 +457,9 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
         }
     }
     // SAFETY: per the contract.
-    fill(unsafe { h.local_mut() }, c);
+    let local = unsafe { h.local_mut() };
+    fill(local, c);
+    h.settle(local, c, rooms);
     b
 }
 

@@ -54,6 +54,22 @@ use crate::sync::{AtomicUsize, Ordering};
 #[inline(never)]
 pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
     let _busy = h.busy();
+    // The refill's change of the lists' rooms is no free (`config::DERIVED_FREE_COUNT`).
+    // SAFETY: per the contract.
+    let frees = unsafe { h.rooms_now(c) };
+    // SAFETY: per the contract.
+    let b = unsafe { refill_lists(h, c) };
+    // SAFETY: per the contract.
+    unsafe { h.settle_now(c, frees) };
+    b
+}
+
+/// `refill`'s work.
+///
+/// # Safety
+/// As for `refill`.
+#[inline(always)]
+unsafe fn refill_lists(h: &Heap, c: usize) -> BlockPtr {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     if FOREIGN_ENTRIES {
@@ -66,7 +82,10 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
     if TLS_SLOW_START && !(PROF_FREE_SIDE && local.profiled) {
         // The class's cap may grow (a spill came before this refill) and idle classes' shrink
         // (front/tls_limit.rs); the list is empty, so its new cap is all room.
-        local.limits.refilled(c, &mut local.tls);
+        // The decay's change of other classes' rooms is no free (`config::DERIVED_FREE_COUNT`).
+        local
+            .limits
+            .refilled(c, &mut local.tls, |k, d| h.counters.class[k].room_moved(d));
     }
     if SPILL_TOP || TLS_SLOW_START {
         // A cap `spill` raised ends with the blocks it covered: back to the class's own.
@@ -473,6 +492,21 @@ unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
 #[inline(never)]
 pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
     let _busy = h.busy();
+    // The spill's change of the lists' rooms is no free (`config::DERIVED_FREE_COUNT`).
+    // SAFETY: per the contract.
+    let frees = unsafe { h.rooms_now(c) };
+    // SAFETY: per the contract.
+    unsafe { spill_lists(h, c) };
+    // SAFETY: per the contract.
+    unsafe { h.settle_now(c, frees) };
+}
+
+/// `spill`'s work.
+///
+/// # Safety
+/// As for `spill`.
+#[inline(always)]
+unsafe fn spill_lists(h: &Heap, c: usize) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     let cap = local.cap(c);
@@ -591,6 +625,8 @@ pub unsafe fn flush(h: &Heap, publish: bool, tls: bool) {
         }
         // The TLS list's blocks were debited from the class countdown, never handed out.
         local.credit(c, local.tls[c].len());
+        // Returning the blocks is no free (`config::DERIVED_FREE_COUNT`).
+        let frees = h.rooms(local, c);
         // The TLS list, then a profiled heap's free side (front/profiling.rs).
         for side in 0..2 {
             let t = if side == 0 {
@@ -608,6 +644,7 @@ pub unsafe fn flush(h: &Heap, publish: bool, tls: bool) {
                 }
             }
         }
+        h.settle(local, c, frees);
         // SAFETY: per the contract.
         unsafe { flush_slabs(local, c, publish) };
     }

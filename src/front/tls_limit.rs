@@ -128,8 +128,14 @@ impl TlsLimits {
     /// Class `c`'s list ran dry and is about to be refilled: grows its cap by a batch if its last
     /// slow-path event was a spill (and the budget allows), and runs the decay clock, which may
     /// shrink the idle classes' caps and lists in `tls` (their lengths are kept: a list left
-    /// over its cap spills at its next push).
-    pub fn refilled(&mut self, c: usize, tls: &mut [TlsList; NUM_CLASSES]) {
+    /// over its cap spills at its next push). `moved(k, d)` hears of each change `d` of list `k`'s
+    /// room (`config::DERIVED_FREE_COUNT`).
+    pub fn refilled(
+        &mut self,
+        c: usize,
+        tls: &mut [TlsList; NUM_CLASSES],
+        moved: impl FnMut(usize, i64),
+    ) {
         if self.last[c] == SPILL {
             let cur = self.limit[c];
             let step = batch(cur) as u32;
@@ -145,21 +151,22 @@ impl TlsLimits {
         self.clock -= 1;
         if self.clock == 0 {
             self.clock = TLS_DECAY_REFILLS;
-            self.decay(tls);
+            self.decay(tls, moved);
         }
         self.debug_check();
     }
 
     /// The decay clock: every class not refilled since the last one goes back to its start cap.
-    fn decay(&mut self, tls: &mut [TlsList; NUM_CLASSES]) {
+    fn decay(&mut self, tls: &mut [TlsList; NUM_CLASSES], mut moved: impl FnMut(usize, i64)) {
         for (c, t) in tls.iter_mut().enumerate() {
             let start = start_cap(c);
             if !self.busy[c] && self.limit[c] > start {
                 self.grown -= (self.limit[c] - start) as usize * CLASS_SIZES[c] as usize;
                 self.limit[c] = start;
-                let len = t.len();
+                let (len, room) = (t.len(), t.room);
                 t.cap = start;
                 t.set_len(len);
+                moved(c, t.room as i64 - room as i64);
             }
             self.busy[c] = false;
         }
