@@ -13,14 +13,7 @@ import collections
 import struct
 import sys
 
-
-def cls(s):
-    if s <= 1024:
-        return ((max(s, 1) + 15) // 16) * 16
-    if s > 4 << 20:
-        return s
-    step = (1 << ((s - 1).bit_length() - 1)) // (4 if s <= 32768 else 8)
-    return ((s + step - 1) // step) * step
+from classes import cls  # the scripts' directory is on sys.path
 
 
 raw = open(sys.argv[1], "rb").read()
