@@ -16,8 +16,8 @@
 //! Mechanism (a heap is *profiled* while the profiler is on; `sync` switches it), with
 //! `config::PROF_POP_COUNTDOWN` (the default):
 //! - Each class's countdown sits in the pop's stats slot (`HeapCounters::class[c].alloc_fast`,
-//!   next to the TLS list); the pop decrements it and, when it goes below zero, tail-calls
-//!   `alloc::pop_trap` with the block it took (`trap` here). A profiled heap's countdown is the
+//!   next to the TLS list); the fast path decrements it once it has found the list's head and,
+//!   when it goes below zero, tail-calls `alloc::pop_trap`, which pops the block (`trap` here). A profiled heap's countdown is the
 //!   class's unsampled run, `floor(E / class size)` (`draw`); at the trap the block goes back on
 //!   the list, the prof box serves the request (`prof::alloc_sampled_as`) and the countdown is
 //!   redrawn. Requests whose pop misses count down in `alloc::alloc_miss_profiled`, without
