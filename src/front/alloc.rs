@@ -637,17 +637,8 @@ extern "C" fn alloc_miss_profiled(h: &'static Heap, size: usize, off: usize) -> 
                 let draw = unsafe { profiling::redraw(h, c) };
                 // SAFETY: as above.
                 unsafe { h.counters.reset_countdown(c, draw, 0) };
-                // SAFETY: as above; the reference lives through the prof box's call, which does
-                // not reach the heap.
-                let last = unsafe { h.local_mut() }.sampler.last_stack();
-                let p = prof::alloc_sampled_as(
-                    size,
-                    MIN_ALIGN,
-                    false,
-                    class_size(c),
-                    last,
-                    h.prof_shard,
-                );
+                // SAFETY: as above.
+                let p = unsafe { profiling::sample_class(h, c, size) };
                 if !p.is_null() {
                     return p;
                 }
@@ -664,11 +655,8 @@ extern "C" fn alloc_miss_profiled(h: &'static Heap, size: usize, off: usize) -> 
         }
         // SAFETY: as above; the heap is profiled.
         if unsafe { profiling::countdown(h, c) } {
-            // SAFETY: as above; the reference lives through the prof box's call, which does not
-            // reach the heap.
-            let last = unsafe { h.local_mut() }.sampler.last_stack();
-            let p =
-                prof::alloc_sampled_as(size, MIN_ALIGN, false, class_size(c), last, h.prof_shard);
+            // SAFETY: as above.
+            let p = unsafe { profiling::sample_class(h, c, size) };
             if !p.is_null() {
                 return p;
             }

@@ -153,6 +153,26 @@ pub unsafe fn redraw(h: &Heap, c: usize) -> u64 {
     draw_countdown(unsafe { h.local_mut() }, c)
 }
 
+/// Serves a sampled small request of `size` bytes, class `c`, through the prof box
+/// (`prof::alloc_sampled_as`, weighted by the class's size); null when it has no memory. The
+/// calling thread's profiled heap: the countdown trap's, and the profiled miss's (either design).
+///
+/// # Safety
+/// `h` is the calling thread's own live heap; no reference to its local state is alive.
+pub unsafe fn sample_class(h: &Heap, c: usize, size: usize) -> *mut u8 {
+    // SAFETY: per the contract; the reference lives through the prof box's call, which does not
+    // reach the heap.
+    let last = unsafe { h.local_mut() }.sampler.last_stack();
+    prof::alloc_sampled_as(
+        size,
+        crate::config::MIN_ALIGN,
+        false,
+        class_size(c),
+        last,
+        h.prof_shard,
+    )
+}
+
 /// The pop of block `b` of class `c` sent its class countdown below zero
 /// (`config::PROF_POP_COUNTDOWN`; `front::alloc::pop_trap`). The heap follows the switch first.
 /// Profiled, with the countdown still below zero: this request (of `size` bytes) is the sampled
@@ -179,18 +199,10 @@ pub unsafe fn trap(h: &Heap, b: NonNull<Block>, c: usize, size: usize) -> Option
         unsafe { h.counters.reset_countdown(c, COUNTDOWN_OFF, 0) };
         return None;
     }
-    // SAFETY: per the contract; the reference lives through the prof box's call and the draw,
-    // neither of which reaches the heap otherwise.
-    let local = unsafe { h.local_mut() };
-    let p = prof::alloc_sampled_as(
-        size,
-        crate::config::MIN_ALIGN,
-        false,
-        class_size(c),
-        local.sampler.last_stack(),
-        h.prof_shard,
-    );
-    let v = draw_countdown(local, c);
+    // SAFETY: per the contract.
+    let p = unsafe { sample_class(h, c, size) };
+    // SAFETY: per the contract.
+    let v = unsafe { redraw(h, c) };
     if p.is_null() {
         // SAFETY: see above.
         unsafe { h.counters.reset_countdown(c, v, 0) };
