@@ -628,6 +628,8 @@ pub const PROF_OWNED_SHARDS: bool = !cfg!(hakmem_no_prof_owned_shards);
 /// waiting on the free side — takes the free side's top block and swaps the two lists in one step
 /// inside `alloc_miss` (`front::profiling::swap_miss`), not through `countdown` and `refill`.
 /// Backout: `--cfg hakmem_no_prof_swap_miss`.
+/// Used by the free side only (`PROF_FREE_SIDE`, the pop countdown's backout): CI runs its
+/// backout together with `--cfg hakmem_no_prof_pop_countdown`.
 pub const PROF_SWAP_MISS: bool = !cfg!(hakmem_no_prof_swap_miss);
 
 /// A profiled heap's free side spills as an unprofiled heap's TLS list does after a refill that
@@ -636,6 +638,8 @@ pub const PROF_SWAP_MISS: bool = !cfg!(hakmem_no_prof_swap_miss);
 /// `profiling::refill` cleared `HeapLocal::taken`, so the free side spilled down to half its base
 /// cap each time: glibc-thread's large classes kept fewer blocks and refilled their slabs 28%
 /// more often (docs/benchmarks.md "Session 16: prof19"). Backout: `--cfg hakmem_no_prof_spill_top`.
+/// Used by the free side only (`PROF_FREE_SIDE`, the pop countdown's backout): CI runs its
+/// backout together with `--cfg hakmem_no_prof_pop_countdown`.
 pub const PROF_SPILL_TOP: bool = SPILL_TOP && !cfg!(hakmem_no_prof_spill_top);
 
 /// A miss's first step with no call on its paths (`front::alloc::miss_here`): a profiled heap's
@@ -643,6 +647,8 @@ pub const PROF_SPILL_TOP: bool = SPILL_TOP && !cfg!(hakmem_no_prof_spill_top);
 /// `alloc_slow`, so neither saves the registers the rest of the miss needs (~20 instructions a
 /// miss; docs/benchmarks.md "Session 13: prof14"). Backout (every live heap's miss through
 /// `alloc_miss_profiled`, as before): `--cfg hakmem_no_prof_miss_here`.
+/// Used by the free side only (`PROF_FREE_SIDE`, the pop countdown's backout): CI runs its
+/// backout together with `--cfg hakmem_no_prof_pop_countdown`.
 pub const PROF_MISS_HERE: bool = !cfg!(hakmem_no_prof_miss_here);
 
 /// `front::alloc::miss_here` without its two guards that the profiled swap does not need: the
@@ -651,6 +657,8 @@ pub const PROF_MISS_HERE: bool = !cfg!(hakmem_no_prof_miss_here);
 /// class's by contract): −6 of ~44 instructions on every profiled heap's usual miss, the largest
 /// instruction item of the profiler's cost on the small-object rows (docs/benchmarks.md
 /// "Session 21: prof21"). Backout: `--cfg hakmem_no_prof_lean_miss`.
+/// Used by the free side only (`PROF_FREE_SIDE`, the pop countdown's backout): CI runs its
+/// backout together with `--cfg hakmem_no_prof_pop_countdown`.
 pub const PROF_LEAN_MISS: bool = !cfg!(hakmem_no_prof_lean_miss);
 
 /// `front::alloc::miss_here` tries a profiled heap's swap on the free side's length alone while
@@ -661,6 +669,8 @@ pub const PROF_LEAN_MISS: bool = !cfg!(hakmem_no_prof_lean_miss);
 /// load, on a line of its own that nothing else on the swap reads, and its branch fewer per
 /// profiled miss (docs/benchmarks.md "Session 23: prof23"). Backout (the flag first, as
 /// before): `--cfg hakmem_no_prof_swap_first`.
+/// Used by the free side only (`PROF_FREE_SIDE`, the pop countdown's backout): CI runs its
+/// backout together with `--cfg hakmem_no_prof_pop_countdown`.
 pub const PROF_SWAP_FIRST: bool = !cfg!(hakmem_no_prof_swap_first);
 
 /// The profiler's class countdowns sit where the alloc fast path's stats counter was
@@ -682,6 +692,8 @@ pub const PROF_FREE_SIDE: bool = PROFILE && !PROF_POP_COUNTDOWN;
 /// 16-byte `mem::swap` whose reads follow a 4-byte store of `room` (the pop's, the free push's,
 /// `small::refill`'s): reads the store buffer cannot forward (docs/benchmarks.md "Session 15:
 /// prof17"). Backout: `--cfg hakmem_no_prof_field_swap`.
+/// Used by the free side only (`PROF_FREE_SIDE`, the pop countdown's backout): CI runs its
+/// backout together with `--cfg hakmem_no_prof_pop_countdown`.
 pub const PROF_FIELD_SWAP: bool = !cfg!(hakmem_no_prof_field_swap);
 
 /// A small sample claims its arena slot and its free releases it lock-free (`prof::slots`: one
@@ -791,6 +803,8 @@ pub const FOREIGN_UNPIN_PUBLISHED: bool =
 /// drained them back one refill at a time: sh8bench's profiled heaps made x25 the refills and
 /// x580 the remote frees of the unprofiled ones (docs/benchmarks.md "Session 17: prof20").
 /// Backout (within foreign entries): `--cfg hakmem_no_prof_foreign`.
+/// Used by the free side only (`PROF_FREE_SIDE`, the pop countdown's backout): CI runs its
+/// backout together with `--cfg hakmem_no_prof_pop_countdown`.
 pub const PROF_FOREIGN: bool = FOREIGN_ENTRIES && !cfg!(hakmem_no_prof_foreign);
 
 /// A sampled medium block's profile record lives in its span's header page (one slot per block
