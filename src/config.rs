@@ -853,6 +853,15 @@ pub const PROF_FLAT_SAMPLE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_fla
 /// hakmem_no_prof_inline_take`.
 pub const PROF_INLINE_TAKE: bool = PROFILE && MEDIUM && !cfg!(hakmem_no_prof_inline_take);
 
+/// A sample's weight and record in fixed point: the weight's table (`PROF_WEIGHT_TABLE`) holds
+/// its quadratics in 32.32 and is evaluated in integers (`prof::sampler::weight_fixed_now`),
+/// and the record's objects and bytes are a shift and one multiplication of that weight
+/// (`prof::Record::from_fixed`), not two float products, clamps and conversions. The numbers a
+/// profile reports differ from the float path's by at most one unit of each counter per sample (1/256
+/// of a request, one byte), and only where the float product lies within 2^-20 of a half
+/// (docs/benchmarks.md "Session 25: pmed25"). Backout: `--cfg hakmem_no_prof_lean_sample`.
+pub const PROF_LEAN_SAMPLE: bool = PROFILE && !cfg!(hakmem_no_prof_lean_sample);
+
 /// With foreign entries, a consumer's remote frees (a live heap freeing a class it does not
 /// allocate, so it keeps none of them) go through the thread's remote-free batches
 /// (front/remote_batch.rs): one CAS per slab batch instead of one per block. A reusing freer's

@@ -79,6 +79,39 @@ impl Record {
             bytes,
         }
     }
+
+    /// `new` from a weight in 32.32 fixed point (`sampler::weight_fixed_now`;
+    /// `config::PROF_LEAN_SAMPLE`): objects a shift, bytes one multiplication (both rounded to
+    /// nearest, as `new`'s; they differ from `new`'s by at most one unit, where the exact product
+    /// lies within the weight's rounding of a half).
+    #[inline(always)]
+    pub fn from_fixed(stack: u32, epoch: u32, size: usize, weight: u64) -> Self {
+        const SHIFT: u32 = 32 - super::table::OBJECT_UNIT_BITS;
+        debug_assert!((super::sampler::FIXED_ONE..=1 << 62).contains(&weight));
+        // At most 2^(62 - SHIFT): no clamp.
+        let objects = (weight + (1 << (SHIFT - 1))) >> SHIFT;
+        // One `mul`: a sampled medium request's product fits 64 bits (a weight below 2^38 —
+        // at most ~33 where the table gives it — times a size below 2^26); rounded to nearest.
+        let bytes = match weight.checked_mul(size as u64) {
+            Some(p) if p < 1 << 63 => (p + (1 << 31)) >> 32,
+            _ => bytes_wide(weight, size),
+        };
+        Self {
+            stack,
+            epoch,
+            size,
+            objects,
+            bytes,
+        }
+    }
+}
+
+/// `Record::from_fixed`'s bytes where the product needs 128 bits: rounded, clamped to 2^62 as
+/// `Record::new`'s.
+#[cold]
+#[inline(never)]
+fn bytes_wide(weight: u64, size: usize) -> u64 {
+    ((weight as u128 * size as u128 + (1 << 31)) >> 32).min(1 << 62) as u64
 }
 
 /// Bytes a `Record` takes where a block carries it (a sampled medium block's tail).

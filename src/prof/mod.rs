@@ -45,7 +45,9 @@ pub use sampler::{Sampler, DEFAULT_MEAN};
 pub use stack::MAX_FRAMES;
 pub use table::{claim_shard, LastStack, Shard};
 
-use crate::config::{MIN_ALIGN, PAGE_SIZE, PROFILE, PROF_FLAT_SAMPLE, PROF_LOCKFREE_SLOTS};
+use crate::config::{
+    MIN_ALIGN, PAGE_SIZE, PROFILE, PROF_FLAT_SAMPLE, PROF_LEAN_SAMPLE, PROF_LOCKFREE_SLOTS,
+};
 use crate::lock::{ForkReset, Rank, SpinLock};
 use crate::msg::Msg;
 use crate::os;
@@ -299,18 +301,23 @@ fn sample_with<T>(
 ) -> Option<T> {
     let mut buf = [MaybeUninit::uninit(); MAX_FRAMES];
     let frames = stack::capture(&mut buf);
-    let weight = sampler::weight_now(sampled_as);
+    // One of the two, by `config::PROF_LEAN_SAMPLE` (the other is 0 and not read).
+    let (weight, fixed) = if PROF_LEAN_SAMPLE {
+        (0.0, sampler::weight_fixed_now(sampled_as))
+    } else {
+        (sampler::weight_now(sampled_as), 0)
+    };
     slots_locked(|| {
         // Lock-free, as a medium sample (`record_into`); with `PROF_LOCKFREE_SLOTS` off, under
         // the lock (a fork's reset bumps the generation under it).
         let entries = table()?;
         let ep = epoch();
-        let rec = Record::new(
-            TABLE.intern_cached(entries, frames, last, ep),
-            ep,
-            size,
-            weight,
-        );
+        let stack = TABLE.intern_cached(entries, frames, last, ep);
+        let rec = if PROF_LEAN_SAMPLE {
+            Record::from_fixed(stack, ep, size, fixed)
+        } else {
+            Record::new(stack, ep, size, weight)
+        };
         let kept = keep(rec)?;
         table::Table::add(entries, &rec, shard);
         Some(kept)
@@ -434,17 +441,16 @@ fn record_with(
     shard: Shard,
 ) -> bool {
     let frames = stack::capture(buf);
-    let weight = sampler::weight_now(size);
     let Some(entries) = table() else {
         return false;
     };
     let ep = epoch();
-    let rec = out.write(Record::new(
-        TABLE.intern_cached(entries, frames, last, ep),
-        ep,
-        size,
-        weight,
-    ));
+    let stack = TABLE.intern_cached(entries, frames, last, ep);
+    let rec = out.write(if PROF_LEAN_SAMPLE {
+        Record::from_fixed(stack, ep, size, sampler::weight_fixed_now(size))
+    } else {
+        Record::new(stack, ep, size, sampler::weight_now(size))
+    });
     table::Table::add(entries, rec, shard);
     true
 }

@@ -187,6 +187,87 @@ fn weight_from_table(x: f64) -> f64 {
     q.a + f * (q.b + f * q.c)
 }
 
+// ---- the weight in fixed point (`config::PROF_LEAN_SAMPLE`) --------------------------------------
+// The same quadratics with their coefficients in 32.32 (`WEIGHT_TABLE_FIXED`), evaluated in
+// integers from x's mantissa bits: no conversion of the step's fraction, no float products, and
+// a weight the record (`Record::from_fixed`) turns into its counters with a shift and one
+// multiplication. Each of the two products is truncated to 2^-32 (a bias below 2^-31 of a
+// request, 1e-10 of the smallest weight); the table's own error (2e-5) is unchanged.
+
+/// A weight in 32.32 fixed point: `weight × 2^32`, rounded (a weight is at least 1, so at least
+/// 2^32; at most 2^62, clamped).
+pub const FIXED_ONE: u64 = 1 << 32;
+
+/// One step's quadratic in 32.32 (`Quad` × 2^32, rounded).
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct QuadFixed {
+    a: i64,
+    b: i64,
+    c: i64,
+}
+
+/// `v × 2^32` rounded to the nearest integer (at compile time).
+const fn to_fixed(v: f64) -> i64 {
+    let s = v * FIXED_ONE as f64;
+    (if s >= 0.0 { s + 0.5 } else { s - 0.5 }) as i64
+}
+
+static WEIGHT_TABLE_FIXED: [QuadFixed; WEIGHT_OCTAVES * WEIGHT_STEPS] = {
+    let mut t = [QuadFixed { a: 0, b: 0, c: 0 }; WEIGHT_OCTAVES * WEIGHT_STEPS];
+    let mut i = 0;
+    while i < WEIGHT_OCTAVES * WEIGHT_STEPS {
+        let q = WEIGHT_TABLE[i];
+        t[i] = QuadFixed {
+            a: to_fixed(q.a),
+            b: to_fixed(q.b),
+            c: to_fixed(q.c),
+        };
+        i += 1;
+    }
+    t
+};
+
+/// `weight_from_table(x) × 2^32` from `WEIGHT_TABLE_FIXED`, for `x` in [WEIGHT_LO, WEIGHT_HI).
+#[inline(always)]
+fn weight_fixed_from_table(x: f64) -> u64 {
+    debug_assert!((WEIGHT_LO..WEIGHT_HI).contains(&x));
+    let bits = x.to_bits();
+    const SHIFT: u32 = 52 - WEIGHT_STEP_BITS;
+    const FIRST: u64 = ((1023 + WEIGHT_MIN_EXP) as u64) << WEIGHT_STEP_BITS;
+    const _: () = assert!(SHIFT >= 32);
+    let i = ((bits >> SHIFT) - FIRST) as usize;
+    // The step's fraction in 0.32 (the mantissa's next 32 bits).
+    let f = ((bits >> (SHIFT - 32)) & 0xffff_ffff) as i128;
+    debug_assert!(i < WEIGHT_TABLE_FIXED.len());
+    // SAFETY: x in [2^WEIGHT_MIN_EXP, 2^(WEIGHT_MIN_EXP + WEIGHT_OCTAVES)) has its exponent
+    // field in [1023 + WEIGHT_MIN_EXP, 1023 + WEIGHT_MIN_EXP + WEIGHT_OCTAVES), so `i` is below
+    // `WEIGHT_OCTAVES << WEIGHT_STEP_BITS`, the table's length (no bounds check on the path).
+    let q = unsafe { WEIGHT_TABLE_FIXED.get_unchecked(i) };
+    // The products of two 64-bit numbers in 128 bits (one `imul` each), back to 32.32.
+    let t = q.b + ((f * q.c as i128) >> 32) as i64;
+    let w = q.a + ((f * t as i128) >> 32) as i64;
+    debug_assert!(w >= FIXED_ONE as i64, "a weight is at least 1");
+    w as u64
+}
+
+/// `weight_now(size) × 2^32`, rounded (at most 2^62): from `WEIGHT_TABLE_FIXED` where the float
+/// weight would come from `WEIGHT_TABLE`, else the float weight converted.
+#[inline(always)]
+pub fn weight_fixed_now(size: usize) -> u64 {
+    // ORDERING: Relaxed — see `set_mean`.
+    let inv = f64::from_bits(INV_MEAN.load(Ordering::Relaxed));
+    // (A size of 0 counts as 1, as in `weight_now`: 0 is below the table's range.)
+    let x = size as i64 as f64 * inv;
+    if PROF_WEIGHT_TABLE && (WEIGHT_LO..WEIGHT_HI).contains(&x) {
+        return weight_fixed_from_table(x);
+    }
+    let x = size.max(1) as i64 as f64 * inv;
+    let w = (weight_of_x(x) * FIXED_ONE as f64 + 0.5).min((1u64 << 62) as f64);
+    // SAFETY: finite (a weight is finite) and in [2^32, 2^62]: representable as i64.
+    unsafe { w.to_int_unchecked::<i64>() as u64 }
+}
+
 // ---- cheap math ---------------------------------------------------------------------------------
 // libm's `log` and `exp` cost ~50 instructions each per sample (a third of the draw and the
 // weight). Sampling needs about six correct digits, not sixteen: these are table-driven
@@ -558,6 +639,59 @@ mod tests {
                 "{size}: {got} vs {want}"
             );
         }
+    }
+
+    #[test]
+    fn fixed_weight_matches_the_float_weight() {
+        // Every size of the table's range at the current mean in steps a little off any power of
+        // two, and sizes either side of it: within 8 × 2^-32 of the float weight (its
+        // coefficients' rounding, 1.5 units, and the two truncated products, 2), which is itself
+        // within 2e-5 of the series.
+        let m = mean() as usize;
+        let (mut size, mut worst) = (1usize, 0.0f64);
+        while size < 40 * m {
+            let want = weight_now(size) * FIXED_ONE as f64;
+            let got = weight_fixed_now(size) as f64;
+            let diff = (got - want).abs();
+            assert!(diff <= 8.0, "{size}: {got} vs {want}");
+            worst = worst.max(diff);
+            size = size + size / 97 + 1;
+        }
+        assert!(worst > 0.0, "the integer path was taken");
+        assert_eq!(weight_fixed_now(SURE as usize * m), FIXED_ONE);
+        assert_eq!(weight_fixed_now(0), weight_fixed_now(1));
+        assert_eq!(weight_fixed_now(usize::MAX / 2), FIXED_ONE);
+        // Below the table: the float weight converted, clamped at 2^62.
+        assert_eq!(
+            weight_fixed_now(1),
+            (weight_now(1) * FIXED_ONE as f64 + 0.5) as u64
+        );
+    }
+
+    #[test]
+    fn fixed_record_matches_the_float_record() {
+        // `Record::from_fixed` against `Record::new` over the sizes a sample meets: each counter
+        // within one unit, and the sums over all sizes within 1e-9 (no bias a profile could see).
+        use super::super::arena::Record;
+        let m = mean() as usize;
+        let (mut size, mut n, mut differ) = (1usize, 0u32, 0u32);
+        let (mut objects, mut bytes) = ([0i128; 2], [0i128; 2]);
+        while size < 40 * m {
+            let a = Record::new(1, 1, size, weight_now(size));
+            let b = Record::from_fixed(1, 1, size, weight_fixed_now(size));
+            assert!(a.objects.abs_diff(b.objects) <= 1, "{size}: objects");
+            assert!(a.bytes.abs_diff(b.bytes) <= 1, "{size}: bytes");
+            differ += u32::from(a.objects != b.objects || a.bytes != b.bytes);
+            objects[0] += a.objects as i128;
+            objects[1] += b.objects as i128;
+            bytes[0] += a.bytes as i128;
+            bytes[1] += b.bytes as i128;
+            n += 1;
+            size = size + size / 97 + 1;
+        }
+        assert!(differ * 10 < n, "{differ} of {n} records differ");
+        assert!((objects[1] - objects[0]).abs() as f64 <= 1e-9 * objects[0] as f64);
+        assert!((bytes[1] - bytes[0]).abs() as f64 <= 1e-9 * bytes[0] as f64);
     }
 
     #[test]

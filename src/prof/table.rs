@@ -50,6 +50,9 @@ const MAX_USED: usize = CAPACITY * 7 / 8;
 /// An entry claimed by a thread that is writing its frames (hashes are odd).
 /// The objects counters count requests in units of 1/`OBJECT_UNIT` (a weight is fractional).
 pub const OBJECT_UNIT: f64 = 256.0;
+/// `OBJECT_UNIT` as a power of two (`Record::from_fixed` shifts by it).
+pub const OBJECT_UNIT_BITS: u32 = 8;
+const _: () = assert!(OBJECT_UNIT == (1u64 << OBJECT_UNIT_BITS) as f64);
 
 /// Shared counter lines per entry (`config::PROF_SHARDS`; one in the backout), updated with
 /// atomic adds by any thread. Prime, not a power of two: see `shard_of`.
