@@ -482,6 +482,7 @@ fn record(job: &Job, rep: usize, seq: usize, result: Result<Measured, String>) -
         ru_maxrss_kib: m.ru_maxrss_kib,
         ops: m.ops,
         checksum: m.checksum,
+        minflt: m.minflt,
     }
 }
 

@@ -64,6 +64,17 @@ fn quick_run_writes_table_csv_json_and_chart() {
     }
     let json = std::fs::read_to_string(out.join("results.json")).unwrap();
     assert!(json.contains("\"peak_rss_kib\""));
+    // Every run's minor faults, the last column (a process faults in at least its stack).
+    let csv = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines.next().unwrap().ends_with(",minflt"),
+        "runs.csv:\n{csv}"
+    );
+    for l in lines {
+        let faults: u64 = l.rsplit(',').next().unwrap().parse().unwrap();
+        assert!(faults > 0, "a run without minor faults: {l}");
+    }
     std::fs::remove_dir_all(&out).ok();
 }
 

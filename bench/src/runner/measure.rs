@@ -39,6 +39,11 @@ pub struct Measured {
     pub ru_maxrss_kib: u64,
     pub ops: u64,
     pub checksum: u64,
+    /// `ru_minflt` of the child: page faults served without I/O, pages populated on its behalf
+    /// included. rust-btreemap takes ~500 when its growing SuperSlabs get huge pages and ~4,800
+    /// when the host refuses them, at ~1.16x the CPU (docs/benchmarks.md, "Session 25: faults25"):
+    /// a draw's outlier can be told from the allocator's code by this column.
+    pub minflt: u64,
     /// Extra `key=value` fields of the result line (e.g. `malloc_from` of the C workloads).
     pub fields: Vec<(String, String)>,
 }
@@ -137,6 +142,7 @@ pub fn run(inv: &Invocation, timeout: Duration) -> Result<Measured, String> {
         sys_s: tv(ru.ru_stime),
         peak_rss_kib: ru.ru_maxrss as u64,
         ru_maxrss_kib: ru.ru_maxrss as u64,
+        minflt: ru.ru_minflt as u64,
         ..Measured::default()
     };
     for field in line.split_whitespace().skip(1) {

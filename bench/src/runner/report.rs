@@ -32,6 +32,9 @@ pub struct RunRecord {
     pub ru_maxrss_kib: u64,
     pub ops: u64,
     pub checksum: u64,
+    /// Minor page faults of the run (`ru_minflt`; see measure.rs): whether the host gave huge
+    /// pages shows here. Last, so that earlier columns of `runs.csv` keep their places.
+    pub minflt: u64,
 }
 
 /// Median, minimum and maximum of a set of runs.
