@@ -727,6 +727,15 @@ pub const PROF_OWNER_BITS: bool = !cfg!(hakmem_no_prof_owner_bits);
 /// every time.
 pub const MMAP_NEXT_HINT: bool = !cfg!(hakmem_no_mmap_hint);
 
+/// When the over-reservation of an aligned range (`size + align`) is refused, map exactly `size`
+/// and keep it if it is aligned, else ask for the aligned addresses next to where the kernel put
+/// it (`os::unix::map_exact_aligned`). Under `mlockall(MCL_FUTURE)` every new mapping is locked
+/// and charged in full against `RLIMIT_MEMLOCK` when it is made, slack included: with an
+/// unprivileged user's 8 MiB limit the first SuperSlab's 4 MiB over-reservation failed with
+/// `EAGAIN` and every `malloc` returned null where glibc served 2 MB (session 25, real25;
+/// preload/tests/c/mlock_limit.c). Backout (fail as before): `--cfg hakmem_no_exact_map_fallback`.
+pub const EXACT_MAP_FALLBACK: bool = !cfg!(hakmem_no_exact_map_fallback);
+
 /// The large tier maps a block without `MAP_NORESERVE` (`os::reserve_charged`), so that the
 /// kernel's overcommit policy judges it as it judges glibc's mmap of the same request: under the
 /// default heuristic a `malloc` (or `memalign`'s over-reservation) larger than RAM + swap fails

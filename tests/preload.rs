@@ -112,6 +112,8 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("atfork_early.c", Lang::C),
     ("bg_last_thread.c", Lang::C),
     ("edge_compare.c", Lang::C),
+    ("odd_api.c", Lang::C),
+    ("mlock_limit.c", Lang::C),
 ];
 /// Copies of preload/tests/c/tls_lib.c that `dlopen_tls` loads (more than the 14 spare DTV slots
 /// glibc starts a thread with, so the DTV is grown too).
@@ -294,6 +296,14 @@ fn build() -> Option<Setup> {
     for i in 0..TLS_LIBS {
         fs::copy(&lib, bin.join(format!("tls_{i:02}.so"))).unwrap();
     }
+    // odd_api's library, opened and closed in a loop.
+    compile(
+        Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-O2", "-fPIC", "-shared", "-pthread"])
+            .arg(src.join("odd_lib.c"))
+            .arg("-o")
+            .arg(bin.join("odd_lib.so")),
+    );
 
     // Scratch space per process; earlier processes' directories are removed once empty (a failed
     // test keeps its files for inspection).
@@ -1234,6 +1244,39 @@ fn c_edge_cases_match_glibc() {
         differ.len(),
         differ.join("\n")
     );
+}
+
+/// Session 25 (real25): odd-but-legal C API uses of real libraries print the same lines on hakmem
+/// as on glibc (`odd_api.c`): `pthread_atfork` handlers that allocate while six threads fork at
+/// once, `vfork` + `execve` and `posix_spawn` (with and without `POSIX_SPAWN_USEVFORK`) beside
+/// allocating threads, `siglongjmp` out of SIGSEGV and SIGUSR1 handlers between allocations,
+/// `mallopt` (glibc's: the preload does not export it), `reallocarray` overflow, the `memalign`
+/// family from 8 B to 4 MiB, and a `dlopen`/`dlclose` loop of a library that allocates in its
+/// constructor and frees the program's block in its destructor. No defect found: coverage.
+#[test]
+fn c_odd_api_uses_match_glibc() {
+    let Some(s) = setup() else { return };
+    let lib = s.bin.join("odd_lib.so");
+    compare(
+        "odd_api",
+        Duration::from_secs(120),
+        |_| {
+            let mut c = plain(s.bin.join("odd_api"));
+            c.arg(&lib);
+            c
+        },
+        |_, _| {},
+    );
+}
+
+/// Session 25 (real25): `mlockall(MCL_CURRENT | MCL_FUTURE)` under a locked-memory limit (gpg-agent's
+/// pattern for an unprivileged user). Every new mapping is locked and charged in full when it is
+/// made, so the first SuperSlab's 4 MiB over-reservation was refused with `EAGAIN` and all 300
+/// mallocs returned null where glibc served them (`config::EXACT_MAP_FALLBACK` maps exactly 2 MiB
+/// instead). The program drops root first (CAP_IPC_LOCK ignores the limit).
+#[test]
+fn c_mlockall_under_a_memlock_limit() {
+    c_program("mlock_limit", &[]);
 }
 
 /// A program's own fork child handler, registered before hakmem's, allocates while a thread of

@@ -23,7 +23,13 @@ pub fn reserve_aligned(size: usize, align: usize, charged: bool) -> Option<NonNu
     }
     // Over-reserve, then trim the misaligned head and the unused tail.
     let span = size.checked_add(align)?;
-    let raw = map(span, charged)?;
+    let Some(raw) = map(span, charged) else {
+        return if crate::config::EXACT_MAP_FALLBACK {
+            map_exact_aligned(size, align, charged)
+        } else {
+            None
+        };
+    };
     let base = raw.as_ptr() as usize;
     let aligned = (base + align - 1) & !(align - 1);
     let head = aligned - base;
@@ -82,6 +88,59 @@ fn map_below_last(size: usize) -> Option<NonNull<u8>> {
     // SAFETY: the mapping just made, handed out to nobody.
     if unsafe { libc::munmap(p, size) } != 0 {
         super::failed("munmap (misplaced hint)");
+    }
+    None
+}
+
+/// The fallback when `size + align` cannot be mapped but `size` might (`config::EXACT_MAP_FALLBACK`:
+/// a locked-memory limit under `mlockall(MCL_FUTURE)` charges the slack too, or a nearly full
+/// address space): maps exactly `size` and keeps it when aligned; else gives it back and asks
+/// for the aligned address below it, then the one above (hints: the kernel never replaces a
+/// mapping for them). None, with nothing left mapped, when all three miss.
+#[cold]
+#[inline(never)]
+fn map_exact_aligned(size: usize, align: usize, charged: bool) -> Option<NonNull<u8>> {
+    let p = map(size, charged)?;
+    let base = p.as_ptr() as usize;
+    if base % align == 0 {
+        return Some(p);
+    }
+    // SAFETY: the mapping just made, handed out to nobody.
+    if unsafe { libc::munmap(p.as_ptr().cast(), size) } != 0 {
+        super::failed("munmap (misaligned exact map)");
+        return None;
+    }
+    let below = base & !(align - 1);
+    for want in [below, below.wrapping_add(align)] {
+        if want == 0 {
+            continue;
+        }
+        // SAFETY: an anonymous private mapping without MAP_FIXED: the address is a hint, the
+        // kernel never replaces an existing mapping for it.
+        let q = unsafe {
+            libc::mmap(
+                want as *mut libc::c_void,
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE
+                    | libc::MAP_ANONYMOUS
+                    | if charged { 0 } else { libc::MAP_NORESERVE },
+                -1,
+                0,
+            )
+        };
+        if q == libc::MAP_FAILED {
+            continue;
+        }
+        if q as usize == want {
+            // Strict provenance is kept by the kernel: the pointer comes from this mmap.
+            return NonNull::new(q.cast());
+        }
+        // SAFETY: the mapping just made, handed out to nobody.
+        if unsafe { libc::munmap(q, size) } != 0 {
+            super::failed("munmap (misplaced exact map)");
+            return None;
+        }
     }
     None
 }

@@ -1,0 +1,10 @@
+# Stand-in for the file the libmimalloc-sys crate leaves out of its copy of mimalloc (real25).
+function(join_paths joined_path first_path_segment)
+  set(temp_path "${first_path_segment}")
+  foreach(current_segment IN LISTS ARGN)
+    if(NOT ("${current_segment}" STREQUAL ""))
+      set(temp_path "${temp_path}/${current_segment}")
+    endif()
+  endforeach()
+  set(${joined_path} "${temp_path}" PARENT_SCOPE)
+endfunction()
