@@ -736,6 +736,22 @@ pub const MMAP_NEXT_HINT: bool = !cfg!(hakmem_no_mmap_hint);
 /// preload/tests/c/mlock_limit.c). Backout (fail as before): `--cfg hakmem_no_exact_map_fallback`.
 pub const EXACT_MAP_FALLBACK: bool = !cfg!(hakmem_no_exact_map_fallback);
 
+/// Locked memory (`mlock`/`mlockall`, root or under `RLIMIT_MEMLOCK`): the kernel refuses
+/// `MADV_DONTNEED`/`MADV_FREE` on locked pages with `EINVAL`, and under `mlockall(MCL_FUTURE)`
+/// populates every new mapping in full when it is made. The OS box then notes the memory locked
+/// once (one failure counted, one line on stderr) and stops purging: a purge is skipped without
+/// a system call (counted in `stats().purges_skipped_locked`; every `LOCKED_RETRY_EVERY`-th one is
+/// tried again, so a `munlockall` turns purging back on), and its range stays committed and
+/// reused as dirty memory. A fresh span whose untouched last page is resident at once (the
+/// `MCL_FUTURE` probe in `span::map`) notes it too and is unmapped, and while memory is locked
+/// the medium tier's requests are served by the large tier (a mapping of the block's own pages,
+/// unmapped beyond the cache's bound, as glibc's mmap'ed chunks), since a span is mapped whole and
+/// its pages could never be given back. Root under `mlockall(MCL_CURRENT | MCL_FUTURE)`
+/// (scripts/robustness/mlockall_churn.c) peaked at 1.8 GB against glibc's 168 MB with ~10,000
+/// failing `madvise` calls (session 25, real25; docs/debugging.md "Session 25: mlock25").
+/// Backout (retry every purge, keep medium in spans): `--cfg hakmem_no_locked_memory`.
+pub const LOCKED_MEMORY: bool = !cfg!(hakmem_no_locked_memory);
+
 /// The large tier maps a block without `MAP_NORESERVE` (`os::reserve_charged`), so that the
 /// kernel's overcommit policy judges it as it judges glibc's mmap of the same request: under the
 /// default heuristic a `malloc` (or `memalign`'s over-reservation) larger than RAM + swap fails

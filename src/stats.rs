@@ -216,6 +216,11 @@ pub struct Stats {
     pub purged_bytes: u64,
     /// OS calls that failed (`munmap`, `madvise`): each range was kept accounted and decommitted.
     pub os_failures: u64,
+    /// 1 while the process's memory is locked (`mlock`/`mlockall`, `os::memory_locked`): purging
+    /// is off, so freed pages stay resident (`purged_bytes` does not count them).
+    pub memory_locked: u64,
+    /// Purges skipped (one in `os::LOCKED_RETRY_EVERY` retried) because memory was locked.
+    pub purges_skipped_locked: u64,
     /// Thread heaps created (threads that allocated).
     pub threads_started: u64,
     /// Thread heaps torn down at thread exit.
@@ -285,6 +290,8 @@ impl Stats {
         f("cached_bytes", self.cached_bytes);
         f("purged_bytes", self.purged_bytes);
         f("os_failures", self.os_failures);
+        f("memory_locked", self.memory_locked);
+        f("purges_skipped_locked", self.purges_skipped_locked);
         f("threads_started", self.threads_started);
         f("threads_exited", self.threads_exited);
         f("heaps_reused", self.heaps_reused);
@@ -735,6 +742,8 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters, Rooms<'
     st.cached_bytes = g.cached.get().saturating_sub(g.cached_freed.get());
     st.purged_bytes = g.purged_bytes.get();
     st.os_failures = if STATS { crate::os::failures() } else { 0 };
+    st.memory_locked = u64::from(crate::os::memory_locked());
+    st.purges_skipped_locked = crate::os::purges_skipped_locked();
     st.threads_started = g.threads_started.get();
     st.threads_exited = g.threads_exited.get();
     st.heaps_reused = g.heaps_reused.get();

@@ -73,6 +73,8 @@ const NAMES: [&str; 48] = [
     "cached_bytes",
     "purged_bytes",
     "os_failures",
+    "memory_locked",
+    "purges_skipped_locked",
     "threads_started",
     "threads_exited",
     "heaps_reused",

@@ -355,9 +355,33 @@ fn alloc_large(size: usize, align: usize, zero: bool) -> *mut u8 {
 }
 
 /// A block of medium class `c`, after creating the thread's heap if needed. Null when memory
-/// cannot be had.
+/// cannot be had. While memory is locked (`config::LOCKED_MEMORY`), a large block instead.
 #[inline(never)]
 fn alloc_medium(c: usize) -> *mut u8 {
+    if crate::os::memory_locked() {
+        return alloc_medium_as_large(class_size(c), false);
+    }
+    let p = alloc_medium_in_spans(c);
+    if p.is_null() && crate::os::memory_locked() {
+        // `span::map` found the memory locked (a fresh span came resident) and gave it back.
+        return alloc_medium_as_large(class_size(c), false);
+    }
+    p
+}
+
+/// A medium request served by the large tier because memory is locked (`config::LOCKED_MEMORY`):
+/// under `mlockall(MCL_FUTURE)` a span would be resident whole and never given back, while a
+/// large block's mapping holds its own pages and is unmapped beyond the cache's bound. Page
+/// alignment covers every alignment a medium class serves (`medium_align_ok`).
+#[cold]
+#[inline(never)]
+fn alloc_medium_as_large(size: usize, zero: bool) -> *mut u8 {
+    alloc_large(size, crate::config::PAGE_SIZE, zero)
+}
+
+/// `alloc_medium` from the thread's spans.
+#[inline(always)]
+fn alloc_medium_in_spans(c: usize) -> *mut u8 {
     let h = thread::current();
     // SAFETY (all arms): each heap passed on is the calling thread's own live heap, or the
     // fallback heap under its lock.
@@ -379,6 +403,20 @@ fn alloc_medium(c: usize) -> *mut u8 {
 /// bytes (`medium::alloc_zeroed`).
 #[inline(never)]
 fn alloc_medium_zeroed(c: usize, size: usize) -> *mut u8 {
+    if crate::os::memory_locked() {
+        return alloc_medium_as_large(size, true);
+    }
+    let p = alloc_medium_zeroed_in_spans(c, size);
+    if p.is_null() && crate::os::memory_locked() {
+        // As in `alloc_medium`.
+        return alloc_medium_as_large(size, true);
+    }
+    p
+}
+
+/// `alloc_medium_zeroed` from the thread's spans.
+#[inline(always)]
+fn alloc_medium_zeroed_in_spans(c: usize, size: usize) -> *mut u8 {
     let h = thread::current();
     // SAFETY (all arms): each heap passed on is the calling thread's own live heap, or the
     // fallback heap under its lock.

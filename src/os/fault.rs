@@ -47,6 +47,20 @@ fn take(c: &AtomicUsize) -> bool {
     .is_ok()
 }
 
+static FAIL_LOCKED: AtomicUsize = AtomicUsize::new(0);
+
+/// Makes the next `n` decommits that reach the kernel fail as on locked pages (`EINVAL`, as after
+/// `mlockall`); decommits the OS box skips while memory is locked do not consume them.
+/// `usize::MAX` refuses every one until switched off with `0`.
+pub fn fail_next_decommits_locked(n: usize) {
+    // ORDERING: Relaxed — as `fail_next_reservations`.
+    FAIL_LOCKED.store(n, Ordering::Relaxed);
+}
+
+pub(crate) fn take_locked_failure() -> bool {
+    take(&FAIL_LOCKED)
+}
+
 pub(crate) fn take_release_failure() -> bool {
     take(&FAIL_RELEASES)
 }

@@ -13,14 +13,17 @@ pub fn reserve_aligned(size: usize, align: usize, _charged: bool) -> Option<NonN
 
 /// # Safety
 /// See `os::decommit`.
-pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
+pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> Result<(), i32> {
     // A decommit is a system call: other threads may run before it takes effect (a model must be
     // able to schedule them here, or a purge of memory someone else can reach would look atomic).
     loom::thread::yield_now();
     // SAFETY: the caller guarantees the range is ours and dead.
     unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, len) };
-    true
+    Ok(())
 }
+
+/// `unix::LOCKED_ERRNO` (`EINVAL`); the mock's memory is never locked.
+pub const LOCKED_ERRNO: i32 = 22;
 
 /// # Safety
 /// See `os::residency`. The mock's memory is all resident.
@@ -31,7 +34,7 @@ pub unsafe fn residency(_ptr: NonNull<u8>, len: usize, out: &mut [u8]) -> bool {
 
 /// # Safety
 /// See `os::decommit_lazy`.
-pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
+pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> Result<(), i32> {
     // SAFETY: forwarded contract.
     unsafe { decommit(ptr, len) }
 }

@@ -13,6 +13,12 @@
 //! RSS, and returns false so the caller keeps the range accounted (and reuses or retries it). A
 //! refused `mremap` growth is not a failure: the caller moves the block.
 //!
+//! Locked memory (`config::LOCKED_MEMORY`): a decommit refused with `EINVAL` is the kernel saying
+//! the range holds locked pages (`mlock`, `mlockall`): the box notes the memory locked (`locked`),
+//! counts one failure and says so once, and from then on answers every decommit false without a
+//! system call (`purges_skipped_locked`), trying every `LOCKED_RETRY_EVERY`-th one for real so a
+//! `munlockall` turns purging back on. Callers keep a refused range committed and reuse it.
+//!
 //! Backends: `unix` (mmap/munmap/madvise/mremap) in every real build, `mock` (the Rust system
 //! allocator) under loom, where the models need memory but must not make syscalls.
 
@@ -64,6 +70,81 @@ pub(crate) fn failed(call: &str) {
             2,
             b" failed; the range stays accounted and decommitted and is retried later (counted in stats().os_failures; reported once)\n",
         );
+    }
+}
+
+static LOCKED: AtomicBool = AtomicBool::new(false);
+static LOCKED_REPORTED: AtomicBool = AtomicBool::new(false);
+static SKIPPED_LOCKED: AtomicU64 = AtomicU64::new(0);
+
+/// While memory is locked, one decommit in this many is tried for real (the others are skipped):
+/// a program that unlocks its memory (`munlockall`) gets purging back.
+pub const LOCKED_RETRY_EVERY: u64 = 1024;
+
+/// Whether the process's memory is locked (`mlock`/`mlockall`; `config::LOCKED_MEMORY`): noted
+/// when the kernel refuses a decommit with `EINVAL`, or when a fresh mapping comes resident
+/// (`note_locked`); cleared when a retried decommit succeeds. Purging is off meanwhile.
+#[inline]
+pub fn memory_locked() -> bool {
+    // ORDERING: Relaxed — a hint that changes what a purge attempts; no data is published with it
+    // (a stale answer costs one system call, or one skipped purge).
+    crate::config::LOCKED_MEMORY && LOCKED.load(Ordering::Relaxed)
+}
+
+/// Decommits skipped (or retried) because memory is locked, since the process started.
+pub fn purges_skipped_locked() -> u64 {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    SKIPPED_LOCKED.load(Ordering::Relaxed)
+}
+
+/// Notes the process's memory locked: the kernel refused a decommit with `EINVAL`, or populated a
+/// fresh mapping at once (`mlockall(MCL_FUTURE)`, `span::map`'s probe). Counted as one failure
+/// and said once per process, not once per call.
+#[cold]
+pub(crate) fn note_locked() {
+    if !crate::config::LOCKED_MEMORY {
+        return;
+    }
+    // ORDERING: Relaxed — flags and a statistic; nothing is published with them.
+    if !LOCKED.swap(true, Ordering::Relaxed) {
+        FAILURES.fetch_add(1, Ordering::Relaxed);
+        if !LOCKED_REPORTED.swap(true, Ordering::Relaxed) {
+            backend::write_fd(
+                2,
+                b"hakmem: os: memory is locked (mlock/mlockall: madvise refused with EINVAL, or a fresh mapping came resident); purging stops, freed memory stays committed and is reused, medium blocks get mappings of their own (counted once in stats().os_failures; skipped purges in stats().purges_skipped_locked; reported once)\n",
+            );
+        }
+    }
+}
+
+/// Whether a decommit must be skipped because memory is locked (counted); every
+/// `LOCKED_RETRY_EVERY`-th is let through.
+#[inline]
+fn skip_locked() -> bool {
+    if !memory_locked() {
+        return false;
+    }
+    // ORDERING: Relaxed — a statistic that also paces the retries; publishes nothing.
+    let n = SKIPPED_LOCKED.fetch_add(1, Ordering::Relaxed) + 1;
+    n % LOCKED_RETRY_EVERY != 0
+}
+
+/// A decommit the kernel accepted: memory noted locked is not (any more, or not all of it).
+#[inline]
+fn decommitted() {
+    if memory_locked() {
+        // ORDERING: Relaxed — as `memory_locked`.
+        LOCKED.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Handles a refused decommit: `EINVAL` notes the memory locked, anything else is a failure.
+#[cold]
+fn refused(call: &str, errno: i32) {
+    if crate::config::LOCKED_MEMORY && errno == backend::LOCKED_ERRNO {
+        note_locked();
+    } else {
+        failed(call);
     }
 }
 
@@ -124,12 +205,25 @@ pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
         failed("madvise(MADV_DONTNEED)");
         return false;
     }
-    // SAFETY: forwarded contract.
-    let ok = unsafe { backend::decommit(ptr, len) };
-    if !ok {
-        failed("madvise(MADV_DONTNEED)");
+    if skip_locked() {
+        return false;
     }
-    ok
+    #[cfg(feature = "fault-injection")]
+    if fault::take_locked_failure() {
+        refused("madvise(MADV_DONTNEED)", backend::LOCKED_ERRNO);
+        return false;
+    }
+    // SAFETY: forwarded contract.
+    match unsafe { backend::decommit(ptr, len) } {
+        Ok(()) => {
+            decommitted();
+            true
+        }
+        Err(e) => {
+            refused("madvise(MADV_DONTNEED)", e);
+            false
+        }
+    }
 }
 
 /// Which pages of `[ptr, ptr + len)` are resident (`mincore`): bit 0 of `out[i]` for page `i`.
@@ -157,12 +251,22 @@ pub unsafe fn residency(ptr: NonNull<u8>, len: usize, out: &mut [u8]) -> bool {
 pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
     #[cfg(feature = "fault-injection")]
     fault::count_decommit();
-    // SAFETY: forwarded contract.
-    if unsafe { backend::decommit_lazy(ptr, len) } {
-        return true;
+    if skip_locked() {
+        return false;
     }
     // SAFETY: forwarded contract.
-    unsafe { decommit(ptr, len) }
+    match unsafe { backend::decommit_lazy(ptr, len) } {
+        Ok(()) => {
+            decommitted();
+            true
+        }
+        Err(e) if crate::config::LOCKED_MEMORY && e == backend::LOCKED_ERRNO => {
+            note_locked();
+            false
+        }
+        // SAFETY: forwarded contract.
+        Err(_) => unsafe { decommit(ptr, len) },
+    }
 }
 
 /// Backs the 2 MiB-aligned range `[ptr, ptr + len)` with transparent huge pages now

@@ -187,11 +187,41 @@ fn keep_errno<R>(f: impl FnOnce() -> R) -> R {
 
 /// # Safety
 /// See `os::decommit`.
-pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
+pub unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> Result<(), i32> {
     // SAFETY: the caller guarantees the range is ours and dead; DONTNEED keeps it mapped and makes
     // it read back as zero.
-    keep_errno(|| unsafe { libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_DONTNEED) == 0 })
+    unsafe { madvise(ptr, len, libc::MADV_DONTNEED) }
 }
+
+/// What `madvise` tells a caller: the `errno` of a refusal (`LOCKED_ERRNO` for locked pages).
+///
+/// # Safety
+/// As for `libc::madvise` with `advice`; the range is the caller's.
+unsafe fn madvise(ptr: NonNull<u8>, len: usize, advice: libc::c_int) -> Result<(), i32> {
+    keep_errno(|| {
+        // SAFETY: per the contract.
+        if unsafe { libc::madvise(ptr.as_ptr().cast(), len, advice) } == 0 {
+            Ok(())
+        } else {
+            Err(errno())
+        }
+    })
+}
+
+/// The calling thread's `errno` (0 where this box cannot read it).
+fn errno() -> i32 {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: the calling thread's errno slot; `__errno_location` never allocates.
+        unsafe { *libc::__errno_location() }
+    }
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// What `madvise(MADV_DONTNEED)` and `madvise(MADV_FREE)` answer for a range holding locked
+/// pages (`mlock`, `mlockall`).
+pub const LOCKED_ERRNO: i32 = libc::EINVAL;
 
 /// # Safety
 /// See `os::residency`.
@@ -203,16 +233,16 @@ pub unsafe fn residency(ptr: NonNull<u8>, len: usize, out: &mut [u8]) -> bool {
 
 /// # Safety
 /// See `os::decommit_lazy`. False where `MADV_FREE` is missing or refused.
-pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
+pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> Result<(), i32> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: as for `decommit`; FREE keeps the range mapped.
-        keep_errno(|| unsafe { libc::madvise(ptr.as_ptr().cast(), len, libc::MADV_FREE) == 0 })
+        unsafe { madvise(ptr, len, libc::MADV_FREE) }
     }
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (ptr, len);
-        false
+        Err(0)
     }
 }
 
