@@ -114,6 +114,7 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("edge_compare.c", Lang::C),
     ("odd_api.c", Lang::C),
     ("mlock_limit.c", Lang::C),
+    ("mlockall_churn.c", Lang::C),
 ];
 /// Copies of preload/tests/c/tls_lib.c that `dlopen_tls` loads (more than the 14 spare DTV slots
 /// glibc starts a thread with, so the DTV is grown too).
@@ -1277,6 +1278,18 @@ fn c_odd_api_uses_match_glibc() {
 #[test]
 fn c_mlockall_under_a_memlock_limit() {
     c_program("mlock_limit", &[]);
+}
+
+/// Session 25 (mlock25): `mlockall(MCL_CURRENT | MCL_FUTURE)` as root, then two rounds of four
+/// threads churning small, medium and large blocks. Every new mapping comes populated and locked,
+/// and `madvise` cannot purge locked pages: the medium tier's spans (up to 32 MiB per class and
+/// thread) all stayed resident and the peak RSS reached 9x the live bytes (1.75 GB, glibc 1.7x).
+/// `config::LOCKED_MEMORY` notes the memory locked and serves medium requests from the large
+/// tier; the program asserts VmHWM within 2x its peak live bytes + 64 MiB. SKIP without
+/// CAP_IPC_LOCK.
+#[test]
+fn c_mlockall_churn_peak_rss_stays_near_live() {
+    c_program("mlockall_churn", &[]);
 }
 
 /// A program's own fork child handler, registered before hakmem's, allocates while a thread of

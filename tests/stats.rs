@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 48] = [
+const NAMES: [&str; 50] = [
     "allocs",
     "tls_hits",
     "tls_misses",
