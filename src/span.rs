@@ -1083,8 +1083,11 @@ pub fn map(bytes: usize) -> Option<NonNull<SpanHeader>> {
     use crate::registry::{self, RegionHead};
     // Through the large box: under an address-space limit its cache gives way (`OOM_RELEASE`).
     let base = crate::large::reserve_aligned(bytes, MIN_SPAN_BYTES)?;
-    // SAFETY: the fresh reservation, untouched yet.
-    if crate::config::LOCKED_MEMORY && unsafe { came_resident(base, bytes) } {
+    // SAFETY: the last page of the fresh reservation, untouched yet (the header is written
+    // below): a huge page faulted there could not reach it either.
+    if crate::config::LOCKED_MEMORY
+        && unsafe { os::came_resident(base.add(bytes - crate::config::PAGE_SIZE)) }
+    {
         // `mlockall(MCL_FUTURE)`: the kernel populated (and locked) all of it. A span is never
         // unmapped and its pages could never be purged: give it back; the medium tier serves
         // from the large tier while memory is locked (`front::alloc::alloc_medium`).
@@ -1117,22 +1120,6 @@ pub fn map(bytes: usize) -> Option<NonNull<SpanHeader>> {
     GLOBALS.spans_mapped.bump_shared();
     GLOBALS.span_bytes_mapped.add_shared(bytes as u64);
     Some(span)
-}
-
-/// Whether the last page of the fresh, untouched reservation `[base, base + bytes)` is resident
-/// already: only a populating mapping does that (`mlockall(MCL_FUTURE)`; a huge page faulted by
-/// someone else's touch cannot reach it, since nothing touched the reservation). One `mincore`
-/// per span mapped.
-///
-/// # Safety
-/// The reservation is the caller's, fresh, and nobody has touched it.
-#[cfg(not(hakmem_loom))]
-unsafe fn came_resident(base: NonNull<u8>, bytes: usize) -> bool {
-    let page = crate::config::PAGE_SIZE;
-    // SAFETY: per the contract; the last page lies inside the reservation. Non-null: above it.
-    let last = unsafe { NonNull::new_unchecked(base.as_ptr().add(bytes - page)) };
-    // SAFETY: as above.
-    (unsafe { os::resident_pages(last, page) }) == Some(1)
 }
 
 /// Backs the fresh span `span` with huge pages. The kernel collapses only a 2 MiB range whose

@@ -73,7 +73,8 @@ static QUERIES: AtomicU64 = AtomicU64::new(0);
 static DECOMMITS: AtomicU64 = AtomicU64::new(0);
 
 /// Residency queries (`mincore`) the os box made since the process started: tests count the
-/// system calls a path makes with it.
+/// system calls a path makes with it. The map-time probe for locked memory (`os::came_resident`,
+/// one per span mapped) is counted apart, in `map_probes`.
 pub fn residency_queries() -> u64 {
     // ORDERING: Relaxed — a statistic; publishes nothing.
     QUERIES.load(Ordering::Relaxed)
@@ -84,6 +85,20 @@ pub fn residency_queries() -> u64 {
 pub fn decommit_calls() -> u64 {
     // ORDERING: Relaxed — a statistic; publishes nothing.
     DECOMMITS.load(Ordering::Relaxed)
+}
+
+static PROBES: AtomicU64 = AtomicU64::new(0);
+
+/// Locked-memory probes (`os::came_resident`, one `mincore` per span mapped) since the process
+/// started.
+pub fn map_probes() -> u64 {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    PROBES.load(Ordering::Relaxed)
+}
+
+pub(crate) fn count_probe() {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    PROBES.fetch_add(1, Ordering::Relaxed);
 }
 
 pub(crate) fn count_query() {

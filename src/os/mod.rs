@@ -303,6 +303,21 @@ pub unsafe fn resident_pages(ptr: NonNull<u8>, len: usize) -> Option<usize> {
     unsafe { backend::resident_pages(ptr, len) }
 }
 
+/// Whether the page at `ptr` of a fresh reservation that nobody has touched is resident already:
+/// only a populating mapping makes it so (`mlockall(MCL_FUTURE)`; a huge page faulted by a touch
+/// elsewhere cannot reach an untouched 2 MiB range). False if the OS cannot say. One `mincore`
+/// (`fault::map_probes`, not `fault::residency_queries`).
+///
+/// # Safety
+/// The page lies inside a fresh reservation of the caller's that nobody has touched.
+#[inline]
+pub unsafe fn came_resident(ptr: NonNull<u8>) -> bool {
+    #[cfg(feature = "fault-injection")]
+    fault::count_probe();
+    // SAFETY: forwarded contract.
+    (unsafe { backend::resident_pages(ptr, crate::config::PAGE_SIZE) }) == Some(1)
+}
+
 /// The longest range `resident_pages` answers for, in pages (a SuperSlab of base pages).
 pub const RESIDENT_MAX_PAGES: usize = 512;
 
