@@ -1085,9 +1085,9 @@ pub fn map(bytes: usize) -> Option<NonNull<SpanHeader>> {
     let base = crate::large::reserve_aligned(bytes, MIN_SPAN_BYTES)?;
     // SAFETY: the last page of the fresh reservation, untouched yet (the header is written
     // below): a huge page faulted there could not reach it either.
-    if crate::config::LOCKED_MEMORY
-        && unsafe { os::came_resident(base.add(bytes - crate::config::PAGE_SIZE)) }
-    {
+    let last = unsafe { base.add(bytes - crate::config::PAGE_SIZE) };
+    // SAFETY: as above.
+    if crate::config::LOCKED_MEMORY && unsafe { os::came_resident(last) } {
         // `mlockall(MCL_FUTURE)`: the kernel populated (and locked) all of it. A span is never
         // unmapped and its pages could never be purged: give it back; the medium tier serves
         // from the large tier while memory is locked (`front::alloc::alloc_medium`).
