@@ -32,6 +32,8 @@
 
 extern "C" fn child() {
     crate::lock::fork::child();
+    // Memory locks are not inherited: the child purges again (`config::LOCKED_MEMORY`).
+    crate::os::forked_child();
 }
 
 /// Registers the handler (once, from the first heap creation).

@@ -10,6 +10,7 @@
 //!   cached span failed and counted again (about 10,000 for scripts/robustness/mlockall_churn.c);
 //! - while locked, a medium request is served by the large tier (its own mapping, unmapped
 //!   beyond the cache's bound) and its contents hold; a span stays cached, committed, for reuse;
+//! - a forked child does not inherit the locked state (`fork` passes on no memory lock);
 //! - once the kernel accepts purges again (`munlockall`), one of the next
 //!   `os::LOCKED_RETRY_EVERY` purges goes through and purging (and the medium tier) resumes.
 //!
@@ -101,6 +102,7 @@ fn a_locked_purge_stops_purging_once_and_medium_goes_large() {
             "the locked state counts once"
         );
     }
+    forked_child_is_not_locked();
     for _ in 0..5 {
         hakmem::collect();
     }
@@ -158,4 +160,24 @@ fn leave_dirty_spans_if(yes: bool) {
     if yes {
         leave_dirty_spans();
     }
+}
+
+/// Forks; the child reports (exit status) whether it sees the memory locked.
+fn forked_child_is_not_locked() {
+    // SAFETY: the child only reads the allocator's counters and `_exit`s.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        let locked = hakmem::stats().memory_locked;
+        // SAFETY: leaves the child at once, running no test-harness code.
+        unsafe { libc::_exit(locked as i32) };
+    }
+    let mut status = 0;
+    // SAFETY: our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "a forked child inherited the locked state (status {status:#x}): fork passes on no \
+         memory lock"
+    );
 }

@@ -117,6 +117,13 @@ pub(crate) fn note_locked() {
     }
 }
 
+/// A forked child (`fork::child`): `fork` passes on neither memory locks nor `MCL_FUTURE`
+/// (mlock(2)), so the child's memory is not locked whatever the parent's: purging resumes there.
+pub(crate) fn forked_child() {
+    // ORDERING: Relaxed — as `memory_locked`.
+    LOCKED.store(false, Ordering::Relaxed);
+}
+
 /// Whether a decommit must be skipped because memory is locked (counted); every
 /// `LOCKED_RETRY_EVERY`-th is let through.
 #[inline]
