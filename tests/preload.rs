@@ -1100,18 +1100,20 @@ fn c_fork_child_medium_only_reuses_the_parent_threads_heaps() {
 /// same sizes again, three rounds. Its growth stays under a quarter of the data: the spans it
 /// adopts and binds serve their freed, resident blocks before any fresh carve
 /// (`config::ADOPT_FREE_FIRST`, `config::CACHE_BEFORE_CARVE`). Before: 35 / 57 / 64 MiB (glibc
-/// 0.4). `ADOPT_FREE_FIRST`'s backout expects the old growth; `CACHE_BEFORE_CARVE`'s and a library
-/// without the `adopt` feature (its published spans wait for a reclaim pass; 27 MiB) are printed
-/// only.
+/// 0.4). The backouts of `ADOPT_FREE_FIRST` and `CACHE_BEFORE_CARVE` and a library without the
+/// `adopt` feature (its published spans wait for a reclaim pass; 27 MiB) are printed only.
 #[test]
 fn c_exited_threads_medium_blocks_are_reused() {
     let adopt = feature_set().is_some_and(|f| f.iter().any(|x| x == "adopt"));
     // `CACHE_BEFORE_CARVE`'s backout grows in rounds 2 and 3 only (35 / 41 MiB, release), and
     // not in a slower debug build, whose cached spans are purged on the clock meanwhile: printed.
-    let expect = if !adopt || cfg!(hakmem_no_cache_before_carve) {
+    // `ADOPT_FREE_FIRST`'s backout grew 34.8 / 35.2 / 35.7 MiB when it was written, but a
+    // clean-clone CI on a loaded host (session 25) read 1.6 / 1.7 / 1.8 MiB, and three reruns
+    // of the same build grew again: its growth depends on the host's timing, so printed too (as
+    // `fork_reuse_medium`'s bound under the same backout).
+    let expect = if !adopt || cfg!(hakmem_no_cache_before_carve) || cfg!(hakmem_no_adopt_free_first)
+    {
         "-"
-    } else if cfg!(hakmem_no_adopt_free_first) {
-        "0"
     } else {
         "1"
     };
