@@ -64,22 +64,10 @@ run_one() {
   } > "$d/result.txt" 2>&1
 }
 
-start=$SECONDS
-run_one glibc ""
-status=0
-for arg in "$@"; do
-  label=${arg%%=*}
-  # shellcheck disable=SC2086
-  if [[ "${arg#*=}" == *LD_PRELOAD=* ]] &&
-    ! env ${arg#*=} HAKMEM_STATS=1 sqlite3 :memory: 'select 1;' 2>&1 | grep -q '^allocs'; then
-    echo "$label: warning: no hakmem counters under HAKMEM_STATS=1 (not preloaded, or built without stats)"
-  fi
-  run_one "$label" "${arg#*=}"
-  if diff "$W/glibc/result.txt" "$W/$label/result.txt" > "$W/$label.diff"; then
-    echo "$label: same as glibc ($(grep python-failed "$W/$label/result.txt"))"
-  else
-    echo "$label: DIFFERS from glibc:"; cat "$W/$label.diff"; status=1
-  fi
-done
+probe() { env "$@" HAKMEM_STATS=1 sqlite3 :memory: 'select 1;'; }
+summary() { grep python-failed "$1"; }
+# shellcheck source=scripts/lib/against-glibc.sh
+. "$ROOT/scripts/lib/against-glibc.sh"
+against_glibc "$@"
 echo "$((SECONDS - start)) s; logs in $W"
 exit $status

@@ -85,25 +85,11 @@ run_one() {
   } > "$d/result.txt" 2>&1
 }
 
-start=$SECONDS
-run_one glibc ""
-status=0
-for arg in "$@"; do
-  label=${arg%%=*}
-  # shellcheck disable=SC2086
-  if [[ "${arg#*=}" == *LD_PRELOAD=* ]] &&
-    ! env ${arg#*=} HAKMEM_STATS=1 gawk 'BEGIN { x = sprintf("%1000s", "") }' 2>&1 | grep -q '^ *allocs'; then
-    echo "$label: warning: no hakmem counters under HAKMEM_STATS=1 (not preloaded, or built without stats)"
-  fi
-  run_one "$label" "${arg#*=}"
-  if diff "$W/glibc/result.txt" "$W/$label/result.txt" > "$W/$label.diff"; then
-    echo "$label: same as glibc ($(wc -l < "$W/$label/result.txt") checks)"
-  else
-    echo "$label: DIFFERENT from glibc:"
-    cat "$W/$label.diff"
-    status=1
-  fi
-done
+probe() { env "$@" HAKMEM_STATS=1 gawk 'BEGIN { x = sprintf("%1000s", "") }'; }
+summary() { echo "$(wc -l < "$1") checks"; }
+# shellcheck source=scripts/lib/against-glibc.sh
+. "$ROOT/scripts/lib/against-glibc.sh"
+against_glibc "$@"
 echo "glibc: $(tr '\n' ';' < "$W/glibc/result.txt")"
 echo "results in $W ($((SECONDS - start)) s)"
 exit $status

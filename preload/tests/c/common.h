@@ -85,6 +85,20 @@ static inline long statm_rss_kib(void) {
     return b * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* A field of /proc/self/status in KiB ("VmHWM:", "VmLck:"), read with open/read: no malloc
+ * (malloc may be the thing under test, or failing). -1 where it cannot be read. */
+static inline long status_kib(const char *field) {
+    char buf[8192];
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *l = strstr(buf, field);
+    return l ? strtol(l + strlen(field), NULL, 10) : -1;
+}
+
 /* Allocates blocks of size_of(0), size_of(1), ... into v until `cap` bytes or `max` blocks: each
  * block's first min(size, 64) bytes hold fill(seed + i), the rest ones (every page written).
  * Returns the count; check_sized checks them. */

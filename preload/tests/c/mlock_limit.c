@@ -13,19 +13,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* VmLck of this process in KiB, read without allocating (malloc may be the thing that fails). */
-static long locked_kib(void) {
-    char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    char *l = strstr(buf, "VmLck:");
-    return l ? strtol(l + 6, NULL, 10) : -1;
-}
-
 int main(void) {
     expect_allocator();
     if (geteuid() == 0) {
@@ -38,7 +25,7 @@ int main(void) {
         printf("SKIP mlockall: %s\nOK mlock_limit\n", strerror(errno));
         return 0;
     }
-    long have = locked_kib();
+    long have = status_kib("VmLck:");
     CHECK(have > 0);
     struct rlimit rl;
     CHECK(getrlimit(RLIMIT_MEMLOCK, &rl) == 0);

@@ -14,19 +14,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* A field of /proc/self/status in KiB, read without malloc. */
-static long status_kib(const char *field) {
-    char buf[8192];
-    int fd = open("/proc/self/status", O_RDONLY);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = 0;
-    char *l = strstr(buf, field);
-    return l ? strtol(l + strlen(field), NULL, 10) : -1;
-}
-
 #define SLOTS 48
 #define STEPS 3000
 
