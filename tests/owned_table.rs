@@ -145,7 +145,13 @@ fn blocks_carved_since_the_entry_was_written_free_through_the_full_check() {
         }
         // SAFETY: as above.
         unsafe { A.dealloc(p, layout) };
-        assert_eq!(hakmem::stats().local_frees - before, held.len() as u64 + 1);
+        // Process-wide: the harness's own threads may add a few frees of theirs meanwhile.
+        let freed = hakmem::stats().local_frees - before;
+        let want = held.len() as u64 + 1;
+        assert!(
+            (want..want + 64).contains(&freed),
+            "{freed} local frees counted for {want}"
+        );
         // They come back from the TLS list, the last freed first.
         // SAFETY: as above.
         let again = unsafe { A.alloc(layout) };
