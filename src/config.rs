@@ -1143,6 +1143,28 @@ pub const MEDIUM_TRIM_ON_BIND: bool = !cfg!(hakmem_no_medium_trim_on_bind);
 /// `RUSTFLAGS="--cfg hakmem_no_retired_purge_on_bind"` waits out the delay again (A/B switch).
 pub const RETIRED_PURGE_ON_BIND: bool = MEDIUM && !cfg!(hakmem_no_retired_purge_on_bind);
 
+/// `RETIRED_PURGE_ON_BIND` purges at age 0 only while the process's medium span footprint is at
+/// a new high (`front::medium::purge_retired_on_bind`): the bind about to happen would take the
+/// bytes of medium spans bound to heaps (current, partly used or retired;
+/// `front::medium::SPAN_BYTES_HELD`) past the most this heap has seen after a bind. Otherwise it
+/// takes only retired spans empty for at least `RETIRED_PURGE_IDLE_MS` (the rest go at a later
+/// bind or on the purge clock). A program reaches its peak while it grows (cc1), which is when
+/// the purge on bind's saving counts; below its high a program that churns (git log -p: its
+/// classes bind again 0-4 ms after a purge took their spans, docs/benchmarks.md "Session 25:
+/// refault25") would only fault the pages back in: holding them there raises no peak. Decay in
+/// the spirit of jemalloc's `dirty_decay_ms` and mimalloc's `purge_delay`, with the delay waived
+/// while growing. `RUSTFLAGS="--cfg hakmem_no_retired_purge_high"` purges at age 0 at every bind
+/// again (A/B switch; docs/benchmarks.md, "Session 25: purge25").
+pub const RETIRED_PURGE_HIGH: bool = RETIRED_PURGE_ON_BIND && !cfg!(hakmem_no_retired_purge_high);
+
+/// The idle age `RETIRED_PURGE_HIGH` asks of a retired span when the bind is below the high.
+pub const RETIRED_PURGE_IDLE_MS: u64 = 100;
+
+/// `RETIRED_PURGE_HIGH` lets a young retired span stay below the high only if its carved blocks
+/// come to at most this many bytes (the most its purge would give back): git's carve 80 KiB to
+/// 1.25 MiB, cc1's 32 MiB span 3.5 MiB, which held for 100 ms raised gcc -O2's peak RSS 2-4 MiB.
+pub const RETIRED_HOLD_MAX_BYTES: usize = 1280 << 10;
+
 /// `RETIRED_PURGE_ON_BIND` gives a heap's retired spans back at most once per this many
 /// milliseconds: a heap that churns blocks of classes of several span sizes (medium-churn) binds
 /// a span every few allocations and took its other classes' spans back purged each time, then

@@ -238,6 +238,12 @@ impl Retired {
         })
     }
 
+    /// Whether class id `c` is marked.
+    #[inline]
+    pub fn marked(&self, c: usize) -> bool {
+        self.bits[c / 64] & (1u64 << (c % 64)) != 0
+    }
+
     /// Forgets class id `c`.
     #[inline]
     pub fn unmark(&mut self, c: usize) {

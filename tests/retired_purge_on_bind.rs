@@ -2,7 +2,9 @@
 //! back, purged, its retired current spans of other span sizes. Class A (4 MiB spans) carves two
 //! blocks, writes them and frees them, so its current span empties and is retired (two blocks:
 //! the first-empty purge of one-block spans, `SPAN_PURGE_FIRST_SINGLE`, leaves it alone); class
-//! B (2 MiB spans), never used before, binds a new span: A's pages are no longer resident. Before
+//! B (8 MiB spans), never used before, binds a new span: A's pages are no longer resident (B's
+//! bind takes the live span bytes past their high, 4 MiB, so `config::RETIRED_PURGE_HIGH` purges
+//! at once; below the high, tests/retired_purge_high.rs). Before
 //! (and under `--cfg hakmem_no_retired_purge_on_bind`, which the backout arm asserts) A's span
 //! stayed resident for the whole purge delay (1 s) — cc1's extra peak RSS. Without the test
 //! harness (`harness = false`): the process's first medium spans are bound here, in the main
@@ -21,8 +23,8 @@ const PAGE: usize = 4096;
 
 /// Class A: 320 KiB blocks, in 4 MiB spans.
 const A: usize = 320 << 10;
-/// Class B: 64 KiB blocks, in 2 MiB spans.
-const B: usize = 64 << 10;
+/// Class B: 640 KiB blocks, in 8 MiB spans.
+const B: usize = 640 << 10;
 
 fn main() {
     if !cfg!(feature = "medium") {

@@ -126,6 +126,9 @@ pub struct HeapLocal {
     /// When `front::medium::purge_retired_on_bind` last gave retired spans back
     /// (`config::RETIRED_PURGE_ON_BIND`: at most once per `RETIRED_PURGE_INTERVAL_MS`).
     pub retired_purged_at: crate::purge::Stamp,
+    /// `config::RETIRED_PURGE_HIGH`: the most bytes of medium spans bound to heaps
+    /// (`front::medium::SPAN_BYTES_HELD`) this heap saw right after binding a span.
+    pub retired_high: usize,
     /// The trim's backoff (`config::TRIM_BACKOFF`, `front::medium::adapt`): bytes of blocks the
     /// last two trims purged that were handed out again since the last; bytes those two trims
     /// purged (the last, the one before); the level (the hoard allowance is
@@ -318,6 +321,7 @@ impl Heap {
                 medium_epoch: 0,
                 medium_epoch_at: 0,
                 retired_purged_at: 0,
+                retired_high: 0,
                 medium_refaulted: 0,
                 medium_purged: 0,
                 medium_purged_before: 0,
@@ -396,6 +400,7 @@ impl Heap {
             addr_of_mut!((*l).medium_epoch).write(0);
             addr_of_mut!((*l).medium_epoch_at).write(0);
             addr_of_mut!((*l).retired_purged_at).write(0);
+            addr_of_mut!((*l).retired_high).write(0);
             addr_of_mut!((*l).medium_refaulted).write(0);
             addr_of_mut!((*l).medium_purged).write(0);
             addr_of_mut!((*l).medium_purged_before).write(0);
@@ -456,6 +461,7 @@ impl Heap {
         local.medium_epoch = 0;
         local.medium_epoch_at = 0;
         local.retired_purged_at = 0;
+        local.retired_high = 0;
         local.medium_refaulted = 0;
         local.medium_purged = 0;
         local.medium_purged_before = 0;
@@ -1055,6 +1061,7 @@ fn _every_field_written(h: Heap) {
         medium_epoch,
         medium_epoch_at,
         retired_purged_at,
+        retired_high,
         medium_refaulted,
         medium_purged,
         medium_purged_before,

@@ -30,8 +30,9 @@ use crate::config::{
     ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, EXIT_RECLAIM_LEAVES_FREED,
     EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT, MEDIUM_DIRTY_BYTES,
     MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE,
-    PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, RETIRED_PURGE_INTERVAL_MS,
-    RETIRED_PURGE_ON_BIND, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
+    PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, RETIRED_HOLD_MAX_BYTES,
+    RETIRED_PURGE_HIGH, RETIRED_PURGE_IDLE_MS, RETIRED_PURGE_INTERVAL_MS, RETIRED_PURGE_ON_BIND,
+    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
     SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED,
     TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
@@ -49,11 +50,13 @@ use crate::slab::block::Block;
 use crate::slab::slab::{ListKind, Slab, NO_CLASS};
 use crate::span::{self, Exit, SpanHeader, SPANS};
 use crate::stats::{self, GLOBALS};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{plain, AtomicUsize, Ordering};
 use crate::valgrind;
 
 /// The medium class ids (`purge::Retired` keeps both tiers' marks).
 const MEDIUM_CLASSES: core::ops::Range<usize> = NUM_CLASSES..TOTAL_CLASSES;
+// `young_small` gives one bit per medium class.
+const _: () = assert!(TOTAL_CLASSES - NUM_CLASSES <= 64);
 
 /// Allocates one block of medium class id `c` from `h`'s spans. Null when memory cannot be had.
 /// `before_adopt` runs on the refill's slow part, before it adopts a published span: the layer
@@ -259,7 +262,9 @@ unsafe fn reuse_before_carve(h: &Heap, local: &mut HeapLocal, c: usize, cur: *mu
                 return false;
             };
             // SAFETY: the cache handed the unbound span to us.
-            NonNull::from(unsafe { bind_span(h, span, c) })
+            let s = NonNull::from(unsafe { bind_span(h, span, c) });
+            raise_high(local);
+            s
         }
         None => return false,
     };
@@ -341,10 +346,23 @@ unsafe fn purge_retired_on_bind(local: &mut HeapLocal, bytes: usize) {
     if now.wrapping_sub(local.retired_purged_at) < RETIRED_PURGE_INTERVAL_MS {
         return;
     }
+    // `RETIRED_PURGE_HIGH`: every retired span of another size while the bind takes the live
+    // span bytes to a new high; below it, the small ones emptied less than
+    // `RETIRED_PURGE_IDLE_MS` ago stay.
+    let hold = if RETIRED_PURGE_HIGH && span_bytes_live(local) + bytes <= local.retired_high {
+        // SAFETY: per the contract.
+        unsafe { young_small(local, now, bytes) }
+    } else {
+        0
+    };
     let mut any = false;
     loop {
         // SAFETY: per the contract (the calling thread's heap state).
-        let taken = unsafe { local.take_retired(MEDIUM_CLASSES, |k, _| span_bytes(k) != bytes) };
+        let taken = unsafe {
+            local.take_retired(MEDIUM_CLASSES, |k, _| {
+                span_bytes(k) != bytes && hold & (1 << (k - NUM_CLASSES)) == 0
+            })
+        };
         let Some((k, s, at)) = taken else { break };
         // SAFETY: a span of class `k`, ours, empty and off every list (`take_retired`).
         unsafe { span::release_purged(&SPANS, &*s, at) };
@@ -354,6 +372,82 @@ unsafe fn purge_retired_on_bind(local: &mut HeapLocal, bytes: usize) {
     if any {
         local.retired_purged_at = now;
         GLOBALS.retired_purges_on_bind.bump_shared();
+    }
+}
+
+/// `config::RETIRED_PURGE_HIGH`: bytes of medium spans bound to heaps (current, partly used,
+/// published or retired), process-wide: `bind_span` adds, `count_release` takes away. Wrapping;
+/// read as signed, so a release counted before its bind reads as 0, not as a huge footprint.
+static SPAN_BYTES_HELD: plain::AtomicUsize = plain::AtomicUsize::new(0);
+
+/// The live span bytes `config::RETIRED_PURGE_HIGH` compares: `SPAN_BYTES_HELD` less the spans
+/// `local` holds retired (emptied), at least 0.
+#[inline(always)]
+fn span_bytes_live(local: &HeapLocal) -> usize {
+    // ORDERING: Relaxed — a heuristic's footprint estimate; it publishes nothing, and a stale
+    // value only moves one purge on bind between age 0 and the idle age.
+    let held = SPAN_BYTES_HELD.load(plain::Ordering::Relaxed) as isize;
+    let mut retired = 0;
+    if local.retired.any(MEDIUM_CLASSES) {
+        for k in MEDIUM_CLASSES {
+            if local.retired.marked(k) {
+                retired += span_bytes(k) as isize;
+            }
+        }
+    }
+    (held - retired).max(0) as usize
+}
+
+/// `config::RETIRED_PURGE_HIGH`: the medium classes (bit `k - NUM_CLASSES`) of spans not
+/// `bytes` long (those the purge on bind would take) whose retired current span emptied less than
+/// `RETIRED_PURGE_IDLE_MS` before `now` and carved, and holds resident (`mincore` of its first
+/// 2 MiB), at most `RETIRED_HOLD_MAX_BYTES`: those a purge on bind below the high leaves alone.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+unsafe fn young_small(local: &HeapLocal, now: Stamp, bytes: usize) -> u64 {
+    let mut hold = 0u64;
+    for k in MEDIUM_CLASSES {
+        let Some((_, at)) = local.retired.first(k..k + 1) else {
+            continue;
+        };
+        if span_bytes(k) == bytes {
+            continue;
+        }
+        let cur = local.slabs[k].cur;
+        if cur.is_null() || now.wrapping_sub(at) >= RETIRED_PURGE_IDLE_MS {
+            continue;
+        }
+        // SAFETY: `cur` is the heap's current span of `k` (the contract: our heap state).
+        let carved = unsafe { (*cur).local(|l| l.carved) } as usize * class_size(k);
+        if carved > RETIRED_HOLD_MAX_BYTES {
+            continue;
+        }
+        // What it holds resident: a span faulted in as a transparent huge page (THP "always")
+        // holds its whole first 2 MiB, however little it carved.
+        // SAFETY: span headers are mapped forever; `cur` is a span's slab.
+        let base = unsafe { SpanHeader::of_slab(&*cur).as_ref().base() };
+        let len = span_bytes(k).min(crate::os::RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE);
+        // SAFETY: the span's first `len` bytes (at most its size) lie inside its mapping.
+        let resident =
+            unsafe { crate::os::resident_pages(NonNull::new_unchecked(base as *mut u8), len) };
+        if resident.is_some_and(|p| p * crate::config::PAGE_SIZE <= RETIRED_HOLD_MAX_BYTES) {
+            hold |= 1 << (k - NUM_CLASSES);
+        }
+    }
+    hold
+}
+
+/// `config::RETIRED_PURGE_HIGH`: the heap just bound a span; raises its high of `SPAN_BYTES_HELD`.
+/// Inline in `new_span` and `reuse_before_carve`: no function of its own in the start-up text
+/// (preload/startup.ld).
+#[inline(always)]
+fn raise_high(local: &mut HeapLocal) {
+    if RETIRED_PURGE_HIGH {
+        let live = span_bytes_live(local);
+        if live > local.retired_high {
+            local.retired_high = live;
+        }
     }
 }
 
@@ -443,6 +537,7 @@ unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
         let s = bind_span(h, span, c);
         local.list_push(c, s as *const Slab as *mut Slab, ListKind::Current);
     }
+    raise_high(local);
     true
 }
 
@@ -457,6 +552,10 @@ unsafe fn bind_span(h: &Heap, span: NonNull<SpanHeader>, c: usize) -> &'static S
     let bytes = span_bytes(c);
     GLOBALS.spans_bound.bump_shared();
     GLOBALS.span_bytes_bound.add_shared(bytes as u64);
+    if RETIRED_PURGE_HIGH {
+        // ORDERING: Relaxed — a footprint estimate (`SPAN_BYTES_HELD`).
+        SPAN_BYTES_HELD.fetch_add(bytes, plain::Ordering::Relaxed);
+    }
     stats::footprint_add(bytes);
     // SAFETY: per the contract; span headers are mapped forever.
     let s = unsafe { &span.as_ref().slab };
@@ -482,6 +581,10 @@ unsafe fn release(s: &Slab, emptied_at: Stamp) {
 fn count_release(bytes: usize) {
     GLOBALS.spans_released.bump_shared();
     GLOBALS.span_bytes_released.add_shared(bytes as u64);
+    if RETIRED_PURGE_HIGH {
+        // ORDERING: Relaxed — a footprint estimate (`SPAN_BYTES_HELD`).
+        SPAN_BYTES_HELD.fetch_sub(bytes, plain::Ordering::Relaxed);
+    }
     stats::footprint_sub(bytes);
 }
 
