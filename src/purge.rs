@@ -182,6 +182,11 @@ pub struct Retired {
     /// A bit per class id whose current slab (span) emptied at least once in this heap
     /// (`first_empty`, `config::SPAN_PURGE_FIRST_EMPTY`); never cleared.
     emptied: [u64; RETIRED_WORDS],
+    /// `config::RETIRED_PURGE_HIGH`: a bit per medium class id retired at least once
+    /// (`note_retire`), and one per class retired at least twice (a class that churns its span);
+    /// never cleared.
+    retired_once: [u64; RETIRED_WORDS],
+    retired_again: [u64; RETIRED_WORDS],
 }
 
 impl Retired {
@@ -190,7 +195,24 @@ impl Retired {
             bits: [0; RETIRED_WORDS],
             at: [0; TOTAL_CLASSES],
             emptied: [0; RETIRED_WORDS],
+            retired_once: [0; RETIRED_WORDS],
+            retired_again: [0; RETIRED_WORDS],
         }
+    }
+
+    /// Class `c`'s current span is being retired (`front::medium::retire_current`): remembers
+    /// that it was, and whether it was before.
+    #[inline]
+    pub fn note_retire(&mut self, c: usize) {
+        let (w, bit) = (c / 64, 1u64 << (c % 64));
+        self.retired_again[w] |= self.retired_once[w] & bit;
+        self.retired_once[w] |= bit;
+    }
+
+    /// Whether class `c`'s current span was retired at least twice (`note_retire`).
+    #[inline]
+    pub fn churns(&self, c: usize) -> bool {
+        self.retired_again[c / 64] & (1u64 << (c % 64)) != 0
     }
 
     /// Whether this is the first time class `c`'s current slab (span) emptied in this heap;

@@ -306,6 +306,9 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
         }
         return;
     }
+    if RETIRED_PURGE_HIGH {
+        local.retired.note_retire(c);
+    }
     local.retire(c, purge::now());
 }
 
@@ -400,8 +403,10 @@ fn span_bytes_live(local: &HeapLocal) -> usize {
 
 /// `config::RETIRED_PURGE_HIGH`: the medium classes (bit `k - NUM_CLASSES`) of spans not
 /// `bytes` long (those the purge on bind would take) whose retired current span emptied less than
-/// `RETIRED_PURGE_IDLE_MS` before `now` and carved, and holds resident (`mincore` of its first
-/// 2 MiB), at most `RETIRED_HOLD_MAX_BYTES`: those a purge on bind below the high leaves alone.
+/// `RETIRED_PURGE_IDLE_MS` before `now`, that was retired before (the class churns its span: not
+/// a one-off class of cc1's, nor a rung of sqlite3's `realloc` ladder), and that carved, and holds
+/// resident (`mincore` of its first 2 MiB), at most `RETIRED_HOLD_MAX_BYTES`: those a purge on
+/// bind below the high leaves alone.
 ///
 /// # Safety
 /// `local` is the calling thread's heap state.
@@ -415,7 +420,10 @@ unsafe fn young_small(local: &HeapLocal, now: Stamp, bytes: usize) -> u64 {
             continue;
         }
         let cur = local.slabs[k].cur;
-        if cur.is_null() || now.wrapping_sub(at) >= RETIRED_PURGE_IDLE_MS {
+        if cur.is_null()
+            || now.wrapping_sub(at) >= RETIRED_PURGE_IDLE_MS
+            || !local.retired.churns(k)
+        {
             continue;
         }
         // SAFETY: `cur` is the heap's current span of `k` (the contract: our heap state).
