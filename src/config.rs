@@ -1143,18 +1143,21 @@ pub const MEDIUM_TRIM_ON_BIND: bool = !cfg!(hakmem_no_medium_trim_on_bind);
 /// `RUSTFLAGS="--cfg hakmem_no_retired_purge_on_bind"` waits out the delay again (A/B switch).
 pub const RETIRED_PURGE_ON_BIND: bool = MEDIUM && !cfg!(hakmem_no_retired_purge_on_bind);
 
-/// `RETIRED_PURGE_ON_BIND` purges at age 0 only while the process's medium span footprint is at
-/// a new high (`front::medium::purge_retired_on_bind`): the bind about to happen would take the
-/// bytes of medium spans bound to heaps (current, partly used or retired;
-/// `front::medium::SPAN_BYTES_HELD`) past the most this heap has seen after a bind. Otherwise it
-/// takes only retired spans empty for at least `RETIRED_PURGE_IDLE_MS` (the rest go at a later
-/// bind or on the purge clock). A program reaches its peak while it grows (cc1), which is when
-/// the purge on bind's saving counts; below its high a program that churns (git log -p: its
-/// classes bind again 0-4 ms after a purge took their spans, docs/benchmarks.md "Session 25:
-/// refault25") would only fault the pages back in: holding them there raises no peak. Decay in
-/// the spirit of jemalloc's `dirty_decay_ms` and mimalloc's `purge_delay`, with the delay waived
-/// while growing. `RUSTFLAGS="--cfg hakmem_no_retired_purge_high"` purges at age 0 at every bind
-/// again (A/B switch; docs/benchmarks.md, "Session 25: purge25").
+/// `RETIRED_PURGE_ON_BIND` purges every retired span at age 0 only while the heap's live span
+/// bytes are at a new high (`front::medium::purge_retired_on_bind`): the bind about to happen
+/// would take the bytes of medium spans bound to heaps (`front::medium::SPAN_BYTES_HELD`), less
+/// the heap's retired ones, past the most this heap has seen after a bind (a growing program's
+/// peak). Below the high it leaves alone the retired spans empty for less than
+/// `RETIRED_PURGE_IDLE_MS` whose class retired a span before (it churns its span) and that hold
+/// at most `RETIRED_HOLD_MAX_BYTES`, carved and resident; they go at a later bind or on the purge
+/// clock. git log -p's classes bound their purged spans again 0-4 ms after the purge and faulted
+/// the pages back (docs/benchmarks.md, "Session 25: refault25"). The high alone did not spare
+/// cc1 (it binds mostly below its high, and then held a 32 MiB span with 3.5 MiB carved, and
+/// 2 MiB spans faulted as huge pages), nor sqlite3 (its `realloc` ladder's rungs, each a class
+/// used once): hence the size, residency and churn conditions. Decay in the spirit of jemalloc's
+/// `dirty_decay_ms` and mimalloc's `purge_delay`, waived while growing.
+/// `RUSTFLAGS="--cfg hakmem_no_retired_purge_high"` purges at age 0 at every bind again (A/B
+/// switch; docs/benchmarks.md, "Session 25: purge25").
 pub const RETIRED_PURGE_HIGH: bool = RETIRED_PURGE_ON_BIND && !cfg!(hakmem_no_retired_purge_high);
 
 /// The idle age `RETIRED_PURGE_HIGH` asks of a retired span when the bind is below the high.
