@@ -814,6 +814,23 @@ pub const FOREIGN_BACKOFF_FREES: u32 = 64;
 /// (65,536) remote frees of a class skipped at once.
 pub const FOREIGN_BACKOFF_MAX_LEVEL: u8 = 10;
 
+/// A class's backoff that reaches `SPILL_FORGET_LEVEL` (that many spills returning more kept
+/// blocks than own ones, less one per refill of the class between them) also forgets that the
+/// thread reuses the class (`KeepBackoff::reuses` back to 0): its remote frees of the class then
+/// go as a consumer's (`CONSUMER_BATCH`: one CAS per batch of a slab's blocks, nothing kept) until
+/// its list of the class runs dry again (`refill` sets `reuses`). Without it a thread that
+/// allocated a class once (rust-json's main thread: start-up strings) and then only frees other
+/// threads' blocks of it kept them, spilled them back and, while backed off, pushed them one CAS
+/// each, for its whole life. rust-json (callgrind, scale 0.3, 6 runs each): the whole run
+/// 436.0-437.3 M instructions against the backout's 436.7-446.7 M (bimodal: `__rust_dealloc` 60
+/// or 80-85 instructions a call); rptest, xmalloc, larson, mstress, sh8bench level. Forgetting at
+/// the first such spill (level 1) sent rptest's reusing threads into a consumer mode in 3 of 10
+/// runs (+7% instructions, 5x the refills) (docs/benchmarks.md, "Session 26: json26"). Backout
+/// (within foreign entries and their backoff): `--cfg hakmem_no_spill_forgets_reuse`.
+pub const SPILL_FORGETS_REUSE: bool = FOREIGN_BACKOFF && !cfg!(hakmem_no_spill_forgets_reuse);
+/// The backoff level at which `SPILL_FORGETS_REUSE` forgets.
+pub const SPILL_FORGET_LEVEL: u8 = 3;
+
 /// Foreign entries end with their slab's owner (front/foreign.rs): an exiting owner that
 /// publishes a pinned slab marks its release wanted, so that its pinners drop their entries at
 /// their next slow path and the slab's later frees go to its queue, for the adopter, instead of

@@ -66,6 +66,7 @@ const EXIT: Layout = layout(1168, 16);
 const PINNER_EXIT: Layout = layout(880, 16);
 const COLLECT_BACKOFF: Layout = layout(2048, 16);
 const OTHER: Layout = layout(72, 8);
+const FORGET: Layout = layout(3072, 16);
 
 /// Makes the calling thread refill `OTHER`'s class at least once: more allocations
 /// than its TLS list can hold (the largest cap, or a slab's whole free list and a raised cap),
@@ -388,10 +389,60 @@ fn collect_keeps_the_foreign_backoff() {
     });
     eprintln!("(skip, level, reuses) before collect {before:?}, after {after:?}");
     assert!(
-        before.1 > 0 && before.2,
+        before.1 > 0,
         "{N} unreused remote frees set no backoff: {before:?}"
     );
     assert_eq!(after, before, "collect() changed the foreign-entry backoff");
+}
+
+/// `config::SPILL_FORGETS_REUSE`: a thread that allocated a class once and then frees far more
+/// of another thread's blocks of it than it reuses (rust-json's main thread) stops counting as
+/// a reuser once its backoff reaches `config::SPILL_FORGET_LEVEL`, so its later remote frees of the class go
+/// as a consumer's (batched, nothing kept); its next refill of the class makes it a reuser again.
+/// Before session 26 (json26) `reuses` stayed set for the thread's life.
+#[test]
+fn a_spill_of_unreused_kept_blocks_makes_the_freer_a_consumer() {
+    let Some(_serial) = backoff_test() else {
+        return;
+    };
+    const N: usize = 4096;
+    let class = testing::class_for(FORGET.size(), FORGET.align()).unwrap();
+    let (spills, (after_frees, after_refill)) = with_foreign_blocks(FORGET, N, move |v| {
+        free_foreign_unreused(FORGET, v, || {
+            let after_frees = testing::keep_backoff(class);
+            // Run the thread's list of the class dry (its kept blocks went back in the spills;
+            // what is left on the list is popped here), so that the class is refilled.
+            let mine: Vec<usize> = (0..64)
+                .map(|_| {
+                    // SAFETY: a valid layout; freed below.
+                    let p = unsafe { A.alloc(FORGET) };
+                    assert!(!p.is_null());
+                    p as usize
+                })
+                .collect();
+            let after_refill = testing::keep_backoff(class);
+            for p in mine {
+                // SAFETY: our own live block, freed once.
+                unsafe { A.dealloc(p as *mut u8, FORGET) };
+            }
+            (after_frees, after_refill)
+        })
+    });
+    eprintln!(
+        "{N} unreused remote frees: {spills} spills; (skip, level, reuses) {after_frees:?}, after \
+         64 allocations {after_refill:?}"
+    );
+    assert!(spills > 0, "no spill: nothing to test");
+    assert_eq!(
+        after_frees.2,
+        !hakmem::config::SPILL_FORGETS_REUSE,
+        "after spills of kept blocks the freer is a consumer of the class (switch on) or still a \
+         reuser (backout): {after_frees:?}"
+    );
+    assert!(
+        after_refill.2,
+        "a refill of the class makes the freer a reuser again: {after_refill:?}"
+    );
 }
 
 /// For the `config::FOREIGN_UNPIN_PUBLISHED` tests: an owner of blocks of `layout` and its

@@ -20,7 +20,8 @@ use core::ptr::NonNull;
 
 use crate::config::{
     DERIVED_FREE_COUNT, FOREIGN_BACKOFF, FOREIGN_BACKOFF_FREES, FOREIGN_BACKOFF_MAX_LEVEL,
-    REMOTE_UNWALKED, TLS_BYTES, TLS_CAP_MAX, TLS_SLOW_START, TLS_START_BYTES,
+    REMOTE_UNWALKED, SPILL_FORGETS_REUSE, SPILL_FORGET_LEVEL, TLS_BYTES, TLS_CAP_MAX,
+    TLS_SLOW_START, TLS_START_BYTES,
 };
 use crate::debug::{fatal, Where};
 use crate::front::hint::HintCache;
@@ -1126,13 +1127,20 @@ impl KeepBackoff {
     }
 
     /// A spill of class `c` returned `foreign` kept blocks among `spilled`: more kept than own
-    /// ones starts (or lengthens) the class's backoff.
+    /// ones starts (or lengthens) the class's backoff and (`config::SPILL_FORGETS_REUSE`) clears
+    /// `reuses`, until the next `refilled(c)`. Only a live heap spills, so a zero `reuses` byte
+    /// still says "a live heap".
     #[inline]
     pub fn spilled(&mut self, c: usize, spilled: usize, foreign: usize) {
-        if FOREIGN_BACKOFF && foreign * 2 > spilled {
-            let level = self.level[c];
-            self.skip[c] = FOREIGN_BACKOFF_FREES << level;
-            self.level[c] = (level + 1).min(FOREIGN_BACKOFF_MAX_LEVEL);
+        if foreign * 2 > spilled {
+            if FOREIGN_BACKOFF {
+                let level = self.level[c];
+                self.skip[c] = FOREIGN_BACKOFF_FREES << level;
+                self.level[c] = (level + 1).min(FOREIGN_BACKOFF_MAX_LEVEL);
+            }
+            if SPILL_FORGETS_REUSE && self.level[c] >= SPILL_FORGET_LEVEL {
+                self.reuses[c] = 0;
+            }
         }
     }
 
@@ -1172,7 +1180,7 @@ impl Default for KeepBackoff {
 #[cfg(test)]
 mod tests {
     use super::{Heap, HeapKind, HeapLocal, KeepBackoff};
-    use crate::config::{OWNED_ENTRIES, SLAB_SIZE};
+    use crate::config::{OWNED_ENTRIES, SLAB_SIZE, SPILL_FORGETS_REUSE, SPILL_FORGET_LEVEL};
     use crate::front::owned::OwnedSlabs;
     use crate::size_class::NUM_CLASSES;
 
@@ -1265,5 +1273,31 @@ mod tests {
         assert!((0..NUM_CLASSES).all(|c| !k.reuses(c)));
         k.refilled(3);
         assert!(k.reuses(3) && !k.reuses(2) && !k.reuses(4));
+    }
+
+    /// `config::SPILL_FORGETS_REUSE`: `SPILL_FORGET_LEVEL` spills of mostly kept blocks (less one
+    /// per refill between them) make the class a consumer's again (remote frees batched, nothing
+    /// kept) until the list of the class runs dry; a spill of mostly own blocks changes nothing.
+    #[test]
+    fn spills_of_kept_blocks_forget_the_reuse() {
+        let mut k = KeepBackoff::new();
+        k.refilled(3);
+        k.spilled(3, 10, 5);
+        assert!(k.reuses(3), "half kept, half own: still a reuser");
+        for _ in 1..SPILL_FORGET_LEVEL {
+            k.spilled(3, 10, 6);
+            assert!(k.reuses(3), "below the level: still a reuser");
+        }
+        k.refilled(3);
+        k.spilled(3, 10, 6);
+        assert!(k.reuses(3), "a refill between the spills lowered the level");
+        k.spilled(3, 10, 6);
+        assert_eq!(
+            k.reuses(3),
+            !SPILL_FORGETS_REUSE,
+            "at the level the spill forgets the reuse (switch on) or keeps it (backout)"
+        );
+        k.refilled(3);
+        assert!(k.reuses(3), "a refill makes the thread a reuser again");
     }
 }
