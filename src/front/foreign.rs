@@ -40,8 +40,9 @@
 //! Who keeps (`config::FOREIGN_REUSERS`): only a freer that allocates the block's class (its
 //! heap refilled the class since it started: `KeepBackoff::reuses`), so that a kept block is
 //! likely to be handed out again; a thread that only frees a class (a consumer) pushes on the
-//! slab's queue as before. With `config::SPILL_FORGETS_REUSE` a spill that returns mostly kept
-//! blocks clears `reuses` again (the thread is a consumer of the class until its next refill).
+//! slab's queue as before. With `config::SPILL_FORGETS_REUSE` a backoff that reaches
+//! `config::SPILL_FORGET_LEVEL` clears `reuses` again (the thread is a consumer of the class until
+//! its next refill).
 //!
 //! Following reuse (`config::FOREIGN_BACKOFF`, `KeepBackoff`): a freer that allocates the class
 //! may still free it faster than it reuses what it keeps (a consumer that also allocates a
