@@ -967,6 +967,27 @@ pub const FREER_HEAP: bool = !cfg!(hakmem_no_freer_heap);
 /// they held, in the child only, as before.
 pub const FORK_TAKEOVER: bool = !cfg!(hakmem_no_fork_takeover);
 
+/// The fork takeover publishes the parent threads' medium spans without purging their free blocks
+/// first (thread exit purges them, `medium::flush`): in a forked child those pages are the
+/// parent's, shared copy on write, so the purge frees no memory while the parent lives, yet its
+/// `madvise` calls cost system time and its span-header writes (`span::trim_free`) each copy a
+/// page. An adopting heap's trim (`medium::trim`, run by its local frees) purges them as its own;
+/// until an adoption they stay resident, so a child that outlives its parent holds them alone
+/// (bounded by the parent threads' free medium bytes at the fork; before fork26 the takeover
+/// purged them). fork26 measured the purge's share of a small child's takeover (docs/benchmarks.md,
+/// "Session 26: fork26").
+/// `RUSTFLAGS="--cfg hakmem_no_takeover_keeps_pages"` compiles it out (A/B switch): the takeover
+/// purges as thread exit does.
+pub const TAKEOVER_KEEPS_PAGES: bool = FORK_TAKEOVER && !cfg!(hakmem_no_takeover_keeps_pages);
+
+/// The fork takeover leaves a taken heap's owned-slab table as it is (`small::flush`'s
+/// `abandon`): the heap is never used again (`BOUND_TAKEN`), so removing each published or
+/// released slab's entry and clearing the table afterwards only write the parent's table pages in
+/// the child, a copy-on-write fault each (fork26, docs/benchmarks.md "Session 26: fork26").
+/// `RUSTFLAGS="--cfg hakmem_no_takeover_skips_table"` compiles it out (A/B switch): the takeover
+/// empties the table as thread exit does.
+pub const TAKEOVER_SKIPS_TABLE: bool = FORK_TAKEOVER && !cfg!(hakmem_no_takeover_skips_table);
+
 /// Before a heap carves a fresh block of a medium span, it adopts a published span of the class
 /// that has blocks freed into it, if there is one (`PublishList::adopt_freed`, looking at up to
 /// `ADOPT_FREE_BUDGET` of the list's spans), and serves that span's freed blocks first; the span

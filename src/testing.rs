@@ -100,6 +100,22 @@ pub fn fork_heaps() -> (usize, usize) {
     )
 }
 
+/// The owned-slab tables (front/owned.rs) of the heaps this process took over after a fork
+/// (`front::thread::take_over_dead_heaps`, `Heap::bound == BOUND_TAKEN`): `f(address, bytes)` for
+/// each, so that a test can see which of their pages the takeover wrote
+/// (`config::TAKEOVER_SKIPS_TABLE`).
+pub fn for_each_taken_table(mut f: impl FnMut(usize, usize)) {
+    thread::for_each_heap(|h| {
+        // ORDERING: Relaxed — stored by this process's takeover, on the calling thread or before
+        // it read the takeover's counter (a test reads it after `fork_heaps`).
+        if h.bound.load(Ordering::Relaxed) == crate::front::heap::BOUND_TAKEN {
+            // SAFETY: a heap's local state is a `HeapLocal`; only the address is taken.
+            let t = unsafe { HeapLocal::owned_ptr(h.local_ptr()) };
+            f(t as usize, core::mem::size_of::<OwnedSlabs>());
+        }
+    });
+}
+
 /// The ranks of hakmem's locks, lowest first, by name (`Rank::name`).
 pub fn lock_ranks() -> [(u8, &'static str); 10] {
     crate::lock::Rank::ALL.map(|r| (r as u8, r.name()))

@@ -604,6 +604,143 @@ fn dead_heaps() {
     testing::set_hook(None);
 }
 
+// ---- scenario: the pages a takeover writes in the child ------------------------------------------
+
+const PAGES_MEDIUM: usize = 32;
+const PAGES_MEDIUM_SIZE: usize = 96 << 10;
+/// The medium blocks `pages_thread` freed (every other one it allocated).
+static PAGES_FREED: [AtomicUsize; PAGES_MEDIUM / 2] =
+    [const { AtomicUsize::new(0) }; PAGES_MEDIUM / 2];
+static PAGES_READY: AtomicBool = AtomicBool::new(false);
+
+/// Fills slabs of several small classes (entries in its heap's owned-slab table) and medium spans
+/// whose every other block it frees (free blocks, resident, in spans that stay in use), then
+/// waits outside the allocator across the fork. Its blocks stay live (the scenario's process
+/// ends after the check).
+extern "C" fn pages_thread(_: *mut libc::c_void) -> *mut libc::c_void {
+    for size in [16, 48, 96, 160, 256, 512, 1024, 2048, 4096] {
+        for _ in 0..(256 << 10) / size {
+            let p = alloc(size);
+            // SAFETY: a fresh block of `size` bytes.
+            unsafe { p.write_bytes(1, size) };
+        }
+    }
+    if hakmem::config::MEDIUM {
+        let mut live = [null_mut(); PAGES_MEDIUM];
+        for p in &mut live {
+            *p = alloc(PAGES_MEDIUM_SIZE);
+            // SAFETY: a fresh block of `PAGES_MEDIUM_SIZE` bytes.
+            unsafe { p.write_bytes(2, PAGES_MEDIUM_SIZE) };
+        }
+        for (i, q) in PAGES_FREED.iter().enumerate() {
+            free(live[2 * i], PAGES_MEDIUM_SIZE);
+            q.store(live[2 * i] as usize, Ordering::Relaxed);
+        }
+    }
+    PAGES_READY.store(true, Ordering::Release);
+    wait_until(|| RESUME.load(Ordering::Acquire));
+    null_mut()
+}
+
+/// The `/proc/self/pagemap` entry of the page holding `addr` (bit 63: present; bit 56: mapped
+/// only here, i.e. no longer shared with the parent: written since the fork). 0 if unreadable.
+fn pagemap(addr: usize) -> u64 {
+    // SAFETY: a NUL-terminated path; the descriptor is closed below.
+    let fd = unsafe { libc::open(c"/proc/self/pagemap".as_ptr(), libc::O_RDONLY) };
+    if fd < 0 {
+        return 0;
+    }
+    let mut v = 0u64;
+    // SAFETY: reads at most 8 bytes into `v`.
+    let n = unsafe { libc::pread(fd, (&raw mut v).cast(), 8, (addr / 4096 * 8) as libc::off_t) };
+    // SAFETY: our own descriptor.
+    unsafe { libc::close(fd) };
+    if n == 8 {
+        v
+    } else {
+        0
+    }
+}
+
+const PRESENT: u64 = 1 << 63;
+const EXCLUSIVE: u64 = 1 << 56;
+
+/// The grandchild: takes over the pages thread's heap (its first refill) and checks which of that
+/// heap's pages the takeover wrote or dropped. With `config::TAKEOVER_SKIPS_TABLE` (and an
+/// owned-slab table in the build) none of its owned-slab table's pages is written (each would be a copy-on-write fault); with
+/// `config::TAKEOVER_KEEPS_PAGES` every free medium block's page resident before is resident
+/// after (not purged: the parent's pages, shared). Before fork26 both failed: the table's pages
+/// were copied (entries removed, then cleared) and the free blocks purged.
+fn pages_child() -> ! {
+    // SAFETY: async-signal-safe; the default action kills a hung child.
+    unsafe { libc::alarm(20) };
+    let mut ok = true;
+    let mut resident = [false; PAGES_MEDIUM / 2];
+    for (r, q) in resident.iter_mut().zip(&PAGES_FREED) {
+        let p = q.load(Ordering::Relaxed);
+        *r = p != 0 && pagemap(p + PAGES_MEDIUM_SIZE / 2) & PRESENT != 0;
+    }
+    ok &= churn_3000(&mut [null_mut(); 400]);
+    if testing::fork_heaps().0 < 1 {
+        say("fork pages child: the pages thread's heap was not taken over\n");
+        ok = false;
+    }
+    if hakmem::config::TAKEOVER_KEEPS_PAGES && hakmem::config::MEDIUM {
+        if !resident.iter().any(|&r| r) {
+            say("fork pages child: no free medium block was resident before the takeover\n");
+            ok = false;
+        }
+        for (r, q) in resident.iter().zip(&PAGES_FREED) {
+            let p = q.load(Ordering::Relaxed);
+            if *r && pagemap(p + PAGES_MEDIUM_SIZE / 2) & PRESENT == 0 {
+                say("fork pages child: the takeover purged a taken heap's free medium block\n");
+                ok = false;
+                break;
+            }
+        }
+    }
+    if hakmem::config::TAKEOVER_SKIPS_TABLE && hakmem::config::OWNED_TABLE {
+        let (mut present, mut written) = (0, 0);
+        testing::for_each_taken_table(|a, n| {
+            // The pages wholly inside the entries (the table's edges share pages with other
+            // fields of the heap, and its tail holds the foreign-entry bits).
+            let mut page = a.div_ceil(4096) * 4096;
+            while page + 4096 <= a + n - 1024 {
+                let e = pagemap(page);
+                present += usize::from(e & PRESENT != 0);
+                written += usize::from(e & PRESENT != 0 && e & EXCLUSIVE != 0);
+                page += 4096;
+            }
+        });
+        if present == 0 {
+            say("fork pages child: no page of a taken heap's owned-slab table was resident\n");
+            ok = false;
+        }
+        if written != 0 {
+            say("fork pages child: the takeover wrote a taken heap's owned-slab table pages\n");
+            ok = false;
+        }
+    }
+    // SAFETY: ends the child without running the parent's exit handlers.
+    unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+}
+
+fn takeover_pages() {
+    let t = spawn(pages_thread);
+    wait_until(|| PAGES_READY.load(Ordering::Acquire));
+    // SAFETY: the child only uses the allocator and async-signal-safe calls, then `_exit`s.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        pages_child();
+    }
+    // The thread resumes only once the child is done: its exit writes its table here, after
+    // which the child's copy of each page is mapped only there and reads as written.
+    wait_ok(pid);
+    RESUME.store(true, Ordering::Release);
+    join(t);
+}
+
 // ---- scenario: the lock-order checker ------------------------------------------------------------
 
 fn nest(outer: u8, inner: u8) {
@@ -643,6 +780,7 @@ fn child() {
             }
         }
         "dead_heaps" => dead_heaps(),
+        "takeover_pages" => takeover_pages(),
         "nest_out_of_order" => nest(POOL, HEAP_POOL),
         "nest_same_rank" => nest(PUBLISHED, PUBLISHED),
         other => panic!("unknown scenario {other}"),
@@ -690,6 +828,18 @@ fn child_takes_over_each_lock_left_held() {
 #[test]
 fn child_takes_over_quiet_dead_heaps_and_leaves_busy_ones() {
     support::child::run("dead_heaps", &[]).assert_passed();
+}
+
+/// What the fork takeover writes in the child (fork26): none of the taken heap's owned-slab table
+/// pages (`config::TAKEOVER_SKIPS_TABLE`) and no purge of its free medium blocks
+/// (`config::TAKEOVER_KEEPS_PAGES`): each is a page the parent shares copy on write.
+#[test]
+fn takeover_leaves_the_parents_table_and_free_pages_shared() {
+    if !hakmem::config::TAKEOVER_SKIPS_TABLE && !hakmem::config::TAKEOVER_KEEPS_PAGES {
+        eprintln!("skipped: built without the takeover or with both fork26 backouts");
+        return;
+    }
+    support::child::run("takeover_pages", &[]).assert_passed();
 }
 
 /// A child in which no fork handler has run yet (a raw fork system call) takes over the pool lock

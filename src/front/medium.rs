@@ -1196,17 +1196,20 @@ unsafe fn purge_free(
     left
 }
 
-/// Drains every span the heap owns; empty ones go to the span cache. With `publish` (thread exit)
-/// the others are published for adoption; otherwise the heap keeps them (`collect`).
+/// Drains every span the heap owns; empty ones go to the span cache. With `publish` (thread exit,
+/// the fork takeover) the others are published for adoption, their free blocks purged first
+/// unless `keep_pages` (the takeover, `config::TAKEOVER_KEEPS_PAGES`); otherwise the heap keeps
+/// them (`collect`).
 ///
 /// # Safety
-/// `h` is the calling thread's live heap (or an exiting thread's).
-pub unsafe fn flush(h: &Heap, publish: bool) {
+/// `h` is the calling thread's live heap (or an exiting thread's, or a dead one the fork
+/// takeover holds).
+pub unsafe fn flush(h: &Heap, publish: bool, keep_pages: bool) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     // Every empty span is released below, the retired current ones included.
     local.clear_retired(MEDIUM_CLASSES);
-    if publish && MEDIUM_TRIM {
+    if publish && MEDIUM_TRIM && !keep_pages {
         // The spans published below wait for an adopter with their free blocks resident: purge
         // those now (nobody takes them before an adoption).
         // SAFETY: per the contract.

@@ -594,12 +594,16 @@ unsafe fn spill_lists(h: &Heap, c: usize) {
 /// published (thread exit); otherwise the heap keeps them (`collect`).
 ///
 /// Without `tls` (a forked child taking over a dead heap, `thread::take_over_dead_heaps`), the TLS
-/// lists are left alone: their blocks stay counted as out in their slabs (leaked).
+/// lists are left alone: their blocks stay counted as out in their slabs (leaked). With
+/// `abandon` (the takeover too, `config::TAKEOVER_SKIPS_TABLE`) the heap is never used again
+/// (`BOUND_TAKEN`), so its owned-slab table is not kept: no entry removed per slab and no clear
+/// at the end (only the foreign pins are dropped, which hold other heaps' slabs). The table's
+/// pages are the parent's, shared copy on write; each write there would copy one.
 ///
 /// # Safety
 /// `h` is the calling thread's live heap (or an exiting thread's, or a quiescent heap of a thread
 /// that did not survive a fork, which nothing else uses).
-pub unsafe fn flush(h: &Heap, publish: bool, tls: bool) {
+pub unsafe fn flush(h: &Heap, publish: bool, tls: bool, abandon: bool) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
     if FOREIGN_ENTRIES {
@@ -620,7 +624,7 @@ pub unsafe fn flush(h: &Heap, publish: bool, tls: bool) {
     for c in 0..NUM_CLASSES {
         if !tls {
             // SAFETY: per the contract.
-            unsafe { flush_slabs(local, c, publish) };
+            unsafe { flush_slabs(local, c, publish, abandon) };
             continue;
         }
         // The TLS list's blocks were debited from the class countdown, never handed out.
@@ -646,21 +650,24 @@ pub unsafe fn flush(h: &Heap, publish: bool, tls: bool) {
         }
         h.settle(local, c, frees);
         // SAFETY: per the contract.
-        unsafe { flush_slabs(local, c, publish) };
+        unsafe { flush_slabs(local, c, publish, abandon) };
     }
     if publish {
         h.owner.clear();
         local.hint.clear();
-        local.owned_mut().clear();
+        if !abandon {
+            local.owned_mut().clear();
+        }
     }
 }
 
 /// `flush`'s part for class `c`'s owned slabs: each one's remote queue drained; an empty one
-/// released, any other published (with `publish`) or kept.
+/// released, any other published (with `publish`) or kept; taken out of the owned-slab table
+/// unless `abandon` (see `flush`).
 ///
 /// # Safety
 /// As for `flush`; `local` is the heap's local state.
-unsafe fn flush_slabs(local: &mut HeapLocal, c: usize, publish: bool) {
+unsafe fn flush_slabs(local: &mut HeapLocal, c: usize, publish: bool, abandon: bool) {
     let cs = local.slabs[c];
     for mut s in [cs.cur, cs.partial, cs.full] {
         while !s.is_null() {
@@ -675,11 +682,15 @@ unsafe fn flush_slabs(local: &mut HeapLocal, c: usize, publish: bool) {
                 (*s).drain_remote();
                 if (*s).used() == 0 && !(*s).pinned_keep() {
                     local.list_remove(c, s);
-                    disown_slab(local, s);
+                    if !abandon {
+                        disown_slab(local, s);
+                    }
                     release_slab(s, purge::now());
                 } else if publish {
                     local.list_remove(c, s);
-                    disown_slab(local, s);
+                    if !abandon {
+                        disown_slab(local, s);
+                    }
                     (*s).trace(crate::trace::Event::Publish, s as usize, c);
                     if FOREIGN_UNPIN_PUBLISHED {
                         (*s).unpin_wanted();

@@ -332,7 +332,7 @@ pub fn take_over_for_large() {
 /// `busy` word is 0 was quiescent at the fork instant (its thread was on a fast path, which
 /// touches only its TLS lists and remote batches, or outside the allocator): it is flushed as
 /// thread exit flushes a heap, minus the TLS lists and the remote batches
-/// (`small::flush(h, true, false)`; a list or batch caught mid-push is not walkable, and their
+/// (`small::flush(h, true, false, _)`; a list or batch caught mid-push is not walkable, and their
 /// blocks stay counted in their slabs: leaked, at most `TLS_BYTES` per class and
 /// `REMOTE_BATCH_ENTRIES * REMOTE_BATCH_BYTES` per heap): empty slabs and spans released, the
 /// others published for the child's threads to adopt. A busy one is
@@ -387,8 +387,8 @@ fn take_over_dead_heaps(e: u64) {
         // batches are consistent; nobody else uses the heap (not pooled, not current anywhere,
         // marked taken). Its TLS lists are not touched.
         unsafe {
-            small::flush(h, true, false);
-            medium::flush(h, true);
+            small::flush(h, true, false, crate::config::TAKEOVER_SKIPS_TABLE);
+            medium::flush(h, true, crate::config::TAKEOVER_KEEPS_PAGES);
         }
         HEAPS_TAKEN_OVER.fetch_add(1, O::Relaxed);
     });
@@ -546,9 +546,9 @@ extern "C" fn on_thread_exit(p: *mut libc::c_void) {
         // stats readers; the next thread to take the heap goes on from there.
         h.as_ref().counters.publish_all_pops();
         h.as_ref().local_mut().remote.flush_all(env::force_notify());
-        small::flush(h.as_ref(), true, true);
+        small::flush(h.as_ref(), true, true, false);
         small::reclaim(64);
-        medium::flush(h.as_ref(), true);
+        medium::flush(h.as_ref(), true, false);
         medium::reclaim_at_exit(64);
         if VALIDATE && h.as_ref().debug_check() != HeapCensus::default() {
             fatal(
@@ -634,8 +634,8 @@ pub fn flush_current() {
         // SAFETY: our own live heap.
         unsafe {
             h.local_mut().remote.flush_all(env::force_notify());
-            small::flush(h, false, true);
-            medium::flush(h, false);
+            small::flush(h, false, true, false);
+            medium::flush(h, false, false);
         }
     }
 }
