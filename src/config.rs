@@ -752,6 +752,36 @@ pub const EXACT_MAP_FALLBACK: bool = !cfg!(hakmem_no_exact_map_fallback);
 /// Backout (retry every purge, keep medium in spans): `--cfg hakmem_no_locked_memory`.
 pub const LOCKED_MEMORY: bool = !cfg!(hakmem_no_locked_memory);
 
+/// When no block of a small class can be had (the OS refuses a new SuperSlab, or memory is locked
+/// and the class is not coarse: `LOCKED_COARSE_CLASSES`), the request is served by a larger class
+/// of at most twice the size whose list or slabs still hold a block
+/// (`front::alloc::alloc_promoted`). Costs nothing until a refill has failed. Under `mlockall`
+/// with a 7 MiB `RLIMIT_MEMLOCK` (one SuperSlab fits), a program that mallocs before it locks
+/// (scripts/robustness/mlockall_limit.c's pattern) got 516 of 1,000 mixed mallocs null without it,
+/// 340 with it (session 26, lock26). Backout (null as before): `--cfg
+/// hakmem_no_full_class_promote`.
+pub const FULL_CLASS_PROMOTE: bool = !cfg!(hakmem_no_full_class_promote);
+
+/// Metadata memory (`meta`, the thread heaps' records) is bump-allocated from 1 MiB chunks. When
+/// the OS refuses a new SuperSlab, the current chunk's unused tail (whole pages past the last
+/// record) is unmapped and the pool asked once more (`small::acquire_after_release`), and when a
+/// chunk itself is refused, only the record's pages are mapped. Under `mlockall(MCL_FUTURE)` with
+/// an 8 MiB `RLIMIT_MEMLOCK` the whole chunk was charged while one heap used a fraction of it,
+/// and the second SuperSlab did not fit (session 26, lock26). Backout: `--cfg
+/// hakmem_no_meta_release_unused`.
+pub const META_RELEASE_UNUSED: bool = !cfg!(hakmem_no_meta_release_unused);
+
+/// While memory is locked (`os::memory_locked`) no new slab is bound to a small class that is not
+/// coarse (`size_class::locked_class`: four classes per doubling of the size, at most 25% larger);
+/// once that class's slabs are full its requests are served by its coarse class
+/// (`front::alloc::alloc_elsewhere`), so that fewer classes each bind a 64 KiB slab. The pool notes
+/// the memory locked when a fresh SuperSlab's untouched last page is resident right after its
+/// `mmap` (`mlockall(MCL_FUTURE)` populates every mapping; one `mincore` per SuperSlab mapped).
+/// Under an 8 MiB `RLIMIT_MEMLOCK`, 1,000 mixed mallocs of 64 B .. 4 KiB touch 77 classes, which
+/// bound more slabs (99 unlocked) than the two SuperSlabs that fit; coarse, 54 slabs (session 26,
+/// lock26; preload/tests/c/mlock_limit.c). Backout: `--cfg hakmem_no_locked_coarse_classes`.
+pub const LOCKED_COARSE_CLASSES: bool = !cfg!(hakmem_no_locked_coarse_classes);
+
 /// The large tier maps a block without `MAP_NORESERVE` (`os::reserve_charged`), so that the
 /// kernel's overcommit policy judges it as it judges glibc's mmap of the same request: under the
 /// default heuristic a `malloc` (or `memalign`'s over-reservation) larger than RAM + swap fails

@@ -494,6 +494,17 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
         return None;
     }
     let base = os::reserve_aligned(SUPERSLAB_SIZE, SUPERSLAB_SIZE)?;
+    if crate::config::LOCKED_COARSE_CLASSES && !os::memory_locked() {
+        // SAFETY: the last page of the fresh reservation, untouched yet (the header is written
+        // below, at its start; a collapse comes after).
+        let last = unsafe { base.add(SUPERSLAB_SIZE - crate::config::PAGE_SIZE) };
+        // SAFETY: as above.
+        if unsafe { os::came_resident(last) } {
+            // `mlockall(MCL_FUTURE)` populated (and locked) all of it: small requests move to
+            // coarser classes (`front::alloc::locked_class`).
+            os::note_locked();
+        }
+    }
     // SAFETY: a fresh reservation of the right size and alignment, ours alone.
     let ss = unsafe { SuperSlab::init(base) };
     let growing = crate::config::THP_GROWTH && growth >= crate::config::THP_GROWTH_STREAK;

@@ -340,9 +340,34 @@ pub fn class_for(size: usize, align: usize) -> Option<usize> {
     None
 }
 
+/// `config::LOCKED_COARSE_CLASSES`: the class that serves small class `c` while memory is locked:
+/// the smallest class at least `c`'s size rounded up to a quarter of its power of two (four
+/// classes per doubling, at most 25% more), e.g. 1,040 -> 1,280. Coarse classes map to themselves.
+/// It keeps every alignment `c` has: a class size that is a multiple of a power of two `a` is
+/// either below `4a` (then `a`, `2a` or `3a`, all on the grid) or rounded to a step that `a`
+/// divides.
+pub fn locked_class(c: usize) -> usize {
+    let n = class_size(c);
+    let step = ((1usize << (usize::BITS - 1 - n.leading_zeros())) / 4).max(16);
+    class_of(n.next_multiple_of(step)).unwrap_or(c)
+}
+
 #[cfg(all(test, not(hakmem_loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locked_classes_are_coarse_idempotent_and_keep_alignment() {
+        assert_eq!(class_size(locked_class(class_of(1040).unwrap())), 1280);
+        for c in 0..NUM_CLASSES {
+            let k = locked_class(c);
+            let (n, m) = (class_size(c), class_size(k));
+            assert!(m >= n && m * 4 <= n * 5 + 64, "{n} -> {m}");
+            assert_eq!(locked_class(k), k, "{m} is not coarse");
+            let align = 1 << n.trailing_zeros();
+            assert_eq!(m % align, 0, "{n} -> {m} loses alignment {align}");
+        }
+    }
 
     #[test]
     fn class_of_is_smallest_fit_and_fragmentation_is_bounded() {

@@ -10,6 +10,9 @@
 //!   cached span failed and counted again (about 10,000 for scripts/robustness/mlockall_churn.c);
 //! - while locked, a medium request is served by the large tier (its own mapping, unmapped
 //!   beyond the cache's bound) and its contents hold; a span stays cached, committed, for reuse;
+//! - while locked, a small request is served by a coarser class (`config::LOCKED_COARSE_CLASSES`,
+//!   session 26, lock26): 1,040 bytes get a block of 1,280 (four classes per doubling), not
+//!   their own class of 1,040; once unlocked, their own class again;
 //! - a forked child does not inherit the locked state (`fork` passes on no memory lock);
 //! - once the kernel accepts purges again (`munlockall`), one of the next
 //!   `os::LOCKED_RETRY_EVERY` purges goes through and purging (and the medium tier) resumes.
@@ -120,6 +123,7 @@ fn a_locked_purge_stops_purging_once_and_medium_goes_large() {
         );
     }
     medium_round_trip(0x5a);
+    coarse_while_locked(true);
     let s3 = hakmem::stats();
     if stats && cfg!(feature = "medium") {
         assert_eq!(
@@ -146,6 +150,7 @@ fn a_locked_purge_stops_purging_once_and_medium_goes_large() {
         leave_dirty_spans_if(rounds % 64 == 0);
     }
     medium_round_trip(0xa5);
+    coarse_while_locked(false);
     let s4 = hakmem::stats();
     if stats && cfg!(feature = "medium") {
         assert!(
@@ -180,4 +185,42 @@ fn forked_child_is_not_locked() {
         "a forked child inherited the locked state (status {status:#x}): fork passes on no \
          memory lock"
     );
+}
+
+/// `config::LOCKED_COARSE_CLASSES`: in a fresh thread (its lists empty, so the request takes the
+/// slow path), a request of 1,040 bytes gets a block of the coarse class (1,280 bytes) while memory
+/// is locked, and of its own fine class otherwise; its contents hold.
+fn coarse_while_locked(locked: bool) {
+    let usable = std::thread::spawn(|| {
+        let layout = Layout::from_size_align(1040, 16).unwrap();
+        // SAFETY: non-zero size.
+        let p = black_box(unsafe { alloc(layout) });
+        assert!(!p.is_null());
+        // SAFETY: `p` is live for 1,040 bytes.
+        unsafe { core::ptr::write_bytes(p, 0x3c, 1040) };
+        // SAFETY: `p` is a live block of ours.
+        let usable = unsafe { hakmem::raw::usable_size(p) };
+        // SAFETY: as above.
+        assert!((0..1040).all(|i| unsafe { *p.add(i) } == 0x3c));
+        // SAFETY: `p` came from `alloc(layout)` and is freed once.
+        unsafe { dealloc(p, layout) };
+        usable
+    })
+    .join()
+    .expect("small-block thread panicked");
+    let coarse = hakmem::config::LOCKED_COARSE_CLASSES && hakmem::config::LOCKED_MEMORY && locked;
+    // 1,040 bytes have a class of their own (a power of two plus a header,
+    // `config::POW2_HEADER_CLASSES`; header mode: 1,152, 1,136 usable), the coarse one is 1,280
+    // (1,264 usable).
+    if coarse {
+        assert!(
+            usable > 1200,
+            "a locked small request kept its fine class ({usable} bytes)"
+        );
+    } else {
+        assert!(
+            usable < 1200,
+            "an unlocked request of 1,040 bytes got {usable} bytes"
+        );
+    }
 }

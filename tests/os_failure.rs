@@ -131,7 +131,10 @@ fn small_superslab_fails_then_recovers() {
         init_pattern(); // initialised outside the armed window
         drop(black_box(Box::new(0u64))); // the thread's own set-up, likewise
 
-        fail_next_reservations(1);
+        // Every reservation fails while armed: a refused SuperSlab is asked for again after the
+        // metadata chunk gives back its unused tail (`config::META_RELEASE_UNUSED`), and for each
+        // larger class a request is promoted to (`config::FULL_CLASS_PROMOTE`).
+        fail_next_reservations(usize::MAX);
         let mut nulls = 0;
         while blocks.len() < MAX_SMALL_BLOCKS {
             // SAFETY: non-zero size.

@@ -5,10 +5,10 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    FORK_TAKEOVER, FREE_MARK, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO, LARGE_MOVE,
-    MAX_SMALL_SIZE, MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN, OWNED_TABLE, PROFILE,
-    PROF_FLAT_SAMPLE, PROF_FREE_SIDE, PROF_LEAN_MISS, PROF_MISS_HERE, PROF_POP_COUNTDOWN,
-    PROF_REALLOC_IN_PLACE, PROF_SWAP_FIRST, PROF_SWAP_MISS,
+    FORK_TAKEOVER, FREE_MARK, FULL_CLASS_PROMOTE, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO,
+    LARGE_MOVE, LOCKED_COARSE_CLASSES, MAX_SMALL_SIZE, MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN,
+    OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE, PROF_FREE_SIDE, PROF_LEAN_MISS, PROF_MISS_HERE,
+    PROF_POP_COUNTDOWN, PROF_REALLOC_IN_PLACE, PROF_SWAP_FIRST, PROF_SWAP_MISS,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
@@ -20,9 +20,11 @@ use crate::front::thread;
 use crate::front::tls_sll::TlsList;
 use crate::large;
 use crate::locate::{self, Region};
+use crate::os;
 use crate::prof;
 use crate::size_class::{
-    class_for, class_of_coarse, class_size, medium_align_ok, medium_class_of, FINE_MAX, NUM_CLASSES,
+    class_for, class_of_coarse, class_size, locked_class, medium_align_ok, medium_class_of,
+    FINE_MAX, NUM_CLASSES,
 };
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::header;
@@ -210,12 +212,101 @@ fn finish_header_at(block: *mut u8, off: usize) -> *mut u8 {
 #[cold]
 #[inline(never)]
 extern "C" fn alloc_slow_user(h: &'static Heap, off: usize) -> *mut u8 {
-    let c = off / CLASS_STRIDE;
-    let b = alloc_slow(h, c);
+    let (b, c) = alloc_slow_class(h, off / CLASS_STRIDE, MIN_ALIGN);
     if b.is_null() {
         return b;
     }
     finish_header(b, c)
+}
+
+/// `alloc_slow` for class `c` at alignment `align`, with its fallbacks when it finds no block: a
+/// coarser class while memory is locked (`config::LOCKED_COARSE_CLASSES`: `small::refill` binds
+/// no new slab to a class that is not coarse then), and a larger class when the OS refuses
+/// (`config::FULL_CLASS_PROMOTE`). Returns the block handed out (or null) and the class that
+/// served it, whose header (header mode) the caller writes.
+///
+/// Headerless, `alloc_slow` itself takes the fallbacks (the caller needs no class, and `c` is live
+/// there anyway: kept across the call here, it cost the fast path's slow refills a saved register,
+/// +0.4 instructions per remote pair in scripts/fastpath-instructions.sh).
+#[inline(always)]
+fn alloc_slow_class(h: &'static Heap, c: usize, align: usize) -> (*mut u8, usize) {
+    let b = alloc_slow(h, c);
+    if !HEADERLESS && (LOCKED_COARSE_CLASSES || FULL_CLASS_PROMOTE) && b.is_null() {
+        if let Some(served) = alloc_elsewhere(c, align) {
+            return served;
+        }
+    }
+    (b, c)
+}
+
+/// `alloc_slow_class`'s fallbacks, in order: the coarse class of `c` while memory is locked
+/// (`locked_class`, which keeps `align`: see there), then a larger class. `None` if neither has a
+/// block.
+#[cold]
+#[inline(never)]
+fn alloc_elsewhere(c: usize, align: usize) -> Option<(*mut u8, usize)> {
+    // The failed refill may have made the thread's heap (`HeapKind::Empty` before it).
+    let h = thread::current();
+    if LOCKED_COARSE_CLASSES && os::memory_locked() {
+        let k = locked_class(c);
+        debug_assert!(class_size(k) % align == 0);
+        if k != c {
+            if let Some(b) = pop_class(h, k) {
+                return Some((b, k));
+            }
+            if let Some(b) = NonNull::new(refill_any(h, k)) {
+                return Some((hand_out(b, k), k));
+            }
+        }
+    }
+    if FULL_CLASS_PROMOTE {
+        return alloc_promoted(h, c, align);
+    }
+    None
+}
+
+/// A block of class `k` from the calling thread's live heap's list, handed out; `None` if the
+/// list is empty or the heap is not live.
+#[inline]
+fn pop_class(h: &'static Heap, k: usize) -> Option<*mut u8> {
+    if h.kind != HeapKind::Live {
+        return None;
+    }
+    // SAFETY: as in `alloc`: the calling thread's own live heap's list of class `k`.
+    let b = NonNull::new(unsafe { TlsList::pop(h.tls(k)) })?;
+    h.counters.count_pop(k);
+    if PROF_FREE_SIDE {
+        // SAFETY: as in `alloc_general`'s pop.
+        unsafe { h.local_mut() }.credit(k, 1);
+    }
+    Some(hand_out(b, k))
+}
+
+/// `config::FULL_CLASS_PROMOTE`: no block of class `c` could be had (the OS refused a new
+/// SuperSlab), so one of a larger class of at most twice the size, aligned to `align`, serves the
+/// request: first from the calling thread's lists, then by a refill (which takes the class's
+/// current and partial slabs, and a new one only where one can be had). Returns the block handed
+/// out (`hand_out`) and its class; `None` when no class has one.
+fn alloc_promoted(h: &'static Heap, c: usize, align: usize) -> Option<(*mut u8, usize)> {
+    let max = 2 * class_size(c);
+    let candidates = || {
+        (c + 1..NUM_CLASSES)
+            .take_while(move |&k| class_size(k) <= max)
+            .filter(move |&k| class_size(k) % align == 0)
+    };
+    for k in candidates() {
+        if let Some(b) = pop_class(h, k) {
+            return Some((b, k));
+        }
+    }
+    for k in candidates() {
+        // The lists of these classes are empty (a live heap's: `refill`'s contract), and
+        // `refill_any` pops the fallback heap's first.
+        if let Some(b) = NonNull::new(refill_any(h, k)) {
+            return Some((hand_out(b, k), k));
+        }
+    }
+    None
 }
 
 /// `p`, after setting `errno` to `ENOMEM` if it is null.
@@ -279,7 +370,7 @@ extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
     let Some(need) = size.max(1).checked_add(unit) else {
         return core::ptr::null_mut();
     };
-    let Some(c) = class_for(need, align.max(MIN_ALIGN)) else {
+    let Some(mut c) = class_for(need, align.max(MIN_ALIGN)) else {
         return alloc_beyond_small(size, align);
     };
     let h = thread::current();
@@ -297,7 +388,11 @@ extern "C" fn alloc_general(size: usize, align: usize) -> *mut u8 {
             }
             hand_out(b, c)
         }
-        None => alloc_slow(h, c),
+        None => {
+            let (b, k) = alloc_slow_class(h, c, align.max(MIN_ALIGN));
+            c = k;
+            b
+        }
     };
     if block.is_null() {
         return block;
@@ -716,12 +811,18 @@ extern "C" fn alloc_miss_profiled(h: &'static Heap, size: usize, off: usize) -> 
 }
 
 /// Refill, after creating the thread's heap if needed; returns the block handed out (`hand_out`),
-/// or null when memory cannot be had.
+/// or null when memory cannot be had (headerless: after `alloc_elsewhere`'s fallbacks).
 #[cold]
 #[inline(never)]
 extern "C" fn alloc_slow(h: &'static Heap, c: usize) -> *mut u8 {
     match NonNull::new(refill_any(h, c)) {
         Some(b) => hand_out(b, c),
+        // Headerless: `alloc_slow_class`'s fallbacks, at the alignment class `c` has (whatever
+        // the request asked, `c`'s size is a multiple of it).
+        None if HEADERLESS && (LOCKED_COARSE_CLASSES || FULL_CLASS_PROMOTE) => {
+            let align = 1 << class_size(c).trailing_zeros();
+            alloc_elsewhere(c, align).map_or(core::ptr::null_mut(), |(b, _)| b)
+        }
         None => core::ptr::null_mut(),
     }
 }

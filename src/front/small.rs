@@ -23,19 +23,20 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, OOM_RELEASE, OWNED_TABLE, PROF_FREE_SIDE,
-    PROF_SPILL_TOP, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE, SPILL_RUNS, SPILL_TOP, TABLE32,
-    TLS_SLOW_START, WHOLE_FREE_LIST,
+    ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, LOCKED_COARSE_CLASSES, OOM_RELEASE,
+    OWNED_TABLE, PROF_FREE_SIDE, PROF_SPILL_TOP, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE,
+    SPILL_RUNS, SPILL_TOP, TABLE32, TLS_SLOW_START, WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
 use crate::front::heap::{batch, Heap, HeapLocal};
 use crate::front::tls_sll::TlsList;
 use crate::large;
 use crate::list;
+use crate::os;
 use crate::pool;
 use crate::purge::{self, Stamp, Sweep};
 use crate::remote::Owner;
-use crate::size_class::NUM_CLASSES;
+use crate::size_class::{locked_class, NUM_CLASSES};
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::slab::{ListKind, RemoteTake, Slab};
 use crate::slab::superslab::SuperSlab;
@@ -198,6 +199,11 @@ unsafe fn refill_lists(h: &Heap, c: usize) -> BlockPtr {
         if ADOPT && adopt_published(h, local, c) {
             continue;
         }
+        if LOCKED_COARSE_CLASSES && os::memory_locked() && locked_class(c) != c {
+            // Memory is locked: no new slab for a class that is not coarse; its request goes to
+            // the coarse class (`front::alloc::alloc_elsewhere`).
+            return core::ptr::null_mut();
+        }
         // SAFETY: the heap is ours.
         if !unsafe { carve_new_slab(h, local, c) } {
             return core::ptr::null_mut();
@@ -261,11 +267,13 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
 }
 
 /// The OS refused a new SuperSlab: once the large cache has unmapped its blocks (an address-space
-/// limit counts them; `config::OOM_RELEASE`), asks the pool once more.
+/// limit counts them; `config::OOM_RELEASE`) or metadata memory its unused tail
+/// (`config::META_RELEASE_UNUSED`), asks the pool once more.
 #[cold]
 #[inline(never)]
 fn acquire_after_release(c: usize) -> Option<NonNull<Slab>> {
-    if OOM_RELEASE && large::release_cache() {
+    // `|`, not `||`: both give back what they hold before the pool asks again.
+    if (OOM_RELEASE && large::release_cache()) | crate::meta::release_unused() {
         pool::acquire_slab(c, true)
     } else {
         None
