@@ -47,9 +47,12 @@ def programs(work):
     obj = os.path.join(work, "big.o")
     return [
         ("gcc-O2", ["gcc", "-O2", "-c", big_c, "-o", obj], None, {}, obj),
-        ("python", ["python3", os.path.join(HERE, "churn.py"), "150000"], None, {}, None),
+        # A fixed hash seed: with a random one the program's own work moves by ~1% a run
+        # (callgrind, docs/benchmarks.md "Session 26: pyt26").
+        ("python", ["python3", os.path.join(HERE, "churn.py"), "150000"], None,
+         {"PYTHONHASHSEED": "0"}, None),
         ("python-malloc", ["python3", os.path.join(HERE, "churn.py"), "150000"], None,
-         {"PYTHONMALLOC": "malloc"}, None),
+         {"PYTHONMALLOC": "malloc", "PYTHONHASHSEED": "0"}, None),
         ("perl", ["perl", os.path.join(HERE, "churn.pl"), "80000"], None, {}, None),
         ("lua", ["lua5.4", os.path.join(HERE, "churn.lua"), "80000"], None, {}, None),
         ("sqlite3", ["sqlite3", ":memory:", "-init", "/dev/null"],
