@@ -97,6 +97,40 @@ pub const PREFETCH_POP: bool = !cfg!(hakmem_no_prefetch_pop);
 /// Backout: `--cfg hakmem_no_thp_growth`.
 pub const THP_GROWTH: bool = !cfg!(hakmem_no_thp_growth);
 
+/// Every `MADV_COLLAPSE` is timed (`os::collapse`, the thread's CPU clock and a monotonic clock
+/// read either side), and one that cost more CPU than `THP_COLLAPSE_SLOW_NS` per 2 MiB (the kernel
+/// compacted or reclaimed for its huge page) or stalled past `THP_COLLAPSE_STALL_NS` stops all
+/// collapses for `THP_COLLAPSE_QUIET_FACTOR` times its duration, doubled for
+/// each slow one in a row (up to `THP_COLLAPSE_QUIET_MAX_SHIFT` doublings, at most
+/// `THP_COLLAPSE_QUIET_MAX_NS`); a collapse asked for meanwhile is answered "refused" without a
+/// system call, which the callers already treat as no huge page (base pages, streak reset). So
+/// slow collapses take at most ~1/33 of the wall time, ~1/1000 once they keep being slow. On a
+/// busy host python-malloc's 43 collapses took 1-6 ms each, up to 139 ms (docs/benchmarks.md,
+/// "Session 26: pyt26"; "Session 26: thp26" for what the backoff does). Backout:
+/// `--cfg hakmem_no_thp_collapse_backoff`.
+pub const THP_COLLAPSE_BACKOFF: bool = !cfg!(hakmem_no_thp_collapse_backoff);
+
+/// A collapse that cost the thread more CPU than this per 2 MiB is slow (`THP_COLLAPSE_BACKOFF`):
+/// about what faulting its 512 pages one by one would have cost, so past it the huge page no
+/// longer saves system time. On an idle host one takes 0.15-0.5 ms (a huge page taken from the
+/// free lists, 512 pages copied). CPU time, not wall time: on a loaded host the wall time of a
+/// collapse is mostly the thread waiting for a core, which it would have done anyway.
+pub const THP_COLLAPSE_SLOW_NS: u64 = 1_000_000;
+
+/// A collapse whose wall time passes this is slow whatever its CPU time (`THP_COLLAPSE_BACKOFF`):
+/// the kernel slept in it (reclaim waiting on writeback, a lock), a stall of the program's own.
+pub const THP_COLLAPSE_STALL_NS: u64 = 50_000_000;
+
+/// How many times a slow collapse's duration no collapse is asked for (`THP_COLLAPSE_BACKOFF`).
+pub const THP_COLLAPSE_QUIET_FACTOR: u64 = 32;
+
+/// Doublings of the quiet period for slow collapses in a row (`THP_COLLAPSE_BACKOFF`): 32x the
+/// first time, 1024x from the sixth in a row.
+pub const THP_COLLAPSE_QUIET_MAX_SHIFT: u32 = 5;
+
+/// The longest quiet period (`THP_COLLAPSE_BACKOFF`): a host that recovers gets asked again.
+pub const THP_COLLAPSE_QUIET_MAX_NS: u64 = 10_000_000_000;
+
 /// A SuperSlab born in a `THP_GROWTH` streak is collapsed not at birth but when its bound slabs
 /// reach `THP_COLLAPSE_AT_SLABS` (`pool::take`; the collapse runs outside the pool lock, as the
 /// streak's own do): a heap that stops growing inside it leaves it on base pages, where a

@@ -221,6 +221,17 @@ pub struct Stats {
     pub memory_locked: u64,
     /// Purges skipped (one in `os::LOCKED_RETRY_EVERY` retried) because memory was locked.
     pub purges_skipped_locked: u64,
+    /// Huge-page collapses (`MADV_COLLAPSE`) asked of the kernel (`os::collapse`: the THP growth,
+    /// `HAKMEM_THP=1`, fresh spans).
+    pub thp_collapses: u64,
+    /// Microseconds they cost, in all (the thread's CPU time in each, or its wall time where that
+    /// was a stall: `os::thp::cost`).
+    pub thp_collapse_us: u64,
+    /// Of them, the slow ones (over `config::THP_COLLAPSE_SLOW_NS` per 2 MiB).
+    pub thp_collapses_slow: u64,
+    /// Collapses not asked for: a slow one before had backed them off
+    /// (`config::THP_COLLAPSE_BACKOFF`).
+    pub thp_collapses_skipped: u64,
     /// Thread heaps created (threads that allocated).
     pub threads_started: u64,
     /// Thread heaps torn down at thread exit.
@@ -292,6 +303,10 @@ impl Stats {
         f("os_failures", self.os_failures);
         f("memory_locked", self.memory_locked);
         f("purges_skipped_locked", self.purges_skipped_locked);
+        f("thp_collapses", self.thp_collapses);
+        f("thp_collapse_us", self.thp_collapse_us);
+        f("thp_collapses_slow", self.thp_collapses_slow);
+        f("thp_collapses_skipped", self.thp_collapses_skipped);
         f("threads_started", self.threads_started);
         f("threads_exited", self.threads_exited);
         f("heaps_reused", self.heaps_reused);
@@ -744,6 +759,11 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters, Rooms<'
     st.os_failures = if STATS { crate::os::failures() } else { 0 };
     st.memory_locked = u64::from(crate::os::memory_locked());
     st.purges_skipped_locked = crate::os::purges_skipped_locked();
+    let [collapses, collapse_ns, slow, skipped] = crate::os::collapse_stats();
+    st.thp_collapses = collapses;
+    st.thp_collapse_us = collapse_ns / 1000;
+    st.thp_collapses_slow = slow;
+    st.thp_collapses_skipped = skipped;
     st.threads_started = g.threads_started.get();
     st.threads_exited = g.threads_exited.get();
     st.heaps_reused = g.heaps_reused.get();

@@ -556,3 +556,13 @@ pub fn heap_residency() -> Option<(usize, usize, usize, u64)> {
         .fold(0u64, |m, (i, &b)| m | (u64::from(b & 1) << i));
     Some((addr, size, pages, resident))
 }
+
+/// Collapses `[ptr, ptr + len)` into huge pages through the OS box (`os::collapse`), its backoff
+/// included (`config::THP_COLLAPSE_BACKOFF`): tests/thp_backoff.rs.
+///
+/// # Safety
+/// The range lies inside one mapping of the caller's, 2 MiB aligned.
+pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { crate::os::collapse(ptr, len) }
+}

@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 50] = [
+const NAMES: [&str; 54] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -75,6 +75,10 @@ const NAMES: [&str; 50] = [
     "os_failures",
     "memory_locked",
     "purges_skipped_locked",
+    "thp_collapses",
+    "thp_collapse_us",
+    "thp_collapses_slow",
+    "thp_collapses_skipped",
     "threads_started",
     "threads_exited",
     "heaps_reused",

@@ -110,3 +110,39 @@ pub(crate) fn count_decommit() {
     // ORDERING: Relaxed — a statistic; publishes nothing.
     DECOMMITS.fetch_add(1, Ordering::Relaxed);
 }
+
+static SLOW_COLLAPSES: AtomicUsize = AtomicUsize::new(0);
+static SLOW_COLLAPSE_NS: AtomicU64 = AtomicU64::new(0);
+static COLLAPSES: AtomicU64 = AtomicU64::new(0);
+
+/// Makes the next `n` collapses that reach the kernel read `extra_ns` slower than they were (as
+/// on a host whose kernel waits on compaction for a huge page): the backoff of
+/// `config::THP_COLLAPSE_BACKOFF` is then tested without depending on time. `0` switches it off.
+pub fn slow_next_collapses(n: usize, extra_ns: u64) {
+    // ORDERING: Relaxed — a test hook set by the thread that then collapses (program order), or
+    // before the threads that do are started (the spawn orders it); it publishes nothing else.
+    SLOW_COLLAPSE_NS.store(extra_ns, Ordering::Relaxed);
+    SLOW_COLLAPSES.store(n, Ordering::Relaxed);
+}
+
+/// The nanoseconds to add to this collapse's duration (0 when none is pending).
+pub(crate) fn take_collapse_delay() -> u64 {
+    if take(&SLOW_COLLAPSES) {
+        // ORDERING: Relaxed — as `slow_next_collapses`.
+        SLOW_COLLAPSE_NS.load(Ordering::Relaxed)
+    } else {
+        0
+    }
+}
+
+/// Collapses (`MADV_COLLAPSE`) that reached the kernel since the process started: a collapse
+/// skipped in a quiet period does not count.
+pub fn collapse_calls() -> u64 {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    COLLAPSES.load(Ordering::Relaxed)
+}
+
+pub(crate) fn count_collapse() {
+    // ORDERING: Relaxed — a statistic; publishes nothing.
+    COLLAPSES.fetch_add(1, Ordering::Relaxed);
+}

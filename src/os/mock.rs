@@ -39,6 +39,16 @@ pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> Result<(), i32> {
     unsafe { decommit(ptr, len) }
 }
 
+/// The mock's clocks stand still (models must not read time).
+pub fn monotonic_nanos() -> u64 {
+    0
+}
+
+/// As `monotonic_nanos`.
+pub fn thread_cpu_nanos() -> u64 {
+    0
+}
+
 /// # Safety
 /// See `os::collapse`. The mock has one page size: it cannot.
 pub unsafe fn collapse(_ptr: NonNull<u8>, _len: usize) -> bool {

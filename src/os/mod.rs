@@ -25,6 +25,8 @@
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 
+mod thp;
+
 #[cfg(hakmem_loom)]
 mod mock;
 #[cfg(hakmem_loom)]
@@ -283,13 +285,21 @@ pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
 /// again behind the allocator's back (where the system's THP mode is `madvise`): the purge's RSS
 /// accounting stays true. False if the OS cannot (older kernel, THP off, no free huge page) or
 /// refuses; that loses nothing (the range stays on base pages) and is not counted as a failure.
+/// Timed: after a slow one, false without a system call for a while (`config::THP_COLLAPSE_BACKOFF`,
+/// src/os/thp.rs).
 ///
 /// # Safety
 /// The range lies inside one reservation of the caller's.
 #[inline]
 pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: forwarded contract.
-    unsafe { backend::collapse(ptr, len) }
+    unsafe { thp::collapse(ptr, len) }
+}
+
+/// `[collapses, nanoseconds in them, slow ones, skipped ones]` since the process started
+/// (src/os/thp.rs; `stats()`'s `thp_collapse*`).
+pub fn collapse_stats() -> [u64; 4] {
+    thp::stats()
 }
 
 /// How many pages of `[ptr, ptr + len)` are resident now (`mincore`), at most

@@ -526,6 +526,12 @@ pub fn monotonic_nanos() -> u64 {
     clock_nanos(libc::CLOCK_MONOTONIC)
 }
 
+/// CPU time of the calling thread in nanoseconds, kernel time included (0 if the clock cannot be
+/// read). A system call on most kernels (no vDSO for CPU clocks): for slow paths only.
+pub fn thread_cpu_nanos() -> u64 {
+    clock_nanos(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
 /// Installs `handler` for signal `sig` (`SA_RESTART`). False if the kernel refuses.
 pub fn install_signal(sig: i32, handler: extern "C" fn(i32)) -> bool {
     // SAFETY: a zeroed sigaction is a valid starting point; the handler is a plain C function.

@@ -61,8 +61,15 @@ pub fn collapse_known() -> bool {
     known
 }
 
-/// Huge-page allocations for a collapse that failed, system-wide (`/proc/vmstat`; 0 if unknown).
+/// Huge-page allocations for a collapse that failed, system-wide (`/proc/vmstat`; 0 if unknown),
+/// plus the collapses this process's allocator skipped because one before was slow
+/// (`config::THP_COLLAPSE_BACKOFF`: on a loaded host the first collapse can take milliseconds, and
+/// the next ones are then answered "refused" without asking the kernel).
 pub fn collapse_alloc_failures() -> u64 {
+    kernel_collapse_alloc_failures() + hakmem::stats().thp_collapses_skipped
+}
+
+fn kernel_collapse_alloc_failures() -> u64 {
     std::fs::read_to_string("/proc/vmstat")
         .ok()
         .and_then(|v| {

@@ -1,0 +1,125 @@
+//! Huge-page collapses back off after a slow one (`config::THP_COLLAPSE_BACKOFF`, session 26,
+//! thp26), driven by fault injection: `fault::slow_next_collapses` makes a collapse read slower
+//! than it was, as when the kernel waits on compaction for its huge page, so nothing here depends
+//! on time. Needs feature `fault-injection` (the crate's dev-dependency on itself turns it on).
+//! One #[test]: the quiet period is process-wide.
+//!
+//! Claims checked:
+//! - a fast collapse reaches the kernel and is counted (`thp_collapses`), not slow;
+//! - a collapse that reads 10 s slow is counted slow, and the collapses after it (in the same
+//!   test, well within its 320 s quiet period) are answered false without a system call
+//!   (`fault::collapse_calls` stays, `thp_collapses_skipped` grows);
+//! - the allocator's own collapses go the same way: a growing heap allocates on, untouched by the
+//!   skips.
+//!
+//! Under the backout (`--cfg hakmem_no_thp_collapse_backoff`) every collapse reaches the kernel;
+//! the test checks that instead. On the old code (before thp26) the collapse after the slow one
+//! reaches the kernel: the backout's arm is that code's behaviour.
+
+use std::hint::black_box;
+use std::ptr::NonNull;
+
+use hakmem::fault::{collapse_calls, slow_next_collapses};
+use hakmem::HakMem;
+
+#[global_allocator]
+static GLOBAL: HakMem = HakMem;
+
+const HUGE: usize = 2 << 20;
+
+/// A 2 MiB-aligned, written range of `HUGE` bytes (never unmapped: the test process ends).
+fn aligned_range() -> NonNull<u8> {
+    // SAFETY: a fresh anonymous private mapping; the result is checked.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            2 * HUGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED, "mmap failed");
+    let base = (p as usize + HUGE - 1) & !(HUGE - 1);
+    // SAFETY: `[base, base + HUGE)` lies inside the mapping; written so its page table exists.
+    unsafe { core::ptr::write_bytes(base as *mut u8, 7, HUGE) };
+    NonNull::new(base as *mut u8).unwrap()
+}
+
+fn collapse(r: NonNull<u8>) -> bool {
+    // SAFETY: `r` is a 2 MiB-aligned range of ours (`aligned_range`).
+    unsafe { hakmem::testing::collapse(r, HUGE) }
+}
+
+#[test]
+fn a_slow_collapse_backs_the_next_ones_off() {
+    let backoff = hakmem::config::THP_COLLAPSE_BACKOFF;
+    let (a, b, c) = (aligned_range(), aligned_range(), aligned_range());
+
+    // A fast collapse (no delay injected; this host's take well under a millisecond, and a
+    // slow one here would only make the next step skip too, which the asserts below allow for).
+    let calls = collapse_calls();
+    let st = hakmem::stats();
+    let _ = collapse(a);
+    assert_eq!(
+        collapse_calls(),
+        calls + 1,
+        "the first collapse reaches the kernel"
+    );
+    assert_eq!(hakmem::stats().thp_collapses, st.thp_collapses + 1);
+
+    // One reads 10 s slow: 320 s of quiet follow.
+    let fast_before = hakmem::stats().thp_collapses_slow == st.thp_collapses_slow;
+    slow_next_collapses(1, 10_000_000_000);
+    let calls = collapse_calls();
+    let st = hakmem::stats();
+    if fast_before {
+        let _ = collapse(b);
+        assert_eq!(collapse_calls(), calls + 1, "not in a quiet period yet");
+        let after = hakmem::stats();
+        assert_eq!(after.thp_collapses_slow, st.thp_collapses_slow + 1);
+        assert!(after.thp_collapse_us >= st.thp_collapse_us + 10_000_000);
+    }
+    slow_next_collapses(0, 0);
+
+    // The next ones: skipped with the backoff, asked of the kernel without it.
+    let calls = collapse_calls();
+    let st = hakmem::stats();
+    for _ in 0..3 {
+        let huge = collapse(c);
+        if backoff {
+            assert!(!huge, "a collapse in the quiet period answers refused");
+        }
+    }
+    let after = hakmem::stats();
+    if backoff {
+        assert_eq!(
+            collapse_calls(),
+            calls,
+            "a collapse after a slow one reached the kernel"
+        );
+        assert_eq!(after.thp_collapses_skipped, st.thp_collapses_skipped + 3);
+    } else {
+        assert_eq!(collapse_calls(), calls + 3);
+        assert_eq!(after.thp_collapses_skipped, st.thp_collapses_skipped);
+    }
+
+    // The allocator's own growth asks through the same door: a heap that grows to 64 MiB of small
+    // blocks (several THP growth streaks' worth) allocates on, and reaches the kernel for no
+    // collapse while quiet.
+    let calls = collapse_calls();
+    let mut v: Vec<Box<[u8; 64]>> = Vec::new();
+    for i in 0..(64 << 20) / 64 {
+        v.push(Box::new([i as u8; 64]));
+    }
+    assert!(v.iter().enumerate().all(|(i, b)| b[63] == i as u8));
+    black_box(&v);
+    if backoff {
+        assert_eq!(
+            collapse_calls(),
+            calls,
+            "a growth collapse reached the kernel while quiet"
+        );
+    }
+}
