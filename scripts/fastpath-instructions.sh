@@ -63,6 +63,8 @@ MAX_REMOTE=${FASTPATH_MAX_REMOTE:-89}
 MAX_HEAPLESS=${FASTPATH_MAX_HEAPLESS:-87}
 # Rust's grow (alloc + in-place realloc + free): 59.0 since session 18 (rows21: realloc's
 # owned-slab part inlined into __rust_realloc, no frame); 78.0 before it. Two of margin, as for the remote pair.
+# Session 26 (realloc26): 58.0 with config::REALLOC_OWNED_MOVE (the loop's realloc stays in place;
+# the move's test sits after the in-place return), 59.0 under --cfg hakmem_no_realloc_owned_move.
 MAX_GROW=${FASTPATH_MAX_GROW:-61}
 # free(NULL): 12.0 since session 24's null test at the owned-slab table's miss
 # (config::NULL_FREE_MISS; 24.0 before it, through the hint cache). It also made the remote

@@ -1334,3 +1334,28 @@ pub const EVENT_RING: usize = 256;
 /// bump: one instruction per free (C batch 40 -> 39, session 24 "count24"). Only with `stats`.
 /// `RUSTFLAGS="--cfg hakmem_no_derived_free_count"` bumps the counter on every free again (A/B).
 pub const DERIVED_FREE_COUNT: bool = STATS && !cfg!(hakmem_no_derived_free_count);
+
+/// `realloc`'s move of a block found in the owned-slab table, when the new block is a small one
+/// at alignment ≤ 16 whose TLS list has a block (`front::alloc::realloc_move_owned`): one
+/// function without a stack frame that pops the new block, copies a prefix of up to
+/// `REALLOC_INLINE_COPY` bytes in 16-byte moves (no `memcpy` call) and pushes the old block
+/// through the table entry the first lookup found (`free::free_found`: no second lookup).
+/// Anything else (an empty list, the profiler's countdown at its sample, a block the entry's
+/// check refuses, a larger or aligned new block) takes `realloc_move` as before. rust-btreemap's
+/// realloc, where every call moves, measured in docs/benchmarks.md "Session 26: realloc26".
+/// Needs the 32-byte headerless table entry (its list pointer is the free's target).
+/// `RUSTFLAGS="--cfg hakmem_no_realloc_owned_move"` compiles it out (A/B switch): every move is
+/// `realloc_move`'s alloc, `memcpy` and free.
+pub const REALLOC_OWNED_MOVE: bool =
+    OWNED_TABLE && TABLE32 && HEADERLESS && !cfg!(hakmem_no_realloc_owned_move);
+
+/// The longest prefix `realloc_move_owned` copies with inline 16-byte moves; a longer one calls
+/// `memcpy`.
+pub const REALLOC_INLINE_COPY: usize = 64;
+
+/// A spill's run of blocks returned to a slab that still has blocks out and is not on the full
+/// list leaves the owner lists alone without calling `small::returned` (whose last arm does
+/// nothing for it): the common run when a dropped map's blocks spill, one or two blocks of a
+/// partial slab at a time (rust-btreemap, docs/benchmarks.md "Session 26: realloc26").
+/// `RUSTFLAGS="--cfg hakmem_no_spill_return_skip"` compiles it out (A/B switch).
+pub const SPILL_RETURN_SKIP: bool = !cfg!(hakmem_no_spill_return_skip);

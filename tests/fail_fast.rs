@@ -134,6 +134,21 @@ fn run_scenario(name: &str) {
             unsafe { free(p, 64) };
             bad_free(p, 64);
         }
+        "realloc_of_freed_block" => {
+            // A moving realloc (24 -> 40 bytes: out of the 32-byte class) of a block freed on its
+            // owner's thread, with the target class's list warm, so that the move takes
+            // `config::REALLOC_OWNED_MOVE`'s path: its free of the old block finds the mark.
+            // SAFETY: a live block.
+            unsafe { free(alloc_filled(64, 2), 64) };
+            let p = alloc_filled(24, 1);
+            // SAFETY: a live block.
+            unsafe { free(p, 24) };
+            announce(p);
+            // SAFETY: deliberately invalid; the allocator must abort.
+            let q = unsafe { GLOBAL.realloc(black_box(p), layout(24), 40) };
+            black_box(q);
+            continued();
+        }
         "double_free_delayed" => {
             let p = alloc_filled(64, 1);
             // SAFETY: a live block.
@@ -441,6 +456,17 @@ fn double_free_immediate() {
         return;
     }
     expect_abort("double_free_immediate", double_free(), true);
+}
+
+/// A realloc that moves a block freed on its owner's thread aborts as its double free does: the
+/// move's free of the old block (`free::free_found` with `config::REALLOC_OWNED_MOVE`) checks the
+/// freed mark.
+#[test]
+fn realloc_of_freed_block() {
+    if !double_free_detected() {
+        return;
+    }
+    expect_abort("realloc_of_freed_block", double_free(), true);
 }
 
 #[test]

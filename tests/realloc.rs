@@ -119,6 +119,92 @@ fn small_step_growth_from_different_starts_meets_on_the_same_classes() {
     }
 }
 
+/// `config::REALLOC_OWNED_MOVE`: small blocks of a slab this thread owns move between small
+/// classes without `memcpy` (16-byte moves up to 64 bytes of prefix, `memcpy` above), upward and
+/// downward (a shrink below a quarter of the class moves too), with each target class's list
+/// warm (the move's own pop) and with it empty (the general move). Every prefix survives, a
+/// neighbour of the same class is untouched, and the old block is free again: the next request
+/// of its size gets it back off its class's list (LIFO; nothing in between allocates), and frees
+/// of both blocks pass the freed-mark check. Runs on a fresh thread, so that its lists start
+/// empty.
+#[test]
+fn small_moves_keep_the_prefix_and_free_the_old_block() {
+    fn byte(id: usize, i: usize) -> u8 {
+        (id.wrapping_mul(31) ^ i.wrapping_mul(7)) as u8 | 1
+    }
+    /// A block of `size` bytes (alignment 16) filled with `id`'s bytes.
+    fn filled(size: usize, id: usize) -> *mut u8 {
+        let layout = std::alloc::Layout::from_size_align(size, 16).expect("layout");
+        // SAFETY: a non-zero size.
+        let p = unsafe { std::alloc::alloc(layout) };
+        assert!(!p.is_null());
+        for i in 0..size {
+            // SAFETY: live for `size` bytes.
+            unsafe { p.add(i).write(byte(id, i)) };
+        }
+        p
+    }
+    fn check(p: *const u8, len: usize, id: usize, what: &str) {
+        for i in 0..len {
+            // SAFETY: live for at least `len` bytes.
+            let b = unsafe { p.add(i).read() };
+            assert_eq!(b, byte(id, i), "{what}: byte {i} of {len} changed");
+        }
+    }
+    fn free(p: *mut u8, size: usize) {
+        let layout = std::alloc::Layout::from_size_align(size, 16).expect("layout");
+        // SAFETY: a live block of `layout`.
+        unsafe { std::alloc::dealloc(p, layout) };
+    }
+    std::thread::spawn(|| {
+        let mut id = 1;
+        let mut moves = 0;
+        for warm in [false, true] {
+            for old in (1..=160).chain([255, 256, 257, 1000, 1024]) {
+                for new in [
+                    1,
+                    old / 5,
+                    old + 1,
+                    old + old / 2 + 1,
+                    2 * old,
+                    3 * old + 7,
+                    1100,
+                ] {
+                    let new = new.max(1);
+                    if warm {
+                        // One block of the target size freed first: its class's list has it.
+                        free(filled(new, 0), new);
+                    }
+                    id += 1;
+                    let neighbour = filled(old, id + 1_000_000);
+                    let p = filled(old, id);
+                    let layout = std::alloc::Layout::from_size_align(old, 16).expect("layout");
+                    // SAFETY: a live block of `layout`; a non-zero new size.
+                    let q = unsafe { std::alloc::realloc(p, layout, new) };
+                    assert!(!q.is_null() && q as usize % 16 == 0);
+                    check(q, old.min(new), id, "the moved prefix");
+                    if q != p {
+                        moves += 1;
+                        let again = filled(old, id + 2_000_000);
+                        assert_eq!(
+                            again, p,
+                            "realloc {old} -> {new} moved, but the old block is not the next of \
+                             its class"
+                        );
+                        free(again, old);
+                    }
+                    check(neighbour, old, id + 1_000_000, "the neighbour");
+                    free(q, new);
+                    free(neighbour, old);
+                }
+            }
+        }
+        assert!(moves > 1000, "only {moves} reallocs moved");
+    })
+    .join()
+    .expect("realloc thread");
+}
+
 #[test]
 fn chain_across_class_and_large_boundaries() {
     let chain = [8, 24, 1000, 1025, 40_000, 3 * MIB, 100, 8];

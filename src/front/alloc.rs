@@ -9,11 +9,12 @@ use crate::config::{
     LARGE_MOVE, LOCKED_COARSE_CLASSES, MAX_SMALL_SIZE, MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN,
     OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE, PROF_FREE_SIDE, PROF_LEAN_MISS, PROF_MISS_HERE,
     PROF_POP_COUNTDOWN, PROF_REALLOC_IN_PLACE, PROF_SWAP_FIRST, PROF_SWAP_MISS,
+    REALLOC_INLINE_COPY, REALLOC_OWNED_MOVE,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
 use crate::front::medium;
-use crate::front::owned::OwnedSlabs;
+use crate::front::owned::{Entry, OwnedSlabs};
 use crate::front::profiling;
 use crate::front::small;
 use crate::front::thread;
@@ -1016,7 +1017,28 @@ fn grown_size(old_usable: usize, new_size: usize) -> usize {
 pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
     // A block of a slab this thread owns (the owned-slab table, as `free` asks it): its class
     // (and in header mode its header) gives its size without the registry.
-    if OWNED_TABLE {
+    if REALLOC_OWNED_MOVE {
+        let h = thread::current();
+        // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
+        let hit =
+            unsafe { OwnedSlabs::lookup_entry(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
+        if let Some(e) = hit {
+            let slab = e.slab(ptr as usize);
+            // SAFETY: as below.
+            let usable = unsafe { small_usable_size(slab, slab.local(|l| l.class as usize), ptr) };
+            if new_size <= usable && new_size >= usable / 4 {
+                return ptr;
+            }
+            // A longer prefix is `memcpy`'s, whose call would need a stack frame in
+            // `realloc_move_owned`; a larger alignment's block is `alloc_general`'s.
+            if usable.min(new_size) > REALLOC_INLINE_COPY || align > MIN_ALIGN {
+                // SAFETY: forwarded contract.
+                return unsafe { realloc_move(ptr, usable, align, new_size) };
+            }
+            // SAFETY: forwarded contract; `e` is the calling thread's entry of `ptr`'s slab.
+            return unsafe { realloc_move_owned(ptr, e, h, new_size, usable) };
+        }
+    } else if OWNED_TABLE {
         let h = thread::current();
         // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
         let hit = unsafe { OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
@@ -1175,6 +1197,133 @@ unsafe fn realloc_sampled_medium(
 unsafe fn realloc_move(ptr: *mut u8, old_usable: usize, align: usize, new_size: usize) -> *mut u8 {
     // SAFETY: forwarded contract.
     unsafe { realloc_move_as(ptr, old_usable, old_usable, align, new_size) }
+}
+
+/// `config::REALLOC_OWNED_MOVE`: `realloc_move` of a small block found in the owned-slab table
+/// (`e`, its slab's entry; `old_usable`, its class size) whose kept prefix is at most
+/// `REALLOC_INLINE_COPY` bytes, at alignment ≤ 16 (`realloc` sends any other to `realloc_move`).
+/// When the new block is a small one whose TLS list has a block, it should compile without a
+/// stack frame: the entry's block check of the old block (the free's), the class of the ladder's
+/// size, the pop (the profiler's countdown stepped, as `alloc_fast` does), the prefix copied in
+/// 16-byte moves, and the old block's mark and push through `e` (`free::free_found`): no second
+/// table lookup, no `memcpy` call and no saved registers. Nothing before the push writes the
+/// table (a pop never does), so `e` is still the entry of the old block's slab. Every other case
+/// tail-calls `realloc_move` (`realloc_move_refused`) before anything changed. `h` comes from
+/// `realloc`, which read it: a second read of the thread's heap here compiles to the
+/// general-dynamic TLS sequence, a call as far as the compiler knows (the linker relaxes it to a
+/// load), after which every value would sit in a saved register. The arguments come in the
+/// order that leaves `ptr` and `new_size` in the registers `__rust_realloc` got them in.
+///
+/// # Safety
+/// As for `realloc_move` at an alignment of at most `MIN_ALIGN`; `h` is the calling thread's heap
+/// and `e` its matching table entry of the slab holding `ptr`, a headerless small block of class
+/// size `old_usable`; `old_usable.min(new_size) <= REALLOC_INLINE_COPY`.
+#[inline(never)]
+unsafe fn realloc_move_owned(
+    ptr: *mut u8,
+    e: &Entry,
+    h: &'static Heap,
+    new_size: usize,
+    old_usable: usize,
+) -> *mut u8 {
+    // The free's block check (`free::free_entry`) comes first, so that a pointer off the grid
+    // takes the general move, whose free aborts naming it.
+    let len = old_usable.min(new_size);
+    let block_off = ptr as usize & (crate::config::SLAB_SIZE - 1);
+    if (block_off as u64).wrapping_mul(e.divisor()) >= e.limit() {
+        // SAFETY: forwarded contract.
+        return unsafe { realloc_move(ptr, old_usable, MIN_ALIGN, new_size) };
+    }
+    let size = grown_size(old_usable, new_size);
+    let s1 = size.wrapping_sub(1);
+    // The new block's class, as `alloc_in` picks it; size 0 and medium blocks move the general
+    // way. From here the fallback (`realloc_move_refused`) takes three values, not four, so that
+    // the common path keeps no saved register.
+    if s1 >= MAX_SMALL_SIZE {
+        // SAFETY: forwarded contract.
+        return unsafe { realloc_move_refused(e, ptr, new_size) };
+    }
+    let off = if s1 < FINE_MAX {
+        s1 & !(MIN_ALIGN - 1)
+    } else {
+        class_of_coarse(size) * CLASS_STRIDE
+    };
+    // SAFETY: `off` addresses the TLS list of a small class of the calling thread's heap `h`,
+    // which is live (its table had `ptr`'s slab); the countdown is its own
+    // (`Counter::count_down`).
+    let new = unsafe {
+        let t = h.tls(0).byte_add(off);
+        let Some(b) = NonNull::new((*t).head) else {
+            return realloc_move_refused(e, ptr, new_size);
+        };
+        if PROF_POP_COUNTDOWN {
+            // At the sampled request the general move takes the block through `pop_trap`; the
+            // countdown is left for it to step.
+            let w = (*TlsList::counters(t)).alloc_fast.word();
+            if (*w as i64) < 1 {
+                return realloc_move_refused(e, ptr, new_size);
+            }
+            *w -= 1;
+        } else {
+            (*TlsList::counters(t)).alloc_fast.bump();
+        }
+        TlsList::take(t, b);
+        hand_out(b, off / CLASS_STRIDE)
+    };
+    // SAFETY: both blocks are live, distinct and of small classes (multiples of 16 bytes, each at
+    // least `len` rounded up to 16: `len <= old_usable` and `len <= new_size <= size`).
+    unsafe { copy_prefix(ptr, new, len) };
+    // SAFETY: `e` is unchanged (see above) and its block check passed for `ptr`.
+    unsafe { free::free_found(h, e, ptr, new) }
+}
+
+/// `realloc_move_owned` cannot take the block of its common path (an empty list, the profiler's
+/// countdown at its sample, a medium new size): the general move, the old block's size read
+/// again from its slab's class, at the minimum alignment (`realloc`'s `align` was at most it).
+///
+/// # Safety
+/// As for `realloc_move_owned`.
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn realloc_move_refused(e: &Entry, ptr: *mut u8, new_size: usize) -> *mut u8 {
+    let slab = e.slab(ptr as usize);
+    // SAFETY: `e` matches: the calling thread holds the slab (owned or pinned), bound to a class.
+    let old_usable = unsafe { small_usable_size(slab, slab.local(|l| l.class as usize), ptr) };
+    // SAFETY: forwarded contract.
+    unsafe { realloc_move(ptr, old_usable, MIN_ALIGN, new_size) }
+}
+
+// `copy_prefix` moves at most four 16-byte chunks.
+const _: () = assert!(REALLOC_INLINE_COPY == 4 * 16);
+
+/// `realloc_move_owned`'s copy of the first `len <= REALLOC_INLINE_COPY` bytes of `src` to
+/// `dst`, in 16-byte moves (`len` rounded up to 16; at least one). Straight-line moves under
+/// branches, so that the compiler does not turn them back into a `memcpy` call.
+///
+/// # Safety
+/// `src` and `dst` are distinct live small blocks of at least `len` rounded up to 16 bytes.
+#[inline(always)]
+unsafe fn copy_prefix(src: *mut u8, dst: *mut u8, len: usize) {
+    type Chunk = [u64; 2];
+    let copy = |i: usize| {
+        // SAFETY: per the contract, chunk `i < ceil(len / 16)` lies inside both blocks (16-byte
+        // aligned).
+        unsafe {
+            dst.cast::<Chunk>()
+                .add(i)
+                .write(src.cast::<Chunk>().add(i).read())
+        }
+    };
+    copy(0);
+    if len > 16 {
+        copy(1);
+        if len > 32 {
+            copy(2);
+            if len > 48 {
+                copy(3);
+            }
+        }
+    }
 }
 
 /// `realloc_move` with the new block sized on the growth ladder from `ladder` bytes (`grown_size`)

@@ -140,27 +140,80 @@ unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8, xor_off: usize) 
             e.tls().cast::<TlsList>(),
             || free_entry_slow(h, ptr),
             || free_entry_spill(h, ptr),
+            (),
         )
     }
 }
 
+/// `config::REALLOC_OWNED_MOVE`: the free of the block `realloc_move_owned` moved out of to
+/// `new`, from the table entry `realloc` found for it, after that function's block check against
+/// the entry (headerless: `ptr` is the block). The freed mark and the push as in `free_entry`;
+/// returns `new`, so that the rare arms are tail calls and the caller keeps no stack frame: a
+/// block that has the mark (a realloc of a freed block) takes `free_entry_slow`, which aborts; a
+/// push over the cap spills.
+///
+/// # Safety
+/// `e` is the calling thread's (matching) entry of the slab holding `ptr`, unchanged since it was
+/// found; `ptr` is a carved block of that slab (the entry's block check passed).
+#[inline(always)]
+pub(crate) unsafe fn free_found(
+    h: &'static Heap,
+    e: &Entry,
+    ptr: *mut u8,
+    new: *mut u8,
+) -> *mut u8 {
+    if CHECKED {
+        check_owned(h, e, ptr);
+    }
+    // SAFETY: per the contract; the entry's list pointer is the slab's (the entry's invariant).
+    unsafe {
+        mark_and_push(
+            h,
+            ptr,
+            ptr,
+            e.tls().cast::<TlsList>(),
+            || free_found_slow(h, ptr, new),
+            || free_found_spill(h, ptr, new),
+            new,
+        )
+    }
+}
+
+/// `free_found` found the freed mark: `free_entry_slow` (which aborts on a double free).
+#[cold]
+#[inline(never)]
+extern "C" fn free_found_slow(h: &'static Heap, ptr: *mut u8, new: *mut u8) -> *mut u8 {
+    free_entry_slow(h, ptr);
+    new
+}
+
+/// `free_found`'s push made the TLS list exceed its cap.
+#[cold]
+#[inline(never)]
+extern "C" fn free_found_spill(h: &'static Heap, ptr: *mut u8, new: *mut u8) -> *mut u8 {
+    free_entry_spill(h, ptr);
+    new
+}
+
 /// The owner's free after its block check: the freed mark (a block that has it goes to
 /// `marked`, which aborts or takes the full check), then the push on the slab's TLS list `tls`
-/// (`spill` when the push made the list exceed its cap). The one copy of both owner fast paths'
-/// tail (`free_entry`, `free_owned`).
+/// (`spill` when the push made the list exceed its cap); returns what the arm taken returns
+/// (`pushed` after a plain push). The one copy of the owner fast paths' tail (`free_entry`,
+/// `free_owned`, `free_found`).
 ///
 /// # Safety
 /// `block` (the block `ptr` names) is a carved block of a slab the calling thread owns; `tls` is
 /// that slab's TLS list of the live heap `h`.
 #[inline(always)]
-unsafe fn mark_and_push(
+unsafe fn mark_and_push<R>(
     h: &'static Heap,
     ptr: *mut u8,
     block: *mut u8,
     tls: *mut TlsList,
-    marked: impl FnOnce(),
-    spill: impl FnOnce(),
-) {
+    marked: impl FnOnce() -> R,
+    spill: impl FnOnce() -> R,
+    pushed: R,
+) -> R {
     tell_memcheck_freed(ptr);
     // SAFETY: a carved block (the contract); blocks are at least 16 bytes.
     let b = unsafe { NonNull::new_unchecked(block.cast::<Block>()) };
@@ -182,9 +235,10 @@ unsafe fn mark_and_push(
             (*TlsList::counters(tls)).free_local.bump();
         }
         if TlsList::push(tls, b) {
-            spill();
+            return spill();
         }
     }
+    pushed
 }
 
 /// `free_entry` refused the block or found its mark: the full check of `free_local` (which
@@ -259,6 +313,7 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
             slab.local(|l| l.tls).cast::<TlsList>(),
             || double_free_owned(slab, block),
             || spill_owned(h, slab),
+            (),
         )
     }
 }

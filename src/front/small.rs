@@ -25,7 +25,7 @@ use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
     ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, LOCKED_COARSE_CLASSES, OOM_RELEASE,
     OWNED_TABLE, PROF_FREE_SIDE, PROF_SPILL_TOP, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE,
-    SPILL_RUNS, SPILL_TOP, TABLE32, TLS_SLOW_START, WHOLE_FREE_LIST,
+    SPILL_RETURN_SKIP, SPILL_RUNS, SPILL_TOP, TABLE32, TLS_SLOW_START, WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
 use crate::front::heap::{batch, Heap, HeapLocal};
@@ -403,7 +403,13 @@ unsafe fn return_blocks(
                 foreign += k;
                 continue;
             }
-            returned(local, c, s, (*s).put_local_chain(first, last, k as u32));
+            let used = (*s).put_local_chain(first, last, k as u32);
+            // `config::SPILL_RETURN_SKIP`: a slab that still has blocks out and is not on the
+            // full list stays where it is (`returned`'s last arm), without the call.
+            if SPILL_RETURN_SKIP && used != 0 && (*s).local(|l| l.list) != ListKind::Full {
+                continue;
+            }
+            returned(local, c, s, used);
         }
     }
     if FOREIGN_ENTRIES {
