@@ -196,6 +196,35 @@ pub const THP_GROWTH_FIRST_DENSE: usize = if THP_FIRST_HALF { 256 } else { 320 }
 /// (docs/benchmarks.md, "Session 11: rows11"). Backout: `--cfg hakmem_no_span_thp_growth`.
 pub const SPAN_THP_GROWTH: bool = MEDIUM && !cfg!(hakmem_no_span_thp_growth);
 
+/// `SPAN_THP_GROWTH` learns from its misses: a span backed by huge pages at birth that goes back
+/// to the span cache without ever having filled held its unfilled rest for nothing; each such
+/// miss doubles the dense fills in a row that the next collapse asks for (up to
+/// `SPAN_THP_MISS_MAX` doublings), each collapsed span that fills halves them again
+/// (`span::judge_release`, `span::count_fill`). A heap that churns long-lived medium blocks
+/// (fork_bench: four threads, 4-256 KiB blocks replaced at random, a few live per class per heap)
+/// fills a span now and then as a class's count wanders past the span's capacity, and each such
+/// dense fill made the next span a huge page holding one or two blocks (docs/benchmarks.md,
+/// "Session 26: mem26"). Backout: `--cfg hakmem_no_span_thp_miss_backoff`.
+pub const SPAN_THP_MISS_BACKOFF: bool = SPAN_THP_GROWTH && !cfg!(hakmem_no_span_thp_miss_backoff);
+
+/// The most doublings `SPAN_THP_MISS_BACKOFF` makes of the streak (`SPAN_THP_GROWTH_STREAK`).
+pub const SPAN_THP_MISS_MAX: u32 = 6;
+
+/// `SPAN_THP_GROWTH` backs at most `SPAN_THP_UNFILLED_MAX` spans with huge pages at birth that
+/// have not filled yet (`span::UNFILLED`: a collapsed span counts until it first fills or goes
+/// back to the span cache): a streak of dense fills in some classes says nothing about the
+/// class a new span is for, and a heap of many classes with a few blocks each (four threads
+/// building 4-256 KiB blocks, a few per class per heap, as scripts/fork-bench/fork_bench.c) had
+/// 4-78 first spans of classes collapsed run to run, 2 MiB each for ~3 blocks, a build RSS of
+/// 70-170 MiB for 55 MiB live (`tests/span_thp_unfilled.rs`: one thread, 20 classes after a dense
+/// fill, 20 collapsed before). A program whose collapsed spans fill (realloc-growth's ladder rungs) keeps
+/// collapsing; one whose spans stay sparse holds at most the cap's huge pages unfilled
+/// (docs/benchmarks.md, "Session 26: mem26"). Backout: `--cfg hakmem_no_span_thp_unfilled_cap`.
+pub const SPAN_THP_UNFILLED_CAP: bool = SPAN_THP_GROWTH && !cfg!(hakmem_no_span_thp_unfilled_cap);
+
+/// The most collapsed spans waiting to fill (`SPAN_THP_UNFILLED_CAP`).
+pub const SPAN_THP_UNFILLED_MAX: u32 = 8;
+
 /// The first time a heap's current span of a medium class empties, it goes to the span cache
 /// purged at once (`front::medium::retire_current`) instead of staying resident on the purge
 /// clock; from the second time on it is kept, as before. A class a program uses once (sqlite3's

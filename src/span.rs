@@ -82,6 +82,11 @@ pub struct SpanHeader {
     pub sampled: SampledBits,
     /// The span has filled up once (`count_fill`): later fills are not counted again.
     filled: AtomicBool,
+    /// The span was backed by huge pages at birth (`collapse_fresh`) and has neither filled nor
+    /// gone back to the cache since: `count_fill` (a hit) or `release_as` (a miss) judges the
+    /// collapse and clears it (`config::SPAN_THP_MISS_BACKOFF`, `config::SPAN_THP_UNFILLED_CAP`). Only the span's holder reads and
+    /// writes it, as `filled`.
+    collapsed: AtomicBool,
     /// The span's metadata as a slab of its medium class.
     pub slab: Slab,
 }
@@ -223,6 +228,7 @@ impl SpanHeader {
                 }),
                 sampled: SampledBits::new(),
                 filled: AtomicBool::new(false),
+                collapsed: AtomicBool::new(false),
                 slab: Slab::new(base.as_ptr().wrapping_add(SPAN_HEADER_BYTES)),
             })
         };
@@ -984,6 +990,12 @@ pub unsafe fn release_purged(cache: &SpanCache, slab: &Slab, emptied_at: Stamp) 
 unsafe fn release_as(cache: &SpanCache, slab: &Slab, emptied_at: Stamp, purge_now: bool) {
     // SAFETY: per the contract.
     let span = unsafe { SpanHeader::of_slab(slab) };
+    // No collapse under loom (`collapse_fresh`), so nothing to judge there.
+    #[cfg(not(hakmem_loom))]
+    if JUDGED {
+        // SAFETY: per the contract; span headers are mapped forever.
+        unsafe { judge_release(span.as_ref()) };
+    }
     // SAFETY: the caller holds the slab (an unbound one has carved nothing since its bind).
     let carved = unsafe { slab.local(|l| l.carved_end as usize) };
     // ORDERING: Relaxed — the caller holds the slab; its bind was ordered before by the hand-off
@@ -1146,7 +1158,21 @@ unsafe fn collapse_fresh(span: NonNull<SpanHeader>) {
         off += HUGE;
     }
     // SAFETY: the fresh reservation, ours alone.
-    let _huge = unsafe { os::collapse(base, bytes) };
+    let huge = unsafe { os::collapse(base, bytes) };
+    if huge {
+        GLOBALS.spans_collapsed.bump_shared();
+    }
+    if JUDGED && huge {
+        // ORDERING: Relaxed — nobody else can reach the span yet; its publication (registration,
+        // the hand-over to a holder) orders this store before any holder's load.
+        // SAFETY: per the contract, the header is written.
+        unsafe { span.as_ref() }
+            .collapsed
+            .store(true, Ordering::Relaxed);
+        // ORDERING: Relaxed — see `growing`; an add, not a load and a store: the count comes back
+        // to what it was when every collapse is judged.
+        UNFILLED.fetch_add(1, Ordering::Relaxed);
+    }
     // SAFETY: per the contract, nobody else reads the links yet.
     unsafe {
         span.as_ref()
@@ -1160,13 +1186,73 @@ unsafe fn collapse_fresh(span: NonNull<SpanHeader>) {
 #[cfg(not(hakmem_loom))]
 static DENSE_FILLS: AtomicU32 = AtomicU32::new(0);
 
+/// Spans backed by huge pages at birth that went back to the span cache without ever filling,
+/// less those that filled, never below 0 nor above `SPAN_THP_MISS_MAX` (`config::SPAN_THP_MISS_BACKOFF`):
+/// each doubles the dense fills in a row `growing` asks for.
+#[cfg(not(hakmem_loom))]
+static COLLAPSE_MISSES: AtomicU32 = AtomicU32::new(0);
+
+/// Spans backed by huge pages at birth and not judged yet (marked `collapsed`: neither filled nor
+/// gone back to the cache; `config::SPAN_THP_UNFILLED_CAP`).
+#[cfg(not(hakmem_loom))]
+static UNFILLED: AtomicU32 = AtomicU32::new(0);
+
+/// Whether collapses at birth are marked and judged (`collapsed`, `UNFILLED`, `COLLAPSE_MISSES`).
+#[cfg(not(hakmem_loom))]
+const JUDGED: bool = crate::config::SPAN_THP_MISS_BACKOFF || crate::config::SPAN_THP_UNFILLED_CAP;
+
 /// Whether the medium heap has shown that it fills its spans densely, so that `map` backs a new
-/// span with huge pages (`config::SPAN_THP_GROWTH`).
+/// span with huge pages (`config::SPAN_THP_GROWTH`): `SPAN_THP_GROWTH_STREAK` dense first fills
+/// in a row, doubled per collapse that missed (`COLLAPSE_MISSES`), and fewer than
+/// `SPAN_THP_UNFILLED_MAX` collapsed spans waiting to fill (`UNFILLED`).
 #[cfg(not(hakmem_loom))]
 fn growing() -> bool {
     // ORDERING: Relaxed — a hint about the heap's shape: a stale value only maps one span more on
     // base pages or on huge pages; the span's contents and accounting are the same either way.
-    DENSE_FILLS.load(Ordering::Relaxed) >= crate::config::SPAN_THP_GROWTH_STREAK
+    if crate::config::SPAN_THP_UNFILLED_CAP
+        && UNFILLED.load(Ordering::Relaxed) >= crate::config::SPAN_THP_UNFILLED_MAX
+    {
+        return false;
+    }
+    // ORDERING: Relaxed — as above.
+    let fills = DENSE_FILLS.load(Ordering::Relaxed);
+    let misses = if crate::config::SPAN_THP_MISS_BACKOFF {
+        // ORDERING: Relaxed — as above.
+        COLLAPSE_MISSES.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    fills >= crate::config::SPAN_THP_GROWTH_STREAK << misses
+}
+
+/// Judges a collapse at birth when its span goes back to the cache (`release_as`): a span still
+/// marked `collapsed` never filled while it was bound, so its huge pages held its unfilled rest
+/// for nothing; the streak starts over and `growing` asks for twice as many dense fills
+/// (`config::SPAN_THP_MISS_BACKOFF`).
+///
+/// # Safety
+/// The caller holds `span`.
+#[cfg(not(hakmem_loom))]
+#[cold]
+unsafe fn judge_release(span: &SpanHeader) {
+    // ORDERING: Relaxed — only the holder reads and writes `collapsed` (see the field).
+    if !span.collapsed.load(Ordering::Relaxed) {
+        return;
+    }
+    span.collapsed.store(false, Ordering::Relaxed);
+    // ORDERING: Relaxed — see `growing`; one sub per add in `collapse_fresh`.
+    UNFILLED.fetch_sub(1, Ordering::Relaxed);
+    if crate::config::SPAN_THP_MISS_BACKOFF {
+        // ORDERING: Relaxed — see `growing`; a lost update between two threads' judgements
+        // only shifts the backoff by one step. A load and a store: no locked instruction.
+        let misses = COLLAPSE_MISSES.load(Ordering::Relaxed);
+        COLLAPSE_MISSES.store(
+            (misses + 1).min(crate::config::SPAN_THP_MISS_MAX),
+            Ordering::Relaxed,
+        );
+        // ORDERING: Relaxed — as above.
+        DENSE_FILLS.store(0, Ordering::Relaxed);
+    }
 }
 
 /// Counts the first fill of `span` (its holder found every block carved and none free) towards
@@ -1196,6 +1282,18 @@ pub unsafe fn count_fill(slab: &Slab) {
         return;
     }
     span.filled.store(true, Ordering::Relaxed);
+    // ORDERING: Relaxed — only the holder reads and writes `collapsed` (see the field).
+    if JUDGED && span.collapsed.load(Ordering::Relaxed) {
+        // A collapse that paid: its span filled. One miss fewer (see `judge_release`).
+        span.collapsed.store(false, Ordering::Relaxed);
+        // ORDERING: Relaxed — see `growing`; one sub per add in `collapse_fresh`.
+        UNFILLED.fetch_sub(1, Ordering::Relaxed);
+        if crate::config::SPAN_THP_MISS_BACKOFF {
+            // ORDERING: Relaxed — see `growing`.
+            let misses = COLLAPSE_MISSES.load(Ordering::Relaxed);
+            COLLAPSE_MISSES.store(misses.saturating_sub(1), Ordering::Relaxed);
+        }
+    }
     const CHUNK: usize = os::RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE;
     let base = NonNull::from(span).cast::<u8>();
     let mut dense = true;

@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 54] = [
+const NAMES: [&str; 55] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -62,6 +62,7 @@ const NAMES: [&str; 54] = [
     "medium_remote_frees",
     "medium_sample_ends",
     "spans_mapped",
+    "spans_collapsed",
     "spans_in_use",
     "span_cache_bytes",
     "span_bytes_decommitted",

@@ -14,7 +14,7 @@
 // with the parent's mapping count (/proc/self/maps lines), RSS and transparent huge pages at the
 // end.
 //   gcc -O2 -pthread scripts/fork-bench/fork_bench.c -o fork_bench
-//   [LD_PRELOAD=lib.so] ./fork_bench [FORKS=200] [MODE=work|exec] [HEAP_MIB=64]
+//   [LD_PRELOAD=lib.so] ./fork_bench [FORKS=200] [MODE=work|exec|sleep] [HEAP_MIB=64]
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -114,6 +114,18 @@ static int count_maps(void) {
   return n;
 }
 
+// The parent's peak RSS (VmHWM in /proc/self/status), KiB.
+static long hwm_kib(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kib = 0;
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+  fclose(f);
+  return kib;
+}
+
 static long rss_kib(void) {
   FILE *f = fopen("/proc/self/statm", "r");
   long size = 0, res = 0;
@@ -157,6 +169,8 @@ static void child_work(void) {
 int main(int argc, char **argv) {
   int forks = argc > 1 ? atoi(argv[1]) : 200;
   int exec_mode = argc > 2 && strcmp(argv[2], "exec") == 0;
+  // MODE=sleep: no fork at all, a 5 ms sleep in its place (the workers' churn alone: mem26).
+  int sleep_mode = argc > 2 && strcmp(argv[2], "sleep") == 0;
   if (argc > 3) heap_mib = (size_t)atoi(argv[3]);
   pthread_t t[THREADS];
   for (int i = 0; i < THREADS; i++) {
@@ -177,6 +191,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 64; i++) {
       free(keep[i]);
       keep[i] = fill(i % 8 ? small_size(&s) : medium_size(&s), &s);
+    }
+    if (sleep_mode) {
+      usleep(5000);
+      continue;
     }
     double t0 = now_us();
     pid_t pid = fork();
@@ -202,15 +220,15 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_SELF, &self1);
   getrusage(RUSAGE_CHILDREN, &ch1);
   int maps_after = count_maps();
-  long rss = rss_kib(), thp = thp_kib();
+  long rss = rss_kib(), thp = thp_kib(), hwm = hwm_kib();
   atomic_store(&stop, 1);
   for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
   printf("forks=%d mode=%s heap_mib=%zu fork_us=%.1f child_minflt=%.1f child_sys_us=%.1f "
-         "parent_minflt=%.1f parent_sys_us=%.1f maps=%d/%d rss_kib=%ld thp_kib=%ld\n",
-         forks, exec_mode ? "exec" : "work", heap_mib, fork_us / forks,
+         "parent_minflt=%.1f parent_sys_us=%.1f maps=%d/%d rss_kib=%ld hwm_kib=%ld thp_kib=%ld\n",
+         forks, exec_mode ? "exec" : sleep_mode ? "sleep" : "work", heap_mib, fork_us / forks,
          (double)(ch1.ru_minflt - ch0.ru_minflt) / forks,
          (tv_us(ch1.ru_stime) - tv_us(ch0.ru_stime)) / forks,
          (double)(self1.ru_minflt - self0.ru_minflt) / forks,
-         (tv_us(self1.ru_stime) - tv_us(self0.ru_stime)) / forks, maps_before, maps_after, rss, thp);
+         (tv_us(self1.ru_stime) - tv_us(self0.ru_stime)) / forks, maps_before, maps_after, rss, hwm, thp);
   return 0;
 }
