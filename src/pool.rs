@@ -514,7 +514,14 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
     if crate::env::thp() || (growing && !defer) {
         // SAFETY: the fresh reservation, ours alone. Refused: the SuperSlab stays on base pages
         // (a refusal while growing is not reported: it asked unprompted).
-        huge = unsafe { os::collapse(base, SUPERSLAB_SIZE) };
+        huge = unsafe {
+            if crate::env::thp() {
+                // Asked for by the user: not skipped in a quiet period after a slow collapse.
+                os::collapse_asked(base, SUPERSLAB_SIZE)
+            } else {
+                os::collapse(base, SUPERSLAB_SIZE)
+            }
+        };
         if !huge && crate::env::thp() {
             THP_REFUSED.log(
                 "pool",

@@ -2,7 +2,8 @@
 //! thp26), driven by fault injection: `fault::slow_next_collapses` makes a collapse read slower
 //! than it was, as when the kernel waits on compaction for its huge page, so nothing here depends
 //! on time. Needs feature `fault-injection` (the crate's dev-dependency on itself turns it on).
-//! One #[test]: the quiet period is process-wide.
+//! One #[test] in this process (the quiet period is process-wide); the `HAKMEM_THP=1` claim runs in
+//! a child process.
 //!
 //! Claims checked:
 //! - a fast collapse reaches the kernel and is counted (`thp_collapses`), not slow;
@@ -11,6 +12,12 @@
 //!   (`fault::collapse_calls` stays, `thp_collapses_skipped` grows);
 //! - the allocator's own collapses go the same way: a growing heap allocates on, untouched by the
 //!   skips.
+//!
+//! - a SuperSlab the user asked to be huge (`HAKMEM_THP=1`, a child process) is collapsed even in
+//!   a quiet period: the backoff skips only what the allocator asks for unprompted. This failed on
+//!   thp26's code ("a HAKMEM_THP=1 SuperSlab's collapse was skipped"), where CI's
+//!   `thp_backs_superslabs_with_huge_pages_and_purges_still_show` (tests/purge.rs) met a
+//!   SuperSlab born on base pages in a quiet period begun by a slow collapse on the loaded host.
 //!
 //! Under the backout (`--cfg hakmem_no_thp_collapse_backoff`) every collapse reaches the kernel;
 //! the test checks that instead. On the old code (before thp26) the collapse after the slow one
@@ -21,6 +28,9 @@ use std::ptr::NonNull;
 
 use hakmem::fault::{collapse_calls, slow_next_collapses};
 use hakmem::HakMem;
+
+mod support;
+use support::child;
 
 #[global_allocator]
 static GLOBAL: HakMem = HakMem;
@@ -121,5 +131,53 @@ fn a_slow_collapse_backs_the_next_ones_off() {
             calls,
             "a growth collapse reached the kernel while quiet"
         );
+    }
+}
+
+/// Child scenario `asked` (run with `HAKMEM_THP=1`): a slow collapse starts a quiet period, then
+/// a heap grows through new SuperSlabs; each is collapsed as the user asked.
+fn asked() {
+    assert!(hakmem::switches().thp, "the child runs with HAKMEM_THP=1");
+    slow_next_collapses(1, 10_000_000_000);
+    let _ = collapse(aligned_range());
+    slow_next_collapses(0, 0);
+    let st = hakmem::stats();
+    assert!(
+        st.thp_collapses_slow >= 1,
+        "the injected collapse reads slow"
+    );
+    let calls = collapse_calls();
+    let mapped = st.superslabs_mapped;
+    let mut v: Vec<Box<[u8; 64]>> = Vec::new();
+    for i in 0..(8 << 20) / 64 {
+        v.push(Box::new([i as u8; 64]));
+    }
+    black_box(&v);
+    let after = hakmem::stats();
+    let born = after.superslabs_mapped - mapped;
+    assert!(born >= 2, "8 MiB of small blocks mapped {born} SuperSlabs");
+    assert!(
+        collapse_calls() >= calls + born as u64,
+        "a HAKMEM_THP=1 SuperSlab's collapse was skipped in the quiet period ({} of {born} new \
+         SuperSlabs asked of the kernel; {} skipped)",
+        collapse_calls() - calls,
+        after.thp_collapses_skipped - st.thp_collapses_skipped
+    );
+}
+
+#[test]
+fn a_superslab_the_user_asked_to_be_huge_is_collapsed_in_a_quiet_period() {
+    child::run("asked", &[("HAKMEM_THP", "1")]).assert_passed();
+}
+
+#[test]
+#[ignore = "child process entry point; run by the other tests"]
+fn child() {
+    let Some(name) = child::scenario() else {
+        return;
+    };
+    match name.as_str() {
+        "asked" => asked(),
+        other => panic!("unknown scenario {other:?}"),
     }
 }

@@ -293,7 +293,19 @@ pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
 #[inline]
 pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: forwarded contract.
-    unsafe { thp::collapse(ptr, len) }
+    unsafe { thp::collapse(ptr, len, false) }
+}
+
+/// `collapse` for a range the user asked to be huge pages (`HAKMEM_THP=1`): asked of the kernel
+/// even in a quiet period after a slow collapse (`config::THP_COLLAPSE_BACKOFF` skips only the
+/// collapses the allocator asks for unprompted); timed and counted as any.
+///
+/// # Safety
+/// As `collapse`.
+#[inline]
+pub unsafe fn collapse_asked(ptr: NonNull<u8>, len: usize) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe { thp::collapse(ptr, len, true) }
 }
 
 /// `[collapses, nanoseconds in them, slow ones, skipped ones]` since the process started

@@ -85,13 +85,15 @@ pub(crate) const fn quiet_ns(took_ns: u64, run: u32) -> u64 {
 /// See `os::collapse`.
 ///
 /// # Safety
-/// As `os::collapse`.
-pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
+/// As `os::collapse`. `asked`: the user asked for huge pages (`HAKMEM_THP=1`), so a quiet period
+/// does not skip it (the collapse is still timed, and a slow one still starts or lengthens the
+/// quiet period of the collapses the allocator asks for unprompted).
+pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize, asked: bool) -> bool {
     let start = super::backend::monotonic_nanos();
     let cpu_start = super::backend::thread_cpu_nanos();
     // ORDERING: Relaxed — the quiet deadline is advice; it guards no data, and a stale value
     // costs one collapse more or less.
-    if THP_COLLAPSE_BACKOFF && start < QUIET_UNTIL.load(Ordering::Relaxed) {
+    if THP_COLLAPSE_BACKOFF && !asked && start < QUIET_UNTIL.load(Ordering::Relaxed) {
         // ORDERING: Relaxed — a statistic.
         SKIPPED.fetch_add(1, Ordering::Relaxed);
         return false;
