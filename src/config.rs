@@ -99,9 +99,9 @@ pub const THP_GROWTH: bool = !cfg!(hakmem_no_thp_growth);
 
 /// Every `MADV_COLLAPSE` is timed (`os::collapse`, the thread's CPU clock and a monotonic clock
 /// read either side), and one that cost more CPU than `THP_COLLAPSE_SLOW_NS` per 2 MiB (the kernel
-/// compacted or reclaimed for its huge page) or stalled past `THP_COLLAPSE_STALL_NS` stops all
-/// collapses for `THP_COLLAPSE_QUIET_FACTOR` times its duration, doubled for
-/// each slow one in a row (up to `THP_COLLAPSE_QUIET_MAX_SHIFT` doublings, at most
+/// compacted or reclaimed for its huge page) twice in a row, or that stalled past
+/// `THP_COLLAPSE_STALL_NS`, stops all collapses for `THP_COLLAPSE_QUIET_FACTOR` times its
+/// duration (a lone slow one does not: `os::thp::starts_quiet`), doubled for each slow one in a row (up to `THP_COLLAPSE_QUIET_MAX_SHIFT` doublings, at most
 /// `THP_COLLAPSE_QUIET_MAX_NS`); a collapse asked for meanwhile is answered "refused" without a
 /// system call, which the callers already treat as no huge page (base pages, streak reset). So
 /// slow collapses take at most ~1/33 of the wall time, ~1/1000 once they keep being slow. On a

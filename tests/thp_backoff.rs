@@ -13,6 +13,8 @@
 //! - the allocator's own collapses go the same way: a growing heap allocates on, untouched by the
 //!   skips.
 //!
+//! - a lone slow collapse (not a stall) backs nothing off: the next one reaches the kernel (a
+//!   child process, scenario `lone`);
 //! - a SuperSlab the user asked to be huge (`HAKMEM_THP=1`, a child process) is collapsed even in
 //!   a quiet period: the backoff skips only what the allocator asks for unprompted. This failed on
 //!   thp26's code ("a HAKMEM_THP=1 SuperSlab's collapse was skipped"), where CI's
@@ -165,6 +167,38 @@ fn asked() {
     );
 }
 
+/// Child scenario `lone`: one slow collapse (2 ms injected, not a stall) after fast ones starts
+/// no quiet period: the next collapse reaches the kernel (`os::thp::starts_quiet`; with the first
+/// rule of thp26 it was skipped).
+fn lone() {
+    let r = aligned_range();
+    let _ = collapse(r);
+    if hakmem::stats().thp_collapses_slow > 0 {
+        // This host's own collapse was slow: the run of slow ones is not lone; nothing to check.
+        return;
+    }
+    slow_next_collapses(1, 2_000_000);
+    let _ = collapse(r);
+    slow_next_collapses(0, 0);
+    assert_eq!(
+        hakmem::stats().thp_collapses_slow,
+        1,
+        "the injected collapse reads slow"
+    );
+    let calls = collapse_calls();
+    let _ = collapse(r);
+    assert_eq!(
+        collapse_calls(),
+        calls + 1,
+        "the collapse after a lone slow one was skipped"
+    );
+}
+
+#[test]
+fn a_lone_slow_collapse_backs_nothing_off() {
+    child::run("lone", &[]).assert_passed();
+}
+
 #[test]
 fn a_superslab_the_user_asked_to_be_huge_is_collapsed_in_a_quiet_period() {
     child::run("asked", &[("HAKMEM_THP", "1")]).assert_passed();
@@ -178,6 +212,7 @@ fn child() {
     };
     match name.as_str() {
         "asked" => asked(),
+        "lone" => lone(),
         other => panic!("unknown scenario {other:?}"),
     }
 }

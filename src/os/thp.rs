@@ -6,9 +6,10 @@
 //! and up to 139 ms seen (docs/benchmarks.md, "Session 26: pyt26"). The allocator asked for it
 //! unprompted, so it must not stall the program: `collapse` reads the thread's CPU clock and a
 //! monotonic clock either side, and a slow collapse (more CPU than `THP_COLLAPSE_SLOW_NS` per
-//! 2 MiB, or a wall time past `THP_COLLAPSE_STALL_NS`: `cost`) makes the next ones answer
-//! "refused" without a system call for `THP_COLLAPSE_QUIET_FACTOR` times its duration, doubled
-//! for each slow one in a row (`quiet_ns`). A fast collapse ends the run of slow ones.
+//! 2 MiB, or a wall time past `THP_COLLAPSE_STALL_NS`: `cost`), the second in a row or a stall
+//! (`starts_quiet`), makes the next ones answer "refused" without a system call for
+//! `THP_COLLAPSE_QUIET_FACTOR` times its duration, doubled for each slow one in a row
+//! (`quiet_ns`). A fast collapse ends the run of slow ones.
 //!
 //! State: three process-wide atomics, each read and written with `Relaxed` (see the ORDERING
 //! notes): a racing thread may make one more collapse or skip one more than the rule says, which
@@ -65,7 +66,17 @@ pub(crate) const fn is_slow(took_ns: u64, len: usize) -> bool {
     took_ns > THP_COLLAPSE_SLOW_NS.saturating_mul(units)
 }
 
-/// The quiet period after the `run`-th slow collapse in a row (from 1), which took `took_ns`.
+/// Whether the `run`-th slow collapse in a row (from 1), which cost `took_ns`, starts a quiet
+/// period: a stall (`THP_COLLAPSE_STALL_NS`, CPU or wall) at once, any other slow one only as the
+/// second in a row. A lone slow collapse is common (a process's first, on a busy host, took 1.9 ms
+/// where its next nine took ~0.12 ms each: wl-hakmem rust-btreemap, 1 run in 12), and quieting on
+/// it gave up every later collapse of a short run (its 500 faults became 4,700).
+pub(crate) const fn starts_quiet(took_ns: u64, run: u32) -> bool {
+    run >= 2 || took_ns > THP_COLLAPSE_STALL_NS
+}
+
+/// The quiet period after the `run`-th quieting slow collapse in a row (from 1), which took
+/// `took_ns`.
 pub(crate) const fn quiet_ns(took_ns: u64, run: u32) -> u64 {
     let shift = if run == 0 {
         0
@@ -118,7 +129,10 @@ pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize, asked: bool) -> bool
         SLOW.fetch_add(1, Ordering::Relaxed);
         if THP_COLLAPSE_BACKOFF {
             let run = SLOW_RUN.fetch_add(1, Ordering::Relaxed).saturating_add(1);
-            QUIET_UNTIL.fetch_max(end.saturating_add(quiet_ns(took, run)), Ordering::Relaxed);
+            if starts_quiet(took, run) {
+                let q = quiet_ns(took, run.saturating_sub(1).max(1));
+                QUIET_UNTIL.fetch_max(end.saturating_add(q), Ordering::Relaxed);
+            }
         }
     } else if THP_COLLAPSE_BACKOFF {
         // ORDERING: Relaxed — advice, as above.
@@ -146,6 +160,13 @@ mod tests {
         assert!(is_slow(THP_COLLAPSE_SLOW_NS + 1, HUGE));
         assert!(!is_slow(THP_COLLAPSE_SLOW_NS + 1, 4 * HUGE));
         assert!(is_slow(4 * THP_COLLAPSE_SLOW_NS + 1, 4 * HUGE));
+    }
+
+    #[test]
+    fn a_lone_slow_collapse_starts_no_quiet_period_unless_it_stalled() {
+        assert!(!starts_quiet(2 * THP_COLLAPSE_SLOW_NS, 1));
+        assert!(starts_quiet(2 * THP_COLLAPSE_SLOW_NS, 2));
+        assert!(starts_quiet(THP_COLLAPSE_STALL_NS + 1, 1));
     }
 
     #[test]
