@@ -236,7 +236,13 @@ pub unsafe fn peek(user: *mut u8, slab_class: usize, class_size: usize, at: Wher
     // SAFETY: per the contract; aligned (checked above).
     let h = unsafe { &*user.sub(HEADER_SIZE).cast::<Header>() };
     if h.tag != tag(slab_class) {
-        fatal("header", "bad header on a live block", at);
+        // The same words as `take`'s: a usable-size query or a realloc of a freed block is the
+        // double free's kin (ci22: a realloc of a freed block in header mode reached here).
+        fatal(
+            "header",
+            "bad header magic on a block asked about as live (not a live hakmem block, or freed)",
+            at,
+        );
     }
     checked_offset(h, class_size, at)
 }
