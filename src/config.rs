@@ -110,6 +110,15 @@ pub const THP_GROWTH: bool = !cfg!(hakmem_no_thp_growth);
 /// `--cfg hakmem_no_thp_collapse_backoff`.
 pub const THP_COLLAPSE_BACKOFF: bool = !cfg!(hakmem_no_thp_collapse_backoff);
 
+/// A collapse skipped in `THP_COLLAPSE_BACKOFF`'s quiet period (no system call: `os::Collapse::Skipped`)
+/// is not taken as the kernel's refusal: the SuperSlab pool's streak starts over as after a
+/// refusal, but its `refused` flag, which stops the catch-up collapses of the streak's full
+/// SuperSlabs for the rest of the process, is set only by a refusal of the kernel's. Before, one
+/// slow period on a busy host stopped them for good (docs/benchmarks.md, "Session 27: thp27").
+/// Backout: `--cfg hakmem_no_thp_skip_not_refusal`.
+pub const THP_SKIP_NOT_REFUSAL: bool =
+    THP_COLLAPSE_BACKOFF && !cfg!(hakmem_no_thp_skip_not_refusal);
+
 /// A collapse that cost the thread more CPU than this per 2 MiB is slow (`THP_COLLAPSE_BACKOFF`):
 /// about what faulting its 512 pages one by one would have cost, so past it the huge page no
 /// longer saves system time. On an idle host one takes 0.15-0.5 ms (a huge page taken from the
@@ -224,6 +233,24 @@ pub const SPAN_THP_UNFILLED_CAP: bool = SPAN_THP_GROWTH && !cfg!(hakmem_no_span_
 
 /// The most collapsed spans waiting to fill (`SPAN_THP_UNFILLED_CAP`).
 pub const SPAN_THP_UNFILLED_MAX: u32 = 8;
+
+/// `SPAN_THP_UNFILLED_CAP`'s slots expire: a collapsed span that stays bound and sparse never
+/// fills nor goes back to the cache, so it held its slot for good, and after
+/// `SPAN_THP_UNFILLED_MAX` such spans no medium span was born on huge pages again. When the cap
+/// stays full over `SPAN_THP_UNFILLED_PATIENCE` first fills of other spans (no slot given back
+/// meanwhile), the spans holding the slots are judged one miss together (`SPAN_THP_MISS_BACKOFF`
+/// doubles the streak once) and the slots are freed (`span::expire_unfilled`; a generation count
+/// keeps the late judgement of an expired span from freeing a slot twice). Counted in fills, not
+/// time: the heap's growth is what the cap held back. `tests/span_thp_unfilled.rs` (a new
+/// class's 40 dense spans after 8 stuck ones: 0 collapsed before; docs/benchmarks.md, "Session
+/// 27: thp27"). Backout: `--cfg hakmem_no_span_thp_unfilled_expiry`.
+pub const SPAN_THP_UNFILLED_EXPIRY: bool =
+    SPAN_THP_UNFILLED_CAP && !cfg!(hakmem_no_span_thp_unfilled_expiry);
+
+/// First fills of other spans, with `SPAN_THP_UNFILLED_CAP` full and no slot given back, after
+/// which the slots expire (`SPAN_THP_UNFILLED_EXPIRY`): twice the cap, so that the growth held
+/// back on base pages is at most twice what the cap's own huge pages hold.
+pub const SPAN_THP_UNFILLED_PATIENCE: u32 = 2 * SPAN_THP_UNFILLED_MAX;
 
 /// The first time a heap's current span of a medium class empties, it goes to the span cache
 /// purged at once (`front::medium::retire_current`) instead of staying resident on the purge

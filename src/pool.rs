@@ -91,8 +91,9 @@ struct Pool {
     /// SuperSlabs to collapse once the lock is dropped (`take_due`): the streak's own, when it
     /// reaches `THP_GROWTH_STREAK`.
     due: Due,
-    /// A collapse was refused: the streak's own SuperSlabs are no longer collapsed (only new ones,
-    /// one attempt per streak), so a kernel short of huge pages is asked rarely.
+    /// A collapse was refused by the kernel: the streak's own SuperSlabs are no longer collapsed
+    /// (only new ones, one attempt per streak), so a kernel short of huge pages is asked rarely. A
+    /// skip in a quiet period does not set it (`config::THP_SKIP_NOT_REFUSAL`).
     refused: bool,
 }
 
@@ -370,6 +371,8 @@ fn take_due(p: &mut Pool) -> Due {
 /// Collapses the SuperSlabs `take_due` gave (outside the pool lock: a collapse copies up to
 /// 2 MiB). They stay in use meanwhile: the kernel copies their pages with the page tables locked,
 /// so their contents are unchanged, writers included. A refusal leaves one on base pages.
+/// A skip in a quiet period after a slow collapse is not a refusal (`config::THP_SKIP_NOT_REFUSAL`):
+/// the SuperSlab stays on base pages, and later streaks are caught up again.
 fn collapse_due(due: Due) {
     let mut refused = false;
     for ss in due {
@@ -377,11 +380,30 @@ fn collapse_due(due: Due) {
             // SAFETY: a SuperSlab of the pool, never unmapped; collapsing changes only how its
             // range is backed. One of its slabs purged meanwhile would read as zeroes before and
             // after, only resident again (RSS, not contents).
-            refused |= !unsafe { os::collapse(base, SUPERSLAB_SIZE) };
+            let outcome = unsafe { os::collapse_outcome(base, SUPERSLAB_SIZE) };
+            refused |= is_refusal(outcome);
         }
     }
     if refused {
         POOL.with(|p| p.refused = true);
+    }
+}
+
+/// Whether the pool has stopped catching up the streaks' full SuperSlabs (`Pool::refused`): a
+/// refusal of the kernel's seen (tests/thp_backoff.rs, through `testing`).
+#[cfg(all(feature = "fault-injection", not(hakmem_loom)))]
+pub(crate) fn catch_up_stopped() -> bool {
+    POOL.with(|p| p.refused)
+}
+
+/// Whether a collapse's outcome stops the pool's catch-up collapses (`Pool::refused`): the
+/// kernel's refusal, or a skip in a quiet period under the backout of
+/// `config::THP_SKIP_NOT_REFUSAL`.
+fn is_refusal(outcome: os::Collapse) -> bool {
+    match outcome {
+        os::Collapse::Huge => false,
+        os::Collapse::Refused => true,
+        os::Collapse::Skipped => !crate::config::THP_SKIP_NOT_REFUSAL,
     }
 }
 
@@ -511,6 +533,8 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
     // `config::THP_HALF_COLLAPSE`: a streak's SuperSlab is collapsed when half of it is bound.
     let defer = growing && crate::config::THP_HALF_COLLAPSE && !crate::env::thp();
     let mut huge = false;
+    // Whether a base-page birth while growing stops the catch-up collapses (`Pool::refused`).
+    let mut refusal = true;
     if crate::env::thp() || (growing && !defer) {
         // SAFETY: the fresh reservation, ours alone. Refused: the SuperSlab stays on base pages
         // (a refusal while growing is not reported: it asked unprompted).
@@ -519,7 +543,9 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
                 // Asked for by the user: not skipped in a quiet period after a slow collapse.
                 os::collapse_asked(base, SUPERSLAB_SIZE)
             } else {
-                os::collapse(base, SUPERSLAB_SIZE)
+                let outcome = os::collapse_outcome(base, SUPERSLAB_SIZE);
+                refusal = is_refusal(outcome);
+                outcome == os::Collapse::Huge
             }
         };
         if !huge && crate::env::thp() {
@@ -552,7 +578,9 @@ pub fn acquire_slab(class: usize, may_map: bool) -> Option<NonNull<Slab>> {
                 // SuperSlab in three at most.
                 p.growth = 0;
                 p.sparse = core::ptr::null_mut();
-                p.refused = true;
+                // A skip in a quiet period starts the streak over too (nothing is asked of the
+                // kernel until two more dense fills), but later streaks are caught up again.
+                p.refused |= refusal;
             }
             push(&mut p.partial, ss.as_ptr(), LIST_PARTIAL);
         }

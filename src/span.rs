@@ -82,11 +82,14 @@ pub struct SpanHeader {
     pub sampled: SampledBits,
     /// The span has filled up once (`count_fill`): later fills are not counted again.
     filled: AtomicBool,
-    /// The span was backed by huge pages at birth (`collapse_fresh`) and has neither filled nor
-    /// gone back to the cache since: `count_fill` (a hit) or `release_as` (a miss) judges the
-    /// collapse and clears it (`config::SPAN_THP_MISS_BACKOFF`, `config::SPAN_THP_UNFILLED_CAP`). Only the span's holder reads and
-    /// writes it, as `filled`.
-    collapsed: AtomicBool,
+    /// Non-zero: the span was backed by huge pages at birth (`collapse_fresh`) and has neither
+    /// filled nor gone back to the cache since: `count_fill` (a hit) or `release_as` (a miss)
+    /// judges the collapse and clears it (`config::SPAN_THP_MISS_BACKOFF`,
+    /// `config::SPAN_THP_UNFILLED_CAP`). The value is the `UNFILLED_GEN` the span was counted in:
+    /// a span of an older generation no longer holds a slot of `UNFILLED`
+    /// (`config::SPAN_THP_UNFILLED_EXPIRY`). Only the span's holder reads and writes it, as
+    /// `filled`.
+    collapsed: AtomicU32,
     /// The span's metadata as a slab of its medium class.
     pub slab: Slab,
 }
@@ -228,7 +231,7 @@ impl SpanHeader {
                 }),
                 sampled: SampledBits::new(),
                 filled: AtomicBool::new(false),
-                collapsed: AtomicBool::new(false),
+                collapsed: AtomicU32::new(0),
                 slab: Slab::new(base.as_ptr().wrapping_add(SPAN_HEADER_BYTES)),
             })
         };
@@ -1164,11 +1167,13 @@ unsafe fn collapse_fresh(span: NonNull<SpanHeader>) {
     }
     if JUDGED && huge {
         // ORDERING: Relaxed — nobody else can reach the span yet; its publication (registration,
-        // the hand-over to a holder) orders this store before any holder's load.
+        // the hand-over to a holder) orders this store before any holder's load. The generation:
+        // see `growing`; a span stamped with one that has just expired only gives back a slot
+        // that was given back already (`unfilled_release` saturates).
         // SAFETY: per the contract, the header is written.
         unsafe { span.as_ref() }
             .collapsed
-            .store(true, Ordering::Relaxed);
+            .store(UNFILLED_GEN.load(Ordering::Relaxed), Ordering::Relaxed);
         // ORDERING: Relaxed — see `growing`; an add, not a load and a store: the count comes back
         // to what it was when every collapse is judged.
         UNFILLED.fetch_add(1, Ordering::Relaxed);
@@ -1196,6 +1201,68 @@ static COLLAPSE_MISSES: AtomicU32 = AtomicU32::new(0);
 /// gone back to the cache; `config::SPAN_THP_UNFILLED_CAP`).
 #[cfg(not(hakmem_loom))]
 static UNFILLED: AtomicU32 = AtomicU32::new(0);
+
+/// The generation of `UNFILLED`'s slots (from 1): when the cap has stayed full over
+/// `SPAN_THP_UNFILLED_PATIENCE` first fills of other spans, its spans are judged misses at once,
+/// the slots freed and the generation advanced (`expire_unfilled`); a span of an older generation
+/// gives back no slot when it is judged later (`config::SPAN_THP_UNFILLED_EXPIRY`).
+#[cfg(not(hakmem_loom))]
+static UNFILLED_GEN: AtomicU32 = AtomicU32::new(1);
+
+/// First fills of spans seen while `UNFILLED` was at the cap, since a slot last came back
+/// (`config::SPAN_THP_UNFILLED_EXPIRY`).
+#[cfg(not(hakmem_loom))]
+static CAPPED_FILLS: AtomicU32 = AtomicU32::new(0);
+
+/// Gives back the slot of `UNFILLED` that a span stamped `gen` holds (`SpanHeader::collapsed`),
+/// if its generation is still the current one; never below 0 (an expiry may have cleared the
+/// count between the generation's load and the sub).
+#[cfg(not(hakmem_loom))]
+fn unfilled_release(gen: u32) {
+    // ORDERING: Relaxed — see `growing`.
+    if gen != UNFILLED_GEN.load(Ordering::Relaxed) {
+        return;
+    }
+    // ORDERING: Relaxed — see `growing`; a CAS loop on a cold path (one judgement per span
+    // collapsed at birth), so that a race with `expire_unfilled`'s reset cannot wrap the count.
+    let _ = UNFILLED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| u.checked_sub(1));
+    if crate::config::SPAN_THP_UNFILLED_EXPIRY {
+        // ORDERING: Relaxed — see `growing`.
+        CAPPED_FILLS.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A first fill while the cap is full (`count_fill`): after `SPAN_THP_UNFILLED_PATIENCE` of them
+/// with no slot given back, the spans that hold the slots (bound, sparse, never filling: they
+/// would hold them for the process's life) are judged one miss together, and their slots freed
+/// (`config::SPAN_THP_UNFILLED_EXPIRY`).
+#[cfg(not(hakmem_loom))]
+fn expire_unfilled() {
+    // ORDERING: Relaxed — see `growing`.
+    if UNFILLED.load(Ordering::Relaxed) < crate::config::SPAN_THP_UNFILLED_MAX {
+        return;
+    }
+    // ORDERING: Relaxed — see `growing`; a lost update delays the expiry by one fill.
+    let fills = CAPPED_FILLS.fetch_add(1, Ordering::Relaxed) + 1;
+    if fills < crate::config::SPAN_THP_UNFILLED_PATIENCE {
+        return;
+    }
+    // ORDERING: Relaxed — see `growing`. Two threads expiring at once advance the generation
+    // twice, which is the same as once: every span counted so far is of an older one.
+    UNFILLED_GEN.fetch_add(1, Ordering::Relaxed);
+    UNFILLED.store(0, Ordering::Relaxed);
+    CAPPED_FILLS.store(0, Ordering::Relaxed);
+    if crate::config::SPAN_THP_MISS_BACKOFF {
+        // ORDERING: Relaxed — see `judge_release`.
+        let misses = COLLAPSE_MISSES.load(Ordering::Relaxed);
+        COLLAPSE_MISSES.store(
+            (misses + 1).min(crate::config::SPAN_THP_MISS_MAX),
+            Ordering::Relaxed,
+        );
+        // ORDERING: Relaxed — as above.
+        DENSE_FILLS.store(0, Ordering::Relaxed);
+    }
+}
 
 /// Whether collapses at birth are marked and judged (`collapsed`, `UNFILLED`, `COLLAPSE_MISSES`).
 #[cfg(not(hakmem_loom))]
@@ -1233,16 +1300,33 @@ fn growing() -> bool {
 /// # Safety
 /// The caller holds `span`.
 #[cfg(not(hakmem_loom))]
-#[cold]
+#[inline]
 unsafe fn judge_release(span: &SpanHeader) {
     // ORDERING: Relaxed — only the holder reads and writes `collapsed` (see the field).
-    if !span.collapsed.load(Ordering::Relaxed) {
-        return;
+    let gen = span.collapsed.load(Ordering::Relaxed);
+    if gen != 0 {
+        // SAFETY: forwarded contract.
+        unsafe { judge_release_collapsed(span, gen) };
     }
-    span.collapsed.store(false, Ordering::Relaxed);
-    // ORDERING: Relaxed — see `growing`; one sub per add in `collapse_fresh`.
-    UNFILLED.fetch_sub(1, Ordering::Relaxed);
-    if crate::config::SPAN_THP_MISS_BACKOFF {
+}
+
+/// `judge_release` for a span marked `collapsed` in generation `gen` (out of line: every release
+/// tests the mark, few spans carry it).
+///
+/// # Safety
+/// The caller holds `span`.
+#[cfg(not(hakmem_loom))]
+#[cold]
+#[inline(never)]
+unsafe fn judge_release_collapsed(span: &SpanHeader, gen: u32) {
+    // ORDERING: Relaxed — only the holder reads and writes `collapsed` (see the field).
+    span.collapsed.store(0, Ordering::Relaxed);
+    // A span whose generation expired was judged a miss then (`expire_unfilled`).
+    // ORDERING: Relaxed — see `growing`; a stale generation counts one miss more or less.
+    let current = gen == UNFILLED_GEN.load(Ordering::Relaxed);
+    // One give-back per add in `collapse_fresh`.
+    unfilled_release(gen);
+    if crate::config::SPAN_THP_MISS_BACKOFF && current {
         // ORDERING: Relaxed — see `growing`; a lost update between two threads' judgements
         // only shifts the backoff by one step. A load and a store: no locked instruction.
         let misses = COLLAPSE_MISSES.load(Ordering::Relaxed);
@@ -1283,11 +1367,17 @@ pub unsafe fn count_fill(slab: &Slab) {
     }
     span.filled.store(true, Ordering::Relaxed);
     // ORDERING: Relaxed — only the holder reads and writes `collapsed` (see the field).
-    if JUDGED && span.collapsed.load(Ordering::Relaxed) {
+    let gen = if JUDGED {
+        span.collapsed.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    if gen != 0 {
         // A collapse that paid: its span filled. One miss fewer (see `judge_release`).
-        span.collapsed.store(false, Ordering::Relaxed);
-        // ORDERING: Relaxed — see `growing`; one sub per add in `collapse_fresh`.
-        UNFILLED.fetch_sub(1, Ordering::Relaxed);
+        // ORDERING: Relaxed — as the load above.
+        span.collapsed.store(0, Ordering::Relaxed);
+        // One give-back per add in `collapse_fresh`.
+        unfilled_release(gen);
         if crate::config::SPAN_THP_MISS_BACKOFF {
             // ORDERING: Relaxed — see `growing`.
             let misses = COLLAPSE_MISSES.load(Ordering::Relaxed);
@@ -1306,6 +1396,9 @@ pub unsafe fn count_fill(slab: &Slab) {
         let pages = len / crate::config::PAGE_SIZE;
         dense = resident.is_some_and(|r| r * 512 >= crate::config::SPAN_THP_GROWTH_DENSE * pages);
         off += len;
+    }
+    if crate::config::SPAN_THP_UNFILLED_EXPIRY {
+        expire_unfilled();
     }
     // ORDERING: Relaxed — see `growing`; a lost update between two threads' fills only delays
     // or advances the streak by one span.

@@ -557,6 +557,13 @@ pub fn heap_residency() -> Option<(usize, usize, usize, u64)> {
     Some((addr, size, pages, resident))
 }
 
+/// Whether the SuperSlab pool has stopped collapsing its streaks' full SuperSlabs (the catch-up
+/// collapses), as it does for good once the kernel refused a collapse; a skip in a quiet period
+/// does not stop them (`config::THP_SKIP_NOT_REFUSAL`): tests/thp_backoff.rs.
+pub fn thp_catch_up_stopped() -> bool {
+    crate::pool::catch_up_stopped()
+}
+
 /// Collapses `[ptr, ptr + len)` into huge pages through the OS box (`os::collapse`), its backoff
 /// included (`config::THP_COLLAPSE_BACKOFF`): tests/thp_backoff.rs.
 ///

@@ -9,6 +9,13 @@
 //! `SPAN_THP_UNFILLED_MAX` collapsed spans wait to fill. The test asserts the spans collapsed
 //! (`spans_collapsed`) and the RSS the 20 blocks add. Under the backout it prints and asserts
 //! nothing unless `SPAN_THP_UNFILLED_ASSERT` is set (how it was seen to fail on the old code).
+//!
+//! Then (`config::SPAN_THP_UNFILLED_EXPIRY`), with the cap's slots held by those spans (bound,
+//! sparse, never filling), a class new to the heap grows densely over ~19 spans of 248 KiB
+//! blocks: at least one of them must be born on huge pages again (2 now; 0 on the old code, where
+//! the slots were held for good: seen failing with `SPAN_THP_EXPIRY_ASSERT=1` on the backout
+//! build, "none was born on huge pages (the slots never came back)"). Not asserted where the
+//! first part did not fill the cap, or where a quiet period of the host's skipped collapses.
 //! Skipped where the kernel cannot collapse (no `MADV_COLLAPSE`, THP off), in THP mode `always`
 //! (every fault may be a huge page), with `HAKMEM_THP=0` or without stats. Without the test
 //! harness (`harness = false`): the process's first medium spans are mapped here.
@@ -28,6 +35,9 @@ const KIB: usize = 1 << 10;
 /// The class whose span fills densely: ten blocks of 200 KiB a 2 MiB span.
 const DENSE: usize = 200 * KIB;
 /// One block each of 20 other medium classes, all in 2 MiB spans.
+/// A class new to the heap that grows densely after the cap filled (`SPAN_THP_UNFILLED_EXPIRY`):
+/// seven blocks a 2 MiB span.
+const GROWER: usize = 248 * KIB;
 const OTHERS: [usize; 20] = [
     36, 40, 44, 48, 52, 56, 60, 64, 72, 80, 88, 96, 104, 112, 120, 128, 144, 160, 176, 192,
 ];
@@ -74,9 +84,42 @@ fn main() {
         grown as f64 / MIB as f64,
         live as f64 / MIB as f64
     );
+    // The cap is full of spans that stay bound and sparse. A class new to the heap now grows
+    // densely (`GROWER`, 40 spans' worth): with the slots held for good (before
+    // `SPAN_THP_UNFILLED_EXPIRY`) none of its spans is born on huge pages; with the expiry the
+    // slots come back after `SPAN_THP_UNFILLED_PATIENCE` fills and its spans collapse again.
+    let cap = hakmem::config::SPAN_THP_UNFILLED_MAX as u64;
+    let mid = hakmem::stats();
+    let grower: Vec<_> = (0..40 * 7).map(|_| take(GROWER)).collect();
+    let grown_stats = hakmem::stats();
+    let regrown = grown_stats.spans_collapsed - mid.spans_collapsed;
+    println!(
+        "span_thp_unfilled: with the cap's slots held by sparse spans, a new class grew {} \
+         spans, {regrown} collapsed at birth ({} collapses skipped)",
+        grown_stats.spans_mapped - mid.spans_mapped,
+        grown_stats.thp_collapses_skipped - mid.thp_collapses_skipped
+    );
+    for (p, l) in grower {
+        // SAFETY: taken above with this layout, freed once.
+        unsafe { dealloc(p, l) };
+    }
     for (p, l) in blocks {
         // SAFETY: taken above with this layout, freed once.
         unsafe { dealloc(p, l) };
+    }
+    if (hakmem::config::SPAN_THP_UNFILLED_EXPIRY
+        || std::env::var_os("SPAN_THP_EXPIRY_ASSERT").is_some())
+        && before.spans_collapsed + collapsed >= cap
+        // A quiet period after the host's own slow collapses skips them (`THP_COLLAPSE_BACKOFF`):
+        // nothing to check then.
+        && grown_stats.thp_collapses_skipped == mid.thp_collapses_skipped
+    {
+        assert!(
+            regrown > 0,
+            "a new class grew densely over {} spans while the cap's {cap} slots were held by \
+             sparse spans: none was born on huge pages (the slots never came back)\n{grown_stats}",
+            grown_stats.spans_mapped - mid.spans_mapped
+        );
     }
     if !hakmem::config::SPAN_THP_UNFILLED_CAP
         && std::env::var_os("SPAN_THP_UNFILLED_ASSERT").is_none()
@@ -86,7 +129,6 @@ fn main() {
         );
         return;
     }
-    let cap = hakmem::config::SPAN_THP_UNFILLED_MAX as u64;
     assert!(
         before.spans_collapsed + collapsed <= cap,
         "{} spans collapsed at birth and none filled since (at most {cap})\n{after}",

@@ -28,11 +28,12 @@
 use std::hint::black_box;
 use std::ptr::NonNull;
 
-use hakmem::fault::{collapse_calls, slow_next_collapses};
+use hakmem::fault::{collapse_calls, end_collapse_quiet, slow_next_collapses};
 use hakmem::HakMem;
 
 mod support;
 use support::child;
+use support::thp::{collapse_alloc_failures, thp_always, thp_available};
 
 #[global_allocator]
 static GLOBAL: HakMem = HakMem;
@@ -203,6 +204,85 @@ fn lone() {
     );
 }
 
+/// Child scenario `skip` (`config::THP_SKIP_NOT_REFUSAL`): a heap grows through a quiet period,
+/// so its growth collapses are skipped; once the period ends (`fault::end_collapse_quiet`, no
+/// clock), a heap that grows on has every new SuperSlab asked of the kernel: the ones born after
+/// the streak at birth and the streak's own, full ones caught up (`pool::dense_fill`). With a
+/// skip taken as the kernel's refusal (the backout, thp26's code) the pool's `refused` stopped
+/// the catch-up for good: the streak's two SuperSlabs of each rebuilt streak stay on base pages.
+fn skip() {
+    if !thp_available() || thp_always() || !hakmem::config::STATS {
+        println!("skip: nothing to check here (no MADV_COLLAPSE, THP always, or no stats)");
+        return;
+    }
+    // A stall starts a quiet period (10 s).
+    slow_next_collapses(1, 10_000_000_000);
+    let _ = collapse(aligned_range());
+    slow_next_collapses(0, 0);
+    let grow = |v: &mut Vec<Box<[u8; 64]>>, bytes: usize| {
+        for i in 0..bytes / 64 {
+            v.push(Box::new([i as u8; 64]));
+        }
+        black_box(&*v);
+    };
+    let st = hakmem::stats();
+    let mut v: Vec<Box<[u8; 64]>> = Vec::with_capacity((96 << 20) / 64);
+    grow(&mut v, 32 << 20);
+    let quiet = hakmem::stats();
+    assert!(
+        quiet.thp_collapses_skipped > st.thp_collapses_skipped,
+        "the growth's collapses were skipped in the quiet period\n{quiet}"
+    );
+    // The skips stopped nothing for good (under the backout they stop the catch-up collapses,
+    // as a refusal of the kernel's does).
+    assert_eq!(
+        hakmem::testing::thp_catch_up_stopped(),
+        !hakmem::config::THP_SKIP_NOT_REFUSAL && std::env::var_os("THP_SKIP_ASSERT").is_none(),
+        "after a growth whose collapses were all skipped in a quiet period, the pool's catch-up \
+         collapses are stopped for good (a skip taken as the kernel's refusal)"
+    );
+    // The host's own collapses may be slow twice in a row (a quiet period again), or the kernel
+    // may refuse one (the pool's `refused`, rightly): such a round checks nothing; up to four.
+    for _ in 0..4 {
+        end_collapse_quiet();
+        let before = hakmem::stats();
+        let calls = collapse_calls();
+        let failures = collapse_alloc_failures();
+        grow(&mut v, 32 << 20);
+        let after = hakmem::stats();
+        let asked = collapse_calls() - calls;
+        let born = after.superslabs_mapped - before.superslabs_mapped;
+        println!(
+            "skip: after the quiet period {born} SuperSlabs born, {asked} collapses asked of the \
+             kernel (refused {}, skipped {}, slow {}, {} us)",
+            collapse_alloc_failures() - failures,
+            after.thp_collapses_skipped - before.thp_collapses_skipped,
+            after.thp_collapses_slow - before.thp_collapses_slow,
+            after.thp_collapse_us - before.thp_collapse_us
+        );
+        if collapse_alloc_failures() != failures {
+            continue;
+        }
+        assert!(born >= 8, "32 MiB of small blocks mapped {born} SuperSlabs");
+        if hakmem::config::THP_SKIP_NOT_REFUSAL || std::env::var_os("THP_SKIP_ASSERT").is_some() {
+            assert!(
+                asked >= born,
+                "after the quiet period {asked} collapses were asked for {born} new SuperSlabs: \
+                 the streak's full SuperSlabs were not caught up (a skip was taken as a \
+                 refusal)\n{after}"
+            );
+        }
+        black_box(&v);
+        return;
+    }
+    println!("skip: every round met a slow or refused collapse of the host's: nothing checked");
+}
+
+#[test]
+fn a_skipped_collapse_leaves_the_catch_up_collapses_on() {
+    child::run("skip", &[]).assert_passed();
+}
+
 #[test]
 fn a_lone_slow_collapse_backs_nothing_off() {
     child::run("lone", &[]).assert_passed();
@@ -222,6 +302,7 @@ fn child() {
     match name.as_str() {
         "asked" => asked(),
         "lone" => lone(),
+        "skip" => skip(),
         other => panic!("unknown scenario {other:?}"),
     }
 }

@@ -125,6 +125,13 @@ pub fn slow_next_collapses(n: usize, extra_ns: u64) {
     SLOW_COLLAPSES.store(n, Ordering::Relaxed);
 }
 
+/// Ends the huge-page collapses' quiet period now (`config::THP_COLLAPSE_BACKOFF`), as if its
+/// time had run out: tests/thp_backoff.rs checks what a skipped collapse leaves possible after
+/// it without waiting on a clock.
+pub fn end_collapse_quiet() {
+    super::thp::end_quiet();
+}
+
 /// The nanoseconds to add to this collapse's duration (0 when none is pending).
 pub(crate) fn take_collapse_delay() -> u64 {
     if take(&SLOW_COLLAPSES) {

@@ -293,6 +293,30 @@ pub unsafe fn decommit_lazy(ptr: NonNull<u8>, len: usize) -> bool {
 #[inline]
 pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: forwarded contract.
+    unsafe { thp::collapse(ptr, len, false) == Collapse::Huge }
+}
+
+/// What a collapse came to (`collapse_outcome`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Collapse {
+    /// The range is backed by huge pages now.
+    Huge,
+    /// The kernel was asked and did not (no free huge page, THP off, an older kernel).
+    Refused,
+    /// Not asked of the kernel: a quiet period after a slow collapse
+    /// (`config::THP_COLLAPSE_BACKOFF`). Says nothing about the kernel: once the period ends, the
+    /// next collapse is asked again (`config::THP_SKIP_NOT_REFUSAL`).
+    Skipped,
+}
+
+/// `collapse`, telling a skip in a quiet period from the kernel's refusal (the SuperSlab pool's
+/// `refused` is for the latter: `config::THP_SKIP_NOT_REFUSAL`).
+///
+/// # Safety
+/// As `collapse`.
+#[inline]
+pub unsafe fn collapse_outcome(ptr: NonNull<u8>, len: usize) -> Collapse {
+    // SAFETY: forwarded contract.
     unsafe { thp::collapse(ptr, len, false) }
 }
 
@@ -305,7 +329,7 @@ pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
 #[inline]
 pub unsafe fn collapse_asked(ptr: NonNull<u8>, len: usize) -> bool {
     // SAFETY: forwarded contract.
-    unsafe { thp::collapse(ptr, len, true) }
+    unsafe { thp::collapse(ptr, len, true) == Collapse::Huge }
 }
 
 /// `[collapses, nanoseconds in them, slow ones, skipped ones]` since the process started

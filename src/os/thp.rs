@@ -99,7 +99,7 @@ pub(crate) const fn quiet_ns(took_ns: u64, run: u32) -> u64 {
 /// As `os::collapse`. `asked`: the user asked for huge pages (`HAKMEM_THP=1`), so a quiet period
 /// does not skip it (the collapse is still timed, and a slow one still starts or lengthens the
 /// quiet period of the collapses the allocator asks for unprompted).
-pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize, asked: bool) -> bool {
+pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize, asked: bool) -> super::Collapse {
     let start = super::backend::monotonic_nanos();
     let cpu_start = super::backend::thread_cpu_nanos();
     // ORDERING: Relaxed — the quiet deadline is advice; it guards no data, and a stale value
@@ -107,7 +107,7 @@ pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize, asked: bool) -> bool
     if THP_COLLAPSE_BACKOFF && !asked && start < QUIET_UNTIL.load(Ordering::Relaxed) {
         // ORDERING: Relaxed — a statistic.
         SKIPPED.fetch_add(1, Ordering::Relaxed);
-        return false;
+        return super::Collapse::Skipped;
     }
     #[cfg(feature = "fault-injection")]
     super::fault::count_collapse();
@@ -138,7 +138,21 @@ pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize, asked: bool) -> bool
         // ORDERING: Relaxed — advice, as above.
         SLOW_RUN.store(0, Ordering::Relaxed);
     }
-    huge
+    if huge {
+        super::Collapse::Huge
+    } else {
+        super::Collapse::Refused
+    }
+}
+
+/// Ends a quiet period now, as if it had run out, and the run of slow collapses with it (the
+/// fault-injection hook `fault::end_collapse_quiet`: tests that a skip leaves later collapses
+/// possible without waiting for a clock).
+#[cfg(feature = "fault-injection")]
+pub(super) fn end_quiet() {
+    // ORDERING: Relaxed — advice, as in `collapse`.
+    QUIET_UNTIL.store(0, Ordering::Relaxed);
+    SLOW_RUN.store(0, Ordering::Relaxed);
 }
 
 #[cfg(test)]
