@@ -1318,6 +1318,23 @@ pub const RETIRED_PURGE_ON_BIND: bool = MEDIUM && !cfg!(hakmem_no_retired_purge_
 /// switch; docs/benchmarks.md, "Session 25: purge25").
 pub const RETIRED_PURGE_HIGH: bool = RETIRED_PURGE_ON_BIND && !cfg!(hakmem_no_retired_purge_high);
 
+/// `RETIRED_PURGE_ON_BIND` leaves alone the retired span of a medium class that climbs its heap's
+/// ladder round after round: a class whose span the purge on bind took and whose next bind comes
+/// while the heap's live span bytes, with that bind, are at most their high
+/// (`HeapLocal::retired_high`). Such a comeback means the heap came down after the purge and is
+/// climbing again through the same sizes (Lua growing its tables by doubling each round: the
+/// purge gave the rungs' spans back every round, at a new high as well as below it, and the next
+/// round faulted them in again; docs/benchmarks.md, "Session 26: pyt26"); a class that comes
+/// back while the heap still grows past its high is growth, and cc1's one-off classes never come
+/// back, so both are still purged at once. No time window: the class stays a rung
+/// (`purge::Retired::rung`) until its span sits out a whole purge delay (the clock's release
+/// clears it: the rounds stopped), and the purge clock still takes its retired span after the
+/// delay. A rung's span is held only if it holds resident (`mincore` of its first 2 MiB) at most
+/// twice what it carved (`front::medium::rungs_held`: a small class faulted in as a 2 MiB huge
+/// page is given back). `RUSTFLAGS="--cfg hakmem_no_retired_purge_rounds"` purges every round
+/// again (A/B switch; docs/benchmarks.md, "Session 27: lua27").
+pub const RETIRED_PURGE_ROUNDS: bool = RETIRED_PURGE_HIGH && !cfg!(hakmem_no_retired_purge_rounds);
+
 /// The idle age `RETIRED_PURGE_HIGH` asks of a retired span when the bind is below the high.
 pub const RETIRED_PURGE_IDLE_MS: u64 = 100;
 

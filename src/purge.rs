@@ -47,9 +47,14 @@ use core::ptr::NonNull;
 
 use crate::env;
 use crate::os;
-use crate::size_class::TOTAL_CLASSES;
+use crate::size_class::{NUM_CLASSES, NUM_MEDIUM, TOTAL_CLASSES};
 use crate::stats::GLOBALS;
 use crate::sync::plain::{AtomicU64, Ordering};
+
+const _: () = assert!(
+    NUM_MEDIUM <= 64,
+    "Retired's rung masks hold one bit per medium class"
+);
 
 /// A time in milliseconds on the purge clock.
 pub type Stamp = u64;
@@ -187,6 +192,15 @@ pub struct Retired {
     /// never cleared.
     retired_once: [u64; RETIRED_WORDS],
     retired_again: [u64; RETIRED_WORDS],
+    /// `config::RETIRED_PURGE_ROUNDS`, one bit per medium class (bit `c - NUM_CLASSES`): the purge
+    /// on bind gave the class's retired span back and the class has not bound a span since
+    /// (`note_purged_on_bind`, `note_bound`) ...
+    purged: u64,
+    /// ... and the classes that came back below the heap's high after such a purge: rungs of a
+    /// ladder climbed round after round (`note_bound`), until the purge clock releases their
+    /// span (`note_released`). Invariant: a bit here was set by a bind whose class had its bit in
+    /// `purged`.
+    rungs: u64,
 }
 
 impl Retired {
@@ -197,6 +211,8 @@ impl Retired {
             emptied: [0; RETIRED_WORDS],
             retired_once: [0; RETIRED_WORDS],
             retired_again: [0; RETIRED_WORDS],
+            purged: 0,
+            rungs: 0,
         }
     }
 
@@ -207,6 +223,72 @@ impl Retired {
         let (w, bit) = (c / 64, 1u64 << (c % 64));
         self.retired_again[w] |= self.retired_once[w] & bit;
         self.retired_once[w] |= bit;
+    }
+
+    /// `config::RETIRED_PURGE_ROUNDS`: the purge on bind gave medium class `c`'s retired span back
+    /// purged.
+    #[inline]
+    pub fn note_purged_on_bind(&mut self, c: usize) {
+        if let Some(i) = c.checked_sub(NUM_CLASSES) {
+            self.purged |= 1 << i;
+        }
+    }
+
+    /// `config::RETIRED_PURGE_ROUNDS`: whether the purge on bind took medium class `c`'s span and
+    /// the class has not bound one since (`new_span`'s cheap first test).
+    #[inline]
+    pub fn purged_on_bind(&self, c: usize) -> bool {
+        c.checked_sub(NUM_CLASSES)
+            .is_some_and(|i| self.purged & (1 << i) != 0)
+    }
+
+    /// `config::RETIRED_PURGE_ROUNDS`: medium class `c` binds a span, the first since the purge on
+    /// bind took its span; `below` says whether the heap's live span bytes, with this bind, stay
+    /// at most their high (the heap came down since and climbs again). A comeback below the high
+    /// makes the class a rung (`rung`). Whether it did.
+    #[inline]
+    pub fn note_bound(&mut self, c: usize, below: bool) -> bool {
+        let Some(i) = c.checked_sub(NUM_CLASSES) else {
+            return false;
+        };
+        let was = self.purged & (1 << i) != 0;
+        self.purged &= !(1 << i);
+        if was && below {
+            self.rungs |= 1 << i;
+        }
+        was && below
+    }
+
+    /// `config::RETIRED_PURGE_ROUNDS`: the purge clock released medium class `c`'s retired span
+    /// (it sat out a whole purge delay): the class climbs no ladder now.
+    #[inline]
+    pub fn note_released(&mut self, c: usize) {
+        if let Some(i) = c.checked_sub(NUM_CLASSES) {
+            self.rungs &= !(1 << i);
+            self.purged &= !(1 << i);
+        }
+    }
+
+    /// `config::RETIRED_PURGE_ROUNDS`: whether medium class `c` is a rung (`note_bound`): the
+    /// purge on bind leaves its retired span alone.
+    #[inline]
+    pub fn rung(&self, c: usize) -> bool {
+        c.checked_sub(NUM_CLASSES)
+            .is_some_and(|i| self.rungs & (1 << i) != 0)
+    }
+
+    /// `config::RETIRED_PURGE_ROUNDS`: forgets every rung and purge (the heap is reset for another
+    /// thread: its high starts again at 0).
+    #[inline]
+    pub fn forget_rounds(&mut self) {
+        self.purged = 0;
+        self.rungs = 0;
+    }
+
+    /// `config::RETIRED_PURGE_ROUNDS`: whether any medium class is a rung.
+    #[inline]
+    pub fn any_rung(&self) -> bool {
+        self.rungs != 0
     }
 
     /// Whether class `c`'s current span was retired at least twice (`note_retire`).

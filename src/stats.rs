@@ -173,6 +173,9 @@ pub struct Stats {
     pub dirty_budget_sweeps: u64,
     /// Binds that gave the heap's retired spans back purged (`config::RETIRED_PURGE_ON_BIND`).
     pub retired_purges_on_bind: u64,
+    /// Medium classes that bound a span again soon after the purge on bind took theirs, so
+    /// their next retired span is held (`config::RETIRED_PURGE_ROUNDS`).
+    pub retired_ladder_comebacks: u64,
     /// Large allocations (own mapping).
     pub large_allocs: u64,
     /// Large frees.
@@ -285,6 +288,7 @@ impl Stats {
         f("superslabs_reused", self.superslabs_reused);
         f("dirty_budget_sweeps", self.dirty_budget_sweeps);
         f("retired_purges_on_bind", self.retired_purges_on_bind);
+        f("retired_ladder_comebacks", self.retired_ladder_comebacks);
         f("large_allocs", self.large_allocs);
         f("large_frees", self.large_frees);
         f("large_reused", self.large_reused);
@@ -591,6 +595,7 @@ pub struct Globals {
     pub superslabs_reused: Counter,
     pub dirty_budget_sweeps: Counter,
     pub retired_purges_on_bind: Counter,
+    pub retired_ladder_comebacks: Counter,
     pub large_allocs: Counter,
     pub large_frees: Counter,
     pub large_reused: Counter,
@@ -634,6 +639,7 @@ pub static GLOBALS: Globals = Globals {
     superslabs_reused: Counter::new(),
     dirty_budget_sweeps: Counter::new(),
     retired_purges_on_bind: Counter::new(),
+    retired_ladder_comebacks: Counter::new(),
     large_allocs: Counter::new(),
     large_frees: Counter::new(),
     large_reused: Counter::new(),
@@ -738,6 +744,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters, Rooms<'
     st.superslabs_reused = g.superslabs_reused.get();
     st.dirty_budget_sweeps = g.dirty_budget_sweeps.get();
     st.retired_purges_on_bind = g.retired_purges_on_bind.get();
+    st.retired_ladder_comebacks = g.retired_ladder_comebacks.get();
     st.large_allocs = g.large_allocs.get();
     st.large_frees = g.large_frees.get();
     st.large_reused = g.large_reused.get();

@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 55] = [
+const NAMES: [&str; 56] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -54,6 +54,7 @@ const NAMES: [&str; 55] = [
     "superslabs_reused",
     "dirty_budget_sweeps",
     "retired_purges_on_bind",
+    "retired_ladder_comebacks",
     "large_allocs",
     "large_frees",
     "large_reused",

@@ -424,7 +424,9 @@ impl Heap {
     /// Reset (per-thread estimates, clocks and hints): `taken`, the `medium_*` trim estimate,
     /// epoch clock and backoff, `keep` (the foreign-entry backoffs; `small::flush` reset them before),
     /// `limits` (the slow-start caps grow again from the start caps, as for a new heap), and the
-    /// TLS lists' caps (a cap `spill` raised). Kept, with the invariant that lets them stay:
+    /// TLS lists' caps (a cap `spill` raised), and `retired`'s rungs (`Retired::forget_rounds`:
+    /// they were judged against this thread's high, which starts again at 0). Kept, with the
+    /// invariant that lets them stay:
     /// - `retired`: its marks were cleared by the exit's flushes (every emptied current slab and
     ///   span released); its first-empty bits (`Retired::first_empty`) stay, on purpose: the
     ///   policy purges a class's first emptied span once per heap, not once per thread. Re-armed
@@ -463,6 +465,9 @@ impl Heap {
         local.medium_epoch_at = 0;
         local.retired_purged_at = 0;
         local.retired_high = 0;
+        if crate::config::RETIRED_PURGE_ROUNDS {
+            local.retired.forget_rounds();
+        }
         local.medium_refaulted = 0;
         local.medium_purged = 0;
         local.medium_purged_before = 0;

@@ -32,7 +32,7 @@ use crate::config::{
     MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE,
     PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, RETIRED_HOLD_MAX_BYTES,
     RETIRED_PURGE_HIGH, RETIRED_PURGE_IDLE_MS, RETIRED_PURGE_INTERVAL_MS, RETIRED_PURGE_ON_BIND,
-    SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
+    RETIRED_PURGE_ROUNDS, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
     SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED,
     TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
 };
@@ -322,7 +322,12 @@ unsafe fn retire_current(local: &mut HeapLocal, c: usize, s: &Slab) {
 unsafe fn release_retired(local: &mut HeapLocal, sweep: Sweep) {
     // SAFETY: the calling thread's heap state; each span given is ours, empty and off the lists.
     let released = unsafe {
-        local.release_retired(MEDIUM_CLASSES, sweep, |_, cur, at| {
+        local.release_retired(MEDIUM_CLASSES, sweep, |l, cur, at| {
+            if RETIRED_PURGE_ROUNDS {
+                // ORDERING: Relaxed — our own span's class, written by this thread's bind.
+                let c = (*cur).class.load(Ordering::Relaxed) as usize;
+                l.retired.note_released(c);
+            }
             let bytes = SpanHeader::of_slab(&*cur).as_ref().bytes;
             span::release(&SPANS, &*cur, at);
             count_release(bytes);
@@ -352,12 +357,18 @@ unsafe fn purge_retired_on_bind(local: &mut HeapLocal, bytes: usize) {
     // `RETIRED_PURGE_HIGH`: every retired span of another size while the bind takes the live
     // span bytes to a new high; below it, the small ones emptied less than
     // `RETIRED_PURGE_IDLE_MS` ago stay.
-    let hold = if RETIRED_PURGE_HIGH && span_bytes_live(local) + bytes <= local.retired_high {
+    let mut hold = if RETIRED_PURGE_HIGH && span_bytes_live(local) + bytes <= local.retired_high {
         // SAFETY: per the contract.
         unsafe { young_small(local, now, bytes) }
     } else {
         0
     };
+    // `RETIRED_PURGE_ROUNDS`: at a high or below it, the spans of rungs (classes that came back
+    // below the high after such a purge: a ladder climbed round after round) stay.
+    if RETIRED_PURGE_ROUNDS && local.retired.any_rung() {
+        // SAFETY: per the contract.
+        hold |= unsafe { rungs_held(local, bytes) };
+    }
     let mut any = false;
     loop {
         // SAFETY: per the contract (the calling thread's heap state).
@@ -370,6 +381,9 @@ unsafe fn purge_retired_on_bind(local: &mut HeapLocal, bytes: usize) {
         // SAFETY: a span of class `k`, ours, empty and off every list (`take_retired`).
         unsafe { span::release_purged(&SPANS, &*s, at) };
         count_release(span_bytes(k));
+        if RETIRED_PURGE_ROUNDS {
+            local.retired.note_purged_on_bind(k);
+        }
         any = true;
     }
     if any {
@@ -433,13 +447,51 @@ unsafe fn young_small(local: &HeapLocal, now: Stamp, bytes: usize) -> u64 {
         }
         // What it holds resident: a span faulted in as a transparent huge page (THP "always")
         // holds its whole first 2 MiB, however little it carved.
-        // SAFETY: span headers are mapped forever; `cur` is a span's slab.
-        let base = unsafe { SpanHeader::of_slab(&*cur).as_ref().base() };
-        let len = span_bytes(k).min(crate::os::RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE);
-        // SAFETY: the span's first `len` bytes (at most its size) lie inside its mapping.
-        let resident =
-            unsafe { crate::os::resident_pages(NonNull::new_unchecked(base as *mut u8), len) };
-        if resident.is_some_and(|p| p * crate::config::PAGE_SIZE <= RETIRED_HOLD_MAX_BYTES) {
+        // SAFETY: `cur` is the heap's current span of `k` (the contract).
+        if unsafe { resident_head(cur, k) }.is_some_and(|r| r <= RETIRED_HOLD_MAX_BYTES) {
+            hold |= 1 << (k - NUM_CLASSES);
+        }
+    }
+    hold
+}
+
+/// Bytes resident in the first 2 MiB (`os::RESIDENT_MAX_PAGES`) of span `cur` of class `k`
+/// (`mincore`); `None` if the OS would not say.
+///
+/// # Safety
+/// `cur` is a span's slab, bound to class `k`.
+unsafe fn resident_head(cur: *const Slab, k: usize) -> Option<usize> {
+    // SAFETY: span headers are mapped forever; `cur` is a span's slab (the contract).
+    let base = unsafe { SpanHeader::of_slab(&*cur).as_ref().base() };
+    let len = span_bytes(k).min(crate::os::RESIDENT_MAX_PAGES * crate::config::PAGE_SIZE);
+    // SAFETY: the span's first `len` bytes (at most its size) lie inside its mapping.
+    let resident =
+        unsafe { crate::os::resident_pages(NonNull::new_unchecked(base as *mut u8), len) };
+    resident.map(|p| p * crate::config::PAGE_SIZE)
+}
+
+/// `config::RETIRED_PURGE_ROUNDS`: the medium classes (bit `k - NUM_CLASSES`) whose retired
+/// current span the purge on bind leaves alone: the class is a rung (`purge::Retired::rung`: it
+/// came back below the heap's high after such a purge), its span is not `bytes` long, and it
+/// holds resident (`mincore` of its first 2 MiB) at most twice what it carved: cc1's 52 KiB
+/// class faulted in as a 2 MiB huge page would give back 40 times what it refaults.
+///
+/// # Safety
+/// `local` is the calling thread's heap state.
+unsafe fn rungs_held(local: &HeapLocal, bytes: usize) -> u64 {
+    let mut hold = 0u64;
+    for k in MEDIUM_CLASSES {
+        if !local.retired.marked(k) || span_bytes(k) == bytes || !local.retired.rung(k) {
+            continue;
+        }
+        let cur = local.slabs[k].cur;
+        if cur.is_null() {
+            continue;
+        }
+        // SAFETY: `cur` is the heap's current span of `k` (the contract: our heap state).
+        let carved = unsafe { (*cur).local(|l| l.carved) } as usize * class_size(k);
+        // SAFETY: as above.
+        if unsafe { resident_head(cur, k) }.is_some_and(|r| r <= 2 * carved) {
             hold |= 1 << (k - NUM_CLASSES);
         }
     }
@@ -511,6 +563,14 @@ unsafe fn rebind_retired(local: &mut HeapLocal, c: usize, bytes: usize) -> bool 
 /// `local` is `h`'s local state and `h` is the calling thread's heap.
 unsafe fn new_span(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     let bytes = span_bytes(c);
+    // `RETIRED_PURGE_ROUNDS`: the class's first bind since the purge on bind took its span; below
+    // the heap's high (judged before a rebind or release moves the footprint) it is a rung.
+    if RETIRED_PURGE_ROUNDS && local.retired.purged_on_bind(c) {
+        let below = span_bytes_live(local) + bytes <= local.retired_high;
+        if local.retired.note_bound(c, below) {
+            GLOBALS.retired_ladder_comebacks.bump_shared();
+        }
+    }
     // First, before the trim and the due release could purge it: a rebind is no growth, so the
     // trim on bind (a hoard growing) does not run for it.
     let rebound = SPAN_REBIND_RETIRED
