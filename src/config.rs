@@ -130,6 +130,17 @@ pub const THP_COLLAPSE_SLOW_NS: u64 = 1_000_000;
 /// the kernel slept in it (reclaim waiting on writeback, a lock), a stall of the program's own.
 pub const THP_COLLAPSE_STALL_NS: u64 = 50_000_000;
 
+/// A collapse's wall time counts as a stall (`THP_COLLAPSE_STALL_NS`) only if the thread slept in
+/// it: its voluntary context switches (`getrusage(RUSAGE_THREAD)`, `ru_nvcsw`) rose across the
+/// call. On a loaded host a collapse's wall time can pass 50 ms from waiting for a core alone,
+/// which quiets the later collapses and leaves the run on base pages (at load 12-15 on two cores:
+/// 0.1-0.96 s of collapse wall time a run of wl-hakmem rust-btreemap, 4,800 faults instead of
+/// ~500; whether those were waits for a core is not known, docs/benchmarks.md "Session 27:
+/// btree27"). A preempted thread switches involuntarily, one the kernel put to sleep
+/// voluntarily. Backout: `--cfg hakmem_no_thp_stall_needs_sleep` (any wall time past the bound is
+/// a stall).
+pub const THP_STALL_NEEDS_SLEEP: bool = !cfg!(hakmem_no_thp_stall_needs_sleep);
+
 /// How many times a slow collapse's duration no collapse is asked for (`THP_COLLAPSE_BACKOFF`).
 pub const THP_COLLAPSE_QUIET_FACTOR: u64 = 32;
 

@@ -241,6 +241,23 @@ fn run_scenario(name: &str) {
                 bad_free(q, 64);
             },
         ),
+        "double_free_after_free_run" => {
+            // 4,096 blocks of 48 bytes (several slabs) freed in a scattered order with no
+            // allocation of the class between, as when a map is dropped: the list spills over
+            // a dozen times, each spill returning runs of one or two blocks to many slabs
+            // (`small::return_blocks`). Every 64th block stays live, so that no slab empties
+            // and goes back to the pool (a free into a released slab is the `superslab` box's
+            // to report). The second free of a block a spill returned must abort.
+            const N: usize = 4096;
+            let v: Vec<usize> = (0..N).map(|_| alloc_filled(48, 1) as usize).collect();
+            let at = |i: usize| i * 2053 % N; // 2053 is prime to N: each index once
+            for i in (0..N).filter(|&i| at(i) % 64 != 0) {
+                // SAFETY: live blocks, each freed once.
+                unsafe { free(v[at(i)] as *mut u8, 48) };
+            }
+            // Freed halfway through the run (index 5): long since spilled back.
+            bad_free(v[at(N / 2 + 1)] as *mut u8, 48);
+        }
         "double_free_large" => {
             let p = alloc_filled(LARGE, 1);
             // SAFETY: a live block.
@@ -522,6 +539,16 @@ fn double_free_kept_after_reuse() {
         return;
     }
     expect_abort("double_free_kept_after_reuse", double_free(), true);
+}
+
+/// A block freed in a run of frees of its class that spilled back to many slabs many times (a
+/// dropped map's pattern), freed again after the run.
+#[test]
+fn double_free_after_free_run() {
+    if !double_free_detected() {
+        return;
+    }
+    expect_abort("double_free_after_free_run", double_free(), true);
 }
 
 /// Two remote frees of one block by a thread with a heap: with `--cfg hakmem_remote_batch` the

@@ -49,6 +49,10 @@ pub fn thread_cpu_nanos() -> u64 {
     0
 }
 
+pub fn thread_voluntary_switches() -> u64 {
+    0
+}
+
 /// # Safety
 /// See `os::collapse`. The mock has one page size: it cannot.
 pub unsafe fn collapse(_ptr: NonNull<u8>, _len: usize) -> bool {

@@ -22,6 +22,7 @@ use core::ptr::NonNull;
 use crate::config::{
     THP_COLLAPSE_BACKOFF, THP_COLLAPSE_QUIET_FACTOR, THP_COLLAPSE_QUIET_MAX_NS,
     THP_COLLAPSE_QUIET_MAX_SHIFT, THP_COLLAPSE_SLOW_NS, THP_COLLAPSE_STALL_NS,
+    THP_STALL_NEEDS_SLEEP,
 };
 use crate::sync::plain::{AtomicU32, AtomicU64, Ordering};
 
@@ -51,9 +52,10 @@ pub fn stats() -> [u64; 4] {
 }
 
 /// What a collapse cost: its CPU time, or its wall time where that passed
-/// `THP_COLLAPSE_STALL_NS` (the kernel slept in it).
-pub(crate) const fn cost(cpu_ns: u64, wall_ns: u64) -> u64 {
-    if wall_ns > THP_COLLAPSE_STALL_NS {
+/// `THP_COLLAPSE_STALL_NS` and the thread `slept` in it (`config::THP_STALL_NEEDS_SLEEP`; else a
+/// preempted thread's wait for a core would count as a stall).
+pub(crate) const fn cost(cpu_ns: u64, wall_ns: u64, slept: bool) -> u64 {
+    if wall_ns > THP_COLLAPSE_STALL_NS && (slept || !THP_STALL_NEEDS_SLEEP) {
         wall_ns
     } else {
         cpu_ns
@@ -111,12 +113,22 @@ pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize, asked: bool) -> supe
     }
     #[cfg(feature = "fault-injection")]
     super::fault::count_collapse();
+    let switches = if THP_STALL_NEEDS_SLEEP {
+        super::backend::thread_voluntary_switches()
+    } else {
+        0
+    };
     // SAFETY: forwarded contract.
     let huge = unsafe { super::backend::collapse(ptr, len) };
     let cpu = super::backend::thread_cpu_nanos().saturating_sub(cpu_start);
     let end = super::backend::monotonic_nanos();
+    let wall = end.saturating_sub(start);
+    // Only a collapse that could be a stall asks whether the thread slept.
+    let slept = THP_STALL_NEEDS_SLEEP
+        && wall > THP_COLLAPSE_STALL_NS
+        && super::backend::thread_voluntary_switches() > switches;
     #[allow(unused_mut)]
-    let mut took = cost(cpu, end.saturating_sub(start));
+    let mut took = cost(cpu, wall, slept);
     #[cfg(feature = "fault-injection")]
     {
         took = took.saturating_add(super::fault::take_collapse_delay());
@@ -161,10 +173,27 @@ mod tests {
 
     #[test]
     fn cost_is_cpu_time_unless_the_wall_time_is_a_stall() {
-        assert_eq!(cost(300_000, 20_000_000), 300_000);
+        assert_eq!(cost(300_000, 20_000_000, true), 300_000);
         assert_eq!(
-            cost(300_000, THP_COLLAPSE_STALL_NS + 1),
+            cost(300_000, THP_COLLAPSE_STALL_NS + 1, true),
             THP_COLLAPSE_STALL_NS + 1
+        );
+    }
+
+    /// `config::THP_STALL_NEEDS_SLEEP`: a long wall time without a voluntary switch is a thread
+    /// that waited for a core (a loaded host), not a kernel that slept: the cost is the CPU time,
+    /// and a lone such collapse starts no quiet period.
+    #[test]
+    fn a_preempted_collapse_is_no_stall() {
+        let want = if THP_STALL_NEEDS_SLEEP {
+            300_000
+        } else {
+            THP_COLLAPSE_STALL_NS + 1
+        };
+        assert_eq!(cost(300_000, THP_COLLAPSE_STALL_NS + 1, false), want);
+        assert_eq!(
+            starts_quiet(cost(300_000, 900_000_000, false), 1),
+            !THP_STALL_NEEDS_SLEEP
         );
     }
 

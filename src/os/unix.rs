@@ -532,6 +532,20 @@ pub fn thread_cpu_nanos() -> u64 {
     clock_nanos(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
+/// Voluntary context switches of the calling thread so far (`getrusage(RUSAGE_THREAD)`'s
+/// `ru_nvcsw`: the times it blocked in the kernel; 0 if the call fails). A system call: for slow
+/// paths only.
+pub fn thread_voluntary_switches() -> u64 {
+    // SAFETY: a zeroed rusage is a valid value; getrusage writes only into it.
+    unsafe {
+        let mut ru: libc::rusage = core::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_THREAD, &mut ru) != 0 {
+            return 0;
+        }
+        ru.ru_nvcsw as u64
+    }
+}
+
 /// Installs `handler` for signal `sig` (`SA_RESTART`). False if the kernel refuses.
 pub fn install_signal(sig: i32, handler: extern "C" fn(i32)) -> bool {
     // SAFETY: a zeroed sigaction is a valid starting point; the handler is a plain C function.
