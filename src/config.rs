@@ -1151,6 +1151,16 @@ pub const ADOPT_FREE_BUDGET: usize = 16;
 /// cleared.
 pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 
+/// `alloc_zeroed` (C's `calloc`, Rust's `vec![0; n]`) of at most `SMALL_ZERO_INLINE_MAX` bytes
+/// clears its block with a few overlapping stores of the exact size (`front::alloc::zero_small`,
+/// as memset's own small-size path does) instead of calling `memset`: no call, no PLT and ifunc,
+/// cfrac's zeroed allocations (docs/benchmarks.md, "Session 27: rows27").
+/// Only the requested bytes are written, whatever the block's usable size.
+/// `RUSTFLAGS="--cfg hakmem_no_small_zero_inline"` compiles it out (A/B switch): `write_bytes`.
+pub const SMALL_ZERO_INLINE: bool = !cfg!(hakmem_no_small_zero_inline);
+/// The largest `alloc_zeroed` that `SMALL_ZERO_INLINE` clears inline: four 16-byte stores.
+pub const SMALL_ZERO_INLINE_MAX: usize = 64;
+
 /// `alloc_zeroed` of a reused medium block of 16 pages or more not known to be zero clears it as
 /// `LARGE_CLEAR_RESIDENT` clears a large block (`large::clear_resident`): resident pages that are
 /// not zero by hand, the others purged (a swapped-out page is not resident and not zero), so the

@@ -171,6 +171,78 @@ fn zeroed_vecs_after_dirty_vecs() {
     }
 }
 
+/// `alloc_zeroed` of 1-80 bytes (`config::SMALL_ZERO_INLINE` clears up to 64 by overlapping
+/// stores) at alignments 1-16: a block of the same 16-byte step dirtied and freed just before comes
+/// back (the TLS list is last in, first out) with its first `size` bytes zero and every byte from
+/// `max(size, 16)` to the end of the step still dirt — the clearing writes nothing past the request
+/// (below 16 bytes the free list's link and freed mark sit in the block, so those are not checked).
+#[test]
+fn small_zeroed_clears_exactly_the_request() {
+    let reused = check_small_zeroed(2 * scale());
+    assert!(
+        reused > 0,
+        "no dirty block came back: the check past the request never ran"
+    );
+}
+
+/// The same on a profiled heap (`HAKMEM_PROF=1`) sampling every 64 bytes, then every request:
+/// sampled small requests take the pop's trap (`pop_trap_zeroed`) and the profiled miss
+/// (`alloc_miss_zeroed`), and a sampled block comes from the profiler, so blocks need not come
+/// back; each must still be zero.
+#[test]
+fn small_zeroed_on_a_profiled_heap() {
+    if !hakmem::config::PROFILE {
+        return;
+    }
+    for sample in ["64", "1"] {
+        child::run(
+            "profiled_small",
+            &[("HAKMEM_PROF", "1"), ("HAKMEM_PROF_SAMPLE", sample)],
+        )
+        .assert_passed();
+    }
+}
+
+/// `small_zeroed_clears_exactly_the_request`'s rounds; returns how many dirty blocks came back.
+fn check_small_zeroed(rounds: usize) -> usize {
+    let mut reused = 0;
+    for round in 0..rounds {
+        for size in 1..=80usize {
+            for align in [1, 8, 16] {
+                let step = size.next_multiple_of(16);
+                let whole = Layout::from_size_align(step, align).unwrap();
+                let dirty = dirty_blocks(whole, 1);
+                let old = dirty[0];
+                free_blocks(dirty, whole, false);
+                let layout = Layout::from_size_align(size, align).unwrap();
+                // SAFETY: `layout` has a non-zero size.
+                let p = black_box(unsafe { alloc_zeroed(layout) });
+                assert!(!p.is_null(), "alloc_zeroed({layout:?}) returned null");
+                // SAFETY: `p` is a fresh block of `size` bytes.
+                let bytes = unsafe { std::slice::from_raw_parts(p, size) };
+                if let Some(off) = first_nonzero(bytes) {
+                    panic!("alloc_zeroed({layout:?}) round {round}: byte {off} of {p:p} not zero");
+                }
+                if p == old {
+                    reused += 1;
+                    for off in size.max(16)..step {
+                        // SAFETY: `p` is the block that held `step` bytes of dirt a moment ago;
+                        // its class holds at least `step` bytes.
+                        let b = unsafe { p.add(off).read() };
+                        assert_eq!(
+                            b, DIRT,
+                            "alloc_zeroed({layout:?}) wrote byte {off} of {p:p}, past the request"
+                        );
+                    }
+                }
+                // SAFETY: `p` came from `alloc_zeroed(layout)`.
+                unsafe { dealloc(p, layout) };
+            }
+        }
+    }
+    reused
+}
+
 // ---- known zeroes (`config::KNOWN_ZERO`) ------------------------------------------------------
 
 /// A medium size: 1 MiB, far from the small and large boundaries, a class of its own.
@@ -355,6 +427,9 @@ fn child() {
         "reused_medium" => reused_medium(),
         "rebound_span" | "madv_free_span" => rebound_span(),
         "large_rewrite" => large_rewrite(),
+        "profiled_small" => {
+            check_small_zeroed(8 * scale());
+        }
         other => panic!("unknown scenario {other:?}"),
     }
 }
