@@ -925,8 +925,24 @@ pub const SPILL_RUNS: bool = !cfg!(hakmem_no_spill_runs);
 /// frees of the slab's blocks take the owner's fast path. Needs the 32-byte table entries and
 /// headerless blocks; not with remote batches. On by default since session 15 (docs/benchmarks.md,
 /// "Session 15: xt18"); `RUSTFLAGS="--cfg hakmem_no_foreign_entries"` compiles it out (backout).
-pub const FOREIGN_ENTRIES: bool =
-    !cfg!(hakmem_no_foreign_entries) && OWNED_TABLE && TABLE32 && HEADERLESS && !REMOTE_BATCH;
+pub const FOREIGN_ENTRIES: bool = !cfg!(hakmem_no_foreign_entries)
+    && OWNED_TABLE
+    && TABLE32
+    && (HEADERLESS || FOREIGN_ENTRIES_HEADER)
+    && !REMOTE_BATCH;
+
+/// Foreign entries (`FOREIGN_ENTRIES`, and with them `CONSUMER_BATCH`) in header mode too, on the
+/// 32-byte entry header mode keeps (`HEADER_ENTRY`). A kept block goes on the freer's TLS list
+/// like any freed block (the list link written over its tag consumes the header) and gets its
+/// header back when the list hands it out (`alloc::finish_header_at`, as every pop); a free
+/// through a foreign entry is the owner's fast path (`free::free_entry`: block check, header
+/// check against the tag the entry's divisor names, push). A remote free that joins a consumer
+/// batch clears the tag at once (`free::retire_fast`): a batch links its first block only when
+/// it flushes, and a second free of that block must find no live header. sh8bench, where half of
+/// the frees are another thread's: docs/benchmarks.md "Session 27: hdr27".
+/// `RUSTFLAGS="--cfg hakmem_no_foreign_entries_header"` compiles it out (A/B switch): header mode
+/// pushes every remote free on the slab's queue, as before session 27.
+pub const FOREIGN_ENTRIES_HEADER: bool = !HEADERLESS && !cfg!(hakmem_no_foreign_entries_header);
 
 /// Foreign entries only for a freer that allocates the block's class (its heap refilled the
 /// class: `KeepBackoff::reuses`): a thread that only frees a class (a consumer) keeps nothing.
@@ -1442,6 +1458,21 @@ pub const DERIVED_FREE_COUNT: bool = STATS && !cfg!(hakmem_no_derived_free_count
 /// `realloc_move`'s alloc, `memcpy` and free.
 pub const REALLOC_OWNED_MOVE: bool =
     OWNED_TABLE && TABLE32 && HEADERLESS && !cfg!(hakmem_no_realloc_owned_move);
+
+/// `REALLOC_OWNED_MOVE` in header mode, on the 32-byte entry header mode keeps
+/// (`HEADER_ENTRY`): `realloc` of a block found in the owned-slab table checks it as the free's
+/// fast path does (`free::free_entry`: the block check of `ptr - 16` against the entry's divisor
+/// and limit, then the live header at the 16-byte offset against the tag the divisor names), so
+/// the block's usable size is its class size less the header without `header::peek`'s full
+/// check; a block that passes both moves through `realloc_move_owned` (the new block's header
+/// written as `alloc_fast` writes it, the old one's consumed by the push's link). A block that
+/// fails either check (a larger alignment's offset, a bad or freed pointer) takes the full check
+/// (`small_usable_size`), which aborts or handles it, as before. rust-btreemap's realloc, where
+/// every call moves: docs/benchmarks.md "Session 27: hdr27".
+/// `RUSTFLAGS="--cfg hakmem_no_realloc_owned_move_header"` compiles it out (A/B switch): header
+/// mode's realloc reads the header through `small_usable_size` and moves with `realloc_move`.
+pub const REALLOC_OWNED_MOVE_HEADER: bool =
+    OWNED_TABLE && TABLE32 && !HEADERLESS && !cfg!(hakmem_no_realloc_owned_move_header);
 
 /// The longest prefix `realloc_move_owned` copies with inline 16-byte moves; a longer one calls
 /// `memcpy`.

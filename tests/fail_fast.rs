@@ -149,6 +149,36 @@ fn run_scenario(name: &str) {
             black_box(q);
             continued();
         }
+        // Header mode (`config::REALLOC_OWNED_MOVE_HEADER`): a realloc of an owned block checks
+        // it as the free's fast path does before it moves it through its table entry; a pointer
+        // or header that fails takes the full check, which aborts. Both move (64 -> 40 bytes:
+        // into the 48-byte class under its header, whose list is warm).
+        "realloc_interior" => {
+            // SAFETY: a live block.
+            unsafe { free(alloc_filled(40, 2), 40) };
+            let p = alloc_filled(64, 0xab);
+            // 16-aligned, so header mode reads the "header" in front of it (block contents).
+            let q = p.wrapping_add(16);
+            announce(q);
+            // SAFETY: deliberately invalid; the allocator must abort.
+            let r = unsafe { GLOBAL.realloc(black_box(q), layout(48), 40) };
+            black_box(r);
+            continued();
+        }
+        "realloc_header_of_other_class" => {
+            // SAFETY: a live block.
+            unsafe { free(alloc_filled(40, 2), 40) };
+            let other = alloc_filled(200, 3);
+            let p = alloc_filled(64, 0xab);
+            // SAFETY: header mode: both blocks are live, each with its 16-byte header in front
+            // of it; `p`'s now names the 200-byte block's class (a class drift).
+            unsafe { core::ptr::copy_nonoverlapping(other.sub(16), p.sub(16), 16) };
+            announce(p);
+            // SAFETY: deliberately invalid; the allocator must abort.
+            let r = unsafe { GLOBAL.realloc(black_box(p), layout(64), 40) };
+            black_box(r);
+            continued();
+        }
         "double_free_delayed" => {
             let p = alloc_filled(64, 1);
             // SAFETY: a live block.
@@ -484,6 +514,27 @@ fn realloc_of_freed_block() {
         return;
     }
     expect_abort("realloc_of_freed_block", double_free(), true);
+}
+
+/// Header mode: a moving realloc of an interior pointer of a live block (16-aligned, so the word
+/// pair in front of it is block contents) aborts naming the header, as its free does
+/// (`config::REALLOC_OWNED_MOVE_HEADER`'s fast checks refuse it; the full check aborts).
+#[test]
+fn realloc_interior_header_mode() {
+    if HEADERLESS {
+        return;
+    }
+    expect_abort("realloc_interior", (&["header"], &["magic"]), true);
+}
+
+/// Header mode: a moving realloc of a live block whose header names another class (class drift)
+/// aborts naming the header, before anything moves.
+#[test]
+fn realloc_header_of_other_class() {
+    if HEADERLESS {
+        return;
+    }
+    expect_abort("realloc_header_of_other_class", (&["header"], &[]), true);
 }
 
 #[test]

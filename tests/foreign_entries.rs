@@ -34,11 +34,22 @@ fn on() -> bool {
     let on = hakmem::config::FOREIGN_ENTRIES;
     if !on {
         eprintln!(
-            "foreign entries compiled out (--cfg hakmem_no_foreign_entries, or header mode, \
-             remote batches): nothing to test"
+            "foreign entries compiled out (--cfg hakmem_no_foreign_entries, header mode with \
+             --cfg hakmem_no_foreign_entries_header, remote batches): nothing to test"
         );
     }
     on
+}
+
+/// The small class a request of `l` is served from: in header mode the block also holds the
+/// header (`testing::header_unit`).
+fn class_of(l: Layout) -> usize {
+    let unit = if cfg!(feature = "headerless") {
+        0
+    } else {
+        testing::header_unit(l.align())
+    };
+    testing::class_for(l.size() + unit, l.align()).expect("a small class")
 }
 
 // Each test has a class of its own (`every_test_has_a_class_of_its_own`), so the owner's slab of
@@ -379,7 +390,7 @@ fn collect_keeps_the_foreign_backoff() {
         return;
     };
     const N: usize = 4096;
-    let class = testing::class_for(COLLECT_BACKOFF.size(), COLLECT_BACKOFF.align()).unwrap();
+    let class = class_of(COLLECT_BACKOFF);
     let (_, (before, after)) = with_foreign_blocks(COLLECT_BACKOFF, N, move |v| {
         free_foreign_unreused(COLLECT_BACKOFF, v, || {
             let before = testing::keep_backoff(class);
@@ -406,7 +417,7 @@ fn a_spill_of_unreused_kept_blocks_makes_the_freer_a_consumer() {
         return;
     };
     const N: usize = 4096;
-    let class = testing::class_for(FORGET.size(), FORGET.align()).unwrap();
+    let class = class_of(FORGET);
     let (spills, (after_frees, after_refill)) = with_foreign_blocks(FORGET, N, move |v| {
         free_foreign_unreused(FORGET, v, || {
             let after_frees = testing::keep_backoff(class);
@@ -571,11 +582,7 @@ fn every_test_has_a_class_of_its_own() {
     ];
     for (i, a) in layouts.iter().enumerate() {
         for b in &layouts[i + 1..] {
-            assert_ne!(
-                testing::class_for(a.size(), a.align()),
-                testing::class_for(b.size(), b.align()),
-                "{a:?} and {b:?} share a class"
-            );
+            assert_ne!(class_of(*a), class_of(*b), "{a:?} and {b:?} share a class");
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::config::{
     LARGE_MOVE, LOCKED_COARSE_CLASSES, MAX_SMALL_SIZE, MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN,
     OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE, PROF_FREE_SIDE, PROF_LEAN_MISS, PROF_MISS_HERE,
     PROF_POP_COUNTDOWN, PROF_REALLOC_IN_PLACE, PROF_SWAP_FIRST, PROF_SWAP_MISS,
-    REALLOC_INLINE_COPY, REALLOC_OWNED_MOVE, SMALL_ZERO_INLINE, SMALL_ZERO_INLINE_MAX,
+    REALLOC_INLINE_COPY, REALLOC_OWNED_MOVE, REALLOC_OWNED_MOVE_HEADER, SLAB_SIZE,
+    SMALL_ZERO_INLINE, SMALL_ZERO_INLINE_MAX,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
@@ -1178,6 +1179,41 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             // SAFETY: forwarded contract; `e` is the calling thread's entry of `ptr`'s slab.
             return unsafe { realloc_move_owned(ptr, e, h, new_size, usable) };
         }
+    } else if REALLOC_OWNED_MOVE_HEADER {
+        let h = thread::current();
+        // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
+        let hit =
+            unsafe { OwnedSlabs::lookup_entry(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
+        if let Some(e) = hit {
+            let slab = e.slab(ptr as usize);
+            // SAFETY: the table holds only slabs this thread owns, bound while owned.
+            let class = unsafe { slab.local(|l| l.class as usize) };
+            // The free fast path's checks (`free::free_entry`): the block 16 bytes before `ptr`
+            // on the entry's grid (so the header lies in a carved block of the slab), then its
+            // live header at the 16-byte offset. A block that passes holds its class size less
+            // the header; any other takes the full check, which aborts or finds a larger
+            // alignment's offset.
+            let block_off = ptr.wrapping_sub(header::HEADER_SIZE) as usize & (SLAB_SIZE - 1);
+            let fast = (block_off as u64).wrapping_mul(e.divisor()) < e.limit()
+                // SAFETY: the block check passed: `ptr - 16` is a carved block of a slab we own.
+                && unsafe { header::is_live_fast(ptr, header::tag_of_divisor(e.divisor())) };
+            let usable = if fast {
+                class_size(class) - header::HEADER_SIZE
+            } else {
+                // SAFETY: the table found `ptr` in the data of a slab we own, bound to `class`.
+                unsafe { small_usable_size(slab, class, ptr) }
+            };
+            if new_size <= usable && new_size >= usable / 4 {
+                return ptr;
+            }
+            if !fast || usable.min(new_size) > REALLOC_INLINE_COPY || align > MIN_ALIGN {
+                // SAFETY: forwarded contract.
+                return unsafe { realloc_move(ptr, usable, align, new_size) };
+            }
+            // SAFETY: forwarded contract; `e` is the calling thread's entry of `ptr`'s slab and
+            // both of its checks passed for `ptr`.
+            return unsafe { realloc_move_owned(ptr, e, h, new_size, usable) };
+        }
     } else if OWNED_TABLE {
         let h = thread::current();
         // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
@@ -1356,8 +1392,10 @@ unsafe fn realloc_move(ptr: *mut u8, old_usable: usize, align: usize, new_size: 
 ///
 /// # Safety
 /// As for `realloc_move` at an alignment of at most `MIN_ALIGN`; `h` is the calling thread's heap
-/// and `e` its matching table entry of the slab holding `ptr`, a headerless small block of class
-/// size `old_usable`; `old_usable.min(new_size) <= REALLOC_INLINE_COPY`.
+/// and `e` its matching table entry of the slab holding `ptr`, a small block of `old_usable`
+/// usable bytes (headerless: its class size; header mode: its class size less the header, whose
+/// block check against `e` and live header at the 16-byte offset `realloc` checked);
+/// `old_usable.min(new_size) <= REALLOC_INLINE_COPY`.
 #[inline(never)]
 unsafe fn realloc_move_owned(
     ptr: *mut u8,
@@ -1367,26 +1405,29 @@ unsafe fn realloc_move_owned(
     old_usable: usize,
 ) -> *mut u8 {
     // The free's block check (`free::free_entry`) comes first, so that a pointer off the grid
-    // takes the general move, whose free aborts naming it.
+    // takes the general move, whose free aborts naming it. (Header mode: `realloc` did it, and
+    // the header check, before it computed `old_usable`.)
     let len = old_usable.min(new_size);
-    let block_off = ptr as usize & (crate::config::SLAB_SIZE - 1);
-    if (block_off as u64).wrapping_mul(e.divisor()) >= e.limit() {
+    let block_off = ptr as usize & (SLAB_SIZE - 1);
+    if HEADERLESS && (block_off as u64).wrapping_mul(e.divisor()) >= e.limit() {
         // SAFETY: forwarded contract.
         return unsafe { realloc_move(ptr, old_usable, MIN_ALIGN, new_size) };
     }
     let size = grown_size(old_usable, new_size);
     let s1 = size.wrapping_sub(1);
+    // Header mode: the new block holds the 16-byte header too, as in `alloc_in`.
+    let hs = if HEADERLESS { 0 } else { header::HEADER_SIZE };
     // The new block's class, as `alloc_in` picks it; size 0 and medium blocks move the general
     // way. From here the fallback (`realloc_move_refused`) takes three values, not four, so that
     // the common path keeps no saved register.
-    if s1 >= MAX_SMALL_SIZE {
+    if s1 >= MAX_SMALL_SIZE - hs {
         // SAFETY: forwarded contract.
         return unsafe { realloc_move_refused(e, ptr, new_size) };
     }
-    let off = if s1 < FINE_MAX {
-        s1 & !(MIN_ALIGN - 1)
+    let off = if s1 < FINE_MAX - hs {
+        (s1 + hs) & !(MIN_ALIGN - 1)
     } else {
-        class_of_coarse(size) * CLASS_STRIDE
+        class_of_coarse(size + hs) * CLASS_STRIDE
     };
     // SAFETY: `off` addresses the TLS list of a small class of the calling thread's heap `h`,
     // which is live (its table had `ptr`'s slab); the countdown is its own
@@ -1408,7 +1449,8 @@ unsafe fn realloc_move_owned(
             (*TlsList::counters(t)).alloc_fast.bump();
         }
         TlsList::take(t, b);
-        hand_out(b, off / CLASS_STRIDE)
+        // Header mode: the new block's header written, its user pointer 16 bytes in.
+        finish_header_at(hand_out(b, off / CLASS_STRIDE), off)
     };
     // SAFETY: both blocks are live, distinct and of small classes (multiples of 16 bytes, each at
     // least `len` rounded up to 16: `len <= old_usable` and `len <= new_size <= size`).

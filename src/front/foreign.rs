@@ -68,9 +68,10 @@
 //! to the pinner's own slab lists. The block is checked and marked at the free (`free_remote`'s
 //! `retire`), so a second free finds the mark. Not kept: blocks of published slabs (their queue
 //! is what the reclaim pass reads), a profiled heap's frees under the backout
-//! `--cfg hakmem_no_prof_foreign` (with `config::PROF_FOREIGN` they go on its free side), header
-//! mode's (its header would have to be rewritten when a kept block is handed out), and with
-//! remote batches.
+//! `--cfg hakmem_no_prof_foreign` (with `config::PROF_FOREIGN` they go on its free side), and
+//! with remote batches. Header mode keeps too (`config::FOREIGN_ENTRIES_HEADER`): the kept
+//! block's list link consumes its header, and the pop that hands it out writes a new one
+//! (`alloc::finish_header_at`), as for every block of a TLS list.
 
 use core::ptr::NonNull;
 

@@ -147,14 +147,17 @@ unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8, xor_off: usize) 
 
 /// `config::REALLOC_OWNED_MOVE`: the free of the block `realloc_move_owned` moved out of to
 /// `new`, from the table entry `realloc` found for it, after that function's block check against
-/// the entry (headerless: `ptr` is the block). The freed mark and the push as in `free_entry`;
+/// the entry (headerless: `ptr` is the block; header mode, `config::REALLOC_OWNED_MOVE_HEADER`:
+/// the block is 16 bytes before `ptr` and its live header was checked too, which the push's link
+/// consumes). The freed mark and the push as in `free_entry`;
 /// returns `new`, so that the rare arms are tail calls and the caller keeps no stack frame: a
 /// block that has the mark (a realloc of a freed block) takes `free_entry_slow`, which aborts; a
 /// push over the cap spills.
 ///
 /// # Safety
 /// `e` is the calling thread's (matching) entry of the slab holding `ptr`, unchanged since it was
-/// found; `ptr` is a carved block of that slab (the entry's block check passed).
+/// found; `ptr` is a carved block of that slab (the entry's block check passed); in header mode
+/// `ptr - 16` is, and its live header at the 16-byte offset passed `header::is_live_fast`.
 #[inline(always)]
 pub(crate) unsafe fn free_found(
     h: &'static Heap,
@@ -165,12 +168,17 @@ pub(crate) unsafe fn free_found(
     if CHECKED {
         check_owned(h, e, ptr);
     }
+    let block = if HEADERLESS {
+        ptr
+    } else {
+        ptr.wrapping_sub(header::HEADER_SIZE)
+    };
     // SAFETY: per the contract; the entry's list pointer is the slab's (the entry's invariant).
     unsafe {
         mark_and_push(
             h,
             ptr,
-            ptr,
+            block,
             e.tls().cast::<TlsList>(),
             || free_found_slow(h, ptr, new),
             || free_found_spill(h, ptr, new),
@@ -745,13 +753,14 @@ unsafe fn retire_fast(
         ptr
     } else {
         // The caller pushes the block on the slab's remote queue: the link that push writes over
-        // the tag consumes the header. A remote batch (`config::REMOTE_BATCH`) links the block
-        // it starts with only when it flushes: the tag is cleared now.
+        // the tag consumes the header. A remote batch (`config::REMOTE_BATCH`, and the consumer
+        // batch of `config::CONSUMER_BATCH`) links the block it starts with only when it
+        // flushes: the tag is cleared now.
         // SAFETY: `ptr` is in one of our data slabs, so the 16 bytes before it are mapped.
         if !unsafe { header::is_live_fast(ptr, header::tag(class)) } {
             return None;
         }
-        if REMOTE_BATCH {
+        if REMOTE_BATCH || CONSUMER_BATCH {
             // SAFETY: as above; the header checked above, of a block being freed.
             return Some(unsafe { retire_block(header::consume(ptr), ptr, class, check_boundary) });
         }
