@@ -24,7 +24,7 @@ export RUSTC_WRAPPER="$PWD/scripts/loom-rustc.sh"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 target_dir="${CARGO_TARGET_DIR:-target}/loom"
 
-all_models=(loom_remote loom_ownership loom_publish loom_hint loom_notify loom_span loom_pin loom_slots loom_registry loom_reclaim loom_rebind loom_push_list loom_once)
+all_models=(loom_remote loom_ownership loom_publish loom_hint loom_notify loom_span loom_pin loom_slots loom_registry loom_reclaim loom_rebind loom_push_list loom_once loom_foreign_class)
 
 # mutant -> the model files whose tests catch it
 declare -A catchers=(
@@ -42,7 +42,7 @@ declare -A catchers=(
   [span_cache_before_unbind]="loom_span"
   [span_publish_before_drain]="loom_span"
   [span_purge_on_list]="loom_span"
-  [unpinned_release]="loom_pin"
+  [unpinned_release]="loom_pin loom_foreign_class"
   [sampled_remote_plain_clear]="loom_span"
   [slot_claim_plain_store]="loom_slots"
   [slot_claim_relaxed]="loom_slots"
@@ -55,6 +55,7 @@ declare -A catchers=(
   [push_list_relaxed]="loom_push_list"
   [once_install_relaxed]="loom_once"
   [seal_relaxed]="loom_once"
+  [bound_class_local]="loom_foreign_class"
 )
 mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_cas_relaxed
   acquire_cas_no_release
@@ -63,7 +64,8 @@ mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_c
   span_purge_on_list unpinned_release sampled_remote_plain_clear slot_claim_plain_store
   slot_claim_relaxed registry_leaf_plain_store registry_leaf_relaxed
   registry_slot_relaxed reclaim_release_before_unlink bind_owner_relaxed
-  free_remote_owner_relaxed push_list_relaxed once_install_relaxed seal_relaxed)
+  free_remote_owner_relaxed push_list_relaxed once_install_relaxed seal_relaxed
+  bound_class_local)
 
 # run LABEL MUTANT MODEL... : builds with HAKMEM_MUTANT=MUTANT (empty: none) and runs the models.
 run() {

@@ -1478,6 +1478,18 @@ pub const REALLOC_OWNED_MOVE_HEADER: bool =
 /// `memcpy`.
 pub const REALLOC_INLINE_COPY: usize = 64;
 
+/// `realloc` reads the class of a block its owned-slab table found from the slab's shared
+/// `class` (`Slab::bound_class`), not from the holder-only `SlabLocal::class` (proof27). With
+/// foreign entries (`FOREIGN_ENTRIES`) the table also names slabs the thread only pins, and a
+/// pinner's access to the holder's cell races with the holder's refills, drains and spills in
+/// it — a data race on the cell (two `&mut SlabLocal` at once) though never on the class's value,
+/// which no one writes while the caller holds a block of the slab (loom `foreign_class.rs`,
+/// mutant `bound_class_local`; docs/design.md "Foreign entries"). The same load at another offset
+/// (the remote freers' line instead of the holder's). `RUSTFLAGS="--cfg
+/// hakmem_no_realloc_shared_class"` compiles it out (A/B switch): the holder-only read of
+/// session 26.
+pub const REALLOC_SHARED_CLASS: bool = !cfg!(hakmem_no_realloc_shared_class);
+
 /// A spill's run of blocks returned to a slab that still has blocks out and is not on the full
 /// list leaves the owner lists alone without calling `small::returned` (whose last arm does
 /// nothing for it): the common run when a dropped map's blocks spill, one or two blocks of a

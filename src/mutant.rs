@@ -73,6 +73,10 @@ pub const SPAN_PUBLISH_BEFORE_DRAIN: bool = cfg!(hakmem_mutant = "span_publish_b
 /// `Slab::pinned_keep` answers "not pinned" whatever the pin count: holders release pinned
 /// slabs.
 pub const UNPINNED_RELEASE: bool = cfg!(hakmem_mutant = "unpinned_release");
+/// `Slab::bound_class` reads the holder-only `SlabLocal::class` (what `realloc` read before
+/// proof27): a pinner reading its foreign entry's class touches the holder's cell while the holder
+/// works in it (loom `foreign_class.rs`: "Causality violation").
+pub const BOUND_CLASS_LOCAL: bool = cfg!(hakmem_mutant = "bound_class_local");
 /// `SpanCache::purge` purges a committed span while it is still on the cache's list, where a
 /// taker may already have it (instead of detaching it under the lock first).
 pub const SPAN_PURGE_ON_LIST: bool = cfg!(hakmem_mutant = "span_purge_on_list");

@@ -9,8 +9,8 @@ use crate::config::{
     LARGE_MOVE, LOCKED_COARSE_CLASSES, MAX_SMALL_SIZE, MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN,
     OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE, PROF_FREE_SIDE, PROF_LEAN_MISS, PROF_MISS_HERE,
     PROF_POP_COUNTDOWN, PROF_REALLOC_IN_PLACE, PROF_SWAP_FIRST, PROF_SWAP_MISS,
-    REALLOC_INLINE_COPY, REALLOC_OWNED_MOVE, REALLOC_OWNED_MOVE_HEADER, SLAB_SIZE,
-    SMALL_ZERO_INLINE, SMALL_ZERO_INLINE_MAX,
+    REALLOC_INLINE_COPY, REALLOC_OWNED_MOVE, REALLOC_OWNED_MOVE_HEADER, REALLOC_SHARED_CLASS,
+    SLAB_SIZE, SMALL_ZERO_INLINE, SMALL_ZERO_INLINE_MAX,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
@@ -1165,8 +1165,8 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             unsafe { OwnedSlabs::lookup_entry(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
         if let Some(e) = hit {
             let slab = e.slab(ptr as usize);
-            // SAFETY: as below.
-            let usable = unsafe { small_usable_size(slab, slab.local(|l| l.class as usize), ptr) };
+            // SAFETY: as below; `entry_class`'s contract: the table found the slab.
+            let usable = unsafe { small_usable_size(slab, entry_class(slab), ptr) };
             if new_size <= usable && new_size >= usable / 4 {
                 return ptr;
             }
@@ -1186,8 +1186,9 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             unsafe { OwnedSlabs::lookup_entry(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
         if let Some(e) = hit {
             let slab = e.slab(ptr as usize);
-            // SAFETY: the table holds only slabs this thread owns, bound while owned.
-            let class = unsafe { slab.local(|l| l.class as usize) };
+            // SAFETY: `entry_class`'s contract: the table found the slab (owned, or pinned: a
+            // foreign entry under `config::FOREIGN_ENTRIES_HEADER`).
+            let class = unsafe { entry_class(slab) };
             // The free fast path's checks (`free::free_entry`): the block 16 bytes before `ptr`
             // on the entry's grid (so the header lies in a carved block of the slab), then its
             // live header at the 16-byte offset. A block that passes holds its class size less
@@ -1219,9 +1220,9 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
         // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
         let hit = unsafe { OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize) };
         if let Some(slab) = hit {
-            // SAFETY: the table holds only slabs this thread owns, bound while owned; `ptr` is a
-            // block pointer in its data (the contract).
-            let usable = unsafe { small_usable_size(slab, slab.local(|l| l.class as usize), ptr) };
+            // SAFETY: the table holds slabs this thread owns (or pins: foreign entries), bound
+            // while owned (or pinned); `ptr` is a block pointer in its data (the contract).
+            let usable = unsafe { small_usable_size(slab, entry_class(slab), ptr) };
             if new_size <= usable && new_size >= usable / 4 {
                 return ptr;
             }
@@ -1231,6 +1232,25 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
     }
     // SAFETY: per the contract.
     unsafe { realloc_located(ptr, align, new_size) }
+}
+
+/// The class of `slab`, which the calling thread's owned-slab table named for a live block the
+/// caller holds: owned, or only pinned (a foreign entry, front/foreign.rs). With
+/// `config::REALLOC_SHARED_CLASS` the shared class (`Slab::bound_class`, whose doc proves that
+/// no write to it is unordered with this read; loom `foreign_class.rs`); under the backout the
+/// holder-only `SlabLocal::class`, which a pinner is not entitled to touch.
+///
+/// # Safety
+/// The calling thread's table holds `slab` and the caller holds a live block of it.
+#[inline(always)]
+unsafe fn entry_class(slab: &Slab) -> usize {
+    if REALLOC_SHARED_CLASS {
+        slab.bound_class()
+    } else {
+        // SAFETY: the backout's read: correct for an owned slab; for a pinned one the holder's
+        // cell is shared with its holder (see `config::REALLOC_SHARED_CLASS`).
+        unsafe { slab.local(|l| l.class as usize) }
+    }
 }
 
 /// `realloc` of a block the owned-slab table did not find: the registry says what it is.
@@ -1469,8 +1489,8 @@ unsafe fn realloc_move_owned(
 #[inline(never)]
 unsafe extern "C" fn realloc_move_refused(e: &Entry, ptr: *mut u8, new_size: usize) -> *mut u8 {
     let slab = e.slab(ptr as usize);
-    // SAFETY: `e` matches: the calling thread holds the slab (owned or pinned), bound to a class.
-    let old_usable = unsafe { small_usable_size(slab, slab.local(|l| l.class as usize), ptr) };
+    // SAFETY: `e` matches: the calling thread owns or pins the slab, bound to a class.
+    let old_usable = unsafe { small_usable_size(slab, entry_class(slab), ptr) };
     // SAFETY: forwarded contract.
     unsafe { realloc_move(ptr, old_usable, MIN_ALIGN, new_size) }
 }

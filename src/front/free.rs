@@ -332,9 +332,10 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
 extern "C" fn spill_owned(h: &'static Heap, slab: &Slab) {
     // SAFETY: we own the slab, and `h` is the calling thread's live heap.
     unsafe {
-        // A foreign entry's slab (front/foreign.rs): its class from its shared line.
+        // A foreign entry's slab (front/foreign.rs): its class from its shared line, never the
+        // holder's cell (`Slab::bound_class`; loom `foreign_class.rs`).
         let c = if FOREIGN_ENTRIES && !slab.is_owned_by(h.owner_ptr()) {
-            slab.class.load(crate::sync::Ordering::Relaxed) as usize
+            slab.bound_class()
         } else {
             slab.local(|l| l.class as usize)
         };

@@ -401,6 +401,34 @@ impl Slab {
         pinned
     }
 
+    /// The bound class, for a thread that holds a block of the slab or names it in its table
+    /// without holding the slab (a foreign entry, front/foreign.rs): `realloc`'s read of the
+    /// class of a block its table found (`front::alloc::entry_class`). The shared `class`, never
+    /// `SlabLocal::class`, which is the holder's: the holder writes `local` on every refill,
+    /// drain and spill, so a pinner's access to that cell is a data race on it (two `&mut
+    /// SlabLocal` at once), whatever field it reads.
+    ///
+    /// Invariant (docs/design.md "Foreign entries": who writes a pinned slab's class; loom
+    /// `foreign_class.rs`, mutant `bound_class_local`): the caller holds a live block of the slab
+    /// (the block it reallocates), so the value read is its binding's. `class` is written only by
+    /// `bind` and `unbind`. The bind happened before the block was handed out, and so before the
+    /// caller got it (the program's hand-off synchronises); the next `unbind` needs `used == 0`,
+    /// so it comes after the holder's Acquire drain of the caller's return of that block, which
+    /// program order puts after this read, and after a `pinned_keep` (AcqRel) that finds the
+    /// caller's pin gone (its Release `unpin` again after this read). No write to `class` is
+    /// unordered with this load.
+    #[inline(always)]
+    pub fn bound_class(&self) -> usize {
+        if mutant::BOUND_CLASS_LOCAL {
+            // SAFETY: none — the mutant's access to the holder's cell by a non-holder, wrong by
+            // design.
+            return unsafe { self.local(|l| l.class as usize) };
+        }
+        // ORDERING: Relaxed — the value is ordered by the hand-off of the caller's block (see
+        // the invariant above), not by this load.
+        self.class.load(Ordering::Relaxed) as usize
+    }
+
     /// A thread holding a block of this bound slab enters it in its table (front/foreign.rs).
     pub fn pin(&self) {
         // ORDERING: Relaxed — ordered before the block's return by program order and the
