@@ -1317,6 +1317,26 @@ pub const MEDIUM_DIRTY_BYTES: usize = if cfg!(hakmem_no_medium_dirty_4mib) {
 pub const MEDIUM_TRIM_CHECK_BYTES: usize = 8 << 20;
 const _: () = assert!(MEDIUM_DIRTY_BYTES <= MEDIUM_TRIM_CHECK_BYTES);
 
+/// A heap whose trim checks by frees (`MEDIUM_TRIM`) come `TRIM_SLOW_CHECK_MS` or more apart (a
+/// slow churner) runs each as a check on bind does (every block free through the last epoch
+/// purged once the unclean bytes pass half the allowance), and its next one after the frees its
+/// hoard allowance has left (`dirty_bytes` less the unclean bytes the check left, at least half
+/// the allowance, at most `MEDIUM_TRIM_CHECK_BYTES`) instead of after `MEDIUM_TRIM_CHECK_BYTES`
+/// (`front::medium::trim`). Between two checks a heap holds what its last check left plus what
+/// it freed since, and only blocks freed before the last check can be purged; with checks every
+/// 8 MiB of frees a slow churner's epochs were about a second long. Four threads churning medium
+/// blocks of 24 classes, a few each per heap (`scripts/fork-bench/fork_bench.c sleep`), held
+/// 19-21 MiB of free carved blocks in their bound spans at the peak: peak RSS 121-133 -> 115-122
+/// MiB (docs/benchmarks.md, "Session 27: mtrss27"). A heap whose checks come faster (a fast
+/// churner, for which a check's walk of every free list is what `MEDIUM_TRIM_CHECK_BYTES` keeps
+/// rare) keeps the 8 MiB pace, so the rule adds at most one check per `TRIM_SLOW_CHECK_MS`.
+/// `RUSTFLAGS="--cfg hakmem_no_trim_check_by_allowance"` compiles it out (A/B switch).
+pub const TRIM_CHECK_BY_ALLOWANCE: bool = !cfg!(hakmem_no_trim_check_by_allowance);
+
+/// The gap between two trim checks by frees at or past which `TRIM_CHECK_BY_ALLOWANCE` treats
+/// the heap as a slow churner (four trim ages).
+pub const TRIM_SLOW_CHECK_MS: u64 = 20;
+
 /// A heap about to bind a new medium span runs a trim check (`MEDIUM_TRIM`,
 /// `front::medium::trim_on_bind`) when the unclean free bytes its last check left plus the bytes
 /// freed locally since come to more than half of `MEDIUM_DIRTY_BYTES`, and if its free blocks not

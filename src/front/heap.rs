@@ -139,6 +139,10 @@ pub struct HeapLocal {
     pub medium_purged_before: usize,
     pub medium_backoff: u32,
     pub medium_quiet: u32,
+    /// The heap's last trim check by frees was a slow churner's (`config::TRIM_CHECK_BY_ALLOWANCE`):
+    /// a check the epoch gate turns away waits for the frees the allowance has left again, not
+    /// for `MEDIUM_TRIM_CHECK_BYTES`.
+    pub medium_paced: bool,
     /// Per small class, whether this thread's remote frees keep blocks (front/foreign.rs,
     /// `config::FOREIGN_BACKOFF`): the backoff its spills of unreused kept blocks set.
     pub keep: KeepBackoff,
@@ -328,6 +332,7 @@ impl Heap {
                 medium_purged_before: 0,
                 medium_backoff: 0,
                 medium_quiet: 0,
+                medium_paced: false,
                 keep: KeepBackoff::new_for(kind),
                 limits: crate::front::tls_limit::TlsLimits::new(),
             }),
@@ -407,6 +412,7 @@ impl Heap {
             addr_of_mut!((*l).medium_purged_before).write(0);
             addr_of_mut!((*l).medium_backoff).write(0);
             addr_of_mut!((*l).medium_quiet).write(0);
+            addr_of_mut!((*l).medium_paced).write(false);
             KeepBackoff::init(addr_of_mut!((*l).keep), kind);
             addr_of_mut!((*l).limits).write(crate::front::tls_limit::TlsLimits::new());
         }
@@ -473,6 +479,7 @@ impl Heap {
         local.medium_purged_before = 0;
         local.medium_backoff = 0;
         local.medium_quiet = 0;
+        local.medium_paced = false;
         local.keep = KeepBackoff::new();
         local.limits = crate::front::tls_limit::TlsLimits::new();
     }
@@ -1073,6 +1080,7 @@ fn _every_field_written(h: Heap) {
         medium_purged_before,
         medium_backoff,
         medium_quiet,
+        medium_paced,
         keep,
         limits,
     } = local.into_inner();

@@ -34,7 +34,8 @@ use crate::config::{
     RETIRED_PURGE_HIGH, RETIRED_PURGE_IDLE_MS, RETIRED_PURGE_INTERVAL_MS, RETIRED_PURGE_ON_BIND,
     RETIRED_PURGE_ROUNDS, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
     SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED,
-    TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP,
+    TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP, TRIM_CHECK_BY_ALLOWANCE,
+    TRIM_SLOW_CHECK_MS,
 };
 use crate::debug::fatal;
 use crate::env;
@@ -1087,7 +1088,8 @@ unsafe fn drain_all(local: &mut HeapLocal, c: usize) {
 }
 
 /// The trim check (see above), run by a local free of `keep` once `MEDIUM_TRIM_CHECK_BYTES` were
-/// freed locally since the last one.
+/// freed locally since the last one (after a slow churner's check, the frees its allowance has
+/// left: `config::TRIM_CHECK_BY_ALLOWANCE`).
 ///
 /// # Safety
 /// `local` is the calling thread's heap state.
@@ -1097,11 +1099,52 @@ unsafe fn trim(local: &mut HeapLocal, keep: *mut Block) {
     local.medium_freed = 0;
     local.medium_freed_at = 0;
     let now = purge::now();
-    if now.wrapping_sub(local.medium_epoch_at) < MEDIUM_TRIM_AGE_MS {
+    let gap = now.wrapping_sub(local.medium_epoch_at);
+    if gap < MEDIUM_TRIM_AGE_MS {
+        if TRIM_CHECK_BY_ALLOWANCE && local.medium_paced {
+            // A burst right after a slow churner's check: try again after the allowance's
+            // frees (a clock read each time), not 8 MiB later, or the blocks the last check
+            // found young would wait a whole 8 MiB (tests/medium.rs, `spread_remote`).
+            pace(local);
+        }
         return;
     }
+    // `TRIM_CHECK_BY_ALLOWANCE`: a slow churner's check purges as a check on bind does (every
+    // block free through the last epoch once over half the allowance): its epoch was long, so
+    // the blocks not yet reused by now mostly stay free.
+    let slow = TRIM_CHECK_BY_ALLOWANCE && gap >= TRIM_SLOW_CHECK_MS;
     // SAFETY: per the contract.
-    unsafe { trim_now(local, keep, now, false) };
+    unsafe { trim_now(local, keep, now, slow) };
+    local.medium_paced = slow;
+    if slow {
+        pace(local);
+    }
+}
+
+/// `config::TRIM_CHECK_BY_ALLOWANCE`: the heap's next trim check by frees comes after the frees
+/// its allowance has left (`next_check_bytes`): the free path checks `medium_freed` against
+/// `MEDIUM_TRIM_CHECK_BYTES`, so the count starts that much short of it (nothing more on the free
+/// path). `medium_freed_at` moves with it: `trim_on_bind` reads only their difference.
+#[inline(always)]
+fn pace(local: &mut HeapLocal) {
+    let head = next_check_bytes(local);
+    local.medium_freed = MEDIUM_TRIM_CHECK_BYTES - head;
+    local.medium_freed_at = local.medium_freed;
+}
+
+/// `config::TRIM_CHECK_BY_ALLOWANCE`: the local frees after which a slow churner's next trim
+/// check runs: what its hoard allowance (`dirty_bytes`) has left over the unclean bytes the check
+/// just left, at least half the allowance (a check that could purge nothing, its blocks all
+/// young, is not run again at once), at most `MEDIUM_TRIM_CHECK_BYTES`.
+#[inline(always)]
+fn next_check_bytes(local: &HeapLocal) -> usize {
+    let allowance = dirty_bytes(local);
+    // `max` then `min`, not `clamp`: under `TRIM_BACKOFF` half the allowance may pass the
+    // check bytes (`clamp` would panic).
+    allowance
+        .saturating_sub(local.medium_unclean)
+        .max(allowance / 2)
+        .min(MEDIUM_TRIM_CHECK_BYTES)
 }
 
 /// The trim check a heap about to bind a new span runs when what it may hold free (the unclean
