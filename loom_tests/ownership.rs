@@ -195,7 +195,7 @@ fn publish_list_two_adopters() {
                 .into_iter()
                 .map(|me| {
                     let (s, list, owners) = (s.clone(), list.clone(), owners.clone());
-                    thread::spawn(move || match list.adopt(&*owners[me]) {
+                    thread::spawn(move || match list.adopt(&owners[me]) {
                         Some(got) => {
                             assert!(
                                 std::ptr::eq(got.as_ptr(), &s.slab),
@@ -224,7 +224,7 @@ fn publish_list_two_adopters() {
             });
             let owner = if winners == 1 {
                 assert!(
-                    list.adopt(&*owners[3]).is_none(),
+                    list.adopt(&owners[3]).is_none(),
                     "adopted slab still on the list"
                 );
                 if got[0] {
@@ -234,7 +234,7 @@ fn publish_list_two_adopters() {
                 }
             } else {
                 // Both adopters ran before the publish: the slab waits on the list.
-                let again = list.adopt(&*owners[3]).expect("published slab lost");
+                let again = list.adopt(&owners[3]).expect("published slab lost");
                 assert!(std::ptr::eq(again.as_ptr(), &s.slab));
                 3
             };

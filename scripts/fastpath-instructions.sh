@@ -199,6 +199,12 @@ for a in "${order[@]}"; do
     rg=$(per_pair "" "$rust_bin" grow)
     printf '%-38s %12s\n' "hakmem (Rust, alloc+realloc+free)" "$rg"
     check "hakmem Rust grow" "$rg" "$MAX_GROW"
+    # Rust's remote pair and heapless freer (examples/fastpath.rs's twin of remote.c, through
+    # `GlobalAlloc::dealloc`): printed, no limit (tidy27, session 27).
+    rr=$(per_pair "" "$rust_bin" remote)
+    rh=$(per_pair "" "$rust_bin" remote-heapless)
+    printf '%-38s %12s\n' "hakmem (Rust, remote pair)" "$rr"
+    printf '%-38s %12s\n' "hakmem (Rust, heapless freer)" "$rh"
   fi
 done
 if [ $do_assert = 1 ]; then

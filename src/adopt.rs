@@ -71,7 +71,11 @@ impl PublishList {
 
     /// Adopts one published slab for `me`: pop, ownership CAS, drain. The caller then binds it into
     /// its lists. `None` if the list is empty.
-    pub fn adopt(&self, me: *const Owner) -> Option<NonNull<Slab>> {
+    ///
+    /// `me` is a reference, not a raw pointer: the CAS stores it as the slab's owner, and remote
+    /// freers follow it (`Owner::notify`), so it must name a live `Owner` — one that stays live
+    /// while it owns slabs (a heap's, or `RECLAIMER`).
+    pub fn adopt(&self, me: &Owner) -> Option<NonNull<Slab>> {
         loop {
             let slab = self.head.with(|h| {
                 let s = NonNull::new(h.0)?;
@@ -94,8 +98,8 @@ impl PublishList {
     /// empty), looking at up to `budget` of the list's slabs: unlink, ownership CAS, drain, as
     /// `adopt`. `None` if none of them has frees waiting. The medium tier calls it before it
     /// carves a fresh block of a span (`config::ADOPT_FREE_FIRST`): a freed block of a published
-    /// span is resident, a fresh carve is not.
-    pub fn adopt_freed(&self, me: *const Owner, budget: usize) -> Option<NonNull<Slab>> {
+    /// span is resident, a fresh carve is not. `me` as in `adopt`.
+    pub fn adopt_freed(&self, me: &Owner, budget: usize) -> Option<NonNull<Slab>> {
         let slab = self.head.with(|h| {
             let mut cur = h.0;
             let mut seen = 0;
@@ -132,12 +136,7 @@ impl PublishList {
     /// Examines up to `budget` published slabs: each one with remote frees waiting or nothing out is
     /// claimed (CAS), drained, and either released to the pool (empty) or published again.
     /// Returns `(examined, released to the pool)`.
-    pub fn reclaim(
-        &self,
-        me: *const Owner,
-        budget: usize,
-        release: impl Fn(&Slab),
-    ) -> (usize, usize) {
+    pub fn reclaim(&self, me: &Owner, budget: usize, release: impl Fn(&Slab)) -> (usize, usize) {
         self.reclaim_filtered(me, budget, true, release)
     }
 
@@ -146,7 +145,7 @@ impl PublishList {
     /// pass, `config::EXIT_RECLAIM_LEAVES_FREED`).
     pub fn reclaim_filtered(
         &self,
-        me: *const Owner,
+        me: &Owner,
         budget: usize,
         take_freed: bool,
         release: impl Fn(&Slab),
@@ -204,12 +203,12 @@ impl PublishList {
 ///
 /// # Safety
 /// `me` owns `s`: its ownership CAS (`Slab::try_acquire`) just succeeded.
-unsafe fn adopted(s: &Slab, me: *const Owner) {
+unsafe fn adopted(s: &Slab, me: &Owner) {
     // SAFETY: per the contract, we are the owner.
     unsafe { s.drain_remote() };
     s.trace(
         crate::trace::Event::Adopt,
-        me as usize,
+        me as *const Owner as usize,
         s.class.load(crate::sync::Ordering::Relaxed) as usize,
     );
     crate::stats::GLOBALS.adopts.bump_shared();

@@ -695,6 +695,15 @@ pub const NULL_FREE_EARLY: bool = !cfg!(hakmem_no_null_free_early);
 /// `RUSTFLAGS="--cfg hakmem_no_null_free_miss"`.
 pub const NULL_FREE_MISS: bool = OWNED_TABLE && !cfg!(hakmem_no_null_free_miss);
 
+/// Rust's `dealloc` (and `Allocator::deallocate`) free through `free::free_nonnull`, which skips
+/// `NULL_FREE_MISS`'s null test at the table miss: their pointer is a block the allocator handed
+/// out, never null, so the test only cost the Rust frees that miss the table (remote, heapless,
+/// medium, large) a compare and a branch. `scripts/fastpath-instructions.sh`, Rust rows: remote
+/// pair and heapless freer, see docs/benchmarks.md "Session 27: tidy27". C's `free` keeps the
+/// test (`free(NULL)` is legal there). `RUSTFLAGS="--cfg hakmem_no_dealloc_skips_null"` compiles
+/// it out (A/B switch).
+pub const DEALLOC_SKIPS_NULL: bool = NULL_FREE_MISS && !cfg!(hakmem_no_dealloc_skips_null);
+
 /// A slab's owner pointer sits on its record's second line, with the remote queue head, the
 /// class and the carve bound (`slab::slab::Slab`), not on the holder's first line, and
 /// `front::free::free_remote` bounds the block by the freed pointer's slab address instead of the

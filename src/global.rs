@@ -4,6 +4,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 
+use crate::config::DEALLOC_SKIPS_NULL;
 use crate::front::{alloc, free};
 
 /// The hakmem allocator. A Rust program sets it up with
@@ -23,8 +24,15 @@ unsafe impl GlobalAlloc for HakMem {
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
         // The layout's size could pick the class without a lookup, but the address-based lookup
         // stays the source of truth: it validates the pointer and it is what C's `free` has.
-        // SAFETY: the caller passes a live block of ours.
-        unsafe { free::free(ptr) }
+        // SAFETY: the caller passes a live block of ours, never null (`GlobalAlloc::dealloc`'s
+        // contract: a block this allocator handed out).
+        unsafe {
+            if DEALLOC_SKIPS_NULL {
+                free::free_nonnull(ptr)
+            } else {
+                free::free(ptr)
+            }
+        }
     }
 
     #[inline]
@@ -57,8 +65,14 @@ unsafe impl allocator_api2::alloc::Allocator for HakMem {
 
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         if layout.size() != 0 {
-            // SAFETY: a live block of ours.
-            unsafe { free::free(ptr.as_ptr()) }
+            // SAFETY: a live block of ours (`NonNull`).
+            unsafe {
+                if DEALLOC_SKIPS_NULL {
+                    free::free_nonnull(ptr.as_ptr())
+                } else {
+                    free::free(ptr.as_ptr())
+                }
+            }
         }
     }
 }

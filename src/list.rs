@@ -238,6 +238,14 @@ impl<T: Pushed> PushList<T> {
     }
 }
 
+impl<T: Pushed> Default for PushList<T> {
+    /// As `new` (clippy's `new_without_default` under `--cfg hakmem_loom`, where `new` is not a
+    /// `const fn`).
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A pointer installed at most once, lock-free: whoever needs the object makes one and tries to
 /// install it; a loser gives its own back and uses the winner's (the profiler's stack table).
 pub struct OncePtr<T> {
@@ -290,6 +298,14 @@ impl<T> OncePtr<T> {
     }
 }
 
+impl<T> Default for OncePtr<T> {
+    /// As `new` (clippy's `new_without_default` under `--cfg hakmem_loom`, where `new` is not a
+    /// `const fn`).
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A word that is 0 (empty), then `Seal::BUSY` (claimed: its holder writes the record the word
 /// guards), then a value (odd, never 0 nor `BUSY`) sealed for good: whoever loads the value sees
 /// the record written before the seal (a stack table entry's hash guarding its frames).
@@ -302,6 +318,10 @@ impl Seal {
 
     /// An empty word (the models'; the table's entries are mapped zeros, which are empty words).
     #[cfg(hakmem_loom)]
+    #[allow(
+        clippy::new_without_default,
+        reason = "the models' constructor only: shipped words are mapped zeros, never constructed"
+    )]
     pub fn new() -> Self {
         Self(AtomicU64::new(0))
     }

@@ -1156,8 +1156,10 @@ fn grown_size(old_usable: usize, new_size: usize) -> usize {
 /// `ptr` is a live block of this allocator allocated with alignment `align`.
 #[inline(always)]
 pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
-    // A block of a slab this thread owns (the owned-slab table, as `free` asks it): its class
-    // (and in header mode its header) gives its size without the registry.
+    // A block of a slab this thread owns or pins (the owned-slab table, as `free` asks it; a
+    // foreign entry's slab is only pinned, so nothing here reads the holder's cell: the class is
+    // the shared one, `entry_class`): its class (and in header mode its header) gives its size
+    // without the registry.
     if REALLOC_OWNED_MOVE {
         let h = thread::current();
         // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
@@ -1196,12 +1198,15 @@ pub unsafe fn realloc(ptr: *mut u8, align: usize, new_size: usize) -> *mut u8 {
             // alignment's offset.
             let block_off = ptr.wrapping_sub(header::HEADER_SIZE) as usize & (SLAB_SIZE - 1);
             let fast = (block_off as u64).wrapping_mul(e.divisor()) < e.limit()
-                // SAFETY: the block check passed: `ptr - 16` is a carved block of a slab we own.
+                // SAFETY: the block check passed: `ptr - 16` is a carved block of a slab we own
+                // or pin.
                 && unsafe { header::is_live_fast(ptr, header::tag_of_divisor(e.divisor())) };
             let usable = if fast {
                 class_size(class) - header::HEADER_SIZE
             } else {
-                // SAFETY: the table found `ptr` in the data of a slab we own, bound to `class`.
+                // SAFETY: the table found `ptr` in the data of a slab we own or pin, bound to
+                // `class`; `small_usable_size` reads the slab's `data` (shared, fixed) and the
+                // block's header, never the holder's cell.
                 unsafe { small_usable_size(slab, class, ptr) }
             };
             if new_size <= usable && new_size >= usable / 4 {

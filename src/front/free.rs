@@ -43,6 +43,27 @@ use crate::valgrind;
 /// `ptr` is null or a live block of this allocator.
 #[inline(always)]
 pub unsafe fn free(ptr: *mut u8) {
+    // SAFETY: forwarded contract.
+    unsafe { free_in::<true>(ptr) }
+}
+
+/// `free` of a pointer that is never null (Rust's `dealloc`, `config::DEALLOC_SKIPS_NULL`): a
+/// table miss goes to `free_unowned` without the null test.
+///
+/// # Safety
+/// `ptr` is a live block of this allocator (not null).
+#[inline(always)]
+pub unsafe fn free_nonnull(ptr: *mut u8) {
+    // SAFETY: forwarded contract.
+    unsafe { free_in::<false>(ptr) }
+}
+
+/// `free`, with the table miss's null test (`config::NULL_FREE_MISS`) only if `MAY_BE_NULL`.
+///
+/// # Safety
+/// `ptr` is a live block of this allocator, or null if `MAY_BE_NULL`.
+#[inline(always)]
+unsafe fn free_in<const MAY_BE_NULL: bool>(ptr: *mut u8) {
     let h = thread::current();
     if XOR_LOOKUP {
         // SAFETY: the calling thread's table (a sentinel heap's is empty and only read).
@@ -72,24 +93,26 @@ pub unsafe fn free(ptr: *mut u8) {
                 check_owned(h, e, ptr);
             }
             if TABLE32 {
-                // SAFETY: the table holds only slabs this thread owns.
+                // SAFETY: a matching entry holds a slab the calling thread owns or, through a
+                // foreign entry, pins; `free_entry` reads only the entry's copies.
                 return unsafe { free_entry(h, e, ptr, 0) };
             }
-            // SAFETY: as above.
+            // SAFETY: without `TABLE32` there are no foreign entries (`config::FOREIGN_ENTRIES`
+            // needs it): the table holds only slabs this thread owns.
             return unsafe { free_owned(h, e.slab(ptr as usize), ptr) };
         }
     }
     // A table miss: `free(NULL)` ends here, before the jump to `free_unowned` and its hint lookup
     // (null never matches the table; `config::NULL_FREE_MISS`).
-    if NULL_FREE_MISS && ptr.is_null() {
+    if NULL_FREE_MISS && MAY_BE_NULL && ptr.is_null() {
         return;
     }
     // SAFETY: forwarded contract.
     unsafe { free_unowned(ptr, h) }
 }
 
-/// `config::TABLE32`: the free of a block of a slab the calling thread owns, from its 32-byte
-/// table entry alone: the block check against the entry's divisor and limit, the freed mark
+/// `config::TABLE32`: the free of a block of a slab the calling thread owns (or pins, through a
+/// foreign entry: front/foreign.rs), from its 32-byte table entry alone: the block check against the entry's divisor and limit, the freed mark
 /// (header mode, `config::HEADER_ENTRY`: the header check against the tag the divisor names,
 /// the block 16 bytes before `ptr`), the push on the entry's list. No line of the slab's record
 /// is read. A free the entry's limit refuses (a bad pointer, a block carved since the entry was
@@ -100,8 +123,11 @@ pub unsafe fn free(ptr: *mut u8) {
 /// the block's offset, the mask already done; `e` may then also be an empty entry (zero limit),
 /// which `free_entry_slow` tells apart. Otherwise `xor_off` is unused.
 ///
+/// Nothing here reads the slab's record, so a foreign entry's free is the owner's: the entry's
+/// divisor, limit and list (the calling thread's list of the class) are the pinner's own copies.
+///
 /// # Safety
-/// `e` is the calling thread's entry of the slab holding `ptr`, which it owns, or (with
+/// `e` is the calling thread's entry of the slab holding `ptr`, which it owns or pins, or (with
 /// `XOR_LOOKUP`) an empty entry of its table.
 #[inline(always)]
 unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8, xor_off: usize) {
@@ -125,13 +151,14 @@ unsafe fn free_entry(h: &'static Heap, e: &Entry, ptr: *mut u8, xor_off: usize) 
     // header (the full check reads the header first, and a consumed one reads as freed). The
     // push below writes the list link over the tag: that consumes the header.
     if !HEADERLESS
-        // SAFETY: `ptr` lies in a data slab we own, so the 16 bytes before it are mapped.
+        // SAFETY: `ptr` lies in a data slab we own or pin, so the 16 bytes before it are mapped.
         && !unsafe { header::is_live_fast(ptr, header::tag_of_divisor(e.divisor())) }
     {
         return free_entry_slow(h, ptr);
     }
-    // SAFETY: a carved block of a slab we own (checked above); the entry's list pointer is the
-    // slab's (the entry's invariant): the list its frees push on, of this live heap.
+    // SAFETY: a carved block of a slab we own or pin (checked above); the entry's list pointer
+    // is the list its frees push on, of this live heap (an owned slab's `tls`, or for a foreign
+    // entry the list `foreign::keep` entered: the entry's invariant).
     unsafe {
         mark_and_push(
             h,
@@ -210,8 +237,9 @@ extern "C" fn free_found_spill(h: &'static Heap, ptr: *mut u8, new: *mut u8) -> 
 /// `free_owned`, `free_found`).
 ///
 /// # Safety
-/// `block` (the block `ptr` names) is a carved block of a slab the calling thread owns; `tls` is
-/// that slab's TLS list of the live heap `h`.
+/// `block` (the block `ptr` names) is a carved block of a slab the calling thread owns or pins
+/// (a foreign entry); `tls` is the list its table entry names, of the live heap `h`. Nothing
+/// here reads the slab's record.
 #[inline(always)]
 unsafe fn mark_and_push<R>(
     h: &'static Heap,
@@ -265,15 +293,17 @@ extern "C" fn free_entry_slow(h: &'static Heap, ptr: *mut u8) {
     };
     let _busy = h.busy();
     // SAFETY: `free_entry`'s contract: `h` is the calling thread's live heap, its table holds the
-    // slab of `ptr`, which it owns.
+    // slab of `ptr`, which it owns or pins.
     unsafe {
-        // A foreign entry (front/foreign.rs): the remote free's full check, which keeps the
-        // block and rewrites the entry.
+        // A foreign entry (front/foreign.rs): the remote free's full check, which reads only
+        // the slab's shared fields, keeps the block and rewrites the entry. (`owner`, a shared
+        // field, tells the two apart: only this thread writes its own heap pointer there.)
         if FOREIGN_ENTRIES && !slab.is_owned_by(h.owner_ptr()) {
             return free_remote_in::<true>(h, slab, ptr);
         }
+        // Owned: `free_local` reads the holder's cell (`Slab::local`).
         free_local(h, slab, ptr);
-        // A table entry means owned: a spill that released the slab took its entry out.
+        // Owned, so its entry is not foreign: a spill that released the slab took it out.
         h.local_mut().owned_mut().refresh(slab);
     }
 }
@@ -282,14 +312,18 @@ extern "C" fn free_entry_slow(h: &'static Heap, ptr: *mut u8) {
 #[cold]
 #[inline(never)]
 extern "C" fn free_entry_spill(h: &'static Heap, ptr: *mut u8) {
-    // SAFETY: the block was just pushed: the heap's table still holds its slab, which we own.
+    // SAFETY: the block was just pushed: the heap's table still holds its slab, which we own or
+    // pin (`spill_owned` tells the two apart).
     let slab = unsafe {
         OwnedSlabs::lookup(HeapLocal::owned_ptr(h.local_ptr()), ptr as usize).unwrap_unchecked()
     };
     spill_owned(h, slab)
 }
 
-/// The free of a block of a slab the calling thread owns, found in the owned-slab table.
+/// The free of a block of a slab the calling thread owns, found in the owned-slab table: the
+/// 16-byte entry's path (no `config::TABLE32`), which reads the holder's cell (`header_word`,
+/// `tls`, the block check's divisor and limit). Owned-only: that table never holds a foreign
+/// entry (`config::FOREIGN_ENTRIES` needs `TABLE32`; the assertion below).
 ///
 /// # Safety
 /// The calling thread owns `slab` and `ptr` lies in its data.
@@ -326,11 +360,17 @@ unsafe fn free_owned(h: &'static Heap, slab: &Slab, ptr: *mut u8) {
     }
 }
 
-/// The fast path's push made the TLS list exceed its cap.
+// `free_owned` (and its callees `free_owned_header`, `double_free_owned`, `bad_block`) read the
+// holder's cell of a slab the 16-byte table found: that table has no foreign entries.
+const _: () = assert!(!FOREIGN_ENTRIES || TABLE32);
+
+/// The fast path's push made the TLS list exceed its cap. `slab` is one the table holds: owned,
+/// or pinned through a foreign entry, whose class comes from the shared line.
 #[cold]
 #[inline(never)]
 extern "C" fn spill_owned(h: &'static Heap, slab: &Slab) {
-    // SAFETY: we own the slab, and `h` is the calling thread's live heap.
+    // SAFETY: we own or pin the slab (the holder's cell is read only when we own it), and `h`
+    // is the calling thread's live heap.
     unsafe {
         // A foreign entry's slab (front/foreign.rs): its class from its shared line, never the
         // holder's cell (`Slab::bound_class`; loom `foreign_class.rs`).
@@ -364,11 +404,12 @@ unsafe extern "C" fn free_owned_header(h: &'static Heap, slab: &Slab, ptr: *mut 
     unsafe { free_local(h, slab, ptr) }
 }
 
-/// The fast path found the freed-block mark.
+/// The fast path found the freed-block mark (`free_owned`'s: owned-only, no foreign entries
+/// without `TABLE32`; the 32-byte paths take `free_entry_slow`, which tells a foreign entry apart).
 #[cold]
 #[inline(never)]
 extern "C" fn double_free_owned(slab: &Slab, ptr: *mut u8) {
-    // SAFETY: only called for a slab the calling thread owns.
+    // SAFETY: only called by `free_owned`, for a slab the calling thread owns.
     double_free(ptr, unsafe { slab.local(|l| l.class as usize) })
 }
 
@@ -435,11 +476,12 @@ fn check_foreign(e: &Entry, ptr: *mut u8) {
 }
 
 /// The fast path's block check failed: abort with `check_block`'s message. (Declared to return,
-/// so that the fast path calls it in tail position and needs no stack frame.)
+/// so that the fast path calls it in tail position and needs no stack frame.) `free_owned`'s:
+/// owned-only, as `double_free_owned`.
 #[cold]
 #[inline(never)]
 extern "C" fn bad_block(slab: &Slab, ptr: *mut u8) {
-    // SAFETY: only called for a slab the calling thread owns.
+    // SAFETY: only called by `free_owned`, for a slab the calling thread owns.
     let (class, carved) = unsafe { slab.local(|l| (l.class as usize, l.carved as usize)) };
     slab.check_block("free", ptr as usize, class, carved);
     fatal(

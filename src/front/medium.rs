@@ -224,7 +224,7 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     if !env::adopt() {
         return false;
     }
-    match PUBLISHED[c].adopt(h.owner_ptr()) {
+    match PUBLISHED[c].adopt(&h.owner) {
         Some(s) => {
             // SAFETY: adopt made us the owner; the span is on no list of ours.
             unsafe { local.list_push(c, s.as_ptr(), ListKind::Current) };
@@ -252,7 +252,7 @@ unsafe fn reuse_before_carve(h: &Heap, local: &mut HeapLocal, c: usize, cur: *mu
         return false;
     }
     let next = if ADOPT_FREE_FIRST && env::adopt() {
-        PUBLISHED[c].adopt_freed(h.owner_ptr(), ADOPT_FREE_BUDGET)
+        PUBLISHED[c].adopt_freed(&h.owner, ADOPT_FREE_BUDGET)
     } else {
         None
     };

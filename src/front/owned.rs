@@ -1,10 +1,12 @@
 //! Owned-slab table: the part of the hint box that answers the free fast path. A per-thread,
-//! direct-mapped table from a slab's address to its metadata, holding only slabs the thread owns
-//! (feature `tls-hint`, runtime switch `HAKMEM_TINY_SS_TLS_HINT`, A/B cfg `hakmem_no_owned_table`).
+//! direct-mapped table from a slab's address to its metadata, holding slabs the thread owns and,
+//! with foreign entries (below), slabs it only pins (feature `tls-hint`, runtime switch
+//! `HAKMEM_TINY_SS_TLS_HINT`, A/B cfg `hakmem_no_owned_table`).
 //!
 //! Boundary: thread-private; no atomics. A hit means at once "this address is in one of our
-//! SuperSlabs" (so the registry need not be asked) and "the calling thread owns its slab" (so the
-//! free is local), in one load and one compare — where the SuperSlab hint cache needs a search, a
+//! SuperSlabs" (so the registry need not be asked) and "the calling thread owns its slab, or pins
+//! it and its free pushes on the entry's list" (so the free is the owner's fast path), in one load
+//! and one compare — where the SuperSlab hint cache needs a search, a
 //! generation check and the owner compare. A miss says nothing: the caller asks the hint cache
 //! and the registry, which stay the authority for every address that is not in the table.
 //!
@@ -17,7 +19,14 @@
 //! With foreign entries (`config::FOREIGN_ENTRIES`, front/foreign.rs) an entry may also name a
 //! slab the thread pins without owning it (its bit in `foreign` set): the invariant is then
 //! "owns or pins `s`", and a pinned slab stays bound to its class, so the entry's divisor,
-//! limit and list (the thread's own) are right for it as for an owned one.
+//! limit and list (the thread's own) are right for it as for an owned one. What a hit allows the
+//! caller to read of the slab's record therefore depends on which: an owner reads the holder's
+//! cell (`Slab::local`); a pinner only the shared line (`Slab::bound_class`, `carve_bound`,
+//! `owner`, `pins`, `data`) and the entry's own copies, never `Slab::local` (docs/design.md
+//! "Foreign entries", loom `foreign_class.rs`). A reader that needs the cell tells the two apart
+//! first (`Slab::is_owned_by`, or the entry's bit in `foreign`). Foreign entries need the 32-byte
+//! entry (`config::FOREIGN_ENTRIES` requires `TABLE32`): the 16-byte table holds owned slabs
+//! only.
 //!
 //! The table also carries the freed-block key (`front::free`), so that a hit finds everything the
 //! fast path needs next to the entry it read: only a heap that inserted a slab can hit, and
@@ -118,8 +127,8 @@ mod entry {
         #[inline(always)]
         pub fn slab<'a>(&self, addr: usize) -> &'a Slab {
             let ss = (addr & !crate::config::SUPERSLAB_MASK) as *const SuperSlab;
-            // SAFETY: a matching entry holds a data slab of a live SuperSlab (a slab we own);
-            // slab metadata is never unmapped. The index is in bounds (masked) and not the
+            // SAFETY: a matching entry holds a data slab of a live SuperSlab (a slab we own or
+            // pin); slab metadata is never unmapped. The index is in bounds (masked) and not the
             // header slab (the key is a data slab's address).
             unsafe { &(*ss).slabs[SuperSlab::slab_index(addr)] }
         }
@@ -306,7 +315,8 @@ impl OwnedSlabs {
         unsafe { (&*e.cast::<Entry>(), addr ^ e.cast::<usize>().read()) }
     }
 
-    /// The owned slab holding `addr`, if the table has it.
+    /// The slab holding `addr`, if the table has it: owned, or pinned through a foreign entry
+    /// (see the module doc for which of its fields each may read).
     ///
     /// # Safety
     /// As for `lookup_entry`.

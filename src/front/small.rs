@@ -218,7 +218,7 @@ fn adopt_published(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
     if !env::adopt() {
         return false;
     }
-    match PUBLISHED[c].adopt(h.owner_ptr()) {
+    match PUBLISHED[c].adopt(&h.owner) {
         Some(s) => {
             ADOPT_LOG.log(
                 "adopt",
