@@ -211,8 +211,15 @@ fn lone() {
 /// skip taken as the kernel's refusal (the backout, thp26's code) the pool's `refused` stopped
 /// the catch-up for good: the streak's two SuperSlabs of each rebuilt streak stay on base pages.
 fn skip() {
-    if !thp_available() || thp_always() || !hakmem::config::STATS {
-        println!("skip: nothing to check here (no MADV_COLLAPSE, THP always, or no stats)");
+    if !thp_available()
+        || thp_always()
+        || !hakmem::config::STATS
+        || !hakmem::config::THP_COLLAPSE_BACKOFF
+    {
+        println!(
+            "skip: nothing to check here (no MADV_COLLAPSE, THP always, no stats, or no backoff: \
+             without config::THP_COLLAPSE_BACKOFF there is no quiet period to skip in)"
+        );
         return;
     }
     // A stall starts a quiet period (10 s).
