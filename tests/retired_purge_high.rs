@@ -18,9 +18,8 @@
 
 mod support;
 
-use std::alloc::{alloc, dealloc, Layout};
-
 use support::thp::resident_pages;
+use support::{give, take};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
@@ -35,25 +34,6 @@ const B: usize = 288 << 10;
 const C: usize = 416 << 10;
 /// Classes of 8 MiB spans that bind past the high.
 const G: [usize; 2] = [640 << 10, 768 << 10];
-
-fn layout(size: usize) -> Layout {
-    Layout::from_size_align(size, 16).unwrap()
-}
-
-/// A written block of `size` bytes.
-fn take(size: usize) -> *mut u8 {
-    // SAFETY: a non-zero size.
-    let p = std::hint::black_box(unsafe { alloc(layout(size)) });
-    assert!(!p.is_null(), "alloc({size})");
-    // SAFETY: the block is ours, `size` bytes.
-    unsafe { p.write_bytes(1, size) };
-    p
-}
-
-fn give(p: *mut u8, size: usize) {
-    // SAFETY: allocated by `take` with this size, freed once.
-    unsafe { dealloc(p, layout(size)) };
-}
 
 /// Two written blocks of each X class, freed again so that every X span empties. Returns the
 /// first block of the first class.

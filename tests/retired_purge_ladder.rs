@@ -19,9 +19,8 @@
 
 mod support;
 
-use std::alloc::{alloc, dealloc, Layout};
-
 use support::thp::resident_pages;
+use support::{give, take};
 
 #[global_allocator]
 static GLOBAL: hakmem::HakMem = hakmem::HakMem;
@@ -35,25 +34,6 @@ const ROUNDS: usize = 4;
 const Q: usize = 96 << 10;
 const O: [usize; 2] = [1 << 20, 2 << 20];
 const G: usize = 3 << 20;
-
-fn layout(size: usize) -> Layout {
-    Layout::from_size_align(size, 16).unwrap()
-}
-
-/// A written block of `size` bytes.
-fn take(size: usize) -> *mut u8 {
-    // SAFETY: a non-zero size.
-    let p = std::hint::black_box(unsafe { alloc(layout(size)) });
-    assert!(!p.is_null(), "alloc({size})");
-    // SAFETY: the block is ours, `size` bytes.
-    unsafe { p.write_bytes(1, size) };
-    p
-}
-
-fn give(p: *mut u8, size: usize) {
-    // SAFETY: allocated by `take` with this size, freed once.
-    unsafe { dealloc(p, layout(size)) };
-}
 
 /// One climb of the ladder; R0's resident pages right after R2's bind.
 fn climb() -> usize {

@@ -81,3 +81,22 @@ pub fn arm_watchdog(name: &'static str, base_secs: u64) {
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// A written block of `size` bytes from the global allocator (16-byte aligned): every byte
+/// touched, so its pages are resident. The RSS tests' `take`.
+pub fn take(size: usize) -> *mut u8 {
+    let layout = std::alloc::Layout::from_size_align(size, 16).unwrap();
+    // SAFETY: a non-zero size.
+    let p = std::hint::black_box(unsafe { std::alloc::alloc(layout) });
+    assert!(!p.is_null(), "alloc({size})");
+    // SAFETY: the block is ours, `size` bytes.
+    unsafe { p.write_bytes(1, size) };
+    p
+}
+
+/// Frees a block `take` gave, with its size.
+pub fn give(p: *mut u8, size: usize) {
+    let layout = std::alloc::Layout::from_size_align(size, 16).unwrap();
+    // SAFETY: allocated by `take` with this size, freed once.
+    unsafe { std::alloc::dealloc(p, layout) };
+}
