@@ -423,6 +423,7 @@ impl OwnedSlabs {
     #[inline]
     pub fn refresh(&mut self, slab: &Slab) {
         let i = index(slab.data() as usize);
+        self.debug_assert_not_foreign(slab, i);
         if self.entries[i].key == slab.data() as usize {
             self.entries[i] = Entry::of(slab);
         }
@@ -431,9 +432,21 @@ impl OwnedSlabs {
     /// Forgets a slab the calling thread is about to give up (if the table has it).
     pub fn remove(&mut self, slab: &Slab) {
         let i = index(slab.data() as usize);
+        self.debug_assert_not_foreign(slab, i);
         if self.entries[i].key == slab.data() as usize {
             self.entries[i] = EMPTY;
         }
+    }
+
+    /// `refresh` and `remove` take an owned slab, whose entry (if any) `insert` wrote after
+    /// dropping a foreign one at the same index: a foreign entry for it here would be rewritten
+    /// or emptied with its pin and bit left behind.
+    #[inline]
+    fn debug_assert_not_foreign(&self, slab: &Slab, i: usize) {
+        debug_assert!(
+            !(self.entries[i].key == slab.data() as usize && self.is_foreign(slab.data() as usize)),
+            "owned table: refresh/remove given a slab whose entry is foreign"
+        );
     }
 
     /// Writes an empty table at `p` in place, entry by entry (the table, 32 KiB, is never a
