@@ -3,8 +3,9 @@
 
     scripts/draw-odds.py [--draws N] [--bar B] RUNS.CSV [RUNS.CSV...]
 
-Reads the per-run CSV that `scripts/paired.py --runs-csv FILE` writes (round,bin,cpu_ms,faults;
-the first BIN is hakmem, the others its peers) and simulates runner draws: REPS rounds picked at
+Reads the per-run CSV that `scripts/paired.py --runs-csv FILE` writes (round,bin,cpu_ms,faults,
+wall_ms, and with `--stats` hakmem's counters; only `bin` and `cpu_ms` are read; the first BIN is
+hakmem, the others its peers) and simulates runner draws: REPS rounds picked at
 random, with replacement, from the measured ones (each round ran every BIN back to back, as one
 runner rep does). For every row it prints the share of draws over the bar under three rules:
 - `med5`: the runner's rule today (`ratios.py`): hakmem's median CPU of 5 reps over the fastest
