@@ -16,11 +16,15 @@ Default LIBs: hakmem (target/release/libhakmem.so, build it first with
 Prints, per program and allocator, the median CPU seconds, the median per-round ratio of hakmem
 over that allocator (paired: both runs of one round saw the same load) with the 10th-90th
 percentiles, and the median peak RSS in MiB; then a markdown table.
-Needs: gcc, python3, perl, lua5.4, sqlite3, git (`apt-get install lua5.4 sqlite3`).
+Needs: gcc, python3, perl, lua5.4, sqlite3, git (`apt-get install lua5.4 sqlite3`). Optional
+(session 28): g++ (a C++ node-container workload, scripts/real-programs/churn.cpp, compiled once
+before timing, and `g++ -O2` compiling it), xz (a two-thread `xz -T2` round trip), jq, gawk; a
+program that is not installed is skipped with a note on stderr.
 """
 
 import hashlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,7 +49,7 @@ def programs(work):
         subprocess.run([sys.executable, os.path.join(HERE, "gen-c.py"), "500"], stdout=f,
                        check=True)
     obj = os.path.join(work, "big.o")
-    return [
+    progs = [
         ("gcc-O2", ["gcc", "-O2", "-c", big_c, "-o", obj], None, {}, obj),
         # A fixed hash seed: with a random one the program's own work moves by ~1% a run
         # (callgrind, docs/benchmarks.md "Session 26: pyt26").
@@ -59,6 +63,42 @@ def programs(work):
          os.path.join(HERE, "sqlite.sql"), {}, None),
         ("git-log-p", ["git", "-C", ROOT, "log", "-p", "-n", "600", "3ce8b60"], None, {}, None),
     ]
+    # Session 28 (docs/benchmarks.md "Session 28: real28"): patterns the set above lacks.
+    cpp = os.path.join(HERE, "churn.cpp")
+    if shutil.which("g++"):
+        exe = os.path.join(work, "churn-cpp")
+        subprocess.run(["g++", "-O2", cpp, "-o", exe], check=True)
+        # std::map / unordered_map / list nodes, std::string, shared_ptr: one block an element.
+        progs.append(("cpp-churn", [exe, "60000"], None, {}, None))
+        # cc1plus: a C++ compiler's own allocation (GCC's GC pools plus libstdc++ headers).
+        cxx_obj = os.path.join(work, "churn.o")
+        progs.append(("g++-O2", ["g++", "-O2", "-c", cpp, "-o", cxx_obj], None, {}, cxx_obj))
+    text = os.path.join(work, "words.txt")
+    with open(text, "w") as f:
+        subprocess.run([sys.executable, os.path.join(HERE, "gen-data.py"), "text", "150000"],
+                       stdout=f, check=True)
+    if shutil.which("xz"):
+        # Two threads each way: per-block buffers allocated in worker threads, freed by others.
+        progs.append(("xz-T2", ["sh", "-c", f"xz -T2 -1 --block-size=1MiB -c {text} | "
+                                "xz -T2 -d -c"], None, {}, None))
+    if shutil.which("jq"):
+        big_json = os.path.join(work, "big.json")
+        with open(big_json, "w") as f:
+            subprocess.run([sys.executable, os.path.join(HERE, "gen-data.py"), "json", "60000"],
+                           stdout=f, check=True)
+        # jq's values are reference-counted heap blocks: parse, group, sort, rebuild.
+        progs.append(("jq", ["jq", "-c", "group_by(.group) | map({g: .[0].group, n: length, "
+                             "s: (map(.score) | add), t: (map(.tags[]) | unique)})", big_json],
+                      None, {}, None))
+    if shutil.which("gawk"):
+        # gawk's associative arrays and string concatenation (its own node pools and malloc).
+        progs.append(("gawk", ["gawk", "-f", os.path.join(HERE, "assoc.awk"), text], None, {},
+                      None))
+    for name, tool in (("cpp-churn, g++-O2", "g++"), ("xz-T2", "xz"), ("jq", "jq"),
+                       ("gawk", "gawk")):
+        if not shutil.which(tool):
+            print(f"note: {tool} not found, skipping {name}", file=sys.stderr)
+    return progs
 
 
 def run_once(prog, lib, work):
