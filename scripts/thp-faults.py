@@ -5,17 +5,23 @@ prints per BIN the runs with more than 1,000 minor faults, and per run its fault
 huge-page collapses asked, their cost in µs, how many were slow and skipped, and its CPU ms
 (docs/benchmarks.md, "Session 27: thp27").
 
-    scripts/thp-faults.py N BIN...
+    scripts/thp-faults.py [--row W] N BIN...
+
+`--row W` runs workload W instead of rust-btreemap (grow28: `--row realloc-growth`).
 """
 import os, subprocess, sys, re
 
-n=int(sys.argv[1]); bins=sys.argv[2:]
+args=sys.argv[1:]
+row="rust-btreemap"
+if args[:1]==["--row"]:
+    row=args[1]; args=args[2:]
+n=int(args[0]); bins=args[1:]
 res={b:[] for b in bins}
 for r in range(n):
     order = bins if r%2==0 else bins[::-1]
     for b in order:
         env=dict(os.environ, HAKMEM_STATS="1")
-        p=subprocess.Popen([b,"rust-btreemap","--scale","1","--threads","2"],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE,env=env)
+        p=subprocess.Popen([b,row,"--scale","1","--threads","2"],stdout=subprocess.DEVNULL,stderr=subprocess.PIPE,env=env)
         err=p.stderr.read().decode()
         _,st,ru=os.wait4(p.pid,0)
         g=lambda k: int(re.search(k+r"\s+(\d+)",err).group(1))

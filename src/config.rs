@@ -263,6 +263,31 @@ pub const SPAN_THP_UNFILLED_EXPIRY: bool =
 /// back on base pages is at most twice what the cap's own huge pages hold.
 pub const SPAN_THP_UNFILLED_PATIENCE: u32 = 2 * SPAN_THP_UNFILLED_MAX;
 
+/// A span `SPAN_THP_GROWTH` backs with huge pages is born on them: its fresh reservation is
+/// marked `MADV_HUGEPAGE` before its first touch, each 2 MiB chunk's first write faults in a
+/// huge page, and the mark is taken off again (`MADV_NOHUGEPAGE`, so that `khugepaged` never
+/// collapses it behind a purge, as `os::collapse` promises), instead of touching one base page
+/// per chunk and asking `MADV_COLLAPSE` to copy them into a huge page (which drains every CPU's
+/// LRU lists and takes the mm's lock for writing). Same evidence (`span::growing`), same cap
+/// (`SPAN_THP_UNFILLED_CAP`), same accounting; only the way to the huge page changes: ~100 µs a
+/// span against ~125 µs a collapse, realloc-growth's paired CPU 0.989-0.991 of the collapse's
+/// (docs/benchmarks.md, "Session 28: grow28"; `tests/span_thp_born.rs`). Backout:
+/// `--cfg hakmem_no_span_thp_born_huge`.
+pub const SPAN_THP_BORN_HUGE: bool = SPAN_THP_GROWTH && !cfg!(hakmem_no_span_thp_born_huge);
+
+/// The process's first medium span backed with huge pages need not wait for a span's dense fill
+/// (`SPAN_THP_GROWTH_STREAK`) when the small heap has shown that it fills densely: until any span
+/// has counted a first fill, a completed SuperSlab growth streak (`THP_GROWTH`, `pool::grown`)
+/// stands in for the medium heap's evidence, for one span per process (`span::small_evidence`).
+/// realloc-growth's first span took ~460 base-page faults before its own fill said "dense": faults
+/// 854 -> 393, paired CPU 0.954-0.966 of main (with `SPAN_THP_BORN_HUGE` 0.949-0.954); peak RSS
+/// of the 26 runner rows level (geomean 0.999). The price is bounded by one span (2-4 MiB) held on
+/// huge pages unfilled, and it is judged as any collapsed span (`SPAN_THP_MISS_BACKOFF`,
+/// `SPAN_THP_UNFILLED_CAP`) (docs/benchmarks.md, "Session 28: grow28"; `tests/span_thp_born.rs`).
+/// Backout: `--cfg hakmem_no_span_thp_small_evidence`.
+pub const SPAN_THP_SMALL_EVIDENCE: bool =
+    SPAN_THP_GROWTH && THP_GROWTH && !cfg!(hakmem_no_span_thp_small_evidence);
+
 /// The first time a heap's current span of a medium class empties, it goes to the span cache
 /// purged at once (`front::medium::retire_current`) instead of staying resident on the purge
 /// clock; from the second time on it is kept, as before. A class a program uses once (sqlite3's

@@ -305,6 +305,7 @@ unsafe fn count_fill(p: &mut Pool, ss: *mut SuperSlab) {
         p.dense = NO_DUE;
         p.dense[0] = ss;
         p.growth = crate::config::THP_GROWTH_STREAK;
+        note_grown();
         if !p.refused {
             p.due = p.dense;
         }
@@ -349,12 +350,36 @@ unsafe fn resident_pages(ss: *mut SuperSlab) -> usize {
     resident.map_or(0, |r| r * 512 / pages)
 }
 
+/// A growth streak of dense SuperSlab fills has completed in this process (`THP_GROWTH_STREAK`):
+/// the small heap has shown that it fills densely (`config::SPAN_THP_SMALL_EVIDENCE`). Set once,
+/// never cleared (a fork's child inherits it with the heap it describes).
+static GROWN: AtomicBool = AtomicBool::new(false);
+
+/// Marks `GROWN` (under the pool lock).
+fn note_grown() {
+    // ORDERING: Relaxed — a hint about the heap's shape (see `grown`); it publishes no data.
+    GROWN.store(true, PlainOrdering::Relaxed);
+}
+
+/// Whether the small heap has completed a growth streak of dense SuperSlab fills
+/// (`note_grown`): the evidence `span::map` lets stand for the medium heap's own before that has
+/// counted any fill (`config::SPAN_THP_SMALL_EVIDENCE`).
+#[inline]
+pub fn grown() -> bool {
+    // ORDERING: Relaxed — a hint: a stale false maps one span more on base pages, a stale true
+    // cannot be (the flag is never cleared).
+    GROWN.load(PlainOrdering::Relaxed)
+}
+
 /// Extends the streak by the dense fill of `ss` (under the pool lock).
 fn dense_fill(p: &mut Pool, ss: *mut SuperSlab) {
     if let Some(slot) = p.dense.get_mut(p.growth as usize) {
         *slot = ss;
     }
     p.growth = p.growth.saturating_add(1);
+    if p.growth == crate::config::THP_GROWTH_STREAK {
+        note_grown();
+    }
     if p.growth == crate::config::THP_GROWTH_STREAK && !p.refused {
         // The streak's own SuperSlabs are full and dense: collapse them too (their rest,
         // a quarter at most, becomes resident), so that the whole growing heap, not only

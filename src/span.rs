@@ -25,7 +25,8 @@
 //! (the highest carve since its last purge) bounds the bytes of its blocks that may be resident,
 //! and only those are purged; `dirty <= unzeroed` (the highest carve since its last zeroing
 //! purge), and every byte of its data from `unzeroed` on reads as zero. The one exception: a span
-//! collapsed into huge pages at birth (`collapse_fresh`, `config::SPAN_THP_GROWTH`) starts with
+//! backed by huge pages at birth (`collapse_fresh`, or `os::fault_huge` under
+//! `config::SPAN_THP_BORN_HUGE`; `config::SPAN_THP_GROWTH`) starts with
 //! `dirty` covering all its data (all of it may be resident) and `unzeroed` 0 (all of it zero).
 
 use core::ptr::NonNull;
@@ -1111,9 +1112,22 @@ pub fn map(bytes: usize) -> Option<NonNull<SpanHeader>> {
         let _released = unsafe { os::release(base, bytes) };
         return None;
     }
+    let thp =
+        crate::config::SPAN_THP_GROWTH && bytes <= crate::config::SPAN_THP_MAX_BYTES && growing();
+    let born = thp && crate::config::SPAN_THP_BORN_HUGE;
+    // Before the header's write, the reservation's first touch (`config::SPAN_THP_BORN_HUGE`).
+    // SAFETY: the fresh reservation of `bytes` (2 MiB-aligned, whole 2 MiB chunks), ours alone
+    // and untouched.
+    let huge = born && unsafe { os::fault_huge(base, bytes) };
     // SAFETY: a fresh reservation of `bytes`, ours alone.
     let span = unsafe { SpanHeader::init(base, bytes) };
-    if crate::config::SPAN_THP_GROWTH && bytes <= crate::config::SPAN_THP_MAX_BYTES && growing() {
+    if born {
+        if huge {
+            GLOBALS.spans_born_huge.bump_shared();
+        }
+        // SAFETY: the fresh span, ours alone until registered; its header is written.
+        unsafe { note_huge(span, huge) };
+    } else if thp {
         // SAFETY: the fresh span, ours alone until registered; its header is written.
         unsafe { collapse_fresh(span) };
     }
@@ -1162,6 +1176,19 @@ unsafe fn collapse_fresh(span: NonNull<SpanHeader>) {
     }
     // SAFETY: the fresh reservation, ours alone.
     let huge = unsafe { os::collapse(base, bytes) };
+    // SAFETY: forwarded contract.
+    unsafe { note_huge(span, huge) };
+}
+
+/// The accounting of a fresh span backed (`huge`) or not by huge pages at birth
+/// (`collapse_fresh`, `map` under `config::SPAN_THP_BORN_HUGE`): the count, the unfilled cap's slot, and `dirty`.
+///
+/// # Safety
+/// As `collapse_fresh` (whose contract a span `map` backed by `os::fault_huge` meets too).
+#[cfg(not(hakmem_loom))]
+unsafe fn note_huge(span: NonNull<SpanHeader>, huge: bool) {
+    // SAFETY: per the contract; `bytes` never changes.
+    let bytes = unsafe { span.as_ref().bytes };
     if huge {
         GLOBALS.spans_collapsed.bump_shared();
     }
@@ -1196,6 +1223,16 @@ static DENSE_FILLS: AtomicU32 = AtomicU32::new(0);
 /// each doubles the dense fills in a row `growing` asks for.
 #[cfg(not(hakmem_loom))]
 static COLLAPSE_MISSES: AtomicU32 = AtomicU32::new(0);
+
+/// A span has counted its first fill (`count_fill`): the medium heap has evidence of its own, and
+/// the small heap's stands in no more (`config::SPAN_THP_SMALL_EVIDENCE`).
+#[cfg(not(hakmem_loom))]
+static FILL_COUNTED: AtomicBool = AtomicBool::new(false);
+
+/// A span has been backed with huge pages on the small heap's evidence (`small_evidence`: once
+/// per process).
+#[cfg(not(hakmem_loom))]
+static SMALL_EVIDENCE_USED: AtomicBool = AtomicBool::new(false);
 
 /// Spans backed by huge pages at birth and not judged yet (marked `collapsed`: neither filled nor
 /// gone back to the cache; `config::SPAN_THP_UNFILLED_CAP`).
@@ -1290,6 +1327,21 @@ fn growing() -> bool {
         0
     };
     fills >= crate::config::SPAN_THP_GROWTH_STREAK << misses
+        || (crate::config::SPAN_THP_SMALL_EVIDENCE && small_evidence())
+}
+
+/// Whether the small heap's evidence stands in for the medium heap's before that has any
+/// (`config::SPAN_THP_SMALL_EVIDENCE`): no span has counted a first fill yet, the SuperSlab pool
+/// has completed a dense growth streak (`pool::grown`), and no span has been backed on this
+/// evidence before. True once per process at most.
+#[cfg(not(hakmem_loom))]
+#[inline]
+fn small_evidence() -> bool {
+    // ORDERING: Relaxed (both loads) — hints, see `growing`. The swap makes the evidence serve one
+    // span however many threads map one at once.
+    !FILL_COUNTED.load(Ordering::Relaxed)
+        && crate::pool::grown()
+        && !SMALL_EVIDENCE_USED.swap(true, Ordering::Relaxed)
 }
 
 /// Judges a collapse at birth when its span goes back to the cache (`release_as`): a span still
@@ -1366,6 +1418,10 @@ pub unsafe fn count_fill(slab: &Slab) {
         return;
     }
     span.filled.store(true, Ordering::Relaxed);
+    if crate::config::SPAN_THP_SMALL_EVIDENCE {
+        // ORDERING: Relaxed — a hint, see `small_evidence`.
+        FILL_COUNTED.store(true, Ordering::Relaxed);
+    }
     // ORDERING: Relaxed — only the holder reads and writes `collapsed` (see the field).
     let gen = if JUDGED {
         span.collapsed.load(Ordering::Relaxed)

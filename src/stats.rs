@@ -197,6 +197,9 @@ pub struct Stats {
     /// Spans backed by huge pages at birth (`config::SPAN_THP_GROWTH`, `span::collapse_fresh`; the
     /// kernel agreed).
     pub spans_collapsed: u64,
+    /// Of `spans_collapsed`, those born on huge pages by their first faults, not by a collapse
+    /// (`config::SPAN_THP_BORN_HUGE`, `span::born_huge`).
+    pub spans_born_huge: u64,
     /// Spans bound to a medium class now (held by a heap or published).
     pub spans_in_use: u64,
     /// Bytes of empty spans waiting in the span cache.
@@ -298,6 +301,7 @@ impl Stats {
         f("medium_sample_ends", self.medium_sample_ends);
         f("spans_mapped", self.spans_mapped);
         f("spans_collapsed", self.spans_collapsed);
+        f("spans_born_huge", self.spans_born_huge);
         f("spans_in_use", self.spans_in_use);
         f("span_cache_bytes", self.span_cache_bytes);
         f("span_bytes_decommitted", self.span_bytes_decommitted);
@@ -603,6 +607,7 @@ pub struct Globals {
     pub large_bytes_freed: Counter,
     pub spans_mapped: Counter,
     pub spans_collapsed: Counter,
+    pub spans_born_huge: Counter,
     pub span_bytes_mapped: Counter,
     pub spans_bound: Counter,
     pub span_bytes_bound: Counter,
@@ -647,6 +652,7 @@ pub static GLOBALS: Globals = Globals {
     large_bytes_freed: Counter::new(),
     spans_mapped: Counter::new(),
     spans_collapsed: Counter::new(),
+    spans_born_huge: Counter::new(),
     span_bytes_mapped: Counter::new(),
     spans_bound: Counter::new(),
     span_bytes_bound: Counter::new(),
@@ -750,6 +756,7 @@ pub fn snapshot(for_each_heap: impl FnOnce(&mut dyn FnMut(&HeapCounters, Rooms<'
     st.large_reused = g.large_reused.get();
     st.spans_mapped = g.spans_mapped.get();
     st.spans_collapsed = g.spans_collapsed.get();
+    st.spans_born_huge = g.spans_born_huge.get();
     st.spans_in_use = g.spans_bound.get().saturating_sub(g.spans_released.get());
     let span_bytes_in_use = g
         .span_bytes_bound

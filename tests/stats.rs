@@ -27,7 +27,7 @@ const FORCE_NOTIFY: bool = cfg!(feature = "force-notify");
 const MEDIUM: bool = cfg!(feature = "medium");
 
 /// Every counter's name, in `Display` order.
-const NAMES: [&str; 56] = [
+const NAMES: [&str; 57] = [
     "allocs",
     "tls_hits",
     "tls_misses",
@@ -64,6 +64,7 @@ const NAMES: [&str; 56] = [
     "medium_sample_ends",
     "spans_mapped",
     "spans_collapsed",
+    "spans_born_huge",
     "spans_in_use",
     "span_cache_bytes",
     "span_bytes_decommitted",

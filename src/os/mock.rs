@@ -60,6 +60,12 @@ pub unsafe fn collapse(_ptr: NonNull<u8>, _len: usize) -> bool {
 }
 
 /// # Safety
+/// See the unix backend's `advise_huge`. The mock has one page size: it cannot.
+pub unsafe fn advise_huge(_ptr: NonNull<u8>, _len: usize, _on: bool) -> bool {
+    false
+}
+
+/// # Safety
 /// See `os::resident_pages`. The mock cannot say.
 pub unsafe fn resident_pages(_ptr: NonNull<u8>, _len: usize) -> Option<usize> {
     None

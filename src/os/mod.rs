@@ -296,6 +296,60 @@ pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
     unsafe { thp::collapse(ptr, len, false) == Collapse::Huge }
 }
 
+/// Backs the fresh 2 MiB-aligned reservation `[ptr, ptr + len)` with transparent huge pages by
+/// faulting them in (`config::SPAN_THP_BORN_HUGE`): marks it `MADV_HUGEPAGE`, writes a zero to
+/// the first word of each 2 MiB chunk (the first touch of each: the fault takes a huge page where
+/// the kernel has one), and takes the mark off (`MADV_NOHUGEPAGE`), so that, as after `collapse`,
+/// a chunk a purge has split is never made huge again behind the allocator's back. No copy and
+/// no `MADV_COLLAPSE` (which drains every CPU's LRU lists and takes the mm's lock for writing).
+/// True if every chunk is huge (its second page came resident with the first). Timed and backed
+/// off as a collapse (src/os/thp.rs: counted in `thp_collapses`, skipped in a quiet period).
+/// False if the OS cannot or refuses: chunks whose fault got no huge page stay on base pages
+/// (one page each resident), nothing lost.
+///
+/// # Safety
+/// The range is a fresh reservation of the caller's, 2 MiB-aligned and a multiple of 2 MiB,
+/// untouched, which nobody else reaches yet (its words read zero before and after).
+pub unsafe fn fault_huge(ptr: NonNull<u8>, len: usize) -> bool {
+    thp::timed(len, false, || {
+        // SAFETY: forwarded contract.
+        unsafe { fault_huge_now(ptr, len) }
+    }) == Collapse::Huge
+}
+
+/// `fault_huge`'s work, untimed.
+///
+/// # Safety
+/// As `fault_huge`.
+unsafe fn fault_huge_now(ptr: NonNull<u8>, len: usize) -> bool {
+    const HUGE: usize = 2 << 20;
+    // SAFETY: forwarded contract.
+    if !unsafe { backend::advise_huge(ptr, len, true) } {
+        return false;
+    }
+    let mut off = 0;
+    while off < len {
+        // SAFETY: inside the fresh reservation, ours alone, aligned; a zero keeps it reading as
+        // zero.
+        unsafe { ptr.as_ptr().add(off).cast::<usize>().write_volatile(0) };
+        off += HUGE;
+    }
+    // SAFETY: forwarded contract. Refused (the VMA's split past `vm.max_map_count`), the range
+    // stays marked: a later fault of a purged chunk may take a huge page, which costs RSS, never
+    // correctness; counted and reported once.
+    if !unsafe { backend::advise_huge(ptr, len, false) } {
+        failed("madvise(MADV_NOHUGEPAGE)");
+    }
+    let mut huge = true;
+    off = 0;
+    while off < len && huge {
+        // SAFETY: inside the reservation; `mincore` reads page tables only.
+        huge = unsafe { came_resident(ptr.add(off + crate::config::PAGE_SIZE)) };
+        off += HUGE;
+    }
+    huge
+}
+
 /// What a collapse came to (`collapse_outcome`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Collapse {

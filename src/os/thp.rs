@@ -102,6 +102,18 @@ pub(crate) const fn quiet_ns(took_ns: u64, run: u32) -> u64 {
 /// does not skip it (the collapse is still timed, and a slow one still starts or lengthens the
 /// quiet period of the collapses the allocator asks for unprompted).
 pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize, asked: bool) -> super::Collapse {
+    timed(len, asked, || {
+        #[cfg(feature = "fault-injection")]
+        super::fault::count_collapse();
+        // SAFETY: forwarded contract.
+        unsafe { super::backend::collapse(ptr, len) }
+    })
+}
+
+/// Runs `op`, a way to huge pages for `len` bytes (a collapse, or the huge-page faults of a
+/// fresh span: `os::fault_huge`) that answers whether they are huge now, under the rules above:
+/// skipped in a quiet period unless `asked`, timed, counted, and a slow one backed off.
+pub(super) fn timed(len: usize, asked: bool, op: impl FnOnce() -> bool) -> super::Collapse {
     let start = super::backend::monotonic_nanos();
     let cpu_start = super::backend::thread_cpu_nanos();
     // ORDERING: Relaxed — the quiet deadline is advice; it guards no data, and a stale value
@@ -111,15 +123,12 @@ pub(super) unsafe fn collapse(ptr: NonNull<u8>, len: usize, asked: bool) -> supe
         SKIPPED.fetch_add(1, Ordering::Relaxed);
         return super::Collapse::Skipped;
     }
-    #[cfg(feature = "fault-injection")]
-    super::fault::count_collapse();
     let switches = if THP_STALL_NEEDS_SLEEP {
         super::backend::thread_voluntary_switches()
     } else {
         0
     };
-    // SAFETY: forwarded contract.
-    let huge = unsafe { super::backend::collapse(ptr, len) };
+    let huge = op();
     let cpu = super::backend::thread_cpu_nanos().saturating_sub(cpu_start);
     let end = super::backend::monotonic_nanos();
     let wall = end.saturating_sub(start);

@@ -264,6 +264,32 @@ pub unsafe fn collapse(ptr: NonNull<u8>, len: usize) -> bool {
     }
 }
 
+/// Marks `[ptr, ptr + len)` for transparent huge pages at its next faults (`MADV_HUGEPAGE`, `on`)
+/// or takes the mark off (`MADV_NOHUGEPAGE`: neither its faults nor `khugepaged` make huge pages
+/// of it then, whatever the system's THP mode); `os::fault_huge`. False where the OS cannot (not
+/// Linux, THP compiled out) or refuses; the range keeps its backing and contents either way.
+///
+/// # Safety
+/// The range lies inside one reservation of the caller's.
+pub unsafe fn advise_huge(ptr: NonNull<u8>, len: usize, on: bool) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let advice = if on {
+            libc::MADV_HUGEPAGE
+        } else {
+            libc::MADV_NOHUGEPAGE
+        };
+        // SAFETY: the range is the caller's; the advice changes only how later faults back it,
+        // not its contents.
+        keep_errno(|| unsafe { libc::madvise(ptr.as_ptr().cast(), len, advice) == 0 })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (ptr, len, on);
+        false
+    }
+}
+
 /// Out of line: the 512-byte page vector is in this leaf's frame only, not in its callers'
 /// (`pool::take`, `span::count_fill`: docs/design.md, "Stack depth").
 ///
