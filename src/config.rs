@@ -1205,9 +1205,20 @@ pub const KNOWN_ZERO: bool = !cfg!(hakmem_no_known_zero);
 /// clears its block with a few overlapping stores of the exact size (`front::alloc::zero_small`,
 /// as memset's own small-size path does) instead of calling `memset`: no call, no PLT and ifunc,
 /// cfrac's zeroed allocations (docs/benchmarks.md, "Session 27: rows27").
-/// Only the requested bytes are written, whatever the block's usable size.
+/// It writes the bytes it is given: the request, or the class size with `CALLOC_CLEARS_USABLE`.
 /// `RUSTFLAGS="--cfg hakmem_no_small_zero_inline"` compiles it out (A/B switch): `write_bytes`.
 pub const SMALL_ZERO_INLINE: bool = !cfg!(hakmem_no_small_zero_inline);
+/// `alloc_zeroed` (C's `calloc`) of a small block clears its whole usable size (what
+/// `malloc_usable_size` reports), not only the request, as glibc's `calloc` clears its whole
+/// chunk: a program may write and read up to the usable size (docs/debugging.md, "Session 28:
+/// edge28": `calloc(1, 20)` left bytes 20..32 of the freed block's old contents, the free-list
+/// link among them). The inline path clears the class size (`off + 16`), as cheap as the request;
+/// the slow and general paths clear `size` rounded up to 16 (a fine class's usable size) or
+/// `usable_size`; a reused medium block clears its class size and a reused large mapping
+/// everything past its header (`map_len - offset`). Fresh and known-zero memory is not touched.
+/// `RUSTFLAGS="--cfg hakmem_no_calloc_clears_usable"` compiles it out (A/B switch): only the
+/// request is cleared.
+pub const CALLOC_CLEARS_USABLE: bool = !cfg!(hakmem_no_calloc_clears_usable);
 /// The largest `alloc_zeroed` that `SMALL_ZERO_INLINE` clears inline: four 16-byte stores.
 pub const SMALL_ZERO_INLINE_MAX: usize = 64;
 

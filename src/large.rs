@@ -437,8 +437,17 @@ fn alloc_inner(size: usize, align: usize, zero: bool, magic: u64) -> *mut u8 {
         // SAFETY: the mapping is ours and dead; `need` is page-rounded and at most `map_len`.
         unsafe { purge_tail(base, need, map_len) };
         if zero {
-            // SAFETY: `[user, user + size)` lies inside the mapping, which is ours and dead.
-            unsafe { clear(user, size) };
+            // The usable size (`usable_size`: `map_len - offset`, past `size` when the cached
+            // mapping is longer) with `CALLOC_CLEARS_USABLE`, as glibc's `calloc` clears its
+            // whole chunk; the request without.
+            let len = if crate::config::CALLOC_CLEARS_USABLE {
+                map_len - offset
+            } else {
+                size
+            };
+            // SAFETY: `[user, user + len)` lies inside the mapping (`offset + size <= need <=
+            // map_len`), which is ours and dead.
+            unsafe { clear(user, len) };
         }
     } else {
         stats::footprint_add(map_len);

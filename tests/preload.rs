@@ -115,6 +115,7 @@ const C_PROGRAMS: &[(&str, Lang)] = &[
     ("odd_api.c", Lang::C),
     ("mlock_limit.c", Lang::C),
     ("mlockall_churn.c", Lang::C),
+    ("calloc_dirty.c", Lang::C),
 ];
 /// Copies of preload/tests/c/tls_lib.c that `dlopen_tls` loads (more than the 14 spare DTV slots
 /// glibc starts a thread with, so the DTV is grown too).
@@ -1292,6 +1293,19 @@ fn c_mlockall_under_a_memlock_limit() {
 #[test]
 fn c_mlockall_churn_peak_rss_stays_near_live() {
     c_program("mlockall_churn", &[]);
+}
+
+/// Session 28 (edge28): `calloc` of every size 0..=160 and some medium and large ones, after the
+/// class's blocks were filled with 0xAB over their usable size and freed (by this thread, by
+/// another live thread, by this thread after the owner exited), reads zero over the whole
+/// `malloc_usable_size`, as on glibc (whose `calloc` clears the whole chunk); `realloc` of
+/// calloc'd blocks across class boundaries keeps the bytes. On the old library `calloc(0)` (one
+/// byte cleared) left bytes 1..16 of the 16-byte block as they were, the free-list link among them
+/// ("byte 1 of usable 16 is 0x02"), and a reused 327,680-byte medium block for `calloc(300000)`
+/// its old tail (`config::CALLOC_CLEARS_USABLE`).
+#[test]
+fn c_calloc_zero_to_usable_size() {
+    c_program("calloc_dirty", &[]);
 }
 
 /// A program's own fork child handler, registered before hakmem's, allocates while a thread of

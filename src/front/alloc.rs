@@ -5,12 +5,12 @@
 use core::ptr::NonNull;
 
 use crate::config::{
-    FORK_TAKEOVER, FREE_MARK, FULL_CLASS_PROMOTE, GROWTH_LADDER_HALF_STEPS, HEADERLESS, KNOWN_ZERO,
-    LARGE_MOVE, LOCKED_COARSE_CLASSES, MAX_SMALL_SIZE, MEDIUM, MEDIUM_CLEAR_RESIDENT, MIN_ALIGN,
-    OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE, PROF_FREE_SIDE, PROF_LEAN_MISS, PROF_MISS_HERE,
-    PROF_POP_COUNTDOWN, PROF_REALLOC_IN_PLACE, PROF_SWAP_FIRST, PROF_SWAP_MISS,
-    REALLOC_INLINE_COPY, REALLOC_OWNED_MOVE, REALLOC_OWNED_MOVE_HEADER, REALLOC_SHARED_CLASS,
-    SLAB_SIZE, SMALL_ZERO_INLINE, SMALL_ZERO_INLINE_MAX,
+    CALLOC_CLEARS_USABLE, FORK_TAKEOVER, FREE_MARK, FULL_CLASS_PROMOTE, GROWTH_LADDER_HALF_STEPS,
+    HEADERLESS, KNOWN_ZERO, LARGE_MOVE, LOCKED_COARSE_CLASSES, MAX_SMALL_SIZE, MEDIUM,
+    MEDIUM_CLEAR_RESIDENT, MIN_ALIGN, OWNED_TABLE, PROFILE, PROF_FLAT_SAMPLE, PROF_FREE_SIDE,
+    PROF_LEAN_MISS, PROF_MISS_HERE, PROF_POP_COUNTDOWN, PROF_REALLOC_IN_PLACE, PROF_SWAP_FIRST,
+    PROF_SWAP_MISS, REALLOC_INLINE_COPY, REALLOC_OWNED_MOVE, REALLOC_OWNED_MOVE_HEADER,
+    REALLOC_SHARED_CLASS, SLAB_SIZE, SMALL_ZERO_INLINE, SMALL_ZERO_INLINE_MAX,
 };
 use crate::front::free;
 use crate::front::heap::{Heap, HeapKind, HeapLocal};
@@ -126,13 +126,19 @@ fn alloc_fast<const ERRNO: bool, const ZERO: bool>(off: usize, size: usize) -> *
                     return pop_trap(h, size, off);
                 }
                 TlsList::take(t, b);
-                return cleared_if::<ZERO>(finish_header_at(hand_out(b, c), off), size);
+                return cleared_if::<ZERO>(
+                    finish_header_at(hand_out(b, c), off),
+                    zero_len::<ZERO>(off, size),
+                );
             }
         } else {
             let b = TlsList::pop(t);
             if let Some(b) = NonNull::new(b) {
                 (*TlsList::counters(t)).alloc_fast.bump();
-                return cleared_if::<ZERO>(finish_header_at(hand_out(b, c), off), size);
+                return cleared_if::<ZERO>(
+                    finish_header_at(hand_out(b, c), off),
+                    zero_len::<ZERO>(off, size),
+                );
             }
         }
     }
@@ -191,23 +197,66 @@ unsafe extern "C" fn pop_trap(h: &'static Heap, size: usize, off: usize) -> *mut
     finish_header_at(hand_out(b, c), off)
 }
 
-/// `p` with its first `size` bytes cleared when `ZERO` (`alloc_fast`'s zeroed requests: a block
-/// just handed out, `size <= SMALL_ZERO_INLINE_MAX`), else `p` as it is.
+/// The bytes `alloc_fast::<_, true>` clears in a block popped from the TLS list of class
+/// `off / CLASS_STRIDE` for a request of `size` bytes: with `CALLOC_CLEARS_USABLE` the class size
+/// (`off + 16`, the block's usable size: the zeroed fast path is headerless and a popped block is
+/// never a sampled one), else the request. Without `ZERO` (not cleared) the request.
 #[inline(always)]
-fn zeroed_if<const ZERO: bool>(p: *mut u8, size: usize) -> *mut u8 {
-    if ZERO && !p.is_null() {
-        // SAFETY: `p` is a block just handed out for `size <= SMALL_ZERO_INLINE_MAX` bytes
-        // (`alloc_zeroed` sends no larger request to `alloc_fast::<_, true>`).
-        unsafe { zero_small(p, size) };
+fn zero_len<const ZERO: bool>(off: usize, size: usize) -> usize {
+    if ZERO && CALLOC_CLEARS_USABLE {
+        debug_assert!(HEADERLESS && class_size(off / CLASS_STRIDE) == off + CLASS_STRIDE);
+        off + CLASS_STRIDE
+    } else {
+        size
+    }
+}
+
+/// Clears a block `alloc_zeroed` just got from a slow path for a request of `size` bytes at
+/// alignment `align`: its whole usable size with `CALLOC_CLEARS_USABLE`, else the request; null
+/// passes through. A fine-class request at alignment <= 16 (`size <= FINE_MAX`, less the header
+/// in header mode) has `size` rounded up to 16 usable bytes whether its block is a class block
+/// (the class size, less the header) or a sampled one (`prof::usable_of`), so no lookup is
+/// needed; anything else asks `usable_size` (a registry lookup: coarse classes, over-aligned and
+/// medium requests cleared here). Rounding up to 16 never exceeds a block's usable size, so a
+/// block served another way (a locked coarse class) is at worst cleared short, never past its end.
+///
+/// # Safety
+/// `p` is null or a live block of this allocator of at least `size` bytes, just handed out.
+#[inline(always)]
+unsafe fn clear_fresh(p: *mut u8, size: usize, align: usize) -> *mut u8 {
+    if p.is_null() {
+        return p;
+    }
+    let fine = if HEADERLESS {
+        FINE_MAX
+    } else {
+        FINE_MAX - header::HEADER_SIZE
+    };
+    let n = if !CALLOC_CLEARS_USABLE {
+        size
+    } else if align <= MIN_ALIGN && size <= fine {
+        size.next_multiple_of(MIN_ALIGN)
+    } else {
+        // SAFETY: `p` is a live block (the contract).
+        unsafe { usable_size(p) }
+    };
+    if SMALL_ZERO_INLINE && n <= SMALL_ZERO_INLINE_MAX {
+        // SAFETY: `p` is a fresh block of at least `n <= SMALL_ZERO_INLINE_MAX` usable bytes.
+        unsafe { zero_small(p, n) };
+    } else {
+        // SAFETY: `p` is a fresh block of at least `n` usable bytes.
+        unsafe { core::ptr::write_bytes(p, 0, n) };
     }
     p
 }
 
-/// `zeroed_if` for a block just popped, never null: no test.
+/// A block just popped with its first `len` bytes cleared when `ZERO` (`alloc_fast`'s zeroed
+/// requests, `len = zero_len::<true>(off, size) <= SMALL_ZERO_INLINE_MAX`), else as it is.
 #[inline(always)]
 fn cleared_if<const ZERO: bool>(p: *mut u8, size: usize) -> *mut u8 {
     if ZERO {
-        // SAFETY: as in `zeroed_if`; `p` is a block just popped.
+        // SAFETY: `p` is a block just popped from the class whose size `zero_len` gives, for a
+        // request `alloc_zeroed` sends here only when it is at most `SMALL_ZERO_INLINE_MAX`.
         unsafe { zero_small(p, size) };
     }
     p
@@ -220,8 +269,8 @@ fn cleared_if<const ZERO: bool>(p: *mut u8, size: usize) -> *mut u8 {
 #[cold]
 #[inline(never)]
 unsafe extern "C" fn pop_trap_zeroed(h: &'static Heap, size: usize, off: usize) -> *mut u8 {
-    // SAFETY: per the contract.
-    zeroed_if::<true>(unsafe { pop_trap(h, size, off) }, size)
+    // SAFETY: per the contract; `pop_trap` hands out a live block of at least `size` bytes.
+    unsafe { clear_fresh(pop_trap(h, size, off), size, MIN_ALIGN) }
 }
 
 /// The miss of `alloc_fast` for a zeroed request (`alloc_fast::<_, true>`): the block the slow
@@ -238,7 +287,8 @@ unsafe extern "C" fn alloc_miss_zeroed(h: &'static Heap, size: usize, off: usize
     } else {
         alloc_slow_user(h, off)
     };
-    zeroed_if::<true>(p, size)
+    // SAFETY: the slow path hands out null or a live block of at least `size` bytes.
+    unsafe { clear_fresh(p, size, MIN_ALIGN) }
 }
 
 /// Header mode: writes the header of a block of class `c` handed out for alignment ≤ 16 and
@@ -1008,16 +1058,8 @@ fn alloc_zeroed_in(size: usize, align: usize) -> *mut u8 {
         }
     }
     let p = alloc(size, align);
-    if !p.is_null() {
-        if SMALL_ZERO_INLINE && size <= SMALL_ZERO_INLINE_MAX {
-            // SAFETY: `p` is a fresh block of at least `size <= SMALL_ZERO_INLINE_MAX` bytes.
-            unsafe { zero_small(p, size) };
-        } else {
-            // SAFETY: `p` is a fresh block of at least `size` bytes.
-            unsafe { core::ptr::write_bytes(p, 0, size) };
-        }
-    }
-    p
+    // SAFETY: `alloc` hands out null or a live block of at least `size` bytes.
+    unsafe { clear_fresh(p, size, align) }
 }
 
 /// Clears bytes `0..len` at `p` (`config::SMALL_ZERO_INLINE`) with at most four overlapping

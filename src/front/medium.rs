@@ -27,14 +27,15 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, EXIT_RECLAIM_LEAVES_FREED,
-    EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET, MEDIUM_CLEAR_RESIDENT, MEDIUM_DIRTY_BYTES,
-    MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS, MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE,
-    PROF_END_IN_FREE, PROF_HEADER_RECORDS, PROF_REALLOC_IN_PLACE, RETIRED_HOLD_MAX_BYTES,
-    RETIRED_PURGE_HIGH, RETIRED_PURGE_IDLE_MS, RETIRED_PURGE_INTERVAL_MS, RETIRED_PURGE_ON_BIND,
-    RETIRED_PURGE_ROUNDS, SPAN_HEADER_BYTES, SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS,
-    SPAN_PURGE_FIRST_SINGLE, SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED,
-    TRIM_BACKOFF, TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP, TRIM_CHECK_BY_ALLOWANCE,
+    ADOPT, ADOPT_FREE_BUDGET, ADOPT_FREE_FIRST, CACHE_BEFORE_CARVE, CALLOC_CLEARS_USABLE,
+    EXIT_RECLAIM_LEAVES_FREED, EXIT_TRIM_SKIPS_EMPTY, KNOWN_ZERO, MAX_BLOCK_OFFSET,
+    MEDIUM_CLEAR_RESIDENT, MEDIUM_DIRTY_BYTES, MEDIUM_TRIM, MEDIUM_TRIM_AGE_MS,
+    MEDIUM_TRIM_CHECK_BYTES, MEDIUM_TRIM_ON_BIND, PROFILE, PROF_END_IN_FREE, PROF_HEADER_RECORDS,
+    PROF_REALLOC_IN_PLACE, RETIRED_HOLD_MAX_BYTES, RETIRED_PURGE_HIGH, RETIRED_PURGE_IDLE_MS,
+    RETIRED_PURGE_INTERVAL_MS, RETIRED_PURGE_ON_BIND, RETIRED_PURGE_ROUNDS, SPAN_HEADER_BYTES,
+    SPAN_PURGE_FIRST_EMPTY, SPAN_PURGE_FIRST_MAX_BLOCKS, SPAN_PURGE_FIRST_SINGLE,
+    SPAN_REBIND_AGE_MS, SPAN_REBIND_COUNTS_PURGED, SPAN_REBIND_RETIRED, TRIM_BACKOFF,
+    TRIM_BACKOFF_MAX, TRIM_BACKOFF_QUIET, TRIM_BACKOFF_STEP, TRIM_CHECK_BY_ALLOWANCE,
     TRIM_SLOW_CHECK_MS,
 };
 use crate::debug::fatal;
@@ -74,7 +75,8 @@ pub unsafe fn alloc(h: &Heap, c: usize, before_adopt: impl Fn(&Heap)) -> *mut u8
     }
 }
 
-/// `alloc` of `size` bytes (at most the class size), zero-filled: a block carved where its span
+/// `alloc` of `size` bytes (at most the class size), zero-filled (the whole class size with
+/// `config::CALLOC_CLEARS_USABLE`, as `malloc_usable_size` reports it): a block carved where its span
 /// is known to hold zeroes (`span::known_zero`) has only its first two words cleared (the carve's
 /// link, the freed mark's word), so its other pages stay untouched; any other block is cleared.
 /// Null when memory cannot be had.
@@ -93,6 +95,12 @@ pub unsafe fn alloc_zeroed(
         return core::ptr::null_mut();
     };
     let p = hand_out(b, c);
+    // The bytes a program may use (`usable_size`: the class size; this block is not sampled).
+    let size = if CALLOC_CLEARS_USABLE {
+        class_size(c)
+    } else {
+        size
+    };
     if zero {
         // SAFETY: a block just taken from a span we hold, far larger than 16 bytes.
         unsafe { core::ptr::write_bytes(p, 0, 2 * core::mem::size_of::<usize>()) };
