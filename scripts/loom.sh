@@ -26,12 +26,12 @@ export RUSTC_WRAPPER="$PWD/scripts/loom-rustc.sh"
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 target_dir="${CARGO_TARGET_DIR:-target}/loom"
 
-all_models=(loom_remote loom_ownership loom_publish loom_hint loom_notify loom_span loom_pin loom_slots loom_registry loom_reclaim loom_rebind loom_push_list loom_once loom_foreign_class)
+all_models=(loom_remote loom_ownership loom_publish loom_hint loom_notify loom_span loom_pin loom_slots loom_registry loom_reclaim loom_rebind loom_push_list loom_once loom_foreign_class loom_batch)
 
 # mutant -> the model files whose tests catch it
 declare -A catchers=(
-  [remote_push_relaxed]="loom_remote loom_publish"
-  [take_all_relaxed]="loom_remote loom_publish"
+  [remote_push_relaxed]="loom_remote loom_publish loom_batch"
+  [take_all_relaxed]="loom_remote loom_publish loom_batch"
   [acquire_plain_store]="loom_ownership"
   [acquire_cas_relaxed]="loom_ownership loom_notify"
   [acquire_cas_no_release]="loom_notify"
@@ -58,6 +58,7 @@ declare -A catchers=(
   [once_install_relaxed]="loom_once"
   [seal_relaxed]="loom_once"
   [bound_class_local]="loom_foreign_class"
+  [batch_carve_local]="loom_batch"
 )
 mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_cas_relaxed
   acquire_cas_no_release
@@ -67,7 +68,7 @@ mutant_order=(remote_push_relaxed take_all_relaxed acquire_plain_store acquire_c
   slot_claim_relaxed registry_leaf_plain_store registry_leaf_relaxed
   registry_slot_relaxed reclaim_release_before_unlink bind_owner_relaxed
   free_remote_owner_relaxed push_list_relaxed once_install_relaxed seal_relaxed
-  bound_class_local)
+  bound_class_local batch_carve_local)
 
 # run LABEL MUTANT MODEL... : builds with HAKMEM_MUTANT=MUTANT (empty: none) and runs the models.
 run() {

@@ -515,8 +515,10 @@ mod sizes {
     pub const TLS_CAP_MAX: usize = 2;
     pub const TLS_BYTES: usize = 128;
     pub const HINT_ENTRIES: usize = 2;
+    /// Two entries of batches of two 64-byte blocks (the models' class): loom model 15
+    /// (`loom_tests/batch.rs`) holds a batch of two blocks.
     pub const REMOTE_BATCH_ENTRIES: usize = 2;
-    pub const REMOTE_BATCH_BYTES: usize = 64;
+    pub const REMOTE_BATCH_BYTES: usize = 128;
     pub const REMOTE_BATCH_MAX: usize = 2;
     pub const OWNED_ENTRIES: usize = 512;
     /// Two medium classes (96 and 128 bytes), spans of 2 KiB (the header in the first 1 KiB).

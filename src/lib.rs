@@ -80,11 +80,12 @@ mod background;
 mod fork;
 #[cfg(not(hakmem_loom))]
 mod front;
-/// Under loom only the hint cache of the front end is compiled: the rest lives in statics and
+/// Under loom only the hint cache and the remote-free batches of the front end are compiled: the rest lives in statics and
 /// thread-locals, which loom's types cannot.
 #[cfg(hakmem_loom)]
 mod front {
     pub mod hint;
+    pub mod remote_batch;
 }
 #[cfg(not(hakmem_loom))]
 mod global;
@@ -122,6 +123,9 @@ pub mod model {
     pub use crate::adopt::PublishList;
     pub use crate::config;
     pub use crate::front::hint::{Hint, HintCache};
+    pub use crate::front::remote_batch::{
+        hit as batch_hit, link as batch_link, Batch, RemoteBatches,
+    };
     pub use crate::list::{OncePtr, PushList, Pushed, Seal};
     pub use crate::purge::Sweep;
     pub use crate::remote::Owner;

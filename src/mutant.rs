@@ -94,3 +94,8 @@ pub const REGISTRY_LEAF_PLAIN_STORE: bool = cfg!(hakmem_mutant = "registry_leaf_
 /// it: the pool's next taker binds it while the pass still writes its links and state.
 pub const RECLAIM_RELEASE_BEFORE_UNLINK: bool =
     cfg!(hakmem_mutant = "reclaim_release_before_unlink");
+/// `remote_batch::start` copies the slab's carve limit from the holder's cell
+/// (`SlabLocal::carve_limit`, the same fused bound) instead of deriving it from the shared
+/// `Slab::carve_bound`: a consumer starting a batch reads the cell the slab's holder writes in
+/// every carve, drain and local free (loom `batch.rs`: "Causality violation").
+pub const BATCH_CARVE_LOCAL: bool = cfg!(hakmem_mutant = "batch_carve_local");

@@ -382,8 +382,12 @@ impl OwnedSlabs {
     #[cold]
     #[inline(never)]
     pub fn drop_released(&mut self) {
-        // ORDERING: Relaxed — a hint: a scan that comes late only holds a pin longer.
-        let e = PIN_WANTED_EPOCH.load(Ordering::Relaxed);
+        // ORDERING: Acquire — pairs with the Release bump in `Slab::pinned_keep` /
+        // `unpin_wanted`: a scan started by a bump sees the `PIN_RELEASE_WANTED` mark set before
+        // it (`release_wanted`'s Relaxed load reads it or a later value: the holder's own
+        // `release_unwanted`). The epoch is still a hint: a bump this load misses starts the
+        // scan at the next slow path.
+        let e = PIN_WANTED_EPOCH.load(Ordering::Acquire);
         if e != self.foreign_epoch {
             self.foreign_epoch = e;
             self.drop_foreign_where(|s| s.release_wanted());

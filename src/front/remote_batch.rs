@@ -243,10 +243,17 @@ unsafe fn start(e: &mut Batch, slab: &Slab, b: NonNull<Block>, class: usize, for
     // is the exact quotient.
     let carved = block_index(class, end);
     debug_assert_eq!(carved, end / size);
+    let carve = if crate::mutant::BATCH_CARVE_LOCAL {
+        // SAFETY: none — the mutant's read of the holder's cell by a thread that does not hold
+        // the slab, wrong by design.
+        unsafe { slab.local(|l| l.carve_limit) }
+    } else {
+        carve_limit_of(carved as u32, size, divisor)
+    };
     *e = Batch {
         data: slab.data() as usize,
         divisor,
-        carve: carve_limit_of(carved as u32, size, divisor),
+        carve,
         slab,
         head: b.as_ptr(),
         tail: b.as_ptr(),

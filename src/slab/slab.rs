@@ -395,8 +395,14 @@ impl Slab {
         let w = self.pins.fetch_or(PIN_RELEASE_WANTED, Ordering::AcqRel);
         let pinned = w & !PIN_RELEASE_WANTED != 0 && !crate::mutant::UNPINNED_RELEASE;
         if pinned {
-            // ORDERING: Relaxed — a hint for the pinners' scans.
-            PIN_WANTED_EPOCH.fetch_add(1, Ordering::Relaxed);
+            // ORDERING: Release — publishes the `PIN_RELEASE_WANTED` just set (above, in program
+            // order) to a pinner whose scan reads this bump or a later one (the bumps are RMWs:
+            // one release sequence) with `drop_released`'s Acquire load, so that the scan the
+            // bump starts sees the mark. Relaxed (before session 28, proof28), a pinner on a
+            // weakly ordered machine could read the new epoch and the old `pins` word, record
+            // the epoch and keep its pin until some later bump anywhere in the process (or its
+            // exit, `collect`, the entry's eviction). The same instruction on x86-64.
+            PIN_WANTED_EPOCH.fetch_add(1, Ordering::Release);
         }
         pinned
     }
@@ -452,8 +458,9 @@ impl Slab {
         if crate::config::SLAB_PINS {
             let w = self.pins.fetch_or(PIN_RELEASE_WANTED, Ordering::Relaxed);
             if w & !PIN_RELEASE_WANTED != 0 {
-                // ORDERING: Relaxed — a hint for the pinners' scans.
-                PIN_WANTED_EPOCH.fetch_add(1, Ordering::Relaxed);
+                // ORDERING: Release — as in `pinned_keep`: the scan this bump starts sees the
+                // mark set just above.
+                PIN_WANTED_EPOCH.fetch_add(1, Ordering::Release);
             }
         }
     }
