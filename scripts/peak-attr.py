@@ -10,7 +10,8 @@ span's `bytes` (the header's second word) as span; the rest is "other". Resident
 /proc/PID/pagemap (needs root). A walk the child's exit cut short is dropped, so the printed one
 is the last complete walk at the largest Rss. Written in session 24 (git24, docs/benchmarks.md
 "Session 24: git24"); PEAK_ATTR=--slabs also prints each SuperSlab's resident pages per 64 KiB
-slab (16 = all; slab 0 holds the header). It reads hakmem's headers, so it knows nothing of other allocators.
+slab (16 = all; slab 0 holds the header); PEAK_ATTR=--spans prints each span's address, size and
+resident KiB (session 28, lua28). It reads hakmem's headers, so it knows nothing of other allocators.
 """
 import os
 import struct
@@ -28,6 +29,7 @@ SLAB = 64 << 10  # 1 << SLAB_SHIFT
 def walk(pid):
     out = {"superslab": 0, "span": 0, "other": 0}
     spans = 0
+    span_info = []  # (address, MiB, resident KiB) of each span
     slab_pages = []  # resident pages of each 64 KiB slab of each SuperSlab
     with open(f"/proc/{pid}/mem", "rb", 0) as mem, open(f"/proc/{pid}/pagemap", "rb", 0) as pm:
         for line in open(f"/proc/{pid}/maps").read().splitlines():
@@ -55,13 +57,15 @@ def walk(pid):
                 elif magic == SPAN_MAGIC and size > 0:
                     n, kind = size, "span"
                     spans += 1
+                    i = (x - a) // PAGE
+                    span_info.append((x, size >> 20, sum(present[i : i + min(n, b - x) // PAGE]) * 4))
                 else:
                     n, kind = CHUNK - x % CHUNK, "other"
                 n = min(n, b - x)
                 i = (x - a) // PAGE
                 out[kind] += sum(present[i : i + n // PAGE]) * 4
                 x += n
-    return out, spans, slab_pages
+    return out, spans, slab_pages, span_info
 
 
 def main():
@@ -84,12 +88,15 @@ def main():
     rss, w = best
     if w is None:
         sys.exit("no complete walk (the program ran too briefly?)")
-    out, spans, slab_pages = w
+    out, spans, slab_pages, span_info = w
     print(f"Rss {rss} KiB; resident KiB: SuperSlabs {out['superslab']}, spans {out['span']} "
           f"({spans} spans), other private anonymous {out['other']}")
     if "--slabs" in os.environ.get("PEAK_ATTR", ""):
         for n, pages in enumerate(slab_pages):
             print(f"SuperSlab {n}: resident pages per slab " + " ".join(map(str, pages)))
+    if "--spans" in os.environ.get("PEAK_ATTR", ""):
+        for x, mib, kib in span_info:
+            print(f"span {x:#x}: {mib} MiB, resident {kib} KiB")
 
 
 main()
