@@ -1512,6 +1512,24 @@ pub const EVENT_RING: usize = 256;
 /// `RUSTFLAGS="--cfg hakmem_no_derived_free_count"` bumps the counter on every free again (A/B).
 pub const DERIVED_FREE_COUNT: bool = STATS && !cfg!(hakmem_no_derived_free_count);
 
+/// The push's decrement of its list's `room` and its cap test as one `dec dword [room]; js` in
+/// inline assembly (`TlsList::push`, x86-64). `room` became an atomic in session 28 so that
+/// `stats()` reads it from other threads without a data race (ThreadSanitizer); LLVM folds the
+/// owner's Relaxed `store(load - 1)` into a `dec` to memory only when nothing uses the result,
+/// and the cap test uses it: `mov; dec; mov; jns`, two instructions more per free (C pair and
+/// batch 40 -> 42, Rust 34 -> 36; docs/benchmarks.md "Session 28: room28"). The asm's aligned
+/// 4-byte `dec` is, for every other thread, what the Relaxed load and store are: one
+/// single-copy atomic store of a word only the owner writes. ThreadSanitizer does not see inside
+/// asm; its CI step runs with the backout, where every access is a Rust atomic it checks.
+/// `free_entry_spill` takes the block first so that the asm's fall-through (the spill) needs no
+/// register shuffle; with `(h, ptr)` the register allocator moved the block at `free`'s entry
+/// instead (+1 on every free, free(NULL) included). `asm goto` (label operands) needs Rust 1.87;
+/// the crate's rust-version is 1.85, so build.rs sets `hakmem_asm_goto` on 1.87 or later and
+/// older compilers build the Relaxed load and store (C pair 42).
+/// Backout: `--cfg hakmem_no_room_dec_asm` (the Relaxed load and store).
+pub const ROOM_DEC_ASM: bool =
+    cfg!(all(target_arch = "x86_64", hakmem_asm_goto)) && !cfg!(hakmem_no_room_dec_asm);
+
 /// `realloc`'s move of a block found in the owned-slab table, when the new block is a small one
 /// at alignment ≤ 16 whose TLS list has a block (`front::alloc::realloc_move_owned`): one
 /// function without a stack frame that pops the new block, copies a prefix of up to

@@ -376,7 +376,7 @@ impl Heap {
                 for i in 0..2 * NUM_CLASSES {
                     (*p).counters.class[i]
                         .free_local
-                        .set((*first.add(i)).room as i64 as u64);
+                        .set((*first.add(i)).room() as i64 as u64);
                 }
             }
             OwnedSlabs::init(addr_of_mut!((*l).owned), zeroed);
@@ -459,8 +459,8 @@ impl Heap {
         for (c, &size) in CLASS_SIZES.iter().enumerate().take(NUM_CLASSES) {
             debug_assert!(local.tls[c].head.is_null() && local.freed[c].head.is_null());
             let frees = self.rooms(local, c);
-            local.tls[c] = TlsList::new(tls_cap(size));
-            local.freed[c] = TlsList::new(tls_cap(size));
+            local.tls[c].reset(tls_cap(size));
+            local.freed[c].reset(tls_cap(size));
             self.settle(local, c, frees);
         }
         local.taken = [false; NUM_CLASSES];
@@ -486,18 +486,22 @@ impl Heap {
 
     /// The room of the heap's list `i` (a `HeapCounters::class` index: `tls[i]`, or
     /// `freed[i - NUM_CLASSES]`), for `stats()` from any thread (`config::DERIVED_FREE_COUNT`):
-    /// a volatile read of a word the heap's thread may be writing, a statistic's racy read (see
-    /// `ClassCounters`). 0 for an `i` past the lists (no panic inside the allocator).
+    /// an atomic load of a word the heap's thread may be writing (`TlsList::room`), a
+    /// statistic's read (see `ClassCounters`). 0 for an `i` past the lists (no panic inside the
+    /// allocator).
     pub fn room(&self, i: usize) -> i32 {
         if i >= 2 * NUM_CLASSES {
             return 0;
         }
         // SAFETY: `freed` follows `tls` (asserted at `TLS_TO_COUNTERS`), so `i` names one of
-        // the `2 * NUM_CLASSES` lists; a 4-byte aligned read of an initialised integer, which
-        // may be stale but never torn.
+        // the `2 * NUM_CLASSES` lists, initialised since `init`; only the atomic field is
+        // reached through the reference, and the owner writes it only atomically.
         unsafe {
             let first = core::ptr::addr_of!((*self.local_ptr()).tls).cast::<TlsList>();
-            core::ptr::read_volatile(core::ptr::addr_of!((*first.add(i)).room))
+            // ORDERING: Relaxed — a statistic: the owner is the only writer and publishes
+            // nothing through it; the load is atomic so that it is no data race (it was a
+            // volatile read before session 28, which ThreadSanitizer reported), not to order.
+            (*core::ptr::addr_of!((*first.add(i)).room)).load(crate::sync::plain::Ordering::Relaxed)
         }
     }
 
@@ -507,7 +511,7 @@ impl Heap {
     /// thread the heap's.
     #[inline]
     pub fn rooms(&self, local: &HeapLocal, c: usize) -> [i32; 2] {
-        [local.tls[c].room, local.freed[c].room]
+        [local.tls[c].room(), local.freed[c].room()]
     }
 
     /// Ends what `rooms` began (`before`): each list's change of room since is no free. No

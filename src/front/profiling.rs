@@ -374,7 +374,7 @@ pub unsafe fn swap_miss(h: &Heap, c: usize) -> BlockPtr {
     if !PROF_FIELD_SWAP {
         // SAFETY: per the contract, the heap's own list, not empty.
         let b = unsafe { TlsList::pop(&mut local.freed[c]) };
-        core::mem::swap(&mut local.tls[c], &mut local.freed[c]);
+        swap_wide(&mut local.tls[c], &mut local.freed[c]);
         h.settle(local, c, frees);
         return b;
     }
@@ -412,25 +412,43 @@ pub unsafe fn swap_miss(h: &Heap, c: usize) -> BlockPtr {
 #[inline(always)]
 fn swap_lists(a: &mut TlsList, b: &mut TlsList) {
     if !PROF_FIELD_SWAP {
-        core::mem::swap(a, b);
+        swap_wide(a, b);
         return;
     }
     // SAFETY: reads of initialised fields through valid references. Volatile only so that the
     // compiler keeps `room` and `cap` two 4-byte reads instead of merging them into one 8-byte
-    // read (which `room`'s 4-byte store could not forward either).
+    // read (which `room`'s 4-byte store could not forward either); `room`'s reads are atomic
+    // loads, which are never merged.
     let (a_room, a_cap, b_room, b_cap) = unsafe {
         (
-            core::ptr::read_volatile(&a.room),
+            a.room(),
             core::ptr::read_volatile(&a.cap),
-            core::ptr::read_volatile(&b.room),
+            b.room(),
             core::ptr::read_volatile(&b.cap),
         )
     };
     core::mem::swap(&mut a.head, &mut b.head);
-    a.room = b_room;
+    a.set_room(b_room);
     a.cap = b_cap;
-    b.room = a_room;
+    b.set_room(a_room);
     b.cap = a_cap;
+}
+
+/// The swap of `--cfg hakmem_no_prof_field_swap`: each list read whole (the 16-byte loads that
+/// `PROF_FIELD_SWAP` removed), its fields written back one by one, `room` with an atomic store
+/// (`stats()` may be reading it from another thread; a `mem::swap` would write it with a plain
+/// store, a data race).
+#[inline(always)]
+fn swap_wide(a: &mut TlsList, b: &mut TlsList) {
+    // SAFETY: reads of initialised lists through valid references; the copies are only read
+    // (their fields are plain data, nothing is dropped twice).
+    let (x, y) = unsafe { (core::ptr::read(a), core::ptr::read(b)) };
+    a.head = y.head;
+    a.cap = y.cap;
+    a.set_room(y.room.into_inner());
+    b.head = x.head;
+    b.cap = x.cap;
+    b.set_room(x.room.into_inner());
 }
 
 /// A profiled heap's refill of class `c`, whose TLS list is empty: one block (not counted here:

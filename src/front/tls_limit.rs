@@ -163,10 +163,10 @@ impl TlsLimits {
             if !self.busy[c] && self.limit[c] > start {
                 self.grown -= (self.limit[c] - start) as usize * CLASS_SIZES[c] as usize;
                 self.limit[c] = start;
-                let (len, room) = (t.len(), t.room);
+                let (len, room) = (t.len(), t.room());
                 t.cap = start;
                 t.set_len(len);
-                moved(c, t.room as i64 - room as i64);
+                moved(c, t.room() as i64 - room as i64);
             }
             self.busy[c] = false;
         }

@@ -1,6 +1,7 @@
 //! TLS SLL box: a thread's per-class singly linked list of free blocks — the fast path.
 //!
-//! Boundary: push and pop on one thread's own list; no atomics, no locks, no calls. The list holds
+//! Boundary: push and pop on one thread's own list; no atomic read-modify-writes, no locks, no
+//! calls (`room` is an atomic only for `stats()`'s reads, below). The list holds
 //! only blocks of slabs the thread owns (local frees check ownership first; refill takes from owned
 //! slabs), so spilling can return every block to its slab without the registry.
 //!
@@ -12,6 +13,15 @@
 //! (`heap::base_cap`), or more while the list holds a slab's whole free list (`config::SPILL_TOP`:
 //! the spill raises it, the next refill restores it).
 //! Counting down to the cap makes the push's cap test one decrement and a sign test.
+//!
+//! `room` is an atomic only because `hakmem::stats()` reads it from any thread
+//! (`config::DERIVED_FREE_COUNT`: the local free counts derive from it, `Heap::room`); a plain
+//! field read there raced the owner's pop and push (ThreadSanitizer, session 28). The owner is its
+//! only writer and writes it with a Relaxed load and a Relaxed store, never a read-modify-write:
+//! on x86-64 both are plain `mov`s, and LLVM folds the pop's `store(load + 1)` into the same `incl`
+//! to memory as the plain field's `+= 1`; the push, whose cap test uses the result, does its
+//! `dec; js` in asm (`config::ROOM_DEC_ASM`). The owner reads it with plain reads (`room`).
+//! docs/ordering.md, the `TlsList.room` row.
 
 use core::ptr::NonNull;
 
@@ -19,13 +29,15 @@ use crate::config::{CHECKED, FIRST_DATA_SLAB, SUPERSLAB_MASK};
 use crate::debug::{fatal, Where};
 use crate::slab::block::{Block, BlockPtr};
 use crate::slab::superslab::{SuperSlab, SUPERSLAB_MAGIC};
+use crate::sync::plain::{self, AtomicI32};
 use crate::sync::Ordering;
 
 #[repr(C)]
 pub struct TlsList {
     pub head: BlockPtr,
-    /// `cap - |list|`.
-    pub room: i32,
+    /// `cap - |list|`. Written by the list's thread only (`set_room`, `add_room`); read by
+    /// `stats()` from any thread (`Heap::room`).
+    pub room: AtomicI32,
     pub cap: u32,
 }
 
@@ -71,19 +83,62 @@ impl TlsList {
     /// Number of blocks on the list.
     #[inline]
     pub fn len(&self) -> usize {
-        (self.cap as i64 - self.room as i64) as usize
+        (self.cap as i64 - self.room() as i64) as usize
     }
 
     /// Sets the list's length bookkeeping (the caller has taken its blocks).
     #[inline]
     pub fn set_len(&mut self, n: usize) {
-        self.room = self.cap as i32 - n as i32;
+        self.set_room(self.cap as i32 - n as i32);
+    }
+
+    /// The list's room, read by its own thread (or one ordered after it: a recycled heap's next
+    /// thread). A plain read, so that the compiler keeps merging and forwarding it on the slow
+    /// paths (`Heap::rooms`/`settle` around every refill and spill): as atomic loads these cost
+    /// the remote pair 0.1-1 instruction (docs/benchmarks.md "Session 28: room28").
+    #[inline(always)]
+    pub fn room(&self) -> i32 {
+        // SAFETY: the calling thread is the word's only writer (the contract), so this read
+        // races no write: the other threads only read it (`Heap::room`, atomically), and two
+        // reads, atomic or not, are no data race. In bounds and aligned: a field of `self`.
+        unsafe { self.room.as_ptr().read() }
+    }
+
+    /// Sets the list's room; only the list's thread calls it.
+    #[inline(always)]
+    pub fn set_room(&self, v: i32) {
+        // ORDERING: Relaxed — the owner is the only writer, and the one reader on another thread
+        // (`stats()` through `Heap::room`) wants a statistic: any recent value, never torn,
+        // publishing nothing.
+        self.room.store(v, plain::Ordering::Relaxed);
+    }
+
+    /// Adds `d` to the list's room and returns the new room; only the list's thread calls it.
+    /// A load and a store, not a `fetch_add`: nobody else writes the word, so the read-modify-
+    /// write need not be atomic, and a locked `xadd` would cost the fast path ~20 cycles.
+    #[inline(always)]
+    pub fn add_room(&self, d: i32) -> i32 {
+        // ORDERING: Relaxed — as `set_room`. An atomic load, not `room`'s plain read: LLVM folds
+        // an atomic `store(load + 1)` into `incl` to memory (the pop), a plain load's not.
+        let r = self.room.load(plain::Ordering::Relaxed).wrapping_add(d);
+        self.set_room(r);
+        r
+    }
+
+    /// Makes an empty list `new(cap)` in place, `room` with an atomic store (`stats()` may be
+    /// reading it: an assignment of a whole list would write it with a plain store).
+    #[inline]
+    pub fn reset(&mut self, cap: u32) {
+        debug_assert!(self.head.is_null());
+        self.head = core::ptr::null_mut();
+        self.cap = cap;
+        self.set_room(cap as i32);
     }
 
     pub const fn new(cap: u32) -> Self {
         Self {
             head: core::ptr::null_mut(),
-            room: cap as i32,
+            room: AtomicI32::new(cap as i32),
             cap,
         }
     }
@@ -117,7 +172,7 @@ impl TlsList {
         unsafe {
             let next = Block::next(b);
             (*this).head = next;
-            (*this).room += 1;
+            (*this).add_room(1);
             Self::popped(b, next);
         }
     }
@@ -147,8 +202,24 @@ impl TlsList {
         unsafe {
             Block::set_next(b, (*this).head);
             (*this).head = b.as_ptr();
-            (*this).room -= 1;
-            (*this).room < 0
+            #[cfg(all(target_arch = "x86_64", hakmem_asm_goto))]
+            if crate::config::ROOM_DEC_ASM {
+                // `config::ROOM_DEC_ASM`: `add_room(-1) < 0` as `dec; js` (LLVM cannot fold an
+                // atomic's load and store into a `dec` whose flags it then tests). An aligned
+                // 4-byte read-modify-write without `lock`: its store is single-copy atomic, which
+                // is all `add_room`'s Relaxed store promises a reader on another thread; only
+                // this thread writes the word, so no update is lost.
+                core::arch::asm!(
+                    "dec dword ptr [{list} + {room}]",
+                    "jns {fits}",
+                    list = in(reg) this,
+                    room = const core::mem::offset_of!(TlsList, room),
+                    fits = label { return false; },
+                    options(nostack),
+                );
+                return true;
+            }
+            (*this).add_room(-1) < 0
         }
     }
 
@@ -165,7 +236,7 @@ impl TlsList {
         unsafe {
             Block::set_next(NonNull::new_unchecked(tail), (*this).head);
             (*this).head = head;
-            (*this).room -= n as i32;
+            (*this).add_room(-(n as i32));
         }
     }
 }
