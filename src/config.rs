@@ -97,6 +97,14 @@ pub const PREFETCH_POP: bool = !cfg!(hakmem_no_prefetch_pop);
 /// Backout: `--cfg hakmem_no_thp_growth`.
 pub const THP_GROWTH: bool = !cfg!(hakmem_no_thp_growth);
 
+/// When a heap's small tier must grow (no free slab left in any SuperSlab: the next carve maps a
+/// new one), it first returns to their slabs the TLS lists of the classes that sat untouched
+/// since its last growth (neither refilled nor spilled), then asks the pool again: blocks parked in
+/// an idle class's list keep that class's slabs bound, each a fraction used. gawk, whose strings
+/// grow through every class from 48 to ~600 bytes, had ~100 slabs whose only blocks out were on
+/// such lists (docs/benchmarks.md, "Session 28: gawk28"). Backout: `--cfg hakmem_no_idle_flush`.
+pub const IDLE_FLUSH: bool = !cfg!(hakmem_no_idle_flush);
+
 /// Every `MADV_COLLAPSE` is timed (`os::collapse`, the thread's CPU clock and a monotonic clock
 /// read either side), and one that cost more CPU than `THP_COLLAPSE_SLOW_NS` per 2 MiB (the kernel
 /// compacted or reclaimed for its huge page) twice in a row, or that stalled past

@@ -149,6 +149,10 @@ pub struct HeapLocal {
     /// Per small class, the TLS list's cap when it grows with use (front/tls_limit.rs,
     /// `config::TLS_SLOW_START`; read through `HeapLocal::cap`).
     pub limits: crate::front::tls_limit::TlsLimits,
+    /// Bit `c`: small class `c` was refilled or spilled since the heap's last growth
+    /// (`small::flush_idle`, `config::IDLE_FLUSH`). A bitmap, not a word per class: the heap's
+    /// resident pages at start-up stay as they were (tests/thread_memory.rs).
+    pub active: [u64; ACTIVE_WORDS],
 }
 
 /// Layout (`repr(C)`): the local state first (its TLS lists at offset 0, see `HeapLocal`), then
@@ -335,6 +339,7 @@ impl Heap {
                 medium_paced: false,
                 keep: KeepBackoff::new_for(kind),
                 limits: crate::front::tls_limit::TlsLimits::new(),
+                active: [0; ACTIVE_WORDS],
             }),
         }
     }
@@ -415,6 +420,7 @@ impl Heap {
             addr_of_mut!((*l).medium_paced).write(false);
             KeepBackoff::init(addr_of_mut!((*l).keep), kind);
             addr_of_mut!((*l).limits).write(crate::front::tls_limit::TlsLimits::new());
+            addr_of_mut!((*l).active).write([0; ACTIVE_WORDS]);
         }
     }
 
@@ -429,7 +435,8 @@ impl Heap {
     /// A new field stops `_every_field_written` compiling: decide it here too.
     /// Reset (per-thread estimates, clocks and hints): `taken`, the `medium_*` trim estimate,
     /// epoch clock and backoff, `keep` (the foreign-entry backoffs; `small::flush` reset them before),
-    /// `limits` (the slow-start caps grow again from the start caps, as for a new heap), and the
+    /// `limits` (the slow-start caps grow again from the start caps, as for a new heap),
+    /// `active` (the idle flush's marks: the lists they saw are gone), and the
     /// TLS lists' caps (a cap `spill` raised), and `retired`'s rungs (`Retired::forget_rounds`:
     /// they were judged against this thread's high, which starts again at 0). Kept, with the
     /// invariant that lets them stay:
@@ -482,6 +489,7 @@ impl Heap {
         local.medium_paced = false;
         local.keep = KeepBackoff::new();
         local.limits = crate::front::tls_limit::TlsLimits::new();
+        local.active = [0; ACTIVE_WORDS];
     }
 
     /// The room of the heap's list `i` (a `HeapCounters::class` index: `tls[i]`, or
@@ -1087,7 +1095,27 @@ fn _every_field_written(h: Heap) {
         medium_paced,
         keep,
         limits,
+        active,
     } = local.into_inner();
+}
+
+/// Words of `HeapLocal::active`: a bit per small class.
+pub const ACTIVE_WORDS: usize = NUM_CLASSES.div_ceil(64);
+
+impl HeapLocal {
+    /// Notes that class `c` was refilled or spilled (`config::IDLE_FLUSH`).
+    #[inline(always)]
+    pub fn mark_active(&mut self, c: usize) {
+        if crate::config::IDLE_FLUSH {
+            self.active[c / 64] |= 1 << (c % 64);
+        }
+    }
+
+    /// Whether class `c` was refilled or spilled since the marks were last cleared.
+    #[inline(always)]
+    pub fn is_active(&self, c: usize) -> bool {
+        self.active[c / 64] & (1 << (c % 64)) != 0
+    }
 }
 
 /// Per small class: how many more remote frees keep nothing, the backoff's level (see

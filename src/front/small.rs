@@ -23,12 +23,12 @@ use core::ptr::NonNull;
 
 use crate::adopt::{PUBLISHED, RECLAIMER};
 use crate::config::{
-    ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, LOCKED_COARSE_CLASSES, OOM_RELEASE,
-    OWNED_TABLE, PROF_FREE_SIDE, PROF_SPILL_TOP, REMOTE_UNWALKED, REUSE_BEFORE_CARVE, SLAB_SIZE,
-    SPILL_RETURN_SKIP, SPILL_RUNS, SPILL_TOP, TABLE32, TLS_SLOW_START, WHOLE_FREE_LIST,
+    ADOPT, FOREIGN_ENTRIES, FOREIGN_UNPIN_PUBLISHED, IDLE_FLUSH, LOCKED_COARSE_CLASSES,
+    OOM_RELEASE, OWNED_TABLE, PROF_FREE_SIDE, PROF_SPILL_TOP, REMOTE_UNWALKED, REUSE_BEFORE_CARVE,
+    SLAB_SIZE, SPILL_RETURN_SKIP, SPILL_RUNS, SPILL_TOP, TABLE32, TLS_SLOW_START, WHOLE_FREE_LIST,
 };
 use crate::env::{self, OneShot};
-use crate::front::heap::{batch, Heap, HeapLocal};
+use crate::front::heap::{batch, Heap, HeapLocal, ACTIVE_WORDS};
 use crate::front::tls_sll::TlsList;
 use crate::large;
 use crate::list;
@@ -73,6 +73,7 @@ pub unsafe fn refill(h: &Heap, c: usize) -> BlockPtr {
 unsafe fn refill_lists(h: &Heap, c: usize) -> BlockPtr {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
+    local.mark_active(c);
     if FOREIGN_ENTRIES {
         // The list ran dry: the thread reuses the class (front/foreign.rs).
         local.keep.refilled(c);
@@ -247,7 +248,12 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
             unsafe { release_retired(local, sweep) };
         }
     }
-    let slab = match pool::acquire_slab(c, false) {
+    let mut slab = pool::acquire_slab(c, false);
+    // SAFETY: per the contract.
+    if slab.is_none() && IDLE_FLUSH && unsafe { flush_idle(h, local, c) } {
+        slab = pool::acquire_slab(c, false);
+    }
+    let slab = match slab {
         Some(s) => Some(s),
         None => {
             reclaim(usize::MAX);
@@ -264,6 +270,44 @@ unsafe fn carve_new_slab(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
         own_slab(local, s.as_ref());
     }
     true
+}
+
+/// The heap is about to grow (`carve_new_slab` for class `c` found no free slab): the TLS list of
+/// every other class that was neither refilled nor spilled since the last growth goes back to its
+/// slabs, whole (an emptied slab to the pool, `returned`); the marks start again. True if any block went back. `config::IDLE_FLUSH`.
+///
+/// # Safety
+/// `local` is `h`'s local state and `h` is the calling thread's heap, inside its busy window.
+#[cold]
+#[inline(never)]
+unsafe fn flush_idle(h: &Heap, local: &mut HeapLocal, c: usize) -> bool {
+    let mut any = false;
+    for k in 0..NUM_CLASSES {
+        if k == c || local.is_active(k) || local.tls[k].head.is_null() {
+            continue;
+        }
+        any = true;
+        // The list's blocks were debited from the class countdown, never handed out.
+        local.credit(k, local.tls[k].len());
+        // Returning the blocks is no free (`config::DERIVED_FREE_COUNT`).
+        let frees = h.rooms(local, k);
+        // Empty, the list is no slab's whole free list, and its cap is the class's (a cap
+        // `spill` raised ends with the blocks it covered, as in `refill_lists`).
+        let cap = local.cap(k);
+        local.taken[k] = false;
+        let t = &mut local.tls[k];
+        let n = t.len();
+        let b = core::mem::replace(&mut t.head, core::ptr::null_mut());
+        t.cap = cap;
+        t.set_len(0);
+        // SAFETY: the list's `n` blocks are linked, each of a slab this heap owns (or kept, which
+        // `return_blocks` sends to its owner's remote queue).
+        let rest = unsafe { return_blocks(h.owner_ptr(), local, k, b, n) };
+        debug_assert!(rest.is_null(), "TLS list longer than its length");
+        h.settle(local, k, frees);
+    }
+    local.active = [0; ACTIVE_WORDS];
+    any
 }
 
 /// The OS refused a new SuperSlab: once the large cache has unmapped its blocks (an address-space
@@ -523,6 +567,7 @@ pub unsafe extern "C" fn spill(h: &Heap, c: usize) {
 unsafe fn spill_lists(h: &Heap, c: usize) {
     // SAFETY: per the contract.
     let local = unsafe { h.local_mut() };
+    local.mark_active(c);
     let cap = local.cap(c);
     let keep = batch(cap);
     h.counters.spills.bump();
