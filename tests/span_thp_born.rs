@@ -38,8 +38,8 @@ const HUGE: usize = 2 << 20;
 
 fn take(size: usize) -> (*mut u8, Layout) {
     let l = Layout::from_size_align(size, 16).unwrap();
-    // SAFETY: a non-zero size.
-    let p = unsafe { alloc(l) };
+    // SAFETY: a non-zero size. `black_box`: LLVM may remove a block freed unread (flaky28).
+    let p = std::hint::black_box(unsafe { alloc(l) });
     assert!(!p.is_null(), "alloc({size})");
     (p, l)
 }
@@ -164,9 +164,12 @@ fn main() {
         if huge {
             assert_eq!(born, 1, "faulted in, not collapsed (spans_born_huge)");
         }
+        // A birth skipped in the backoff's quiet period (an excuse) never marked the span; one
+        // that was tried marked it and took the mark off (the run the check failed in once
+        // beside a loaded host's compaction had no `nh`: skipped).
         let words: Vec<&str> = flags.split_whitespace().collect();
         assert!(
-            !words.contains(&"hg") && words.contains(&"nh"),
+            (!words.contains(&"hg") && words.contains(&"nh")) || (!huge && excuses() > excused),
             "the span's MADV_HUGEPAGE mark is taken off after its birth (VmFlags: {flags})"
         );
     } else {

@@ -44,8 +44,8 @@ const OTHERS: [usize; 20] = [
 
 fn take(size: usize) -> (*mut u8, Layout) {
     let l = Layout::from_size_align(size, 16).unwrap();
-    // SAFETY: a non-zero size.
-    let p = unsafe { alloc(l) };
+    // SAFETY: a non-zero size. `black_box`: LLVM may remove a block freed unread (flaky28).
+    let p = std::hint::black_box(unsafe { alloc(l) });
     assert!(!p.is_null(), "alloc({size})");
     // SAFETY: the block is ours, `size` bytes.
     unsafe { p.write_bytes(7, size) };

@@ -45,8 +45,9 @@ fn main() {
     let layout = Layout::from_size_align(SIZE, 16).unwrap();
     let blocks: Vec<*mut u8> = (0..BLOCKS)
         .map(|_| {
-            // SAFETY: a non-zero size.
-            let p = unsafe { alloc(layout) };
+            // SAFETY: a non-zero size. `black_box`: the even blocks are never read or freed, which
+            // would let LLVM remove them (flaky28).
+            let p = std::hint::black_box(unsafe { alloc(layout) });
             assert!(!p.is_null(), "alloc({SIZE})");
             // SAFETY: the block is ours, `SIZE` bytes.
             unsafe { p.write_bytes(1, SIZE) };
