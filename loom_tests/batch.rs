@@ -45,7 +45,7 @@
 mod support;
 
 use hakmem::model::config::SLAB_SIZE;
-use hakmem::model::{batch_hit, batch_link, Owner, PublishList, RemoteBatches};
+use hakmem::model::{batch_hit, batch_link, Owner, RemoteBatches};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
@@ -237,58 +237,13 @@ fn consumer_batch_vs_exit_publish_adopt() {
                 let v = take_blocks(&s.slab, 3);
                 [v[0], v[1], v[2]]
             };
-            let list = Arc::new(PublishList::new());
-            let released = Arc::new(AtomicUsize::new(0));
             let c = {
                 let s = s.clone();
                 thread::spawn(move || consumer(&s, a, b))
             };
-            let exiting = {
-                let (s, list, owners, released) =
-                    (s.clone(), list.clone(), owners.clone(), released.clone());
-                thread::spawn(move || {
-                    // SAFETY: this thread owns the slab until it releases or publishes it.
-                    unsafe {
-                        s.slab.put_local(own.0);
-                        if release_if_empty(&s, &owners[2]) {
-                            support::reach("exit released");
-                            released.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            support::reach("exit published");
-                            s.slab.unpin_wanted();
-                            list.publish(&s.slab);
-                        }
-                    }
-                })
-            };
-            let adopter = {
-                let (s, list, owners, released) =
-                    (s.clone(), list.clone(), owners.clone(), released.clone());
-                thread::spawn(move || {
-                    let Some(got) = list.adopt(&owners[1]) else {
-                        return false;
-                    };
-                    assert!(std::ptr::eq(got.as_ptr(), &s.slab));
-                    // SAFETY: adopt made this thread the holder.
-                    if unsafe { release_if_empty(&s, &owners[2]) } {
-                        support::reach("adopter released it");
-                        released.fetch_add(1, Ordering::Relaxed);
-                    }
-                    true
-                })
-            };
+            let exit = support::spawn_exit_and_adopter(&s, &owners, own, release_if_empty);
             c.join().expect("consumer panicked");
-            exiting.join().expect("exiting owner panicked");
-            let adopted = adopter.join().expect("adopter panicked");
-            let n = released.load(Ordering::Relaxed);
-            assert!(n <= 1, "released twice");
-            if n == 0 {
-                support::reach("released after the joins");
-                if !adopted {
-                    // Published and not adopted yet: this thread adopts it.
-                    let got = list.adopt(&owners[1]).expect("published slab lost");
-                    assert!(std::ptr::eq(got.as_ptr(), &s.slab));
-                }
+            if exit.join(&s, &owners) {
                 // SAFETY: this thread holds the slab now (adopted, or the joins hand over the
                 // adopter's); every other thread has exited.
                 let released = unsafe { release_if_empty(&s, &owners[2]) };

@@ -32,7 +32,7 @@
 
 mod support;
 
-use hakmem::model::{Owner, PublishList};
+use hakmem::model::Owner;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
@@ -197,59 +197,14 @@ fn exit_publish_adopt() {
         ],
         || {
             let (owners, s, [own, keep, moved]) = slab_with_three_blocks(3);
-            let list = Arc::new(PublishList::new());
-            let released = Arc::new(AtomicUsize::new(0));
             let p = {
                 let s = s.clone();
                 thread::spawn(move || pinner(&s, keep, moved))
             };
-            let exiting = {
-                let (s, list, owners, released) =
-                    (s.clone(), list.clone(), owners.clone(), released.clone());
-                thread::spawn(move || {
-                    // `small::flush(publish)`: its last block back, then release or publish.
-                    // SAFETY: this thread owns the slab until it releases or publishes it.
-                    unsafe {
-                        s.slab.put_local(own.0);
-                        if release_if_empty(&s, &owners[2]) {
-                            support::reach("exit released");
-                            released.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            support::reach("exit published");
-                            s.slab.unpin_wanted();
-                            list.publish(&s.slab);
-                        }
-                    }
-                })
-            };
-            let adopter = {
-                let (s, list, owners, released) =
-                    (s.clone(), list.clone(), owners.clone(), released.clone());
-                thread::spawn(move || {
-                    let Some(got) = list.adopt(&owners[1]) else {
-                        return false;
-                    };
-                    assert!(std::ptr::eq(got.as_ptr(), &s.slab));
-                    // SAFETY: adopt made this thread the holder.
-                    if unsafe { release_if_empty(&s, &owners[2]) } {
-                        support::reach("adopter released it");
-                        released.fetch_add(1, Ordering::Relaxed);
-                    }
-                    true
-                })
-            };
+            // `small::flush(publish)`: the holder's last block back, then release or publish.
+            let exit = support::spawn_exit_and_adopter(&s, &owners, own, release_if_empty);
             p.join().expect("pinner panicked");
-            exiting.join().expect("exiting owner panicked");
-            let adopted = adopter.join().expect("adopter panicked");
-            let n = released.load(Ordering::Relaxed);
-            assert!(n <= 1, "released twice");
-            if n == 0 {
-                support::reach("released after the joins");
-                if !adopted {
-                    // Published and not adopted yet: this thread adopts it.
-                    let got = list.adopt(&owners[1]).expect("published slab lost");
-                    assert!(std::ptr::eq(got.as_ptr(), &s.slab));
-                }
+            if exit.join(&s, &owners) {
                 // SAFETY: this thread holds the slab now (adopted, or the joins hand over the
                 // adopter's); every other thread has exited.
                 unsafe { released_after_joins(&s, &owners[2]) };

@@ -317,3 +317,97 @@ pub fn reach_exit(released: bool, adopted: bool) {
         (false, false) => "published, not adopted",
     });
 }
+
+/// A holder's check of `s` (the models' `release_if_empty`): true if it released the slab.
+///
+/// # Safety
+/// The calling thread holds the slab.
+pub type ReleaseCheck = unsafe fn(&TestSlab, &hakmem::model::Owner) -> bool;
+
+/// The exit/publish/adopt half the foreign-entry models (`loom_foreign_class`, `loom_batch`)
+/// share, run beside the model's other thread: the holder (`owners[0]`) gives its own block `own`
+/// back and, through `release`, releases the slab (bound again to `owners[2]`) or publishes it as
+/// `small::flush(publish)` does (pins wanted released first); an adopter (`owners[1]`) takes it
+/// from the list and checks it. Returns the two threads' handles; the adopter's answers whether it
+/// adopted the slab. `released` counts releases (at most one, `after_exit_joins`).
+pub fn spawn_exit_and_adopter(
+    s: &loom::sync::Arc<TestSlab>,
+    owners: &loom::sync::Arc<Vec<hakmem::model::Owner>>,
+    own: Blk,
+    release: ReleaseCheck,
+) -> ExitModel {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::sync::Arc;
+    let list = Arc::new(hakmem::model::PublishList::new());
+    let released = Arc::new(AtomicUsize::new(0));
+    let exiting = {
+        let (s, list, owners, released) =
+            (s.clone(), list.clone(), owners.clone(), released.clone());
+        loom::thread::spawn(move || {
+            // SAFETY: this thread owns the slab until it releases or publishes it.
+            unsafe {
+                s.slab.put_local(own.0);
+                if release(&s, &owners[2]) {
+                    reach("exit released");
+                    released.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    reach("exit published");
+                    s.slab.unpin_wanted();
+                    list.publish(&s.slab);
+                }
+            }
+        })
+    };
+    let adopter = {
+        let (s, list, owners, released) =
+            (s.clone(), list.clone(), owners.clone(), released.clone());
+        loom::thread::spawn(move || {
+            let Some(got) = list.adopt(&owners[1]) else {
+                return false;
+            };
+            assert!(std::ptr::eq(got.as_ptr(), &s.slab));
+            // SAFETY: adopt made this thread the holder.
+            if unsafe { release(&s, &owners[2]) } {
+                reach("adopter released it");
+                released.fetch_add(1, Ordering::Relaxed);
+            }
+            true
+        })
+    };
+    ExitModel {
+        list,
+        released,
+        exiting,
+        adopter,
+    }
+}
+
+/// The exit/publish/adopt threads `spawn_exit_and_adopter` started, and what they share.
+pub struct ExitModel {
+    list: loom::sync::Arc<hakmem::model::PublishList>,
+    released: loom::sync::Arc<loom::sync::atomic::AtomicUsize>,
+    exiting: loom::thread::JoinHandle<()>,
+    adopter: loom::thread::JoinHandle<bool>,
+}
+
+impl ExitModel {
+    /// Joins the two threads (after the model's own). Released by neither: this thread adopts
+    /// the slab if nobody did and holds it, every other thread gone; returns true then (the
+    /// caller's check on the holder follows), false if a thread released it.
+    pub fn join(self, s: &TestSlab, owners: &[hakmem::model::Owner]) -> bool {
+        self.exiting.join().expect("exiting owner panicked");
+        let adopted = self.adopter.join().expect("adopter panicked");
+        let n = self.released.load(loom::sync::atomic::Ordering::Relaxed);
+        assert!(n <= 1, "released twice");
+        if n != 0 {
+            return false;
+        }
+        reach("released after the joins");
+        if !adopted {
+            // Published and not adopted yet: this thread adopts it.
+            let got = self.list.adopt(&owners[1]).expect("published slab lost");
+            assert!(std::ptr::eq(got.as_ptr(), &s.slab));
+        }
+        true
+    }
+}
