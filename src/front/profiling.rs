@@ -417,8 +417,9 @@ fn swap_lists(a: &mut TlsList, b: &mut TlsList) {
     }
     // SAFETY: reads of initialised fields through valid references. Volatile only so that the
     // compiler keeps `room` and `cap` two 4-byte reads instead of merging them into one 8-byte
-    // read (which `room`'s 4-byte store could not forward either); `room`'s reads are atomic
-    // loads, which are never merged.
+    // read (which `room`'s 4-byte store could not forward either). `room()` is a plain read of
+    // the owner's own word (`TlsList::room`); the volatile `cap` read beside it cannot be merged
+    // into it.
     let (a_room, a_cap, b_room, b_cap) = unsafe {
         (
             a.room(),
