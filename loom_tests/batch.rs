@@ -153,15 +153,7 @@ fn consumer_batch_vs_holder_release() {
             "released after the joins",
         ],
         || {
-            let owners: Arc<Vec<Owner>> = Arc::new((0..2).map(|_| Owner::new()).collect());
-            let s = Arc::new(TestSlab::new());
-            // SAFETY: a fresh slab, bound and held by this thread until the holder's thread
-            // takes over.
-            let [own, a, b] = unsafe {
-                s.slab.bind(CLASS, &owners[0]);
-                let v = take_blocks(&s.slab, 3);
-                [v[0], v[1], v[2]]
-            };
+            let (owners, s, [own, a, b]) = support::slab_with_three_blocks(2);
             let released = Arc::new(AtomicUsize::new(0));
             let c = {
                 let s = s.clone();
@@ -228,15 +220,7 @@ fn consumer_batch_vs_exit_publish_adopt() {
             "released after the joins",
         ],
         || {
-            let owners: Arc<Vec<Owner>> = Arc::new((0..3).map(|_| Owner::new()).collect());
-            let s = Arc::new(TestSlab::new());
-            // SAFETY: a fresh slab, bound and held by this thread until the exiting thread
-            // takes over.
-            let [own, a, b] = unsafe {
-                s.slab.bind(CLASS, &owners[0]);
-                let v = take_blocks(&s.slab, 3);
-                [v[0], v[1], v[2]]
-            };
+            let (owners, s, [own, a, b]) = support::slab_with_three_blocks(3);
             let c = {
                 let s = s.clone();
                 thread::spawn(move || consumer(&s, a, b))

@@ -36,7 +36,7 @@ use hakmem::model::Owner;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use support::{model_reaching, take_blocks, used, Blk, TestSlab, CLASS, OTHER_CLASS};
+use support::{model_reaching, used, Blk, TestSlab, CLASS, OTHER_CLASS};
 
 /// What the pinner writes into its blocks before it frees them.
 const FREED: u64 = 11;
@@ -93,19 +93,6 @@ unsafe fn release_if_empty(s: &TestSlab, next_owner: &Owner) -> bool {
     true
 }
 
-/// `n` owners, a slab bound to the first with three blocks out: the holder's own, and two for
-/// the pinner.
-fn slab_with_three_blocks(n: usize) -> (Arc<Vec<Owner>>, Arc<TestSlab>, [Blk; 3]) {
-    let owners: Arc<Vec<Owner>> = Arc::new((0..n).map(|_| Owner::new()).collect());
-    let s = Arc::new(TestSlab::new());
-    // SAFETY: a fresh slab, bound and held by this thread until the holder's thread takes over.
-    let b = unsafe {
-        s.slab.bind(CLASS, &owners[0]);
-        take_blocks(&s.slab, 3)
-    };
-    (owners, s, [b[0], b[1], b[2]])
-}
-
 /// After the joins: a slab nobody released is still bound to `CLASS`, and its holder's next
 /// check releases it (the pin was dropped).
 ///
@@ -137,7 +124,7 @@ fn owner_rebinds() {
             "pinner saw release wanted",
         ],
         || {
-            let (owners, s, [own, keep, moved]) = slab_with_three_blocks(2);
+            let (owners, s, [own, keep, moved]) = support::slab_with_three_blocks(2);
             let released = Arc::new(AtomicUsize::new(0));
             let p = {
                 let s = s.clone();
@@ -196,7 +183,7 @@ fn exit_publish_adopt() {
             "released after the joins",
         ],
         || {
-            let (owners, s, [own, keep, moved]) = slab_with_three_blocks(3);
+            let (owners, s, [own, keep, moved]) = support::slab_with_three_blocks(3);
             let p = {
                 let s = s.clone();
                 thread::spawn(move || pinner(&s, keep, moved))

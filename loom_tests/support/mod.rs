@@ -411,3 +411,23 @@ impl ExitModel {
         true
     }
 }
+
+/// `n` owners, a slab bound to the first with three blocks out: the holder's own, and two for
+/// the model's other thread (a pinner, a consumer).
+pub fn slab_with_three_blocks(
+    n: usize,
+) -> (
+    loom::sync::Arc<Vec<hakmem::model::Owner>>,
+    loom::sync::Arc<TestSlab>,
+    [Blk; 3],
+) {
+    let owners: loom::sync::Arc<Vec<hakmem::model::Owner>> =
+        loom::sync::Arc::new((0..n).map(|_| hakmem::model::Owner::new()).collect());
+    let s = loom::sync::Arc::new(TestSlab::new());
+    // SAFETY: a fresh slab, bound and held by this thread until the holder's thread takes over.
+    let b = unsafe {
+        s.slab.bind(CLASS, &owners[0]);
+        take_blocks(&s.slab, 3)
+    };
+    (owners, s, [b[0], b[1], b[2]])
+}
